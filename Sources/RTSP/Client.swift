@@ -1,0 +1,319 @@
+import Logging
+import Media
+import NIOCore
+import NIOPosix
+
+/// One camera to pull from.
+public struct CameraEndpoint: Sendable {
+    public var name: String
+    public var url: RTSPURL
+    public var policies: QuirkPolicies
+    /// A connection that delivers nothing for this long is declared dead.
+    public var readTimeout: Duration = .seconds(10)
+    public var connectTimeout: Duration = .seconds(5)
+
+    public init(name: String, url: RTSPURL, policies: QuirkPolicies = QuirkPolicies()) {
+        self.name = name
+        self.url = url
+        self.policies = policies
+    }
+}
+
+/// What a camera session reports to its consumer, in order.
+public enum IngestEvent: Sendable {
+    /// The camera accepted PLAY; frames follow.
+    case playing(VideoTrack)
+    case frame(DepacketizedFrame)
+    /// The session ended; the source reconnects after a backoff.
+    case disconnected(RTSPError)
+}
+
+/// One RTSP session from connect to teardown (RFC 2326 §A.2 client state machine:
+/// OPTIONS, DESCRIBE, SETUP, PLAY, then interleaved RTP until the connection ends).
+/// Keep-alive (`OPTIONS` with the session) is sent at half the session timeout.
+public enum RTSPSession {
+    public static func run(_ endpoint: CameraEndpoint, logger: Logger,
+                           onEvent: (IngestEvent) async throws -> Void) async throws {
+        let policies = endpoint.policies
+        let readTimeout = endpoint.readTimeout
+        let asyncChannel: NIOAsyncChannel<RTSPInbound, ByteBuffer>
+        do {
+            asyncChannel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(Int64(endpoint.connectTimeout.components.seconds * 1000)))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: endpoint.url.host, port: endpoint.url.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let ms = readTimeout.components.seconds * 1000 + readTimeout.components.attoseconds / 1_000_000_000_000_000
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .milliseconds(ms)))
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
+                        try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler())
+                        return try NIOAsyncChannel<RTSPInbound, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw RTSPError(.connection("connect to \(endpoint.url.host):\(endpoint.url.port) failed: \(error)"), camera: endpoint.name)
+        }
+        try await asyncChannel.executeThenClose { inbound, _ in
+            var conversation = Conversation(endpoint: endpoint, channel: asyncChannel.channel, inbound: inbound.makeAsyncIterator(), logger: logger)
+            do {
+                try await conversation.play(onEvent: onEvent)
+            } catch {
+                await conversation.teardown()
+                if let e = error as? RTSPError { throw e.with(camera: endpoint.name) }
+                if error is CancellationError { throw error }
+                throw RTSPError(.connection("\(error)"), camera: endpoint.name)
+            }
+            await conversation.teardown()
+        }
+    }
+}
+
+/// Turns the idle event into an error, which ends the inbound stream.
+private final class ReadTimeoutHandler: ChannelInboundHandler {
+    typealias InboundIn = RTSPInbound
+    typealias InboundOut = RTSPInbound
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.fireErrorCaught(RTSPError(.timeout("no data from the camera within the read timeout")))
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// The request/response state of one connection. Owned by one task; never shared.
+struct Conversation {
+    let endpoint: CameraEndpoint
+    let channel: any Channel
+    var inbound: NIOAsyncChannelInboundStream<RTSPInbound>.AsyncIterator
+    let logger: Logger
+    var cseq = 0
+    var authenticator: Authenticator?
+    var session: SessionHeader?
+    var earlyPackets: [(UInt8, ByteBuffer)] = []
+    var lastRequest: String?
+    var presentationURL: String?
+    var tornDown = false
+
+    init(endpoint: CameraEndpoint, channel: any Channel, inbound: NIOAsyncChannelInboundStream<RTSPInbound>.AsyncIterator, logger: Logger) {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.inbound = inbound
+        self.logger = logger
+        if let user = endpoint.url.user {
+            authenticator = Authenticator(user: user, password: endpoint.url.password ?? "")
+        }
+    }
+
+    mutating func play(onEvent: (IngestEvent) async throws -> Void) async throws {
+        let requestURL = endpoint.url.requestURL
+        let options = try await send(RTSPRequest(method: "OPTIONS", url: requestURL), allowFailure: true)
+        if options.status >= 300 {
+            logger.debug("OPTIONS answered \(options.status); continuing", metadata: ["camera": "\(endpoint.name)"])
+        }
+        let describe = try await send(RTSPRequest(method: "DESCRIBE", url: requestURL, headers: RTSPHeaders([("Accept", "application/sdp")])))
+        let base = try baseURL(of: describe, requestURL: requestURL)
+        let sdpText = String(decoding: describe.body, as: UTF8.self)
+        if describe.headers["Content-Type"].map({ !$0.lowercased().contains("application/sdp") }) ?? false {
+            throw RTSPError(.sdp("DESCRIBE body is \(describe.headers["Content-Type"]!), not application/sdp"), request: "DESCRIBE \(requestURL)")
+        }
+        let sdp = try SessionDescription(parsing: sdpText)
+        let track = try VideoTrack.first(in: sdp, policies: endpoint.policies)
+        if let problem = track.parameterSetProblem {
+            logger.warning("out-of-band parameter sets unusable; waiting for in-band ones: \(problem)", metadata: ["camera": "\(endpoint.name)"])
+        }
+        let setupURL = resolveControl(track.control, base: base)
+        let setup = try await send(RTSPRequest(method: "SETUP", url: setupURL,
+                                               headers: RTSPHeaders([("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])))
+        let transport = setup.headers["Transport"].map(TransportHeader.init(parsing:))
+        let channels = transport?.interleaved ?? 0...1
+        guard session != nil else {
+            throw RTSPError(.transport("SETUP reply has no Session header"), request: "SETUP \(RTSPURL.redact(setupURL))")
+        }
+        let playURL = resolveControl(sdp.sessionControl, base: base)
+        presentationURL = playURL
+        let play = try await send(RTSPRequest(method: "PLAY", url: playURL, headers: RTSPHeaders([("Range", "npt=0.000-")])))
+        if let info = play.headers["RTP-Info"] {
+            _ = try RTPInfoEntry.parse(info, policy: endpoint.policies.rtpInfo)
+        }
+        try await onEvent(.playing(track))
+
+        var depacketizer = VideoDepacketizer(codec: track.codec, parameters: track.parameters)
+        let rtpChannel = channels.lowerBound
+        let keepAliveInterval = Duration.seconds(max(1, (session?.timeout ?? 60) / 2))
+        let clock = ContinuousClock()
+        var nextKeepAlive = clock.now + keepAliveInterval
+
+        func handle(_ channel: UInt8, _ payload: ByteBuffer, _ depacketizer: inout VideoDepacketizer) async throws {
+            guard channel == rtpChannel else { return } // RTCP and other tracks
+            let packet = try RTPPacket(parsing: payload)
+            guard packet.payloadType == track.payloadType else { return }
+            var frames: [DepacketizedFrame] = []
+            try depacketizer.push(packet) { frames.append($0) }
+            for f in frames { try await onEvent(.frame(f)) }
+        }
+
+        let early = earlyPackets
+        earlyPackets = []
+        for (channel, payload) in early { try await handle(channel, payload, &depacketizer) }
+        lastRequest = nil
+        while true {
+            guard let message = try await inbound.next() else {
+                throw RTSPError(.connection("camera closed the connection"))
+            }
+            switch message {
+            case let .interleaved(channel, payload):
+                try await handle(channel, payload, &depacketizer)
+            case let .response(response):
+                if response.status == 454 || response.status == 401 {
+                    throw RTSPError(.badStatus(status: response.status, reason: "to keep-alive: \(response.reason)"))
+                }
+            case .serverRequest:
+                break
+            }
+            if clock.now >= nextKeepAlive {
+                nextKeepAlive = clock.now + keepAliveInterval
+                try await write(RTSPRequest(method: "OPTIONS", url: presentationURL ?? requestURL))
+            }
+        }
+    }
+
+    /// RFC 2326 §C.1.1: Content-Base, then Content-Location, then the request URL.
+    func baseURL(of describe: RTSPResponse, requestURL: String) throws -> String {
+        for header in ["Content-Base", "Content-Location"] {
+            guard let value = describe.headers[header] else { continue }
+            if value.lowercased().hasPrefix("rtsp://") { return value }
+            if endpoint.policies.contentBase == .requireAbsolute {
+                throw RTSPError(.malformedMessage("\(header) \"\(value)\" is not an absolute rtsp URL"), request: "DESCRIBE \(requestURL)")
+            }
+            logger.info("ignoring \(header) \"\(value)\": not an absolute URL", metadata: ["camera": "\(endpoint.name)"])
+        }
+        if endpoint.policies.contentBase == .requireAbsolute && describe.headers["Content-Base"] == nil {
+            throw RTSPError(.malformedMessage("DESCRIBE reply has no Content-Base"), request: "DESCRIBE \(requestURL)")
+        }
+        return requestURL
+    }
+
+    /// Writes a request with CSeq, Session and Authorization; does not wait for the reply.
+    mutating func write(_ request: RTSPRequest) async throws {
+        var r = request
+        if let session { r.headers.add("Session", session.id) }
+        if var auth = authenticator, let value = auth.authorization(method: r.method, uri: r.url) {
+            r.headers.add("Authorization", value)
+            authenticator = auth
+        }
+        cseq += 1
+        lastRequest = r.summary
+        try await channel.writeAndFlush(ByteBuffer(bytes: r.encoded(cseq: cseq))).get()
+    }
+
+    /// Sends a request and waits for its reply, answering one authentication challenge.
+    mutating func send(_ request: RTSPRequest, allowFailure: Bool = false) async throws -> RTSPResponse {
+        for attempt in 0..<2 {
+            try await write(request)
+            let response = try await awaitResponse(cseq: cseq)
+            try noteSession(response)
+            if response.status == 401 {
+                let challenges = response.headers.all("WWW-Authenticate")
+                guard attempt == 0, var auth = authenticator else {
+                    throw RTSPError(.authenticationFailed, request: request.summary)
+                }
+                try auth.accept(challenges: challenges)
+                authenticator = auth
+                continue
+            }
+            if !(200..<300).contains(response.status) && !allowFailure {
+                throw RTSPError(.badStatus(status: response.status, reason: response.reason), request: request.summary)
+            }
+            return response
+        }
+        throw RTSPError(.authenticationFailed, request: request.summary)
+    }
+
+    mutating func noteSession(_ response: RTSPResponse) throws {
+        guard let value = response.headers["Session"], let header = SessionHeader(parsing: value) else { return }
+        if let existing = session, existing.id != header.id {
+            if endpoint.policies.sessionID == .requireStable {
+                throw RTSPError(.malformedMessage("Session id changed from \(existing.id) to \(header.id)"), request: lastRequest)
+            }
+            return
+        }
+        if session == nil { session = header }
+    }
+
+    mutating func awaitResponse(cseq expected: Int) async throws -> RTSPResponse {
+        while true {
+            guard let message = try await inbound.next() else {
+                throw RTSPError(.connection("connection closed while waiting for a reply"), request: lastRequest)
+            }
+            switch message {
+            case let .response(r):
+                if r.cseq == nil || r.cseq == expected { return r }
+            case let .interleaved(channel, payload):
+                if endpoint.policies.earlyData == .keep && earlyPackets.count < 4096 {
+                    earlyPackets.append((channel, payload))
+                }
+            case .serverRequest:
+                continue
+            }
+        }
+    }
+
+    /// Best effort: TEARDOWN, without waiting for the reply (the connection closes next).
+    mutating func teardown() async {
+        guard !tornDown, session != nil, let url = presentationURL else { return }
+        tornDown = true
+        var r = RTSPRequest(method: "TEARDOWN", url: url)
+        if let session { r.headers.add("Session", session.id) }
+        if var auth = authenticator, let value = auth.authorization(method: r.method, uri: r.url) {
+            r.headers.add("Authorization", value)
+        }
+        cseq += 1
+        try? await channel.writeAndFlush(ByteBuffer(bytes: r.encoded(cseq: cseq))).get()
+    }
+}
+
+/// Pulls one camera forever: runs sessions back to back, reconnecting after a failure
+/// with exponential backoff capped at `maxBackoff` (so a camera that comes back is being
+/// recorded again within `maxBackoff` plus the handshake). A session that delivered
+/// frames resets the backoff. Ends when its task is cancelled.
+public struct CameraSource: Sendable {
+    public var endpoint: CameraEndpoint
+    public var initialBackoff: Duration = .milliseconds(250)
+    public var maxBackoff: Duration = .seconds(3)
+    public var logger: Logger
+
+    public init(endpoint: CameraEndpoint, logger: Logger) {
+        self.endpoint = endpoint
+        self.logger = logger
+    }
+
+    public func run(onEvent: (IngestEvent) async throws -> Void) async {
+        var backoff = initialBackoff
+        while !Task.isCancelled {
+            var deliveredFrames = false
+            let failure: RTSPError
+            do {
+                try await RTSPSession.run(endpoint, logger: logger) { event in
+                    if case .frame = event { deliveredFrames = true }
+                    try await onEvent(event)
+                }
+                failure = RTSPError(.connection("session ended"), camera: endpoint.name)
+            } catch is CancellationError {
+                return
+            } catch let error as RTSPError {
+                failure = error
+            } catch {
+                failure = RTSPError(.connection("\(error)"), camera: endpoint.name)
+            }
+            if Task.isCancelled { return }
+            logger.warning("camera session ended: \(failure)", metadata: ["camera": "\(endpoint.name)"])
+            try? await onEvent(.disconnected(failure))
+            if deliveredFrames { backoff = initialBackoff }
+            do { try await Task.sleep(for: backoff) } catch { return }
+            backoff = min(backoff * 2, maxBackoff)
+        }
+    }
+}

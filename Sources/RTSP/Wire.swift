@@ -1,0 +1,274 @@
+import NIOCore
+
+/// RTSP headers: ordered, names compared case-insensitively (RFC 2326 §4.2; cameras send
+/// `Cseq`, `CSeq` and `CSEQ`), values trimmed of surrounding whitespace.
+public struct RTSPHeaders: Sendable, Equatable {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init(_ fields: [(String, String)] = []) {
+        for (n, v) in fields { add(n, v) }
+    }
+
+    public mutating func add(_ name: String, _ value: String) {
+        fields.append((name, value))
+    }
+
+    public subscript(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return fields.first { $0.name.lowercased() == lower }?.value
+    }
+
+    public func all(_ name: String) -> [String] {
+        let lower = name.lowercased()
+        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+    }
+
+    public static func == (a: RTSPHeaders, b: RTSPHeaders) -> Bool {
+        a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+/// A response from the camera (RFC 2326 §7).
+public struct RTSPResponse: Sendable, Equatable {
+    public var status: Int
+    public var reason: String
+    public var headers: RTSPHeaders
+    public var body: [UInt8]
+
+    public var cseq: Int? { headers["CSeq"].flatMap { Int($0.trimmingWhitespace()) } }
+
+    /// Parses one whole response held in memory: a transcript saved from a device. The
+    /// body is what follows the blank line, whatever `Content-Length` claims (transcripts
+    /// are often edited after capture). On a live connection `RTSPWireDecoder` is used
+    /// instead, which honours `Content-Length`.
+    public static func parse(transcript bytes: [UInt8]) throws -> RTSPResponse {
+        guard let (head, bodyStart) = splitHead(bytes[...]) else {
+            throw RTSPError(.malformedMessage("no blank line after the headers"))
+        }
+        var response = try parseHead(head, offset: 0)
+        response.body = Array(bytes[bodyStart...])
+        return response
+    }
+
+    /// Finds the end of the header block: CRLFCRLF, or LFLF from sloppy firmware.
+    /// Returns the head and the index where the body starts.
+    static func splitHead(_ bytes: ArraySlice<UInt8>) -> (ArraySlice<UInt8>, Int)? {
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            if bytes[i] == 10 {
+                let next = bytes.index(after: i)
+                if next < bytes.endIndex && bytes[next] == 10 { return (bytes[..<i], next + 1) }
+                if next + 1 < bytes.endIndex && bytes[next] == 13 && bytes[next + 1] == 10 { return (bytes[..<i], next + 2) }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    static func parseHead(_ head: ArraySlice<UInt8>, offset: Int64) throws -> RTSPResponse {
+        let text = String(decoding: head, as: UTF8.self)
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" })
+            .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        guard !lines.isEmpty else { throw RTSPError(.malformedMessage("empty message"), offset: offset) }
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        guard parts.count >= 2, parts[0].hasPrefix("RTSP/"), let status = Int(parts[1]), (100...599).contains(status) else {
+            throw RTSPError(.malformedMessage("bad status line \"\(statusLine.prefix(80))\""), offset: offset)
+        }
+        var headers = RTSPHeaders()
+        for line in lines where !line.isEmpty {
+            if line.first == " " || line.first == "\t", let last = headers.fields.last {
+                // Obsolete line folding (RFC 2326 §4.2 via RFC 2616 §2.2).
+                var fields = headers.fields
+                fields[fields.count - 1] = (last.name, last.value + " " + line.trimmingWhitespace())
+                headers = RTSPHeaders(fields.map { ($0.name, $0.value) })
+                continue
+            }
+            guard let colon = line.firstIndex(of: ":") else { continue } // unknown junk line: ignored
+            headers.add(String(line[..<colon]).trimmingWhitespace(), String(line[line.index(after: colon)...]).trimmingWhitespace())
+        }
+        return RTSPResponse(status: status, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers, body: [])
+    }
+}
+
+/// What arrives on an RTSP connection once interleaving is on (RFC 2326 §10.12).
+public enum RTSPInbound: Sendable {
+    case response(RTSPResponse)
+    /// A `$`-framed packet on an interleaved channel.
+    case interleaved(channel: UInt8, payload: ByteBuffer)
+    /// A request from the server (ANNOUNCE, GET_PARAMETER...): its method, for logging.
+    case serverRequest(method: String)
+}
+
+/// Splits the inbound byte stream into responses and interleaved packets. Pure: the NIO
+/// handler and the tests drive the same code. Bounded: a header block over
+/// `maxHeaderBytes` or a body over `maxBodyBytes` is an error, not a buffer that grows.
+public struct RTSPWireDecoder: Sendable {
+    public var policies: QuirkPolicies
+    public var maxHeaderBytes = 16 * 1024
+    public var maxBodyBytes = 256 * 1024
+    /// Bytes consumed so far: the offset errors report.
+    public private(set) var consumed: Int64 = 0
+    /// Junk bytes skipped under `JunkPolicy.skip`, in total.
+    public private(set) var junkSkipped: Int64 = 0
+
+    public init(policies: QuirkPolicies = QuirkPolicies()) {
+        self.policies = policies
+    }
+
+    /// Decodes one message from the front of `buffer`, or returns nil when more bytes are
+    /// needed.
+    public mutating func decode(_ buffer: inout ByteBuffer) throws -> RTSPInbound? {
+        while true {
+            guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+            if first == UInt8(ascii: "$") {
+                guard buffer.readableBytes >= 4,
+                      let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else { return nil }
+                guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+                let channel = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self)!
+                buffer.moveReaderIndex(forwardBy: 4)
+                let payload = buffer.readSlice(length: Int(length))!
+                consumed += 4 + Int64(length)
+                return .interleaved(channel: channel, payload: payload)
+            }
+            let prefix = buffer.getBytes(at: buffer.readerIndex, length: min(5, buffer.readableBytes)) ?? []
+            if Self.isMessageStart(prefix) {
+                return try decodeMessage(&buffer)
+            }
+            if prefix.count < 5, Self.couldBeMessageStart(prefix) { return nil }
+            try skipJunk(&buffer)
+        }
+    }
+
+    static let rtspPrefix = Array("RTSP/".utf8)
+
+    static func isMessageStart(_ prefix: [UInt8]) -> Bool {
+        prefix.count == 5 && (prefix == rtspPrefix || isRequestStart(prefix))
+    }
+
+    static func couldBeMessageStart(_ prefix: [UInt8]) -> Bool {
+        Array(rtspPrefix.prefix(prefix.count)) == prefix || prefix.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 == UInt8(ascii: "_") }
+    }
+
+    static func isRequestStart(_ prefix: [UInt8]) -> Bool {
+        // Server-to-client requests start with an upper-case method name.
+        prefix.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: " ") }
+            && prefix.first != UInt8(ascii: " ")
+    }
+
+    private mutating func skipJunk(_ buffer: inout ByteBuffer) throws {
+        let start = consumed
+        switch policies.junk {
+        case .reject:
+            throw RTSPError(.junkBeforeFrame(byteCount: 1), offset: start)
+        case let .skip(maxBytes):
+            // Drop bytes up to the next '$' or 'R' that could start a frame.
+            var skipped = 0
+            repeat {
+                buffer.moveReaderIndex(forwardBy: 1)
+                skipped += 1
+                guard let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { break }
+                if b == UInt8(ascii: "$") || b == UInt8(ascii: "R") { break }
+            } while skipped < maxBytes
+            consumed += Int64(skipped)
+            junkSkipped += Int64(skipped)
+            if skipped >= maxBytes {
+                throw RTSPError(.junkBeforeFrame(byteCount: skipped), offset: start)
+            }
+        }
+    }
+
+    private mutating func decodeMessage(_ buffer: inout ByteBuffer) throws -> RTSPInbound? {
+        let view = buffer.readableBytesView
+        let limit = min(view.count, maxHeaderBytes + 4)
+        let window = Array(view.prefix(limit))[...]
+        guard let (head, bodyStart) = RTSPResponse.splitHead(window) else {
+            if view.count > maxHeaderBytes {
+                throw RTSPError(.messageTooLarge(limit: maxHeaderBytes), offset: consumed)
+            }
+            return nil
+        }
+        if !head.starts(with: Self.rtspPrefix) {
+            // A request from the server: skip it whole, including any body.
+            let line = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+            let length = contentLength(of: head) ?? 0
+            guard length <= maxBodyBytes else { throw RTSPError(.messageTooLarge(limit: maxBodyBytes), offset: consumed) }
+            guard view.count >= bodyStart + length else { return nil }
+            buffer.moveReaderIndex(forwardBy: bodyStart + length)
+            consumed += Int64(bodyStart + length)
+            return .serverRequest(method: String(line.prefix { $0 != " " }))
+        }
+        var response = try RTSPResponse.parseHead(head, offset: consumed)
+        let length = response.headers["Content-Length"].map { Int($0) ?? -1 } ?? 0
+        guard length >= 0 else {
+            throw RTSPError(.malformedMessage("bad Content-Length \"\(response.headers["Content-Length"] ?? "")\""), offset: consumed)
+        }
+        guard length <= maxBodyBytes else { throw RTSPError(.messageTooLarge(limit: maxBodyBytes), offset: consumed) }
+        guard view.count >= bodyStart + length else { return nil }
+        buffer.moveReaderIndex(forwardBy: bodyStart)
+        response.body = buffer.readBytes(length: length) ?? []
+        consumed += Int64(bodyStart + length)
+        return .response(response)
+    }
+
+    private func contentLength(of head: ArraySlice<UInt8>) -> Int? {
+        for line in String(decoding: head, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "content-length" { return Int(parts[1].trimmingWhitespace()) }
+        }
+        return nil
+    }
+}
+
+/// The NIO side of `RTSPWireDecoder`.
+final class RTSPInboundHandler: ByteToMessageDecoder {
+    typealias InboundOut = RTSPInbound
+    var decoder: RTSPWireDecoder
+
+    init(policies: QuirkPolicies) {
+        decoder = RTSPWireDecoder(policies: policies)
+    }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let message = try decoder.decode(&buffer) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(message))
+        return .continue
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
+
+/// A request to send (RFC 2326 §6).
+public struct RTSPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: RTSPHeaders
+
+    public init(method: String, url: String, headers: RTSPHeaders = RTSPHeaders()) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+    }
+
+    public func encoded(cseq: Int) -> [UInt8] {
+        var text = "\(method) \(url) RTSP/1.0\r\nCSeq: \(cseq)\r\nUser-Agent: Vigil\r\n"
+        for (n, v) in headers.fields { text += "\(n): \(v)\r\n" }
+        text += "\r\n"
+        return Array(text.utf8)
+    }
+
+    /// "METHOD url" without credentials: for errors and logs.
+    public var summary: String { "\(method) \(RTSPURL.redact(url))" }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s.removeLast() }
+        return String(s)
+    }
+}
