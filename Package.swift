@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "Media", "Catalog", "RTSP",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

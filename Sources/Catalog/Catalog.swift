@@ -1,0 +1,452 @@
+// Catalog — the database of what has been recorded.
+//
+// What belongs here: the schema and its migrations, and every query the recorder, the
+// exporter and the checker run — cameras, segments (one row per sample file, with its
+// per-frame index and SHA-256), gaps, and the maintenance log of what start-up recovery
+// and retention did.
+// What does not: file I/O (Recording owns sample files), RTSP, MP4 assembly.
+// Invariants: callers see plain Swift values, never SQL; every statement is written
+// through SQLKit so the same code runs on SQLite (embedded, via sqlite-kit) and, with a
+// PostgreSQL `SQLDatabase` from postgres-kit, on a multi-server site. Times are stored as
+// microseconds since the Unix epoch (UTC), media durations in 90 kHz ticks.
+
+import Foundation
+import Logging
+import Media
+import NIOPosix
+import SQLKit
+import SQLiteKit
+
+public enum CatalogError: Error, CustomStringConvertible {
+    case database(operation: String, underlying: String)
+    case notFound(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .database(operation, underlying): "catalog: \(operation) failed: \(underlying)"
+        case let .notFound(what): "catalog: \(what) not found"
+        case let .invalid(what): "catalog: \(what)"
+        }
+    }
+}
+
+public struct CameraRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    /// The camera's URL without credentials.
+    public var url: String
+    public var retentionDays: Int
+}
+
+/// One recorded segment: a sample file and the index that makes it playable.
+public struct SegmentRecord: Sendable, Equatable {
+    public enum State: String, Sendable { case open, closed }
+
+    public var id: Int64
+    public var cameraID: Int64
+    /// Segments of one run follow each other without a gap.
+    public var runID: Int64
+    /// File name inside the camera's sample directory.
+    public var fileName: String
+    /// Wall-clock time of the first frame, microseconds since the Unix epoch.
+    public var startMicros: Int64
+    public var duration: Ticks90k
+    public var byteCount: Int64
+    public var frameCount: Int
+    public var codec: VideoCodec
+    /// (VPS,) SPS, PPS.
+    public var parameterSets: [[UInt8]]
+    /// `SampleIndex`-encoded per-frame durations, sizes and key flags.
+    public var sampleIndex: [UInt8]
+    /// SHA-256 of the whole sample file; nil while the segment is still being written.
+    public var sha256: [UInt8]?
+    public var state: State
+    public var held: Bool
+
+    public var endMicros: Int64 { startMicros + duration * 1_000_000 / ticksPerSecond }
+
+    public init(id: Int64 = 0, cameraID: Int64, runID: Int64, fileName: String, startMicros: Int64, duration: Ticks90k,
+                byteCount: Int64, frameCount: Int, codec: VideoCodec, parameterSets: [[UInt8]], sampleIndex: [UInt8],
+                sha256: [UInt8]?, state: State, held: Bool = false) {
+        self.id = id
+        self.cameraID = cameraID
+        self.runID = runID
+        self.fileName = fileName
+        self.startMicros = startMicros
+        self.duration = duration
+        self.byteCount = byteCount
+        self.frameCount = frameCount
+        self.codec = codec
+        self.parameterSets = parameterSets
+        self.sampleIndex = sampleIndex
+        self.sha256 = sha256
+        self.state = state
+        self.held = held
+    }
+}
+
+/// A stretch of time in which a camera was not recorded, and why.
+public struct GapRecord: Sendable, Equatable {
+    public var id: Int64
+    public var cameraID: Int64
+    public var startMicros: Int64
+    /// nil while the camera is still away.
+    public var endMicros: Int64?
+    public var reason: String
+}
+
+/// The catalog. An actor: one connection, statements in order.
+public actor Catalog {
+    public let database: any SQLDatabase
+    private let closeHandler: (@Sendable () async throws -> Void)?
+
+    /// Schema version this code reads and writes.
+    public static let schemaVersion = 1
+
+    /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
+    /// full synchronous commits: a committed row survives a crash or power loss.
+    public static func openSQLite(path: String, logger: Logger = Logger(label: "vigil.catalog")) async throws -> Catalog {
+        do {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let db = connection.sql()
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"] {
+                try await db.raw(SQLQueryString(pragma)).run()
+            }
+            let catalog = Catalog(database: db, close: { try await connection.close() })
+            try await catalog.migrate()
+            return catalog
+        } catch let error as CatalogError {
+            throw error
+        } catch {
+            throw CatalogError.database(operation: "open \(path)", underlying: "\(error)")
+        }
+    }
+
+    /// Uses an existing database (PostgreSQL through postgres-kit, or SQLite); call `migrate()`.
+    public init(database: any SQLDatabase, close: (@Sendable () async throws -> Void)? = nil) {
+        self.database = database
+        self.closeHandler = close
+    }
+
+    public func close() async {
+        try? await closeHandler?()
+    }
+
+    // MARK: Migrations
+
+    /// Applies every migration newer than the database's version, in order.
+    public func migrate() async throws {
+        try await run("create schema_migrations") {
+            try await database.create(table: "schema_migrations").ifNotExists()
+                .column("version", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("applied_micros", type: .bigint, .notNull)
+                .run()
+        }
+        let rows = try await run("read schema version") {
+            try await database.raw("SELECT MAX(version) AS v FROM schema_migrations").all()
+        }
+        let current = (try? rows.first?.decode(column: "v", as: Int?.self)) ?? nil ?? 0
+        guard current <= Self.schemaVersion else {
+            throw CatalogError.invalid("database schema version \(current) is newer than this program's \(Self.schemaVersion)")
+        }
+        for (version, step) in migrations where version > current {
+            try await run("migration \(version)") {
+                try await step(database)
+                try await database.raw("INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: nowMicros()))").run()
+            }
+        }
+    }
+
+    private let migrations: [(Int, @Sendable (any SQLDatabase) async throws -> Void)] = [
+        (1, { db in
+            try await db.create(table: "cameras")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("name", type: .text, .notNull, .unique)
+                .column("url", type: .text, .notNull)
+                .column("retention_days", type: .int, .notNull)
+                .run()
+            try await db.create(table: "segments")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+                .column("run_id", type: .bigint, .notNull)
+                .column("file_name", type: .text, .notNull)
+                .column("start_micros", type: .bigint, .notNull)
+                .column("duration_90k", type: .bigint, .notNull)
+                .column("byte_count", type: .bigint, .notNull)
+                .column("frame_count", type: .bigint, .notNull)
+                .column("codec", type: .text, .notNull)
+                .column("parameter_sets", type: .blob, .notNull)
+                .column("sample_index", type: .blob, .notNull)
+                .column("sha256", type: .blob)
+                .column("state", type: .text, .notNull)
+                .column("held", type: .int, .notNull)
+                .run()
+            try await db.create(index: "segments_by_camera_start").on("segments").column("camera_id").column("start_micros").run()
+            try await db.create(table: "gaps")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+                .column("start_micros", type: .bigint, .notNull)
+                .column("end_micros", type: .bigint)
+                .column("reason", type: .text, .notNull)
+                .run()
+            try await db.create(index: "gaps_by_camera_start").on("gaps").column("camera_id").column("start_micros").run()
+            try await db.create(table: "maintenance_log")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("at_micros", type: .bigint, .notNull)
+                .column("action", type: .text, .notNull)
+                .column("detail", type: .text, .notNull)
+                .run()
+        }),
+    ]
+
+    // MARK: Cameras
+
+    /// Returns the camera named `name`, creating it or updating its URL and retention.
+    public func upsertCamera(name: String, url: String, retentionDays: Int) async throws -> CameraRecord {
+        if var existing = try await camera(named: name) {
+            if existing.url != url || existing.retentionDays != retentionDays {
+                try await run("update camera \(name)") {
+                    try await database.raw("UPDATE cameras SET url = \(bind: url), retention_days = \(bind: retentionDays) WHERE id = \(bind: existing.id)").run()
+                }
+                existing.url = url
+                existing.retentionDays = retentionDays
+            }
+            return existing
+        }
+        let rows = try await run("insert camera \(name)") {
+            try await database.raw("INSERT INTO cameras (name, url, retention_days) VALUES (\(bind: name), \(bind: url), \(bind: retentionDays)) RETURNING id").all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert camera returned no id") }
+        return CameraRecord(id: id, name: name, url: url, retentionDays: retentionDays)
+    }
+
+    public func camera(named name: String) async throws -> CameraRecord? {
+        try await cameras(where: "name = ", bind: name).first
+    }
+
+    public func cameras() async throws -> [CameraRecord] {
+        let rows = try await run("list cameras") { try await database.raw("SELECT * FROM cameras ORDER BY name").all() }
+        return try rows.map(Self.cameraRecord)
+    }
+
+    private func cameras(where clause: String, bind value: String) async throws -> [CameraRecord] {
+        let rows = try await run("find camera") {
+            try await database.raw("SELECT * FROM cameras WHERE \(unsafeRaw: clause)\(bind: value)").all()
+        }
+        return try rows.map(Self.cameraRecord)
+    }
+
+    private static func cameraRecord(_ row: any SQLRow) throws -> CameraRecord {
+        CameraRecord(id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+                     url: try row.decode(column: "url", as: String.self), retentionDays: try row.decode(column: "retention_days", as: Int.self))
+    }
+
+    // MARK: Segments
+
+    /// Inserts a segment row and returns its id.
+    public func insertSegment(_ s: SegmentRecord) async throws -> Int64 {
+        let sets = Data(NALUnits.lengthPrefixed(s.parameterSets))
+        let rows = try await run("insert segment \(s.fileName)") {
+            try await database.raw("""
+                INSERT INTO segments (camera_id, run_id, file_name, start_micros, duration_90k, byte_count, frame_count,
+                                      codec, parameter_sets, sample_index, sha256, state, held)
+                VALUES (\(bind: s.cameraID), \(bind: s.runID), \(bind: s.fileName), \(bind: s.startMicros), \(bind: s.duration),
+                        \(bind: s.byteCount), \(bind: s.frameCount), \(bind: s.codec.rawValue), \(bind: sets), \(bind: Data(s.sampleIndex)),
+                        \(bind: s.sha256.map { Data($0) }), \(bind: s.state.rawValue), \(bind: s.held ? 1 : 0))
+                RETURNING id
+                """).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert segment returned no id") }
+        return id
+    }
+
+    /// Records progress of a segment being written, or closes it when `sha256` is given.
+    public func updateSegment(id: Int64, duration: Ticks90k, byteCount: Int64, frameCount: Int,
+                              sampleIndex: [UInt8], sha256: [UInt8]?) async throws {
+        let state = sha256 == nil ? SegmentRecord.State.open : .closed
+        try await run("update segment \(id)") {
+            try await database.raw("""
+                UPDATE segments SET duration_90k = \(bind: duration), byte_count = \(bind: byteCount),
+                       frame_count = \(bind: frameCount), sample_index = \(bind: Data(sampleIndex)),
+                       sha256 = \(bind: sha256.map { Data($0) }), state = \(bind: state.rawValue)
+                WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+
+    public func deleteSegment(id: Int64) async throws {
+        try await run("delete segment \(id)") { try await database.raw("DELETE FROM segments WHERE id = \(bind: id)").run() }
+    }
+
+    public func setHeld(segmentIDs: [Int64], held: Bool) async throws {
+        for id in segmentIDs {
+            try await run("hold segment \(id)") {
+                try await database.raw("UPDATE segments SET held = \(bind: held ? 1 : 0) WHERE id = \(bind: id)").run()
+            }
+        }
+    }
+
+    /// Segments of a camera that overlap `[from, to)` (microseconds), oldest first.
+    public func segments(cameraID: Int64, from: Int64, to: Int64) async throws -> [SegmentRecord] {
+        // A segment longer than a day does not exist (they are cut every minute or so), so
+        // the index on start_micros bounds the scan.
+        let rows = try await run("segments of camera \(cameraID)") {
+            try await database.raw("""
+                SELECT * FROM segments WHERE camera_id = \(bind: cameraID)
+                  AND start_micros < \(bind: to) AND start_micros >= \(bind: from - 86_400_000_000)
+                ORDER BY start_micros, id
+                """).all()
+        }
+        return try rows.map(Self.segmentRecord).filter { $0.endMicros > from || ($0.duration == 0 && $0.startMicros >= from) }
+    }
+
+    public func allSegments() async throws -> [SegmentRecord] {
+        let rows = try await run("all segments") { try await database.raw("SELECT * FROM segments ORDER BY camera_id, start_micros, id").all() }
+        return try rows.map(Self.segmentRecord)
+    }
+
+    public func segments(state: SegmentRecord.State) async throws -> [SegmentRecord] {
+        let rows = try await run("segments in state \(state)") {
+            try await database.raw("SELECT * FROM segments WHERE state = \(bind: state.rawValue) ORDER BY id").all()
+        }
+        return try rows.map(Self.segmentRecord)
+    }
+
+    /// Closed, unheld segments that ended before `cutoffMicros`, oldest first.
+    public func expiredSegments(cameraID: Int64, endedBefore cutoffMicros: Int64, limit: Int) async throws -> [SegmentRecord] {
+        let rows = try await run("expired segments") {
+            try await database.raw("""
+                SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND held = 0 AND state = 'closed'
+                  AND start_micros < \(bind: cutoffMicros) ORDER BY start_micros LIMIT \(bind: limit)
+                """).all()
+        }
+        return try rows.map(Self.segmentRecord).filter { $0.endMicros <= cutoffMicros }
+    }
+
+    /// The oldest closed, unheld segments of any camera: what the disk floor deletes first.
+    public func oldestDeletableSegments(limit: Int) async throws -> [SegmentRecord] {
+        let rows = try await run("oldest segments") {
+            try await database.raw("""
+                SELECT * FROM segments WHERE held = 0 AND state = 'closed' ORDER BY start_micros LIMIT \(bind: limit)
+                """).all()
+        }
+        return try rows.map(Self.segmentRecord)
+    }
+
+    private static func segmentRecord(_ row: any SQLRow) throws -> SegmentRecord {
+        let codecName = try row.decode(column: "codec", as: String.self)
+        guard let codec = VideoCodec(rawValue: codecName) else { throw CatalogError.invalid("unknown codec \(codecName)") }
+        let sets = try row.decode(column: "parameter_sets", as: Data.self)
+        let parameterSets = try NALUnits.splitLengthPrefixed([UInt8](sets)[...]).map(Array.init)
+        return SegmentRecord(
+            id: try row.decode(column: "id", as: Int64.self),
+            cameraID: try row.decode(column: "camera_id", as: Int64.self),
+            runID: try row.decode(column: "run_id", as: Int64.self),
+            fileName: try row.decode(column: "file_name", as: String.self),
+            startMicros: try row.decode(column: "start_micros", as: Int64.self),
+            duration: try row.decode(column: "duration_90k", as: Int64.self),
+            byteCount: try row.decode(column: "byte_count", as: Int64.self),
+            frameCount: try row.decode(column: "frame_count", as: Int.self),
+            codec: codec,
+            parameterSets: parameterSets,
+            sampleIndex: [UInt8](try row.decode(column: "sample_index", as: Data.self)),
+            sha256: try row.decode(column: "sha256", as: Data?.self).map { [UInt8]($0) },
+            state: SegmentRecord.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .open,
+            held: try row.decode(column: "held", as: Int.self) != 0)
+    }
+
+    /// The largest run id in use, so a restarted recorder starts a new run.
+    public func maxRunID() async throws -> Int64 {
+        let rows = try await run("max run id") { try await database.raw("SELECT MAX(run_id) AS r FROM segments").all() }
+        return (try? rows.first?.decode(column: "r", as: Int64?.self)) ?? nil ?? 0
+    }
+
+    // MARK: Gaps
+
+    public func openGap(cameraID: Int64, startMicros: Int64, reason: String) async throws -> Int64 {
+        let rows = try await run("insert gap") {
+            try await database.raw("""
+                INSERT INTO gaps (camera_id, start_micros, end_micros, reason)
+                VALUES (\(bind: cameraID), \(bind: startMicros), \(bind: Int64?.none), \(bind: reason)) RETURNING id
+                """).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert gap returned no id") }
+        return id
+    }
+
+    public func closeGap(id: Int64, endMicros: Int64) async throws {
+        try await run("close gap \(id)") {
+            try await database.raw("UPDATE gaps SET end_micros = \(bind: endMicros) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    /// Closes every gap of a camera still open (the recorder was stopped while it was away).
+    public func closeOpenGaps(cameraID: Int64, endMicros: Int64) async throws {
+        try await run("close open gaps") {
+            try await database.raw("UPDATE gaps SET end_micros = \(bind: endMicros) WHERE camera_id = \(bind: cameraID) AND end_micros IS NULL").run()
+        }
+    }
+
+    public func insertGap(cameraID: Int64, startMicros: Int64, endMicros: Int64, reason: String) async throws {
+        let id = try await openGap(cameraID: cameraID, startMicros: startMicros, reason: reason)
+        try await closeGap(id: id, endMicros: endMicros)
+    }
+
+    public func openGaps(cameraID: Int64) async throws -> [GapRecord] {
+        try await gaps(cameraID: cameraID, from: Int64.min / 2, to: Int64.max / 2).filter { $0.endMicros == nil }
+    }
+
+    /// The latest segment of a camera, if any.
+    public func lastSegment(cameraID: Int64) async throws -> SegmentRecord? {
+        let rows = try await run("last segment of camera \(cameraID)") {
+            try await database.raw("SELECT * FROM segments WHERE camera_id = \(bind: cameraID) ORDER BY start_micros DESC, id DESC LIMIT 1").all()
+        }
+        return try rows.first.map(Self.segmentRecord)
+    }
+
+    public func gaps(cameraID: Int64, from: Int64, to: Int64) async throws -> [GapRecord] {
+        let rows = try await run("gaps of camera \(cameraID)") {
+            try await database.raw("""
+                SELECT * FROM gaps WHERE camera_id = \(bind: cameraID) AND start_micros < \(bind: to)
+                  AND (end_micros IS NULL OR end_micros > \(bind: from)) ORDER BY start_micros
+                """).all()
+        }
+        return try rows.map { row in
+            GapRecord(id: try row.decode(column: "id", as: Int64.self), cameraID: try row.decode(column: "camera_id", as: Int64.self),
+                      startMicros: try row.decode(column: "start_micros", as: Int64.self),
+                      endMicros: try row.decode(column: "end_micros", as: Int64?.self),
+                      reason: try row.decode(column: "reason", as: String.self))
+        }
+    }
+
+    // MARK: Maintenance log
+
+    public func log(action: String, detail: String) async throws {
+        try await run("maintenance log") {
+            try await database.raw("INSERT INTO maintenance_log (at_micros, action, detail) VALUES (\(bind: nowMicros()), \(bind: action), \(bind: detail))").run()
+        }
+    }
+
+    public func maintenanceLog() async throws -> [(atMicros: Int64, action: String, detail: String)] {
+        let rows = try await run("read maintenance log") { try await database.raw("SELECT * FROM maintenance_log ORDER BY id").all() }
+        return try rows.map { (try $0.decode(column: "at_micros", as: Int64.self), try $0.decode(column: "action", as: String.self),
+                               try $0.decode(column: "detail", as: String.self)) }
+    }
+
+    // MARK: Helpers
+
+    private func run<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as CatalogError {
+            throw error
+        } catch {
+            throw CatalogError.database(operation: operation, underlying: String(reflecting: error))
+        }
+    }
+}
+
+func nowMicros() -> Int64 {
+    Int64(Date().timeIntervalSince1970 * 1_000_000)
+}

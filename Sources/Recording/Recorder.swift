@@ -1,0 +1,286 @@
+import Catalog
+import Crypto
+import Logging
+import Media
+import NIOPosix
+import RTSP
+
+public struct RecorderConfiguration: Sendable {
+    /// A segment is cut at the first key frame at least this long after its start.
+    public var segmentLength: Ticks90k = 60 * ticksPerSecond
+    /// How often written frames are made durable (fdatasync + catalog row). A `kill -9`
+    /// loses at most this much plus one frame.
+    public var flushInterval: Duration = .seconds(1)
+    /// When the RTP clock and the wall clock disagree by more than this, the next segment
+    /// starts a new run anchored to the wall clock.
+    public var maxDriftMicros: Int64 = 1_000_000
+    /// A timestamp jump bigger than this (or backwards) is a discontinuity: the segment
+    /// ends and a new run starts at the next key frame.
+    public var maxFrameGap: Ticks90k = 10 * ticksPerSecond
+
+    public init() {}
+}
+
+/// Hands out run ids: each contiguous stretch of recording of one camera has its own.
+public actor RunIDAllocator {
+    private var next: Int64
+
+    public init(catalog: Catalog) async throws {
+        next = try await catalog.maxRunID() + 1
+    }
+
+    public func allocate() -> Int64 {
+        defer { next += 1 }
+        return next
+    }
+}
+
+/// Records one camera. Events must come from one producer, one at a time (the camera's
+/// `CameraSource` awaits each before reading more), which is what keeps the segment state
+/// consistent across the awaits of a flush.
+public actor Recorder {
+    public struct Statistics: Sendable {
+        public var framesWritten = 0
+        public var segmentsClosed = 0
+        public var framesSkippedWaitingForKey = 0
+        public var lastFrameMicros: Int64?
+        public var maxDriftMicros: Int64 = 0
+    }
+
+    public let camera: CameraRecord
+    private let catalog: Catalog
+    private let store: SampleStore
+    private let wall: WallClock
+    private let config: RecorderConfiguration
+    private let runIDs: RunIDAllocator
+    private let logger: Logger
+    private let monotonic = ContinuousClock()
+    /// Called when a write fails for lack of space, so retention can free some.
+    private let onDiskFull: @Sendable () async -> Void
+
+    private var segment: OpenSegment?
+    private var pending: (frame: EncodedFrame, parameters: VideoParameters)?
+    private var run: Run?
+    private var lastDuration: UInt32 = 3600
+    private var lastEndMicros: Int64?
+    private var openGapID: Int64?
+    public private(set) var statistics = Statistics()
+
+    struct Run {
+        var id: Int64
+        var wallStartMicros: Int64
+        var startTimestamp: Ticks90k
+        var segmentsInRun = 0
+    }
+
+    struct OpenSegment {
+        var rowID: Int64?
+        var file: SampleFile
+        var fileName: String
+        var startMicros: Int64
+        var startTimestamp: Ticks90k
+        var parameters: VideoParameters
+        var entries: [SampleEntry] = []
+        var byteCount: Int64 = 0
+        var duration: Ticks90k = 0
+        var hasher = SHA256()
+        var lastFlush: ContinuousClock.Instant
+    }
+
+    public init(camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
+                configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
+                logger: Logger, onDiskFull: @escaping @Sendable () async -> Void = {}) {
+        self.camera = camera
+        self.catalog = catalog
+        self.store = store
+        self.runIDs = runIDs
+        self.config = configuration
+        self.wall = wallClock
+        self.logger = logger
+        self.onDiskFull = onDiskFull
+    }
+
+    /// Notes the time the recorder was not running: a gap from the camera's last segment
+    /// to the first new frame (unless recovery or a previous stop already opened one).
+    public func start() async throws {
+        let open = try await catalog.openGaps(cameraID: camera.id)
+        if let gap = open.last {
+            openGapID = gap.id
+        } else if let last = try await catalog.lastSegment(cameraID: camera.id) {
+            openGapID = try await catalog.openGap(cameraID: camera.id, startMicros: last.endMicros, reason: "recorder not running")
+        }
+    }
+
+    public func handle(_ event: IngestEvent) async throws {
+        switch event {
+        case .playing:
+            break
+        case let .frame(depacketized):
+            try await accept(depacketized.frame, parameters: depacketized.parameters)
+        case let .disconnected(error):
+            try await endRun(gapReason: "camera disconnected: \(error)")
+        }
+    }
+
+    /// Ends recording cleanly: the last frame and segment are committed.
+    public func stop() async throws {
+        try await endRun(gapReason: "recorder stopped")
+    }
+
+    // MARK: Frames
+
+    private func accept(_ frame: EncodedFrame, parameters: VideoParameters) async throws {
+        let now = wall.nowMicros()
+        statistics.lastFrameMicros = now
+        if let p = pending {
+            let delta = frame.timestamp - p.frame.timestamp
+            if delta <= 0 || delta > config.maxFrameGap {
+                logger.warning("timestamp discontinuity of \(delta) ticks; ending the run", metadata: ["camera": "\(camera.name)"])
+                try await endRun(gapReason: nil)
+            } else {
+                lastDuration = UInt32(delta)
+                try await write(p.frame, duration: lastDuration)
+                pending = nil
+            }
+        }
+        if var current = segment {
+            let age = frame.timestamp - current.startTimestamp
+            let parametersChanged = parameters != current.parameters
+            if frame.isKey && (age >= config.segmentLength || parametersChanged) {
+                try await closeSegment()
+                try await startSegment(frame, parameters: parameters, now: now)
+            } else if parametersChanged {
+                // New parameters mid-GOP: nothing can be decoded until the next key frame.
+                try await closeSegment()
+                run = nil
+                statistics.framesSkippedWaitingForKey += 1
+                return
+            } else if monotonic.now - current.lastFlush >= config.flushInterval {
+                current.lastFlush = monotonic.now
+                segment = current
+                try await flush()
+            }
+        } else {
+            guard frame.isKey else {
+                statistics.framesSkippedWaitingForKey += 1
+                return
+            }
+            try await startSegment(frame, parameters: parameters, now: now)
+        }
+        pending = (frame, parameters)
+    }
+
+    private func startSegment(_ frame: EncodedFrame, parameters: VideoParameters, now: Int64) async throws {
+        var startMicros: Int64
+        if var r = run {
+            startMicros = r.wallStartMicros + (frame.timestamp - r.startTimestamp) * 1_000_000 / ticksPerSecond
+            let drift = now - startMicros
+            statistics.maxDriftMicros = max(statistics.maxDriftMicros, abs(drift))
+            if abs(drift) > config.maxDriftMicros {
+                logger.warning("RTP clock drifted \(drift) µs from the wall clock; re-anchoring", metadata: ["camera": "\(camera.name)"])
+                startMicros = max(now, lastEndMicros ?? now)
+                r = Run(id: await runIDs.allocate(), wallStartMicros: startMicros, startTimestamp: frame.timestamp)
+            }
+            r.segmentsInRun += 1
+            run = r
+        } else {
+            startMicros = max(now, lastEndMicros ?? now)
+            run = Run(id: await runIDs.allocate(), wallStartMicros: startMicros, startTimestamp: frame.timestamp, segmentsInRun: 1)
+            if let gap = openGapID {
+                try await catalog.closeGap(id: gap, endMicros: startMicros)
+                openGapID = nil
+            }
+            try await catalog.closeOpenGaps(cameraID: camera.id, endMicros: startMicros)
+        }
+        let fileName = "\(startMicros)-\(run!.id)-\(run!.segmentsInRun).sample"
+        let file = try store.create(cameraID: camera.id, fileName: fileName)
+        segment = OpenSegment(file: file, fileName: fileName, startMicros: startMicros, startTimestamp: frame.timestamp,
+                              parameters: parameters, lastFlush: monotonic.now)
+    }
+
+    private func write(_ frame: EncodedFrame, duration: UInt32) async throws {
+        guard var s = segment else { return }
+        do {
+            try s.file.append(frame.data)
+        } catch let RecordingError.io(operation, path, code) {
+            logger.error("\(operation) \(path) failed (errno \(code)); closing the segment at its last whole frame",
+                         metadata: ["camera": "\(camera.name)"])
+            try? s.file.truncate(to: s.byteCount)
+            segment = s
+            try await closeSegment()
+            run = nil
+            pending = nil
+            await onDiskFull()
+            return
+        }
+        s.hasher.update(data: frame.data)
+        s.entries.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
+        s.byteCount += Int64(frame.data.count)
+        s.duration += Ticks90k(duration)
+        segment = s
+        statistics.framesWritten += 1
+    }
+
+    /// Makes what is written durable, then records it in the catalog (in that order).
+    private func flush() async throws {
+        guard let s = segment, !s.entries.isEmpty else { return }
+        let file = s.file
+        try await NIOThreadPool.singleton.runIfActive { try file.sync() }
+        let index = SampleIndex.encode(s.entries)
+        if let id = s.rowID {
+            try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count,
+                                            sampleIndex: index, sha256: nil)
+        } else {
+            let id = try await catalog.insertSegment(row(for: s, index: index, sha256: nil))
+            segment?.rowID = id
+        }
+    }
+
+    private func closeSegment() async throws {
+        guard let s = segment else { return }
+        segment = nil
+        if s.entries.isEmpty {
+            s.file.close()
+            if let id = s.rowID { try await catalog.deleteSegment(id: id) }
+            try store.remove(cameraID: camera.id, fileName: s.fileName)
+            return
+        }
+        let file = s.file
+        try await NIOThreadPool.singleton.runIfActive { try file.sync() }
+        file.close()
+        let digest = Array(s.hasher.finalize())
+        let index = SampleIndex.encode(s.entries)
+        if let id = s.rowID {
+            try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count,
+                                            sampleIndex: index, sha256: digest)
+        } else {
+            _ = try await catalog.insertSegment(row(for: s, index: index, sha256: digest))
+        }
+        lastEndMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
+        statistics.segmentsClosed += 1
+    }
+
+    private func row(for s: OpenSegment, index: [UInt8], sha256: [UInt8]?) -> SegmentRecord {
+        SegmentRecord(cameraID: camera.id, runID: run?.id ?? 0, fileName: s.fileName, startMicros: s.startMicros,
+                      duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count, codec: s.parameters.codec,
+                      parameterSets: s.parameters.parameterSets, sampleIndex: index, sha256: sha256,
+                      state: sha256 == nil ? .open : .closed)
+    }
+
+    /// Writes the frame held back for its duration (using the previous frame's duration),
+    /// closes the segment, and — if a reason is given — opens a gap from its end.
+    private func endRun(gapReason: String?) async throws {
+        if let p = pending {
+            pending = nil
+            try await write(p.frame, duration: lastDuration)
+        }
+        try await closeSegment()
+        run = nil
+        // While a gap is open (the camera keeps failing to reconnect), it stays one gap
+        // with its first reason rather than a row per retry.
+        if let reason = gapReason, openGapID == nil {
+            let start = lastEndMicros ?? wall.nowMicros()
+            openGapID = try await catalog.openGap(cameraID: camera.id, startMicros: start, reason: reason)
+        }
+    }
+}

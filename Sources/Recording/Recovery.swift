@@ -1,0 +1,69 @@
+import Catalog
+import Media
+
+/// Start-up reconciliation of sample files with catalog rows (docs/design/recording.md):
+/// - a row still `open` (the recorder died) keeps the frames its row describes: the file
+///   is cut back to the row's byte count (or the row's index to the file, if the file is
+///   shorter), hashed and closed, and a gap opens at its end;
+/// - a file with no row (the recorder died before its first commit, < 1 s of video) is
+///   removed — its frames have no index and cannot be played;
+/// - a closed row whose file is gone is reported (and left for `vigil check`), never
+///   silently dropped.
+/// Every action is returned and written to the catalog's maintenance log.
+public enum Recovery {
+    public static func reconcile(catalog: Catalog, store: SampleStore, wallClock: WallClock = .system) async throws -> [String] {
+        var actions: [String] = []
+        func note(_ action: String, _ detail: String) async throws {
+            actions.append("\(action): \(detail)")
+            try await catalog.log(action: action, detail: detail)
+        }
+        let cameras = Dictionary(uniqueKeysWithValues: try await catalog.cameras().map { ($0.id, $0.name) })
+        for row in try await catalog.segments(state: .open) {
+            let name = cameras[row.cameraID] ?? "#\(row.cameraID)"
+            let where_ = "camera \(name), segment \(row.id), file \(row.fileName)"
+            guard let fileSize = store.size(cameraID: row.cameraID, fileName: row.fileName) else {
+                try await catalog.deleteSegment(id: row.id)
+                try await note("removed-row", "\(where_): file missing, row of an unfinished segment removed")
+                continue
+            }
+            var entries = try SampleIndex.decode(row.sampleIndex)
+            var keptBytes = entries.reduce(Int64(0)) { $0 + Int64($1.byteCount) }
+            while keptBytes > fileSize, let last = entries.popLast() {
+                keptBytes -= Int64(last.byteCount)
+            }
+            if entries.isEmpty {
+                try await catalog.deleteSegment(id: row.id)
+                try store.remove(cameraID: row.cameraID, fileName: row.fileName)
+                try await note("removed-segment", "\(where_): no complete frame survived")
+                continue
+            }
+            if fileSize != keptBytes {
+                try store.truncate(cameraID: row.cameraID, fileName: row.fileName, to: keptBytes)
+            }
+            let digest = try store.sha256(cameraID: row.cameraID, fileName: row.fileName)
+            let duration = entries.reduce(Ticks90k(0)) { $0 + Ticks90k($1.duration) }
+            try await catalog.updateSegment(id: row.id, duration: duration, byteCount: keptBytes, frameCount: entries.count,
+                                            sampleIndex: SampleIndex.encode(entries), sha256: digest)
+            try await note("recovered-segment",
+                           "\(where_): kept \(entries.count) frames (\(keptBytes) bytes), cut \(fileSize - keptBytes) unindexed bytes")
+            let end = row.startMicros + duration * 1_000_000 / ticksPerSecond
+            if try await catalog.openGaps(cameraID: row.cameraID).isEmpty {
+                _ = try await catalog.openGap(cameraID: row.cameraID, startMicros: end, reason: "recorder stopped unexpectedly")
+            }
+        }
+        let rows = try await catalog.allSegments()
+        var known: [Int64: Set<String>] = [:]
+        for r in rows { known[r.cameraID, default: []].insert(r.fileName) }
+        for cameraID in store.cameraDirectories() {
+            for file in store.fileNames(cameraID: cameraID) where !(known[cameraID]?.contains(file) ?? false) {
+                let size = store.size(cameraID: cameraID, fileName: file) ?? 0
+                try store.remove(cameraID: cameraID, fileName: file)
+                try await note("removed-orphan", "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row")
+            }
+        }
+        for r in rows where r.state == .closed && store.size(cameraID: r.cameraID, fileName: r.fileName) == nil {
+            try await note("missing-file", "camera \(cameras[r.cameraID] ?? "#\(r.cameraID)"), segment \(r.id), file \(r.fileName): file missing")
+        }
+        return actions
+    }
+}

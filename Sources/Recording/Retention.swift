@@ -1,0 +1,62 @@
+import Catalog
+import Logging
+
+/// What retention may keep and must free.
+public struct RetentionPolicy: Sendable {
+    /// The city's legal limit for footage not secured as evidence.
+    public static let maximumDays = 90
+    public static let defaultDays = 30
+    /// Below this many free bytes the oldest unheld footage of any camera is deleted.
+    public var freeBytesFloor: Int64
+
+    public init(freeBytesFloor: Int64 = 1 << 30) {
+        self.freeBytesFloor = freeBytesFloor
+    }
+
+    /// Validates a per-camera retention setting.
+    public static func validate(days: Int) throws -> Int {
+        guard days >= 1, days <= maximumDays else {
+            throw RecordingError.invalid("retention of \(days) days refused: it must be 1...\(maximumDays) (legal limit)")
+        }
+        return days
+    }
+}
+
+/// Deletes what retention allows: segments older than their camera's retention, then —
+/// while free space is under the floor — the oldest segments of any camera. Held and
+/// still-open segments are never touched. The row goes first, then the file: a crash in
+/// between leaves an orphan file that recovery removes, never a row without its file.
+public enum Retention {
+    @discardableResult
+    public static func enforce(catalog: Catalog, store: SampleStore, policy: RetentionPolicy,
+                               wallClock: WallClock = .system, logger: Logger) async throws -> [String] {
+        var deleted: [String] = []
+        let now = wallClock.nowMicros()
+        for camera in try await catalog.cameras() {
+            let cutoff = now - Int64(camera.retentionDays) * 86_400 * 1_000_000
+            while true {
+                let batch = try await catalog.expiredSegments(cameraID: camera.id, endedBefore: cutoff, limit: 100)
+                if batch.isEmpty { break }
+                for s in batch { try await delete(s, catalog: catalog, store: store, reason: "older than \(camera.retentionDays) days", into: &deleted) }
+            }
+        }
+        while let free = store.freeBytes(), free < policy.freeBytesFloor {
+            let batch = try await catalog.oldestDeletableSegments(limit: 10)
+            if batch.isEmpty {
+                logger.error("free space \(free) bytes is below the floor \(policy.freeBytesFloor) and every remaining segment is held or open")
+                break
+            }
+            for s in batch { try await delete(s, catalog: catalog, store: store, reason: "disk floor (\(free) bytes free)", into: &deleted) }
+        }
+        if !deleted.isEmpty { logger.info("retention deleted \(deleted.count) segments") }
+        return deleted
+    }
+
+    private static func delete(_ s: SegmentRecord, catalog: Catalog, store: SampleStore, reason: String, into deleted: inout [String]) async throws {
+        precondition(!s.held, "retention must never select a held segment")
+        try await catalog.deleteSegment(id: s.id)
+        try store.remove(cameraID: s.cameraID, fileName: s.fileName)
+        try await catalog.log(action: "retention-delete", detail: "segment \(s.id) file \(s.fileName): \(reason)")
+        deleted.append(s.fileName)
+    }
+}
