@@ -32,7 +32,7 @@ public struct AuthChallenge: Sendable, Equatable {
     }
 
     /// `name=value` or `name="quoted, value"` pairs separated by commas.
-    static func parameters(_ text: String) -> [String: String] {
+    public static func parameters(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
         var chars = Substring(text)
         while !chars.isEmpty {

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Logging
+import Media
+import RTSP
+import Recording
+
+struct Record: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record cameras until SIGINT/SIGTERM, then stop cleanly (last segment committed).")
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(name: .long, parsing: .singleValue, help: "NAME=rtsp://user:pass@host:port/path (repeatable).")
+    var camera: [String] = []
+
+    @Option(name: .long, help: "Cut segments at the first key frame after this many seconds.")
+    var segmentSeconds: Int = 60
+
+    @Option(name: .long, help: "Keep recordings this many days (at most 90, the legal limit).")
+    var retentionDays: Int = RetentionPolicy.defaultDays
+
+    @Option(name: .long, help: "Delete the oldest unheld footage when free space falls below this many MiB.")
+    var diskFloorMB: Int64 = 1024
+
+    func validate() throws {
+        guard !camera.isEmpty else { throw ValidationError("give at least one --camera NAME=URL") }
+        guard (1...3600).contains(segmentSeconds) else { throw ValidationError("--segment-seconds must be 1...3600") }
+        _ = try RetentionPolicy.validate(days: retentionDays)
+    }
+
+    func run() async throws {
+        let cameras = try camera.map(CameraArgument.init)
+        let recording = try await RecordingSession.open(data: dataOptions, logger: makeLogger("vigil.record"))
+        var configuration = RecorderConfiguration()
+        configuration.segmentLength = Ticks90k(segmentSeconds) * ticksPerSecond
+        try await recording.record(cameras: cameras, retentionDays: retentionDays, configuration: configuration,
+                                   policy: RetentionPolicy(freeBytesFloor: diskFloorMB << 20), until: { await ShutdownSignal.wait() })
+    }
+}
+
+struct CameraArgument {
+    var name: String
+    var url: RTSPURL
+
+    init(_ text: String) throws {
+        guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+            throw ValidationError("--camera expects NAME=rtsp://..., got \"\(RTSPURL.redact(text))\"")
+        }
+        name = String(text[..<eq])
+        url = try RTSPURL(String(text[text.index(after: eq)...]))
+    }
+}
+
+/// Everything `record` and `demo` share: the catalog and store opened and recovered, and
+/// the loop that records until told to stop.
+struct RecordingSession {
+    let catalog: Catalog
+    let store: SampleStore
+    let logger: Logger
+    let dataDirectory: String
+
+    static func open(data: DataOptions, logger: Logger) async throws -> RecordingSession {
+        try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
+        let catalog = try await Catalog.openSQLite(path: data.catalogPath)
+        let store = try SampleStore(root: data.samplesPath)
+        for action in try await Recovery.reconcile(catalog: catalog, store: store) {
+            print("recovery: \(action)")
+        }
+        return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data)
+    }
+
+    func record(cameras: [CameraArgument], retentionDays: Int, configuration: RecorderConfiguration,
+                policy: RetentionPolicy, until stop: @escaping @Sendable () async -> Int32) async throws {
+        let runIDs = try await RunIDAllocator(catalog: catalog)
+        let catalog = self.catalog, store = self.store, logger = self.logger
+        var recorders: [(CameraSource, Recorder)] = []
+        let freeSpace: @Sendable () async -> Void = {
+            _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
+        }
+        for c in cameras {
+            let record = try await catalog.upsertCamera(name: c.name, url: c.url.requestURL, retentionDays: retentionDays)
+            let recorder = Recorder(camera: record, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
+                                    logger: logger, onDiskFull: freeSpace)
+            try await recorder.start()
+            recorders.append((CameraSource(endpoint: CameraEndpoint(name: c.name, url: c.url), logger: logger), recorder))
+            print("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (source, recorder) in recorders {
+                group.addTask {
+                    await source.run { event in try await recorder.handle(event) }
+                    try await recorder.stop()
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    await freeSpace()
+                    try? await Task.sleep(for: .seconds(60))
+                }
+            }
+            let signal = await stop()
+            print("received signal \(signal): stopping, committing the last segments")
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        await catalog.close()
+        print("stopped cleanly")
+    }
+}

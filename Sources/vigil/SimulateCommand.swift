@@ -1,0 +1,90 @@
+import ArgumentParser
+import CameraSim
+import Foundation
+import Media
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve N simulated RTSP cameras (rtsp://HOST:PORT/cam1 …) looping an encoded clip.")
+
+    @Option(name: .long, help: "Number of cameras.") var cameras: Int = 4
+    @Option(name: .long, help: "TCP port.") var port: Int = 8554
+    @Option(name: .long, help: "Listen address.") var host: String = "127.0.0.1"
+    @Option(name: .long, help: "Annex B clip (.h264 or .h265); default: a generated 720p25 2 Mb/s H.264 clip.") var file: String?
+    @Option(name: .long, help: "Frames per second to pace the clip at.") var fps: Int = 25
+    @Option(name: .long, help: "Require Digest authentication as this user.") var user: String?
+    @Option(name: .long, help: "Password for --user.") var password: String?
+
+    func validate() throws {
+        guard cameras >= 1 else { throw ValidationError("--cameras must be at least 1") }
+        guard (user == nil) == (password == nil) else { throw ValidationError("--user and --password go together") }
+    }
+
+    func run() async throws {
+        let clipPath = try file ?? ClipMaker.ensureDefault(codec: .h264)
+        let clip = try SimulatedClip.load(path: clipPath)
+        var config = SimulatorConfiguration()
+        config.host = host
+        config.port = port
+        config.cameras = cameras
+        config.framesPerSecond = fps
+        if let user, let password { config.credentials = (user, password) }
+        let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
+        let auth = user.map { "\($0):***@" } ?? ""
+        print("simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):")
+        for i in 1...cameras { print("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
+        _ = await ShutdownSignal.wait()
+        await simulator.close()
+    }
+}
+
+/// Makes test clips with ffmpeg (the only place Vigil encodes video: for simulated cameras).
+enum ClipMaker {
+    static func defaultDirectory() -> String {
+        let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
+        return base + "/vigil"
+    }
+
+    /// A 10 s, 720p25, 2 Mb/s clip with a key frame every 2 s and no B-frames, as a PTZ
+    /// dome's main stream is configured.
+    static func ensureDefault(codec: VideoCodec) throws -> String {
+        let dir = defaultDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = "\(dir)/sim-720p25-\(codec == .h264 ? "h264.h264" : "h265.h265")"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        try make(codec: codec, width: 1280, height: 720, fps: 25, seconds: 10, bitrateKbps: 2000, out: path)
+        return path
+    }
+
+    static func make(codec: VideoCodec, width: Int, height: Int, fps: Int, seconds: Int, bitrateKbps: Int, out: String) throws {
+        guard let ffmpeg = which("ffmpeg") else {
+            throw ValidationError("ffmpeg is needed to generate a clip (apt-get install ffmpeg), or pass --file")
+        }
+        let codecArgs: [String] = codec == .h264
+            ? ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", "\(fps * 2)", "-f", "h264"]
+            : ["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "keyint=\(fps * 2):min-keyint=\(fps * 2):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"]
+        let args = ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)", "-t", "\(seconds)",
+                    "-pix_fmt", "yuv420p", "-b:v", "\(bitrateKbps)k", "-maxrate", "\(bitrateKbps)k", "-bufsize", "\(bitrateKbps)k"]
+            + codecArgs + [out + ".tmp"]
+        let result = try runProgram(ffmpeg, args)
+        guard result.status == 0 else { throw ValidationError("ffmpeg failed making \(out): \(result.stderr)") }
+        try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
+    }
+}
+
+struct MakeClip: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "make-clip", abstract: "Generate a test clip with ffmpeg.")
+    @Option(name: .long) var codec: String = "h264"
+    @Option(name: .long) var out: String
+    @Option(name: .long) var seconds: Int = 10
+    @Option(name: .long) var width: Int = 1280
+    @Option(name: .long) var height: Int = 720
+    @Option(name: .long) var fps: Int = 25
+    @Option(name: .long) var kbps: Int = 2000
+
+    func run() async throws {
+        guard let c = VideoCodec(rawValue: codec.uppercased()) else { throw ValidationError("--codec h264 or h265") }
+        try ClipMaker.make(codec: c, width: width, height: height, fps: fps, seconds: seconds, bitrateKbps: kbps, out: out)
+        print(out)
+    }
+}
