@@ -26,7 +26,7 @@ public struct SessionDescription: Sendable {
     public init(parsing text: String) throws {
         var current: Media? = nil
         var sawVersion = false
-        for (number, rawLine) in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" }).enumerated() {
+        for (number, rawLine) in text.split(omittingEmptySubsequences: true, whereSeparator: { $0.isNewline }).enumerated() {
             let line = rawLine.trimmingWhitespace()
             guard line.count >= 2, line.dropFirst().first == "=" else { continue }
             let type = line.first!

@@ -67,7 +67,7 @@ public struct RTSPResponse: Sendable, Equatable {
 
     static func parseHead(_ head: ArraySlice<UInt8>, offset: Int64) throws -> RTSPResponse {
         let text = String(decoding: head, as: UTF8.self)
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" })
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0.isNewline })
             .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         guard !lines.isEmpty else { throw RTSPError(.malformedMessage("empty message"), offset: offset) }
         let statusLine = lines.removeFirst()
@@ -212,7 +212,7 @@ public struct RTSPWireDecoder: Sendable {
     }
 
     private func contentLength(of head: ArraySlice<UInt8>) -> Int? {
-        for line in String(decoding: head, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in String(decoding: head, as: UTF8.self).split(whereSeparator: { $0.isNewline }) {
             let parts = line.split(separator: ":", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "content-length" { return Int(parts[1].trimmingWhitespace()) }
         }

@@ -49,15 +49,15 @@ struct BenchIngest: AsyncParsableCommand {
         vigil.waitUntilExit()
         for f in ffmpegs { f.waitUntilExit() }
         let vigilPerStream = vigilCPU / wall / Double(cameras) * 100
-        print(String(format: "cameras: %d, window: %.1f s, clip: 720p25 H.264 2 Mb/s", cameras, wall))
-        print(String(format: "vigil record:   %.3f%% of a core per stream (%.2f CPU-s total)", vigilPerStream, vigilCPU))
+        say(String(format: "cameras: %d, window: %.1f s, clip: 720p25 H.264 2 Mb/s", cameras, wall))
+        say(String(format: "vigil record:   %.3f%% of a core per stream (%.2f CPU-s total)", vigilPerStream, vigilCPU))
         if !vigilOnly {
             let ffmpegPerStream = ffmpegCPU / wall / Double(cameras) * 100
-            print(String(format: "ffmpeg -c copy: %.3f%% of a core per stream (%.2f CPU-s total)", ffmpegPerStream, ffmpegCPU))
-            print(String(format: "ratio vigil/ffmpeg: %.3f", vigilPerStream / ffmpegPerStream))
+            say(String(format: "ffmpeg -c copy: %.3f%% of a core per stream (%.2f CPU-s total)", ffmpegPerStream, ffmpegCPU))
+            say(String(format: "ratio vigil/ffmpeg: %.3f", vigilPerStream / ffmpegPerStream))
         }
         let check = try runProgram(me, ["check", "--data", work + "/vigil"])
-        print("vigil check after the run: " + (check.status == 0 ? "clean" : "PROBLEMS (see \(work))"))
+        say("vigil check after the run: " + (check.status == 0 ? "clean" : "PROBLEMS (see \(work))"))
         if check.status == 0 { try? FileManager.default.removeItem(atPath: work) }
     }
 }

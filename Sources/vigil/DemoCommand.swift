@@ -26,7 +26,7 @@ struct Demo: AsyncParsableCommand {
         let session = try await RecordingSession.open(data: dataOptions, logger: makeLogger("vigil.demo"))
         let args = try (1...cameras).map { try CameraArgument("cam\($0)=rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\($0)") }
         let absolute = URL(fileURLWithPath: data).standardizedFileURL.path
-        print("""
+        say("""
 
             Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
               catalog:  \(absolute)/catalog.sqlite

@@ -78,9 +78,9 @@ enum ExportBenchmark {
             catRates.append(Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9) / 1e6)
         }
         let best = ttfb.min() ?? 0
-        print(String(format: "1-hour range: %d segments, %d frames, %.1f MB MP4", 60, 90_000, Double(mp4.size) / 1e6))
-        print(String(format: "time to first 64 KiB: %.1f ms (best of 5; first run %.1f ms)", best, ttfb.first ?? 0))
-        print(String(format: "streaming throughput: vigil %.0f MB/s, cat %.0f MB/s, ratio %.2f (best of 3 each, page cache warm)",
+        say(String(format: "1-hour range: %d segments, %d frames, %.1f MB MP4", 60, 90_000, Double(mp4.size) / 1e6))
+        say(String(format: "time to first 64 KiB: %.1f ms (best of 5; first run %.1f ms)", best, ttfb.first ?? 0))
+        say(String(format: "streaming throughput: vigil %.0f MB/s, cat %.0f MB/s, ratio %.2f (best of 3 each, page cache warm)",
                      vigilRates.max() ?? 0, catRates.max() ?? 0, (vigilRates.max() ?? 0) / (catRates.max() ?? 1)))
     }
 }

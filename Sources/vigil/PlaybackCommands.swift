@@ -52,10 +52,10 @@ struct Recordings: AsyncParsableCommand {
                 },
             ]
             let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            say(String(decoding: data, as: UTF8.self))
             return
         }
-        print("camera \(cam.name): \(segments.count) segments, \(gaps.count) gaps")
+        say("camera \(cam.name): \(segments.count) segments, \(gaps.count) gaps")
         var events: [(Int64, String)] = segments.map {
             ($0.startMicros, "segment \($0.id)  \(iso8601(micros: $0.startMicros)) – \(iso8601(micros: $0.endMicros))  "
                 + String(format: "%.3f s", Double($0.duration) / Double(ticksPerSecond)) + "  \($0.frameCount) frames  \($0.byteCount) bytes  \($0.codec.rawValue)"
@@ -100,11 +100,11 @@ struct Export: AsyncParsableCommand {
             throw error
         }
         guard rename(temporary, out) == 0 else { throw ValidationError("rename to \(out) failed: \(String(cString: strerror(errno)))") }
-        print("wrote \(out): \(mp4.size) bytes, \(plan.frameCount) frames, "
+        say("wrote \(out): \(mp4.size) bytes, \(plan.frameCount) frames, "
               + String(format: "%.3f s", Double(plan.duration) / Double(ticksPerSecond))
               + " from \(iso8601(micros: plan.firstFrameMicros)) to \(iso8601(micros: plan.endMicros)), \(plan.runs.count) segments")
         for gap in plan.gaps {
-            print("gap in range: \(iso8601(micros: gap.startMicros)) – \(gap.endMicros.map { iso8601(micros: $0) } ?? "(ongoing)"): \(gap.reason)")
+            say("gap in range: \(iso8601(micros: gap.startMicros)) – \(gap.endMicros.map { iso8601(micros: $0) } ?? "(ongoing)"): \(gap.reason)")
         }
     }
 }
@@ -120,7 +120,7 @@ struct Check: AsyncParsableCommand {
         let report = try await Checker.check(catalog: catalog, store: store)
         await catalog.close()
         for problem in report.problems { print("PROBLEM: \(problem)") }
-        print("checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes: "
+        say("checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes: "
               + (report.isClean ? "clean" : "\(report.problems.count) problems"))
         if !report.isClean { throw ExitCode(1) }
     }

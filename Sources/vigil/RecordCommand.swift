@@ -66,7 +66,7 @@ struct RecordingSession {
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
         let store = try SampleStore(root: data.samplesPath)
         for action in try await Recovery.reconcile(catalog: catalog, store: store) {
-            print("recovery: \(action)")
+            say("recovery: \(action)")
         }
         return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data)
     }
@@ -85,13 +85,28 @@ struct RecordingSession {
                                     logger: logger, onDiskFull: freeSpace)
             try await recorder.start()
             recorders.append((CameraSource(endpoint: CameraEndpoint(name: c.name, url: c.url), logger: logger), recorder))
-            print("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
+            say("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
         }
+        defer { print("stopped") }
+        do {
+            try await recordAll(recorders: recorders, freeSpace: freeSpace, until: stop)
+        } catch {
+            await catalog.close()
+            throw error
+        }
+        await catalog.close()
+    }
+
+    private func recordAll(recorders: [(CameraSource, Recorder)], freeSpace: @escaping @Sendable () async -> Void,
+                           until stop: @escaping @Sendable () async -> Int32) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (source, recorder) in recorders {
                 group.addTask {
                     await source.run { event in try await recorder.handle(event) }
-                    try await recorder.stop()
+                    // Stopping happens because this task was cancelled, and the thread pool
+                    // that runs file syncs and SQLite refuses work from cancelled tasks; the
+                    // final commit runs in a fresh task that does not inherit cancellation.
+                    try await Task { try await recorder.stop() }.value
                 }
             }
             group.addTask {
@@ -101,11 +116,9 @@ struct RecordingSession {
                 }
             }
             let signal = await stop()
-            print("received signal \(signal): stopping, committing the last segments")
+            say("received signal \(signal): stopping, committing the last segments")
             group.cancelAll()
             try await group.waitForAll()
         }
-        await catalog.close()
-        print("stopped cleanly")
     }
 }

@@ -31,7 +31,7 @@ struct Simulate: AsyncParsableCommand {
         if let user, let password { config.credentials = (user, password) }
         let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
         let auth = user.map { "\($0):***@" } ?? ""
-        print("simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):")
+        say("simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):")
         for i in 1...cameras { print("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
         _ = await ShutdownSignal.wait()
         await simulator.close()
@@ -85,6 +85,6 @@ struct MakeClip: AsyncParsableCommand {
     func run() async throws {
         guard let c = VideoCodec(rawValue: codec.uppercased()) else { throw ValidationError("--codec h264 or h265") }
         try ClipMaker.make(codec: c, width: width, height: height, fps: fps, seconds: seconds, bitrateKbps: kbps, out: out)
-        print(out)
+        say(out)
     }
 }

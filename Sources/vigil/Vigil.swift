@@ -7,6 +7,7 @@ import Logging
 
 @main
 struct Vigil: AsyncParsableCommand {
+
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Video management for a city's monitoring centre: record, play back, export, verify.",
@@ -34,4 +35,11 @@ func parseTime(_ text: String, option: String) throws -> Int64 {
         throw ValidationError("\(option) \"\(text)\" is not an ISO 8601 time such as 2026-11-24T10:00:00Z")
     }
     return micros
+}
+
+/// Prints a line and flushes, so progress reaches logs and pipes at once (and survives a
+/// later crash or kill).
+func say(_ text: String) {
+    print(text)
+    fflush(nil)
 }
