@@ -73,7 +73,7 @@ public struct SimulatedClip: Sendable {
     }
 
     /// Aggregates parameter sets into one STAP-A/AP packet, fragments large NAL units.
-    static func packetize(_ nals: [[UInt8]], codec: VideoCodec) -> [[UInt8]] {
+    public static func packetize(_ nals: [[UInt8]], codec: VideoCodec) -> [[UInt8]] {
         var packets: [[UInt8]] = []
         var aggregate: [[UInt8]] = []
         func flushAggregate() {

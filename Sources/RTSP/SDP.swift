@@ -161,18 +161,11 @@ public struct VideoTrack: Sendable {
         guard let data = Data(base64Encoded: b64), !data.isEmpty else {
             throw RTSPError(.sdp("parameter set \"\(text.prefix(40))\" is not base64"))
         }
-        let bytes = [UInt8](data)
-        let units = NALUnits.splitAnnexB(bytes)
-        if units.isEmpty { return [bytes] }
-        // Leading bytes before the first start code are a unit too.
-        var out: [[UInt8]] = []
-        if let firstStart = units.first?.startIndex, firstStart > 3 {
-            var lead = Array(bytes[..<(firstStart - 3)])
-            while lead.last == 0 { lead.removeLast() }
-            if !lead.isEmpty { out.append(lead) }
-        }
-        out += units.map(Array.init)
-        return out
+        // Read as if preceded by a start code: a plain NAL unit comes back whole, and start
+        // codes inside (or trailing) split and trim it.
+        let units = NALUnits.splitAnnexB([0, 0, 1] + [UInt8](data)).map(Array.init)
+        guard !units.isEmpty else { throw RTSPError(.sdp("parameter set \"\(text.prefix(40))\" holds no NAL unit")) }
+        return units
     }
 }
 

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import Media
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+@testable import RTSP
+
+/// A TCP peer that answers each RTSP request with the next scripted reply — real cameras'
+/// transcripts, CSeq rewritten to match — and can push raw bytes (interleaved RTP, junk)
+/// before or after a given reply. It records the requests it saw.
+final class ScriptedCamera: Sendable {
+    struct Step: Sendable {
+        var reply: [UInt8]
+        var before: [UInt8] = []
+        var after: [UInt8] = []
+    }
+
+    let port: Int
+    private let channel: any Channel
+    private let seen: NIOLockedValueBox<[String]>
+
+    var requests: [String] { seen.withLockedValue { $0 } }
+
+    init(steps: [Step]) async throws {
+        let seen = NIOLockedValueBox<[String]>([])
+        self.seen = seen
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(Handler(steps: steps, seen: seen))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress!.port!
+    }
+
+    func close() async { try? await channel.close() }
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        var steps: [Step]
+        let seen: NIOLockedValueBox<[String]>
+        var buffer = ByteBuffer()
+
+        init(steps: [Step], seen: NIOLockedValueBox<[String]>) {
+            self.steps = steps
+            self.seen = seen
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var b = unwrapInboundIn(data)
+            buffer.writeBuffer(&b)
+            while let end = buffer.readableBytesView.firstRange(of: [13, 10, 13, 10]) {
+                let head = String(decoding: buffer.readableBytesView[..<end.lowerBound], as: UTF8.self)
+                buffer.moveReaderIndex(to: end.upperBound)
+                let lines = head.components(separatedBy: "\r\n")
+                seen.withLockedValue { $0.append(head) }
+                let cseq = lines.first { $0.lowercased().hasPrefix("cseq:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) } ?? "0"
+                guard !steps.isEmpty else { continue }
+                let step = steps.removeFirst()
+                var text = String(decoding: step.reply, as: UTF8.self)
+                if let range = text.range(of: #"(?i)cseq:[^\r\n]*"#, options: .regularExpression) {
+                    text.replaceSubrange(range, with: "CSeq: \(cseq)")
+                }
+                var out = ByteBuffer(bytes: step.before)
+                out.writeString(text)
+                out.writeBytes(step.after)
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            }
+        }
+    }
+}
+
+/// Interleaved RTP for a few frames: key, then non-key, each a single NAL unit packet.
+func interleavedFrames(codec: VideoCodec, count: Int, firstSequence: UInt16 = 100, firstTimestamp: UInt32 = 1000,
+                       inBand: [[UInt8]] = [], payloadType: UInt8 = 96) -> [UInt8] {
+    var out: [UInt8] = []
+    var seq = firstSequence
+    func packet(_ payload: [UInt8], marker: Bool, timestamp: UInt32) {
+        var p: [UInt8] = [0x80, marker ? 0x80 | payloadType : payloadType]
+        p.appendBigEndian(seq)
+        p.appendBigEndian(timestamp)
+        p.appendBigEndian(UInt32(0x1234))
+        p += payload
+        out += [UInt8(ascii: "$"), 0]
+        out.appendBigEndian(UInt16(p.count))
+        out += p
+        seq &+= 1
+    }
+    for i in 0..<count {
+        let ts = firstTimestamp &+ UInt32(i * 3600)
+        if i == 0 { for nal in inBand { packet(nal, marker: false, timestamp: ts) } }
+        let nal: [UInt8]
+        switch codec {
+        case .h264: nal = (i == 0 ? [0x65] : [0x41]) + [UInt8](repeating: UInt8(i), count: 50)
+        case .h265: nal = (i == 0 ? [0x26, 0x01] : [0x02, 0x01]) + [UInt8](repeating: UInt8(i), count: 50)
+        }
+        packet(nal, marker: true, timestamp: ts)
+    }
+    return out
+}
+
+let okReply = Array("RTSP/1.0 200 OK\r\nCSeq: 0\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n".utf8)
+
+/// Runs the real client against a scripted camera until `frames` frames arrived or it failed.
+func runClient(camera: ScriptedCamera, path: String = "/stream", policies: QuirkPolicies = QuirkPolicies(),
+               frames wanted: Int) async throws -> [DepacketizedFrame] {
+    var endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
+    endpoint.readTimeout = .seconds(3)
+    struct Enough: Error {}
+    var frames: [DepacketizedFrame] = []
+    do {
+        try await RTSPSession.run(endpoint, logger: Logger(label: "test")) { event in
+            if case let .frame(f) = event { frames.append(f) }
+            if frames.count >= wanted { throw Enough() }
+        }
+    } catch is Enough {
+    } catch let error as RTSPError where error.kind == .connection("Enough()") {
+    }
+    return frames
+}
