@@ -1,0 +1,168 @@
+// TestSupport — helpers the test targets share: the package root, the built `vigil`
+// binary, running real tools (ffmpeg, ffprobe, GStreamer), and generated clips.
+// Nothing here is a stand-in for a real part: clips are encoded by ffmpeg, files are
+// judged by ffmpeg and ffprobe.
+
+import Foundation
+import Media
+
+public enum TestSupport {
+    /// The package root (the folder holding Package.swift).
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        fatalError("Package.swift not found above \(#filePath)")
+    }()
+
+    /// The `vigil` executable built for these tests (`swift build` runs before `swift test`
+    /// in scripts/test.sh); `VIGIL_BIN` overrides.
+    public static var vigilBinary: String {
+        if let path = ProcessInfo.processInfo.environment["VIGIL_BIN"] { return path }
+        return packageRoot + "/.build/debug/vigil"
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs a program to completion.
+    @discardableResult
+    public static func run(_ path: String, _ arguments: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        // Read both pipes concurrently so neither fills and blocks the child.
+        let errData = Locked(Data())
+        let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+        reader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        while !errData.isSet { usleep(1000) }
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData.value, as: UTF8.self))
+    }
+
+    /// Starts a program in the background with its output going to `log`.
+    public static func spawn(_ path: String, _ arguments: [String], log: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    public static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// A fresh temporary directory.
+    public static func temporaryDirectory(_ label: String) throws -> String {
+        let path = NSTemporaryDirectory() + "vigil-test-\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// An encoded Annex B clip made by ffmpeg (testsrc2, no B-frames, key frame every `gop`).
+    public static func clip(codec: VideoCodec, width: Int = 640, height: Int = 360, seconds: Int = 4, fps: Int = 25, gop: Int = 25) throws -> String {
+        let dir = NSTemporaryDirectory() + "vigil-test-clips"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = "\(dir)/\(codec.rawValue)-\(width)x\(height)-\(seconds)s-\(fps)-\(gop).\(codec == .h264 ? "h264" : "h265")"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let ffmpeg = try require("ffmpeg")
+        let codecArgs = codec == .h264
+            ? ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "\(gop)", "-f", "h264"]
+            : ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=\(gop):min-keyint=\(gop):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"]
+        let tmp = path + ".\(getpid()).tmp"
+        let r = try run(ffmpeg, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
+                                 "-t", "\(seconds)", "-pix_fmt", "yuv420p"] + codecArgs + [tmp])
+        guard r.status == 0 else { throw ToolError("ffmpeg failed: \(r.stderr)") }
+        try? FileManager.default.moveItem(atPath: tmp, toPath: path)
+        return path
+    }
+
+    /// The clip's access units as Vigil stores them: length-prefixed, with key flags.
+    public static func frames(of clipPath: String, codec: VideoCodec) throws -> [(data: [UInt8], isKey: Bool)] {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clipPath)))
+        return NALUnits.accessUnits(codec: codec, annexB: bytes).map { unit in
+            (NALUnits.lengthPrefixed(unit), unit.contains { NALUnits.isKeySlice(codec: codec, header: $0.first!) })
+        }
+    }
+
+    /// The clip's parameters.
+    public static func parameters(of clipPath: String, codec: VideoCodec) throws -> VideoParameters {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clipPath)))
+        let nals = NALUnits.splitAnnexB(bytes).prefix(8).map(Array.init)
+        switch codec {
+        case .h264:
+            return try VideoParameters(h264SPS: nals.first { H264.nalType($0[0]) == 7 }!, pps: nals.first { H264.nalType($0[0]) == 8 }!)
+        case .h265:
+            return try VideoParameters(h265VPS: nals.first { H265.nalType($0[0]) == 32 }!, sps: nals.first { H265.nalType($0[0]) == 33 }!,
+                                       pps: nals.first { H265.nalType($0[0]) == 34 }!)
+        }
+    }
+
+    /// ffmpeg's strictest decode of a file: returns its standard error, which must be empty
+    /// (with exit status 0) for the file to count as clean.
+    public static func strictDecode(_ path: String) throws -> (status: Int32, stderr: String) {
+        let r = try run(try require("ffmpeg"), ["-v", "error", "-xerror", "-err_detect", "explode", "-i", path, "-f", "null", "-"])
+        return (r.status, r.stderr)
+    }
+
+    /// Frames ffprobe decodes from a file's first video stream, and its duration in seconds.
+    public static func probe(_ path: String) throws -> (frames: Int, duration: Double, codec: String) {
+        let r = try run(try require("ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                 "stream=nb_read_frames,duration,codec_name", "-of", "default=noprint_wrappers=1", path])
+        var fields: [String: String] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            let kv = line.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+        }
+        return (Int(fields["nb_read_frames"] ?? "") ?? -1, Double(fields["duration"] ?? "") ?? -1, fields["codec_name"] ?? "")
+    }
+
+    public static func require(_ tool: String) throws -> String {
+        guard let path = which(tool) else { throw ToolError("\(tool) is not installed: run scripts/setup.sh") }
+        return path
+    }
+
+    /// A TCP port that was free a moment ago.
+    public static func freePort() -> Int {
+        Int.random(in: 20_000...60_000)
+    }
+}
+
+public struct ToolError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// A value set once from another thread (the stderr reader).
+final class Locked<T: Sendable>: @unchecked Sendable {
+    // Safe: every access to `storage` and `done` holds `lock`.
+    private let lock = NSLock()
+    private var storage: T
+    private var done = false
+    init(_ v: T) { storage = v }
+    func set(_ v: T) { lock.lock(); storage = v; done = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    var value: T { lock.lock(); defer { lock.unlock() }; return storage }
+}
