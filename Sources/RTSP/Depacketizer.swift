@@ -5,6 +5,11 @@ import NIOCore
 public struct DepacketizedFrame: Sendable {
     public var frame: EncodedFrame
     public var parameters: VideoParameters
+
+    public init(frame: EncodedFrame, parameters: VideoParameters) {
+        self.frame = frame
+        self.parameters = parameters
+    }
 }
 
 /// Reassembles H.264 (RFC 6184) or H.265 (RFC 7798) access units from RTP packets.
