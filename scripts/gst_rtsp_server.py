@@ -30,6 +30,9 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=25)
     args = parser.parse_args()
 
+    # A parent may have blocked these (a test runner's threads do); signal masks are
+    # inherited across exec, so unblock them or SIGINT/SIGTERM never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     Gst.init(None)
     gop = args.fps  # a key frame every second
     if args.codec == "h264":

@@ -87,7 +87,7 @@ struct RecordingSession {
             recorders.append((CameraSource(endpoint: CameraEndpoint(name: c.name, url: c.url), logger: logger), recorder))
             say("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
         }
-        defer { print("stopped") }
+        defer { say("stopped") }
         do {
             try await recordAll(recorders: recorders, freeSpace: freeSpace, until: stop)
         } catch {

@@ -32,7 +32,7 @@ struct Simulate: AsyncParsableCommand {
         let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
         let auth = user.map { "\($0):***@" } ?? ""
         say("simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):")
-        for i in 1...cameras { print("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
+        for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
         _ = await ShutdownSignal.wait()
         await simulator.close()
     }
