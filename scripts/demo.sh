@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Vigil (release), and starts the demo: simulated cameras
+# (Digest auth, 720p25 H.264) recorded into ./data until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release --product vigil 2>&1 | grep -E "error|warning: |Build complete" || true
+exec .build/release/vigil demo --data "${VIGIL_DATA:-./data}" "$@"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings treated as failures for Vigil's own code,
+# and runs every test: unit, property, fuzz and fixture tests in parallel, then the
+# end-to-end tests against real peers (GStreamer, ffmpeg) on their own, since they measure
+# timing (kill -9 loss, reconnect delay) that a loaded 2-core machine would distort.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+log=$(mktemp)
+swift build --build-tests 2>&1 | tee "$log" | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
+if grep -E "^/.*/(Sources|Tests)/.*: (warning|error):" "$log" | grep -v "/.build/" >/dev/null; then
+  echo "test: the build has warnings or errors in Vigil's code:" >&2
+  grep -E "^/.*/(Sources|Tests)/.*: (warning|error):" "$log" | grep -v "/.build/" | sort -u >&2
+  exit 1
+fi
+grep -q "Build complete" "$log" || { echo "test: build failed" >&2; exit 1; }
+
+results=$(mktemp)
+status=0
+swift test --skip-build --skip EndToEndTests 2>&1 | tee -a "$results" || status=1
+swift test --skip-build --filter EndToEndTests 2>&1 | tee -a "$results" || status=1
+
+# One closing line over both runs (Swift Testing prints "Test run with N tests ... passed|failed").
+passed=$(grep -E "✔ Test .* passed" "$results" | grep -vcE "Suite|Test run" || true)
+failed=$(grep -E "✘ Test .* failed" "$results" | grep -vcE "Suite|Test run" || true)
+echo "vigil: $passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
