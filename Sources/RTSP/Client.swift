@@ -11,6 +11,9 @@ public struct CameraEndpoint: Sendable {
     /// A connection that delivers nothing for this long is declared dead.
     public var readTimeout: Duration = .seconds(10)
     public var connectTimeout: Duration = .seconds(5)
+    /// The event loop the connection lives on; pair it with an `EventLoopExecutor`
+    /// preference so the session's code runs on the same thread.
+    public var eventLoop: (any EventLoop)?
 
     public init(name: String, url: RTSPURL, policies: QuirkPolicies = QuirkPolicies()) {
         self.name = name
@@ -38,7 +41,7 @@ public enum RTSPSession {
         let readTimeout = endpoint.readTimeout
         let asyncChannel: NIOAsyncChannel<RTSPInbound, ByteBuffer>
         do {
-            asyncChannel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            asyncChannel = try await ClientBootstrap(group: endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
                 .connectTimeout(.milliseconds(Int64(endpoint.connectTimeout.components.seconds * 1000)))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: endpoint.url.host, port: endpoint.url.port) { channel in

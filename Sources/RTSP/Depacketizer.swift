@@ -158,10 +158,19 @@ public struct VideoDepacketizer: Sendable {
         unit[start + 2] = UInt8((length >> 8) & 0xFF)
         unit[start + 3] = UInt8(length & 0xFF)
         fragmentStart = nil
-        let nalBytes = unit[(start + 4)...]
-        var nal = ByteBuffer()
-        nal.writeBytes(nalBytes)
-        noteNAL(header: unit[start + 4], fullNAL: nal)
+        let header = unit[start + 4]
+        if isParameterSet(header) {
+            noteNAL(header: header, fullNAL: ByteBuffer(bytes: unit[(start + 4)...]))
+        } else {
+            noteNAL(header: header, fullNAL: nil) // slices: only the key flag matters, no copy
+        }
+    }
+
+    private func isParameterSet(_ header: UInt8) -> Bool {
+        switch codec {
+        case .h264: [H264.NALType.sps, H264.NALType.pps].contains(H264.nalType(header))
+        case .h265: (H265.NALType.vps...H265.NALType.pps).contains(H265.nalType(header))
+        }
     }
 
     private func error(_ text: String, _ sequence: UInt16) -> RTSPError {

@@ -21,7 +21,7 @@ struct BenchIngest: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: work + "/ffmpeg", withIntermediateDirectories: true)
         let clip = try ClipMaker.ensureDefault(codec: .h264)
         let sim = try spawn(me, ["simulate", "--cameras", "\(cameras * 2)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
-        defer { sim.interrupt(); sim.waitUntilExit() }
+        defer { sim.interrupt(); waitForExit(sim) }
         try await Task.sleep(for: .seconds(2))
         let urls = (1...(cameras * 2)).map { "rtsp://127.0.0.1:\(port)/cam\($0)" }
         let vigilArgs = ["record", "--data", work + "/vigil"] + (0..<cameras).flatMap { ["--camera", "c\($0)=\(urls[$0])"] }
@@ -46,8 +46,8 @@ struct BenchIngest: AsyncParsableCommand {
         let ffmpegCPU = zip(ffmpegs, ffmpegStart).reduce(0.0) { $0 + cpuSeconds($1.0.processIdentifier) - $1.1 }
         vigil.interrupt()
         for f in ffmpegs { f.interrupt() }
-        vigil.waitUntilExit()
-        for f in ffmpegs { f.waitUntilExit() }
+        waitForExit(vigil, timeout: 30)
+        for f in ffmpegs { waitForExit(f, timeout: 30) }
         let vigilPerStream = vigilCPU / wall / Double(cameras) * 100
         say(String(format: "cameras: %d, window: %.1f s, clip: 720p25 H.264 2 Mb/s", cameras, wall))
         say(String(format: "vigil record:   %.3f%% of a core per stream (%.2f CPU-s total)", vigilPerStream, vigilCPU))
@@ -70,7 +70,8 @@ func spawn(_ path: String, _ args: [String], log: String) throws -> Process {
     let handle = FileHandle(forWritingAtPath: log)
     p.standardOutput = handle
     p.standardError = handle
-    try p.run()
+    p.standardInput = FileHandle.nullDevice
+    try launchWithCleanSignalMask(p)
     return p
 }
 

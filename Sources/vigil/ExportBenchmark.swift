@@ -73,8 +73,8 @@ enum ExportBenchmark {
             cat.executableURL = URL(fileURLWithPath: "/bin/cat")
             cat.arguments = paths
             cat.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            try cat.run()
-            cat.waitUntilExit()
+            try launchWithCleanSignalMask(cat)
+            waitForExit(cat)
             catRates.append(Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9) / 1e6)
         }
         let best = ttfb.min() ?? 0

@@ -3,6 +3,7 @@ import Catalog
 import Foundation
 import Logging
 import Media
+import NIOPosix
 import RTSP
 import Recording
 
@@ -84,7 +85,9 @@ struct RecordingSession {
             let recorder = Recorder(camera: record, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
                                     logger: logger, onDiskFull: freeSpace)
             try await recorder.start()
-            recorders.append((CameraSource(endpoint: CameraEndpoint(name: c.name, url: c.url), logger: logger), recorder))
+            var endpoint = CameraEndpoint(name: c.name, url: c.url)
+            endpoint.eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+            recorders.append((CameraSource(endpoint: endpoint, logger: logger), recorder))
             say("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
         }
         defer { say("stopped") }
@@ -102,7 +105,11 @@ struct RecordingSession {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (source, recorder) in recorders {
                 group.addTask {
-                    await source.run { event in try await recorder.handle(event) }
+                    // Socket, depacketiser and recorder of one camera share one event loop.
+                    let executor = EventLoopExecutor(source.endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
+                    await withTaskExecutorPreference(executor) {
+                        await source.run { event in try await recorder.handle(event) }
+                    }
                     // Stopping happens because this task was cancelled, and the thread pool
                     // that runs file syncs and SQLite refuses work from cancelled tasks; the
                     // final commit runs in a fresh task that does not inherit cancellation.

@@ -135,6 +135,11 @@ struct QuirkTests {
             try step("reolink_setup.txt"), try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 1)),
         ])
         #expect(try await runClient(camera: camera, frames: 1).count == 1)
+        // The client tore the session down on its way out, authenticated, with the session id.
+        for _ in 0..<50 where !(camera.requests.last?.hasPrefix("TEARDOWN") ?? false) { try await Task.sleep(for: .milliseconds(20)) }
+        let teardown = try #require(camera.requests.last)
+        #expect(teardown.hasPrefix("TEARDOWN rtsp://192.168.5.206/h264Preview_01_main/ RTSP/1.0"))
+        #expect(teardown.contains("Session: F8F8E425") && teardown.contains("Authorization: Digest"))
         #expect(!camera.requests[0].contains("Authorization"))
         #expect(camera.requests[1].contains(#"Authorization: Digest username="user", realm="Surveillance Server", nonce="98481030""#))
         await camera.close()

@@ -40,13 +40,13 @@ public enum TestSupport {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try launchWithCleanSignalMask(p)
         // Read both pipes concurrently so neither fills and blocks the child.
         let errData = Locked(Data())
         let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
         reader.start()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        while p.isRunning { usleep(10_000) }
         while !errData.isSet { usleep(1000) }
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData.value, as: UTF8.self))
@@ -62,7 +62,7 @@ public enum TestSupport {
         p.standardOutput = handle
         p.standardError = handle
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try launchWithCleanSignalMask(p)
         return p
     }
 
@@ -165,4 +165,15 @@ final class Locked<T: Sendable>: @unchecked Sendable {
     func set(_ v: T) { lock.lock(); storage = v; done = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return done }
     var value: T { lock.lock(); defer { lock.unlock() }; return storage }
+}
+
+/// Starts a child with no signals blocked: test bodies run on libdispatch threads, which
+/// block most signals, and children inherit the spawning thread's mask — a peer started
+/// that way would never see the SIGINT a test sends it.
+public func launchWithCleanSignalMask(_ process: Process) throws {
+    var empty = sigset_t(), previous = sigset_t()
+    sigemptyset(&empty)
+    pthread_sigmask(SIG_SETMASK, &empty, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    try process.run()
 }
