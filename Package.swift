@@ -34,6 +34,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Media", swiftSettings: strict),
+        .target(name: "ChildProcess", swiftSettings: strict),
         .target(
             name: "Catalog",
             dependencies: [
@@ -68,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "RTSP", "Media", "Catalog", "Recording", "CameraSim",
+                "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,7 +79,7 @@ let package = Package(
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media"], swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["Media"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Media", "ChildProcess"], path: "Tests/TestSupport", swiftSettings: strict),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Foundation
 
 /// `vigil bench ingest`: Vigil's recorder and ffmpeg's `-c copy` segment recorder record
@@ -20,34 +21,34 @@ struct BenchIngest: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work + "/ffmpeg", withIntermediateDirectories: true)
         let clip = try ClipMaker.ensureDefault(codec: .h264)
-        let sim = try spawn(me, ["simulate", "--cameras", "\(cameras * 2)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
-        defer { sim.interrupt(); waitForExit(sim) }
+        let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras * 2)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
+        defer { sim.interrupt(); ChildProcess.waitForExit(sim) }
         try await Task.sleep(for: .seconds(2))
         let urls = (1...(cameras * 2)).map { "rtsp://127.0.0.1:\(port)/cam\($0)" }
         let vigilArgs = ["record", "--data", work + "/vigil"] + (0..<cameras).flatMap { ["--camera", "c\($0)=\(urls[$0])"] }
-        let vigil = try spawn(me, vigilArgs, log: work + "/vigil.log")
+        let vigil = try ChildProcess.spawn(me, vigilArgs, log: work + "/vigil.log")
         var ffmpegs: [Process] = []
         if !vigilOnly {
             guard let ffmpeg = which("ffmpeg") else { throw ValidationError("ffmpeg not found (apt-get install ffmpeg)") }
             for i in 0..<cameras {
-                ffmpegs.append(try spawn(ffmpeg, ["-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", urls[cameras + i],
+                ffmpegs.append(try ChildProcess.spawn(ffmpeg, ["-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", urls[cameras + i],
                                                   "-c", "copy", "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
                                                   "\(work)/ffmpeg/c\(i)-%05d.mp4"], log: work + "/ffmpeg-\(i).log"))
             }
         }
         // Let connections settle, then measure a window of `seconds`.
         try await Task.sleep(for: .seconds(3))
-        let vigilStart = cpuSeconds(vigil.processIdentifier)
-        let ffmpegStart = ffmpegs.map { cpuSeconds($0.processIdentifier) }
+        let vigilStart = ChildProcess.cpuSeconds(vigil.processIdentifier)
+        let ffmpegStart = ffmpegs.map { ChildProcess.cpuSeconds($0.processIdentifier) }
         let wallStart = Date()
         try await Task.sleep(for: .seconds(seconds))
         let wall = Date().timeIntervalSince(wallStart)
-        let vigilCPU = cpuSeconds(vigil.processIdentifier) - vigilStart
-        let ffmpegCPU = zip(ffmpegs, ffmpegStart).reduce(0.0) { $0 + cpuSeconds($1.0.processIdentifier) - $1.1 }
+        let vigilCPU = ChildProcess.cpuSeconds(vigil.processIdentifier) - vigilStart
+        let ffmpegCPU = zip(ffmpegs, ffmpegStart).reduce(0.0) { $0 + ChildProcess.cpuSeconds($1.0.processIdentifier) - $1.1 }
         vigil.interrupt()
         for f in ffmpegs { f.interrupt() }
-        waitForExit(vigil, timeout: 30)
-        for f in ffmpegs { waitForExit(f, timeout: 30) }
+        ChildProcess.waitForExit(vigil, timeout: 30)
+        for f in ffmpegs { ChildProcess.waitForExit(f, timeout: 30) }
         let vigilPerStream = vigilCPU / wall / Double(cameras) * 100
         say(String(format: "cameras: %d, window: %.1f s, clip: 720p25 H.264 2 Mb/s", cameras, wall))
         say(String(format: "vigil record:   %.3f%% of a core per stream (%.2f CPU-s total)", vigilPerStream, vigilCPU))
@@ -60,29 +61,6 @@ struct BenchIngest: AsyncParsableCommand {
         say("vigil check after the run: " + (check.status == 0 ? "clean" : "PROBLEMS (see \(work))"))
         if check.status == 0 { try? FileManager.default.removeItem(atPath: work) }
     }
-}
-
-func spawn(_ path: String, _ args: [String], log: String) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
-    let handle = FileHandle(forWritingAtPath: log)
-    p.standardOutput = handle
-    p.standardError = handle
-    p.standardInput = FileHandle.nullDevice
-    try launchWithCleanSignalMask(p)
-    return p
-}
-
-/// User + system CPU seconds of a process, from /proc/<pid>/stat (fields 14 and 15).
-func cpuSeconds(_ pid: Int32) -> Double {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = text.lastIndex(of: ")") else { return 0 }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    // After the ")" the state is field 3, so utime (14) is index 11 and stime (15) index 12.
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 struct BenchExport: AsyncParsableCommand {

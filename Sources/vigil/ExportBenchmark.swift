@@ -1,4 +1,5 @@
 import Catalog
+import ChildProcess
 import Foundation
 import Logging
 import Media
@@ -73,8 +74,8 @@ enum ExportBenchmark {
             cat.executableURL = URL(fileURLWithPath: "/bin/cat")
             cat.arguments = paths
             cat.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            try launchWithCleanSignalMask(cat)
-            waitForExit(cat)
+            try ChildProcess.launch(cat)
+            ChildProcess.waitForExit(cat)
             catRates.append(Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - c0) / 1e9) / 1e6)
         }
         let best = ttfb.min() ?? 0

@@ -1,3 +1,4 @@
+import ChildProcess
 import Dispatch
 import Foundation
 import Recording
@@ -50,9 +51,9 @@ func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32,
     let errPipe = Pipe()
     process.standardError = errPipe
     process.standardOutput = FileHandle.nullDevice
-    try launchWithCleanSignalMask(process)
+    try ChildProcess.launch(process)
     let err = errPipe.fileHandleForReading.readDataToEndOfFile()
-    waitForExit(process)
+    ChildProcess.waitForExit(process)
     return (process.terminationStatus, String(decoding: err, as: UTF8.self))
 }
 
@@ -65,19 +66,3 @@ func which(_ name: String) -> String? {
     return nil
 }
 
-/// Starts a child process with no signals blocked. Swift concurrency runs on libdispatch
-/// worker threads, which block most signals, and a child inherits the spawning thread's
-/// mask: without this, SIGINT/SIGTERM would never reach ffmpeg or a recorder we started.
-func launchWithCleanSignalMask(_ process: Process) throws {
-    var empty = sigset_t(), previous = sigset_t()
-    sigemptyset(&empty)
-    pthread_sigmask(SIG_SETMASK, &empty, &previous)
-    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-    try process.run()
-}
-
-/// Waits for a child without spinning (Foundation's `waitUntilExit` polls a run loop).
-func waitForExit(_ process: Process, timeout: Double = .infinity) {
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(20_000) }
-}

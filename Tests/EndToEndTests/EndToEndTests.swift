@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 import TestSupport
@@ -37,9 +38,7 @@ final class Peer {
         _ = waitForExit(seconds: 10)
     }
     func waitForExit(seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        return !process.isRunning
+        ChildProcess.waitForExit(process, timeout: seconds)
     }
     func signalMasks() -> String {
         ((try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? "")

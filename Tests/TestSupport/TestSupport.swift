@@ -3,6 +3,7 @@
 // Nothing here is a stand-in for a real part: clips are encoded by ffmpeg, files are
 // judged by ffmpeg and ffprobe.
 
+import ChildProcess
 import Foundation
 import Media
 
@@ -40,7 +41,7 @@ public enum TestSupport {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        try launchWithCleanSignalMask(p)
+        try ChildProcess.launch(p)
         // Read both pipes concurrently so neither fills and blocks the child.
         let errData = Locked(Data())
         let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
@@ -54,16 +55,7 @@ public enum TestSupport {
 
     /// Starts a program in the background with its output going to `log`.
     public static func spawn(_ path: String, _ arguments: [String], log: String) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = FileHandle(forWritingAtPath: log)
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try launchWithCleanSignalMask(p)
-        return p
+        try ChildProcess.spawn(path, arguments, log: log)
     }
 
     public static func which(_ name: String) -> String? {
@@ -167,13 +159,3 @@ final class Locked<T: Sendable>: @unchecked Sendable {
     var value: T { lock.lock(); defer { lock.unlock() }; return storage }
 }
 
-/// Starts a child with no signals blocked: test bodies run on libdispatch threads, which
-/// block most signals, and children inherit the spawning thread's mask — a peer started
-/// that way would never see the SIGINT a test sends it.
-public func launchWithCleanSignalMask(_ process: Process) throws {
-    var empty = sigset_t(), previous = sigset_t()
-    sigemptyset(&empty)
-    pthread_sigmask(SIG_SETMASK, &empty, &previous)
-    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-    try process.run()
-}

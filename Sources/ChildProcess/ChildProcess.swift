@@ -1,0 +1,52 @@
+// ChildProcess — starting and stopping other programs (ffmpeg, GStreamer, a recorder)
+// from Swift concurrency code, for the CLI's benchmarks and for the tests.
+// What belongs here: spawning with a clean signal mask, waiting without spinning,
+// reading a child's CPU time. What does not: anything about what the child does.
+
+import Foundation
+
+public enum ChildProcess {
+    /// Starts `process` with no signals blocked. Swift concurrency runs on libdispatch
+    /// worker threads, which block most signals, and a child inherits the spawning thread's
+    /// mask: without this, SIGINT/SIGTERM would never reach a child we started.
+    public static func launch(_ process: Process) throws {
+        var empty = sigset_t(), previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
+    }
+
+    /// Starts a program in the background, its output appended to `log`.
+    public static func spawn(_ path: String, _ arguments: [String], log: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        try launch(p)
+        return p
+    }
+
+    /// Waits for a child to exit, polling (Foundation's `waitUntilExit` spins a run loop).
+    /// Returns false if it was still running at the timeout.
+    @discardableResult
+    public static func waitForExit(_ process: Process, timeout: Double = .infinity) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return !process.isRunning
+    }
+
+    /// User + system CPU seconds of a process, from /proc/<pid>/stat (fields 14 and 15).
+    public static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the ")" the state is field 3, so utime (14) is index 11 and stime (15) index 12.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
