@@ -39,7 +39,7 @@ public enum RTSPSession {
                            onEvent: (IngestEvent) async throws -> Void) async throws {
         let policies = endpoint.policies
         let readTimeout = endpoint.readTimeout
-        let asyncChannel: NIOAsyncChannel<RTSPInbound, ByteBuffer>
+        let asyncChannel: NIOAsyncChannel<SessionMessage, ByteBuffer>
         do {
             asyncChannel = try await ClientBootstrap(group: endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
                 .connectTimeout(.milliseconds(Int64(endpoint.connectTimeout.components.seconds * 1000)))
@@ -49,8 +49,9 @@ public enum RTSPSession {
                         let ms = readTimeout.components.seconds * 1000 + readTimeout.components.attoseconds / 1_000_000_000_000_000
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .milliseconds(ms)))
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
+                        try channel.pipeline.syncOperations.addHandler(FrameAssemblyHandler())
                         try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler())
-                        return try NIOAsyncChannel<RTSPInbound, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<SessionMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
@@ -71,10 +72,60 @@ public enum RTSPSession {
     }
 }
 
+/// What the session reads off its connection once frames are assembled in the pipeline.
+enum SessionMessage: Sendable {
+    case response(RTSPResponse)
+    /// Interleaved data on a channel that is not the video track's RTP (RTCP, other tracks).
+    case interleaved(channel: UInt8)
+    case frame(DepacketizedFrame)
+    case serverRequest(method: String)
+}
+
+/// Runs the depacketiser on the event loop, so that only whole frames — not every RTP
+/// packet — travel through the async channel into the session's task. Until
+/// `configure` is called (after SETUP), interleaved data passes through untouched.
+final class FrameAssemblyHandler: ChannelInboundHandler {
+    typealias InboundIn = RTSPInbound
+    typealias InboundOut = SessionMessage
+
+    private var depacketizer: VideoDepacketizer?
+    private var rtpChannel: UInt8 = 0
+    private var payloadType: UInt8 = 0
+
+    func configure(track: VideoTrack, rtpChannel: UInt8) {
+        depacketizer = VideoDepacketizer(codec: track.codec, parameters: track.parameters)
+        self.rtpChannel = rtpChannel
+        payloadType = track.payloadType
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .response(r):
+            context.fireChannelRead(wrapInboundOut(.response(r)))
+        case let .serverRequest(method):
+            context.fireChannelRead(wrapInboundOut(.serverRequest(method: method)))
+        case let .interleaved(channel, payload):
+            guard channel == rtpChannel, depacketizer != nil else {
+                context.fireChannelRead(wrapInboundOut(.interleaved(channel: channel)))
+                return
+            }
+            do {
+                let packet = try RTPPacket(parsing: payload)
+                guard packet.payloadType == payloadType else { return }
+                try depacketizer!.push(packet) { frame in
+                    context.fireChannelRead(wrapInboundOut(.frame(frame)))
+                }
+            } catch {
+                context.fireErrorCaught(error)
+            }
+        }
+    }
+}
+
 /// Turns the idle event into an error, which ends the inbound stream.
 private final class ReadTimeoutHandler: ChannelInboundHandler {
-    typealias InboundIn = RTSPInbound
-    typealias InboundOut = RTSPInbound
+    typealias InboundIn = SessionMessage
+    typealias InboundOut = SessionMessage
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
@@ -90,17 +141,17 @@ private final class ReadTimeoutHandler: ChannelInboundHandler {
 struct Conversation {
     let endpoint: CameraEndpoint
     let channel: any Channel
-    var inbound: NIOAsyncChannelInboundStream<RTSPInbound>.AsyncIterator
+    var inbound: NIOAsyncChannelInboundStream<SessionMessage>.AsyncIterator
     let logger: Logger
     var cseq = 0
     var authenticator: Authenticator?
     var session: SessionHeader?
-    var earlyPackets: [(UInt8, ByteBuffer)] = []
+    var earlyFrames: [DepacketizedFrame] = []
     var lastRequest: String?
     var presentationURL: String?
     var tornDown = false
 
-    init(endpoint: CameraEndpoint, channel: any Channel, inbound: NIOAsyncChannelInboundStream<RTSPInbound>.AsyncIterator, logger: Logger) {
+    init(endpoint: CameraEndpoint, channel: any Channel, inbound: NIOAsyncChannelInboundStream<SessionMessage>.AsyncIterator, logger: Logger) {
         self.endpoint = endpoint
         self.channel = channel
         self.inbound = inbound
@@ -137,43 +188,36 @@ struct Conversation {
         }
         let playURL = resolveControl(sdp.sessionControl, base: base)
         presentationURL = playURL
+        // From here on the pipeline assembles frames (a camera may send RTP before its PLAY reply).
+        let rtpChannel = channels.lowerBound
+        try await channel.eventLoop.submit { [channel] in
+            try channel.pipeline.syncOperations.handler(type: FrameAssemblyHandler.self).configure(track: track, rtpChannel: rtpChannel)
+        }.get()
         let play = try await send(RTSPRequest(method: "PLAY", url: playURL, headers: RTSPHeaders([("Range", "npt=0.000-")])))
         if let info = play.headers["RTP-Info"] {
             _ = try RTPInfoEntry.parse(info, policy: endpoint.policies.rtpInfo)
         }
         try await onEvent(.playing(track))
 
-        var depacketizer = VideoDepacketizer(codec: track.codec, parameters: track.parameters)
-        let rtpChannel = channels.lowerBound
         let keepAliveInterval = Duration.seconds(max(1, (session?.timeout ?? 60) / 2))
         let clock = ContinuousClock()
         var nextKeepAlive = clock.now + keepAliveInterval
-
-        func handle(_ channel: UInt8, _ payload: ByteBuffer, _ depacketizer: inout VideoDepacketizer) async throws {
-            guard channel == rtpChannel else { return } // RTCP and other tracks
-            let packet = try RTPPacket(parsing: payload)
-            guard packet.payloadType == track.payloadType else { return }
-            var frames: [DepacketizedFrame] = []
-            try depacketizer.push(packet) { frames.append($0) }
-            for f in frames { try await onEvent(.frame(f)) }
-        }
-
-        let early = earlyPackets
-        earlyPackets = []
-        for (channel, payload) in early { try await handle(channel, payload, &depacketizer) }
+        let early = earlyFrames
+        earlyFrames = []
+        for frame in early { try await onEvent(.frame(frame)) }
         lastRequest = nil
         while true {
             guard let message = try await inbound.next() else {
                 throw RTSPError(.connection("camera closed the connection"))
             }
             switch message {
-            case let .interleaved(channel, payload):
-                try await handle(channel, payload, &depacketizer)
+            case let .frame(frame):
+                try await onEvent(.frame(frame))
             case let .response(response):
                 if response.status == 454 || response.status == 401 {
                     throw RTSPError(.badStatus(status: response.status, reason: "to keep-alive: \(response.reason)"))
                 }
-            case .serverRequest:
+            case .interleaved, .serverRequest:
                 break
             }
             if clock.now >= nextKeepAlive {
@@ -209,7 +253,14 @@ struct Conversation {
         }
         cseq += 1
         lastRequest = r.summary
-        try await channel.writeAndFlush(ByteBuffer(bytes: r.encoded(cseq: cseq))).get()
+        do {
+            try await channel.writeAndFlush(ByteBuffer(bytes: r.encoded(cseq: cseq))).get()
+        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
+            // The connection was closed under us (read timeout, bad bytes, the camera hung
+            // up): report that cause, which the inbound stream holds, not the failed write.
+            while try await inbound.next() != nil {}
+            throw RTSPError(.connection("camera closed the connection"), request: r.summary)
+        }
     }
 
     /// Sends a request and waits for its reply, answering one authentication challenge.
@@ -254,11 +305,11 @@ struct Conversation {
             switch message {
             case let .response(r):
                 if r.cseq == nil || r.cseq == expected { return r }
-            case let .interleaved(channel, payload):
-                if endpoint.policies.earlyData == .keep && earlyPackets.count < 4096 {
-                    earlyPackets.append((channel, payload))
+            case let .frame(frame):
+                if endpoint.policies.earlyData == .keep && earlyFrames.count < 256 {
+                    earlyFrames.append(frame)
                 }
-            case .serverRequest:
+            case .interleaved, .serverRequest:
                 continue
             }
         }

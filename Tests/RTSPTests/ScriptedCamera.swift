@@ -108,8 +108,7 @@ let okReply = Array("RTSP/1.0 200 OK\r\nCSeq: 0\r\nPublic: OPTIONS, DESCRIBE, SE
 /// Runs the real client against a scripted camera until `frames` frames arrived or it failed.
 func runClient(camera: ScriptedCamera, path: String = "/stream", policies: QuirkPolicies = QuirkPolicies(),
                frames wanted: Int) async throws -> [DepacketizedFrame] {
-    var endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
-    endpoint.readTimeout = .seconds(3)
+    let endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
     struct Enough: Error {}
     var frames: [DepacketizedFrame] = []
     do {
