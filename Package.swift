@@ -36,6 +36,11 @@ let package = Package(
         .target(name: "Media", swiftSettings: strict),
         .target(name: "ChildProcess", swiftSettings: strict),
         .target(
+            name: "Audit",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Catalog",
             dependencies: [
                 "Media",
@@ -77,6 +82,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess"], swiftSettings: strict),
