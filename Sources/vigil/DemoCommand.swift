@@ -26,6 +26,8 @@ struct Demo: AsyncParsableCommand {
         let session = try await RecordingSession.open(data: dataOptions, logger: makeLogger("vigil.demo"))
         let args = try (1...cameras).map { try CameraArgument("cam\($0)=rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\($0)") }
         let absolute = URL(fileURLWithPath: data).standardizedFileURL.path
+        let now = WallClock.system.nowMicros()
+        let from = iso8601(micros: now), to = iso8601(micros: now + 120_000_000)
         say("""
 
             Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
@@ -33,7 +35,7 @@ struct Demo: AsyncParsableCommand {
               samples:  \(absolute)/samples/<camera id>/*.sample
             In another terminal, while this runs or after Ctrl-C:
               vigil recordings --data \(absolute) --camera cam1
-              vigil export --data \(absolute) --camera cam1 --from <ISO time> --to <ISO time> --out cam1.mp4
+              vigil export --data \(absolute) --camera cam1 --from \(from) --to \(to) --out cam1.mp4
               vigil check --data \(absolute)
             (vigil is at .build/release/vigil after the demo script built it.) Ctrl-C stops cleanly.
 
