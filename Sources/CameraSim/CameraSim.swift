@@ -32,27 +32,7 @@ public struct SimulatedClip: Sendable {
     public init(annexB bytes: [UInt8], codec: VideoCodec) throws {
         self.codec = codec
         let units = NALUnits.accessUnits(codec: codec, annexB: bytes)
-        var vps: [UInt8]?, sps: [UInt8]?, pps: [UInt8]?
-        for unit in units.prefix(4) {
-            for nal in unit {
-                switch codec {
-                case .h264:
-                    if H264.nalType(nal.first!) == H264.NALType.sps, sps == nil { sps = Array(nal) }
-                    if H264.nalType(nal.first!) == H264.NALType.pps, pps == nil { pps = Array(nal) }
-                case .h265:
-                    if H265.nalType(nal.first!) == H265.NALType.vps, vps == nil { vps = Array(nal) }
-                    if H265.nalType(nal.first!) == H265.NALType.sps, sps == nil { sps = Array(nal) }
-                    if H265.nalType(nal.first!) == H265.NALType.pps, pps == nil { pps = Array(nal) }
-                }
-            }
-        }
-        guard let sps, let pps else { throw MediaError.invalid(what: "clip", detail: "no SPS/PPS in the first access units") }
-        switch codec {
-        case .h264: parameters = try VideoParameters(h264SPS: sps, pps: pps)
-        case .h265:
-            guard let vps else { throw MediaError.invalid(what: "clip", detail: "no VPS in the first access units") }
-            parameters = try VideoParameters(h265VPS: vps, sps: sps, pps: pps)
-        }
+        parameters = try VideoParameters(firstParameterSetsIn: bytes, codec: codec)
         guard let first = units.first, first.contains(where: { NALUnits.isKeySlice(codec: codec, header: $0.first!) }) else {
             throw MediaError.invalid(what: "clip", detail: "the clip must start with a key frame")
         }

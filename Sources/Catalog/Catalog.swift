@@ -222,18 +222,14 @@ public actor Catalog {
     }
 
     public func camera(named name: String) async throws -> CameraRecord? {
-        try await cameras(where: "name = ", bind: name).first
+        let rows = try await run("find camera \(name)") {
+            try await database.raw("SELECT * FROM cameras WHERE name = \(bind: name)").all()
+        }
+        return try rows.first.map(Self.cameraRecord)
     }
 
     public func cameras() async throws -> [CameraRecord] {
         let rows = try await run("list cameras") { try await database.raw("SELECT * FROM cameras ORDER BY name").all() }
-        return try rows.map(Self.cameraRecord)
-    }
-
-    private func cameras(where clause: String, bind value: String) async throws -> [CameraRecord] {
-        let rows = try await run("find camera") {
-            try await database.raw("SELECT * FROM cameras WHERE \(unsafeRaw: clause)\(bind: value)").all()
-        }
         return try rows.map(Self.cameraRecord)
     }
 
@@ -386,11 +382,6 @@ public actor Catalog {
         try await run("close open gaps") {
             try await database.raw("UPDATE gaps SET end_micros = \(bind: endMicros) WHERE camera_id = \(bind: cameraID) AND end_micros IS NULL").run()
         }
-    }
-
-    public func insertGap(cameraID: Int64, startMicros: Int64, endMicros: Int64, reason: String) async throws {
-        let id = try await openGap(cameraID: cameraID, startMicros: startMicros, reason: reason)
-        try await closeGap(id: id, endMicros: endMicros)
     }
 
     public func openGaps(cameraID: Int64) async throws -> [GapRecord] {

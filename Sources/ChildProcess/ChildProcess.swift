@@ -40,6 +40,44 @@ public enum ChildProcess {
         return !process.isRunning
     }
 
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs a program to completion and returns its exit status and output. Output goes
+    /// through temporary files, so a chatty child can never block on a full pipe.
+    public static func run(_ path: String, _ arguments: [String]) throws -> Output {
+        let base = NSTemporaryDirectory() + "vigil-child-\(UUID().uuidString)"
+        let outPath = base + ".out", errPath = base + ".err"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        p.standardOutput = FileHandle(forWritingAtPath: outPath)
+        p.standardError = FileHandle(forWritingAtPath: errPath)
+        p.standardInput = FileHandle.nullDevice
+        try launch(p)
+        waitForExit(p)
+        func read(_ file: String) -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
+        return Output(status: p.terminationStatus, stdout: read(outPath), stderr: read(errPath))
+    }
+
+    /// The path of a program on PATH, if any.
+    public static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
     /// User + system CPU seconds of a process, from /proc/<pid>/stat (fields 14 and 15).
     public static func cpuSeconds(_ pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

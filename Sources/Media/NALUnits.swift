@@ -104,6 +104,13 @@ public enum NALUnits {
         return result
     }
 
+    /// An Annex B stream's access units as Vigil stores frames: length-prefixed, with key flags.
+    public static func storedFrames(codec: VideoCodec, annexB bytes: [UInt8]) -> [(data: [UInt8], isKey: Bool)] {
+        accessUnits(codec: codec, annexB: bytes).map { unit in
+            (lengthPrefixed(unit), unit.contains { isKeySlice(codec: codec, header: $0.first!) })
+        }
+    }
+
     /// Whether a NAL unit (header first) is a random-access picture's slice.
     @inlinable public static func isKeySlice(codec: VideoCodec, header: UInt8) -> Bool {
         switch codec {

@@ -65,6 +65,25 @@ public struct VideoParameters: Sendable, Equatable, Hashable {
         }
     }
 
+    /// The first parameter sets of an Annex B stream (an encoder's `.h264`/`.h265` output,
+    /// which carries them ahead of the first key frame).
+    public init(firstParameterSetsIn annexB: [UInt8], codec: VideoCodec) throws {
+        let nals = NALUnits.splitAnnexB(annexB).prefix(16)
+        func first(_ matches: (UInt8) -> Bool) throws -> [UInt8] {
+            guard let nal = nals.first(where: { matches($0.first!) }) else {
+                throw MediaError.invalid(what: "Annex B stream", detail: "no \(codec.rawValue) parameter set in its first NAL units")
+            }
+            return Array(nal)
+        }
+        switch codec {
+        case .h264:
+            try self.init(h264SPS: try first { H264.nalType($0) == H264.NALType.sps }, pps: try first { H264.nalType($0) == H264.NALType.pps })
+        case .h265:
+            try self.init(h265VPS: try first { H265.nalType($0) == H265.NALType.vps }, sps: try first { H265.nalType($0) == H265.NALType.sps },
+                          pps: try first { H265.nalType($0) == H265.NALType.pps })
+        }
+    }
+
     /// The NAL units in storage order: (VPS,) SPS, PPS.
     public var parameterSets: [[UInt8]] { (vps.map { [$0] } ?? []) + [sps, pps] }
 }

@@ -37,19 +37,6 @@ public struct RTSPResponse: Sendable, Equatable {
 
     public var cseq: Int? { headers["CSeq"].flatMap { Int($0.trimmingWhitespace()) } }
 
-    /// Parses one whole response held in memory: a transcript saved from a device. The
-    /// body is what follows the blank line, whatever `Content-Length` claims (transcripts
-    /// are often edited after capture). On a live connection `RTSPWireDecoder` is used
-    /// instead, which honours `Content-Length`.
-    public static func parse(transcript bytes: [UInt8]) throws -> RTSPResponse {
-        guard let (head, bodyStart) = splitHead(bytes[...]) else {
-            throw RTSPError(.malformedMessage("no blank line after the headers"))
-        }
-        var response = try parseHead(head, offset: 0)
-        response.body = Array(bytes[bodyStart...])
-        return response
-    }
-
     /// Finds the end of the header block: CRLFCRLF, or LFLF from sloppy firmware.
     /// Returns the head and the index where the body starts.
     static func splitHead(_ bytes: ArraySlice<UInt8>) -> (ArraySlice<UInt8>, Int)? {

@@ -1,4 +1,5 @@
 import Catalog
+import Crypto
 import Foundation
 import Media
 
@@ -26,12 +27,8 @@ public enum Checker {
             }
             report.bytesChecked += row.byteCount
         }
-        var known: [Int64: Set<String>] = [:]
-        for r in rows { known[r.cameraID, default: []].insert(r.fileName) }
-        for cameraID in store.cameraDirectories() {
-            for file in store.fileNames(cameraID: cameraID) where !(known[cameraID]?.contains(file) ?? false) {
-                report.problems.append("\(store.path(cameraID: cameraID, fileName: file)): file has no catalog row (orphan)")
-            }
+        for (cameraID, file) in store.orphans(describedBy: rows) {
+            report.problems.append("\(store.path(cameraID: cameraID, fileName: file)): file has no catalog row (orphan)")
         }
         return report
     }
@@ -64,7 +61,7 @@ public enum Checker {
         let path = store.path(cameraID: row.cameraID, fileName: row.fileName)
         guard let handle = FileHandle(forReadingAtPath: path) else { return problems + ["file cannot be opened"] }
         defer { try? handle.close() }
-        var hasher = SHA256Stream()
+        var hasher = SHA256()
         var offset: Int64 = 0
         for (i, e) in entries.enumerated() {
             guard let data = try? handle.read(upToCount: Int(e.byteCount)), data.count == Int(e.byteCount) else {
@@ -72,15 +69,15 @@ public enum Checker {
                 return problems
             }
             let bytes = [UInt8](data)
-            hasher.update(bytes)
+            hasher.update(data: bytes)
             if (try? NALUnits.splitLengthPrefixed(bytes[...])) == nil {
                 problems.append("frame \(i) at byte \(offset): not well-formed length-prefixed NAL units")
             }
             offset += Int64(e.byteCount)
         }
-        if let rest = try? handle.readToEnd(), !rest.isEmpty { hasher.update([UInt8](rest)) }
+        if let rest = try? handle.readToEnd(), !rest.isEmpty { hasher.update(data: rest) }
         if let expected = row.sha256 {
-            let actual = hasher.finalize()
+            let actual = Array(hasher.finalize())
             if actual != expected {
                 problems.append("SHA-256 mismatch: file \(hex(actual)), catalog \(hex(expected)) — the file was altered or damaged")
             }

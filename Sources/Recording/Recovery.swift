@@ -52,19 +52,15 @@ public enum Recovery {
             }
         }
         let rows = try await catalog.allSegments()
-        var known: [Int64: Set<String>] = [:]
-        for r in rows { known[r.cameraID, default: []].insert(r.fileName) }
-        for cameraID in store.cameraDirectories() {
-            var removed = false
-            for file in store.fileNames(cameraID: cameraID) where !(known[cameraID]?.contains(file) ?? false) {
-                let size = store.size(cameraID: cameraID, fileName: file) ?? 0
-                try store.remove(cameraID: cameraID, fileName: file)
-                try await note("removed-orphan", "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row")
-                removed = true
-            }
-            // An orphan means the recorder died within a segment's first flush: a crash too.
-            if removed, cameras[cameraID] != nil, try await catalog.openGaps(cameraID: cameraID).isEmpty,
-               let last = try await catalog.lastSegment(cameraID: cameraID) {
+        let orphans = store.orphans(describedBy: rows)
+        for (cameraID, file) in orphans {
+            let size = store.size(cameraID: cameraID, fileName: file) ?? 0
+            try store.remove(cameraID: cameraID, fileName: file)
+            try await note("removed-orphan", "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row")
+        }
+        // An orphan means the recorder died within a segment's first flush: a crash too.
+        for cameraID in Set(orphans.map(\.cameraID)).sorted() where cameras[cameraID] != nil {
+            if try await catalog.openGaps(cameraID: cameraID).isEmpty, let last = try await catalog.lastSegment(cameraID: cameraID) {
                 _ = try await catalog.openGap(cameraID: cameraID, startMicros: last.endMicros, reason: "recorder stopped unexpectedly")
             }
         }

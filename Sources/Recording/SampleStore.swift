@@ -1,3 +1,4 @@
+import Catalog
 import Crypto
 import Foundation
 
@@ -37,6 +38,15 @@ public struct SampleStore: Sendable {
     /// Camera ids that have a directory.
     public func cameraDirectories() -> [Int64] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int64.init).sorted()
+    }
+
+    /// Sample files that no row describes: (camera id, file name), in directory order.
+    public func orphans(describedBy rows: [SegmentRecord]) -> [(cameraID: Int64, fileName: String)] {
+        var known: [Int64: Set<String>] = [:]
+        for r in rows { known[r.cameraID, default: []].insert(r.fileName) }
+        return cameraDirectories().flatMap { cameraID in
+            fileNames(cameraID: cameraID).filter { !(known[cameraID]?.contains($0) ?? false) }.map { (cameraID, $0) }
+        }
     }
 
     public func remove(cameraID: Int64, fileName: String) throws {

@@ -29,7 +29,7 @@ struct BenchIngest: AsyncParsableCommand {
         let vigil = try ChildProcess.spawn(me, vigilArgs, log: work + "/vigil.log")
         var ffmpegs: [Process] = []
         if !vigilOnly {
-            guard let ffmpeg = which("ffmpeg") else { throw ValidationError("ffmpeg not found (apt-get install ffmpeg)") }
+            guard let ffmpeg = ChildProcess.which("ffmpeg") else { throw ValidationError("ffmpeg not found (apt-get install ffmpeg)") }
             for i in 0..<cameras {
                 ffmpegs.append(try ChildProcess.spawn(ffmpeg, ["-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", urls[cameras + i],
                                                   "-c", "copy", "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
@@ -57,7 +57,7 @@ struct BenchIngest: AsyncParsableCommand {
             say(String(format: "ffmpeg -c copy: %.3f%% of a core per stream (%.2f CPU-s total)", ffmpegPerStream, ffmpegCPU))
             say(String(format: "ratio vigil/ffmpeg: %.3f", vigilPerStream / ffmpegPerStream))
         }
-        let check = try runProgram(me, ["check", "--data", work + "/vigil"])
+        let check = try ChildProcess.run(me, ["check", "--data", work + "/vigil"])
         say("vigil check after the run: " + (check.status == 0 ? "clean" : "PROBLEMS (see \(work))"))
         if check.status == 0 { try? FileManager.default.removeItem(atPath: work) }
     }

@@ -16,14 +16,8 @@ enum ExportBenchmark {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let clipPath = try ClipMaker.ensureDefault(codec: .h264)
         let bytes = [UInt8](FileManager.default.contents(atPath: clipPath) ?? Data())
-        let units = NALUnits.accessUnits(codec: .h264, annexB: bytes)
-        let frames = units.map { unit in
-            (data: NALUnits.lengthPrefixed(unit), isKey: unit.contains { NALUnits.isKeySlice(codec: .h264, header: $0.first!) })
-        }
-        guard let sps = units.first?.first(where: { H264.nalType($0.first!) == 7 }),
-              let pps = units.first?.first(where: { H264.nalType($0.first!) == 8 }) else {
-            throw RecordingError.invalid("clip has no parameter sets")
-        }
+        let frames = NALUnits.storedFrames(codec: .h264, annexB: bytes)
+        let parameters = try VideoParameters(firstParameterSetsIn: bytes, codec: .h264)
         let catalog = try await Catalog.openSQLite(path: work + "/catalog.sqlite")
         let store = try SampleStore(root: work + "/samples")
         let camera = try await catalog.upsertCamera(name: "bench", url: "rtsp://bench", retentionDays: 30)
@@ -44,7 +38,7 @@ enum ExportBenchmark {
             paths.append(store.path(cameraID: camera.id, fileName: name))
             _ = try await catalog.insertSegment(SegmentRecord(
                 cameraID: camera.id, runID: 1, fileName: name, startMicros: start + Int64(s) * 60_000_000, duration: 1500 * 3600,
-                byteCount: Int64(blob.count), frameCount: 1500, codec: .h264, parameterSets: [Array(sps), Array(pps)],
+                byteCount: Int64(blob.count), frameCount: 1500, codec: .h264, parameterSets: parameters.parameterSets,
                 sampleIndex: SampleIndex.encode(entries), sha256: nil, state: .closed))
         }
         // Time to first byte, best of 5 (the catalog and files are warm after the first).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import CameraSim
 import Foundation
 import Media
@@ -57,7 +58,7 @@ enum ClipMaker {
     }
 
     static func make(codec: VideoCodec, width: Int, height: Int, fps: Int, seconds: Int, bitrateKbps: Int, out: String) throws {
-        guard let ffmpeg = which("ffmpeg") else {
+        guard let ffmpeg = ChildProcess.which("ffmpeg") else {
             throw ValidationError("ffmpeg is needed to generate a clip (apt-get install ffmpeg), or pass --file")
         }
         let codecArgs: [String] = codec == .h264
@@ -66,7 +67,7 @@ enum ClipMaker {
         let args = ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)", "-t", "\(seconds)",
                     "-pix_fmt", "yuv420p", "-b:v", "\(bitrateKbps)k", "-maxrate", "\(bitrateKbps)k", "-bufsize", "\(bitrateKbps)k"]
             + codecArgs + [out + ".tmp"]
-        let result = try runProgram(ffmpeg, args)
+        let result = try ChildProcess.run(ffmpeg, args)
         guard result.status == 0 else { throw ValidationError("ffmpeg failed making \(out): \(result.stderr)") }
         try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
     }

@@ -3,8 +3,6 @@ import Dispatch
 import Foundation
 import Recording
 
-func parseISO8601Argument(_ text: String) -> Int64? { parseISO8601(text) }
-
 /// Resolves when the process receives SIGINT or SIGTERM (installed once per process).
 enum ShutdownSignal {
     static func wait() async -> Int32 {
@@ -41,28 +39,3 @@ import Synchronization
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
-
-/// Runs a program to completion, returning its exit status and standard error.
-@discardableResult
-func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let errPipe = Pipe()
-    process.standardError = errPipe
-    process.standardOutput = FileHandle.nullDevice
-    try ChildProcess.launch(process)
-    let err = errPipe.fileHandleForReading.readDataToEndOfFile()
-    ChildProcess.waitForExit(process)
-    return (process.terminationStatus, String(decoding: err, as: UTF8.self))
-}
-
-/// Finds a program on PATH.
-func which(_ name: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let path = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
-}
-

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Recording
 
 @main
 struct Vigil: AsyncParsableCommand {
@@ -31,7 +32,7 @@ func makeLogger(_ label: String) -> Logger {
 
 /// Parses an ISO 8601 time argument.
 func parseTime(_ text: String, option: String) throws -> Int64 {
-    guard let micros = parseISO8601Argument(text) else {
+    guard let micros = parseISO8601(text) else {
         throw ValidationError("\(option) \"\(text)\" is not an ISO 8601 time such as 2026-11-24T10:00:00Z")
     }
     return micros

@@ -25,32 +25,12 @@ public enum TestSupport {
         return packageRoot + "/.build/debug/vigil"
     }
 
-    public struct Result: Sendable {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
-    }
+    public typealias Result = ChildProcess.Output
 
     /// Runs a program to completion.
     @discardableResult
     public static func run(_ path: String, _ arguments: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try ChildProcess.launch(p)
-        // Read both pipes concurrently so neither fills and blocks the child.
-        let errData = Locked(Data())
-        let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        while p.isRunning { usleep(10_000) }
-        while !errData.isSet { usleep(1000) }
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.value, as: UTF8.self))
+        try ChildProcess.run(path, arguments)
     }
 
     /// Starts a program in the background with its output going to `log`.
@@ -58,13 +38,7 @@ public enum TestSupport {
         try ChildProcess.spawn(path, arguments, log: log)
     }
 
-    public static func which(_ name: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
+    public static func which(_ name: String) -> String? { ChildProcess.which(name) }
 
     /// A fresh temporary directory.
     public static func temporaryDirectory(_ label: String) throws -> String {
@@ -93,23 +67,12 @@ public enum TestSupport {
 
     /// The clip's access units as Vigil stores them: length-prefixed, with key flags.
     public static func frames(of clipPath: String, codec: VideoCodec) throws -> [(data: [UInt8], isKey: Bool)] {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clipPath)))
-        return NALUnits.accessUnits(codec: codec, annexB: bytes).map { unit in
-            (NALUnits.lengthPrefixed(unit), unit.contains { NALUnits.isKeySlice(codec: codec, header: $0.first!) })
-        }
+        NALUnits.storedFrames(codec: codec, annexB: [UInt8](try Data(contentsOf: URL(fileURLWithPath: clipPath))))
     }
 
     /// The clip's parameters.
     public static func parameters(of clipPath: String, codec: VideoCodec) throws -> VideoParameters {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clipPath)))
-        let nals = NALUnits.splitAnnexB(bytes).prefix(8).map(Array.init)
-        switch codec {
-        case .h264:
-            return try VideoParameters(h264SPS: nals.first { H264.nalType($0[0]) == 7 }!, pps: nals.first { H264.nalType($0[0]) == 8 }!)
-        case .h265:
-            return try VideoParameters(h265VPS: nals.first { H265.nalType($0[0]) == 32 }!, sps: nals.first { H265.nalType($0[0]) == 33 }!,
-                                       pps: nals.first { H265.nalType($0[0]) == 34 }!)
-        }
+        try VideoParameters(firstParameterSetsIn: [UInt8](try Data(contentsOf: URL(fileURLWithPath: clipPath))), codec: codec)
     }
 
     /// ffmpeg's strictest decode of a file: returns its standard error, which must be empty
@@ -146,16 +109,3 @@ public struct ToolError: Error, CustomStringConvertible {
     public var description: String
     public init(_ d: String) { description = d }
 }
-
-/// A value set once from another thread (the stderr reader).
-final class Locked<T: Sendable>: @unchecked Sendable {
-    // Safe: every access to `storage` and `done` holds `lock`.
-    private let lock = NSLock()
-    private var storage: T
-    private var done = false
-    init(_ v: T) { storage = v }
-    func set(_ v: T) { lock.lock(); storage = v; done = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return done }
-    var value: T { lock.lock(); defer { lock.unlock() }; return storage }
-}
-
