@@ -45,6 +45,8 @@ public actor Recorder {
         public var framesSkippedWaitingForKey = 0
         public var lastFrameMicros: Int64?
         public var maxDriftMicros: Int64 = 0
+        /// Wall time up to which frames are durable (file synced and row committed).
+        public var committedThroughMicros: Int64?
     }
 
     public let camera: CameraRecord
@@ -234,6 +236,7 @@ public actor Recorder {
             let id = try await catalog.insertSegment(row(for: s, index: index, sha256: nil))
             segment?.rowID = id
         }
+        statistics.committedThroughMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
     }
 
     private func closeSegment() async throws {
@@ -257,6 +260,7 @@ public actor Recorder {
             _ = try await catalog.insertSegment(row(for: s, index: index, sha256: digest))
         }
         lastEndMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
+        statistics.committedThroughMicros = lastEndMicros
         statistics.segmentsClosed += 1
     }
 

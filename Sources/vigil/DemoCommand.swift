@@ -4,14 +4,18 @@ import Foundation
 import Media
 import RTSP
 import Recording
+import Catalog
+import Centre
+import Synchronization
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start simulated cameras and record them, printing where the data goes and how to export.")
+        abstract: "Run the centre (vigil serve) with simulated cameras, printing the console URL and the first logins.")
 
     @Option(name: .long, help: "Data directory.") var data: String = "./data"
     @Option(name: .long, help: "Number of simulated cameras.") var cameras: Int = 4
     @Option(name: .long, help: "Simulator port.") var port: Int = 8554
+    @Option(name: .long, help: "HOST:PORT for the console and API.") var listen: String = "127.0.0.1:8080"
     @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
 
     func run() async throws {
@@ -22,28 +26,61 @@ struct Demo: AsyncParsableCommand {
         let password = randomHex(bytes: 8)
         config.credentials = ("demo", password)
         let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
-        let dataOptions = try DataOptions.parse(["--data", data])
-        let session = try await RecordingSession.open(data: dataOptions, logger: makeLogger("vigil.demo"))
-        let args = try (1...cameras).map { try CameraArgument("cam\($0)=rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\($0)") }
+        var settings = ServerSettings()
+        settings.data = data
+        settings.listen = listen
+        settings.segmentSeconds = segmentSeconds
         let absolute = URL(fileURLWithPath: data).standardizedFileURL.path
-        let now = WallClock.system.nowMicros()
-        let from = iso8601(micros: now), to = iso8601(micros: now + 120_000_000)
-        say("""
+        let logins = LoginsBox()
+        try await CentreRunner(settings: settings).run(beforeStart: { site in
+            for i in 1...cameras {
+                let url = "rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\(i)"
+                let split = try CameraRules.split(url: url)
+                var record = try await site.catalog.camera(named: "cam\(i)")
+                    ?? CameraRecord(id: 0, name: "cam\(i)", url: split.url, retentionDays: RetentionPolicy.defaultDays)
+                record.url = split.url
+                record.username = split.user
+                record.sealedPassword = try split.password.map(site.keys.seal)
+                record.segmentSeconds = segmentSeconds
+                record.location = "simulated camera \(i)"
+                if record.id == 0 {
+                    let added = try await site.catalog.addCamera(record)
+                    try await site.auditCommandLine("camera.add", camera: added, detail: "demo simulator")
+                } else {
+                    try await site.catalog.updateCamera(record)
+                }
+            }
+            if try await site.catalog.users().isEmpty {
+                // One-time passwords: each must be changed at first sign-in.
+                for (name, role) in [("admin", Role.admin), ("operator", Role.operator)] {
+                    let oneTime = randomToken(bytes: 9)
+                    _ = try await site.accounts.addUser(name: name, role: role, password: oneTime, oneTime: true)
+                    try await site.auditCommandLine("user.add", detail: "user \(name) as \(role.rawValue) (demo, one-time password)")
+                    logins.add("\(name) / \(oneTime)   (\(role.title); one-time password, change it at first sign-in)")
+                }
+            }
+        }, onRunning: { url in
+            say("""
 
-            Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
-              catalog:  \(absolute)/catalog.sqlite
-              samples:  \(absolute)/samples/<camera id>/*.sample
-            In another terminal, while this runs or after Ctrl-C:
-              vigil recordings --data \(absolute) --camera cam1
-              vigil export --data \(absolute) --camera cam1 --from \(from) --to \(to) --out cam1.mp4
-              vigil check --data \(absolute)
-            (vigil is at .build/release/vigil after the demo script built it.) Ctrl-C stops cleanly.
+                Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
+                Console: \(url)
+                \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
+                The administrator has no imagery rights; the operator sees live video and playback.
+                From the command line (vigil is at .build/release/vigil):
+                  vigil recordings --data \(absolute) --camera cam1
+                  vigil audit verify --data \(absolute)
+                  vigil check --data \(absolute)
+                Ctrl-C stops cleanly.
 
-            """)
-        var recorderConfig = RecorderConfiguration()
-        recorderConfig.segmentLength = Ticks90k(segmentSeconds) * ticksPerSecond
-        try await session.record(cameras: args, retentionDays: RetentionPolicy.defaultDays, configuration: recorderConfig,
-                                 policy: RetentionPolicy(), until: { await ShutdownSignal.wait() })
+                """)
+        })
         await simulator.close()
     }
+}
+
+/// Logins created before the server starts, printed once it listens.
+final class LoginsBox: Sendable {
+    private let lines = Mutex([String]())
+    func add(_ line: String) { lines.withLock { $0.append(line) } }
+    var text: String { lines.withLock { $0.map { "  " + $0 }.joined(separator: "\n") } }
 }

@@ -12,7 +12,7 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Video management for a city's monitoring centre: record, play back, export, verify.",
-        subcommands: [Record.self, Recordings.self, Export.self, Check.self, Simulate.self, Demo.self, Bench.self, MakeClip.self])
+        subcommands: [Serve.self, CameraCommand.self, UserCommand.self, AuditCommand.self, Record.self, Recordings.self, Export.self, Check.self, Simulate.self, Demo.self, Bench.self, MakeClip.self])
 }
 
 /// Options shared by every command that works on a data directory.
@@ -22,6 +22,7 @@ struct DataOptions: ParsableArguments {
 
     var catalogPath: String { "\(data)/catalog.sqlite" }
     var samplesPath: String { "\(data)/samples" }
+    var keysPath: String { "\(data)/keys" }
 }
 
 func makeLogger(_ label: String) -> Logger {

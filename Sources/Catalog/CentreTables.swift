@@ -1,0 +1,386 @@
+// The centre's tables: accounts, sessions, API tokens, per-camera grants, and the audit
+// log's entries and signed checkpoints. Rows in, rows out; what they mean (who may do
+// what, how a leaf is hashed) is decided in Centre and Audit.
+
+import Foundation
+import SQLKit
+
+public struct UserRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    /// A role identifier (`operator`, `admin`, …); Centre's `Role` gives it meaning.
+    public var role: String
+    /// bcrypt hash (`$2b$…`).
+    public var passwordHash: String
+    public var disabled: Bool
+    /// Set for a one-time password: only a password change is allowed until it is replaced.
+    public var mustChangePassword: Bool
+    public var failedSignIns: Int
+    public var lockedUntilMicros: Int64
+    public var createdMicros: Int64
+
+    public init(id: Int64 = 0, name: String, role: String, passwordHash: String, disabled: Bool = false,
+                mustChangePassword: Bool = false, failedSignIns: Int = 0, lockedUntilMicros: Int64 = 0, createdMicros: Int64) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.passwordHash = passwordHash
+        self.disabled = disabled
+        self.mustChangePassword = mustChangePassword
+        self.failedSignIns = failedSignIns
+        self.lockedUntilMicros = lockedUntilMicros
+        self.createdMicros = createdMicros
+    }
+}
+
+/// A signed-in browser. Only the SHA-256 of the cookie's token is stored.
+public struct SessionRecord: Sendable, Equatable {
+    public var tokenHash: [UInt8]
+    public var userID: Int64
+    public var csrfToken: String
+    public var createdMicros: Int64
+    public var lastSeenMicros: Int64
+    public var address: String
+    public var userAgent: String
+
+    public init(tokenHash: [UInt8], userID: Int64, csrfToken: String, createdMicros: Int64, lastSeenMicros: Int64,
+                address: String, userAgent: String) {
+        self.tokenHash = tokenHash
+        self.userID = userID
+        self.csrfToken = csrfToken
+        self.createdMicros = createdMicros
+        self.lastSeenMicros = lastSeenMicros
+        self.address = address
+        self.userAgent = userAgent
+    }
+}
+
+/// A bearer token for an integration; only its SHA-256 is stored.
+public struct APITokenRecord: Sendable, Equatable {
+    public var id: Int64
+    public var tokenHash: [UInt8]
+    public var userID: Int64
+    public var name: String
+    public var createdMicros: Int64
+    public var revoked: Bool
+}
+
+/// A permission given to one user beyond their role, on one camera or (nil) all cameras.
+public struct GrantRecord: Sendable, Equatable, Hashable {
+    public var userID: Int64
+    public var permission: String
+    public var cameraID: Int64?
+
+    public init(userID: Int64, permission: String, cameraID: Int64?) {
+        self.userID = userID
+        self.permission = permission
+        self.cameraID = cameraID
+    }
+}
+
+/// One stored audit-log entry: its position and the exact bytes that were hashed.
+public struct AuditRow: Sendable, Equatable {
+    public var seq: Int64
+    public var body: [UInt8]
+
+    public init(seq: Int64, body: [UInt8]) {
+        self.seq = seq
+        self.body = body
+    }
+}
+
+public struct CheckpointRow: Sendable, Equatable {
+    public var treeSize: Int64
+    /// The signed note, as issued.
+    public var note: String
+    public var issuedMicros: Int64
+
+    public init(treeSize: Int64, note: String, issuedMicros: Int64) {
+        self.treeSize = treeSize
+        self.note = note
+        self.issuedMicros = issuedMicros
+    }
+}
+
+/// A unique or primary-key constraint refused a row: someone else wrote it first.
+public struct CatalogConflict: Error {}
+
+extension Catalog {
+    static func migrateToCentre(_ db: any SQLDatabase) async throws {
+        // SQLite adds one column per ALTER TABLE.
+        let cameraColumns: [(String, SQLDataType, [SQLColumnConstraintAlgorithm])] = [
+            ("location", .text, [.notNull, .default("")]),
+            ("latitude", .real, []),
+            ("longitude", .real, []),
+            ("username", .text, []),
+            ("sealed_password", .blob, []),
+            ("segment_seconds", .int, [.notNull, .default(60)]),
+            ("enabled", .int, [.notNull, .default(1)]),
+        ]
+        for (name, type, constraints) in cameraColumns {
+            try await db.alter(table: "cameras").column(name, type: type, constraints).run()
+        }
+        try await db.create(table: "users")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("name", type: .text, .notNull, .unique)
+            .column("role", type: .text, .notNull)
+            .column("password_hash", type: .text, .notNull)
+            .column("disabled", type: .int, .notNull)
+            .column("must_change_password", type: .int, .notNull)
+            .column("failed_sign_ins", type: .int, .notNull)
+            .column("locked_until_micros", type: .bigint, .notNull)
+            .column("created_micros", type: .bigint, .notNull)
+            .run()
+        try await db.create(table: "sessions")
+            .column("token_hash", type: .blob, .primaryKey(autoIncrement: false))
+            .column("user_id", type: .bigint, .notNull, .references("users", "id"))
+            .column("csrf_token", type: .text, .notNull)
+            .column("created_micros", type: .bigint, .notNull)
+            .column("last_seen_micros", type: .bigint, .notNull)
+            .column("address", type: .text, .notNull)
+            .column("user_agent", type: .text, .notNull)
+            .run()
+        try await db.create(table: "api_tokens")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("token_hash", type: .blob, .notNull, .unique)
+            .column("user_id", type: .bigint, .notNull, .references("users", "id"))
+            .column("name", type: .text, .notNull)
+            .column("created_micros", type: .bigint, .notNull)
+            .column("revoked", type: .int, .notNull)
+            .run()
+        try await db.create(table: "grants")
+            .column("user_id", type: .bigint, .notNull, .references("users", "id"))
+            .column("permission", type: .text, .notNull)
+            .column("camera_id", type: .bigint)
+            .run()
+        try await db.create(table: "audit_entries")
+            .column("seq", type: .bigint, .primaryKey(autoIncrement: false))
+            .column("body", type: .blob, .notNull)
+            .run()
+        try await db.create(table: "audit_checkpoints")
+            .column("tree_size", type: .bigint, .primaryKey(autoIncrement: false))
+            .column("note", type: .text, .notNull)
+            .column("issued_micros", type: .bigint, .notNull)
+            .run()
+    }
+
+    // MARK: Users
+
+    public func addUser(_ u: UserRecord) async throws -> UserRecord {
+        let rows = try await run("insert user \(u.name)") {
+            try await database.raw("""
+                INSERT INTO users (name, role, password_hash, disabled, must_change_password, failed_sign_ins,
+                                   locked_until_micros, created_micros)
+                VALUES (\(bind: u.name), \(bind: u.role), \(bind: u.passwordHash), \(bind: u.disabled ? 1 : 0),
+                        \(bind: u.mustChangePassword ? 1 : 0), \(bind: u.failedSignIns), \(bind: u.lockedUntilMicros),
+                        \(bind: u.createdMicros))
+                RETURNING id
+                """).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert user returned no id") }
+        var added = u
+        added.id = id
+        return added
+    }
+
+    public func updateUser(_ u: UserRecord) async throws {
+        try await run("update user \(u.id)") {
+            try await database.raw("""
+                UPDATE users SET name = \(bind: u.name), role = \(bind: u.role), password_hash = \(bind: u.passwordHash),
+                       disabled = \(bind: u.disabled ? 1 : 0), must_change_password = \(bind: u.mustChangePassword ? 1 : 0),
+                       failed_sign_ins = \(bind: u.failedSignIns), locked_until_micros = \(bind: u.lockedUntilMicros)
+                WHERE id = \(bind: u.id)
+                """).run()
+        }
+    }
+
+    public func user(named name: String) async throws -> UserRecord? {
+        let rows = try await run("find user") { try await database.raw("SELECT * FROM users WHERE name = \(bind: name)").all() }
+        return try rows.first.map(Self.userRecord)
+    }
+
+    public func user(id: Int64) async throws -> UserRecord? {
+        let rows = try await run("find user \(id)") { try await database.raw("SELECT * FROM users WHERE id = \(bind: id)").all() }
+        return try rows.first.map(Self.userRecord)
+    }
+
+    public func users() async throws -> [UserRecord] {
+        let rows = try await run("list users") { try await database.raw("SELECT * FROM users ORDER BY name").all() }
+        return try rows.map(Self.userRecord)
+    }
+
+    private static func userRecord(_ row: any SQLRow) throws -> UserRecord {
+        UserRecord(id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+                   role: try row.decode(column: "role", as: String.self),
+                   passwordHash: try row.decode(column: "password_hash", as: String.self),
+                   disabled: try row.decode(column: "disabled", as: Int.self) != 0,
+                   mustChangePassword: try row.decode(column: "must_change_password", as: Int.self) != 0,
+                   failedSignIns: try row.decode(column: "failed_sign_ins", as: Int.self),
+                   lockedUntilMicros: try row.decode(column: "locked_until_micros", as: Int64.self),
+                   createdMicros: try row.decode(column: "created_micros", as: Int64.self))
+    }
+
+    // MARK: Grants
+
+    public func grants(userID: Int64) async throws -> [GrantRecord] {
+        let rows = try await run("grants of user \(userID)") {
+            try await database.raw("SELECT * FROM grants WHERE user_id = \(bind: userID) ORDER BY permission, camera_id").all()
+        }
+        return try rows.map {
+            GrantRecord(userID: try $0.decode(column: "user_id", as: Int64.self), permission: try $0.decode(column: "permission", as: String.self),
+                        cameraID: try $0.decode(column: "camera_id", as: Int64?.self))
+        }
+    }
+
+    public func addGrant(_ g: GrantRecord) async throws {
+        try await run("add grant") {
+            try await database.raw("INSERT INTO grants (user_id, permission, camera_id) VALUES (\(bind: g.userID), \(bind: g.permission), \(bind: g.cameraID))").run()
+        }
+    }
+
+    public func removeGrant(_ g: GrantRecord) async throws {
+        try await run("remove grant") {
+            if let camera = g.cameraID {
+                try await database.raw("DELETE FROM grants WHERE user_id = \(bind: g.userID) AND permission = \(bind: g.permission) AND camera_id = \(bind: camera)").run()
+            } else {
+                try await database.raw("DELETE FROM grants WHERE user_id = \(bind: g.userID) AND permission = \(bind: g.permission) AND camera_id IS NULL").run()
+            }
+        }
+    }
+
+    // MARK: Sessions and tokens
+
+    public func addSession(_ s: SessionRecord) async throws {
+        try await run("insert session") {
+            try await database.raw("""
+                INSERT INTO sessions (token_hash, user_id, csrf_token, created_micros, last_seen_micros, address, user_agent)
+                VALUES (\(bind: Data(s.tokenHash)), \(bind: s.userID), \(bind: s.csrfToken), \(bind: s.createdMicros),
+                        \(bind: s.lastSeenMicros), \(bind: s.address), \(bind: s.userAgent))
+                """).run()
+        }
+    }
+
+    public func session(tokenHash: [UInt8]) async throws -> SessionRecord? {
+        let rows = try await run("find session") {
+            try await database.raw("SELECT * FROM sessions WHERE token_hash = \(bind: Data(tokenHash))").all()
+        }
+        return try rows.first.map { row in
+            SessionRecord(tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
+                          userID: try row.decode(column: "user_id", as: Int64.self),
+                          csrfToken: try row.decode(column: "csrf_token", as: String.self),
+                          createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+                          lastSeenMicros: try row.decode(column: "last_seen_micros", as: Int64.self),
+                          address: try row.decode(column: "address", as: String.self),
+                          userAgent: try row.decode(column: "user_agent", as: String.self))
+        }
+    }
+
+    public func touchSession(tokenHash: [UInt8], atMicros: Int64) async throws {
+        try await run("touch session") {
+            try await database.raw("UPDATE sessions SET last_seen_micros = \(bind: atMicros) WHERE token_hash = \(bind: Data(tokenHash))").run()
+        }
+    }
+
+    public func deleteSession(tokenHash: [UInt8]) async throws {
+        try await run("delete session") {
+            try await database.raw("DELETE FROM sessions WHERE token_hash = \(bind: Data(tokenHash))").run()
+        }
+    }
+
+    public func deleteSessions(userID: Int64) async throws {
+        try await run("delete sessions of user \(userID)") {
+            try await database.raw("DELETE FROM sessions WHERE user_id = \(bind: userID)").run()
+        }
+    }
+
+    public func addAPIToken(tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64) async throws -> Int64 {
+        let rows = try await run("insert api token") {
+            try await database.raw("""
+                INSERT INTO api_tokens (token_hash, user_id, name, created_micros, revoked)
+                VALUES (\(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), 0) RETURNING id
+                """).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert token returned no id") }
+        return id
+    }
+
+    public func apiToken(tokenHash: [UInt8]) async throws -> APITokenRecord? {
+        let rows = try await run("find api token") {
+            try await database.raw("SELECT * FROM api_tokens WHERE token_hash = \(bind: Data(tokenHash))").all()
+        }
+        return try rows.first.map { row in
+            APITokenRecord(id: try row.decode(column: "id", as: Int64.self),
+                           tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
+                           userID: try row.decode(column: "user_id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+                           createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+                           revoked: try row.decode(column: "revoked", as: Int.self) != 0)
+        }
+    }
+
+    public func revokeAPIToken(id: Int64, userID: Int64) async throws {
+        try await run("revoke api token \(id)") {
+            try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
+        }
+    }
+
+    // MARK: Audit log
+
+    /// Appends entries in one statement: all are stored or none. Throws `CatalogConflict`
+    /// when another writer already used one of the positions.
+    public func appendAudit(_ rows: [AuditRow]) async throws {
+        guard !rows.isEmpty else { return }
+        // Stay below SQLite's 32 766 bound parameters per statement.
+        let chunk = 8_000
+        do {
+            for start in stride(from: 0, to: rows.count, by: chunk) {
+                let part = rows[start..<min(rows.count, start + chunk)]
+                let values = SQLList(part.map { SQLList([SQLBind($0.seq), SQLBind(Data($0.body))]) }, separator: SQLRaw("), ("))
+                try await database.raw("INSERT INTO audit_entries (seq, body) VALUES (\(values))").run()
+            }
+        } catch let error where "\(error)".lowercased().contains("constraint") {
+            throw CatalogConflict()
+        } catch {
+            throw CatalogError.database(operation: "append audit entries", underlying: String(reflecting: error))
+        }
+    }
+
+    /// Entries with `seq >= from`, in order, at most `limit`.
+    public func auditEntries(from: Int64 = 0, limit: Int = Int.max) async throws -> [AuditRow] {
+        let rows = try await run("read audit entries") {
+            try await database.raw("SELECT seq, body FROM audit_entries WHERE seq >= \(bind: from) ORDER BY seq LIMIT \(bind: Int64(min(limit, Int(Int64.max))))").all()
+        }
+        return try rows.map { AuditRow(seq: try $0.decode(column: "seq", as: Int64.self), body: [UInt8](try $0.decode(column: "body", as: Data.self))) }
+    }
+
+    /// The newest entries first (for listing), at most `limit`, before `beforeSeq` when given.
+    public func latestAuditEntries(limit: Int, before beforeSeq: Int64?) async throws -> [AuditRow] {
+        let rows = try await run("read latest audit entries") {
+            try await database.raw("""
+                SELECT seq, body FROM audit_entries WHERE seq < \(bind: beforeSeq ?? Int64.max) ORDER BY seq DESC LIMIT \(bind: limit)
+                """).all()
+        }
+        return try rows.map { AuditRow(seq: try $0.decode(column: "seq", as: Int64.self), body: [UInt8](try $0.decode(column: "body", as: Data.self))) }
+    }
+
+    public func auditCount() async throws -> Int64 {
+        let rows = try await run("count audit entries") { try await database.raw("SELECT COUNT(*) AS n FROM audit_entries").all() }
+        return try rows.first?.decode(column: "n", as: Int64.self) ?? 0
+    }
+
+    public func addCheckpoint(_ c: CheckpointRow) async throws {
+        try await run("store checkpoint \(c.treeSize)") {
+            try await database.raw("""
+                INSERT INTO audit_checkpoints (tree_size, note, issued_micros) VALUES (\(bind: c.treeSize), \(bind: c.note), \(bind: c.issuedMicros))
+                ON CONFLICT (tree_size) DO NOTHING
+                """).run()
+        }
+    }
+
+    public func checkpoints() async throws -> [CheckpointRow] {
+        let rows = try await run("read checkpoints") { try await database.raw("SELECT * FROM audit_checkpoints ORDER BY tree_size").all() }
+        return try rows.map {
+            CheckpointRow(treeSize: try $0.decode(column: "tree_size", as: Int64.self), note: try $0.decode(column: "note", as: String.self),
+                          issuedMicros: try $0.decode(column: "issued_micros", as: Int64.self))
+        }
+    }
+}

@@ -1,0 +1,218 @@
+// Accounts: users, passwords (bcrypt), sign-in with lockout, browser sessions with idle and
+// absolute expiry, and API tokens. Only hashes of passwords and tokens are stored.
+
+import Catalog
+import Crypto
+import Foundation
+import HummingbirdBcrypt
+import NIOPosix
+
+public struct AccountPolicy: Sendable {
+    /// bcrypt work factor (2^cost rounds).
+    public var bcryptCost: UInt8 = 12
+    public var minimumPasswordLength = 10
+    /// Failures allowed before the account locks.
+    public var failuresBeforeLock = 5
+    /// First lock; each further failure doubles it, up to `maximumLock`.
+    public var firstLockSeconds = 30
+    public var maximumLockSeconds = 900
+    public var sessionIdleSeconds: Int64 = 30 * 60
+    public var sessionAbsoluteSeconds: Int64 = 12 * 3600
+
+    public init() {}
+}
+
+/// A signed-in session as handed to the browser: the cookie's token and the CSRF token the
+/// console must echo in `X-CSRF-Token` on every state-changing request.
+public struct IssuedSession: Sendable {
+    public var token: String
+    public var csrfToken: String
+    public var principal: Principal
+}
+
+/// How a request proved who it is.
+public enum Credential: Sendable {
+    case session(token: String)
+    case apiToken(String)
+}
+
+public struct Authenticated: Sendable {
+    public var principal: Principal
+    /// nil for API tokens, which need no CSRF token (they are not sent by browsers on their own).
+    public var csrfToken: String?
+    public var sessionTokenHash: [UInt8]?
+}
+
+public actor Accounts {
+    public let catalog: Catalog
+    public nonisolated let policy: AccountPolicy
+    /// Verified against when the user does not exist, so both cases cost the same time.
+    private let decoyHash: String
+
+    public init(catalog: Catalog, policy: AccountPolicy = AccountPolicy()) {
+        self.catalog = catalog
+        self.policy = policy
+        self.decoyHash = Bcrypt.hash(randomToken(), cost: policy.bcryptCost)
+    }
+
+    // MARK: Users
+
+    public static func validate(name: String) throws {
+        guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "._-@".contains($0) }) else {
+            throw CentreError(.invalid, "user names are 1-64 letters, digits, '.', '_', '-' or '@'")
+        }
+    }
+
+    func validate(password: String) throws {
+        guard password.count >= policy.minimumPasswordLength else {
+            throw CentreError(.invalid, "a password needs at least \(policy.minimumPasswordLength) characters")
+        }
+        guard password.utf8.count <= 72 else { throw CentreError(.invalid, "bcrypt uses at most 72 bytes of a password") }
+    }
+
+    private func hash(_ password: String) async throws -> String {
+        let cost = policy.bcryptCost
+        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    private func verify(_ password: String, hash: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+
+    /// Adds a user. With `oneTime`, the password must be changed at first sign-in.
+    public func addUser(name: String, role: Role, password: String, oneTime: Bool = false) async throws -> UserRecord {
+        try Self.validate(name: name)
+        try validate(password: password)
+        if try await catalog.user(named: name) != nil { throw CentreError(.conflict, "user \(name) already exists") }
+        return try await catalog.addUser(UserRecord(name: name, role: role.rawValue, passwordHash: try await hash(password),
+                                                    mustChangePassword: oneTime, createdMicros: currentMicros()))
+    }
+
+    /// Sets a new password (clearing any lock and one-time flag) and ends the user's sessions.
+    public func setPassword(userID: Int64, password: String, oneTime: Bool = false) async throws {
+        try validate(password: password)
+        guard var user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
+        user.passwordHash = try await hash(password)
+        user.mustChangePassword = oneTime
+        user.failedSignIns = 0
+        user.lockedUntilMicros = 0
+        try await catalog.updateUser(user)
+        try await catalog.deleteSessions(userID: userID)
+    }
+
+    /// The user changes their own password, proving the current one.
+    public func changePassword(userID: Int64, current: String, new: String) async throws {
+        guard let user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
+        guard try await verify(current, hash: user.passwordHash) else { throw CentreError(.forbidden, "the current password is wrong") }
+        guard current != new else { throw CentreError(.invalid, "the new password must differ from the current one") }
+        try await setPassword(userID: userID, password: new)
+    }
+
+    public func setDisabled(userID: Int64, _ disabled: Bool) async throws {
+        guard var user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
+        user.disabled = disabled
+        try await catalog.updateUser(user)
+        if disabled { try await catalog.deleteSessions(userID: userID) }
+    }
+
+    public func setRole(userID: Int64, _ role: Role) async throws {
+        guard var user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
+        user.role = role.rawValue
+        try await catalog.updateUser(user)
+    }
+
+    public func principal(of user: UserRecord) async throws -> Principal {
+        guard let role = Role(rawValue: user.role) else { throw CentreError(.invalid, "user \(user.name) has unknown role \(user.role)") }
+        var grants: [Permission: Set<Int64>?] = [:]
+        for g in try await catalog.grants(userID: user.id) {
+            guard let permission = Permission(rawValue: g.permission) else { continue }
+            if let camera = g.cameraID {
+                if case .some(.some(var cameras)) = grants[permission] {
+                    cameras.insert(camera)
+                    grants[permission] = .some(cameras)
+                } else if grants[permission] == nil {
+                    grants[permission] = .some([camera])
+                }
+            } else {
+                grants[permission] = .some(nil)
+            }
+        }
+        return Principal(userID: user.id, name: user.name, role: role, grants: grants, mustChangePassword: user.mustChangePassword)
+    }
+
+    // MARK: Sign-in
+
+    /// Checks a password, applying the lockout: after `failuresBeforeLock` failures the
+    /// account is locked for `firstLockSeconds`, doubling with each further failure.
+    public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
+        let now = currentMicros()
+        guard var user = try await catalog.user(named: name) else {
+            _ = try await verify(password, hash: decoyHash)
+            throw CentreError(.unauthenticated, "unknown user or wrong password")
+        }
+        if user.lockedUntilMicros > now {
+            throw CentreError(.locked(retryAfterSeconds: Int((user.lockedUntilMicros - now + 999_999) / 1_000_000)),
+                              "account locked after repeated failures")
+        }
+        guard try await verify(password, hash: user.passwordHash) else {
+            user.failedSignIns += 1
+            let over = user.failedSignIns - policy.failuresBeforeLock
+            if over >= 0 {
+                let seconds = min(policy.maximumLockSeconds, policy.firstLockSeconds << min(over, 20))
+                user.lockedUntilMicros = now + Int64(seconds) * 1_000_000
+            }
+            try await catalog.updateUser(user)
+            throw CentreError(.unauthenticated, "unknown user or wrong password")
+        }
+        guard !user.disabled else { throw CentreError(.unauthenticated, "account disabled") }
+        if user.failedSignIns != 0 || user.lockedUntilMicros != 0 {
+            user.failedSignIns = 0
+            user.lockedUntilMicros = 0
+            try await catalog.updateUser(user)
+        }
+        let token = randomToken(), csrf = randomToken()
+        try await catalog.addSession(SessionRecord(tokenHash: Self.digest(token), userID: user.id, csrfToken: csrf, createdMicros: now,
+                                                   lastSeenMicros: now, address: address, userAgent: String(userAgent.prefix(256))))
+        return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: user))
+    }
+
+    public func signOut(sessionToken: String) async throws {
+        try await catalog.deleteSession(tokenHash: Self.digest(sessionToken))
+    }
+
+    /// Resolves a session cookie or bearer token; nil when it is unknown, expired or revoked.
+    public func authenticate(_ credential: Credential) async throws -> Authenticated? {
+        let now = currentMicros()
+        switch credential {
+        case let .session(token):
+            let digest = Self.digest(token)
+            guard let session = try await catalog.session(tokenHash: digest) else { return nil }
+            let idle = now - session.lastSeenMicros > policy.sessionIdleSeconds * 1_000_000
+            let old = now - session.createdMicros > policy.sessionAbsoluteSeconds * 1_000_000
+            guard !idle, !old, let user = try await catalog.user(id: session.userID), !user.disabled else {
+                try await catalog.deleteSession(tokenHash: digest)
+                return nil
+            }
+            // Touch at most every few seconds: the idle clock needs no finer grain.
+            if now - session.lastSeenMicros > 5_000_000 { try await catalog.touchSession(tokenHash: digest, atMicros: now) }
+            return Authenticated(principal: try await principal(of: user), csrfToken: session.csrfToken, sessionTokenHash: digest)
+        case let .apiToken(token):
+            guard let record = try await catalog.apiToken(tokenHash: Self.digest(token)), !record.revoked,
+                  let user = try await catalog.user(id: record.userID), !user.disabled else { return nil }
+            var principal = try await principal(of: user)
+            principal.mustChangePassword = false
+            return Authenticated(principal: principal, csrfToken: nil, sessionTokenHash: nil)
+        }
+    }
+
+    /// Creates an API token for `userID`; the token is shown once and only its hash is kept.
+    public func issueAPIToken(userID: Int64, name: String) async throws -> (id: Int64, token: String) {
+        let token = "vgl_" + randomToken()
+        let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: currentMicros())
+        return (id, token)
+    }
+
+    static func digest(_ token: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(token.utf8)))
+    }
+}

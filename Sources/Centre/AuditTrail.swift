@@ -1,0 +1,196 @@
+// The audit trail: every request that touches imagery or security becomes one entry of an
+// append-only RFC 9162 log (module Audit), stored in the catalog, covered by checkpoints the
+// site signs. Appends are group-committed: callers wait until their entry is durable, and
+// all entries that arrive while one batch is being written go into the next.
+
+import Audit
+import Catalog
+import Foundation
+import Logging
+import Recording
+
+/// One audit entry. Entries hold no images: who, from where, what, which camera and time
+/// range, why, and how it ended.
+public struct AuditEntry: Codable, Sendable, Equatable {
+    /// Position in the log, assigned on append.
+    public var seq: Int64 = -1
+    /// ISO 8601 UTC with milliseconds.
+    public var time: String = ""
+    /// What was done, e.g. `session.sign-in`, `live.start`, `playback.view`, `camera.add`.
+    public var action: String
+    /// `ok`, `denied`, or `failed`.
+    public var result: String
+    public var user: String?
+    public var role: String?
+    public var address: String?
+    public var userAgent: String?
+    public var camera: Int64?
+    public var cameraName: String?
+    public var from: String?
+    public var to: String?
+    public var purpose: String?
+    public var caseReference: String?
+    public var detail: String?
+
+    public init(action: String, result: String, user: String? = nil, role: String? = nil, address: String? = nil,
+                userAgent: String? = nil, camera: Int64? = nil, cameraName: String? = nil, from: String? = nil, to: String? = nil,
+                purpose: String? = nil, caseReference: String? = nil, detail: String? = nil) {
+        self.action = action
+        self.result = result
+        self.user = user
+        self.role = role
+        self.address = address
+        self.userAgent = userAgent
+        self.camera = camera
+        self.cameraName = cameraName
+        self.from = from
+        self.to = to
+        self.purpose = purpose
+        self.caseReference = caseReference
+        self.detail = detail
+    }
+
+    /// The exact bytes hashed into the log: JSON with sorted keys.
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [UInt8](try encoder.encode(self))
+    }
+
+    public static func decode(_ body: [UInt8]) throws -> AuditEntry {
+        try JSONDecoder().decode(AuditEntry.self, from: Data(body))
+    }
+}
+
+public actor AuditTrail {
+    public let catalog: Catalog
+    public let signer: NoteSigner
+    /// The checkpoint origin line: names this log.
+    public let origin: String
+    private let logger: Logger
+
+    private var leaves: [MerkleTree.Hash] = []
+    private var frontier = MerkleFrontier()
+    private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<Int64, any Error>)] = []
+    private var writing = false
+    private var latestCheckpoint: CheckpointRow?
+
+    /// Loads the stored log (recomputing every leaf hash) and the newest checkpoint.
+    public init(catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit")) async throws {
+        self.catalog = catalog
+        self.signer = signer
+        self.origin = origin
+        self.logger = logger
+        try await catchUp()
+        latestCheckpoint = try await catalog.checkpoints().last
+    }
+
+    public var size: Int { leaves.count }
+
+    /// Appends one entry and returns its position once it is durable.
+    @discardableResult
+    public func append(_ entry: AuditEntry) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append((entry, continuation))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            do {
+                let positions = try await write(batch.map(\.entry))
+                for (item, position) in zip(batch, positions) { item.continuation.resume(returning: position) }
+            } catch {
+                logger.error("audit append failed: \(error)")
+                for item in batch { item.continuation.resume(throwing: error) }
+            }
+        }
+        writing = false
+    }
+
+    /// Writes a batch at the end of the log; when another process (a `vigil` command run
+    /// beside the server) appended first, reads its entries and tries again after them.
+    private func write(_ entries: [AuditEntry]) async throws -> [Int64] {
+        for _ in 0..<20 {
+            let base = Int64(leaves.count)
+            let time = iso8601(micros: currentMicros())
+            var rows: [AuditRow] = []
+            rows.reserveCapacity(entries.count)
+            for (i, var entry) in entries.enumerated() {
+                entry.seq = base + Int64(i)
+                entry.time = time
+                rows.append(AuditRow(seq: entry.seq, body: try entry.encoded()))
+            }
+            do {
+                try await catalog.appendAudit(rows)
+            } catch is CatalogConflict {
+                try await catchUp()
+                continue
+            }
+            for row in rows { add(leafHash: MerkleTree.leafHash(row.body)) }
+            return rows.map(\.seq)
+        }
+        throw CentreError(.conflict, "audit log: could not append after 20 attempts (another writer keeps winning)")
+    }
+
+    private func add(leafHash: MerkleTree.Hash) {
+        leaves.append(leafHash)
+        frontier.append(leafHash: leafHash)
+    }
+
+    /// Reads entries other writers appended after the ones this process knows.
+    private func catchUp() async throws {
+        while true {
+            let rows = try await catalog.auditEntries(from: Int64(leaves.count), limit: 50_000)
+            for row in rows {
+                guard row.seq == Int64(leaves.count) else {
+                    throw CentreError(.invalid, "audit log: entry \(leaves.count) is missing from the store (found \(row.seq)); run `vigil audit verify`")
+                }
+                add(leafHash: MerkleTree.leafHash(row.body))
+            }
+            if rows.count < 50_000 { return }
+        }
+    }
+
+    // MARK: Checkpoints and proofs
+
+    /// The newest signed checkpoint covering the whole log, issuing one if the log grew.
+    public func checkpoint() async throws -> CheckpointRow {
+        try await catchUp()
+        if let latest = latestCheckpoint, latest.treeSize == Int64(leaves.count) { return latest }
+        let text = Checkpoint(origin: origin, treeSize: leaves.count, rootHash: frontier.root).text
+        let row = CheckpointRow(treeSize: Int64(leaves.count), note: try signer.sign(text), issuedMicros: currentMicros())
+        try await catalog.addCheckpoint(row)
+        latestCheckpoint = row
+        return row
+    }
+
+    /// Issues a checkpoint every `interval` while the log grows, until cancelled.
+    public func issueCheckpoints(every interval: Duration) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled else { return }
+            do { _ = try await checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
+        }
+    }
+
+    public func inclusionProof(index: Int, treeSize: Int) throws -> [MerkleTree.Hash] {
+        guard treeSize <= leaves.count else { throw CentreError(.invalid, "tree size \(treeSize) exceeds the log's \(leaves.count)") }
+        return try MerkleTree.inclusionProof(index: index, leaves: Array(leaves.prefix(treeSize)))
+    }
+
+    public func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [MerkleTree.Hash] {
+        guard newSize <= leaves.count else { throw CentreError(.invalid, "tree size \(newSize) exceeds the log's \(leaves.count)") }
+        return try MerkleTree.consistencyProof(oldSize: oldSize, leaves: Array(leaves.prefix(newSize)))
+    }
+
+    public func leafHash(at index: Int) -> MerkleTree.Hash? {
+        leaves.indices.contains(index) ? leaves[index] : nil
+    }
+}

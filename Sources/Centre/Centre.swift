@@ -1,0 +1,41 @@
+// Centre: the monitoring centre's domain — roles and permissions, accounts and sessions,
+// the camera registry and the recorders that serve it, live fan-out, and the audit trail of
+// who touched which imagery. No HTTP, no SQL text: Centre decides, Catalog stores, Server
+// speaks HTTP.
+
+import Foundation
+
+/// Errors the domain reports to whoever asked; Server maps each kind to an HTTP status.
+public struct CentreError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case invalid, notFound, conflict, unauthenticated, forbidden, locked(retryAfterSeconds: Int), passwordChangeRequired
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Microseconds since the Unix epoch, now.
+public func currentMicros() -> Int64 {
+    Int64(Date().timeIntervalSince1970 * 1_000_000)
+}
+
+/// Lower-case hexadecimal.
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { String(format: "%02x", $0) }.joined()
+}
+
+/// `count` random bytes from the system's CSPRNG, as URL-safe base64 without padding.
+public func randomToken(bytes count: Int = 32) -> String {
+    var generator = SystemRandomNumberGenerator()
+    let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    return Data(bytes).base64EncodedString()
+        .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}

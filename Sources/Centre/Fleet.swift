@@ -1,0 +1,229 @@
+// The recorders of every enabled camera, kept in step with the camera registry: a camera
+// added, edited or disabled (through the API or `vigil camera` beside a running server)
+// starts, restarts or stops its recorder within a couple of seconds. Each camera's frames
+// go to its recorder and to the live hub; its status (connected, fps, bitrate, last frame)
+// is kept for the API and metrics.
+
+import Catalog
+import Foundation
+import Logging
+import Media
+import NIOPosix
+import RTSP
+import Recording
+import Synchronization
+
+public struct CameraStatus: Sendable, Codable, Equatable {
+    public var recording = false
+    public var connected = false
+    public var lastFrameMicros: Int64?
+    public var framesPerSecond = 0.0
+    public var bitsPerSecond = 0.0
+    public var lastError: String?
+    /// Wall time up to which this camera's footage is durable.
+    public var committedThroughMicros: Int64?
+}
+
+/// The rules for a camera's settings, and the sealing of its password.
+public enum CameraRules {
+    public static func validate(_ c: CameraRecord) throws {
+        guard (1...64).contains(c.name.count), !c.name.contains("/") else { throw CentreError(.invalid, "camera names are 1-64 characters without '/'") }
+        let url: RTSPURL
+        do { url = try RTSPURL(c.url) } catch { throw CentreError(.invalid, "camera URL: \(error)") }
+        guard url.user == nil, url.password == nil else {
+            throw CentreError(.invalid, "give camera credentials as username/password, not inside the URL")
+        }
+        guard (1...RetentionPolicy.maximumDays).contains(c.retentionDays) else {
+            throw CentreError(.invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
+        }
+        guard (1...3600).contains(c.segmentSeconds) else { throw CentreError(.invalid, "segment length must be 1...3600 seconds") }
+        if let lat = c.latitude, !(-90...90).contains(lat) { throw CentreError(.invalid, "latitude must be -90...90") }
+        if let lon = c.longitude, !(-180...180).contains(lon) { throw CentreError(.invalid, "longitude must be -180...180") }
+    }
+
+    /// Splits `rtsp://user:pass@host/path` into the stored URL and credentials.
+    public static func split(url text: String) throws -> (url: String, user: String?, password: String?) {
+        let url = try RTSPURL(text)
+        return (url.requestURL, url.user, url.password)
+    }
+}
+
+public actor RecorderFleet {
+    private struct Running {
+        var camera: CameraRecord
+        var task: Task<Void, Never>
+    }
+
+    struct Meter {
+        var status = CameraStatus()
+        var windowStart: UInt64 = 0
+        var frames = 0
+        var bytes = 0
+    }
+
+    /// Per-camera status, written by each camera's ingest task without an actor hop.
+    final class Meters: Sendable {
+        private let state = Mutex([Int64: Meter]())
+
+        func withLock<T>(_ body: (inout [Int64: Meter]) -> T) -> T {
+            state.withLock { body(&$0) }
+        }
+    }
+
+    public let catalog: Catalog
+    public let store: SampleStore
+    public let live: LiveHub
+    private let keys: SiteKeys
+    private let logger: Logger
+    private let policy: RetentionPolicy
+    private var runIDs: RunIDAllocator?
+    private var running: [Int64: Running] = [:]
+    private var poked = false
+    private let meters = Meters()
+
+    public init(catalog: Catalog, store: SampleStore, keys: SiteKeys, live: LiveHub, policy: RetentionPolicy, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.keys = keys
+        self.live = live
+        self.policy = policy
+        self.logger = logger
+    }
+
+    /// Runs until cancelled, then stops every recorder with its last segment committed.
+    public func run() async {
+        do { runIDs = try await RunIDAllocator(catalog: catalog) } catch {
+            logger.critical("cannot start recording: \(error)")
+            return
+        }
+        var lastRetention = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            await reconcile()
+            if ContinuousClock.now - lastRetention >= .seconds(60) {
+                lastRetention = .now
+                do { _ = try await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger) } catch {
+                    logger.error("retention: \(error)")
+                }
+            }
+            for _ in 0..<8 where !poked && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(250)) }
+            poked = false
+        }
+        for r in running.values { r.task.cancel() }
+        for r in running.values { await r.task.value }
+        running = [:]
+    }
+
+    /// Re-reads the registry now instead of at the next poll.
+    public func poke() { poked = true }
+
+    public nonisolated func status(camera: Int64) -> CameraStatus {
+        var status = meters.withLock { $0[camera]?.status } ?? CameraStatus()
+        status.recording = status.recording && (status.lastFrameMicros.map { currentMicros() - $0 < 10_000_000 } ?? false)
+        return status
+    }
+
+    private func reconcile() async {
+        let cameras: [CameraRecord]
+        do { cameras = try await catalog.cameras() } catch {
+            logger.error("cannot read cameras: \(error)")
+            return
+        }
+        let wanted = Dictionary(uniqueKeysWithValues: cameras.filter(\.enabled).map { ($0.id, $0) })
+        for (id, r) in running where wanted[id] != r.camera {
+            r.task.cancel()
+            await r.task.value
+            running[id] = nil
+            meters.withLock { $0[id] = nil }
+            live.reset(camera: id)
+            logger.info("recorder of \(r.camera.name) stopped (\(wanted[id] == nil ? "disabled or removed" : "settings changed"))")
+        }
+        for (id, camera) in wanted where running[id] == nil {
+            running[id] = Running(camera: camera, task: startRecorder(camera))
+        }
+    }
+
+    private func startRecorder(_ camera: CameraRecord) -> Task<Void, Never> {
+        let catalog = self.catalog, store = self.store, logger = self.logger, live = self.live, meters = self.meters
+        let policy = self.policy
+        let runIDs = self.runIDs!
+        let endpoint: CameraEndpoint
+        do {
+            var url = try RTSPURL(camera.url)
+            url.user = camera.username
+            url.password = try camera.sealedPassword.map(keys.unseal)
+            endpoint = CameraEndpoint(name: camera.name, url: url)
+        } catch {
+            logger.error("camera \(camera.name): \(error)")
+            meters.withLock { $0[camera.id, default: Meter()].status.lastError = "\(error)" }
+            return Task {}
+        }
+        var configuration = RecorderConfiguration()
+        configuration.segmentLength = Ticks90k(camera.segmentSeconds) * ticksPerSecond
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        var located = endpoint
+        located.eventLoop = loop
+        let source = CameraSource(endpoint: located, logger: logger)
+        let freeSpace: @Sendable () async -> Void = {
+            _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
+        }
+        let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
+                                logger: logger, onDiskFull: freeSpace)
+        logger.info("recording \(camera.name) from \(camera.url)")
+        return Task {
+            do { try await recorder.start() } catch { logger.error("camera \(camera.name): \(error)") }
+            await withTaskExecutorPreference(EventLoopExecutor(loop)) {
+                await source.run { event in
+                    try await recorder.handle(event)
+                    Self.note(event, camera: camera.id, meters: meters, live: live)
+                    if case .frame = event {} else {
+                        let committed = await recorder.statistics.committedThroughMicros
+                        meters.withLock { $0[camera.id, default: Meter()].status.committedThroughMicros = committed }
+                    }
+                }
+            }
+            // The thread pool refuses work from a cancelled task; commit from a fresh one.
+            do { try await Task { try await recorder.stop() }.value } catch { logger.error("camera \(camera.name): \(error)") }
+            meters.withLock { $0[camera.id]?.status.connected = false }
+        }
+    }
+
+    private static func note(_ event: IngestEvent, camera: Int64, meters: Meters, live: LiveHub) {
+        switch event {
+        case .playing:
+            meters.withLock { m in
+                m[camera, default: Meter()].status.connected = true
+                m[camera]!.status.lastError = nil
+            }
+        case let .frame(f):
+            live.publish(camera: camera, parameters: f.parameters, frame: f.frame)
+            let now = DispatchTime.now().uptimeNanoseconds
+            meters.withLock { m in
+                var meter = m[camera] ?? Meter()
+                meter.status.connected = true
+                meter.status.recording = true
+                meter.status.lastFrameMicros = currentMicros()
+                meter.frames += 1
+                meter.bytes += f.frame.data.count
+                if meter.windowStart == 0 { meter.windowStart = now }
+                let elapsed = Double(now - meter.windowStart) / 1e9
+                if elapsed >= 2 {
+                    meter.status.framesPerSecond = Double(meter.frames) / elapsed
+                    meter.status.bitsPerSecond = Double(meter.bytes * 8) / elapsed
+                    meter.frames = 0
+                    meter.bytes = 0
+                    meter.windowStart = now
+                }
+                m[camera] = meter
+            }
+        case let .disconnected(error):
+            live.reset(camera: camera)
+            meters.withLock { m in
+                m[camera, default: Meter()].status.connected = false
+                m[camera]!.status.recording = false
+                m[camera]!.status.lastError = "\(error)"
+                m[camera]!.status.framesPerSecond = 0
+                m[camera]!.status.bitsPerSecond = 0
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+// Roles and permissions, from the city's rules (../shared/DESIGN.md): live images only for
+// the operator team and the two duty officers; recordings for investigators under evidence
+// rules; the administrator runs the system and sees no imagery unless granted.
+
+/// What a request may do. Imagery permissions (live, playback, export, ptz) are checked per
+/// camera; the rest are global.
+public enum Permission: String, Sendable, CaseIterable, Codable {
+    case live, playback, export, ptz
+    case manageCameras = "manage-cameras"
+    case manageUsers = "manage-users"
+    case viewAudit = "view-audit"
+    case viewMetrics = "view-metrics"
+    case manageEvidence = "manage-evidence"
+    case viewEvidence = "view-evidence"
+    case releaseHold = "release-hold"
+    case mediaRelease = "media-release"
+
+    public var isImagery: Bool { [.live, .playback, .export, .ptz].contains(self) }
+}
+
+public enum Role: String, Sendable, CaseIterable, Codable {
+    case `operator`
+    case guardDuty = "guard-duty"
+    case policeDuty = "police-duty"
+    case investigator, prosecutor, court
+    case mediaOfficer = "media-officer"
+    case supervisor
+    case admin
+
+    public var permissions: Set<Permission> {
+        switch self {
+        case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz]
+        case .investigator: [.playback, .export, .manageEvidence, .viewEvidence]
+        case .prosecutor, .court: [.viewEvidence]
+        case .mediaOfficer: [.mediaRelease]
+        case .supervisor: [.live, .playback, .export, .ptz, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
+        case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics]
+        }
+    }
+
+    public var title: String {
+        switch self {
+        case .operator: "operator"
+        case .guardDuty: "municipal-guard duty officer"
+        case .policeDuty: "police duty officer"
+        case .investigator: "investigator"
+        case .prosecutor: "prosecutor"
+        case .court: "court"
+        case .mediaOfficer: "media officer"
+        case .supervisor: "supervisor"
+        case .admin: "administrator"
+        }
+    }
+}
+
+/// Who is asking, resolved from a session or API token: the user, their role, and the
+/// permissions granted beyond the role.
+public struct Principal: Sendable, Equatable {
+    public var userID: Int64
+    public var name: String
+    public var role: Role
+    /// Extra grants: permission → cameras (nil = every camera).
+    public var grants: [Permission: Set<Int64>?]
+    public var mustChangePassword: Bool
+
+    public init(userID: Int64, name: String, role: Role, grants: [Permission: Set<Int64>?] = [:], mustChangePassword: Bool = false) {
+        self.userID = userID
+        self.name = name
+        self.role = role
+        self.grants = grants
+        self.mustChangePassword = mustChangePassword
+    }
+
+    /// May this principal do `permission` (on `camera`, for imagery permissions)?
+    public func may(_ permission: Permission, camera: Int64? = nil) -> Bool {
+        if role.permissions.contains(permission) { return true }
+        guard let granted = grants[permission] else { return false }
+        guard let cameras = granted else { return true }
+        return camera.map(cameras.contains) ?? false
+    }
+
+    /// Whether any camera at all is reachable with `permission`.
+    public func mayOnSomeCamera(_ permission: Permission) -> Bool {
+        role.permissions.contains(permission) || grants[permission] != nil
+    }
+}

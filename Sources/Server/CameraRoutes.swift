@@ -1,0 +1,127 @@
+import Catalog
+import Centre
+import Foundation
+import Hummingbird
+import Recording
+
+/// The camera registry: list, add, edit, disable. Credentials are stored sealed and never
+/// returned; the RTSP URL is shown only to those who manage cameras.
+struct CameraRoutes {
+    let env: ServerEnvironment
+
+    struct CameraView: Encodable {
+        var id: Int64
+        var name: String
+        var location: String
+        var latitude: Double?
+        var longitude: Double?
+        var url: String?
+        var username: String?
+        var hasPassword: Bool
+        var retentionDays: Int
+        var segmentSeconds: Int
+        var enabled: Bool
+        var status: CameraStatus
+        var gapsToday: Int
+        var mayLive: Bool
+        var mayPlayback: Bool
+    }
+
+    struct CameraInput: Decodable {
+        var name: String?
+        var url: String?
+        var username: String?
+        var password: String?
+        var location: String?
+        var latitude: Double?
+        var longitude: Double?
+        var retentionDays: Int?
+        var segmentSeconds: Int?
+        var enabled: Bool?
+
+        /// Names of the fields given (never their values: a password stays out of the log).
+        var changedFields: [String] {
+            let given: [(String, Bool)] = [
+                ("name", name != nil), ("url", url != nil), ("username", username != nil), ("password", password != nil),
+                ("location", location != nil), ("latitude", latitude != nil), ("longitude", longitude != nil),
+                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil),
+            ]
+            return given.filter(\.1).map(\.0)
+        }
+    }
+
+    func view(_ c: CameraRecord, _ p: Principal) async throws -> CameraView {
+        let manager = p.may(.manageCameras)
+        let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: Date()).timeIntervalSince1970 * 1_000_000)
+        let gaps = try await env.catalog.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
+        return CameraView(id: c.id, name: c.name, location: c.location, latitude: c.latitude, longitude: c.longitude,
+                          url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
+                          retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
+                          status: env.fleet.status(camera: c.id), gapsToday: gaps,
+                          mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id))
+    }
+
+    func apply(_ input: CameraInput, to c: inout CameraRecord) throws {
+        if let name = input.name { c.name = name }
+        if let text = input.url {
+            let split = try CameraRules.split(url: text)
+            c.url = split.url
+            if let user = split.user { c.username = user }
+            if let password = split.password { c.sealedPassword = try env.keys.seal(password) }
+        }
+        if let user = input.username { c.username = user.isEmpty ? nil : user }
+        if let password = input.password { c.sealedPassword = password.isEmpty ? nil : try env.keys.seal(password) }
+        if let location = input.location { c.location = location }
+        if input.latitude != nil { c.latitude = input.latitude }
+        if input.longitude != nil { c.longitude = input.longitude }
+        if let days = input.retentionDays { c.retentionDays = days }
+        if let seconds = input.segmentSeconds { c.segmentSeconds = seconds }
+        if let enabled = input.enabled { c.enabled = enabled }
+        try CameraRules.validate(c)
+    }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        t.add(.get, "/api/cameras", nil) { _, _, principal in
+            var views: [CameraView] = []
+            for c in try await env.catalog.cameras() { views.append(try await view(c, principal)) }
+            return try json(views)
+        }
+        t.add(.get, "/api/cameras/{id}", nil) { _, context, principal in
+            try json(try await view(try await camera(env, context), principal))
+        }
+        t.add(.post, "/api/cameras", .manageCameras) { request, context, principal in
+            let input = try await request.decode(as: CameraInput.self, context: context)
+            guard let name = input.name, let url = input.url else { throw APIError(status: .badRequest, message: "name and url are required") }
+            var record = CameraRecord(id: 0, name: name, url: url, retentionDays: RetentionPolicy.defaultDays)
+            record.url = "rtsp://placeholder/"
+            let added = try await mapErrors { () async throws -> CameraRecord in
+                try apply(input, to: &record)
+                if try await env.catalog.camera(named: record.name) != nil { throw CentreError(.conflict, "camera \(record.name) exists") }
+                return try await env.catalog.addCamera(record)
+            }
+            await env.fleet.poke()
+            try await env.audit.append(AuditEntry("camera.add", "ok", principal: principal, request: request, context: context, camera: added))
+            return try json(try await view(added, principal), status: .created)
+        }
+        t.add(.patch, "/api/cameras/{id}", .manageCameras) { request, context, principal in
+            var record = try await camera(env, context)
+            let input = try await request.decode(as: CameraInput.self, context: context)
+            try await mapErrors { try apply(input, to: &record) }
+            try await env.catalog.updateCamera(record)
+            await env.fleet.poke()
+            let changed = input.changedFields
+            try await env.audit.append(AuditEntry("camera.edit", "ok", principal: principal, request: request, context: context, camera: record,
+                                                  detail: "changed: " + changed.joined(separator: ", ")))
+            return try json(try await view(record, principal))
+        }
+    }
+}
+
+/// The camera named by the route's `{id}`, or 404.
+func camera(_ env: ServerEnvironment, _ context: VigilContext) async throws -> CameraRecord {
+    guard let id = context.parameters.get("id", as: Int64.self), let c = try await env.catalog.camera(id: id) else {
+        throw APIError(status: .notFound, message: "no such camera")
+    }
+    return c
+}

@@ -1,0 +1,65 @@
+import Centre
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+
+/// The per-request context: who is asking (set by `AuthMiddleware`) and from where.
+public struct VigilContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<VigilContext>
+    public var authenticated: Authenticated?
+    /// The client's address (no port).
+    public let address: String
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        address = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// The signed-in principal; routes behind `AuthMiddleware` always have one.
+    public func principal() throws -> Principal {
+        guard let p = authenticated?.principal else { throw HTTPError(.unauthorized, message: "sign in first") }
+        return p
+    }
+}
+
+/// Errors as JSON bodies: `{"error": "..."}`.
+struct APIError: HTTPResponseError {
+    var status: HTTPResponse.Status
+    var message: String
+    var headers: HTTPFields = [:]
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func from(_ error: CentreError) -> APIError {
+        switch error.kind {
+        case .invalid: APIError(status: .badRequest, message: error.message)
+        case .notFound: APIError(status: .notFound, message: error.message)
+        case .conflict: APIError(status: .conflict, message: error.message)
+        case .unauthenticated: APIError(status: .unauthorized, message: error.message)
+        case .forbidden: APIError(status: .forbidden, message: error.message)
+        case .passwordChangeRequired: APIError(status: .forbidden, message: error.message)
+        case let .locked(seconds):
+            APIError(status: .tooManyRequests, message: error.message, headers: [.retryAfter: String(seconds)])
+        }
+    }
+}
+
+/// Encodes `value` as a JSON response that no cache keeps.
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var headers = extra
+    headers[.contentType] = "application/json"
+    headers[.cacheControl] = "no-store"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}

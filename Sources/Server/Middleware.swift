@@ -1,0 +1,73 @@
+import Centre
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Resolves the session cookie or bearer token for every API request and refuses the
+/// request when there is none (401), when a browser session's state-changing request lacks
+/// its CSRF token (403), or when a one-time password has not been changed yet (403).
+/// Static console files pass without sign-in; they hold no data.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = VigilContext
+    let accounts: Accounts
+
+    static let cookieName = "vigil_session"
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/") || path == "/api" || path == "/metrics" else { return try await next(request, context) }
+        if request.method == .post && path == "/api/session" { return try await next(request, context) }
+        guard let credential = Self.credential(of: request),
+              let authenticated = try await accounts.authenticate(credential) else {
+            throw APIError(status: .unauthorized, message: "sign in first", headers: [.wwwAuthenticate: "Bearer realm=\"vigil\""])
+        }
+        if let csrf = authenticated.csrfToken, ![.get, .head, .options].contains(request.method) {
+            guard let sent = request.headers[Self.csrfHeader], constantTimeEqual(sent, csrf) else {
+                throw APIError(status: .forbidden, message: "missing or wrong X-CSRF-Token")
+            }
+        }
+        if authenticated.principal.mustChangePassword {
+            let allowed = (path == "/api/session" && [.get, .delete].contains(request.method))
+                || (path == "/api/session/password" && request.method == .post)
+            guard allowed else { throw APIError(status: .forbidden, message: "change your one-time password first") }
+        }
+        var context = context
+        context.authenticated = authenticated
+        return try await next(request, context)
+    }
+
+    static func credential(of request: Request) -> Credential? {
+        if let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
+            return .apiToken(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        }
+        if let cookie = request.cookies[cookieName]?.value, !cookie.isEmpty { return .session(token: cookie) }
+        return nil
+    }
+}
+
+/// Headers that keep the console from being framed, sniffed or fed foreign scripts.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = VigilContext
+
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'self'; media-src 'self' blob:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return response
+    }
+}
+
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+}

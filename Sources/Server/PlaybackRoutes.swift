@@ -1,0 +1,176 @@
+import Catalog
+import Centre
+import Crypto
+import Foundation
+import Hummingbird
+import Media
+import NIOCore
+import NIOPosix
+import Recording
+
+/// Coverage and gaps of a time range, and the footage itself as an MP4 assembled on the fly
+/// from the sample files (HTTP Range, ETag); nothing is materialised.
+struct PlaybackRoutes {
+    let env: ServerEnvironment
+
+    struct Interval: Encodable { var from: String; var to: String }
+    struct Gap: Encodable { var from: String; var to: String?; var reason: String }
+    struct Coverage: Encodable {
+        var camera: Int64
+        var from: String
+        var to: String
+        var recorded: [Interval]
+        var gaps: [Gap]
+        var segments: Int
+    }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        t.add(.get, "/api/cameras/{id}/recordings", .playback, imagery: true, onDenied: denied("recordings.list")) { request, context, principal in
+            let c = try await camera(env, context)
+            let (from, to) = try range(request)
+            try await requireCamera(c, .playback, principal, "recordings.list", request, context)
+            let segments = try await env.catalog.segments(cameraID: c.id, from: from, to: to)
+            var recorded: [(Int64, Int64)] = []
+            for s in segments {
+                let start = max(s.startMicros, from), end = min(s.endMicros, to)
+                guard end > start else { continue }
+                if let last = recorded.last, start - last.1 <= 500_000 {
+                    recorded[recorded.count - 1].1 = max(last.1, end)
+                } else {
+                    recorded.append((start, end))
+                }
+            }
+            let gaps = try await env.catalog.gaps(cameraID: c.id, from: from, to: to)
+            try await env.audit.append(entry("recordings.list", principal, request, context, c, from, to))
+            return try json(Coverage(camera: c.id, from: iso8601(micros: from), to: iso8601(micros: to),
+                                     recorded: recorded.map { Interval(from: iso8601(micros: $0.0), to: iso8601(micros: $0.1)) },
+                                     gaps: gaps.map { Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason) },
+                                     segments: segments.count))
+        }
+        t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied("playback.view")) { request, context, principal in
+            try await mp4(request, context, principal, permission: .playback, action: "playback.view", attachment: false)
+        }
+        t.add(.get, "/api/cameras/{id}/export.mp4", .export, imagery: true, onDenied: denied("export.download")) { request, context, principal in
+            try await mp4(request, context, principal, permission: .export, action: "export.download", attachment: true)
+        }
+    }
+
+    func denied(_ action: String) -> @Sendable (Request, VigilContext, Principal) async throws -> Void {
+        let env = self.env
+        return { request, context, principal in
+            let c = try? await camera(env, context)
+            try await env.audit.append(AuditEntry(action, "denied", principal: principal, request: request, context: context, camera: c,
+                                                  detail: "role lacks the permission"))
+        }
+    }
+
+    func range(_ request: Request) throws -> (Int64, Int64) {
+        let from = try timeParameter(request, "from"), to = try timeParameter(request, "to")
+        guard from < to else { throw APIError(status: .badRequest, message: "from must be before to") }
+        guard to - from <= 7 * 86_400_000_000 else { throw APIError(status: .badRequest, message: "a range is at most 7 days") }
+        return (from, to)
+    }
+
+    func entry(_ action: String, _ p: Principal, _ request: Request, _ context: VigilContext, _ c: CameraRecord,
+               _ from: Int64, _ to: Int64, result: String = "ok", detail: String? = nil) -> AuditEntry {
+        var e = AuditEntry(action, result, principal: p, request: request, context: context, camera: c, detail: detail)
+        e.from = iso8601(micros: from)
+        e.to = iso8601(micros: to)
+        e.purpose = request.uri.queryParameters["purpose"].map { String($0.prefix(200)) }
+        e.caseReference = request.uri.queryParameters["case"].map { String($0.prefix(100)) }
+        return e
+    }
+
+    /// Refuses (and audits) a principal without `permission` on this camera.
+    func requireCamera(_ c: CameraRecord, _ permission: Permission, _ p: Principal, _ action: String,
+                       _ request: Request, _ context: VigilContext) async throws {
+        guard p.may(permission, camera: c.id) else {
+            try await env.audit.append(AuditEntry(action, "denied", principal: p, request: request, context: context, camera: c,
+                                                  detail: "no \(permission.rawValue) grant on this camera"))
+            throw APIError(status: .forbidden, message: "no \(permission.rawValue) permission on camera \(c.name)")
+        }
+    }
+
+    func mp4(_ request: Request, _ context: VigilContext, _ principal: Principal, permission: Permission, action: String,
+             attachment: Bool) async throws -> Response {
+        let c = try await camera(env, context)
+        let (from, to) = try range(request)
+        try await requireCamera(c, permission, principal, action, request, context)
+        if permission == .export, (request.uri.queryParameters["purpose"] ?? "").isEmpty {
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "denied", detail: "no purpose given"))
+            throw APIError(status: .badRequest, message: "an export needs a purpose (query parameter purpose)")
+        }
+        let plan: ExportPlan
+        do {
+            plan = try await Exporter.plan(catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to)
+        } catch let error as RecordingError {
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: "\(error)"))
+            throw APIError(status: .notFound, message: "\(error)")
+        }
+        let file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
+        let etag = Self.etag(plan: plan, size: file.size)
+        var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes", .eTag: etag, .cacheControl: "private, no-store"]
+        if attachment {
+            headers[.contentDisposition] = "attachment; filename=\"\(c.name)-\(iso8601(micros: from)).mp4\""
+        }
+        let byteRange: Range<Int64>
+        let status: HTTPResponse.Status
+        switch Self.parseRange(request.headers[.range], size: file.size, ifRange: request.headers[.ifRange], etag: etag) {
+        case .whole:
+            byteRange = 0..<file.size
+            status = .ok
+        case let .partial(r):
+            byteRange = r
+            status = .partialContent
+            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(file.size)"
+        case .unsatisfiable:
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: "range not satisfiable"))
+            throw APIError(status: .rangeNotSatisfiable, message: "range not satisfiable", headers: [.contentRange: "bytes */\(file.size)"])
+        }
+        headers[.contentLength] = String(byteRange.count)
+        try await env.audit.append(entry(action, principal, request, context, c, from, to,
+                                         detail: "bytes \(byteRange.lowerBound)-\(max(byteRange.lowerBound, byteRange.upperBound - 1))/\(file.size), \(plan.frameCount) frames"))
+        if request.method == .head { return Response(status: status, headers: headers) }
+        return Response(status: status, headers: headers, body: ResponseBody { writer in
+            var offset = byteRange.lowerBound
+            while offset < byteRange.upperBound {
+                let end = min(byteRange.upperBound, offset + (1 << 20))
+                let start = offset
+                let bytes = try await NIOThreadPool.singleton.runIfActive { try file.read(start..<end) }
+                try await writer.write(ByteBuffer(bytes: bytes))
+                offset = end
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// A strong validator: the segments, their sizes and states, and the range.
+    static func etag(plan: ExportPlan, size: Int64) -> String {
+        var h = SHA256()
+        for r in plan.runs { h.update(data: Array("\(r.path):\(r.fileOffset):\(r.samples.count);".utf8)) }
+        h.update(data: Array("\(plan.trimStart):\(size)".utf8))
+        return "\"" + h.finalize().prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+    }
+
+    enum RangeRequest: Equatable { case whole, partial(Range<Int64>), unsatisfiable }
+
+    /// RFC 9110 §14: a single `bytes=` range (first-last, first-, or -suffix). Several
+    /// ranges, or an `If-Range` that no longer matches, get the whole file.
+    static func parseRange(_ header: String?, size: Int64, ifRange: String? = nil, etag: String = "") -> RangeRequest {
+        guard let header, header.hasPrefix("bytes=") else { return .whole }
+        if let ifRange, ifRange != etag { return .whole }
+        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .whole }
+        let first = spec[..<dash], last = spec[spec.index(after: dash)...]
+        if first.isEmpty {
+            guard let n = Int64(last), n > 0 else { return .unsatisfiable }
+            return size == 0 ? .unsatisfiable : .partial(max(0, size - n)..<size)
+        }
+        guard let a = Int64(first), a >= 0 else { return .whole }
+        guard a < size else { return .unsatisfiable }
+        if last.isEmpty { return .partial(a..<size) }
+        guard let b = Int64(last), b >= a else { return .whole }
+        return .partial(a..<min(size, b + 1))
+    }
+}

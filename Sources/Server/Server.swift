@@ -1,0 +1,177 @@
+// Server: the HTTP face of the centre — API routes, sessions and CSRF, WebSocket live view,
+// the static console and metrics. It formats HTTP and nothing else: rules about who may do
+// what live in Centre, SQL lives in Catalog, media assembly lives in Media and Recording.
+// Every route is declared with the permission it needs (`RouteTable`), so the security
+// tests can enumerate the router and check each one.
+
+import Audit
+import Catalog
+import Centre
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import HummingbirdWebSocket
+import Logging
+import NIOSSL
+import Recording
+import ServiceLifecycle
+
+/// Everything the routes use.
+public struct ServerEnvironment: Sendable {
+    public var catalog: Catalog
+    public var store: SampleStore
+    public var accounts: Accounts
+    public var audit: AuditTrail
+    public var fleet: RecorderFleet
+    public var live: LiveHub
+    public var keys: SiteKeys
+    public var metrics: VigilMetrics
+    /// Directory of the browser console's static files.
+    public var webRoot: String
+    /// The OpenAPI document served at /api/openapi.json.
+    public var openAPIPath: String
+    /// Cookies get `Secure` when the server speaks TLS.
+    public var secureCookies: Bool
+    public var logger: Logger
+
+    public init(catalog: Catalog, store: SampleStore, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
+                keys: SiteKeys, metrics: VigilMetrics, webRoot: String, openAPIPath: String, secureCookies: Bool, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.accounts = accounts
+        self.audit = audit
+        self.fleet = fleet
+        self.live = live
+        self.keys = keys
+        self.metrics = metrics
+        self.webRoot = webRoot
+        self.openAPIPath = openAPIPath
+        self.secureCookies = secureCookies
+        self.logger = logger
+    }
+}
+
+/// What a route requires. `permission == nil`: any signed-in user. Routes in
+/// `RouteTable.public` need no sign-in.
+public struct RoutePolicy: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    public var permission: Permission?
+    /// Touches imagery: every request appends exactly one audit entry.
+    public var imagery: Bool
+    public var key: String { "\(method) \(path)" }
+}
+
+/// The HTTP server: `router` for the API and console, `webSocketRouter` for live upgrades.
+public struct VigilServer {
+    public let router: Router<VigilContext>
+    public let webSocketRouter: Router<VigilContext>
+    public let policies: [RoutePolicy]
+    /// Sign-in is the only API route open to anyone; static console files are open too.
+    public static let publicRoutes: Set<String> = ["POST /api/session"]
+
+    public init(environment env: ServerEnvironment) {
+        let router = Router(context: VigilContext.self)
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: AuthMiddleware(accounts: env.accounts))
+        router.add(middleware: FileMiddleware(env.webRoot, searchForIndexHtml: true, logger: env.logger))
+        var table = RouteTable(router: router)
+        SessionRoutes(env: env).register(&table)
+        CameraRoutes(env: env).register(&table)
+        PlaybackRoutes(env: env).register(&table)
+        LiveRoutes(env: env).register(&table)
+        UserRoutes(env: env).register(&table)
+        AuditRoutes(env: env).register(&table)
+        MetaRoutes(env: env).register(&table)
+        self.router = router
+        self.policies = table.policies
+        let ws = Router(context: VigilContext.self)
+        LiveRoutes(env: env).registerWebSocket(ws)
+        self.webSocketRouter = ws
+    }
+
+    /// Runs the server and `services` (recorders, checkpoints) in one ServiceGroup until
+    /// SIGINT or SIGTERM, then shuts all down gracefully.
+    public func run(host: String, port: Int, tls: (certificate: String, key: String)?, services: [any Service],
+                    logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        let base = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: webSocketRouter)
+        let server: HTTPServerBuilder
+        if let tls {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+            server = try HTTPServerBuilder.tls(base, tlsConfiguration: TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: NIOSSLPrivateKeySource.privateKey(key)))
+        } else {
+            server = base
+        }
+        let app = Application(router: router, server: server,
+                              configuration: .init(address: .hostname(host, port: port), serverName: "vigil"),
+                              services: services,
+                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+                              logger: logger)
+        try await app.runService()
+    }
+}
+
+/// Registers routes together with their policy.
+struct RouteTable {
+    let router: Router<VigilContext>
+    var policies: [RoutePolicy] = []
+
+    typealias Handler = @Sendable (Request, VigilContext, Principal) async throws -> Response
+
+    /// Adds a route. The handler runs only for a principal holding `permission` (on some
+    /// camera, for imagery permissions; the handler checks the camera itself).
+    mutating func add(_ method: HTTPRequest.Method, _ path: String, _ permission: Permission?, imagery: Bool = false,
+                      onDenied: (@Sendable (Request, VigilContext, Principal) async throws -> Void)? = nil,
+                      _ handler: @escaping Handler) {
+        policies.append(RoutePolicy(method: method.rawValue, path: path, permission: permission, imagery: imagery))
+        router.on(RouterPath(path), method: method) { request, context in
+            let principal = try context.principal()
+            if let permission {
+                let allowed = permission.isImagery ? principal.mayOnSomeCamera(permission) : principal.may(permission)
+                guard allowed else {
+                    try await onDenied?(request, context, principal)
+                    throw APIError(status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the \(permission.rawValue) permission")
+                }
+            }
+            return try await handler(request, context, principal)
+        }
+    }
+}
+
+/// The station a request came from, for audit entries.
+func station(_ request: Request, _ context: VigilContext) -> (address: String, userAgent: String) {
+    (context.address, String((request.headers[.userAgent] ?? "").prefix(200)))
+}
+
+extension AuditEntry {
+    /// An entry for `principal` acting from the request's station.
+    init(_ action: String, _ result: String, principal: Principal?, request: Request, context: VigilContext,
+         camera: CameraRecord? = nil, detail: String? = nil) {
+        let s = station(request, context)
+        self.init(action: action, result: result, user: principal?.name, role: principal?.role.rawValue, address: s.address,
+                  userAgent: s.userAgent, camera: camera?.id, cameraName: camera?.name, detail: detail)
+    }
+}
+
+/// Reads a query parameter that must be an ISO 8601 time.
+func timeParameter(_ request: Request, _ name: String) throws -> Int64 {
+    guard let text = request.uri.queryParameters.get(name) else {
+        throw APIError(status: .badRequest, message: "missing query parameter \(name) (ISO 8601 time)")
+    }
+    guard let micros = parseISO8601(text) else { throw APIError(status: .badRequest, message: "\(name)=\(text) is not an ISO 8601 time") }
+    return micros
+}
+
+/// Maps domain and catalog errors to API errors; others pass through.
+func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as CentreError {
+        throw APIError.from(error)
+    } catch let RecordingError.invalid(message) {
+        throw APIError(status: .badRequest, message: message)
+    }
+}

@@ -1,0 +1,90 @@
+import Centre
+import Foundation
+import Hummingbird
+
+/// Sign-in, sign-out, who am I, password change, API tokens.
+struct SessionRoutes {
+    let env: ServerEnvironment
+
+    struct SignIn: Decodable { var username: String; var password: String }
+    struct PasswordChange: Decodable { var current: String; var new: String }
+    struct TokenRequest: Decodable { var name: String }
+
+    struct Me: Encodable {
+        var user: String
+        var role: String
+        var roleTitle: String
+        var permissions: [String]
+        var csrfToken: String?
+        var mustChangePassword: Bool
+    }
+
+    static func me(_ p: Principal, csrf: String?) -> Me {
+        let permissions = Permission.allCases.filter { p.mayOnSomeCamera($0) || p.may($0) }.map(\.rawValue)
+        return Me(user: p.name, role: p.role.rawValue, roleTitle: p.role.title, permissions: permissions, csrfToken: csrf,
+                  mustChangePassword: p.mustChangePassword)
+    }
+
+    func cookie(_ value: String, maxAge: Int64) -> String {
+        "\(AuthMiddleware.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (env.secureCookies ? "; Secure" : "")
+    }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        // Registered directly: sign-in is the one API route without a session.
+        t.policies.append(RoutePolicy(method: "POST", path: "/api/session", permission: nil, imagery: false))
+        t.router.post("/api/session") { request, context -> Response in
+            let body: SignIn
+            do { body = try await request.decode(as: SignIn.self, context: context) } catch {
+                throw APIError(status: .badRequest, message: "expected JSON {\"username\": …, \"password\": …}")
+            }
+            let s = station(request, context)
+            do {
+                let issued = try await env.accounts.signIn(name: body.username, password: body.password, address: s.address, userAgent: s.userAgent)
+                try await env.audit.append(AuditEntry("session.sign-in", "ok", principal: issued.principal, request: request, context: context))
+                return try json(Self.me(issued.principal, csrf: issued.csrfToken),
+                                headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
+            } catch let error as CentreError {
+                var entry = AuditEntry("session.sign-in", "denied", principal: nil, request: request, context: context, detail: error.message)
+                entry.user = String(body.username.prefix(64))
+                try await env.audit.append(entry)
+                throw APIError.from(error)
+            }
+        }
+        t.add(.get, "/api/session", nil) { _, context, principal in
+            try json(Self.me(principal, csrf: context.authenticated?.csrfToken))
+        }
+        t.add(.delete, "/api/session", nil) { request, context, principal in
+            if case let .session(token)? = AuthMiddleware.credential(of: request) {
+                try await env.accounts.signOut(sessionToken: token)
+            }
+            try await env.audit.append(AuditEntry("session.sign-out", "ok", principal: principal, request: request, context: context))
+            return Response(status: .noContent, headers: [.setCookie: cookie("", maxAge: 0)])
+        }
+        t.add(.post, "/api/session/password", nil) { request, context, principal in
+            let body = try await request.decode(as: PasswordChange.self, context: context)
+            do {
+                try await mapErrors { try await env.accounts.changePassword(userID: principal.userID, current: body.current, new: body.new) }
+            } catch {
+                try await env.audit.append(AuditEntry("user.password-change", "denied", principal: principal, request: request, context: context,
+                                                      detail: (error as? APIError)?.message))
+                throw error
+            }
+            try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context))
+            // Changing the password ended every session; start a fresh one for this station.
+            let s = station(request, context)
+            let issued = try await mapErrors {
+                try await env.accounts.signIn(name: principal.name, password: body.new, address: s.address, userAgent: s.userAgent)
+            }
+            return try json(Self.me(issued.principal, csrf: issued.csrfToken),
+                            headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
+        }
+        t.add(.post, "/api/tokens", nil) { request, context, principal in
+            let body = try await request.decode(as: TokenRequest.self, context: context)
+            let issued = try await env.accounts.issueAPIToken(userID: principal.userID, name: String(body.name.prefix(100)))
+            try await env.audit.append(AuditEntry("token.issue", "ok", principal: principal, request: request, context: context,
+                                                  detail: "token \(issued.id) \"\(body.name)\""))
+            return try json(["id": String(issued.id), "token": issued.token], status: .created)
+        }
+    }
+}

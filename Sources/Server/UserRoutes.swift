@@ -1,0 +1,91 @@
+import Catalog
+import Centre
+import Foundation
+import Hummingbird
+
+/// Accounts administration: list, add, change role, disable, reset password, grants.
+struct UserRoutes {
+    let env: ServerEnvironment
+
+    struct UserView: Encodable {
+        var id: Int64
+        var name: String
+        var role: String
+        var disabled: Bool
+        var mustChangePassword: Bool
+        var locked: Bool
+        var grants: [GrantView]
+    }
+
+    struct GrantView: Codable { var permission: String; var camera: Int64? }
+    struct NewUser: Decodable { var name: String; var role: String; var password: String }
+    struct UserChange: Decodable { var role: String?; var disabled: Bool?; var password: String? }
+
+    func view(_ u: UserRecord) async throws -> UserView {
+        UserView(id: u.id, name: u.name, role: u.role, disabled: u.disabled, mustChangePassword: u.mustChangePassword,
+                 locked: u.lockedUntilMicros > currentMicros(),
+                 grants: try await env.catalog.grants(userID: u.id).map { GrantView(permission: $0.permission, camera: $0.cameraID) })
+    }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        t.add(.get, "/api/users", .manageUsers) { _, _, _ in
+            var views: [UserView] = []
+            for u in try await env.catalog.users() { views.append(try await view(u)) }
+            return try json(views)
+        }
+        t.add(.post, "/api/users", .manageUsers) { request, context, principal in
+            let body = try await request.decode(as: NewUser.self, context: context)
+            guard let role = Role(rawValue: body.role) else { throw APIError(status: .badRequest, message: "unknown role \(body.role)") }
+            // A password set by someone else is one-time: its owner must change it.
+            let user = try await mapErrors { try await env.accounts.addUser(name: body.name, role: role, password: body.password, oneTime: true) }
+            try await env.audit.append(AuditEntry("user.add", "ok", principal: principal, request: request, context: context,
+                                                  detail: "user \(user.name) as \(role.rawValue)"))
+            return try json(try await view(user), status: .created)
+        }
+        t.add(.patch, "/api/users/{uid}", .manageUsers) { request, context, principal in
+            guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: id) else {
+                throw APIError(status: .notFound, message: "no such user")
+            }
+            let body = try await request.decode(as: UserChange.self, context: context)
+            var changes: [String] = []
+            try await mapErrors {
+                if let r = body.role {
+                    guard let role = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
+                    try await env.accounts.setRole(userID: id, role)
+                    changes.append("role \(user.role) → \(role.rawValue)")
+                }
+                if let disabled = body.disabled {
+                    try await env.accounts.setDisabled(userID: id, disabled)
+                    changes.append(disabled ? "disabled" : "enabled")
+                }
+                if let password = body.password {
+                    try await env.accounts.setPassword(userID: id, password: password, oneTime: true)
+                    changes.append("password reset (one-time)")
+                }
+            }
+            try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
+                                                  detail: "user \(user.name): " + changes.joined(separator: ", ")))
+            return try json(try await view(try await env.catalog.user(id: id) ?? user))
+        }
+        for (method, action) in [(HTTPRequest.Method.post, "grant.add"), (.delete, "grant.remove")] {
+            t.add(method, "/api/users/{uid}/grants", .manageUsers) { request, context, principal in
+                guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: id) else {
+                    throw APIError(status: .notFound, message: "no such user")
+                }
+                let body = try await request.decode(as: GrantView.self, context: context)
+                guard Permission(rawValue: body.permission) != nil else {
+                    throw APIError(status: .badRequest, message: "unknown permission \(body.permission)")
+                }
+                if let camera = body.camera, try await env.catalog.camera(id: camera) == nil {
+                    throw APIError(status: .notFound, message: "no such camera")
+                }
+                let grant = GrantRecord(userID: id, permission: body.permission, cameraID: body.camera)
+                if method == .post { try await env.catalog.addGrant(grant) } else { try await env.catalog.removeGrant(grant) }
+                try await env.audit.append(AuditEntry(action, "ok", principal: principal, request: request, context: context,
+                                                      detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"))
+                return try json(try await view(user))
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Audit
+import Catalog
+import Centre
+import Foundation
+import Recording
+
+// Administration from the command line. Each opens the data directory beside a running
+// server (SQLite in WAL mode lets both write) and appends its own audit entry; the server
+// picks up camera changes within a couple of seconds.
+
+struct CameraCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "camera", abstract: "Add or list cameras.",
+                                                    subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a camera (credentials in the URL are stored sealed).")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Camera name.") var name: String
+        @Argument(help: "rtsp://[user:password@]host[:port]/path") var url: String
+        @Option(name: .long, help: "Where the camera is.") var location: String = ""
+        @Option(name: .long, help: "Keep recordings this many days (at most 90).") var retentionDays: Int = RetentionPolicy.defaultDays
+        @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
+        @Flag(name: .long, help: "Register without recording yet.") var disabled = false
+
+        func run() async throws {
+            let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.camera"))
+            defer { Task { await site.catalog.close() } }
+            let split = try CameraRules.split(url: url)
+            var record = CameraRecord(id: 0, name: name, url: split.url, retentionDays: retentionDays)
+            record.location = location
+            record.segmentSeconds = segmentSeconds
+            record.enabled = !disabled
+            record.username = split.user
+            record.sealedPassword = try split.password.map(site.keys.seal)
+            do { try CameraRules.validate(record) } catch let error as CentreError { throw ValidationError(error.message) }
+            guard try await site.catalog.camera(named: name) == nil else { throw ValidationError("camera \(name) already exists") }
+            let added = try await site.catalog.addCamera(record)
+            try await site.auditCommandLine("camera.add", camera: added, detail: "from the command line")
+            say("camera \(added.id) \(added.name) \(added.url)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List cameras.")
+        @OptionGroup var dataOptions: DataOptions
+        func run() async throws {
+            let catalog = try await Catalog.openSQLite(path: dataOptions.catalogPath)
+            for c in try await catalog.cameras() {
+                say("\(c.id)\t\(c.name)\t\(c.enabled ? "enabled" : "disabled")\t\(c.url)\t\(c.retentionDays) days")
+            }
+            await catalog.close()
+        }
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts (passwords are read from standard input).",
+                                                    subcommands: [Add.self, Passwd.self, Disable.self, List.self])
+
+    static func readPassword() throws -> String {
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("give the password on standard input")
+        }
+        return line
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "User name.") var name: String
+        @Option(name: .long, help: "One of: \(Role.allCases.map(\.rawValue).joined(separator: ", ")).") var role: String
+        @Flag(name: .long, help: "The user must change the password at first sign-in.") var oneTime = false
+
+        func run() async throws {
+            guard let r = Role(rawValue: role) else { throw ValidationError("unknown role \(role); one of \(Role.allCases.map(\.rawValue))") }
+            let password = try UserCommand.readPassword()
+            let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
+            do {
+                let user = try await site.accounts.addUser(name: name, role: r, password: password, oneTime: oneTime)
+                try await site.auditCommandLine("user.add", detail: "user \(user.name) as \(r.rawValue)")
+                say("user \(user.id) \(user.name) (\(r.title))")
+            } catch let error as CentreError {
+                await site.catalog.close()
+                throw ValidationError(error.message)
+            }
+            await site.catalog.close()
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's password (from standard input); ends their sessions.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "User name.") var name: String
+        @Flag(name: .long, help: "The user must change it at next sign-in.") var oneTime = false
+
+        func run() async throws {
+            let password = try UserCommand.readPassword()
+            let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
+            guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
+            do { try await site.accounts.setPassword(userID: user.id, password: password, oneTime: oneTime) } catch let error as CentreError {
+                throw ValidationError(error.message)
+            }
+            try await site.auditCommandLine("user.edit", detail: "user \(name): password set")
+            await site.catalog.close()
+            say("password of \(name) set")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a user and end their sessions.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "User name.") var name: String
+
+        func run() async throws {
+            let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
+            guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
+            try await site.accounts.setDisabled(userID: user.id, true)
+            try await site.auditCommandLine("user.edit", detail: "user \(name): disabled")
+            await site.catalog.close()
+            say("\(name) disabled")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var dataOptions: DataOptions
+        func run() async throws {
+            let catalog = try await Catalog.openSQLite(path: dataOptions.catalogPath)
+            for u in try await catalog.users() {
+                say("\(u.id)\t\(u.name)\t\(u.role)\(u.disabled ? "\tdisabled" : "")\(u.mustChangePassword ? "\tone-time password" : "")")
+            }
+            await catalog.close()
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Verify the audit log, or print a signed checkpoint.",
+                                                    subcommands: [Verify.self, CheckpointCommand.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the audit log offline against the site's signed checkpoints; exit 0 only when it is intact.")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(name: .long, help: "A checkpoint obtained earlier (signed note): the log must still contain it.") var checkpoint: String?
+        @Option(name: .long, help: "The site's verifier key (name+id+key); default: DATA/keys/site-ed25519.vkey.") var key: String?
+
+        func run() async throws {
+            let verifier: NoteVerifier
+            if let key {
+                let text = FileManager.default.contents(atPath: key).map { String(decoding: $0, as: UTF8.self) } ?? key
+                verifier = try NoteVerifier(encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            } else {
+                verifier = try SiteKeys.verifier(dataDirectory: dataOptions.data)
+            }
+            let external = try checkpoint.map { path -> String in
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                return String(decoding: data, as: UTF8.self)
+            }
+            // Read the store as it is: no migration, no recovery, nothing trusted but bytes.
+            let catalog = try await Catalog.openSQLite(path: dataOptions.catalogPath)
+            let entries = try await catalog.auditEntries().map { LogVerifier.StoredEntry(position: $0.seq, body: $0.body) }
+            let checkpoints = try await catalog.checkpoints().map(\.note)
+            await catalog.close()
+            let report = LogVerifier.verify(entries: entries, checkpoints: checkpoints, external: external, verifier: verifier)
+            say("audit log: \(report.entryCount) entries, \(report.checkpointsVerified) signed checkpoints checked (key \(verifier.name))")
+            if report.uncoveredEntries > 0 {
+                say("note: the newest \(report.uncoveredEntries) entries are not yet covered by a signed checkpoint")
+            }
+            guard report.passed else {
+                for problem in report.problems { FileHandle.standardError.write(Data("FAIL: \(problem)\n".utf8)) }
+                throw ExitCode(1)
+            }
+            say("OK: the log matches every signed checkpoint up to \(report.verifiedSize) entries")
+        }
+    }
+
+    struct CheckpointCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "Sign and print a checkpoint of the log as it is now.")
+        @OptionGroup var dataOptions: DataOptions
+        func run() async throws {
+            let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.audit"))
+            let row = try await site.audit.checkpoint()
+            await site.catalog.close()
+            print(row.note, terminator: "")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Catalog
+import Centre
+import Foundation
+import Logging
+import Recording
+import Server
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the centre: recorders for every enabled camera, retention, the HTTP API and the browser console.")
+
+    @Option(name: .long, help: "Data directory (default: the config's, else ./data).") var data: String?
+    @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:8080).") var listen: String?
+    @Option(name: .long, help: "JSON configuration file (see docs/server.md).") var config: String?
+    @Option(name: .long, help: "Directory of the console's static files (default: the repository's Web/).") var web: String?
+
+    func run() async throws {
+        var settings = try config.map(ServerSettings.load) ?? ServerSettings()
+        if let data { settings.data = data }
+        if let listen { settings.listen = listen }
+        if let web { settings.web = web }
+        try await CentreRunner(settings: settings).run(beforeStart: { _ in }, onRunning: { url in say("Vigil console: \(url)") })
+    }
+}
+
+/// `vigil serve`'s configuration file. Every field is optional.
+struct ServerSettings: Codable {
+    var data: String = "./data"
+    var listen: String = "127.0.0.1:8080"
+    var siteName: String = "vigil"
+    var tls: TLSFiles?
+    /// Retention for cameras added without one (at most 90).
+    var retentionDays: Int = RetentionPolicy.defaultDays
+    var segmentSeconds: Int = 60
+    /// Delete the oldest unheld footage when free space falls below this many MiB.
+    var diskFloorMB: Int64 = 1024
+    var checkpointSeconds: Int = 60
+    var web: String?
+
+    struct TLSFiles: Codable { var certificate: String; var key: String }
+
+    static func load(_ path: String) throws -> ServerSettings {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read config file \(path)") }
+        do { return try JSONDecoder().decode(ServerSettings.self, from: data) } catch {
+            throw ValidationError("config file \(path): \(error)")
+        }
+    }
+
+    var hostAndPort: (String, Int) {
+        get throws {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ValidationError("--listen expects HOST:PORT, got \(listen)")
+            }
+            return (String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+    }
+
+    /// The console's files: the given directory, else the repository's Web/ next to the
+    /// build folder that holds this executable, else ./Web.
+    var webRoot: String {
+        if let web { return web }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<5 {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Web/index.html").path) { return dir.appendingPathComponent("Web").path }
+            dir = dir.deletingLastPathComponent()
+        }
+        return "Web"
+    }
+}
+
+/// Opens the site, builds the server, runs everything until SIGINT/SIGTERM.
+struct CentreRunner {
+    var settings: ServerSettings
+
+    func run(beforeStart: (Site) async throws -> Void, onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
+        let logger = makeLogger("vigil.serve")
+        let (host, port) = try settings.hostAndPort
+        _ = try RetentionPolicy.validate(days: settings.retentionDays)
+        let dataOptions = try DataOptions.parse(["--data", settings.data])
+        let site = try await Site.open(dataOptions, siteName: settings.siteName, recover: true, logger: logger)
+        try await beforeStart(site)
+        let live = LiveHub()
+        let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
+                                  policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger)
+        let webRoot = settings.webRoot
+        let env = ServerEnvironment(
+            catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
+            keys: site.keys, metrics: VigilMetrics(), webRoot: webRoot,
+            openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
+            secureCookies: settings.tls != nil, logger: logger)
+        let server = VigilServer(environment: env)
+        let scheme = settings.tls == nil ? "http" : "https"
+        let audit = site.audit
+        try await site.auditCommandLine("server.start", detail: "listening on \(host):\(port)")
+        try await server.run(
+            host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
+            services: [FleetService(fleet: fleet), CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds))],
+            logger: logger,
+            onRunning: { actualPort in
+                let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+                await onRunning("\(scheme)://\(shown):\(actualPort)/")
+            })
+        // Shut down: the recorders have committed their last segments; seal the log.
+        _ = try await Task { try await audit.checkpoint() }.value
+        await site.catalog.close()
+        say("stopped")
+    }
+}
+
+/// The recorders, as a service of the server's ServiceGroup.
+struct FleetService: Service {
+    let fleet: RecorderFleet
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await fleet.run() }
+    }
+}
+
+/// Signs an audit checkpoint periodically while the log grows.
+struct CheckpointService: Service {
+    let audit: AuditTrail
+    let every: Duration
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await audit.issueCheckpoints(every: every) }
+    }
+}

@@ -1,0 +1,37 @@
+import Audit
+import Catalog
+import Centre
+import Foundation
+import Logging
+import Recording
+
+/// A data directory opened for the centre: catalog (migrated), sample store (reconciled
+/// when `recover`), site keys, accounts and the audit trail. Used by `serve`, `demo` and
+/// the administration commands, which may run beside a live server.
+struct Site {
+    let data: DataOptions
+    let catalog: Catalog
+    let store: SampleStore
+    let keys: SiteKeys
+    let accounts: Accounts
+    let audit: AuditTrail
+
+    static func open(_ data: DataOptions, siteName: String = "vigil", recover: Bool, logger: Logger) async throws -> Site {
+        try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
+        let catalog = try await Catalog.openSQLite(path: data.catalogPath)
+        let store = try SampleStore(root: data.samplesPath)
+        if recover {
+            for action in try await Recovery.reconcile(catalog: catalog, store: store) { say("recovery: \(action)") }
+        }
+        let keys = try SiteKeys.loadOrCreate(directory: data.keysPath, siteName: siteName)
+        let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
+        return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit)
+    }
+
+    /// An audit entry for something done at this machine's command line.
+    func auditCommandLine(_ action: String, camera: CameraRecord? = nil, detail: String) async throws {
+        let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        try await audit.append(AuditEntry(action: action, result: "ok", user: "cli:\(who)", address: "localhost", userAgent: "vigil command line",
+                                          camera: camera?.id, cameraName: camera?.name, detail: detail))
+    }
+}

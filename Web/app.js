@@ -1,0 +1,200 @@
+// Vigil console: sign-in, camera list, live grid (MSE over WebSocket) and playback with a
+// coverage bar. Plain browser JavaScript, no build step, nothing from outside this server.
+'use strict';
+
+const state = { me: null, cameras: [], players: [], csrf: null };
+const $ = (id) => document.getElementById(id);
+
+async function api(method, path, body) {
+  const headers = { 'Accept': 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw Object.assign(new Error((data && data.error) || response.statusText), { status: response.status });
+  return data;
+}
+
+function show(id) {
+  for (const el of document.querySelectorAll('.panel, .view')) el.hidden = el.id !== id;
+  $('nav').hidden = !state.me || state.me.mustChangePassword;
+  if (id !== 'live') stopLive();
+}
+
+function signedIn(me) {
+  state.me = me;
+  state.csrf = me.csrfToken || state.csrf;
+  $('who').textContent = `${me.user} (${me.roleTitle})`;
+  if (me.mustChangePassword) { show('password'); return; }
+  for (const b of document.querySelectorAll('nav [data-view]')) {
+    const needs = { live: 'live', playback: 'playback' }[b.dataset.view];
+    b.hidden = needs !== undefined && !me.permissions.includes(needs);
+  }
+  openView('cameras');
+}
+
+async function start() {
+  try { signedIn(await api('GET', '/api/session')); } catch { show('sign-in'); }
+}
+
+$('sign-in-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('sign-in-error').textContent = '';
+  try {
+    signedIn(await api('POST', '/api/session', { username: $('username').value, password: $('password').value }));
+    $('password').value = '';
+  } catch (err) { $('sign-in-error').textContent = err.message; }
+});
+
+$('password-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('password-error').textContent = '';
+  try { signedIn(await api('POST', '/api/session/password', { current: $('current-password').value, new: $('new-password').value })); }
+  catch (err) { $('password-error').textContent = err.message; }
+});
+
+$('sign-out').addEventListener('click', async () => {
+  try { await api('DELETE', '/api/session'); } catch { /* already gone */ }
+  state.me = null; state.csrf = null;
+  show('sign-in');
+});
+
+for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener('click', () => openView(b.dataset.view));
+
+async function openView(view) {
+  show(view);
+  state.cameras = await api('GET', '/api/cameras');
+  if (view === 'cameras') renderCameras();
+  if (view === 'live') startLive();
+  if (view === 'playback') preparePlayback();
+}
+
+function renderCameras() {
+  const rows = $('camera-rows');
+  rows.replaceChildren();
+  for (const c of state.cameras) {
+    const tr = document.createElement('tr');
+    const s = c.status;
+    const age = s.lastFrameMicros ? `${Math.max(0, Math.round((Date.now() * 1000 - s.lastFrameMicros) / 1e6))} s ago` : '—';
+    const cells = [c.name, c.location, s.recording ? 'recording' : (c.enabled ? 'not recording' : 'disabled'),
+      s.framesPerSecond.toFixed(1), (s.bitsPerSecond / 1e6).toFixed(2), age, String(c.gapsToday)];
+    cells.forEach((text, i) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (i === 2) td.className = s.recording ? 'status-ok' : 'status-bad';
+      tr.append(td);
+    });
+    rows.append(tr);
+  }
+}
+
+// ---- Live: one MSE player per tile ----
+
+function livePlayer(video, camera) {
+  const source = new MediaSource();
+  video.src = URL.createObjectURL(source);
+  const queue = [];
+  let buffer = null, socket = null, closed = false;
+  const pump = () => {
+    if (!buffer || buffer.updating || closed) return;
+    const b = video.buffered;
+    if (b.length && video.currentTime - b.start(0) > 30) { buffer.remove(b.start(0), video.currentTime - 10); return; }
+    if (queue.length) buffer.appendBuffer(queue.shift());
+    if (b.length) {
+      const end = b.end(b.length - 1);
+      if (end - video.currentTime > 1.5 || video.currentTime < b.start(0)) video.currentTime = Math.max(b.start(0), end - 0.2);
+    }
+  };
+  source.addEventListener('sourceopen', () => {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    socket = new WebSocket(`${scheme}://${location.host}/api/cameras/${camera.id}/live`);
+    socket.binaryType = 'arraybuffer';
+    socket.onmessage = (event) => {
+      if (typeof event.data === 'string') {
+        const message = JSON.parse(event.data);
+        if (message.type !== 'init') return;
+        const type = `video/mp4; codecs="${message.codec}"`;
+        if (!buffer) {
+          buffer = source.addSourceBuffer(type);
+          buffer.mode = 'segments';
+          buffer.addEventListener('updateend', pump);
+        } else if (buffer.changeType) {
+          buffer.changeType(type);
+        }
+        return;
+      }
+      queue.push(event.data);
+      if (queue.length > 200) queue.splice(0, queue.length - 200);
+      pump();
+      if (video.paused) video.play().catch(() => {});
+    };
+  });
+  return { close() { closed = true; if (socket) socket.close(); URL.revokeObjectURL(video.src); } };
+}
+
+function stopLive() {
+  for (const p of state.players) p.close();
+  state.players = [];
+}
+
+function startLive() {
+  stopLive();
+  const n = Number($('layout').value);
+  const grid = $('grid');
+  grid.className = `grid n${n}`;
+  grid.replaceChildren();
+  for (const camera of state.cameras.filter((c) => c.mayLive).slice(0, n)) {
+    const tile = document.createElement('div');
+    tile.className = 'tile';
+    const video = document.createElement('video');
+    video.muted = true; video.autoplay = true; video.playsInline = true;
+    video.dataset.camera = String(camera.id);
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = camera.name;
+    tile.append(video, label);
+    grid.append(tile);
+    state.players.push(livePlayer(video, camera));
+  }
+}
+$('layout').addEventListener('change', startLive);
+
+// ---- Playback ----
+
+const localInput = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+
+function preparePlayback() {
+  const select = $('playback-camera');
+  select.replaceChildren(...state.cameras.filter((c) => c.mayPlayback).map((c) => new Option(c.name, c.id)));
+  if (!$('playback-from').value) {
+    const now = new Date();
+    $('playback-from').value = localInput(new Date(now.getTime() - 10 * 60000));
+    $('playback-to').value = localInput(now);
+  }
+}
+
+$('playback-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const id = $('playback-camera').value;
+  const from = new Date($('playback-from').value).toISOString();
+  const to = new Date($('playback-to').value).toISOString();
+  const query = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+  const coverage = await api('GET', `/api/cameras/${id}/recordings?${query}`);
+  const bar = $('coverage');
+  bar.replaceChildren();
+  const t0 = Date.parse(coverage.from), span = Date.parse(coverage.to) - t0;
+  for (const r of coverage.recorded) {
+    const s = document.createElement('span');
+    s.style.left = `${(100 * (Date.parse(r.from) - t0)) / span}%`;
+    s.style.width = `${(100 * (Date.parse(r.to) - Date.parse(r.from))) / span}%`;
+    bar.append(s);
+  }
+  $('coverage-text').textContent = `${coverage.recorded.length} recorded stretch(es), ${coverage.gaps.length} gap(s)` +
+    coverage.gaps.map((g) => ` — ${g.from} to ${g.to || 'now'}: ${g.reason}`).join('');
+  const video = $('playback-video');
+  video.src = `/api/cameras/${id}/view.mp4?${query}`;
+  video.play().catch(() => {});
+});
+
+start();
