@@ -1,0 +1,305 @@
+import Audit
+import Catalog
+import Centre
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import Recording
+import Server
+import TestSupport
+import Testing
+
+/// A real server on a loopback port, over a fresh data directory, with one user per role
+/// (bcrypt cost lowered for speed: the cost is a policy setting, not what is tested here).
+final class ServerHarness: Sendable {
+    let env: ServerEnvironment
+    /// The router's routes as (method, path with `{name}` parameters), read from the router.
+    let routes: [(method: String, path: String)]
+    let policies: [RoutePolicy]
+    let base: String
+    let task: Task<Void, any Error>
+    let cameraID: Int64
+
+    static let password = "correct horse battery"
+
+    static func start() async throws -> ServerHarness {
+        let dir = try TestSupport.temporaryDirectory("server")
+        let logger = Logger(label: "test")
+        let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
+        let store = try SampleStore(root: "\(dir)/samples")
+        let keys = try SiteKeys.loadOrCreate(directory: "\(dir)/keys", siteName: "test-site")
+        var policy = AccountPolicy()
+        policy.bcryptCost = 4
+        let accounts = Accounts(catalog: catalog, policy: policy)
+        let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test-site/audit")
+        let live = LiveHub()
+        let fleet = RecorderFleet(catalog: catalog, store: store, keys: keys, live: live, policy: RetentionPolicy(), logger: logger)
+        for role in Role.allCases {
+            _ = try await accounts.addUser(name: "u-\(role.rawValue)", role: role, password: password)
+        }
+        var camera = CameraRecord(id: 0, name: "gate", url: "rtsp://127.0.0.1:9/none", retentionDays: 30)
+        camera.enabled = false
+        camera = try await catalog.addCamera(camera)
+        let env = ServerEnvironment(catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
+                                    metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
+                                    openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
+        typealias Started = (port: Int, routes: [(method: String, path: String)], policies: [RoutePolicy])
+        let (started, continuation) = AsyncStream.makeStream(of: Started.self)
+        let task = Task {
+            let server = VigilServer(environment: env)
+            let routes = server.router.routes.map { (method: $0.method.rawValue, path: RouterShape.normalise("\($0.path)")) }
+            let policies = server.policies
+            try await server.run(host: "127.0.0.1", port: 0, tls: nil, services: [], logger: logger) { port in
+                continuation.yield((port, routes, policies))
+            }
+        }
+        var iterator = started.makeAsyncIterator()
+        guard let s = await iterator.next() else { throw ToolError("server did not start") }
+        return ServerHarness(env: env, routes: s.routes, policies: s.policies, base: "http://127.0.0.1:\(s.port)", task: task, cameraID: camera.id)
+    }
+
+    init(env: ServerEnvironment, routes: [(method: String, path: String)], policies: [RoutePolicy], base: String,
+         task: Task<Void, any Error>, cameraID: Int64) {
+        self.env = env
+        self.routes = routes
+        self.policies = policies
+        self.base = base
+        self.task = task
+        self.cameraID = cameraID
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+        await env.catalog.close()
+    }
+
+    /// Runs `body` against a fresh server, stopping it whatever happens.
+    static func with(_ body: (ServerHarness) async throws -> Void) async throws {
+        let h = try await start()
+        do {
+            try await body(h)
+        } catch {
+            await h.stop()
+            throw error
+        }
+        await h.stop()
+    }
+
+    struct Reply {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+    }
+
+    struct Session { var cookie: String; var csrf: String }
+
+    /// A client that never stores or sends cookies on its own: each request carries exactly
+    /// the session the test gives it.
+    static let http: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        configuration.httpCookieAcceptPolicy = .never
+        return URLSession(configuration: configuration)
+    }()
+
+    func request(_ method: String, _ path: String, session: Session? = nil, csrf: Bool = true, json: [String: Any]? = nil,
+                 headers: [String: String] = [:]) async throws -> Reply {
+        var r = URLRequest(url: URL(string: base + path)!)
+        r.httpMethod = method
+        r.httpShouldHandleCookies = false
+        if let session {
+            r.setValue("vigil_session=\(session.cookie)", forHTTPHeaderField: "Cookie")
+            if csrf { r.setValue(session.csrf, forHTTPHeaderField: "X-CSRF-Token") }
+        }
+        if let json {
+            r.httpBody = try JSONSerialization.data(withJSONObject: json)
+            r.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await Self.http.data(for: r)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { fields[String(describing: k).lowercased()] = String(describing: v) }
+        return Reply(status: http.statusCode, headers: fields, body: data)
+    }
+
+    func signIn(_ role: Role) async throws -> Session {
+        let reply = try await request("POST", "/api/session", json: ["username": "u-\(role.rawValue)", "password": Self.password])
+        guard reply.status == 200, let cookieHeader = reply.headers["set-cookie"], let csrf = reply.json?["csrfToken"] as? String else {
+            throw ToolError("sign-in as \(role) failed: \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
+        }
+        let token = cookieHeader.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1]
+        return Session(cookie: String(token), csrf: csrf)
+    }
+
+    /// A concrete URL for a router path: parameters filled, required query given.
+    func concrete(_ path: String) -> String {
+        var p = path.replacingOccurrences(of: "{id}", with: "\(cameraID)").replacingOccurrences(of: ":id", with: "\(cameraID)")
+        p = p.replacingOccurrences(of: "{uid}", with: "1").replacingOccurrences(of: ":uid", with: "1")
+        let now = Date()
+        let from = ISO8601DateFormatter().string(from: now.addingTimeInterval(-60)), to = ISO8601DateFormatter().string(from: now)
+        switch true {
+        case p.hasSuffix("/recordings"), p.hasSuffix("/view.mp4"): return p + "?from=\(from)&to=\(to)"
+        case p.hasSuffix("/export.mp4"): return p + "?from=\(from)&to=\(to)&purpose=test"
+        case p.hasSuffix("/proof/inclusion"): return p + "?index=0&size=1"
+        case p.hasSuffix("/proof/consistency"): return p + "?from=0&to=1"
+        default: return p
+        }
+    }
+}
+
+@Suite(.serialized) struct ServerSecurityTests {
+    @Test func everyRouteHasAPolicyAndIsDocumented() async throws {
+        // Routes are read from the router itself, so a route added without a policy or
+        // without documentation fails here.
+        try await ServerHarness.with { h in
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(TestSupport.packageRoot)/docs/openapi.json"))
+            let doc = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+            let paths = doc["paths"] as! [String: [String: Any]]
+            let routes = h.routes
+            let policies = Set(h.policies.map(\.key))
+            #expect(routes.count >= 20)
+            for route in routes {
+                let key = "\(route.method) \(route.path)"
+                #expect(policies.contains(key), "route \(key) has no policy")
+                #expect(paths[route.path]?[route.method.lowercased()] != nil, "route \(key) is missing from docs/openapi.json")
+        }
+        for (path, operations) in paths {
+            for method in operations.keys {
+                #expect(routes.contains { $0.path == path && $0.method == method.uppercased() },
+                        "docs/openapi.json documents \(method.uppercased()) \(path), which the router lacks")
+            }
+        }
+        let served = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
+        #expect(served.status == 200 && served.body == data)
+        }
+    }
+
+    @Test func withoutSessionEveryRouteAnswers401AndWithoutPermission403() async throws {
+        try await ServerHarness.with { h in
+            let routes = h.routes
+            let policies = Dictionary(uniqueKeysWithValues: h.policies.map { ($0.key, $0) })
+            var sessions: [Role: ServerHarness.Session] = [:]
+            for role in Role.allCases { sessions[role] = try await h.signIn(role) }
+            var checked403 = 0
+            for route in routes {
+                let key = "\(route.method) \(route.path)"
+                let url = h.concrete(route.path)
+                let anonymous = try await h.request(route.method, url, json: route.method == "GET" ? nil : [:])
+                if VigilServer.publicRoutes.contains(key) {
+                    #expect(anonymous.status != 401, "\(key) is public but answered 401")
+                    continue
+                }
+                #expect(anonymous.status == 401, "\(key) without a session answered \(anonymous.status)")
+                guard let permission = policies[key]?.permission else { continue }
+                let lacking = try #require(Role.allCases.first { !$0.permissions.contains(permission) })
+                let denied = try await h.request(route.method, url, session: sessions[lacking], json: route.method == "GET" ? nil : [:])
+                #expect(denied.status == 403, "\(key) as \(lacking.rawValue) (lacking \(permission.rawValue)) answered \(denied.status)")
+                checked403 += 1
+        }
+        #expect(checked403 >= 12)
+        }
+    }
+
+    @Test func eachImageryRouteAppendsExactlyOneAuditEntry() async throws {
+        try await ServerHarness.with { h in
+            let supervisor = try await h.signIn(.supervisor)
+            let operatorSession = try await h.signIn(.operator)
+            let imagery = h.policies.filter(\.imagery)
+            #expect(Set(imagery.map(\.path)) == ["/api/cameras/{id}/live", "/api/cameras/{id}/recordings", "/api/cameras/{id}/view.mp4", "/api/cameras/{id}/export.mp4"])
+            for route in imagery {
+                for (who, session) in [("supervisor", supervisor), ("operator", operatorSession)] {
+                    let before = await h.env.audit.size
+                    let reply = try await h.request(route.method, h.concrete(route.path), session: session)
+                    let after = await h.env.audit.size
+                    #expect(after - before == 1, "\(route.key) as \(who) (answered \(reply.status)) appended \(after - before) entries")
+                    let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
+                    let entry = try AuditEntry.decode(last.body)
+                    #expect(entry.user == "u-\(who == "supervisor" ? "supervisor" : "operator")")
+                    #expect(entry.camera == h.cameraID)
+                    #expect(entry.address == "127.0.0.1")
+                }
+        }
+        }
+    }
+
+    @Test func csrfLockoutAndOneTimePasswords() async throws {
+        try await ServerHarness.with { h in
+            let admin = try await h.signIn(.admin)
+            // A state-changing request from the browser session without its CSRF token.
+            let forged = try await h.request("POST", "/api/cameras", session: admin, csrf: false, json: ["name": "x", "url": "rtsp://10.0.0.1/"])
+            #expect(forged.status == 403)
+            let added = try await h.request("POST", "/api/cameras", session: admin, json: ["name": "x", "url": "rtsp://u:secret@10.0.0.1/"])
+            #expect(added.status == 201)
+            #expect(!String(decoding: added.body, as: UTF8.self).contains("secret"), "a camera password was returned")
+
+            // Lockout: five failures lock the account; the right password is then refused too.
+            for _ in 0..<5 {
+                let r = try await h.request("POST", "/api/session", json: ["username": "u-court", "password": "wrong password!"])
+                #expect(r.status == 401)
+        }
+        let locked = try await h.request("POST", "/api/session", json: ["username": "u-court", "password": ServerHarness.password])
+        #expect(locked.status == 429)
+        #expect(Int(locked.headers["retry-after"] ?? "") ?? 0 > 0)
+
+        // A user the administrator adds gets a one-time password: nothing but a change is allowed.
+        let created = try await h.request("POST", "/api/users", session: admin, json: ["name": "newop", "role": "operator", "password": "initial-secret-1"])
+        #expect(created.status == 201)
+        let first = try await h.request("POST", "/api/session", json: ["username": "newop", "password": "initial-secret-1"])
+        #expect(first.json?["mustChangePassword"] as? Bool == true)
+        let cookie = String(first.headers["set-cookie"]!.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1])
+        let s = ServerHarness.Session(cookie: cookie, csrf: first.json!["csrfToken"] as! String)
+        #expect(try await h.request("GET", "/api/cameras", session: s).status == 403)
+        let changed = try await h.request("POST", "/api/session/password", session: s, json: ["current": "initial-secret-1", "new": "my-own-secret-2"])
+        #expect(changed.status == 200)
+        let newCookie = String(changed.headers["set-cookie"]!.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1])
+        let s2 = ServerHarness.Session(cookie: newCookie, csrf: changed.json!["csrfToken"] as! String)
+        #expect(try await h.request("GET", "/api/cameras", session: s2).status == 200)
+        #expect(try await h.request("GET", "/api/cameras", session: s).status == 401, "the old session survived a password change")
+
+        // Cookie attributes.
+        let signIn = try await h.request("POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])
+        let setCookie = signIn.headers["set-cookie"] ?? ""
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+        }
+    }
+
+    @Test func auditCheckpointAndProofsVerifyAgainstTheSiteKey() async throws {
+        try await ServerHarness.with { h in
+            let admin = try await h.signIn(.admin)
+            for _ in 0..<5 { _ = try await h.signIn(.operator) }
+            let cp = try await h.request("GET", "/api/audit/checkpoint", session: admin)
+            #expect(cp.status == 200)
+            let note = try #require(cp.json?["checkpoint"] as? String)
+            let verifier = try NoteVerifier(encoded: try #require(cp.json?["verifierKey"] as? String))
+            let checkpoint = try Checkpoint(text: try verifier.verify(note))
+            #expect(checkpoint.treeSize == 6)
+            for index in 0..<checkpoint.treeSize {
+                let proof = try await h.request("GET", "/api/audit/proof/inclusion?index=\(index)&size=\(checkpoint.treeSize)", session: admin)
+                let json = try #require(proof.json)
+                let entry = Array((json["entry"] as! String).utf8)
+                let path = (json["proof"] as! [String]).map { [UInt8](Data(base64Encoded: $0)!) }
+                try MerkleTree.verifyInclusion(index: index, treeSize: checkpoint.treeSize, leafHash: MerkleTree.leafHash(entry), proof: path,
+                                               root: checkpoint.rootHash)
+        }
+        let list = try await h.request("GET", "/api/audit?limit=5", session: admin)
+        #expect((list.json?["entries"] as? [Any])?.count == 5)
+        let operatorSession = try await h.signIn(.operator)
+        #expect(try await h.request("GET", "/api/audit", session: operatorSession).status == 403)
+        }
+    }
+}
+
+/// Router paths with `{name}` parameters, whichever syntax the router prints.
+enum RouterShape {
+    static func normalise(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { part in
+            part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
+        }.joined(separator: "/")
+    }
+}
