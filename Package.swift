@@ -119,6 +119,7 @@ let package = Package(
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Centre", "Catalog", "Recording", "Audit", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "CentreTests", dependencies: ["Centre", "Media"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),

@@ -14,6 +14,12 @@ public struct LiveFrame: Sendable {
     public var frame: EncodedFrame
     /// When ingest handed the frame over (monotonic nanoseconds), for latency measurement.
     public var receivedNanos: UInt64
+
+    public init(parameters: VideoParameters, frame: EncodedFrame, receivedNanos: UInt64) {
+        self.parameters = parameters
+        self.frame = frame
+        self.receivedNanos = receivedNanos
+    }
 }
 
 /// A viewer's queue. `offer` never blocks; `next` waits for a frame.
