@@ -4,6 +4,7 @@
 // speaks HTTP.
 
 import Foundation
+import Recording
 
 /// Errors the domain reports to whoever asked; Server maps each kind to an HTTP status.
 public struct CentreError: Error, CustomStringConvertible, Equatable {
@@ -22,14 +23,9 @@ public struct CentreError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
-/// Microseconds since the Unix epoch, now.
+/// Microseconds since the Unix epoch, now (the recorder's wall clock).
 public func currentMicros() -> Int64 {
-    Int64(Date().timeIntervalSince1970 * 1_000_000)
-}
-
-/// Lower-case hexadecimal.
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
+    WallClock.system.nowMicros()
 }
 
 /// `count` random bytes from the system's CSPRNG, as URL-safe base64 without padding.

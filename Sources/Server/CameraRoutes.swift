@@ -93,8 +93,8 @@ struct CameraRoutes {
         t.add(.post, "/api/cameras", .manageCameras) { request, context, principal in
             let input = try await request.decode(as: CameraInput.self, context: context)
             guard let name = input.name, let url = input.url else { throw APIError(status: .badRequest, message: "name and url are required") }
+            // `apply` replaces the URL with its credential-free form and seals the password.
             var record = CameraRecord(id: 0, name: name, url: url, retentionDays: RetentionPolicy.defaultDays)
-            record.url = "rtsp://placeholder/"
             let added = try await mapErrors { () async throws -> CameraRecord in
                 try apply(input, to: &record)
                 if try await env.catalog.camera(named: record.name) != nil { throw CentreError(.conflict, "camera \(record.name) exists") }
