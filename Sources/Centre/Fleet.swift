@@ -41,10 +41,21 @@ public enum CameraRules {
         if let lon = c.longitude, !(-180...180).contains(lon) { throw CentreError(.invalid, "longitude must be -180...180") }
     }
 
-    /// Splits `rtsp://user:pass@host/path` into the stored URL and credentials.
-    public static func split(url text: String) throws -> (url: String, user: String?, password: String?) {
-        let url = try RTSPURL(text)
-        return (url.requestURL, url.user, url.password)
+    /// Sets the camera's URL from `rtsp://[user:pass@]host/path`: the URL is stored without
+    /// credentials, the user name beside it and the password sealed with the site key.
+    public static func setURL(_ text: String, on c: inout CameraRecord, keys: SiteKeys) throws {
+        let url: RTSPURL
+        do { url = try RTSPURL(text) } catch { throw CentreError(.invalid, "camera URL: \(error)") }
+        c.url = url.requestURL
+        if let user = url.user { c.username = user }
+        if let password = url.password { c.sealedPassword = try keys.seal(password) }
+    }
+
+    /// Validates a new camera and adds it; its name must be unused.
+    public static func register(_ c: CameraRecord, in catalog: Catalog) async throws -> CameraRecord {
+        try validate(c)
+        guard try await catalog.camera(named: c.name) == nil else { throw CentreError(.conflict, "camera \(c.name) already exists") }
+        return try await catalog.addCamera(c)
     }
 }
 

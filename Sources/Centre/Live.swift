@@ -136,24 +136,29 @@ public final class LiveHub: Sendable {
     /// Called by ingest for each frame; never waits.
     public func publish(camera: Int64, parameters: VideoParameters, frame: EncodedFrame) {
         let f = LiveFrame(parameters: parameters, frame: frame, receivedNanos: DispatchTime.now().uptimeNanoseconds)
+        // Mutated in place: copying the feed out and back would copy its GOP on every frame.
         let viewers: [LiveViewer] = feeds.withLock { feeds in
-            var feed = feeds[camera] ?? Feed()
-            if frame.isKey {
-                feed.gop = [f]
-                feed.gopBytes = frame.data.count
-            } else if !feed.gop.isEmpty {
-                if feed.gopBytes + frame.data.count > maxGOPBytes {
-                    feed.gop = []
-                    feed.gopBytes = 0
-                } else {
-                    feed.gop.append(f)
-                    feed.gopBytes += frame.data.count
-                }
-            }
-            feeds[camera] = feed
-            return Array(feed.viewers.values)
+            Self.record(f, in: &feeds[camera, default: Feed()], maxGOPBytes: maxGOPBytes)
+            return feeds[camera]!.viewers.isEmpty ? [] : Array(feeds[camera]!.viewers.values)
         }
         for v in viewers { v.offer(f) }
+    }
+
+    private static func record(_ f: LiveFrame, in feed: inout Feed, maxGOPBytes: Int) {
+        let size = f.frame.data.count
+        if f.frame.isKey {
+            feed.gop.removeAll(keepingCapacity: true)
+            feed.gop.append(f)
+            feed.gopBytes = size
+        } else if !feed.gop.isEmpty {
+            if feed.gopBytes + size > maxGOPBytes {
+                feed.gop.removeAll()
+                feed.gopBytes = 0
+            } else {
+                feed.gop.append(f)
+                feed.gopBytes += size
+            }
+        }
     }
 
     /// The camera went away: new viewers must wait for a fresh key frame.
@@ -168,10 +173,8 @@ public final class LiveHub: Sendable {
     public func subscribe(camera: Int64) -> LiveViewer {
         let viewer = LiveViewer(limits: limits)
         feeds.withLock { feeds in
-            var feed = feeds[camera] ?? Feed()
-            for f in feed.gop { viewer.offer(f) }
-            feed.viewers[viewer.id] = viewer
-            feeds[camera] = feed
+            for f in feeds[camera, default: Feed()].gop { viewer.offer(f) }
+            feeds[camera, default: Feed()].viewers[viewer.id] = viewer
         }
         return viewer
     }

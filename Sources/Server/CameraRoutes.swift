@@ -63,12 +63,7 @@ struct CameraRoutes {
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {
         if let name = input.name { c.name = name }
-        if let text = input.url {
-            let split = try CameraRules.split(url: text)
-            c.url = split.url
-            if let user = split.user { c.username = user }
-            if let password = split.password { c.sealedPassword = try env.keys.seal(password) }
-        }
+        if let text = input.url { try CameraRules.setURL(text, on: &c, keys: env.keys) }
         if let user = input.username { c.username = user.isEmpty ? nil : user }
         if let password = input.password { c.sealedPassword = password.isEmpty ? nil : try env.keys.seal(password) }
         if let location = input.location { c.location = location }
@@ -97,8 +92,7 @@ struct CameraRoutes {
             var record = CameraRecord(id: 0, name: name, url: url, retentionDays: RetentionPolicy.defaultDays)
             let added = try await mapErrors { () async throws -> CameraRecord in
                 try apply(input, to: &record)
-                if try await env.catalog.camera(named: record.name) != nil { throw CentreError(.conflict, "camera \(record.name) exists") }
-                return try await env.catalog.addCamera(record)
+                return try await CameraRules.register(record, in: env.catalog)
             }
             await env.fleet.poke()
             try await env.audit.append(AuditEntry("camera.add", "ok", principal: principal, request: request, context: context, camera: added))

@@ -25,18 +25,20 @@ struct CameraCommand: AsyncParsableCommand {
 
         func run() async throws {
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.camera"))
-            defer { Task { await site.catalog.close() } }
-            let split = try CameraRules.split(url: url)
-            var record = CameraRecord(id: 0, name: name, url: split.url, retentionDays: retentionDays)
+            var record = CameraRecord(id: 0, name: name, url: url, retentionDays: retentionDays)
             record.location = location
             record.segmentSeconds = segmentSeconds
             record.enabled = !disabled
-            record.username = split.user
-            record.sealedPassword = try split.password.map(site.keys.seal)
-            do { try CameraRules.validate(record) } catch let error as CentreError { throw ValidationError(error.message) }
-            guard try await site.catalog.camera(named: name) == nil else { throw ValidationError("camera \(name) already exists") }
-            let added = try await site.catalog.addCamera(record)
+            let added: CameraRecord
+            do {
+                try CameraRules.setURL(url, on: &record, keys: site.keys)
+                added = try await CameraRules.register(record, in: site.catalog)
+            } catch let error as CentreError {
+                await site.catalog.close()
+                throw ValidationError(error.message)
+            }
             try await site.auditCommandLine("camera.add", camera: added, detail: "from the command line")
+            await site.catalog.close()
             say("camera \(added.id) \(added.name) \(added.url)")
         }
     }

@@ -35,16 +35,13 @@ struct Demo: AsyncParsableCommand {
         try await CentreRunner(settings: settings).run(beforeStart: { site in
             for i in 1...cameras {
                 let url = "rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\(i)"
-                let split = try CameraRules.split(url: url)
                 var record = try await site.catalog.camera(named: "cam\(i)")
-                    ?? CameraRecord(id: 0, name: "cam\(i)", url: split.url, retentionDays: RetentionPolicy.defaultDays)
-                record.url = split.url
-                record.username = split.user
-                record.sealedPassword = try split.password.map(site.keys.seal)
+                    ?? CameraRecord(id: 0, name: "cam\(i)", url: url, retentionDays: RetentionPolicy.defaultDays)
+                try CameraRules.setURL(url, on: &record, keys: site.keys)
                 record.segmentSeconds = segmentSeconds
                 record.location = "simulated camera \(i)"
                 if record.id == 0 {
-                    let added = try await site.catalog.addCamera(record)
+                    let added = try await CameraRules.register(record, in: site.catalog)
                     try await site.auditCommandLine("camera.add", camera: added, detail: "demo simulator")
                 } else {
                     try await site.catalog.updateCamera(record)
