@@ -115,6 +115,12 @@ function livePlayer(video, camera) {
         const message = JSON.parse(event.data);
         if (message.type !== 'init') return;
         const type = `video/mp4; codecs="${message.codec}"`;
+        if (!MediaSource.isTypeSupported(type)) {
+          // e.g. H.265 in a browser without an HEVC decoder: say so instead of a black tile.
+          video.title = video.parentElement.dataset.notice = `this browser cannot decode ${message.codec}; use playback export`;
+          closed = true; socket.close();
+          return;
+        }
         if (!buffer) {
           buffer = source.addSourceBuffer(type);
           buffer.mode = 'segments';

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs beyond the Swift toolchain: ffmpeg (clips for simulated
-# cameras, strict decoding in tests) and GStreamer's RTSP server (the third-party camera
-# the tests record from). Idempotent: installs only what is missing.
+# cameras, strict decoding in tests), GStreamer's RTSP server (the third-party camera
+# the tests record from) and Chromium (the browser the console test drives headless).
+# Idempotent: installs only what is missing.
 set -euo pipefail
 
 packages=(
-  ffmpeg
+  ffmpeg chromium
   gstreamer1.0-tools gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
 )

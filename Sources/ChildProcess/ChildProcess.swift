@@ -46,23 +46,24 @@ public enum ChildProcess {
         public var stderr: String
     }
 
-    /// Runs a program to completion and returns its exit status and output. Output goes
-    /// through temporary files, so a chatty child can never block on a full pipe.
-    public static func run(_ path: String, _ arguments: [String]) throws -> Output {
+    /// Runs a program to completion and returns its exit status and output; `input`, when
+    /// given, is its standard input. Input and output go through temporary files, so a
+    /// chatty child can never block on a full pipe.
+    public static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Output {
         let base = NSTemporaryDirectory() + "vigil-child-\(UUID().uuidString)"
-        let outPath = base + ".out", errPath = base + ".err"
+        let outPath = base + ".out", errPath = base + ".err", inPath = base + ".in"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        if let input { _ = FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600]) }
         defer {
-            try? FileManager.default.removeItem(atPath: outPath)
-            try? FileManager.default.removeItem(atPath: errPath)
+            for file in [outPath, errPath, inPath] { try? FileManager.default.removeItem(atPath: file) }
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         p.standardOutput = FileHandle(forWritingAtPath: outPath)
         p.standardError = FileHandle(forWritingAtPath: errPath)
-        p.standardInput = FileHandle.nullDevice
+        p.standardInput = input == nil ? FileHandle.nullDevice : FileHandle(forReadingAtPath: inPath)
         try launch(p)
         waitForExit(p)
         func read(_ file: String) -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }

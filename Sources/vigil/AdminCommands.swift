@@ -138,8 +138,24 @@ struct UserCommand: AsyncParsableCommand {
 }
 
 struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Verify the audit log, or print a signed checkpoint.",
-                                                    subcommands: [Verify.self, CheckpointCommand.self])
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Verify or read the audit log, or print a signed checkpoint.",
+                                                    subcommands: [Verify.self, List.self, CheckpointCommand.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print audit entries as stored, one canonical JSON object per line (verify them with `audit verify`).")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(name: .long, help: "First position to print (0 = the first entry).") var from: Int64 = 0
+        @Option(name: .long, help: "At most this many entries.") var limit: Int = Int.max
+
+        func run() async throws {
+            let catalog = try await Catalog.openSQLite(path: dataOptions.catalogPath)
+            for row in try await catalog.auditEntries(from: from, limit: limit) {
+                say(String(decoding: row.body, as: UTF8.self))
+            }
+            await catalog.close()
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -29,8 +29,8 @@ public enum TestSupport {
 
     /// Runs a program to completion.
     @discardableResult
-    public static func run(_ path: String, _ arguments: [String]) throws -> Result {
-        try ChildProcess.run(path, arguments)
+    public static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Result {
+        try ChildProcess.run(path, arguments, input: input)
     }
 
     /// Starts a program in the background with its output going to `log`.
