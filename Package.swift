@@ -110,6 +110,8 @@ let package = Package(
             dependencies: [
                 "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

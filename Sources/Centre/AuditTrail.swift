@@ -51,7 +51,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     }
 
     /// The exact bytes hashed into the log: JSON with sorted keys.
-    func encoded() throws -> [UInt8] {
+    public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return [UInt8](try encoder.encode(self))
@@ -74,6 +74,8 @@ public actor AuditTrail {
     private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<Int64, any Error>)] = []
     private var writing = false
     private var latestCheckpoint: CheckpointRow?
+    /// Durable batches written so far (each one transaction), for benchmarks and metrics.
+    public private(set) var batchesWritten = 0
 
     /// Loads the stored log (recomputing every leaf hash) and the newest checkpoint.
     public init(catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit")) async throws {
@@ -105,6 +107,7 @@ public actor AuditTrail {
             pending = []
             do {
                 let positions = try await write(batch.map(\.entry))
+                batchesWritten += 1
                 for (item, position) in zip(batch, positions) { item.continuation.resume(returning: position) }
             } catch {
                 logger.error("audit append failed: \(error)")

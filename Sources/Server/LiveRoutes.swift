@@ -21,7 +21,7 @@ struct LiveRoutes {
         t.add(.get, Self.path, .live, imagery: true, onDenied: PlaybackRoutes(env: env).denied("live.start")) { request, context, principal in
             let c = try await camera(env, context)
             try await PlaybackRoutes(env: env).requireCamera(c, .live, principal, "live.start", request, context)
-            guard Self.sameOrigin(request) else {
+            guard Self.sameOrigin(request, context) else {
                 try await env.audit.append(AuditEntry("live.start", "denied", principal: principal, request: request, context: context, camera: c,
                                                       detail: "cross-origin WebSocket refused"))
                 throw APIError(status: .forbidden, message: "cross-origin WebSocket refused")
@@ -32,9 +32,12 @@ struct LiveRoutes {
         }
     }
 
-    /// A WebSocket upgrade may come from another site's page (cookies ride along); allow
-    /// only the console's own origin.
-    static func sameOrigin(_ request: Request) -> Bool {
+    /// A WebSocket upgrade may come from another site's page, and a browser sends the
+    /// session cookie along: a cookie-authenticated upgrade must come from the console's
+    /// own origin. An API token cannot ride along on its own, so it needs no such check
+    /// (non-browser clients send whatever Origin their library makes up).
+    static func sameOrigin(_ request: Request, _ context: VigilContext) -> Bool {
+        guard context.authenticated?.csrfToken != nil else { return true }
         guard let origin = request.headers[.origin] else { return true }
         guard let host = request.head.authority else { return false }
         return origin == "http://\(host)" || origin == "https://\(host)"
@@ -46,7 +49,7 @@ struct LiveRoutes {
         router.ws(RouterPath(Self.path), shouldUpgrade: { request, context in
             guard let principal = context.authenticated?.principal,
                   let id = context.parameters.get("id", as: Int64.self),
-                  principal.may(.live, camera: id), Self.sameOrigin(request),
+                  principal.may(.live, camera: id), Self.sameOrigin(request, context),
                   try await env.catalog.camera(id: id) != nil else { return .dontUpgrade }
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, ws in

@@ -15,8 +15,10 @@ public final class VigilMetrics: Sendable {
         latency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(metricName: "vigil_live_send_latency", unitName: "seconds",
                                              helpText: "Time from a frame's arrival from the camera to its WebSocket send"),
-            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-                      .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(250)])
+            buckets: [.microseconds(50), .microseconds(100), .microseconds(200), .microseconds(300), .microseconds(500),
+                      .microseconds(750), .milliseconds(1), .microseconds(1500), .milliseconds(2), .milliseconds(3),
+                      .milliseconds(4), .milliseconds(5), .microseconds(7500), .milliseconds(10), .milliseconds(25),
+                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)])
     }
 
     func liveLatency(nanos: UInt64) {

@@ -228,6 +228,26 @@ final class ServerHarness: Sendable {
         }
     }
 
+    @Test func crossOriginLiveUpgradeIsRefusedForCookieSessionsOnly() async throws {
+        try await ServerHarness.with { h in
+            let session = try await h.signIn(.operator)
+            let live = "/api/cameras/\(h.cameraID)/live"
+            let foreign = ["Origin": "https://evil.example"]
+            let refused = try await h.request("GET", live, session: session, headers: foreign)
+            #expect(refused.status == 403, "a foreign page riding on the session cookie must be refused")
+            let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+            #expect(entry.action == "live.start" && entry.result == "denied" && entry.detail?.contains("cross-origin") == true)
+            // The console's own origin passes the check (and, not being a handshake, gets 426).
+            let own = try await h.request("GET", live, session: session, headers: ["Origin": h.base])
+            #expect(own.status == 426)
+            // An API token cannot be attached by a foreign page: no origin check.
+            let user = try #require(try await h.env.catalog.user(named: "u-operator"))
+            let token = try await h.env.accounts.issueAPIToken(userID: user.id, name: "wall").token
+            let bearer = try await h.request("GET", live, headers: foreign.merging(["Authorization": "Bearer \(token)"]) { a, _ in a })
+            #expect(bearer.status == 426)
+        }
+    }
+
     @Test func csrfLockoutAndOneTimePasswords() async throws {
         try await ServerHarness.with { h in
             let admin = try await h.signIn(.admin)
