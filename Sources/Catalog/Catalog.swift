@@ -118,7 +118,7 @@ public actor Catalog {
     private let closeHandler: (@Sendable () async throws -> Void)?
 
     /// Schema version this code reads and writes.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
     /// full synchronous commits: a committed row survives a crash or power loss.
@@ -215,6 +215,7 @@ public actor Catalog {
                 .run()
         }),
         (2, { db in try await Catalog.migrateToCentre(db) }),
+        (3, { db in try await Catalog.migrateToEvidence(db) }),
     ]
 
     // MARK: Cameras
@@ -334,7 +335,10 @@ public actor Catalog {
         }
     }
 
-    public func deleteSegment(id: Int64) async throws {
+    /// Deletes a segment's row; its chain link, if it has one, stays, marked deleted with
+    /// `reason`, so the chain remains verifiable across the gap.
+    public func deleteSegment(id: Int64, reason: String = "deleted") async throws {
+        try await markChainLinkDeleted(segmentID: id, reason: reason)
         try await run("delete segment \(id)") { try await database.raw("DELETE FROM segments WHERE id = \(bind: id)").run() }
     }
 
@@ -372,12 +376,14 @@ public actor Catalog {
         return try rows.map(Self.segmentRecord)
     }
 
-    /// Closed, unheld segments that ended before `cutoffMicros`, oldest first.
+    /// Closed, unheld segments that ended before `cutoffMicros`, oldest first. Unheld: not
+    /// marked held and not covered by an exhibit whose hold stands.
     public func expiredSegments(cameraID: Int64, endedBefore cutoffMicros: Int64, limit: Int) async throws -> [SegmentRecord] {
         let rows = try await run("expired segments") {
             try await database.raw("""
                 SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND held = 0 AND state = 'closed'
-                  AND start_micros < \(bind: cutoffMicros) ORDER BY start_micros LIMIT \(bind: limit)
+                  AND start_micros < \(bind: cutoffMicros) AND NOT \(unsafeRaw: Self.underEvidenceHold)
+                ORDER BY start_micros LIMIT \(bind: limit)
                 """).all()
         }
         return try rows.map(Self.segmentRecord).filter { $0.endMicros <= cutoffMicros }
@@ -387,13 +393,14 @@ public actor Catalog {
     public func oldestDeletableSegments(limit: Int) async throws -> [SegmentRecord] {
         let rows = try await run("oldest segments") {
             try await database.raw("""
-                SELECT * FROM segments WHERE held = 0 AND state = 'closed' ORDER BY start_micros LIMIT \(bind: limit)
+                SELECT * FROM segments WHERE held = 0 AND state = 'closed' AND NOT \(unsafeRaw: Self.underEvidenceHold)
+                ORDER BY start_micros LIMIT \(bind: limit)
                 """).all()
         }
         return try rows.map(Self.segmentRecord)
     }
 
-    private static func segmentRecord(_ row: any SQLRow) throws -> SegmentRecord {
+    static func segmentRecord(_ row: any SQLRow) throws -> SegmentRecord {
         let codecName = try row.decode(column: "codec", as: String.self)
         guard let codec = VideoCodec(rawValue: codecName) else { throw CatalogError.invalid("unknown codec \(codecName)") }
         let sets = try row.decode(column: "parameter_sets", as: Data.self)

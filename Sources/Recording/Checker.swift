@@ -5,12 +5,15 @@ import Media
 
 /// `vigil check`: verifies every sample file against its catalog row — size, SHA-256,
 /// index consistency (sizes sum to the file, durations to the row, first frame a key
-/// frame, every frame a well-formed run of length-prefixed NAL units) — and lists files
-/// no row describes. Reads everything; changes nothing.
+/// frame, every frame a well-formed run of length-prefixed NAL units) — lists files no
+/// row describes, and walks each camera's segment hash chain (SegmentChain.verify).
+/// Signed chain heads are checked by the caller, which holds the site's key. Reads
+/// everything; changes nothing.
 public enum Checker {
     public struct Report: Sendable {
         public var segmentsChecked = 0
         public var bytesChecked: Int64 = 0
+        public var chainLinksChecked = 0
         public var problems: [String] = []
         public var isClean: Bool { problems.isEmpty }
     }
@@ -29,6 +32,12 @@ public enum Checker {
         }
         for (cameraID, file) in store.orphans(describedBy: rows) {
             report.problems.append("\(store.path(cameraID: cameraID, fileName: file)): file has no catalog row (orphan)")
+        }
+        let rowsByCamera = Dictionary(grouping: rows, by: \.cameraID)
+        for (id, name) in cameras.sorted(by: { $0.key < $1.key }) {
+            let links = try await catalog.chainLinks(cameraID: id)
+            report.chainLinksChecked += links.count
+            report.problems += SegmentChain.verify(links: links, segments: rowsByCamera[id] ?? [], cameraName: name)
         }
         return report
     }

@@ -259,6 +259,7 @@ public actor Recorder {
         } else {
             _ = try await catalog.insertSegment(row(for: s, index: index, sha256: digest))
         }
+        try await SegmentChain.extend(catalog: catalog, cameraID: camera.id)
         lastEndMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
         statistics.committedThroughMicros = lastEndMicros
         statistics.segmentsClosed += 1

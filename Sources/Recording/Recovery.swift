@@ -8,7 +8,8 @@ import Media
 /// - a file with no row (the recorder died before its first commit, < 1 s of video) is
 ///   removed — its frames have no index and cannot be played;
 /// - a closed row whose file is gone is reported (and left for `vigil check`), never
-///   silently dropped.
+///   silently dropped;
+/// - closed segments not yet in their camera's hash chain are chained.
 /// Every action is returned and written to the catalog's maintenance log.
 public enum Recovery {
     public static func reconcile(catalog: Catalog, store: SampleStore, wallClock: WallClock = .system) async throws -> [String] {
@@ -66,6 +67,12 @@ public enum Recovery {
         }
         for r in rows where r.state == .closed && store.size(cameraID: r.cameraID, fileName: r.fileName) == nil {
             try await note("missing-file", "camera \(cameras[r.cameraID] ?? "#\(r.cameraID)"), segment \(r.id), file \(r.fileName): file missing")
+        }
+        // Segments closed above (or closed just before a crash) join their camera's chain.
+        for (cameraID, name) in cameras.sorted(by: { $0.key < $1.key }) {
+            if let last = try await SegmentChain.extend(catalog: catalog, cameraID: cameraID) {
+                try await note("chained", "camera \(name): chain extended to position \(last.position)")
+            }
         }
         return actions
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import Centre
 import Foundation
 import Media
 import Recording
@@ -111,16 +112,23 @@ struct Export: AsyncParsableCommand {
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify every sample file against its catalog row; exit 0 only when everything matches.")
+        abstract: "Verify every sample file against its catalog row, and each camera's hash chain and signed heads; exit 0 only when everything matches.")
 
     @OptionGroup var dataOptions: DataOptions
 
     func run() async throws {
         let (catalog, store) = try await openCatalog(dataOptions)
-        let report = try await Checker.check(catalog: catalog, store: store)
+        var report = try await Checker.check(catalog: catalog, store: store)
+        // Signed chain heads, checked with the site's published key when there is one.
+        var heads = "no site key: chain heads not checked"
+        if let verifier = try? SiteKeys.verifier(dataDirectory: dataOptions.data) {
+            let (count, problems) = try await ChainHeads.verifyAll(catalog: catalog, verifier: verifier)
+            report.problems += problems
+            heads = "\(count) signed chain heads"
+        }
         await catalog.close()
         for problem in report.problems { print("PROBLEM: \(problem)") }
-        say("checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes: "
+        say("checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes, \(report.chainLinksChecked) chain links, \(heads): "
               + (report.isClean ? "clean" : "\(report.problems.count) problems"))
         if !report.isClean { throw ExitCode(1) }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import Centre
 import Foundation
 import Logging
 import Media
@@ -93,6 +94,9 @@ struct RecordingSession {
         defer { say("stopped") }
         do {
             try await recordAll(recorders: recorders, freeSpace: freeSpace, until: stop)
+            // Pin what was recorded: each camera's chain head, signed with the site key.
+            let keys = try SiteKeys.loadOrCreate(directory: dataDirectory + "/keys", siteName: "vigil")
+            try await ChainHeads.signAll(catalog: catalog, signer: keys.signer, site: keys.signer.name)
         } catch {
             await catalog.close()
             throw error

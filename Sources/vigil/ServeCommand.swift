@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Catalog
 import Centre
 import Foundation
@@ -97,13 +98,18 @@ struct CentreRunner {
         try await site.auditCommandLine("server.start", detail: "listening on \(host):\(port)")
         try await server.run(
             host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
-            services: [FleetService(fleet: fleet), CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds))],
+            services: [FleetService(fleet: fleet),
+                       CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
+                                         every: .seconds(settings.checkpointSeconds))],
             logger: logger,
             onRunning: { actualPort in
                 let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
                 await onRunning("\(scheme)://\(shown):\(actualPort)/")
             })
-        // Shut down: the recorders have committed their last segments; seal the log.
+        // Shut down: the recorders have committed their last segments; sign the chains'
+        // heads and seal the log.
+        let catalog = site.catalog, signer = site.keys.signer
+        _ = try await Task { try await ChainHeads.signAll(catalog: catalog, signer: signer, site: signer.name) }.value
         _ = try await Task { try await audit.checkpoint() }.value
         await site.catalog.close()
         say("stopped")
@@ -118,11 +124,28 @@ struct FleetService: Service {
     }
 }
 
-/// Signs an audit checkpoint periodically while the log grows.
+/// Signs, periodically, an audit checkpoint while the log grows and each camera's segment
+/// chain head that moved.
 struct CheckpointService: Service {
     let audit: AuditTrail
+    let catalog: Catalog
+    let signer: NoteSigner
+    let site: String
     let every: Duration
     func run() async throws {
-        await cancelWhenGracefulShutdown { await audit.issueCheckpoints(every: every) }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await audit.issueCheckpoints(every: every) }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: every)
+                        guard !Task.isCancelled else { return }
+                        do { try await ChainHeads.signAll(catalog: catalog, signer: signer, site: site) } catch {
+                            makeLogger("vigil.chain").error("signing chain heads failed: \(error)")
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -158,7 +158,9 @@ struct RecordingTests {
         try handle.close()
         let fileSizeBefore = try #require(h.store.size(cameraID: row.cameraID, fileName: row.fileName))
         let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
-        #expect(actions.count == 1 && actions[0].hasPrefix("recovered-segment"))
+        // The segment is closed and then joins the camera's hash chain.
+        #expect(actions.count == 2 && actions[0].hasPrefix("recovered-segment") && actions[1] == "chained: camera a: chain extended to position 0",
+                "\(actions)")
         let fixed = try #require(try await h.catalog.allSegments().first)
         #expect(fixed.state == .closed && fixed.frameCount == row.frameCount && fixed.byteCount == row.byteCount)
         #expect(fileSizeBefore - fixed.byteCount >= 777)
@@ -168,7 +170,7 @@ struct RecordingTests {
         let gaps = try await h.catalog.openGaps(cameraID: row.cameraID)
         #expect(gaps.first?.startMicros == fixed.endMicros && gaps.first?.reason == "recorder stopped unexpectedly")
         #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
-        #expect(try await h.catalog.maintenanceLog().map(\.action) == ["recovered-segment"])
+        #expect(try await h.catalog.maintenanceLog().map(\.action) == ["recovered-segment", "chained"])
         // A new recorder closes that gap with its first frame.
         let r2 = try await h.recorder("a", segmentSeconds: 60)
         try await h.feed(r2, count: 25)

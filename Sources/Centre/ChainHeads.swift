@@ -1,0 +1,74 @@
+import Audit
+import Catalog
+import Foundation
+import Recording
+
+/// Signed heads of the cameras' segment chains: a C2SP signed note in the checkpoint
+/// form (origin `<site>/chain/<camera id>`, size = links, hash = the last link), signed
+/// with the site's Ed25519 key like the audit log's checkpoints. A head pins the chain up
+/// to its position: whoever rewrites the chain below it, or cuts it short, cannot sign a
+/// matching head without the site key.
+public enum ChainHeads {
+    public static func origin(site: String, cameraID: Int64) -> String { "\(site)/chain/\(cameraID)" }
+
+    /// Signs the camera's current chain head unless it is signed already.
+    @discardableResult
+    public static func sign(catalog: Catalog, signer: NoteSigner, site: String, cameraID: Int64) async throws -> ChainHeadRecord? {
+        guard let last = try await catalog.lastChainLink(cameraID: cameraID) else { return nil }
+        if let head = try await catalog.chainHeads(cameraID: cameraID).last, head.position >= last.position { return nil }
+        let text = Checkpoint(origin: origin(site: site, cameraID: cameraID), treeSize: Int(last.position + 1), rootHash: last.link).text
+        let head = ChainHeadRecord(cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: currentMicros())
+        try await catalog.addChainHead(head)
+        return head
+    }
+
+    /// Signs every camera's head that moved; returns how many were signed.
+    @discardableResult
+    public static func signAll(catalog: Catalog, signer: NoteSigner, site: String) async throws -> Int {
+        var signed = 0
+        for camera in try await catalog.cameras() where try await sign(catalog: catalog, signer: signer, site: site, cameraID: camera.id) != nil {
+            signed += 1
+        }
+        return signed
+    }
+
+    /// Checks a signed head against a camera's chain: the signature, the origin, and that
+    /// the link at the head's position is the one signed.
+    public static func verify(head note: String, cameraID: Int64, links: [ChainLinkRecord], verifier: NoteVerifier,
+                              cameraName: String) -> String? {
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(text: try verifier.verify(note))
+        } catch {
+            return "camera \(cameraName): a signed chain head fails verification: \(error)"
+        }
+        guard checkpoint.origin.hasSuffix("/chain/\(cameraID)") else {
+            return "camera \(cameraName): a signed chain head names another chain (\(checkpoint.origin))"
+        }
+        let position = Int64(checkpoint.treeSize - 1)
+        guard let link = links.first(where: { $0.position == position }) else {
+            let end = links.last.map { "\($0.position)" } ?? "none"
+            return "camera \(cameraName): the chain ends at position \(end) but a head was signed at \(position): the chain was truncated"
+        }
+        guard link.link == checkpoint.rootHash else {
+            return "camera \(cameraName): chain position \(position) is not the link signed there: the chain was rewritten"
+        }
+        return nil
+    }
+
+    /// Every stored head of every camera, checked against the chain.
+    public static func verifyAll(catalog: Catalog, verifier: NoteVerifier) async throws -> (heads: Int, problems: [String]) {
+        var count = 0
+        var problems: [String] = []
+        for camera in try await catalog.cameras() {
+            let links = try await catalog.chainLinks(cameraID: camera.id)
+            for head in try await catalog.chainHeads(cameraID: camera.id) {
+                count += 1
+                if let problem = verify(head: head.note, cameraID: camera.id, links: links, verifier: verifier, cameraName: camera.name) {
+                    problems.append(problem)
+                }
+            }
+        }
+        return (count, problems)
+    }
+}
