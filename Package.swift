@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
     ],
     targets: [
         .target(
@@ -81,10 +83,21 @@ let package = Package(
         .target(
             name: "Centre",
             dependencies: [
-                "Audit", "Catalog", "Recording", "RTSP", "Media",
+                "Audit", "Catalog", "Recording", "RTSP", "Media", "Evidence",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Evidence",
+            dependencies: [
+                "Media", "Audit", "Catalog", "Recording",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict
         ),
@@ -108,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit",
+                "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit", "Evidence",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

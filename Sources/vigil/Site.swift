@@ -1,12 +1,13 @@
 import Audit
 import Catalog
 import Centre
+import Evidence
 import Foundation
 import Logging
 import Recording
 
 /// A data directory opened for the centre: catalog (migrated), sample store (reconciled
-/// when `recover`), site keys, accounts and the audit trail. Used by `serve`, `demo` and
+/// when `recover`), site keys and export certificate, accounts and the audit trail. Used by `serve`, `demo` and
 /// the administration commands, which may run beside a live server.
 struct Site {
     let data: DataOptions
@@ -15,6 +16,10 @@ struct Site {
     let keys: SiteKeys
     let accounts: Accounts
     let audit: AuditTrail
+    let certificate: SiteCertificate
+    var evidence: EvidenceRegister {
+        EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
+    }
 
     static func open(_ data: DataOptions, siteName: String = "vigil", recover: Bool, logger: Logger) async throws -> Site {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
@@ -25,7 +30,9 @@ struct Site {
         }
         let keys = try SiteKeys.loadOrCreate(directory: data.keysPath, siteName: siteName)
         let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
-        return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit)
+        let certificate = try SiteCertificate.loadOrCreate(directory: data.keysPath, siteName: keys.signer.name)
+        return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
+                    certificate: certificate)
     }
 
     /// An audit entry for something done at this machine's command line.

@@ -1,0 +1,206 @@
+import Audit
+import Catalog
+import Crypto
+import Evidence
+import Foundation
+import Media
+import Recording
+import RTSP
+
+/// The evidence register's workflow: creating an exhibit (which holds its footage),
+/// custody events (exported, handed over, acknowledged, hold released) each also written
+/// to the audit log, and the signed export bundle. The formats and signatures are
+/// Evidence's; the rows are Catalog's.
+public struct EvidenceRegister: Sendable {
+    public let catalog: Catalog
+    public let store: SampleStore
+    public let audit: AuditTrail
+    public let keys: SiteKeys
+    public let certificate: SiteCertificate
+
+    /// Bodies that may request footage (the city's rules).
+    public static let requestingBodies = ["police", "guard", "prosecutor", "court"]
+
+    /// Who does something, as the audit log records them.
+    public struct Agent: Sendable {
+        public var user: String
+        public var role: String?
+        public var address: String?
+        public var userAgent: String?
+        public init(user: String, role: String?, address: String?, userAgent: String?) {
+            self.user = user
+            self.role = role
+            self.address = address
+            self.userAgent = userAgent
+        }
+    }
+
+    public init(catalog: Catalog, store: SampleStore, audit: AuditTrail, keys: SiteKeys, certificate: SiteCertificate) {
+        self.catalog = catalog
+        self.store = store
+        self.audit = audit
+        self.keys = keys
+        self.certificate = certificate
+    }
+
+    /// Registers an exhibit over camera ranges; from then on retention and the disk floor
+    /// keep every segment it covers until a supervisor releases the hold.
+    public func create(ranges: [EvidenceRecord.Range], requestingBody: String, caseReference: String, legalBasis: String,
+                       purpose: String, by agent: Agent) async throws -> EvidenceRecord {
+        guard Self.requestingBodies.contains(requestingBody) else {
+            throw CentreError(.invalid, "requesting body must be one of \(Self.requestingBodies.joined(separator: ", "))")
+        }
+        guard !caseReference.trimmingCharacters(in: .whitespaces).isEmpty, !purpose.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw CentreError(.invalid, "a case reference and a purpose are required")
+        }
+        guard !ranges.isEmpty else { throw CentreError(.invalid, "at least one camera and time range is required") }
+        let now = currentMicros()
+        for r in ranges {
+            guard r.fromMicros < r.toMicros else { throw CentreError(.invalid, "a range must end after it starts") }
+            guard r.toMicros <= now else { throw CentreError(.invalid, "a range cannot reach into the future") }
+            guard r.toMicros - r.fromMicros <= 7 * 86_400_000_000 else { throw CentreError(.invalid, "a range may span at most 7 days") }
+            guard try await catalog.camera(id: r.cameraID) != nil else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
+        }
+        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!,
+                                                                   from: Date(timeIntervalSince1970: Double(now) / 1e6)).year ?? 1970
+        let item = try await catalog.addEvidence(EvidenceRecord(requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
+                                                                purpose: purpose, createdBy: agent.user, createdMicros: now, ranges: ranges), year: year)
+        let covered = try await coveredSegments(item)
+        try await record(item, kind: "created", agent, purpose: purpose,
+                         detail: "\(ranges.count) range(s), \(covered.count) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)")
+        return item
+    }
+
+    public func release(exhibit: String, reason: String, by agent: Agent) async throws {
+        let item = try await find(exhibit)
+        guard item.isHeld else { throw CentreError(.conflict, "\(exhibit): the hold was already released") }
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw CentreError(.invalid, "a reason is required") }
+        try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: currentMicros())
+        try await record(item, kind: "hold-released", agent, purpose: nil, detail: reason)
+    }
+
+    public func handOver(exhibit: String, to recipient: String, purpose: String, by agent: Agent) async throws {
+        let item = try await find(exhibit)
+        guard !recipient.trimmingCharacters(in: .whitespaces).isEmpty else { throw CentreError(.invalid, "say to whom it was handed over") }
+        try await record(item, kind: "handed-over", agent, counterpart: recipient, purpose: purpose, detail: nil)
+    }
+
+    public func acknowledge(exhibit: String, by agent: Agent, note: String?) async throws {
+        let item = try await find(exhibit)
+        try await record(item, kind: "acknowledged", agent, purpose: nil, detail: note)
+    }
+
+    public func find(_ exhibit: String) async throws -> EvidenceRecord {
+        guard let item = try await catalog.evidence(exhibit: exhibit) else { throw CentreError(.notFound, "no exhibit \(exhibit)") }
+        return item
+    }
+
+    /// Segments an exhibit covers (in any state).
+    public func coveredSegments(_ item: EvidenceRecord) async throws -> [SegmentRecord] {
+        var all: [SegmentRecord] = []
+        for r in item.ranges { all += try await catalog.segments(cameraID: r.cameraID, from: r.fromMicros, to: r.toMicros) }
+        return all
+    }
+
+    private func record(_ item: EvidenceRecord, kind: String, _ agent: Agent, counterpart: String? = nil, purpose: String?,
+                        detail: String?) async throws {
+        let now = currentMicros()
+        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: kind, actor: agent.user, counterpart: counterpart,
+                                                   purpose: purpose, detail: detail, atMicros: now))
+        let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
+        try await audit.append(AuditEntry(action: "evidence.\(kind)", result: "ok", user: agent.user, role: agent.role, address: agent.address,
+                                          userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
+                                          detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)")))
+    }
+
+    // MARK: Export
+
+    /// Writes the exhibit's bundle into `directory`: one ONVIF-signed MP4 per range (the
+    /// whole segments covering it, repackaged without re-encoding), the certificate, and
+    /// the signed manifest. Returns the files written.
+    @discardableResult
+    public func export(exhibit: String, to directory: String, by agent: Agent) async throws -> [String] {
+        let item = try await find(exhibit)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let site = keys.signer.name
+        let now = currentMicros()
+        var files: [Manifest.File] = []
+        for (n, r) in item.ranges.enumerated() {
+            guard let camera = try await catalog.camera(id: r.cameraID) else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
+            try await SegmentChain.extend(catalog: catalog, cameraID: camera.id)
+            let segments = try await catalog.segments(cameraID: camera.id, from: r.fromMicros, to: r.toMicros)
+            guard !segments.isEmpty else { throw CentreError(.notFound, "\(exhibit): no footage of \(camera.name) in range \(n + 1)") }
+            guard segments.allSatisfy({ $0.state == .closed }) else {
+                throw CentreError(.conflict, "\(exhibit): \(camera.name) is still recording part of range \(n + 1); export once that segment closes")
+            }
+            let plan = try await Exporter.plan(catalog: catalog, store: store, cameraID: camera.id,
+                                               from: segments.first!.startMicros, to: segments.last!.endMicros)
+            guard plan.segmentIDs == segments.map(\.id) else { throw CentreError(.invalid, "\(exhibit): segments changed while exporting") }
+            let name = "\(exhibit)-\(n + 1)-\(Self.safe(camera.name)).mp4"
+            let path = "\(directory)/\(name)"
+            try? FileManager.default.removeItem(atPath: path)
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CentreError(.invalid, "cannot create \(path)") }
+            let fd = open(path, O_WRONLY)
+            guard fd >= 0 else { throw CentreError(.invalid, "cannot open \(path)") }
+            do {
+                try plan.mp4(creationUnixSeconds: now / 1_000_000).write(toFileDescriptor: fd)
+                close(fd)
+            } catch {
+                close(fd)
+                throw error
+            }
+            let info = OnvifExport.ExportInfo(
+                unitName: "Vigil (\(site))", unitURL: "", exportTime: UInt64(now / 1_000_000 + OnvifExport.mp4EpochOffset),
+                operatorName: agent.user, sources: [.init(trackID: 1, name: camera.name, url: RTSPURL.redact(camera.url))],
+                startTimes: [(1, OnvifExport.fileTime(unixMicros: plan.firstFrameMicros))])
+            try SignedMP4.seal(path: path, info: info, signer: certificate, userInformation: "exhibit \(exhibit), case \(item.caseReference)")
+            // The links of the exported segments, on to a head signed now if need be.
+            try await ChainHeads.sign(catalog: catalog, signer: keys.signer, site: site, cameraID: camera.id)
+            let links = try await catalog.chainLinks(segmentIDs: plan.segmentIDs)
+            guard links.count == segments.count, let last = links.last,
+                  let head = try await catalog.chainHeads(cameraID: camera.id).last, head.position >= last.position else {
+                throw CentreError(.invalid, "\(exhibit): the chain of \(camera.name) does not cover the exported segments")
+            }
+            let continuation = try await catalog.chainLinks(cameraID: camera.id, from: last.position + 1, through: head.position)
+            files.append(Manifest.File(
+                name: name, sha256: try Verifier.sha256(of: path), cameraID: camera.id, cameraName: camera.name,
+                requestedFrom: iso8601(micros: r.fromMicros), requestedTo: iso8601(micros: r.toMicros),
+                firstFrame: iso8601(micros: plan.firstFrameMicros), end: iso8601(micros: plan.endMicros),
+                segments: links.map(Self.link), continuation: continuation.map(Self.link), chainHead: head.note,
+                gaps: plan.gaps.map { Manifest.Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason) }))
+        }
+        // The export enters the audit log, and the manifest carries the proof of it.
+        let detail = "exhibit \(exhibit): " + files.map { "\($0.name) sha256 \($0.sha256)" }.joined(separator: ", ")
+        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: "exported", actor: agent.user, purpose: item.purpose,
+                                                   detail: detail, atMicros: now))
+        var entry = AuditEntry(action: "evidence.exported", result: "ok", user: agent.user, role: agent.role, address: agent.address,
+                               userAgent: agent.userAgent, purpose: item.purpose, caseReference: item.caseReference, detail: detail)
+        entry.cameraName = files.map(\.cameraName).joined(separator: ", ")
+        let index = try await audit.append(entry)
+        let checkpoint = try await audit.checkpoint()
+        let proof = try await audit.inclusionProof(index: Int(index), treeSize: Int(checkpoint.treeSize))
+        guard let body = try await catalog.auditEntries(from: index, limit: 1).first?.body else { throw CentreError(.invalid, "export entry not stored") }
+        let manifest = Manifest(
+            site: site, exportedAt: iso8601(micros: now), exportedBy: agent.user,
+            exhibit: .init(number: item.exhibit, requestingBody: item.requestingBody, caseReference: item.caseReference, legalBasis: item.legalBasis,
+                           purpose: item.purpose, createdBy: item.createdBy, created: iso8601(micros: item.createdMicros)),
+            siteVerifierKey: keys.signer.verifier.encoded, files: files,
+            audit: .init(index: Int(index), entry: Data(body).base64EncodedString(), checkpoint: checkpoint.note, proof: proof.map(hexString)))
+        let bytes = try manifest.encoded()
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/\(Manifest.fileName)"))
+        try (Data(try certificate.sign(SHA256.hash(data: bytes))).base64EncodedString() + "\n")
+            .write(toFile: "\(directory)/\(Manifest.signatureFileName)", atomically: true, encoding: .utf8)
+        try certificate.pem.write(toFile: "\(directory)/\(Manifest.certificateFileName)", atomically: true, encoding: .utf8)
+        return files.map(\.name) + [Manifest.fileName, Manifest.signatureFileName, Manifest.certificateFileName]
+    }
+
+    static func link(_ l: ChainLinkRecord) -> Manifest.Link {
+        Manifest.Link(position: l.position, segment: l.segmentID, start: iso8601(micros: l.startMicros), startMicros: l.startMicros,
+                      duration90k: l.duration90k, frames: l.frameCount, bytes: l.byteCount, sha256: hexString(l.sha256),
+                      metaSHA256: hexString(l.metaSHA256), previousLink: hexString(l.previousLink), link: hexString(l.link))
+    }
+
+    static func safe(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+}

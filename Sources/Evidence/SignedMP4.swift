@@ -1,0 +1,143 @@
+import _CryptoExtras
+import Crypto
+import Foundation
+import Media
+import X509
+
+/// Sealing and checking ONVIF-signed MP4 files. The signature of signing instance i is
+/// RSASSA-PSS over SHA-256 of the whole file as it was when instance i was made: the
+/// `meta` box with instance i's `sibo` payload zeroed and every later `sinf` removed.
+public enum SignedMP4 {
+    /// Appends the ONVIF `meta` box to a finished MP4 and signs the file in place.
+    public static func seal(path: String, info: OnvifExport.ExportInfo, signer: SiteCertificate, userInformation: String? = nil) throws {
+        let instance = OnvifExport.SigningInstance(signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
+                                                   algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
+        let meta = OnvifExport.metaBox(info: info, instance: instance)
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        let metaOffset = try file.seekToEnd()
+        try file.write(contentsOf: meta)
+        try sign(file: file, metaOffset: Int64(metaOffset), meta: meta, instance: 0, signer: signer)
+    }
+
+    /// Adds a further signing instance (a second party's) to a sealed file.
+    public static func countersign(path: String, signer: SiteCertificate, userInformation: String?) throws {
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        let (metaBox, meta) = try locateMeta(file)
+        guard metaBox.end == Int64(try file.seekToEnd()) else { throw EvidenceError("the meta box is not the file's last box; cannot add a signature") }
+        let parsed = try OnvifExport.parseMeta(meta)
+        let instance = OnvifExport.SigningInstance(signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
+                                                   algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
+        let grown = OnvifExport.appending(instance, to: meta, parsed: parsed)
+        try file.truncate(atOffset: UInt64(metaBox.offset))
+        try file.seek(toOffset: UInt64(metaBox.offset))
+        try file.write(contentsOf: grown)
+        try sign(file: file, metaOffset: metaBox.offset, meta: grown, instance: parsed.instances.count, signer: signer)
+    }
+
+    private static func sign(file: FileHandle, metaOffset: Int64, meta: [UInt8], instance: Int, signer: SiteCertificate) throws {
+        let parsed = try OnvifExport.parseMeta(meta)
+        let digest = try hash(file, replacing: metaOffset..<metaOffset + Int64(meta.count),
+                              with: OnvifExport.signingInput(meta: meta, parsed: parsed, instance: instance))
+        let signature = try signer.sign(digest)
+        guard signature.count == parsed.instances[instance].signature.count else { throw EvidenceError("signature length changed") }
+        try file.seek(toOffset: UInt64(metaOffset) + UInt64(parsed.instances[instance].signature.lowerBound))
+        try file.write(contentsOf: signature)
+        try file.synchronize()
+    }
+
+    /// What one signing instance proves.
+    public struct SignatureReport: Sendable {
+        public var subject: String
+        public var certificateDER: [UInt8]
+        public var userInformation: String?
+        /// The signature matches the file as it was when this instance signed it.
+        public var valid: Bool
+        /// The certificate is the pinned one (nil: nothing was pinned).
+        public var trusted: Bool?
+        /// Why `valid` is false, or what else is wrong.
+        public var problem: String?
+    }
+
+    public struct Report: Sendable {
+        public var info: OnvifExport.ExportInfo
+        public var signatures: [SignatureReport]
+        /// Where the media data (`mdat` payload) lies in the file.
+        public var mediaData: Range<Int64>?
+    }
+
+    /// Checks every signing instance of a file; `pinned` are trusted certificates (DER).
+    public static func inspect(path: String, pinned: [[UInt8]]) throws -> Report {
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        let size = Int64(try file.seekToEnd())
+        let top = try OnvifExport.boxes(from: 0, to: size) { offset, count in try read(file, offset, count) }
+        let (metaBox, meta) = try locateMeta(file)
+        let parsed = try OnvifExport.parseMeta(meta)
+        var reports: [SignatureReport] = []
+        for (i, entry) in parsed.instances.enumerated() {
+            var report = SignatureReport(subject: "(unreadable certificate)", certificateDER: entry.instance.certificate,
+                                         userInformation: entry.instance.userInformation, valid: false,
+                                         trusted: pinned.isEmpty ? nil : pinned.contains(entry.instance.certificate))
+            do {
+                let certificate = try Certificate(derEncoded: entry.instance.certificate)
+                report.subject = certificate.subject.description
+                guard let key = _RSA.Signing.PublicKey(certificate.publicKey) else { throw EvidenceError("the certificate's key is not RSA") }
+                guard key.keySizeInBits >= 2048 else { throw EvidenceError("RSA key of \(key.keySizeInBits) bits (at least 2048 required)") }
+                guard let algorithm = entry.instance.algorithm else {
+                    throw EvidenceError("signed with the ONVIF default (RSASSA-PSS, 20-byte salt), which this verifier does not support")
+                }
+                guard algorithm == SignatureAlgorithms.rsaPSSSHA256Salt32 else { throw EvidenceError("unsupported signature algorithm in sigC") }
+                let digest = try hash(file, replacing: metaBox.offset..<metaBox.end,
+                                      with: OnvifExport.signingInput(meta: meta, parsed: parsed, instance: i))
+                report.valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: entry.instance.signature), for: digest, padding: .PSS)
+                if !report.valid { report.problem = "signature \(i + 1) does not match the file: the file was changed after it was signed" }
+            } catch {
+                report.problem = "signature \(i + 1): \(error)"
+            }
+            reports.append(report)
+        }
+        let mdat = top.first { $0.type == "mdat" }.map { $0.payloadOffset..<$0.end }
+        return Report(info: parsed.info, signatures: reports, mediaData: mdat)
+    }
+
+    static func locateMeta(_ file: FileHandle) throws -> (OnvifExport.BoxHeader, [UInt8]) {
+        let size = Int64(try file.seekToEnd())
+        let top = try OnvifExport.boxes(from: 0, to: size) { offset, count in try read(file, offset, count) }
+        guard let box = top.last(where: { $0.type == "meta" }) else {
+            throw EvidenceError("no file-level meta box: this MP4 carries no ONVIF export signature")
+        }
+        guard box.size < 64 << 20 else { throw EvidenceError("meta box of \(box.size) bytes is implausible") }
+        return (box, try read(file, box.offset, Int(box.size)))
+    }
+
+    static func read(_ file: FileHandle, _ offset: Int64, _ count: Int) throws -> [UInt8] {
+        try file.seek(toOffset: UInt64(offset))
+        return [UInt8](try file.read(upToCount: count) ?? Data())
+    }
+
+    /// SHA-256 of the file with `range` replaced by `replacement`.
+    static func hash(_ file: FileHandle, replacing range: Range<Int64>, with replacement: [UInt8]) throws -> SHA256.Digest {
+        var h = SHA256()
+        try file.seek(toOffset: 0)
+        try feed(&h, file, from: 0, to: range.lowerBound)
+        h.update(data: replacement)
+        let size = Int64(try file.seekToEnd())
+        try feed(&h, file, from: range.upperBound, to: size)
+        return h.finalize()
+    }
+
+    /// Hashes `[from, to)` of a file in 4 MiB reads.
+    static func feed(_ h: inout SHA256, _ file: FileHandle, from: Int64, to: Int64) throws {
+        try file.seek(toOffset: UInt64(from))
+        var left = to - from
+        while left > 0 {
+            guard let chunk = try file.read(upToCount: Int(min(left, 4 << 20))), !chunk.isEmpty else {
+                throw EvidenceError("file ended \(left) bytes early")
+            }
+            h.update(data: chunk)
+            left -= Int64(chunk.count)
+        }
+    }
+}
