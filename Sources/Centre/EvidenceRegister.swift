@@ -163,7 +163,7 @@ public struct EvidenceRegister: Sendable {
             }
             let continuation = try await catalog.chainLinks(cameraID: camera.id, from: last.position + 1, through: head.position)
             files.append(Manifest.File(
-                name: name, sha256: try Verifier.sha256(of: path), cameraID: camera.id, cameraName: camera.name,
+                name: name, sha256: try EvidenceVerifier.sha256(of: path), cameraID: camera.id, cameraName: camera.name,
                 requestedFrom: iso8601(micros: r.fromMicros), requestedTo: iso8601(micros: r.toMicros),
                 firstFrame: iso8601(micros: plan.firstFrameMicros), end: iso8601(micros: plan.endMicros),
                 segments: links.map(Self.link), continuation: continuation.map(Self.link), chainHead: head.note,

@@ -17,7 +17,7 @@ import X509
 ///   their chain links lead to a chain head signed by the site;
 /// - audit: the export is an entry of the site's audit log under a signed checkpoint;
 /// - gaps: what the range does not contain (reported, not a failure).
-public enum Verifier {
+public enum EvidenceVerifier {
     public enum Status: String, Sendable { case pass = "PASS", fail = "FAIL", info = "INFO" }
 
     public struct Finding: Sendable {

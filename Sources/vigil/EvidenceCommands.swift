@@ -167,9 +167,9 @@ struct VerifyCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
             return text
         }
-        let report: Verifier.Report
+        let report: EvidenceVerifier.Report
         do {
-            report = try Verifier.verify(path: path, pinned: pinned)
+            report = try EvidenceVerifier.verify(path: path, pinned: pinned)
         } catch {
             FileHandle.standardError.write(Data("FAIL: \(error)\n".utf8))
             throw ExitCode(1)

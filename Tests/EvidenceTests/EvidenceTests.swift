@@ -1,0 +1,242 @@
+import _CryptoExtras
+import Audit
+import Catalog
+import Centre
+import Evidence
+import Foundation
+import Logging
+import Media
+import RTSP
+import Synchronization
+import Testing
+import TestSupport
+import X509
+@testable import Recording
+
+/// A site with one camera's recorded footage, its keys and certificate, and an exhibit.
+struct EvidenceSite {
+    let dir: String
+    let catalog: Catalog
+    let register: EvidenceRegister
+    let cameraID: Int64
+    let certificate: SiteCertificate
+
+    static func make(_ label: String) async throws -> EvidenceSite {
+        let dir = try TestSupport.temporaryDirectory(label)
+        let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
+        let store = try SampleStore(root: dir + "/samples")
+        let keys = try SiteKeys.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
+        let certificate = try SiteCertificate.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
+        let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test-city/audit")
+        // Six seconds of a real clip, recorded in 2 s segments, ending just now.
+        let clip = try TestSupport.clip(codec: .h264, seconds: 4, gop: 25)
+        let frames = try TestSupport.frames(of: clip, codec: .h264), parameters = try TestSupport.parameters(of: clip, codec: .h264)
+        let camera = try await catalog.upsertCamera(name: "market square", url: "rtsp://viewer:secret@10.1.2.3/stream1", retentionDays: 30)
+        let micros = Mutex<Int64>(currentMicros() - 10_000_000)
+        let clock = WallClock { micros.withLock { $0 } }
+        var config = RecorderConfiguration()
+        config.segmentLength = 2 * 90_000
+        let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: try await RunIDAllocator(catalog: catalog),
+                                configuration: config, wallClock: clock, logger: Logger(label: "test"))
+        try await recorder.start()
+        var timestamp: Ticks90k = 90_000
+        for i in 0..<150 {
+            let f = frames[i % frames.count]
+            try await recorder.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
+                                                               parameters: parameters)))
+            timestamp += 3600
+            micros.withLock { $0 += 40_000 }
+        }
+        try await recorder.stop()
+        let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
+        return EvidenceSite(dir: dir, catalog: catalog, register: register, cameraID: camera.id, certificate: certificate)
+    }
+
+    static let clerk = EvidenceRegister.Agent(user: "j.nowak", role: "investigator", address: "10.0.0.7", userAgent: "test")
+
+    /// An exhibit over the middle of the footage, exported into `bundle/`.
+    func exportedBundle() async throws -> (exhibit: String, bundle: String, mp4: String) {
+        let segments = try await catalog.allSegments()
+        let from = segments[1].startMicros + 500_000, to = segments[1].endMicros + 500_000
+        let item = try await register.create(ranges: [.init(cameraID: cameraID, fromMicros: from, toMicros: to)], requestingBody: "police",
+                                             caseReference: "RSD-77/26", legalBasis: "art. 15 ustawy o Policji", purpose: "theft at the market",
+                                             by: Self.clerk)
+        let bundle = dir + "/bundle"
+        let files = try await register.export(exhibit: item.exhibit, to: bundle, by: Self.clerk)
+        return (item.exhibit, bundle, bundle + "/" + files[0])
+    }
+
+    func cleanup() async {
+        await catalog.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+func flip(_ path: String, at offset: Int64) throws {
+    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    var byte = try handle.read(upToCount: 1)!
+    byte[0] ^= 0x20
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: byte)
+}
+
+func failures(_ report: EvidenceVerifier.Report) -> [String] {
+    report.findings.filter { $0.status == .fail }.map { "\($0.check): \($0.detail)" }
+}
+
+@Suite("Evidence: register, signed export, verifier", .serialized)
+struct EvidenceTests {
+    @Test func exportedBundleVerifiesAndStillPlays() async throws {
+        let site = try await EvidenceSite.make("evidence")
+        let (exhibit, bundle, mp4) = try await site.exportedBundle()
+        let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
+        #expect(report.passed, "\(failures(report))")
+        for check in ["signature", "signer", "since export", "since recording", "audit"] {
+            #expect(report.findings.contains { $0.check == check && $0.status == .pass }, "no passing \(check) check")
+        }
+        // The single MP4, judged beside its manifest, passes too; and it plays.
+        #expect(try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem]).passed)
+        let decode = try TestSupport.strictDecode(mp4)
+        #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
+        // The ONVIF metadata says who exported what, from which camera, starting when.
+        let inspected = try SignedMP4.inspect(path: mp4, pinned: [])
+        #expect(inspected.info.operatorName == "j.nowak" && inspected.info.sources.map(\.name) == ["market square"])
+        #expect(!inspected.info.sources[0].url.contains("secret"), "camera credentials must not travel in exports")
+        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: bundle + "/manifest.json")))
+        #expect(inspected.info.startTimes.first.map { OnvifExport.unixMicros(fileTime: $0.startTime) } == manifest.files[0].segments[0].startMicros)
+        #expect(manifest.exhibit.number == exhibit && manifest.files[0].segments.count == 2)
+        // The register shows the custody: created, then exported; both in the audit log.
+        let item = try #require(try await site.catalog.evidence(exhibit: exhibit))
+        #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "exported"])
+        let actions = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body).action }
+        #expect(actions == ["evidence.created", "evidence.exported"])
+        await site.cleanup()
+    }
+
+    @Test func aByteFlipAnywhereFailsNamingWhatBroke() async throws {
+        let site = try await EvidenceSite.make("evidence-flip")
+        let (_, bundle, mp4) = try await site.exportedBundle()
+        let pristine = try Data(contentsOf: URL(fileURLWithPath: mp4))
+        let manifestPath = bundle + "/manifest.json"
+        let manifestBytes = try Data(contentsOf: URL(fileURLWithPath: manifestPath))
+        let layout = try SignedMP4.inspect(path: mp4, pinned: [])
+        let media = try #require(layout.mediaData)
+        let firstSegmentBytes = try JSONDecoder().decode(Manifest.self, from: manifestBytes).files[0].segments[0].bytes
+        let places: [(String, Int64, [String])] = [
+            ("media data, second segment", media.lowerBound + firstSegmentBytes + 1000,
+             ["changed after it was signed", "was changed after export", "differ from segment"]),
+            ("moov", 40, ["changed after it was signed", "was changed after export"]),
+            ("ONVIF metadata (the meta box after the media)", Int64(pristine.count) - 600, ["signature", "was changed after export"]),
+        ]
+        for (what, offset, expected) in places {
+            try pristine.write(to: URL(fileURLWithPath: mp4))
+            try flip(mp4, at: offset)
+            let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
+            #expect(!report.passed, "a flip in \(what) went unnoticed")
+            for text in expected {
+                #expect(failures(report).contains { $0.contains(text) }, "flip in \(what): no failure mentioning \"\(text)\": \(failures(report))")
+            }
+        }
+        // The manifest.
+        try pristine.write(to: URL(fileURLWithPath: mp4))
+        var edited = manifestBytes
+        let at = try #require(edited.firstRange(of: Data("theft".utf8)))
+        edited[at.lowerBound] = UInt8(ascii: "T")
+        try edited.write(to: URL(fileURLWithPath: manifestPath))
+        let manifestReport = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
+        #expect(failures(manifestReport).contains { $0.contains("manifest was changed after export") })
+        await site.cleanup()
+    }
+
+    @Test func aSecondPartysSignatureIsAddedAndBothVerify() async throws {
+        let site = try await EvidenceSite.make("evidence-resign")
+        let (_, bundle, mp4) = try await site.exportedBundle()
+        // A prosecutor's office countersigns with its own key and certificate.
+        let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/prosecutor", siteName: "prosecutor's office")
+        try SignedMP4.countersign(path: mp4, signer: other, userInformation: "received by the prosecutor's office")
+        let inspected = try SignedMP4.inspect(path: mp4, pinned: [site.certificate.der])
+        #expect(inspected.signatures.count == 2 && inspected.signatures.allSatisfy(\.valid))
+        #expect(inspected.signatures.map(\.trusted) == [true, false])
+        // Verified alone (the manifest's hash is of the file before countersigning), the
+        // file shows the site's trusted signature and the second as valid but untrusted.
+        try FileManager.default.removeItem(atPath: bundle + "/manifest.json")
+        let report = try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem])
+        #expect(report.findings.contains { $0.detail.contains("signature 2") && $0.detail.contains("valid signature, untrusted signer") })
+        #expect(report.passed, "\(failures(report))")
+        let decode = try TestSupport.strictDecode(mp4)
+        #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
+        // Pinning only the second party: its signature is trusted, the site's is not.
+        let second = try EvidenceVerifier.verify(path: mp4, pinned: [other.pem])
+        #expect(second.findings.contains { $0.detail.contains("signature 1") && $0.detail.contains("untrusted signer") })
+        #expect(second.passed)
+        await site.cleanup()
+    }
+
+    @Test func anUnpinnedSignerIsOnlySelfConsistent() async throws {
+        let site = try await EvidenceSite.make("evidence-unpinned")
+        let (_, bundle, _) = try await site.exportedBundle()
+        let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/elsewhere", siteName: "elsewhere")
+        let report = try EvidenceVerifier.verify(path: bundle, pinned: [other.pem])
+        #expect(!report.passed)
+        #expect(failures(report).contains { $0.contains("no valid signature by a pinned certificate") })
+        let unpinned = try EvidenceVerifier.verify(path: bundle, pinned: [])
+        #expect(unpinned.passed && unpinned.findings.contains { $0.detail.contains("only self-consistent") })
+        await site.cleanup()
+    }
+
+    @Test func registerRulesAndHoldRelease() async throws {
+        let site = try await EvidenceSite.make("evidence-rules")
+        let segments = try await site.catalog.allSegments()
+        let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
+        await #expect(throws: CentreError.self) {
+            try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+        }
+        let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: currentMicros(), toMicros: currentMicros() + 60_000_000)
+        await #expect(throws: CentreError.self) {
+            try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+        }
+        let item = try await site.register.create(ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
+                                                  purpose: "trial", by: EvidenceSite.clerk)
+        #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]) == [segments[0].id])
+        try await site.register.handOver(exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
+        try await site.register.acknowledge(exhibit: item.exhibit, by: EvidenceSite.clerk, note: "signed for by the court clerk")
+        try await site.register.release(exhibit: item.exhibit, reason: "judgment final", by: EvidenceSite.clerk)
+        await #expect(throws: CentreError.self) { try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk) }
+        #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]).isEmpty)
+        #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "handed-over", "acknowledged", "hold-released"])
+        let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
+        #expect(entries.map(\.action) == ["evidence.created", "evidence.handed-over", "evidence.acknowledged", "evidence.hold-released"])
+        #expect(entries.allSatisfy { $0.caseReference == "II K 12/26" && $0.detail?.contains(item.exhibit) == true })
+        await site.cleanup()
+    }
+
+    @Test func onvifMetaRoundTripsAndPSSAlgorithmIsRFC4055() throws {
+        let info = OnvifExport.ExportInfo(unitName: "Vigil", unitURL: "", exportTime: 3_900_000_000, operatorName: "op",
+                                          sources: [.init(trackID: 1, name: "cam", url: "rtsp://10.0.0.1/")],
+                                          startTimes: [(1, OnvifExport.fileTime(unixMicros: 1_764_000_000_000_000))])
+        for n in [1, 2, 3] {
+            var meta = OnvifExport.metaBox(info: info, instance: .init(signature: [UInt8](repeating: 1, count: 384), certificate: [9, 9],
+                                                                        algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32))
+            for i in 1..<n {
+                meta = OnvifExport.appending(.init(signature: [UInt8](repeating: UInt8(i + 1), count: 256), certificate: [UInt8(i)], algorithm: nil,
+                                                   userInformation: "party \(i)"), to: meta, parsed: try OnvifExport.parseMeta(meta))
+            }
+            let parsed = try OnvifExport.parseMeta(meta)
+            #expect(parsed.info == info && parsed.instances.count == n)
+            #expect(Int(meta.readU32ForTest(0)) == meta.count)
+            // The first instance's signing input is exactly the one-instance box, signature zeroed.
+            let first = OnvifExport.signingInput(meta: meta, parsed: parsed, instance: 0)
+            #expect(first == OnvifExport.metaBox(info: info, instance: .init(signature: [UInt8](repeating: 0, count: 384), certificate: [9, 9],
+                                                                             algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32)))
+        }
+        // RFC 4055's RSASSA-PSS-params for SHA-256 with MGF1-SHA-256 and a 32-byte salt.
+        #expect(hexString(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
+                "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120")
+    }
+}
+
+extension Array where Element == UInt8 {
+    func readU32ForTest(_ i: Int) -> UInt32 { UInt32(self[i]) << 24 | UInt32(self[i + 1]) << 16 | UInt32(self[i + 2]) << 8 | UInt32(self[i + 3]) }
+}
