@@ -304,14 +304,18 @@ public actor Catalog {
 
     // MARK: Segments
 
-    /// Inserts a segment row and returns its id.
+    /// Inserts a segment row and returns its id. Ids are never reused: a deleted segment's
+    /// id lives on in its chain link, so a new one is past every id either table has seen
+    /// (SQLite's plain INTEGER PRIMARY KEY would hand out a deleted maximum again).
     public func insertSegment(_ s: SegmentRecord) async throws -> Int64 {
         let sets = Data(NALUnits.lengthPrefixed(s.parameterSets))
         let rows = try await run("insert segment \(s.fileName)") {
             try await database.raw("""
-                INSERT INTO segments (camera_id, run_id, file_name, start_micros, duration_90k, byte_count, frame_count,
+                INSERT INTO segments (id, camera_id, run_id, file_name, start_micros, duration_90k, byte_count, frame_count,
                                       codec, parameter_sets, sample_index, sha256, state, held)
-                VALUES (\(bind: s.cameraID), \(bind: s.runID), \(bind: s.fileName), \(bind: s.startMicros), \(bind: s.duration),
+                VALUES ((SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT MAX(id) AS m FROM segments
+                                                             UNION ALL SELECT MAX(segment_id) FROM segment_chain)),
+                        \(bind: s.cameraID), \(bind: s.runID), \(bind: s.fileName), \(bind: s.startMicros), \(bind: s.duration),
                         \(bind: s.byteCount), \(bind: s.frameCount), \(bind: s.codec.rawValue), \(bind: sets), \(bind: Data(s.sampleIndex)),
                         \(bind: s.sha256.map { Data($0) }), \(bind: s.state.rawValue), \(bind: s.held ? 1 : 0))
                 RETURNING id

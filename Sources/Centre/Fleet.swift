@@ -178,7 +178,8 @@ public actor RecorderFleet {
             _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
         }
         let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                logger: logger, onDiskFull: freeSpace)
+                                logger: logger, onDiskFull: freeSpace,
+                                afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
         logger.info("recording \(camera.name) from \(camera.url)")
         return Task {
             do { try await recorder.start() } catch { logger.error("camera \(camera.name): \(error)") }

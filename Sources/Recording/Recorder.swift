@@ -59,6 +59,9 @@ public actor Recorder {
     private let monotonic = ContinuousClock()
     /// Called when a write fails for lack of space, so retention can free some.
     private let onDiskFull: @Sendable () async -> Void
+    /// Called after each segment is closed and chained: where the free-space floor is
+    /// checked, so the volume is cleared before it fills (SQLite needs room to commit).
+    private let afterSegment: @Sendable () async -> Void
 
     private var segment: OpenSegment?
     private var pending: (frame: EncodedFrame, parameters: VideoParameters)?
@@ -91,7 +94,8 @@ public actor Recorder {
 
     public init(camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
                 configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
-                logger: Logger, onDiskFull: @escaping @Sendable () async -> Void = {}) {
+                logger: Logger, onDiskFull: @escaping @Sendable () async -> Void = {},
+                afterSegment: @escaping @Sendable () async -> Void = {}) {
         self.camera = camera
         self.catalog = catalog
         self.store = store
@@ -100,6 +104,7 @@ public actor Recorder {
         self.wall = wallClock
         self.logger = logger
         self.onDiskFull = onDiskFull
+        self.afterSegment = afterSegment
     }
 
     /// Notes the time the recorder was not running: a gap from the camera's last segment
@@ -263,6 +268,7 @@ public actor Recorder {
         lastEndMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
         statistics.committedThroughMicros = lastEndMicros
         statistics.segmentsClosed += 1
+        await afterSegment()
     }
 
     private func row(for s: OpenSegment, index: [UInt8], sha256: [UInt8]?) -> SegmentRecord {

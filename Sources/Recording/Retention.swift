@@ -52,6 +52,17 @@ public enum Retention {
         return deleted
     }
 
+    /// Runs retention only when free space is under the floor: cheap enough to call after
+    /// every segment.
+    public static func keepFloor(catalog: Catalog, store: SampleStore, policy: RetentionPolicy, logger: Logger) async {
+        guard let free = store.freeBytes(), free < policy.freeBytesFloor else { return }
+        do {
+            try await enforce(catalog: catalog, store: store, policy: policy, logger: logger)
+        } catch {
+            logger.error("retention could not free space: \(error)")
+        }
+    }
+
     private static func delete(_ s: SegmentRecord, catalog: Catalog, store: SampleStore, reason: String, into deleted: inout [String]) async throws {
         precondition(!s.held, "retention must never select a held segment")
         try await catalog.deleteSegment(id: s.id, reason: "retention: \(reason)")

@@ -84,7 +84,8 @@ struct RecordingSession {
         for c in cameras {
             let record = try await catalog.upsertCamera(name: c.name, url: c.url.requestURL, retentionDays: retentionDays)
             let recorder = Recorder(camera: record, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                    logger: logger, onDiskFull: freeSpace)
+                                    logger: logger, onDiskFull: freeSpace,
+                                afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
             try await recorder.start()
             var endpoint = CameraEndpoint(name: c.name, url: c.url)
             endpoint.eventLoop = MultiThreadedEventLoopGroup.singleton.next()

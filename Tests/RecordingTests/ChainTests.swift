@@ -80,6 +80,20 @@ struct ChainTests {
         await h.cleanup()
     }
 
+    @Test func aDeletedSegmentsIdIsNeverHandedOutAgain() async throws {
+        var (h, segments) = try await Self.recorded("chain-ids")
+        // The newest segment goes (the disk floor may delete the newest unheld one).
+        try await h.catalog.deleteSegment(id: segments[4].id, reason: "retention: test")
+        try h.store.remove(cameraID: segments[4].cameraID, fileName: segments[4].fileName)
+        let r = try await h.recorder("a")
+        try await h.feed(r, count: 100)
+        try await r.stop()
+        let newer = try await h.catalog.allSegments().filter { $0.startMicros > segments[4].startMicros }
+        #expect(!newer.isEmpty && newer.allSatisfy { $0.id > segments[4].id }, "\(newer.map(\.id)) reuse \(segments[4].id)")
+        #expect(try await problems(h).isEmpty)
+        await h.cleanup()
+    }
+
     @Test func retentionKeepsTheChainVerifiableAndExhibitsHoldTheirSegments() async throws {
         let (h, segments) = try await Self.recorded("chain-retention")
         let camera = segments[0].cameraID
