@@ -33,10 +33,12 @@ extension EndToEndTests {
         try await Task.sleep(for: .seconds(5))
 
         // Secure two seconds of what was just recorded, while recording goes on.
-        let to = Date().addingTimeInterval(-1.5), from = to.addingTimeInterval(-2)
+        // Whole seconds, as typed on the command line; the hold covers exactly these.
         let iso = ISO8601DateFormatter()
-        let created = try TestSupport.run(vigil, ["evidence", "create", "--data", data, "--camera", "gate", "--from", iso.string(from: from),
-                                                  "--to", iso.string(from: to), "--case", "RSD-301/26", "--body", "police",
+        let toText = iso.string(from: Date().addingTimeInterval(-1.5)), fromText = iso.string(from: Date().addingTimeInterval(-3.5))
+        let from = try #require(iso.date(from: fromText)), to = try #require(iso.date(from: toText))
+        let created = try TestSupport.run(vigil, ["evidence", "create", "--data", data, "--camera", "gate", "--from", fromText,
+                                                  "--to", toText, "--case", "RSD-301/26", "--body", "police",
                                                   "--purpose", "collision at the gate"])
         try #require(created.status == 0, "\(created.stderr)")
         let exhibit = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,7 +61,9 @@ extension EndToEndTests {
         for s in held {
             #expect(remaining.contains(s.id), "held segment \(s.id) (\(s.start)) was deleted")
         }
-        #expect(!remaining.contains(before.segments[0].id), "the oldest unheld footage should have made room")
+        let heldIDs = Set(held.map(\.id))
+        let oldestUnheld = try #require(before.segments.first { !heldIDs.contains($0.id) })
+        #expect(!remaining.contains(oldestUnheld.id), "the oldest unheld footage should have made room")
         let last = try #require(after.segments.last)
         #expect(Date().timeIntervalSince(parseTime(last.end)) < 10, "recording stopped long before the end: last segment ends \(last.end)")
         let check = try TestSupport.run(vigil, ["check", "--data", data])

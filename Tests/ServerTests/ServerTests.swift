@@ -21,6 +21,7 @@ final class ServerHarness: Sendable {
     let base: String
     let task: Task<Void, any Error>
     let cameraID: Int64
+    let directory: String
 
     static let password = "correct horse battery"
 
@@ -57,23 +58,26 @@ final class ServerHarness: Sendable {
         }
         var iterator = started.makeAsyncIterator()
         guard let s = await iterator.next() else { throw ToolError("server did not start") }
-        return ServerHarness(env: env, routes: s.routes, policies: s.policies, base: "http://127.0.0.1:\(s.port)", task: task, cameraID: camera.id)
+        return ServerHarness(env: env, routes: s.routes, policies: s.policies, base: "http://127.0.0.1:\(s.port)", task: task, cameraID: camera.id,
+                             directory: dir)
     }
 
     init(env: ServerEnvironment, routes: [(method: String, path: String)], policies: [RoutePolicy], base: String,
-         task: Task<Void, any Error>, cameraID: Int64) {
+         task: Task<Void, any Error>, cameraID: Int64, directory: String) {
         self.env = env
         self.routes = routes
         self.policies = policies
         self.base = base
         self.task = task
         self.cameraID = cameraID
+        self.directory = directory
     }
 
     func stop() async {
         task.cancel()
         _ = try? await task.value
         await env.catalog.close()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Runs `body` against a fresh server, stopping it whatever happens.
