@@ -207,11 +207,12 @@ extension Catalog {
         return try rows.first.map(Self.chainLink)
     }
 
-    /// Closed segments of a camera not yet in its chain, in recording order.
-    public func unchainedSegments(cameraID: Int64) async throws -> [SegmentRecord] {
+    /// Closed segments of a camera not yet in its chain that start at or after
+    /// `startMicros`, in recording order (the index on camera and start bounds the scan).
+    public func unchainedSegments(cameraID: Int64, startingFrom startMicros: Int64 = 0) async throws -> [SegmentRecord] {
         let rows = try await run("unchained segments of camera \(cameraID)") {
             try await database.raw("""
-                SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND state = 'closed'
+                SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND state = 'closed' AND start_micros >= \(bind: startMicros)
                   AND id NOT IN (SELECT segment_id FROM segment_chain WHERE camera_id = \(bind: cameraID))
                 ORDER BY start_micros, id
                 """).all()

@@ -56,7 +56,8 @@ public enum SegmentChain {
     public static func extend(catalog: Catalog, cameraID: Int64) async throws -> ChainLinkRecord? {
         var last = try await catalog.lastChainLink(cameraID: cameraID)
         var added: ChainLinkRecord?
-        for s in try await catalog.unchainedSegments(cameraID: cameraID) {
+        // Only segments at or after the last link can follow it; the rest need not be read.
+        for s in try await catalog.unchainedSegments(cameraID: cameraID, startingFrom: last?.startMicros ?? 0) {
             // Only what follows the chain's end is appended: a segment that would go back
             // in time was not made by this recorder, and `vigil check` reports it.
             if let last, s.startMicros < last.startMicros + last.duration90k * 1_000_000 / ticksPerSecond - 1_000_000 { continue }
