@@ -29,4 +29,5 @@ public enum AuditError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+/// Lower-case hex of bytes, as hashes are shown in proofs, manifests and reports.
+public func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -138,17 +138,7 @@ public struct EvidenceRegister: Sendable {
             guard plan.segmentIDs == segments.map(\.id) else { throw CentreError(.invalid, "\(exhibit): segments changed while exporting") }
             let name = "\(exhibit)-\(n + 1)-\(Self.safe(camera.name)).mp4"
             let path = "\(directory)/\(name)"
-            try? FileManager.default.removeItem(atPath: path)
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CentreError(.invalid, "cannot create \(path)") }
-            let fd = open(path, O_WRONLY)
-            guard fd >= 0 else { throw CentreError(.invalid, "cannot open \(path)") }
-            do {
-                try plan.mp4(creationUnixSeconds: now / 1_000_000).write(toFileDescriptor: fd)
-                close(fd)
-            } catch {
-                close(fd)
-                throw error
-            }
+            try plan.mp4(creationUnixSeconds: now / 1_000_000).write(toFile: path)
             let info = OnvifExport.ExportInfo(
                 unitName: "Vigil (\(site))", unitURL: "", exportTime: UInt64(now / 1_000_000 + OnvifExport.mp4EpochOffset),
                 operatorName: agent.user, sources: [.init(trackID: 1, name: camera.name, url: RTSPURL.redact(camera.url))],
@@ -185,7 +175,7 @@ public struct EvidenceRegister: Sendable {
             exhibit: .init(number: item.exhibit, requestingBody: item.requestingBody, caseReference: item.caseReference, legalBasis: item.legalBasis,
                            purpose: item.purpose, createdBy: item.createdBy, created: iso8601(micros: item.createdMicros)),
             siteVerifierKey: keys.signer.verifier.encoded, files: files,
-            audit: .init(index: Int(index), entry: Data(body).base64EncodedString(), checkpoint: checkpoint.note, proof: proof.map(hexString)))
+            audit: .init(index: Int(index), entry: Data(body).base64EncodedString(), checkpoint: checkpoint.note, proof: proof.map { hex($0) }))
         let bytes = try manifest.encoded()
         try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/\(Manifest.fileName)"))
         try (Data(try certificate.sign(SHA256.hash(data: bytes))).base64EncodedString() + "\n")
@@ -196,8 +186,8 @@ public struct EvidenceRegister: Sendable {
 
     static func link(_ l: ChainLinkRecord) -> Manifest.Link {
         Manifest.Link(position: l.position, segment: l.segmentID, start: iso8601(micros: l.startMicros), startMicros: l.startMicros,
-                      duration90k: l.duration90k, frames: l.frameCount, bytes: l.byteCount, sha256: hexString(l.sha256),
-                      metaSHA256: hexString(l.metaSHA256), previousLink: hexString(l.previousLink), link: hexString(l.link))
+                      duration90k: l.duration90k, frames: l.frameCount, bytes: l.byteCount, sha256: hex(l.sha256),
+                      metaSHA256: hex(l.metaSHA256), previousLink: hex(l.previousLink), link: hex(l.link))
     }
 
     static func safe(_ name: String) -> String {

@@ -151,8 +151,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 }
 
-public func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
+/// The bytes of a hex string (the inverse of Audit's `hex`); nil if it is not hex.
 public func bytes(hex: String) -> [UInt8]? {
     var out: [UInt8] = []
     out.reserveCapacity(hex.count / 2)

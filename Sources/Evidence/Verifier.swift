@@ -47,7 +47,7 @@ public enum EvidenceVerifier {
         let single = isDirectory.boolValue || path.hasSuffix(Manifest.fileName) ? nil : (path as NSString).lastPathComponent
         guard FileManager.default.fileExists(atPath: manifestPath) else {
             guard let single else { throw EvidenceError("\(path) holds no \(Manifest.fileName)") }
-            try checkSignatures(of: directory + "/" + single, pinned: pinned, into: &report)
+            _ = checkSignatures(of: directory + "/" + single, pinned: pinned, into: &report)
             report.add("since recording", .info, "no manifest beside \(single): only the file's own signatures were checked")
             return report
         }
@@ -69,14 +69,14 @@ public enum EvidenceVerifier {
                 report.add("since export", .fail, "\(file.name) is listed in the manifest but missing")
                 continue
             }
-            try checkSignatures(of: mp4, pinned: pinned, into: &report)
+            let inspected = checkSignatures(of: mp4, pinned: pinned, into: &report)
             let digest = try sha256(of: mp4)
             if digest == file.sha256 {
                 report.add("since export", .pass, "\(file.name): SHA-256 \(digest) is the one the signed manifest lists")
             } else {
                 report.add("since export", .fail, "\(file.name): SHA-256 is \(digest), the manifest lists \(file.sha256): the file was changed after export")
             }
-            if let vkey { try checkRecording(file: file, path: mp4, verifier: vkey, into: &report) }
+            if let vkey { try checkRecording(file: file, path: mp4, media: inspected?.mediaData, verifier: vkey, into: &report) }
             if file.gaps.isEmpty {
                 report.add("gaps", .info, "\(file.name): no gap in \(file.requestedFrom) – \(file.requestedTo)")
             }
@@ -88,14 +88,17 @@ public enum EvidenceVerifier {
         return report
     }
 
-    static func checkSignatures(of path: String, pinned: [[UInt8]], into report: inout Report) throws {
+    /// Reports each signing instance of an MP4; returns what the inspection found (nil
+    /// when the file could not be read as a signed MP4).
+    @discardableResult
+    static func checkSignatures(of path: String, pinned: [[UInt8]], into report: inout Report) -> SignedMP4.Report? {
         let name = (path as NSString).lastPathComponent
         let inspected: SignedMP4.Report
         do {
             inspected = try SignedMP4.inspect(path: path, pinned: pinned)
         } catch {
             report.add("signature", .fail, "\(name): \(error)")
-            return
+            return nil
         }
         report.add("export", .info, "\(name): exported by \(inspected.info.unitName) (\(inspected.info.operatorName)), cameras: "
                    + inspected.info.sources.map(\.name).joined(separator: ", "))
@@ -116,6 +119,7 @@ public enum EvidenceVerifier {
         if !pinned.isEmpty && !anyTrusted {
             report.add("signer", .fail, "\(name): no valid signature by a pinned certificate")
         }
+        return inspected
     }
 
     static func checkManifestSignature(directory: String, manifest: [UInt8], pinned: [[UInt8]], into report: inout Report) throws {
@@ -145,10 +149,11 @@ public enum EvidenceVerifier {
     }
 
     /// The MP4's media data against the segments, and the segments' links to a signed head.
-    static func checkRecording(file: Manifest.File, path: String, verifier: NoteVerifier, into report: inout Report) throws {
+    static func checkRecording(file: Manifest.File, path: String, media: Range<Int64>?, verifier: NoteVerifier,
+                               into report: inout Report) throws {
         let name = file.name
         func fail(_ detail: String) { report.add("since recording", .fail, "\(name): \(detail)") }
-        guard let media = try SignedMP4.inspect(path: path, pinned: []).mediaData else { return fail("no media data (mdat) in the file") }
+        guard let media else { return fail("no media data (mdat) in the file") }
         let expected = file.segments.reduce(Int64(0)) { $0 + $1.bytes }
         guard media.count == expected else {
             return fail("the media data is \(media.count) bytes; the recorded segments are \(expected) bytes")
@@ -160,7 +165,7 @@ public enum EvidenceVerifier {
         for s in file.segments {
             var h = SHA256()
             try SignedMP4.feed(&h, handle, from: offset, to: offset + s.bytes)
-            if hexString(Array(h.finalize())) != s.sha256 {
+            if hex(Array(h.finalize())) != s.sha256 {
                 fail("media bytes \(offset)…\(offset + s.bytes) differ from segment \(s.segment) as recorded at \(s.start) (chain position \(s.position))")
                 problems += 1
             }
@@ -170,7 +175,7 @@ public enum EvidenceVerifier {
         var previous: String?
         for l in file.segments + file.continuation {
             guard let record = chainRecord(l, cameraID: file.cameraID) else { fail("chain position \(l.position) is unreadable"); problems += 1; continue }
-            if hexString(SegmentChain.link(of: record)) != l.link {
+            if hex(SegmentChain.link(of: record)) != l.link {
                 fail("chain position \(l.position) does not match what it commits to (start, duration, size, hashes)")
                 problems += 1
             }
@@ -184,7 +189,7 @@ public enum EvidenceVerifier {
             let head = try Checkpoint(text: try verifier.verify(file.chainHead))
             let last = (file.segments + file.continuation).last
             guard head.origin.hasSuffix("/chain/\(file.cameraID)"), let last, Int64(head.treeSize - 1) == last.position,
-                  hexString(head.rootHash) == last.link else {
+                  hex(head.rootHash) == last.link else {
                 fail("the signed chain head does not end at the file's last link")
                 return
             }
@@ -235,6 +240,6 @@ public enum EvidenceVerifier {
         var h = SHA256()
         let size = Int64(try handle.seekToEnd())
         try SignedMP4.feed(&h, handle, from: 0, to: size)
-        return hexString(Array(h.finalize()))
+        return hex(Array(h.finalize()))
     }
 }

@@ -76,6 +76,24 @@ public struct VirtualMP4: Sendable {
         }
     }
 
+    /// Writes the whole file to `path` durably: to `path.partial`, `fsync`, then renamed,
+    /// so `path` is either absent or complete.
+    public func write(toFile path: String) throws {
+        let temporary = path + ".partial"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw MediaError.io(path: temporary, errno: errno) }
+        do {
+            try write(toFileDescriptor: fd)
+            guard fsync(fd) == 0 else { throw MediaError.io(path: temporary, errno: errno) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else { throw MediaError.io(path: path, errno: errno) }
+    }
+
     private func partIndex(containing offset: Int64) -> Int {
         var lo = 0, hi = starts.count - 1
         while lo < hi {

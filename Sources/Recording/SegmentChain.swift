@@ -107,6 +107,8 @@ public enum SegmentChain {
     }
 
     static func bigEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
-        withUnsafeBytes(of: v.bigEndian) { Array($0) }
+        var bytes: [UInt8] = []
+        bytes.appendBigEndian(v)
+        return bytes
     }
 }

@@ -26,8 +26,7 @@ struct BenchLive: AsyncParsableCommand {
     @Option(name: .long, help: "Scratch directory (deleted afterwards).") var work: String = "/tmp/vigil-bench-live"
 
     func run() async throws {
-        let me = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
-            : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
+        let me = ownExecutable()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let clip = try ClipMaker.ensureDefault(codec: .h264)

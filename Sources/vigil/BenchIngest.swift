@@ -16,8 +16,7 @@ struct BenchIngest: AsyncParsableCommand {
     @Flag(name: .long, help: "Skip ffmpeg (measure Vigil alone).") var vigilOnly = false
 
     func run() async throws {
-        let me = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
-            : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
+        let me = ownExecutable()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work + "/ffmpeg", withIntermediateDirectories: true)
         let clip = try ClipMaker.ensureDefault(codec: .h264)

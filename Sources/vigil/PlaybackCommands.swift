@@ -88,19 +88,7 @@ struct Export: AsyncParsableCommand {
         let plan = try await Exporter.plan(catalog: catalog, store: store, cameraID: cam.id, from: start, to: end, trimToStart: trim)
         await catalog.close()
         let mp4 = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
-        let temporary = out + ".partial"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw ValidationError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        do {
-            try mp4.write(toFileDescriptor: fd)
-            guard fsync(fd) == 0 else { throw ValidationError("fsync \(temporary) failed") }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, out) == 0 else { throw ValidationError("rename to \(out) failed: \(String(cString: strerror(errno)))") }
+        try mp4.write(toFile: out)
         say("wrote \(out): \(mp4.size) bytes, \(plan.frameCount) frames, "
               + String(format: "%.3f s", Double(plan.duration) / Double(ticksPerSecond))
               + " from \(iso8601(micros: plan.firstFrameMicros)) to \(iso8601(micros: plan.endMicros)), \(plan.runs.count) segments")

@@ -39,3 +39,9 @@ import Synchronization
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// This program's own path, for benchmarks that start more of it as child processes.
+func ownExecutable() -> String {
+    CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
+        : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
+}

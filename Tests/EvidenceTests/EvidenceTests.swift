@@ -5,7 +5,7 @@ import Centre
 import Evidence
 import Foundation
 import Logging
-import Media
+@testable import Media
 import RTSP
 import Synchronization
 import Testing
@@ -225,18 +225,14 @@ struct EvidenceTests {
             }
             let parsed = try OnvifExport.parseMeta(meta)
             #expect(parsed.info == info && parsed.instances.count == n)
-            #expect(Int(meta.readU32ForTest(0)) == meta.count)
+            #expect(Int(meta.readU32(0)) == meta.count)
             // The first instance's signing input is exactly the one-instance box, signature zeroed.
             let first = OnvifExport.signingInput(meta: meta, parsed: parsed, instance: 0)
             #expect(first == OnvifExport.metaBox(info: info, instance: .init(signature: [UInt8](repeating: 0, count: 384), certificate: [9, 9],
                                                                              algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32)))
         }
         // RFC 4055's RSASSA-PSS-params for SHA-256 with MGF1-SHA-256 and a 32-byte salt.
-        #expect(hexString(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
+        #expect(Audit.hex(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
                 "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120")
     }
-}
-
-extension Array where Element == UInt8 {
-    func readU32ForTest(_ i: Int) -> UInt32 { UInt32(self[i]) << 24 | UInt32(self[i + 1]) << 16 | UInt32(self[i + 2]) << 8 | UInt32(self[i + 3]) }
 }
