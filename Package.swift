@@ -132,7 +132,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Centre", "Catalog", "Recording", "Audit", "TestSupport",
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "CentreTests", dependencies: ["Centre", "Media"], swiftSettings: strict),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
@@ -143,6 +143,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess"], swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["Media", "ChildProcess"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport", swiftSettings: strict),
     ]
 )

@@ -90,6 +90,13 @@ public struct EvidenceRegister: Sendable {
         try await record(item, kind: "acknowledged", agent, purpose: nil, detail: note)
     }
 
+    /// Someone fetched a file of a bundle the server exported: a custody event, and its
+    /// audit entry.
+    public func recordDownload(exhibit: String, export: String, file: String, bytes: Int64, by agent: Agent) async throws {
+        let item = try await find(exhibit)
+        try await record(item, kind: "downloaded", agent, purpose: nil, detail: "export \(export): \(file), \(bytes) bytes")
+    }
+
     public func find(_ exhibit: String) async throws -> EvidenceRecord {
         guard let item = try await catalog.evidence(exhibit: exhibit) else { throw CentreError(.notFound, "no exhibit \(exhibit)") }
         return item

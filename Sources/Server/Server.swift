@@ -27,6 +27,9 @@ public struct ServerEnvironment: Sendable {
     public var fleet: RecorderFleet
     public var live: LiveHub
     public var keys: SiteKeys
+    /// The evidence register, and where the bundles it exports for download are kept.
+    public var evidence: EvidenceRegister
+    public var exports: ExportShelf
     public var metrics: VigilMetrics
     /// Directory of the browser console's static files.
     public var webRoot: String
@@ -37,7 +40,7 @@ public struct ServerEnvironment: Sendable {
     public var logger: Logger
 
     public init(catalog: Catalog, store: SampleStore, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
-                keys: SiteKeys, metrics: VigilMetrics, webRoot: String, openAPIPath: String, secureCookies: Bool, logger: Logger) {
+                keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, metrics: VigilMetrics, webRoot: String, openAPIPath: String, secureCookies: Bool, logger: Logger) {
         self.catalog = catalog
         self.store = store
         self.accounts = accounts
@@ -45,6 +48,8 @@ public struct ServerEnvironment: Sendable {
         self.fleet = fleet
         self.live = live
         self.keys = keys
+        self.evidence = evidence
+        self.exports = exports
         self.metrics = metrics
         self.webRoot = webRoot
         self.openAPIPath = openAPIPath
@@ -84,6 +89,7 @@ public struct VigilServer {
         LiveRoutes(env: env).register(&table)
         UserRoutes(env: env).register(&table)
         AuditRoutes(env: env).register(&table)
+        EvidenceRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)
         self.router = router
         self.policies = table.policies

@@ -89,7 +89,7 @@ struct CentreRunner {
         let webRoot = settings.webRoot
         let env = ServerEnvironment(
             catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
-            keys: site.keys, metrics: VigilMetrics(), webRoot: webRoot,
+            keys: site.keys, evidence: site.evidence, exports: ExportShelf(root: site.data.exportsPath), metrics: VigilMetrics(), webRoot: webRoot,
             openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
             secureCookies: settings.tls != nil, logger: logger)
         let server = VigilServer(environment: env)

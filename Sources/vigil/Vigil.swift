@@ -17,12 +17,14 @@ struct Vigil: AsyncParsableCommand {
 
 /// Options shared by every command that works on a data directory.
 struct DataOptions: ParsableArguments {
-    @Option(name: .long, help: "Data directory (catalog.sqlite and samples/).")
+    @Option(name: .long, help: "Data directory (catalog.sqlite, samples/, keys/, exports/).")
     var data: String
 
     var catalogPath: String { "\(data)/catalog.sqlite" }
     var samplesPath: String { "\(data)/samples" }
     var keysPath: String { "\(data)/keys" }
+    /// Bundles the server exported, kept for download (`ExportShelf`).
+    var exportsPath: String { "\(data)/exports" }
 }
 
 func makeLogger(_ label: String) -> Logger {

@@ -7,7 +7,6 @@ import Foundation
 import Logging
 @testable import Media
 import RTSP
-import Synchronization
 import Testing
 import TestSupport
 import X509
@@ -29,25 +28,8 @@ struct EvidenceSite {
         let certificate = try SiteCertificate.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
         let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test-city/audit")
         // Six seconds of a real clip, recorded in 2 s segments, ending just now.
-        let clip = try TestSupport.clip(codec: .h264, seconds: 4, gop: 25)
-        let frames = try TestSupport.frames(of: clip, codec: .h264), parameters = try TestSupport.parameters(of: clip, codec: .h264)
         let camera = try await catalog.upsertCamera(name: "market square", url: "rtsp://viewer:secret@10.1.2.3/stream1", retentionDays: 30)
-        let micros = Mutex<Int64>(currentMicros() - 10_000_000)
-        let clock = WallClock { micros.withLock { $0 } }
-        var config = RecorderConfiguration()
-        config.segmentLength = 2 * 90_000
-        let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: try await RunIDAllocator(catalog: catalog),
-                                configuration: config, wallClock: clock, logger: Logger(label: "test"))
-        try await recorder.start()
-        var timestamp: Ticks90k = 90_000
-        for i in 0..<150 {
-            let f = frames[i % frames.count]
-            try await recorder.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
-                                                               parameters: parameters)))
-            timestamp += 3600
-            micros.withLock { $0 += 40_000 }
-        }
-        try await recorder.stop()
+        try await TestSupport.recordFootage(camera: camera, catalog: catalog, store: store)
         let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
         return EvidenceSite(dir: dir, catalog: catalog, register: register, cameraID: camera.id, certificate: certificate)
     }

@@ -1,6 +1,7 @@
 import Audit
 import Catalog
 import Centre
+import Evidence
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -43,7 +44,10 @@ final class ServerHarness: Sendable {
         var camera = CameraRecord(id: 0, name: "gate", url: "rtsp://127.0.0.1:9/none", retentionDays: 30)
         camera.enabled = false
         camera = try await catalog.addCamera(camera)
+        let certificate = try SiteCertificate.loadOrCreate(directory: "\(dir)/keys", siteName: "test-site")
+        let evidence = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
         let env = ServerEnvironment(catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
+                                    evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
                                     metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
                                     openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         typealias Started = (port: Int, routes: [(method: String, path: String)], policies: [RoutePolicy])
@@ -145,6 +149,9 @@ final class ServerHarness: Sendable {
     func concrete(_ path: String) -> String {
         var p = path.replacingOccurrences(of: "{id}", with: "\(cameraID)").replacingOccurrences(of: ":id", with: "\(cameraID)")
         p = p.replacingOccurrences(of: "{uid}", with: "1").replacingOccurrences(of: ":uid", with: "1")
+        for (name, value) in [("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4")] {
+            p = p.replacingOccurrences(of: "{\(name)}", with: value).replacingOccurrences(of: ":\(name)", with: value)
+        }
         let now = Date()
         let from = ISO8601DateFormatter().string(from: now.addingTimeInterval(-60)), to = ISO8601DateFormatter().string(from: now)
         switch true {
@@ -171,7 +178,10 @@ final class ServerHarness: Sendable {
             for route in routes {
                 let key = "\(route.method) \(route.path)"
                 #expect(policies.contains(key), "route \(key) has no policy")
-                #expect(paths[route.path]?[route.method.lowercased()] != nil, "route \(key) is missing from docs/openapi.json")
+                let documented = paths[route.path]?[route.method.lowercased()] as? [String: Any]
+                #expect(documented != nil, "route \(key) is missing from docs/openapi.json")
+                let permission = h.policies.first { $0.key == key }?.permission?.rawValue ?? "signed-in"
+                #expect(documented?["x-vigil-permission"] as? String == permission, "docs/openapi.json gives \(key) another permission than its policy")
         }
         for (path, operations) in paths {
             for method in operations.keys {
@@ -215,7 +225,8 @@ final class ServerHarness: Sendable {
             let supervisor = try await h.signIn(.supervisor)
             let operatorSession = try await h.signIn(.operator)
             let imagery = h.policies.filter(\.imagery)
-            #expect(Set(imagery.map(\.path)) == ["/api/cameras/{id}/live", "/api/cameras/{id}/recordings", "/api/cameras/{id}/view.mp4", "/api/cameras/{id}/export.mp4"])
+            #expect(Set(imagery.map(\.path)) == ["/api/cameras/{id}/live", "/api/cameras/{id}/recordings", "/api/cameras/{id}/view.mp4", "/api/cameras/{id}/export.mp4",
+                                                  "/api/evidence/{exhibit}/exports/{export}/{file}"])
             for route in imagery {
                 for (who, session) in [("supervisor", supervisor), ("operator", operatorSession)] {
                     let before = await h.env.audit.size
@@ -225,7 +236,7 @@ final class ServerHarness: Sendable {
                     let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
                     let entry = try AuditEntry.decode(last.body)
                     #expect(entry.user == "u-\(who == "supervisor" ? "supervisor" : "operator")")
-                    #expect(entry.camera == h.cameraID)
+                    if route.path.contains("{id}") { #expect(entry.camera == h.cameraID) } else { #expect(entry.action.hasPrefix("evidence.")) }
                     #expect(entry.address == "127.0.0.1")
                 }
         }

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Where the server keeps the bundles it exported, so that the register can list them and
+/// authorised users can fetch them again: `ROOT/EXHIBIT/STAMP/FILE`, one directory per
+/// export (STAMP is the UTC export time, `yyyyMMdd'T'HHmmss'Z'`, with `-2`, `-3`… when two
+/// exports fall in one second). Names coming from a request are only ever matched
+/// against what is listed here, never joined into a path unchecked.
+public struct ExportShelf: Sendable {
+    public let root: String
+
+    public struct File: Sendable, Equatable {
+        public var name: String
+        public var bytes: Int64
+    }
+
+    public struct Export: Sendable, Equatable {
+        public var id: String
+        public var files: [File]
+    }
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// A fresh, empty directory for an export of `exhibit` made at `micros`.
+    public func newDirectory(exhibit: String, atMicros micros: Int64) throws -> (id: String, path: String) {
+        guard Self.isName(exhibit) else { throw CentreError(.invalid, "not an exhibit number: \(exhibit)") }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let stamp = formatter.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
+        let parent = "\(root)/\(exhibit)"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        for n in 1...100 {
+            let id = n == 1 ? stamp : "\(stamp)-\(n)"
+            let path = "\(parent)/\(id)"
+            // mkdir fails when the directory exists: two exports never share one.
+            if mkdir(path, 0o750) == 0 { return (id, path) }
+            guard errno == EEXIST else { throw CentreError(.invalid, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        }
+        throw CentreError(.conflict, "too many exports of \(exhibit) in one second")
+    }
+
+    /// The exports of `exhibit`, oldest first, each with its files.
+    public func exports(exhibit: String) -> [Export] {
+        guard Self.isName(exhibit) else { return [] }
+        let parent = "\(root)/\(exhibit)"
+        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter(Self.isName).sorted()
+        return ids.map { id in
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: "\(parent)/\(id)")) ?? []).filter(Self.isName).sorted()
+            let files = names.compactMap { name -> File? in
+                let path = "\(parent)/\(id)/\(name)"
+                guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                      attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
+                return File(name: name, bytes: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
+            }
+            return Export(id: id, files: files)
+        }
+    }
+
+    /// The path of one exported file, if `exhibit`, `export` and `name` name one that exists.
+    public func file(exhibit: String, export: String, name: String) -> String? {
+        guard exports(exhibit: exhibit).first(where: { $0.id == export })?.files.contains(where: { $0.name == name }) == true else { return nil }
+        return "\(root)/\(exhibit)/\(export)/\(name)"
+    }
+
+    /// Letters, digits, `-`, `_` and `.`, not starting with a dot: no separators, no `..`.
+    static func isName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 200 && !s.hasPrefix(".")
+            && s.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0) }
+    }
+}

@@ -1,0 +1,204 @@
+import Catalog
+import Centre
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOPosix
+import Recording
+
+/// The evidence register over HTTP: list and show exhibits, create one (which holds its
+/// footage), custody events, the signed export and the download of its files. The rules
+/// are `EvidenceRegister`'s; each custody event writes its own audit entry there, so a
+/// route here appends none of its own except where the register is never reached.
+struct EvidenceRoutes {
+    let env: ServerEnvironment
+
+    struct RangeView: Codable { var camera: Int64; var cameraName: String?; var from: String; var to: String }
+    struct CustodyView: Encodable { var at: String; var kind: String; var actor: String; var counterpart: String?; var purpose: String?; var detail: String? }
+    struct FileView: Encodable { var name: String; var bytes: Int64; var url: String }
+    struct ExportView: Encodable { var id: String; var files: [FileView] }
+    struct Summary: Encodable {
+        var exhibit: String
+        var requestingBody: String
+        var caseReference: String
+        var purpose: String
+        var createdBy: String
+        var created: String
+        var held: Bool
+        var ranges: [RangeView]
+    }
+    struct Detail: Encodable {
+        var exhibit: String
+        var requestingBody: String
+        var caseReference: String
+        var legalBasis: String
+        var purpose: String
+        var createdBy: String
+        var created: String
+        var held: Bool
+        var released: Released?
+        var ranges: [RangeView]
+        var segments: Int
+        var heldSegments: Int
+        var custody: [CustodyView]
+        var exports: [ExportView]
+    }
+    struct Released: Encodable { var by: String; var at: String; var reason: String }
+
+    struct NewExhibit: Decodable {
+        var ranges: [RangeView]
+        var requestingBody: String
+        var caseReference: String
+        var legalBasis: String?
+        var purpose: String
+    }
+    struct Reason: Decodable { var reason: String }
+    struct Handover: Decodable { var to: String; var purpose: String }
+    struct Acknowledgement: Decodable { var note: String? }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        t.add(.get, "/api/evidence", .viewEvidence) { _, _, _ in
+            var views: [Summary] = []
+            for e in try await env.catalog.evidenceItems() {
+                views.append(Summary(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, purpose: e.purpose,
+                                     createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld,
+                                     ranges: try await ranges(e)))
+            }
+            return try json(views)
+        }
+        t.add(.post, "/api/evidence", .manageEvidence) { request, context, principal in
+            let body: NewExhibit
+            do { body = try await request.decode(as: NewExhibit.self, context: context) } catch {
+                throw APIError(status: .badRequest, message: "expected {ranges: [{camera, from, to}], requestingBody, caseReference, legalBasis, purpose}")
+            }
+            var ranges: [EvidenceRecord.Range] = []
+            for r in body.ranges {
+                guard let from = parseISO8601(r.from), let to = parseISO8601(r.to) else {
+                    throw APIError(status: .badRequest, message: "range times must be ISO 8601 (\(r.from), \(r.to))")
+                }
+                ranges.append(.init(cameraID: r.camera, fromMicros: from, toMicros: to))
+            }
+            let item = try await mapErrors {
+                try await env.evidence.create(ranges: ranges, requestingBody: body.requestingBody, caseReference: body.caseReference,
+                                              legalBasis: body.legalBasis ?? "not given", purpose: body.purpose, by: agent(principal, request, context))
+            }
+            return try json(try await detail(item), status: .created)
+        }
+        t.add(.get, "/api/evidence/{exhibit}", .viewEvidence) { _, context, _ in
+            try json(try await detail(try await exhibit(context)))
+        }
+        t.add(.post, "/api/evidence/{exhibit}/release", .releaseHold) { request, context, principal in
+            let item = try await exhibit(context)
+            let body = try await decode(Reason.self, request, context, "expected {reason}")
+            try await mapErrors { try await env.evidence.release(exhibit: item.exhibit, reason: body.reason, by: agent(principal, request, context)) }
+            return try json(try await detail(try await env.evidence.find(item.exhibit)))
+        }
+        t.add(.post, "/api/evidence/{exhibit}/handover", .manageEvidence) { request, context, principal in
+            let item = try await exhibit(context)
+            let body = try await decode(Handover.self, request, context, "expected {to, purpose}")
+            try await mapErrors { try await env.evidence.handOver(exhibit: item.exhibit, to: body.to, purpose: body.purpose, by: agent(principal, request, context)) }
+            return try json(try await detail(item))
+        }
+        t.add(.post, "/api/evidence/{exhibit}/acknowledge", .viewEvidence) { request, context, principal in
+            let item = try await exhibit(context)
+            let body = try await decode(Acknowledgement.self, request, context, "expected {note}")
+            try await mapErrors { try await env.evidence.acknowledge(exhibit: item.exhibit, by: agent(principal, request, context), note: body.note) }
+            return try json(try await detail(item))
+        }
+        t.add(.post, "/api/evidence/{exhibit}/exports", .manageEvidence) { request, context, principal in
+            let item = try await exhibit(context)
+            let (id, path) = try await mapErrors { try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros()) }
+            do {
+                try await mapErrors { _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: agent(principal, request, context)) }
+            } catch {
+                // A failed export leaves nothing half-written on the shelf.
+                try? FileManager.default.removeItem(atPath: path)
+                throw error
+            }
+            let export = env.exports.exports(exhibit: item.exhibit).first { $0.id == id }
+            guard let export else { throw APIError(status: .internalServerError, message: "export \(id) vanished") }
+            return try json(view(item.exhibit, export), status: .created)
+        }
+        t.add(.get, "/api/evidence/{exhibit}/exports/{export}/{file}", .viewEvidence, imagery: true, onDenied: denied) { request, context, principal in
+            let exhibit = context.parameters.get("exhibit") ?? "", export = context.parameters.get("export") ?? ""
+            let name = context.parameters.get("file") ?? ""
+            guard let item = try await env.catalog.evidence(exhibit: exhibit),
+                  let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
+                  let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
+                try await env.audit.append(AuditEntry("evidence.download", "failed", principal: principal, request: request, context: context,
+                                                      detail: "no file \(name.prefix(200)) in export \(export.prefix(40)) of \(exhibit.prefix(40))"))
+                throw APIError(status: .notFound, message: "no such exported file")
+            }
+            let bytes = size.int64Value
+            try await env.evidence.recordDownload(exhibit: item.exhibit, export: export, file: name, bytes: bytes, by: agent(principal, request, context))
+            let type = name.hasSuffix(".mp4") ? "video/mp4" : name.hasSuffix(".json") ? "application/json" : "text/plain; charset=utf-8"
+            let headers: HTTPFields = [.contentType: type, .contentLength: String(bytes), .cacheControl: "private, no-store",
+                                       .contentDisposition: "attachment; filename=\"\(name)\""]
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                defer { try? handle.close() }
+                while true {
+                    let chunk = try await NIOThreadPool.singleton.runIfActive { try handle.read(upToCount: 1 << 20) ?? Data() }
+                    if chunk.isEmpty { break }
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    var denied: @Sendable (Request, VigilContext, Principal) async throws -> Void {
+        let env = self.env
+        return { request, context, principal in
+            try await env.audit.append(AuditEntry("evidence.download", "denied", principal: principal, request: request, context: context,
+                                                  detail: "exhibit \((context.parameters.get("exhibit") ?? "").prefix(40)): role lacks view-evidence"))
+        }
+    }
+
+    func agent(_ p: Principal, _ request: Request, _ context: VigilContext) -> EvidenceRegister.Agent {
+        let s = station(request, context)
+        return EvidenceRegister.Agent(user: p.name, role: p.role.rawValue, address: s.address, userAgent: s.userAgent)
+    }
+
+    func exhibit(_ context: VigilContext) async throws -> EvidenceRecord {
+        guard let number = context.parameters.get("exhibit"), let item = try await env.catalog.evidence(exhibit: number) else {
+            throw APIError(status: .notFound, message: "no such exhibit")
+        }
+        return item
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: VigilContext, _ expected: String) async throws -> T {
+        do { return try await request.decode(as: type, context: context) } catch {
+            throw APIError(status: .badRequest, message: expected)
+        }
+    }
+
+    func ranges(_ e: EvidenceRecord) async throws -> [RangeView] {
+        var views: [RangeView] = []
+        for r in e.ranges {
+            views.append(RangeView(camera: r.cameraID, cameraName: try await env.catalog.camera(id: r.cameraID)?.name,
+                                   from: iso8601(micros: r.fromMicros), to: iso8601(micros: r.toMicros)))
+        }
+        return views
+    }
+
+    func view(_ exhibit: String, _ export: ExportShelf.Export) -> ExportView {
+        ExportView(id: export.id, files: export.files.map {
+            FileView(name: $0.name, bytes: $0.bytes, url: "/api/evidence/\(exhibit)/exports/\(export.id)/\($0.name)")
+        })
+    }
+
+    func detail(_ e: EvidenceRecord) async throws -> Detail {
+        let segments = try await env.evidence.coveredSegments(e)
+        let held = try await env.catalog.heldByEvidence(segmentIDs: segments.map(\.id))
+        let released = e.releasedMicros.map { Released(by: e.releasedBy ?? "", at: iso8601(micros: $0), reason: e.releaseReason ?? "") }
+        let custody = try await env.catalog.custody(evidenceID: e.id).map {
+            CustodyView(at: iso8601(micros: $0.atMicros), kind: $0.kind, actor: $0.actor, counterpart: $0.counterpart, purpose: $0.purpose, detail: $0.detail)
+        }
+        return Detail(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, legalBasis: e.legalBasis,
+                      purpose: e.purpose, createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, released: released,
+                      ranges: try await ranges(e), segments: segments.count, heldSegments: held.count, custody: custody,
+                      exports: env.exports.exports(exhibit: e.exhibit).map { view(e.exhibit, $0) })
+    }
+}
