@@ -1,8 +1,8 @@
-// Vigil console: sign-in, camera list, live grid (MSE over WebSocket) and playback with a
-// coverage bar. Plain browser JavaScript, no build step, nothing from outside this server.
+// Vigil console: sign-in, camera list, live grid (MSE over WebSocket), playback with a
+// coverage bar, and the evidence register. Plain browser JavaScript, no build step, nothing from outside this server.
 'use strict';
 
-const state = { me: null, cameras: [], players: [], csrf: null };
+const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -28,11 +28,13 @@ function signedIn(me) {
   $('who').textContent = `${me.user} (${me.roleTitle})`;
   if (me.mustChangePassword) { show('password'); return; }
   for (const b of document.querySelectorAll('nav [data-view]')) {
-    const needs = { live: 'live', playback: 'playback' }[b.dataset.view];
-    b.hidden = needs !== undefined && !me.permissions.includes(needs);
+    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'] }[b.dataset.view];
+    b.hidden = needs !== undefined && !needs.some(may);
   }
   openView('cameras');
 }
+
+const may = (permission) => state.me !== null && state.me.permissions.includes(permission);
 
 async function start() {
   try { signedIn(await api('GET', '/api/session')); } catch { show('sign-in'); }
@@ -56,7 +58,7 @@ $('password-form').addEventListener('submit', async (e) => {
 
 $('sign-out').addEventListener('click', async () => {
   try { await api('DELETE', '/api/session'); } catch { /* already gone */ }
-  state.me = null; state.csrf = null;
+  state.me = null; state.csrf = null; state.exhibit = null;
   show('sign-in');
 });
 
@@ -68,6 +70,7 @@ async function openView(view) {
   if (view === 'cameras') renderCameras();
   if (view === 'live') startLive();
   if (view === 'playback') preparePlayback();
+  if (view === 'evidence') await openEvidence(state.exhibit);
 }
 
 function renderCameras() {
@@ -202,5 +205,102 @@ $('playback-form').addEventListener('submit', async (e) => {
   video.src = `/api/cameras/${id}/view.mp4?${query}`;
   video.play().catch(() => {});
 });
+
+// ---- Evidence register ----
+
+const cell = (text) => { const td = document.createElement('td'); td.textContent = text ?? ''; return td; };
+const when = (iso) => new Date(iso).toLocaleString();
+
+async function openEvidence(selected) {
+  const items = await api('GET', '/api/evidence');
+  const rows = $('evidence-rows');
+  rows.replaceChildren(...items.map((e) => {
+    const tr = document.createElement('tr');
+    tr.dataset.exhibit = e.exhibit;
+    tr.append(cell(e.exhibit), cell(e.requestingBody), cell(e.caseReference), cell(e.purpose),
+      cell(e.ranges.map((r) => r.cameraName || `#${r.camera}`).join(', ')), cell(when(e.created)), cell(e.held ? 'held' : 'released'));
+    tr.addEventListener('click', () => showExhibit(e.exhibit));
+    return tr;
+  }));
+  $('evidence-new').hidden = !may('manage-evidence');
+  if (may('manage-evidence')) {
+    $('evidence-cameras').replaceChildren(...state.cameras.map((c) => new Option(c.name, c.id)));
+    if (!$('evidence-from').value) {
+      const now = new Date();
+      $('evidence-from').value = localInput(new Date(now.getTime() - 15 * 60000));
+      $('evidence-to').value = localInput(new Date(now.getTime() - 60000));
+    }
+  }
+  if (selected) await showExhibit(selected); else $('exhibit').hidden = true;
+}
+
+async function showExhibit(number) {
+  $('exhibit-error').textContent = '';
+  const e = await api('GET', `/api/evidence/${encodeURIComponent(number)}`);
+  state.exhibit = e.exhibit;
+  $('exhibit-title').textContent = `${e.exhibit} — ${e.held ? 'footage held' : 'hold released'}`;
+  const facts = [['Requested by', e.requestingBody], ['Case', e.caseReference], ['Legal basis', e.legalBasis], ['Purpose', e.purpose],
+    ['Registered', `${when(e.created)} by ${e.createdBy}`],
+    ...e.ranges.map((r) => ['Range', `${r.cameraName || '#' + r.camera}: ${when(r.from)} – ${when(r.to)}`]),
+    ['Segments', `${e.segments} covered, ${e.heldSegments} held`]];
+  if (e.released) facts.push(['Released', `${when(e.released.at)} by ${e.released.by}: ${e.released.reason}`]);
+  $('exhibit-facts').replaceChildren(...facts.flatMap(([k, v]) => {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v;
+    return [dt, dd];
+  }));
+  $('custody-rows').replaceChildren(...e.custody.map((c) => {
+    const tr = document.createElement('tr');
+    tr.append(cell(when(c.at)), cell(c.kind), cell(c.actor), cell(c.counterpart), cell(c.purpose), cell(c.detail));
+    return tr;
+  }));
+  $('exhibit-exports').replaceChildren(...e.exports.map((x) => {
+    const li = document.createElement('li');
+    li.append(`${x.id}: `);
+    x.files.forEach((f, i) => {
+      const a = document.createElement('a');
+      a.href = f.url; a.download = f.name; a.textContent = f.name; a.title = `${f.bytes} bytes`;
+      li.append(...(i ? [', ', a] : [a]));
+    });
+    return li;
+  }));
+  for (const el of document.querySelectorAll('#exhibit [data-needs]')) el.hidden = !may(el.dataset.needs);
+  $('release-form').hidden = !may('release-hold') || !e.held;
+  $('exhibit').hidden = false;
+}
+
+// Runs an exhibit action, then shows the exhibit again (or the error).
+async function exhibitAction(action) {
+  $('exhibit-error').textContent = '';
+  try { await action(state.exhibit); await openEvidence(state.exhibit); }
+  catch (err) { $('exhibit-error').textContent = err.message; }
+}
+
+$('evidence-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('evidence-error').textContent = '';
+  const from = new Date($('evidence-from').value).toISOString(), to = new Date($('evidence-to').value).toISOString();
+  const ranges = [...$('evidence-cameras').selectedOptions].map((o) => ({ camera: Number(o.value), from, to }));
+  try {
+    const created = await api('POST', '/api/evidence', { ranges, requestingBody: $('evidence-body').value, caseReference: $('evidence-case').value,
+      legalBasis: $('evidence-basis').value || undefined, purpose: $('evidence-purpose').value });
+    $('evidence-form').reset(); $('evidence-new').open = false;
+    await openEvidence(created.exhibit);
+  } catch (err) { $('evidence-error').textContent = err.message; }
+});
+
+$('exhibit-export').addEventListener('click', () => exhibitAction(async (n) => {
+  $('exhibit-export').disabled = true;
+  try { await api('POST', `/api/evidence/${encodeURIComponent(n)}/exports`, {}); } finally { $('exhibit-export').disabled = false; }
+}));
+$('handover-form').addEventListener('submit', (e) => { e.preventDefault(); exhibitAction((n) =>
+  api('POST', `/api/evidence/${encodeURIComponent(n)}/handover`, { to: $('handover-to').value, purpose: $('handover-purpose').value })
+    .then(() => $('handover-form').reset())); });
+$('acknowledge-form').addEventListener('submit', (e) => { e.preventDefault(); exhibitAction((n) =>
+  api('POST', `/api/evidence/${encodeURIComponent(n)}/acknowledge`, { note: $('acknowledge-note').value || undefined })
+    .then(() => $('acknowledge-form').reset())); });
+$('release-form').addEventListener('submit', (e) => { e.preventDefault(); exhibitAction((n) =>
+  api('POST', `/api/evidence/${encodeURIComponent(n)}/release`, { reason: $('release-reason').value })
+    .then(() => $('release-form').reset())); });
 
 start();
