@@ -1,4 +1,5 @@
 import _CryptoExtras
+import Audit
 import Crypto
 import Foundation
 import Media
@@ -65,16 +66,27 @@ public enum SignedMP4 {
         public var signatures: [SignatureReport]
         /// Where the media data (`mdat` payload) lies in the file.
         public var mediaData: Range<Int64>?
+        /// SHA-256 of the whole file (hex).
+        public var sha256: String
+        /// SHA-256 (hex) of each consecutive run of the media data whose sizes were given
+        /// (nil when they do not add up to the media data).
+        public var mediaRunDigests: [String]?
     }
 
     /// Checks every signing instance of a file; `pinned` are trusted certificates (DER).
-    public static func inspect(path: String, pinned: [[UInt8]]) throws -> Report {
+    /// `mediaRuns`, the byte sizes of consecutive runs that should make up the media data
+    /// (an export's segments), are hashed in the same single read of the file.
+    public static func inspect(path: String, pinned: [[UInt8]], mediaRuns: [Int64] = []) throws -> Report {
         let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? file.close() }
         let size = Int64(try file.seekToEnd())
         let top = try OnvifExport.boxes(from: 0, to: size) { offset, count in try read(file, offset, count) }
         let (metaBox, meta) = try locateMeta(file)
         let parsed = try OnvifExport.parseMeta(meta)
+        let mdat = top.first { $0.type == "mdat" }.map { $0.payloadOffset..<$0.end }
+        let runs = layout(mediaRuns, in: mdat)
+        let inputs = parsed.instances.indices.map { OnvifExport.signingInput(meta: meta, parsed: parsed, instance: $0) }
+        let digests = try FileDigests.compute(file, size: size, meta: metaBox.offset..<metaBox.end, signingInputs: inputs, runs: runs ?? [])
         var reports: [SignatureReport] = []
         for (i, entry) in parsed.instances.enumerated() {
             var report = SignatureReport(subject: "(unreadable certificate)", certificateDER: entry.instance.certificate,
@@ -89,17 +101,39 @@ public enum SignedMP4 {
                     throw EvidenceError("signed with the ONVIF default (RSASSA-PSS, 20-byte salt), which this verifier does not support")
                 }
                 guard algorithm == SignatureAlgorithms.rsaPSSSHA256Salt32 else { throw EvidenceError("unsupported signature algorithm in sigC") }
-                let digest = try hash(file, replacing: metaBox.offset..<metaBox.end,
-                                      with: OnvifExport.signingInput(meta: meta, parsed: parsed, instance: i))
-                report.valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: entry.instance.signature), for: digest, padding: .PSS)
+                report.valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: entry.instance.signature),
+                                                    for: digests.signing[i], padding: .PSS)
                 if !report.valid { report.problem = "signature \(i + 1) does not match the file: the file was changed after it was signed" }
             } catch {
                 report.problem = "signature \(i + 1): \(error)"
             }
             reports.append(report)
         }
+        return Report(info: parsed.info, signatures: reports, mediaData: mdat, sha256: hex(Array(digests.whole)),
+                      mediaRunDigests: runs == nil ? nil : digests.runs.map { hex(Array($0)) })
+    }
+
+    /// For a file whose signatures cannot be read: where its media data lies, its SHA-256
+    /// and the digests of its media runs, in one read.
+    public static func digests(path: String, mediaRuns: [Int64]) throws -> (mediaData: Range<Int64>?, sha256: String, mediaRunDigests: [String]?) {
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? file.close() }
+        let size = Int64(try file.seekToEnd())
+        let top = (try? OnvifExport.boxes(from: 0, to: size) { offset, count in try read(file, offset, count) }) ?? []
         let mdat = top.first { $0.type == "mdat" }.map { $0.payloadOffset..<$0.end }
-        return Report(info: parsed.info, signatures: reports, mediaData: mdat)
+        let runs = layout(mediaRuns, in: mdat)
+        let digests = try FileDigests.compute(file, size: size, meta: size..<size, signingInputs: [], runs: runs ?? [])
+        return (mdat, hex(Array(digests.whole)), runs == nil ? nil : digests.runs.map { hex(Array($0)) })
+    }
+
+    /// Consecutive runs of the given sizes from the start of `mdat`, if they fill it exactly.
+    static func layout(_ sizes: [Int64], in mdat: Range<Int64>?) -> [Range<Int64>]? {
+        guard let mdat, !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == mdat.count else { return nil }
+        var at = mdat.lowerBound
+        return sizes.map { n in
+            defer { at += n }
+            return at..<at + n
+        }
     }
 
     static func locateMeta(_ file: FileHandle) throws -> (OnvifExport.BoxHeader, [UInt8]) {

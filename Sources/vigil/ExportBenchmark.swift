@@ -1,5 +1,6 @@
 import Catalog
 import ChildProcess
+import Crypto
 import Foundation
 import Logging
 import Media
@@ -14,33 +15,11 @@ enum ExportBenchmark {
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let clipPath = try ClipMaker.ensureDefault(codec: .h264)
-        let bytes = [UInt8](FileManager.default.contents(atPath: clipPath) ?? Data())
-        let frames = NALUnits.storedFrames(codec: .h264, annexB: bytes)
-        let parameters = try VideoParameters(firstParameterSetsIn: bytes, codec: .h264)
         let catalog = try await Catalog.openSQLite(path: work + "/catalog.sqlite")
         let store = try SampleStore(root: work + "/samples")
         let camera = try await catalog.upsertCamera(name: "bench", url: "rtsp://bench", retentionDays: 30)
         let start: Int64 = 1_700_000_000_000_000
-        var paths: [String] = []
-        for s in 0..<60 {
-            let name = "\(s).sample"
-            let file = try store.create(cameraID: camera.id, fileName: name)
-            var entries: [SampleEntry] = []
-            var blob: [UInt8] = []
-            for i in 0..<1500 {
-                let f = frames[i % frames.count]
-                blob += f.data
-                entries.append(SampleEntry(duration: 3600, byteCount: UInt32(f.data.count), isKey: f.isKey))
-            }
-            try file.append(blob)
-            file.close()
-            paths.append(store.path(cameraID: camera.id, fileName: name))
-            _ = try await catalog.insertSegment(SegmentRecord(
-                cameraID: camera.id, runID: 1, fileName: name, startMicros: start + Int64(s) * 60_000_000, duration: 1500 * 3600,
-                byteCount: Int64(blob.count), frameCount: 1500, codec: .h264, parameterSets: parameters.parameterSets,
-                sampleIndex: SampleIndex.encode(entries), sha256: nil, state: .closed))
-        }
+        let paths = try await BenchFootage.record(catalog: catalog, store: store, cameraID: camera.id, minutes: 60, start: start)
         // Time to first byte, best of 5 (the catalog and files are warm after the first).
         var ttfb: [Double] = []
         var mp4: VirtualMP4?
@@ -77,5 +56,37 @@ enum ExportBenchmark {
         say(String(format: "time to first 64 KiB: %.1f ms (best of 5; first run %.1f ms)", best, ttfb.first ?? 0))
         say(String(format: "streaming throughput: vigil %.0f MB/s, cat %.0f MB/s, ratio %.2f (best of 3 each, page cache warm)",
                      vigilRates.max() ?? 0, catRates.max() ?? 0, (vigilRates.max() ?? 0) / (catRates.max() ?? 1)))
+    }
+}
+
+/// Recorded footage for benchmarks, written the way the recorder leaves it: one closed
+/// segment of 60 s (1500 frames of the default 720p clip, looped) per minute, each a
+/// sample file with its catalog row and SHA-256. Returns the sample files' paths.
+enum BenchFootage {
+    static func record(catalog: Catalog, store: SampleStore, cameraID: Int64, minutes: Int, start: Int64) async throws -> [String] {
+        let clipPath = try ClipMaker.ensureDefault(codec: .h264)
+        let bytes = [UInt8](FileManager.default.contents(atPath: clipPath) ?? Data())
+        let frames = NALUnits.storedFrames(codec: .h264, annexB: bytes)
+        let parameters = try VideoParameters(firstParameterSetsIn: bytes, codec: .h264)
+        var paths: [String] = []
+        for s in 0..<minutes {
+            let name = "\(s).sample"
+            let file = try store.create(cameraID: cameraID, fileName: name)
+            var entries: [SampleEntry] = []
+            var blob: [UInt8] = []
+            for i in 0..<1500 {
+                let f = frames[i % frames.count]
+                blob += f.data
+                entries.append(SampleEntry(duration: 3600, byteCount: UInt32(f.data.count), isKey: f.isKey))
+            }
+            try file.append(blob)
+            file.close()
+            paths.append(store.path(cameraID: cameraID, fileName: name))
+            _ = try await catalog.insertSegment(SegmentRecord(
+                cameraID: cameraID, runID: 1, fileName: name, startMicros: start + Int64(s) * 60_000_000, duration: 1500 * 3600,
+                byteCount: Int64(blob.count), frameCount: 1500, codec: .h264, parameterSets: parameters.parameterSets,
+                sampleIndex: SampleIndex.encode(entries), sha256: Array(SHA256.hash(data: blob)), state: .closed))
+        }
+        return paths
     }
 }

@@ -1,8 +1,9 @@
 import _CryptoExtras
+import Crypto
 import Audit
 import Catalog
 import Centre
-import Evidence
+@testable import Evidence
 import Foundation
 import Logging
 @testable import Media
@@ -216,5 +217,32 @@ struct EvidenceTests {
         // RFC 4055's RSASSA-PSS-params for SHA-256 with MGF1-SHA-256 and a 32-byte salt.
         #expect(Audit.hex(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
                 "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120")
+    }
+
+    /// Property: the single-read digests equal each hash computed on its own, for random
+    /// files, meta box places, signing inputs, segment runs and read sizes (down to a few
+    /// bytes, so every boundary falls inside, at the start and at the end of a chunk).
+    @Test func singleReadDigestsEqualSeparateHashes() throws {
+        var rng = SystemRandomNumberGenerator()
+        let dir = try TestSupport.temporaryDirectory("digests")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for trial in 0..<300 {
+            let size = Int.random(in: 0...3000, using: &rng)
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let path = "\(dir)/\(trial)"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let m0 = Int.random(in: 0...size, using: &rng), m1 = Int.random(in: m0...size, using: &rng)
+            let inputs = (0..<Int.random(in: 0...3, using: &rng)).map { _ in (0..<Int.random(in: 0...50, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+            var cuts = (0..<Int.random(in: 0...6, using: &rng)).map { _ in Int.random(in: 0...size, using: &rng) }.sorted()
+            if cuts.count % 2 == 1 { cuts.removeLast() }
+            let runs = stride(from: 0, to: cuts.count, by: 2).map { Int64(cuts[$0])..<Int64(cuts[$0 + 1]) }
+            let chunk = [1, 2, 7, 64, 1000, 8 << 20].randomElement(using: &rng)!
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            let d = try FileDigests.compute(handle, size: Int64(size), meta: Int64(m0)..<Int64(m1), signingInputs: inputs, runs: runs, chunkSize: chunk)
+            #expect(d.whole == SHA256.hash(data: bytes), "trial \(trial)")
+            #expect(d.signing == inputs.map { SHA256.hash(data: Array(bytes[..<m0]) + $0 + Array(bytes[m1...])) }, "trial \(trial)")
+            #expect(d.runs == runs.map { SHA256.hash(data: Array(bytes[Int($0.lowerBound)..<Int($0.upperBound)])) }, "trial \(trial) chunk \(chunk)")
+        }
     }
 }
