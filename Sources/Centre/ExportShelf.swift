@@ -11,18 +11,28 @@ public struct ExportShelf: Sendable {
     public struct File: Sendable, Equatable {
         public var name: String
         public var bytes: Int64
+        public init(name: String, bytes: Int64) {
+            self.name = name
+            self.bytes = bytes
+        }
     }
 
     public struct Export: Sendable, Equatable {
         public var id: String
         public var files: [File]
+        public init(id: String, files: [File]) {
+            self.id = id
+            self.files = files
+        }
     }
 
     public init(root: String) {
         self.root = root
     }
 
-    /// A fresh, empty directory for an export of `exhibit` made at `micros`.
+    /// A fresh, empty staging directory for an export of `exhibit` made at `micros`:
+    /// `ROOT/EXHIBIT/.STAMP`, hidden from `exports` until `publish` renames it, so no one
+    /// lists or downloads a bundle still being written.
     public func newDirectory(exhibit: String, atMicros micros: Int64) throws -> (id: String, path: String) {
         guard Self.isName(exhibit) else { throw CentreError(.invalid, "not an exhibit number: \(exhibit)") }
         let formatter = DateFormatter()
@@ -34,12 +44,21 @@ public struct ExportShelf: Sendable {
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         for n in 1...100 {
             let id = n == 1 ? stamp : "\(stamp)-\(n)"
-            let path = "\(parent)/\(id)"
+            guard !FileManager.default.fileExists(atPath: "\(parent)/\(id)") else { continue }
             // mkdir fails when the directory exists: two exports never share one.
-            if mkdir(path, 0o750) == 0 { return (id, path) }
-            guard errno == EEXIST else { throw CentreError(.invalid, "cannot create \(path): \(String(cString: strerror(errno)))") }
+            if mkdir("\(parent)/.\(id)", 0o750) == 0 { return (id, "\(parent)/.\(id)") }
+            guard errno == EEXIST else { throw CentreError(.invalid, "cannot create an export directory in \(parent): \(String(cString: strerror(errno)))") }
         }
         throw CentreError(.conflict, "too many exports of \(exhibit) in one second")
+    }
+
+    /// Makes a finished export visible under its id (rename never replaces a non-empty
+    /// directory, so an export is never overwritten).
+    public func publish(exhibit: String, id: String) throws {
+        let parent = "\(root)/\(exhibit)"
+        guard rename("\(parent)/.\(id)", "\(parent)/\(id)") == 0 else {
+            throw CentreError(.conflict, "cannot publish export \(id) of \(exhibit): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// The exports of `exhibit`, oldest first, each with its files.

@@ -110,7 +110,10 @@ struct EvidenceRoutes {
             let item = try await exhibit(context)
             let (id, path) = try await mapErrors { try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros()) }
             do {
-                try await mapErrors { _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: agent(principal, request, context)) }
+                try await mapErrors {
+                    _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: agent(principal, request, context))
+                    try env.exports.publish(exhibit: item.exhibit, id: id)
+                }
             } catch {
                 // A failed export leaves nothing half-written on the shelf.
                 try? FileManager.default.removeItem(atPath: path)
