@@ -81,7 +81,7 @@ public enum SignedMP4 {
         defer { try? file.close() }
         let size = Int64(try file.seekToEnd())
         let top = try OnvifExport.boxes(from: 0, to: size) { offset, count in try read(file, offset, count) }
-        let (metaBox, meta) = try locateMeta(file)
+        let (metaBox, meta) = try locateMeta(file, top: top)
         let parsed = try OnvifExport.parseMeta(meta)
         let mdat = top.first { $0.type == "mdat" }.map { $0.payloadOffset..<$0.end }
         let runs = layout(mediaRuns, in: mdat)
@@ -136,9 +136,10 @@ public enum SignedMP4 {
         }
     }
 
-    static func locateMeta(_ file: FileHandle) throws -> (OnvifExport.BoxHeader, [UInt8]) {
-        let size = Int64(try file.seekToEnd())
-        let top = try OnvifExport.boxes(from: 0, to: size) { offset, count in try read(file, offset, count) }
+    /// The file-level `meta` box and its bytes; `top` is the file's top-level boxes when
+    /// the caller already read them.
+    static func locateMeta(_ file: FileHandle, top known: [OnvifExport.BoxHeader]? = nil) throws -> (OnvifExport.BoxHeader, [UInt8]) {
+        let top = try known ?? OnvifExport.boxes(from: 0, to: Int64(try file.seekToEnd())) { offset, count in try read(file, offset, count) }
         guard let box = top.last(where: { $0.type == "meta" }) else {
             throw EvidenceError("no file-level meta box: this MP4 carries no ONVIF export signature")
         }

@@ -59,13 +59,12 @@ struct EvidenceRoutes {
     func register(_ t: inout RouteTable) {
         let env = self.env
         t.add(.get, "/api/evidence", .viewEvidence) { _, _, _ in
-            var views: [Summary] = []
-            for e in try await env.catalog.evidenceItems() {
-                views.append(Summary(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, purpose: e.purpose,
-                                     createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld,
-                                     ranges: try await ranges(e)))
-            }
-            return try json(views)
+            // Camera names read once for the whole register, not once per range.
+            let names = try await cameraNames()
+            return try json(try await env.catalog.evidenceItems().map { e in
+                Summary(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, purpose: e.purpose,
+                        createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, ranges: Self.ranges(e, names))
+            })
         }
         t.add(.post, "/api/evidence", .manageEvidence) { request, context, principal in
             let body: NewExhibit
@@ -177,13 +176,12 @@ struct EvidenceRoutes {
         }
     }
 
-    func ranges(_ e: EvidenceRecord) async throws -> [RangeView] {
-        var views: [RangeView] = []
-        for r in e.ranges {
-            views.append(RangeView(camera: r.cameraID, cameraName: try await env.catalog.camera(id: r.cameraID)?.name,
-                                   from: iso8601(micros: r.fromMicros), to: iso8601(micros: r.toMicros)))
-        }
-        return views
+    func cameraNames() async throws -> [Int64: String] {
+        Dictionary(uniqueKeysWithValues: try await env.catalog.cameras().map { ($0.id, $0.name) })
+    }
+
+    static func ranges(_ e: EvidenceRecord, _ names: [Int64: String]) -> [RangeView] {
+        e.ranges.map { RangeView(camera: $0.cameraID, cameraName: names[$0.cameraID], from: iso8601(micros: $0.fromMicros), to: iso8601(micros: $0.toMicros)) }
     }
 
     func view(_ exhibit: String, _ export: ExportShelf.Export) -> ExportView {
@@ -201,7 +199,7 @@ struct EvidenceRoutes {
         }
         return Detail(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, legalBasis: e.legalBasis,
                       purpose: e.purpose, createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, released: released,
-                      ranges: try await ranges(e), segments: segments.count, heldSegments: held.count, custody: custody,
+                      ranges: Self.ranges(e, try await cameraNames()), segments: segments.count, heldSegments: held.count, custody: custody,
                       exports: env.exports.exports(exhibit: e.exhibit).map { view(e.exhibit, $0) })
     }
 }
