@@ -2,7 +2,9 @@
 // coverage bar, and the evidence register. Plain browser JavaScript, no build step, nothing from outside this server.
 'use strict';
 
-const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null };
+// `shown` counts what the evidence page was asked to show: a reply that arrives after a
+// later request (another row clicked, a sign-out) is dropped, never drawn over it.
+const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0 };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -58,9 +60,22 @@ $('password-form').addEventListener('submit', async (e) => {
 
 $('sign-out').addEventListener('click', async () => {
   try { await api('DELETE', '/api/session'); } catch { /* already gone */ }
-  state.me = null; state.csrf = null; state.exhibit = null;
+  state.me = null; state.csrf = null; state.exhibit = null; state.cameras = []; state.shown++;
+  forgetUserData();
   show('sign-in');
 });
+
+// What one user saw is not left in the page for the next one at the station.
+function forgetUserData() {
+  for (const id of ['camera-rows', 'coverage', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
+    $(id).replaceChildren();
+  }
+  for (const id of ['exhibit-title', 'exhibit-error', 'evidence-error', 'coverage-text']) $(id).textContent = '';
+  $('exhibit').hidden = true;
+  for (const form of document.querySelectorAll('form')) form.reset();
+  $('playback-video').removeAttribute('src');
+  $('playback-video').load();
+}
 
 for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener('click', () => openView(b.dataset.view));
 
@@ -212,7 +227,9 @@ const cell = (text) => { const td = document.createElement('td'); td.textContent
 const when = (iso) => new Date(iso).toLocaleString();
 
 async function openEvidence(selected) {
+  const me = state.me, request = ++state.shown;
   const items = await api('GET', '/api/evidence');
+  if (state.me !== me) return;
   const rows = $('evidence-rows');
   rows.replaceChildren(...items.map((e) => {
     const tr = document.createElement('tr');
@@ -231,12 +248,15 @@ async function openEvidence(selected) {
       $('evidence-to').value = localInput(new Date(now.getTime() - 60000));
     }
   }
+  if (request !== state.shown) return; // a row clicked meanwhile is what to show
   if (selected) await showExhibit(selected); else $('exhibit').hidden = true;
 }
 
 async function showExhibit(number) {
+  const me = state.me, request = ++state.shown;
   $('exhibit-error').textContent = '';
   const e = await api('GET', `/api/evidence/${encodeURIComponent(number)}`);
+  if (state.me !== me || request !== state.shown) return;
   state.exhibit = e.exhibit;
   $('exhibit-title').textContent = `${e.exhibit} — ${e.held ? 'footage held' : 'hold released'}`;
   const facts = [['Requested by', e.requestingBody], ['Case', e.caseReference], ['Legal basis', e.legalBasis], ['Purpose', e.purpose],

@@ -32,11 +32,25 @@ public enum ChildProcess {
     }
 
     /// Waits for a child to exit, polling (Foundation's `waitUntilExit` spins a run loop).
-    /// Returns false if it was still running at the timeout.
+    /// Returns false if it was still running at the timeout. This blocks its thread: for
+    /// `defer` blocks and synchronous code only; async code uses `exited(_:timeout:)`.
     @discardableResult
     public static func waitForExit(_ process: Process, timeout: Double = .infinity) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
+        return !process.isRunning
+    }
+
+    /// Waits for a child to exit without holding a thread: the cooperative pool has one
+    /// thread per core, and a task blocked in `waitForExit` while ffmpeg runs for seconds
+    /// starves every other task of the process (their peers' read timeouts then fire).
+    /// Returns false if it was still running at the timeout.
+    @discardableResult
+    public static func exited(_ process: Process, timeout: Double = .infinity) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
+        }
         return !process.isRunning
     }
 
@@ -49,7 +63,7 @@ public enum ChildProcess {
     /// Runs a program to completion and returns its exit status and output; `input`, when
     /// given, is its standard input. Input and output go through temporary files, so a
     /// chatty child can never block on a full pipe.
-    public static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Output {
+    public static func run(_ path: String, _ arguments: [String], input: String? = nil) async throws -> Output {
         let base = NSTemporaryDirectory() + "vigil-child-\(UUID().uuidString)"
         let outPath = base + ".out", errPath = base + ".err", inPath = base + ".in"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -65,7 +79,13 @@ public enum ChildProcess {
         p.standardError = FileHandle(forWritingAtPath: errPath)
         p.standardInput = input == nil ? FileHandle.nullDevice : FileHandle(forReadingAtPath: inPath)
         try launch(p)
-        waitForExit(p)
+        await exited(p)
+        if p.isRunning {
+            // Cancelled while waiting: the child must not outlive its caller.
+            p.terminate()
+            waitForExit(p, timeout: 5)
+            throw CancellationError()
+        }
         func read(_ file: String) -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
         return Output(status: p.terminationStatus, stdout: read(outPath), stderr: read(errPath))
     }

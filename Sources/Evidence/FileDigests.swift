@@ -42,6 +42,8 @@ struct FileDigests {
             }
             offset += Int64(chunk.count)
         }
+        // Empty runs at the very end (or in an empty file) close on no bytes at all.
+        runState.withLock { $0.consume([], at: size) }
         let (whole, signing) = fileState.withLock { $0.finish() }
         let done = runState.withLock { $0.done }
         guard done.count == runs.count else { throw EvidenceError("media runs reach past the data read") }

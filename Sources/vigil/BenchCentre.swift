@@ -29,7 +29,7 @@ struct BenchLive: AsyncParsableCommand {
         let me = ownExecutable()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let clip = try ClipMaker.ensureDefault(codec: .h264)
+        let clip = try await ClipMaker.ensureDefault(codec: .h264)
         let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
         defer { sim.interrupt(); ChildProcess.waitForExit(sim, timeout: 10) }
 

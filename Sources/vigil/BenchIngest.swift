@@ -19,7 +19,7 @@ struct BenchIngest: AsyncParsableCommand {
         let me = ownExecutable()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work + "/ffmpeg", withIntermediateDirectories: true)
-        let clip = try ClipMaker.ensureDefault(codec: .h264)
+        let clip = try await ClipMaker.ensureDefault(codec: .h264)
         let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras * 2)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
         defer { sim.interrupt(); ChildProcess.waitForExit(sim) }
         try await Task.sleep(for: .seconds(2))
@@ -56,7 +56,7 @@ struct BenchIngest: AsyncParsableCommand {
             say(String(format: "ffmpeg -c copy: %.3f%% of a core per stream (%.2f CPU-s total)", ffmpegPerStream, ffmpegCPU))
             say(String(format: "ratio vigil/ffmpeg: %.3f", vigilPerStream / ffmpegPerStream))
         }
-        let check = try ChildProcess.run(me, ["check", "--data", work + "/vigil"])
+        let check = try await ChildProcess.run(me, ["check", "--data", work + "/vigil"])
         say("vigil check after the run: " + (check.status == 0 ? "clean" : "PROBLEMS (see \(work))"))
         if check.status == 0 { try? FileManager.default.removeItem(atPath: work) }
     }

@@ -19,7 +19,7 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
 
     func run() async throws {
-        let clip = try SimulatedClip.load(path: try ClipMaker.ensureDefault(codec: .h264))
+        let clip = try await SimulatedClip.load(path: ClipMaker.ensureDefault(codec: .h264))
         var config = SimulatorConfiguration()
         config.port = port
         config.cameras = cameras

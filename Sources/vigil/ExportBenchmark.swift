@@ -64,7 +64,7 @@ enum ExportBenchmark {
 /// sample file with its catalog row and SHA-256. Returns the sample files' paths.
 enum BenchFootage {
     static func record(catalog: Catalog, store: SampleStore, cameraID: Int64, minutes: Int, start: Int64) async throws -> [String] {
-        let clipPath = try ClipMaker.ensureDefault(codec: .h264)
+        let clipPath = try await ClipMaker.ensureDefault(codec: .h264)
         let bytes = [UInt8](FileManager.default.contents(atPath: clipPath) ?? Data())
         let frames = NALUnits.storedFrames(codec: .h264, annexB: bytes)
         let parameters = try VideoParameters(firstParameterSetsIn: bytes, codec: .h264)

@@ -22,7 +22,8 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let clipPath = try file ?? ClipMaker.ensureDefault(codec: .h264)
+        let clipPath: String
+        if let file { clipPath = file } else { clipPath = try await ClipMaker.ensureDefault(codec: .h264) }
         let clip = try SimulatedClip.load(path: clipPath)
         var config = SimulatorConfiguration()
         config.host = host
@@ -48,16 +49,16 @@ enum ClipMaker {
 
     /// A 10 s, 720p25, 2 Mb/s clip with a key frame every 2 s and no B-frames, as a PTZ
     /// dome's main stream is configured.
-    static func ensureDefault(codec: VideoCodec) throws -> String {
+    static func ensureDefault(codec: VideoCodec) async throws -> String {
         let dir = defaultDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/sim-720p25-\(codec == .h264 ? "h264.h264" : "h265.h265")"
         if FileManager.default.fileExists(atPath: path) { return path }
-        try make(codec: codec, width: 1280, height: 720, fps: 25, seconds: 10, bitrateKbps: 2000, out: path)
+        try await make(codec: codec, width: 1280, height: 720, fps: 25, seconds: 10, bitrateKbps: 2000, out: path)
         return path
     }
 
-    static func make(codec: VideoCodec, width: Int, height: Int, fps: Int, seconds: Int, bitrateKbps: Int, out: String) throws {
+    static func make(codec: VideoCodec, width: Int, height: Int, fps: Int, seconds: Int, bitrateKbps: Int, out: String) async throws {
         guard let ffmpeg = ChildProcess.which("ffmpeg") else {
             throw ValidationError("ffmpeg is needed to generate a clip (apt-get install ffmpeg), or pass --file")
         }
@@ -67,7 +68,7 @@ enum ClipMaker {
         let args = ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)", "-t", "\(seconds)",
                     "-pix_fmt", "yuv420p", "-b:v", "\(bitrateKbps)k", "-maxrate", "\(bitrateKbps)k", "-bufsize", "\(bitrateKbps)k"]
             + codecArgs + [out + ".tmp"]
-        let result = try ChildProcess.run(ffmpeg, args)
+        let result = try await ChildProcess.run(ffmpeg, args)
         guard result.status == 0 else { throw ValidationError("ffmpeg failed making \(out): \(result.stderr)") }
         try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
     }
@@ -85,7 +86,7 @@ struct MakeClip: AsyncParsableCommand {
 
     func run() async throws {
         guard let c = VideoCodec(rawValue: codec.uppercased()) else { throw ValidationError("--codec h264 or h265") }
-        try ClipMaker.make(codec: c, width: width, height: height, fps: fps, seconds: seconds, bitrateKbps: kbps, out: out)
+        try await ClipMaker.make(codec: c, width: width, height: height, fps: fps, seconds: seconds, bitrateKbps: kbps, out: out)
         say(out)
     }
 }

@@ -50,11 +50,11 @@ struct BenchVerify: AsyncParsableCommand {
             ("sha256sum", ChildProcess.which("sha256sum") ?? "/usr/bin/sha256sum", [mp4]),
         ] + (ChildProcess.which("openssl").map { [("openssl dgst -sha256", $0, ["dgst", "-sha256", mp4])] } ?? [])
         var best = [Double](repeating: .infinity, count: peers.count)
-        _ = try ChildProcess.run(peers[1].path, peers[1].arguments) // warm the page cache
+        _ = try await ChildProcess.run(peers[1].path, peers[1].arguments) // warm the page cache
         for _ in 0..<rounds {
             for (i, peer) in peers.enumerated() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let result = try ChildProcess.run(peer.path, peer.arguments)
+                let result = try await ChildProcess.run(peer.path, peer.arguments)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 guard result.status == 0 else { throw ValidationError("\(peer.name) failed: \(result.stdout.suffix(800))\(result.stderr.suffix(800))") }
                 best[i] = min(best[i], seconds)

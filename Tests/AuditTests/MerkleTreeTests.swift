@@ -57,9 +57,10 @@ struct MerkleTreeTests {
 
     /// Property: every entry of every tree up to 300 has a proof that verifies, and the
     /// proof fails for any other index, leaf, root, or a flipped proof hash.
-    @Test func inclusionProofsVerifyAndDetectTampering() throws {
+    @Test func inclusionProofsVerifyAndDetectTampering() async throws {
         let leaves = (0..<300).map { MerkleTree.leafHash(Array("entry \($0)".utf8)) }
         for n in 1...300 {
+            await Task.yield() // shares the cooperative pool (see TestSupport)
             let tree = Array(leaves.prefix(n))
             let root = MerkleTree.root(tree)
             let indices = n <= 64 ? Array(0..<n) : [0, 1, n / 3, n / 2, n - 2, n - 1]
@@ -89,12 +90,13 @@ struct MerkleTreeTests {
     /// Property: for sizes up to 300, the tree of m entries is provably a prefix of the
     /// tree of n; a proof fails against a changed old entry, a wrong old root, or sizes
     /// it was not made for.
-    @Test func consistencyProofsVerifyAndDetectRewrites() throws {
+    @Test func consistencyProofsVerifyAndDetectRewrites() async throws {
         let leaves = (0..<300).map { MerkleTree.leafHash(Array("entry \($0)".utf8)) }
         var roots = [MerkleTree.emptyRoot]
         for n in 1...300 { roots.append(MerkleTree.root(leaves.prefix(n))) }
         var checked = 0
         for n in 1...300 {
+            await Task.yield() // shares the cooperative pool (see TestSupport)
             let tree = Array(leaves.prefix(n))
             let olds = n <= 48 ? Array(0...n) : [1, 2, 3, n / 2, n - 1, n]
             for m in olds {

@@ -14,14 +14,14 @@ extension EndToEndTests {
         let vigil = TestSupport.vigilBinary
         let cameraPort = TestSupport.freePort(), webPort = TestSupport.freePort()
 
-        let clip = try TestSupport.clip(codec: .h264, seconds: 4)
+        let clip = try await TestSupport.clip(codec: .h264, seconds: 4)
         let sim = try Peer(vigil, ["simulate", "--cameras", "2", "--port", "\(cameraPort)", "--file", clip], log: dir + "/sim.log")
         try await sim.waitFor("/cam2", seconds: 10)
         for n in 1...2 {
-            let added = try TestSupport.run(vigil, ["camera", "add", "--data", data, "street-\(n)", "rtsp://127.0.0.1:\(cameraPort)/cam\(n)"])
+            let added = try await TestSupport.run(vigil, ["camera", "add", "--data", data, "street-\(n)", "rtsp://127.0.0.1:\(cameraPort)/cam\(n)"])
             #expect(added.status == 0, "\(added.stderr)")
         }
-        let user = try TestSupport.run(vigil, ["user", "add", "--data", data, "watcher", "--role", "operator"], input: "a long passphrase 7\n")
+        let user = try await TestSupport.run(vigil, ["user", "add", "--data", data, "watcher", "--role", "operator"], input: "a long passphrase 7\n")
         try #require(user.status == 0, "\(user.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)
@@ -63,9 +63,9 @@ extension EndToEndTests {
         let bytes = try #require(Data(base64Encoded: encoded))
         let liveFile = dir + "/live.mp4"
         try bytes.write(to: URL(fileURLWithPath: liveFile))
-        let decode = try TestSupport.strictDecode(liveFile)
+        let decode = try await TestSupport.strictDecode(liveFile)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        let probe = try TestSupport.probe(liveFile)
+        let probe = try await TestSupport.probe(liveFile)
         #expect(probe.codec == "h264" && probe.frames == messages - 1 && messages > 50, "\(probe), \(messages) messages")
 
         // Playback of what was recorded since the server started.
@@ -91,7 +91,7 @@ extension EndToEndTests {
         _ = sim.interrupt()
 
         // Every access is in the log, attributed, and the log verifies.
-        let listed = try TestSupport.run(vigil, ["audit", "list", "--data", data])
+        let listed = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
         let entries = listed.stdout.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
@@ -106,7 +106,7 @@ extension EndToEndTests {
         let watcher = entries.filter { $0["user"] as? String == "watcher" }
         #expect(watcher.allSatisfy { ($0["userAgent"] as? String)?.contains("Chrome") == true && $0["address"] as? String == "127.0.0.1" },
                 "each entry names the station: \(watcher)")
-        let verified = try TestSupport.run(vigil, ["audit", "verify", "--data", data])
+        let verified = try await TestSupport.run(vigil, ["audit", "verify", "--data", data])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
     }
 

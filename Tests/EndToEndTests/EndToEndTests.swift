@@ -71,8 +71,8 @@ func parseTime(_ s: String) -> Date {
     return f.date(from: s)!
 }
 
-func recordings(_ dir: String, camera: String) throws -> RecordingsJSON {
-    let r = try TestSupport.run(TestSupport.vigilBinary, ["recordings", "--data", dir, "--camera", camera, "--json"])
+func recordings(_ dir: String, camera: String) async throws -> RecordingsJSON {
+    let r = try await TestSupport.run(TestSupport.vigilBinary, ["recordings", "--data", dir, "--camera", camera, "--json"])
     guard r.status == 0 else { throw ToolError("vigil recordings failed: \(r.stderr)") }
     return try JSONDecoder().decode(RecordingsJSON.self, from: Data(r.stdout.utf8))
 }
@@ -107,7 +107,7 @@ struct EndToEndTests {
         #expect(second.interrupt() == 0, "\(second.output)")
         _ = camera.interrupt()
 
-        let listing = try recordings(data, camera: "gst")
+        let listing = try await recordings(data, camera: "gst")
         let crashGap = try #require(listing.gaps.first { $0.reason == "recorder stopped unexpectedly" })
         // What survived the kill reaches to within 2 s of it.
         #expect(killedAt.timeIntervalSince(parseTime(crashGap.start)) <= 2.0, "kill at \(killedAt), footage to \(crashGap.start)")
@@ -119,17 +119,17 @@ struct EndToEndTests {
 
         // Export the whole span, across the crash and the outage.
         let out = dir + "/span.mp4"
-        let export = try TestSupport.run(TestSupport.vigilBinary, ["export", "--data", data, "--camera", "gst",
+        let export = try await TestSupport.run(TestSupport.vigilBinary, ["export", "--data", data, "--camera", "gst",
                                                                    "--from", listing.segments.first!.start, "--to", listing.segments.last!.end, "--out", out])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.contains("recorder stopped unexpectedly") && export.stdout.contains("camera disconnected"))
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
         let frames = listing.segments.reduce(0) { $0 + $1.frames }
-        #expect(try TestSupport.probe(out).frames == frames)
+        #expect(try await TestSupport.probe(out).frames == frames)
         #expect(export.stdout.contains("\(frames) frames"))
 
-        let clean = try TestSupport.run(TestSupport.vigilBinary, ["check", "--data", data])
+        let clean = try await TestSupport.run(TestSupport.vigilBinary, ["check", "--data", data])
         #expect(clean.status == 0, "\(clean.stdout)")
 
         // Flip one byte of one sample file: check names the file and fails.
@@ -138,7 +138,7 @@ struct EndToEndTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(samples)/\(victim)"))
         bytes[bytes.count / 3] ^= 0x40
         try bytes.write(to: URL(fileURLWithPath: "\(samples)/\(victim)"))
-        let dirty = try TestSupport.run(TestSupport.vigilBinary, ["check", "--data", data])
+        let dirty = try await TestSupport.run(TestSupport.vigilBinary, ["check", "--data", data])
         #expect(dirty.status != 0)
         #expect(dirty.stdout.contains(victim) && dirty.stdout.contains("SHA-256 mismatch"), "\(dirty.stdout)")
     }
@@ -154,15 +154,15 @@ struct EndToEndTests {
         try await Task.sleep(for: .seconds(6))
         #expect(recorder.interrupt() == 0)
         _ = camera.interrupt()
-        let listing = try recordings(dir + "/data", camera: "hevc")
+        let listing = try await recordings(dir + "/data", camera: "hevc")
         #expect(listing.segments.count >= 2)
         let out = dir + "/hevc.mp4"
-        let export = try TestSupport.run(TestSupport.vigilBinary, ["export", "--data", dir + "/data", "--camera", "hevc", "--from",
+        let export = try await TestSupport.run(TestSupport.vigilBinary, ["export", "--data", dir + "/data", "--camera", "hevc", "--from",
                                                                    listing.segments.first!.start, "--to", listing.segments.last!.end, "--out", out])
         #expect(export.status == 0, "\(export.stderr)")
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        let probe = try TestSupport.probe(out)
+        let probe = try await TestSupport.probe(out)
         #expect(probe.codec == "hevc" && probe.frames == listing.segments.reduce(0) { $0 + $1.frames })
     }
 
@@ -170,7 +170,7 @@ struct EndToEndTests {
         let dir = try TestSupport.temporaryDirectory("e2e-sim")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let port = TestSupport.freePort()
-        let clip = try TestSupport.clip(codec: .h265, seconds: 2)
+        let clip = try await TestSupport.clip(codec: .h265, seconds: 2)
         let sim = try Peer(TestSupport.vigilBinary, ["simulate", "--cameras", "2", "--port", "\(port)", "--file", clip,
                                                      "--user", "op", "--password", "right"], log: dir + "/sim.log")
         try await sim.waitFor("/cam2", seconds: 10)
@@ -181,16 +181,16 @@ struct EndToEndTests {
         #expect(recorder.interrupt() == 0)
         _ = sim.interrupt()
         #expect(!recorder.output.contains("wrong"), "the password must not be logged")
-        let good = try recordings(dir + "/data", camera: "one")
+        let good = try await recordings(dir + "/data", camera: "one")
         #expect(good.segments.reduce(0) { $0 + $1.frames } >= 75)
-        let bad = try recordings(dir + "/data", camera: "bad")
+        let bad = try await recordings(dir + "/data", camera: "bad")
         #expect(bad.segments.isEmpty)
         #expect(bad.gaps.first?.reason.contains("authenticationFailed") == true)
         let out = dir + "/one.mp4"
-        let export = try TestSupport.run(TestSupport.vigilBinary, ["export", "--data", dir + "/data", "--camera", "one", "--from",
+        let export = try await TestSupport.run(TestSupport.vigilBinary, ["export", "--data", dir + "/data", "--camera", "one", "--from",
                                                                    good.segments.first!.start, "--to", good.segments.last!.end, "--out", out])
         #expect(export.status == 0)
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
     }
 }

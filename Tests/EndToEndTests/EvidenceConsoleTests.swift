@@ -15,13 +15,13 @@ extension EndToEndTests {
         let vigil = TestSupport.vigilBinary
         let cameraPort = TestSupport.freePort(), webPort = TestSupport.freePort()
 
-        let clip = try TestSupport.clip(codec: .h264, seconds: 4)
+        let clip = try await TestSupport.clip(codec: .h264, seconds: 4)
         let sim = try Peer(vigil, ["simulate", "--cameras", "1", "--port", "\(cameraPort)", "--file", clip], log: dir + "/sim.log")
         try await sim.waitFor("/cam1", seconds: 10)
-        let added = try TestSupport.run(vigil, ["camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:\(cameraPort)/cam1", "--segment-seconds", "2"])
+        let added = try await TestSupport.run(vigil, ["camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:\(cameraPort)/cam1", "--segment-seconds", "2"])
         try #require(added.status == 0, "\(added.stderr)")
         for (name, role) in [("kowalska", "investigator"), ("nowak", "supervisor")] {
-            let user = try TestSupport.run(vigil, ["user", "add", "--data", data, name, "--role", role], input: "a long passphrase 7\n")
+            let user = try await TestSupport.run(vigil, ["user", "add", "--data", data, name, "--role", role], input: "a long passphrase 7\n")
             try #require(user.status == 0, "\(user.stderr)")
         }
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
@@ -93,7 +93,7 @@ extension EndToEndTests {
         for d in digests {
             let name = try #require(d[0] as? String)
             #expect(d[1] as? Int == 200, "\(name)")
-            let onDisk = try TestSupport.run("/usr/bin/sha256sum", ["\(exportDirectory)/\(name)"]).stdout.prefix(64)
+            let onDisk = try await TestSupport.run("/usr/bin/sha256sum", ["\(exportDirectory)/\(name)"]).stdout.prefix(64)
             #expect(d[2] as? String == String(onDisk), "\(name): the download differs from the signed file")
         }
         #expect(digests.contains { ($0[0] as? String)?.hasSuffix(".mp4") == true })
@@ -109,6 +109,12 @@ extension EndToEndTests {
 
         // A supervisor releases the hold, with a reason.
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
+        // Nothing the investigator saw stays in the page for the next user at the station.
+        try await browser.waitUntil("""
+            !document.getElementById('sign-in').hidden && document.getElementById('exhibit').hidden &&
+            document.querySelectorAll('#evidence-rows tr, #custody-rows tr, #exhibit-exports a').length === 0 &&
+            !document.body.innerHTML.includes('RSD-404/26')
+            """, session: page, seconds: 10, describe: "document.body.innerHTML.length")
         try await signIn("nowak")
         try await browser.waitUntil("document.querySelectorAll('#evidence-rows tr').length === 1", session: page, seconds: 10)
         _ = try browser.evaluate("document.querySelector('#evidence-rows tr').click(); true", session: page)
@@ -130,13 +136,13 @@ extension EndToEndTests {
         _ = sim.interrupt()
 
         // The bundle verifies offline against the published certificate.
-        let certificate = try TestSupport.run(vigil, ["site-certificate", "--data", data])
+        let certificate = try await TestSupport.run(vigil, ["site-certificate", "--data", data])
         try certificate.stdout.write(toFile: dir + "/site.pem", atomically: true, encoding: .utf8)
-        let verified = try TestSupport.run(vigil, ["verify", exportDirectory, "--trust", dir + "/site.pem"])
+        let verified = try await TestSupport.run(vigil, ["verify", exportDirectory, "--trust", dir + "/site.pem"])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
 
         // Each step is in the audit log, attributed to its user and the browser's station.
-        let listed = try TestSupport.run(vigil, ["audit", "list", "--data", data])
+        let listed = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
         let entries = listed.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         for (action, user) in [("evidence.created", "kowalska"), ("evidence.exported", "kowalska"), ("evidence.downloaded", "kowalska"),
                                ("evidence.handed-over", "kowalska"), ("evidence.hold-released", "nowak")] {
@@ -145,6 +151,6 @@ extension EndToEndTests {
             #expect(matching.allSatisfy { ($0["userAgent"] as? String)?.contains("Chrome") == true && $0["caseReference"] as? String == "RSD-404/26" },
                     "\(matching)")
         }
-        #expect(try TestSupport.run(vigil, ["audit", "verify", "--data", data]).status == 0)
+        #expect(try await TestSupport.run(vigil, ["audit", "verify", "--data", data]).status == 0)
     }
 }

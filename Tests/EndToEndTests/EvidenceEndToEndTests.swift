@@ -13,14 +13,14 @@ extension EndToEndTests {
         // A 32 MiB volume of its own (tmpfs; the test runs as root, as the README says).
         let volume = dir + "/volume"
         try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
-        let mount = try TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", volume])
+        let mount = try await TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", volume])
         try #require(mount.status == 0, "cannot mount a small tmpfs volume for the full-disk test (needs root): \(mount.stderr)")
-        defer { _ = try? TestSupport.run("/bin/umount", ["-l", volume]) }
+        defer { umount2(volume, 2 /* MNT_DETACH: lazily, even while a file is open */) }
         let data = volume + "/data"
 
         // A heavy stream (lossless 720p, about 1.7 MB/s) fills the volume in under 20 s.
         let clip = dir + "/heavy.h264"
-        let made = try TestSupport.run(try TestSupport.require("ffmpeg"), [
+        let made = try await TestSupport.run(try TestSupport.require("ffmpeg"), [
             "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "2", "-pix_fmt", "yuv420p",
             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-bf", "0", "-g", "25", "-f", "h264", clip])
         try #require(made.status == 0, "\(made.stderr)")
@@ -37,13 +37,13 @@ extension EndToEndTests {
         let iso = ISO8601DateFormatter()
         let toText = iso.string(from: Date().addingTimeInterval(-1.5)), fromText = iso.string(from: Date().addingTimeInterval(-3.5))
         let from = try #require(iso.date(from: fromText)), to = try #require(iso.date(from: toText))
-        let created = try TestSupport.run(vigil, ["evidence", "create", "--data", data, "--camera", "gate", "--from", fromText,
+        let created = try await TestSupport.run(vigil, ["evidence", "create", "--data", data, "--camera", "gate", "--from", fromText,
                                                   "--to", toText, "--case", "RSD-301/26", "--body", "police",
                                                   "--purpose", "collision at the gate"])
         try #require(created.status == 0, "\(created.stderr)")
         let exhibit = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(exhibit.hasPrefix("EV-"))
-        let before = try recordings(data, camera: "gate")
+        let before = try await recordings(data, camera: "gate")
         let held = before.segments.filter { parseTime($0.end) > from && parseTime($0.start) < to }
         try #require(!held.isEmpty)
 
@@ -55,7 +55,7 @@ extension EndToEndTests {
         #expect(recorder.output.contains("failed (errno 28)") || recorder.output.contains("retention deleted"),
                 "the volume never filled: \(recorder.output.suffix(1500))")
 
-        let after = try recordings(data, camera: "gate")
+        let after = try await recordings(data, camera: "gate")
         let remaining = Set(after.segments.map(\.id))
         // Every held segment is still there, whole; unheld footage before it was deleted; recording went on.
         for s in held {
@@ -66,31 +66,31 @@ extension EndToEndTests {
         #expect(!remaining.contains(oldestUnheld.id), "the oldest unheld footage should have made room")
         let last = try #require(after.segments.last)
         #expect(Date().timeIntervalSince(parseTime(last.end)) < 10, "recording stopped long before the end: last segment ends \(last.end)")
-        let check = try TestSupport.run(vigil, ["check", "--data", data])
+        let check = try await TestSupport.run(vigil, ["check", "--data", data])
         #expect(check.status == 0, "\(check.stdout)")
 
         // The export verifies against the site certificate, plays, and a flipped byte fails.
         let bundle = dir + "/bundle"
-        let exported = try TestSupport.run(vigil, ["evidence", "export", "--data", data, exhibit, "--out", bundle])
+        let exported = try await TestSupport.run(vigil, ["evidence", "export", "--data", data, exhibit, "--out", bundle])
         try #require(exported.status == 0, "\(exported.stderr)")
         let certificate = dir + "/site.pem"
-        let printed = try TestSupport.run(vigil, ["site-certificate", "--data", data])
+        let printed = try await TestSupport.run(vigil, ["site-certificate", "--data", data])
         try printed.stdout.write(toFile: certificate, atomically: true, encoding: .utf8)
         #expect(printed.stdout.hasPrefix("-----BEGIN CERTIFICATE-----"))
-        let verified = try TestSupport.run(vigil, ["verify", bundle, "--trust", certificate])
+        let verified = try await TestSupport.run(vigil, ["verify", bundle, "--trust", certificate])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         #expect(verified.stdout.contains("PASS  since recording") && verified.stdout.contains("PASS  audit"))
         let mp4 = try #require(exported.stdout.split(separator: "\n").first { $0.hasSuffix(".mp4") }.map(String.init))
-        let decode = try TestSupport.strictDecode(mp4)
+        let decode = try await TestSupport.strictDecode(mp4)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
         var bytes = try Data(contentsOf: URL(fileURLWithPath: mp4))
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: mp4))
-        let tampered = try TestSupport.run(vigil, ["verify", bundle, "--trust", certificate])
+        let tampered = try await TestSupport.run(vigil, ["verify", bundle, "--trust", certificate])
         #expect(tampered.status != 0)
         #expect(tampered.stdout.contains("FAIL  since recording") && tampered.stdout.contains("FAIL  since export"), "\(tampered.stdout)")
 
-        let show = try TestSupport.run(vigil, ["evidence", "show", "--data", data, exhibit])
+        let show = try await TestSupport.run(vigil, ["evidence", "show", "--data", data, exhibit])
         #expect(show.stdout.contains("created by") && show.stdout.contains("exported by"), "\(show.stdout)")
     }
 }

@@ -33,8 +33,8 @@ struct MediaTests {
     @Test(arguments: [SizeCase(codec: .h264, width: 1920, height: 1080), SizeCase(codec: .h264, width: 640, height: 360),
                       SizeCase(codec: .h264, width: 352, height: 288), SizeCase(codec: .h265, width: 1920, height: 1080),
                       SizeCase(codec: .h265, width: 1280, height: 720)])
-    func spsGivesTheEncodedPictureSize(_ c: SizeCase) throws {
-        let clip = try TestSupport.clip(codec: c.codec, width: c.width, height: c.height, seconds: 1)
+    func spsGivesTheEncodedPictureSize(_ c: SizeCase) async throws {
+        let clip = try await TestSupport.clip(codec: c.codec, width: c.width, height: c.height, seconds: 1)
         let p = try TestSupport.parameters(of: clip, codec: c.codec)
         #expect(p.width == c.width && p.height == c.height)
         #expect(p.rfc6381Codec.hasPrefix(c.codec == .h264 ? "avc1." : "hvc1."))
@@ -75,8 +75,8 @@ struct MediaTests {
     }
 
     @Test(arguments: [VideoCodec.h264, .h265])
-    func progressiveMP4DecodesStrictlyWithEveryFrame(codec: VideoCodec) throws {
-        let clip = try TestSupport.clip(codec: codec, seconds: 4)
+    func progressiveMP4DecodesStrictlyWithEveryFrame(codec: VideoCodec) async throws {
+        let clip = try await TestSupport.clip(codec: codec, seconds: 4)
         let frames = try TestSupport.frames(of: clip, codec: codec)
         let parameters = try TestSupport.parameters(of: clip, codec: codec)
         let dir = try TestSupport.temporaryDirectory("mp4")
@@ -87,9 +87,9 @@ struct MediaTests {
         let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         try mp4.write(toFileDescriptor: fd, chunk: 4096)
         close(fd)
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        let probe = try TestSupport.probe(out)
+        let probe = try await TestSupport.probe(out)
         #expect(probe.frames == frames.count)
         #expect(abs(probe.duration - Double(frames.count) / 25) < 0.001)
         // moov precedes mdat (progressive download).
@@ -99,22 +99,22 @@ struct MediaTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test func editListTrimsPlaybackToTheRequestedStart() throws {
-        let clip = try TestSupport.clip(codec: .h264, seconds: 4)
+    @Test func editListTrimsPlaybackToTheRequestedStart() async throws {
+        let clip = try await TestSupport.clip(codec: .h264, seconds: 4)
         let frames = try TestSupport.frames(of: clip, codec: .h264)
         let dir = try TestSupport.temporaryDirectory("trim")
         let runs = try writeSampleFile(frames, parameters: try TestSupport.parameters(of: clip, codec: .h264), dir: dir)
         let mp4 = try MP4.progressive(runs: runs, trimStart: 45_000, creationUnixSeconds: 0) // hide 0.5 s
         let out = dir + "/trim.mp4"
         try Data(try mp4.read(0..<mp4.size)).write(to: URL(fileURLWithPath: out))
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        #expect(abs(try TestSupport.probe(out).duration - 3.5) < 0.001)
+        #expect(abs(try await TestSupport.probe(out).duration - 3.5) < 0.001)
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test func anyByteRangeEqualsTheSameSliceOfTheWholeFile() throws {
-        let clip = try TestSupport.clip(codec: .h264, seconds: 2)
+    @Test func anyByteRangeEqualsTheSameSliceOfTheWholeFile() async throws {
+        let clip = try await TestSupport.clip(codec: .h264, seconds: 2)
         let frames = try TestSupport.frames(of: clip, codec: .h264)
         let dir = try TestSupport.temporaryDirectory("ranges")
         let runs = try writeSampleFile(frames, parameters: try TestSupport.parameters(of: clip, codec: .h264), dir: dir, splitAt: [25])
@@ -123,6 +123,7 @@ struct MediaTests {
         #expect(Int64(whole.count) == mp4.size)
         var g = SystemRandomNumberGenerator()
         for _ in 0..<300 {
+            await Task.yield() // a long CPU-bound loop shares the cooperative pool (see TestSupport)
             let a = Int64.random(in: 0...mp4.size, using: &g), b = Int64.random(in: 0...mp4.size, using: &g)
             let range = min(a, b)..<max(a, b)
             #expect(try mp4.read(range) == Array(whole[Int(range.lowerBound)..<Int(range.upperBound)]))
@@ -134,8 +135,8 @@ struct MediaTests {
     }
 
     @Test(arguments: [VideoCodec.h264, .h265])
-    func fragmentedMP4FromTheSameCodeDecodes(codec: VideoCodec) throws {
-        let clip = try TestSupport.clip(codec: codec, seconds: 3)
+    func fragmentedMP4FromTheSameCodeDecodes(codec: VideoCodec) async throws {
+        let clip = try await TestSupport.clip(codec: codec, seconds: 3)
         let frames = try TestSupport.frames(of: clip, codec: codec)
         let parameters = try TestSupport.parameters(of: clip, codec: codec)
         var file = MP4.initSegment(parameters: parameters)
@@ -149,14 +150,14 @@ struct MediaTests {
         let dir = try TestSupport.temporaryDirectory("fmp4")
         let out = dir + "/live.mp4"
         try Data(file).write(to: URL(fileURLWithPath: out))
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        #expect(try TestSupport.probe(out).frames == frames.count)
+        #expect(try await TestSupport.probe(out).frames == frames.count)
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test func mdatOver4GiBUsesTheLargeSizeHeader() throws {
-        let p = try TestSupport.parameters(of: try TestSupport.clip(codec: .h264, seconds: 1), codec: .h264)
+    @Test func mdatOver4GiBUsesTheLargeSizeHeader() async throws {
+        let p = try TestSupport.parameters(of: try await TestSupport.clip(codec: .h264, seconds: 1), codec: .h264)
         let run = SampleRun(parameters: p, path: "/nonexistent", fileOffset: 0,
                             samples: [SampleEntry(duration: 3600, byteCount: 3_000_000_000, isKey: true),
                                       SampleEntry(duration: 3600, byteCount: 3_000_000_000, isKey: false)])
@@ -169,8 +170,8 @@ struct MediaTests {
         #expect(throws: MediaError.self) { try mp4.read(Int64(header.count) ..< Int64(header.count + 10)) } // no such file: an error, not a trap
     }
 
-    @Test func refusesRangesThatCannotPlay() throws {
-        let p = try TestSupport.parameters(of: try TestSupport.clip(codec: .h264, seconds: 1), codec: .h264)
+    @Test func refusesRangesThatCannotPlay() async throws {
+        let p = try TestSupport.parameters(of: try await TestSupport.clip(codec: .h264, seconds: 1), codec: .h264)
         #expect(throws: MediaError.self) { try MP4.progressive(runs: [], creationUnixSeconds: 0) }
         let nonKey = SampleRun(parameters: p, path: "/x", fileOffset: 0, samples: [SampleEntry(duration: 1, byteCount: 1, isKey: false)])
         #expect(throws: MediaError.self) { try MP4.progressive(runs: [nonKey], creationUnixSeconds: 0) }

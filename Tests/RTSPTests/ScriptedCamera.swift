@@ -108,7 +108,11 @@ let okReply = Array("RTSP/1.0 200 OK\r\nCSeq: 0\r\nPublic: OPTIONS, DESCRIBE, SE
 /// Runs the real client against a scripted camera until `frames` frames arrived or it failed.
 func runClient(camera: ScriptedCamera, path: String = "/stream", policies: QuirkPolicies = QuirkPolicies(),
                frames wanted: Int) async throws -> [DepacketizedFrame] {
-    let endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
+    var endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
+    // The read timeout is not what these tests are about, and its clock runs from the
+    // connect on the event loop while the client's task may wait for a pool thread behind
+    // other tests: a generous one keeps a loaded machine from failing them.
+    endpoint.readTimeout = .seconds(60)
     struct Enough: Error {}
     var frames: [DepacketizedFrame] = []
     do {

@@ -30,7 +30,7 @@ struct Harness {
     static func make(_ label: String, clipWidth: Int = 640, clipHeight: Int = 360) async throws -> Harness {
         let dir = try TestSupport.temporaryDirectory(label)
         let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
-        let clip = try TestSupport.clip(codec: .h264, width: clipWidth, height: clipHeight, seconds: 4, gop: 25)
+        let clip = try await TestSupport.clip(codec: .h264, width: clipWidth, height: clipHeight, seconds: 4, gop: 25)
         return Harness(dir: dir, catalog: catalog, store: try SampleStore(root: dir + "/samples"),
                        runIDs: try await RunIDAllocator(catalog: catalog), frames: try TestSupport.frames(of: clip, codec: .h264),
                        parameters: try TestSupport.parameters(of: clip, codec: .h264))
@@ -134,9 +134,9 @@ struct RecordingTests {
         let plan = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: 0, to: Int64.max / 2)
         let out = h.dir + "/two-sizes.mp4"
         try Data(try plan.mp4(creationUnixSeconds: 0).read(0..<Int64.max)).write(to: URL(fileURLWithPath: out))
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        #expect(try TestSupport.probe(out).frames == 70)
+        #expect(try await TestSupport.probe(out).frames == 70)
         await h.cleanup()
         await other.cleanup()
     }
@@ -273,9 +273,9 @@ struct RecordingTests {
         #expect(plan.runs.count == 3 && plan.runs.allSatisfy { $0.samples.first?.isKey == true })
         let out = h.dir + "/range.mp4"
         try Data(try plan.mp4(creationUnixSeconds: 0).read(0..<Int64.max)).write(to: URL(fileURLWithPath: out))
-        let decode = try TestSupport.strictDecode(out)
+        let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        #expect(try TestSupport.probe(out).frames == plan.frameCount)
+        #expect(try await TestSupport.probe(out).frames == plan.frameCount)
         let trimmed = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
                                               from: t0 + 2_500_000, to: t0 + 7_300_000, trimToStart: true)
         #expect(trimmed.trimStart == 45_000)

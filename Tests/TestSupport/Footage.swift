@@ -12,7 +12,7 @@ import Synchronization
 extension TestSupport {
     public static func recordFootage(camera: CameraRecord, catalog: Catalog, store: SampleStore, frames count: Int = 150,
                                      segmentSeconds: Int = 2, endingSecondsAgo: Int64 = 4) async throws {
-        let clip = try clip(codec: .h264, seconds: 4, gop: 25)
+        let clip = try await clip(codec: .h264, seconds: 4, gop: 25)
         let frames = try frames(of: clip, codec: .h264), parameters = try parameters(of: clip, codec: .h264)
         let micros = Mutex<Int64>(Int64(Date().timeIntervalSince1970 * 1_000_000) - endingSecondsAgo * 1_000_000 - Int64(count) * 40_000)
         var config = RecorderConfiguration()

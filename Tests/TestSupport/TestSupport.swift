@@ -7,6 +7,11 @@ import ChildProcess
 import Foundation
 import Media
 
+/// Tests run in parallel on Swift's cooperative pool, one thread per core (two on CI). A
+/// test that holds its thread for seconds — waiting for ffmpeg, or a long CPU-bound property
+/// loop — starves every other test's tasks, and tests whose peers keep time (an RTSP read
+/// timeout, a server's idle timer) then fail for no fault of their own. So children are
+/// awaited (`run`), never waited for on a pool thread, and long loops `Task.yield()`.
 public enum TestSupport {
     /// The package root (the folder holding Package.swift).
     public static let packageRoot: String = {
@@ -29,8 +34,8 @@ public enum TestSupport {
 
     /// Runs a program to completion.
     @discardableResult
-    public static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> Result {
-        try ChildProcess.run(path, arguments, input: input)
+    public static func run(_ path: String, _ arguments: [String], input: String? = nil) async throws -> Result {
+        try await ChildProcess.run(path, arguments, input: input)
     }
 
     /// Starts a program in the background with its output going to `log`.
@@ -48,7 +53,7 @@ public enum TestSupport {
     }
 
     /// An encoded Annex B clip made by ffmpeg (testsrc2, no B-frames, key frame every `gop`).
-    public static func clip(codec: VideoCodec, width: Int = 640, height: Int = 360, seconds: Int = 4, fps: Int = 25, gop: Int = 25) throws -> String {
+    public static func clip(codec: VideoCodec, width: Int = 640, height: Int = 360, seconds: Int = 4, fps: Int = 25, gop: Int = 25) async throws -> String {
         let dir = NSTemporaryDirectory() + "vigil-test-clips"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/\(codec.rawValue)-\(width)x\(height)-\(seconds)s-\(fps)-\(gop).\(codec == .h264 ? "h264" : "h265")"
@@ -58,7 +63,7 @@ public enum TestSupport {
             ? ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "\(gop)", "-f", "h264"]
             : ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=\(gop):min-keyint=\(gop):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"]
         let tmp = path + ".\(getpid()).tmp"
-        let r = try run(ffmpeg, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
+        let r = try await run(ffmpeg, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
                                  "-t", "\(seconds)", "-pix_fmt", "yuv420p"] + codecArgs + [tmp])
         guard r.status == 0 else { throw ToolError("ffmpeg failed: \(r.stderr)") }
         try? FileManager.default.moveItem(atPath: tmp, toPath: path)
@@ -77,14 +82,14 @@ public enum TestSupport {
 
     /// ffmpeg's strictest decode of a file: returns its standard error, which must be empty
     /// (with exit status 0) for the file to count as clean.
-    public static func strictDecode(_ path: String) throws -> (status: Int32, stderr: String) {
-        let r = try run(try require("ffmpeg"), ["-v", "error", "-xerror", "-err_detect", "explode", "-i", path, "-f", "null", "-"])
+    public static func strictDecode(_ path: String) async throws -> (status: Int32, stderr: String) {
+        let r = try await run(try require("ffmpeg"), ["-v", "error", "-xerror", "-err_detect", "explode", "-i", path, "-f", "null", "-"])
         return (r.status, r.stderr)
     }
 
     /// Frames ffprobe decodes from a file's first video stream, and its duration in seconds.
-    public static func probe(_ path: String) throws -> (frames: Int, duration: Double, codec: String) {
-        let r = try run(try require("ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+    public static func probe(_ path: String) async throws -> (frames: Int, duration: Double, codec: String) {
+        let r = try await run(try require("ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
                                                  "stream=nb_read_frames,duration,codec_name", "-of", "default=noprint_wrappers=1", path])
         var fields: [String: String] = [:]
         for line in r.stdout.split(separator: "\n") {
