@@ -252,6 +252,54 @@ struct RecordingTests {
         await h.cleanup()
     }
 
+    /// Fault injection: the sample volume (a 1 MiB tmpfs of its own; the tests run as root)
+    /// fills while frames keep coming. Each failed write closes its segment at the last
+    /// whole frame, opens a gap for the lost frames and asks retention for room; nothing
+    /// throws, every file stays exactly as its row says, and once there is room again the
+    /// recorder records on and the gap closes.
+    @Test func aFullVolumeClosesSegmentsAtWholeFramesAndRecordingGoesOn() async throws {
+        var h = try await Harness.make("full")
+        let volume = h.dir + "/volume"
+        try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
+        let mount = try await TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", volume])
+        try #require(mount.status == 0, "cannot mount a small tmpfs volume (needs root): \(mount.stderr)")
+        defer { umount2(volume, 2 /* MNT_DETACH */) }
+        let store = try SampleStore(root: volume + "/samples")
+        let camera = try await h.catalog.upsertCamera(name: "full", url: "rtsp://127.0.0.1/full", retentionDays: 30)
+        var config = RecorderConfiguration()
+        config.segmentLength = Ticks90k(1.5 * 90_000)
+        config.flushInterval = .zero // every frame is written and committed as it comes
+        let asked = Mutex(0)
+        let r = Recorder(camera: camera, catalog: h.catalog, store: store, runIDs: h.runIDs, configuration: config,
+                         wallClock: h.clock.wallClock, logger: Logger(label: "test"), onDiskFull: { asked.withLock { $0 += 1 } })
+        try await r.start()
+
+        // Three volumes' worth of frames.
+        let average = h.frames.map(\.data.count).reduce(0, +) / h.frames.count
+        try await h.feed(r, count: 3 * (1 << 20) / average)
+        #expect(asked.withLock { $0 } > 0, "no write failed: the volume never filled")
+        let full = try await Checker.check(catalog: h.catalog, store: store)
+        #expect(full.isClean, "\(full.problems)")
+        let lost = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
+        #expect(lost.contains { $0.reason.contains("write failed") && $0.reason.contains("frames lost") }, "\(lost)")
+        let writtenWhileFull = await r.statistics.framesWritten
+
+        // Room again: recording goes on and the gap is closed where it resumed.
+        let grown = try await TestSupport.run("/bin/mount", ["-o", "remount,size=64m", volume])
+        try #require(grown.status == 0, "\(grown.stderr)")
+        try await h.feed(r, count: 100)
+        try await r.stop()
+        #expect(await r.statistics.framesWritten >= writtenWhileFull + 75, "at most a GOP waits for the next key frame")
+        let after = try await Checker.check(catalog: h.catalog, store: store)
+        #expect(after.isClean, "\(after.problems)")
+        let gaps = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
+        let writeGaps = gaps.filter { $0.reason.contains("write failed") }
+        #expect(!writeGaps.isEmpty && writeGaps.allSatisfy { $0.endMicros != nil }, "\(gaps)")
+        let segments = try await h.catalog.allSegments()
+        #expect(segments.allSatisfy { $0.state == .closed && $0.frameCount > 0 })
+        await h.cleanup()
+    }
+
     @Test func retentionOverTheLegalLimitIsRefused() {
         #expect(throws: RecordingError.self) { try RetentionPolicy.validate(days: 91) }
         #expect(throws: RecordingError.self) { try RetentionPolicy.validate(days: 0) }
