@@ -21,18 +21,28 @@ struct EvidenceSite {
     let cameraID: Int64
     let certificate: SiteCertificate
 
-    static func make(_ label: String) async throws -> EvidenceSite {
+    /// Runs `body` on a fresh site and closes its catalog whatever happens (sqlite-nio asserts
+    /// in debug builds that a connection is closed before it is freed: a test that threw
+    /// first would crash the whole run).
+    static func with(_ label: String, _ body: (EvidenceSite) async throws -> Void) async throws {
         let dir = try TestSupport.temporaryDirectory(label)
         let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
-        let store = try SampleStore(root: dir + "/samples")
-        let keys = try SiteKeys.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
-        let certificate = try SiteCertificate.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
-        let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test-city/audit")
-        // Six seconds of a real clip, recorded in 2 s segments, ending just now.
-        let camera = try await catalog.upsertCamera(name: "market square", url: "rtsp://viewer:secret@10.1.2.3/stream1", retentionDays: 30)
-        try await TestSupport.recordFootage(camera: camera, catalog: catalog, store: store)
-        let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
-        return EvidenceSite(dir: dir, catalog: catalog, register: register, cameraID: camera.id, certificate: certificate)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let store = try SampleStore(root: dir + "/samples")
+            let keys = try SiteKeys.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
+            let certificate = try SiteCertificate.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
+            let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test-city/audit")
+            // Six seconds of a real clip, recorded in 2 s segments, ending just now.
+            let camera = try await catalog.upsertCamera(name: "market square", url: "rtsp://viewer:secret@10.1.2.3/stream1", retentionDays: 30)
+            try await TestSupport.recordFootage(camera: camera, catalog: catalog, store: store)
+            let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
+            try await body(EvidenceSite(dir: dir, catalog: catalog, register: register, cameraID: camera.id, certificate: certificate))
+        } catch {
+            await catalog.close()
+            throw error
+        }
+        await catalog.close()
     }
 
     static let clerk = EvidenceRegister.Agent(user: "j.nowak", role: "investigator", address: "10.0.0.7", userAgent: "test")
@@ -49,10 +59,6 @@ struct EvidenceSite {
         return (item.exhibit, bundle, bundle + "/" + files[0])
     }
 
-    func cleanup() async {
-        await catalog.close()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
 }
 
 func flip(_ path: String, at offset: Int64) throws {
@@ -72,127 +78,127 @@ func failures(_ report: EvidenceVerifier.Report) -> [String] {
 @Suite("Evidence: register, signed export, verifier", .serialized)
 struct EvidenceTests {
     @Test func exportedBundleVerifiesAndStillPlays() async throws {
-        let site = try await EvidenceSite.make("evidence")
-        let (exhibit, bundle, mp4) = try await site.exportedBundle()
-        let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
-        #expect(report.passed, "\(failures(report))")
-        for check in ["signature", "signer", "since export", "since recording", "audit"] {
-            #expect(report.findings.contains { $0.check == check && $0.status == .pass }, "no passing \(check) check")
+        try await EvidenceSite.with("evidence") { site in
+            let (exhibit, bundle, mp4) = try await site.exportedBundle()
+            let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
+            #expect(report.passed, "\(failures(report))")
+            for check in ["signature", "signer", "since export", "since recording", "audit"] {
+                #expect(report.findings.contains { $0.check == check && $0.status == .pass }, "no passing \(check) check")
+            }
+            // The single MP4, judged beside its manifest, passes too; and it plays.
+            #expect(try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem]).passed)
+            let decode = try await TestSupport.strictDecode(mp4)
+            #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
+            // The ONVIF metadata says who exported what, from which camera, starting when.
+            let inspected = try SignedMP4.inspect(path: mp4, pinned: [])
+            #expect(inspected.info.operatorName == "j.nowak" && inspected.info.sources.map(\.name) == ["market square"])
+            #expect(!inspected.info.sources[0].url.contains("secret"), "camera credentials must not travel in exports")
+            let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: bundle + "/manifest.json")))
+            #expect(inspected.info.startTimes.first.map { OnvifExport.unixMicros(fileTime: $0.startTime) } == manifest.files[0].segments[0].startMicros)
+            #expect(manifest.exhibit.number == exhibit && manifest.files[0].segments.count == 2)
+            // The register shows the custody: created, then exported; both in the audit log.
+            let item = try #require(try await site.catalog.evidence(exhibit: exhibit))
+            #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "exported"])
+            let actions = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body).action }
+            #expect(actions == ["evidence.created", "evidence.exported"])
         }
-        // The single MP4, judged beside its manifest, passes too; and it plays.
-        #expect(try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem]).passed)
-        let decode = try await TestSupport.strictDecode(mp4)
-        #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        // The ONVIF metadata says who exported what, from which camera, starting when.
-        let inspected = try SignedMP4.inspect(path: mp4, pinned: [])
-        #expect(inspected.info.operatorName == "j.nowak" && inspected.info.sources.map(\.name) == ["market square"])
-        #expect(!inspected.info.sources[0].url.contains("secret"), "camera credentials must not travel in exports")
-        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: bundle + "/manifest.json")))
-        #expect(inspected.info.startTimes.first.map { OnvifExport.unixMicros(fileTime: $0.startTime) } == manifest.files[0].segments[0].startMicros)
-        #expect(manifest.exhibit.number == exhibit && manifest.files[0].segments.count == 2)
-        // The register shows the custody: created, then exported; both in the audit log.
-        let item = try #require(try await site.catalog.evidence(exhibit: exhibit))
-        #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "exported"])
-        let actions = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body).action }
-        #expect(actions == ["evidence.created", "evidence.exported"])
-        await site.cleanup()
     }
 
     @Test func aByteFlipAnywhereFailsNamingWhatBroke() async throws {
-        let site = try await EvidenceSite.make("evidence-flip")
-        let (_, bundle, mp4) = try await site.exportedBundle()
-        let pristine = try Data(contentsOf: URL(fileURLWithPath: mp4))
-        let manifestPath = bundle + "/manifest.json"
-        let manifestBytes = try Data(contentsOf: URL(fileURLWithPath: manifestPath))
-        let layout = try SignedMP4.inspect(path: mp4, pinned: [])
-        let media = try #require(layout.mediaData)
-        let firstSegmentBytes = try JSONDecoder().decode(Manifest.self, from: manifestBytes).files[0].segments[0].bytes
-        let places: [(String, Int64, [String])] = [
-            ("media data, second segment", media.lowerBound + firstSegmentBytes + 1000,
-             ["changed after it was signed", "was changed after export", "differ from segment"]),
-            ("moov", 40, ["changed after it was signed", "was changed after export"]),
-            ("ONVIF metadata (the meta box after the media)", Int64(pristine.count) - 600, ["signature", "was changed after export"]),
-        ]
-        for (what, offset, expected) in places {
-            try pristine.write(to: URL(fileURLWithPath: mp4))
-            try flip(mp4, at: offset)
-            let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
-            #expect(!report.passed, "a flip in \(what) went unnoticed")
-            for text in expected {
-                #expect(failures(report).contains { $0.contains(text) }, "flip in \(what): no failure mentioning \"\(text)\": \(failures(report))")
+        try await EvidenceSite.with("evidence-flip") { site in
+            let (_, bundle, mp4) = try await site.exportedBundle()
+            let pristine = try Data(contentsOf: URL(fileURLWithPath: mp4))
+            let manifestPath = bundle + "/manifest.json"
+            let manifestBytes = try Data(contentsOf: URL(fileURLWithPath: manifestPath))
+            let layout = try SignedMP4.inspect(path: mp4, pinned: [])
+            let media = try #require(layout.mediaData)
+            let firstSegmentBytes = try JSONDecoder().decode(Manifest.self, from: manifestBytes).files[0].segments[0].bytes
+            let places: [(String, Int64, [String])] = [
+                ("media data, second segment", media.lowerBound + firstSegmentBytes + 1000,
+                 ["changed after it was signed", "was changed after export", "differ from segment"]),
+                ("moov", 40, ["changed after it was signed", "was changed after export"]),
+                ("ONVIF metadata (the meta box after the media)", Int64(pristine.count) - 600, ["signature", "was changed after export"]),
+            ]
+            for (what, offset, expected) in places {
+                try pristine.write(to: URL(fileURLWithPath: mp4))
+                try flip(mp4, at: offset)
+                let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
+                #expect(!report.passed, "a flip in \(what) went unnoticed")
+                for text in expected {
+                    #expect(failures(report).contains { $0.contains(text) }, "flip in \(what): no failure mentioning \"\(text)\": \(failures(report))")
+                }
             }
+            // The manifest.
+            try pristine.write(to: URL(fileURLWithPath: mp4))
+            var edited = manifestBytes
+            let at = try #require(edited.firstRange(of: Data("theft".utf8)))
+            edited[at.lowerBound] = UInt8(ascii: "T")
+            try edited.write(to: URL(fileURLWithPath: manifestPath))
+            let manifestReport = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
+            #expect(failures(manifestReport).contains { $0.contains("manifest was changed after export") })
         }
-        // The manifest.
-        try pristine.write(to: URL(fileURLWithPath: mp4))
-        var edited = manifestBytes
-        let at = try #require(edited.firstRange(of: Data("theft".utf8)))
-        edited[at.lowerBound] = UInt8(ascii: "T")
-        try edited.write(to: URL(fileURLWithPath: manifestPath))
-        let manifestReport = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
-        #expect(failures(manifestReport).contains { $0.contains("manifest was changed after export") })
-        await site.cleanup()
     }
 
     @Test func aSecondPartysSignatureIsAddedAndBothVerify() async throws {
-        let site = try await EvidenceSite.make("evidence-resign")
-        let (_, bundle, mp4) = try await site.exportedBundle()
-        // A prosecutor's office countersigns with its own key and certificate.
-        let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/prosecutor", siteName: "prosecutor's office")
-        try SignedMP4.countersign(path: mp4, signer: other, userInformation: "received by the prosecutor's office")
-        let inspected = try SignedMP4.inspect(path: mp4, pinned: [site.certificate.der])
-        #expect(inspected.signatures.count == 2 && inspected.signatures.allSatisfy(\.valid))
-        #expect(inspected.signatures.map(\.trusted) == [true, false])
-        // Verified alone (the manifest's hash is of the file before countersigning), the
-        // file shows the site's trusted signature and the second as valid but untrusted.
-        try FileManager.default.removeItem(atPath: bundle + "/manifest.json")
-        let report = try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem])
-        #expect(report.findings.contains { $0.detail.contains("signature 2") && $0.detail.contains("valid signature, untrusted signer") })
-        #expect(report.passed, "\(failures(report))")
-        let decode = try await TestSupport.strictDecode(mp4)
-        #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        // Pinning only the second party: its signature is trusted, the site's is not.
-        let second = try EvidenceVerifier.verify(path: mp4, pinned: [other.pem])
-        #expect(second.findings.contains { $0.detail.contains("signature 1") && $0.detail.contains("untrusted signer") })
-        #expect(second.passed)
-        await site.cleanup()
+        try await EvidenceSite.with("evidence-resign") { site in
+            let (_, bundle, mp4) = try await site.exportedBundle()
+            // A prosecutor's office countersigns with its own key and certificate.
+            let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/prosecutor", siteName: "prosecutor's office")
+            try SignedMP4.countersign(path: mp4, signer: other, userInformation: "received by the prosecutor's office")
+            let inspected = try SignedMP4.inspect(path: mp4, pinned: [site.certificate.der])
+            #expect(inspected.signatures.count == 2 && inspected.signatures.allSatisfy(\.valid))
+            #expect(inspected.signatures.map(\.trusted) == [true, false])
+            // Verified alone (the manifest's hash is of the file before countersigning), the
+            // file shows the site's trusted signature and the second as valid but untrusted.
+            try FileManager.default.removeItem(atPath: bundle + "/manifest.json")
+            let report = try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem])
+            #expect(report.findings.contains { $0.detail.contains("signature 2") && $0.detail.contains("valid signature, untrusted signer") })
+            #expect(report.passed, "\(failures(report))")
+            let decode = try await TestSupport.strictDecode(mp4)
+            #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
+            // Pinning only the second party: its signature is trusted, the site's is not.
+            let second = try EvidenceVerifier.verify(path: mp4, pinned: [other.pem])
+            #expect(second.findings.contains { $0.detail.contains("signature 1") && $0.detail.contains("untrusted signer") })
+            #expect(second.passed)
+        }
     }
 
     @Test func anUnpinnedSignerIsOnlySelfConsistent() async throws {
-        let site = try await EvidenceSite.make("evidence-unpinned")
-        let (_, bundle, _) = try await site.exportedBundle()
-        let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/elsewhere", siteName: "elsewhere")
-        let report = try EvidenceVerifier.verify(path: bundle, pinned: [other.pem])
-        #expect(!report.passed)
-        #expect(failures(report).contains { $0.contains("no valid signature by a pinned certificate") })
-        let unpinned = try EvidenceVerifier.verify(path: bundle, pinned: [])
-        #expect(unpinned.passed && unpinned.findings.contains { $0.detail.contains("only self-consistent") })
-        await site.cleanup()
+        try await EvidenceSite.with("evidence-unpinned") { site in
+            let (_, bundle, _) = try await site.exportedBundle()
+            let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/elsewhere", siteName: "elsewhere")
+            let report = try EvidenceVerifier.verify(path: bundle, pinned: [other.pem])
+            #expect(!report.passed)
+            #expect(failures(report).contains { $0.contains("no valid signature by a pinned certificate") })
+            let unpinned = try EvidenceVerifier.verify(path: bundle, pinned: [])
+            #expect(unpinned.passed && unpinned.findings.contains { $0.detail.contains("only self-consistent") })
+        }
     }
 
     @Test func registerRulesAndHoldRelease() async throws {
-        let site = try await EvidenceSite.make("evidence-rules")
-        let segments = try await site.catalog.allSegments()
-        let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
-        await #expect(throws: CentreError.self) {
-            try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+        try await EvidenceSite.with("evidence-rules") { site in
+            let segments = try await site.catalog.allSegments()
+            let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
+            await #expect(throws: CentreError.self) {
+                try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+            }
+            let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: currentMicros(), toMicros: currentMicros() + 60_000_000)
+            await #expect(throws: CentreError.self) {
+                try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+            }
+            let item = try await site.register.create(ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
+                                                      purpose: "trial", by: EvidenceSite.clerk)
+            #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]) == [segments[0].id])
+            try await site.register.handOver(exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
+            try await site.register.acknowledge(exhibit: item.exhibit, by: EvidenceSite.clerk, note: "signed for by the court clerk")
+            try await site.register.release(exhibit: item.exhibit, reason: "judgment final", by: EvidenceSite.clerk)
+            await #expect(throws: CentreError.self) { try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk) }
+            #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]).isEmpty)
+            #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "handed-over", "acknowledged", "hold-released"])
+            let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
+            #expect(entries.map(\.action) == ["evidence.created", "evidence.handed-over", "evidence.acknowledged", "evidence.hold-released"])
+            #expect(entries.allSatisfy { $0.caseReference == "II K 12/26" && $0.detail?.contains(item.exhibit) == true })
         }
-        let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: currentMicros(), toMicros: currentMicros() + 60_000_000)
-        await #expect(throws: CentreError.self) {
-            try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
-        }
-        let item = try await site.register.create(ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
-                                                  purpose: "trial", by: EvidenceSite.clerk)
-        #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]) == [segments[0].id])
-        try await site.register.handOver(exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
-        try await site.register.acknowledge(exhibit: item.exhibit, by: EvidenceSite.clerk, note: "signed for by the court clerk")
-        try await site.register.release(exhibit: item.exhibit, reason: "judgment final", by: EvidenceSite.clerk)
-        await #expect(throws: CentreError.self) { try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk) }
-        #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]).isEmpty)
-        #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "handed-over", "acknowledged", "hold-released"])
-        let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
-        #expect(entries.map(\.action) == ["evidence.created", "evidence.handed-over", "evidence.acknowledged", "evidence.hold-released"])
-        #expect(entries.allSatisfy { $0.caseReference == "II K 12/26" && $0.detail?.contains(item.exhibit) == true })
-        await site.cleanup()
     }
 
     @Test func onvifMetaRoundTripsAndPSSAlgorithmIsRFC4055() throws {

@@ -10,15 +10,16 @@ import TestSupport
 /// broken by every kind of tampering, kept intact by retention.
 @Suite("Segment hash chain and evidence holds")
 struct ChainTests {
-    /// Five closed segments of camera "a", chained as they were recorded.
-    static func recorded(_ label: String) async throws -> (Harness, [SegmentRecord]) {
-        var h = try await Harness.make(label)
-        let r = try await h.recorder("a")
-        try await h.feed(r, count: 250)
-        try await r.stop()
-        let segments = try await h.catalog.allSegments()
-        try #require(segments.count == 5)
-        return (h, segments)
+    /// Runs `body` on five closed segments of camera "a", chained as they were recorded.
+    static func withRecorded(_ label: String, _ body: (inout Harness, [SegmentRecord]) async throws -> Void) async throws {
+        try await Harness.with(label) { h in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 250)
+            try await r.stop()
+            let segments = try await h.catalog.allSegments()
+            try #require(segments.count == 5)
+            try await body(&h, segments)
+        }
     }
 
     func problems(_ h: Harness) async throws -> [String] {
@@ -26,102 +27,102 @@ struct ChainTests {
     }
 
     @Test func segmentsAreChainedInOrderAsTheyClose() async throws {
-        let (h, segments) = try await Self.recorded("chain")
-        let links = try await h.catalog.chainLinks(cameraID: segments[0].cameraID)
-        #expect(links.map(\.segmentID) == segments.map(\.id))
-        #expect(links.map(\.position) == [0, 1, 2, 3, 4])
-        #expect(links[0].previousLink == SegmentChain.genesis)
-        for (a, b) in zip(links, links.dropFirst()) { #expect(b.previousLink == a.link) }
-        for (l, s) in zip(links, segments) { #expect(l.sha256 == s.sha256) }
-        #expect(try await problems(h).isEmpty)
-        await h.cleanup()
+        try await Self.withRecorded("chain") { h, segments in
+            let links = try await h.catalog.chainLinks(cameraID: segments[0].cameraID)
+            #expect(links.map(\.segmentID) == segments.map(\.id))
+            #expect(links.map(\.position) == [0, 1, 2, 3, 4])
+            #expect(links[0].previousLink == SegmentChain.genesis)
+            for (a, b) in zip(links, links.dropFirst()) { #expect(b.previousLink == a.link) }
+            for (l, s) in zip(links, segments) { #expect(l.sha256 == s.sha256) }
+            #expect(try await problems(h).isEmpty)
+        }
     }
 
     @Test func removingASegmentOutsideRetentionBreaksTheChain() async throws {
-        let (h, segments) = try await Self.recorded("chain-remove")
-        try await h.catalog.database.raw("DELETE FROM segments WHERE id = \(bind: segments[2].id)").run()
-        try h.store.remove(cameraID: segments[2].cameraID, fileName: segments[2].fileName)
-        #expect(try await problems(h).contains { $0.contains("position 2") && $0.contains("removed outside retention") })
-        // Hiding it by also removing its link breaks the links' succession instead.
-        try await h.catalog.database.raw("DELETE FROM segment_chain WHERE segment_id = \(bind: segments[2].id)").run()
-        let after = try await problems(h)
-        #expect(after.contains { $0.contains("position 3") && $0.contains("positions 2…2 are missing") })
-        #expect(after.contains { $0.contains("position 3") && $0.contains("does not follow") })
-        await h.cleanup()
+        try await Self.withRecorded("chain-remove") { h, segments in
+            try await h.catalog.database.raw("DELETE FROM segments WHERE id = \(bind: segments[2].id)").run()
+            try h.store.remove(cameraID: segments[2].cameraID, fileName: segments[2].fileName)
+            #expect(try await problems(h).contains { $0.contains("position 2") && $0.contains("removed outside retention") })
+            // Hiding it by also removing its link breaks the links' succession instead.
+            try await h.catalog.database.raw("DELETE FROM segment_chain WHERE segment_id = \(bind: segments[2].id)").run()
+            let after = try await problems(h)
+            #expect(after.contains { $0.contains("position 3") && $0.contains("positions 2…2 are missing") })
+            #expect(after.contains { $0.contains("position 3") && $0.contains("does not follow") })
+        }
     }
 
     @Test func reorderingOrAlteringSegmentRowsBreaksTheChain() async throws {
-        let (h, segments) = try await Self.recorded("chain-reorder")
-        // Swap two segments' start times.
-        try await h.catalog.database.raw("UPDATE segments SET start_micros = \(bind: segments[3].startMicros) WHERE id = \(bind: segments[1].id)").run()
-        try await h.catalog.database.raw("UPDATE segments SET start_micros = \(bind: segments[1].startMicros) WHERE id = \(bind: segments[3].id)").run()
-        let swapped = try await problems(h)
-        #expect(swapped.contains { $0.contains("position 1") && $0.contains("differs from what was chained") })
-        #expect(swapped.contains { $0.contains("position 3") && $0.contains("differs from what was chained") })
-        // Rewriting the chain record to match the altered row is caught by the next link.
-        var link = try #require(try await h.catalog.chainLinks(cameraID: segments[1].cameraID, from: 1, through: 1).first)
-        link.startMicros = segments[3].startMicros
-        let forged = SegmentChain.link(of: link)
-        try await h.catalog.database.raw("""
-            UPDATE segment_chain SET start_micros = \(bind: link.startMicros), link = \(bind: Data(forged)) WHERE position = 1
-            """).run()
-        #expect(try await problems(h).contains { $0.contains("position 2") && $0.contains("does not follow") })
-        await h.cleanup()
+        try await Self.withRecorded("chain-reorder") { h, segments in
+            // Swap two segments' start times.
+            try await h.catalog.database.raw("UPDATE segments SET start_micros = \(bind: segments[3].startMicros) WHERE id = \(bind: segments[1].id)").run()
+            try await h.catalog.database.raw("UPDATE segments SET start_micros = \(bind: segments[1].startMicros) WHERE id = \(bind: segments[3].id)").run()
+            let swapped = try await problems(h)
+            #expect(swapped.contains { $0.contains("position 1") && $0.contains("differs from what was chained") })
+            #expect(swapped.contains { $0.contains("position 3") && $0.contains("differs from what was chained") })
+            // Rewriting the chain record to match the altered row is caught by the next link.
+            var link = try #require(try await h.catalog.chainLinks(cameraID: segments[1].cameraID, from: 1, through: 1).first)
+            link.startMicros = segments[3].startMicros
+            let forged = SegmentChain.link(of: link)
+            try await h.catalog.database.raw("""
+                UPDATE segment_chain SET start_micros = \(bind: link.startMicros), link = \(bind: Data(forged)) WHERE position = 1
+                """).run()
+            #expect(try await problems(h).contains { $0.contains("position 2") && $0.contains("does not follow") })
+        }
     }
 
     @Test func alteringTheSampleIndexBreaksTheChain() async throws {
-        let (h, segments) = try await Self.recorded("chain-index")
-        // Same bytes, same frame count, different timing: only the index changes.
-        var entries = try SampleIndex.decode(segments[0].sampleIndex)
-        entries[1].duration += 1800
-        entries[2].duration -= 1800
-        try await h.catalog.database.raw("UPDATE segments SET sample_index = \(bind: Data(SampleIndex.encode(entries))) WHERE id = \(bind: segments[0].id)").run()
-        #expect(try await problems(h).contains { $0.contains("position 0") && $0.contains("differs from what was chained") })
-        await h.cleanup()
+        try await Self.withRecorded("chain-index") { h, segments in
+            // Same bytes, same frame count, different timing: only the index changes.
+            var entries = try SampleIndex.decode(segments[0].sampleIndex)
+            entries[1].duration += 1800
+            entries[2].duration -= 1800
+            try await h.catalog.database.raw("UPDATE segments SET sample_index = \(bind: Data(SampleIndex.encode(entries))) WHERE id = \(bind: segments[0].id)").run()
+            #expect(try await problems(h).contains { $0.contains("position 0") && $0.contains("differs from what was chained") })
+        }
     }
 
     @Test func aDeletedSegmentsIdIsNeverHandedOutAgain() async throws {
-        var (h, segments) = try await Self.recorded("chain-ids")
-        // The newest segment goes (the disk floor may delete the newest unheld one).
-        try await h.catalog.deleteSegment(id: segments[4].id, reason: "retention: test")
-        try h.store.remove(cameraID: segments[4].cameraID, fileName: segments[4].fileName)
-        let r = try await h.recorder("a")
-        try await h.feed(r, count: 100)
-        try await r.stop()
-        let newer = try await h.catalog.allSegments().filter { $0.startMicros > segments[4].startMicros }
-        #expect(!newer.isEmpty && newer.allSatisfy { $0.id > segments[4].id }, "\(newer.map(\.id)) reuse \(segments[4].id)")
-        #expect(try await problems(h).isEmpty)
-        await h.cleanup()
+        try await Self.withRecorded("chain-ids") { (h: inout Harness, segments) in
+            // The newest segment goes (the disk floor may delete the newest unheld one).
+            try await h.catalog.deleteSegment(id: segments[4].id, reason: "retention: test")
+            try h.store.remove(cameraID: segments[4].cameraID, fileName: segments[4].fileName)
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 100)
+            try await r.stop()
+            let newer = try await h.catalog.allSegments().filter { $0.startMicros > segments[4].startMicros }
+            #expect(!newer.isEmpty && newer.allSatisfy { $0.id > segments[4].id }, "\(newer.map(\.id)) reuse \(segments[4].id)")
+            #expect(try await problems(h).isEmpty)
+        }
     }
 
     @Test func retentionKeepsTheChainVerifiableAndExhibitsHoldTheirSegments() async throws {
-        let (h, segments) = try await Self.recorded("chain-retention")
-        let camera = segments[0].cameraID
-        // An exhibit over part of segment 3 holds it; nothing else does.
-        let exhibit = try await h.catalog.addEvidence(
-            EvidenceRecord(requestingBody: "police", caseReference: "RSD-1/26", legalBasis: "art. 15 ust. 1 pkt 1", purpose: "test",
-                           createdBy: "t", createdMicros: h.clock.now,
-                           ranges: [.init(cameraID: camera, fromMicros: segments[3].startMicros + 500_000, toMicros: segments[3].startMicros + 900_000)]),
-            year: 2026)
-        #expect(exhibit.exhibit == "EV-2026-000001")
-        #expect(try await h.catalog.heldByEvidence(segmentIDs: segments.map(\.id)) == [segments[3].id])
-        // The disk floor deletes everything it may, oldest first: the held segment stays.
-        let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
-                                                  wallClock: h.clock.wallClock, logger: Logger(label: "t"))
-        #expect(deleted == [0, 1, 2, 4].map { segments[$0].fileName })
-        #expect(try await h.catalog.allSegments().map(\.id) == [segments[3].id])
-        #expect(h.store.size(cameraID: camera, fileName: segments[3].fileName) == segments[3].byteCount)
-        // The chain still verifies: the deleted segments' links remain, marked.
-        let links = try await h.catalog.chainLinks(cameraID: camera)
-        #expect(links.count == 5 && links.filter { $0.deletedMicros != nil }.count == 4)
-        #expect(links[0].deletedReason?.hasPrefix("retention: disk floor") == true)
-        #expect(try await problems(h).isEmpty)
-        // Released: the next pass may delete it.
-        try await h.catalog.releaseEvidence(id: exhibit.id, by: "supervisor", reason: "case closed", atMicros: h.clock.now)
-        #expect(try await h.catalog.heldByEvidence(segmentIDs: [segments[3].id]).isEmpty)
-        let later = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
-                                                wallClock: h.clock.wallClock, logger: Logger(label: "t"))
-        #expect(later == [segments[3].fileName])
-        await h.cleanup()
+        try await Self.withRecorded("chain-retention") { h, segments in
+            let camera = segments[0].cameraID
+            // An exhibit over part of segment 3 holds it; nothing else does.
+            let exhibit = try await h.catalog.addEvidence(
+                EvidenceRecord(requestingBody: "police", caseReference: "RSD-1/26", legalBasis: "art. 15 ust. 1 pkt 1", purpose: "test",
+                               createdBy: "t", createdMicros: h.clock.now,
+                               ranges: [.init(cameraID: camera, fromMicros: segments[3].startMicros + 500_000, toMicros: segments[3].startMicros + 900_000)]),
+                year: 2026)
+            #expect(exhibit.exhibit == "EV-2026-000001")
+            #expect(try await h.catalog.heldByEvidence(segmentIDs: segments.map(\.id)) == [segments[3].id])
+            // The disk floor deletes everything it may, oldest first: the held segment stays.
+            let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                                                      wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            #expect(deleted == [0, 1, 2, 4].map { segments[$0].fileName })
+            #expect(try await h.catalog.allSegments().map(\.id) == [segments[3].id])
+            #expect(h.store.size(cameraID: camera, fileName: segments[3].fileName) == segments[3].byteCount)
+            // The chain still verifies: the deleted segments' links remain, marked.
+            let links = try await h.catalog.chainLinks(cameraID: camera)
+            #expect(links.count == 5 && links.filter { $0.deletedMicros != nil }.count == 4)
+            #expect(links[0].deletedReason?.hasPrefix("retention: disk floor") == true)
+            #expect(try await problems(h).isEmpty)
+            // Released: the next pass may delete it.
+            try await h.catalog.releaseEvidence(id: exhibit.id, by: "supervisor", reason: "case closed", atMicros: h.clock.now)
+            #expect(try await h.catalog.heldByEvidence(segmentIDs: [segments[3].id]).isEmpty)
+            let later = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                                                    wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            #expect(later == [segments[3].fileName])
+        }
     }
 }

@@ -27,13 +27,25 @@ struct Harness {
     let parameters: VideoParameters
     var timestamp: Ticks90k = 1_000_000
 
-    static func make(_ label: String, clipWidth: Int = 640, clipHeight: Int = 360) async throws -> Harness {
+    /// Runs `body` on a fresh harness and closes it whatever happens: sqlite-nio asserts (in
+    /// the debug builds tests run) that a connection is closed before it is freed, so a test
+    /// that threw before its cleanup would crash the whole run and hide every other result.
+    static func with(_ label: String, _ body: (inout Harness) async throws -> Void) async throws {
+        let clip = try await TestSupport.clip(codec: .h264, width: 640, height: 360, seconds: 4, gop: 25)
+        let frames = try TestSupport.frames(of: clip, codec: .h264), parameters = try TestSupport.parameters(of: clip, codec: .h264)
         let dir = try TestSupport.temporaryDirectory(label)
         let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
-        let clip = try await TestSupport.clip(codec: .h264, width: clipWidth, height: clipHeight, seconds: 4, gop: 25)
-        return Harness(dir: dir, catalog: catalog, store: try SampleStore(root: dir + "/samples"),
-                       runIDs: try await RunIDAllocator(catalog: catalog), frames: try TestSupport.frames(of: clip, codec: .h264),
-                       parameters: try TestSupport.parameters(of: clip, codec: .h264))
+        do {
+            var h = Harness(dir: dir, catalog: catalog, store: try SampleStore(root: dir + "/samples"),
+                            runIDs: try await RunIDAllocator(catalog: catalog), frames: frames, parameters: parameters)
+            try await body(&h)
+        } catch {
+            await catalog.close()
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
+        await catalog.close()
+        try? FileManager.default.removeItem(atPath: dir)
     }
 
     func recorder(_ name: String, segmentSeconds: Double = 1.5, flushInterval: Duration = .seconds(1)) async throws -> Recorder {
@@ -60,196 +72,193 @@ struct Harness {
         }
     }
 
-    func cleanup() async {
-        await catalog.close()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
 }
 
 @Suite("Recording: segments, gaps, recovery, retention, check, export")
 struct RecordingTests {
     @Test func segmentsAreCutAtTheFirstKeyFrameAfterTheLength() async throws {
-        var h = try await Harness.make("cut")
-        let r = try await h.recorder("a")
-        try await h.feed(r, count: 250) // 10 s, a key frame every second
-        try await r.stop()
-        let camera = try #require(try await h.catalog.camera(named: "a"))
-        let segments = try await h.catalog.segments(cameraID: camera.id, from: 0, to: Int64.max / 2)
-        // 1.5 s asked: each cut waits for the key frame at 2 s.
-        #expect(segments.map(\.frameCount) == [50, 50, 50, 50, 50])
-        #expect(segments.allSatisfy { $0.state == .closed && $0.duration == 50 * 3600 })
-        for (a, b) in zip(segments, segments.dropFirst()) { #expect(a.endMicros == b.startMicros) } // contiguous
-        for s in segments {
-            #expect(try h.store.sha256(cameraID: s.cameraID, fileName: s.fileName) == s.sha256)
-            #expect(try SampleIndex.decode(s.sampleIndex).first?.isKey == true)
+        try await Harness.with("cut") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 250) // 10 s, a key frame every second
+            try await r.stop()
+            let camera = try #require(try await h.catalog.camera(named: "a"))
+            let segments = try await h.catalog.segments(cameraID: camera.id, from: 0, to: Int64.max / 2)
+            // 1.5 s asked: each cut waits for the key frame at 2 s.
+            #expect(segments.map(\.frameCount) == [50, 50, 50, 50, 50])
+            #expect(segments.allSatisfy { $0.state == .closed && $0.duration == 50 * 3600 })
+            for (a, b) in zip(segments, segments.dropFirst()) { #expect(a.endMicros == b.startMicros) } // contiguous
+            for s in segments {
+                #expect(try h.store.sha256(cameraID: s.cameraID, fileName: s.fileName) == s.sha256)
+                #expect(try SampleIndex.decode(s.sampleIndex).first?.isKey == true)
+            }
+            #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
         }
-        #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
-        await h.cleanup()
     }
 
     @Test func framesBeforeTheFirstKeyFrameAreNotRecorded() async throws {
-        var h = try await Harness.make("key")
-        let r = try await h.recorder("a", segmentSeconds: 60)
-        try await h.feed(r, count: 30, from: 10) // starts mid-GOP: 15 frames to skip
-        try await r.stop()
-        #expect(await r.statistics.framesSkippedWaitingForKey == 15)
-        let segments = try await h.catalog.allSegments()
-        #expect(segments.map(\.frameCount) == [15])
-        await h.cleanup()
+        try await Harness.with("key") { (h: inout Harness) in
+            let r = try await h.recorder("a", segmentSeconds: 60)
+            try await h.feed(r, count: 30, from: 10) // starts mid-GOP: 15 frames to skip
+            try await r.stop()
+            #expect(await r.statistics.framesSkippedWaitingForKey == 15)
+            let segments = try await h.catalog.allSegments()
+            #expect(segments.map(\.frameCount) == [15])
+        }
     }
 
     @Test func droppedCameraIsAGapAndRecordingResumes() async throws {
-        var h = try await Harness.make("gap")
-        let r = try await h.recorder("a", segmentSeconds: 60)
-        try await h.feed(r, count: 50)
-        try await r.handle(.disconnected(RTSPError(.timeout("no data"), camera: "a")))
-        h.clock.advance(micros: 3_000_000)
-        h.timestamp += 1_000_000 // the camera's clock moved on too
-        try await r.handle(.disconnected(RTSPError(.connection("refused"), camera: "a"))) // a failed retry: same gap
-        try await h.feed(r, count: 50)
-        try await r.stop()
-        let camera = try #require(try await h.catalog.camera(named: "a"))
-        let segments = try await h.catalog.segments(cameraID: camera.id, from: 0, to: Int64.max / 2)
-        let gaps = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
-        #expect(segments.count == 2)
-        #expect(gaps.count == 2) // the outage, and the open "recorder stopped" at the end
-        #expect(gaps[0].startMicros == segments[0].endMicros && gaps[0].endMicros == segments[1].startMicros)
-        #expect(gaps[0].reason.contains("no data"))
-        #expect(segments[1].startMicros - segments[0].endMicros == 3_000_000)
-        #expect(gaps[1].endMicros == nil && gaps[1].reason == "recorder stopped")
-        await h.cleanup()
+        try await Harness.with("gap") { (h: inout Harness) in
+            let r = try await h.recorder("a", segmentSeconds: 60)
+            try await h.feed(r, count: 50)
+            try await r.handle(.disconnected(RTSPError(.timeout("no data"), camera: "a")))
+            h.clock.advance(micros: 3_000_000)
+            h.timestamp += 1_000_000 // the camera's clock moved on too
+            try await r.handle(.disconnected(RTSPError(.connection("refused"), camera: "a"))) // a failed retry: same gap
+            try await h.feed(r, count: 50)
+            try await r.stop()
+            let camera = try #require(try await h.catalog.camera(named: "a"))
+            let segments = try await h.catalog.segments(cameraID: camera.id, from: 0, to: Int64.max / 2)
+            let gaps = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
+            #expect(segments.count == 2)
+            #expect(gaps.count == 2) // the outage, and the open "recorder stopped" at the end
+            #expect(gaps[0].startMicros == segments[0].endMicros && gaps[0].endMicros == segments[1].startMicros)
+            #expect(gaps[0].reason.contains("no data"))
+            #expect(segments[1].startMicros - segments[0].endMicros == 3_000_000)
+            #expect(gaps[1].endMicros == nil && gaps[1].reason == "recorder stopped")
+        }
     }
 
     @Test func parameterChangeStartsANewSegment() async throws {
-        var h = try await Harness.make("params")
-        let other = try await Harness.make("params-b", clipWidth: 352, clipHeight: 288)
-        let r = try await h.recorder("a", segmentSeconds: 60)
-        try await h.feed(r, count: 40)
-        try await h.feed(r, count: 30, parameters: other.parameters, frames: other.frames) // starts with a key frame
-        try await r.stop()
-        let segments = try await h.catalog.allSegments()
-        #expect(segments.map(\.frameCount) == [40, 30])
-        #expect(try segments.map { try VideoParameters(codec: $0.codec, parameterSets: $0.parameterSets).width } == [640, 352])
-        let camera = try #require(try await h.catalog.camera(named: "a"))
-        let plan = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: 0, to: Int64.max / 2)
-        let out = h.dir + "/two-sizes.mp4"
-        try Data(try plan.mp4(creationUnixSeconds: 0).read(0..<Int64.max)).write(to: URL(fileURLWithPath: out))
-        let decode = try await TestSupport.strictDecode(out)
-        #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        #expect(try await TestSupport.probe(out).frames == 70)
-        await h.cleanup()
-        await other.cleanup()
+        try await Harness.with("params") { (h: inout Harness) in
+            let otherClip = try await TestSupport.clip(codec: .h264, width: 352, height: 288, seconds: 4, gop: 25)
+            let other = (frames: try TestSupport.frames(of: otherClip, codec: .h264),
+                         parameters: try TestSupport.parameters(of: otherClip, codec: .h264))
+            let r = try await h.recorder("a", segmentSeconds: 60)
+            try await h.feed(r, count: 40)
+            try await h.feed(r, count: 30, parameters: other.parameters, frames: other.frames) // starts with a key frame
+            try await r.stop()
+            let segments = try await h.catalog.allSegments()
+            #expect(segments.map(\.frameCount) == [40, 30])
+            #expect(try segments.map { try VideoParameters(codec: $0.codec, parameterSets: $0.parameterSets).width } == [640, 352])
+            let camera = try #require(try await h.catalog.camera(named: "a"))
+            let plan = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: 0, to: Int64.max / 2)
+            let out = h.dir + "/two-sizes.mp4"
+            try Data(try plan.mp4(creationUnixSeconds: 0).read(0..<Int64.max)).write(to: URL(fileURLWithPath: out))
+            let decode = try await TestSupport.strictDecode(out)
+            #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
+            #expect(try await TestSupport.probe(out).frames == 70)
+        }
     }
 
     /// A recorder that dies (no stop) leaves an open row and bytes past it; recovery keeps
     /// what the row describes, cuts the rest, closes the row and opens a gap.
     @Test func crashRecoveryKeepsCommittedFramesAndCutsTheRest() async throws {
-        var h = try await Harness.make("crash")
-        let r = try await h.recorder("a", segmentSeconds: 60, flushInterval: .zero)
-        try await h.feed(r, count: 60)
-        // "kill -9": the recorder is abandoned; unflushed bytes follow the last commit.
-        let open = try await h.catalog.segments(state: .open)
-        #expect(open.count == 1)
-        let row = try #require(open.first)
-        let path = h.store.path(cameraID: row.cameraID, fileName: row.fileName)
-        let handle = try #require(FileHandle(forWritingAtPath: path))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(repeating: 0xEE, count: 777))
-        try handle.close()
-        let fileSizeBefore = try #require(h.store.size(cameraID: row.cameraID, fileName: row.fileName))
-        let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
-        // The segment is closed and then joins the camera's hash chain.
-        #expect(actions.count == 2 && actions[0].hasPrefix("recovered-segment") && actions[1] == "chained: camera a: chain extended to position 0",
-                "\(actions)")
-        let fixed = try #require(try await h.catalog.allSegments().first)
-        #expect(fixed.state == .closed && fixed.frameCount == row.frameCount && fixed.byteCount == row.byteCount)
-        #expect(fileSizeBefore - fixed.byteCount >= 777)
-        #expect(h.store.size(cameraID: row.cameraID, fileName: row.fileName) == fixed.byteCount)
-        // The frame held back for its duration and the bytes after the last commit are all that is lost.
-        #expect(fixed.frameCount >= 58)
-        let gaps = try await h.catalog.openGaps(cameraID: row.cameraID)
-        #expect(gaps.first?.startMicros == fixed.endMicros && gaps.first?.reason == "recorder stopped unexpectedly")
-        #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
-        #expect(try await h.catalog.maintenanceLog().map(\.action) == ["recovered-segment", "chained"])
-        // A new recorder closes that gap with its first frame.
-        let r2 = try await h.recorder("a", segmentSeconds: 60)
-        try await h.feed(r2, count: 25)
-        try await r2.stop()
-        let closed = try await h.catalog.gaps(cameraID: row.cameraID, from: 0, to: Int64.max / 2)
-        #expect(closed.first?.endMicros != nil)
-        await h.cleanup()
+        try await Harness.with("crash") { (h: inout Harness) in
+            let r = try await h.recorder("a", segmentSeconds: 60, flushInterval: .zero)
+            try await h.feed(r, count: 60)
+            // "kill -9": the recorder is abandoned; unflushed bytes follow the last commit.
+            let open = try await h.catalog.segments(state: .open)
+            #expect(open.count == 1)
+            let row = try #require(open.first)
+            let path = h.store.path(cameraID: row.cameraID, fileName: row.fileName)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(repeating: 0xEE, count: 777))
+            try handle.close()
+            let fileSizeBefore = try #require(h.store.size(cameraID: row.cameraID, fileName: row.fileName))
+            let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            // The segment is closed and then joins the camera's hash chain.
+            #expect(actions.count == 2 && actions[0].hasPrefix("recovered-segment") && actions[1] == "chained: camera a: chain extended to position 0",
+                    "\(actions)")
+            let fixed = try #require(try await h.catalog.allSegments().first)
+            #expect(fixed.state == .closed && fixed.frameCount == row.frameCount && fixed.byteCount == row.byteCount)
+            #expect(fileSizeBefore - fixed.byteCount >= 777)
+            #expect(h.store.size(cameraID: row.cameraID, fileName: row.fileName) == fixed.byteCount)
+            // The frame held back for its duration and the bytes after the last commit are all that is lost.
+            #expect(fixed.frameCount >= 58)
+            let gaps = try await h.catalog.openGaps(cameraID: row.cameraID)
+            #expect(gaps.first?.startMicros == fixed.endMicros && gaps.first?.reason == "recorder stopped unexpectedly")
+            #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
+            #expect(try await h.catalog.maintenanceLog().map(\.action) == ["recovered-segment", "chained"])
+            // A new recorder closes that gap with its first frame.
+            let r2 = try await h.recorder("a", segmentSeconds: 60)
+            try await h.feed(r2, count: 25)
+            try await r2.stop()
+            let closed = try await h.catalog.gaps(cameraID: row.cameraID, from: 0, to: Int64.max / 2)
+            #expect(closed.first?.endMicros != nil)
+        }
     }
 
     @Test func orphanFilesAreRemovedAndReported() async throws {
-        let h = try await Harness.make("orphan")
-        let camera = try await h.catalog.upsertCamera(name: "a", url: "rtsp://x", retentionDays: 30)
-        let f = try h.store.create(cameraID: camera.id, fileName: "123-1-1.sample")
-        try f.append([1, 2, 3])
-        f.close()
-        let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
-        #expect(actions == ["removed-orphan: camera a, file 123-1-1.sample: 3 bytes with no catalog row"])
-        #expect(h.store.fileNames(cameraID: camera.id).isEmpty)
-        await h.cleanup()
+        try await Harness.with("orphan") { h in
+            let camera = try await h.catalog.upsertCamera(name: "a", url: "rtsp://x", retentionDays: 30)
+            let f = try h.store.create(cameraID: camera.id, fileName: "123-1-1.sample")
+            try f.append([1, 2, 3])
+            f.close()
+            let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            #expect(actions == ["removed-orphan: camera a, file 123-1-1.sample: 3 bytes with no catalog row"])
+            #expect(h.store.fileNames(cameraID: camera.id).isEmpty)
+        }
     }
 
     @Test func checkNamesAFlippedByteATruncatedFileAndAnOrphan() async throws {
-        var h = try await Harness.make("check")
-        let r = try await h.recorder("a")
-        try await h.feed(r, count: 150) // 3 segments
-        try await r.stop()
-        #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
-        let segments = try await h.catalog.allSegments()
-        let victim = h.store.path(cameraID: segments[0].cameraID, fileName: segments[0].fileName)
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
-        bytes[bytes.count / 2] ^= 0x01
-        try bytes.write(to: URL(fileURLWithPath: victim))
-        let truncated = h.store.path(cameraID: segments[1].cameraID, fileName: segments[1].fileName)
-        try h.store.truncate(cameraID: segments[1].cameraID, fileName: segments[1].fileName, to: 1000)
-        let orphan = try h.store.create(cameraID: segments[0].cameraID, fileName: "stray.sample")
-        orphan.close()
-        let report = try await Checker.check(catalog: h.catalog, store: h.store)
-        #expect(!report.isClean)
-        #expect(report.problems.contains { $0.contains(victim) && $0.contains("SHA-256 mismatch") })
-        #expect(report.problems.contains { $0.contains(truncated) && $0.contains("file is 1000 bytes") })
-        #expect(report.problems.contains { $0.contains("stray.sample") && $0.contains("orphan") })
-        #expect(!report.problems.contains { $0.contains(h.store.path(cameraID: segments[2].cameraID, fileName: segments[2].fileName)) })
-        await h.cleanup()
+        try await Harness.with("check") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 150) // 3 segments
+            try await r.stop()
+            #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
+            let segments = try await h.catalog.allSegments()
+            let victim = h.store.path(cameraID: segments[0].cameraID, fileName: segments[0].fileName)
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
+            bytes[bytes.count / 2] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: victim))
+            let truncated = h.store.path(cameraID: segments[1].cameraID, fileName: segments[1].fileName)
+            try h.store.truncate(cameraID: segments[1].cameraID, fileName: segments[1].fileName, to: 1000)
+            let orphan = try h.store.create(cameraID: segments[0].cameraID, fileName: "stray.sample")
+            orphan.close()
+            let report = try await Checker.check(catalog: h.catalog, store: h.store)
+            #expect(!report.isClean)
+            #expect(report.problems.contains { $0.contains(victim) && $0.contains("SHA-256 mismatch") })
+            #expect(report.problems.contains { $0.contains(truncated) && $0.contains("file is 1000 bytes") })
+            #expect(report.problems.contains { $0.contains("stray.sample") && $0.contains("orphan") })
+            #expect(!report.problems.contains { $0.contains(h.store.path(cameraID: segments[2].cameraID, fileName: segments[2].fileName)) })
+        }
     }
 
     @Test func retentionDeletesExpiredFootageButNeverHeldSegments() async throws {
-        var h = try await Harness.make("retention")
-        let r = try await h.recorder("a")
-        try await h.feed(r, count: 150) // 3 segments
-        try await r.stop()
-        let segments = try await h.catalog.allSegments()
-        try await h.catalog.setHeld(segmentIDs: [segments[1].id], held: true)
-        h.clock.advance(micros: 29 * 86_400_000_000)
-        #expect(try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
-                                            wallClock: h.clock.wallClock, logger: Logger(label: "t")).isEmpty)
-        h.clock.advance(micros: 2 * 86_400_000_000) // past 30 days
-        let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
-                                                  wallClock: h.clock.wallClock, logger: Logger(label: "t"))
-        #expect(Set(deleted) == [segments[0].fileName, segments[2].fileName])
-        #expect(try await h.catalog.allSegments().map(\.id) == [segments[1].id])
-        #expect(h.store.fileNames(cameraID: segments[0].cameraID) == [segments[1].fileName])
-        #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
-        await h.cleanup()
+        try await Harness.with("retention") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 150) // 3 segments
+            try await r.stop()
+            let segments = try await h.catalog.allSegments()
+            try await h.catalog.setHeld(segmentIDs: [segments[1].id], held: true)
+            h.clock.advance(micros: 29 * 86_400_000_000)
+            #expect(try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
+                                                wallClock: h.clock.wallClock, logger: Logger(label: "t")).isEmpty)
+            h.clock.advance(micros: 2 * 86_400_000_000) // past 30 days
+            let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
+                                                      wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            #expect(Set(deleted) == [segments[0].fileName, segments[2].fileName])
+            #expect(try await h.catalog.allSegments().map(\.id) == [segments[1].id])
+            #expect(h.store.fileNames(cameraID: segments[0].cameraID) == [segments[1].fileName])
+            #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
+        }
     }
 
     @Test func diskFloorDeletesOldestFirstAndKeepsHeld() async throws {
-        var h = try await Harness.make("floor")
-        let r = try await h.recorder("a")
-        try await h.feed(r, count: 200) // 4 segments
-        try await r.stop()
-        let segments = try await h.catalog.allSegments()
-        try await h.catalog.setHeld(segmentIDs: [segments[0].id], held: true)
-        // A floor no disk can meet: everything deletable goes, oldest first, the held segment stays.
-        let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
-                                                  wallClock: h.clock.wallClock, logger: Logger(label: "t"))
-        #expect(deleted == segments[1...].map(\.fileName))
-        #expect(try await h.catalog.allSegments().map(\.id) == [segments[0].id])
-        #expect(h.store.size(cameraID: segments[0].cameraID, fileName: segments[0].fileName) == segments[0].byteCount)
-        await h.cleanup()
+        try await Harness.with("floor") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 200) // 4 segments
+            try await r.stop()
+            let segments = try await h.catalog.allSegments()
+            try await h.catalog.setHeld(segmentIDs: [segments[0].id], held: true)
+            // A floor no disk can meet: everything deletable goes, oldest first, the held segment stays.
+            let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                                                      wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            #expect(deleted == segments[1...].map(\.fileName))
+            #expect(try await h.catalog.allSegments().map(\.id) == [segments[0].id])
+            #expect(h.store.size(cameraID: segments[0].cameraID, fileName: segments[0].fileName) == segments[0].byteCount)
+        }
     }
 
     /// Fault injection: the sample volume (a 1 MiB tmpfs of its own; the tests run as root)
@@ -258,46 +267,46 @@ struct RecordingTests {
     /// throws, every file stays exactly as its row says, and once there is room again the
     /// recorder records on and the gap closes.
     @Test func aFullVolumeClosesSegmentsAtWholeFramesAndRecordingGoesOn() async throws {
-        var h = try await Harness.make("full")
-        let volume = h.dir + "/volume"
-        try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
-        let mount = try await TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", volume])
-        try #require(mount.status == 0, "cannot mount a small tmpfs volume (needs root): \(mount.stderr)")
-        defer { umount2(volume, 2 /* MNT_DETACH */) }
-        let store = try SampleStore(root: volume + "/samples")
-        let camera = try await h.catalog.upsertCamera(name: "full", url: "rtsp://127.0.0.1/full", retentionDays: 30)
-        var config = RecorderConfiguration()
-        config.segmentLength = Ticks90k(1.5 * 90_000)
-        config.flushInterval = .zero // every frame is written and committed as it comes
-        let asked = Mutex(0)
-        let r = Recorder(camera: camera, catalog: h.catalog, store: store, runIDs: h.runIDs, configuration: config,
-                         wallClock: h.clock.wallClock, logger: Logger(label: "test"), onDiskFull: { asked.withLock { $0 += 1 } })
-        try await r.start()
+        try await Harness.with("full") { (h: inout Harness) in
+            let volume = h.dir + "/volume"
+            try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
+            let mount = try await TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", volume])
+            try #require(mount.status == 0, "cannot mount a small tmpfs volume (needs root): \(mount.stderr)")
+            defer { umount2(volume, 2 /* MNT_DETACH */) }
+            let store = try SampleStore(root: volume + "/samples")
+            let camera = try await h.catalog.upsertCamera(name: "full", url: "rtsp://127.0.0.1/full", retentionDays: 30)
+            var config = RecorderConfiguration()
+            config.segmentLength = Ticks90k(1.5 * 90_000)
+            config.flushInterval = .zero // every frame is written and committed as it comes
+            let asked = Mutex(0)
+            let r = Recorder(camera: camera, catalog: h.catalog, store: store, runIDs: h.runIDs, configuration: config,
+                             wallClock: h.clock.wallClock, logger: Logger(label: "test"), onDiskFull: { asked.withLock { $0 += 1 } })
+            try await r.start()
 
-        // Three volumes' worth of frames.
-        let average = h.frames.map(\.data.count).reduce(0, +) / h.frames.count
-        try await h.feed(r, count: 3 * (1 << 20) / average)
-        #expect(asked.withLock { $0 } > 0, "no write failed: the volume never filled")
-        let full = try await Checker.check(catalog: h.catalog, store: store)
-        #expect(full.isClean, "\(full.problems)")
-        let lost = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
-        #expect(lost.contains { $0.reason.contains("write failed") && $0.reason.contains("frames lost") }, "\(lost)")
-        let writtenWhileFull = await r.statistics.framesWritten
+            // Three volumes' worth of frames.
+            let average = h.frames.map(\.data.count).reduce(0, +) / h.frames.count
+            try await h.feed(r, count: 3 * (1 << 20) / average)
+            #expect(asked.withLock { $0 } > 0, "no write failed: the volume never filled")
+            let full = try await Checker.check(catalog: h.catalog, store: store)
+            #expect(full.isClean, "\(full.problems)")
+            let lost = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
+            #expect(lost.contains { $0.reason.contains("write failed") && $0.reason.contains("frames lost") }, "\(lost)")
+            let writtenWhileFull = await r.statistics.framesWritten
 
-        // Room again: recording goes on and the gap is closed where it resumed.
-        let grown = try await TestSupport.run("/bin/mount", ["-o", "remount,size=64m", volume])
-        try #require(grown.status == 0, "\(grown.stderr)")
-        try await h.feed(r, count: 100)
-        try await r.stop()
-        #expect(await r.statistics.framesWritten >= writtenWhileFull + 75, "at most a GOP waits for the next key frame")
-        let after = try await Checker.check(catalog: h.catalog, store: store)
-        #expect(after.isClean, "\(after.problems)")
-        let gaps = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
-        let writeGaps = gaps.filter { $0.reason.contains("write failed") }
-        #expect(!writeGaps.isEmpty && writeGaps.allSatisfy { $0.endMicros != nil }, "\(gaps)")
-        let segments = try await h.catalog.allSegments()
-        #expect(segments.allSatisfy { $0.state == .closed && $0.frameCount > 0 })
-        await h.cleanup()
+            // Room again: recording goes on and the gap is closed where it resumed.
+            let grown = try await TestSupport.run("/bin/mount", ["-o", "remount,size=64m", volume])
+            try #require(grown.status == 0, "\(grown.stderr)")
+            try await h.feed(r, count: 100)
+            try await r.stop()
+            #expect(await r.statistics.framesWritten >= writtenWhileFull + 75, "at most a GOP waits for the next key frame")
+            let after = try await Checker.check(catalog: h.catalog, store: store)
+            #expect(after.isClean, "\(after.problems)")
+            let gaps = try await h.catalog.gaps(cameraID: camera.id, from: 0, to: Int64.max / 2)
+            let writeGaps = gaps.filter { $0.reason.contains("write failed") }
+            #expect(!writeGaps.isEmpty && writeGaps.allSatisfy { $0.endMicros != nil }, "\(gaps)")
+            let segments = try await h.catalog.allSegments()
+            #expect(segments.allSatisfy { $0.state == .closed && $0.frameCount > 0 })
+        }
     }
 
     @Test func retentionOverTheLegalLimitIsRefused() {
@@ -307,29 +316,29 @@ struct RecordingTests {
     }
 
     @Test func exportStartsAtThePrecedingKeyFrameAndSpansSegments() async throws {
-        var h = try await Harness.make("export")
-        let r = try await h.recorder("a")
-        let t0 = h.clock.now
-        try await h.feed(r, count: 250)
-        try await r.stop()
-        let camera = try #require(try await h.catalog.camera(named: "a"))
-        // From 2.5 s (mid-GOP) to 7.3 s: starts at the key frame at 2 s, ends with the frame covering 7.3 s.
-        let plan = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
-                                           from: t0 + 2_500_000, to: t0 + 7_300_000)
-        #expect(plan.firstFrameMicros == t0 + 2_000_000)
-        #expect(plan.frameCount == 133) // frames 50..<183
-        #expect(plan.runs.count == 3 && plan.runs.allSatisfy { $0.samples.first?.isKey == true })
-        let out = h.dir + "/range.mp4"
-        try Data(try plan.mp4(creationUnixSeconds: 0).read(0..<Int64.max)).write(to: URL(fileURLWithPath: out))
-        let decode = try await TestSupport.strictDecode(out)
-        #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
-        #expect(try await TestSupport.probe(out).frames == plan.frameCount)
-        let trimmed = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
-                                              from: t0 + 2_500_000, to: t0 + 7_300_000, trimToStart: true)
-        #expect(trimmed.trimStart == 45_000)
-        await #expect(throws: RecordingError.self) {
-            try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: t0 - 10_000_000, to: t0 - 5_000_000)
+        try await Harness.with("export") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            let t0 = h.clock.now
+            try await h.feed(r, count: 250)
+            try await r.stop()
+            let camera = try #require(try await h.catalog.camera(named: "a"))
+            // From 2.5 s (mid-GOP) to 7.3 s: starts at the key frame at 2 s, ends with the frame covering 7.3 s.
+            let plan = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
+                                               from: t0 + 2_500_000, to: t0 + 7_300_000)
+            #expect(plan.firstFrameMicros == t0 + 2_000_000)
+            #expect(plan.frameCount == 133) // frames 50..<183
+            #expect(plan.runs.count == 3 && plan.runs.allSatisfy { $0.samples.first?.isKey == true })
+            let out = h.dir + "/range.mp4"
+            try Data(try plan.mp4(creationUnixSeconds: 0).read(0..<Int64.max)).write(to: URL(fileURLWithPath: out))
+            let decode = try await TestSupport.strictDecode(out)
+            #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
+            #expect(try await TestSupport.probe(out).frames == plan.frameCount)
+            let trimmed = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
+                                                  from: t0 + 2_500_000, to: t0 + 7_300_000, trimToStart: true)
+            #expect(trimmed.trimStart == 45_000)
+            await #expect(throws: RecordingError.self) {
+                try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: t0 - 10_000_000, to: t0 - 5_000_000)
+            }
         }
-        await h.cleanup()
     }
 }
