@@ -85,23 +85,12 @@ public actor Recorder {
         var startMicros: Int64
         var startTimestamp: Ticks90k
         var parameters: VideoParameters
-        /// Frames written to the file (each with its index entry), and their totals.
         var entries: [SampleEntry] = []
         var byteCount: Int64 = 0
         var duration: Ticks90k = 0
         var hasher = SHA256()
-        /// Frames accepted since the last flush and not yet written: a flush writes them with
-        /// one `write(2)` rather than one per frame. Holding them costs no crash margin —
-        /// nothing after the last flush survives a crash anyway (recovery cuts a file back to
-        /// its committed length) — and live view does not read from the file.
-        var unwritten: [UInt8] = []
-        var unwrittenEntries: [SampleEntry] = []
         var lastFlush: ContinuousClock.Instant
     }
-
-    /// Above this many held bytes a segment writes them out before its flush is due (only a
-    /// very high bit rate or a long flush interval gets there).
-    static let maxUnwrittenBytes = 8 << 20
 
     public init(camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
                 configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
@@ -216,59 +205,40 @@ public actor Recorder {
                               parameters: parameters, lastFlush: monotonic.now)
     }
 
-    /// Adds a frame to the open segment (held until the next flush writes it). The segment
-    /// is mutated in place: a copy of it would copy its buffers on every frame.
+    /// Appends a frame to the open segment's file. The segment is mutated in place: a copy
+    /// of it would copy its index on every frame.
     private func write(_ frame: EncodedFrame, duration: UInt32) async throws {
         guard segment != nil else { return }
-        segment!.unwritten.append(contentsOf: frame.data)
-        segment!.unwrittenEntries.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
-        if segment!.unwritten.count >= Self.maxUnwrittenBytes, let failure = drain() {
-            try await closeSegment(after: failure)
-        }
-    }
-
-    /// Writes the held frames to the file with one `write(2)`. When that fails (ENOSPC and
-    /// the like) the file is cut back to its last whole frame, the held frames are dropped,
-    /// and the failure is returned.
-    private func drain() -> String? {
-        guard segment != nil, !segment!.unwritten.isEmpty else { return nil }
         do {
-            try segment!.file.append(segment!.unwritten)
+            try segment!.file.append(frame.data)
         } catch {
             logger.error("\(error); closing the segment at its last whole frame", metadata: ["camera": "\(camera.name)"])
             try? segment!.file.truncate(to: segment!.byteCount)
-            let lost = segment!.unwrittenEntries.count
-            segment!.unwritten.removeAll(keepingCapacity: true)
-            segment!.unwrittenEntries.removeAll(keepingCapacity: true)
-            return "\(lost) frames lost: \(error)"
+            return try await closeSegment(after: error)
         }
-        segment!.hasher.update(data: segment!.unwritten)
-        segment!.byteCount += Int64(segment!.unwritten.count)
-        segment!.duration += segment!.unwrittenEntries.reduce(Ticks90k(0)) { $0 + Ticks90k($1.duration) }
-        segment!.entries.append(contentsOf: segment!.unwrittenEntries)
-        statistics.framesWritten += segment!.unwrittenEntries.count
-        segment!.unwritten.removeAll(keepingCapacity: true)
-        segment!.unwrittenEntries.removeAll(keepingCapacity: true)
-        return nil
+        segment!.hasher.update(data: frame.data)
+        segment!.entries.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
+        segment!.byteCount += Int64(frame.data.count)
+        segment!.duration += Ticks90k(duration)
+        statistics.framesWritten += 1
     }
 
     /// After a failed write: the segment is closed with what reached the file, the run
     /// ends, the lost frames are a gap on record (closed when recording resumes), and
     /// retention is asked to make room.
-    private func closeSegment(after failure: String) async throws {
+    private func closeSegment(after failure: any Error) async throws {
         try await closeSegment()
         run = nil
         pending = nil
         if openGapID == nil {
             openGapID = try await catalog.openGap(cameraID: camera.id, startMicros: lastEndMicros ?? wall.nowMicros(),
-                                                  reason: "sample file write failed (\(failure))")
+                                                  reason: "sample file write failed (frames lost until recording resumes): \(failure)")
         }
         await onDiskFull()
     }
 
     /// Makes what is written durable, then records it in the catalog (in that order).
     private func flush() async throws {
-        if let failure = drain() { return try await closeSegment(after: failure) }
         guard let s = segment, !s.entries.isEmpty else { return }
         let file = s.file
         try await NIOThreadPool.singleton.runIfActive { try file.sync() }
@@ -283,10 +253,7 @@ public actor Recorder {
         statistics.committedThroughMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
     }
 
-    /// Writes what is held, then closes the segment (after a failed write, as
-    /// `closeSegment(after:)` does).
     private func closeSegment() async throws {
-        if let failure = drain() { return try await closeSegment(after: failure) }
         guard let s = segment else { return }
         segment = nil
         if s.entries.isEmpty {
