@@ -21,14 +21,9 @@ struct EvidenceSite {
     let cameraID: Int64
     let certificate: SiteCertificate
 
-    /// Runs `body` on a fresh site and closes its catalog whatever happens (sqlite-nio asserts
-    /// in debug builds that a connection is closed before it is freed: a test that threw
-    /// first would crash the whole run).
+    /// Runs `body` on a fresh site, closed and removed afterwards (`TestSupport.withCatalog`).
     static func with(_ label: String, _ body: (EvidenceSite) async throws -> Void) async throws {
-        let dir = try TestSupport.temporaryDirectory(label)
-        let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        do {
+        try await TestSupport.withCatalog(label) { dir, catalog in
             let store = try SampleStore(root: dir + "/samples")
             let keys = try SiteKeys.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
             let certificate = try SiteCertificate.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
@@ -38,11 +33,7 @@ struct EvidenceSite {
             try await TestSupport.recordFootage(camera: camera, catalog: catalog, store: store)
             let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
             try await body(EvidenceSite(dir: dir, catalog: catalog, register: register, cameraID: camera.id, certificate: certificate))
-        } catch {
-            await catalog.close()
-            throw error
         }
-        await catalog.close()
     }
 
     static let clerk = EvidenceRegister.Agent(user: "j.nowak", role: "investigator", address: "10.0.0.7", userAgent: "test")

@@ -27,25 +27,15 @@ struct Harness {
     let parameters: VideoParameters
     var timestamp: Ticks90k = 1_000_000
 
-    /// Runs `body` on a fresh harness and closes it whatever happens: sqlite-nio asserts (in
-    /// the debug builds tests run) that a connection is closed before it is freed, so a test
-    /// that threw before its cleanup would crash the whole run and hide every other result.
+    /// Runs `body` on a fresh harness, closed and removed afterwards (`TestSupport.withCatalog`).
     static func with(_ label: String, _ body: (inout Harness) async throws -> Void) async throws {
         let clip = try await TestSupport.clip(codec: .h264, width: 640, height: 360, seconds: 4, gop: 25)
         let frames = try TestSupport.frames(of: clip, codec: .h264), parameters = try TestSupport.parameters(of: clip, codec: .h264)
-        let dir = try TestSupport.temporaryDirectory(label)
-        let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
-        do {
+        try await TestSupport.withCatalog(label) { dir, catalog in
             var h = Harness(dir: dir, catalog: catalog, store: try SampleStore(root: dir + "/samples"),
                             runIDs: try await RunIDAllocator(catalog: catalog), frames: frames, parameters: parameters)
             try await body(&h)
-        } catch {
-            await catalog.close()
-            try? FileManager.default.removeItem(atPath: dir)
-            throw error
         }
-        await catalog.close()
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     func recorder(_ name: String, segmentSeconds: Double = 1.5, flushInterval: Duration = .seconds(1)) async throws -> Recorder {

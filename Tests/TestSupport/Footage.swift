@@ -10,6 +10,24 @@ import Synchronization
 /// clip fed through Vigil's own `Recorder`, on a wall clock that runs with the frames and
 /// ends `endingSecondsAgo` before now (so evidence ranges never reach into the future).
 extension TestSupport {
+    /// Runs `body` on a fresh SQLite catalog in a new temporary directory, then closes the
+    /// catalog and removes the directory whether or not `body` threw. sqlite-nio asserts (in
+    /// the debug builds tests run) that a connection is closed before it is freed, so a test
+    /// that threw before closing would crash the whole run and hide every other result.
+    public static func withCatalog<T>(_ label: String, _ body: (_ directory: String, Catalog) async throws -> T) async throws -> T {
+        let dir = try temporaryDirectory(label)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let catalog = try await Catalog.openSQLite(path: dir + "/catalog.sqlite")
+        do {
+            let result = try await body(dir, catalog)
+            await catalog.close()
+            return result
+        } catch {
+            await catalog.close()
+            throw error
+        }
+    }
+
     public static func recordFootage(camera: CameraRecord, catalog: Catalog, store: SampleStore, frames count: Int = 150,
                                      segmentSeconds: Int = 2, endingSecondsAgo: Int64 = 4) async throws {
         let clip = try await clip(codec: .h264, seconds: 4, gop: 25)
