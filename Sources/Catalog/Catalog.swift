@@ -102,6 +102,23 @@ public struct SegmentRecord: Sendable, Equatable {
     }
 }
 
+/// How far an open segment has been written and synced: what its row says until the next.
+public struct SegmentProgress: Sendable, Equatable {
+    public var id: Int64
+    public var duration: Ticks90k
+    public var byteCount: Int64
+    public var frameCount: Int
+    public var sampleIndex: [UInt8]
+
+    public init(id: Int64, duration: Ticks90k, byteCount: Int64, frameCount: Int, sampleIndex: [UInt8]) {
+        self.id = id
+        self.duration = duration
+        self.byteCount = byteCount
+        self.frameCount = frameCount
+        self.sampleIndex = sampleIndex
+    }
+}
+
 /// A stretch of time in which a camera was not recorded, and why.
 public struct GapRecord: Sendable, Equatable {
     public var id: Int64
@@ -337,6 +354,23 @@ public actor Catalog {
                 WHERE id = \(bind: id)
                 """).run()
         }
+    }
+
+    /// Records the progress of many open segments in one statement (one commit), as the
+    /// recorders' group commit does every second. A row that is no longer open (closed or
+    /// deleted meanwhile) is left as it is.
+    public func recordProgress(_ updates: [SegmentProgress]) async throws {
+        guard !updates.isEmpty else { return }
+        let rows = updates.map { u -> SQLQueryString in
+            "(\(bind: u.id), \(bind: u.duration), \(bind: u.byteCount), \(bind: u.frameCount), \(bind: Data(u.sampleIndex)))"
+        }
+        // VALUES columns are named column1… in both SQLite and PostgreSQL.
+        let statement: SQLQueryString = """
+            UPDATE segments SET duration_90k = v.column2, byte_count = v.column3, frame_count = v.column4, sample_index = v.column5
+            FROM (VALUES \(rows.joined(separator: ", "))) AS v
+            WHERE segments.id = v.column1 AND segments.state = \(bind: SegmentRecord.State.open.rawValue)
+            """
+        try await run("record progress of \(updates.count) segments") { try await database.raw(statement).run() }
     }
 
     /// Deletes a segment's row; its chain link, if it has one, stays, marked deleted with

@@ -88,6 +88,8 @@ public actor RecorderFleet {
     private let logger: Logger
     private let policy: RetentionPolicy
     private var runIDs: RunIDAllocator?
+    /// One group commit for every camera's per-second progress.
+    private let committer: ProgressCommitter
     private var running: [Int64: Running] = [:]
     private var poked = false
     private let meters = Meters()
@@ -99,6 +101,7 @@ public actor RecorderFleet {
         self.live = live
         self.policy = policy
         self.logger = logger
+        committer = ProgressCommitter(catalog: catalog)
     }
 
     /// Runs until cancelled, then stops every recorder with its last segment committed.
@@ -156,7 +159,7 @@ public actor RecorderFleet {
     private func startRecorder(_ camera: CameraRecord) -> Task<Void, Never> {
         let catalog = self.catalog, store = self.store, logger = self.logger, live = self.live, meters = self.meters
         let policy = self.policy
-        let runIDs = self.runIDs!
+        let runIDs = self.runIDs!, committer = self.committer
         let endpoint: CameraEndpoint
         do {
             var url = try RTSPURL(camera.url)
@@ -178,7 +181,7 @@ public actor RecorderFleet {
             _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
         }
         let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                logger: logger, onDiskFull: freeSpace,
+                                logger: logger, committer: committer, onDiskFull: freeSpace,
                                 afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
         logger.info("recording \(camera.name) from \(camera.url)")
         return Task {

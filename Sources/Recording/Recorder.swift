@@ -9,7 +9,9 @@ public struct RecorderConfiguration: Sendable {
     /// A segment is cut at the first key frame at least this long after its start.
     public var segmentLength: Ticks90k = 60 * ticksPerSecond
     /// How often written frames are made durable (fdatasync + catalog row). A `kill -9`
-    /// loses at most this much plus one frame.
+    /// loses at most this much, plus one frame, plus the group commit's window. Flushes
+    /// fall on a grid of this interval shared by every recorder of the process, so that
+    /// their commits can be grouped (`ProgressCommitter`).
     public var flushInterval: Duration = .seconds(1)
     /// When the RTP clock and the wall clock disagree by more than this, the next segment
     /// starts a new run anchored to the wall clock.
@@ -57,6 +59,9 @@ public actor Recorder {
     private let runIDs: RunIDAllocator
     private let logger: Logger
     private let monotonic = ContinuousClock()
+    /// The origin of the flush grid, shared by every recorder of the process.
+    private static let flushEpoch = ContinuousClock.now
+    private let committer: ProgressCommitter
     /// Called when a write fails for lack of space, so retention can free some.
     private let onDiskFull: @Sendable () async -> Void
     /// Called after each segment is closed and chained: where the free-space floor is
@@ -89,12 +94,13 @@ public actor Recorder {
         var byteCount: Int64 = 0
         var duration: Ticks90k = 0
         var hasher = SHA256()
-        var lastFlush: ContinuousClock.Instant
+        /// The slot of the flush grid in which the segment was last flushed (or started).
+        var flushSlot: Int
     }
 
     public init(camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
                 configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
-                logger: Logger, onDiskFull: @escaping @Sendable () async -> Void = {},
+                logger: Logger, committer: ProgressCommitter? = nil, onDiskFull: @escaping @Sendable () async -> Void = {},
                 afterSegment: @escaping @Sendable () async -> Void = {}) {
         self.camera = camera
         self.catalog = catalog
@@ -105,6 +111,7 @@ public actor Recorder {
         self.logger = logger
         self.onDiskFull = onDiskFull
         self.afterSegment = afterSegment
+        self.committer = committer ?? ProgressCommitter(catalog: catalog, window: .zero)
     }
 
     /// Notes the time the recorder was not running: a gap from the camera's last segment
@@ -150,7 +157,7 @@ public actor Recorder {
                 pending = nil
             }
         }
-        if var current = segment {
+        if let current = segment {
             let age = frame.timestamp - current.startTimestamp
             let parametersChanged = parameters != current.parameters
             if frame.isKey && (age >= config.segmentLength || parametersChanged) {
@@ -162,9 +169,8 @@ public actor Recorder {
                 run = nil
                 statistics.framesSkippedWaitingForKey += 1
                 return
-            } else if monotonic.now - current.lastFlush >= config.flushInterval {
-                current.lastFlush = monotonic.now
-                segment = current
+            } else if let slot = flushSlotIfDue(after: current.flushSlot) {
+                segment!.flushSlot = slot
                 try await flush()
             }
         } else {
@@ -202,7 +208,7 @@ public actor Recorder {
         let fileName = "\(startMicros)-\(run!.id)-\(run!.segmentsInRun).sample"
         let file = try store.create(cameraID: camera.id, fileName: fileName)
         segment = OpenSegment(file: file, fileName: fileName, startMicros: startMicros, startTimestamp: frame.timestamp,
-                              parameters: parameters, lastFlush: monotonic.now)
+                              parameters: parameters, flushSlot: flushSlot())
     }
 
     /// Appends a frame to the open segment's file. The segment is mutated in place: a copy
@@ -237,16 +243,29 @@ public actor Recorder {
         await onDiskFull()
     }
 
-    /// Makes what is written durable, then records it in the catalog (in that order).
+    private func flushSlot() -> Int {
+        config.flushInterval > .zero ? Int(Self.flushEpoch.duration(to: monotonic.now) / config.flushInterval) : 0
+    }
+
+    /// The grid slot to flush in, when the clock has entered a new one since `last`; with
+    /// a zero interval, every frame.
+    private func flushSlotIfDue(after last: Int) -> Int? {
+        guard config.flushInterval > .zero else { return last &+ 1 }
+        let slot = flushSlot()
+        return slot != last ? slot : nil
+    }
+
+    /// Makes what is written durable, then records it in the catalog (in that order). A
+    /// segment's first flush inserts its row; later ones go through the group commit.
     private func flush() async throws {
         guard let s = segment, !s.entries.isEmpty else { return }
         let file = s.file
-        try await NIOThreadPool.singleton.runIfActive { try file.sync() }
         let index = SampleIndex.encode(s.entries)
         if let id = s.rowID {
-            try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count,
-                                            sampleIndex: index, sha256: nil)
+            try await committer.commit(file: file, progress: SegmentProgress(id: id, duration: s.duration, byteCount: s.byteCount,
+                                                                             frameCount: s.entries.count, sampleIndex: index))
         } else {
+            try await NIOThreadPool.singleton.runIfActive { try file.sync() }
             let id = try await catalog.insertSegment(row(for: s, index: index, sha256: nil))
             segment?.rowID = id
         }

@@ -77,6 +77,7 @@ struct RecordingSession {
                 policy: RetentionPolicy, until stop: @escaping @Sendable () async -> Int32) async throws {
         let runIDs = try await RunIDAllocator(catalog: catalog)
         let catalog = self.catalog, store = self.store, logger = self.logger
+        let committer = ProgressCommitter(catalog: catalog)
         var recorders: [(CameraSource, Recorder)] = []
         let freeSpace: @Sendable () async -> Void = {
             _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
@@ -84,7 +85,7 @@ struct RecordingSession {
         for c in cameras {
             let record = try await catalog.upsertCamera(name: c.name, url: c.url.requestURL, retentionDays: retentionDays)
             let recorder = Recorder(camera: record, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                    logger: logger, onDiskFull: freeSpace,
+                                    logger: logger, committer: committer, onDiskFull: freeSpace,
                                 afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
             try await recorder.start()
             var endpoint = CameraEndpoint(name: c.name, url: c.url)
@@ -95,6 +96,8 @@ struct RecordingSession {
         defer { say("stopped") }
         do {
             try await recordAll(recorders: recorders, freeSpace: freeSpace, until: stop)
+            let (batches, flushes) = (await committer.batches, await committer.requests)
+            say("group commit: \(flushes) per-second flushes in \(batches) catalog commits")
             // Pin what was recorded: each camera's chain head, signed with the site key.
             let keys = try SiteKeys.loadOrCreate(directory: dataDirectory + "/keys", siteName: "vigil")
             try await ChainHeads.signAll(catalog: catalog, signer: keys.signer, site: keys.signer.name)
