@@ -176,6 +176,8 @@ public actor RecorderFleet {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         var located = endpoint
         located.eventLoop = loop
+        // Read in batches while nobody watches the camera live, packet by packet while someone does.
+        located.readBatching = ReadBatching { live.viewerCount(camera: camera.id) > 0 }
         let source = CameraSource(endpoint: located, logger: logger)
         let freeSpace: @Sendable () async -> Void = {
             _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)

@@ -14,6 +14,8 @@ public struct CameraEndpoint: Sendable {
     /// The event loop the connection lives on; pair it with an `EventLoopExecutor`
     /// preference so the session's code runs on the same thread.
     public var eventLoop: (any EventLoop)?
+    /// Read the playing stream in batches (`ReadBatching`); nil reads packets as they come.
+    public var readBatching: ReadBatching?
 
     public init(name: String, url: RTSPURL, policies: QuirkPolicies = QuirkPolicies()) {
         self.name = name
@@ -38,7 +40,7 @@ public enum RTSPSession {
     public static func run(_ endpoint: CameraEndpoint, logger: Logger,
                            onEvent: (IngestEvent) async throws -> Void) async throws {
         let policies = endpoint.policies
-        let readTimeout = endpoint.readTimeout
+        let readTimeout = endpoint.readTimeout, batching = endpoint.readBatching
         let asyncChannel: NIOAsyncChannel<SessionMessage, ByteBuffer>
         do {
             asyncChannel = try await ClientBootstrap(group: endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
@@ -47,6 +49,7 @@ public enum RTSPSession {
                 .connect(host: endpoint.url.host, port: endpoint.url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let ms = readTimeout.components.seconds * 1000 + readTimeout.components.attoseconds / 1_000_000_000_000_000
+                        if let batching { try channel.pipeline.syncOperations.addHandler(ReadBatchingHandler(batching)) }
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .milliseconds(ms)))
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
                         try channel.pipeline.syncOperations.addHandler(FrameAssemblyHandler())
@@ -198,6 +201,12 @@ struct Conversation {
             _ = try RTPInfoEntry.parse(info, policy: endpoint.policies.rtpInfo)
         }
         try await onEvent(.playing(track))
+        if endpoint.readBatching != nil {
+            try await channel.eventLoop.submit { [channel] in
+                let ops = channel.pipeline.syncOperations
+                try ops.handler(type: ReadBatchingHandler.self).start(context: try ops.context(handlerType: ReadBatchingHandler.self))
+            }.get()
+        }
 
         let keepAliveInterval = Duration.seconds(max(1, (session?.timeout ?? 60) / 2))
         let clock = ContinuousClock()

@@ -90,6 +90,8 @@ struct RecordingSession {
             try await recorder.start()
             var endpoint = CameraEndpoint(name: c.name, url: c.url)
             endpoint.eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+            // Nobody watches live here: read each camera a few times a second.
+            endpoint.readBatching = ReadBatching()
             recorders.append((CameraSource(endpoint: endpoint, logger: logger), recorder))
             say("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
         }

@@ -14,22 +14,28 @@ final class ScriptedCamera: Sendable {
         var reply: [UInt8]
         var before: [UInt8] = []
         var after: [UInt8] = []
+        /// Sent after the reply, each chunk `delay` after the one before.
+        var paced: [(delay: TimeAmount, bytes: [UInt8])] = []
     }
 
     let port: Int
     private let channel: any Channel
     private let seen: NIOLockedValueBox<[String]>
+    private let sentAt: NIOLockedValueBox<[UInt64]>
 
     var requests: [String] { seen.withLockedValue { $0 } }
+    /// When each paced chunk was written (uptime nanoseconds).
+    var pacedSendTimes: [UInt64] { sentAt.withLockedValue { $0 } }
 
     init(steps: [Step]) async throws {
-        let seen = NIOLockedValueBox<[String]>([])
+        let seen = NIOLockedValueBox<[String]>([]), sentAt = NIOLockedValueBox<[UInt64]>([])
         self.seen = seen
+        self.sentAt = sentAt
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(Handler(steps: steps, seen: seen))
+                    try ch.pipeline.syncOperations.addHandler(Handler(steps: steps, seen: seen, sentAt: sentAt))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -43,11 +49,23 @@ final class ScriptedCamera: Sendable {
         typealias OutboundOut = ByteBuffer
         var steps: [Step]
         let seen: NIOLockedValueBox<[String]>
+        let sentAt: NIOLockedValueBox<[UInt64]>
         var buffer = ByteBuffer()
 
-        init(steps: [Step], seen: NIOLockedValueBox<[String]>) {
+        init(steps: [Step], seen: NIOLockedValueBox<[String]>, sentAt: NIOLockedValueBox<[UInt64]>) {
             self.steps = steps
             self.seen = seen
+            self.sentAt = sentAt
+        }
+
+        func send(_ paced: ArraySlice<(delay: TimeAmount, bytes: [UInt8])>, context: ChannelHandlerContext) {
+            guard let first = paced.first else { return }
+            context.eventLoop.assumeIsolated().scheduleTask(in: first.delay) { [self] in
+                guard context.channel.isActive else { return }
+                sentAt.withLockedValue { $0.append(NIODeadline.now().uptimeNanoseconds) }
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: first.bytes)), promise: nil)
+                send(paced.dropFirst(), context: context)
+            }
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,6 +87,7 @@ final class ScriptedCamera: Sendable {
                 out.writeString(text)
                 out.writeBytes(step.after)
                 context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                send(step.paced[...], context: context)
             }
         }
     }
@@ -76,7 +95,7 @@ final class ScriptedCamera: Sendable {
 
 /// Interleaved RTP for a few frames: key, then non-key, each a single NAL unit packet.
 func interleavedFrames(codec: VideoCodec, count: Int, firstSequence: UInt16 = 100, firstTimestamp: UInt32 = 1000,
-                       inBand: [[UInt8]] = [], payloadType: UInt8 = 96) -> [UInt8] {
+                       inBand: [[UInt8]] = [], payloadType: UInt8 = 96, nalBytes: Int = 50) -> [UInt8] {
     var out: [UInt8] = []
     var seq = firstSequence
     func packet(_ payload: [UInt8], marker: Bool, timestamp: UInt32) {
@@ -95,8 +114,8 @@ func interleavedFrames(codec: VideoCodec, count: Int, firstSequence: UInt16 = 10
         if i == 0 { for nal in inBand { packet(nal, marker: false, timestamp: ts) } }
         let nal: [UInt8]
         switch codec {
-        case .h264: nal = (i == 0 ? [0x65] : [0x41]) + [UInt8](repeating: UInt8(i), count: 50)
-        case .h265: nal = (i == 0 ? [0x26, 0x01] : [0x02, 0x01]) + [UInt8](repeating: UInt8(i), count: 50)
+        case .h264: nal = (i == 0 ? [0x65] : [0x41]) + [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: nalBytes)
+        case .h265: nal = (i == 0 ? [0x26, 0x01] : [0x02, 0x01]) + [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: nalBytes)
         }
         packet(nal, marker: true, timestamp: ts)
     }

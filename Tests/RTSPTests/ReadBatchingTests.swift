@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+@testable import RTSP
+
+@Suite("Reading a playing camera in batches")
+struct ReadBatchingTests {
+    @Test func theWatermarkFollowsTheRateAndFallsToOneByteWhenNothingCameOrSomeoneWatches() {
+        var batching = ReadBatching()
+        batching.target = .milliseconds(100)
+        batching.period = .milliseconds(250)
+        #expect(batching.watermark(afterReading: 62_500, lowLatency: false) == 25_000) // 250 kB/s: 100 ms of it
+        #expect(batching.watermark(afterReading: 10_000_000, lowLatency: false) == batching.ceiling)
+        #expect(batching.watermark(afterReading: 0, lowLatency: false) == 1)
+        #expect(batching.watermark(afterReading: 62_500, lowLatency: true) == 1)
+    }
+
+    /// 40 frames of 6 kB every 40 ms (1.2 Mb/s), then the rate falls forty-fold: four
+    /// frames of 300 B every 400 ms. Returns when each frame was sent and delivered.
+    func play(lowLatency: Bool) async throws -> (sent: [UInt64], delivered: [UInt64]) {
+        var paced: [(delay: TimeAmount, bytes: [UInt8])] = []
+        for i in 0..<44 {
+            let fast = i < 40
+            paced.append((fast ? .milliseconds(40) : .milliseconds(400),
+                          interleavedFrames(codec: .h264, count: 1, firstSequence: UInt16(100 + i), firstTimestamp: UInt32(1000 + i * 3600),
+                                            nalBytes: fast ? 6000 : 300)))
+        }
+        let camera = try await ScriptedCamera(steps: [
+            .init(reply: okReply), .init(reply: try fixture("reolink_describe.txt")), .init(reply: try fixture("reolink_setup.txt")),
+            .init(reply: try fixture("reolink_play.txt"), paced: paced),
+        ])
+        var endpoint = CameraEndpoint(name: "paced", url: try RTSPURL("rtsp://127.0.0.1:\(camera.port)/live"))
+        endpoint.readTimeout = .seconds(60)
+        var batching = ReadBatching { lowLatency }
+        batching.target = .milliseconds(200)
+        endpoint.readBatching = batching
+        struct Enough: Error {}
+        var delivered: [UInt64] = []
+        do {
+            try await RTSPSession.run(endpoint, logger: Logger(label: "test")) { event in
+                if case .frame = event { delivered.append(NIODeadline.now().uptimeNanoseconds) }
+                if delivered.count == paced.count { throw Enough() }
+            }
+        } catch is Enough {
+        } catch let error as RTSPError where error.kind == .connection("Enough()") {
+        }
+        let sent = camera.pacedSendTimes
+        await camera.close()
+        return (sent, delivered)
+    }
+
+    /// The share of the fast frames that arrived within 3 ms of the one before: read together.
+    func readTogether(_ delivered: [UInt64]) -> Double {
+        let fast = delivered.prefix(40)
+        return Double(zip(fast, fast.dropFirst()).filter { $1 - $0 < 3_000_000 }.count) / Double(fast.count - 1)
+    }
+
+    @Test func anUnwatchedCameraIsReadInBatchesAndNothingWaitsLongWhenItsRateFalls() async throws {
+        let batched = try await play(lowLatency: false)
+        try #require(batched.delivered.count == 44 && batched.sent.count == 44)
+        let together = readTogether(batched.delivered)
+        #expect(together >= 0.5, "frames read in batches of about 200 ms: \(together)")
+        // A frame waits in the socket at most about two periods (250 ms each), even after
+        // the rate fell below what the watermark was tuned for.
+        let lateness = zip(batched.sent, batched.delivered).map { Double(Int64($1) - Int64($0)) / 1e9 }
+        #expect(lateness.max()! < 0.8, "\(lateness.map { String(format: "%.3f", $0) })")
+
+        let watched = try await play(lowLatency: true)
+        try #require(watched.delivered.count == 44)
+        let alone = readTogether(watched.delivered)
+        #expect(alone < together / 2, "a watched camera's frames are read as they arrive: \(alone) vs \(together) batched")
+    }
+}
