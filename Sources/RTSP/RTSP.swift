@@ -3,7 +3,8 @@
 // What belongs here: an RTSP 1.0 client (RFC 2326) over swift-nio with Basic and Digest
 // authentication (RFC 2617), SDP parsing (RFC 4566), RTP/RTCP interleaved over the RTSP
 // TCP connection (RFC 2326 §10.12), the H.264 and H.265 RTP depacketisers (RFC 6184,
-// RFC 7798), and camera quirks as named policies (`QuirkPolicies`).
+// RFC 7798), camera quirks as named policies (`QuirkPolicies`), and how often a playing
+// connection's socket is read (`ReadBatching`).
 // What does not: storage, databases, clocks for wall time (the recorder stamps frames),
 // anything about MP4.
 // Invariants: bad bytes from a camera become an `RTSPError` that names the camera, the

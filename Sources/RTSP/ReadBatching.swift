@@ -26,6 +26,8 @@ public struct ReadBatching: Sendable {
     public var ceiling = 64 << 10
     /// Asked every period: true while low latency matters more than CPU.
     public var wantsLowLatency: @Sendable () -> Bool
+    /// Told each mark the socket was given, in bytes (for metrics and tests).
+    public var onWatermark: (@Sendable (Int) -> Void)?
 
     public init(wantsLowLatency: @escaping @Sendable () -> Bool = { false }) {
         self.wantsLowLatency = wantsLowLatency
@@ -96,6 +98,7 @@ final class ReadBatchingHandler: ChannelInboundHandler {
         do {
             try options.setOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)), value: wanted)
             watermark = wanted
+            batching.onWatermark?(wanted)
         } catch {
             // Not fatal: the connection goes on reading packet by packet.
             unsupported = true

@@ -17,12 +17,12 @@ struct ReadBatchingTests {
         #expect(batching.watermark(afterReading: 62_500, lowLatency: true) == 1)
     }
 
-    /// 40 frames of 6 kB every 40 ms (1.2 Mb/s), then the rate falls forty-fold: four
+    /// 60 frames of 6 kB every 40 ms (1.2 Mb/s), then the rate falls forty-fold: four
     /// frames of 300 B every 400 ms. Returns when each frame was sent and delivered.
-    func play(lowLatency: Bool) async throws -> (sent: [UInt64], delivered: [UInt64]) {
+    func play(lowLatency: Bool) async throws -> (sent: [UInt64], delivered: [UInt64], marks: [Int]) {
         var paced: [(delay: TimeAmount, bytes: [UInt8])] = []
-        for i in 0..<44 {
-            let fast = i < 40
+        for i in 0..<64 {
+            let fast = i < 60
             paced.append((fast ? .milliseconds(40) : .milliseconds(400),
                           interleavedFrames(codec: .h264, count: 1, firstSequence: UInt16(100 + i), firstTimestamp: UInt32(1000 + i * 3600),
                                             nalBytes: fast ? 6000 : 300)))
@@ -35,6 +35,8 @@ struct ReadBatchingTests {
         endpoint.readTimeout = .seconds(60)
         var batching = ReadBatching { lowLatency }
         batching.target = .milliseconds(200)
+        let marks = Mutex<[Int]>([])
+        batching.onWatermark = { mark in marks.withLock { $0.append(mark) } }
         endpoint.readBatching = batching
         struct Enough: Error {}
         var delivered: [UInt64] = []
@@ -48,28 +50,32 @@ struct ReadBatchingTests {
         }
         let sent = camera.pacedSendTimes
         await camera.close()
-        return (sent, delivered)
+        return (sent, delivered, marks.withLock { $0 })
     }
 
     /// The share of the fast frames that arrived within 3 ms of the one before: read together.
     func readTogether(_ delivered: [UInt64]) -> Double {
-        let fast = delivered.prefix(40)
+        let fast = delivered.prefix(60)
         return Double(zip(fast, fast.dropFirst()).filter { $1 - $0 < 3_000_000 }.count) / Double(fast.count - 1)
     }
 
     @Test func anUnwatchedCameraIsReadInBatchesAndNothingWaitsLongWhenItsRateFalls() async throws {
         let batched = try await play(lowLatency: false)
-        try #require(batched.delivered.count == 44 && batched.sent.count == 44)
+        try #require(batched.delivered.count == 64 && batched.sent.count == 64)
         let together = readTogether(batched.delivered)
-        #expect(together >= 0.5, "frames read in batches of about 200 ms: \(together)")
+        // In batches of about five frames once the mark has followed the rate (a period or two).
+        #expect(together >= 0.4, "frames read in batches of about 200 ms: \(together)")
         // A frame waits in the socket at most about two periods (250 ms each), even after
         // the rate fell below what the watermark was tuned for.
         let lateness = zip(batched.sent, batched.delivered).map { Double(Int64($1) - Int64($0)) / 1e9 }
         #expect(lateness.max()! < 0.8, "\(lateness.map { String(format: "%.3f", $0) })")
 
+        #expect(batched.marks.contains { $0 > 10_000 } && batched.marks.contains(1), "raised with the rate, dropped to one byte when it fell: \(batched.marks)")
+
+        // Watched live: the mark is never raised (how bunched its frames arrive depends on
+        // how busy the machine is, so that is not what is asserted here).
         let watched = try await play(lowLatency: true)
-        try #require(watched.delivered.count == 44)
-        let alone = readTogether(watched.delivered)
-        #expect(alone < together / 2, "a watched camera's frames are read as they arrive: \(alone) vs \(together) batched")
+        try #require(watched.delivered.count == 64)
+        #expect(watched.marks.isEmpty, "\(watched.marks)")
     }
 }
