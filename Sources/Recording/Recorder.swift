@@ -96,7 +96,15 @@ public actor Recorder {
         var hasher = SHA256()
         /// The slot of the flush grid in which the segment was last flushed (or started).
         var flushSlot: Int
+        /// Frames accepted but not yet written: they go to the file in one `writev(2)` at
+        /// the next flush (or sooner, past `maxHeldBytes`).
+        var held: [[UInt8]] = []
+        var heldEntries: [SampleEntry] = []
+        var heldBytes = 0
     }
+
+    /// Frames held for one write are written early past this many bytes.
+    static let maxHeldBytes = 4 << 20
 
     public init(camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
                 configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
@@ -211,22 +219,41 @@ public actor Recorder {
                               parameters: parameters, flushSlot: flushSlot())
     }
 
-    /// Appends a frame to the open segment's file. The segment is mutated in place: a copy
-    /// of it would copy its index on every frame.
+    /// Takes a frame for the open segment's file; it is written with the others held since
+    /// the last flush. The segment is mutated in place: a copy of it would copy its index.
     private func write(_ frame: EncodedFrame, duration: UInt32) async throws {
         guard segment != nil else { return }
+        segment!.held.append(frame.data)
+        segment!.heldEntries.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
+        segment!.heldBytes += frame.data.count
+        if segment!.heldBytes >= Self.maxHeldBytes { try await writeHeld() }
+    }
+
+    /// Writes the held frames with one `writev(2)`; only then do they count (index, size,
+    /// digest). A failed write cuts the file back to its last whole frame and closes the
+    /// segment there.
+    private func writeHeld() async throws {
+        guard segment != nil, !segment!.held.isEmpty else { return }
         do {
-            try segment!.file.append(frame.data)
+            try segment!.file.append(contentsOf: segment!.held)
         } catch {
             logger.error("\(error); closing the segment at its last whole frame", metadata: ["camera": "\(camera.name)"])
             try? segment!.file.truncate(to: segment!.byteCount)
+            segment!.held = []
+            segment!.heldEntries = []
+            segment!.heldBytes = 0
             return try await closeSegment(after: error)
         }
-        segment!.hasher.update(data: frame.data)
-        segment!.entries.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
-        segment!.byteCount += Int64(frame.data.count)
-        segment!.duration += Ticks90k(duration)
-        statistics.framesWritten += 1
+        for (data, entry) in zip(segment!.held, segment!.heldEntries) {
+            segment!.hasher.update(data: data)
+            segment!.duration += Ticks90k(entry.duration)
+        }
+        segment!.entries.append(contentsOf: segment!.heldEntries)
+        segment!.byteCount += Int64(segment!.heldBytes)
+        statistics.framesWritten += segment!.held.count
+        segment!.held.removeAll(keepingCapacity: true)
+        segment!.heldEntries.removeAll(keepingCapacity: true)
+        segment!.heldBytes = 0
     }
 
     /// After a failed write: the segment is closed with what reached the file, the run
@@ -258,6 +285,7 @@ public actor Recorder {
     /// Makes what is written durable, then records it in the catalog (in that order). A
     /// segment's first flush inserts its row; later ones go through the group commit.
     private func flush() async throws {
+        try await writeHeld()
         guard let s = segment, !s.entries.isEmpty else { return }
         let file = s.file
         let index = SampleIndex.encode(s.entries)
@@ -273,6 +301,7 @@ public actor Recorder {
     }
 
     private func closeSegment() async throws {
+        try await writeHeld()
         guard let s = segment else { return }
         segment = nil
         if s.entries.isEmpty {

@@ -131,6 +131,24 @@ public struct SampleFile: Sendable {
         }
     }
 
+    /// Appends `chunks` back to back with `writev(2)` (retrying short writes).
+    public func append(contentsOf chunks: [[UInt8]]) throws {
+        var index = 0, offset = 0 // the first byte not yet written: chunks[index][offset]
+        while true {
+            while index < chunks.count && offset >= chunks[index].count {
+                offset -= chunks[index].count
+                index += 1
+            }
+            guard index < chunks.count else { return }
+            // At most 64 frames a call (Linux allows 1024): the iovecs are collected by nesting.
+            let batch = chunks[index..<min(chunks.count, index + 64)]
+            let n = withIOVecs(batch, skipping: offset) { writev(fd, $0.baseAddress, Int32($0.count)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw RecordingError.io(operation: "write", path: path, errno: errno) }
+            offset += n
+        }
+    }
+
     /// Makes every byte appended so far durable (data and size).
     public func sync() throws {
         guard fdatasync(fd) == 0 else { throw RecordingError.io(operation: "fdatasync", path: path, errno: errno) }
@@ -144,4 +162,21 @@ public struct SampleFile: Sendable {
     public func close() {
         _ = Foundation.close(fd)
     }
+}
+
+/// Calls `body` with iovecs over `chunks`, the first one starting `skip` bytes in.
+private func withIOVecs<R>(_ chunks: ArraySlice<[UInt8]>, skipping skip: Int, _ body: (UnsafeBufferPointer<iovec>) -> R) -> R {
+    var vecs: [iovec] = []
+    vecs.reserveCapacity(chunks.count)
+    func collect(_ i: Int) -> R {
+        guard i < chunks.endIndex else { return vecs.withUnsafeBufferPointer(body) }
+        return chunks[i].withUnsafeBytes { raw in
+            let start = i == chunks.startIndex ? skip : 0
+            if let base = raw.baseAddress, raw.count > start {
+                vecs.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base + start), iov_len: raw.count - start))
+            }
+            return collect(i + 1)
+        }
+    }
+    return collect(chunks.startIndex)
 }

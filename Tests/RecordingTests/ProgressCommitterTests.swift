@@ -117,3 +117,28 @@ struct ProgressCommitterTests {
         }
     }
 }
+
+@Suite("Sample files")
+struct SampleFileTests {
+    /// Property: whatever the frames (empty ones, more than one call's worth), one
+    /// `append(contentsOf:)` leaves exactly their concatenation after what was there.
+    @Test func heldFramesAreWrittenBackToBackInOrder() async throws {
+        let dir = try TestSupport.temporaryDirectory("writev")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SampleStore(root: dir)
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<40 {
+            let file = try store.create(cameraID: 1, fileName: "\(trial).sample")
+            let first = [UInt8](repeating: 0xAA, count: Int.random(in: 0...100, using: &rng))
+            try file.append(first)
+            let frames = (0..<Int.random(in: 0...200, using: &rng)).map { k in
+                [UInt8](repeating: UInt8(truncatingIfNeeded: k), count: Int.random(in: 0...3000, using: &rng))
+            }
+            try file.append(contentsOf: frames)
+            file.close()
+            let written = [UInt8](try Data(contentsOf: URL(fileURLWithPath: store.path(cameraID: 1, fileName: "\(trial).sample"))))
+            #expect(written == first + frames.flatMap { $0 }, "trial \(trial): \(frames.count) frames")
+            await Task.yield()
+        }
+    }
+}
