@@ -165,9 +165,11 @@ public actor Recorder {
                 pending = nil
             }
         }
-        if let current = segment {
-            let age = frame.timestamp - current.startTimestamp
-            let parametersChanged = parameters != current.parameters
+        // Fields are read through `segment!`, not a bound copy: a copy alive across the
+        // flush would make its write copy the segment's index.
+        if segment != nil {
+            let age = frame.timestamp - segment!.startTimestamp
+            let parametersChanged = parameters != segment!.parameters
             if frame.isKey && (age >= config.segmentLength || parametersChanged) {
                 try await closeSegment()
                 try await startSegment(frame, parameters: parameters, now: now)
@@ -177,7 +179,7 @@ public actor Recorder {
                 run = nil
                 statistics.framesSkippedWaitingForKey += 1
                 return
-            } else if let slot = flushSlotIfDue(after: current.flushSlot) {
+            } else if let slot = flushSlotIfDue(after: segment!.flushSlot) {
                 segment!.flushSlot = slot
                 try await flush()
             }
