@@ -48,9 +48,8 @@ public enum RTSPSession {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: endpoint.url.host, port: endpoint.url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let ms = readTimeout.components.seconds * 1000 + readTimeout.components.attoseconds / 1_000_000_000_000_000
                         if let batching { try channel.pipeline.syncOperations.addHandler(ReadBatchingHandler(batching)) }
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .milliseconds(ms)))
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .nanoseconds(readTimeout.nanoseconds)))
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
                         try channel.pipeline.syncOperations.addHandler(FrameAssemblyHandler())
                         try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler())

@@ -122,13 +122,7 @@ public struct SampleFile: Sendable {
 
     /// Appends all of `bytes` (retrying short writes); ENOSPC and friends are thrown.
     public func append(_ bytes: [UInt8]) throws {
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw RecordingError.io(operation: "write", path: path, errno: errno) }
-            written += n
-        }
+        try append(contentsOf: [bytes])
     }
 
     /// Appends `chunks` back to back with `writev(2)` (retrying short writes).
