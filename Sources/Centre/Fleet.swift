@@ -192,7 +192,7 @@ public actor RecorderFleet {
                 await source.run { event in
                     try await recorder.handle(event)
                     Self.note(event, camera: camera.id, meters: meters, live: live)
-                    if case .frame = event {} else {
+                    if case .frames = event {} else {
                         let committed = await recorder.statistics.committedThroughMicros
                         meters.withLock { $0[camera.id, default: Meter()].status.committedThroughMicros = committed }
                     }
@@ -211,16 +211,16 @@ public actor RecorderFleet {
                 m[camera, default: Meter()].status.connected = true
                 m[camera]!.status.lastError = nil
             }
-        case let .frame(f):
-            live.publish(camera: camera, parameters: f.parameters, frame: f.frame)
+        case let .frames(frames):
+            for f in frames { live.publish(camera: camera, parameters: f.parameters, frame: f.frame) }
             let now = DispatchTime.now().uptimeNanoseconds
             meters.withLock { m in
                 var meter = m[camera] ?? Meter()
                 meter.status.connected = true
                 meter.status.recording = true
                 meter.status.lastFrameMicros = currentMicros()
-                meter.frames += 1
-                meter.bytes += f.frame.data.count
+                meter.frames += frames.count
+                meter.bytes += frames.reduce(0) { $0 + $1.frame.data.count }
                 if meter.windowStart == 0 { meter.windowStart = now }
                 let elapsed = Double(now - meter.windowStart) / 1e9
                 if elapsed >= 2 {

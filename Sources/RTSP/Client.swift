@@ -28,9 +28,14 @@ public struct CameraEndpoint: Sendable {
 public enum IngestEvent: Sendable {
     /// The camera accepted PLAY; frames follow.
     case playing(VideoTrack)
-    case frame(DepacketizedFrame)
+    /// One or more frames, in order: those completed by one read of the connection, so
+    /// that a consumer on another isolation domain is entered once per read, not per frame.
+    case frames([DepacketizedFrame])
     /// The session ended; the source reconnects after a backoff.
     case disconnected(RTSPError)
+
+    /// One frame on its own.
+    public static func frame(_ frame: DepacketizedFrame) -> IngestEvent { .frames([frame]) }
 }
 
 /// One RTSP session from connect to teardown (RFC 2326 §A.2 client state machine:
@@ -79,13 +84,16 @@ enum SessionMessage: Sendable {
     case response(RTSPResponse)
     /// Interleaved data on a channel that is not the video track's RTP (RTCP, other tracks).
     case interleaved(channel: UInt8)
-    case frame(DepacketizedFrame)
+    /// The frames completed since the last message, in order (never empty).
+    case frames([DepacketizedFrame])
     case serverRequest(method: String)
 }
 
 /// Runs the depacketiser on the event loop, so that only whole frames — not every RTP
-/// packet — travel through the async channel into the session's task. Until
-/// `configure` is called (after SETUP), interleaved data passes through untouched.
+/// packet — travel through the async channel into the session's task. The frames a read
+/// completes go on as one message when the read is complete (or sooner, before any other
+/// message, to keep the order). Until `configure` is called (after SETUP), interleaved
+/// data passes through untouched.
 final class FrameAssemblyHandler: ChannelInboundHandler {
     typealias InboundIn = RTSPInbound
     typealias InboundOut = SessionMessage
@@ -93,6 +101,7 @@ final class FrameAssemblyHandler: ChannelInboundHandler {
     private var depacketizer: VideoDepacketizer?
     private var rtpChannel: UInt8 = 0
     private var payloadType: UInt8 = 0
+    private var completed: [DepacketizedFrame] = []
 
     func configure(track: VideoTrack, rtpChannel: UInt8) {
         depacketizer = VideoDepacketizer(codec: track.codec, parameters: track.parameters)
@@ -103,24 +112,43 @@ final class FrameAssemblyHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .response(r):
+            fireCompleted(context: context)
             context.fireChannelRead(wrapInboundOut(.response(r)))
         case let .serverRequest(method):
+            fireCompleted(context: context)
             context.fireChannelRead(wrapInboundOut(.serverRequest(method: method)))
         case let .interleaved(channel, payload):
             guard channel == rtpChannel, depacketizer != nil else {
+                fireCompleted(context: context)
                 context.fireChannelRead(wrapInboundOut(.interleaved(channel: channel)))
                 return
             }
             do {
                 let packet = try RTPPacket(parsing: payload)
                 guard packet.payloadType == payloadType else { return }
-                try depacketizer!.push(packet) { frame in
-                    context.fireChannelRead(wrapInboundOut(.frame(frame)))
-                }
+                try depacketizer!.push(packet) { completed.append($0) }
             } catch {
+                fireCompleted(context: context)
                 context.fireErrorCaught(error)
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        fireCompleted(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fireCompleted(context: context)
+        context.fireChannelInactive()
+    }
+
+    private func fireCompleted(context: ChannelHandlerContext) {
+        guard !completed.isEmpty else { return }
+        let frames = completed
+        completed = []
+        context.fireChannelRead(wrapInboundOut(.frames(frames)))
     }
 }
 
@@ -212,15 +240,15 @@ struct Conversation {
         var nextKeepAlive = clock.now + keepAliveInterval
         let early = earlyFrames
         earlyFrames = []
-        for frame in early { try await onEvent(.frame(frame)) }
+        if !early.isEmpty { try await onEvent(.frames(early)) }
         lastRequest = nil
         while true {
             guard let message = try await inbound.next() else {
                 throw RTSPError(.connection("camera closed the connection"))
             }
             switch message {
-            case let .frame(frame):
-                try await onEvent(.frame(frame))
+            case let .frames(frames):
+                try await onEvent(.frames(frames))
             case let .response(response):
                 if response.status == 454 || response.status == 401 {
                     throw RTSPError(.badStatus(status: response.status, reason: "to keep-alive: \(response.reason)"))
@@ -313,9 +341,9 @@ struct Conversation {
             switch message {
             case let .response(r):
                 if r.cseq == nil || r.cseq == expected { return r }
-            case let .frame(frame):
-                if endpoint.policies.earlyData == .keep && earlyFrames.count < 256 {
-                    earlyFrames.append(frame)
+            case let .frames(frames):
+                if endpoint.policies.earlyData == .keep {
+                    earlyFrames.append(contentsOf: frames.prefix(max(0, 256 - earlyFrames.count)))
                 }
             case .interleaved, .serverRequest:
                 continue
@@ -359,7 +387,7 @@ public struct CameraSource: Sendable {
             let failure: RTSPError
             do {
                 try await RTSPSession.run(endpoint, logger: logger) { event in
-                    if case .frame = event { deliveredFrames = true }
+                    if case .frames = event { deliveredFrames = true }
                     try await onEvent(event)
                 }
                 failure = RTSPError(.connection("session ended"), camera: endpoint.name)

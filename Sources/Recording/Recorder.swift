@@ -137,8 +137,10 @@ public actor Recorder {
         switch event {
         case .playing:
             break
-        case let .frame(depacketized):
-            try await accept(depacketized.frame, parameters: depacketized.parameters)
+        case let .frames(frames):
+            for depacketized in frames {
+                try await accept(depacketized.frame, parameters: depacketized.parameters)
+            }
         case let .disconnected(error):
             try await endRun(gapReason: "camera disconnected: \(error)")
         }

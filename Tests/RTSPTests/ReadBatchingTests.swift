@@ -42,8 +42,11 @@ struct ReadBatchingTests {
         var delivered: [UInt64] = []
         do {
             try await RTSPSession.run(endpoint, logger: Logger(label: "test")) { event in
-                if case .frame = event { delivered.append(NIODeadline.now().uptimeNanoseconds) }
-                if delivered.count == paced.count { throw Enough() }
+                if case let .frames(batch) = event {
+                    let now = NIODeadline.now().uptimeNanoseconds
+                    delivered += batch.map { _ in now }
+                }
+                if delivered.count >= paced.count { throw Enough() }
             }
         } catch is Enough {
         } catch let error as RTSPError where error.kind == .connection("Enough()") {

@@ -124,7 +124,8 @@ func interleavedFrames(codec: VideoCodec, count: Int, firstSequence: UInt16 = 10
 
 let okReply = Array("RTSP/1.0 200 OK\r\nCSeq: 0\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n".utf8)
 
-/// Runs the real client against a scripted camera until `frames` frames arrived or it failed.
+/// Runs the real client against a scripted camera until `frames` frames arrived (returning
+/// the first `frames`) or it failed.
 func runClient(camera: ScriptedCamera, path: String = "/stream", policies: QuirkPolicies = QuirkPolicies(),
                frames wanted: Int) async throws -> [DepacketizedFrame] {
     var endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
@@ -136,11 +137,11 @@ func runClient(camera: ScriptedCamera, path: String = "/stream", policies: Quirk
     var frames: [DepacketizedFrame] = []
     do {
         try await RTSPSession.run(endpoint, logger: Logger(label: "test")) { event in
-            if case let .frame(f) = event { frames.append(f) }
+            if case let .frames(batch) = event { frames += batch }
             if frames.count >= wanted { throw Enough() }
         }
     } catch is Enough {
     } catch let error as RTSPError where error.kind == .connection("Enough()") {
     }
-    return frames
+    return Array(frames.prefix(wanted)) // frames come a read at a time: the last batch may hold more
 }
