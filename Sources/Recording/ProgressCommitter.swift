@@ -8,10 +8,11 @@ import NIOPosix
 /// database commit per camera per second — 71 a second at the city's centre, each an
 /// fsync of the catalog's log, most of the IOPS a spinning disk has. Here the recorders
 /// flush on a shared one-second grid and the requests that arrive within `window` of
-/// each other are committed together: one thread-pool job syncs every file in the batch,
-/// then one catalog statement updates every row whose file synced. The ordering each
-/// recorder relies on is kept per request: its row is updated only after its file synced,
-/// and `commit` returns only after the row is committed.
+/// each other are committed together: one thread-pool job writes each file's staged
+/// frames and syncs it, for every file in the batch, then one catalog statement updates
+/// every row whose file was written and synced. The ordering each recorder relies on is
+/// kept per request: its row is updated only after its file synced, and `commit` returns
+/// only after the row is committed.
 public actor ProgressCommitter {
     private let catalog: Catalog
     private let window: Duration
@@ -34,8 +35,9 @@ public actor ProgressCommitter {
         self.window = window
     }
 
-    /// Syncs `file`, then records `progress` in the catalog; returns once both are done.
-    /// A failed sync fails only its own request; a failed statement fails the batch.
+    /// Writes what `file` has staged and syncs it, then records `progress` in the catalog;
+    /// returns once all are done. A failed write or sync fails only its own request; a
+    /// failed statement fails the batch.
     public func commit(file: SampleFile, progress: SegmentProgress) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             waiting.append(Request(file: file, progress: progress, continuation: continuation))
@@ -58,7 +60,13 @@ public actor ProgressCommitter {
         do {
             synced = try await NIOThreadPool.singleton.runIfActive {
                 files.map { file -> (any Error)? in
-                    do { try file.sync(); return nil } catch { return error }
+                    do {
+                        try file.writeStaged()
+                        try file.sync()
+                        return nil
+                    } catch {
+                        return error
+                    }
                 }
             }
         } catch {

@@ -1,5 +1,4 @@
 import Catalog
-import Crypto
 import Logging
 import Media
 import NIOPosix
@@ -90,16 +89,15 @@ public actor Recorder {
         var startMicros: Int64
         var startTimestamp: Ticks90k
         var parameters: VideoParameters
+        /// The frames written to the file, and their total size and duration.
         var entries: [SampleEntry] = []
         var byteCount: Int64 = 0
         var duration: Ticks90k = 0
-        var hasher = SHA256()
         /// The slot of the flush grid in which the segment was last flushed (or started).
         var flushSlot: Int
-        /// Frames accepted but not yet written: they go to the file in one `writev(2)` at
-        /// the next flush (or sooner, past `maxHeldBytes`).
-        var held: [[UInt8]] = []
-        var heldEntries: [SampleEntry] = []
+        /// Frames accepted and staged in the file's buffer, not yet written: they go to
+        /// the file in one write at the next flush (or sooner, past `maxHeldBytes`).
+        var held: [SampleEntry] = []
         var heldBytes = 0
     }
 
@@ -223,41 +221,55 @@ public actor Recorder {
                               parameters: parameters, flushSlot: flushSlot())
     }
 
-    /// Takes a frame for the open segment's file; it is written with the others held since
-    /// the last flush. The segment is mutated in place: a copy of it would copy its index.
+    /// Takes a frame for the open segment's file: its bytes are staged, to be written
+    /// with the others held since the last flush. The segment is mutated in place: a copy
+    /// of it would copy its index.
     private func write(_ frame: EncodedFrame, duration: UInt32) async throws {
         guard segment != nil else { return }
-        segment!.held.append(frame.data)
-        segment!.heldEntries.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
+        segment!.file.stage(frame.data)
+        segment!.held.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
         segment!.heldBytes += frame.data.count
         if segment!.heldBytes >= Self.maxHeldBytes { try await writeHeld() }
     }
 
-    /// Writes the held frames with one `writev(2)`; only then do they count (index, size,
-    /// digest). A failed write cuts the file back to its last whole frame and closes the
-    /// segment there.
+    /// Writes the held frames (a thread-pool job: the write may wait for the disk).
     private func writeHeld() async throws {
         guard segment != nil, !segment!.held.isEmpty else { return }
+        let file = segment!.file
         do {
-            try segment!.file.append(contentsOf: segment!.held)
+            try await NIOThreadPool.singleton.runIfActive { try file.writeStaged() }
         } catch {
-            logger.error("\(error); closing the segment at its last whole frame", metadata: ["camera": "\(camera.name)"])
-            try? segment!.file.truncate(to: segment!.byteCount)
-            segment!.held = []
-            segment!.heldEntries = []
-            segment!.heldBytes = 0
-            return try await closeSegment(after: error)
+            if Self.isWriteFailure(error) { return try await heldFramesLost(to: error) }
+            throw error
         }
-        for (data, entry) in zip(segment!.held, segment!.heldEntries) {
-            segment!.hasher.update(data: data)
-            segment!.duration += Ticks90k(entry.duration)
-        }
-        segment!.entries.append(contentsOf: segment!.heldEntries)
+        heldFramesWritten()
+    }
+
+    /// A failed write of the staged frames, as opposed to a failure before or after it.
+    private static func isWriteFailure(_ error: any Error) -> Bool {
+        if case RecordingError.io(operation: "write", _, _)? = error as? RecordingError { return true }
+        return false
+    }
+
+    /// The held frames are in the file: only now do they count (index, size, duration).
+    private func heldFramesWritten() {
+        for entry in segment!.held { segment!.duration += Ticks90k(entry.duration) }
+        segment!.entries.append(contentsOf: segment!.held)
         segment!.byteCount += Int64(segment!.heldBytes)
         statistics.framesWritten += segment!.held.count
         segment!.held.removeAll(keepingCapacity: true)
-        segment!.heldEntries.removeAll(keepingCapacity: true)
         segment!.heldBytes = 0
+        assert(segment!.byteCount == segment!.file.length)
+    }
+
+    /// A write failed (the volume is full, the disk failed): the segment is closed at its
+    /// last whole frame, with what reached the file before.
+    private func heldFramesLost(to error: any Error) async throws {
+        logger.error("\(error); closing the segment at its last whole frame", metadata: ["camera": "\(camera.name)"])
+        segment!.file.discardStaged()
+        segment!.held = []
+        segment!.heldBytes = 0
+        try await closeSegment(after: error)
     }
 
     /// After a failed write: the segment is closed with what reached the file, the run
@@ -286,22 +298,38 @@ public actor Recorder {
         return slot != last ? slot : nil
     }
 
-    /// Makes what is written durable, then records it in the catalog (in that order). A
-    /// segment's first flush inserts its row; later ones go through the group commit.
+    /// Writes the held frames and makes them durable, then records them in the catalog
+    /// (in that order). A segment's first flush inserts its row; later ones go through
+    /// the group commit, whose thread-pool job does the write and the sync.
     private func flush() async throws {
-        try await writeHeld()
-        guard let s = segment, !s.entries.isEmpty else { return }
-        let file = s.file
-        let index = SampleIndex.encode(s.entries)
-        if let id = s.rowID {
-            try await committer.commit(file: file, progress: SegmentProgress(id: id, duration: s.duration, byteCount: s.byteCount,
-                                                                             frameCount: s.entries.count, sampleIndex: index))
-        } else {
-            try await NIOThreadPool.singleton.runIfActive { try file.sync() }
-            let id = try await catalog.insertSegment(row(for: s, index: index, sha256: nil))
-            segment?.rowID = id
+        // Fields are read through `segment!`, not a bound copy: a copy alive across the
+        // awaits would make `heldFramesWritten` copy the segment's index.
+        guard segment != nil, !(segment!.entries.isEmpty && segment!.held.isEmpty) else { return }
+        let file = segment!.file, startMicros = segment!.startMicros
+        let entries = segment!.entries + segment!.held
+        let duration = segment!.held.reduce(segment!.duration) { $0 + Ticks90k($1.duration) }
+        let byteCount = segment!.byteCount + Int64(segment!.heldBytes)
+        let index = SampleIndex.encode(entries)
+        do {
+            if let id = segment!.rowID {
+                try await committer.commit(file: file, progress: SegmentProgress(id: id, duration: duration, byteCount: byteCount,
+                                                                                 frameCount: entries.count, sampleIndex: index))
+            } else {
+                var first = row(for: segment!, index: index, sha256: nil)
+                (first.duration, first.byteCount, first.frameCount) = (duration, byteCount, entries.count)
+                try await NIOThreadPool.singleton.runIfActive {
+                    try file.writeStaged()
+                    try file.sync()
+                }
+                segment?.rowID = try await catalog.insertSegment(first)
+            }
+        } catch {
+            if Self.isWriteFailure(error) { return try await heldFramesLost(to: error) }
+            if file.stagedByteCount == 0 { heldFramesWritten() }
+            throw error
         }
-        statistics.committedThroughMicros = s.startMicros + s.duration * 1_000_000 / ticksPerSecond
+        heldFramesWritten()
+        statistics.committedThroughMicros = startMicros + duration * 1_000_000 / ticksPerSecond
     }
 
     private func closeSegment() async throws {
@@ -315,9 +343,9 @@ public actor Recorder {
             return
         }
         let file = s.file
-        try await NIOThreadPool.singleton.runIfActive { try file.sync() }
+        try await NIOThreadPool.singleton.runIfActive { try file.complete() }
         file.close()
-        let digest = Array(s.hasher.finalize())
+        let digest = file.digest()
         let index = SampleIndex.encode(s.entries)
         if let id = s.rowID {
             try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count,

@@ -1,6 +1,7 @@
 import Catalog
 import Crypto
 import Foundation
+import Synchronization
 
 /// The sample-file directory: `<root>/<camera id>/<file name>`. Each file is one segment's
 /// frames back to back, exactly as received (length-prefixed NAL units). Files are only
@@ -8,9 +9,13 @@ import Foundation
 /// deleted whole by retention.
 public struct SampleStore: Sendable {
     public let root: String
+    /// Whether new files are written with direct I/O where the file system allows it
+    /// (`SampleFile`); false writes the same blocks through the page cache.
+    public let directIO: Bool
 
-    public init(root: String) throws {
+    public init(root: String, directIO: Bool = true) throws {
         self.root = root
+        self.directIO = directIO
         try Self.makeDirectory(root)
     }
 
@@ -26,8 +31,9 @@ public struct SampleStore: Sendable {
         let path = "\(dir)/\(fileName)"
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw RecordingError.io(operation: "create", path: path, errno: errno) }
-        try Self.syncDirectory(dir)
-        return SampleFile(path: path, fd: fd)
+        let file = SampleFile(path: path, fd: fd, direct: directIO && SampleFile.enableDirectIO(fd))
+        do { try Self.syncDirectory(dir) } catch { file.close(); throw error }
+        return file
     }
 
     /// File names present for a camera directory (sample files only).
@@ -115,62 +121,167 @@ public struct SampleStore: Sendable {
     }
 }
 
-/// An open, append-only sample file. Not shared: one recorder owns it.
-public struct SampleFile: Sendable {
+/// An open, append-only sample file, owned by one recorder.
+///
+/// Bytes are staged in a block-aligned buffer and written a block-aligned run at a time
+/// with `pwrite(2)`, with direct I/O (`O_DIRECT`) where the file system allows it: the
+/// device reads them from the buffer, so they are not copied into the page cache — with
+/// dozens of cameras that copy was the biggest single cost of recording
+/// (BENCHMARKS.md). Direct I/O needs whole blocks, so each write covers whole blocks: the
+/// last one is padded with zeros, and the next write starts at that block again and
+/// rewrites its bytes (unchanged) with new ones after them. Until `complete()` the file
+/// may therefore be up to a block longer than `length`; readers go by the catalog's byte
+/// count, and recovery cuts an unfinished file back to its row. Where the file system
+/// refuses direct I/O the same writes go through the page cache.
+///
+/// `length` and `digest()` cover exactly the bytes written: a write that fails counts
+/// for nothing, and its staged bytes stay staged until `discardStaged()`.
+public final class SampleFile: Sendable {
     public let path: String
-    let fd: Int32
+    private let fd: Int32
+    private let state: Mutex<Staging>
+    /// Writes start and end on multiples of this (and the buffer is aligned to it): a
+    /// multiple of every logical block size in use (512 B and 4 KiB).
+    static let blockSize = 4096
 
-    /// Appends all of `bytes` (retrying short writes); ENOSPC and friends are thrown.
-    public func append(_ bytes: [UInt8]) throws {
-        try append(contentsOf: [bytes])
+    init(path: String, fd: Int32, direct: Bool) {
+        self.path = path
+        self.fd = fd
+        self.state = Mutex(Staging(direct: direct))
     }
 
-    /// Appends `chunks` back to back with `writev(2)` (retrying short writes).
-    public func append(contentsOf chunks: [[UInt8]]) throws {
-        var index = 0, offset = 0 // the first byte not yet written: chunks[index][offset]
-        while true {
-            while index < chunks.count && offset >= chunks[index].count {
-                offset -= chunks[index].count
-                index += 1
-            }
-            guard index < chunks.count else { return }
-            // At most 64 frames a call (Linux allows 1024): the iovecs are collected by nesting.
-            let batch = chunks[index..<min(chunks.count, index + 64)]
-            let n = withIOVecs(batch, skipping: offset) { writev(fd, $0.baseAddress, Int32($0.count)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw RecordingError.io(operation: "write", path: path, errno: errno) }
-            offset += n
+    /// Bytes written (staged bytes not included).
+    public var length: Int64 { state.withLock { $0.base + Int64($0.written) } }
+    /// Bytes staged and not yet written.
+    public var stagedByteCount: Int { state.withLock { $0.count - $0.written } }
+    /// Whether writes bypass the page cache.
+    public var isDirect: Bool { state.withLock { $0.direct } }
+
+    /// SHA-256 of the `length` bytes written.
+    public func digest() -> [UInt8] {
+        state.withLock { Array($0.hasher.finalize()) }
+    }
+
+    /// Copies `bytes` into the staging buffer (no system call).
+    public func stage(_ bytes: [UInt8]) {
+        state.withLock { s in
+            s.reserve(s.count + bytes.count + Self.blockSize)
+            bytes.withUnsafeBytes { (s.buffer.baseAddress! + s.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            s.count += bytes.count
         }
     }
 
-    /// Makes every byte appended so far durable (data and size).
+    /// Writes what is staged (blocking: call it off the event loops). On success the
+    /// bytes count (`length`, `digest()`); on failure nothing changes but the file's
+    /// bytes past `length`, which `complete()` or recovery cuts off.
+    public func writeStaged() throws {
+        try state.withLock { s in
+            guard s.count > s.written else { return }
+            let end = (s.count + Self.blockSize - 1) / Self.blockSize * Self.blockSize
+            (s.buffer.baseAddress! + s.count).initializeMemory(as: UInt8.self, repeating: 0, count: end - s.count)
+            var done = 0
+            while done < end {
+                let n = pwrite(fd, s.buffer.baseAddress! + done, end - done, off_t(s.base) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && errno == EINVAL && s.direct {
+                    // The device wants a larger alignment than ours: go through the page cache.
+                    guard Self.disableDirectIO(fd) else { throw RecordingError.io(operation: "write", path: path, errno: EINVAL) }
+                    s.direct = false
+                    continue
+                }
+                guard n > 0 else { throw RecordingError.io(operation: "write", path: path, errno: n < 0 ? errno : ENOSPC) }
+                done += n
+            }
+            s.hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: s.buffer[s.written..<s.count]))
+            s.padded = end > s.count
+            // Keep the last, partial block: the next write starts with it.
+            let whole = s.count / Self.blockSize * Self.blockSize
+            s.buffer.baseAddress!.copyMemory(from: s.buffer.baseAddress! + whole, byteCount: s.count - whole)
+            s.base += Int64(whole)
+            s.count -= whole
+            s.written = s.count
+        }
+    }
+
+    /// Stages and writes `bytes`.
+    public func append(_ bytes: [UInt8]) throws {
+        stage(bytes)
+        try writeStaged()
+    }
+
+    /// Forgets the staged bytes (after a failed write).
+    public func discardStaged() {
+        state.withLock { $0.count = $0.written }
+    }
+
+    /// Makes every byte written durable (data and size).
     public func sync() throws {
         guard fdatasync(fd) == 0 else { throw RecordingError.io(operation: "fdatasync", path: path, errno: errno) }
     }
 
-    public func truncate(to length: Int64) throws {
+    /// Cuts the file to exactly `length` bytes (dropping padding and anything a failed
+    /// write left) and syncs it: what a closed segment's file must be.
+    public func complete() throws {
+        let length = self.length
         guard ftruncate(fd, off_t(length)) == 0 else { throw RecordingError.io(operation: "truncate", path: path, errno: errno) }
-        _ = lseek(fd, off_t(length), SEEK_SET)
+        state.withLock { $0.padded = false }
+        try sync()
     }
 
+    /// Closes the descriptor; a padded file is first cut to `length`.
     public func close() {
+        if state.withLock({ $0.padded }) { _ = ftruncate(fd, off_t(length)) }
         _ = Foundation.close(fd)
     }
+
+    /// Turns on direct I/O for `fd`; false where the file system does not offer it.
+    static func enableDirectIO(_ fd: Int32) -> Bool {
+        guard oDirect != 0 else { return false }
+        let flags = fcntl(fd, F_GETFL)
+        return flags >= 0 && fcntl(fd, F_SETFL, flags | oDirect) == 0
+    }
+
+    static func disableDirectIO(_ fd: Int32) -> Bool {
+        let flags = fcntl(fd, F_GETFL)
+        return flags >= 0 && fcntl(fd, F_SETFL, flags & ~oDirect) == 0
+    }
 }
 
-/// Calls `body` with iovecs over `chunks`, the first one starting `skip` bytes in.
-private func withIOVecs<R>(_ chunks: ArraySlice<[UInt8]>, skipping skip: Int, _ body: (UnsafeBufferPointer<iovec>) -> R) -> R {
-    var vecs: [iovec] = []
-    vecs.reserveCapacity(chunks.count)
-    func collect(_ i: Int) -> R {
-        guard i < chunks.endIndex else { return vecs.withUnsafeBufferPointer(body) }
-        return chunks[i].withUnsafeBytes { raw in
-            let start = i == chunks.startIndex ? skip : 0
-            if let base = raw.baseAddress, raw.count > start {
-                vecs.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base + start), iov_len: raw.count - start))
-            }
-            return collect(i + 1)
-        }
+/// The staging buffer of a sample file: `buffer[0..<count]` are the file's bytes from
+/// offset `base` (a multiple of the block size) on; the first `written` of them are in
+/// the file already (the last, partial block of the previous write).
+private struct Staging: ~Copyable {
+    var buffer: UnsafeMutableRawBufferPointer
+    var base: Int64 = 0
+    var count = 0
+    var written = 0
+    var hasher = SHA256()
+    var direct: Bool
+    /// The file extends past `length` with the zeros of a padded block.
+    var padded = false
+
+    init(direct: Bool) {
+        self.direct = direct
+        buffer = .allocate(byteCount: 64 << 10, alignment: SampleFile.blockSize)
     }
-    return collect(chunks.startIndex)
+
+    mutating func reserve(_ capacity: Int) {
+        guard capacity > buffer.count else { return }
+        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, buffer.count * 2), alignment: SampleFile.blockSize)
+        grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: count)
+        buffer.deallocate()
+        buffer = grown
+    }
+
+    deinit { buffer.deallocate() }
 }
+
+/// `O_DIRECT`, which Glibc's module map does not export (it needs `_GNU_SOURCE`); its
+/// value differs by architecture (asm-generic/fcntl.h, arch/*/include/uapi/asm/fcntl.h).
+#if arch(x86_64) || arch(i386)
+private let oDirect: Int32 = 0o40000
+#elseif arch(arm64)
+private let oDirect: Int32 = 0o200000
+#else
+private let oDirect: Int32 = 0 // unknown here: buffered writes of the same blocks
+#endif

@@ -1,3 +1,4 @@
+import Crypto
 import Catalog
 import Foundation
 import Logging
@@ -9,11 +10,11 @@ import TestSupport
 
 @Suite("Group commit of the recorders' per-second progress")
 struct ProgressCommitterTests {
-    /// An open segment row and its sample file with `bytes` written past what the row says.
+    /// An open segment row and its sample file with `bytes` staged past what the row says.
     func openSegment(_ h: Harness, camera name: String, bytes: Int) async throws -> (SegmentRecord, SampleFile) {
         let camera = try await h.catalog.upsertCamera(name: name, url: "rtsp://127.0.0.1/\(name)", retentionDays: 30)
         let file = try h.store.create(cameraID: camera.id, fileName: "\(name).sample")
-        try file.append([UInt8](repeating: 0x42, count: bytes))
+        file.stage([UInt8](repeating: 0x42, count: bytes))
         var row = SegmentRecord(cameraID: camera.id, runID: 1, fileName: "\(name).sample", startMicros: h.clock.now, duration: 0,
                                 byteCount: 0, frameCount: 0, codec: .h264, parameterSets: h.parameters.parameterSets,
                                 sampleIndex: [], sha256: nil, state: .open)
@@ -30,11 +31,12 @@ struct ProgressCommitterTests {
     @Test func concurrentFlushesAreOneCommitAndAFailedSyncFailsOnlyItsOwn() async throws {
         try await Harness.with("group-commit") { (h: inout Harness) in
             var segments: [(SegmentRecord, SampleFile)] = []
-            for i in 0..<4 { segments.append(try await openSegment(h, camera: "c\(i)", bytes: 1000 * (i + 1))) }
-            // The fifth camera's file cannot be synced (a descriptor that is no file's).
+            for i in 0..<4 { segments.append(try await openSegment(h, camera: "c\(i)", bytes: 1000)) }
+            // The fifth camera's file cannot be written (a descriptor that is no file's).
             let (brokenRow, realFile) = try await openSegment(h, camera: "broken", bytes: 500)
             realFile.close()
-            let brokenFile = SampleFile(path: realFile.path, fd: -1)
+            let brokenFile = SampleFile(path: realFile.path, fd: -1, direct: false)
+            brokenFile.stage([UInt8](repeating: 0x42, count: 500))
             // The sixth was closed (with its digest) while its last progress was in flight.
             let (closedRow, closedFile) = try await openSegment(h, camera: "closed", bytes: 700)
             try await h.catalog.updateSegment(id: closedRow.id, duration: 3600, byteCount: 700, frameCount: 1,
@@ -51,7 +53,8 @@ struct ProgressCommitterTests {
                 }
                 return await group.reduce(into: [Int64: Bool]()) { $0[$1.0] = $1.1 }
             }
-            #expect(results[brokenRow.id] == false, "a sync of a closed descriptor cannot succeed")
+            #expect(results[brokenRow.id] == false, "a write to a closed descriptor cannot succeed")
+            #expect(brokenFile.length == 0 && brokenFile.stagedByteCount == 500, "a failed write counts for nothing")
             #expect(results.filter { $0.value }.count == 5)
             let (batches, requests) = (await committer.batches, await committer.requests)
             #expect(batches == 1 && requests == 5, "every flush in the window shares one commit")
@@ -62,7 +65,11 @@ struct ProgressCommitterTests {
                 #expect(now.byteCount == 1000 && now.frameCount == 10 && now.duration == 36_000 && now.state == .open)
                 #expect(try SampleIndex.decode(now.sampleIndex).count == 10)
             }
-            #expect(rows[brokenRow.id]?.byteCount == 0, "a row never claims bytes whose sync failed")
+            for (_, file) in segments {
+                #expect(file.length == 1000 && file.stagedByteCount == 0, "the commit wrote the staged frames")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: file.path)).prefix(1000) == Data(repeating: 0x42, count: 1000))
+            }
+            #expect(rows[brokenRow.id]?.byteCount == 0, "a row never claims bytes whose write failed")
             let closed = try #require(rows[closedRow.id])
             #expect(closed.state == .closed && closed.byteCount == 700 && closed.sha256 == [UInt8](repeating: 7, count: 32),
                     "late progress never reopens or shrinks a closed segment")
@@ -120,25 +127,59 @@ struct ProgressCommitterTests {
 
 @Suite("Sample files")
 struct SampleFileTests {
-    /// Property: whatever the frames (empty ones, more than one call's worth), one
-    /// `append(contentsOf:)` leaves exactly their concatenation after what was there.
-    @Test func heldFramesAreWrittenBackToBackInOrder() async throws {
-        let dir = try TestSupport.temporaryDirectory("writev")
+    /// Property: whatever the frames (empty ones, ones that end mid-block or on a block
+    /// boundary, several writes a file), the written bytes are exactly the staged ones in
+    /// order — through the page cache and with direct I/O — the file is never more than
+    /// a padded block past them, `complete()` leaves exactly them, and the digest is
+    /// theirs. Discarded bytes never reach the file.
+    @Test(arguments: [true, false]) func stagedFramesAreWrittenBackToBackInOrder(direct: Bool) async throws {
+        let dir = try TestSupport.temporaryDirectory("staged")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try SampleStore(root: dir)
+        let store = try SampleStore(root: dir, directIO: direct)
         var rng = SystemRandomNumberGenerator()
-        for trial in 0..<40 {
+        func contents(_ file: SampleFile) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: file.path))) }
+        for trial in 0..<30 {
             let file = try store.create(cameraID: 1, fileName: "\(trial).sample")
-            let first = [UInt8](repeating: 0xAA, count: Int.random(in: 0...100, using: &rng))
-            try file.append(first)
-            let frames = (0..<Int.random(in: 0...200, using: &rng)).map { k in
-                [UInt8](repeating: UInt8(truncatingIfNeeded: k), count: Int.random(in: 0...3000, using: &rng))
+            if !direct { #expect(!file.isDirect) }
+            var expected: [UInt8] = []
+            for write in 0..<Int.random(in: 1...6, using: &rng) {
+                if Bool.random(using: &rng) {
+                    file.stage([UInt8](repeating: 0xEE, count: Int.random(in: 1...5000, using: &rng)))
+                    file.discardStaged()
+                }
+                let sizes = (0..<Int.random(in: 0...60, using: &rng)).map { _ in
+                    [0, 4096, 4096 - expected.count % 4096, Int.random(in: 1...9000, using: &rng)].randomElement(using: &rng)!
+                }
+                for (k, size) in sizes.enumerated() {
+                    let frame = [UInt8](repeating: UInt8(truncatingIfNeeded: 31 * write + k + 1), count: size)
+                    file.stage(frame)
+                    expected += frame
+                }
+                try file.writeStaged()
+                #expect(file.length == Int64(expected.count) && file.stagedByteCount == 0)
+                let onDisk = try contents(file)
+                let same = onDisk.prefix(expected.count).elementsEqual(expected)
+                #expect(same, "trial \(trial), write \(write): the file's first \(expected.count) bytes are not the staged ones")
+                #expect(onDisk.count >= expected.count && onDisk.count - expected.count < SampleFile.blockSize)
             }
-            try file.append(contentsOf: frames)
+            #expect(file.digest() == Array(SHA256.hash(data: expected)))
+            try file.complete()
+            let completed = try contents(file) == expected
+            #expect(completed, "trial \(trial): after complete() the file is not exactly the staged bytes")
             file.close()
-            let written = [UInt8](try Data(contentsOf: URL(fileURLWithPath: store.path(cameraID: 1, fileName: "\(trial).sample"))))
-            #expect(written == first + frames.flatMap { $0 }, "trial \(trial): \(frames.count) frames")
             await Task.yield()
         }
+    }
+
+    /// A file closed before `complete()` (a recorder stopped between flushes) is cut back
+    /// to what was written: no padding survives a close.
+    @Test func closeCutsThePadding() async throws {
+        let dir = try TestSupport.temporaryDirectory("staged-close")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SampleStore(root: dir)
+        let file = try store.create(cameraID: 1, fileName: "a.sample")
+        try file.append([UInt8](repeating: 9, count: 5000))
+        file.close()
+        #expect(store.size(cameraID: 1, fileName: "a.sample") == 5000)
     }
 }
