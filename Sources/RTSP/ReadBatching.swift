@@ -1,43 +1,31 @@
 import NIOCore
 import NIOPosix
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Reading a playing camera in batches rather than packet by packet.
 ///
 /// A 2 Mb/s camera's packets arrive every few milliseconds; waking the event loop, the
-/// pipeline and the recorder's task for each batch of one or two of them cost Vigil's
-/// recorder about half its CPU (BENCHMARKS.md). With batching, the socket's receive
-/// low-water mark (`SO_RCVLOWAT`, Linux `tcp(7)`) is set to about `target` worth of the
-/// stream at its recent rate, so the loop wakes a few times a second per camera. The mark
-/// is re-tuned every `period`, on a grid shared by every connection (so the re-tuning of a
-/// loop's connections is one wake): a period in which nothing was read drops it to one
-/// byte, so bytes never wait in the socket much longer than a period even when the
-/// stream's rate falls, and while `wantsLowLatency` answers true (someone is watching the
-/// camera live) it stays at one byte and packets are read as they arrive.
+/// pipeline and the recorder's task for each one or two of them cost Vigil's recorder
+/// about half its CPU (BENCHMARKS.md). With batching, a playing connection is not read as
+/// bytes arrive (`autoRead` off) but once a `period`, on a grid of ticks shared by every
+/// connection of the process: at each tick every batching connection asks for one read,
+/// which drains its socket (up to `maxReadsPerTick` reads of the receive buffer), so an
+/// event loop wakes once a tick for all its cameras rather than once a batch for each.
+/// Bytes wait in the socket at most one period, whatever the stream's rate. While
+/// `wantsLowLatency` answers true (someone is watching the camera live), the connection
+/// reads as bytes arrive, as before PLAY; it is asked at every tick.
 public struct ReadBatching: Sendable {
-    /// About how much of the stream, in time, to let accumulate before a read.
-    public var target: Duration = .milliseconds(100)
-    /// How often the mark is re-tuned; bounds how long bytes wait when the rate drops.
-    public var period: Duration = .milliseconds(250)
-    /// The mark never exceeds this many bytes.
-    public var ceiling = 64 << 10
+    /// How often a batching connection is read; how long bytes may wait in the socket.
+    public var period: Duration = .milliseconds(100)
+    /// Reads of the receive buffer (up to 64 KiB each) a tick may take to drain a socket.
+    public var maxReadsPerTick = 64
     /// Asked every period: true while low latency matters more than CPU.
     public var wantsLowLatency: @Sendable () -> Bool
-    /// Told each mark the socket was given, in bytes (for metrics and tests).
-    public var onWatermark: (@Sendable (Int) -> Void)?
+    /// Told each time the connection starts (true) or stops (false) reading in batches
+    /// (for metrics and tests).
+    public var onBatchingChange: (@Sendable (Bool) -> Void)?
 
     public init(wantsLowLatency: @escaping @Sendable () -> Bool = { false }) {
         self.wantsLowLatency = wantsLowLatency
-    }
-
-    /// The mark for `bytes` read over the last period.
-    func watermark(afterReading bytes: Int, lowLatency: Bool) -> Int {
-        guard !lowLatency, bytes > 0 else { return 1 }
-        let share = Double(target.nanoseconds) / Double(max(1, period.nanoseconds))
-        return min(ceiling, max(1, Int(Double(bytes) * share)))
     }
 }
 
@@ -47,30 +35,25 @@ extension Duration {
     }
 }
 
-/// First in a connection's pipeline: counts the bytes read and, once `start` is called
-/// (after PLAY), re-tunes the socket's low-water mark every period.
+/// First in a connection's pipeline: once `start` is called (after PLAY), reads the
+/// connection once a tick while batching, or lets it read as bytes arrive while low
+/// latency is wanted.
 final class ReadBatchingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let batching: ReadBatching
-    private var bytesThisPeriod = 0
-    private(set) var watermark = 1
+    private(set) var isBatching = false
     private var timer: Scheduled<Void>?
-    private var unsupported = false
 
     init(_ batching: ReadBatching) {
         self.batching = batching
     }
 
     func start(context: ChannelHandlerContext) {
-        guard timer == nil else { return }
-        scheduleRetune(context: context)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        bytesThisPeriod += unwrapInboundIn(data).readableBytes
-        context.fireChannelRead(data)
+        guard timer == nil, let options = context.channel.syncOptions else { return }
+        try? options.setOption(ChannelOptions.maxMessagesPerRead, value: UInt(max(1, batching.maxReadsPerTick)))
+        tick(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -82,26 +65,23 @@ final class ReadBatchingHandler: ChannelInboundHandler {
         timer?.cancel()
     }
 
-    private func scheduleRetune(context: ChannelHandlerContext) {
+    private func tick(context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        let batch = !batching.wantsLowLatency()
+        if batch != isBatching, let options = context.channel.syncOptions {
+            do {
+                try options.setOption(ChannelOptions.autoRead, value: !batch)
+                isBatching = batch
+                batching.onBatchingChange?(batch)
+            } catch {
+                return // the channel is closing: no more ticks
+            }
+        }
+        if isBatching { context.read() }
         let period = UInt64(max(1_000_000, batching.period.nanoseconds))
         let next = (NIODeadline.now().uptimeNanoseconds / period + 1) * period
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(next)) { [self] in
-            retune(context: context)
-            if context.channel.isActive && !unsupported { scheduleRetune(context: context) }
-        }
-    }
-
-    private func retune(context: ChannelHandlerContext) {
-        let wanted = batching.watermark(afterReading: bytesThisPeriod, lowLatency: batching.wantsLowLatency())
-        bytesThisPeriod = 0
-        guard wanted != watermark, let options = context.channel.syncOptions else { return }
-        do {
-            try options.setOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT)), value: wanted)
-            watermark = wanted
-            batching.onWatermark?(wanted)
-        } catch {
-            // Not fatal: the connection goes on reading packet by packet.
-            unsupported = true
+            tick(context: context)
         }
     }
 }
