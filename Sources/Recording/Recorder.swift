@@ -89,16 +89,15 @@ public actor Recorder {
         var startMicros: Int64
         var startTimestamp: Ticks90k
         var parameters: VideoParameters
-        /// The frames written to the file, and their total size and duration.
+        /// The frames written to the file, and their total duration (their size is the
+        /// file's `length`).
         var entries: [SampleEntry] = []
-        var byteCount: Int64 = 0
         var duration: Ticks90k = 0
         /// The slot of the flush grid in which the segment was last flushed (or started).
         var flushSlot: Int
         /// Frames accepted and staged in the file's buffer, not yet written: they go to
         /// the file in one write at the next flush (or sooner, past `maxHeldBytes`).
         var held: [SampleEntry] = []
-        var heldBytes = 0
     }
 
     /// Frames held for one write are written early past this many bytes.
@@ -226,10 +225,9 @@ public actor Recorder {
     /// of it would copy its index.
     private func write(_ frame: EncodedFrame, duration: UInt32) async throws {
         guard segment != nil else { return }
-        segment!.file.stage(frame.data)
+        let staged = segment!.file.stage(frame.data)
         segment!.held.append(SampleEntry(duration: duration, byteCount: UInt32(frame.data.count), isKey: frame.isKey))
-        segment!.heldBytes += frame.data.count
-        if segment!.heldBytes >= Self.maxHeldBytes { try await writeHeld() }
+        if staged >= Self.maxHeldBytes { try await writeHeld() }
     }
 
     /// Writes the held frames (a thread-pool job: the write may wait for the disk).
@@ -255,11 +253,8 @@ public actor Recorder {
     private func heldFramesWritten() {
         for entry in segment!.held { segment!.duration += Ticks90k(entry.duration) }
         segment!.entries.append(contentsOf: segment!.held)
-        segment!.byteCount += Int64(segment!.heldBytes)
         statistics.framesWritten += segment!.held.count
         segment!.held.removeAll(keepingCapacity: true)
-        segment!.heldBytes = 0
-        assert(segment!.byteCount == segment!.file.length)
     }
 
     /// A write failed (the volume is full, the disk failed): the segment is closed at its
@@ -268,7 +263,6 @@ public actor Recorder {
         logger.error("\(error); closing the segment at its last whole frame", metadata: ["camera": "\(camera.name)"])
         segment!.file.discardStaged()
         segment!.held = []
-        segment!.heldBytes = 0
         try await closeSegment(after: error)
     }
 
@@ -308,7 +302,7 @@ public actor Recorder {
         let file = segment!.file, startMicros = segment!.startMicros
         let entries = segment!.entries + segment!.held
         let duration = segment!.held.reduce(segment!.duration) { $0 + Ticks90k($1.duration) }
-        let byteCount = segment!.byteCount + Int64(segment!.heldBytes)
+        let byteCount = file.length + Int64(file.stagedByteCount)
         let index = SampleIndex.encode(entries)
         do {
             if let id = segment!.rowID {
@@ -348,7 +342,7 @@ public actor Recorder {
         let digest = file.digest()
         let index = SampleIndex.encode(s.entries)
         if let id = s.rowID {
-            try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count,
+            try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.file.length, frameCount: s.entries.count,
                                             sampleIndex: index, sha256: digest)
         } else {
             _ = try await catalog.insertSegment(row(for: s, index: index, sha256: digest))
@@ -362,7 +356,7 @@ public actor Recorder {
 
     private func row(for s: OpenSegment, index: [UInt8], sha256: [UInt8]?) -> SegmentRecord {
         SegmentRecord(cameraID: camera.id, runID: run?.id ?? 0, fileName: s.fileName, startMicros: s.startMicros,
-                      duration: s.duration, byteCount: s.byteCount, frameCount: s.entries.count, codec: s.parameters.codec,
+                      duration: s.duration, byteCount: s.file.length, frameCount: s.entries.count, codec: s.parameters.codec,
                       parameterSets: s.parameters.parameterSets, sampleIndex: index, sha256: sha256,
                       state: sha256 == nil ? .open : .closed)
     }

@@ -162,12 +162,14 @@ public final class SampleFile: Sendable {
         state.withLock { Array($0.hasher.finalize()) }
     }
 
-    /// Copies `bytes` into the staging buffer (no system call).
-    public func stage(_ bytes: [UInt8]) {
+    /// Copies `bytes` into the staging buffer (no system call); returns the bytes now staged.
+    @discardableResult
+    public func stage(_ bytes: [UInt8]) -> Int {
         state.withLock { s in
             s.reserve(s.count + bytes.count + Self.blockSize)
             bytes.withUnsafeBytes { (s.buffer.baseAddress! + s.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             s.count += bytes.count
+            return s.count - s.written
         }
     }
 
