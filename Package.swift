@@ -132,7 +132,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "CentreTests", dependencies: ["Centre", "Media"], swiftSettings: strict),

@@ -46,36 +46,39 @@ public enum RTSPSession {
                            onEvent: (IngestEvent) async throws -> Void) async throws {
         let policies = endpoint.policies
         let readTimeout = endpoint.readTimeout, batching = endpoint.readBatching
-        let asyncChannel: NIOAsyncChannel<SessionMessage, ByteBuffer>
+        let channel: any Channel, inbound: SessionInbound
         do {
-            asyncChannel = try await ClientBootstrap(group: endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
+            (channel, inbound) = try await ClientBootstrap(group: endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
                 .connectTimeout(.milliseconds(Int64(endpoint.connectTimeout.components.seconds * 1000)))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: endpoint.url.host, port: endpoint.url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        if let batching { try channel.pipeline.syncOperations.addHandler(ReadBatchingHandler(batching)) }
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .nanoseconds(readTimeout.nanoseconds)))
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
-                        try channel.pipeline.syncOperations.addHandler(FrameAssemblyHandler())
-                        try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler())
-                        return try NIOAsyncChannel<SessionMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        let ops = channel.pipeline.syncOperations
+                        if let batching { try ops.addHandler(ReadBatchingHandler(batching)) }
+                        try ops.addHandler(IdleStateHandler(readTimeout: .nanoseconds(readTimeout.nanoseconds)))
+                        try ops.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
+                        try ops.addHandler(FrameAssemblyHandler())
+                        try ops.addHandler(ReadTimeoutHandler())
+                        let session = SessionInboundHandler(eventLoop: channel.eventLoop)
+                        try ops.addHandler(session)
+                        return (channel, session.inbound)
                     }
                 }
         } catch {
             throw RTSPError(.connection("connect to \(endpoint.url.host):\(endpoint.url.port) failed: \(error)"), camera: endpoint.name)
         }
-        try await asyncChannel.executeThenClose { inbound, _ in
-            var conversation = Conversation(endpoint: endpoint, channel: asyncChannel.channel, inbound: inbound.makeAsyncIterator(), logger: logger)
-            do {
-                try await conversation.play(onEvent: onEvent)
-            } catch {
-                await conversation.teardown()
-                if let e = error as? RTSPError { throw e.with(camera: endpoint.name) }
-                if error is CancellationError { throw error }
-                throw RTSPError(.connection("\(error)"), camera: endpoint.name)
-            }
+        var conversation = Conversation(endpoint: endpoint, channel: channel, inbound: inbound, logger: logger)
+        do {
+            try await conversation.play(onEvent: onEvent)
+        } catch {
             await conversation.teardown()
+            try? await channel.close()
+            if let e = error as? RTSPError { throw e.with(camera: endpoint.name) }
+            if error is CancellationError { throw error }
+            throw RTSPError(.connection("\(error)"), camera: endpoint.name)
         }
+        await conversation.teardown()
+        try? await channel.close()
     }
 }
 
@@ -171,7 +174,7 @@ private final class ReadTimeoutHandler: ChannelInboundHandler {
 struct Conversation {
     let endpoint: CameraEndpoint
     let channel: any Channel
-    var inbound: NIOAsyncChannelInboundStream<SessionMessage>.AsyncIterator
+    let inbound: SessionInbound
     let logger: Logger
     var cseq = 0
     var authenticator: Authenticator?
@@ -181,7 +184,7 @@ struct Conversation {
     var presentationURL: String?
     var tornDown = false
 
-    init(endpoint: CameraEndpoint, channel: any Channel, inbound: NIOAsyncChannelInboundStream<SessionMessage>.AsyncIterator, logger: Logger) {
+    init(endpoint: CameraEndpoint, channel: any Channel, inbound: SessionInbound, logger: Logger) {
         self.endpoint = endpoint
         self.channel = channel
         self.inbound = inbound

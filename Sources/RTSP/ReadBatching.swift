@@ -77,7 +77,9 @@ final class ReadBatchingHandler: ChannelInboundHandler {
                 return // the channel is closing: no more ticks
             }
         }
-        if isBatching { context.read() }
+        // Through the whole pipeline, not from here: `SessionInboundHandler` withholds the
+        // read while its consumer is behind.
+        if isBatching { context.pipeline.syncOperations.read() }
         let period = UInt64(max(1_000_000, batching.period.nanoseconds))
         let next = (NIODeadline.now().uptimeNanoseconds / period + 1) * period
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(next)) { [self] in
