@@ -56,8 +56,7 @@ public enum RTSPSession {
                         let ops = channel.pipeline.syncOperations
                         if let batching { try ops.addHandler(ReadBatchingHandler(batching)) }
                         try ops.addHandler(IdleStateHandler(readTimeout: .nanoseconds(readTimeout.nanoseconds)))
-                        try ops.addHandler(ByteToMessageHandler(RTSPInboundHandler(policies: policies)))
-                        try ops.addHandler(FrameAssemblyHandler())
+                        try ops.addHandler(SessionDecoder(policies: policies))
                         try ops.addHandler(ReadTimeoutHandler())
                         let session = SessionInboundHandler(eventLoop: channel.eventLoop)
                         try ops.addHandler(session)
@@ -90,69 +89,6 @@ enum SessionMessage: Sendable {
     /// The frames completed since the last message, in order (never empty).
     case frames([DepacketizedFrame])
     case serverRequest(method: String)
-}
-
-/// Runs the depacketiser on the event loop, so that only whole frames — not every RTP
-/// packet — travel through the async channel into the session's task. The frames a read
-/// completes go on as one message when the read is complete (or sooner, before any other
-/// message, to keep the order). Until `configure` is called (after SETUP), interleaved
-/// data passes through untouched.
-final class FrameAssemblyHandler: ChannelInboundHandler {
-    typealias InboundIn = RTSPInbound
-    typealias InboundOut = SessionMessage
-
-    private var depacketizer: VideoDepacketizer?
-    private var rtpChannel: UInt8 = 0
-    private var payloadType: UInt8 = 0
-    private var completed: [DepacketizedFrame] = []
-
-    func configure(track: VideoTrack, rtpChannel: UInt8) {
-        depacketizer = VideoDepacketizer(codec: track.codec, parameters: track.parameters)
-        self.rtpChannel = rtpChannel
-        payloadType = track.payloadType
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case let .response(r):
-            fireCompleted(context: context)
-            context.fireChannelRead(wrapInboundOut(.response(r)))
-        case let .serverRequest(method):
-            fireCompleted(context: context)
-            context.fireChannelRead(wrapInboundOut(.serverRequest(method: method)))
-        case let .interleaved(channel, payload):
-            guard channel == rtpChannel, depacketizer != nil else {
-                fireCompleted(context: context)
-                context.fireChannelRead(wrapInboundOut(.interleaved(channel: channel)))
-                return
-            }
-            do {
-                let packet = try RTPPacket(parsing: payload)
-                guard packet.payloadType == payloadType else { return }
-                try depacketizer!.push(packet) { completed.append($0) }
-            } catch {
-                fireCompleted(context: context)
-                context.fireErrorCaught(error)
-            }
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        fireCompleted(context: context)
-        context.fireChannelReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        fireCompleted(context: context)
-        context.fireChannelInactive()
-    }
-
-    private func fireCompleted(context: ChannelHandlerContext) {
-        guard !completed.isEmpty else { return }
-        let frames = completed
-        completed = []
-        context.fireChannelRead(wrapInboundOut(.frames(frames)))
-    }
 }
 
 /// Turns the idle event into an error, which ends the inbound stream.
@@ -224,7 +160,7 @@ struct Conversation {
         // From here on the pipeline assembles frames (a camera may send RTP before its PLAY reply).
         let rtpChannel = channels.lowerBound
         try await channel.eventLoop.submit { [channel] in
-            try channel.pipeline.syncOperations.handler(type: FrameAssemblyHandler.self).configure(track: track, rtpChannel: rtpChannel)
+            try channel.pipeline.syncOperations.handler(type: SessionDecoder.self).configure(track: track, rtpChannel: rtpChannel)
         }.get()
         let play = try await send(RTSPRequest(method: "PLAY", url: playURL, headers: RTSPHeaders([("Range", "npt=0.000-")])))
         if let info = play.headers["RTP-Info"] {

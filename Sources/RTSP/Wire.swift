@@ -207,27 +207,6 @@ public struct RTSPWireDecoder: Sendable {
     }
 }
 
-/// The NIO side of `RTSPWireDecoder`.
-final class RTSPInboundHandler: ByteToMessageDecoder {
-    typealias InboundOut = RTSPInbound
-    var decoder: RTSPWireDecoder
-
-    init(policies: QuirkPolicies) {
-        decoder = RTSPWireDecoder(policies: policies)
-    }
-
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let message = try decoder.decode(&buffer) else { return .needMoreData }
-        context.fireChannelRead(wrapInboundOut(message))
-        return .continue
-    }
-
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
-    }
-}
-
 /// A request to send (RFC 2326 §6).
 public struct RTSPRequest: Sendable {
     public var method: String

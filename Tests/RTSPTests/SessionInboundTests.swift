@@ -22,12 +22,16 @@ struct SessionInboundTests {
     func makeChannel(batching: Bool = false) async throws -> (NIOAsyncTestingChannel, ReadCounter, SessionInbound) {
         let channel = NIOAsyncTestingChannel()
         let counter = ReadCounter()
-        let session = SessionInboundHandler(eventLoop: channel.eventLoop)
-        try await channel.pipeline.addHandler(counter)
-        if batching { try await channel.pipeline.addHandler(ReadBatchingHandler(ReadBatching())) }
-        try await channel.pipeline.addHandler(session)
+        let inbound = try await channel.testingEventLoop.executeInContext {
+            let ops = channel.pipeline.syncOperations
+            try ops.addHandler(counter)
+            if batching { try ops.addHandler(ReadBatchingHandler(ReadBatching())) }
+            let session = SessionInboundHandler(eventLoop: channel.eventLoop)
+            try ops.addHandler(session)
+            return session.inbound
+        }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 554))
-        return (channel, counter, session.inbound)
+        return (channel, counter, inbound)
     }
 
     /// Starts batching: its first tick reads at once (the next ones wait for real time,
