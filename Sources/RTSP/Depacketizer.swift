@@ -42,6 +42,8 @@ public struct VideoDepacketizer: Sendable {
     private var inBandVPS: [UInt8]?
     private var inBandSPS: [UInt8]?
     private var inBandPPS: [UInt8]?
+    /// A parameter set arrived in-band since the last frame: only then are they compared.
+    private var inBandArrived = false
 
     public init(codec: VideoCodec, parameters: VideoParameters?) {
         self.codec = codec
@@ -108,7 +110,8 @@ public struct VideoDepacketizer: Sendable {
     }
 
     private mutating func updateParametersFromInBand() {
-        guard let sps = inBandSPS, let pps = inBandPPS else { return }
+        guard inBandArrived, let sps = inBandSPS, let pps = inBandPPS else { return }
+        inBandArrived = false
         if let p = parameters, p.sps == sps, p.pps == pps, p.vps == inBandVPS { return }
         switch codec {
         case .h264:
@@ -126,20 +129,19 @@ public struct VideoDepacketizer: Sendable {
 
     private mutating func noteNAL(header: UInt8, fullNAL: ByteBuffer?) {
         if NALUnits.isKeySlice(codec: codec, header: header) { unitIsKey = true }
-        guard let nal = fullNAL else { return }
+        guard let nal = fullNAL, isParameterSet(header) else { return }
+        inBandArrived = true
         switch codec {
         case .h264:
             switch H264.nalType(header) {
             case H264.NALType.sps: inBandSPS = Array(nal.readableBytesView)
-            case H264.NALType.pps: inBandPPS = Array(nal.readableBytesView)
-            default: break
+            default: inBandPPS = Array(nal.readableBytesView)
             }
         case .h265:
             switch H265.nalType(header) {
             case H265.NALType.vps: inBandVPS = Array(nal.readableBytesView)
             case H265.NALType.sps: inBandSPS = Array(nal.readableBytesView)
-            case H265.NALType.pps: inBandPPS = Array(nal.readableBytesView)
-            default: break
+            default: inBandPPS = Array(nal.readableBytesView)
             }
         }
     }
