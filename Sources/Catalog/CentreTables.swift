@@ -308,19 +308,32 @@ extension Catalog {
         let rows = try await run("find api token") {
             try await database.raw("SELECT * FROM api_tokens WHERE token_hash = \(bind: Data(tokenHash))").all()
         }
-        return try rows.first.map { row in
-            APITokenRecord(id: try row.decode(column: "id", as: Int64.self),
-                           tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
-                           userID: try row.decode(column: "user_id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
-                           createdMicros: try row.decode(column: "created_micros", as: Int64.self),
-                           revoked: try row.decode(column: "revoked", as: Int.self) != 0)
-        }
+        return try rows.first.map(Self.apiTokenRecord)
     }
 
-    public func revokeAPIToken(id: Int64, userID: Int64) async throws {
-        try await run("revoke api token \(id)") {
-            try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE id = \(bind: id) AND user_id = \(bind: userID)").run()
+    /// A user's API tokens, oldest first (their hashes, never the tokens).
+    public func apiTokens(userID: Int64) async throws -> [APITokenRecord] {
+        let rows = try await run("list api tokens of user \(userID)") {
+            try await database.raw("SELECT * FROM api_tokens WHERE user_id = \(bind: userID) ORDER BY id").all()
         }
+        return try rows.map(Self.apiTokenRecord)
+    }
+
+    private static func apiTokenRecord(_ row: any SQLRow) throws -> APITokenRecord {
+        APITokenRecord(id: try row.decode(column: "id", as: Int64.self),
+                       tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
+                       userID: try row.decode(column: "user_id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+                       createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+                       revoked: try row.decode(column: "revoked", as: Int.self) != 0)
+    }
+
+    /// Revokes token `id` if it is `userID`'s; returns whether it was (revoking a revoked
+    /// token again counts as done).
+    public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {
+        let rows = try await run("revoke api token \(id)") {
+            try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE id = \(bind: id) AND user_id = \(bind: userID) RETURNING id").all()
+        }
+        return !rows.isEmpty
     }
 
     // MARK: Audit log

@@ -212,6 +212,17 @@ public actor Accounts {
         return (id, token)
     }
 
+    /// The user's API tokens, without the tokens themselves (only their hashes are kept).
+    public func apiTokens(userID: Int64) async throws -> [APITokenRecord] {
+        try await catalog.apiTokens(userID: userID)
+    }
+
+    /// Revokes the user's token `id` at once: the next request bearing it is refused.
+    /// Returns false when the user has no token `id`.
+    public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {
+        try await catalog.revokeAPIToken(id: id, userID: userID)
+    }
+
     static func digest(_ token: String) -> [UInt8] {
         Array(SHA256.hash(data: Array(token.utf8)))
     }

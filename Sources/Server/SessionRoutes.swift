@@ -1,6 +1,7 @@
 import Centre
 import Foundation
 import Hummingbird
+import Recording
 
 /// Sign-in, sign-out, who am I, password change, API tokens.
 struct SessionRoutes {
@@ -9,6 +10,7 @@ struct SessionRoutes {
     struct SignIn: Decodable { var username: String; var password: String }
     struct PasswordChange: Decodable { var current: String; var new: String }
     struct TokenRequest: Decodable { var name: String }
+    struct TokenInfo: Encodable { var id: Int64; var name: String; var created: String; var revoked: Bool }
 
     struct Me: Encodable {
         var user: String
@@ -85,6 +87,19 @@ struct SessionRoutes {
             try await env.audit.append(AuditEntry("token.issue", "ok", principal: principal, request: request, context: context,
                                                   detail: "token \(issued.id) \"\(body.name)\""))
             return try json(["id": String(issued.id), "token": issued.token], status: .created)
+        }
+        t.add(.get, "/api/tokens", nil) { _, _, principal in
+            let tokens = try await env.accounts.apiTokens(userID: principal.userID)
+            return try json(tokens.map { TokenInfo(id: $0.id, name: $0.name, created: iso8601(micros: $0.createdMicros), revoked: $0.revoked) })
+        }
+        t.add(.delete, "/api/tokens/{id}", nil) { request, context, principal in
+            guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(status: .badRequest, message: "token id must be a number") }
+            guard try await env.accounts.revokeAPIToken(id: id, userID: principal.userID) else {
+                throw APIError(status: .notFound, message: "you have no token \(id)")
+            }
+            try await env.audit.append(AuditEntry("token.revoke", "ok", principal: principal, request: request, context: context,
+                                                  detail: "token \(id)"))
+            return Response(status: .noContent)
         }
     }
 }

@@ -263,6 +263,37 @@ final class ServerHarness: Sendable {
         }
     }
 
+    @Test func anAPITokenIsListedWithoutItsSecretAndRevokedByItsOwnerOnly() async throws {
+        try await ServerHarness.with { h in
+            let owner = try await h.signIn(.operator)
+            let other = try await h.signIn(.supervisor)
+            let issued = try await h.request("POST", "/api/tokens", session: owner, json: ["name": "video wall"])
+            #expect(issued.status == 201)
+            let token = try #require(issued.json?["token"] as? String)
+            let id = try #require((issued.json?["id"] as? String).flatMap { Int64($0) })
+            let bearer = ["Authorization": "Bearer \(token)"]
+            #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
+
+            let listed = try await h.request("GET", "/api/tokens", session: owner)
+            let tokens = try #require(try JSONSerialization.jsonObject(with: listed.body) as? [[String: Any]])
+            #expect(tokens.count == 1 && tokens.first?["name"] as? String == "video wall" && tokens.first?["revoked"] as? Bool == false)
+            #expect(!String(decoding: listed.body, as: UTF8.self).contains(String(token.dropFirst(4))), "the list shows the token itself")
+            let othersList = try await h.request("GET", "/api/tokens", session: other)
+            let othersTokens = try JSONSerialization.jsonObject(with: othersList.body) as? [Any]
+            #expect(othersList.status == 200 && othersTokens?.isEmpty == true)
+
+            #expect(try await h.request("DELETE", "/api/tokens/\(id)", session: other).status == 404, "another user revoked the token")
+            #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
+            #expect(try await h.request("DELETE", "/api/tokens/\(id)", session: owner).status == 204)
+            let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+            #expect(entry.action == "token.revoke" && entry.user == "u-operator" && entry.detail == "token \(id)")
+            #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 401, "a revoked token still works")
+            let after = try await h.request("GET", "/api/tokens", session: owner)
+            let revoked = try JSONSerialization.jsonObject(with: after.body) as? [[String: Any]]
+            #expect(revoked?.first?["revoked"] as? Bool == true)
+        }
+    }
+
     @Test func csrfLockoutAndOneTimePasswords() async throws {
         try await ServerHarness.with { h in
             let admin = try await h.signIn(.admin)
