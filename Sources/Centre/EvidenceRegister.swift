@@ -150,7 +150,7 @@ public struct EvidenceRegister: Sendable {
                 unitName: "Vigil (\(site))", unitURL: "", exportTime: UInt64(now / 1_000_000 + OnvifExport.mp4EpochOffset),
                 operatorName: agent.user, sources: [.init(trackID: 1, name: camera.name, url: RTSPURL.redact(camera.url))],
                 startTimes: [(1, OnvifExport.fileTime(unixMicros: plan.firstFrameMicros))])
-            try SignedMP4.seal(path: path, info: info, signer: certificate, userInformation: "exhibit \(exhibit), case \(item.caseReference)")
+            let sha256 = try SignedMP4.seal(path: path, info: info, signer: certificate, userInformation: "exhibit \(exhibit), case \(item.caseReference)")
             // The links of the exported segments, on to a head signed now if need be.
             try await ChainHeads.sign(catalog: catalog, signer: keys.signer, site: site, cameraID: camera.id)
             let links = try await catalog.chainLinks(segmentIDs: plan.segmentIDs)
@@ -160,7 +160,7 @@ public struct EvidenceRegister: Sendable {
             }
             let continuation = try await catalog.chainLinks(cameraID: camera.id, from: last.position + 1, through: head.position)
             files.append(Manifest.File(
-                name: name, sha256: try EvidenceVerifier.sha256(of: path), cameraID: camera.id, cameraName: camera.name,
+                name: name, sha256: sha256, cameraID: camera.id, cameraName: camera.name,
                 requestedFrom: iso8601(micros: r.fromMicros), requestedTo: iso8601(micros: r.toMicros),
                 firstFrame: iso8601(micros: plan.firstFrameMicros), end: iso8601(micros: plan.endMicros),
                 segments: links.map(Self.link), continuation: continuation.map(Self.link), chainHead: head.note,

@@ -10,7 +10,9 @@ import X509
 /// `meta` box with instance i's `sibo` payload zeroed and every later `sinf` removed.
 public enum SignedMP4 {
     /// Appends the ONVIF `meta` box to a finished MP4 and signs the file in place.
-    public static func seal(path: String, info: OnvifExport.ExportInfo, signer: SiteCertificate, userInformation: String? = nil) throws {
+    /// Returns the SHA-256 of the sealed file (hex), from the same read as the signature's.
+    @discardableResult
+    public static func seal(path: String, info: OnvifExport.ExportInfo, signer: SiteCertificate, userInformation: String? = nil) throws -> String {
         let instance = OnvifExport.SigningInstance(signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
                                                    algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
         let meta = OnvifExport.metaBox(info: info, instance: instance)
@@ -18,11 +20,13 @@ public enum SignedMP4 {
         defer { try? file.close() }
         let metaOffset = try file.seekToEnd()
         try file.write(contentsOf: meta)
-        try sign(file: file, metaOffset: Int64(metaOffset), meta: meta, instance: 0, signer: signer)
+        return try sign(file: file, metaOffset: Int64(metaOffset), meta: meta, instance: 0, signer: signer)
     }
 
-    /// Adds a further signing instance (a second party's) to a sealed file.
-    public static func countersign(path: String, signer: SiteCertificate, userInformation: String?) throws {
+    /// Adds a further signing instance (a second party's) to a sealed file. Returns the
+    /// SHA-256 of the file as countersigned (hex).
+    @discardableResult
+    public static func countersign(path: String, signer: SiteCertificate, userInformation: String?) throws -> String {
         let file = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         defer { try? file.close() }
         let (metaBox, meta) = try locateMeta(file)
@@ -34,18 +38,33 @@ public enum SignedMP4 {
         try file.truncate(atOffset: UInt64(metaBox.offset))
         try file.seek(toOffset: UInt64(metaBox.offset))
         try file.write(contentsOf: grown)
-        try sign(file: file, metaOffset: metaBox.offset, meta: grown, instance: parsed.instances.count, signer: signer)
+        return try sign(file: file, metaOffset: metaBox.offset, meta: grown, instance: parsed.instances.count, signer: signer)
     }
 
-    private static func sign(file: FileHandle, metaOffset: Int64, meta: [UInt8], instance: Int, signer: SiteCertificate) throws {
+    /// Signs instance `instance` of `meta` (written at `metaOffset`) and returns the SHA-256
+    /// of the whole file as signed. One read: the bytes before `meta` are hashed once, and
+    /// that state is carried on both with the signing input and with the signed box.
+    private static func sign(file: FileHandle, metaOffset: Int64, meta: [UInt8], instance: Int, signer: SiteCertificate) throws -> String {
         let parsed = try OnvifExport.parseMeta(meta)
-        let digest = try hash(file, replacing: metaOffset..<metaOffset + Int64(meta.count),
-                              with: OnvifExport.signingInput(meta: meta, parsed: parsed, instance: instance))
-        let signature = try signer.sign(digest)
-        guard signature.count == parsed.instances[instance].signature.count else { throw EvidenceError("signature length changed") }
-        try file.seek(toOffset: UInt64(metaOffset) + UInt64(parsed.instances[instance].signature.lowerBound))
+        let size = Int64(try file.seekToEnd()), metaEnd = metaOffset + Int64(meta.count)
+        let suffix = try read(file, metaEnd, Int(size - metaEnd)) // empty: `meta` is the last box
+        var prefix = SHA256()
+        try feed(&prefix, file, from: 0, to: metaOffset)
+        var signing = prefix
+        signing.update(data: OnvifExport.signingInput(meta: meta, parsed: parsed, instance: instance))
+        signing.update(data: suffix)
+        let signature = try signer.sign(signing.finalize())
+        let slot = parsed.instances[instance].signature
+        guard signature.count == slot.count else { throw EvidenceError("signature length changed") }
+        try file.seek(toOffset: UInt64(metaOffset) + UInt64(slot.lowerBound))
         try file.write(contentsOf: signature)
         try file.synchronize()
+        var signed = meta
+        signed.replaceSubrange(slot, with: signature)
+        var whole = prefix
+        whole.update(data: signed)
+        whole.update(data: suffix)
+        return hex(Array(whole.finalize()))
     }
 
     /// What one signing instance proves.
@@ -150,17 +169,6 @@ public enum SignedMP4 {
     static func read(_ file: FileHandle, _ offset: Int64, _ count: Int) throws -> [UInt8] {
         try file.seek(toOffset: UInt64(offset))
         return [UInt8](try file.read(upToCount: count) ?? Data())
-    }
-
-    /// SHA-256 of the file with `range` replaced by `replacement`.
-    static func hash(_ file: FileHandle, replacing range: Range<Int64>, with replacement: [UInt8]) throws -> SHA256.Digest {
-        var h = SHA256()
-        try file.seek(toOffset: 0)
-        try feed(&h, file, from: 0, to: range.lowerBound)
-        h.update(data: replacement)
-        let size = Int64(try file.seekToEnd())
-        try feed(&h, file, from: range.upperBound, to: size)
-        return h.finalize()
     }
 
     /// Hashes `[from, to)` of a file in 4 MiB reads.

@@ -135,7 +135,8 @@ struct EvidenceTests {
             let (_, bundle, mp4) = try await site.exportedBundle()
             // A prosecutor's office countersigns with its own key and certificate.
             let other = try SiteCertificate.loadOrCreate(directory: site.dir + "/prosecutor", siteName: "prosecutor's office")
-            try SignedMP4.countersign(path: mp4, signer: other, userInformation: "received by the prosecutor's office")
+            let countersigned = try SignedMP4.countersign(path: mp4, signer: other, userInformation: "received by the prosecutor's office")
+            #expect(countersigned == (try EvidenceVerifier.sha256(of: mp4)), "the digest returned is not the file's")
             let inspected = try SignedMP4.inspect(path: mp4, pinned: [site.certificate.der])
             #expect(inspected.signatures.count == 2 && inspected.signatures.allSatisfy(\.valid))
             #expect(inspected.signatures.map(\.trusted) == [true, false])
