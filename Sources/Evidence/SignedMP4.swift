@@ -41,18 +41,17 @@ public enum SignedMP4 {
         return try sign(file: file, metaOffset: metaBox.offset, meta: grown, instance: parsed.instances.count, signer: signer)
     }
 
-    /// Signs instance `instance` of `meta` (written at `metaOffset`) and returns the SHA-256
-    /// of the whole file as signed. One read: the bytes before `meta` are hashed once, and
-    /// that state is carried on both with the signing input and with the signed box.
+    /// Signs instance `instance` of `meta`, the file's last box (written at `metaOffset`),
+    /// and returns the SHA-256 of the whole file as signed. One read: the bytes before
+    /// `meta` are hashed once, and that state is carried on both with the signing input
+    /// and with the signed box.
     private static func sign(file: FileHandle, metaOffset: Int64, meta: [UInt8], instance: Int, signer: SiteCertificate) throws -> String {
         let parsed = try OnvifExport.parseMeta(meta)
-        let size = Int64(try file.seekToEnd()), metaEnd = metaOffset + Int64(meta.count)
-        let suffix = try read(file, metaEnd, Int(size - metaEnd)) // empty: `meta` is the last box
+        guard Int64(try file.seekToEnd()) == metaOffset + Int64(meta.count) else { throw EvidenceError("the meta box is not the file's last box") }
         var prefix = SHA256()
         try feed(&prefix, file, from: 0, to: metaOffset)
         var signing = prefix
         signing.update(data: OnvifExport.signingInput(meta: meta, parsed: parsed, instance: instance))
-        signing.update(data: suffix)
         let signature = try signer.sign(signing.finalize())
         let slot = parsed.instances[instance].signature
         guard signature.count == slot.count else { throw EvidenceError("signature length changed") }
@@ -63,7 +62,6 @@ public enum SignedMP4 {
         signed.replaceSubrange(slot, with: signature)
         var whole = prefix
         whole.update(data: signed)
-        whole.update(data: suffix)
         return hex(Array(whole.finalize()))
     }
 

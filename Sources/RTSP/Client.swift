@@ -34,8 +34,6 @@ public enum IngestEvent: Sendable {
     /// The session ended; the source reconnects after a backoff.
     case disconnected(RTSPError)
 
-    /// One frame on its own.
-    public static func frame(_ frame: DepacketizedFrame) -> IngestEvent { .frames([frame]) }
 }
 
 /// One RTSP session from connect to teardown (RFC 2326 §A.2 client state machine:
@@ -76,8 +74,6 @@ public enum RTSPSession {
             if error is CancellationError { throw error }
             throw RTSPError(.connection("\(error)"), camera: endpoint.name)
         }
-        await conversation.teardown()
-        try? await channel.close()
     }
 }
 
@@ -130,7 +126,9 @@ struct Conversation {
         }
     }
 
-    mutating func play(onEvent: (IngestEvent) async throws -> Void) async throws {
+    /// Plays until the session fails (it has no other end: the camera closing the
+    /// connection is a failure too).
+    mutating func play(onEvent: (IngestEvent) async throws -> Void) async throws -> Never {
         let requestURL = endpoint.url.requestURL
         let options = try await send(RTSPRequest(method: "OPTIONS", url: requestURL), allowFailure: true)
         if options.status >= 300 {

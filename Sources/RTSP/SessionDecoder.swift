@@ -38,7 +38,7 @@ final class SessionDecoder: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         var bytes = unwrapInboundIn(data)
-        if var rest = pending.take(), rest.readableBytes > 0 {
+        if var rest = pending.take() {
             rest.writeBuffer(&bytes)
             bytes = rest
         }

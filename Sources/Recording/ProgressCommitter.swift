@@ -60,13 +60,7 @@ public actor ProgressCommitter {
         do {
             synced = try await NIOThreadPool.singleton.runIfActive {
                 files.map { file -> (any Error)? in
-                    do {
-                        try file.writeStaged()
-                        try file.sync()
-                        return nil
-                    } catch {
-                        return error
-                    }
+                    do { try file.writeStagedAndSync(); return nil } catch { return error }
                 }
             }
         } catch {

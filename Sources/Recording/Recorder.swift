@@ -311,10 +311,7 @@ public actor Recorder {
             } else {
                 var first = row(for: segment!, index: index, sha256: nil)
                 (first.duration, first.byteCount, first.frameCount) = (duration, byteCount, entries.count)
-                try await NIOThreadPool.singleton.runIfActive {
-                    try file.writeStaged()
-                    try file.sync()
-                }
+                try await NIOThreadPool.singleton.runIfActive { try file.writeStagedAndSync() }
                 segment?.rowID = try await catalog.insertSegment(first)
             }
         } catch {

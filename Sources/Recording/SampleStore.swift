@@ -216,6 +216,12 @@ public final class SampleFile: Sendable {
         state.withLock { $0.count = $0.written }
     }
 
+    /// Writes what is staged and makes it durable: what a flush does to the file.
+    public func writeStagedAndSync() throws {
+        try writeStaged()
+        try sync()
+    }
+
     /// Makes every byte written durable (data and size).
     public func sync() throws {
         guard fdatasync(fd) == 0 else { throw RecordingError.io(operation: "fdatasync", path: path, errno: errno) }

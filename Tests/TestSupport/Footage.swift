@@ -49,3 +49,8 @@ extension TestSupport {
         try await recorder.stop()
     }
 }
+
+extension IngestEvent {
+    /// One frame as an event of its own, for tests that feed a recorder by hand.
+    public static func frame(_ frame: DepacketizedFrame) -> IngestEvent { .frames([frame]) }
+}
