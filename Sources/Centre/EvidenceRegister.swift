@@ -97,6 +97,29 @@ public struct EvidenceRegister: Sendable {
         try await record(item, kind: "downloaded", agent, purpose: nil, detail: "export \(export): \(file), \(bytes) bytes")
     }
 
+    /// Removes from `shelf` the exports made more than `keepDays` ago, and what unfinished
+    /// exports left there over a day ago; each removed export is a custody event
+    /// (`export-removed`) and its audit entry. Only the server's copies go: the recorded
+    /// footage is not touched. Throws the first failure to record an event, after trying
+    /// every one (the files are gone by then, and the rest must still be recorded).
+    @discardableResult
+    public func pruneShelf(_ shelf: ExportShelf, keepDays: Int, nowMicros: Int64 = currentMicros()) async throws -> [ExportShelf.Removed] {
+        let removed = shelf.prune(madeBefore: nowMicros - Int64(keepDays) * 86_400_000_000, stagingMadeBefore: nowMicros - 86_400_000_000)
+        let agent = Agent(user: "vigil", role: nil, address: nil, userAgent: "export shelf")
+        var failure: (any Error)?
+        for r in removed where r.published {
+            do {
+                let item = try await find(r.exhibit)
+                try await record(item, kind: "export-removed", agent, purpose: nil,
+                                 detail: "export \(r.id), \(r.bytes) bytes, removed from the server after \(keepDays) days; the recorded footage is not touched")
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return removed
+    }
+
     public func find(_ exhibit: String) async throws -> EvidenceRecord {
         guard let item = try await catalog.evidence(exhibit: exhibit) else { throw CentreError(.notFound, "no exhibit \(exhibit)") }
         return item

@@ -4,7 +4,10 @@ import Foundation
 /// authorised users can fetch them again: `ROOT/EXHIBIT/STAMP/FILE`, one directory per
 /// export (STAMP is the UTC export time, `yyyyMMdd'T'HHmmss'Z'`, with `-2`, `-3`… when two
 /// exports fall in one second). Names coming from a request are only ever matched
-/// against what is listed here, never joined into a path unchecked.
+/// against what is listed here, never joined into a path unchecked. The shelf keeps copies
+/// for download, not the evidence itself (the footage stays held in the recording), so
+/// exports are removed once older than the site's keep period (`prune`): otherwise they
+/// would pile up and the disk floor would delete recorded footage to make room for them.
 public struct ExportShelf: Sendable {
     public let root: String
 
@@ -26,8 +29,31 @@ public struct ExportShelf: Sendable {
         }
     }
 
+    /// What `prune` removed: a published export (now gone from the listing) or a staging
+    /// directory left by an export that never finished (a crash).
+    public struct Removed: Sendable, Equatable {
+        public var exhibit: String
+        public var id: String
+        public var bytes: Int64
+        public var published: Bool
+        public init(exhibit: String, id: String, bytes: Int64, published: Bool) {
+            self.exhibit = exhibit
+            self.id = id
+            self.bytes = bytes
+            self.published = published
+        }
+    }
+
     public init(root: String) {
         self.root = root
+    }
+
+    static func stampFormatter() -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter
     }
 
     /// A fresh, empty staging directory for an export of `exhibit` made at `micros`:
@@ -35,11 +61,7 @@ public struct ExportShelf: Sendable {
     /// lists or downloads a bundle still being written.
     public func newDirectory(exhibit: String, atMicros micros: Int64) throws -> (id: String, path: String) {
         guard Self.isName(exhibit) else { throw CentreError(.invalid, "not an exhibit number: \(exhibit)") }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let stamp = formatter.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
+        let stamp = Self.stampFormatter().string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
         let parent = "\(root)/\(exhibit)"
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         for n in 1...100 {
@@ -82,6 +104,56 @@ public struct ExportShelf: Sendable {
     public func file(exhibit: String, export: String, name: String) -> String? {
         guard exports(exhibit: exhibit).first(where: { $0.id == export })?.files.contains(where: { $0.name == name }) == true else { return nil }
         return "\(root)/\(exhibit)/\(export)/\(name)"
+    }
+
+    /// Removes every published export made before `cutoffMicros` (by the time in its id)
+    /// and every staging directory older than `stagingCutoffMicros` (an export runs for
+    /// minutes at most, so an old one is what a crash left). A published export first
+    /// leaves the listing by an atomic rename to a hidden name, so no download starts on a
+    /// bundle being deleted; a hidden directory of any other shape (one such rename that a
+    /// crash interrupted) is removed too. Returns what it removed; what it could not remove
+    /// stays, to be tried again.
+    public func prune(madeBefore cutoffMicros: Int64, stagingMadeBefore stagingCutoffMicros: Int64) -> [Removed] {
+        let formatter = Self.stampFormatter()
+        func madeMicros(_ id: String) -> Int64? {
+            guard let date = formatter.date(from: String(id.prefix(16))) else { return nil }
+            return Int64(date.timeIntervalSince1970 * 1e6)
+        }
+        var removed: [Removed] = []
+        let exhibits = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter(Self.isName).sorted()
+        for exhibit in exhibits {
+            let parent = "\(root)/\(exhibit)"
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { continue }
+            for name in names.sorted() {
+                if Self.isName(name) {
+                    guard let made = madeMicros(name), made < cutoffMicros else { continue }
+                    let bytes = Self.bytes(under: "\(parent)/\(name)")
+                    let doomed = "\(parent)/.expired-\(name)"
+                    guard rename("\(parent)/\(name)", doomed) == 0 else { continue }
+                    try? FileManager.default.removeItem(atPath: doomed)
+                    removed.append(Removed(exhibit: exhibit, id: name, bytes: bytes, published: true))
+                } else if name.hasPrefix("."), name != ".", name != ".." {
+                    let id = String(name.dropFirst())
+                    if let made = madeMicros(id), made >= stagingCutoffMicros { continue }
+                    let path = "\(parent)/\(name)"
+                    let bytes = Self.bytes(under: path)
+                    guard (try? FileManager.default.removeItem(atPath: path)) != nil else { continue }
+                    // An interrupted removal was reported when it was renamed.
+                    if !id.hasPrefix("expired-") { removed.append(Removed(exhibit: exhibit, id: id, bytes: bytes, published: false)) }
+                }
+            }
+            rmdir(parent) // only if empty
+        }
+        return removed
+    }
+
+    /// The bytes of the regular files directly in `directory` (an export holds no others).
+    static func bytes(under directory: String) -> Int64 {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.reduce(0) { sum, name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")
+            return sum + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)
+        }
     }
 
     /// Letters, digits, `-`, `_` and `.`, not starting with a dot: no separators, no `..`.

@@ -89,7 +89,8 @@ struct CameraRoutes {
             let input = try await request.decode(as: CameraInput.self, context: context)
             guard let name = input.name, let url = input.url else { throw APIError(status: .badRequest, message: "name and url are required") }
             // `apply` replaces the URL with its credential-free form and seals the password.
-            var record = CameraRecord(id: 0, name: name, url: url, retentionDays: RetentionPolicy.defaultDays)
+            var record = CameraRecord(id: 0, name: name, url: url, retentionDays: env.newCameraDefaults.retentionDays)
+            record.segmentSeconds = env.newCameraDefaults.segmentSeconds
             let added = try await mapErrors { () async throws -> CameraRecord in
                 try apply(input, to: &record)
                 return try await CameraRules.register(record, in: env.catalog)

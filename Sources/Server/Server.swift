@@ -38,6 +38,18 @@ public struct ServerEnvironment: Sendable {
     /// Cookies get `Secure` when the server speaks TLS.
     public var secureCookies: Bool
     public var logger: Logger
+    /// What a camera added through the API gets for the settings its request leaves out
+    /// (the server's configuration: `retentionDays`, `segmentSeconds`).
+    public var newCameraDefaults = CameraDefaults()
+
+    public struct CameraDefaults: Sendable {
+        public var retentionDays = RetentionPolicy.defaultDays
+        public var segmentSeconds = 60
+        public init(retentionDays: Int = RetentionPolicy.defaultDays, segmentSeconds: Int = 60) {
+            self.retentionDays = retentionDays
+            self.segmentSeconds = segmentSeconds
+        }
+    }
 
     public init(catalog: Catalog, store: SampleStore, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
                 keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, metrics: VigilMetrics, webRoot: String, openAPIPath: String, secureCookies: Bool, logger: Logger) {

@@ -38,15 +38,64 @@ struct ServerSettings: Codable {
     /// Delete the oldest unheld footage when free space falls below this many MiB.
     var diskFloorMB: Int64 = 1024
     var checkpointSeconds: Int = 60
+    /// Days an export stays on the server for download (the bundle, not the footage).
+    var exportKeepDays: Int = 30
     var web: String?
 
     struct TLSFiles: Codable { var certificate: String; var key: String }
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, web
+    }
+
+    init() {}
+
+    /// Every field may be left out (its default above stands); a key this version does not
+    /// know is refused, so that a misspelt setting cannot silently fail to apply.
+    init(from decoder: any Decoder) throws {
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { CodingKeys(rawValue: $0) == nil }
+        guard unknown.isEmpty else {
+            throw ValidationError("unknown setting(s) \(unknown.sorted().joined(separator: ", ")); known: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        data = try value(.data, data)
+        listen = try value(.listen, listen)
+        siteName = try value(.siteName, siteName)
+        tls = try c.decodeIfPresent(TLSFiles.self, forKey: .tls)
+        retentionDays = try value(.retentionDays, retentionDays)
+        segmentSeconds = try value(.segmentSeconds, segmentSeconds)
+        diskFloorMB = try value(.diskFloorMB, diskFloorMB)
+        checkpointSeconds = try value(.checkpointSeconds, checkpointSeconds)
+        exportKeepDays = try value(.exportKeepDays, exportKeepDays)
+        web = try c.decodeIfPresent(String.self, forKey: .web)
+    }
+
     static func load(_ path: String) throws -> ServerSettings {
         guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read config file \(path)") }
-        do { return try JSONDecoder().decode(ServerSettings.self, from: data) } catch {
+        do { return try JSONDecoder().decode(ServerSettings.self, from: data) } catch let error as ValidationError {
+            throw ValidationError("config file \(path): \(error.message)")
+        } catch {
             throw ValidationError("config file \(path): \(error)")
         }
+    }
+
+    /// Refuses values out of range before anything is opened.
+    func validate() throws {
+        _ = try RetentionPolicy.validate(days: retentionDays)
+        func check(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else { throw ValidationError("\(name) must be \(range.lowerBound)...\(range.upperBound), got \(value)") }
+        }
+        try check("segmentSeconds", segmentSeconds, 1...3600)
+        try check("checkpointSeconds", checkpointSeconds, 1...3600)
+        try check("exportKeepDays", exportKeepDays, 1...3650)
+        guard diskFloorMB >= 0 else { throw ValidationError("diskFloorMB must not be negative, got \(diskFloorMB)") }
     }
 
     var hostAndPort: (String, Int) {
@@ -79,7 +128,7 @@ struct CentreRunner {
     func run(beforeStart: (Site) async throws -> Void, onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         let logger = makeLogger("vigil.serve")
         let (host, port) = try settings.hostAndPort
-        _ = try RetentionPolicy.validate(days: settings.retentionDays)
+        try settings.validate()
         let dataOptions = try DataOptions.parse(["--data", settings.data])
         let site = try await Site.open(dataOptions, siteName: settings.siteName, recover: true, logger: logger)
         try await beforeStart(site)
@@ -87,11 +136,13 @@ struct CentreRunner {
         let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
                                   policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger)
         let webRoot = settings.webRoot
-        let env = ServerEnvironment(
+        let shelf = ExportShelf(root: site.data.exportsPath)
+        var env = ServerEnvironment(
             catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
-            keys: site.keys, evidence: site.evidence, exports: ExportShelf(root: site.data.exportsPath), metrics: VigilMetrics(), webRoot: webRoot,
+            keys: site.keys, evidence: site.evidence, exports: shelf, metrics: VigilMetrics(), webRoot: webRoot,
             openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
             secureCookies: settings.tls != nil, logger: logger)
+        env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)
         let server = VigilServer(environment: env)
         let scheme = settings.tls == nil ? "http" : "https"
         let audit = site.audit
@@ -99,6 +150,7 @@ struct CentreRunner {
         try await server.run(
             host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
             services: [FleetService(fleet: fleet),
+                       ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
                        CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
                                          every: .seconds(settings.checkpointSeconds))],
             logger: logger,
@@ -121,6 +173,28 @@ struct FleetService: Service {
     let fleet: RecorderFleet
     func run() async throws {
         await cancelWhenGracefulShutdown { await fleet.run() }
+    }
+}
+
+/// Removes expired exports from the server's shelf: at start, then every hour.
+struct ShelfService: Service {
+    let evidence: EvidenceRegister
+    let shelf: ExportShelf
+    let keepDays: Int
+    let logger: Logger
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    for r in try await evidence.pruneShelf(shelf, keepDays: keepDays) {
+                        logger.info("export shelf: removed \(r.published ? "export" : "unfinished export") \(r.id) of \(r.exhibit) (\(r.bytes) bytes)")
+                    }
+                } catch {
+                    logger.error("export shelf: \(error)")
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
     }
 }
 

@@ -193,6 +193,38 @@ struct EvidenceTests {
         }
     }
 
+    /// An export past the keep period leaves the server's shelf as a custody event with its
+    /// audit entry; a recent one stays, and the held footage is not touched.
+    @Test func expiredExportsLeaveTheShelfOnRecord() async throws {
+        try await EvidenceSite.with("evidence-shelf") { site in
+            let segments = try await site.catalog.allSegments()
+            let item = try await site.register.create(ranges: [.init(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[1].endMicros)],
+                                                      requestingBody: "police", caseReference: "RSD-9/26", legalBasis: "art. 15 ustawy o Policji",
+                                                      purpose: "theft", by: EvidenceSite.clerk)
+            let shelf = ExportShelf(root: site.dir + "/exports")
+            let now = currentMicros(), day: Int64 = 86_400_000_000
+            var ids: [String] = []
+            for madeAt in [now - 8 * day, now - day] {
+                let (id, path) = try shelf.newDirectory(exhibit: item.exhibit, atMicros: madeAt)
+                try await site.register.export(exhibit: item.exhibit, to: path, by: EvidenceSite.clerk)
+                try shelf.publish(exhibit: item.exhibit, id: id)
+                ids.append(id)
+            }
+            let removed = try await site.register.pruneShelf(shelf, keepDays: 7, nowMicros: now)
+            #expect(removed.map(\.id) == [ids[0]] && removed[0].bytes > 0)
+            #expect(shelf.exports(exhibit: item.exhibit).map(\.id) == [ids[1]])
+            let custody = try await site.catalog.custody(evidenceID: item.id)
+            #expect(custody.map(\.kind) == ["created", "exported", "exported", "export-removed"])
+            #expect(custody.last?.detail?.contains(ids[0]) == true && custody.last?.actor == "vigil")
+            let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
+            #expect(entries.last?.action == "evidence.export-removed" && entries.last?.caseReference == "RSD-9/26")
+            // The footage is still there, and still held.
+            let ids2 = segments.prefix(2).map(\.id)
+            #expect(try await site.catalog.heldByEvidence(segmentIDs: ids2).sorted() == ids2.sorted())
+            #expect(try await site.catalog.allSegments().count == segments.count)
+        }
+    }
+
     @Test func onvifMetaRoundTripsAndPSSAlgorithmIsRFC4055() throws {
         let info = OnvifExport.ExportInfo(unitName: "Vigil", unitURL: "", exportTime: 3_900_000_000, operatorName: "op",
                                           sources: [.init(trackID: 1, name: "cam", url: "rtsp://10.0.0.1/")],

@@ -26,7 +26,7 @@ final class ServerHarness: Sendable {
 
     static let password = "correct horse battery"
 
-    static func start() async throws -> ServerHarness {
+    static func start(cameraDefaults: ServerEnvironment.CameraDefaults = .init()) async throws -> ServerHarness {
         let dir = try TestSupport.temporaryDirectory("server")
         let logger = Logger(label: "test")
         let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
@@ -46,10 +46,11 @@ final class ServerHarness: Sendable {
         camera = try await catalog.addCamera(camera)
         let certificate = try SiteCertificate.loadOrCreate(directory: "\(dir)/keys", siteName: "test-site")
         let evidence = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
-        let env = ServerEnvironment(catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
+        var env = ServerEnvironment(catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
                                     evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
                                     metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
                                     openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
+        env.newCameraDefaults = cameraDefaults
         typealias Started = (port: Int, routes: [(method: String, path: String)], policies: [RoutePolicy])
         let (started, continuation) = AsyncStream.makeStream(of: Started.self)
         let task = Task {
@@ -85,8 +86,8 @@ final class ServerHarness: Sendable {
     }
 
     /// Runs `body` against a fresh server, stopping it whatever happens.
-    static func with(_ body: (ServerHarness) async throws -> Void) async throws {
-        let h = try await start()
+    static func with(cameraDefaults: ServerEnvironment.CameraDefaults = .init(), _ body: (ServerHarness) async throws -> Void) async throws {
+        let h = try await start(cameraDefaults: cameraDefaults)
         do {
             try await body(h)
         } catch {
@@ -291,6 +292,22 @@ final class ServerHarness: Sendable {
             let after = try await h.request("GET", "/api/tokens", session: owner)
             let revoked = try JSONSerialization.jsonObject(with: after.body) as? [[String: Any]]
             #expect(revoked?.first?["revoked"] as? Bool == true)
+        }
+    }
+
+    /// A camera added without retention or segment length gets the server's configured
+    /// ones; what the request gives wins.
+    @Test func camerasAddedThroughTheAPIGetTheConfiguredDefaults() async throws {
+        try await ServerHarness.with(cameraDefaults: .init(retentionDays: 14, segmentSeconds: 120)) { h in
+            let admin = try await h.signIn(.admin)
+            let plain = try await h.request("POST", "/api/cameras", session: admin, json: ["name": "plain", "url": "rtsp://10.0.0.1/"])
+            let given = try await h.request("POST", "/api/cameras", session: admin,
+                                            json: ["name": "given", "url": "rtsp://10.0.0.2/", "retentionDays": 7, "segmentSeconds": 30])
+            #expect(plain.status == 201 && given.status == 201)
+            let cameras = try await h.env.catalog.cameras()
+            let stored = Dictionary(uniqueKeysWithValues: cameras.map { ($0.name, ($0.retentionDays, $0.segmentSeconds)) })
+            #expect(stored["plain"].map { [$0.0, $0.1] } == [14, 120])
+            #expect(stored["given"].map { [$0.0, $0.1] } == [7, 30])
         }
     }
 
