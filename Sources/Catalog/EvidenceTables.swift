@@ -211,13 +211,21 @@ extension Catalog {
     /// `startMicros`, in recording order (the index on camera and start bounds the scan).
     public func unchainedSegments(cameraID: Int64, startingFrom startMicros: Int64 = 0) async throws -> [SegmentRecord] {
         let rows = try await run("unchained segments of camera \(cameraID)") {
-            try await database.raw("""
-                SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND state = 'closed' AND start_micros >= \(bind: startMicros)
-                  AND id NOT IN (SELECT segment_id FROM segment_chain WHERE camera_id = \(bind: cameraID))
-                ORDER BY start_micros, id
-                """).all()
+            try await database.raw(Self.unchainedSegmentsQuery(cameraID: cameraID, startingFrom: startMicros)).all()
         }
         return try rows.map(Self.segmentRecord)
+    }
+
+    /// Runs at every segment close, so its cost must not grow with the chain: each
+    /// candidate is looked up in the chain by its segment id (a unique index). A `NOT IN`
+    /// over the camera's links read all of them every time — a year's 525 000 links a
+    /// camera, 0.2 s of CPU a close, a fifth of a core at 71 cameras and growing.
+    static func unchainedSegmentsQuery(cameraID: Int64, startingFrom startMicros: Int64) -> SQLQueryString {
+        """
+        SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND state = 'closed' AND start_micros >= \(bind: startMicros)
+          AND NOT EXISTS (SELECT 1 FROM segment_chain c WHERE c.segment_id = segments.id)
+        ORDER BY start_micros, id
+        """
     }
 
     public func addChainLink(_ l: ChainLinkRecord) async throws {

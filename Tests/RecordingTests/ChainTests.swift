@@ -1,4 +1,4 @@
-import Catalog
+@testable import Catalog
 import Foundation
 import Logging
 import Media
@@ -35,6 +35,24 @@ struct ChainTests {
             for (a, b) in zip(links, links.dropFirst()) { #expect(b.previousLink == a.link) }
             for (l, s) in zip(links, segments) { #expect(l.sha256 == s.sha256) }
             #expect(try await problems(h).isEmpty)
+        }
+    }
+
+    /// Chaining runs at every segment close; finding what is unchained must look up each
+    /// candidate in the chain (its unique segment-id index), never read the camera's whole
+    /// chain, which grows by 525 000 links a year.
+    @Test func findingUnchainedSegmentsDoesNotReadTheWholeChain() async throws {
+        try await Self.withRecorded("chain-plan") { h, segments in
+            let query = Catalog.unchainedSegmentsQuery(cameraID: segments[0].cameraID, startingFrom: segments[3].startMicros)
+            let plan = try await h.catalog.database.raw("EXPLAIN QUERY PLAN \(query)").all()
+                .map { try $0.decode(column: "detail", as: String.self) }
+            #expect(plan.contains { $0.contains("segment_chain") && $0.contains("(segment_id=?)") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("segment_chain") && $0.contains("(camera_id=?)") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("SCAN") && $0.contains("segment_chain") }, "\(plan)")
+            // And it finds what it must: unchain the last two, and they come back in order.
+            try await h.catalog.database.raw("DELETE FROM segment_chain WHERE segment_id IN (\(bind: segments[3].id), \(bind: segments[4].id))").run()
+            let found = try await h.catalog.unchainedSegments(cameraID: segments[0].cameraID, startingFrom: segments[2].startMicros)
+            #expect(found.map(\.id) == [segments[3].id, segments[4].id])
         }
     }
 
