@@ -278,14 +278,32 @@ extension Catalog {
         }
     }
 
+    /// Every signed head of a camera, oldest first (one a minute while it records: for
+    /// `vigil check`, not for paths that run every minute).
     public func chainHeads(cameraID: Int64) async throws -> [ChainHeadRecord] {
         let rows = try await run("chain heads of camera \(cameraID)") {
             try await database.raw("SELECT * FROM chain_heads WHERE camera_id = \(bind: cameraID) ORDER BY position").all()
         }
-        return try rows.map { row in
-            ChainHeadRecord(cameraID: try row.decode(column: "camera_id", as: Int64.self), position: try row.decode(column: "position", as: Int64.self),
-                            note: try row.decode(column: "note", as: String.self), signedMicros: try row.decode(column: "signed_micros", as: Int64.self))
+        return try rows.map(Self.chainHead)
+    }
+
+    /// A camera's newest signed head: one row read from the end of the primary key,
+    /// whatever the number of heads (the signer asks every minute for every camera; reading
+    /// them all took 0.65 s a camera in SQLite alone after a year's 525 000 heads).
+    public func latestChainHead(cameraID: Int64) async throws -> ChainHeadRecord? {
+        let rows = try await run("latest chain head of camera \(cameraID)") {
+            try await database.raw(Self.latestChainHeadQuery(cameraID: cameraID)).all()
         }
+        return try rows.first.map(Self.chainHead)
+    }
+
+    static func latestChainHeadQuery(cameraID: Int64) -> SQLQueryString {
+        "SELECT * FROM chain_heads WHERE camera_id = \(bind: cameraID) ORDER BY position DESC LIMIT 1"
+    }
+
+    static func chainHead(_ row: any SQLRow) throws -> ChainHeadRecord {
+        ChainHeadRecord(cameraID: try row.decode(column: "camera_id", as: Int64.self), position: try row.decode(column: "position", as: Int64.self),
+                        note: try row.decode(column: "note", as: String.self), signedMicros: try row.decode(column: "signed_micros", as: Int64.self))
     }
 
     static func chainLink(_ row: any SQLRow) throws -> ChainLinkRecord {

@@ -15,7 +15,7 @@ public enum ChainHeads {
     @discardableResult
     public static func sign(catalog: Catalog, signer: NoteSigner, site: String, cameraID: Int64) async throws -> ChainHeadRecord? {
         guard let last = try await catalog.lastChainLink(cameraID: cameraID) else { return nil }
-        if let head = try await catalog.chainHeads(cameraID: cameraID).last, head.position >= last.position { return nil }
+        if let head = try await catalog.latestChainHead(cameraID: cameraID), head.position >= last.position { return nil }
         let text = Checkpoint(origin: origin(site: site, cameraID: cameraID), treeSize: Int(last.position + 1), rootHash: last.link).text
         let head = ChainHeadRecord(cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: currentMicros())
         try await catalog.addChainHead(head)

@@ -178,7 +178,7 @@ public struct EvidenceRegister: Sendable {
             try await ChainHeads.sign(catalog: catalog, signer: keys.signer, site: site, cameraID: camera.id)
             let links = try await catalog.chainLinks(segmentIDs: plan.segmentIDs)
             guard links.count == segments.count, let last = links.last,
-                  let head = try await catalog.chainHeads(cameraID: camera.id).last, head.position >= last.position else {
+                  let head = try await catalog.latestChainHead(cameraID: camera.id), head.position >= last.position else {
                 throw CentreError(.invalid, "\(exhibit): the chain of \(camera.name) does not cover the exported segments")
             }
             let continuation = try await catalog.chainLinks(cameraID: camera.id, from: last.position + 1, through: head.position)

@@ -56,6 +56,26 @@ struct ChainTests {
         }
     }
 
+    /// The signer asks for every camera's newest head every minute; the answer must come
+    /// from the end of the key, not from reading a head a minute since recording began.
+    @Test func theLatestChainHeadIsReadFromTheEndOfTheKey() async throws {
+        try await Self.withRecorded("chain-head-plan") { h, segments in
+            let camera = segments[0].cameraID
+            #expect(try await h.catalog.latestChainHead(cameraID: camera) == nil)
+            for position: Int64 in [0, 2, 4] {
+                try await h.catalog.addChainHead(ChainHeadRecord(cameraID: camera, position: position, note: "head \(position)", signedMicros: position))
+            }
+            try await h.catalog.addChainHead(ChainHeadRecord(cameraID: camera + 1, position: 9, note: "another camera", signedMicros: 9))
+            #expect(try await h.catalog.latestChainHead(cameraID: camera)?.note == "head 4")
+            // One row comes back, found by the index in its order (no sort of all of them).
+            #expect(try await h.catalog.database.raw(Catalog.latestChainHeadQuery(cameraID: camera)).all().count == 1)
+            let plan = try await h.catalog.database.raw("EXPLAIN QUERY PLAN \(Catalog.latestChainHeadQuery(cameraID: camera))").all()
+                .map { try $0.decode(column: "detail", as: String.self) }
+            #expect(plan.count == 1 && plan[0].hasPrefix("SEARCH chain_heads USING") && plan[0].hasSuffix("(camera_id=?)"), "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        }
+    }
+
     @Test func removingASegmentOutsideRetentionBreaksTheChain() async throws {
         try await Self.withRecorded("chain-remove") { h, segments in
             try await h.catalog.database.raw("DELETE FROM segments WHERE id = \(bind: segments[2].id)").run()
