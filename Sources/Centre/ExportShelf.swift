@@ -23,6 +23,7 @@ public struct ExportShelf: Sendable {
     public struct Export: Sendable, Equatable {
         public var id: String
         public var files: [File]
+        public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
         public init(id: String, files: [File]) {
             self.id = id
             self.files = files
@@ -87,16 +88,20 @@ public struct ExportShelf: Sendable {
     public func exports(exhibit: String) -> [Export] {
         guard Self.isName(exhibit) else { return [] }
         let parent = "\(root)/\(exhibit)"
-        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter(Self.isName).sorted()
-        return ids.map { id in
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: "\(parent)/\(id)")) ?? []).filter(Self.isName).sorted()
-            let files = names.compactMap { name -> File? in
-                let path = "\(parent)/\(id)/\(name)"
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-                      attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
-                return File(name: name, bytes: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
-            }
-            return Export(id: id, files: files)
+        return Self.names(in: parent).filter(Self.isName).map { Export(id: $0, files: Self.files(in: "\(parent)/\($0)")) }
+    }
+
+    /// The entries of `directory`, sorted; none if it cannot be read.
+    static func names(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    }
+
+    /// The regular files of an export's directory whose names pass `isName`.
+    static func files(in directory: String) -> [File] {
+        names(in: directory).filter(isName).compactMap { name in
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"),
+                  attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
+            return File(name: name, bytes: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
         }
     }
 
@@ -116,44 +121,30 @@ public struct ExportShelf: Sendable {
     public func prune(madeBefore cutoffMicros: Int64, stagingMadeBefore stagingCutoffMicros: Int64) -> [Removed] {
         let formatter = Self.stampFormatter()
         func madeMicros(_ id: String) -> Int64? {
-            guard let date = formatter.date(from: String(id.prefix(16))) else { return nil }
-            return Int64(date.timeIntervalSince1970 * 1e6)
+            formatter.date(from: String(id.prefix(16))).map { Int64($0.timeIntervalSince1970 * 1e6) }
         }
         var removed: [Removed] = []
-        let exhibits = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter(Self.isName).sorted()
-        for exhibit in exhibits {
+        for exhibit in Self.names(in: root).filter(Self.isName) {
             let parent = "\(root)/\(exhibit)"
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { continue }
-            for name in names.sorted() {
-                if Self.isName(name) {
-                    guard let made = madeMicros(name), made < cutoffMicros else { continue }
-                    let bytes = Self.bytes(under: "\(parent)/\(name)")
-                    let doomed = "\(parent)/.expired-\(name)"
-                    guard rename("\(parent)/\(name)", doomed) == 0 else { continue }
-                    try? FileManager.default.removeItem(atPath: doomed)
-                    removed.append(Removed(exhibit: exhibit, id: name, bytes: bytes, published: true))
-                } else if name.hasPrefix("."), name != ".", name != ".." {
-                    let id = String(name.dropFirst())
-                    if let made = madeMicros(id), made >= stagingCutoffMicros { continue }
-                    let path = "\(parent)/\(name)"
-                    let bytes = Self.bytes(under: path)
-                    guard (try? FileManager.default.removeItem(atPath: path)) != nil else { continue }
-                    // An interrupted removal was reported when it was renamed.
-                    if !id.hasPrefix("expired-") { removed.append(Removed(exhibit: exhibit, id: id, bytes: bytes, published: false)) }
-                }
+            for export in exports(exhibit: exhibit) {
+                guard let made = madeMicros(export.id), made < cutoffMicros else { continue }
+                let doomed = "\(parent)/.expired-\(export.id)"
+                guard rename("\(parent)/\(export.id)", doomed) == 0 else { continue }
+                try? FileManager.default.removeItem(atPath: doomed)
+                removed.append(Removed(exhibit: exhibit, id: export.id, bytes: export.bytes, published: true))
+            }
+            // Hidden: staging directories, and removals that a crash interrupted (reported
+            // when they were renamed).
+            for name in Self.names(in: parent) where name.hasPrefix(".") {
+                let id = String(name.dropFirst())
+                if let made = madeMicros(id), made >= stagingCutoffMicros { continue }
+                let bytes = Self.files(in: "\(parent)/\(name)").reduce(0) { $0 + $1.bytes }
+                guard (try? FileManager.default.removeItem(atPath: "\(parent)/\(name)")) != nil else { continue }
+                if !id.hasPrefix("expired-") { removed.append(Removed(exhibit: exhibit, id: id, bytes: bytes, published: false)) }
             }
             rmdir(parent) // only if empty
         }
         return removed
-    }
-
-    /// The bytes of the regular files directly in `directory` (an export holds no others).
-    static func bytes(under directory: String) -> Int64 {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.reduce(0) { sum, name in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")
-            return sum + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)
-        }
     }
 
     /// Letters, digits, `-`, `_` and `.`, not starting with a dot: no separators, no `..`.

@@ -36,7 +36,10 @@ public enum CameraRules {
         guard (1...RetentionPolicy.maximumDays).contains(c.retentionDays) else {
             throw CentreError(.invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
         }
-        guard (1...3600).contains(c.segmentSeconds) else { throw CentreError(.invalid, "segment length must be 1...3600 seconds") }
+        let lengths = RecorderConfiguration.allowedSegmentSeconds
+        guard lengths.contains(c.segmentSeconds) else {
+            throw CentreError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
+        }
         if let lat = c.latitude, !(-90...90).contains(lat) { throw CentreError(.invalid, "latitude must be -90...90") }
         if let lon = c.longitude, !(-180...180).contains(lon) { throw CentreError(.invalid, "longitude must be -180...180") }
     }

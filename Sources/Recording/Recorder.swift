@@ -7,6 +7,8 @@ import RTSP
 public struct RecorderConfiguration: Sendable {
     /// A segment is cut at the first key frame at least this long after its start.
     public var segmentLength: Ticks90k = 60 * ticksPerSecond
+    /// The segment lengths, in seconds, that a camera or a command may ask for.
+    public static let allowedSegmentSeconds = 1...3600
     /// How often written frames are made durable (fdatasync + catalog row). A `kill -9`
     /// loses at most this much, plus one frame, plus the group commit's window. Flushes
     /// fall on a grid of this interval shared by every recorder of the process, so that

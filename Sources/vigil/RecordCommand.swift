@@ -28,7 +28,8 @@ struct Record: AsyncParsableCommand {
 
     func validate() throws {
         guard !camera.isEmpty else { throw ValidationError("give at least one --camera NAME=URL") }
-        guard (1...3600).contains(segmentSeconds) else { throw ValidationError("--segment-seconds must be 1...3600") }
+        let lengths = RecorderConfiguration.allowedSegmentSeconds
+        guard lengths.contains(segmentSeconds) else { throw ValidationError("--segment-seconds must be \(lengths.lowerBound)...\(lengths.upperBound)") }
         _ = try RetentionPolicy.validate(days: retentionDays)
     }
 

@@ -92,7 +92,7 @@ struct ServerSettings: Codable {
         func check(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
             guard range.contains(value) else { throw ValidationError("\(name) must be \(range.lowerBound)...\(range.upperBound), got \(value)") }
         }
-        try check("segmentSeconds", segmentSeconds, 1...3600)
+        try check("segmentSeconds", segmentSeconds, RecorderConfiguration.allowedSegmentSeconds)
         try check("checkpointSeconds", checkpointSeconds, 1...3600)
         try check("exportKeepDays", exportKeepDays, 1...3650)
         guard diskFloorMB >= 0 else { throw ValidationError("diskFloorMB must not be negative, got \(diskFloorMB)") }
