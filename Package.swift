@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "CentreTests", dependencies: ["Centre", "Media"], swiftSettings: strict),
+        .testTarget(name: "CentreTests", dependencies: ["Centre", "Media", "Catalog", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
                                                           .product(name: "_CryptoExtras", package: "swift-crypto"),
                                                           .product(name: "X509", package: "swift-certificates"),

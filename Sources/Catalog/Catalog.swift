@@ -135,7 +135,7 @@ public actor Catalog {
     private let closeHandler: (@Sendable () async throws -> Void)?
 
     /// Schema version this code reads and writes.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
 
     /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
     /// full synchronous commits: a committed row survives a crash or power loss.
@@ -233,7 +233,26 @@ public actor Catalog {
         }),
         (2, { db in try await Catalog.migrateToCentre(db) }),
         (3, { db in try await Catalog.migrateToEvidence(db) }),
+        (4, { db in
+            // A random name for this catalog, given once. The sample store keeps a copy, so
+            // start-up can tell a catalog that was lost or swapped for another one from an
+            // older copy of the same one (Recovery).
+            try await db.create(table: "catalog_identity")
+                .column("identity", type: .text, .primaryKey(autoIncrement: false))
+                .run()
+            let identity = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            try await db.raw("INSERT INTO catalog_identity (identity) VALUES (\(bind: identity))").run()
+        }),
     ]
+
+    /// This catalog's random name, given when it was created (migration 4).
+    public func identity() async throws -> String {
+        let rows = try await run("read catalog identity") { try await database.raw("SELECT identity FROM catalog_identity").all() }
+        guard rows.count == 1, let identity = try? rows[0].decode(column: "identity", as: String.self) else {
+            throw CatalogError.invalid("the catalog has \(rows.count) identities instead of one")
+        }
+        return identity
+    }
 
     // MARK: Cameras
 

@@ -183,13 +183,59 @@ extension Catalog {
         return added
     }
 
-    public func updateUser(_ u: UserRecord) async throws {
-        try await run("update user \(u.id)") {
+    // A user's columns are written one concern at a time, each in one statement, so
+    // that a slow sign-in (bcrypt) can never write back a row read before an
+    // administrator's change to it (a disable, a role, a new password).
+
+    /// Sets a new password hash, clearing the lockout; `mustChange` marks a one-time password.
+    public func setUserPassword(id: Int64, passwordHash: String, mustChange: Bool) async throws {
+        try await run("set password of user \(id)") {
             try await database.raw("""
-                UPDATE users SET name = \(bind: u.name), role = \(bind: u.role), password_hash = \(bind: u.passwordHash),
-                       disabled = \(bind: u.disabled ? 1 : 0), must_change_password = \(bind: u.mustChangePassword ? 1 : 0),
-                       failed_sign_ins = \(bind: u.failedSignIns), locked_until_micros = \(bind: u.lockedUntilMicros)
-                WHERE id = \(bind: u.id)
+                UPDATE users SET password_hash = \(bind: passwordHash), must_change_password = \(bind: mustChange ? 1 : 0),
+                       failed_sign_ins = 0, locked_until_micros = 0
+                WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+
+    public func setUserDisabled(id: Int64, _ disabled: Bool) async throws {
+        try await run("set disabled of user \(id)") {
+            try await database.raw("UPDATE users SET disabled = \(bind: disabled ? 1 : 0) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    public func setUserRole(id: Int64, _ role: String) async throws {
+        try await run("set role of user \(id)") {
+            try await database.raw("UPDATE users SET role = \(bind: role) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    /// Counts one failed sign-in, in one statement so parallel failures each count; returns
+    /// the count after it.
+    public func countFailedSignIn(id: Int64) async throws -> Int {
+        let rows = try await run("count failed sign-in of user \(id)") {
+            try await database.raw("UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = \(bind: id) RETURNING failed_sign_ins").all()
+        }
+        guard let count = try rows.first?.decode(column: "failed_sign_ins", as: Int.self) else { throw CatalogError.notFound("user \(id)") }
+        return count
+    }
+
+    /// Locks a user until `untilMicros`, never shortening a longer lock already set.
+    public func lockUser(id: Int64, untilMicros: Int64) async throws {
+        try await run("lock user \(id)") {
+            try await database.raw("""
+                UPDATE users SET locked_until_micros = \(bind: untilMicros) WHERE id = \(bind: id) AND locked_until_micros < \(bind: untilMicros)
+                """).run()
+        }
+    }
+
+    /// Clears the failure count and lock after a good password, if the password checked is
+    /// still the user's (not replaced while it was being checked).
+    public func clearFailedSignIns(id: Int64, passwordHash: String) async throws {
+        try await run("clear failed sign-ins of user \(id)") {
+            try await database.raw("""
+                UPDATE users SET failed_sign_ins = 0, locked_until_micros = 0
+                WHERE id = \(bind: id) AND password_hash = \(bind: passwordHash) AND (failed_sign_ins <> 0 OR locked_until_micros <> 0)
                 """).run()
         }
     }

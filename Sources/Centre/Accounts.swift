@@ -18,6 +18,9 @@ public struct AccountPolicy: Sendable {
     public var maximumLockSeconds = 900
     public var sessionIdleSeconds: Int64 = 30 * 60
     public var sessionAbsoluteSeconds: Int64 = 12 * 3600
+    /// Failed sign-ins one address may make in `attemptWindowSeconds`, whatever the names.
+    public var attemptsPerAddress = 10
+    public var attemptWindowSeconds: Int64 = 60
 
     public init() {}
 }
@@ -48,10 +51,15 @@ public actor Accounts {
     public nonisolated let policy: AccountPolicy
     /// Verified against when the user does not exist, so both cases cost the same time.
     private let decoyHash: String
+    /// bcrypt's own bounded threads: never the pool that recording writes and syncs on.
+    private let hasher: PasswordHasher
+    private let limiter: AttemptLimiter
 
-    public init(catalog: Catalog, policy: AccountPolicy = AccountPolicy()) {
+    public init(catalog: Catalog, policy: AccountPolicy = AccountPolicy(), hasher: PasswordHasher = PasswordHasher()) {
         self.catalog = catalog
         self.policy = policy
+        self.hasher = hasher
+        self.limiter = AttemptLimiter(limit: policy.attemptsPerAddress, windowSeconds: policy.attemptWindowSeconds)
         self.decoyHash = Bcrypt.hash(randomToken(), cost: policy.bcryptCost)
     }
 
@@ -68,15 +76,18 @@ public actor Accounts {
             throw CentreError(.invalid, "a password needs at least \(policy.minimumPasswordLength) characters")
         }
         guard password.utf8.count <= 72 else { throw CentreError(.invalid, "bcrypt uses at most 72 bytes of a password") }
+        // bcrypt reads a C string: a NUL would end the password there, unseen.
+        guard !password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw CentreError(.invalid, "a password may not contain control characters")
+        }
     }
 
     private func hash(_ password: String) async throws -> String {
-        let cost = policy.bcryptCost
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        try await hasher.hash(password, cost: policy.bcryptCost)
     }
 
     private func verify(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await hasher.verify(password, hash: hash)
     }
 
     /// Adds a user. With `oneTime`, the password must be changed at first sign-in.
@@ -91,12 +102,8 @@ public actor Accounts {
     /// Sets a new password (clearing any lock and one-time flag) and ends the user's sessions.
     public func setPassword(userID: Int64, password: String, oneTime: Bool = false) async throws {
         try validate(password: password)
-        guard var user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
-        user.passwordHash = try await hash(password)
-        user.mustChangePassword = oneTime
-        user.failedSignIns = 0
-        user.lockedUntilMicros = 0
-        try await catalog.updateUser(user)
+        guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
+        try await catalog.setUserPassword(id: userID, passwordHash: try await hash(password), mustChange: oneTime)
         try await catalog.deleteSessions(userID: userID)
     }
 
@@ -109,16 +116,14 @@ public actor Accounts {
     }
 
     public func setDisabled(userID: Int64, _ disabled: Bool) async throws {
-        guard var user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
-        user.disabled = disabled
-        try await catalog.updateUser(user)
+        guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
+        try await catalog.setUserDisabled(id: userID, disabled)
         if disabled { try await catalog.deleteSessions(userID: userID) }
     }
 
     public func setRole(userID: Int64, _ role: Role) async throws {
-        guard var user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
-        user.role = role.rawValue
-        try await catalog.updateUser(user)
+        guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
+        try await catalog.setUserRole(id: userID, role.rawValue)
     }
 
     public func principal(of user: UserRecord) async throws -> Principal {
@@ -143,37 +148,43 @@ public actor Accounts {
     // MARK: Sign-in
 
     /// Checks a password, applying the lockout: after `failuresBeforeLock` failures the
-    /// account is locked for `firstLockSeconds`, doubling with each further failure.
+    /// account is locked for `firstLockSeconds`, doubling with each further failure. Each
+    /// address may fail `attemptsPerAddress` times a window; then it is refused before any
+    /// bcrypt runs. The user's
+    /// row is never written back whole: bcrypt takes a quarter second, in which an
+    /// administrator may disable the account or reset its password.
     public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
         let now = currentMicros()
-        guard var user = try await catalog.user(named: name) else {
+        try limiter.admit(address, now: now)
+        guard let user = try await catalog.user(named: name) else {
             _ = try await verify(password, hash: decoyHash)
+            limiter.fail(address, now: now)
             throw CentreError(.unauthenticated, "unknown user or wrong password")
         }
         if user.lockedUntilMicros > now {
-            throw CentreError(.locked(retryAfterSeconds: Int((user.lockedUntilMicros - now + 999_999) / 1_000_000)),
+            let seconds = user.lockedUntilMicros.subtractingReportingOverflow(now).partialValue / 1_000_000 + 1
+            throw CentreError(.locked(retryAfterSeconds: Int(clamping: min(seconds, Int64(policy.maximumLockSeconds)))),
                               "account locked after repeated failures")
         }
         guard try await verify(password, hash: user.passwordHash) else {
-            user.failedSignIns += 1
-            let over = user.failedSignIns - policy.failuresBeforeLock
+            limiter.fail(address, now: now)
+            let failures = try await catalog.countFailedSignIn(id: user.id)
+            let over = failures - policy.failuresBeforeLock
             if over >= 0 {
                 let seconds = min(policy.maximumLockSeconds, policy.firstLockSeconds << min(over, 20))
-                user.lockedUntilMicros = now + Int64(seconds) * 1_000_000
+                try await catalog.lockUser(id: user.id, untilMicros: now + Int64(seconds) * 1_000_000)
             }
-            try await catalog.updateUser(user)
             throw CentreError(.unauthenticated, "unknown user or wrong password")
         }
-        guard !user.disabled else { throw CentreError(.unauthenticated, "account disabled") }
-        if user.failedSignIns != 0 || user.lockedUntilMicros != 0 {
-            user.failedSignIns = 0
-            user.lockedUntilMicros = 0
-            try await catalog.updateUser(user)
+        // What was checked must still be the user's: not disabled, password not replaced.
+        guard let current = try await catalog.user(id: user.id), current.passwordHash == user.passwordHash, !current.disabled else {
+            throw CentreError(.unauthenticated, user.disabled ? "account disabled" : "unknown user or wrong password")
         }
+        try await catalog.clearFailedSignIns(id: user.id, passwordHash: user.passwordHash)
         let token = randomToken(), csrf = randomToken()
         try await catalog.addSession(SessionRecord(tokenHash: Self.digest(token), userID: user.id, csrfToken: csrf, createdMicros: now,
                                                    lastSeenMicros: now, address: address, userAgent: String(userAgent.prefix(256))))
-        return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: user))
+        return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: current))
     }
 
     public func signOut(sessionToken: String) async throws {

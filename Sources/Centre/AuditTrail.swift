@@ -184,12 +184,18 @@ public actor AuditTrail {
     }
 
     public func inclusionProof(index: Int, treeSize: Int) throws -> [MerkleTree.Hash] {
-        guard treeSize <= leaves.count else { throw CentreError(.invalid, "tree size \(treeSize) exceeds the log's \(leaves.count)") }
+        guard treeSize >= 1, treeSize <= leaves.count else {
+            throw CentreError(.invalid, "tree size \(treeSize) is outside the log's 1...\(leaves.count)")
+        }
+        guard index >= 0, index < treeSize else { throw CentreError(.invalid, "index \(index) is outside a tree of \(treeSize)") }
         return try MerkleTree.inclusionProof(index: index, leaves: Array(leaves.prefix(treeSize)))
     }
 
     public func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [MerkleTree.Hash] {
-        guard newSize <= leaves.count else { throw CentreError(.invalid, "tree size \(newSize) exceeds the log's \(leaves.count)") }
+        guard newSize >= 1, newSize <= leaves.count else {
+            throw CentreError(.invalid, "tree size \(newSize) is outside the log's 1...\(leaves.count)")
+        }
+        guard oldSize >= 0, oldSize <= newSize else { throw CentreError(.invalid, "old size \(oldSize) is outside 0...\(newSize)") }
         return try MerkleTree.consistencyProof(oldSize: oldSize, leaves: Array(leaves.prefix(newSize)))
     }
 

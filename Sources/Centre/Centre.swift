@@ -10,6 +10,8 @@ import Recording
 public struct CentreError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable {
         case invalid, notFound, conflict, unauthenticated, forbidden, locked(retryAfterSeconds: Int), passwordChangeRequired
+        /// Refused for load, not for the request: try again after the given seconds.
+        case busy(retryAfterSeconds: Int)
     }
 
     public var kind: Kind

@@ -145,7 +145,7 @@ public enum SignedMP4 {
 
     /// Consecutive runs of the given sizes from the start of `mdat`, if they fill it exactly.
     static func layout(_ sizes: [Int64], in mdat: Range<Int64>?) -> [Range<Int64>]? {
-        guard let mdat, !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == mdat.count else { return nil }
+        guard let mdat, !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), let total = checkedSum(sizes), total == Int64(mdat.count) else { return nil }
         var at = mdat.lowerBound
         return sizes.map { n in
             defer { at += n }
@@ -181,4 +181,16 @@ public enum SignedMP4 {
             left -= Int64(chunk.count)
         }
     }
+}
+
+/// The sum of sizes read from a file or manifest, or nil where it would overflow: such
+/// sizes are lies, and a verifier must say so rather than trap.
+func checkedSum(_ values: some Sequence<Int64>) -> Int64? {
+    var total: Int64 = 0
+    for v in values {
+        let (sum, overflow) = total.addingReportingOverflow(v)
+        guard !overflow else { return nil }
+        total = sum
+    }
+    return total
 }

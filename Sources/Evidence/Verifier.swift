@@ -161,7 +161,9 @@ public enum EvidenceVerifier {
         let name = file.name
         func fail(_ detail: String) { report.add("since recording", .fail, "\(name): \(detail)") }
         guard let media else { return fail("no media data (mdat) in the file") }
-        let expected = file.segments.reduce(Int64(0)) { $0 + $1.bytes }
+        guard file.segments.allSatisfy({ $0.bytes >= 0 }), let expected = checkedSum(file.segments.map(\.bytes)) else {
+            return fail("the manifest gives the segments impossible sizes")
+        }
         guard media.count == expected, let digests, digests.count == file.segments.count else {
             return fail("the media data is \(media.count) bytes; the recorded segments are \(expected) bytes")
         }
@@ -201,7 +203,7 @@ public enum EvidenceVerifier {
         }
         if problems == 0 {
             report.add("since recording", .pass, "\(name): media data is \(file.segments.count) recorded segments byte for byte; "
-                       + "their chain links lead to the site's signed head at position \(file.segments.last.map { "\($0.position + Int64(file.continuation.count))" } ?? "?")")
+                       + "their chain links lead to the site's signed head at position \(file.segments.last.map { "\($0.position &+ Int64(file.continuation.count))" } ?? "?")")
         }
     }
 

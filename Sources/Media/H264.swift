@@ -87,10 +87,15 @@ public enum H264 {
             }
         }
 
+        /// §7.3.2.1.1.1: delta_scale is -128...127; anything else is a broken SPS (summed
+        /// unchecked, a hostile value overflowed Int32).
         private static func skipScalingList(_ r: inout BitReader, size: Int) throws {
             var last: Int32 = 8, next: Int32 = 8
             for _ in 0..<size where next != 0 {
                 let delta = try r.se()
+                guard (-128...127).contains(delta) else {
+                    throw MediaError.invalid(what: "H.264 SPS", detail: "scaling list delta_scale \(delta) outside -128...127")
+                }
                 next = (last + delta + 256) % 256
                 last = next == 0 ? last : next
             }

@@ -143,6 +143,10 @@ public enum OnvifExport {
         public var end: Int64 { offset + size }
     }
 
+    /// The most boxes one level may hold: a file of nothing but 8-byte boxes would
+    /// otherwise cost a header in memory for every 8 bytes.
+    public static let maxBoxes = 100_000
+
     /// Walks boxes in `[start, end)`, reading headers with `read(offset, count)`.
     public static func boxes(from start: Int64, to end: Int64, read: (Int64, Int) throws -> [UInt8]) throws -> [BoxHeader] {
         var found: [BoxHeader] = []
@@ -155,14 +159,20 @@ public enum OnvifExport {
             var headerSize: Int64 = 8
             if size == 1 {
                 guard h.count >= 16 else { throw Failure("box \(type) at offset \(at) is truncated") }
-                size = Int64(h.readU64(8))
+                let large = h.readU64(8)
+                // Compared before converting: a 64-bit size may exceed Int64, and at + size may overflow.
+                guard large <= UInt64(end - at) else {
+                    throw Failure("box \(type) at offset \(at) claims \(large) bytes; only \(end - at) remain")
+                }
+                size = Int64(large)
                 headerSize = 16
             } else if size == 0 {
                 size = end - at
             }
-            guard size >= headerSize, at + size <= end else {
+            guard size >= headerSize, size <= end - at else {
                 throw Failure("box \(type) at offset \(at) claims \(size) bytes; only \(end - at) remain")
             }
+            guard found.count < maxBoxes else { throw Failure("more than \(maxBoxes) boxes between offsets \(start) and \(end)") }
             found.append(BoxHeader(offset: at, size: size, headerSize: headerSize, type: type))
             at += size
         }
@@ -182,6 +192,7 @@ public enum OnvifExport {
     public static func parseMeta(_ meta: [UInt8]) throws -> Meta {
         let read: (Int64, Int) throws -> [UInt8] = { offset, count in Array(meta[Int(offset)..<min(meta.count, Int(offset) + count)]) }
         guard meta.count >= 12, String(decoding: meta[4..<8], as: UTF8.self) == "meta" else { throw Failure("not a meta box") }
+        guard Int(meta.readU32(0)) == meta.count else { throw Failure("the meta box does not state its size (\(meta.count) bytes) in 32 bits") }
         var info: ExportInfo?
         var startTimes: [(trackID: UInt32, startTime: UInt64)] = []
         var instances: [(SigningInstance, Range<Int>, Range<Int>)] = []
@@ -195,6 +206,11 @@ public enum OnvifExport {
                 let n = try r.u32()
                 for _ in 0..<n { startTimes.append((try r.u32(), try r.u64())) }
             case "ipro":
+                // One ipro, with a plain 32-bit size: signingInput rewrites that field.
+                guard ipro == nil else { throw Failure("the meta box has more than one ItemProtectionBox (ipro)") }
+                guard child.headerSize == 8, Int64(meta.readU32(Int(child.offset))) == child.size else {
+                    throw Failure("the ItemProtectionBox (ipro) at offset \(child.offset) does not state its size in 32 bits")
+                }
                 ipro = Int(child.offset)..<Int(child.end)
                 // FullBox header (4) + protection_count (2), then the sinf boxes.
                 for sinf in try boxes(from: child.payloadOffset + 6, to: child.end, read: read) where sinf.type == "sinf" {
@@ -239,7 +255,9 @@ public enum OnvifExport {
         var user: String?
         for b in try boxes(from: sinf.payloadOffset, to: sinf.end, read: read) {
             switch b.type {
-            case "schm": scheme = Array(meta[Int(b.payloadOffset) + 4..<Int(b.payloadOffset) + 12])
+            case "schm":
+                guard b.size - b.headerSize >= 12 else { throw Failure("schm box at offset \(b.offset) is \(b.size) bytes, too short") }
+                scheme = Array(meta[Int(b.payloadOffset) + 4..<Int(b.payloadOffset) + 12])
             case "schi":
                 for s in try boxes(from: b.payloadOffset, to: b.end, read: read) {
                     let payload = Int(s.payloadOffset)..<Int(s.end)

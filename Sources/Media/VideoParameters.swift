@@ -14,7 +14,19 @@ public struct VideoParameters: Sendable, Equatable, Hashable {
     /// The `avcC` or `hvcC` record body.
     public let decoderConfiguration: [UInt8]
 
+    /// The largest parameter set accepted. Real ones are tens to hundreds of bytes; the
+    /// `avcC`/`hvcC` records give each a 16-bit length, and a camera's claim of more is a
+    /// fault, not something to truncate.
+    public static let maxParameterSetBytes = 16 * 1024
+
+    static func checkSizes(_ sets: [(String, [UInt8])]) throws {
+        for (name, nal) in sets where nal.count > maxParameterSetBytes {
+            throw MediaError.invalid(what: name, detail: "\(nal.count) bytes, over the \(maxParameterSetBytes) a parameter set may have")
+        }
+    }
+
     public init(h264SPS sps: [UInt8], pps: [UInt8]) throws {
+        try Self.checkSizes([("H.264 SPS", sps), ("H.264 PPS", pps)])
         let parsed = try H264.SPS(nal: sps)
         guard let first = pps.first, H264.nalType(first) == H264.NALType.pps else {
             throw MediaError.invalid(what: "H.264 PPS", detail: "not a PPS NAL unit")
@@ -30,6 +42,7 @@ public struct VideoParameters: Sendable, Equatable, Hashable {
     }
 
     public init(h265VPS vps: [UInt8], sps: [UInt8], pps: [UInt8]) throws {
+        try Self.checkSizes([("H.265 VPS", vps), ("H.265 SPS", sps), ("H.265 PPS", pps)])
         let parsed = try H265.SPS(nal: sps)
         guard let v = vps.first, H265.nalType(v) == H265.NALType.vps else {
             throw MediaError.invalid(what: "H.265 VPS", detail: "not a VPS NAL unit")

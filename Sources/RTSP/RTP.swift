@@ -58,7 +58,9 @@ public struct TimestampExtender: Sendable {
             return Int64(rtp)
         }
         let delta = Int32(bitPattern: rtp &- UInt32(truncatingIfNeeded: previous))
-        let value = previous + Int64(delta)
+        // Wrapping: only a stream of 2^31-tick jumps for days could reach the end of Int64,
+        // and such a stream is cut long before by the recorder's segment bounds.
+        let value = previous &+ Int64(delta)
         last = value
         return value
     }

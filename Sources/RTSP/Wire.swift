@@ -178,19 +178,14 @@ public struct RTSPWireDecoder: Sendable {
         if !head.starts(with: Self.rtspPrefix) {
             // A request from the server: skip it whole, including any body.
             let line = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-            let length = contentLength(of: head) ?? 0
-            guard length <= maxBodyBytes else { throw RTSPError(.messageTooLarge(limit: maxBodyBytes), offset: consumed) }
+            let length = try bodyLength(contentLength(of: head))
             guard view.count >= bodyStart + length else { return nil }
             buffer.moveReaderIndex(forwardBy: bodyStart + length)
             consumed += Int64(bodyStart + length)
             return .serverRequest(method: String(line.prefix { $0 != " " }))
         }
         var response = try RTSPResponse.parseHead(head, offset: consumed)
-        let length = response.headers["Content-Length"].map { Int($0) ?? -1 } ?? 0
-        guard length >= 0 else {
-            throw RTSPError(.malformedMessage("bad Content-Length \"\(response.headers["Content-Length"] ?? "")\""), offset: consumed)
-        }
-        guard length <= maxBodyBytes else { throw RTSPError(.messageTooLarge(limit: maxBodyBytes), offset: consumed) }
+        let length = try bodyLength(response.headers["Content-Length"])
         guard view.count >= bodyStart + length else { return nil }
         buffer.moveReaderIndex(forwardBy: bodyStart)
         response.body = buffer.readBytes(length: length) ?? []
@@ -198,12 +193,27 @@ public struct RTSPWireDecoder: Sendable {
         return .response(response)
     }
 
-    private func contentLength(of head: ArraySlice<UInt8>) -> Int? {
+    private func contentLength(of head: ArraySlice<UInt8>) -> String? {
         for line in String(decoding: head, as: UTF8.self).split(whereSeparator: { $0.isNewline }) {
             let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "content-length" { return Int(parts[1].trimmingWhitespace()) }
+            if parts.count == 2, parts[0].trimmingWhitespace().lowercased() == "content-length" { return parts[1].trimmingWhitespace() }
         }
         return nil
+    }
+
+    /// A body's length from its `Content-Length` value (RFC 2326 §12.14: 1*DIGIT), at most
+    /// `maxBodyBytes`. A sign, a blank, or anything but digits is an error: `Int("-5")`
+    /// would otherwise move the reader backwards and decode the same bytes forever.
+    private func bodyLength(_ value: String?) throws -> Int {
+        guard let value else { return 0 }
+        guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            throw RTSPError(.malformedMessage("bad Content-Length \"\(value.prefix(40))\""), offset: consumed)
+        }
+        // Digits only: a value too long for Int is also over the limit.
+        guard let length = Int(value), length <= maxBodyBytes else {
+            throw RTSPError(.messageTooLarge(limit: maxBodyBytes), offset: consumed)
+        }
+        return length
     }
 }
 

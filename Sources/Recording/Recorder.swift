@@ -20,6 +20,10 @@ public struct RecorderConfiguration: Sendable {
     /// A timestamp jump bigger than this (or backwards) is a discontinuity: the segment
     /// ends and a new run starts at the next key frame.
     public var maxFrameGap: Ticks90k = 10 * ticksPerSecond
+    /// A segment still without a new key frame this long after its start is closed, and
+    /// frames are skipped until the next key frame: a camera that never sends one again
+    /// (or lies in its timestamps) cannot grow one segment's index without bound.
+    public var maxSegmentOverrun: Ticks90k = 10 * 60 * ticksPerSecond
 
     public init() {}
 }
@@ -174,6 +178,13 @@ public actor Recorder {
             if frame.isKey && (age >= config.segmentLength || parametersChanged) {
                 try await closeSegment()
                 try await startSegment(frame, parameters: parameters, now: now)
+            } else if age >= config.segmentLength + config.maxSegmentOverrun {
+                logger.warning("no key frame for \(age / ticksPerSecond) s; segment closed, waiting for a key frame",
+                               metadata: ["camera": "\(camera.name)"])
+                try await closeSegment()
+                run = nil
+                statistics.framesSkippedWaitingForKey += 1
+                return
             } else if parametersChanged {
                 // New parameters mid-GOP: nothing can be decoded until the next key frame.
                 try await closeSegment()

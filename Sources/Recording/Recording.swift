@@ -16,11 +16,15 @@ import Foundation
 public enum RecordingError: Error, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     case invalid(String)
+    /// Start-up found the data directory in a state where going on could destroy footage
+    /// (a lost or foreign catalog, another process writing it): nothing was changed.
+    case refusedToStart(String)
 
     public var description: String {
         switch self {
         case let .io(operation, path, errno): "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
         case let .invalid(what): what
+        case let .refusedToStart(why): why
         }
     }
 }

@@ -5,8 +5,13 @@ import Media
 /// - a row still `open` (the recorder died) keeps the frames its row describes: the file
 ///   is cut back to the row's byte count (or the row's index to the file, if the file is
 ///   shorter), hashed and closed, and a gap opens at its end;
-/// - a file with no row (the recorder died before its first commit, < 1 s of video) is
-///   removed — its frames have no index and cannot be played;
+/// - a file with no row (the recorder died before its first commit, < 1 s of video; or an
+///   older copy of the catalog was restored) is moved to the store's quarantine, never
+///   deleted: only `vigil quarantine --purge` deletes it;
+/// - bytes cut from an open segment's file, unless only the zeros padding its last block,
+///   are copied to the quarantine first: frames without an index, but frames;
+/// - a catalog that is not the one the files were recorded under (lost, empty, or another
+///   site's) stops start-up before anything is touched (`RecordingError.refusedToStart`);
 /// - a closed row whose file is gone is reported (and left for `vigil check`), never
 ///   silently dropped;
 /// - closed segments not yet in their camera's hash chain are chained.
@@ -18,6 +23,7 @@ public enum Recovery {
             actions.append("\(action): \(detail)")
             try await catalog.log(action: action, detail: detail)
         }
+        try await checkCatalogBelongs(catalog: catalog, store: store)
         let cameras = Dictionary(uniqueKeysWithValues: try await catalog.cameras().map { ($0.id, $0.name) })
         for row in try await catalog.segments(state: .open) {
             let name = cameras[row.cameraID] ?? "#\(row.cameraID)"
@@ -39,6 +45,13 @@ public enum Recovery {
                 continue
             }
             if fileSize != keptBytes {
+                // Past the row: zeros padding the last block (`SampleFile`), or frames, of a
+                // crash's unindexed last second or that an older copy of the catalog does
+                // not know. Frames are kept aside.
+                if try !store.isZero(cameraID: row.cameraID, fileName: row.fileName, from: keptBytes) {
+                    let copy = try store.quarantineTail(cameraID: row.cameraID, fileName: row.fileName, from: keptBytes)
+                    try await note("quarantined-tail", "\(where_): \(fileSize - keptBytes) bytes past the row copied to \(copy)")
+                }
                 try store.truncate(cameraID: row.cameraID, fileName: row.fileName, to: keptBytes)
             }
             let digest = try store.sha256(cameraID: row.cameraID, fileName: row.fileName)
@@ -56,8 +69,9 @@ public enum Recovery {
         let orphans = store.orphans(describedBy: rows)
         for (cameraID, file) in orphans {
             let size = store.size(cameraID: cameraID, fileName: file) ?? 0
-            try store.remove(cameraID: cameraID, fileName: file)
-            try await note("removed-orphan", "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row")
+            let moved = try store.quarantine(cameraID: cameraID, fileName: file)
+            try await note("quarantined-orphan",
+                           "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row, moved to \(moved)")
         }
         // An orphan means the recorder died within a segment's first flush: a crash too.
         for cameraID in Set(orphans.map(\.cameraID)).sorted() where cameras[cameraID] != nil {
@@ -75,5 +89,35 @@ public enum Recovery {
             }
         }
         return actions
+    }
+
+    /// Refuses to go on when the catalog is not the one the sample files were recorded
+    /// under: treating every file as an orphan would move the whole archive aside (or, as
+    /// before the quarantine, delete it). The store notes the catalog's identity the first
+    /// time; a store without that note but with files, beside a catalog without segments,
+    /// is refused too (a lost catalog from before the note existed).
+    static func checkCatalogBelongs(catalog: Catalog, store: SampleStore) async throws {
+        let identity = try await catalog.identity()
+        switch store.catalogMarker() {
+        case identity:
+            return
+        case let other?:
+            let census = store.census()
+            throw RecordingError.refusedToStart("""
+                the catalog is not the one the sample files in \(store.root) were recorded under \
+                (the files name catalog \(other), this catalog is \(identity)); \(census.files) files, \(census.bytes) bytes. \
+                Nothing was changed. Restore that catalog (or its backup), or give this catalog an empty samples directory.
+                """)
+        case nil:
+            let census = store.census()
+            if census.files > 0, try await catalog.allSegments().isEmpty {
+                throw RecordingError.refusedToStart("""
+                    the catalog describes no recordings, but \(store.root) holds \(census.files) sample files (\(census.bytes) bytes): \
+                    the catalog is missing, empty or was replaced. Nothing was changed. Restore the catalog from its backup, \
+                    or move the samples directory aside to start anew.
+                    """)
+            }
+            try store.writeCatalogMarker(identity)
+        }
     }
 }

@@ -55,6 +55,150 @@ public struct SampleStore: Sendable {
         }
     }
 
+    // MARK: Which catalog the files belong to
+
+    /// The file naming the catalog whose rows describe these sample files.
+    public var catalogMarkerPath: String { "\(root)/catalog-identity" }
+
+    /// The identity of the catalog these files were recorded under, if one was noted.
+    public func catalogMarker() -> String? {
+        guard let data = FileManager.default.contents(atPath: catalogMarkerPath) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Notes (durably) that these files belong to the catalog named `identity`.
+    public func writeCatalogMarker(_ identity: String) throws {
+        let temporary = catalogMarkerPath + ".new"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw RecordingError.io(operation: "create", path: temporary, errno: errno) }
+        let bytes = Array((identity + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == bytes.count, synced else { throw RecordingError.io(operation: "write", path: temporary, errno: errno) }
+        guard rename(temporary, catalogMarkerPath) == 0 else { throw RecordingError.io(operation: "rename", path: temporary, errno: errno) }
+        try Self.syncDirectory(root)
+    }
+
+    /// Every sample file under a camera directory, and their bytes in total.
+    public func census() -> (files: Int, bytes: Int64) {
+        var files = 0, bytes: Int64 = 0
+        for cameraID in cameraDirectories() {
+            for name in fileNames(cameraID: cameraID) {
+                files += 1
+                bytes += size(cameraID: cameraID, fileName: name) ?? 0
+            }
+        }
+        return (files, bytes)
+    }
+
+    // MARK: Quarantine
+
+    /// Where start-up recovery moves what it cannot account for, instead of deleting it:
+    /// `<root>/quarantine/<camera id>/`. Inside the store's root, so on its file system: a
+    /// move is a rename. Only `vigil quarantine --purge` deletes from here.
+    public var quarantineRoot: String { "\(root)/quarantine" }
+
+    /// Moves a sample file into the quarantine; returns its new path. Never replaces a file
+    /// already there: a name taken gets a numbered suffix.
+    @discardableResult
+    public func quarantine(cameraID: Int64, fileName: String) throws -> String {
+        let target = try quarantineTarget(cameraID: cameraID, name: fileName)
+        let source = path(cameraID: cameraID, fileName: fileName)
+        guard link(source, target) == 0 else { throw RecordingError.io(operation: "link into quarantine", path: source, errno: errno) }
+        try Self.syncDirectory((target as NSString).deletingLastPathComponent)
+        try remove(cameraID: cameraID, fileName: fileName)
+        return target
+    }
+
+    /// Copies the bytes of a sample file from `offset` to its end into the quarantine (as
+    /// `<file>.from-<offset>`) before recovery cuts them off; returns the copy's path.
+    @discardableResult
+    public func quarantineTail(cameraID: Int64, fileName: String, from offset: Int64) throws -> String {
+        let source = path(cameraID: cameraID, fileName: fileName)
+        let target = try quarantineTarget(cameraID: cameraID, name: "\(fileName).from-\(offset)")
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw RecordingError.io(operation: "open", path: source, errno: errno) }
+        defer { close(input) }
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard output >= 0 else { throw RecordingError.io(operation: "create", path: target, errno: errno) }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var at = offset
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress, $0.count, off_t(at)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw RecordingError.io(operation: "read", path: source, errno: errno) }
+            if n == 0 { break }
+            var done = 0
+            while done < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, n - done) }
+                if w < 0 && errno == EINTR { continue }
+                guard w > 0 else { throw RecordingError.io(operation: "write", path: target, errno: errno) }
+                done += w
+            }
+            at += Int64(n)
+        }
+        guard fsync(output) == 0 else { throw RecordingError.io(operation: "fsync", path: target, errno: errno) }
+        try Self.syncDirectory((target as NSString).deletingLastPathComponent)
+        return target
+    }
+
+    /// Whether every byte of a sample file from `offset` on is zero (only padding).
+    public func isZero(cameraID: Int64, fileName: String, from offset: Int64) throws -> Bool {
+        let path = path(cameraID: cameraID, fileName: fileName)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RecordingError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var at = offset
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(at)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw RecordingError.io(operation: "read", path: path, errno: errno) }
+            if n == 0 { return true }
+            if buffer[..<n].contains(where: { $0 != 0 }) { return false }
+            at += Int64(n)
+        }
+    }
+
+    /// Everything in the quarantine: paths and sizes.
+    public func quarantined() -> [(path: String, bytes: Int64)] {
+        let fm = FileManager.default
+        var found: [(String, Int64)] = []
+        for directory in ((try? fm.contentsOfDirectory(atPath: quarantineRoot)) ?? []).sorted() {
+            let dir = "\(quarantineRoot)/\(directory)"
+            for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+                var st = stat()
+                guard stat("\(dir)/\(name)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                found.append(("\(dir)/\(name)", Int64(st.st_size)))
+            }
+        }
+        return found
+    }
+
+    /// Deletes everything in the quarantine; returns what was deleted.
+    public func purgeQuarantine() throws -> [(path: String, bytes: Int64)] {
+        let files = quarantined()
+        for file in files where unlink(file.path) != 0 && errno != ENOENT {
+            throw RecordingError.io(operation: "unlink", path: file.path, errno: errno)
+        }
+        for directory in Set(files.map { ($0.path as NSString).deletingLastPathComponent }) { try Self.syncDirectory(directory) }
+        return files
+    }
+
+    private func quarantineTarget(cameraID: Int64, name: String) throws -> String {
+        let dir = "\(quarantineRoot)/\(cameraID)"
+        try Self.makeDirectory(dir)
+        var candidate = "\(dir)/\(name)", n = 1
+        while access(candidate, F_OK) == 0 {
+            n += 1
+            candidate = "\(dir)/\(name).\(n)"
+        }
+        return candidate
+    }
+
     public func remove(cameraID: Int64, fileName: String) throws {
         let path = path(cameraID: cameraID, fileName: fileName)
         if unlink(path) != 0 && errno != ENOENT { throw RecordingError.io(operation: "unlink", path: path, errno: errno) }

@@ -50,6 +50,8 @@ struct APIError: HTTPResponseError {
         case .passwordChangeRequired: APIError(status: .forbidden, message: error.message)
         case let .locked(seconds):
             APIError(status: .tooManyRequests, message: error.message, headers: [.retryAfter: String(seconds)])
+        case let .busy(seconds):
+            APIError(status: .serviceUnavailable, message: error.message, headers: [.retryAfter: String(seconds)])
         }
     }
 }

@@ -171,6 +171,7 @@ struct PlaybackRoutes {
         guard a < size else { return .unsatisfiable }
         if last.isEmpty { return .partial(a..<size) }
         guard let b = Int64(last), b >= a else { return .whole }
-        return .partial(a..<min(size, b + 1))
+        // b may be anything up to Int64.max: clamp before adding one.
+        return .partial(a..<(min(size - 1, b) + 1))
     }
 }

@@ -113,8 +113,13 @@ public struct VigilServer {
     /// Runs the server and `services` (recorders, checkpoints) in one ServiceGroup until
     /// SIGINT or SIGTERM, then shuts all down gracefully.
     public func run(host: String, port: Int, tls: (certificate: String, key: String)?, services: [any Service],
+                    limits: ConnectionLimits = ConnectionLimits(),
                     logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
-        let base = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: webSocketRouter)
+        let counter = ConnectionCounter(perAddress: limits.perAddress)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [counter.handler()],
+                                               idleTimeout: .nanoseconds(Int64(limits.idleTimeout / .nanoseconds(1))))
+        let base = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: webSocketRouter,
+                                                           configuration: .init(http1: http1, ws: .init()))
         let server: HTTPServerBuilder
         if let tls {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
@@ -191,5 +196,7 @@ func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
         throw APIError.from(error)
     } catch let RecordingError.invalid(message) {
         throw APIError(status: .badRequest, message: message)
+    } catch let error as AuditError {
+        throw APIError(status: .badRequest, message: error.description)
     }
 }

@@ -205,3 +205,25 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct QuarantineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quarantine",
+        abstract: "List the sample files that start-up recovery could not account for and moved aside (DATA/samples/quarantine); --purge deletes them.")
+    @OptionGroup var dataOptions: DataOptions
+    @Flag(name: .long, help: "Delete every quarantined file (audited). Nothing else ever deletes them.") var purge = false
+
+    func run() async throws {
+        let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.quarantine"))
+        let files = purge ? try site.store.purgeQuarantine() : site.store.quarantined()
+        let bytes = files.reduce(Int64(0)) { $0 + $1.bytes }
+        for file in files { say("\(purge ? "deleted" : "kept")\t\(file.bytes)\t\(file.path)") }
+        if purge, !files.isEmpty {
+            let detail = "\(files.count) quarantined files, \(bytes) bytes, deleted"
+            try await site.catalog.log(action: "quarantine-purged", detail: detail)
+            try await site.auditCommandLine("quarantine.purge", detail: detail)
+        }
+        await site.catalog.close()
+        say("\(files.count) files, \(bytes) bytes \(purge ? "deleted" : "in \(site.store.quarantineRoot)")")
+    }
+}

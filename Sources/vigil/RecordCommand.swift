@@ -63,15 +63,18 @@ struct RecordingSession {
     let store: SampleStore
     let logger: Logger
     let dataDirectory: String
+    /// Held until the process exits: one recording process per data directory.
+    let writer: WriterLock
 
     static func open(data: DataOptions, logger: Logger) async throws -> RecordingSession {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
+        let writer = try WriterLock.acquire(dataDirectory: data.data, command: "record")
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
         let store = try SampleStore(root: data.samplesPath)
         for action in try await Recovery.reconcile(catalog: catalog, store: store) {
             say("recovery: \(action)")
         }
-        return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data)
+        return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data, writer: writer)
     }
 
     func record(cameras: [CameraArgument], retentionDays: Int, configuration: RecorderConfiguration,

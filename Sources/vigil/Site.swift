@@ -17,12 +17,16 @@ struct Site {
     let accounts: Accounts
     let audit: AuditTrail
     let certificate: SiteCertificate
+    /// Held while this process records into the directory (`recover`); nil for the
+    /// administration commands that run beside it.
+    let writer: WriterLock?
     var evidence: EvidenceRegister {
         EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
     }
 
     static func open(_ data: DataOptions, siteName: String = "vigil", recover: Bool, logger: Logger) async throws -> Site {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
+        let writer = recover ? try WriterLock.acquire(dataDirectory: data.data, command: "serve") : nil
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
         let store = try SampleStore(root: data.samplesPath)
         if recover {
@@ -32,7 +36,7 @@ struct Site {
         let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
         let certificate = try SiteCertificate.loadOrCreate(directory: data.keysPath, siteName: keys.signer.name)
         return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
-                    certificate: certificate)
+                    certificate: certificate, writer: writer)
     }
 
     /// An audit entry for something done at this machine's command line.

@@ -12,7 +12,7 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Video management for a city's monitoring centre: record, play back, export, verify.",
-        subcommands: [Serve.self, CameraCommand.self, UserCommand.self, AuditCommand.self, Record.self, Recordings.self, Export.self, Check.self, EvidenceCommand.self, VerifyCommand.self, SiteCertificateCommand.self, Simulate.self, Demo.self, Bench.self, MakeClip.self])
+        subcommands: [Serve.self, CameraCommand.self, UserCommand.self, AuditCommand.self, Record.self, Recordings.self, Export.self, Check.self, QuarantineCommand.self, EvidenceCommand.self, VerifyCommand.self, SiteCertificateCommand.self, Simulate.self, Demo.self, Bench.self, MakeClip.self])
 }
 
 /// Options shared by every command that works on a data directory.

@@ -92,3 +92,45 @@ struct FuzzTests {
         }
     }
 }
+
+/// Crashes and hangs that hostile input once caused, each kept as a test named for what it broke.
+@Suite("Hostile RTSP messages")
+struct HostileMessageTests {
+    /// Decodes `text` whole; returns the messages decoded before the first error, and that
+    /// error. Stops after 100 messages: a decoder that re-reads the same bytes would loop.
+    func decodeAll(_ text: String) -> (messages: Int, error: RTSPError?) {
+        var decoder = RTSPWireDecoder(policies: QuirkPolicies())
+        var buffer = ByteBuffer(string: text)
+        var messages = 0
+        do {
+            while messages < 100, try decoder.decode(&buffer) != nil { messages += 1 }
+        } catch let error as RTSPError {
+            return (messages, error)
+        } catch {
+            Issue.record("untyped error \(error)")
+        }
+        return (messages, nil)
+    }
+
+    @Test func negativeContentLengthIsAnError() {
+        // A server request after PLAY whose negative length moved the reader backwards: the
+        // same bytes decoded forever, with memory growing ~10 MB/s.
+        let request = decodeAll("GET_PARAMETER * RTSP/1.0\r\nCSeq: 7\r\nContent-Length: -20\r\n\r\n")
+        #expect(request.messages == 0)
+        #expect(request.error.map { "\($0)" }?.contains("Content-Length") == true)
+        let response = decodeAll("RTSP/1.0 200 OK\r\nCSeq: 7\r\nContent-Length: -1\r\n\r\n")
+        #expect(response.messages == 0)
+        #expect(response.error.map { "\($0)" }?.contains("Content-Length") == true)
+    }
+
+    @Test(arguments: ["+5", " ", "5 5", "0x10", "99999999999999999999999", "١٢"])
+    func contentLengthIsDigitsOnly(_ value: String) {
+        let result = decodeAll("ANNOUNCE * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: \(value)\r\n\r\nhello")
+        #expect(result.messages == 0 && result.error != nil, "Content-Length \(value) was accepted")
+    }
+
+    @Test func contentLengthOverTheLimitIsAnErrorNotAWait() {
+        let result = decodeAll("GET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 9223372036854775807\r\n\r\n")
+        #expect(result.error?.kind == .messageTooLarge(limit: RTSPWireDecoder().maxBodyBytes))
+    }
+}

@@ -156,8 +156,10 @@ struct RecordingTests {
             try handle.write(contentsOf: Data(repeating: 0xEE, count: 777))
             try handle.close()
             let fileSizeBefore = try #require(h.store.size(cameraID: row.cameraID, fileName: row.fileName))
-            let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
-            // The segment is closed and then joins the camera's hash chain.
+            var actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            // The unindexed tail is kept aside, the segment is closed and then joins the camera's hash chain.
+            #expect(actions.first?.hasPrefix("quarantined-tail") == true, "\(actions)")
+            actions.removeFirst()
             #expect(actions.count == 2 && actions[0].hasPrefix("recovered-segment") && actions[1] == "chained: camera a: chain extended to position 0",
                     "\(actions)")
             let fixed = try #require(try await h.catalog.allSegments().first)
@@ -169,7 +171,9 @@ struct RecordingTests {
             let gaps = try await h.catalog.openGaps(cameraID: row.cameraID)
             #expect(gaps.first?.startMicros == fixed.endMicros && gaps.first?.reason == "recorder stopped unexpectedly")
             #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
-            #expect(try await h.catalog.maintenanceLog().map(\.action) == ["recovered-segment", "chained"])
+            #expect(try await h.catalog.maintenanceLog().map(\.action) == ["quarantined-tail", "recovered-segment", "chained"])
+            let tail = try #require(h.store.quarantined().first)
+            #expect(tail.bytes == fileSizeBefore - fixed.byteCount)
             // A new recorder closes that gap with its first frame.
             let r2 = try await h.recorder("a", segmentSeconds: 60)
             try await h.feed(r2, count: 25)
@@ -179,15 +183,80 @@ struct RecordingTests {
         }
     }
 
-    @Test func orphanFilesAreRemovedAndReported() async throws {
+    @Test func orphanFilesAreQuarantinedNeverDeleted() async throws {
         try await Harness.with("orphan") { h in
+            #expect(try await Recovery.reconcile(catalog: h.catalog, store: h.store).isEmpty)
             let camera = try await h.catalog.upsertCamera(name: "a", url: "rtsp://x", retentionDays: 30)
             let f = try h.store.create(cameraID: camera.id, fileName: "123-1-1.sample")
             try f.append([1, 2, 3])
             f.close()
             let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
-            #expect(actions == ["removed-orphan: camera a, file 123-1-1.sample: 3 bytes with no catalog row"])
+            let moved = "\(h.store.quarantineRoot)/\(camera.id)/123-1-1.sample"
+            #expect(actions == ["quarantined-orphan: camera a, file 123-1-1.sample: 3 bytes with no catalog row, moved to \(moved)"])
             #expect(h.store.fileNames(cameraID: camera.id).isEmpty)
+            #expect(FileManager.default.contents(atPath: moved) == Data([1, 2, 3]))
+            // The same name again is kept beside the first, never over it.
+            let g = try h.store.create(cameraID: camera.id, fileName: "123-1-1.sample")
+            try g.append([4])
+            g.close()
+            _ = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            #expect(h.store.quarantined().map(\.bytes) == [3, 1])
+            #expect(try h.store.purgeQuarantine().count == 2)
+            #expect(h.store.quarantined().isEmpty)
+        }
+    }
+
+    @Test func aLostCatalogStopsStartUpAndTouchesNoFile() async throws {
+        try await Harness.with("lost-catalog") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 150)
+            try await r.stop()
+            _ = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            let before = h.store.census()
+            #expect(before.files == 3)
+            // A new, empty catalog beside the same files: `mv catalog.sqlite /tmp; vigil serve`.
+            try await TestSupport.withCatalog("lost-catalog-new") { _, fresh in
+                await #expect(throws: RecordingError.self) { try await Recovery.reconcile(catalog: fresh, store: h.store) }
+                // A store from before the identity note, beside an empty catalog, is refused too.
+                try FileManager.default.removeItem(atPath: h.store.catalogMarkerPath)
+                do {
+                    _ = try await Recovery.reconcile(catalog: fresh, store: h.store)
+                    Issue.record("an empty catalog beside 3 sample files was accepted")
+                } catch let RecordingError.refusedToStart(why) {
+                    #expect(why.contains("3 sample files") && why.contains("Nothing was changed"), "\(why)")
+                }
+            }
+            #expect(h.store.census() == before)
+            #expect(h.store.quarantined().isEmpty)
+        }
+    }
+
+    @Test func anOlderCatalogMovesNewerFootageAsideInsteadOfDeletingIt() async throws {
+        try await Harness.with("older-catalog") { (h: inout Harness) in
+            #expect(try await Recovery.reconcile(catalog: h.catalog, store: h.store).isEmpty)
+            let r = try await h.recorder("a", segmentSeconds: 3, flushInterval: .zero)
+            try await h.feed(r, count: 50)
+            // A copy of the catalog while the first segment is open: a backup.
+            let backup = h.dir + "/backup.sqlite"
+            try await h.catalog.database.raw("VACUUM INTO \(bind: backup)").run()
+            try await h.feed(r, count: 400, from: 50)
+            try await r.stop()
+            let recorded = h.store.census()
+            #expect(recorded.files >= 1)
+            let older = try await Catalog.openSQLite(path: backup)
+            let actions: [String]
+            do {
+                actions = try await Recovery.reconcile(catalog: older, store: h.store)
+                await older.close()
+            } catch {
+                await older.close()
+                throw error
+            }
+            // Nothing is deleted: what the old catalog cannot describe is in the quarantine.
+            let kept = h.store.census(), aside = h.store.quarantined()
+            #expect(kept.bytes + aside.reduce(0) { $0 + $1.bytes } >= recorded.bytes, "\(actions)")
+            #expect(actions.contains { $0.hasPrefix("quarantined-tail") }, "\(actions)")
+            #expect(actions.contains { $0.hasPrefix("quarantined-orphan") }, "\(actions)")
         }
     }
 
@@ -330,5 +399,22 @@ struct RecordingTests {
                 try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: t0 - 10_000_000, to: t0 - 5_000_000)
             }
         }
+    }
+}
+
+@Suite struct WriterLockTests {
+    @Test func aSecondWriterOfTheSameDirectoryIsRefusedByName() throws {
+        let dir = try TestSupport.temporaryDirectory("writer-lock")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try WriterLock.acquire(dataDirectory: dir, command: "serve")
+        do {
+            _ = try WriterLock.acquire(dataDirectory: dir, command: "record")
+            Issue.record("a second writer took the lock")
+        } catch let RecordingError.refusedToStart(why) {
+            #expect(why.contains("pid \(getpid()) (vigil serve"), "\(why)")
+        }
+        first.release()
+        let again = try WriterLock.acquire(dataDirectory: dir, command: "record")
+        again.release()
     }
 }

@@ -1,0 +1,109 @@
+import Catalog
+import Centre
+import Foundation
+import Testing
+import TestSupport
+
+/// Sign-in under pressure: parallel guesses, an administrator's change in the middle of a
+/// sign-in, a flood from one address, a flood wider than bcrypt's threads.
+@Suite struct AccountsTests {
+    static func policy() -> AccountPolicy {
+        var p = AccountPolicy()
+        p.bcryptCost = 6
+        p.failuresBeforeLock = 5
+        return p
+    }
+
+    @Test func parallelWrongPasswordsEachCountTowardTheLockout() async throws {
+        try await TestSupport.withCatalog("accounts-parallel") { _, catalog in
+            var policy = Self.policy()
+            policy.attemptsPerAddress = 1000
+            let accounts = Accounts(catalog: catalog, policy: policy, hasher: PasswordHasher(threads: 2, maxWaiting: 100))
+            let user = try await accounts.addUser(name: "jan", role: .operator, password: "correct horse battery")
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<4 {
+                    group.addTask { _ = try? await accounts.signIn(name: "jan", password: "wrong \(i) xxxxxxxx", address: "10.0.0.\(i)", userAgent: "t") }
+                }
+            }
+            #expect(try await catalog.user(id: user.id)?.failedSignIns == 4)
+            // The fifth locks the account, whoever asks next.
+            _ = try? await accounts.signIn(name: "jan", password: "wrong again xxxxx", address: "10.0.0.9", userAgent: "t")
+            do {
+                _ = try await accounts.signIn(name: "jan", password: "correct horse battery", address: "10.0.0.9", userAgent: "t")
+                Issue.record("a locked account signed in")
+            } catch let error as CentreError {
+                guard case .locked = error.kind else { Issue.record("\(error)"); return }
+            }
+        }
+    }
+
+    @Test func aSignInNeverUndoesAnAdministratorsChange() async throws {
+        try await TestSupport.withCatalog("accounts-stale") { _, catalog in
+            var policy = Self.policy()
+            policy.bcryptCost = 10 // long enough for the administrator to act during the check
+            let accounts = Accounts(catalog: catalog, policy: policy)
+            let user = try await accounts.addUser(name: "ewa", role: .operator, password: "correct horse battery")
+            let failing = Task { try? await accounts.signIn(name: "ewa", password: "wrong password xx", address: "10.0.0.1", userAgent: "t") }
+            let succeeding = Task { try? await accounts.signIn(name: "ewa", password: "correct horse battery", address: "10.0.0.2", userAgent: "t") }
+            try await Task.sleep(for: .milliseconds(20))
+            try await catalog.setUserDisabled(id: user.id, true)
+            try await catalog.setUserRole(id: user.id, Role.investigator.rawValue)
+            _ = await failing.value
+            let session = await succeeding.value
+            let after = try #require(try await catalog.user(id: user.id))
+            #expect(after.disabled && after.role == Role.investigator.rawValue, "the sign-in wrote back a stale row")
+            #expect(session == nil, "a session was issued to an account disabled during its sign-in")
+        }
+    }
+
+    @Test func oneAddressIsRefusedAfterItsFailuresWhateverTheNames() async throws {
+        try await TestSupport.withCatalog("accounts-address") { _, catalog in
+            var policy = Self.policy()
+            policy.attemptsPerAddress = 3
+            let accounts = Accounts(catalog: catalog, policy: policy)
+            _ = try await accounts.addUser(name: "ola", role: .operator, password: "correct horse battery")
+            for name in ["nobody", "admin", "root"] {
+                await #expect(throws: CentreError(.unauthenticated, "unknown user or wrong password")) {
+                    try await accounts.signIn(name: name, password: "guess guess guess", address: "192.0.2.7", userAgent: "t")
+                }
+            }
+            do {
+                _ = try await accounts.signIn(name: "ola", password: "correct horse battery", address: "192.0.2.7", userAgent: "t")
+                Issue.record("the address was not refused after its failures")
+            } catch let error as CentreError {
+                guard case let .locked(seconds) = error.kind else { Issue.record("\(error)"); return }
+                #expect((1...60).contains(seconds))
+            }
+            // Another address is not affected.
+            _ = try await accounts.signIn(name: "ola", password: "correct horse battery", address: "192.0.2.8", userAgent: "t")
+        }
+    }
+
+    @Test func aFloodWiderThanBcryptsThreadsIsRefusedNotQueued() async throws {
+        let hasher = PasswordHasher(threads: 1, maxWaiting: 2)
+        let hash = try await hasher.hash("correct horse battery", cost: 10)
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<12 {
+                group.addTask {
+                    do { return try await hasher.verify("correct horse battery", hash: hash) ? "checked" : "wrong" } catch let error as CentreError {
+                        if case .busy = error.kind { return "busy" }
+                        return "\(error)"
+                    } catch { return "\(error)" }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == "busy" }.count >= 9 - 1, "\(outcomes)")
+        #expect(outcomes.filter { $0 == "checked" }.count >= 1, "\(outcomes)")
+        #expect(Set(outcomes).isSubset(of: ["busy", "checked"]), "\(outcomes)")
+    }
+
+    @Test func aPasswordWithANulIsRefusedNotCutShort() async throws {
+        try await TestSupport.withCatalog("accounts-nul") { _, catalog in
+            let accounts = Accounts(catalog: catalog, policy: Self.policy())
+            await #expect(throws: CentreError.self) {
+                try await accounts.addUser(name: "nul", role: .operator, password: "a\u{0}bcdefghijklmn")
+            }
+        }
+    }
+}
