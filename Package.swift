@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport", swiftSettings: strict),
     ]

@@ -35,7 +35,7 @@ public enum LogVerifier {
     /// elsewhere earlier (published, handed to a court), checked the same way and for
     /// consistency with the log.
     public static func verify(entries: [StoredEntry], checkpoints: [String], external: String? = nil,
-                              verifier: NoteVerifier) -> Report {
+                              witnessed: [(source: String, note: String)] = [], verifier: NoteVerifier) -> Report {
         var report = Report()
         report.entryCount = entries.count
         var structural: [String] = []
@@ -44,8 +44,8 @@ public enum LogVerifier {
         var wanted = Set<Int>()
 
         var signed: [(source: String, checkpoint: Checkpoint)] = []
-        for note in checkpoints + (external.map { [$0] } ?? []) {
-            let source = note == external ? "the given checkpoint" : "a stored checkpoint"
+        let sourced = checkpoints.map { ("a stored checkpoint", $0) } + (external.map { [("the given checkpoint", $0)] } ?? []) + witnessed
+        for (source, note) in sourced {
             do {
                 let checkpoint = try Checkpoint(text: try verifier.verify(note))
                 signed.append((source, checkpoint))

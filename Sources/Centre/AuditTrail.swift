@@ -66,7 +66,7 @@ public actor AuditTrail {
     public let catalog: Catalog
     public let signer: NoteSigner
     /// The checkpoint origin line: names this log.
-    public let origin: String
+    public nonisolated let origin: String
     private let logger: Logger
 
     private var leaves: [MerkleTree.Hash] = []
@@ -74,6 +74,8 @@ public actor AuditTrail {
     private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<Int64, any Error>)] = []
     private var writing = false
     private var latestCheckpoint: CheckpointRow?
+    /// Where each new checkpoint is also written (`AuditWitness`).
+    public private(set) var witnesses: [AuditWitness] = []
     /// Durable batches written so far (each one transaction), for benchmarks and metrics.
     public private(set) var batchesWritten = 0
 
@@ -171,7 +173,68 @@ public actor AuditTrail {
         let row = CheckpointRow(treeSize: Int64(leaves.count), note: try signer.sign(text), issuedMicros: currentMicros())
         try await catalog.addCheckpoint(row)
         latestCheckpoint = row
+        writeWitnesses(row)
         return row
+    }
+
+    /// Writes `row` to every witness; a witness that cannot be written is logged (the
+    /// checkpoint stands in the catalog, and the next one tries again).
+    private func writeWitnesses(_ row: CheckpointRow, force: Bool = false) {
+        for witness in witnesses {
+            do {
+                try witness.write(note: row.note, treeSize: Int(row.treeSize), verifier: signer.verifier, force: force)
+            } catch {
+                logger.error("audit witness: \(error)")
+            }
+        }
+    }
+
+    /// Compares the log with what each witness holds: every problem, in words (empty when
+    /// the log contains every witnessed checkpoint). A witness directory that is missing is
+    /// a problem; one that holds nothing yet is not.
+    public func witnessProblems(_ candidates: [AuditWitness]) async throws -> [String] {
+        try await catchUp()
+        var problems: [String] = []
+        for witness in candidates {
+            let note: String
+            do {
+                guard let read = try witness.read() else { continue }
+                note = read
+            } catch {
+                problems.append("\(error)")
+                continue
+            }
+            let checkpoint: Checkpoint
+            do {
+                checkpoint = try Checkpoint(text: signer.verifier.verify(note))
+            } catch {
+                problems.append("the checkpoint in \(witness.path) is not signed by this site's key: \(error)")
+                continue
+            }
+            guard checkpoint.origin == origin else {
+                problems.append("the checkpoint in \(witness.path) is of another log (\(checkpoint.origin))")
+                continue
+            }
+            guard checkpoint.treeSize <= leaves.count else {
+                problems.append("""
+                    the log holds \(leaves.count) entries but \(witness.path) witnessed a checkpoint of \(checkpoint.treeSize): \
+                    entries were deleted from its end (or an older catalog was restored)
+                    """)
+                continue
+            }
+            if MerkleTree.root(Array(leaves.prefix(checkpoint.treeSize))) != checkpoint.rootHash {
+                problems.append("the first \(checkpoint.treeSize) entries of the log differ from those \(witness.path) witnessed: the log was rewritten")
+            }
+        }
+        return problems
+    }
+
+    /// Sets the witnesses that each new checkpoint goes to, and gives them the newest one
+    /// now (`force`: after an administrator accepted a log that disagrees with them).
+    public func setWitnesses(_ list: [AuditWitness], force: Bool = false) async throws {
+        witnesses = list
+        let row = try await checkpoint()
+        if force || !list.isEmpty { writeWitnesses(row, force: force) }
     }
 
     /// Issues a checkpoint every `interval` while the log grows, until cancelled.

@@ -163,6 +163,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var dataOptions: DataOptions
         @Option(name: .long, help: "A checkpoint obtained earlier (signed note): the log must still contain it.") var checkpoint: String?
         @Option(name: .long, help: "The site's verifier key (name+id+key); default: DATA/keys/site-ed25519.vkey.") var key: String?
+        @Option(name: .customLong("witness-dir"), help: "A witness directory (serve's --witness-dir): the log must contain its checkpoint. Repeatable.")
+        var witnessDirs: [String] = []
 
         func run() async throws {
             let verifier: NoteVerifier
@@ -181,7 +183,22 @@ struct AuditCommand: AsyncParsableCommand {
             let entries = try await catalog.auditEntries().map { LogVerifier.StoredEntry(position: $0.seq, body: $0.body) }
             let checkpoints = try await catalog.checkpoints().map(\.note)
             await catalog.close()
-            let report = LogVerifier.verify(entries: entries, checkpoints: checkpoints, external: external, verifier: verifier)
+            var witnessed: [(source: String, note: String)] = []
+            var unreadable: [String] = []
+            for dir in witnessDirs {
+                // The log's origin is in each stored checkpoint; witnesses are filed under it.
+                let origin = checkpoints.last.flatMap { try? Checkpoint(text: verifier.verify($0)).origin } ?? "vigil/audit"
+                let witness = AuditWitness(directory: dir, origin: origin)
+                do {
+                    if let note = try witness.read() { witnessed.append(("the checkpoint witnessed in \(witness.path)", note)) }
+                    else { unreadable.append("witness \(witness.path) holds no checkpoint") }
+                } catch {
+                    unreadable.append("\(error)")
+                }
+            }
+            var report = LogVerifier.verify(entries: entries, checkpoints: checkpoints, external: external, witnessed: witnessed,
+                                            verifier: verifier)
+            report.problems += unreadable
             say("audit log: \(report.entryCount) entries, \(report.checkpointsVerified) signed checkpoints checked (key \(verifier.name))")
             if report.uncoveredEntries > 0 {
                 say("note: the newest \(report.uncoveredEntries) entries are not yet covered by a signed checkpoint")

@@ -160,6 +160,7 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Verify an evidence bundle or a signed MP4 offline; exit 0 only when every check passes.")
     @Argument(help: "A bundle directory, its manifest.json, or one of its MP4 files (or any ONVIF-signed MP4).") var path: String
+    // Exit status: 0 verified against a pinned certificate; 1 a check failed; 2 intact but no certificate pinned.
     @Option(name: .long, help: "A certificate (PEM) to trust, e.g. the site's published one; repeatable.") var trust: [String] = []
 
     func run() async throws {
@@ -175,8 +176,20 @@ struct VerifyCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         for f in report.findings { print("\(f.status.rawValue)  \(f.check): \(f.detail)") }
-        print(report.passed ? "VERIFIED: every check passed" : "NOT VERIFIED: see FAIL lines above")
-        if !report.passed { throw ExitCode(1) }
+        guard report.passed else {
+            print("NOT VERIFIED: see FAIL lines above")
+            throw ExitCode(1)
+        }
+        guard !pinned.isEmpty else {
+            // Integrity alone proves only that whoever signed it has not changed it since:
+            // anyone can make a self-consistent bundle with a key of their own.
+            print("""
+                INTACT, SIGNER UNTRUSTED: every integrity check passed, but no certificate was pinned, so who signed \
+                this is not known. Verify again with --trust SITE-CERTIFICATE.pem (the site's published certificate).
+                """)
+            throw ExitCode(2)
+        }
+        print("VERIFIED: every check passed, signed by a pinned certificate")
     }
 }
 

@@ -65,16 +65,23 @@ struct RecordingSession {
     let dataDirectory: String
     /// Held until the process exits: one recording process per data directory.
     let writer: WriterLock
+    let keys: SiteKeys
 
     static func open(data: DataOptions, logger: Logger) async throws -> RecordingSession {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
         let writer = try WriterLock.acquire(dataDirectory: data.data, command: "record")
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
         let store = try SampleStore(root: data.samplesPath)
-        for action in try await Recovery.reconcile(catalog: catalog, store: store) {
-            say("recovery: \(action)")
+        do {
+            for action in try await Recovery.reconcile(catalog: catalog, store: store) {
+                say("recovery: \(action)")
+            }
+        } catch {
+            await catalog.close()
+            throw error
         }
-        return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data, writer: writer)
+        let keys = try await Site.loadKeys(data, catalog: catalog, siteName: "vigil")
+        return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data, writer: writer, keys: keys)
     }
 
     func record(cameras: [CameraArgument], retentionDays: Int, configuration: RecorderConfiguration,
@@ -105,7 +112,6 @@ struct RecordingSession {
             let (batches, flushes) = (await committer.batches, await committer.requests)
             say("group commit: \(flushes) per-second flushes in \(batches) catalog commits")
             // Pin what was recorded: each camera's chain head, signed with the site key.
-            let keys = try SiteKeys.loadOrCreate(directory: dataDirectory + "/keys", siteName: "vigil")
             try await ChainHeads.signAll(catalog: catalog, signer: keys.signer, site: keys.signer.name)
         } catch {
             await catalog.close()

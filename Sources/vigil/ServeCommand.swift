@@ -16,13 +16,21 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:8080).") var listen: String?
     @Option(name: .long, help: "JSON configuration file (see docs/server.md).") var config: String?
     @Option(name: .long, help: "Directory of the console's static files (default: the repository's Web/).") var web: String?
+    @Option(name: .customLong("witness-dir"),
+            help: "Also write each signed audit checkpoint here (storage mounted from another machine); repeatable, added to the config's witnessDirs.")
+    var witnessDirs: [String] = []
+    @Flag(name: .long, help: "Start even though the audit log is shorter than, or differs from, a witnessed checkpoint (audited).")
+    var acceptWitnessMismatch = false
 
     func run() async throws {
         var settings = try config.map(ServerSettings.load) ?? ServerSettings()
         if let data { settings.data = data }
         if let listen { settings.listen = listen }
         if let web { settings.web = web }
-        try await CentreRunner(settings: settings).run(beforeStart: { _ in }, onRunning: { url in say("Vigil console: \(url)") })
+        settings.witnessDirs += witnessDirs
+        var runner = CentreRunner(settings: settings)
+        runner.acceptWitnessMismatch = acceptWitnessMismatch
+        try await runner.run(beforeStart: { _ in }, onRunning: { url in say("Vigil console: \(url)") })
     }
 }
 
@@ -41,11 +49,13 @@ struct ServerSettings: Codable {
     /// Days an export stays on the server for download (the bundle, not the footage).
     var exportKeepDays: Int = 30
     var web: String?
+    /// Directories (mounted from other machines) that keep a copy of each signed audit checkpoint.
+    var witnessDirs: [String] = []
 
     struct TLSFiles: Codable { var certificate: String; var key: String }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, web
+        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, web, witnessDirs
     }
 
     init() {}
@@ -75,6 +85,7 @@ struct ServerSettings: Codable {
         checkpointSeconds = try value(.checkpointSeconds, checkpointSeconds)
         exportKeepDays = try value(.exportKeepDays, exportKeepDays)
         web = try c.decodeIfPresent(String.self, forKey: .web)
+        witnessDirs = try value(.witnessDirs, witnessDirs)
     }
 
     static func load(_ path: String) throws -> ServerSettings {
@@ -124,6 +135,8 @@ struct ServerSettings: Codable {
 /// Opens the site, builds the server, runs everything until SIGINT/SIGTERM.
 struct CentreRunner {
     var settings: ServerSettings
+    /// Start on a log that disagrees with its witnesses (an explicit flag, never the config).
+    var acceptWitnessMismatch = false
 
     func run(beforeStart: (Site) async throws -> Void, onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         let logger = makeLogger("vigil.serve")
@@ -131,6 +144,7 @@ struct CentreRunner {
         try settings.validate()
         let dataOptions = try DataOptions.parse(["--data", settings.data])
         let site = try await Site.open(dataOptions, siteName: settings.siteName, recover: true, logger: logger)
+        try await checkWitnesses(site, logger: logger)
         try await beforeStart(site)
         let live = LiveHub()
         let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
@@ -165,6 +179,31 @@ struct CentreRunner {
         _ = try await Task { try await audit.checkpoint() }.value
         await site.catalog.close()
         say("stopped")
+    }
+}
+
+extension CentreRunner {
+    /// Refuses to start on an audit log that is shorter than, or differs from, a checkpoint
+    /// its witnesses hold (someone deleted its tail, or restored an older catalog), unless
+    /// `acceptWitnessMismatch`; then the acceptance is itself an audit entry, and the
+    /// witnesses are given the log as it now is.
+    func checkWitnesses(_ site: Site, logger: Logger) async throws {
+        let witnesses = settings.witnessDirs.map { AuditWitness(directory: $0, origin: site.audit.origin) }
+        let problems = try await site.audit.witnessProblems(witnesses)
+        if !problems.isEmpty {
+            guard acceptWitnessMismatch else {
+                await site.catalog.close()
+                throw ValidationError("""
+                    the audit log disagrees with its witnesses, so it may have been rolled back; not starting:
+                    \(problems.map { "  - \($0)" }.joined(separator: "\n"))
+                    Find out why (vigil audit verify --data \(settings.data) \(settings.witnessDirs.map { "--witness-dir \($0)" }.joined(separator: " "))).
+                    To start anyway, accepting the log as it is, pass --accept-witness-mismatch (this is audited).
+                    """)
+            }
+            for problem in problems { logger.critical("audit witness mismatch accepted: \(problem)") }
+            try await site.auditCommandLine("audit.witness-mismatch-accepted", detail: problems.joined(separator: "; "))
+        }
+        try await site.audit.setWitnesses(witnesses, force: !problems.isEmpty)
     }
 }
 

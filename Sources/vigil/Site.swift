@@ -30,13 +30,33 @@ struct Site {
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
         let store = try SampleStore(root: data.samplesPath)
         if recover {
-            for action in try await Recovery.reconcile(catalog: catalog, store: store) { say("recovery: \(action)") }
+            do {
+                for action in try await Recovery.reconcile(catalog: catalog, store: store) { say("recovery: \(action)") }
+            } catch {
+                await catalog.close()
+                throw error
+            }
         }
-        let keys = try SiteKeys.loadOrCreate(directory: data.keysPath, siteName: siteName)
+        let keys = try await loadKeys(data, catalog: catalog, siteName: siteName)
         let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
         let certificate = try SiteCertificate.loadOrCreate(directory: data.keysPath, siteName: keys.signer.name)
         return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
                     certificate: certificate, writer: writer)
+    }
+
+    /// The site's keys, created on first use only: a new signing key beside an existing log
+    /// would sign checkpoints that no earlier verifier key checks, and the log's history
+    /// would silently lose its anchor. Closes the catalog before refusing.
+    static func loadKeys(_ data: DataOptions, catalog: Catalog, siteName: String) async throws -> SiteKeys {
+        let path = "\(data.keysPath)/\(SiteKeys.signingKeyFile)"
+        if !FileManager.default.fileExists(atPath: path), try await !catalog.auditEntries(from: 0, limit: 1).isEmpty {
+            await catalog.close()
+            throw RecordingError.refusedToStart("""
+                the site's signing key \(path) is missing, but the audit log has entries signed with it. A new key \
+                would make the log's checkpoints unverifiable; nothing was created. Restore the keys directory from its backup.
+                """)
+        }
+        return try SiteKeys.loadOrCreate(directory: data.keysPath, siteName: siteName)
     }
 
     /// An audit entry for something done at this machine's command line.

@@ -94,8 +94,11 @@ struct EndToEndTests {
 
         let second = try Peer(TestSupport.vigilBinary, recordArgs, log: dir + "/record-2.log")
         try await second.waitFor("recording gst", seconds: 10)
-        // Recovery either closes the open segment or removes a file younger than its first commit.
-        #expect(second.output.contains("recovery: recovered-segment") || second.output.contains("recovery: removed-orphan"), "\(second.output)")
+        // Recovery either closes the open segment or moves a file younger than its first commit aside.
+        #expect(second.output.contains("recovery: recovered-segment") || second.output.contains("recovery: quarantined-orphan"), "\(second.output)")
+        // A second recorder on the same data directory is refused, and says by whom.
+        let third = try await TestSupport.run(TestSupport.vigilBinary, recordArgs)
+        #expect(third.status != 0 && third.stderr.contains("is already being recorded into by pid"), "\(third.stderr)")
         try await Task.sleep(for: .seconds(4))
 
         _ = camera.interrupt() // the camera goes away

@@ -80,6 +80,11 @@ extension EndToEndTests {
         let verified = try await TestSupport.run(vigil, ["verify", bundle, "--trust", certificate])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         #expect(verified.stdout.contains("PASS  since recording") && verified.stdout.contains("PASS  audit"))
+        #expect(verified.stdout.contains("VERIFIED: every check passed, signed by a pinned certificate"), "\(verified.stdout)")
+        // Without a pinned certificate the bundle is intact but its signer unknown: no plain VERIFIED.
+        let unpinned = try await TestSupport.run(vigil, ["verify", bundle])
+        #expect(unpinned.status == 2 && unpinned.stdout.contains("SIGNER UNTRUSTED") && !unpinned.stdout.contains("VERIFIED:"),
+                "\(unpinned.stdout)")
         let mp4 = try #require(exported.stdout.split(separator: "\n").first { $0.hasSuffix(".mp4") }.map(String.init))
         let decode = try await TestSupport.strictDecode(mp4)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
