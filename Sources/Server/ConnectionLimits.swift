@@ -1,22 +1,31 @@
+import HummingbirdCore
+import Logging
 import NIOCore
 import Synchronization
 
-/// Limits on connections that a client cannot exceed by misbehaving: a connection that
-/// sends nothing (or only part of a request's head) for `idleTimeout` is closed (Hummingbird's
-/// connection state handler: the head counts only once it is whole, so a trickled header
-/// does not keep it open), and one address may hold at most `perAddress` connections at once.
+/// Limits on connections that a client cannot exceed by misbehaving:
+/// - a connection that moves no byte either way for `idleTimeout` is closed (a silent
+///   client, a TLS handshake never finished, a browser's spare keep-alive);
+/// - a request head must be complete within `headTimeout` of its first byte, so one sent
+///   a byte at a time (slowloris) cannot hold a connection by trickling;
+/// - one address may hold at most `perAddress` connections at once.
+///
+/// Hummingbird's own idle handler cannot do this here: with the WebSocket upgrade channel
+/// it joins the pipeline only once a whole request head has arrived, so a silent or
+/// half-sent request was held open for as long as the client liked (issue 13).
 public struct ConnectionLimits: Sendable {
-    public var idleTimeout: Duration = .seconds(30)
-    public var perAddress = 64
+    public var idleTimeout: Duration
+    public var headTimeout: Duration
+    public var perAddress: Int
 
-    public init(idleTimeout: Duration = .seconds(30), perAddress: Int = 64) {
+    public init(idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), perAddress: Int = 64) {
         self.idleTimeout = idleTimeout
+        self.headTimeout = headTimeout
         self.perAddress = perAddress
     }
 }
 
-/// Counts open connections per remote address; a connection over the limit is closed as
-/// soon as its pipeline is set up, before any request of it is read.
+/// Counts open connections per remote address.
 final class ConnectionCounter: Sendable {
     let perAddress: Int
     private let open = Mutex<[String: Int]>([:])
@@ -41,32 +50,144 @@ final class ConnectionCounter: Sendable {
             table[address] = n > 0 ? n : nil
         }
     }
+}
 
-    func count(_ address: String) -> Int { open.withLock { $0[address, default: 0] } }
+/// A server child channel that puts a `ConnectionGuard` in front of another one's pipeline
+/// (inside TLS where there is TLS, so it sees the plain bytes of HTTP).
+struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+    let inner: Inner
+    let counter: ConnectionCounter
+    let limits: ConnectionLimits
 
-    func handler() -> Handler { Handler(counter: self) }
-
-    /// One per connection, after the HTTP decoder.
-    final class Handler: ChannelInboundHandler, RemovableChannelHandler {
-        // The HTTP decoder's parts pass through untouched (the default `channelRead`
-        // forwards them without unwrapping): this handler only watches the connection.
-        typealias InboundIn = Any
-        typealias InboundOut = Any
-        let counter: ConnectionCounter
-
-        init(counter: ConnectionCounter) {
-            self.counter = counter
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(ConnectionGuard(counter: counter, limits: limits))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
         }
+        return inner.setup(channel: channel, logger: logger)
+    }
 
-        func handlerAdded(context: ChannelHandlerContext) {
-            let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
-            if counter.admit(address) {
-                // Released when the connection closes, whatever else is removed from it.
-                let counter = self.counter
-                context.channel.closeFuture.whenComplete { _ in counter.release(address) }
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// One per connection, first in its plain-byte pipeline. It reads nothing for itself: it
+/// watches bytes pass, and closes the connection when a limit is crossed.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    /// Where the connection is in its HTTP exchange, as far as bytes tell.
+    enum Phase {
+        /// Between requests: the next byte starts a head.
+        case idle
+        /// A head has begun; `matched` counts the bytes of "\r\n\r\n" seen at its end so far.
+        case head(matched: Int)
+        /// The head is whole: the body and the response may take as long as they need.
+        case request
+        /// Upgraded to WebSocket (a 101 went out): only the idle limit applies.
+        case upgraded
+    }
+
+    let counter: ConnectionCounter
+    let limits: ConnectionLimits
+    private var phase = Phase.idle
+    private var lastActivity = NIODeadline.now()
+    private var headDeadline: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private static let endOfHead: [UInt8] = [13, 10, 13, 10]
+
+    init(counter: ConnectionCounter, limits: ConnectionLimits) {
+        self.counter = counter
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        guard counter.admit(address) else {
+            context.close(promise: nil)
+            return
+        }
+        let counter = self.counter
+        context.channel.closeFuture.whenComplete { _ in counter.release(address) }
+        schedule(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
+        let bytes = unwrapInboundIn(data)
+        for byte in bytes.readableBytesView {
+            switch phase {
+            case .idle:
+                phase = .head(matched: byte == 13 ? 1 : 0)
+                let deadline = NIODeadline.now() + TimeAmount(limits.headTimeout)
+                headDeadline = deadline
+                if let timerDeadline, deadline < timerDeadline {
+                    timer?.cancel()
+                    schedule(context)
+                }
+            case let .head(matched):
+                let next = byte == Self.endOfHead[matched] ? matched + 1 : (byte == 13 ? 1 : 0)
+                if next == Self.endOfHead.count {
+                    phase = .request
+                    headDeadline = nil
+                } else {
+                    phase = .head(matched: next)
+                }
+            case .request, .upgraded:
+                break
+            }
+            if case .request = phase { break }
+            if case .upgraded = phase { break }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        lastActivity = .now()
+        if case .request = phase {
+            if case let .byteBuffer(buffer) = unwrapOutboundIn(data), buffer.readableBytesView.starts(with: Array("HTTP/1.1 101".utf8)) {
+                phase = .upgraded
             } else {
-                context.close(promise: nil)
+                // The response has begun: the next bytes from the client are a new request.
+                phase = .idle
             }
         }
+        context.write(data, promise: promise)
+    }
+
+    private func schedule(_ context: ChannelHandlerContext) {
+        let idle = lastActivity + TimeAmount(limits.idleTimeout)
+        let deadline = headDeadline.map { min($0, idle) } ?? idle
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            let now = NIODeadline.now()
+            if let headDeadline, now >= headDeadline {
+                context.close(promise: nil)
+            } else if now >= lastActivity + TimeAmount(limits.idleTimeout) {
+                context.close(promise: nil)
+            } else {
+                schedule(context)
+            }
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -116,17 +116,19 @@ public struct VigilServer {
                     limits: ConnectionLimits = ConnectionLimits(),
                     logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         let counter = ConnectionCounter(perAddress: limits.perAddress)
-        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [counter.handler()],
-                                               idleTimeout: .nanoseconds(Int64(limits.idleTimeout / .nanoseconds(1))))
-        let base = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: webSocketRouter,
-                                                           configuration: .init(http1: http1, ws: .init()))
-        let server: HTTPServerBuilder
-        if let tls {
+        let webSocketResponder = webSocketRouter.buildResponder()
+        let tlsConfiguration = try tls.map { tls in
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
-            server = try HTTPServerBuilder.tls(base, tlsConfiguration: TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: NIOSSLPrivateKeySource.privateKey(key)))
-        } else {
-            server = base
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: NIOSSLPrivateKeySource.privateKey(key))
+        }
+        // The guard sits inside TLS (it must see plain HTTP) and in front of everything else.
+        let server = HTTPServerBuilder { responder in
+            let http = GuardedChildChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
+                                                                             configuration: .init()),
+                                           counter: counter, limits: limits)
+            guard let tlsConfiguration else { return http }
+            return try TLSChannel(http, tlsConfiguration: tlsConfiguration)
         }
         let app = Application(router: router, server: server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "vigil"),

@@ -85,6 +85,34 @@ struct RecordingTests {
         }
     }
 
+    /// A camera that sends one key frame and then only inter frames (or lies in its
+    /// timestamps, each frame claiming a 10 s step) cannot grow one segment without end.
+    @Test func aSegmentWithoutANewKeyFrameIsClosedPastItsOverrun() async throws {
+        try await Harness.with("overrun") { (h: inout Harness) in
+            let camera = try await h.catalog.upsertCamera(name: "a", url: "rtsp://127.0.0.1/a", retentionDays: 30)
+            var config = RecorderConfiguration()
+            config.segmentLength = 2 * ticksPerSecond
+            config.maxSegmentOverrun = 10 * ticksPerSecond
+            let r = Recorder(camera: camera, catalog: h.catalog, store: h.store, runIDs: h.runIDs, configuration: config,
+                             wallClock: h.clock.wallClock, logger: Logger(label: "test"))
+            try await r.start()
+            let key = h.frames.first { $0.isKey }!, inter = h.frames.first { !$0.isKey }!
+            var timestamp: Ticks90k = 0
+            for i in 0..<400 {
+                let f = i == 0 ? key : inter
+                try await r.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
+                                                           parameters: h.parameters)))
+                timestamp += 3600
+                h.clock.advance(micros: 40_000)
+            }
+            try await r.stop()
+            let segments = try await h.catalog.allSegments()
+            // 12 s of frames (2 s + 10 s overrun) in the one segment, the rest skipped until a key frame.
+            #expect(segments.map(\.frameCount) == [300], "\(segments.map(\.frameCount))")
+            #expect(await r.statistics.framesSkippedWaitingForKey == 100)
+        }
+    }
+
     @Test func framesBeforeTheFirstKeyFrameAreNotRecorded() async throws {
         try await Harness.with("key") { (h: inout Harness) in
             let r = try await h.recorder("a", segmentSeconds: 60)

@@ -2,6 +2,41 @@ import Foundation
 @testable import Server
 import Testing
 
+/// A plain TCP connection to the harness, for clients no HTTP library would be.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+    }
+
+    func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+
+    /// Seconds until the server closes the connection (reads until end of stream), or nil
+    /// if it is still open after `limit` seconds.
+    func secondsUntilClosed(limit: Double) -> Double? {
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let start = Date()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date().timeIntervalSince(start) < limit {
+            let n = read(fd, &buffer, buffer.count)
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return Date().timeIntervalSince(start) }
+        }
+        return nil
+    }
+
+    deinit { close(fd) }
+}
+
 /// Requests built to trap the server: each must get a 4xx and leave the server answering.
 @Suite(.serialized) struct HostileRequestTests {
     @Test func rangeEndingAtInt64MaxIsClampedToTheFile() {
@@ -24,6 +59,37 @@ import Testing
                 #expect(reply.json?["error"] is String, "\(query) gave no reason")
             }
             #expect(try await h.request("GET", "/api/audit/proof/inclusion?index=0&size=1", session: admin).status == 200)
+        }
+    }
+
+    @Test func silentAndHalfSentConnectionsAreClosedAndOneAddressIsCapped() async throws {
+        try await ServerHarness.with(limits: ConnectionLimits(idleTimeout: .seconds(1), headTimeout: .seconds(1), perAddress: 4)) { h in
+            let port = try #require(Int(h.base.split(separator: ":").last!))
+            let silent = try RawConnection(port: port)
+            let halfSent = try RawConnection(port: port)
+            halfSent.send("GET /api/cameras HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            let held = [try RawConnection(port: port), try RawConnection(port: port)]
+            // The fifth from the same address is closed before it can ask anything.
+            let fifth = try RawConnection(port: port)
+            let refusedAfter = try #require(fifth.secondsUntilClosed(limit: 5), "a fifth connection from one address stayed open")
+            #expect(refusedAfter < 0.9)
+            for (name, c) in [("silent", silent), ("half-sent", halfSent)] {
+                let closedAfter = c.secondsUntilClosed(limit: 10)
+                #expect(closedAfter != nil, "the \(name) connection was held open")
+            }
+            _ = held
+            // A head sent a byte at a time, each well within the idle limit, is cut at the head limit.
+            let trickle = try RawConnection(port: port)
+            let started = Date()
+            var closed = false
+            for byte in "GET /api/cameras HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: aaaaaaaaaaaaaaaaaaaaaaaa".map(String.init) {
+                trickle.send(byte)
+                if trickle.secondsUntilClosed(limit: 0.3) != nil { closed = true; break }
+            }
+            #expect(closed && Date().timeIntervalSince(started) < 3, "a trickled head kept its connection \(Date().timeIntervalSince(started)) s")
+            // With those gone, a client is served as before.
+            let reply = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
+            #expect(reply.status == 200)
         }
     }
 }

@@ -26,7 +26,8 @@ final class ServerHarness: Sendable {
 
     static let password = "correct horse battery"
 
-    static func start(cameraDefaults: ServerEnvironment.CameraDefaults = .init()) async throws -> ServerHarness {
+    static func start(cameraDefaults: ServerEnvironment.CameraDefaults = .init(),
+                      limits: ConnectionLimits = ConnectionLimits()) async throws -> ServerHarness {
         let dir = try TestSupport.temporaryDirectory("server")
         let logger = Logger(label: "test")
         let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
@@ -57,7 +58,7 @@ final class ServerHarness: Sendable {
             let server = VigilServer(environment: env)
             let routes = server.router.routes.map { (method: $0.method.rawValue, path: RouterShape.normalise("\($0.path)")) }
             let policies = server.policies
-            try await server.run(host: "127.0.0.1", port: 0, tls: nil, services: [], logger: logger) { port in
+            try await server.run(host: "127.0.0.1", port: 0, tls: nil, services: [], limits: limits, logger: logger) { port in
                 continuation.yield((port, routes, policies))
             }
         }
@@ -86,8 +87,9 @@ final class ServerHarness: Sendable {
     }
 
     /// Runs `body` against a fresh server, stopping it whatever happens.
-    static func with(cameraDefaults: ServerEnvironment.CameraDefaults = .init(), _ body: (ServerHarness) async throws -> Void) async throws {
-        let h = try await start(cameraDefaults: cameraDefaults)
+    static func with(cameraDefaults: ServerEnvironment.CameraDefaults = .init(), limits: ConnectionLimits = ConnectionLimits(),
+                     _ body: (ServerHarness) async throws -> Void) async throws {
+        let h = try await start(cameraDefaults: cameraDefaults, limits: limits)
         do {
             try await body(h)
         } catch {
