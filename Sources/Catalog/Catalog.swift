@@ -166,6 +166,53 @@ public actor Catalog {
         try? await closeHandler?()
     }
 
+    // MARK: Transactions
+
+    /// The transaction in progress on this catalog's one connection, if any; statements of
+    /// other tasks wait until it ends (`run` waits at its start), so none of them lands
+    /// inside it by accident. The actor alone cannot keep them out: it is re-entered at
+    /// every `await` of the transaction's body.
+    private var transactionOwner: UInt64?
+    private var nextTransaction: UInt64 = 1
+    private var transactionWaiters: [CheckedContinuation<Void, Never>] = []
+    @TaskLocal static var currentTransaction: UInt64?
+
+    func waitForTransaction() async {
+        while let owner = transactionOwner, owner != Self.currentTransaction {
+            await withCheckedContinuation { transactionWaiters.append($0) }
+        }
+    }
+
+    /// Runs `body`'s statements as one transaction: all of them are stored or none. On
+    /// SQLite it begins `IMMEDIATE`, taking the write lock at once, so another process
+    /// (a `vigil` command beside the server) cannot change what the body read before the
+    /// body writes. Nested calls join the outer transaction.
+    public func transaction<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        if let owner = transactionOwner, owner == Self.currentTransaction { return try await body() }
+        await waitForTransaction()
+        let id = nextTransaction
+        nextTransaction += 1
+        transactionOwner = id
+        defer {
+            transactionOwner = nil
+            let waiters = transactionWaiters
+            transactionWaiters = []
+            for w in waiters { w.resume() }
+        }
+        return try await Self.$currentTransaction.withValue(id) {
+            let begin = database.dialect.name == "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN"
+            try await run("begin \(operation)") { try await database.raw(SQLQueryString(begin)).run() }
+            do {
+                let result = try await body()
+                try await run("commit \(operation)") { try await database.raw("COMMIT").run() }
+                return result
+            } catch {
+                try? await database.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
     // MARK: Migrations
 
     /// Applies every migration newer than the database's version, in order.
@@ -395,8 +442,28 @@ public actor Catalog {
     /// Deletes a segment's row; its chain link, if it has one, stays, marked deleted with
     /// `reason`, so the chain remains verifiable across the gap.
     public func deleteSegment(id: Int64, reason: String = "deleted") async throws {
-        try await markChainLinkDeleted(segmentID: id, reason: reason)
-        try await run("delete segment \(id)") { try await database.raw("DELETE FROM segments WHERE id = \(bind: id)").run() }
+        try await transaction("delete segment \(id)") {
+            try await markChainLinkDeleted(segmentID: id, reason: reason)
+            try await run("delete segment \(id)") { try await database.raw("DELETE FROM segments WHERE id = \(bind: id)").run() }
+        }
+    }
+
+    /// Retention's delete: the segment goes only if, at the moment of deleting, it is
+    /// closed, not held and under no exhibit's hold (checked in the DELETE itself, in the
+    /// transaction that marks its chain link). Returns false when it was kept: an exhibit
+    /// made between selecting it and now keeps its footage.
+    public func deleteExpiredSegment(id: Int64, reason: String) async throws -> Bool {
+        try await transaction("delete expired segment \(id)") {
+            let deleted = try await run("delete expired segment \(id)") {
+                try await database.raw("""
+                    DELETE FROM segments WHERE id = \(bind: id) AND held = 0 AND state = 'closed' AND NOT \(unsafeRaw: Self.underEvidenceHold)
+                    RETURNING id
+                    """).all()
+            }
+            guard !deleted.isEmpty else { return false }
+            try await markChainLinkDeleted(segmentID: id, reason: reason)
+            return true
+        }
     }
 
     public func setHeld(segmentIDs: [Int64], held: Bool) async throws {
@@ -555,6 +622,7 @@ public actor Catalog {
     // MARK: Helpers
 
     func run<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        await waitForTransaction()
         do {
             return try await body()
         } catch let error as CatalogError {

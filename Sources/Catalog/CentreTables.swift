@@ -384,17 +384,24 @@ extension Catalog {
 
     // MARK: Audit log
 
-    /// Appends entries in one statement: all are stored or none. Throws `CatalogConflict`
+    /// Appends entries in one transaction: all are stored or none. Throws `CatalogConflict`
     /// when another writer already used one of the positions.
     public func appendAudit(_ rows: [AuditRow]) async throws {
         guard !rows.isEmpty else { return }
         // Stay below SQLite's 32 766 bound parameters per statement.
         let chunk = 8_000
+        func insert(_ part: ArraySlice<AuditRow>) async throws {
+            let values = SQLList(part.map { SQLList([SQLBind($0.seq), SQLBind(Data($0.body))]) }, separator: SQLRaw("), ("))
+            try await database.raw("INSERT INTO audit_entries (seq, body) VALUES (\(values))").run()
+        }
         do {
-            for start in stride(from: 0, to: rows.count, by: chunk) {
-                let part = rows[start..<min(rows.count, start + chunk)]
-                let values = SQLList(part.map { SQLList([SQLBind($0.seq), SQLBind(Data($0.body))]) }, separator: SQLRaw("), ("))
-                try await database.raw("INSERT INTO audit_entries (seq, body) VALUES (\(values))").run()
+            if rows.count <= chunk {
+                await waitForTransaction()
+                try await insert(rows[...])
+            } else {
+                try await transaction("append audit entries") {
+                    for start in stride(from: 0, to: rows.count, by: chunk) { try await insert(rows[start..<min(rows.count, start + chunk)]) }
+                }
             }
         } catch let error where "\(error)".lowercased().contains("constraint") {
             throw CatalogConflict()

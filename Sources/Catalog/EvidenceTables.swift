@@ -324,13 +324,22 @@ extension Catalog {
     // MARK: Evidence register
 
     /// Registers an exhibit, numbering it `EV-<year>-<n>` within its year.
+    /// Registers an exhibit with its ranges, in one transaction (an exhibit never exists
+    /// without the ranges that hold its footage), numbered after the year's highest number
+    /// (not its count: a gap must not make two exhibits share one) under the write lock, so
+    /// two processes creating exhibits at once get different numbers.
     public func addEvidence(_ e: EvidenceRecord, year: Int) async throws -> EvidenceRecord {
+        try await transaction("add exhibit") { try await insertEvidence(e, year: year) }
+    }
+
+    private func insertEvidence(_ e: EvidenceRecord, year: Int) async throws -> EvidenceRecord {
         var stored = e
         let prefix = "EV-\(year)-"
-        let rows = try await run("count exhibits of \(year)") {
-            try await database.raw("SELECT COUNT(*) AS n FROM evidence_items WHERE exhibit LIKE \(bind: prefix + "%")").all()
+        let rows = try await run("highest exhibit number of \(year)") {
+            try await database.raw("SELECT MAX(exhibit) AS last FROM evidence_items WHERE exhibit LIKE \(bind: prefix + "%")").all()
         }
-        let n = (try rows.first?.decode(column: "n", as: Int64.self) ?? 0) + 1
+        let last = try rows.first?.decode(column: "last", as: String?.self) ?? nil
+        let n = (last.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0) + 1
         stored.exhibit = prefix + String(format: "%06d", n)
         let inserted = try await run("insert exhibit \(stored.exhibit)") {
             try await database.raw("""

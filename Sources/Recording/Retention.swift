@@ -64,8 +64,9 @@ public enum Retention {
     }
 
     private static func delete(_ s: SegmentRecord, catalog: Catalog, store: SampleStore, reason: String, into deleted: inout [String]) async throws {
-        precondition(!s.held, "retention must never select a held segment")
-        try await catalog.deleteSegment(id: s.id, reason: "retention: \(reason)")
+        // The hold is checked again in the statement that deletes: an exhibit made since
+        // the segment was selected keeps it.
+        guard try await catalog.deleteExpiredSegment(id: s.id, reason: "retention: \(reason)") else { return }
         try store.remove(cameraID: s.cameraID, fileName: s.fileName)
         try await catalog.log(action: "retention-delete", detail: "segment \(s.id) file \(s.fileName): \(reason)")
         deleted.append(s.fileName)

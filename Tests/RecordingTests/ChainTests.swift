@@ -163,4 +163,65 @@ struct ChainTests {
             #expect(later == [segments[3].fileName])
         }
     }
+
+    static func exhibit(camera: Int64, from: Int64, to: Int64, at: Int64) -> EvidenceRecord {
+        EvidenceRecord(requestingBody: "police", caseReference: "RSD-2/26", legalBasis: "art. 15", purpose: "test", createdBy: "t",
+                       createdMicros: at, ranges: [.init(cameraID: camera, fromMicros: from, toMicros: to)])
+    }
+
+    /// Retention selects, then deletes: an exhibit made in between keeps its footage,
+    /// because the hold is checked again in the statement that deletes.
+    @Test func anExhibitMadeMidSweepKeepsItsFootage() async throws {
+        try await Self.withRecorded("mid-sweep") { h, segments in
+            let camera = segments[0].cameraID
+            let selected = try await h.catalog.oldestDeletableSegments(limit: 10)
+            #expect(selected.map(\.id) == segments.map(\.id))
+            _ = try await h.catalog.addEvidence(Self.exhibit(camera: camera, from: segments[1].startMicros, to: segments[1].startMicros + 1,
+                                                             at: h.clock.now), year: 2026)
+            var kept: [Int64] = []
+            for s in selected where !(try await h.catalog.deleteExpiredSegment(id: s.id, reason: "retention: test")) { kept.append(s.id) }
+            #expect(kept == [segments[1].id])
+            #expect(try await h.catalog.allSegments().map(\.id) == [segments[1].id])
+            let links = try await h.catalog.chainLinks(cameraID: camera)
+            #expect(links.filter { $0.deletedMicros == nil }.map(\.segmentID) == [segments[1].id])
+        }
+    }
+
+    /// Two processes registering exhibits at once (the server and `vigil evidence create`)
+    /// get different numbers; a failed exhibit leaves nothing behind; numbers follow the
+    /// highest, not the count.
+    @Test func exhibitNumbersStayUniqueAndAnExhibitIsWholeOrAbsent() async throws {
+        try await Self.withRecorded("exhibits") { h, segments in
+            let camera = segments[0].cameraID
+            let other = try await Catalog.openSQLite(path: h.dir + "/catalog.sqlite")
+            let now = h.clock.now
+            let numbers: [String]
+            do {
+                numbers = try await withThrowingTaskGroup(of: String.self) { group in
+                    for i in 0..<12 {
+                        let catalog = i % 2 == 0 ? h.catalog : other
+                        group.addTask {
+                            try await catalog.addEvidence(Self.exhibit(camera: camera, from: now - 1000, to: now, at: now), year: 2026).exhibit
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                await other.close()
+            } catch {
+                await other.close()
+                throw error
+            }
+            #expect(Set(numbers).count == 12, "\(numbers.sorted())")
+            // A range naming no camera fails the insert: no exhibit without its ranges.
+            await #expect(throws: (any Error).self) {
+                try await h.catalog.addEvidence(Self.exhibit(camera: 999_999, from: now - 1000, to: now, at: now), year: 2026)
+            }
+            #expect(try await h.catalog.evidence(exhibit: "EV-2026-000013") == nil)
+            // A gap in the numbers (a row removed by hand) never makes two exhibits share one.
+            try await h.catalog.database.raw("DELETE FROM evidence_ranges WHERE evidence_id = (SELECT id FROM evidence_items WHERE exhibit = 'EV-2026-000003')").run()
+            try await h.catalog.database.raw("DELETE FROM evidence_items WHERE exhibit = 'EV-2026-000003'").run()
+            let next = try await h.catalog.addEvidence(Self.exhibit(camera: camera, from: now - 1000, to: now, at: now), year: 2026)
+            #expect(next.exhibit == "EV-2026-000013")
+        }
+    }
 }
