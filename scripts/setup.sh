@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  ffmpeg chromium
+  ffmpeg chromium systemd
   gstreamer1.0-tools gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
 )

@@ -49,6 +49,8 @@ struct AuthMiddleware: RouterMiddleware {
 /// Headers that keep the console from being framed, sniffed or fed foreign scripts.
 struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = VigilContext
+    /// Under TLS: browsers are told to use HTTPS only for this host (RFC 6797).
+    var strictTransportSecurity = false
 
     func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
         var response: Response
@@ -62,6 +64,7 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        if strictTransportSecurity { response.headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000" }
         return response
     }
 }

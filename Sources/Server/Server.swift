@@ -91,7 +91,7 @@ public struct VigilServer {
 
     public init(environment env: ServerEnvironment) {
         let router = Router(context: VigilContext.self)
-        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: env.secureCookies))
         router.add(middleware: AuthMiddleware(accounts: env.accounts))
         router.add(middleware: FileMiddleware(env.webRoot, searchForIndexHtml: true, logger: env.logger))
         var table = RouteTable(router: router)

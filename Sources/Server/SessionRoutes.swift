@@ -36,6 +36,11 @@ struct SessionRoutes {
         // Registered directly: sign-in is the one API route without a session.
         t.policies.append(RoutePolicy(method: "POST", path: "/api/session", permission: nil, imagery: false))
         t.router.post("/api/session") { request, context -> Response in
+            // JSON only: a cross-site HTML form can post urlencoded or multipart, never JSON.
+            guard request.headers[.contentType]?.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
+                    == "application/json" else {
+                throw APIError(status: .unsupportedMediaType, message: "sign-in takes a JSON body (Content-Type: application/json)")
+            }
             let body: SignIn
             do { body = try await request.decode(as: SignIn.self, context: context) } catch {
                 throw APIError(status: .badRequest, message: "expected JSON {\"username\": …, \"password\": …}")

@@ -160,18 +160,28 @@ struct CentreRunner {
         let server = VigilServer(environment: env)
         let scheme = settings.tls == nil ? "http" : "https"
         let audit = site.audit
+        let systemd = SystemdNotifier()
         try await site.auditCommandLine("server.start", detail: "listening on \(host):\(port)")
+        if host != "127.0.0.1" && host != "::1" && host != "localhost" && settings.tls == nil {
+            logger.warning("""
+                serving plain HTTP on \(host):\(port), reachable from other machines: passwords, session cookies and \
+                video cross the network in clear. Configure tls (docs/server.md) or listen on 127.0.0.1 behind a TLS proxy.
+                """)
+        }
         try await server.run(
             host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
             services: [FleetService(fleet: fleet),
                        ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
                        CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
-                                         every: .seconds(settings.checkpointSeconds))],
+                                         every: .seconds(settings.checkpointSeconds)),
+                       WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)],
             logger: logger,
             onRunning: { actualPort in
                 let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+                systemd.notify("READY=1\nSTATUS=listening on \(host):\(actualPort)")
                 await onRunning("\(scheme)://\(shown):\(actualPort)/")
             })
+        systemd.notify("STOPPING=1")
         // Shut down: the recorders have committed their last segments; sign the chains'
         // heads and seal the log.
         let catalog = site.catalog, signer = site.keys.signer

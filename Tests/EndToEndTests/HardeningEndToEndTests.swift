@@ -79,3 +79,78 @@ extension EndToEndTests {
         #expect(try await TestSupport.run(vigil, ["audit", "verify", "--data", data, "--witness-dir", witness]).status == 0)
     }
 }
+
+/// The receiving end of sd_notify(3): what systemd would read from `NOTIFY_SOCKET`.
+final class NotifySocket {
+    let path: String
+    let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw ToolError("cannot bind \(path): errno \(errno)") }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Messages received within `seconds`.
+    func messages(for seconds: Double, until done: ([String]) -> Bool = { _ in false }) -> [String] {
+        var got: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end, !done(got) {
+            let n = read(fd, &buffer, buffer.count)
+            if n > 0 { got.append(String(decoding: buffer[..<n], as: UTF8.self)) }
+        }
+        return got
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+}
+
+extension EndToEndTests {
+    /// `vigil serve` under systemd (docs/ops/vigil.service): it says when it is ready, pings
+    /// the watchdog while it is healthy, stops pinging when it hangs, and says when it
+    /// stops. The unit file itself passes `systemd-analyze verify`.
+    @Test func serveSpeaksSystemdsNotifyProtocolAndItsUnitVerifies() async throws {
+        let dir = try TestSupport.temporaryDirectory("systemd")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let notify = try NotifySocket(path: dir + "/notify.sock")
+        let port = TestSupport.freePort()
+        let server = try Peer("/usr/bin/env", ["NOTIFY_SOCKET=\(notify.path)", "WATCHDOG_USEC=400000", TestSupport.vigilBinary, "serve",
+                                               "--data", dir + "/data", "--listen", "127.0.0.1:\(port)"], log: dir + "/serve.log")
+        let ready = notify.messages(for: 30) { $0.contains { $0.hasPrefix("READY=1") } }
+        #expect(ready.contains { $0.hasPrefix("READY=1") && $0.contains("STATUS=listening on 127.0.0.1:\(port)") }, "\(ready)")
+        let pings = notify.messages(for: 1.5).filter { $0 == "WATCHDOG=1" }
+        #expect(pings.count >= 3, "\(pings.count) watchdog pings in 1.5 s at WATCHDOG_USEC=400000")
+        // A hung process (here: stopped) pings no more, so systemd would restart it.
+        kill(server.process.processIdentifier, SIGSTOP)
+        _ = notify.messages(for: 0.3)
+        #expect(notify.messages(for: 1.5).isEmpty)
+        kill(server.process.processIdentifier, SIGCONT)
+        #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
+        #expect(notify.messages(for: 2).contains("STOPPING=1"))
+
+        // The shipped unit, pointed at this build, is valid as systemd reads it.
+        guard let analyze = TestSupport.which("systemd-analyze") else {
+            Issue.record("systemd-analyze is missing: scripts/setup.sh installs systemd")
+            return
+        }
+        let unit = try String(contentsOfFile: TestSupport.packageRoot + "/docs/ops/vigil.service", encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/vigil", with: TestSupport.vigilBinary)
+        try unit.write(toFile: dir + "/vigil.service", atomically: true, encoding: .utf8)
+        let verified = try await TestSupport.run(analyze, ["verify", dir + "/vigil.service"])
+        let complaints = (verified.stdout + verified.stderr).split(separator: "\n")
+            .filter { !$0.contains("RequiresMountsFor") && !$0.contains("Documentation") && !$0.contains("/usr/local/share/vigil") }
+        #expect(verified.status == 0 && complaints.isEmpty, "\(verified.stdout)\(verified.stderr)")
+    }
+}

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 @testable import Server
 import Testing
 
@@ -90,6 +93,23 @@ final class RawConnection {
             // With those gone, a client is served as before.
             let reply = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
             #expect(reply.status == 200)
+        }
+    }
+
+    /// A cross-site HTML form can post urlencoded, multipart or text/plain, never JSON:
+    /// sign-in takes JSON only, so no foreign page can sign a browser in.
+    @Test func signInTakesJSONOnly() async throws {
+        try await ServerHarness.with { h in
+            let form = "username=u-operator&password=\(ServerHarness.password.replacingOccurrences(of: " ", with: "+"))"
+            for type in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"] {
+                var r = URLRequest(url: URL(string: h.base + "/api/session")!)
+                r.httpMethod = "POST"
+                r.httpBody = Data(form.utf8)
+                r.setValue(type, forHTTPHeaderField: "Content-Type")
+                let (_, response) = try await ServerHarness.http.data(for: r)
+                #expect((response as? HTTPURLResponse)?.statusCode == 415, "\(type)")
+            }
+            _ = try await h.signIn(.operator)
         }
     }
 }
