@@ -144,6 +144,19 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
+        // libFuzzer targets, one per parser (scripts/fuzz.sh builds them with the fuzzer;
+        // the normal build makes replay programs of them).
+        .target(name: "FuzzSupport", dependencies: ["RTSP", "Media", .product(name: "NIOCore", package: "swift-nio")],
+                path: "Fuzz/Support", swiftSettings: strict),
+        .executableTarget(name: "FuzzRTSPMessages", dependencies: ["FuzzSupport", "RTSP", .product(name: "NIOCore", package: "swift-nio")],
+                          path: "Fuzz/RTSPMessages", swiftSettings: strict),
+        .executableTarget(name: "FuzzSDP", dependencies: ["FuzzSupport", "RTSP"], path: "Fuzz/SDP", swiftSettings: strict),
+        .executableTarget(name: "FuzzH264", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/H264", swiftSettings: strict),
+        .executableTarget(name: "FuzzH265", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/H265", swiftSettings: strict),
+        .executableTarget(name: "FuzzBoxes", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/Boxes", swiftSettings: strict),
+        .executableTarget(name: "FuzzRange", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/Range", swiftSettings: strict),
+        .executableTarget(name: "FuzzCheckpoint", dependencies: ["FuzzSupport", "Audit", .product(name: "Crypto", package: "swift-crypto")],
+                          path: "Fuzz/Checkpoint", swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport", swiftSettings: strict),
     ]

@@ -21,8 +21,15 @@ status=0
 swift test --skip-build --skip EndToEndTests 2>&1 | tee -a "$results" || status=1
 swift test --skip-build --filter EndToEndTests 2>&1 | tee -a "$results" || status=1
 
+# Each libFuzzer target briefly (scripts/fuzz.sh; longer runs: docs/design/fuzzing.md).
+fuzz_status=0
+scripts/fuzz.sh "${FUZZ_SECONDS:-15}" 2>&1 | tee -a "$results" | grep -E "^fuzz: .*(executions|FAILED)" || true
+grep -q "^fuzz: .*FAILED" "$results" && fuzz_status=1
+grep -qE "^fuzz: .*no crash" "$results" || fuzz_status=1
+
 # One closing line over both runs (Swift Testing prints "Test run with N tests ... passed|failed").
 passed=$(grep -E "✔ Test .* passed" "$results" | grep -vcE "Suite|Test run" || true)
 failed=$(grep -E "✘ Test .* failed" "$results" | grep -vcE "Suite|Test run" || true)
 echo "vigil: $passed passed, $failed failed"
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+[ "$fuzz_status" -eq 0 ] || echo "test: a fuzz target failed (see above)" >&2
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ]

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -120,5 +121,32 @@ public struct VirtualMP4: Sendable {
             }
             done += n
         }
+    }
+}
+
+/// What an HTTP `Range` header asks of a file of `size` bytes (RFC 9110 §14): a single
+/// `bytes=` range (first-last, first-, or -suffix). Several ranges, a malformed one, or an
+/// `If-Range` that no longer matches get the whole file; a range starting past the end is
+/// unsatisfiable. Every number comes from the client: none is added to before it is
+/// clamped (a last byte of Int64.max once trapped the server).
+public enum ByteRangeRequest: Equatable, Sendable {
+    case whole, partial(Range<Int64>), unsatisfiable
+
+    public init(header: String?, size: Int64, ifRange: String? = nil, etag: String = "") {
+        guard let header, header.hasPrefix("bytes="), size >= 0 else { self = .whole; return }
+        if let ifRange, ifRange != etag { self = .whole; return }
+        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { self = .whole; return }
+        let first = spec[..<dash], last = spec[spec.index(after: dash)...]
+        if first.isEmpty {
+            guard let n = Int64(last), n > 0 else { self = .unsatisfiable; return }
+            self = size == 0 ? .unsatisfiable : .partial(max(0, size - n)..<size)
+            return
+        }
+        guard let a = Int64(first), a >= 0 else { self = .whole; return }
+        guard a < size else { self = .unsatisfiable; return }
+        if last.isEmpty { self = .partial(a..<size); return }
+        guard let b = Int64(last), b >= a else { self = .whole; return }
+        self = .partial(a..<(min(size - 1, b) + 1))
     }
 }

@@ -154,3 +154,19 @@ extension EndToEndTests {
         #expect(verified.status == 0 && complaints.isEmpty, "\(verified.stdout)\(verified.stderr)")
     }
 }
+
+extension EndToEndTests {
+    /// Every input that ever crashed a parser (Fuzz/regressions/TARGET/) goes through the
+    /// target's replay program (the normal build of the fuzz target) on every test run.
+    @Test func everyInputThatOnceCrashedAParserIsReplayed() async throws {
+        let root = TestSupport.packageRoot + "/Fuzz/regressions"
+        let targets = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
+        #expect(targets.count >= 5)
+        let build = URL(fileURLWithPath: TestSupport.vigilBinary).deletingLastPathComponent().path
+        for target in targets {
+            let replay = try await TestSupport.run("\(build)/Fuzz\(target)", ["\(root)/\(target)"])
+            let count = try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(target)").count
+            #expect(replay.status == 0 && replay.stdout.contains("replayed \(count) inputs"), "Fuzz\(target): \(replay.stdout)\(replay.stderr)")
+        }
+    }
+}

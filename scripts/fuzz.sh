@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of Vigil's parsers with libFuzzer (docs/design/fuzzing.md).
+#   scripts/fuzz.sh [SECONDS] [TARGET ...]
+# Builds each target under Fuzz/ with `-sanitize=fuzzer,address` into .build-fuzz/, seeds
+# its corpus (.build-fuzz/corpus/TARGET/) from the fixtures and from media ffmpeg makes,
+# and runs it for SECONDS (default 60; the corpus grows from run to run). A crash leaves
+# its input in Fuzz/crashes/TARGET/ and fails the run: add it to Fuzz/regressions/TARGET/,
+# where the tests replay it (FuzzRegressionTests), once the bug is fixed.
+# Targets: RTSPMessages SDP H264 H265 Boxes Range Checkpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(RTSPMessages SDP H264 H265 Boxes Range Checkpoint)
+extra=${FUZZ_FLAGS:-}
+
+scratch=.build-fuzz
+flags=(-c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library)
+for t in "${targets[@]}"; do
+  echo "fuzz: building Fuzz$t"
+  swift build "${flags[@]}" --product "Fuzz$t" 2>&1 | grep -E "error|Compiling Fuzz|Build complete" | grep -v "Cannot export" || true
+  [ -x "$scratch/release/Fuzz$t" ] || { echo "fuzz: Fuzz$t did not build" >&2; exit 1; }
+done
+
+seeds=$scratch/seeds
+mkdir -p "$seeds"
+python3 scripts/fuzz_seeds.py "$seeds" Tests/RTSPTests/Fixtures ../shared/fixtures/rtsp-cameras
+
+status=0
+for t in "${targets[@]}"; do
+  corpus=$scratch/corpus/$t
+  crashes=Fuzz/crashes/$t
+  mkdir -p "$corpus" "$crashes"
+  cp -n "$seeds/$t"/* "$corpus"/ 2>/dev/null || true
+  [ -d "Fuzz/regressions/$t" ] && cp -n "Fuzz/regressions/$t"/* "$corpus"/ 2>/dev/null || true
+  echo "fuzz: Fuzz$t for ${seconds} s ($(ls "$corpus" | wc -l) inputs in its corpus)"
+  log=$scratch/fuzz-$t.log
+  # shellcheck disable=SC2086
+  if "$scratch/release/Fuzz$t" "$corpus" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -artifact_prefix="$crashes/" -print_final_stats=1 $extra >"$log" 2>&1; then
+    runs=$(grep -E "^stat::number_of_executed_units" "$log" | awk '{print $2}' || true)
+    cov=$(grep -E "DONE +cov" "$log" | grep -oE "cov: [0-9]+" | tail -1 || true)
+    echo "fuzz: Fuzz$t: ${runs:-?} executions, ${cov:-cov: ?}, no crash"
+  else
+    echo "fuzz: Fuzz$t FAILED; its input is in $crashes/:" >&2
+    grep -E "ERROR|Fatal error|SUMMARY|panic|precondition" "$log" | head -5 >&2 || tail -20 "$log" >&2
+    status=1
+  fi
+done
+exit $status
