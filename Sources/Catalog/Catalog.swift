@@ -175,24 +175,48 @@ public actor Catalog {
     private var transactionOwner: UInt64?
     private var nextTransaction: UInt64 = 1
     private var transactionWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Statements of other tasks still running: a transaction begins only when none is,
+    /// or one that passed the gate just before could run inside it on the connection.
+    private var statementsInFlight = 0
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     @TaskLocal static var currentTransaction: UInt64?
 
-    func waitForTransaction() async {
+    /// Runs one statement (or a few that need no transaction) through the gate: it waits
+    /// while another task's transaction is open, and is counted while it runs.
+    func statement<T>(_ body: () async throws -> T) async throws -> T {
         while let owner = transactionOwner, owner != Self.currentTransaction {
             await withCheckedContinuation { transactionWaiters.append($0) }
         }
+        statementsInFlight += 1
+        defer {
+            statementsInFlight -= 1
+            if statementsInFlight == 0 {
+                let waiters = drainWaiters
+                drainWaiters = []
+                for w in waiters { w.resume() }
+            }
+        }
+        return try await body()
     }
 
     /// Runs `body`'s statements as one transaction: all of them are stored or none. On
     /// SQLite it begins `IMMEDIATE`, taking the write lock at once, so another process
     /// (a `vigil` command beside the server) cannot change what the body read before the
     /// body writes. Nested calls join the outer transaction.
-    public func transaction<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+    /// The body must issue its statements from its own task (or tasks it starts and awaits,
+    /// which inherit the transaction): one that waits for another task's statement on this
+    /// catalog would wait for itself.
+    func transaction<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
         if let owner = transactionOwner, owner == Self.currentTransaction { return try await body() }
-        await waitForTransaction()
+        while transactionOwner != nil {
+            await withCheckedContinuation { transactionWaiters.append($0) }
+        }
         let id = nextTransaction
         nextTransaction += 1
         transactionOwner = id
+        while statementsInFlight > 0 {
+            await withCheckedContinuation { drainWaiters.append($0) }
+        }
         defer {
             transactionOwner = nil
             let waiters = transactionWaiters
@@ -230,10 +254,14 @@ public actor Catalog {
         guard current <= Self.schemaVersion else {
             throw CatalogError.invalid("database schema version \(current) is newer than this program's \(Self.schemaVersion)")
         }
+        // Each migration and its version row are one transaction: a crash half-way leaves
+        // the schema as it was, not a table that makes the next start fail.
         for (version, step) in migrations where version > current {
-            try await run("migration \(version)") {
-                try await step(database)
-                try await database.raw("INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: nowMicros()))").run()
+            try await transaction("migration \(version)") {
+                try await run("migration \(version)") {
+                    try await step(database)
+                    try await database.raw("INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: nowMicros()))").run()
+                }
             }
         }
     }
@@ -622,9 +650,8 @@ public actor Catalog {
     // MARK: Helpers
 
     func run<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
-        await waitForTransaction()
         do {
-            return try await body()
+            return try await statement(body)
         } catch let error as CatalogError {
             throw error
         } catch {

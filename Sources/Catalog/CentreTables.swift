@@ -396,8 +396,7 @@ extension Catalog {
         }
         do {
             if rows.count <= chunk {
-                await waitForTransaction()
-                try await insert(rows[...])
+                try await statement { try await insert(rows[...]) }
             } else {
                 try await transaction("append audit entries") {
                     for start in stride(from: 0, to: rows.count, by: chunk) { try await insert(rows[start..<min(rows.count, start + chunk)]) }

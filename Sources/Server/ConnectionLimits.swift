@@ -4,10 +4,13 @@ import NIOCore
 import Synchronization
 
 /// Limits on connections that a client cannot exceed by misbehaving:
-/// - a connection that moves no byte either way for `idleTimeout` is closed (a silent
-///   client, a TLS handshake never finished, a browser's spare keep-alive);
+/// - a connection that moves no byte either way for `idleTimeout` between requests is
+///   closed (a silent client, a TLS handshake never finished, a spare keep-alive); while
+///   the server works on a request, or once a WebSocket is open (its own pings watch it),
+///   the idle limit does not apply;
 /// - a request head must be complete within `headTimeout` of its first byte, so one sent
-///   a byte at a time (slowloris) cannot hold a connection by trickling;
+///   a byte at a time (slowloris) cannot hold a connection by trickling, and its body
+///   within `bodyTimeout` of the head (the API takes small JSON bodies only);
 /// - one address may hold at most `perAddress` connections at once.
 ///
 /// Hummingbird's own idle handler cannot do this here: with the WebSocket upgrade channel
@@ -16,11 +19,14 @@ import Synchronization
 public struct ConnectionLimits: Sendable {
     public var idleTimeout: Duration
     public var headTimeout: Duration
+    public var bodyTimeout: Duration
     public var perAddress: Int
 
-    public init(idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), perAddress: Int = 64) {
+    public init(idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
+                perAddress: Int = 64) {
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
+        self.bodyTimeout = bodyTimeout
         self.perAddress = perAddress
     }
 }
@@ -99,6 +105,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase = Phase.idle
     private var lastActivity = NIODeadline.now()
     private var headDeadline: NIODeadline?
+    /// While in `.request`: bytes from the client after this are a body sent too slowly.
+    private var bodyDeadline: NIODeadline?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private static let endOfHead: [UInt8] = [13, 10, 13, 10]
@@ -127,6 +135,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastActivity = .now()
+        if case .request = phase, let bodyDeadline, lastActivity > bodyDeadline {
+            context.close(promise: nil)
+            return
+        }
         let bytes = unwrapInboundIn(data)
         for byte in bytes.readableBytesView {
             switch phase {
@@ -143,6 +155,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 if next == Self.endOfHead.count {
                     phase = .request
                     headDeadline = nil
+                    bodyDeadline = .now() + TimeAmount(limits.bodyTimeout)
                 } else {
                     phase = .head(matched: next)
                 }
@@ -174,6 +187,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timerDeadline = deadline
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             let now = NIODeadline.now()
+            switch phase {
+            case .request, .upgraded:
+                // The server is working on a request, or a WebSocket is open: not idle.
+                lastActivity = now
+                schedule(context)
+                return
+            case .idle, .head:
+                break
+            }
             if let headDeadline, now >= headDeadline {
                 context.close(promise: nil)
             } else if now >= lastActivity + TimeAmount(limits.idleTimeout) {

@@ -52,7 +52,12 @@ struct WatchdogService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard let interval = notifier.watchdogInterval else { return }
+        // Not under a watchdog: wait for shutdown like the others. A service that returns
+        // early ends the whole ServiceGroup, server and recorders with it.
+        guard let interval = notifier.watchdogInterval else {
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

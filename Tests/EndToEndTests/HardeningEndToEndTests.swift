@@ -170,3 +170,55 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests {
+    /// One camera on the (cleartext) camera network turns hostile (scripts/hostile_camera.py:
+    /// negative and huge lengths, endless headers and fragments, oversized and broken
+    /// parameter sets, mutated RTP) while another records beside it in the same process:
+    /// the good one records on without a gap, the bad one is reconnected to again and
+    /// again, and the recorder's memory stays bounded.
+    @Test func aHostileCameraNeitherStopsTheOthersNorGrowsMemory() async throws {
+        let dir = try TestSupport.temporaryDirectory("hostile")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let goodPort = TestSupport.freePort(), badPort = TestSupport.freePort()
+        let good = try await gstreamerCamera(port: goodPort, codec: "h264", dir: dir)
+        defer { _ = good.interrupt() }
+        let bad = try Peer("/usr/bin/python3", [TestSupport.packageRoot + "/scripts/hostile_camera.py", "--port", "\(badPort)"],
+                           log: dir + "/hostile.log")
+        defer { _ = bad.interrupt() }
+        try await bad.waitFor("READY", seconds: 10)
+        let data = dir + "/data"
+        let recorder = try Peer(TestSupport.vigilBinary, ["record", "--data", data, "--segment-seconds", "5",
+                                                          "--camera", "good=rtsp://vigil:s3cret@127.0.0.1:\(goodPort)/cam",
+                                                          "--camera", "bad=rtsp://127.0.0.1:\(badPort)/cam"], log: dir + "/record.log")
+        try await recorder.waitFor("recording bad", seconds: 10)
+        func residentMiB() -> Int? {
+            let status = (try? String(contentsOfFile: "/proc/\(recorder.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+                .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }.map { $0 / 1024 }
+        }
+        var samples: [Int] = []
+        for _ in 0..<45 {
+            try await Task.sleep(for: .seconds(1))
+            guard recorder.process.isRunning else { break }
+            if let rss = residentMiB() { samples.append(rss) }
+        }
+        #expect(recorder.process.isRunning, "the recorder died: \(recorder.output.suffix(3000))")
+        #expect(recorder.interrupt() == 0, "\(recorder.output.suffix(3000))")
+
+        let attacks = bad.output.split(separator: "\n").filter { $0.hasPrefix("connection ") }
+        let kinds = Set(attacks.compactMap { $0.split(separator: " ").last.map(String.init) })
+        print("hostile camera: \(attacks.count) connections, attacks \(kinds.sorted()); recorder resident MiB \(samples)")
+        #expect(kinds.count >= 5, "the recorder reconnected \(attacks.count) times, through \(kinds.sorted())")
+        // Bounded: no attack leaves the process holding what it was sent.
+        let settled = Array(samples.dropFirst(5))
+        #expect(!settled.isEmpty && settled.max()! < 400, "resident MiB over time: \(samples)")
+        if let first = settled.first, let last = settled.last { #expect(last - first < 100, "resident MiB over time: \(samples)") }
+
+        let listing = try await recordings(data, camera: "good")
+        let unexpected = listing.gaps.filter { !$0.reason.hasPrefix("recorder stopped") }
+        #expect(unexpected.isEmpty, "the good camera had gaps: \(unexpected.map { "\($0.start) \($0.reason)" })")
+        let recorded = listing.segments.reduce(0.0) { $0 + parseTime($1.end).timeIntervalSince(parseTime($1.start)) }
+        #expect(recorded > 35, "the good camera recorded \(recorded) s of about 45")
+    }
+}

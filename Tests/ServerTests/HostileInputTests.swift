@@ -66,7 +66,7 @@ final class RawConnection {
     }
 
     @Test func silentAndHalfSentConnectionsAreClosedAndOneAddressIsCapped() async throws {
-        try await ServerHarness.with(limits: ConnectionLimits(idleTimeout: .seconds(1), headTimeout: .seconds(1), perAddress: 4)) { h in
+        try await ServerHarness.with(limits: ConnectionLimits(idleTimeout: .seconds(4), headTimeout: .seconds(1), perAddress: 4)) { h in
             let port = try #require(Int(h.base.split(separator: ":").last!))
             let silent = try RawConnection(port: port)
             let halfSent = try RawConnection(port: port)
