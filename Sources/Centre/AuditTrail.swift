@@ -7,6 +7,7 @@ import Audit
 import Catalog
 import Foundation
 import Logging
+import NIOPosix
 import Recording
 
 /// One audit entry. Entries hold no images: who, from where, what, which camera and time
@@ -76,6 +77,7 @@ public actor AuditTrail {
     private var latestCheckpoint: CheckpointRow?
     /// Where each new checkpoint is also written (`AuditWitness`).
     public private(set) var witnesses: [AuditWitness] = []
+    private var witnessWrite: Task<Void, Never>?
     /// Durable batches written so far (each one transaction), for benchmarks and metrics.
     public private(set) var batchesWritten = 0
 
@@ -177,17 +179,41 @@ public actor AuditTrail {
         return row
     }
 
-    /// Writes `row` to every witness; a witness that cannot be written is logged (the
-    /// checkpoint stands in the catalog, and the next one tries again).
-    private func writeWitnesses(_ row: CheckpointRow, force: Bool = false) {
-        for witness in witnesses {
-            do {
-                try witness.write(note: row.note, treeSize: Int(row.treeSize), verifier: signer.verifier, force: force)
-            } catch {
-                logger.error("audit witness: \(error)")
+    /// Writes `row` to every witness, on the witnesses' own thread and without waiting:
+    /// a witness is storage on another machine, and a hung mount must not hold up the log
+    /// (every audited request waits on it). One that cannot be written is logged; the
+    /// checkpoint stands in the catalog, and the next one tries again.
+    private func writeWitnesses(_ row: CheckpointRow) {
+        let witnesses = self.witnesses, verifier = signer.verifier, logger = self.logger, pool = Self.witnessPool
+        guard !witnesses.isEmpty else { return }
+        // In order, each after the one before; `settleWitnesses` waits for the last.
+        let previous = witnessWrite
+        witnessWrite = Task.detached {
+            await previous?.value
+            try? await pool.runIfActive {
+                for witness in witnesses {
+                    do {
+                        try witness.write(note: row.note, treeSize: Int(row.treeSize), verifier: verifier)
+                    } catch {
+                        logger.error("audit witness: \(error)")
+                    }
+                }
             }
         }
     }
+
+    /// Waits until every checkpoint issued so far has been written to the witnesses (or
+    /// failed to be): at shutdown, so the final checkpoint is not lost with the process.
+    public func settleWitnesses() async {
+        await witnessWrite?.value
+    }
+
+    /// One thread for witness I/O, apart from the pool that recording and SQLite use.
+    private static let witnessPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 
     /// Compares the log with what each witness holds: every problem, in words (empty when
     /// the log contains every witnessed checkpoint). A witness directory that is missing is
@@ -198,7 +224,17 @@ public actor AuditTrail {
         for witness in candidates {
             let note: String
             do {
-                guard let read = try witness.read() else { continue }
+                guard let read = try witness.read() else {
+                    // Empty is right for a new log; for one that has signed checkpoints it
+                    // is a witness newly added, or one emptied or not mounted: say so.
+                    if let latest = latestCheckpoint {
+                        problems.append("""
+                            \(witness.path) holds no checkpoint, but the log has signed \(latest.treeSize) entries: \
+                            a witness newly added, or one emptied or not mounted
+                            """)
+                    }
+                    continue
+                }
                 note = read
             } catch {
                 problems.append("\(error)")
@@ -231,10 +267,13 @@ public actor AuditTrail {
 
     /// Sets the witnesses that each new checkpoint goes to, and gives them the newest one
     /// now (`force`: after an administrator accepted a log that disagrees with them).
+    /// `force` keeps what a witness held (renamed `…superseded-<time>`) before replacing it.
     public func setWitnesses(_ list: [AuditWitness], force: Bool = false) async throws {
         witnesses = list
         let row = try await checkpoint()
-        if force || !list.isEmpty { writeWitnesses(row, force: force) }
+        for witness in list {
+            try witness.write(note: row.note, treeSize: Int(row.treeSize), verifier: signer.verifier, force: force)
+        }
     }
 
     /// Issues a checkpoint every `interval` while the log grows, until cancelled.

@@ -4,7 +4,9 @@ import Foundation
 /// A place outside the data directory that keeps the newest signed audit checkpoint:
 /// storage the site mounts from another machine (NFS, a second server's disk). Whoever
 /// can rewrite the catalog can delete the log's tail together with the checkpoints that
-/// cover it; they cannot also reach this copy. `vigil audit verify --witness-dir` and the
+/// cover it; a witness catches that as long as they cannot also rewrite the copy there
+/// (the witness machine should keep the files append-only or snapshot them: this host's
+/// root can write to a read-write mount). `vigil audit verify --witness-dir` and the
 /// server's start-up compare the log with it (RFC 9162 §8.1.2's monitor role, kept simple:
 /// a file per log, replaced only by a checkpoint of a tree at least as large).
 public struct AuditWitness: Sendable {
@@ -32,12 +34,22 @@ public struct AuditWitness: Sendable {
     }
 
     /// Replaces the witnessed checkpoint with `note` (atomically, durably), unless the one
-    /// there covers a larger tree: a witness never goes backwards, `force` aside.
+    /// there covers a larger tree: a witness never goes backwards. With `force` (an
+    /// administrator accepted a log that disagrees with it) what it held is kept beside it
+    /// as `<file>.superseded-<time>`, the evidence of what was overruled.
     public func write(note: String, treeSize: Int, verifier: NoteVerifier, force: Bool = false) throws {
-        if !force, let old = try read(), let witnessed = try? Checkpoint(text: verifier.verify(old)), witnessed.treeSize > treeSize {
-            throw CentreError(.conflict, "witness \(path) holds a checkpoint of \(witnessed.treeSize) entries; the log has \(treeSize)")
+        if let old = try read(), old != note {
+            let witnessed = try? Checkpoint(text: verifier.verify(old))
+            if force {
+                let stamp = Int64(Date().timeIntervalSince1970)
+                guard rename(path, "\(path).superseded-\(stamp)") == 0 else {
+                    throw CentreError(.invalid, "cannot keep \(path) aside: errno \(errno)")
+                }
+            } else if let witnessed, witnessed.treeSize > treeSize {
+                throw CentreError(.conflict, "witness \(path) holds a checkpoint of \(witnessed.treeSize) entries; the log has \(treeSize)")
+            }
         }
-        let temporary = path + ".new"
+        let temporary = "\(path).new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(note.utf8), attributes: [.posixPermissions: 0o644]) else {
             throw CentreError(.invalid, "cannot write \(temporary)")
         }

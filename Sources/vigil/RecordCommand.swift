@@ -71,16 +71,13 @@ struct RecordingSession {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
         let writer = try WriterLock.acquire(dataDirectory: data.data, command: "record")
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
-        let store = try SampleStore(root: data.samplesPath)
-        do {
+        let (store, keys) = try await Site.closingOnError(catalog) {
+            let store = try SampleStore(root: data.samplesPath)
             for action in try await Recovery.reconcile(catalog: catalog, store: store) {
                 say("recovery: \(action)")
             }
-        } catch {
-            await catalog.close()
-            throw error
+            return (store, try await Site.loadKeys(data, catalog: catalog, siteName: "vigil"))
         }
-        let keys = try await Site.loadKeys(data, catalog: catalog, siteName: "vigil")
         return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data, writer: writer, keys: keys)
     }
 

@@ -144,49 +144,52 @@ struct CentreRunner {
         try settings.validate()
         let dataOptions = try DataOptions.parse(["--data", settings.data])
         let site = try await Site.open(dataOptions, siteName: settings.siteName, recover: true, logger: logger)
-        try await checkWitnesses(site, logger: logger)
-        try await beforeStart(site)
-        let live = LiveHub()
-        let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
-                                  policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger)
-        let webRoot = settings.webRoot
-        let shelf = ExportShelf(root: site.data.exportsPath)
-        var env = ServerEnvironment(
-            catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
-            keys: site.keys, evidence: site.evidence, exports: shelf, metrics: VigilMetrics(), webRoot: webRoot,
-            openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
-            secureCookies: settings.tls != nil, logger: logger)
-        env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)
-        let server = VigilServer(environment: env)
-        let scheme = settings.tls == nil ? "http" : "https"
-        let audit = site.audit
-        let systemd = SystemdNotifier()
-        try await site.auditCommandLine("server.start", detail: "listening on \(host):\(port)")
-        if host != "127.0.0.1" && host != "::1" && host != "localhost" && settings.tls == nil {
-            logger.warning("""
-                serving plain HTTP on \(host):\(port), reachable from other machines: passwords, session cookies and \
-                video cross the network in clear. Configure tls (docs/server.md) or listen on 127.0.0.1 behind a TLS proxy.
-                """)
+        try await Site.closingOnError(site.catalog) {
+            try await checkWitnesses(site, logger: logger)
+            try await beforeStart(site)
+            let live = LiveHub()
+            let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
+                                      policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger)
+            let webRoot = settings.webRoot
+            let shelf = ExportShelf(root: site.data.exportsPath)
+            var env = ServerEnvironment(
+                catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
+                keys: site.keys, evidence: site.evidence, exports: shelf, metrics: VigilMetrics(), webRoot: webRoot,
+                openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
+                secureCookies: settings.tls != nil, logger: logger)
+            env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)
+            let server = VigilServer(environment: env)
+            let scheme = settings.tls == nil ? "http" : "https"
+            let audit = site.audit
+            let systemd = SystemdNotifier()
+            try await site.auditCommandLine("server.start", detail: "listening on \(host):\(port)")
+            if host != "127.0.0.1" && host != "::1" && host != "localhost" && settings.tls == nil {
+                logger.warning("""
+                    serving plain HTTP on \(host):\(port), reachable from other machines: passwords, session cookies and \
+                    video cross the network in clear. Configure tls (docs/server.md) or listen on 127.0.0.1 behind a TLS proxy.
+                    """)
+            }
+            try await server.run(
+                host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
+                services: [FleetService(fleet: fleet),
+                           ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
+                           CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
+                                             every: .seconds(settings.checkpointSeconds)),
+                           WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)],
+                logger: logger,
+                onRunning: { actualPort in
+                    let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+                    systemd.notify("READY=1\nSTATUS=listening on \(host):\(actualPort)")
+                    await onRunning("\(scheme)://\(shown):\(actualPort)/")
+                })
+            systemd.notify("STOPPING=1")
+            // Shut down: the recorders have committed their last segments; sign the chains'
+            // heads and seal the log.
+            let catalog = site.catalog, signer = site.keys.signer
+            _ = try await Task { try await ChainHeads.signAll(catalog: catalog, signer: signer, site: signer.name) }.value
+            _ = try await Task { try await audit.checkpoint() }.value
+            await audit.settleWitnesses()
         }
-        try await server.run(
-            host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
-            services: [FleetService(fleet: fleet),
-                       ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
-                       CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
-                                         every: .seconds(settings.checkpointSeconds)),
-                       WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)],
-            logger: logger,
-            onRunning: { actualPort in
-                let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
-                systemd.notify("READY=1\nSTATUS=listening on \(host):\(actualPort)")
-                await onRunning("\(scheme)://\(shown):\(actualPort)/")
-            })
-        systemd.notify("STOPPING=1")
-        // Shut down: the recorders have committed their last segments; sign the chains'
-        // heads and seal the log.
-        let catalog = site.catalog, signer = site.keys.signer
-        _ = try await Task { try await ChainHeads.signAll(catalog: catalog, signer: signer, site: signer.name) }.value
-        _ = try await Task { try await audit.checkpoint() }.value
         await site.catalog.close()
         say("stopped")
     }
@@ -202,7 +205,6 @@ extension CentreRunner {
         let problems = try await site.audit.witnessProblems(witnesses)
         if !problems.isEmpty {
             guard acceptWitnessMismatch else {
-                await site.catalog.close()
                 throw ValidationError("""
                     the audit log disagrees with its witnesses, so it may have been rolled back; not starting:
                     \(problems.map { "  - \($0)" }.joined(separator: "\n"))

@@ -28,29 +28,36 @@ struct Site {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
         let writer = recover ? try WriterLock.acquire(dataDirectory: data.data, command: "serve") : nil
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
-        let store = try SampleStore(root: data.samplesPath)
-        if recover {
-            do {
+        return try await Site.closingOnError(catalog) {
+            let store = try SampleStore(root: data.samplesPath)
+            if recover {
                 for action in try await Recovery.reconcile(catalog: catalog, store: store) { say("recovery: \(action)") }
-            } catch {
-                await catalog.close()
-                throw error
             }
+            let keys = try await loadKeys(data, catalog: catalog, siteName: siteName)
+            let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
+            let certificate = try SiteCertificate.loadOrCreate(directory: data.keysPath, siteName: keys.signer.name)
+            return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
+                        certificate: certificate, writer: writer)
         }
-        let keys = try await loadKeys(data, catalog: catalog, siteName: siteName)
-        let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
-        let certificate = try SiteCertificate.loadOrCreate(directory: data.keysPath, siteName: keys.signer.name)
-        return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
-                    certificate: certificate, writer: writer)
+    }
+
+    /// Runs `body`, closing `catalog` if it throws: a refusal must reach the operator as its
+    /// message (the debug build's SQLite asserts on a connection dropped unclosed).
+    static func closingOnError<T>(_ catalog: Catalog, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            await catalog.close()
+            throw error
+        }
     }
 
     /// The site's keys, created on first use only: a new signing key beside an existing log
     /// would sign checkpoints that no earlier verifier key checks, and the log's history
-    /// would silently lose its anchor. Closes the catalog before refusing.
+    /// would silently lose its anchor.
     static func loadKeys(_ data: DataOptions, catalog: Catalog, siteName: String) async throws -> SiteKeys {
         let path = "\(data.keysPath)/\(SiteKeys.signingKeyFile)"
         if !FileManager.default.fileExists(atPath: path), try await !catalog.auditEntries(from: 0, limit: 1).isEmpty {
-            await catalog.close()
             throw RecordingError.refusedToStart("""
                 the site's signing key \(path) is missing, but the audit log has entries signed with it. A new key \
                 would make the log's checkpoints unverifiable; nothing was created. Restore the keys directory from its backup.

@@ -38,6 +38,17 @@ extension EndToEndTests {
         let vigil = TestSupport.vigilBinary
         let data = dir + "/data", witness = dir + "/witness"
         try FileManager.default.createDirectory(atPath: witness, withIntermediateDirectories: true)
+        /// What a command that must refuse printed; one that keeps running is stopped and fails the test.
+        func refusal(_ arguments: [String]) throws -> String {
+            let peer = try Peer(vigil, arguments, log: dir + "/refusal-\(UUID().uuidString).log")
+            guard peer.waitForExit(seconds: 30) else {
+                Issue.record("vigil \(arguments.prefix(1)) did not refuse: \(peer.output.suffix(1000))")
+                peer.kill9()
+                return ""
+            }
+            #expect(peer.process.terminationStatus != 0, "\(peer.output)")
+            return peer.output
+        }
         func serve(_ extra: [String] = []) throws -> (Peer, Int) {
             let port = TestSupport.freePort()
             return (try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(port)", "--witness-dir", witness] + extra,
@@ -66,10 +77,8 @@ extension EndToEndTests {
         #expect(caught.status != 0 && caught.stderr.contains("log truncated"), "\(caught.stdout)\(caught.stderr)")
 
         // The server will not start on it, and says why and what to do.
-        let refused = try await TestSupport.run(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(TestSupport.freePort())",
-                                                        "--witness-dir", witness])
-        #expect(refused.status != 0 && refused.stderr.contains("entries were deleted from its end")
-                && refused.stderr.contains("--accept-witness-mismatch"), "\(refused.stderr)")
+        let refused = try refusal(["serve", "--data", data, "--listen", "127.0.0.1:\(TestSupport.freePort())", "--witness-dir", witness])
+        #expect(refused.contains("entries were deleted from its end") && refused.contains("--accept-witness-mismatch"), "\(refused)")
         // Told to, it starts, records that it was told, and the witness moves on with the log.
         let (accepted, port) = try serve(["--accept-witness-mismatch"])
         try await accepted.waitFor("Vigil console: http://127.0.0.1:\(port)/", seconds: 30)
@@ -77,6 +86,14 @@ extension EndToEndTests {
         let listed = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
         #expect(listed.stdout.contains("audit.witness-mismatch-accepted"))
         #expect(try await TestSupport.run(vigil, ["audit", "verify", "--data", data, "--witness-dir", witness]).status == 0)
+        // What the witness held when it was overruled is kept beside it.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: witness).filter { $0.contains(".superseded-") }
+        #expect(kept.count == 1, "\((try? FileManager.default.contentsOfDirectory(atPath: witness)) ?? [])")
+
+        // A witness emptied (or a new, empty one) beside a log that has signed checkpoints is a problem too.
+        try FileManager.default.removeItem(atPath: witness + "/vigil_audit.checkpoint")
+        let emptied = try refusal(["serve", "--data", data, "--listen", "127.0.0.1:\(TestSupport.freePort())", "--witness-dir", witness])
+        #expect(emptied.contains("holds no checkpoint"), "\(emptied)")
     }
 }
 
