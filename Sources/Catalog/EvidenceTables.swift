@@ -259,6 +259,18 @@ extension Catalog {
         return try rows.map(Self.chainLink)
     }
 
+    /// Whether retention (or another deletion on record) removed the segment of `cameraID`
+    /// that started at `startMicros`: its chain link is kept, marked deleted.
+    public func segmentWasDeleted(cameraID: Int64, startMicros: Int64) async throws -> Bool {
+        let rows = try await run("deleted chain link of camera \(cameraID) at \(startMicros)") {
+            try await database.raw("""
+                SELECT 1 AS found FROM segment_chain
+                WHERE camera_id = \(bind: cameraID) AND start_micros = \(bind: startMicros) AND deleted_micros IS NOT NULL LIMIT 1
+                """).all()
+        }
+        return !rows.isEmpty
+    }
+
     func markChainLinkDeleted(segmentID: Int64, reason: String) async throws {
         try await run("mark chain link of segment \(segmentID) deleted") {
             try await database.raw("""

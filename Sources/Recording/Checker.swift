@@ -16,6 +16,9 @@ public enum Checker {
         public var chainLinksChecked = 0
         public var problems: [String] = []
         public var isClean: Bool { problems.isEmpty }
+        /// Files start-up recovery moved aside (not a problem of the catalog's integrity,
+        /// but footage an administrator must decide about, within the legal limit).
+        public var quarantined: (files: Int, bytes: Int64) = (0, 0)
     }
 
     public static func check(catalog: Catalog, store: SampleStore) async throws -> Report {
@@ -33,6 +36,8 @@ public enum Checker {
         for (cameraID, file) in store.orphans(describedBy: rows) {
             report.problems.append("\(store.path(cameraID: cameraID, fileName: file)): file has no catalog row (orphan)")
         }
+        let aside = store.quarantined()
+        report.quarantined = (aside.count, aside.reduce(0) { $0 + $1.bytes })
         let rowsByCamera = Dictionary(grouping: rows, by: \.cameraID)
         for (id, name) in cameras.sorted(by: { $0.key < $1.key }) {
             let links = try await catalog.chainLinks(cameraID: id)

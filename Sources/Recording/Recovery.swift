@@ -7,7 +7,8 @@ import Media
 ///   shorter), hashed and closed, and a gap opens at its end;
 /// - a file with no row (the recorder died before its first commit, < 1 s of video; or an
 ///   older copy of the catalog was restored) is moved to the store's quarantine, never
-///   deleted: only `vigil quarantine --purge` deletes it;
+///   deleted: only `vigil quarantine --purge` deletes it; except a file whose segment's
+///   deletion is on record (retention died between the row and the file), which goes;
 /// - bytes cut from an open segment's file, unless only the zeros padding its last block,
 ///   are copied to the quarantine first: frames without an index, but frames;
 /// - a catalog that is not the one the files were recorded under (lost, empty, or another
@@ -69,6 +70,15 @@ public enum Recovery {
         let orphans = store.orphans(describedBy: rows)
         for (cameraID, file) in orphans {
             let size = store.size(cameraID: cameraID, fileName: file) ?? 0
+            // Retention deletes the row, then the file: a crash between leaves a file whose
+            // deletion is on record (its chain link is marked). Keeping it would keep footage
+            // past its legal limit; it goes, as retention meant.
+            if let start = Int64(file.prefix { $0 != "-" }), try await catalog.segmentWasDeleted(cameraID: cameraID, startMicros: start) {
+                try store.remove(cameraID: cameraID, fileName: file)
+                try await note("removed-deleted-segment-file",
+                               "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes whose segment retention had deleted")
+                continue
+            }
             let moved = try store.quarantine(cameraID: cameraID, fileName: file)
             try await note("quarantined-orphan",
                            "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row, moved to \(moved)")

@@ -96,8 +96,9 @@ public struct SampleStore: Sendable {
     // MARK: Quarantine
 
     /// Where start-up recovery moves what it cannot account for, instead of deleting it:
-    /// `<root>/quarantine/<camera id>/`. Inside the store's root, so on its file system: a
-    /// move is a rename. Only `vigil quarantine --purge` deletes from here.
+    /// `<root>/quarantine/<camera id>/`. Inside the store's root, so normally on its file
+    /// system (a move is a hard link and an unlink). Only `vigil quarantine --purge`
+    /// deletes from here.
     public var quarantineRoot: String { "\(root)/quarantine" }
 
     /// Moves a sample file into the quarantine; returns its new path. Never replaces a file
@@ -106,8 +107,17 @@ public struct SampleStore: Sendable {
     public func quarantine(cameraID: Int64, fileName: String) throws -> String {
         let target = try quarantineTarget(cameraID: cameraID, name: fileName)
         let source = path(cameraID: cameraID, fileName: fileName)
-        guard link(source, target) == 0 else { throw RecordingError.io(operation: "link into quarantine", path: source, errno: errno) }
-        try Self.syncDirectory((target as NSString).deletingLastPathComponent)
+        // A hard link and then an unlink: the file is in one place or both, never neither.
+        // Where a camera directory is its own mount (EXDEV) or links are not allowed, a copy.
+        if link(source, target) == 0 {
+            try Self.syncDirectory((target as NSString).deletingLastPathComponent)
+        } else if [EXDEV, EPERM, ENOTSUP, EMLINK].contains(errno) {
+            let copy = try quarantineTail(cameraID: cameraID, fileName: fileName, from: 0)
+            guard rename(copy, target) == 0 else { throw RecordingError.io(operation: "rename into quarantine", path: copy, errno: errno) }
+            try Self.syncDirectory((target as NSString).deletingLastPathComponent)
+        } else {
+            throw RecordingError.io(operation: "link into quarantine", path: source, errno: errno)
+        }
         try remove(cameraID: cameraID, fileName: fileName)
         return target
     }

@@ -118,6 +118,11 @@ struct Check: AsyncParsableCommand {
         for problem in report.problems { print("PROBLEM: \(problem)") }
         say("checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes, \(report.chainLinksChecked) chain links, \(heads): "
               + (report.isClean ? "clean" : "\(report.problems.count) problems"))
+        if report.quarantined.files > 0 {
+            say("note: \(report.quarantined.files) files (\(report.quarantined.bytes) bytes) that start-up recovery could not account for "
+                + "are in \(store.quarantineRoot): `vigil quarantine --data \(dataOptions.data)` lists them; they are footage, "
+                + "and the retention limit applies to them too")
+        }
         if !report.isClean { throw ExitCode(1) }
     }
 }

@@ -229,7 +229,25 @@ struct RecordingTests {
             g.close()
             _ = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
             #expect(h.store.quarantined().map(\.bytes) == [3, 1])
+            #expect(try await Checker.check(catalog: h.catalog, store: h.store).quarantined.files == 2)
             #expect(try h.store.purgeQuarantine().count == 2)
+            #expect(h.store.quarantined().isEmpty)
+        }
+    }
+
+    /// Retention deletes the row, then the file; a crash in between leaves a file whose
+    /// deletion is on record. It goes (kept, it would outlive its legal limit).
+    @Test func aFileRetentionHadDeletedIsRemovedNotQuarantined() async throws {
+        try await Harness.with("retention-crash") { (h: inout Harness) in
+            #expect(try await Recovery.reconcile(catalog: h.catalog, store: h.store).isEmpty)
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 150)
+            try await r.stop()
+            let victim = try #require(try await h.catalog.allSegments().first)
+            #expect(try await h.catalog.deleteExpiredSegment(id: victim.id, reason: "retention: test"))
+            let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            #expect(actions.contains { $0.hasPrefix("removed-deleted-segment-file") && $0.contains(victim.fileName) }, "\(actions)")
+            #expect(h.store.size(cameraID: victim.cameraID, fileName: victim.fileName) == nil)
             #expect(h.store.quarantined().isEmpty)
         }
     }
