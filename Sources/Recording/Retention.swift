@@ -24,8 +24,10 @@ public struct RetentionPolicy: Sendable {
 
 /// Deletes what retention allows: segments older than their camera's retention, then —
 /// while free space is under the floor — the oldest segments of any camera. Held and
-/// still-open segments are never touched. The row goes first, then the file: a crash in
-/// between leaves an orphan file that recovery removes, never a row without its file.
+/// still-open segments are never touched; the hold is checked in the statement that
+/// deletes. The row goes first (its chain link marked deleted), then the file: a crash in
+/// between leaves a file whose deletion is on record, which recovery removes, never a row
+/// without its file.
 public enum Retention {
     @discardableResult
     public static func enforce(catalog: Catalog, store: SampleStore, policy: RetentionPolicy,
