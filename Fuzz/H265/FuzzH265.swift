@@ -6,14 +6,8 @@ func fuzzOne(_ bytes: [UInt8]) {
     DepacketizerFuzzing.run(codec: .h265, bytes)
 }
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func llvmFuzzerTestOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzOne(FuzzInput.bytes(start, count))
-    return 0
-}
-
 @_cdecl("FuzzH265_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, llvmFuzzerTestOneInput)
+    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
 }
 #endif

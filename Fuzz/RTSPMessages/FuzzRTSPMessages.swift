@@ -28,14 +28,8 @@ func fuzzOne(_ bytes: [UInt8]) {
     }
 }
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func llvmFuzzerTestOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzOne(FuzzInput.bytes(start, count))
-    return 0
-}
-
 @_cdecl("FuzzRTSPMessages_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, llvmFuzzerTestOneInput)
+    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
 }
 #endif

@@ -57,13 +57,19 @@ public enum FuzzInput {
     }
 
     #if FUZZING
-    /// Hands the process to libFuzzer with `test` as its target.
+    /// Hands the process to libFuzzer with `test` as its target (called from each target's
+    /// `Fuzz<Target>_main`, the name SwiftPM gives an executable's entry point).
     public static func runLibFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
-                                    _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt {
+                                    _ test: @escaping ([UInt8]) -> Void) -> CInt {
+        target = test
         var argc = argc
         var argv = argv
-        return llvmFuzzerRunDriver(&argc, &argv, test)
+        return llvmFuzzerRunDriver(&argc, &argv, llvmFuzzerTestOneInput)
     }
+
+    /// The target libFuzzer runs. Set once, before libFuzzer starts, and only read after:
+    /// libFuzzer calls its target from the one thread that set it.
+    nonisolated(unsafe) static var target: ([UInt8]) -> Void = { _ in }
     #endif
 }
 
@@ -71,6 +77,13 @@ public enum FuzzInput {
 @_silgen_name("LLVMFuzzerRunDriver")
 func llvmFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
                          _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// libFuzzer's entry for each input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func llvmFuzzerTestOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    FuzzInput.target(FuzzInput.bytes(start, count))
+    return 0
+}
 #endif
 
 /// The depacketiser targets' body, one per codec: records are RTP packets, fed in order to
