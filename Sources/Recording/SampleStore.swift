@@ -128,27 +128,18 @@ public struct SampleStore: Sendable {
     public func quarantineTail(cameraID: Int64, fileName: String, from offset: Int64) throws -> String {
         let source = path(cameraID: cameraID, fileName: fileName)
         let target = try quarantineTarget(cameraID: cameraID, name: "\(fileName).from-\(offset)")
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw RecordingError.io(operation: "open", path: source, errno: errno) }
-        defer { close(input) }
         let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard output >= 0 else { throw RecordingError.io(operation: "create", path: target, errno: errno) }
         defer { close(output) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var at = offset
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress, $0.count, off_t(at)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw RecordingError.io(operation: "read", path: source, errno: errno) }
-            if n == 0 { break }
+        try Self.readChunks(path: source, from: offset) { chunk in
             var done = 0
-            while done < n {
-                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, n - done) }
+            while done < chunk.count {
+                let w = write(output, chunk.baseAddress! + done, chunk.count - done)
                 if w < 0 && errno == EINTR { continue }
                 guard w > 0 else { throw RecordingError.io(operation: "write", path: target, errno: errno) }
                 done += w
             }
-            at += Int64(n)
+            return true
         }
         guard fsync(output) == 0 else { throw RecordingError.io(operation: "fsync", path: target, errno: errno) }
         try Self.syncDirectory((target as NSString).deletingLastPathComponent)
@@ -157,20 +148,12 @@ public struct SampleStore: Sendable {
 
     /// Whether every byte of a sample file from `offset` on is zero (only padding).
     public func isZero(cameraID: Int64, fileName: String, from offset: Int64) throws -> Bool {
-        let path = path(cameraID: cameraID, fileName: fileName)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RecordingError.io(operation: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var at = offset
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(at)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw RecordingError.io(operation: "read", path: path, errno: errno) }
-            if n == 0 { return true }
-            if buffer[..<n].contains(where: { $0 != 0 }) { return false }
-            at += Int64(n)
+        var zero = true
+        try Self.readChunks(path: path(cameraID: cameraID, fileName: fileName), from: offset) { chunk in
+            zero = !chunk.contains { $0 != 0 }
+            return zero
         }
+        return zero
     }
 
     /// Everything in the quarantine: paths and sizes.
@@ -237,19 +220,30 @@ public struct SampleStore: Sendable {
     }
 
     public static func sha256(path: String) throws -> [UInt8] {
+        var hasher = SHA256()
+        try readChunks(path: path, from: 0) { chunk in
+            hasher.update(bufferPointer: chunk)
+            return true
+        }
+        return Array(hasher.finalize())
+    }
+
+    /// Reads a file from `offset` to its end in 1 MiB chunks, handing each to `body` until
+    /// it returns false: the one read loop of the store (hashing, copying, checking).
+    static func readChunks(path: String, from offset: Int64, _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RecordingError.io(operation: "open", path: path, errno: errno) }
         defer { close(fd) }
-        var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var at = offset
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(at)) }
             if n < 0 && errno == EINTR { continue }
             guard n >= 0 else { throw RecordingError.io(operation: "read", path: path, errno: errno) }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            if n == 0 { return }
+            guard try buffer.withUnsafeBytes({ try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) else { return }
+            at += Int64(n)
         }
-        return Array(hasher.finalize())
     }
 
     /// Free bytes available to unprivileged writers on the store's file system.
