@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 @testable import Server
 import Testing
+import TestSupport
 
 /// A plain TCP connection to the harness, for clients no HTTP library would be.
 final class RawConnection {
@@ -11,13 +12,8 @@ final class RawConnection {
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let fd = self.fd
+        let connected = TestSupport.withLoopback(port: port) { connect(fd, $0, $1) }
         guard connected == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
     }
 

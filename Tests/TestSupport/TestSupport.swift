@@ -108,20 +108,24 @@ public enum TestSupport {
     /// A loopback TCP port nobody listens on now, below Linux's ephemeral range
     /// (32768-60999), so no outgoing connection of another test takes it meanwhile. A
     /// random port anywhere up to 60 000 once collided with one (a peer "cannot listen").
+    /// Calls `body` with 127.0.0.1:`port` as a socket address (for bind and connect).
+    public static func withLoopback<T>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+
     public static func freePort() -> Int {
         for _ in 0..<100 {
             let port = Int.random(in: 20_000...32_000)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { continue }
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            if bound == 0 { return port }
+            if withLoopback(port: port, { bind(fd, $0, $1) }) == 0 { return port }
         }
         return Int.random(in: 20_000...32_000)
     }
