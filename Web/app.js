@@ -241,7 +241,10 @@ async function openEvidence(selected) {
   }));
   $('evidence-new').hidden = !may('manage-evidence');
   if (may('manage-evidence')) {
-    $('evidence-cameras').replaceChildren(...state.cameras.map((c) => new Option(c.name, c.id)));
+    const exportable = state.cameras.filter((c) => c.mayExport);
+    $('evidence-cameras').replaceChildren(...exportable.map((c) => new Option(c.name, c.id)));
+    $('evidence-no-cameras').hidden = exportable.length > 0;
+    $('evidence-create').disabled = exportable.length === 0;
     if (!$('evidence-from').value) {
       const now = new Date();
       $('evidence-from').value = localInput(new Date(now.getTime() - 15 * 60000));
@@ -274,6 +277,21 @@ async function showExhibit(number) {
     tr.append(cell(when(c.at)), cell(c.kind), cell(c.actor), cell(c.counterpart), cell(c.purpose), cell(c.detail));
     return tr;
   }));
+  $('exhibit-shares').replaceChildren(...e.sharedWith.map((sh) => {
+    const li = document.createElement('li');
+    li.append(`${sh.user} (shared by ${sh.by}, ${when(sh.at)})`);
+    if (e.mayShare) {
+      const b = document.createElement('button');
+      b.type = 'button'; b.textContent = 'Unshare'; b.className = 'link';
+      b.setAttribute('aria-label', `Stop sharing with ${sh.user}`);
+      b.addEventListener('click', () => exhibitAction((n) =>
+        api('DELETE', `/api/evidence/${encodeURIComponent(n)}/shares/${encodeURIComponent(sh.user)}`)));
+      li.append(' ', b);
+    }
+    return li;
+  }));
+  $('exhibit-shares-none').hidden = e.sharedWith.length > 0;
+  $('share-form').hidden = !e.mayShare;
   $('exhibit-exports').replaceChildren(...e.exports.map((x) => {
     const li = document.createElement('li');
     li.append(`${x.id}: `);
@@ -319,6 +337,9 @@ $('handover-form').addEventListener('submit', (e) => { e.preventDefault(); exhib
 $('acknowledge-form').addEventListener('submit', (e) => { e.preventDefault(); exhibitAction((n) =>
   api('POST', `/api/evidence/${encodeURIComponent(n)}/acknowledge`, { note: $('acknowledge-note').value || undefined })
     .then(() => $('acknowledge-form').reset())); });
+$('share-form').addEventListener('submit', (e) => { e.preventDefault(); exhibitAction((n) =>
+  api('POST', `/api/evidence/${encodeURIComponent(n)}/shares`, { user: $('share-user').value.trim() })
+    .then(() => $('share-form').reset())); });
 $('release-form').addEventListener('submit', (e) => { e.preventDefault(); exhibitAction((n) =>
   api('POST', `/api/evidence/${encodeURIComponent(n)}/release`, { reason: $('release-reason').value })
     .then(() => $('release-form').reset())); });

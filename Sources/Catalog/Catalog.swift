@@ -135,7 +135,7 @@ public actor Catalog {
     private let closeHandler: (@Sendable () async throws -> Void)?
 
     /// Schema version this code reads and writes.
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
 
     /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
     /// full synchronous commits: a committed row survives a crash or power loss.
@@ -317,6 +317,21 @@ public actor Catalog {
                 .run()
             let identity = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             try await db.raw("INSERT INTO catalog_identity (identity) VALUES (\(bind: identity))").run()
+        }),
+        (5, { db in
+            // API tokens expire; those issued before get the default lifetime from their issue.
+            try await db.alter(table: "api_tokens").column("expires_micros", type: .bigint, [.notNull, .default(0)]).run()
+            try await db.raw("UPDATE api_tokens SET expires_micros = created_micros + \(bind: Int64(90) * 86_400_000_000)").run()
+            // Exhibits are visible per exhibit: to whom each one was shared, by whom, when.
+            try await db.raw("""
+                CREATE TABLE evidence_shares (
+                    evidence_id BIGINT NOT NULL REFERENCES evidence_items (id),
+                    user_id BIGINT NOT NULL REFERENCES users (id),
+                    shared_by TEXT NOT NULL,
+                    shared_micros BIGINT NOT NULL,
+                    PRIMARY KEY (evidence_id, user_id))
+                """).run()
+            try await db.create(index: "evidence_shares_by_user").on("evidence_shares").column("user_id").run()
         }),
     ]
 

@@ -62,6 +62,8 @@ public struct APITokenRecord: Sendable, Equatable {
     public var userID: Int64
     public var name: String
     public var createdMicros: Int64
+    /// After this the token is refused (as if revoked).
+    public var expiresMicros: Int64
     public var revoked: Bool
 }
 
@@ -339,11 +341,11 @@ extension Catalog {
         }
     }
 
-    public func addAPIToken(tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64) async throws -> Int64 {
+    public func addAPIToken(tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64, expiresMicros: Int64) async throws -> Int64 {
         let rows = try await run("insert api token") {
             try await database.raw("""
-                INSERT INTO api_tokens (token_hash, user_id, name, created_micros, revoked)
-                VALUES (\(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), 0) RETURNING id
+                INSERT INTO api_tokens (token_hash, user_id, name, created_micros, expires_micros, revoked)
+                VALUES (\(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), \(bind: expiresMicros), 0) RETURNING id
                 """).all()
         }
         guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert token returned no id") }
@@ -370,6 +372,7 @@ extension Catalog {
                        tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
                        userID: try row.decode(column: "user_id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
                        createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+                       expiresMicros: try row.decode(column: "expires_micros", as: Int64.self),
                        revoked: try row.decode(column: "revoked", as: Int.self) != 0)
     }
 
@@ -380,6 +383,16 @@ extension Catalog {
             try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE id = \(bind: id) AND user_id = \(bind: userID) RETURNING id").all()
         }
         return !rows.isEmpty
+    }
+
+    /// Revokes every token of `userID` (a password reset or a disabled account); returns how
+    /// many were still live.
+    @discardableResult
+    public func revokeAPITokens(userID: Int64) async throws -> Int {
+        let rows = try await run("revoke api tokens of user \(userID)") {
+            try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE user_id = \(bind: userID) AND revoked = 0 RETURNING id").all()
+        }
+        return rows.count
     }
 
     // MARK: Audit log

@@ -105,6 +105,14 @@ public struct EvidenceRecord: Sendable, Equatable {
     }
 }
 
+/// An exhibit shared with a user, who may then see it (Centre decides what that means).
+public struct EvidenceShareRecord: Sendable, Equatable {
+    public var userID: Int64
+    public var userName: String
+    public var sharedBy: String
+    public var sharedMicros: Int64
+}
+
 /// Something that happened to an exhibit: created, exported, handed over, acknowledged,
 /// hold released.
 public struct CustodyRecord: Sendable, Equatable {
@@ -418,6 +426,53 @@ extension Catalog {
                           purpose: try row.decode(column: "purpose", as: String?.self), detail: try row.decode(column: "detail", as: String?.self),
                           atMicros: try row.decode(column: "at_micros", as: Int64.self))
         }
+    }
+
+    // MARK: Sharing
+
+    /// Shares exhibit `evidenceID` with `userID`; false when it already was.
+    public func addEvidenceShare(evidenceID: Int64, userID: Int64, by: String, atMicros: Int64) async throws -> Bool {
+        let rows = try await run("share exhibit \(evidenceID) with user \(userID)") {
+            try await database.raw("""
+                INSERT INTO evidence_shares (evidence_id, user_id, shared_by, shared_micros)
+                VALUES (\(bind: evidenceID), \(bind: userID), \(bind: by), \(bind: atMicros))
+                ON CONFLICT DO NOTHING RETURNING user_id
+                """).all()
+        }
+        return !rows.isEmpty
+    }
+
+    /// Ends the sharing of exhibit `evidenceID` with `userID`; false when it was not shared.
+    public func removeEvidenceShare(evidenceID: Int64, userID: Int64) async throws -> Bool {
+        let rows = try await run("unshare exhibit \(evidenceID) from user \(userID)") {
+            try await database.raw("""
+                DELETE FROM evidence_shares WHERE evidence_id = \(bind: evidenceID) AND user_id = \(bind: userID) RETURNING user_id
+                """).all()
+        }
+        return !rows.isEmpty
+    }
+
+    /// Who exhibit `evidenceID` is shared with, by user name.
+    public func evidenceShares(evidenceID: Int64) async throws -> [EvidenceShareRecord] {
+        let rows = try await run("shares of exhibit \(evidenceID)") {
+            try await database.raw("""
+                SELECT s.user_id, u.name, s.shared_by, s.shared_micros FROM evidence_shares s JOIN users u ON u.id = s.user_id
+                WHERE s.evidence_id = \(bind: evidenceID) ORDER BY u.name
+                """).all()
+        }
+        return try rows.map {
+            EvidenceShareRecord(userID: try $0.decode(column: "user_id", as: Int64.self), userName: try $0.decode(column: "name", as: String.self),
+                                sharedBy: try $0.decode(column: "shared_by", as: String.self),
+                                sharedMicros: try $0.decode(column: "shared_micros", as: Int64.self))
+        }
+    }
+
+    /// The exhibits shared with `userID`.
+    public func evidenceShared(withUserID userID: Int64) async throws -> Set<Int64> {
+        let rows = try await run("exhibits shared with user \(userID)") {
+            try await database.raw("SELECT evidence_id FROM evidence_shares WHERE user_id = \(bind: userID)").all()
+        }
+        return Set(try rows.map { try $0.decode(column: "evidence_id", as: Int64.self) })
     }
 
     /// Ids of segments under an unreleased exhibit's hold.

@@ -21,6 +21,9 @@ public struct AccountPolicy: Sendable {
     /// Failed sign-ins one address may make in `attemptWindowSeconds`, whatever the names.
     public var attemptsPerAddress = 10
     public var attemptWindowSeconds: Int64 = 60
+    /// Lifetime of an API token unless its request asks for less, and the most it may ask.
+    public var apiTokenDays = 90
+    public var maximumAPITokenDays = 365
 
     public init() {}
 }
@@ -99,12 +102,14 @@ public actor Accounts {
                                                     mustChangePassword: oneTime, createdMicros: currentMicros()))
     }
 
-    /// Sets a new password (clearing any lock and one-time flag) and ends the user's sessions.
+    /// Sets a new password (clearing any lock and one-time flag), ends the user's sessions
+    /// and revokes their API tokens: whoever knew the old password may have made one.
     public func setPassword(userID: Int64, password: String, oneTime: Bool = false) async throws {
         try validate(password: password)
         guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
         try await catalog.setUserPassword(id: userID, passwordHash: try await hash(password), mustChange: oneTime)
         try await catalog.deleteSessions(userID: userID)
+        try await catalog.revokeAPITokens(userID: userID)
     }
 
     /// The user changes their own password, proving the current one.
@@ -118,15 +123,45 @@ public actor Accounts {
     public func setDisabled(userID: Int64, _ disabled: Bool) async throws {
         guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
         try await catalog.setUserDisabled(id: userID, disabled)
-        if disabled { try await catalog.deleteSessions(userID: userID) }
+        if disabled {
+            try await catalog.deleteSessions(userID: userID)
+            try await catalog.revokeAPITokens(userID: userID)
+        }
     }
 
-    public func setRole(userID: Int64, _ role: Role) async throws {
+    /// Changes a user's role. `actor` (nil: the machine's command line) may not change their
+    /// own: no one grants themselves a permission.
+    public func setRole(userID: Int64, _ role: Role, by actor: Principal?) async throws {
+        try Self.refuseSelf(userID, actor, "change your own role")
         guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
         try await catalog.setUserRole(id: userID, role.rawValue)
     }
 
+    /// Gives or takes a permission beyond the user's role, on one camera or (nil) all;
+    /// never to or from `actor`'s own account.
+    public func setGrant(_ grant: GrantRecord, granted: Bool, by actor: Principal?) async throws {
+        try Self.refuseSelf(grant.userID, actor, granted ? "grant yourself a permission" : "change your own permissions")
+        guard Permission(rawValue: grant.permission) != nil else { throw CentreError(.invalid, "unknown permission \(grant.permission)") }
+        guard try await catalog.user(id: grant.userID) != nil else { throw CentreError(.notFound, "no user \(grant.userID)") }
+        if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw CentreError(.notFound, "no camera \(camera)") }
+        if granted {
+            guard !(try await catalog.grants(userID: grant.userID)).contains(grant) else { return }
+            try await catalog.addGrant(grant)
+        } else {
+            try await catalog.removeGrant(grant)
+        }
+    }
+
+    private static func refuseSelf(_ userID: Int64, _ actor: Principal?, _ what: String) throws {
+        if let actor, actor.userID == userID { throw CentreError(.forbidden, "no one may \(what); ask another administrator") }
+    }
+
     public func principal(of user: UserRecord) async throws -> Principal {
+        try await Self.principal(of: user, catalog: catalog)
+    }
+
+    /// `user` with their role and grants, as read from `catalog` now.
+    public static func principal(of user: UserRecord, catalog: Catalog) async throws -> Principal {
         guard let role = Role(rawValue: user.role) else { throw CentreError(.invalid, "user \(user.name) has unknown role \(user.role)") }
         var grants: [Permission: Set<Int64>?] = [:]
         for g in try await catalog.grants(userID: user.id) {
@@ -208,7 +243,7 @@ public actor Accounts {
             if now - session.lastSeenMicros > 5_000_000 { try await catalog.touchSession(tokenHash: digest, atMicros: now) }
             return Authenticated(principal: try await principal(of: user), csrfToken: session.csrfToken, sessionTokenHash: digest)
         case let .apiToken(token):
-            guard let record = try await catalog.apiToken(tokenHash: Self.digest(token)), !record.revoked,
+            guard let record = try await catalog.apiToken(tokenHash: Self.digest(token)), !record.revoked, record.expiresMicros > now,
                   let user = try await catalog.user(id: record.userID), !user.disabled else { return nil }
             var principal = try await principal(of: user)
             principal.mustChangePassword = false
@@ -216,11 +251,18 @@ public actor Accounts {
         }
     }
 
-    /// Creates an API token for `userID`; the token is shown once and only its hash is kept.
-    public func issueAPIToken(userID: Int64, name: String) async throws -> (id: Int64, token: String) {
+    /// Creates an API token for `userID`, valid `days` (the policy's default when nil); the
+    /// token is shown once and only its hash is kept.
+    public func issueAPIToken(userID: Int64, name: String, days: Int? = nil) async throws -> (id: Int64, token: String, expiresMicros: Int64) {
+        try TextField.check(name, "a token's name", maximum: 100)
+        let days = days ?? policy.apiTokenDays
+        guard (1...policy.maximumAPITokenDays).contains(days) else {
+            throw CentreError(.invalid, "a token lives 1 to \(policy.maximumAPITokenDays) days")
+        }
         let token = "vgl_" + randomToken()
-        let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: currentMicros())
-        return (id, token)
+        let now = currentMicros(), expires = now + Int64(days) * 86_400_000_000
+        let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: now, expiresMicros: expires)
+        return (id, token, expires)
     }
 
     /// The user's API tokens, without the tokens themselves (only their hashes are kept).

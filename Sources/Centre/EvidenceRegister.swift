@@ -20,6 +20,8 @@ public struct EvidenceRegister: Sendable {
 
     /// Bodies that may request footage (the city's rules).
     public static let requestingBodies = ["police", "guard", "prosecutor", "court"]
+    /// Lengths of the register's text fields: references and names, bases, purposes and notes.
+    public static let shortText = 100, mediumText = 300, longText = 1000
 
     /// Who does something, as the audit log records them.
     public struct Agent: Sendable {
@@ -43,23 +45,107 @@ public struct EvidenceRegister: Sendable {
         self.certificate = certificate
     }
 
+    // MARK: Who sees which exhibit
+
+    /// Whether `p` may see exhibit `item`: the keepers of the register (who may release
+    /// holds: the supervisor) see every exhibit; anyone else with `view-evidence` sees the
+    /// exhibits they registered and those shared with them.
+    public func maySee(_ item: EvidenceRecord, _ p: Principal) async throws -> Bool {
+        guard p.may(.viewEvidence) else { return false }
+        if p.may(.releaseHold) || item.createdBy == p.name { return true }
+        return try await catalog.evidenceShared(withUserID: p.userID).contains(item.id)
+    }
+
+    /// The register as `p` may see it.
+    public func visible(to p: Principal) async throws -> [EvidenceRecord] {
+        let all = try await catalog.evidenceItems()
+        guard p.may(.viewEvidence) else { return [] }
+        if p.may(.releaseHold) { return all }
+        let shared = try await catalog.evidenceShared(withUserID: p.userID)
+        return all.filter { $0.createdBy == p.name || shared.contains($0.id) }
+    }
+
+    /// Exhibit `exhibit` if `p` may see it; otherwise "not found", as if it did not exist,
+    /// so numbers cannot be probed.
+    public func find(_ exhibit: String, for p: Principal) async throws -> EvidenceRecord {
+        let item = try await find(exhibit)
+        guard try await maySee(item, p) else { throw CentreError(.notFound, "no exhibit \(exhibit)") }
+        return item
+    }
+
+    /// Whether `p` may share `item` with others: a keeper of the register, or whoever
+    /// registered it.
+    public func mayShare(_ item: EvidenceRecord, _ p: Principal) -> Bool {
+        p.may(.releaseHold) || (p.may(.manageEvidence) && item.createdBy == p.name)
+    }
+
+    /// Shares an exhibit with user `name`, who must hold `view-evidence`; a custody event
+    /// and its audit entry. `actor` nil: the machine's command line.
+    public func share(exhibit: String, with name: String, by agent: Agent, actor: Principal?) async throws {
+        let (item, user) = try await sharing(exhibit, name, actor)
+        let recipient = try await Accounts.principal(of: user, catalog: catalog)
+        guard recipient.may(.viewEvidence) else {
+            throw CentreError(.invalid, "\(name) (\(recipient.role.title)) cannot see evidence: the role lacks view-evidence")
+        }
+        guard !user.disabled else { throw CentreError(.invalid, "\(name)'s account is disabled") }
+        guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: currentMicros()) else {
+            throw CentreError(.conflict, "\(exhibit) is already shared with \(name)")
+        }
+        try await record(item, kind: "shared", agent, counterpart: name, purpose: nil, detail: nil)
+    }
+
+    /// Ends the sharing of an exhibit with user `name`.
+    public func unshare(exhibit: String, with name: String, by agent: Agent, actor: Principal?) async throws {
+        let (item, user) = try await sharing(exhibit, name, actor)
+        guard try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
+            throw CentreError(.notFound, "\(exhibit) is not shared with \(name)")
+        }
+        try await record(item, kind: "unshared", agent, counterpart: name, purpose: nil, detail: nil)
+    }
+
+    private func sharing(_ exhibit: String, _ name: String, _ actor: Principal?) async throws -> (EvidenceRecord, UserRecord) {
+        let item: EvidenceRecord
+        if let actor {
+            item = try await find(exhibit, for: actor)
+            guard mayShare(item, actor) else {
+                throw CentreError(.forbidden, "only whoever registered \(exhibit), or a supervisor, may share it")
+            }
+        } else {
+            item = try await find(exhibit)
+        }
+        guard let user = try await catalog.user(named: name) else { throw CentreError(.notFound, "no user \(name)") }
+        return (item, user)
+    }
+
+    public func shares(_ item: EvidenceRecord) async throws -> [EvidenceShareRecord] {
+        try await catalog.evidenceShares(evidenceID: item.id)
+    }
+
+    // MARK: Custody
+
     /// Registers an exhibit over camera ranges; from then on retention and the disk floor
-    /// keep every segment it covers until a supervisor releases the hold.
+    /// keep every segment it covers until a supervisor releases the hold. `actor` (nil: the
+    /// machine's command line) must hold `export` on each range's camera: an exhibit
+    /// reveals its footage to whoever registered it.
     public func create(ranges: [EvidenceRecord.Range], requestingBody: String, caseReference: String, legalBasis: String,
-                       purpose: String, by agent: Agent) async throws -> EvidenceRecord {
+                       purpose: String, by agent: Agent, actor: Principal?) async throws -> EvidenceRecord {
         guard Self.requestingBodies.contains(requestingBody) else {
             throw CentreError(.invalid, "requesting body must be one of \(Self.requestingBodies.joined(separator: ", "))")
         }
-        guard !caseReference.trimmingCharacters(in: .whitespaces).isEmpty, !purpose.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw CentreError(.invalid, "a case reference and a purpose are required")
-        }
+        try TextField.check(caseReference, "the case reference", maximum: Self.shortText)
+        try TextField.check(legalBasis, "the legal basis", maximum: Self.mediumText, required: false)
+        try TextField.check(purpose, "the purpose", maximum: Self.longText)
         guard !ranges.isEmpty else { throw CentreError(.invalid, "at least one camera and time range is required") }
+        guard ranges.count <= 100 else { throw CentreError(.invalid, "an exhibit covers at most 100 ranges") }
         let now = currentMicros()
         for r in ranges {
             guard r.fromMicros < r.toMicros else { throw CentreError(.invalid, "a range must end after it starts") }
             guard r.toMicros <= now else { throw CentreError(.invalid, "a range cannot reach into the future") }
             guard r.toMicros - r.fromMicros <= 7 * 86_400_000_000 else { throw CentreError(.invalid, "a range may span at most 7 days") }
-            guard try await catalog.camera(id: r.cameraID) != nil else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
+            guard let camera = try await catalog.camera(id: r.cameraID) else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
+            if let actor, !actor.may(.export, camera: camera.id) {
+                throw CentreError(.forbidden, "you may not export camera \(camera.name): an administrator grants export per camera")
+            }
         }
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!,
                                                                    from: Date(timeIntervalSince1970: Double(now) / 1e6)).year ?? 1970
@@ -74,19 +160,21 @@ public struct EvidenceRegister: Sendable {
     public func release(exhibit: String, reason: String, by agent: Agent) async throws {
         let item = try await find(exhibit)
         guard item.isHeld else { throw CentreError(.conflict, "\(exhibit): the hold was already released") }
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw CentreError(.invalid, "a reason is required") }
+        try TextField.check(reason, "the reason", maximum: Self.longText)
         try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: currentMicros())
         try await record(item, kind: "hold-released", agent, purpose: nil, detail: reason)
     }
 
     public func handOver(exhibit: String, to recipient: String, purpose: String, by agent: Agent) async throws {
         let item = try await find(exhibit)
-        guard !recipient.trimmingCharacters(in: .whitespaces).isEmpty else { throw CentreError(.invalid, "say to whom it was handed over") }
+        try TextField.check(recipient, "to whom it was handed over", maximum: Self.shortText)
+        try TextField.check(purpose, "the purpose", maximum: Self.longText)
         try await record(item, kind: "handed-over", agent, counterpart: recipient, purpose: purpose, detail: nil)
     }
 
     public func acknowledge(exhibit: String, by agent: Agent, note: String?) async throws {
         let item = try await find(exhibit)
+        if let note { try TextField.check(note, "the note", maximum: Self.longText, required: false) }
         try await record(item, kind: "acknowledged", agent, purpose: nil, detail: note)
     }
 

@@ -27,7 +27,10 @@ public struct CameraStatus: Sendable, Codable, Equatable {
 /// The rules for a camera's settings, and the sealing of its password.
 public enum CameraRules {
     public static func validate(_ c: CameraRecord) throws {
-        guard (1...64).contains(c.name.count), !c.name.contains("/") else { throw CentreError(.invalid, "camera names are 1-64 characters without '/'") }
+        try TextField.check(c.name, "a camera's name", maximum: 64)
+        guard !c.name.contains("/") else { throw CentreError(.invalid, "a camera's name may not contain '/'") }
+        try TextField.check(c.location, "a camera's location", maximum: 200, required: false)
+        if let user = c.username { try TextField.check(user, "a camera's user name", maximum: 128, required: false) }
         let url: RTSPURL
         do { url = try RTSPURL(c.url) } catch { throw CentreError(.invalid, "camera URL: \(error)") }
         guard url.user == nil, url.password == nil else {

@@ -30,7 +30,9 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     public var permissions: Set<Permission> {
         switch self {
         case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz]
-        case .investigator: [.playback, .export, .manageEvidence, .viewEvidence]
+        // Footage through their exhibits only; registering one needs `export` granted on
+        // its cameras (EvidenceRegister.create).
+        case .investigator: [.manageEvidence, .viewEvidence]
         case .prosecutor, .court: [.viewEvidence]
         case .mediaOfficer: [.mediaRelease]
         case .supervisor: [.live, .playback, .export, .ptz, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]

@@ -25,6 +25,7 @@ struct CameraRoutes {
         var gapsToday: Int
         var mayLive: Bool
         var mayPlayback: Bool
+        var mayExport: Bool
     }
 
     struct CameraInput: Decodable {
@@ -58,7 +59,8 @@ struct CameraRoutes {
                           url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
                           retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
                           status: env.fleet.status(camera: c.id), gapsToday: gaps,
-                          mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id))
+                          mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
+                          mayExport: p.may(.export, camera: c.id))
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {

@@ -1,3 +1,6 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -168,8 +171,37 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    /// A refused WebSocket handshake's answer, told by the route (`HandshakeRefusal`): it
+    /// replaces the bare reply the WebSocket library writes for a refusal.
+    private var refusal: [UInt8]?
+    private var refused = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? HandshakeRefusal {
+            refusal = event.response
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         lastActivity = .now()
+        if let refusal {
+            // Our answer instead of the library's, then the connection closes (the library
+            // closes it too; whatever else it writes is dropped).
+            self.refusal = nil
+            refused = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(bytes: refusal)))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            promise?.succeed(())
+            return
+        }
+        if refused {
+            promise?.succeed(())
+            return
+        }
         if case .request = phase {
             if case let .byteBuffer(buffer) = unwrapOutboundIn(data), buffer.readableBytesView.starts(with: Array("HTTP/1.1 101".utf8)) {
                 phase = .upgraded
@@ -211,5 +243,44 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// A WebSocket handshake the server refused, with the reply it gets: the status and the
+/// reason as JSON, like any refused API request. The library that upgrades connections can
+/// only answer a refusal with a bare 400, so the route sends this down the channel's
+/// pipeline before refusing, and `ConnectionGuard` writes it in the library's place.
+struct HandshakeRefusal: Sendable {
+    let response: [UInt8]
+
+    init(status: HTTPResponse.Status, message: String) {
+        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        let head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+            + "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+        response = Array(head.utf8) + body
+    }
+
+    /// Hands the refusal to the connection's guard before the library answers.
+    static func send(_ error: APIError, on channel: any Channel) async {
+        let refusal = HandshakeRefusal(status: error.status, message: error.message)
+        try? await channel.eventLoop.submit { channel.pipeline.fireUserInboundEventTriggered(refusal) }.get()
+    }
+}
+
+/// In front of the WebSocket router: a refused handshake (unauthenticated, forbidden, no
+/// such camera) gets its status and reason, not the library's bare 400.
+struct HandshakeRefusalMiddleware: RouterMiddleware {
+    typealias Context = VigilContext
+
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            await HandshakeRefusal.send(error, on: context.channel)
+            throw error
+        } catch let error as HTTPError {
+            await HandshakeRefusal.send(APIError(status: error.status, message: error.body ?? "\(error.status.reasonPhrase)"), on: context.channel)
+            throw error
+        }
     }
 }

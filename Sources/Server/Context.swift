@@ -12,11 +12,14 @@ public struct VigilContext: RequestContext, WebSocketRequestContext {
     public var authenticated: Authenticated?
     /// The client's address (no port).
     public let address: String
+    /// The connection, for what must reach its pipeline (`HandshakeRefusal`).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         address = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        channel = source.channel
     }
 
     /// The signed-in principal; routes behind `AuthMiddleware` always have one.

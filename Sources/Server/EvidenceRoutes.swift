@@ -42,7 +42,12 @@ struct EvidenceRoutes {
         var heldSegments: Int
         var custody: [CustodyView]
         var exports: [ExportView]
+        var sharedWith: [ShareView]
+        /// Whether the asking user may share this exhibit with others.
+        var mayShare: Bool
     }
+    struct ShareView: Encodable { var user: String; var by: String; var at: String }
+    struct Share: Decodable { var user: String }
     struct Released: Encodable { var by: String; var at: String; var reason: String }
 
     struct NewExhibit: Decodable {
@@ -58,10 +63,10 @@ struct EvidenceRoutes {
 
     func register(_ t: inout RouteTable) {
         let env = self.env
-        t.add(.get, "/api/evidence", .viewEvidence) { _, _, _ in
+        t.add(.get, "/api/evidence", .viewEvidence) { _, _, principal in
             // Camera names read once for the whole register, not once per range.
             let names = try await cameraNames()
-            return try json(try await env.catalog.evidenceItems().map { e in
+            return try json(try await env.evidence.visible(to: principal).map { e in
                 Summary(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, purpose: e.purpose,
                         createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, ranges: Self.ranges(e, names))
             })
@@ -80,33 +85,46 @@ struct EvidenceRoutes {
             }
             let item = try await mapErrors {
                 try await env.evidence.create(ranges: ranges, requestingBody: body.requestingBody, caseReference: body.caseReference,
-                                              legalBasis: body.legalBasis ?? "not given", purpose: body.purpose, by: agent(principal, request, context))
+                                              legalBasis: body.legalBasis ?? "not given", purpose: body.purpose, by: agent(principal, request, context),
+                                              actor: principal)
             }
-            return try json(try await detail(item), status: .created)
+            return try json(try await detail(item, principal), status: .created)
         }
-        t.add(.get, "/api/evidence/{exhibit}", .viewEvidence) { _, context, _ in
-            try json(try await detail(try await exhibit(context)))
+        t.add(.get, "/api/evidence/{exhibit}", .viewEvidence) { _, context, principal in
+            try json(try await detail(try await exhibit(context, principal), principal))
+        }
+        t.add(.post, "/api/evidence/{exhibit}/shares", .viewEvidence) { request, context, principal in
+            let item = try await exhibit(context, principal)
+            let body = try await decode(Share.self, request, context, "expected {user}")
+            try await mapErrors { try await env.evidence.share(exhibit: item.exhibit, with: body.user, by: agent(principal, request, context), actor: principal) }
+            return try json(try await detail(item, principal))
+        }
+        t.add(.delete, "/api/evidence/{exhibit}/shares/{user}", .viewEvidence) { request, context, principal in
+            let item = try await exhibit(context, principal)
+            let user = context.parameters.get("user") ?? ""
+            try await mapErrors { try await env.evidence.unshare(exhibit: item.exhibit, with: user, by: agent(principal, request, context), actor: principal) }
+            return try json(try await detail(item, principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/release", .releaseHold) { request, context, principal in
-            let item = try await exhibit(context)
+            let item = try await exhibit(context, principal)
             let body = try await decode(Reason.self, request, context, "expected {reason}")
             try await mapErrors { try await env.evidence.release(exhibit: item.exhibit, reason: body.reason, by: agent(principal, request, context)) }
-            return try json(try await detail(try await env.evidence.find(item.exhibit)))
+            return try json(try await detail(try await env.evidence.find(item.exhibit), principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/handover", .manageEvidence) { request, context, principal in
-            let item = try await exhibit(context)
+            let item = try await exhibit(context, principal)
             let body = try await decode(Handover.self, request, context, "expected {to, purpose}")
             try await mapErrors { try await env.evidence.handOver(exhibit: item.exhibit, to: body.to, purpose: body.purpose, by: agent(principal, request, context)) }
-            return try json(try await detail(item))
+            return try json(try await detail(item, principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/acknowledge", .viewEvidence) { request, context, principal in
-            let item = try await exhibit(context)
+            let item = try await exhibit(context, principal)
             let body = try await decode(Acknowledgement.self, request, context, "expected {note}")
             try await mapErrors { try await env.evidence.acknowledge(exhibit: item.exhibit, by: agent(principal, request, context), note: body.note) }
-            return try json(try await detail(item))
+            return try json(try await detail(item, principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/exports", .manageEvidence) { request, context, principal in
-            let item = try await exhibit(context)
+            let item = try await exhibit(context, principal)
             let (id, path) = try await mapErrors { try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros()) }
             do {
                 try await mapErrors {
@@ -125,7 +143,7 @@ struct EvidenceRoutes {
         t.add(.get, "/api/evidence/{exhibit}/exports/{export}/{file}", .viewEvidence, imagery: true, onDenied: denied) { request, context, principal in
             let exhibit = context.parameters.get("exhibit") ?? "", export = context.parameters.get("export") ?? ""
             let name = context.parameters.get("file") ?? ""
-            guard let item = try await env.catalog.evidence(exhibit: exhibit),
+            guard let item = try await env.catalog.evidence(exhibit: exhibit), try await env.evidence.maySee(item, principal),
                   let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
                   let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
                 try await env.audit.append(AuditEntry("evidence.download", "failed", principal: principal, request: request, context: context,
@@ -163,8 +181,10 @@ struct EvidenceRoutes {
         return EvidenceRegister.Agent(user: p.name, role: p.role.rawValue, address: s.address, userAgent: s.userAgent)
     }
 
-    func exhibit(_ context: VigilContext) async throws -> EvidenceRecord {
-        guard let number = context.parameters.get("exhibit"), let item = try await env.catalog.evidence(exhibit: number) else {
+    /// The route's exhibit if `principal` may see it; 404 otherwise, as if it did not exist.
+    func exhibit(_ context: VigilContext, _ principal: Principal) async throws -> EvidenceRecord {
+        guard let number = context.parameters.get("exhibit"), let item = try await env.catalog.evidence(exhibit: number),
+              try await env.evidence.maySee(item, principal) else {
             throw APIError(status: .notFound, message: "no such exhibit")
         }
         return item
@@ -190,7 +210,7 @@ struct EvidenceRoutes {
         })
     }
 
-    func detail(_ e: EvidenceRecord) async throws -> Detail {
+    func detail(_ e: EvidenceRecord, _ principal: Principal) async throws -> Detail {
         let segments = try await env.evidence.coveredSegments(e)
         let held = try await env.catalog.heldByEvidence(segmentIDs: segments.map(\.id))
         let released = e.releasedMicros.map { Released(by: e.releasedBy ?? "", at: iso8601(micros: $0), reason: e.releaseReason ?? "") }
@@ -200,6 +220,8 @@ struct EvidenceRoutes {
         return Detail(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, legalBasis: e.legalBasis,
                       purpose: e.purpose, createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, released: released,
                       ranges: Self.ranges(e, try await cameraNames()), segments: segments.count, heldSegments: held.count, custody: custody,
-                      exports: env.exports.exports(exhibit: e.exhibit).map { view(e.exhibit, $0) })
+                      exports: env.exports.exports(exhibit: e.exhibit).map { view(e.exhibit, $0) },
+                      sharedWith: try await env.evidence.shares(e).map { ShareView(user: $0.userName, by: $0.sharedBy, at: iso8601(micros: $0.sharedMicros)) },
+                      mayShare: env.evidence.mayShare(e, principal))
     }
 }

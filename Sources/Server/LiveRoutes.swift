@@ -14,43 +14,87 @@ struct LiveRoutes {
     static let path = "/api/cameras/{id}/live"
 
     /// The plain-HTTP side of the route: the same checks as the upgrade, so a refused
-    /// upgrade answers 401/403 (and is audited once); an allowed request that is not a
+    /// request answers 401/403/404 (and is audited once); an allowed request that is not a
     /// WebSocket handshake gets 426.
     func register(_ t: inout RouteTable) {
         let env = self.env
         t.add(.get, Self.path, .live, imagery: true, onDenied: PlaybackRoutes(env: env).denied("live.start")) { request, context, principal in
-            let c = try await camera(env, context)
-            try await PlaybackRoutes(env: env).requireCamera(c, .live, principal, "live.start", request, context)
-            guard Self.sameOrigin(request, context) else {
-                try await env.audit.append(AuditEntry("live.start", "denied", principal: principal, request: request, context: context, camera: c,
-                                                      detail: "cross-origin WebSocket refused"))
-                throw APIError(status: .forbidden, message: "cross-origin WebSocket refused")
-            }
+            let c = try await admit(request, context)
             try await env.audit.append(AuditEntry("live.start", "failed", principal: principal, request: request, context: context, camera: c,
                                                   detail: "not a WebSocket handshake"))
             throw APIError(status: .upgradeRequired, message: "open this URL as a WebSocket", headers: [.upgrade: "websocket"])
         }
     }
 
+    /// Whether the request may open the camera's live stream: signed in, the live
+    /// permission on this camera, from the console's own origin. Each refusal but a
+    /// missing sign-in is audited (`live.start` denied) and thrown as an `APIError`.
+    func admit(_ request: Request, _ context: VigilContext) async throws -> CameraRecord {
+        let principal = try context.principal()
+        let playback = PlaybackRoutes(env: env)
+        guard principal.mayOnSomeCamera(.live) else {
+            try await playback.denied("live.start")(request, context, principal)
+            throw APIError(status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the live permission")
+        }
+        let c = try await camera(env, context)
+        try await playback.requireCamera(c, .live, principal, "live.start", request, context)
+        guard Self.sameOrigin(request, context, secure: env.secureCookies) else {
+            let origin = String((request.headers[.origin] ?? "none").prefix(100))
+            try await env.audit.append(AuditEntry("live.start", "denied", principal: principal, request: request, context: context, camera: c,
+                                                  detail: "cross-origin WebSocket refused (Origin \(origin))"))
+            throw APIError(status: .forbidden, message: "cross-origin WebSocket refused: the console's own page must open it (Origin \(origin))")
+        }
+        return c
+    }
+
     /// A WebSocket upgrade may come from another site's page, and a browser sends the
     /// session cookie along: a cookie-authenticated upgrade must come from the console's
-    /// own origin. An API token cannot ride along on its own, so it needs no such check
-    /// (non-browser clients send whatever Origin their library makes up).
-    static func sameOrigin(_ request: Request, _ context: VigilContext) -> Bool {
+    /// own origin, the same scheme, host and port (browsers always send `Origin` with a
+    /// WebSocket handshake, so one without it is refused too). An API token cannot ride
+    /// along on its own, so it needs no such check (non-browser clients send whatever
+    /// Origin their library makes up).
+    static func sameOrigin(_ request: Request, _ context: VigilContext, secure: Bool) -> Bool {
         guard context.authenticated?.csrfToken != nil else { return true }
-        guard let origin = request.headers[.origin] else { return true }
-        guard let host = request.head.authority else { return false }
-        return origin == "http://\(host)" || origin == "https://\(host)"
+        guard let origin = request.headers[.origin], let host = request.head.authority else { return false }
+        let scheme = secure ? "https" : "http"
+        return normalisedOrigin(origin) == normalisedOrigin("\(scheme)://\(host)")
     }
+
+    /// `scheme://host[:port]` in lower case, the scheme's default port left out (RFC 6454 §4).
+    static func normalisedOrigin(_ text: String) -> String? {
+        let lower = text.lowercased()
+        let scheme: String, defaultPort: String
+        if lower.hasPrefix("http://") { (scheme, defaultPort) = ("http", "80") } else if lower.hasPrefix("https://") { (scheme, defaultPort) = ("https", "443") } else { return nil }
+        var authority = String(lower.dropFirst(scheme.count + 3))
+        guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
+        if authority.hasSuffix(":" + defaultPort) { authority.removeLast(defaultPort.count + 1) }
+        return "\(scheme)://\(authority)"
+    }
+
+    /// Why an open stream must end now, or nil while its viewer may still watch: the
+    /// session ended (signed out, expired, account disabled, password reset), the token
+    /// was revoked or expired, or the live permission on the camera was withdrawn. A
+    /// failure to check ends the stream too.
+    static func withdrawal(_ env: ServerEnvironment, _ credential: Credential?, camera id: Int64) async -> String? {
+        guard let credential else { return "no credential" }
+        let current: Authenticated?
+        do { current = try await env.accounts.authenticate(credential) } catch { return "the session could not be checked" }
+        guard let current else { return "the session ended or the account was disabled" }
+        guard current.principal.may(.live, camera: id) else { return "the live permission on this camera was withdrawn" }
+        guard (try? await env.catalog.camera(id: id)) != nil else { return "the camera was removed" }
+        return nil
+    }
+
+    /// How each part of a live stream ended.
+    enum Ending: Sendable { case clientLeft, sent(Int), withdrawn(String) }
 
     func registerWebSocket(_ router: Router<VigilContext>) {
         let env = self.env
+        router.add(middleware: HandshakeRefusalMiddleware())
         router.add(middleware: AuthMiddleware(accounts: env.accounts))
         router.ws(RouterPath(Self.path), shouldUpgrade: { request, context in
-            guard let principal = context.authenticated?.principal,
-                  let id = context.parameters.get("id", as: Int64.self),
-                  principal.may(.live, camera: id), Self.sameOrigin(request, context),
-                  try await env.catalog.camera(id: id) != nil else { return .dontUpgrade }
+            // A refusal throws: HandshakeRefusalMiddleware answers it with its status and reason.
+            _ = try await admit(request, context)
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, ws in
             let context = ws.requestContext
@@ -61,11 +105,24 @@ struct LiveRoutes {
             let viewer = env.live.subscribe(camera: c.id)
             env.metrics.viewers(camera: c, delta: 1)
             var sent = 0
-            await withTaskGroup(of: Int.self) { group in
+            var withdrawn: String?
+            await withTaskGroup(of: Ending.self) { group in
                 group.addTask {
                     // Reading keeps the connection's control frames flowing and sees the close.
                     do { for try await _ in inbound {} } catch {}
-                    return -1
+                    return .clientLeft
+                }
+                group.addTask {
+                    // The stream lives only while its viewer may watch: checked every
+                    // `liveRecheck` (the session's idle clock counts watching as activity).
+                    let credential = AuthMiddleware.credential(of: ws.request)
+                    while true {
+                        do { try await Task.sleep(for: env.liveRecheck) } catch { return .clientLeft }
+                        if let why = await Self.withdrawal(env, credential, camera: c.id) {
+                            try? await outbound.close(.policyViolation, reason: why)
+                            return .withdrawn(why)
+                        }
+                    }
                 }
                 group.addTask {
                     var muxer = LiveMuxer()
@@ -87,10 +144,14 @@ struct LiveRoutes {
                         env.metrics.liveLatency(nanos: DispatchTime.now().uptimeNanoseconds - f.receivedNanos)
                         frames += 1
                     }
-                    return frames
+                    return .sent(frames)
                 }
-                for await result in group {
-                    if result >= 0 { sent = result }
+                for await ending in group {
+                    switch ending {
+                    case let .sent(frames): sent = frames
+                    case let .withdrawn(why): withdrawn = why
+                    case .clientLeft: break
+                    }
                     viewer.close()
                     group.cancelAll()
                 }
@@ -99,7 +160,8 @@ struct LiveRoutes {
             env.metrics.viewers(camera: c, delta: -1)
             let seconds = (ContinuousClock.now - started).components.seconds
             _ = try? await env.audit.append(AuditEntry("live.stop", "ok", principal: principal, request: ws.request, context: context, camera: c,
-                                                   detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"))
+                                                   detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"
+                                                       + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
         })
     }
 }

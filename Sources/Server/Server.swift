@@ -41,6 +41,9 @@ public struct ServerEnvironment: Sendable {
     /// What a camera added through the API gets for the settings its request leaves out
     /// (the server's configuration: `retentionDays`, `segmentSeconds`).
     public var newCameraDefaults = CameraDefaults()
+    /// How often an open live stream re-checks that its viewer may still watch (the stream
+    /// ends within this of a sign-out, a disabled account or a withdrawn grant).
+    public var liveRecheck: Duration = .seconds(2)
 
     public struct CameraDefaults: Sendable {
         public var retentionDays = RetentionPolicy.defaultDays

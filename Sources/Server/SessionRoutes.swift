@@ -1,3 +1,4 @@
+import Catalog
 import Centre
 import Foundation
 import Hummingbird
@@ -9,8 +10,18 @@ struct SessionRoutes {
 
     struct SignIn: Decodable { var username: String; var password: String }
     struct PasswordChange: Decodable { var current: String; var new: String }
-    struct TokenRequest: Decodable { var name: String }
-    struct TokenInfo: Encodable { var id: Int64; var name: String; var created: String; var revoked: Bool }
+    struct TokenRequest: Decodable { var name: String; var days: Int? }
+    struct TokenInfo: Encodable {
+        var id: Int64; var name: String; var created: String; var expires: String; var revoked: Bool; var expired: Bool
+        init(_ t: APITokenRecord) {
+            id = t.id
+            name = t.name
+            created = iso8601(micros: t.createdMicros)
+            expires = iso8601(micros: t.expiresMicros)
+            revoked = t.revoked
+            expired = t.expiresMicros <= currentMicros()
+        }
+    }
 
     struct Me: Encodable {
         var user: String
@@ -88,14 +99,14 @@ struct SessionRoutes {
         }
         t.add(.post, "/api/tokens", nil) { request, context, principal in
             let body = try await request.decode(as: TokenRequest.self, context: context)
-            let issued = try await env.accounts.issueAPIToken(userID: principal.userID, name: String(body.name.prefix(100)))
+            let issued = try await mapErrors { try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days) }
             try await env.audit.append(AuditEntry("token.issue", "ok", principal: principal, request: request, context: context,
-                                                  detail: "token \(issued.id) \"\(body.name)\""))
-            return try json(["id": String(issued.id), "token": issued.token], status: .created)
+                                                  detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))"))
+            return try json(["id": String(issued.id), "token": issued.token, "expires": iso8601(micros: issued.expiresMicros)], status: .created)
         }
         t.add(.get, "/api/tokens", nil) { _, _, principal in
             let tokens = try await env.accounts.apiTokens(userID: principal.userID)
-            return try json(tokens.map { TokenInfo(id: $0.id, name: $0.name, created: iso8601(micros: $0.createdMicros), revoked: $0.revoked) })
+            return try json(tokens.map(TokenInfo.init))
         }
         t.add(.delete, "/api/tokens/{id}", nil) { request, context, principal in
             guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(status: .badRequest, message: "token id must be a number") }

@@ -49,10 +49,10 @@ struct UserRoutes {
             }
             let body = try await request.decode(as: UserChange.self, context: context)
             var changes: [String] = []
-            try await mapErrors {
+            do { try await mapErrors {
                 if let r = body.role {
                     guard let role = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
-                    try await env.accounts.setRole(userID: id, role)
+                    try await env.accounts.setRole(userID: id, role, by: principal)
                     changes.append("role \(user.role) → \(role.rawValue)")
                 }
                 if let disabled = body.disabled {
@@ -63,10 +63,31 @@ struct UserRoutes {
                     try await env.accounts.setPassword(userID: id, password: password, oneTime: true)
                     changes.append("password reset (one-time)")
                 }
+            } } catch let error as APIError where error.status == .forbidden {
+                try await env.audit.append(AuditEntry("user.edit", "denied", principal: principal, request: request, context: context,
+                                                      detail: "user \(user.name): \(error.message)"))
+                throw error
             }
             try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
                                                   detail: "user \(user.name): " + changes.joined(separator: ", ")))
             return try json(try await view(try await env.catalog.user(id: id) ?? user))
+        }
+        t.add(.get, "/api/users/{uid}/tokens", .manageUsers) { _, context, _ in
+            guard let id = context.parameters.get("uid", as: Int64.self), try await env.catalog.user(id: id) != nil else {
+                throw APIError(status: .notFound, message: "no such user")
+            }
+            return try json(try await env.accounts.apiTokens(userID: id).map(SessionRoutes.TokenInfo.init))
+        }
+        t.add(.delete, "/api/users/{uid}/tokens/{id}", .manageUsers) { request, context, principal in
+            guard let uid = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: uid) else {
+                throw APIError(status: .notFound, message: "no such user")
+            }
+            guard let id = context.parameters.get("id", as: Int64.self), try await env.accounts.revokeAPIToken(id: id, userID: uid) else {
+                throw APIError(status: .notFound, message: "\(user.name) has no such token")
+            }
+            try await env.audit.append(AuditEntry("token.revoke", "ok", principal: principal, request: request, context: context,
+                                                  detail: "token \(id) of user \(user.name)"))
+            return Response(status: .noContent)
         }
         for (method, action) in [(HTTPRequest.Method.post, "grant.add"), (.delete, "grant.remove")] {
             t.add(method, "/api/users/{uid}/grants", .manageUsers) { request, context, principal in
@@ -74,14 +95,14 @@ struct UserRoutes {
                     throw APIError(status: .notFound, message: "no such user")
                 }
                 let body = try await request.decode(as: GrantView.self, context: context)
-                guard Permission(rawValue: body.permission) != nil else {
-                    throw APIError(status: .badRequest, message: "unknown permission \(body.permission)")
-                }
-                if let camera = body.camera, try await env.catalog.camera(id: camera) == nil {
-                    throw APIError(status: .notFound, message: "no such camera")
-                }
                 let grant = GrantRecord(userID: id, permission: body.permission, cameraID: body.camera)
-                if method == .post { try await env.catalog.addGrant(grant) } else { try await env.catalog.removeGrant(grant) }
+                do {
+                    try await mapErrors { try await env.accounts.setGrant(grant, granted: method == .post, by: principal) }
+                } catch let error as APIError where error.status == .forbidden {
+                    try await env.audit.append(AuditEntry(action, "denied", principal: principal, request: request, context: context,
+                                                          detail: "user \(user.name): \(error.message)"))
+                    throw error
+                }
                 try await env.audit.append(AuditEntry(action, "ok", principal: principal, request: request, context: context,
                                                       detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"))
                 return try json(try await view(user))

@@ -58,7 +58,7 @@ struct CameraCommand: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts (passwords are read from standard input).",
-                                                    subcommands: [Add.self, Passwd.self, Disable.self, List.self])
+                                                    subcommands: [Add.self, Passwd.self, Disable.self, Grant.self, Revoke.self, List.self])
 
     static func readPassword() throws -> String {
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {
@@ -121,6 +121,53 @@ struct UserCommand: AsyncParsableCommand {
             try await site.auditCommandLine("user.edit", detail: "user \(name): disabled")
             await site.catalog.close()
             say("\(name) disabled")
+        }
+    }
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a user a permission beyond their role, on one camera or all (e.g. export on the cameras of an investigator's case).")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "User name.") var name: String
+        @Option(name: .long, help: "One of: \(Permission.allCases.map(\.rawValue).joined(separator: ", ")).") var permission: String
+        @Option(name: .long, help: "Camera name; every camera when left out.") var camera: String?
+
+        func run() async throws { try await UserCommand.setGrant(dataOptions, name, permission, camera, granted: true) }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take back a permission given with `user grant`.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "User name.") var name: String
+        @Option(name: .long, help: "The permission.") var permission: String
+        @Option(name: .long, help: "Camera name; the grant on every camera when left out.") var camera: String?
+
+        func run() async throws { try await UserCommand.setGrant(dataOptions, name, permission, camera, granted: false) }
+    }
+
+    static func setGrant(_ data: DataOptions, _ name: String, _ permission: String, _ cameraName: String?, granted: Bool) async throws {
+        guard Permission(rawValue: permission) != nil else {
+            throw ValidationError("unknown permission \(permission); one of \(Permission.allCases.map(\.rawValue))")
+        }
+        let site = try await Site.open(data, recover: false, logger: makeLogger("vigil.user"))
+        do {
+            guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
+            var camera: CameraRecord?
+            if let cameraName {
+                camera = try await site.catalog.camera(named: cameraName)
+                guard camera != nil else { throw ValidationError("no camera named \(cameraName)") }
+            }
+            try await site.accounts.setGrant(GrantRecord(userID: user.id, permission: permission, cameraID: camera?.id), granted: granted, by: nil)
+            let scope = camera.map { "camera \($0.id)" } ?? "all cameras"
+            try await site.auditCommandLine(granted ? "grant.add" : "grant.remove", camera: camera, detail: "user \(name): \(permission) on \(scope)")
+            await site.catalog.close()
+            say("\(name): \(permission) on \(cameraName ?? "every camera") \(granted ? "granted" : "taken back")")
+        } catch let error as CentreError {
+            await site.catalog.close()
+            throw ValidationError(error.message)
+        } catch {
+            await site.catalog.close()
+            throw error
         }
     }
 

@@ -16,7 +16,7 @@ extension Site {
 struct EvidenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evidence", abstract: "The evidence register: create exhibits (holding their footage), custody, signed export.",
-        subcommands: [Create.self, List.self, Show.self, Release.self, Handover.self, Acknowledge.self, Export.self])
+        subcommands: [Create.self, List.self, Show.self, Share.self, Unshare.self, Release.self, Handover.self, Acknowledge.self, Export.self])
 
     /// Runs `body` on the opened site, closing it whatever happens.
     static func withSite<T>(_ data: DataOptions, _ body: (Site) async throws -> T) async throws -> T {
@@ -54,7 +54,7 @@ struct EvidenceCommand: AsyncParsableCommand {
                     ranges.append(.init(cameraID: c.id, fromMicros: from, toMicros: to))
                 }
                 return try await site.evidence.create(ranges: ranges, requestingBody: body, caseReference: `case`, legalBasis: legalBasis,
-                                                      purpose: purpose, by: site.commandLineAgent)
+                                                      purpose: purpose, by: site.commandLineAgent, actor: nil)
             }
             print(item.exhibit)
         }
@@ -97,6 +97,33 @@ struct EvidenceCommand: AsyncParsableCommand {
                         + (c.counterpart.map { " to \($0)" } ?? "") + (c.purpose.map { " for \($0)" } ?? "") + (c.detail.map { " — \($0)" } ?? ""))
                 }
             }
+        }
+    }
+
+    struct Share: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let a user (investigator, prosecutor, court) see an exhibit; supervisors see every exhibit, others only their own and those shared with them.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument var exhibit: String
+        @Option(name: .long, help: "The user to share it with.") var user: String
+        func run() async throws {
+            try await EvidenceCommand.withSite(dataOptions) { site in
+                try await site.evidence.share(exhibit: exhibit, with: user, by: site.commandLineAgent, actor: nil)
+            }
+            say("\(exhibit): shared with \(user)")
+        }
+    }
+
+    struct Unshare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop sharing an exhibit with a user.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument var exhibit: String
+        @Option(name: .long, help: "The user to stop sharing it with.") var user: String
+        func run() async throws {
+            try await EvidenceCommand.withSite(dataOptions) { site in
+                try await site.evidence.unshare(exhibit: exhibit, with: user, by: site.commandLineAgent, actor: nil)
+            }
+            say("\(exhibit): no longer shared with \(user)")
         }
     }
 

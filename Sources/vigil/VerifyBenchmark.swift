@@ -36,7 +36,7 @@ struct BenchVerify: AsyncParsableCommand {
         let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
         let agent = EvidenceRegister.Agent(user: "bench", role: nil, address: "localhost", userAgent: "vigil bench verify")
         let item = try await register.create(ranges: [.init(cameraID: camera.id, fromMicros: start, toMicros: start + Int64(minutes) * 60_000_000)],
-                                             requestingBody: "court", caseReference: "BENCH", legalBasis: "benchmark", purpose: "benchmark", by: agent)
+                                             requestingBody: "court", caseReference: "BENCH", legalBasis: "benchmark", purpose: "benchmark", by: agent, actor: nil)
         let bundle = work + "/bundle"
         let files = try await register.export(exhibit: item.exhibit, to: bundle, by: agent)
         await catalog.close()

@@ -20,10 +20,13 @@ extension EndToEndTests {
         try await sim.waitFor("/cam1", seconds: 10)
         let added = try await TestSupport.run(vigil, ["camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:\(cameraPort)/cam1", "--segment-seconds", "2"])
         try #require(added.status == 0, "\(added.stderr)")
-        for (name, role) in [("kowalska", "investigator"), ("nowak", "supervisor")] {
+        for (name, role) in [("kowalska", "investigator"), ("nowak", "supervisor"), ("sad-rejonowy", "court")] {
             let user = try await TestSupport.run(vigil, ["user", "add", "--data", data, name, "--role", role], input: "a long passphrase 7\n")
             try #require(user.status == 0, "\(user.stderr)")
         }
+        // An investigator registers exhibits over the cameras granted for the case.
+        let granted = try await TestSupport.run(vigil, ["user", "grant", "--data", data, "kowalska", "--permission", "export", "--camera", "gate"])
+        try #require(granted.status == 0, "\(granted.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)
         let started = Date()
@@ -107,6 +110,14 @@ extension EndToEndTests {
         try await browser.waitUntil("document.getElementById('custody-rows').textContent.includes('handed-over')", session: page, seconds: 10,
                                     describe: text("exhibit-error"))
 
+        // Shared with the court through the page; the court then sees it in its register.
+        _ = try browser.evaluate("""
+            document.getElementById('share-user').value = 'sad-rejonowy';
+            document.getElementById('share-form').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil("document.getElementById('exhibit-shares').textContent.includes('sad-rejonowy')", session: page, seconds: 10,
+                                    describe: text("exhibit-error"))
+
         // A supervisor releases the hold, with a reason.
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
         // Nothing the investigator saw stays in the page for the next user at the station.
@@ -128,7 +139,7 @@ extension EndToEndTests {
                                     describe: text("exhibit-error"))
         let custody = try #require(try browser.evaluate("[...document.querySelectorAll('#custody-rows tr')].map(r => r.children[1].textContent)",
                                                         session: page) as? [String])
-        #expect(custody == ["created", "exported"] + Array(repeating: "downloaded", count: digests.count) + ["handed-over", "hold-released"],
+        #expect(custody == ["created", "exported"] + Array(repeating: "downloaded", count: digests.count) + ["handed-over", "shared", "hold-released"],
                 "\(custody)")
 
         browser.close()
@@ -145,7 +156,7 @@ extension EndToEndTests {
         let listed = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
         let entries = listed.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         for (action, user) in [("evidence.created", "kowalska"), ("evidence.exported", "kowalska"), ("evidence.downloaded", "kowalska"),
-                               ("evidence.handed-over", "kowalska"), ("evidence.hold-released", "nowak")] {
+                               ("evidence.handed-over", "kowalska"), ("evidence.shared", "kowalska"), ("evidence.hold-released", "nowak")] {
             let matching = entries.filter { $0["action"] as? String == action && $0["user"] as? String == user }
             #expect(!matching.isEmpty, "no \(action) by \(user)")
             #expect(matching.allSatisfy { ($0["userAgent"] as? String)?.contains("Chrome") == true && $0["caseReference"] as? String == "RSD-404/26" },

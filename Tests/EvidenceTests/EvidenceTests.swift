@@ -44,7 +44,7 @@ struct EvidenceSite {
         let from = segments[1].startMicros + 500_000, to = segments[1].endMicros + 500_000
         let item = try await register.create(ranges: [.init(cameraID: cameraID, fromMicros: from, toMicros: to)], requestingBody: "police",
                                              caseReference: "RSD-77/26", legalBasis: "art. 15 ustawy o Policji", purpose: "theft at the market",
-                                             by: Self.clerk)
+                                             by: Self.clerk, actor: nil)
         let bundle = dir + "/bundle"
         let files = try await register.export(exhibit: item.exhibit, to: bundle, by: Self.clerk)
         return (item.exhibit, bundle, bundle + "/" + files[0])
@@ -172,14 +172,14 @@ struct EvidenceTests {
             let segments = try await site.catalog.allSegments()
             let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
             await #expect(throws: CentreError.self) {
-                try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+                try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk, actor: nil)
             }
             let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: currentMicros(), toMicros: currentMicros() + 60_000_000)
             await #expect(throws: CentreError.self) {
-                try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk)
+                try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk, actor: nil)
             }
             let item = try await site.register.create(ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
-                                                      purpose: "trial", by: EvidenceSite.clerk)
+                                                      purpose: "trial", by: EvidenceSite.clerk, actor: nil)
             #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]) == [segments[0].id])
             try await site.register.handOver(exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
             try await site.register.acknowledge(exhibit: item.exhibit, by: EvidenceSite.clerk, note: "signed for by the court clerk")
@@ -200,7 +200,7 @@ struct EvidenceTests {
             let segments = try await site.catalog.allSegments()
             let item = try await site.register.create(ranges: [.init(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[1].endMicros)],
                                                       requestingBody: "police", caseReference: "RSD-9/26", legalBasis: "art. 15 ustawy o Policji",
-                                                      purpose: "theft", by: EvidenceSite.clerk)
+                                                      purpose: "theft", by: EvidenceSite.clerk, actor: nil)
             let shelf = ExportShelf(root: site.dir + "/exports")
             let now = currentMicros(), day: Int64 = 86_400_000_000
             var ids: [String] = []

@@ -37,18 +37,28 @@ import Testing
             }
             #expect(try await h.env.catalog.evidenceItems().isEmpty)
 
-            // Create over the middle segment.
+            // Create over the middle segment: first refused, for the camera was never granted.
             let from = segments[1].startMicros + 500_000, to = segments[1].endMicros + 500_000
-            let created = try await h.request("POST", "/api/evidence", session: investigator, json: [
+            let newExhibit: [String: Any] = [
                 "ranges": [["camera": h.cameraID, "from": iso(from), "to": iso(to)]], "requestingBody": "police",
-                "caseReference": "RSD-12/26", "legalBasis": "art. 15 ustawy o Policji", "purpose": "collision at the gate"])
+                "caseReference": "RSD-12/26", "legalBasis": "art. 15 ustawy o Policji", "purpose": "collision at the gate"]
+            let ungranted = try await h.request("POST", "/api/evidence", session: investigator, json: newExhibit)
+            #expect(ungranted.status == 403, "an exhibit registered without the camera: \(ungranted.status)")
+            let investigatorID = try #require(try await h.env.catalog.user(named: "u-investigator")).id
+            try await h.env.accounts.setGrant(GrantRecord(userID: investigatorID, permission: "export", cameraID: h.cameraID), granted: true, by: nil)
+            let created = try await h.request("POST", "/api/evidence", session: investigator, json: newExhibit)
             #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
             let exhibit = try #require(created.json?["exhibit"] as? String)
             #expect(exhibit.wholeMatch(of: /EV-\d{4}-\d{6}/) != nil)
             #expect(created.json?["held"] as? Bool == true)
             #expect(created.json?["segments"] as? Int == 2 && created.json?["heldSegments"] as? Int == 2)
 
-            // The court sees it in the register but may neither create nor export.
+            // The court sees nothing until the investigator shares it; then it is in the
+            // register, but the court may neither create nor export.
+            let unshared = try await h.request("GET", "/api/evidence", session: court)
+            #expect((try JSONSerialization.jsonObject(with: unshared.body) as? [Any])?.isEmpty == true)
+            #expect(try await h.request("GET", "/api/evidence/\(exhibit)", session: court).status == 404)
+            #expect(try await h.request("POST", "/api/evidence/\(exhibit)/shares", session: investigator, json: ["user": "u-court"]).status == 200)
             let list = try await h.request("GET", "/api/evidence", session: court)
             let listed = try #require(try JSONSerialization.jsonObject(with: list.body) as? [[String: Any]])
             #expect(listed.map { $0["exhibit"] as? String } == [exhibit])
@@ -110,12 +120,81 @@ import Testing
             let shown = try await h.request("GET", "/api/evidence/\(exhibit)", session: court)
             let custody = try #require(shown.json?["custody"] as? [[String: Any]])
             #expect(custody.compactMap { $0["kind"] as? String }
-                    == ["created", "exported"] + Array(repeating: "downloaded", count: files.count) + ["handed-over", "acknowledged", "hold-released"])
+                    == ["created", "shared", "exported"] + Array(repeating: "downloaded", count: files.count) + ["handed-over", "acknowledged", "hold-released"])
             #expect(custody.first { $0["kind"] as? String == "handed-over" }?["counterpart"] as? String == "Sąd Rejonowy, II Wydział Karny")
             let actions = try await h.env.catalog.latestAuditEntries(limit: 200, before: nil).map { try AuditEntry.decode($0.body).action }
-            for kind in ["created", "exported", "handed-over", "acknowledged", "hold-released"] {
+            for kind in ["created", "shared", "exported", "handed-over", "acknowledged", "hold-released"] {
                 #expect(actions.contains("evidence.\(kind)"), "no audit entry for \(kind)")
             }
+        }
+    }
+
+    /// Per-exhibit visibility: the supervisor sees the register, an investigator their own
+    /// exhibits and those shared with them, prosecutor and court only what was shared;
+    /// only the registering investigator or a supervisor shares; every change is audited.
+    @Test func exhibitsAreVisiblePerExhibitAndSharedByTheirOwnerOrASupervisor() async throws {
+        try await ServerHarness.with { h in
+            // No footage is needed: an exhibit holds whatever its range covers, here nothing.
+            let now = currentMicros()
+            _ = try await h.env.accounts.addUser(name: "u-investigator-2", role: .investigator, password: ServerHarness.password)
+            for name in ["u-investigator", "u-investigator-2"] {
+                let id = try #require(try await h.env.catalog.user(named: name)).id
+                try await h.env.accounts.setGrant(GrantRecord(userID: id, permission: "export", cameraID: nil), granted: true, by: nil)
+            }
+            let owner = try await h.signIn(.investigator), supervisor = try await h.signIn(.supervisor)
+            let prosecutor = try await h.signIn(.prosecutor), court = try await h.signIn(.court)
+            let reply = try await h.request("POST", "/api/session", json: ["username": "u-investigator-2", "password": ServerHarness.password])
+            let colleague = ServerHarness.Session(cookie: String(try #require(reply.headers["set-cookie"]).split(separator: ";")[0].split(separator: "=")[1]),
+                                                  csrf: try #require(reply.json?["csrfToken"] as? String))
+            func register(_ session: ServerHarness.Session, _ reference: String) async throws -> String {
+                let r = try await h.request("POST", "/api/evidence", session: session, json: [
+                    "ranges": [["camera": h.cameraID, "from": iso8601(micros: now - 120_000_000), "to": iso8601(micros: now - 60_000_000)]],
+                    "requestingBody": "police", "caseReference": reference, "purpose": "p"])
+                #expect(r.status == 201, "\(String(decoding: r.body, as: UTF8.self))")
+                return try #require(r.json?["exhibit"] as? String)
+            }
+            func listed(_ session: ServerHarness.Session) async throws -> Set<String> {
+                let r = try await h.request("GET", "/api/evidence", session: session)
+                return Set((try JSONSerialization.jsonObject(with: r.body) as? [[String: Any]] ?? []).compactMap { $0["exhibit"] as? String })
+            }
+            let mine = try await register(owner, "A-1"), theirs = try await register(colleague, "B-2")
+            #expect(try await listed(supervisor) == [mine, theirs])
+            #expect(try await listed(owner) == [mine])
+            #expect(try await listed(colleague) == [theirs])
+            #expect(try await listed(prosecutor).isEmpty)
+            #expect(try await listed(court).isEmpty)
+            // Another's exhibit is "not found", whatever is asked of it.
+            #expect(try await h.request("GET", "/api/evidence/\(theirs)", session: owner).status == 404)
+            #expect(try await h.request("POST", "/api/evidence/\(theirs)/exports", session: owner, json: [:]).status == 404)
+            #expect(try await h.request("POST", "/api/evidence/\(theirs)/handover", session: owner, json: ["to": "x", "purpose": "y"]).status == 404)
+            #expect(try await h.request("POST", "/api/evidence/\(theirs)/shares", session: owner, json: ["user": "u-investigator"]).status == 404)
+
+            // Sharing: the owner shares with the prosecutor; the prosecutor may not pass it on;
+            // a user whose role cannot see evidence is refused; the supervisor shares anything.
+            let shared = try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "u-prosecutor"])
+            #expect(shared.status == 200 && (shared.json?["sharedWith"] as? [[String: Any]])?.first?["user"] as? String == "u-prosecutor")
+            #expect(try await listed(prosecutor) == [mine])
+            #expect(try await h.request("GET", "/api/evidence/\(mine)", session: prosecutor).json?["mayShare"] as? Bool == false)
+            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: prosecutor, csrf: true, json: ["user": "u-court"]).status == 403)
+            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "u-operator"]).status == 400)
+            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "u-prosecutor"]).status == 409)
+            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "nobody"]).status == 404)
+            #expect(try await h.request("POST", "/api/evidence/\(theirs)/shares", session: supervisor, json: ["user": "u-court"]).status == 200)
+            #expect(try await listed(court) == [theirs])
+
+            // Unsharing takes it away again, at once.
+            #expect(try await h.request("DELETE", "/api/evidence/\(mine)/shares/u-prosecutor", session: owner).status == 200)
+            #expect(try await listed(prosecutor).isEmpty)
+            #expect(try await h.request("GET", "/api/evidence/\(mine)", session: prosecutor).status == 404)
+            #expect(try await h.request("DELETE", "/api/evidence/\(mine)/shares/u-prosecutor", session: owner).status == 404)
+
+            let entries = try await h.env.catalog.latestAuditEntries(limit: 50, before: nil).map { try AuditEntry.decode($0.body) }
+            let sharing = entries.filter { $0.action == "evidence.shared" || $0.action == "evidence.unshared" }.reversed()
+            #expect(sharing.map { "\($0.action) \($0.user ?? "") \($0.detail ?? "")" } == [
+                "evidence.shared u-investigator exhibit \(mine): to u-prosecutor",
+                "evidence.shared u-supervisor exhibit \(theirs): to u-court",
+                "evidence.unshared u-investigator exhibit \(mine): to u-prosecutor",
+            ])
         }
     }
 }

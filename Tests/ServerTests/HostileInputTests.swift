@@ -2,12 +2,14 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Centre
+import Catalog
 @testable import Server
 import Testing
 import TestSupport
 
 /// A plain TCP connection to the harness, for clients no HTTP library would be.
-final class RawConnection {
+final class RawConnection: Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -31,6 +33,27 @@ final class RawConnection {
             if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return Date().timeIntervalSince(start) }
         }
         return nil
+    }
+
+    /// `receiveBytes` on a thread of its own, so that the wait holds none of the few threads
+    /// the server under test and the other tests share.
+    func received(limit: Double, until enough: @escaping @Sendable ([UInt8]) -> Bool = { _ in false }) async -> [UInt8] {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.receiveBytes(limit: limit, until: enough)) }
+        }
+    }
+
+    /// Bytes from the server until `enough` says so, the server closes, or `limit` seconds pass.
+    func receiveBytes(limit: Double, until enough: ([UInt8]) -> Bool = { _ in false }) -> [UInt8] {
+        var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let start = Date()
+        var received: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+        while Date().timeIntervalSince(start) < limit, !enough(received) {
+            let n = read(fd, &buffer, buffer.count)
+            if n > 0 { received += buffer[..<n] } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { break }
+        }
+        return received
     }
 
     deinit { close(fd) }
@@ -94,6 +117,38 @@ final class RawConnection {
 
     /// A cross-site HTML form can post urlencoded, multipart or text/plain, never JSON:
     /// sign-in takes JSON only, so no foreign page can sign a browser in.
+    /// Times that do not exist, names with control characters, over-long fields: each a
+    /// 400 with a reason, never a stored record.
+    @Test func stricterInputsAreRefusedWithAReason() async throws {
+        try await ServerHarness.with { h in
+            let supervisor = try await h.signIn(.supervisor), admin = try await h.signIn(.admin)
+            for query in ["from=2026-02-30T10:00:00Z&to=2026-03-01T10:00:00Z", "from=2026-11-30T10:00:00+99:99&to=2026-11-30T11:00:00Z",
+                          "from=2026-11-30T10:00:00&to=2026-11-30T11:00:00Z", "from=2026-11-30T24:00:00Z&to=2026-12-01T01:00:00Z"] {
+                let r = try await h.request("GET", "/api/cameras/\(h.cameraID)/recordings?\(query)", session: supervisor)
+                #expect(r.status == 400 && (r.json?["error"] as? String)?.contains("ISO 8601") == true, "\(query): \(r.status)")
+            }
+            for body in [["name": "gate\u{1b}[2J", "url": "rtsp://10.0.0.9/a"], ["name": String(repeating: "g", count: 65), "url": "rtsp://10.0.0.9/a"],
+                         ["name": "gate-2", "url": "rtsp://10.0.0.9/a", "location": "Rynek\u{202E}"]] {
+                let r = try await h.request("POST", "/api/cameras", session: admin, json: body)
+                #expect(r.status == 400 && r.json?["error"] != nil, "\(body): \(r.status)")
+            }
+            #expect(try await h.env.catalog.cameras().count == 1)
+            let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
+            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "export", cameraID: nil), granted: true, by: nil)
+            let session = try await h.signIn(.investigator)
+            let now = Date()
+            let range = ["camera": h.cameraID, "from": ISO8601DateFormatter().string(from: now.addingTimeInterval(-120)),
+                         "to": ISO8601DateFormatter().string(from: now.addingTimeInterval(-60))] as [String: Any]
+            for (field, value) in [("caseReference", String(repeating: "7", count: 101)), ("purpose", "theft\u{0}"), ("legalBasis", "art.\u{7}")] {
+                var body: [String: Any] = ["ranges": [range], "requestingBody": "police", "caseReference": "C-1", "purpose": "p"]
+                body[field] = value
+                let r = try await h.request("POST", "/api/evidence", session: session, json: body)
+                #expect(r.status == 400 && r.json?["error"] != nil, "\(field): \(r.status)")
+            }
+            #expect(try await h.env.catalog.evidenceItems().isEmpty)
+        }
+    }
+
     @Test func signInTakesJSONOnly() async throws {
         try await ServerHarness.with { h in
             let form = "username=u-operator&password=\(ServerHarness.password.replacingOccurrences(of: " ", with: "+"))"

@@ -9,6 +9,7 @@ import FoundationNetworking
 import Logging
 import Recording
 import Server
+import SQLKit
 import TestSupport
 import Testing
 
@@ -294,6 +295,77 @@ final class ServerHarness: Sendable {
             let after = try await h.request("GET", "/api/tokens", session: owner)
             let revoked = try JSONSerialization.jsonObject(with: after.body) as? [[String: Any]]
             #expect(revoked?.first?["revoked"] as? Bool == true)
+        }
+    }
+
+    @Test func apiTokensExpireDieWithTheAccountAndAnAdministratorRevokesAnyones() async throws {
+        try await ServerHarness.with { h in
+            let owner = try await h.signIn(.operator), admin = try await h.signIn(.admin)
+            let uid = try #require(try await h.env.catalog.user(named: "u-operator")).id
+            for days in [0, 366, -5] {
+                #expect(try await h.request("POST", "/api/tokens", session: owner, json: ["name": "wall", "days": days]).status == 400, "\(days) days")
+            }
+            #expect(try await h.request("POST", "/api/tokens", session: owner, json: ["name": "wall\u{202E}llaw"]).status == 400)
+            let issued = try await h.request("POST", "/api/tokens", session: owner, json: ["name": "video wall"])
+            #expect(issued.status == 201)
+            let expires = try #require((issued.json?["expires"] as? String).flatMap { parseISO8601($0) })
+            #expect(abs(expires - currentMicros() - 90 * 86_400_000_000) < 60_000_000, "a token lives 90 days unless asked for less")
+            let token = try #require(issued.json?["token"] as? String), id = try #require(issued.json?["id"] as? String)
+            let bearer = ["Authorization": "Bearer \(token)"]
+            #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
+
+            // The administrator lists anyone's tokens (never the secrets) and revokes them.
+            let listed = try await h.request("GET", "/api/users/\(uid)/tokens", session: admin)
+            let tokens = try #require(try JSONSerialization.jsonObject(with: listed.body) as? [[String: Any]])
+            #expect(tokens.count == 1 && tokens[0]["name"] as? String == "video wall" && tokens[0]["expired"] as? Bool == false)
+            #expect(!String(decoding: listed.body, as: UTF8.self).contains(String(token.dropFirst(4))))
+            #expect(try await h.request("GET", "/api/users/\(uid)/tokens", session: owner).status == 403)
+            #expect(try await h.request("DELETE", "/api/users/\(uid)/tokens/\(id)", session: admin).status == 204)
+            #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 401)
+            let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+            #expect(entry.action == "token.revoke" && entry.user == "u-admin" && entry.detail == "token \(id) of user u-operator")
+            #expect(try await h.request("DELETE", "/api/users/\(uid)/tokens/\(id)9", session: admin).status == 404)
+
+            // An expired token is refused.
+            let short = try await h.env.accounts.issueAPIToken(userID: uid, name: "short", days: 1)
+            #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 200)
+            try await h.env.catalog.database.raw("UPDATE api_tokens SET expires_micros = \(bind: currentMicros() - 1) WHERE id = \(bind: short.id)").run()
+            #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 401)
+
+            // A password reset kills the user's tokens; so does disabling, for good.
+            let beforeReset = try await h.env.accounts.issueAPIToken(userID: uid, name: "a").token
+            #expect(try await h.request("PATCH", "/api/users/\(uid)", session: admin, json: ["password": "another long secret 9"]).status == 200)
+            #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(beforeReset)"]).status == 401)
+            let guardID = try #require(try await h.env.catalog.user(named: "u-guard-duty")).id
+            let beforeDisable = try await h.env.accounts.issueAPIToken(userID: guardID, name: "b").token
+            #expect(try await h.request("PATCH", "/api/users/\(guardID)", session: admin, json: ["disabled": true]).status == 200)
+            #expect(try await h.request("PATCH", "/api/users/\(guardID)", session: admin, json: ["disabled": false]).status == 200)
+            #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(beforeDisable)"]).status == 401,
+                    "re-enabling an account brought its old token back")
+        }
+    }
+
+    @Test func noOneGrantsThemselvesAPermission() async throws {
+        try await ServerHarness.with { h in
+            let admin = try await h.signIn(.admin)
+            let me = try #require(try await h.env.catalog.user(named: "u-admin")).id
+            let other = try #require(try await h.env.catalog.user(named: "u-operator")).id
+            for (method, path, body) in [("PATCH", "/api/users/\(me)", ["role": "supervisor"] as [String: Any]),
+                                         ("POST", "/api/users/\(me)/grants", ["permission": "live"]),
+                                         ("POST", "/api/users/\(me)/grants", ["permission": "playback", "camera": h.cameraID])] {
+                let before = await h.env.audit.size
+                let r = try await h.request(method, path, session: admin, json: body)
+                #expect(r.status == 403, "\(method) \(path) \(body) answered \(r.status)")
+                #expect(await h.env.audit.size == before + 1, "a refused self-grant was not audited")
+                let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+                #expect(entry.result == "denied" && entry.user == "u-admin")
+            }
+            let after = try #require(try await h.env.catalog.user(id: me))
+            #expect(after.role == "admin")
+            #expect(try await h.env.catalog.grants(userID: me).isEmpty)
+            // Granting someone else is what the route is for.
+            #expect(try await h.request("POST", "/api/users/\(other)/grants", session: admin, json: ["permission": "export", "camera": h.cameraID]).status == 200)
+            #expect(try await h.env.catalog.grants(userID: other).map(\.permission) == ["export"])
         }
     }
 

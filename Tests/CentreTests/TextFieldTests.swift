@@ -1,0 +1,18 @@
+@testable import Centre
+import Testing
+
+@Suite struct TextFieldTests {
+    @Test func textIsBoundedAndFreeOfControlAndReorderingCharacters() throws {
+        try TextField.check("RSD-404/26 (Wiśniewski, KMP)", "a case", maximum: 100)
+        try TextField.check("", "a note", maximum: 10, required: false)
+        try TextField.check("line one\nline two", "a note", maximum: 100, required: false, multiline: true)
+        for (text, required, multiline) in [("", true, false), ("   ", true, false), (String(repeating: "x", count: 101), true, false),
+                                            ("a\u{0}b", true, false), ("a\u{7}b", true, false), ("a\nb", true, false), ("a\u{1b}[2Jb", true, false),
+                                            ("abc\u{202E}fdp.exe", true, false), ("x\u{2066}y", true, false), ("x\u{2028}y", true, true),
+                                            ("a\u{0}b", false, true)] {
+            #expect(throws: CentreError.self, "\(text.debugDescription)") {
+                try TextField.check(text, "a field", maximum: 100, required: required, multiline: multiline)
+            }
+        }
+    }
+}
