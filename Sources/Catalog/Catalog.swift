@@ -518,6 +518,19 @@ public actor Catalog {
     }
 
     /// Segments of a camera that overlap `[from, to)` (microseconds), oldest first.
+    /// How many frames the segments overlapping `[from, to)` hold, read without their
+    /// indexes: what a caller checks before it loads them.
+    public func frameCount(cameraID: Int64, from: Int64, to: Int64) async throws -> Int {
+        let rows = try await run("frame count of camera \(cameraID)") {
+            try await database.raw("""
+                SELECT COALESCE(SUM(frame_count), 0) AS frames FROM segments WHERE camera_id = \(bind: cameraID)
+                  AND start_micros < \(bind: to) AND start_micros >= \(bind: from - 86_400_000_000)
+                  AND start_micros + duration_90k * 100 / 9 >= \(bind: from)
+                """).all()
+        }
+        return try rows.first?.decode(column: "frames", as: Int.self) ?? 0
+    }
+
     public func segments(cameraID: Int64, from: Int64, to: Int64) async throws -> [SegmentRecord] {
         // A segment longer than a day does not exist (they are cut every minute or so), so
         // the index on start_micros bounds the scan.

@@ -475,6 +475,16 @@ extension Catalog {
         return Set(try rows.map { try $0.decode(column: "evidence_id", as: Int64.self) })
     }
 
+    /// How many custody events of `kind` `actor` caused since `sinceMicros`.
+    public func custodyCount(kind: String, actor: String, sinceMicros: Int64) async throws -> Int {
+        let rows = try await run("count \(kind) events of \(actor)") {
+            try await database.raw("""
+                SELECT COUNT(*) AS n FROM custody_events WHERE kind = \(bind: kind) AND actor = \(bind: actor) AND at_micros >= \(bind: sinceMicros)
+                """).all()
+        }
+        return try rows.first?.decode(column: "n", as: Int.self) ?? 0
+    }
+
     /// Ids of segments under an unreleased exhibit's hold.
     public func heldByEvidence(segmentIDs: [Int64]) async throws -> Set<Int64> {
         guard !segmentIDs.isEmpty else { return [] }

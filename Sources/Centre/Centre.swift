@@ -12,6 +12,8 @@ public struct CentreError: Error, CustomStringConvertible, Equatable {
         case invalid, notFound, conflict, unauthenticated, forbidden, locked(retryAfterSeconds: Int), passwordChangeRequired
         /// Refused for load, not for the request: try again after the given seconds.
         case busy(retryAfterSeconds: Int)
+        /// The user used up a quota (server-side exports a day).
+        case quotaExceeded
     }
 
     public var kind: Kind

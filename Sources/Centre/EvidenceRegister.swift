@@ -233,6 +233,19 @@ public struct EvidenceRegister: Sendable {
 
     // MARK: Export
 
+    /// Exports one user may have the server make in 24 hours: each bundle is a full copy of
+    /// its footage on the server's disk until it is pruned.
+    public static let defaultExportsPerDay = 20
+
+    /// Refuses a server-side export when `agent` already made `limit` in the last 24 hours.
+    public func checkExportQuota(_ agent: Agent, limit: Int) async throws {
+        let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: currentMicros() - 86_400_000_000)
+        guard made < limit else {
+            throw CentreError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
+                              + "download what you need from those, or ask a supervisor to export")
+        }
+    }
+
     /// Writes the exhibit's bundle into `directory`: one ONVIF-signed MP4 per range (the
     /// whole segments covering it, repackaged without re-encoding), the certificate, and
     /// the signed manifest. Returns the files written.

@@ -28,9 +28,24 @@ public enum Exporter {
     /// `trimToStart`, an edit list hides the frames before `from`. Gaps between segments
     /// are not filled: the file's timeline is the recorded footage back to back, and the
     /// plan lists the gaps so callers can report them.
+    /// The most frames one file served over HTTP may hold: 12 hours at 25 fps. A plan holds
+    /// about 12 bytes a frame and its `moov` up to 16 more, so one answer stays under ~30 MB
+    /// however long the range asked for (a week at 25 fps would be over 400 MB).
+    public static let maximumServedFrames = 1_080_000
+
+    /// `maxFrames`: refuse (`RecordingError.tooLarge`) a range holding more frames, checked
+    /// from the catalog's counts before any index is read.
     public static func plan(catalog: Catalog, store: SampleStore, cameraID: Int64, from: Int64, to: Int64,
-                            trimToStart: Bool = false) async throws -> ExportPlan {
+                            trimToStart: Bool = false, maxFrames: Int? = nil) async throws -> ExportPlan {
         guard from < to else { throw RecordingError.invalid("empty range: from must be before to") }
+        if let maxFrames {
+            let frames = try await catalog.frameCount(cameraID: cameraID, from: from, to: to)
+            guard frames <= maxFrames else {
+                let hours = Double(maxFrames) / 25 / 3600
+                throw RecordingError.tooLarge(
+                    "this range holds \(frames) frames; one file holds at most \(maxFrames) (\(String(format: "%.0f", hours)) hours at 25 fps): ask for a shorter range")
+            }
+        }
         let segments = try await catalog.segments(cameraID: cameraID, from: from, to: to)
         var runs: [SampleRun] = []
         var ids: [Int64] = []

@@ -19,12 +19,16 @@ public enum RecordingError: Error, CustomStringConvertible {
     /// Start-up found the data directory in a state where going on could destroy footage
     /// (a lost or foreign catalog, another process writing it): nothing was changed.
     case refusedToStart(String)
+    /// A request asked for more than one answer may hold (a playback range of too many
+    /// frames): refused before anything large was read.
+    case tooLarge(String)
 
     public var description: String {
         switch self {
         case let .io(operation, path, errno): "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
         case let .invalid(what): what
         case let .refusedToStart(why): why
+        case let .tooLarge(why): why
         }
     }
 }

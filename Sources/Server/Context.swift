@@ -53,6 +53,7 @@ struct APIError: HTTPResponseError {
         case .passwordChangeRequired: APIError(status: .forbidden, message: error.message)
         case let .locked(seconds):
             APIError(status: .tooManyRequests, message: error.message, headers: [.retryAfter: String(seconds)])
+        case .quotaExceeded: APIError(status: .tooManyRequests, message: error.message)
         case let .busy(seconds):
             APIError(status: .serviceUnavailable, message: error.message, headers: [.retryAfter: String(seconds)])
         }

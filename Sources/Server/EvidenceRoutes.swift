@@ -125,6 +125,7 @@ struct EvidenceRoutes {
         }
         t.add(.post, "/api/evidence/{exhibit}/exports", .manageEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
+            try await mapErrors { try await env.evidence.checkExportQuota(agent(principal, request, context), limit: env.exportsPerUserPerDay) }
             let (id, path) = try await mapErrors { try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros()) }
             do {
                 try await mapErrors {

@@ -103,7 +103,11 @@ struct PlaybackRoutes {
         }
         let plan: ExportPlan
         do {
-            plan = try await Exporter.plan(catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to)
+            plan = try await Exporter.plan(catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to,
+                                           maxFrames: env.maximumServedFrames)
+        } catch let RecordingError.tooLarge(why) {
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: why))
+            throw APIError(status: .badRequest, message: why)
         } catch let error as RecordingError {
             try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: "\(error)"))
             throw APIError(status: .notFound, message: "\(error)")

@@ -44,6 +44,10 @@ public struct ServerEnvironment: Sendable {
     /// How often an open live stream re-checks that its viewer may still watch (the stream
     /// ends within this of a sign-out, a disabled account or a withdrawn grant).
     public var liveRecheck: Duration = .seconds(2)
+    /// The most frames one playback or export answer may hold (`Exporter.maximumServedFrames`).
+    public var maximumServedFrames = Exporter.maximumServedFrames
+    /// Signed bundles one user may have the server export in 24 hours.
+    public var exportsPerUserPerDay = EvidenceRegister.defaultExportsPerDay
 
     public struct CameraDefaults: Sendable {
         public var retentionDays = RetentionPolicy.defaultDays

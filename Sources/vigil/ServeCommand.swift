@@ -48,6 +48,8 @@ struct ServerSettings: Codable {
     var checkpointSeconds: Int = 60
     /// Days an export stays on the server for download (the bundle, not the footage).
     var exportKeepDays: Int = 30
+    /// Signed bundles one user may have the server export in 24 hours.
+    var exportsPerUserPerDay: Int = EvidenceRegister.defaultExportsPerDay
     var web: String?
     /// Directories (mounted from other machines) that keep a copy of each signed audit checkpoint.
     var witnessDirs: [String] = []
@@ -55,7 +57,7 @@ struct ServerSettings: Codable {
     struct TLSFiles: Codable { var certificate: String; var key: String }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, web, witnessDirs
+        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, exportsPerUserPerDay, web, witnessDirs
     }
 
     init() {}
@@ -84,6 +86,7 @@ struct ServerSettings: Codable {
         diskFloorMB = try value(.diskFloorMB, diskFloorMB)
         checkpointSeconds = try value(.checkpointSeconds, checkpointSeconds)
         exportKeepDays = try value(.exportKeepDays, exportKeepDays)
+        exportsPerUserPerDay = try value(.exportsPerUserPerDay, exportsPerUserPerDay)
         web = try c.decodeIfPresent(String.self, forKey: .web)
         witnessDirs = try value(.witnessDirs, witnessDirs)
     }
@@ -106,6 +109,7 @@ struct ServerSettings: Codable {
         try check("segmentSeconds", segmentSeconds, RecorderConfiguration.allowedSegmentSeconds)
         try check("checkpointSeconds", checkpointSeconds, 1...3600)
         try check("exportKeepDays", exportKeepDays, 1...3650)
+        try check("exportsPerUserPerDay", exportsPerUserPerDay, 1...1000)
         guard diskFloorMB >= 0 else { throw ValidationError("diskFloorMB must not be negative, got \(diskFloorMB)") }
     }
 
@@ -158,6 +162,7 @@ struct CentreRunner {
                 openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
                 secureCookies: settings.tls != nil, logger: logger)
             env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)
+            env.exportsPerUserPerDay = settings.exportsPerUserPerDay
             let server = VigilServer(environment: env)
             let scheme = settings.tls == nil ? "http" : "https"
             let audit = site.audit

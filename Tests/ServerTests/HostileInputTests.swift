@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Centre
 import Catalog
+import Recording
 @testable import Server
 import Testing
 import TestSupport
@@ -146,6 +147,52 @@ final class RawConnection: Sendable {
                 #expect(r.status == 400 && r.json?["error"] != nil, "\(field): \(r.status)")
             }
             #expect(try await h.env.catalog.evidenceItems().isEmpty)
+        }
+    }
+
+    /// A range of days is refused with the limit in words before its indexes are read;
+    /// a range within the limit plays.
+    @Test func aPlaybackRangeOverTheFrameLimitIsRefusedWithTheLimit() async throws {
+        try await ServerHarness.with(configure: { $0.maximumServedFrames = 100 }) { h in
+            let camera = try #require(try await h.env.catalog.camera(id: h.cameraID))
+            try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
+            let segments = try await h.env.catalog.allSegments()
+            let supervisor = try await h.signIn(.supervisor)
+            let all = "from=\(iso8601(micros: segments.first!.startMicros))&to=\(iso8601(micros: segments.last!.endMicros))"
+            for route in ["view.mp4", "export.mp4"] {
+                let before = await h.env.audit.size
+                let r = try await h.request("GET", "/api/cameras/\(h.cameraID)/\(route)?\(all)&purpose=test", session: supervisor)
+                let message = r.json?["error"] as? String ?? ""
+                #expect(r.status == 400 && message.contains("150 frames") && message.contains("at most 100"), "\(route): \(r.status) \(message)")
+                #expect(await h.env.audit.size == before + 1)
+            }
+            let one = "from=\(iso8601(micros: segments[0].startMicros))&to=\(iso8601(micros: segments[0].startMicros + 1_000_000))"
+            #expect(try await h.request("GET", "/api/cameras/\(h.cameraID)/view.mp4?\(one)", session: supervisor).status == 200)
+        }
+    }
+
+    @Test func serverSideExportsHaveAPerUserQuota() async throws {
+        try await ServerHarness.with(configure: { $0.exportsPerUserPerDay = 2 }) { h in
+            let camera = try #require(try await h.env.catalog.camera(id: h.cameraID))
+            try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
+            let segment = try #require(try await h.env.catalog.allSegments().first)
+            let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
+            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "export", cameraID: nil), granted: true, by: nil)
+            let session = try await h.signIn(.investigator)
+            let created = try await h.request("POST", "/api/evidence", session: session, json: [
+                "ranges": [["camera": h.cameraID, "from": iso8601(micros: segment.startMicros), "to": iso8601(micros: segment.endMicros)]],
+                "requestingBody": "police", "caseReference": "Q-1", "purpose": "quota"])
+            let exhibit = try #require(created.json?["exhibit"] as? String)
+            for n in 1...2 {
+                let r = try await h.request("POST", "/api/evidence/\(exhibit)/exports", session: session, json: [:])
+                #expect(r.status == 201, "export \(n): \(r.status)")
+                // Bundles are named to the second: the next must not land in the same one.
+                try await Task.sleep(for: .milliseconds(1100))
+            }
+            let refused = try await h.request("POST", "/api/evidence/\(exhibit)/exports", session: session, json: [:])
+            #expect(refused.status == 429 && (refused.json?["error"] as? String)?.contains("24 hours") == true,
+                    "\(refused.status) \(String(decoding: refused.body, as: UTF8.self))")
+            #expect(h.env.exports.exports(exhibit: exhibit).count == 2)
         }
     }
 

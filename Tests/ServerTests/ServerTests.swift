@@ -28,7 +28,8 @@ final class ServerHarness: Sendable {
     static let password = "correct horse battery"
 
     static func start(cameraDefaults: ServerEnvironment.CameraDefaults = .init(),
-                      limits: ConnectionLimits = ConnectionLimits()) async throws -> ServerHarness {
+                      limits: ConnectionLimits = ConnectionLimits(),
+                      configure: (inout ServerEnvironment) -> Void = { _ in }) async throws -> ServerHarness {
         let dir = try TestSupport.temporaryDirectory("server")
         let logger = Logger(label: "test")
         let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
@@ -53,6 +54,7 @@ final class ServerHarness: Sendable {
                                     metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
                                     openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
+        configure(&env)
         typealias Started = (port: Int, routes: [(method: String, path: String)], policies: [RoutePolicy])
         let (started, continuation) = AsyncStream.makeStream(of: Started.self)
         let task = Task {
@@ -89,8 +91,9 @@ final class ServerHarness: Sendable {
 
     /// Runs `body` against a fresh server, stopping it whatever happens.
     static func with(cameraDefaults: ServerEnvironment.CameraDefaults = .init(), limits: ConnectionLimits = ConnectionLimits(),
+                     configure: (inout ServerEnvironment) -> Void = { _ in },
                      _ body: (ServerHarness) async throws -> Void) async throws {
-        let h = try await start(cameraDefaults: cameraDefaults, limits: limits)
+        let h = try await start(cameraDefaults: cameraDefaults, limits: limits, configure: configure)
         do {
             try await body(h)
         } catch {
