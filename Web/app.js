@@ -128,6 +128,15 @@ function livePlayer(video, camera) {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     socket = new WebSocket(`${scheme}://${location.host}/api/cameras/${camera.id}/live`);
     socket.binaryType = 'arraybuffer';
+    // The server ends a stream whose viewer may no longer watch (signed out elsewhere, account
+    // disabled, grant withdrawn) with its reason: say so on the tile, never leave a frozen picture.
+    socket.onclose = (event) => {
+      if (closed) return;
+      closed = true;
+      const why = event.reason || (event.code === 1006 ? 'the connection to the server was lost' : `closed (${event.code})`);
+      video.title = video.parentElement.dataset.notice = `live view ended: ${why}`;
+      video.pause();
+    };
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') {
         const message = JSON.parse(event.data);
@@ -241,7 +250,7 @@ async function openEvidence(selected) {
   }));
   $('evidence-new').hidden = !may('manage-evidence');
   if (may('manage-evidence')) {
-    const exportable = state.cameras.filter((c) => c.mayExport);
+    const exportable = state.cameras.filter((c) => c.mayRegisterEvidence);
     $('evidence-cameras').replaceChildren(...exportable.map((c) => new Option(c.name, c.id)));
     $('evidence-no-cameras').hidden = exportable.length > 0;
     $('evidence-create').disabled = exportable.length === 0;

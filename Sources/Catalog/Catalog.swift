@@ -332,6 +332,10 @@ public actor Catalog {
                     PRIMARY KEY (evidence_id, user_id))
                 """).run()
             try await db.create(index: "evidence_shares_by_user").on("evidence_shares").column("user_id").run()
+            // Who registered an exhibit, by account: a name compared as text could match
+            // another account's name that only looks the same.
+            try await db.alter(table: "evidence_items").column("created_by_user_id", type: .bigint, []).run()
+            try await db.raw("UPDATE evidence_items SET created_by_user_id = (SELECT id FROM users WHERE users.name = evidence_items.created_by)").run()
         }),
     ]
 
@@ -517,7 +521,6 @@ public actor Catalog {
         }
     }
 
-    /// Segments of a camera that overlap `[from, to)` (microseconds), oldest first.
     /// How many frames the segments overlapping `[from, to)` hold, read without their
     /// indexes: what a caller checks before it loads them.
     public func frameCount(cameraID: Int64, from: Int64, to: Int64) async throws -> Int {
@@ -531,6 +534,7 @@ public actor Catalog {
         return try rows.first?.decode(column: "frames", as: Int.self) ?? 0
     }
 
+    /// Segments of a camera that overlap `[from, to)` (microseconds), oldest first.
     public func segments(cameraID: Int64, from: Int64, to: Int64) async throws -> [SegmentRecord] {
         // A segment longer than a day does not exist (they are cut every minute or so), so
         // the index on start_micros bounds the scan.

@@ -341,15 +341,32 @@ extension Catalog {
         }
     }
 
-    public func addAPIToken(tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64, expiresMicros: Int64) async throws -> Int64 {
+    /// Stores a token. With `whileSession`, only while that session still exists, in the
+    /// same statement: a password reset deletes the user's sessions before it revokes their
+    /// tokens, so a token issued by a session racing the reset is either refused here or
+    /// revoked by it. Returns nil when the session was gone.
+    public func addAPIToken(tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64, expiresMicros: Int64,
+                            whileSession session: [UInt8]? = nil) async throws -> Int64? {
         let rows = try await run("insert api token") {
-            try await database.raw("""
-                INSERT INTO api_tokens (token_hash, user_id, name, created_micros, expires_micros, revoked)
-                VALUES (\(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), \(bind: expiresMicros), 0) RETURNING id
-                """).all()
+            if let session {
+                try await database.raw("""
+                    INSERT INTO api_tokens (token_hash, user_id, name, created_micros, expires_micros, revoked)
+                    SELECT \(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), \(bind: expiresMicros), 0
+                    WHERE EXISTS (SELECT 1 FROM sessions WHERE token_hash = \(bind: Data(session)) AND user_id = \(bind: userID))
+                    RETURNING id
+                    """).all()
+            } else {
+                try await database.raw("""
+                    INSERT INTO api_tokens (token_hash, user_id, name, created_micros, expires_micros, revoked)
+                    VALUES (\(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), \(bind: expiresMicros), 0) RETURNING id
+                    """).all()
+            }
         }
-        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert token returned no id") }
-        return id
+        guard let row = rows.first else {
+            if session != nil { return nil }
+            throw CatalogError.invalid("insert token returned no id")
+        }
+        return try row.decode(column: "id", as: Int64.self)
     }
 
     public func apiToken(tokenHash: [UInt8]) async throws -> APITokenRecord? {

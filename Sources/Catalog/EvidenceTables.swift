@@ -83,6 +83,8 @@ public struct EvidenceRecord: Sendable, Equatable {
     public var legalBasis: String
     public var purpose: String
     public var createdBy: String
+    /// The account that registered it (nil: the machine's command line).
+    public var createdByUserID: Int64?
     public var createdMicros: Int64
     public var ranges: [Range]
     public var releasedMicros: Int64?
@@ -92,8 +94,9 @@ public struct EvidenceRecord: Sendable, Equatable {
     public var isHeld: Bool { releasedMicros == nil }
 
     public init(id: Int64 = 0, exhibit: String = "", requestingBody: String, caseReference: String, legalBasis: String, purpose: String,
-                createdBy: String, createdMicros: Int64, ranges: [Range]) {
+                createdBy: String, createdByUserID: Int64? = nil, createdMicros: Int64, ranges: [Range]) {
         self.id = id
+        self.createdByUserID = createdByUserID
         self.exhibit = exhibit
         self.requestingBody = requestingBody
         self.caseReference = caseReference
@@ -363,9 +366,9 @@ extension Catalog {
         stored.exhibit = prefix + String(format: "%06d", n)
         let inserted = try await run("insert exhibit \(stored.exhibit)") {
             try await database.raw("""
-                INSERT INTO evidence_items (exhibit, requesting_body, case_reference, legal_basis, purpose, created_by, created_micros)
+                INSERT INTO evidence_items (exhibit, requesting_body, case_reference, legal_basis, purpose, created_by, created_by_user_id, created_micros)
                 VALUES (\(bind: stored.exhibit), \(bind: e.requestingBody), \(bind: e.caseReference), \(bind: e.legalBasis),
-                        \(bind: e.purpose), \(bind: e.createdBy), \(bind: e.createdMicros))
+                        \(bind: e.purpose), \(bind: e.createdBy), \(bind: e.createdByUserID), \(bind: e.createdMicros))
                 RETURNING id
                 """).all()
         }
@@ -511,6 +514,7 @@ extension Catalog {
                                                         fromMicros: try $0.decode(column: "from_micros", as: Int64.self),
                                                         toMicros: try $0.decode(column: "to_micros", as: Int64.self))
                                })
+        e.createdByUserID = try row.decode(column: "created_by_user_id", as: Int64?.self)
         e.releasedMicros = try row.decode(column: "released_micros", as: Int64?.self)
         e.releasedBy = try row.decode(column: "released_by", as: String?.self)
         e.releaseReason = try row.decode(column: "release_reason", as: String?.self)

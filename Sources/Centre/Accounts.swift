@@ -69,12 +69,18 @@ public actor Accounts {
     // MARK: Users
 
     public static func validate(name: String) throws {
-        guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "._-@".contains($0) }) else {
+        guard (1...64).contains(name.unicodeScalars.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "._-@".contains($0) }) else {
             throw CentreError(.invalid, "user names are 1-64 letters, digits, '.', '_', '-' or '@'")
+        }
+        // One spelling per name: the database compares bytes, Swift compares what is
+        // displayed, and "é" can be one code point or two.
+        guard name.unicodeScalars.elementsEqual(name.precomposedStringWithCanonicalMapping.unicodeScalars) else {
+            throw CentreError(.invalid, "a user name must be in composed form (Unicode NFC); type it again, or ask for its letters to be composed")
         }
     }
 
-    func validate(password: String) throws {
+    /// The password policy, checked before anything is changed.
+    public func validate(password: String) throws {
         guard password.count >= policy.minimumPasswordLength else {
             throw CentreError(.invalid, "a password needs at least \(policy.minimumPasswordLength) characters")
         }
@@ -227,7 +233,8 @@ public actor Accounts {
     }
 
     /// Resolves a session cookie or bearer token; nil when it is unknown, expired or revoked.
-    public func authenticate(_ credential: Credential) async throws -> Authenticated? {
+    /// A session's idle clock is reset when it was last touched over `touchAfterSeconds` ago.
+    public func authenticate(_ credential: Credential, touchAfterSeconds: Int64 = 5) async throws -> Authenticated? {
         let now = currentMicros()
         switch credential {
         case let .session(token):
@@ -240,7 +247,7 @@ public actor Accounts {
                 return nil
             }
             // Touch at most every few seconds: the idle clock needs no finer grain.
-            if now - session.lastSeenMicros > 5_000_000 { try await catalog.touchSession(tokenHash: digest, atMicros: now) }
+            if now - session.lastSeenMicros > touchAfterSeconds * 1_000_000 { try await catalog.touchSession(tokenHash: digest, atMicros: now) }
             return Authenticated(principal: try await principal(of: user), csrfToken: session.csrfToken, sessionTokenHash: digest)
         case let .apiToken(token):
             guard let record = try await catalog.apiToken(tokenHash: Self.digest(token)), !record.revoked, record.expiresMicros > now,
@@ -253,7 +260,10 @@ public actor Accounts {
 
     /// Creates an API token for `userID`, valid `days` (the policy's default when nil); the
     /// token is shown once and only its hash is kept.
-    public func issueAPIToken(userID: Int64, name: String, days: Int? = nil) async throws -> (id: Int64, token: String, expiresMicros: Int64) {
+    /// `session`: the digest of the session issuing it; the token is stored only while that
+    /// session still exists (nil: the machine's command line or a test).
+    public func issueAPIToken(userID: Int64, name: String, days: Int? = nil,
+                              session: [UInt8]? = nil) async throws -> (id: Int64, token: String, expiresMicros: Int64) {
         try TextField.check(name, "a token's name", maximum: 100)
         let days = days ?? policy.apiTokenDays
         guard (1...policy.maximumAPITokenDays).contains(days) else {
@@ -261,7 +271,10 @@ public actor Accounts {
         }
         let token = "vgl_" + randomToken()
         let now = currentMicros(), expires = now + Int64(days) * 86_400_000_000
-        let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: now, expiresMicros: expires)
+        guard let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: now,
+                                                     expiresMicros: expires, whileSession: session) else {
+            throw CentreError(.unauthenticated, "the session ended while the token was being issued; sign in again")
+        }
         return (id, token, expires)
     }
 

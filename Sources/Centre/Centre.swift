@@ -14,6 +14,8 @@ public struct CentreError: Error, CustomStringConvertible, Equatable {
         case busy(retryAfterSeconds: Int)
         /// The user used up a quota (server-side exports a day).
         case quotaExceeded
+        /// Doing it would leave too little disk for recording.
+        case insufficientStorage
     }
 
     public var kind: Kind

@@ -6,6 +6,7 @@ import Foundation
 import Media
 import Recording
 import RTSP
+import Synchronization
 
 /// The evidence register's workflow: creating an exhibit (which holds its footage),
 /// custody events (exported, handed over, acknowledged, hold released) each also written
@@ -17,6 +18,8 @@ public struct EvidenceRegister: Sendable {
     public let audit: AuditTrail
     public let keys: SiteKeys
     public let certificate: SiteCertificate
+    /// Server-side exports in progress (shared by every copy of the register).
+    let exportGate = ExportGate(concurrent: 2)
 
     /// Bodies that may request footage (the city's rules).
     public static let requestingBodies = ["police", "guard", "prosecutor", "court"]
@@ -26,11 +29,14 @@ public struct EvidenceRegister: Sendable {
     /// Who does something, as the audit log records them.
     public struct Agent: Sendable {
         public var user: String
+        /// The account acting (nil: the machine's command line, or the server itself).
+        public var userID: Int64?
         public var role: String?
         public var address: String?
         public var userAgent: String?
-        public init(user: String, role: String?, address: String?, userAgent: String?) {
+        public init(user: String, userID: Int64? = nil, role: String?, address: String?, userAgent: String?) {
             self.user = user
+            self.userID = userID
             self.role = role
             self.address = address
             self.userAgent = userAgent
@@ -52,7 +58,7 @@ public struct EvidenceRegister: Sendable {
     /// exhibits they registered and those shared with them.
     public func maySee(_ item: EvidenceRecord, _ p: Principal) async throws -> Bool {
         guard p.may(.viewEvidence) else { return false }
-        if p.may(.releaseHold) || item.createdBy == p.name { return true }
+        if p.may(.releaseHold) || item.createdByUserID == p.userID { return true }
         return try await catalog.evidenceShared(withUserID: p.userID).contains(item.id)
     }
 
@@ -62,7 +68,7 @@ public struct EvidenceRegister: Sendable {
         guard p.may(.viewEvidence) else { return [] }
         if p.may(.releaseHold) { return all }
         let shared = try await catalog.evidenceShared(withUserID: p.userID)
-        return all.filter { $0.createdBy == p.name || shared.contains($0.id) }
+        return all.filter { $0.createdByUserID == p.userID || shared.contains($0.id) }
     }
 
     /// Exhibit `exhibit` if `p` may see it; otherwise "not found", as if it did not exist,
@@ -76,18 +82,17 @@ public struct EvidenceRegister: Sendable {
     /// Whether `p` may share `item` with others: a keeper of the register, or whoever
     /// registered it.
     public func mayShare(_ item: EvidenceRecord, _ p: Principal) -> Bool {
-        p.may(.releaseHold) || (p.may(.manageEvidence) && item.createdBy == p.name)
+        p.may(.releaseHold) || (p.may(.manageEvidence) && item.createdByUserID == p.userID)
     }
 
     /// Shares an exhibit with user `name`, who must hold `view-evidence`; a custody event
     /// and its audit entry. `actor` nil: the machine's command line.
     public func share(exhibit: String, with name: String, by agent: Agent, actor: Principal?) async throws {
         let (item, user) = try await sharing(exhibit, name, actor)
-        let recipient = try await Accounts.principal(of: user, catalog: catalog)
-        guard recipient.may(.viewEvidence) else {
-            throw CentreError(.invalid, "\(name) (\(recipient.role.title)) cannot see evidence: the role lacks view-evidence")
+        // One answer for every refusal: the register tells no one which accounts exist.
+        guard let user, !user.disabled, try await Accounts.principal(of: user, catalog: catalog).may(.viewEvidence) else {
+            throw CentreError(.invalid, "\(exhibit) cannot be shared with \(name): no such account, a disabled one, or one whose role cannot see evidence")
         }
-        guard !user.disabled else { throw CentreError(.invalid, "\(name)'s account is disabled") }
         guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: currentMicros()) else {
             throw CentreError(.conflict, "\(exhibit) is already shared with \(name)")
         }
@@ -97,13 +102,13 @@ public struct EvidenceRegister: Sendable {
     /// Ends the sharing of an exhibit with user `name`.
     public func unshare(exhibit: String, with name: String, by agent: Agent, actor: Principal?) async throws {
         let (item, user) = try await sharing(exhibit, name, actor)
-        guard try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
+        guard let user, try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
             throw CentreError(.notFound, "\(exhibit) is not shared with \(name)")
         }
         try await record(item, kind: "unshared", agent, counterpart: name, purpose: nil, detail: nil)
     }
 
-    private func sharing(_ exhibit: String, _ name: String, _ actor: Principal?) async throws -> (EvidenceRecord, UserRecord) {
+    private func sharing(_ exhibit: String, _ name: String, _ actor: Principal?) async throws -> (EvidenceRecord, UserRecord?) {
         let item: EvidenceRecord
         if let actor {
             item = try await find(exhibit, for: actor)
@@ -113,8 +118,7 @@ public struct EvidenceRegister: Sendable {
         } else {
             item = try await find(exhibit)
         }
-        guard let user = try await catalog.user(named: name) else { throw CentreError(.notFound, "no user \(name)") }
-        return (item, user)
+        return (item, try await catalog.user(named: name))
     }
 
     public func shares(_ item: EvidenceRecord) async throws -> [EvidenceShareRecord] {
@@ -125,8 +129,8 @@ public struct EvidenceRegister: Sendable {
 
     /// Registers an exhibit over camera ranges; from then on retention and the disk floor
     /// keep every segment it covers until a supervisor releases the hold. `actor` (nil: the
-    /// machine's command line) must hold `export` on each range's camera: an exhibit
-    /// reveals its footage to whoever registered it.
+    /// machine's command line) must hold `register-evidence` on each range's camera: an
+    /// exhibit reveals its footage to whoever registered it.
     public func create(ranges: [EvidenceRecord.Range], requestingBody: String, caseReference: String, legalBasis: String,
                        purpose: String, by agent: Agent, actor: Principal?) async throws -> EvidenceRecord {
         guard Self.requestingBodies.contains(requestingBody) else {
@@ -143,14 +147,15 @@ public struct EvidenceRegister: Sendable {
             guard r.toMicros <= now else { throw CentreError(.invalid, "a range cannot reach into the future") }
             guard r.toMicros - r.fromMicros <= 7 * 86_400_000_000 else { throw CentreError(.invalid, "a range may span at most 7 days") }
             guard let camera = try await catalog.camera(id: r.cameraID) else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
-            if let actor, !actor.may(.export, camera: camera.id) {
-                throw CentreError(.forbidden, "you may not export camera \(camera.name): an administrator grants export per camera")
+            if let actor, !actor.may(.registerEvidence, camera: camera.id) {
+                throw CentreError(.forbidden, "you may not register evidence over camera \(camera.name): an administrator grants register-evidence per camera")
             }
         }
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!,
                                                                    from: Date(timeIntervalSince1970: Double(now) / 1e6)).year ?? 1970
         let item = try await catalog.addEvidence(EvidenceRecord(requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
-                                                                purpose: purpose, createdBy: agent.user, createdMicros: now, ranges: ranges), year: year)
+                                                                purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
+                                                                ranges: ranges), year: year)
         let covered = try await coveredSegments(item)
         try await record(item, kind: "created", agent, purpose: purpose,
                          detail: "\(ranges.count) range(s), \(covered.count) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)")
@@ -237,12 +242,33 @@ public struct EvidenceRegister: Sendable {
     /// its footage on the server's disk until it is pruned.
     public static let defaultExportsPerDay = 20
 
-    /// Refuses a server-side export when `agent` already made `limit` in the last 24 hours.
-    public func checkExportQuota(_ agent: Agent, limit: Int) async throws {
-        let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: currentMicros() - 86_400_000_000)
-        guard made < limit else {
-            throw CentreError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
-                              + "download what you need from those, or ask a supervisor to export")
+    /// Runs `body` (a server-side export of `item` by `agent`) if the rules allow it now:
+    /// one export per user at a time and `concurrent` on the server; at most `limit` a user
+    /// a day, counted from the custody record once the user's slot is held (so no two
+    /// requests of one user can both pass the count); and the bundle's estimated size
+    /// must leave `floorBytes` free on `shelfRoot`'s disk for recording.
+    public func withExportSlot<T>(_ item: EvidenceRecord, by agent: Agent, limit: Int, shelfRoot: String, floorBytes: Int64,
+                                  _ body: () async throws -> T) async throws -> T {
+        try exportGate.enter(agent.user)
+        do {
+            let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: currentMicros() - 86_400_000_000)
+            guard made < limit else {
+                throw CentreError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
+                                  + "download what you need from those, or export again once the oldest is a day old")
+            }
+            let estimate = try await coveredSegments(item).reduce(Int64(0)) { $0 + $1.byteCount }
+            let free = (try? FileManager.default.attributesOfFileSystem(forPath: shelfRoot)[.systemFreeSize] as? NSNumber)?.int64Value
+            if let free, free - estimate < floorBytes {
+                throw CentreError(.insufficientStorage, String(format: "this export needs about %.1f GB and the server has %.1f GB free, "
+                                                               + "of which %.1f GB stay for recording: remove older exports first",
+                                                               Double(estimate) / 1e9, Double(free) / 1e9, Double(floorBytes) / 1e9))
+            }
+            let result = try await body()
+            exportGate.leave(agent.user)
+            return result
+        } catch {
+            exportGate.leave(agent.user)
+            throw error
         }
     }
 
@@ -323,5 +349,32 @@ public struct EvidenceRegister: Sendable {
 
     static func safe(_ name: String) -> String {
         String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+}
+
+/// Server-side exports in progress: one per user, `concurrent` in all. Each copies footage
+/// to the server's disk and reads it at disk speed, so a user's burst must wait its turn.
+final class ExportGate: Sendable {
+    private let running = Mutex<Set<String>>([])
+    let concurrent: Int
+
+    init(concurrent: Int) {
+        self.concurrent = concurrent
+    }
+
+    func enter(_ user: String) throws {
+        try running.withLock { users in
+            guard !users.contains(user) else {
+                throw CentreError(.conflict, "one of your exports is still being written; wait for it to finish")
+            }
+            guard users.count < concurrent else {
+                throw CentreError(.busy(retryAfterSeconds: 30), "the server is writing \(users.count) exports already; try again shortly")
+            }
+            users.insert(user)
+        }
+    }
+
+    func leave(_ user: String) {
+        _ = running.withLock { $0.remove(user) }
     }
 }

@@ -14,8 +14,12 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case viewEvidence = "view-evidence"
     case releaseHold = "release-hold"
     case mediaRelease = "media-release"
+    /// Register exhibits over a camera's footage (which the registrant may then export
+    /// through the exhibit): granted per camera to an investigator for a case, without
+    /// the free playback or export of that camera.
+    case registerEvidence = "register-evidence"
 
-    public var isImagery: Bool { [.live, .playback, .export, .ptz].contains(self) }
+    public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
 }
 
 public enum Role: String, Sendable, CaseIterable, Codable {
@@ -30,8 +34,8 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     public var permissions: Set<Permission> {
         switch self {
         case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz]
-        // Footage through their exhibits only; registering one needs `export` granted on
-        // its cameras (EvidenceRegister.create).
+        // Footage through their exhibits only; registering one needs `register-evidence`
+        // granted on its cameras (EvidenceRegister.create).
         case .investigator: [.manageEvidence, .viewEvidence]
         case .prosecutor, .court: [.viewEvidence]
         case .mediaOfficer: [.mediaRelease]

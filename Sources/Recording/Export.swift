@@ -23,17 +23,16 @@ public struct ExportPlan: Sendable {
 }
 
 public enum Exporter {
-    /// Selects the frames of `camera` that overlap `[from, to)` (microseconds). The file
-    /// starts at the key frame at or before `from` so it decodes from its first byte; with
-    /// `trimToStart`, an edit list hides the frames before `from`. Gaps between segments
-    /// are not filled: the file's timeline is the recorded footage back to back, and the
-    /// plan lists the gaps so callers can report them.
     /// The most frames one file served over HTTP may hold: 12 hours at 25 fps. A plan holds
     /// about 12 bytes a frame and its `moov` up to 16 more, so one answer stays under ~30 MB
     /// however long the range asked for (a week at 25 fps would be over 400 MB).
     public static let maximumServedFrames = 1_080_000
 
-    /// `maxFrames`: refuse (`RecordingError.tooLarge`) a range holding more frames, checked
+    /// Selects the frames of `camera` that overlap `[from, to)` (microseconds). The file
+    /// starts at the key frame at or before `from` so it decodes from its first byte; with
+    /// `trimToStart`, an edit list hides the frames before `from`. Gaps between segments
+    /// are not filled: the file's timeline is the recorded footage back to back, and the
+    /// plan lists the gaps so callers can report them. `maxFrames`: refuse (`RecordingError.tooLarge`) a range holding more frames, checked
     /// from the catalog's counts before any index is read.
     public static func plan(catalog: Catalog, store: SampleStore, cameraID: Int64, from: Int64, to: Int64,
                             trimToStart: Bool = false, maxFrames: Int? = nil) async throws -> ExportPlan {

@@ -25,7 +25,7 @@ struct CameraRoutes {
         var gapsToday: Int
         var mayLive: Bool
         var mayPlayback: Bool
-        var mayExport: Bool
+        var mayRegisterEvidence: Bool
     }
 
     struct CameraInput: Decodable {
@@ -60,7 +60,7 @@ struct CameraRoutes {
                           retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
                           status: env.fleet.status(camera: c.id), gapsToday: gaps,
                           mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
-                          mayExport: p.may(.export, camera: c.id))
+                          mayRegisterEvidence: p.may(.registerEvidence, camera: c.id))
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {

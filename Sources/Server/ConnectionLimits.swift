@@ -253,16 +253,19 @@ extension TimeAmount {
 struct HandshakeRefusal: Sendable {
     let response: [UInt8]
 
-    init(status: HTTPResponse.Status, message: String) {
+    init(status: HTTPResponse.Status, message: String, headers: HTTPFields = [:]) {
         let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        // Only the refusal's own fields that say how to come back (sign-in, retry).
+        let extra = headers.filter { [.wwwAuthenticate, .retryAfter].contains($0.name) }
+            .map { "\($0.name.canonicalName): \($0.value)\r\n" }.joined()
         let head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
-            + "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+            + extra + "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
         response = Array(head.utf8) + body
     }
 
     /// Hands the refusal to the connection's guard before the library answers.
     static func send(_ error: APIError, on channel: any Channel) async {
-        let refusal = HandshakeRefusal(status: error.status, message: error.message)
+        let refusal = HandshakeRefusal(status: error.status, message: error.message, headers: error.headers)
         try? await channel.eventLoop.submit { channel.pipeline.fireUserInboundEventTriggered(refusal) }.get()
     }
 }

@@ -54,6 +54,7 @@ struct APIError: HTTPResponseError {
         case let .locked(seconds):
             APIError(status: .tooManyRequests, message: error.message, headers: [.retryAfter: String(seconds)])
         case .quotaExceeded: APIError(status: .tooManyRequests, message: error.message)
+        case .insufficientStorage: APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), message: error.message)
         case let .busy(seconds):
             APIError(status: .serviceUnavailable, message: error.message, headers: [.retryAfter: String(seconds)])
         }

@@ -101,7 +101,7 @@ struct EvidenceRoutes {
         }
         t.add(.delete, "/api/evidence/{exhibit}/shares/{user}", .viewEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
-            let user = context.parameters.get("user") ?? ""
+            let user = text(context, "user")
             try await mapErrors { try await env.evidence.unshare(exhibit: item.exhibit, with: user, by: agent(principal, request, context), actor: principal) }
             return try json(try await detail(item, principal))
         }
@@ -125,25 +125,29 @@ struct EvidenceRoutes {
         }
         t.add(.post, "/api/evidence/{exhibit}/exports", .manageEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
-            try await mapErrors { try await env.evidence.checkExportQuota(agent(principal, request, context), limit: env.exportsPerUserPerDay) }
-            let (id, path) = try await mapErrors { try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros()) }
-            do {
-                try await mapErrors {
-                    _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: agent(principal, request, context))
-                    try env.exports.publish(exhibit: item.exhibit, id: id)
+            let who = agent(principal, request, context)
+            let id = try await mapErrors {
+                try await env.evidence.withExportSlot(item, by: who, limit: env.exportsPerUserPerDay, shelfRoot: env.exports.root,
+                                                      floorBytes: env.diskFloorBytes) {
+                    let (id, path) = try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros())
+                    do {
+                        _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: who)
+                        try env.exports.publish(exhibit: item.exhibit, id: id)
+                    } catch {
+                        // A failed export leaves nothing half-written on the shelf.
+                        try? FileManager.default.removeItem(atPath: path)
+                        throw error
+                    }
+                    return id
                 }
-            } catch {
-                // A failed export leaves nothing half-written on the shelf.
-                try? FileManager.default.removeItem(atPath: path)
-                throw error
             }
             let export = env.exports.exports(exhibit: item.exhibit).first { $0.id == id }
             guard let export else { throw APIError(status: .internalServerError, message: "export \(id) vanished") }
             return try json(view(item.exhibit, export), status: .created)
         }
         t.add(.get, "/api/evidence/{exhibit}/exports/{export}/{file}", .viewEvidence, imagery: true, onDenied: denied) { request, context, principal in
-            let exhibit = context.parameters.get("exhibit") ?? "", export = context.parameters.get("export") ?? ""
-            let name = context.parameters.get("file") ?? ""
+            let exhibit = text(context, "exhibit"), export = text(context, "export")
+            let name = text(context, "file")
             guard let item = try await env.catalog.evidence(exhibit: exhibit), try await env.evidence.maySee(item, principal),
                   let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
                   let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
@@ -179,12 +183,21 @@ struct EvidenceRoutes {
 
     func agent(_ p: Principal, _ request: Request, _ context: VigilContext) -> EvidenceRegister.Agent {
         let s = station(request, context)
-        return EvidenceRegister.Agent(user: p.name, role: p.role.rawValue, address: s.address, userAgent: s.userAgent)
+        return EvidenceRegister.Agent(user: p.name, userID: p.userID, role: p.role.rawValue, address: s.address, userAgent: s.userAgent)
+    }
+
+    /// A path parameter as the client meant it: the router hands it over still
+    /// percent-encoded (`jan%40kmp`, `%C5%81ukasz`). A file name decoded to `..` is only
+    /// ever matched against a listing, never joined into a path.
+    func text(_ context: VigilContext, _ name: String) -> String {
+        let raw = context.parameters.get(name) ?? ""
+        return raw.removingPercentEncoding ?? raw
     }
 
     /// The route's exhibit if `principal` may see it; 404 otherwise, as if it did not exist.
     func exhibit(_ context: VigilContext, _ principal: Principal) async throws -> EvidenceRecord {
-        guard let number = context.parameters.get("exhibit"), let item = try await env.catalog.evidence(exhibit: number),
+        let number = text(context, "exhibit")
+        guard let item = try await env.catalog.evidence(exhibit: number),
               try await env.evidence.maySee(item, principal) else {
             throw APIError(status: .notFound, message: "no such exhibit")
         }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+import Synchronization
 
 /// Live view: a WebSocket per camera carrying an MSE byte stream. Text messages announce
 /// the codec (`{"type":"init","codec":…}`) before each init segment; binary messages are the
@@ -38,7 +39,7 @@ struct LiveRoutes {
         }
         let c = try await camera(env, context)
         try await playback.requireCamera(c, .live, principal, "live.start", request, context)
-        guard Self.sameOrigin(request, context, secure: env.secureCookies) else {
+        guard Self.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
             let origin = String((request.headers[.origin] ?? "none").prefix(100))
             try await env.audit.append(AuditEntry("live.start", "denied", principal: principal, request: request, context: context, camera: c,
                                                   detail: "cross-origin WebSocket refused (Origin \(origin))"))
@@ -53,35 +54,28 @@ struct LiveRoutes {
     /// WebSocket handshake, so one without it is refused too). An API token cannot ride
     /// along on its own, so it needs no such check (non-browser clients send whatever
     /// Origin their library makes up).
-    static func sameOrigin(_ request: Request, _ context: VigilContext, secure: Bool) -> Bool {
+    /// `published`: the origins the console is also reached at (behind a reverse proxy
+    /// that terminates TLS, the browser's `https://…` while the server speaks plain HTTP).
+    static func sameOrigin(_ request: Request, _ context: VigilContext, secure: Bool, published: [String] = []) -> Bool {
         guard context.authenticated?.csrfToken != nil else { return true }
-        guard let origin = request.headers[.origin], let host = request.head.authority else { return false }
-        let scheme = secure ? "https" : "http"
-        return normalisedOrigin(origin) == normalisedOrigin("\(scheme)://\(host)")
-    }
-
-    /// `scheme://host[:port]` in lower case, the scheme's default port left out (RFC 6454 §4).
-    static func normalisedOrigin(_ text: String) -> String? {
-        let lower = text.lowercased()
-        let scheme: String, defaultPort: String
-        if lower.hasPrefix("http://") { (scheme, defaultPort) = ("http", "80") } else if lower.hasPrefix("https://") { (scheme, defaultPort) = ("https", "443") } else { return nil }
-        var authority = String(lower.dropFirst(scheme.count + 3))
-        guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
-        if authority.hasSuffix(":" + defaultPort) { authority.removeLast(defaultPort.count + 1) }
-        return "\(scheme)://\(authority)"
+        guard let text = request.headers[.origin], let origin = WebOrigin.normalised(text), let host = request.head.authority,
+              let own = WebOrigin.normalised("\(secure ? "https" : "http")://\(host)") else { return false }
+        return origin == own || published.compactMap { WebOrigin.normalised($0) }.contains(origin)
     }
 
     /// Why an open stream must end now, or nil while its viewer may still watch: the
     /// session ended (signed out, expired, account disabled, password reset), the token
     /// was revoked or expired, or the live permission on the camera was withdrawn. A
-    /// failure to check ends the stream too.
+    /// failure to check ends the stream too. The streams of one credential share one check
+    /// a round (`LiveRechecks`): a wall of 64 tiles costs one, not 64.
     static func withdrawal(_ env: ServerEnvironment, _ credential: Credential?, camera id: Int64) async -> String? {
         guard let credential else { return "no credential" }
-        let current: Authenticated?
-        do { current = try await env.accounts.authenticate(credential) } catch { return "the session could not be checked" }
+        let current: Principal?
+        do { current = try await env.liveRechecks.principal(for: credential, accounts: env.accounts, within: env.liveRecheck / 2) } catch {
+            return "the session could not be checked"
+        }
         guard let current else { return "the session ended or the account was disabled" }
-        guard current.principal.may(.live, camera: id) else { return "the live permission on this camera was withdrawn" }
-        guard (try? await env.catalog.camera(id: id)) != nil else { return "the camera was removed" }
+        guard current.may(.live, camera: id) else { return "the live permission on this camera was withdrawn" }
         return nil
     }
 
@@ -163,5 +157,43 @@ struct LiveRoutes {
                                                    detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"
                                                        + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
         })
+    }
+}
+
+/// Web origins as browsers send them in `Origin`.
+public enum WebOrigin {
+    /// `scheme://host[:port]` in lower case, the scheme's default port left out (RFC 6454 §4).
+    public static func normalised(_ text: String) -> String? {
+        let lower = text.lowercased()
+        let scheme: String, defaultPort: String
+        if lower.hasPrefix("http://") { (scheme, defaultPort) = ("http", "80") } else if lower.hasPrefix("https://") { (scheme, defaultPort) = ("https", "443") } else { return nil }
+        var authority = String(lower.dropFirst(scheme.count + 3))
+        guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
+        if authority.hasSuffix(":" + defaultPort) { authority.removeLast(defaultPort.count + 1) }
+        return "\(scheme)://\(authority)"
+    }
+}
+
+/// The live streams' re-checks of their credentials, shared by the streams of one
+/// credential for a fraction of the interval. Watching counts as using the console: the
+/// session's idle clock is reset, but at most once a minute.
+public final class LiveRechecks: Sendable {
+    private let recent = Mutex<[String: (at: ContinuousClock.Instant, principal: Principal?)]>([:])
+
+    public init() {}
+
+    func principal(for credential: Credential, accounts: Accounts, within fresh: Duration) async throws -> Principal? {
+        let key: String = switch credential {
+        case let .session(token): "s:" + token
+        case let .apiToken(token): "t:" + token
+        }
+        let now = ContinuousClock.now
+        if let hit = recent.withLock({ $0[key] }), now - hit.at < fresh { return hit.principal }
+        let principal = try await accounts.authenticate(credential, touchAfterSeconds: 60)?.principal
+        recent.withLock { table in
+            table = table.filter { now - $0.value.at < .seconds(10) }
+            table[key] = (now, principal)
+        }
+        return principal
     }
 }

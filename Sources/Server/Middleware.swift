@@ -2,6 +2,7 @@ import Centre
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// Resolves the session cookie or bearer token for every API request and refuses the
 /// request when there is none (401), when a browser session's state-changing request lacks
@@ -73,4 +74,47 @@ func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8), y = Array(b.utf8)
     guard x.count == y.count else { return false }
     return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+}
+
+/// A method the API does not offer on a path it has answers 405 with `Allow` (RFC 9110
+/// §15.5.6), not 404: the path exists. Runs after sign-in, so it tells only signed-in
+/// callers which methods a path takes (the OpenAPI document says as much).
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = VigilContext
+    let routes: RouteShapes
+
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/") || path == "/metrics", let allowed = routes.methods(for: path),
+              !allowed.contains(request.method.rawValue), !(request.method == .head && allowed.contains("GET")) else {
+            return try await next(request, context)
+        }
+        let allow = allowed.sorted().joined(separator: ", ")
+        throw APIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not offered here; this path takes \(allow)",
+                       headers: [.allow: allow])
+    }
+}
+
+/// The API's paths and their methods, filled in once the routes are registered (the
+/// middleware that reads it is added before them).
+final class RouteShapes: Sendable {
+    private let shapes = Mutex<[(segments: [Substring], methods: Set<String>)]>([])
+
+    func set(_ policies: [RoutePolicy]) {
+        var byPath: [String: Set<String>] = [:]
+        for p in policies { byPath[p.path, default: []].insert(p.method) }
+        shapes.withLock { $0 = byPath.map { (segments: $0.key.split(separator: "/", omittingEmptySubsequences: false), methods: $0.value) } }
+    }
+
+    /// The methods of the route whose template matches `path` (`{name}` matches one
+    /// segment), or nil when no route has this shape.
+    func methods(for path: String) -> Set<String>? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return shapes.withLock { shapes in
+            shapes.first { shape in
+                shape.segments.count == parts.count
+                    && zip(shape.segments, parts).allSatisfy { template, part in (template.hasPrefix("{") && !part.isEmpty) || template == part }
+            }?.methods
+        }
+    }
 }

@@ -97,9 +97,17 @@ struct PlaybackRoutes {
         let c = try await camera(env, context)
         let (from, to) = try range(request)
         try await requireCamera(c, permission, principal, action, request, context)
-        if permission == .export, (request.uri.queryParameters["purpose"] ?? "").isEmpty {
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "denied", detail: "no purpose given"))
-            throw APIError(status: .badRequest, message: "an export needs a purpose (query parameter purpose)")
+        do {
+            let purpose = request.uri.queryParameters["purpose"].map(String.init)
+            if permission == .export || purpose != nil {
+                try TextField.check(purpose ?? "", "an export's purpose (query parameter purpose)", maximum: 200)
+            }
+            if let reference = request.uri.queryParameters["case"].map(String.init) {
+                try TextField.check(reference, "the case reference (query parameter case)", maximum: 100, required: false)
+            }
+        } catch let error as CentreError {
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "denied", detail: error.message))
+            throw APIError.from(error)
         }
         let plan: ExportPlan
         do {

@@ -44,10 +44,16 @@ public struct ServerEnvironment: Sendable {
     /// How often an open live stream re-checks that its viewer may still watch (the stream
     /// ends within this of a sign-out, a disabled account or a withdrawn grant).
     public var liveRecheck: Duration = .seconds(2)
+    let liveRechecks = LiveRechecks()
     /// The most frames one playback or export answer may hold (`Exporter.maximumServedFrames`).
     public var maximumServedFrames = Exporter.maximumServedFrames
     /// Signed bundles one user may have the server export in 24 hours.
     public var exportsPerUserPerDay = EvidenceRegister.defaultExportsPerDay
+    /// Origins (`https://vms.example`) the console is also served at, through a reverse
+    /// proxy; a cookie-authenticated live stream may be opened from them too.
+    public var publicOrigins: [String] = []
+    /// Free space a server-side export must leave for recording (the retention disk floor).
+    public var diskFloorBytes: Int64 = 1 << 30
 
     public struct CameraDefaults: Sendable {
         public var retentionDays = RetentionPolicy.defaultDays
@@ -100,6 +106,8 @@ public struct VigilServer {
         let router = Router(context: VigilContext.self)
         router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: env.secureCookies))
         router.add(middleware: AuthMiddleware(accounts: env.accounts))
+        let shapes = RouteShapes()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: shapes))
         router.add(middleware: FileMiddleware(env.webRoot, searchForIndexHtml: true, logger: env.logger))
         var table = RouteTable(router: router)
         SessionRoutes(env: env).register(&table)
@@ -110,6 +118,7 @@ public struct VigilServer {
         AuditRoutes(env: env).register(&table)
         EvidenceRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)
+        shapes.set(table.policies)
         self.router = router
         self.policies = table.policies
         let ws = Router(context: VigilContext.self)

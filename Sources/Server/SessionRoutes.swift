@@ -98,8 +98,15 @@ struct SessionRoutes {
                             headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
         }
         t.add(.post, "/api/tokens", nil) { request, context, principal in
+            // From a signed-in session only: a token must not mint tokens (a stolen one would
+            // outlive its own expiry and revocation through its children).
+            guard let session = context.authenticated?.sessionTokenHash else {
+                throw APIError(status: .forbidden, message: "API tokens are issued from a signed-in session (the console), not with another token")
+            }
             let body = try await request.decode(as: TokenRequest.self, context: context)
-            let issued = try await mapErrors { try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days) }
+            let issued = try await mapErrors {
+                try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days, session: session)
+            }
             try await env.audit.append(AuditEntry("token.issue", "ok", principal: principal, request: request, context: context,
                                                   detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))"))
             return try json(["id": String(issued.id), "token": issued.token, "expires": iso8601(micros: issued.expiresMicros)], status: .created)

@@ -48,10 +48,30 @@ struct UserRoutes {
                 throw APIError(status: .notFound, message: "no such user")
             }
             let body = try await request.decode(as: UserChange.self, context: context)
+            // Everything is checked before anything changes: an edit applies whole or not at all.
+            var role: Role?
+            do {
+                try await mapErrors {
+                    guard id != principal.userID else {
+                        throw CentreError(.forbidden, "no one may change their own role, password or state here: another administrator does "
+                                          + "(your own password is changed under Session)")
+                    }
+                    if let r = body.role {
+                        guard let parsed = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
+                        role = parsed
+                    }
+                    if let password = body.password { try await env.accounts.validate(password: password) }
+                }
+            } catch let error as APIError {
+                if error.status == .forbidden {
+                    try await env.audit.append(AuditEntry("user.edit", "denied", principal: principal, request: request, context: context,
+                                                          detail: "user \(user.name): \(error.message)"))
+                }
+                throw error
+            }
             var changes: [String] = []
-            do { try await mapErrors {
-                if let r = body.role {
-                    guard let role = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
+            try await mapErrors {
+                if let role {
                     try await env.accounts.setRole(userID: id, role, by: principal)
                     changes.append("role \(user.role) → \(role.rawValue)")
                 }
@@ -63,10 +83,6 @@ struct UserRoutes {
                     try await env.accounts.setPassword(userID: id, password: password, oneTime: true)
                     changes.append("password reset (one-time)")
                 }
-            } } catch let error as APIError where error.status == .forbidden {
-                try await env.audit.append(AuditEntry("user.edit", "denied", principal: principal, request: request, context: context,
-                                                      detail: "user \(user.name): \(error.message)"))
-                throw error
             }
             try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
                                                   detail: "user \(user.name): " + changes.joined(separator: ", ")))

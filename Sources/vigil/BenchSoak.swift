@@ -47,8 +47,17 @@ struct BenchSoak: AsyncParsableCommand {
     func run() async throws {
         guard cameras >= 1, minutes > 0, viewers >= 0 else { throw ValidationError("--cameras and --minutes must be positive") }
         let me = ownExecutable()
-        try? FileManager.default.removeItem(atPath: work)
+        // Only a scratch directory this command made is ever deleted, never a site's data.
+        let marker = work + "/.vigil-bench-soak"
+        if FileManager.default.fileExists(atPath: work) {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []
+            guard entries.isEmpty || FileManager.default.fileExists(atPath: marker) else {
+                throw ValidationError("\(work) exists and is not a scratch directory of `vigil bench soak`; give an empty or new --work")
+            }
+            try FileManager.default.removeItem(atPath: work)
+        }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: marker, contents: nil)
         let clip = try await ClipMaker.ensureDefault(codec: .h264)
         let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
         defer { sim.interrupt(); ChildProcess.waitForExit(sim, timeout: 10) }

@@ -50,6 +50,9 @@ struct ServerSettings: Codable {
     var exportKeepDays: Int = 30
     /// Signed bundles one user may have the server export in 24 hours.
     var exportsPerUserPerDay: Int = EvidenceRegister.defaultExportsPerDay
+    /// Where browsers reach the console besides this server's own address (a reverse proxy
+    /// terminating TLS): `https://vms.city.example`.
+    var publicOrigins: [String] = []
     var web: String?
     /// Directories (mounted from other machines) that keep a copy of each signed audit checkpoint.
     var witnessDirs: [String] = []
@@ -57,7 +60,7 @@ struct ServerSettings: Codable {
     struct TLSFiles: Codable { var certificate: String; var key: String }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, exportsPerUserPerDay, web, witnessDirs
+        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, exportsPerUserPerDay, publicOrigins, web, witnessDirs
     }
 
     init() {}
@@ -87,6 +90,7 @@ struct ServerSettings: Codable {
         checkpointSeconds = try value(.checkpointSeconds, checkpointSeconds)
         exportKeepDays = try value(.exportKeepDays, exportKeepDays)
         exportsPerUserPerDay = try value(.exportsPerUserPerDay, exportsPerUserPerDay)
+        publicOrigins = try value(.publicOrigins, publicOrigins)
         web = try c.decodeIfPresent(String.self, forKey: .web)
         witnessDirs = try value(.witnessDirs, witnessDirs)
     }
@@ -110,6 +114,9 @@ struct ServerSettings: Codable {
         try check("checkpointSeconds", checkpointSeconds, 1...3600)
         try check("exportKeepDays", exportKeepDays, 1...3650)
         try check("exportsPerUserPerDay", exportsPerUserPerDay, 1...1000)
+        for origin in publicOrigins where WebOrigin.normalised(origin) == nil {
+            throw ValidationError("publicOrigins: \(origin) is not an origin (scheme://host[:port], http or https, no path)")
+        }
         guard diskFloorMB >= 0 else { throw ValidationError("diskFloorMB must not be negative, got \(diskFloorMB)") }
     }
 
@@ -163,6 +170,8 @@ struct CentreRunner {
                 secureCookies: settings.tls != nil, logger: logger)
             env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)
             env.exportsPerUserPerDay = settings.exportsPerUserPerDay
+            env.diskFloorBytes = settings.diskFloorMB << 20
+            env.publicOrigins = settings.publicOrigins
             let server = VigilServer(environment: env)
             let scheme = settings.tls == nil ? "http" : "https"
             let audit = site.audit

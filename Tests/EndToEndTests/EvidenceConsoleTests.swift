@@ -25,7 +25,7 @@ extension EndToEndTests {
             try #require(user.status == 0, "\(user.stderr)")
         }
         // An investigator registers exhibits over the cameras granted for the case.
-        let granted = try await TestSupport.run(vigil, ["user", "grant", "--data", data, "kowalska", "--permission", "export", "--camera", "gate"])
+        let granted = try await TestSupport.run(vigil, ["user", "grant", "--data", data, "kowalska", "--permission", "register-evidence", "--camera", "gate"])
         try #require(granted.status == 0, "\(granted.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)

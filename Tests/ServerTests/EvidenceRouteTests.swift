@@ -45,9 +45,14 @@ import Testing
             let ungranted = try await h.request("POST", "/api/evidence", session: investigator, json: newExhibit)
             #expect(ungranted.status == 403, "an exhibit registered without the camera: \(ungranted.status)")
             let investigatorID = try #require(try await h.env.catalog.user(named: "u-investigator")).id
-            try await h.env.accounts.setGrant(GrantRecord(userID: investigatorID, permission: "export", cameraID: h.cameraID), granted: true, by: nil)
+            try await h.env.accounts.setGrant(GrantRecord(userID: investigatorID, permission: "register-evidence", cameraID: h.cameraID), granted: true, by: nil)
             let created = try await h.request("POST", "/api/evidence", session: investigator, json: newExhibit)
             #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
+            // The grant registers evidence; it does not open the camera's footage otherwise.
+            for route in ["view.mp4", "export.mp4", "recordings"] {
+                let r = try await h.request("GET", "/api/cameras/\(h.cameraID)/\(route)?from=\(iso(from))&to=\(iso(to))&purpose=x", session: investigator)
+                #expect(r.status == 403, "\(route) answered \(r.status) to an investigator")
+            }
             let exhibit = try #require(created.json?["exhibit"] as? String)
             #expect(exhibit.wholeMatch(of: /EV-\d{4}-\d{6}/) != nil)
             #expect(created.json?["held"] as? Bool == true)
@@ -139,7 +144,7 @@ import Testing
             _ = try await h.env.accounts.addUser(name: "u-investigator-2", role: .investigator, password: ServerHarness.password)
             for name in ["u-investigator", "u-investigator-2"] {
                 let id = try #require(try await h.env.catalog.user(named: name)).id
-                try await h.env.accounts.setGrant(GrantRecord(userID: id, permission: "export", cameraID: nil), granted: true, by: nil)
+                try await h.env.accounts.setGrant(GrantRecord(userID: id, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             }
             let owner = try await h.signIn(.investigator), supervisor = try await h.signIn(.supervisor)
             let prosecutor = try await h.signIn(.prosecutor), court = try await h.signIn(.court)
@@ -178,7 +183,7 @@ import Testing
             #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: prosecutor, csrf: true, json: ["user": "u-court"]).status == 403)
             #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "u-operator"]).status == 400)
             #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "u-prosecutor"]).status == 409)
-            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "nobody"]).status == 404)
+            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "nobody"]).status == 400)
             #expect(try await h.request("POST", "/api/evidence/\(theirs)/shares", session: supervisor, json: ["user": "u-court"]).status == 200)
             #expect(try await listed(court) == [theirs])
 
@@ -188,12 +193,20 @@ import Testing
             #expect(try await h.request("GET", "/api/evidence/\(mine)", session: prosecutor).status == 404)
             #expect(try await h.request("DELETE", "/api/evidence/\(mine)/shares/u-prosecutor", session: owner).status == 404)
 
+            // A name with '@' and a Polish letter: the console sends it percent-encoded in the path.
+            _ = try await h.env.accounts.addUser(name: "łukasz@sąd", role: .court, password: ServerHarness.password)
+            #expect(try await h.request("POST", "/api/evidence/\(mine)/shares", session: owner, json: ["user": "łukasz@sąd"]).status == 200)
+            let encoded = try #require("łukasz@sąd".addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            #expect(try await h.request("DELETE", "/api/evidence/\(mine)/shares/\(encoded)", session: owner).status == 200)
+
             let entries = try await h.env.catalog.latestAuditEntries(limit: 50, before: nil).map { try AuditEntry.decode($0.body) }
             let sharing = entries.filter { $0.action == "evidence.shared" || $0.action == "evidence.unshared" }.reversed()
             #expect(sharing.map { "\($0.action) \($0.user ?? "") \($0.detail ?? "")" } == [
                 "evidence.shared u-investigator exhibit \(mine): to u-prosecutor",
                 "evidence.shared u-supervisor exhibit \(theirs): to u-court",
                 "evidence.unshared u-investigator exhibit \(mine): to u-prosecutor",
+                "evidence.shared u-investigator exhibit \(mine): to łukasz@sąd",
+                "evidence.unshared u-investigator exhibit \(mine): to łukasz@sąd",
             ])
         }
     }

@@ -135,7 +135,7 @@ final class RawConnection: Sendable {
             }
             #expect(try await h.env.catalog.cameras().count == 1)
             let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
-            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "export", cameraID: nil), granted: true, by: nil)
+            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             let session = try await h.signIn(.investigator)
             let now = Date()
             let range = ["camera": h.cameraID, "from": ISO8601DateFormatter().string(from: now.addingTimeInterval(-120)),
@@ -177,7 +177,7 @@ final class RawConnection: Sendable {
             try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
             let segment = try #require(try await h.env.catalog.allSegments().first)
             let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
-            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "export", cameraID: nil), granted: true, by: nil)
+            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             let session = try await h.signIn(.investigator)
             let created = try await h.request("POST", "/api/evidence", session: session, json: [
                 "ranges": [["camera": h.cameraID, "from": iso8601(micros: segment.startMicros), "to": iso8601(micros: segment.endMicros)]],

@@ -90,12 +90,13 @@ import Testing
     }
 
     @Test func aRefusedHandshakeAnswers403WithAReasonAndIsAudited() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(configure: { $0.publicOrigins = ["https://vms.example"] }) { h in
             let (_, session) = try await Self.viewer(h, "handshake")
             let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
             let host = "127.0.0.1:\(port)"
             for (origin, allowed) in [("http://evil.example", false), ("https://\(host)", false), ("http://127.0.0.1:\(port + 1)", false),
-                                      ("http://localhost:\(port)", false), (nil, false), ("http://\(host)", true)] as [(String?, Bool)] {
+                                      ("http://localhost:\(port)", false), (nil, false), ("null", false), ("https://vms.example.evil", false),
+                                      ("http://\(host)", true), ("https://vms.example", true), ("HTTPS://VMS.EXAMPLE:443", true)] as [(String?, Bool)] {
                 let before = await h.env.audit.size
                 let connection = try RawConnection(port: port)
                 connection.send("GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

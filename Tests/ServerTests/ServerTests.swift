@@ -316,6 +316,8 @@ final class ServerHarness: Sendable {
             let token = try #require(issued.json?["token"] as? String), id = try #require(issued.json?["id"] as? String)
             let bearer = ["Authorization": "Bearer \(token)"]
             #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
+            // A token cannot mint tokens: a stolen one would outlive its expiry through them.
+            #expect(try await h.request("POST", "/api/tokens", json: ["name": "child"], headers: bearer).status == 403)
 
             // The administrator lists anyone's tokens (never the secrets) and revokes them.
             let listed = try await h.request("GET", "/api/users/\(uid)/tokens", session: admin)
@@ -363,8 +365,17 @@ final class ServerHarness: Sendable {
                 let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
                 #expect(entry.result == "denied" && entry.user == "u-admin")
             }
+            // Nor edits their own account through the administrators' route (their own
+            // password is changed under the session).
+            for body in [["disabled": true] as [String: Any], ["password": "a brand new passphrase"]] {
+                #expect(try await h.request("PATCH", "/api/users/\(me)", session: admin, json: body).status == 403, "\(body)")
+            }
+            // An edit applies whole or not at all: a good role with a bad password changes nothing.
+            let partial = try await h.request("PATCH", "/api/users/\(other)", session: admin, json: ["role": "supervisor", "password": "short"])
+            #expect(partial.status == 400)
+            #expect(try await h.env.catalog.user(id: other)?.role == "operator", "the role changed though the edit was refused")
             let after = try #require(try await h.env.catalog.user(id: me))
-            #expect(after.role == "admin")
+            #expect(after.role == "admin" && !after.disabled)
             #expect(try await h.env.catalog.grants(userID: me).isEmpty)
             // Granting someone else is what the route is for.
             #expect(try await h.request("POST", "/api/users/\(other)/grants", session: admin, json: ["permission": "export", "camera": h.cameraID]).status == 200)
