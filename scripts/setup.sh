@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  ffmpeg chromium systemd
+  ffmpeg chromium systemd python3-venv
   gstreamer1.0-tools gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
 )
@@ -22,6 +22,16 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# schemathesis (PyPI), the HTTP API fuzzer scripts/api_fuzz.py drives, in a virtual
+# environment of its own under .build-tools/ (ignored by git), at a pinned version.
+schemathesis_version=4.32.5
+venv=.build-tools/schemathesis
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  echo "setup: installing schemathesis $schemathesis_version into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 
 if ! command -v swift >/dev/null; then

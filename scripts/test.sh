@@ -21,6 +21,13 @@ status=0
 swift test --skip-build --skip EndToEndTests 2>&1 | tee -a "$results" || status=1
 swift test --skip-build --filter EndToEndTests 2>&1 | tee -a "$results" || status=1
 
+# The HTTP API under schemathesis, once per role, a few examples per operation with a
+# fixed seed (scripts/api_fuzz.py; longer runs: docs/design/security.md).
+api_status=0
+scripts/api_fuzz.py --vigil .build/debug/vigil --schemathesis .build-tools/schemathesis/bin/schemathesis \
+  --examples "${API_FUZZ_EXAMPLES:-5}" 2>&1 | tee -a "$results" || true
+grep -q "^api-fuzz: every role passed" "$results" || api_status=1
+
 # Each libFuzzer target briefly (scripts/fuzz.sh; longer runs: docs/design/fuzzing.md).
 fuzz_status=0
 scripts/fuzz.sh "${FUZZ_SECONDS:-15}" 2>&1 | tee -a "$results" | grep -E "^fuzz: .*(executions|FAILED)" || true
@@ -32,4 +39,5 @@ passed=$(grep -E "✔ Test .* passed" "$results" | grep -vcE "Suite|Test run" ||
 failed=$(grep -E "✘ Test .* failed" "$results" | grep -vcE "Suite|Test run" || true)
 echo "vigil: $passed passed, $failed failed"
 [ "$fuzz_status" -eq 0 ] || echo "test: a fuzz target failed (see above)" >&2
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ]
+[ "$api_status" -eq 0 ] || echo "test: schemathesis found the API at fault (see above)" >&2
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$api_status" -eq 0 ]

@@ -17,8 +17,9 @@ struct AuditRoutes {
     func register(_ t: inout RouteTable) {
         let env = self.env
         t.add(.get, "/api/audit", .viewAudit) { request, _, _ in
-            let limit = min(1000, max(1, Int(request.uri.queryParameters["limit"] ?? "100") ?? 100))
-            let before = request.uri.queryParameters["before"].flatMap { Int64($0) }
+            // Given, a parameter must be what it says: a malformed one is refused, not ignored.
+            let limit = try integer(request, "limit", 1...1000) ?? 100
+            let before = try integer(request, "before", 0...Int.max).map(Int64.init)
             let rows = try await env.catalog.latestAuditEntries(limit: limit, before: before)
             return try json(Page(size: await env.audit.size, entries: try rows.map { try AuditEntry.decode($0.body) }))
         }
@@ -31,8 +32,7 @@ struct AuditRoutes {
             return try json(CheckpointView(treeSize: row.treeSize, checkpoint: row.note, verifierKey: env.keys.signer.verifier.encoded))
         }
         t.add(.get, "/api/audit/proof/inclusion", .viewAudit) { request, _, _ in
-            guard let index = request.uri.queryParameters["index"].flatMap({ Int($0) }),
-                  let size = request.uri.queryParameters["size"].flatMap({ Int($0) }) else {
+            guard let index = try integer(request, "index", 0...Int.max), let size = try integer(request, "size", 1...Int.max) else {
                 throw APIError(status: .badRequest, message: "give index and size")
             }
             let proof = try await mapErrors { try await env.audit.inclusionProof(index: index, treeSize: size) }
@@ -43,9 +43,8 @@ struct AuditRoutes {
                                           proof: proof.map { Data($0).base64EncodedString() }, entry: String(decoding: row.body, as: UTF8.self)))
         }
         t.add(.get, "/api/audit/proof/consistency", .viewAudit) { request, _, _ in
-            guard let from = request.uri.queryParameters["from"].flatMap({ Int($0) }),
-                  let to = request.uri.queryParameters["to"].flatMap({ Int($0) }), from <= to else {
-                throw APIError(status: .badRequest, message: "give from <= to")
+            guard let from = try integer(request, "from", 1...Int.max), let to = try integer(request, "to", 1...Int.max), from <= to else {
+                throw APIError(status: .badRequest, message: "give 1 <= from <= to")
             }
             let proof = try await mapErrors { try await env.audit.consistencyProof(from: from, to: to) }
             return try json(ConsistencyView(from: from, to: to, proof: proof.map { Data($0).base64EncodedString() }))
@@ -53,3 +52,12 @@ struct AuditRoutes {
     }
 }
 
+/// A query parameter that must be one integer in `range` when given; nil when absent.
+func integer(_ request: Request, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+    let values = request.uri.queryParameters.getAll(name)
+    guard !values.isEmpty else { return nil }
+    guard values.count == 1, let value = Int(values[0]), range.contains(value) else {
+        throw APIError(status: .badRequest, message: "\(name) must be one integer in \(range.lowerBound)...\(range.upperBound)")
+    }
+    return value
+}

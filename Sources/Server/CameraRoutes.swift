@@ -67,7 +67,10 @@ struct CameraRoutes {
         if let name = input.name { c.name = name }
         if let text = input.url { try CameraRules.setURL(text, on: &c, keys: env.keys) }
         if let user = input.username { c.username = user.isEmpty ? nil : user }
-        if let password = input.password { c.sealedPassword = password.isEmpty ? nil : try env.keys.seal(password) }
+        if let password = input.password {
+            guard password.unicodeScalars.count <= 128 else { throw CentreError(.invalid, "a camera's password is at most 128 characters") }
+            c.sealedPassword = password.isEmpty ? nil : try env.keys.seal(password)
+        }
         if let location = input.location { c.location = location }
         if input.latitude != nil { c.latitude = input.latitude }
         if input.longitude != nil { c.longitude = input.longitude }
@@ -104,8 +107,18 @@ struct CameraRoutes {
         t.add(.patch, "/api/cameras/{id}", .manageCameras) { request, context, principal in
             var record = try await camera(env, context)
             let input = try await request.decode(as: CameraInput.self, context: context)
+            let before = record
             try await mapErrors { try apply(input, to: &record) }
-            try await env.catalog.updateCamera(record)
+            if record.name != before.name, let other = try await env.catalog.camera(named: record.name), other.id != record.id {
+                throw APIError(status: .conflict, message: "camera \(record.name) already exists")
+            }
+            do { try await env.catalog.updateCamera(record) } catch {
+                // Renamed to a name another request took meanwhile.
+                if record.name != before.name, try await env.catalog.camera(named: record.name)?.id != record.id {
+                    throw APIError(status: .conflict, message: "camera \(record.name) already exists")
+                }
+                throw error
+            }
             await env.fleet.poke()
             let changed = input.changedFields
             try await env.audit.append(AuditEntry("camera.edit", "ok", principal: principal, request: request, context: context, camera: record,

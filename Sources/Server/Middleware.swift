@@ -57,8 +57,18 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError {
+            // Hummingbird's own refusals (a body that is not the JSON asked for, no such
+            // route) in the API's one error shape: {"error": "..."}.
+            response = try APIError(status: error.status, message: error.body ?? error.status.reasonPhrase, headers: error.headers)
+                .response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
+        } catch {
+            // Anything else is a fault of ours: logged whole, answered without its details.
+            context.logger.error("request failed: \(request.method) \(request.uri.path): \(error)")
+            response = try APIError(status: .internalServerError, message: "internal error; the server's log has the details")
+                .response(from: request, context: context)
         }
         response.headers[.contentSecurityPolicy] =
             "default-src 'self'; media-src 'self' blob:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
