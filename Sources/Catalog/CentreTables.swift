@@ -107,6 +107,11 @@ public struct CheckpointRow: Sendable, Equatable {
 /// A unique or primary-key constraint refused a row: someone else wrote it first.
 public struct CatalogConflict: Error {}
 
+/// What an audited change threw, carried out of the transaction it rolled back.
+struct ChangeFailed: Error {
+    let underlying: any Error
+}
+
 extension Catalog {
     static func migrateToCentre(_ db: any SQLDatabase) async throws {
         // SQLite adds one column per ALTER TABLE.
@@ -436,6 +441,23 @@ extension Catalog {
             throw CatalogConflict()
         } catch {
             throw CatalogError.database(operation: "append audit entries", underlying: String(reflecting: error))
+        }
+    }
+
+    /// Appends one batch of audit rows and makes `change` (catalog writes only: it runs
+    /// holding the write lock) in one transaction: a change and the entry that records it
+    /// are stored together or not at all. Throws `CatalogConflict` only when another writer
+    /// took one of the rows' positions; a failure of `change` is thrown as it is.
+    public func appendAudit<T: Sendable>(_ rows: [AuditRow], with change: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await transaction("audited change") {
+                let result: T
+                do { result = try await change() } catch { throw ChangeFailed(underlying: error) }
+                try await appendAudit(rows)
+                return result
+            }
+        } catch let failed as ChangeFailed {
+            throw failed.underlying
         }
     }
 

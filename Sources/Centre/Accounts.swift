@@ -99,23 +99,102 @@ public actor Accounts {
         try await hasher.verify(password, hash: hash)
     }
 
-    /// Adds a user. With `oneTime`, the password must be changed at first sign-in.
-    public func addUser(name: String, role: Role, password: String, oneTime: Bool = false) async throws -> UserRecord {
+    // An account change is prepared first (checked, its password hashed: the slow part)
+    // and then applied: only catalog writes, so that it can run inside the audit log's
+    // transaction (`AuditTrail.append(_:with:)`), the change and its entry stored together.
+
+    /// A change to an account, checked and ready to apply.
+    public enum AccountChange: Sendable {
+        /// A new account (its password already hashed).
+        case add(UserRecord)
+        /// Changes to an existing one; nil fields stay as they are.
+        case edit(userID: Int64, role: Role?, disabled: Bool?, password: (hash: String, oneTime: Bool)?)
+        case grant(GrantRecord, granted: Bool)
+
+        /// Makes the change: catalog writes only. Returns the account as it now is.
+        @discardableResult
+        public func apply(to catalog: Catalog) async throws -> UserRecord {
+            switch self {
+            case let .add(user):
+                // Checked again inside the transaction: another request may have taken the name.
+                if try await catalog.user(named: user.name) != nil { throw CentreError(.conflict, "user \(user.name) already exists") }
+                return try await catalog.addUser(user)
+            case let .edit(id, role, disabled, password):
+                if let role { try await catalog.setUserRole(id: id, role.rawValue) }
+                if let disabled { try await catalog.setUserDisabled(id: id, disabled) }
+                if let password { try await catalog.setUserPassword(id: id, passwordHash: password.hash, mustChange: password.oneTime) }
+                // Whoever knew the old password may have a session or have made a token.
+                if disabled == true || password != nil {
+                    try await catalog.deleteSessions(userID: id)
+                    try await catalog.revokeAPITokens(userID: id)
+                }
+                guard let user = try await catalog.user(id: id) else { throw CentreError(.notFound, "no user \(id)") }
+                return user
+            case let .grant(grant, granted):
+                if granted {
+                    if !(try await catalog.grants(userID: grant.userID)).contains(grant) { try await catalog.addGrant(grant) }
+                } else {
+                    try await catalog.removeGrant(grant)
+                }
+                guard let user = try await catalog.user(id: grant.userID) else { throw CentreError(.notFound, "no user \(grant.userID)") }
+                return user
+            }
+        }
+    }
+
+    /// A new account. With `oneTime`, the password must be changed at first sign-in.
+    public func prepareUser(name: String, role: Role, password: String, oneTime: Bool = false) async throws -> AccountChange {
         try Self.validate(name: name)
         try validate(password: password)
         if try await catalog.user(named: name) != nil { throw CentreError(.conflict, "user \(name) already exists") }
-        return try await catalog.addUser(UserRecord(name: name, role: role.rawValue, passwordHash: try await hash(password),
-                                                    mustChangePassword: oneTime, createdMicros: currentMicros()))
+        return .add(UserRecord(name: name, role: role.rawValue, passwordHash: try await hash(password), mustChangePassword: oneTime,
+                               createdMicros: currentMicros()))
     }
 
-    /// Sets a new password (clearing any lock and one-time flag), ends the user's sessions
-    /// and revokes their API tokens: whoever knew the old password may have made one.
-    public func setPassword(userID: Int64, password: String, oneTime: Bool = false) async throws {
-        try validate(password: password)
+    /// Changes to account `userID`, all checked before any applies. `actor` (nil: the
+    /// machine's command line) may not change their own role: no one grants themselves a
+    /// permission. A new password ends the user's sessions and revokes their API tokens,
+    /// and so does disabling.
+    public func prepareEdit(userID: Int64, role: Role? = nil, disabled: Bool? = nil, password: String? = nil, oneTime: Bool = false,
+                            by actor: Principal?) async throws -> AccountChange {
+        if role != nil { try Self.refuseSelf(userID, actor, "change your own role") }
+        if let password { try validate(password: password) }
         guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
-        try await catalog.setUserPassword(id: userID, passwordHash: try await hash(password), mustChange: oneTime)
-        try await catalog.deleteSessions(userID: userID)
-        try await catalog.revokeAPITokens(userID: userID)
+        var hashed: (hash: String, oneTime: Bool)?
+        if let password { hashed = (try await hash(password), oneTime) }
+        return .edit(userID: userID, role: role, disabled: disabled, password: hashed)
+    }
+
+    /// Gives or takes a permission beyond the user's role, on one camera or (nil) all;
+    /// never to or from `actor`'s own account.
+    public func prepareGrant(_ grant: GrantRecord, granted: Bool, by actor: Principal?) async throws -> AccountChange {
+        try Self.refuseSelf(grant.userID, actor, granted ? "grant yourself a permission" : "change your own permissions")
+        guard Permission(rawValue: grant.permission) != nil else { throw CentreError(.invalid, "unknown permission \(grant.permission)") }
+        guard try await catalog.user(id: grant.userID) != nil else { throw CentreError(.notFound, "no user \(grant.userID)") }
+        if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw CentreError(.notFound, "no camera \(camera)") }
+        return .grant(grant, granted: granted)
+    }
+
+    // The same without an audit entry (tests, and what audits on its own).
+
+    public func addUser(name: String, role: Role, password: String, oneTime: Bool = false) async throws -> UserRecord {
+        try await prepareUser(name: name, role: role, password: password, oneTime: oneTime).apply(to: catalog)
+    }
+
+    public func setPassword(userID: Int64, password: String, oneTime: Bool = false) async throws {
+        try await prepareEdit(userID: userID, password: password, oneTime: oneTime, by: nil).apply(to: catalog)
+    }
+
+    public func setDisabled(userID: Int64, _ disabled: Bool) async throws {
+        try await prepareEdit(userID: userID, disabled: disabled, by: nil).apply(to: catalog)
+    }
+
+    public func setRole(userID: Int64, _ role: Role, by actor: Principal?) async throws {
+        try await prepareEdit(userID: userID, role: role, by: actor).apply(to: catalog)
+    }
+
+    public func setGrant(_ grant: GrantRecord, granted: Bool, by actor: Principal?) async throws {
+        try await prepareGrant(grant, granted: granted, by: actor).apply(to: catalog)
     }
 
     /// The user changes their own password, proving the current one.
@@ -124,38 +203,6 @@ public actor Accounts {
         guard try await verify(current, hash: user.passwordHash) else { throw CentreError(.forbidden, "the current password is wrong") }
         guard current != new else { throw CentreError(.invalid, "the new password must differ from the current one") }
         try await setPassword(userID: userID, password: new)
-    }
-
-    public func setDisabled(userID: Int64, _ disabled: Bool) async throws {
-        guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
-        try await catalog.setUserDisabled(id: userID, disabled)
-        if disabled {
-            try await catalog.deleteSessions(userID: userID)
-            try await catalog.revokeAPITokens(userID: userID)
-        }
-    }
-
-    /// Changes a user's role. `actor` (nil: the machine's command line) may not change their
-    /// own: no one grants themselves a permission.
-    public func setRole(userID: Int64, _ role: Role, by actor: Principal?) async throws {
-        try Self.refuseSelf(userID, actor, "change your own role")
-        guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
-        try await catalog.setUserRole(id: userID, role.rawValue)
-    }
-
-    /// Gives or takes a permission beyond the user's role, on one camera or (nil) all;
-    /// never to or from `actor`'s own account.
-    public func setGrant(_ grant: GrantRecord, granted: Bool, by actor: Principal?) async throws {
-        try Self.refuseSelf(grant.userID, actor, granted ? "grant yourself a permission" : "change your own permissions")
-        guard Permission(rawValue: grant.permission) != nil else { throw CentreError(.invalid, "unknown permission \(grant.permission)") }
-        guard try await catalog.user(id: grant.userID) != nil else { throw CentreError(.notFound, "no user \(grant.userID)") }
-        if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw CentreError(.notFound, "no camera \(camera)") }
-        if granted {
-            guard !(try await catalog.grants(userID: grant.userID)).contains(grant) else { return }
-            try await catalog.addGrant(grant)
-        } else {
-            try await catalog.removeGrant(grant)
-        }
     }
 
     private static func refuseSelf(_ userID: Int64, _ actor: Principal?, _ what: String) throws {
@@ -293,3 +340,4 @@ public actor Accounts {
         Array(SHA256.hash(data: Array(token.utf8)))
     }
 }
+

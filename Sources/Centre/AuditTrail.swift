@@ -72,7 +72,14 @@ public actor AuditTrail {
 
     private var leaves: [MerkleTree.Hash] = []
     private var frontier = MerkleFrontier()
-    private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<Int64, any Error>)] = []
+    /// An entry waiting to be written, with the catalog change it records (nil: none).
+    private struct Pending {
+        var entry: AuditEntry
+        var change: (@Sendable () async throws -> any Sendable)?
+        var continuation: CheckedContinuation<(Int64, any Sendable), any Error>
+    }
+
+    private var pending: [Pending] = []
     private var writing = false
     private var latestCheckpoint: CheckpointRow?
     /// Where each new checkpoint is also written (`AuditWitness`).
@@ -96,8 +103,23 @@ public actor AuditTrail {
     /// Appends one entry and returns its position once it is durable.
     @discardableResult
     public func append(_ entry: AuditEntry) async throws -> Int64 {
+        try await enqueue(entry, change: nil).0
+    }
+
+    /// Makes `change` and appends the entry that records it in one catalog transaction: both
+    /// are stored or neither (an account edit never happens unaudited, nor is an edit that
+    /// failed recorded as made). `change` runs holding the catalog's write lock: catalog
+    /// writes only, no bcrypt, no network. Returns the entry's position and what `change`
+    /// returned.
+    public func append<T: Sendable>(_ entry: AuditEntry, with change: @escaping @Sendable () async throws -> T) async throws -> (Int64, T) {
+        let (position, result) = try await enqueue(entry, change: { try await change() })
+        guard let typed = result as? T else { throw CentreError(.invalid, "audit log: an audited change returned \(type(of: result))") }
+        return (position, typed)
+    }
+
+    private func enqueue(_ entry: AuditEntry, change: (@Sendable () async throws -> any Sendable)?) async throws -> (Int64, any Sendable) {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append((entry, continuation))
+            pending.append(Pending(entry: entry, change: change, continuation: continuation))
             if !writing {
                 writing = true
                 Task { await self.drain() }
@@ -105,16 +127,28 @@ public actor AuditTrail {
         }
     }
 
+    /// Writes what is pending: plain entries in batches (one durable transaction each), an
+    /// entry with a change alone in its own transaction, in the order they came.
     private func drain() async {
         while !pending.isEmpty {
-            let batch = pending
-            pending = []
+            var batch: [Pending] = []
+            var change: (@Sendable () async throws -> any Sendable)?
+            while let next = pending.first {
+                if next.change != nil {
+                    if batch.isEmpty {
+                        batch = [pending.removeFirst()]
+                        change = next.change
+                    }
+                    break
+                }
+                batch.append(pending.removeFirst())
+            }
             do {
-                let positions = try await write(batch.map(\.entry))
+                let (positions, result) = try await write(batch.map(\.entry), change: change)
                 batchesWritten += 1
-                for (item, position) in zip(batch, positions) { item.continuation.resume(returning: position) }
+                for (item, position) in zip(batch, positions) { item.continuation.resume(returning: (position, result)) }
             } catch {
-                logger.error("audit append failed: \(error)")
+                if change == nil { logger.error("audit append failed: \(error)") }
                 for item in batch { item.continuation.resume(throwing: error) }
             }
         }
@@ -123,7 +157,7 @@ public actor AuditTrail {
 
     /// Writes a batch at the end of the log; when another process (a `vigil` command run
     /// beside the server) appended first, reads its entries and tries again after them.
-    private func write(_ entries: [AuditEntry]) async throws -> [Int64] {
+    private func write(_ entries: [AuditEntry], change: (@Sendable () async throws -> any Sendable)?) async throws -> ([Int64], any Sendable) {
         for _ in 0..<20 {
             let base = Int64(leaves.count)
             let time = iso8601(micros: currentMicros())
@@ -134,14 +168,20 @@ public actor AuditTrail {
                 entry.time = time
                 rows.append(AuditRow(seq: entry.seq, body: try entry.encoded()))
             }
+            let result: any Sendable
             do {
-                try await catalog.appendAudit(rows)
+                if let change {
+                    result = try await catalog.appendAudit(rows, with: change)
+                } else {
+                    try await catalog.appendAudit(rows)
+                    result = ()
+                }
             } catch is CatalogConflict {
                 try await catchUp()
                 continue
             }
             for row in rows { add(leafHash: MerkleTree.leafHash(row.body)) }
-            return rows.map(\.seq)
+            return (rows.map(\.seq), result)
         }
         throw CentreError(.conflict, "audit log: could not append after 20 attempts (another writer keeps winning)")
     }

@@ -38,9 +38,14 @@ struct UserRoutes {
             let body = try await request.decode(as: NewUser.self, context: context)
             guard let role = Role(rawValue: body.role) else { throw APIError(status: .badRequest, message: "unknown role \(body.role)") }
             // A password set by someone else is one-time: its owner must change it.
-            let user = try await mapErrors { try await env.accounts.addUser(name: body.name, role: role, password: body.password, oneTime: true) }
-            try await env.audit.append(AuditEntry("user.add", "ok", principal: principal, request: request, context: context,
-                                                  detail: "user \(user.name) as \(role.rawValue)"))
+            let catalog = env.catalog
+            let user = try await mapErrors {
+                let change = try await env.accounts.prepareUser(name: body.name, role: role, password: body.password, oneTime: true)
+                // The account and its audit entry are stored together or not at all.
+                return try await env.audit.append(AuditEntry("user.add", "ok", principal: principal, request: request, context: context,
+                                                             detail: "user \(body.name) as \(role.rawValue)"),
+                                                  with: { try await change.apply(to: catalog) }).1
+            }
             return try json(try await view(user), status: .created)
         }
         t.add(.patch, "/api/users/{uid}", .manageUsers) { request, context, principal in
@@ -50,6 +55,7 @@ struct UserRoutes {
             let body = try await request.decode(as: UserChange.self, context: context)
             // Everything is checked before anything changes: an edit applies whole or not at all.
             var role: Role?
+            var change: Accounts.AccountChange?
             do {
                 try await mapErrors {
                     guard id != principal.userID else {
@@ -60,7 +66,8 @@ struct UserRoutes {
                         guard let parsed = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
                         role = parsed
                     }
-                    if let password = body.password { try await env.accounts.validate(password: password) }
+                    change = try await env.accounts.prepareEdit(userID: id, role: role, disabled: body.disabled, password: body.password,
+                                                                oneTime: true, by: principal)
                 }
             } catch let error as APIError {
                 if error.status == .forbidden {
@@ -70,22 +77,19 @@ struct UserRoutes {
                 throw error
             }
             var changes: [String] = []
-            try await mapErrors {
-                if let role {
-                    try await env.accounts.setRole(userID: id, role, by: principal)
-                    changes.append("role \(user.role) → \(role.rawValue)")
+            if let role { changes.append("role \(user.role) → \(role.rawValue)") }
+            if let disabled = body.disabled { changes.append(disabled ? "disabled" : "enabled") }
+            if body.password != nil { changes.append("password reset (one-time)") }
+            // The edit and its audit entry are stored together or not at all.
+            let catalog = env.catalog
+            if let change {
+                let edited = try await mapErrors {
+                    try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
+                                                          detail: "user \(user.name): " + changes.joined(separator: ", ")),
+                                               with: { try await change.apply(to: catalog) }).1
                 }
-                if let disabled = body.disabled {
-                    try await env.accounts.setDisabled(userID: id, disabled)
-                    changes.append(disabled ? "disabled" : "enabled")
-                }
-                if let password = body.password {
-                    try await env.accounts.setPassword(userID: id, password: password, oneTime: true)
-                    changes.append("password reset (one-time)")
-                }
+                return try json(try await view(edited))
             }
-            try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
-                                                  detail: "user \(user.name): " + changes.joined(separator: ", ")))
             return try json(try await view(try await env.catalog.user(id: id) ?? user))
         }
         t.add(.get, "/api/users/{uid}/tokens", .manageUsers) { _, context, _ in
@@ -112,16 +116,21 @@ struct UserRoutes {
                 }
                 let body = try await request.decode(as: GrantView.self, context: context)
                 let grant = GrantRecord(userID: id, permission: body.permission, cameraID: body.camera)
+                let change: Accounts.AccountChange
                 do {
-                    try await mapErrors { try await env.accounts.setGrant(grant, granted: method == .post, by: principal) }
+                    change = try await mapErrors { try await env.accounts.prepareGrant(grant, granted: method == .post, by: principal) }
                 } catch let error as APIError where error.status == .forbidden {
                     try await env.audit.append(AuditEntry(action, "denied", principal: principal, request: request, context: context,
                                                           detail: "user \(user.name): \(error.message)"))
                     throw error
                 }
-                try await env.audit.append(AuditEntry(action, "ok", principal: principal, request: request, context: context,
-                                                      detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"))
-                return try json(try await view(user))
+                let catalog = env.catalog
+                let granted = try await mapErrors {
+                    try await env.audit.append(AuditEntry(action, "ok", principal: principal, request: request, context: context,
+                                                          detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"),
+                                               with: { try await change.apply(to: catalog) }).1
+                }
+                return try json(try await view(granted))
             }
         }
     }

@@ -79,8 +79,8 @@ struct UserCommand: AsyncParsableCommand {
             let password = try UserCommand.readPassword()
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             do {
-                let user = try await site.accounts.addUser(name: name, role: r, password: password, oneTime: oneTime)
-                try await site.auditCommandLine("user.add", detail: "user \(user.name) as \(r.rawValue)")
+                let change = try await site.accounts.prepareUser(name: name, role: r, password: password, oneTime: oneTime)
+                let user = try await site.auditCommandLine("user.add", detail: "user \(name) as \(r.rawValue)", change: change)
                 say("user \(user.id) \(user.name) (\(r.title))")
             } catch let error as CentreError {
                 await site.catalog.close()
@@ -100,10 +100,12 @@ struct UserCommand: AsyncParsableCommand {
             let password = try UserCommand.readPassword()
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
-            do { try await site.accounts.setPassword(userID: user.id, password: password, oneTime: oneTime) } catch let error as CentreError {
+            do {
+                let change = try await site.accounts.prepareEdit(userID: user.id, password: password, oneTime: oneTime, by: nil)
+                try await site.auditCommandLine("user.edit", detail: "user \(name): password set", change: change)
+            } catch let error as CentreError {
                 throw ValidationError(error.message)
             }
-            try await site.auditCommandLine("user.edit", detail: "user \(name): password set")
             await site.catalog.close()
             say("password of \(name) set")
         }
@@ -117,8 +119,8 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
-            try await site.accounts.setDisabled(userID: user.id, true)
-            try await site.auditCommandLine("user.edit", detail: "user \(name): disabled")
+            try await site.auditCommandLine("user.edit", detail: "user \(name): disabled",
+                                            change: try await site.accounts.prepareEdit(userID: user.id, disabled: true, by: nil))
             await site.catalog.close()
             say("\(name) disabled")
         }
@@ -157,9 +159,10 @@ struct UserCommand: AsyncParsableCommand {
                 camera = try await site.catalog.camera(named: cameraName)
                 guard camera != nil else { throw ValidationError("no camera named \(cameraName)") }
             }
-            try await site.accounts.setGrant(GrantRecord(userID: user.id, permission: permission, cameraID: camera?.id), granted: granted, by: nil)
+            let change = try await site.accounts.prepareGrant(GrantRecord(userID: user.id, permission: permission, cameraID: camera?.id),
+                                                              granted: granted, by: nil)
             let scope = camera.map { "camera \($0.id)" } ?? "all cameras"
-            try await site.auditCommandLine(granted ? "grant.add" : "grant.remove", camera: camera, detail: "user \(name): \(permission) on \(scope)")
+            try await site.auditCommandLine(granted ? "grant.add" : "grant.remove", detail: "user \(name): \(permission) on \(scope)", change: change)
             await site.catalog.close()
             say("\(name): \(permission) on \(cameraName ?? "every camera") \(granted ? "granted" : "taken back")")
         } catch let error as CentreError {

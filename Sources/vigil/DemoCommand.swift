@@ -51,8 +51,8 @@ struct Demo: AsyncParsableCommand {
                 // One-time passwords: each must be changed at first sign-in.
                 for (name, role) in [("admin", Role.admin), ("operator", Role.operator)] {
                     let oneTime = randomToken(bytes: 9)
-                    _ = try await site.accounts.addUser(name: name, role: role, password: oneTime, oneTime: true)
-                    try await site.auditCommandLine("user.add", detail: "user \(name) as \(role.rawValue) (demo, one-time password)")
+                    try await site.auditCommandLine("user.add", detail: "user \(name) as \(role.rawValue) (demo, one-time password)",
+                                                    change: try await site.accounts.prepareUser(name: name, role: role, password: oneTime, oneTime: true))
                     logins.add("\(name) / \(oneTime)   (\(role.title); one-time password, change it at first sign-in)")
                 }
             }

@@ -107,3 +107,42 @@ import TestSupport
         }
     }
 }
+
+/// An account change and the audit entry that records it are one transaction.
+@Suite struct AuditedChangeTests {
+    static func trail(_ dir: String, _ catalog: Catalog) async throws -> AuditTrail {
+        let keys = try SiteKeys.loadOrCreate(directory: dir + "/keys", siteName: "test")
+        return try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test/audit")
+    }
+
+    @Test func aChangeThatFailsLeavesNoEntryAndAnEntryThatFailsLeavesNoChange() async throws {
+        try await TestSupport.withCatalog("audited-change") { dir, catalog in
+            let trail = try await Self.trail(dir, catalog)
+            let accounts = Accounts(catalog: catalog, policy: AccountsTests.policy())
+            let user = try await accounts.addUser(name: "ola", role: .operator, password: "correct horse battery")
+            let entry = AuditEntry(action: "grant.add", result: "ok", user: "admin", detail: "user ola: live")
+
+            // The change fails (here: the name was taken in between): no entry.
+            struct Refused: Error {}
+            await #expect(throws: Refused.self) {
+                _ = try await trail.append(entry, with: { () async throws -> Int in throw Refused() })
+            }
+            #expect(await trail.size == 0)
+
+            // The entry cannot go where it was meant to (another process appended first):
+            // the change is rolled back with it, then made once more with the entry after the
+            // other one. A change made twice would leave two grant rows.
+            let other = AuditEntry(action: "other.process", result: "ok", detail: "written beside the server")
+            var stored = other
+            stored.seq = 0
+            try await catalog.appendAudit([AuditRow(seq: 0, body: try stored.encoded())])
+            let (position, _) = try await trail.append(entry, with: {
+                try await catalog.addGrant(GrantRecord(userID: user.id, permission: "live", cameraID: nil))
+                return 0
+            })
+            #expect(position == 1)
+            #expect(try await catalog.grants(userID: user.id).count == 1)
+            #expect(try await catalog.auditEntries().count == 2)
+        }
+    }
+}
