@@ -133,7 +133,12 @@ function livePlayer(video, camera) {
     socket.onclose = (event) => {
       if (closed) return;
       closed = true;
-      const why = event.reason || (event.code === 1006 ? 'the connection to the server was lost' : `closed (${event.code})`);
+      // 1006: no close frame. Before any picture that is a refused handshake (signed out,
+      // no permission, a page served from an origin the server does not know); after, a
+      // lost connection. The browser hides which, so say both.
+      const why = event.reason || (event.code === 1006
+        ? 'the server refused it or the connection was lost; reload the page, and if it persists ask the administrator (the audit log says why)'
+        : `closed (${event.code})`);
       video.title = video.parentElement.dataset.notice = `live view ended: ${why}`;
       video.pause();
     };

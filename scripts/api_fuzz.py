@@ -31,17 +31,19 @@ def password(role):
     return f"schemathesis {role} passphrase"
 
 
-def token(base, role):
-    """Signs in as the role's user and issues an API token (shown once)."""
+def token(base, role, count=1):
+    """Signs in as the role's user and issues `count` API tokens (each shown once); returns the last."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     body = json.dumps({"username": f"u-{role}", "password": password(role)}).encode()
     reply = opener.open(urllib.request.Request(base + "/api/session", data=body, headers={"Content-Type": "application/json"}))
     csrf = json.load(reply)["csrfToken"]
-    body = json.dumps({"name": "schemathesis"}).encode()
-    reply = opener.open(urllib.request.Request(base + "/api/tokens", data=body,
-                                               headers={"Content-Type": "application/json", "X-CSRF-Token": csrf}))
-    return json.load(reply)["token"]
+    for _ in range(count):
+        body = json.dumps({"name": "schemathesis"}).encode()
+        reply = opener.open(urllib.request.Request(base + "/api/tokens", data=body,
+                                                   headers={"Content-Type": "application/json", "X-CSRF-Token": csrf}))
+        issued = json.load(reply)["token"]
+    return issued
 
 
 def wait_for(path, text, seconds):
@@ -65,6 +67,8 @@ def main():
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     vigil = os.path.abspath(args.vigil)
+    # Absolute: schemathesis runs in the scratch directory.
+    schemathesis = os.path.abspath(args.schemathesis) if os.sep in args.schemathesis else (shutil.which(args.schemathesis) or args.schemathesis)
     work = tempfile.mkdtemp(prefix="vigil-api-fuzz-")
     data, log = f"{work}/data", f"{work}/serve.log"
 
@@ -74,6 +78,21 @@ def main():
     run("camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:9/none")
     for role in ROLES:
         run("user", "add", "--data", data, f"u-{role}", "--role", role, stdin=password(role) + "\n")
+    run("user", "add", "--data", data, "u-spare", "--role", "operator", stdin=password("spare") + "\n")
+    # Something for the evidence routes to find: an exhibit (over an hour with no footage),
+    # shared with the roles that see evidence, and an investigator who may register more.
+    hour = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(time.time() - 7200))
+    later = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(time.time() - 3600))
+    exhibit = subprocess.run([vigil, "evidence", "create", "--data", data, "--camera", "gate", "--from", hour, "--to", later,
+                              "--case", "FUZZ-1", "--body", "police", "--purpose", "schemathesis"],
+                             text=True, check=True, stdout=subprocess.PIPE).stdout.strip()
+    for role in ["investigator", "prosecutor", "court"]:
+        run("evidence", "share", "--data", data, exhibit, "--user", f"u-{role}")
+    run("user", "grant", "--data", data, "u-investigator", "--permission", "register-evidence")
+    # The run's settings: the repository's, and the exhibit for `{exhibit}` in paths.
+    config = f"{work}/schemathesis.toml"
+    with open(f"{root}/scripts/schemathesis.toml") as f, open(config, "w") as out:
+        out.write(f.read() + f'\n[parameters]\n"path.exhibit" = "{exhibit}"\n')
     # The fuzzer authenticates with bearer tokens: its copy of the document offers that
     # scheme alone (with both, it sends made-up session cookies beside a valid token).
     with open(f"{root}/docs/openapi.json") as f:
@@ -93,16 +112,21 @@ def main():
             return 1
         # Every token before any run: the runs' made-up sign-ins soon have this address
         # refused by the per-address limit on failed sign-ins, as they should.
+        # The low token ids go to a spare account first: the runs try DELETE /api/tokens/{id}
+        # with small ids, and a run that revoked its own token would test only 401s after.
+        token(base, "spare", count=100)
         tokens = {role: token(base, role) for role in args.roles}
         for role in args.roles:
             bearer = tokens[role]
-            command = [args.schemathesis, "--config-file", f"{root}/scripts/schemathesis.toml", "run", schema, "--url", base, "-H", f"Authorization: Bearer {bearer}",
+            command = [schemathesis, "--config-file", config, "run", schema, "--url", base, "-H", f"Authorization: Bearer {bearer}",
                        "--checks", "all", "--max-examples", str(args.examples), "--phases", "examples,coverage,fuzzing",
                        "--workers", "1", "--no-color"]
             if args.seed != "random":
                 command += ["--seed", args.seed]
             print(f"api-fuzz: {role}", flush=True)
-            result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            # In the scratch directory: schemathesis keeps its cache and Hypothesis its
+            # examples under the working directory.
+            result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)
             out = result.stdout
             with open(f"{work}/schemathesis-{role}.log", "w") as f:
                 f.write(out)
@@ -111,6 +135,12 @@ def main():
             if result.returncode != 0:
                 failed.append(role)
                 print(out[-6000:])
+            # A run can revoke the very token it tests with (DELETE /api/tokens/{id} with
+            # its own id); what it tested after that was only the 401 path.
+            try:
+                urllib.request.urlopen(urllib.request.Request(base + "/api/session", headers={"Authorization": f"Bearer {bearer}"}), timeout=10)
+            except urllib.error.HTTPError as e:
+                failed.append(f"{role} (its token answered {e.code} after the run: it tested little past that)")
             if server.poll() is not None:
                 print(f"api-fuzz: vigil serve died during the {role} run (exit {server.returncode}); see {log}", file=sys.stderr)
                 return 1

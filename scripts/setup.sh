@@ -4,6 +4,7 @@
 # the tests record from) and Chromium (the browser the console test drives headless).
 # Idempotent: installs only what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   ffmpeg chromium systemd python3-venv
@@ -22,16 +23,6 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# schemathesis (PyPI), the HTTP API fuzzer scripts/api_fuzz.py drives, in a virtual
-# environment of its own under .build-tools/ (ignored by git), at a pinned version.
-schemathesis_version=4.32.5
-venv=.build-tools/schemathesis
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
-  echo "setup: installing schemathesis $schemathesis_version into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 
 if ! command -v swift >/dev/null; then

@@ -22,7 +22,17 @@ swift test --skip-build --skip EndToEndTests 2>&1 | tee -a "$results" || status=
 swift test --skip-build --filter EndToEndTests 2>&1 | tee -a "$results" || status=1
 
 # The HTTP API under schemathesis, once per role, a few examples per operation with a
-# fixed seed (scripts/api_fuzz.py; longer runs: docs/design/security.md).
+# fixed seed (scripts/api_fuzz.py; longer runs: docs/design/security.md). schemathesis
+# and its dependencies come from PyPI at pinned versions, into a virtual environment of
+# their own (only the tests need them: the demo does not).
+venv=.build-tools/schemathesis
+if ! cmp -s scripts/api_fuzz_requirements.txt "$venv/requirements.txt"; then
+  echo "test: installing schemathesis into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/api_fuzz_requirements.txt
+  cp scripts/api_fuzz_requirements.txt "$venv/requirements.txt"
+fi
 api_status=0
 scripts/api_fuzz.py --vigil .build/debug/vigil --schemathesis .build-tools/schemathesis/bin/schemathesis \
   --examples "${API_FUZZ_EXAMPLES:-5}" 2>&1 | tee -a "$results" || true

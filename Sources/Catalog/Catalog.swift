@@ -135,7 +135,7 @@ public actor Catalog {
     private let closeHandler: (@Sendable () async throws -> Void)?
 
     /// Schema version this code reads and writes.
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
 
     /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
     /// full synchronous commits: a committed row survives a crash or power loss.
@@ -332,6 +332,8 @@ public actor Catalog {
                     PRIMARY KEY (evidence_id, user_id))
                 """).run()
             try await db.create(index: "evidence_shares_by_user").on("evidence_shares").column("user_id").run()
+        }),
+        (6, { db in
             // Who registered an exhibit, by account: a name compared as text could match
             // another account's name that only looks the same.
             try await db.alter(table: "evidence_items").column("created_by_user_id", type: .bigint, []).run()

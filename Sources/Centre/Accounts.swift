@@ -81,7 +81,8 @@ public actor Accounts {
 
     /// The password policy, checked before anything is changed.
     public func validate(password: String) throws {
-        guard password.count >= policy.minimumPasswordLength else {
+        // Counted in code points, as the OpenAPI document's minLength counts.
+        guard password.unicodeScalars.count >= policy.minimumPasswordLength else {
             throw CentreError(.invalid, "a password needs at least \(policy.minimumPasswordLength) characters")
         }
         guard password.utf8.count <= 72 else { throw CentreError(.invalid, "bcrypt uses at most 72 bytes of a password") }
@@ -244,7 +245,8 @@ public actor Accounts {
     public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
         let now = currentMicros()
         try limiter.admit(address, now: now)
-        guard let user = try await catalog.user(named: name) else {
+        // Names are stored in NFC (validate(name:)): look up the same spelling.
+        guard let user = try await catalog.user(named: name.precomposedStringWithCanonicalMapping) else {
             _ = try await verify(password, hash: decoyHash)
             limiter.fail(address, now: now)
             throw CentreError(.unauthenticated, "unknown user or wrong password")

@@ -118,7 +118,7 @@ public struct EvidenceRegister: Sendable {
         } else {
             item = try await find(exhibit)
         }
-        return (item, try await catalog.user(named: name))
+        return (item, try await catalog.user(named: name.precomposedStringWithCanonicalMapping))
     }
 
     public func shares(_ item: EvidenceRecord) async throws -> [EvidenceShareRecord] {
@@ -249,19 +249,19 @@ public struct EvidenceRegister: Sendable {
     /// must leave `floorBytes` free on `shelfRoot`'s disk for recording.
     public func withExportSlot<T>(_ item: EvidenceRecord, by agent: Agent, limit: Int, shelfRoot: String, floorBytes: Int64,
                                   _ body: () async throws -> T) async throws -> T {
-        try exportGate.enter(agent.user)
+        let estimate = try await coveredSegments(item).reduce(Int64(0)) { $0 + $1.byteCount }
+        // Free space on the disk the exports share with the recordings (the shelf's parent,
+        // the data directory, exists from the start); not knowing it refuses the export.
+        let disk = (shelfRoot as NSString).deletingLastPathComponent
+        guard let free = (try? FileManager.default.attributesOfFileSystem(forPath: disk)[.systemFreeSize] as? NSNumber)?.int64Value else {
+            throw CentreError(.insufficientStorage, "cannot tell how much space is free on \(disk); no export is written blind")
+        }
+        try exportGate.enter(agent.user, bytes: estimate, free: free, floor: floorBytes)
         do {
             let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: currentMicros() - 86_400_000_000)
             guard made < limit else {
                 throw CentreError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
                                   + "download what you need from those, or export again once the oldest is a day old")
-            }
-            let estimate = try await coveredSegments(item).reduce(Int64(0)) { $0 + $1.byteCount }
-            let free = (try? FileManager.default.attributesOfFileSystem(forPath: shelfRoot)[.systemFreeSize] as? NSNumber)?.int64Value
-            if let free, free - estimate < floorBytes {
-                throw CentreError(.insufficientStorage, String(format: "this export needs about %.1f GB and the server has %.1f GB free, "
-                                                               + "of which %.1f GB stay for recording: remove older exports first",
-                                                               Double(estimate) / 1e9, Double(free) / 1e9, Double(floorBytes) / 1e9))
             }
             let result = try await body()
             exportGate.leave(agent.user)
@@ -353,28 +353,36 @@ public struct EvidenceRegister: Sendable {
 }
 
 /// Server-side exports in progress: one per user, `concurrent` in all. Each copies footage
-/// to the server's disk and reads it at disk speed, so a user's burst must wait its turn.
+/// to the server's disk and reads it at disk speed, so a user's burst must wait its turn;
+/// the bytes of those being written count against the free space the next one sees.
 final class ExportGate: Sendable {
-    private let running = Mutex<Set<String>>([])
+    private let running = Mutex<[String: Int64]>([:])
     let concurrent: Int
 
     init(concurrent: Int) {
         self.concurrent = concurrent
     }
 
-    func enter(_ user: String) throws {
+    func enter(_ user: String, bytes: Int64, free: Int64, floor: Int64) throws {
         try running.withLock { users in
-            guard !users.contains(user) else {
+            guard users[user] == nil else {
                 throw CentreError(.conflict, "one of your exports is still being written; wait for it to finish")
             }
             guard users.count < concurrent else {
                 throw CentreError(.busy(retryAfterSeconds: 30), "the server is writing \(users.count) exports already; try again shortly")
             }
-            users.insert(user)
+            let writing = users.values.reduce(0, +)
+            guard free - writing - bytes >= floor else {
+                throw CentreError(.insufficientStorage, String(format: "this export needs about %.1f GB and the server has %.1f GB free "
+                                                               + "(%.1f GB of it taken by exports being written), of which %.1f GB stay for "
+                                                               + "recording: remove older exports first",
+                                                               Double(bytes) / 1e9, Double(free) / 1e9, Double(writing) / 1e9, Double(floor) / 1e9))
+            }
+            users[user] = bytes
         }
     }
 
     func leave(_ user: String) {
-        _ = running.withLock { $0.remove(user) }
+        _ = running.withLock { $0.removeValue(forKey: user) }
     }
 }

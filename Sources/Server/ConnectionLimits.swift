@@ -24,28 +24,35 @@ public struct ConnectionLimits: Sendable {
     public var headTimeout: Duration
     public var bodyTimeout: Duration
     public var perAddress: Int
+    /// Addresses the per-address cap does not apply to: the site's reverse proxies, which
+    /// carry every station's connections.
+    public var exempt: Set<String>
 
     public init(idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
-                perAddress: Int = 64) {
+                perAddress: Int = 64, exempt: Set<String> = []) {
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
         self.bodyTimeout = bodyTimeout
         self.perAddress = perAddress
+        self.exempt = exempt
     }
 }
 
 /// Counts open connections per remote address.
 final class ConnectionCounter: Sendable {
     let perAddress: Int
+    let exempt: Set<String>
     private let open = Mutex<[String: Int]>([:])
 
-    init(perAddress: Int) {
+    init(perAddress: Int, exempt: Set<String> = []) {
         self.perAddress = perAddress
+        self.exempt = exempt
     }
 
     /// Counts a connection from `address`; false when it would be over the limit (and is not counted).
     func admit(_ address: String) -> Bool {
-        open.withLock { table in
+        if exempt.contains(address) { return true }
+        return open.withLock { table in
             let n = table[address, default: 0]
             guard n < perAddress else { return false }
             table[address] = n + 1
@@ -54,6 +61,7 @@ final class ConnectionCounter: Sendable {
     }
 
     func release(_ address: String) {
+        if exempt.contains(address) { return }
         open.withLock { table in
             let n = table[address, default: 0] - 1
             table[address] = n > 0 ? n : nil

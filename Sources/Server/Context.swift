@@ -10,8 +10,9 @@ public struct VigilContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<VigilContext>
     public var authenticated: Authenticated?
-    /// The client's address (no port).
-    public let address: String
+    /// The client's address (no port): the connection's peer, or behind a trusted reverse
+    /// proxy the station it forwarded for (`ClientAddressMiddleware`).
+    public internal(set) var address: String
     /// The connection, for what must reach its pipeline (`HandshakeRefusal`).
     let channel: any Channel
 

@@ -84,6 +84,7 @@ struct LiveRoutes {
 
     func registerWebSocket(_ router: Router<VigilContext>) {
         let env = self.env
+        router.add(middleware: ClientAddressMiddleware(trusted: env.trustedProxies))
         router.add(middleware: HandshakeRefusalMiddleware())
         router.add(middleware: AuthMiddleware(accounts: env.accounts))
         router.ws(RouterPath(Self.path), shouldUpgrade: { request, context in

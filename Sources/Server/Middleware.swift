@@ -2,6 +2,7 @@ import Centre
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// Resolves the session cookie or bearer token for every API request and refuses the
@@ -96,7 +97,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard path.hasPrefix("/api/") || path == "/metrics", let allowed = routes.methods(for: path),
-              !allowed.contains(request.method.rawValue), !(request.method == .head && allowed.contains("GET")) else {
+              !allowed.contains(request.method.rawValue) else {
             return try await next(request, context)
         }
         let allow = allowed.sorted().joined(separator: ", ")
@@ -126,5 +127,29 @@ final class RouteShapes: Sendable {
                     && zip(shape.segments, parts).allSatisfy { template, part in (template.hasPrefix("{") && !part.isEmpty) || template == part }
             }?.methods
         }
+    }
+}
+
+/// Behind a reverse proxy every connection comes from the proxy: per-address limits would
+/// count the whole centre as one station, and the audit log would name the proxy. From an
+/// address in `trusted` (the site's proxies, `trustedProxies`), the station is the
+/// right-most `X-Forwarded-For` hop that is not itself a trusted proxy; from anywhere else
+/// the header is ignored, since any client can send it.
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = VigilContext
+    let trusted: Set<String>
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+        let forwarded = request.headers[values: Self.forwardedFor]
+        guard !trusted.isEmpty, trusted.contains(context.address), !forwarded.isEmpty else {
+            return try await next(request, context)
+        }
+        var context = context
+        let hops = forwarded.joined(separator: ",").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let station = hops.reversed().first(where: { !trusted.contains($0) }), (try? SocketAddress(ipAddress: station, port: 0)) != nil {
+            context.address = station
+        }
+        return try await next(request, context)
     }
 }

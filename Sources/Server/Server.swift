@@ -52,6 +52,8 @@ public struct ServerEnvironment: Sendable {
     /// Origins (`https://vms.example`) the console is also served at, through a reverse
     /// proxy; a cookie-authenticated live stream may be opened from them too.
     public var publicOrigins: [String] = []
+    /// Addresses of the site's reverse proxies, whose `X-Forwarded-For` names the station.
+    public var trustedProxies: Set<String> = []
     /// Free space a server-side export must leave for recording (the retention disk floor).
     public var diskFloorBytes: Int64 = 1 << 30
 
@@ -104,6 +106,7 @@ public struct VigilServer {
 
     public init(environment env: ServerEnvironment) {
         let router = Router(context: VigilContext.self)
+        router.add(middleware: ClientAddressMiddleware(trusted: env.trustedProxies))
         router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: env.secureCookies))
         router.add(middleware: AuthMiddleware(accounts: env.accounts))
         let shapes = RouteShapes()
@@ -131,7 +134,7 @@ public struct VigilServer {
     public func run(host: String, port: Int, tls: (certificate: String, key: String)?, services: [any Service],
                     limits: ConnectionLimits = ConnectionLimits(),
                     logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
-        let counter = ConnectionCounter(perAddress: limits.perAddress)
+        let counter = ConnectionCounter(perAddress: limits.perAddress, exempt: limits.exempt)
         let webSocketResponder = webSocketRouter.buildResponder()
         let tlsConfiguration = try tls.map { tls in
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }

@@ -128,7 +128,7 @@ struct UserCommand: AsyncParsableCommand {
 
     struct Grant: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give a user a permission beyond their role, on one camera or all (e.g. export on the cameras of an investigator's case).")
+            abstract: "Give a user a permission beyond their role, on one camera or all (e.g. register-evidence on the cameras of an investigator's case).")
         @OptionGroup var dataOptions: DataOptions
         @Argument(help: "User name.") var name: String
         @Option(name: .long, help: "One of: \(Permission.allCases.map(\.rawValue).joined(separator: ", ")).") var permission: String

@@ -4,6 +4,7 @@ import Catalog
 import Centre
 import Foundation
 import Logging
+import NIOCore
 import Recording
 import Server
 import ServiceLifecycle
@@ -53,6 +54,9 @@ struct ServerSettings: Codable {
     /// Where browsers reach the console besides this server's own address (a reverse proxy
     /// terminating TLS): `https://vms.city.example`.
     var publicOrigins: [String] = []
+    /// The reverse proxies in front of the server (IP addresses): their `X-Forwarded-For`
+    /// names the station, and the per-address connection cap does not apply to them.
+    var trustedProxies: [String] = []
     var web: String?
     /// Directories (mounted from other machines) that keep a copy of each signed audit checkpoint.
     var witnessDirs: [String] = []
@@ -60,7 +64,7 @@ struct ServerSettings: Codable {
     struct TLSFiles: Codable { var certificate: String; var key: String }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, exportsPerUserPerDay, publicOrigins, web, witnessDirs
+        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, exportsPerUserPerDay, publicOrigins, trustedProxies, web, witnessDirs
     }
 
     init() {}
@@ -91,6 +95,7 @@ struct ServerSettings: Codable {
         exportKeepDays = try value(.exportKeepDays, exportKeepDays)
         exportsPerUserPerDay = try value(.exportsPerUserPerDay, exportsPerUserPerDay)
         publicOrigins = try value(.publicOrigins, publicOrigins)
+        trustedProxies = try value(.trustedProxies, trustedProxies)
         web = try c.decodeIfPresent(String.self, forKey: .web)
         witnessDirs = try value(.witnessDirs, witnessDirs)
     }
@@ -117,7 +122,16 @@ struct ServerSettings: Codable {
         for origin in publicOrigins where WebOrigin.normalised(origin) == nil {
             throw ValidationError("publicOrigins: \(origin) is not an origin (scheme://host[:port], http or https, no path)")
         }
+        for proxy in trustedProxies where (try? SocketAddress(ipAddress: proxy, port: 0)) == nil {
+            throw ValidationError("trustedProxies: \(proxy) is not an IP address")
+        }
         guard diskFloorMB >= 0 else { throw ValidationError("diskFloorMB must not be negative, got \(diskFloorMB)") }
+    }
+
+    /// Browsers reach the console over TLS: the server's own, or a proxy's when every
+    /// published origin is https. Cookies are then `Secure` and HSTS is sent.
+    var servedOverTLS: Bool {
+        tls != nil || (!publicOrigins.isEmpty && publicOrigins.allSatisfy { $0.lowercased().hasPrefix("https://") })
     }
 
     var hostAndPort: (String, Int) {
@@ -167,11 +181,12 @@ struct CentreRunner {
                 catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
                 keys: site.keys, evidence: site.evidence, exports: shelf, metrics: VigilMetrics(), webRoot: webRoot,
                 openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
-                secureCookies: settings.tls != nil, logger: logger)
+                secureCookies: settings.servedOverTLS, logger: logger)
             env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)
             env.exportsPerUserPerDay = settings.exportsPerUserPerDay
             env.diskFloorBytes = settings.diskFloorMB << 20
             env.publicOrigins = settings.publicOrigins
+            env.trustedProxies = Set(settings.trustedProxies)
             let server = VigilServer(environment: env)
             let scheme = settings.tls == nil ? "http" : "https"
             let audit = site.audit
@@ -190,6 +205,7 @@ struct CentreRunner {
                            CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
                                              every: .seconds(settings.checkpointSeconds)),
                            WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)],
+                limits: ConnectionLimits(exempt: Set(settings.trustedProxies)),
                 logger: logger,
                 onRunning: { actualPort in
                     let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Audit
 import Centre
 import Catalog
 import Recording
@@ -193,6 +194,29 @@ final class RawConnection: Sendable {
             #expect(refused.status == 429 && (refused.json?["error"] as? String)?.contains("24 hours") == true,
                     "\(refused.status) \(String(decoding: refused.body, as: UTF8.self))")
             #expect(h.env.exports.exports(exhibit: exhibit).count == 2)
+        }
+    }
+
+    /// Behind a trusted proxy the station is the forwarded address; from anyone else the
+    /// header is a lie and is ignored.
+    @Test func forwardedForIsBelievedFromTrustedProxiesOnly() async throws {
+        // (trusted proxies, X-Forwarded-For sent, the address the audit log must name)
+        let cases: [(Set<String>, String, String)] = [
+            (["127.0.0.1"], "203.0.113.7", "203.0.113.7"),
+            // A client's own claim sits to the left; the proxy appends what it saw.
+            (["127.0.0.1"], "10.9.9.9, 203.0.113.8", "203.0.113.8"),
+            (["127.0.0.1"], "203.0.113.9, 127.0.0.1", "203.0.113.9"),
+            (["127.0.0.1"], "not-an-address", "127.0.0.1"),
+            ([], "203.0.113.7", "127.0.0.1"),
+        ]
+        for (trusted, forwarded, expected) in cases {
+            try await ServerHarness.with(configure: { $0.trustedProxies = trusted }) { h in
+                _ = try await h.request("POST", "/api/session", json: ["username": "nobody", "password": "wrong password 1"],
+                                        headers: ["X-Forwarded-For": forwarded])
+                let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
+                let address = try AuditEntry.decode(last.body).address
+                #expect(address == expected, "trusting \(trusted), X-Forwarded-For \(forwarded) gave \(address ?? "nil")")
+            }
         }
     }
 
