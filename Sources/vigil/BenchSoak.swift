@@ -36,12 +36,20 @@ struct BenchSoak: AsyncParsableCommand {
         var all: [String: Int] { counts.withLock { $0 } }
     }
 
-    /// The highest value seen, from one task, read by another.
+    /// Memory samples taken by one task, read by another: the highest, and one a minute.
     final class Peak: Sendable {
-        private let highest: Mutex<Double>
-        init(_ first: Double) { highest = Mutex(first) }
-        func note(_ value: Double) { highest.withLock { $0 = max($0, value) } }
-        var value: Double { highest.withLock { $0 } }
+        private let samples: Mutex<(highest: Double, perMinute: [Double], taken: Int)>
+        init(_ first: Double) { samples = Mutex((first, [first], 0)) }
+        /// Called every 10 s.
+        func note(_ value: Double) {
+            samples.withLock {
+                $0.highest = max($0.highest, value)
+                $0.taken += 1
+                if $0.taken % 6 == 0 { $0.perMinute.append(value) }
+            }
+        }
+        var value: Double { samples.withLock { $0.highest } }
+        var perMinute: [Double] { samples.withLock { $0.perMinute } }
     }
 
     func run() async throws {
@@ -139,6 +147,8 @@ struct BenchSoak: AsyncParsableCommand {
         say(String(format: "coverage per camera: min %.4f, mean %.4f", coverage.min() ?? 0, coverage.reduce(0, +) / Double(max(coverage.count, 1))))
         say(String(format: "server RSS: start %.1f MB, end %.1f MB, peak %.1f MB; CPU %.1f%% of a core over the run",
                    rssStart, rssEnd, rssPeak.value, cpu / (seconds + 15) * 100))
+        let minutes = rssPeak.perMinute
+        say("server RSS each 5 min (MB): " + stride(from: 0, to: minutes.count, by: 5).map { String(format: "%.0f", minutes[$0]) }.joined(separator: " → "))
         let t = tally.all
         say("live: \(t["live.frames", default: 0]) frames to \(viewers) viewers, \(t["live.reconnects", default: 0]) reconnects")
         let refused = t.filter { $0.key.hasPrefix("playback.") && $0.key != "playback.ok" }.sorted { $0.key < $1.key }.map { "\($0.key.dropFirst(9)): \($0.value)" }

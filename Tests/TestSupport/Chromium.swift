@@ -124,6 +124,16 @@ public final class Chromium {
         return session
     }
 
+    /// Saves a PNG of the page to `VIGIL_SCREENSHOTS/name.png` when that variable names a
+    /// directory (to look at the console as its users see it); does nothing otherwise.
+    public func screenshot(_ name: String, session: String) throws {
+        guard let directory = ProcessInfo.processInfo.environment["VIGIL_SCREENSHOTS"] else { return }
+        let shot = try call("Page.captureScreenshot", ["format": "png", "captureBeyondViewport": true], session: session)
+        guard let base64 = shot["data"] as? String, let png = Data(base64Encoded: base64) else { throw Failure("no screenshot: \(shot.keys)") }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try png.write(to: URL(fileURLWithPath: "\(directory)/\(name).png"))
+    }
+
     /// Evaluates a JavaScript expression in the page (awaiting a promise) and returns its
     /// JSON value; an exception in the page is thrown with its text.
     public func evaluate(_ expression: String, session: String, timeout: Double = 30) throws -> Any? {
