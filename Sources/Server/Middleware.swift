@@ -88,21 +88,25 @@ func constantTimeEqual(_ a: String, _ b: String) -> Bool {
 }
 
 /// A method the API does not offer on a path it has answers 405 with `Allow` (RFC 9110
-/// §15.5.6), not 404: the path exists. Runs after sign-in, so it tells only signed-in
-/// callers which methods a path takes (the OpenAPI document says as much).
+/// §15.5.6), not 404: the path exists. Consulted only when the router matched nothing, so
+/// the requests that do match (playback's many Range requests) pay nothing for it. Runs
+/// after sign-in, so it tells only signed-in callers which methods a path takes (the
+/// OpenAPI document says as much).
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = VigilContext
     let routes: RouteShapes
 
     func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
-        let path = request.uri.path
-        guard path.hasPrefix("/api/") || path == "/metrics", let allowed = routes.methods(for: path),
-              !allowed.contains(request.method.rawValue) else {
+        do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            guard path.hasPrefix("/api/") || path == "/metrics", let allowed = routes.methods(for: path),
+                  !allowed.contains(request.method.rawValue) else { throw error }
+            let allow = allowed.sorted().joined(separator: ", ")
+            throw APIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not offered here; this path takes \(allow)",
+                           headers: [.allow: allow])
         }
-        let allow = allowed.sorted().joined(separator: ", ")
-        throw APIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not offered here; this path takes \(allow)",
-                       headers: [.allow: allow])
     }
 }
 

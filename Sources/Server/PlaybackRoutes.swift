@@ -143,7 +143,6 @@ struct PlaybackRoutes {
         headers[.contentLength] = String(byteRange.count)
         try await env.audit.append(entry(action, principal, request, context, c, from, to,
                                          detail: "bytes \(byteRange.lowerBound)-\(max(byteRange.lowerBound, byteRange.upperBound - 1))/\(file.size), \(plan.frameCount) frames"))
-        if request.method == .head { return Response(status: status, headers: headers) }
         return Response(status: status, headers: headers, body: ResponseBody { writer in
             var offset = byteRange.lowerBound
             while offset < byteRange.upperBound {

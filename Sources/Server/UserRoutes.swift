@@ -55,9 +55,9 @@ struct UserRoutes {
             let body = try await request.decode(as: UserChange.self, context: context)
             // Everything is checked before anything changes: an edit applies whole or not at all.
             var role: Role?
-            var change: Accounts.AccountChange?
+            let change: Accounts.AccountChange
             do {
-                try await mapErrors {
+                change = try await mapErrors {
                     guard id != principal.userID else {
                         throw CentreError(.forbidden, "no one may change their own role, password or state here: another administrator does "
                                           + "(your own password is changed under Session)")
@@ -66,8 +66,8 @@ struct UserRoutes {
                         guard let parsed = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
                         role = parsed
                     }
-                    change = try await env.accounts.prepareEdit(userID: id, role: role, disabled: body.disabled, password: body.password,
-                                                                oneTime: true, by: principal)
+                    return try await env.accounts.prepareEdit(userID: id, role: role, disabled: body.disabled, password: body.password,
+                                                              oneTime: true, by: principal)
                 }
             } catch let error as APIError {
                 if error.status == .forbidden {
@@ -82,15 +82,12 @@ struct UserRoutes {
             if body.password != nil { changes.append("password reset (one-time)") }
             // The edit and its audit entry are stored together or not at all.
             let catalog = env.catalog
-            if let change {
-                let edited = try await mapErrors {
-                    try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
-                                                          detail: "user \(user.name): " + changes.joined(separator: ", ")),
-                                               with: { try await change.apply(to: catalog) }).1
-                }
-                return try json(try await view(edited))
+            let edited = try await mapErrors {
+                try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
+                                                      detail: "user \(user.name): " + changes.joined(separator: ", ")),
+                                           with: { try await change.apply(to: catalog) }).1
             }
-            return try json(try await view(try await env.catalog.user(id: id) ?? user))
+            return try json(try await view(edited))
         }
         t.add(.get, "/api/users/{uid}/tokens", .manageUsers) { _, context, _ in
             guard let id = context.parameters.get("uid", as: Int64.self), try await env.catalog.user(id: id) != nil else {

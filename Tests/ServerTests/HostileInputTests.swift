@@ -220,6 +220,18 @@ final class RawConnection: Sendable {
         }
     }
 
+    /// A method a path does not take is 405 with Allow; a path that does not exist stays 404.
+    @Test func anUndeclaredMethodAnswers405WithAllow() async throws {
+        try await ServerHarness.with { h in
+            let supervisor = try await h.signIn(.supervisor)
+            let put = try await h.request("PUT", "/api/cameras", session: supervisor, json: [:])
+            #expect(put.status == 405 && put.headers["allow"] == "GET, POST", "\(put.status) \(put.headers["allow"] ?? "no Allow")")
+            #expect(try await h.request("DELETE", "/api/cameras/\(h.cameraID)", session: supervisor).status == 405)
+            #expect(try await h.request("GET", "/api/no-such-thing", session: supervisor).status == 404)
+            #expect(try await h.request("GET", "/api/cameras", session: supervisor).status == 200)
+        }
+    }
+
     @Test func signInTakesJSONOnly() async throws {
         try await ServerHarness.with { h in
             let form = "username=u-operator&password=\(ServerHarness.password.replacingOccurrences(of: " ", with: "+"))"
