@@ -37,21 +37,6 @@ public struct RTSPResponse: Sendable, Equatable {
 
     public var cseq: Int? { headers["CSeq"].flatMap { Int($0.trimmingWhitespace()) } }
 
-    /// Finds the end of the header block: CRLFCRLF, or LFLF from sloppy firmware.
-    /// Returns the head and the index where the body starts.
-    static func splitHead(_ bytes: ArraySlice<UInt8>) -> (ArraySlice<UInt8>, Int)? {
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            if bytes[i] == 10 {
-                let next = bytes.index(after: i)
-                if next < bytes.endIndex && bytes[next] == 10 { return (bytes[..<i], next + 1) }
-                if next + 1 < bytes.endIndex && bytes[next] == 13 && bytes[next + 1] == 10 { return (bytes[..<i], next + 2) }
-            }
-            i += 1
-        }
-        return nil
-    }
-
     static func parseHead(_ head: ArraySlice<UInt8>, offset: Int64) throws -> RTSPResponse {
         let text = String(decoding: head, as: UTF8.self)
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0.isNewline })
@@ -98,6 +83,9 @@ public struct RTSPWireDecoder: Sendable {
     public private(set) var consumed: Int64 = 0
     /// Junk bytes skipped under `JunkPolicy.skip`, in total.
     public private(set) var junkSkipped: Int64 = 0
+    /// Bytes of message heads examined so far, counting each re-examination: what a test
+    /// compares with the bytes received to see that slow input is not re-read.
+    private(set) var headBytesExamined: Int64 = 0
 
     public init(policies: QuirkPolicies = QuirkPolicies()) {
         self.policies = policies
@@ -165,32 +153,90 @@ public struct RTSPWireDecoder: Sendable {
         }
     }
 
+    /// Where the message at the front of the buffer stands between calls. A camera may send
+    /// a message a few bytes per read; the decoder keeps how far it has looked for the end
+    /// of the head, and the head once parsed, so each byte is examined once however the
+    /// reads cut it. Offsets count from the buffer's reader index, which does not move
+    /// until the message is taken: the caller passes the same bytes back with more after
+    /// them (`discardReadBytes` keeps that true).
+    private enum Progress: Sendable {
+        /// The head's end is not among its first `scanned` bytes.
+        case head(scanned: Int)
+        /// The head is parsed; the message is complete once `bodyStart + length` bytes are here.
+        case body(bodyStart: Int, length: Int, message: PendingMessage)
+    }
+
+    private enum PendingMessage: Sendable {
+        case response(RTSPResponse)
+        case serverRequest(method: String)
+    }
+
+    private var progress = Progress.head(scanned: 0)
+
     private mutating func decodeMessage(_ buffer: inout ByteBuffer) throws -> RTSPInbound? {
-        let view = buffer.readableBytesView
-        let limit = min(view.count, maxHeaderBytes + 4)
-        let window = Array(view.prefix(limit))[...]
-        guard let (head, bodyStart) = RTSPResponse.splitHead(window) else {
-            if view.count > maxHeaderBytes {
-                throw RTSPError(.messageTooLarge(limit: maxHeaderBytes), offset: consumed)
+        let available = buffer.readableBytes
+        let bodyStart: Int, length: Int, message: PendingMessage
+        switch progress {
+        case let .body(start, bodyLength, pending):
+            (bodyStart, length, message) = (start, bodyLength, pending)
+        case let .head(scanned):
+            // A terminator is up to three bytes (LF CR LF), so one cut by the last read is
+            // looked at again from its first byte.
+            let from = max(0, scanned - 2)
+            let limit = min(available, maxHeaderBytes + 4)
+            guard let (headEnd, start) = Self.findHeadEnd(buffer, from: from, limit: limit) else {
+                headBytesExamined += Int64(max(0, limit - from))
+                if available > maxHeaderBytes {
+                    throw RTSPError(.messageTooLarge(limit: maxHeaderBytes), offset: consumed)
+                }
+                progress = .head(scanned: limit)
+                return nil
             }
-            return nil
+            headBytesExamined += Int64(start - from)
+            let head = buffer.getBytes(at: buffer.readerIndex, length: headEnd)![...]
+            headBytesExamined += Int64(head.count)
+            if head.starts(with: Self.rtspPrefix) {
+                let response = try RTSPResponse.parseHead(head, offset: consumed)
+                length = try bodyLength(response.headers["Content-Length"])
+                message = .response(response)
+            } else {
+                // A request from the server: skipped whole, body included.
+                let line = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+                length = try bodyLength(contentLength(of: head))
+                message = .serverRequest(method: String(line.prefix { $0 != " " }))
+            }
+            bodyStart = start
+            progress = .body(bodyStart: bodyStart, length: length, message: message)
         }
-        if !head.starts(with: Self.rtspPrefix) {
-            // A request from the server: skip it whole, including any body.
-            let line = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-            let length = try bodyLength(contentLength(of: head))
-            guard view.count >= bodyStart + length else { return nil }
-            buffer.moveReaderIndex(forwardBy: bodyStart + length)
-            consumed += Int64(bodyStart + length)
-            return .serverRequest(method: String(line.prefix { $0 != " " }))
-        }
-        var response = try RTSPResponse.parseHead(head, offset: consumed)
-        let length = try bodyLength(response.headers["Content-Length"])
-        guard view.count >= bodyStart + length else { return nil }
-        buffer.moveReaderIndex(forwardBy: bodyStart)
-        response.body = buffer.readBytes(length: length) ?? []
+        guard available >= bodyStart + length else { return nil }
+        progress = .head(scanned: 0)
         consumed += Int64(bodyStart + length)
-        return .response(response)
+        switch message {
+        case var .response(response):
+            buffer.moveReaderIndex(forwardBy: bodyStart)
+            response.body = buffer.readBytes(length: length) ?? []
+            return .response(response)
+        case let .serverRequest(method):
+            buffer.moveReaderIndex(forwardBy: bodyStart + length)
+            return .serverRequest(method: method)
+        }
+    }
+
+    /// The end of the head among the readable bytes `from..<limit`: CRLFCRLF, or LFLF from
+    /// sloppy firmware. Returns the head's
+    /// length and where the body starts, both from the reader index.
+    static func findHeadEnd(_ buffer: ByteBuffer, from: Int, limit: Int) -> (headEnd: Int, bodyStart: Int)? {
+        let view = buffer.readableBytesView
+        let base = view.startIndex
+        var i = from
+        while i < limit {
+            if view[base + i] == 10 {
+                if i + 1 < limit && view[base + i + 1] == 10 { return (i, i + 2) }
+                if i + 2 < limit && view[base + i + 1] == 13 && view[base + i + 2] == 10 { return (i, i + 3) }
+            }
+            i += 1
+        }
+        return nil
     }
 
     private func contentLength(of head: ArraySlice<UInt8>) -> String? {

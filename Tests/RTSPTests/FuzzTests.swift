@@ -133,4 +133,36 @@ struct HostileMessageTests {
         let result = decodeAll("GET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 9223372036854775807\r\n\r\n")
         #expect(result.error?.kind == .messageTooLarge(limit: RTSPWireDecoder().maxBodyBytes))
     }
+
+    /// A camera that sends its head and body a byte at a time (a hostile one, or a link at
+    /// a few bytes a second) must cost the decoder each byte once, not once per read: a
+    /// decoder that re-scanned the unfinished head on every read did ~130 MB of work for
+    /// one 16 KiB head, and re-parsed the head for every byte of the body.
+    @Test func slowInputIsExaminedOnce() throws {
+        let head = "RTSP/1.0 200 OK\r\nCSeq: 3\r\n" + String(repeating: "X-Padding: 0123456789abcdef0123456789abcdef\r\n", count: 350)
+            + "Content-Length: 65536\r\n\r\n"
+        let input = Array(head.utf8) + [UInt8](repeating: 0x41, count: 65_536)
+        #expect(head.utf8.count > 15_000 && head.utf8.count < RTSPWireDecoder().maxHeaderBytes)
+        for request in [false, true] {
+            var bytes = input
+            if request { bytes.replaceSubrange(0..<15, with: Array("ANNOUNCE * RTSP/1.0".utf8)) }
+            var decoder = RTSPWireDecoder(policies: QuirkPolicies())
+            var buffer = ByteBuffer()
+            var decoded: [RTSPInbound] = []
+            for byte in bytes {
+                buffer.writeInteger(byte)
+                if let message = try decoder.decode(&buffer) { decoded.append(message) }
+            }
+            #expect(decoded.count == 1 && buffer.readableBytes == 0)
+            if case let .response(response)? = decoded.first {
+                #expect(!request && response.body.count == 65_536 && response.cseq == 3)
+            } else if case let .serverRequest(method)? = decoded.first {
+                #expect(request && method == "ANNOUNCE")
+            }
+            // Linear: each read looks again at the two bytes a cut terminator may span (three
+            // bytes a read here), and the head is parsed once.
+            #expect(decoder.headBytesExamined <= 5 * Int64(head.utf8.count),
+                    "examined \(decoder.headBytesExamined) bytes of head for a \(head.utf8.count)-byte head")
+        }
+    }
 }
