@@ -38,18 +38,37 @@ struct BenchSoak: AsyncParsableCommand {
 
     /// Memory samples taken by one task, read by another: the highest, and one a minute.
     final class Peak: Sendable {
-        private let samples: Mutex<(highest: Double, perMinute: [Double], taken: Int)>
-        init(_ first: Double) { samples = Mutex((first, [first], 0)) }
+        private let samples: Mutex<(highest: Double, perMinute: [Resident], taken: Int)>
+        init(_ first: Resident) { samples = Mutex((first.total, [first], 0)) }
         /// Called every 10 s.
-        func note(_ value: Double) {
+        func note(_ value: Resident) {
             samples.withLock {
-                $0.highest = max($0.highest, value)
+                $0.highest = max($0.highest, value.total)
                 $0.taken += 1
                 if $0.taken % 6 == 0 { $0.perMinute.append(value) }
             }
         }
         var value: Double { samples.withLock { $0.highest } }
-        var perMinute: [Double] { samples.withLock { $0.perMinute } }
+        var perMinute: [Resident] { samples.withLock { $0.perMinute } }
+    }
+
+    /// A process's resident memory in MB (/proc/PID/status): in all, and split into
+    /// anonymous pages (the heap, thread stacks, NIO's buffers) and file or shared pages
+    /// (the binary and its libraries, SQLite's shared WAL index), so a slope can be placed.
+    struct Resident {
+        var total = 0.0, anonymous = 0.0, files = 0.0
+
+        init(pid: Int32) {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return }
+            func megabytes(_ field: String) -> Double {
+                guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+                      let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+                return kb / 1024
+            }
+            total = megabytes("VmRSS")
+            anonymous = megabytes("RssAnon")
+            files = megabytes("RssFile") + megabytes("RssShmem")
+        }
     }
 
     func run() async throws {
@@ -91,9 +110,9 @@ struct BenchSoak: AsyncParsableCommand {
         let tally = Tally()
         let window = Duration.milliseconds(Int64(minutes * 60_000))
         let startMicros = WallClock.system.nowMicros()
-        let rssStart = Self.residentMegabytes(server.processIdentifier)
         let pid = server.processIdentifier
-        let rssPeak = Peak(rssStart)
+        let rssStart = Resident(pid: pid).total
+        let rssPeak = Peak(Resident(pid: pid))
         let deadline = ContinuousClock.now + window
         say(String(format: "soak: %d cameras, %d viewers, %.1f min; server RSS at start %.1f MB", cameras, viewers, minutes, rssStart))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -105,13 +124,13 @@ struct BenchSoak: AsyncParsableCommand {
             group.addTask {
                 while ContinuousClock.now < deadline {
                     try? await Task.sleep(for: .seconds(10))
-                    rssPeak.note(Self.residentMegabytes(pid))
+                    rssPeak.note(Resident(pid: pid))
                 }
             }
             try await group.waitForAll()
         }
         let endMicros = WallClock.system.nowMicros()
-        let rssEnd = Self.residentMegabytes(server.processIdentifier)
+        let rssEnd = Resident(pid: pid).total
         let cpu = ChildProcess.cpuSeconds(server.processIdentifier)
         // Recording runs on past the window, so the gap that stopping opens lies outside it.
         try await Task.sleep(for: .seconds(5))
@@ -135,6 +154,7 @@ struct BenchSoak: AsyncParsableCommand {
             }
             coverage.append(Double(covered) / Double(endMicros - startMicros))
         }
+        let auditEntries = try await catalog.auditCount()
         await catalog.close()
         let seconds = Double(endMicros - startMicros) / 1e6
         let sent = 25 * seconds * Double(cameras)
@@ -148,7 +168,11 @@ struct BenchSoak: AsyncParsableCommand {
         say(String(format: "server RSS: start %.1f MB, end %.1f MB, peak %.1f MB; CPU %.1f%% of a core over the run",
                    rssStart, rssEnd, rssPeak.value, cpu / (seconds + 15) * 100))
         let minutes = rssPeak.perMinute
-        say("server RSS each 5 min (MB): " + stride(from: 0, to: minutes.count, by: 5).map { String(format: "%.0f", minutes[$0]) }.joined(separator: " → "))
+        let fiveMinutes = stride(from: 0, to: minutes.count, by: 5).map { minutes[$0] }
+        say("server RSS each 5 min (MB): " + fiveMinutes.map { String(format: "%.0f", $0.total) }.joined(separator: " → "))
+        say("  of which anonymous (heap, stacks, buffers): " + fiveMinutes.map { String(format: "%.1f", $0.anonymous) }.joined(separator: " → "))
+        say("  of which files and shared (code, SQLite's WAL index): " + fiveMinutes.map { String(format: "%.1f", $0.files) }.joined(separator: " → "))
+        say("audit log at the end: \(auditEntries) entries")
         let t = tally.all
         say("live: \(t["live.frames", default: 0]) frames to \(viewers) viewers, \(t["live.reconnects", default: 0]) reconnects")
         let refused = t.filter { $0.key.hasPrefix("playback.") && $0.key != "playback.ok" }.sorted { $0.key < $1.key }.map { "\($0.key.dropFirst(9)): \($0.value)" }
@@ -218,13 +242,5 @@ struct BenchSoak: AsyncParsableCommand {
             }
             try? await Task.sleep(for: .seconds(15))
         }
-    }
-
-    /// The process's resident memory (VmRSS), in MB.
-    static func residentMegabytes(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kb / 1024
     }
 }
