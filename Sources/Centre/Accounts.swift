@@ -277,6 +277,20 @@ public actor Accounts {
         return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: current))
     }
 
+    /// For a sign-in refused before any password was checked (the address over its limit,
+    /// the account locked, the checker busy): how its repeats are counted in the audit log
+    /// (`AuditTrail.appendRepeatable`), by address. Nil for a refusal that cost a password
+    /// check, which is logged on its own.
+    public static func repeatKey(forRefusal error: CentreError, address: String) -> AuditTrail.RepeatKey? {
+        let reason: String
+        switch error.kind {
+        case .locked: reason = error.message.hasPrefix(AttemptLimiter.refusal) ? "too many failures from this address" : "account locked"
+        case .busy: reason = "too many sign-ins being checked at once"
+        default: return nil
+        }
+        return AuditTrail.RepeatKey(action: "session.sign-in", reason: reason, subject: "address \(address)")
+    }
+
     public func signOut(sessionToken: String) async throws {
         try await catalog.deleteSession(tokenHash: Self.digest(sessionToken))
     }

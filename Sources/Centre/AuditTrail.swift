@@ -87,6 +87,8 @@ public actor AuditTrail {
     private var witnessWrite: Task<Void, Never>?
     /// Durable batches written so far (each one transaction), for benchmarks and metrics.
     public private(set) var batchesWritten = 0
+    /// Refusals being counted instead of logged one by one (`appendRepeatable`).
+    private var repeats: [RepeatKey: RepeatCount] = [:]
 
     /// Loads the stored log (recomputing every leaf hash) and the newest checkpoint.
     public init(catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit")) async throws {
@@ -205,10 +207,115 @@ public actor AuditTrail {
         }
     }
 
+    // MARK: Refusals a client can repeat at will
+
+    /// What makes two refusals "the same": the action and the reason, and the one thing the
+    /// refusal was about (an address over its limit, a locked account, a busy checker).
+    public struct RepeatKey: Hashable, Sendable {
+        public var action: String
+        public var reason: String
+        public var subject: String
+
+        public init(action: String, reason: String, subject: String) {
+            self.action = action
+            self.reason = reason
+            self.subject = subject
+        }
+    }
+
+    private struct RepeatCount {
+        var first: AuditEntry
+        var firstSeq: Int64
+        var openedMicros: Int64
+        var repeats = 0
+        var lastMicros: Int64
+        /// User names tried, the first entry's included, at most `namesKept` of them.
+        var names: [String] = []
+        var moreNames = false
+    }
+
+    /// How long a refusal's repeats are counted before they are summarised (tests shorten it).
+    public private(set) var repeatWindowMicros: Int64 = 60_000_000
+    public func setRepeatWindow(_ window: Duration) {
+        repeatWindowMicros = window.components.seconds * 1_000_000 + window.components.attoseconds / 1_000_000_000_000
+    }
+    /// Kinds of refusal counted at once; past this, refusals fall into one catch-all per
+    /// action and reason, so the table stays small whatever a client varies.
+    static let maxRepeatKeys = 256
+    static let namesKept = 100
+
+    /// Appends a refusal that an anonymous client can repeat as fast as it can send requests
+    /// and that cost the server no real work (a sign-in refused before any password was
+    /// checked). The first refusal of a kind in a minute is an entry of its own, as it
+    /// always was; the repeats are counted, and one summary entry (how many, from when to
+    /// when, which user names) is written when the minute ends or at the next checkpoint,
+    /// so every signed checkpoint accounts for every refusal before it. Without this, each
+    /// request grew the log, the catalog's disk and this actor's memory for ever.
+    public func appendRepeatable(_ entry: AuditEntry, key: RepeatKey) async throws {
+        let now = currentMicros()
+        if let open = repeats[key] {
+            if now - open.openedMicros < repeatWindowMicros {
+                count(entry, into: key, at: now)
+                return
+            }
+            try await summarise(key)
+        }
+        var key = key
+        if repeats.count >= Self.maxRepeatKeys {
+            try await summariseClosedWindows(now: now)
+            if repeats.count >= Self.maxRepeatKeys { key.subject = "any (more than \(Self.maxRepeatKeys) kinds at once)" }
+            if repeats[key] != nil {
+                count(entry, into: key, at: now)
+                return
+            }
+        }
+        // Counted from here: refusals arriving while the first entry is written are repeats.
+        repeats[key] = RepeatCount(first: entry, firstSeq: -1, openedMicros: now, lastMicros: now, names: entry.user.map { [$0] } ?? [])
+        let seq = try await append(entry)
+        repeats[key]?.firstSeq = seq
+    }
+
+    private func count(_ entry: AuditEntry, into key: RepeatKey, at now: Int64) {
+        guard var open = repeats[key] else { return }
+        open.repeats += 1
+        open.lastMicros = now
+        if let name = entry.user, !open.names.contains(name) {
+            if open.names.count < Self.namesKept { open.names.append(name) } else { open.moreNames = true }
+        }
+        repeats[key] = open
+    }
+
+    /// Writes the summary of one kind's repeats (if there were any) and stops counting it.
+    private func summarise(_ key: RepeatKey) async throws {
+        guard let open = repeats.removeValue(forKey: key), open.repeats > 0 else { return }
+        var summary = open.first
+        summary.seq = -1
+        summary.time = ""
+        if key.subject.hasPrefix("any ") { summary.address = nil; summary.user = nil; summary.userAgent = nil }
+        let names = open.names.isEmpty ? "" : "; \(open.names.count)\(open.moreNames ? "+" : "") user names tried: "
+            + open.names.prefix(20).joined(separator: ", ") + (open.names.count > 20 || open.moreNames ? ", …" : "")
+        let after = open.firstSeq >= 0 ? " as entry \(open.firstSeq)" : ""
+        summary.detail = "\(open.repeats) more refused the same way\(after) (\(key.reason), \(key.subject)) "
+            + "from \(iso8601(micros: open.openedMicros)) to \(iso8601(micros: open.lastMicros))\(names)"
+        try await append(summary)
+    }
+
+    private func summariseClosedWindows(now: Int64) async throws {
+        for (key, open) in repeats where now - open.openedMicros >= repeatWindowMicros {
+            try await summarise(key)
+        }
+    }
+
+    /// Writes every pending summary, whatever its window: before each checkpoint.
+    private func summariseAllRepeats() async throws {
+        for key in Array(repeats.keys) { try await summarise(key) }
+    }
+
     // MARK: Checkpoints and proofs
 
     /// The newest signed checkpoint covering the whole log, issuing one if the log grew.
     public func checkpoint() async throws -> CheckpointRow {
+        try await summariseAllRepeats()
         try await catchUp()
         if let latest = latestCheckpoint, latest.treeSize == Int64(leaves.count) { return latest }
         let text = Checkpoint(origin: origin, treeSize: leaves.count, rootHash: frontier.root).text

@@ -57,6 +57,8 @@ public final class AttemptLimiter: Sendable {
         self.windowMicros = windowSeconds * 1_000_000
     }
 
+    static let refusal = "too many failed sign-ins from this address"
+
     /// Throws `CentreError.locked` with the seconds until the oldest failure in the
     /// window expires, when `address` has used up its failures.
     public func admit(_ address: String, now: Int64) throws {
@@ -68,7 +70,7 @@ public final class AttemptLimiter: Sendable {
         }
         if let retry {
             throw CentreError(.locked(retryAfterSeconds: Int(max(1, retry))),
-                              "too many failed sign-ins from this address; try again in \(max(1, retry)) s")
+                              "\(Self.refusal); try again in \(max(1, retry)) s")
         }
     }
 

@@ -65,7 +65,11 @@ struct SessionRoutes {
             } catch let error as CentreError {
                 var entry = AuditEntry("session.sign-in", "denied", principal: nil, request: request, context: context, detail: error.message)
                 entry.user = String(body.username.prefix(64))
-                try await env.audit.append(entry)
+                if let key = Accounts.repeatKey(forRefusal: error, address: s.address) {
+                    try await env.audit.appendRepeatable(entry, key: key)
+                } else {
+                    try await env.audit.append(entry)
+                }
                 throw APIError.from(error)
             }
         }

@@ -146,3 +146,58 @@ import TestSupport
         }
     }
 }
+
+/// Refusals an anonymous client can repeat at will are counted, not each logged.
+@Suite struct RepeatedRefusalTests {
+    static func refusal(_ name: String, from address: String) -> AuditEntry {
+        AuditEntry(action: "session.sign-in", result: "denied", user: name, address: address, detail: "too many failed sign-ins")
+    }
+
+    static func key(_ address: String) -> AuditTrail.RepeatKey {
+        AuditTrail.RepeatKey(action: "session.sign-in", reason: "too many failures from this address", subject: "address \(address)")
+    }
+
+    static func details(_ catalog: Catalog) async throws -> [String] {
+        try await catalog.auditEntries().map { try AuditEntry.decode($0.body).detail ?? "" }
+    }
+
+    @Test func aWindowThatEndsIsSummarisedAndTheNextRefusalOpensANewOne() async throws {
+        try await TestSupport.withCatalog("repeat-window") { dir, catalog in
+            let trail = try await AuditedChangeTests.trail(dir, catalog)
+            await trail.setRepeatWindow(.milliseconds(300))
+            for i in 0..<5 { try await trail.appendRepeatable(Self.refusal("u\(i)", from: "10.0.0.1"), key: Self.key("10.0.0.1")) }
+            #expect(await trail.size == 1)
+            try await Task.sleep(for: .milliseconds(400))
+            try await trail.appendRepeatable(Self.refusal("late", from: "10.0.0.1"), key: Self.key("10.0.0.1"))
+            let details = try await Self.details(catalog)
+            #expect(details.count == 3, "\(details)")
+            #expect(details[1].hasPrefix("4 more refused the same way as entry 0") && details[1].contains("5 user names tried: u0, u1, u2, u3, u4"),
+                    "\(details[1])")
+            #expect(details[2] == "too many failed sign-ins", "a new window starts with a full entry")
+            // The checkpoint writes nothing for a window without repeats.
+            _ = try await trail.checkpoint()
+            #expect(await trail.size == 3)
+        }
+    }
+
+    @Test func manyAddressesAtOnceFallIntoOneCatchAll() async throws {
+        try await TestSupport.withCatalog("repeat-cap") { dir, catalog in
+            let trail = try await AuditedChangeTests.trail(dir, catalog)
+            // Twice as many addresses as kinds counted at once, each refused three times.
+            for round in 0..<3 {
+                for a in 0..<512 {
+                    let address = "10.0.\(a / 256).\(a % 256)"
+                    try await trail.appendRepeatable(Self.refusal("r\(round)", from: address), key: Self.key(address))
+                }
+            }
+            // 256 addresses opened windows, one catch-all took the rest.
+            #expect(await trail.size == 257)
+            _ = try await trail.checkpoint()
+            let details = try await Self.details(catalog)
+            #expect(details.count == 257 + 257)
+            let catchAll = try #require(details.first { $0.contains("any (more than 256 kinds at once)") })
+            #expect(catchAll.hasPrefix("\(3 * 256 - 1) more"), "\(catchAll)")
+        }
+    }
+}
+

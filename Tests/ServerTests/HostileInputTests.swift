@@ -232,6 +232,42 @@ final class RawConnection: Sendable {
         }
     }
 
+    /// Sign-ins refused before any password is checked (the address over its limit, the
+    /// account locked) cost an anonymous client one request each. Each used to be an audit
+    /// entry, so a client could grow the log, the catalog's disk and the server's memory
+    /// (every entry's hash stays in memory) as fast as it could send. Now the first refusal
+    /// of a kind is an entry and the repeats are counted into one summary entry, written
+    /// when its minute ends or at the next checkpoint, whichever comes first.
+    @Test func repeatedRefusalsAreSummarisedNotEachLogged() async throws {
+        try await ServerHarness.with { h in
+            let before = try await h.env.catalog.auditCount()
+            // Ten wrong passwords use up the address's failures (each checked, each logged).
+            for i in 0..<10 {
+                let r = try await h.request("POST", "/api/session", json: ["username": "nobody-\(i)", "password": "wrong password!"])
+                #expect(r.status == 401)
+            }
+            // Then 150 more, refused without a check.
+            for i in 0..<150 {
+                let r = try await h.request("POST", "/api/session", json: ["username": "guess-\(i % 30)", "password": "wrong password!"])
+                #expect(r.status == 429)
+            }
+            let duringTheMinute = try await h.env.catalog.auditCount() - before
+            #expect(duringTheMinute == 11, "\(duringTheMinute) entries for 10 checked and 150 refused sign-ins")
+            _ = try await h.env.audit.checkpoint()
+            let entries = try await h.env.catalog.latestAuditEntries(limit: 20, before: nil).map { try AuditEntry.decode($0.body) }
+                .filter { $0.action == "session.sign-in" }
+            #expect(entries.count == 12)
+            let summary = try #require(entries.first)
+            #expect(summary.result == "denied" && summary.address == "127.0.0.1")
+            let detail = summary.detail ?? ""
+            #expect(detail.contains("149 more") && detail.contains("30 user names tried") && detail.contains("guess-0"), "\(detail)")
+            // Nothing pending after the checkpoint: a second one adds no entry.
+            let count = try await h.env.catalog.auditCount()
+            _ = try await h.env.audit.checkpoint()
+            #expect(try await h.env.catalog.auditCount() == count)
+        }
+    }
+
     @Test func signInTakesJSONOnly() async throws {
         try await ServerHarness.with { h in
             let form = "username=u-operator&password=\(ServerHarness.password.replacingOccurrences(of: " ", with: "+"))"
