@@ -111,6 +111,8 @@ public actor Accounts {
         /// Changes to an existing one; nil fields stay as they are.
         case edit(userID: Int64, role: Role?, disabled: Bool?, password: (hash: String, oneTime: Bool)?)
         case grant(GrantRecord, granted: Bool)
+        /// The user's own new password, made only if the stored hash is still `proven`.
+        case ownPassword(userID: Int64, proven: String, newHash: String)
 
         /// Makes the change: catalog writes only. Returns the account as it now is.
         @discardableResult
@@ -131,6 +133,11 @@ public actor Accounts {
                 }
                 guard let user = try await catalog.user(id: id) else { throw CentreError(.notFound, "no user \(id)") }
                 return user
+            case let .ownPassword(id, proven, newHash):
+                guard let user = try await catalog.user(id: id), user.passwordHash == proven else {
+                    throw CentreError(.conflict, "the password was changed by someone else meanwhile; sign in again")
+                }
+                return try await AccountChange.edit(userID: id, role: nil, disabled: nil, password: (newHash, false)).apply(to: catalog)
             case let .grant(grant, granted):
                 if granted {
                     if !(try await catalog.grants(userID: grant.userID)).contains(grant) { try await catalog.addGrant(grant) }
@@ -198,13 +205,16 @@ public actor Accounts {
         try await prepareGrant(grant, granted: granted, by: actor).apply(to: catalog)
     }
 
-    /// The user changes their own password, proving the current one.
-    public func changePassword(userID: Int64, current: String, new: String) async throws {
+    /// The user changes their own password, proving the current one. The change is made
+    /// only while the password is still the one proven.
+    public func preparePasswordChange(userID: Int64, current: String, new: String) async throws -> AccountChange {
         guard let user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
         guard try await verify(current, hash: user.passwordHash) else { throw CentreError(.forbidden, "the current password is wrong") }
         guard current != new else { throw CentreError(.invalid, "the new password must differ from the current one") }
-        try await setPassword(userID: userID, password: new)
+        try validate(password: new)
+        return .ownPassword(userID: userID, proven: user.passwordHash, newHash: try await hash(new))
     }
+
 
     private static func refuseSelf(_ userID: Int64, _ actor: Principal?, _ what: String) throws {
         if let actor, actor.userID == userID { throw CentreError(.forbidden, "no one may \(what); ask another administrator") }

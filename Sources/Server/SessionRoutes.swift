@@ -85,14 +85,22 @@ struct SessionRoutes {
         }
         t.add(.post, "/api/session/password", nil) { request, context, principal in
             let body = try await request.decode(as: PasswordChange.self, context: context)
+            let change: Accounts.AccountChange
             do {
-                try await mapErrors { try await env.accounts.changePassword(userID: principal.userID, current: body.current, new: body.new) }
+                change = try await mapErrors {
+                    try await env.accounts.preparePasswordChange(userID: principal.userID, current: body.current, new: body.new)
+                }
             } catch {
                 try await env.audit.append(AuditEntry("user.password-change", "denied", principal: principal, request: request, context: context,
                                                       detail: (error as? APIError)?.message))
                 throw error
             }
-            try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context))
+            // The change and its entry are stored together or not at all.
+            let catalog = env.catalog
+            _ = try await mapErrors {
+                try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context),
+                                           with: { try await change.apply(to: catalog) })
+            }
             // Changing the password ended every session; start a fresh one for this station.
             let s = station(request, context)
             let issued = try await mapErrors {

@@ -399,6 +399,26 @@ final class ServerHarness: Sendable {
         }
     }
 
+    /// A user's own password change and its audit entry are stored together or not at all:
+    /// here the log refuses the entry (a trigger stands in for a full disk or a failing
+    /// write), and the password must stay what it was, its sessions alive.
+    @Test func anOwnPasswordChangeIsNotMadeWhenItsEntryCannotBeWritten() async throws {
+        try await ServerHarness.with { h in
+            let session = try await h.signIn(.operator)
+            try await h.env.catalog.database.raw("""
+                CREATE TRIGGER refuse_password_entries BEFORE INSERT ON audit_entries
+                WHEN CAST(NEW.body AS TEXT) LIKE '%user.password-change%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """).run()
+            let changed = try await h.request("POST", "/api/session/password", session: session,
+                                              json: ["current": ServerHarness.password, "new": "a-new-secret-42"])
+            #expect(changed.status != 200, "\(changed.status)")
+            try await h.env.catalog.database.raw("DROP TRIGGER refuse_password_entries").run()
+            #expect(try await h.request("GET", "/api/cameras", session: session).status == 200, "the session ended with an unrecorded change")
+            let old = try await h.request("POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])
+            #expect(old.status == 200, "the password changed without its audit entry")
+        }
+    }
+
     @Test func csrfLockoutAndOneTimePasswords() async throws {
         try await ServerHarness.with { h in
             let admin = try await h.signIn(.admin)
