@@ -234,11 +234,11 @@ public actor AuditTrail {
         var moreNames = false
     }
 
-    /// How long a refusal's repeats are counted before they are summarised (tests shorten it).
-    public private(set) var repeatWindowMicros: Int64 = 60_000_000
-    public func setRepeatWindow(_ window: Duration) {
-        repeatWindowMicros = window.components.seconds * 1_000_000 + window.components.attoseconds / 1_000_000_000_000
-    }
+    /// How long a refusal's repeats are counted before they are summarised.
+    public static let repeatWindowMicros: Int64 = 60_000_000
+    /// The time windows are measured by, in microseconds (tests set their own).
+    private var repeatClock: @Sendable () -> Int64 = { currentMicros() }
+    public func setRepeatClock(_ clock: @escaping @Sendable () -> Int64) { repeatClock = clock }
     /// Kinds of refusal counted at once; past this, refusals fall into one catch-all per
     /// action and reason, so the table stays small whatever a client varies.
     static let maxRepeatKeys = 256
@@ -252,9 +252,9 @@ public actor AuditTrail {
     /// so every signed checkpoint accounts for every refusal before it. Without this, each
     /// request grew the log, the catalog's disk and this actor's memory for ever.
     public func appendRepeatable(_ entry: AuditEntry, key: RepeatKey) async throws {
-        let now = currentMicros()
+        let now = repeatClock()
         if let open = repeats[key] {
-            if now - open.openedMicros < repeatWindowMicros {
+            if now - open.openedMicros < Self.repeatWindowMicros {
                 count(entry, into: key, at: now)
                 return
             }
@@ -301,7 +301,7 @@ public actor AuditTrail {
     }
 
     private func summariseClosedWindows(now: Int64) async throws {
-        for (key, open) in repeats where now - open.openedMicros >= repeatWindowMicros {
+        for (key, open) in repeats where now - open.openedMicros >= Self.repeatWindowMicros {
             try await summarise(key)
         }
     }

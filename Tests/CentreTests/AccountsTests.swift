@@ -1,6 +1,7 @@
 import Catalog
 import Centre
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -164,10 +165,14 @@ import TestSupport
     @Test func aWindowThatEndsIsSummarisedAndTheNextRefusalOpensANewOne() async throws {
         try await TestSupport.withCatalog("repeat-window") { dir, catalog in
             let trail = try await AuditedChangeTests.trail(dir, catalog)
-            await trail.setRepeatWindow(.milliseconds(300))
-            for i in 0..<5 { try await trail.appendRepeatable(Self.refusal("u\(i)", from: "10.0.0.1"), key: Self.key("10.0.0.1")) }
+            let now = Mutex<Int64>(1_800_000_000_000_000)
+            await trail.setRepeatClock { now.withLock { $0 } }
+            for i in 0..<5 {
+                try await trail.appendRepeatable(Self.refusal("u\(i)", from: "10.0.0.1"), key: Self.key("10.0.0.1"))
+                now.withLock { $0 += 10_000_000 } // 10 s apart: all within the first minute
+            }
             #expect(await trail.size == 1)
-            try await Task.sleep(for: .milliseconds(400))
+            now.withLock { $0 += AuditTrail.repeatWindowMicros }
             try await trail.appendRepeatable(Self.refusal("late", from: "10.0.0.1"), key: Self.key("10.0.0.1"))
             let details = try await Self.details(catalog)
             #expect(details.count == 3, "\(details)")
