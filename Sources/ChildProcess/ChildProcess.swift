@@ -18,10 +18,14 @@ public enum ChildProcess {
     }
 
     /// Starts a program in the background, its output appended to `log`.
-    public static func spawn(_ path: String, _ arguments: [String], log: String) throws -> Process {
+    /// `extraEnvironment` is added to this process's environment for the child.
+    public static func spawn(_ path: String, _ arguments: [String], log: String, extraEnvironment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
+        if !extraEnvironment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(extraEnvironment) { $1 }
+        }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = FileHandle(forWritingAtPath: log)
         p.standardOutput = handle

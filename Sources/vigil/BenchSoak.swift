@@ -27,6 +27,9 @@ struct BenchSoak: AsyncParsableCommand {
     @Option(name: .long, help: "First of two TCP ports (simulator, server).") var port: Int = 18700
     @Option(name: .long, help: "Scratch directory (deleted afterwards unless --keep).") var work: String = "/tmp/vigil-bench-soak"
     @Flag(name: .long, help: "Keep the scratch directory (data, logs).") var keep = false
+    @Option(name: .long, help: ArgumentHelp("Environment for the server only, as NAME=VALUE (repeatable): to run it under a heap profiler.",
+                                            discussion: "e.g. LD_PRELOAD=…/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=PIPE (docs: BENCHMARKS.md)"))
+    var serverEnv: [String] = []
 
     /// What the load did, counted as it happened.
     final class Tally: Sendable {
@@ -102,7 +105,13 @@ struct BenchSoak: AsyncParsableCommand {
         await site.catalog.close()
 
         let listen = "127.0.0.1:\(port + 1)"
-        let server = try ChildProcess.spawn(me, ["serve", "--data", data.data, "--listen", listen], log: work + "/serve.log")
+        var environment: [String: String] = [:]
+        for pair in serverEnv {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else { throw ValidationError("--server-env takes NAME=VALUE, not \(pair)") }
+            environment[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        let server = try ChildProcess.spawn(me, ["serve", "--data", data.data, "--listen", listen], log: work + "/serve.log",
+                                            extraEnvironment: environment)
         defer { server.interrupt(); ChildProcess.waitForExit(server, timeout: 30) }
         try await Task.sleep(for: .seconds(15))
         guard server.isRunning else { throw ValidationError("vigil serve exited: see \(work)/serve.log") }
