@@ -437,7 +437,8 @@ extension Catalog {
                     for start in stride(from: 0, to: rows.count, by: chunk) { try await insert(rows[start..<min(rows.count, start + chunk)]) }
                 }
             }
-        } catch let error where "\(error)".lowercased().contains("constraint") {
+        } catch let error where "\(error)".lowercased().contains("unique constraint failed: audit_entries.seq") {
+            // Only a taken position is another writer's doing; any other failure is the store's.
             throw CatalogConflict()
         } catch {
             throw CatalogError.database(operation: "append audit entries", underlying: String(reflecting: error))

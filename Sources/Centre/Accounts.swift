@@ -135,8 +135,9 @@ public actor Accounts {
                 return user
             case let .ownPassword(id, proven, newHash):
                 guard let user = try await catalog.user(id: id), user.passwordHash == proven else {
-                    throw CentreError(.conflict, "the password was changed by someone else meanwhile; sign in again")
+                    throw CentreError(.conflict, "the password was changed meanwhile (from another session or by an administrator); sign in again")
                 }
+                guard !user.disabled else { throw CentreError(.forbidden, "the account was disabled meanwhile") }
                 return try await AccountChange.edit(userID: id, role: nil, disabled: nil, password: (newHash, false)).apply(to: catalog)
             case let .grant(grant, granted):
                 if granted {
@@ -189,10 +190,6 @@ public actor Accounts {
         try await prepareUser(name: name, role: role, password: password, oneTime: oneTime).apply(to: catalog)
     }
 
-    public func setPassword(userID: Int64, password: String, oneTime: Bool = false) async throws {
-        try await prepareEdit(userID: userID, password: password, oneTime: oneTime, by: nil).apply(to: catalog)
-    }
-
     public func setDisabled(userID: Int64, _ disabled: Bool) async throws {
         try await prepareEdit(userID: userID, disabled: disabled, by: nil).apply(to: catalog)
     }
@@ -214,7 +211,6 @@ public actor Accounts {
         try validate(password: new)
         return .ownPassword(userID: userID, proven: user.passwordHash, newHash: try await hash(new))
     }
-
 
     private static func refuseSelf(_ userID: Int64, _ actor: Principal?, _ what: String) throws {
         if let actor, actor.userID == userID { throw CentreError(.forbidden, "no one may \(what); ask another administrator") }
@@ -287,18 +283,19 @@ public actor Accounts {
         return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: current))
     }
 
-    /// For a sign-in refused before any password was checked (the address over its limit,
-    /// the account locked, the checker busy): how its repeats are counted in the audit log
-    /// (`AuditTrail.appendRepeatable`), by address. Nil for a refusal that cost a password
-    /// check, which is logged on its own.
-    public static func repeatKey(forRefusal error: CentreError, address: String) -> AuditTrail.RepeatKey? {
-        let reason: String
+    /// For a sign-in refused before any password was checked: how its repeats are counted
+    /// in the audit log (`AuditTrail.appendRepeatable`). An address over its limit by the
+    /// address (an IPv6 one by its /64), a locked account by the account, a busy checker as
+    /// one kind. Nil for a refusal that cost a password check: that is logged on its own.
+    public static func repeatKey(forRefusal error: CentreError, name: String, address: String) -> AuditTrail.RepeatKey? {
+        let (reason, subject): (String, String)
         switch error.kind {
-        case .locked: reason = error.message.hasPrefix(AttemptLimiter.refusal) ? "too many failures from this address" : "account locked"
-        case .busy: reason = "too many sign-ins being checked at once"
+        case .rateLimited: (reason, subject) = ("too many failures from this address", "address \(AttemptLimiter.slot(for: address))")
+        case .locked: (reason, subject) = ("account locked", "account \(name.precomposedStringWithCanonicalMapping)")
+        case .busy: (reason, subject) = ("too many sign-ins being checked at once", "the password checker")
         default: return nil
         }
-        return AuditTrail.RepeatKey(action: "session.sign-in", reason: reason, subject: "address \(address)")
+        return AuditTrail.RepeatKey(action: "session.sign-in", reason: reason, subject: subject)
     }
 
     public func signOut(sessionToken: String) async throws {

@@ -209,8 +209,8 @@ public actor AuditTrail {
 
     // MARK: Refusals a client can repeat at will
 
-    /// What makes two refusals "the same": the action and the reason, and the one thing the
-    /// refusal was about (an address over its limit, a locked account, a busy checker).
+    /// What makes two refusals "the same": the action, the reason, and what the refusal was
+    /// about (an address over its limit, a locked account, the busy password checker).
     public struct RepeatKey: Hashable, Sendable {
         public var action: String
         public var reason: String
@@ -223,99 +223,184 @@ public actor AuditTrail {
         }
     }
 
+    /// One kind of refusal being counted: the entry that opened its window, and what has
+    /// been counted since that entry or since the last summary.
     private struct RepeatCount {
+        var generation: UInt64
         var first: AuditEntry
-        var firstSeq: Int64
-        var openedMicros: Int64
+        /// Where `first` landed; nil while it is being written, or when it could not be.
+        var firstSeq: Int64?
+        /// `first` could not be written: the next summary counts it too.
+        var firstLost = false
+        var openedAt: Int64
         var repeats = 0
-        var lastMicros: Int64
-        /// User names tried, the first entry's included, at most `namesKept` of them.
-        var names: [String] = []
-        var moreNames = false
+        var firstRepeatWall: Int64 = 0
+        var lastRepeatWall: Int64 = 0
+        var names = Capped()
+        var addresses = Capped()
+        var agents = Capped()
     }
 
-    /// How long a refusal's repeats are counted before they are summarised.
+    /// Distinct values seen, at most `limit` kept (each cut to 64 bytes on the way in).
+    private struct Capped {
+        var values: [String] = []
+        var more = false
+        static let limit = 100
+
+        mutating func note(_ value: String?) {
+            guard let value, !values.contains(value) else { return }
+            if values.count < Self.limit { values.append(value) } else { more = true }
+        }
+
+        var count: String { "\(values.count)\(more ? "+" : "")" }
+        /// The one value, when exactly one was seen.
+        var only: String? { values.count == 1 && !more ? values[0] : nil }
+    }
+
+    /// How long a refusal's repeats are counted before the next one opens a new window.
     public static let repeatWindowMicros: Int64 = 60_000_000
-    /// The time windows are measured by, in microseconds (tests set their own).
-    private var repeatClock: @Sendable () -> Int64 = { currentMicros() }
-    public func setRepeatClock(_ clock: @escaping @Sendable () -> Int64) { repeatClock = clock }
+    /// Measures the windows, in microseconds: monotonic, so a wall-clock step cannot end a
+    /// window early or keep it open. Wall time is used only for the times a summary states.
+    private var repeatClock: @Sendable () -> Int64 = {
+        let elapsed = ContinuousClock.now - AuditTrail.clockOrigin
+        return elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+    }
+    private static let clockOrigin = ContinuousClock.now
+    /// For tests: a window clock they move themselves.
+    func setRepeatClock(_ clock: @escaping @Sendable () -> Int64) { repeatClock = clock }
+    private var generations: UInt64 = 0
     /// Kinds of refusal counted at once; past this, refusals fall into one catch-all per
     /// action and reason, so the table stays small whatever a client varies.
     static let maxRepeatKeys = 256
-    static let namesKept = 100
+    static let catchAllSubject = "any (more than \(maxRepeatKeys) kinds at once)"
 
     /// Appends a refusal that an anonymous client can repeat as fast as it can send requests
     /// and that cost the server no real work (a sign-in refused before any password was
-    /// checked). The first refusal of a kind in a minute is an entry of its own, as it
-    /// always was; the repeats are counted, and one summary entry (how many, from when to
-    /// when, which user names) is written when the minute ends or at the next checkpoint,
-    /// so every signed checkpoint accounts for every refusal before it. Without this, each
-    /// request grew the log, the catalog's disk and this actor's memory for ever.
+    /// checked). The first refusal of a kind in a window is an entry of its own, as it
+    /// always was. The repeats are counted, and written as one summary entry (how many, from
+    /// when to when, which user names, addresses and agents) at the next checkpoint (the
+    /// server issues one a minute by default) or when the next refusal of the kind finds
+    /// its window over. Counts not yet written when the process dies are lost: at most a
+    /// checkpoint interval of them. Without this, each request grew the log, the catalog's
+    /// disk and this actor's memory for ever.
+    ///
+    /// Every decision is made before the first suspension, so concurrent refusals are each
+    /// counted once, into the window that was open when they came.
     public func appendRepeatable(_ entry: AuditEntry, key: RepeatKey) async throws {
         let now = repeatClock()
-        if let open = repeats[key] {
-            if now - open.openedMicros < Self.repeatWindowMicros {
-                count(entry, into: key, at: now)
-                return
-            }
-            try await summarise(key)
-        }
         var key = key
-        if repeats.count >= Self.maxRepeatKeys {
-            try await summariseClosedWindows(now: now)
-            if repeats.count >= Self.maxRepeatKeys { key.subject = "any (more than \(Self.maxRepeatKeys) kinds at once)" }
-            if repeats[key] != nil {
-                count(entry, into: key, at: now)
-                return
+        var summaries: [AuditEntry] = []
+        if let open = repeats[key], now - open.openedAt >= Self.repeatWindowMicros {
+            summaries += takeSummary(key, closing: true)
+        }
+        if repeats[key] == nil, repeats.count >= Self.maxRepeatKeys {
+            for (other, open) in repeats where now - open.openedAt >= Self.repeatWindowMicros {
+                summaries += takeSummary(other, closing: true)
+            }
+            if repeats.count >= Self.maxRepeatKeys { key.subject = Self.catchAllSubject }
+            if let open = repeats[key], now - open.openedAt >= Self.repeatWindowMicros {
+                summaries += takeSummary(key, closing: true)
             }
         }
-        // Counted from here: refusals arriving while the first entry is written are repeats.
-        repeats[key] = RepeatCount(first: entry, firstSeq: -1, openedMicros: now, lastMicros: now, names: entry.user.map { [$0] } ?? [])
-        let seq = try await append(entry)
-        repeats[key]?.firstSeq = seq
+        if repeats[key] != nil {
+            count(entry, into: key)
+            await write(summaries)
+            return
+        }
+        generations += 1
+        let generation = generations
+        repeats[key] = RepeatCount(generation: generation, first: entry, openedAt: now)
+        await write(summaries)
+        do {
+            let seq = try await append(entry)
+            if repeats[key]?.generation == generation { repeats[key]?.firstSeq = seq }
+        } catch {
+            if repeats[key]?.generation == generation { repeats[key]?.firstLost = true }
+            throw error
+        }
     }
 
-    private func count(_ entry: AuditEntry, into key: RepeatKey, at now: Int64) {
+    private func count(_ entry: AuditEntry, into key: RepeatKey) {
         guard var open = repeats[key] else { return }
+        let wall = currentMicros()
+        if open.repeats == 0 { open.firstRepeatWall = wall }
         open.repeats += 1
-        open.lastMicros = now
-        if let name = entry.user, !open.names.contains(name) {
-            if open.names.count < Self.namesKept { open.names.append(name) } else { open.moreNames = true }
-        }
+        open.lastRepeatWall = wall
+        open.names.note(entry.user.map { String(decoding: $0.utf8.prefix(64), as: UTF8.self) })
+        open.addresses.note(entry.address.map { String(decoding: $0.utf8.prefix(64), as: UTF8.self) })
+        open.agents.note(entry.userAgent.map { String(decoding: $0.utf8.prefix(64), as: UTF8.self) })
         repeats[key] = open
     }
 
-    /// Writes the summary of one kind's repeats (if there were any) and stops counting it.
-    private func summarise(_ key: RepeatKey) async throws {
-        guard let open = repeats.removeValue(forKey: key), open.repeats > 0 else { return }
-        var summary = open.first
-        summary.seq = -1
-        summary.time = ""
-        if key.subject.hasPrefix("any ") { summary.address = nil; summary.user = nil; summary.userAgent = nil }
-        let names = open.names.isEmpty ? "" : "; \(open.names.count)\(open.moreNames ? "+" : "") user names tried: "
-            + open.names.prefix(20).joined(separator: ", ") + (open.names.count > 20 || open.moreNames ? ", …" : "")
-        let after = open.firstSeq >= 0 ? " as entry \(open.firstSeq)" : ""
-        summary.detail = "\(open.repeats) more refused the same way\(after) (\(key.reason), \(key.subject)) "
-            + "from \(iso8601(micros: open.openedMicros)) to \(iso8601(micros: open.lastMicros))\(names)"
-        try await append(summary)
+    /// The summary of what one kind has counted (none when nothing was), and either the
+    /// window closed (`closing`) or its counts started again.
+    private func takeSummary(_ key: RepeatKey, closing: Bool) -> [AuditEntry] {
+        guard var open = repeats[key] else { return [] }
+        if closing { repeats[key] = nil }
+        let total = open.repeats + (open.firstLost ? 1 : 0)
+        guard total > 0 else { return [] }
+        var summary = AuditEntry(action: key.action, result: open.first.result)
+        summary.user = open.names.only
+        summary.address = open.addresses.only
+        summary.userAgent = open.agents.only
+        let counted = if open.firstLost {
+            "\(total) refused"
+        } else if let seq = open.firstSeq {
+            "\(total) more refused the same way as entry \(seq)"
+        } else {
+            "\(total) more refused the same way as the entry that opened this count"
+        }
+        var detail = "\(counted) (\(key.reason); \(key.subject))"
+        if open.repeats > 0 {
+            detail += ", from \(iso8601(micros: open.firstRepeatWall)) to \(iso8601(micros: open.lastRepeatWall))"
+            if !open.names.values.isEmpty {
+                detail += "; user names in them: \(open.names.count): " + open.names.values.prefix(20).joined(separator: ", ")
+                    + (open.names.values.count > 20 || open.names.more ? ", …" : "")
+            }
+            if summary.address == nil && !open.addresses.values.isEmpty { detail += "; from \(open.addresses.count) addresses" }
+        }
+        summary.detail = detail
+        if !closing {
+            open.repeats = 0
+            open.firstLost = false
+            open.names = Capped()
+            open.addresses = Capped()
+            open.agents = Capped()
+            repeats[key] = open
+        }
+        return [summary]
     }
 
-    private func summariseClosedWindows(now: Int64) async throws {
-        for (key, open) in repeats where now - open.openedMicros >= Self.repeatWindowMicros {
-            try await summarise(key)
+    /// Writes summaries in order. One that cannot be written goes to the process's log
+    /// instead: the audit log's store is failing, and the request that brought it here
+    /// must not fail for it.
+    private func write(_ summaries: [AuditEntry]) async {
+        for summary in summaries {
+            do {
+                try await append(summary)
+            } catch {
+                logger.error("audit: could not write a summary of repeated refusals (\(summary.action): \(summary.detail ?? "")): \(error)")
+            }
         }
     }
 
-    /// Writes every pending summary, whatever its window: before each checkpoint.
-    private func summariseAllRepeats() async throws {
-        for key in Array(repeats.keys) { try await summarise(key) }
+    /// Writes every pending count, closing the windows that are over and keeping the
+    /// others open: before each checkpoint, so it covers every refusal counted before it.
+    private func summariseAllRepeats() async {
+        for _ in 0..<3 {
+            let now = repeatClock()
+            var summaries: [AuditEntry] = []
+            for (key, open) in repeats { summaries += takeSummary(key, closing: now - open.openedAt >= Self.repeatWindowMicros) }
+            if summaries.isEmpty { return }
+            await write(summaries)
+        }
     }
 
     // MARK: Checkpoints and proofs
 
     /// The newest signed checkpoint covering the whole log, issuing one if the log grew.
     public func checkpoint() async throws -> CheckpointRow {
-        try await summariseAllRepeats()
+        await summariseAllRepeats()
         try await catchUp()
         if let latest = latestCheckpoint, latest.treeSize == Int64(leaves.count) { return latest }
         let text = Checkpoint(origin: origin, treeSize: leaves.count, rootHash: frontier.root).text

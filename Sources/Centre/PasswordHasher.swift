@@ -13,6 +13,10 @@ public final class PasswordHasher: Sendable {
     private let pool: NIOThreadPool
     private let inFlight = Mutex(0)
     public let maxWaiting: Int
+    /// For tests: runs on the hashing thread before each hash or check, so a test can act
+    /// while one is under way without guessing how long bcrypt takes.
+    private let beforeEach = Mutex<(@Sendable () -> Void)?>(nil)
+    func setBeforeEach(_ hook: (@Sendable () -> Void)?) { beforeEach.withLock { $0 = hook } }
 
     /// `threads` hash at once; at most `maxWaiting` more wait for a thread.
     public init(threads: Int = 1, maxWaiting: Int = 16) {
@@ -39,7 +43,11 @@ public final class PasswordHasher: Sendable {
             throw CentreError(.busy(retryAfterSeconds: 1), "too many sign-ins are being checked at once; try again in a moment")
         }
         defer { inFlight.withLock { $0 -= 1 } }
-        return try await pool.runIfActive(work)
+        let hook = beforeEach.withLock { $0 }
+        return try await pool.runIfActive {
+            hook?()
+            return work()
+        }
     }
 }
 
@@ -57,20 +65,44 @@ public final class AttemptLimiter: Sendable {
         self.windowMicros = windowSeconds * 1_000_000
     }
 
-    static let refusal = "too many failed sign-ins from this address"
+    /// Addresses tracked at once. Past this, addresses not yet tracked share one slot, so a
+    /// flood from more addresses than that is refused together rather than let through.
+    static let maxTracked = 10_000
+    static let overflowSlot = "(addresses beyond the tracked ones)"
 
-    /// Throws `CentreError.locked` with the seconds until the oldest failure in the
+    /// What `address` is counted as: an IPv4 address itself, an IPv6 address by its /64
+    /// (one host holds a whole /64 and can use any address in it).
+    public static func slot(for address: String) -> String {
+        guard address.contains(":") else { return address }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let text = address.split(separator: "%", maxSplits: 1).first.map(String.init) ?? address
+        guard inet_pton(AF_INET6, text, &bytes) == 1 else { return address }
+        // An IPv4 address carried in IPv6 (::ffff:a.b.c.d) is that IPv4 address.
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12..<16].map(String.init).joined(separator: ".")
+        }
+        return stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            .joined(separator: ":") + "::/64"
+    }
+
+    private func key(for address: String, in table: [String: [Int64]]) -> String {
+        let slot = Self.slot(for: address)
+        return table[slot] != nil || table.count < Self.maxTracked ? slot : Self.overflowSlot
+    }
+
+    /// Throws `CentreError.rateLimited` with the seconds until the oldest failure in the
     /// window expires, when `address` has used up its failures.
     public func admit(_ address: String, now: Int64) throws {
         let retry: Int64? = failures.withLock { table in
-            let recent = table[address, default: []].filter { now - $0 < windowMicros }
-            table[address] = recent.isEmpty ? nil : recent
+            let key = key(for: address, in: table)
+            let recent = table[key, default: []].filter { now - $0 < windowMicros }
+            table[key] = recent.isEmpty ? nil : recent
             guard recent.count >= limit else { return nil }
             return (recent[0] + windowMicros - now + 999_999) / 1_000_000
         }
         if let retry {
-            throw CentreError(.locked(retryAfterSeconds: Int(max(1, retry))),
-                              "\(Self.refusal); try again in \(max(1, retry)) s")
+            throw CentreError(.rateLimited(retryAfterSeconds: Int(max(1, retry))),
+                              "too many failed sign-ins from this address; try again in \(max(1, retry)) s")
         }
     }
 
@@ -78,10 +110,10 @@ public final class AttemptLimiter: Sendable {
     public func fail(_ address: String, now: Int64) {
         failures.withLock { table in
             // Bounded: addresses whose failures have all expired are dropped first.
-            if table.count >= 10_000 { table = table.filter { $0.value.last.map { now - $0 < windowMicros } ?? false } }
-            guard table.count < 10_000 || table[address] != nil else { return }
-            table[address, default: []].append(now)
-            if table[address]!.count > limit { table[address]!.removeFirst() }
+            if table.count >= Self.maxTracked { table = table.filter { $0.value.last.map { now - $0 < windowMicros } ?? false } }
+            let key = key(for: address, in: table)
+            table[key, default: []].append(now)
+            if table[key]!.count > limit { table[key]!.removeFirst() }
         }
     }
 }

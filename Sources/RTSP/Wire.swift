@@ -108,7 +108,12 @@ public struct RTSPWireDecoder: Sendable {
             }
             let prefix = buffer.getBytes(at: buffer.readerIndex, length: min(5, buffer.readableBytes)) ?? []
             if Self.isMessageStart(prefix) {
-                return try decodeMessage(&buffer)
+                do {
+                    return try decodeMessage(&buffer)
+                } catch {
+                    progress = .head(scanned: 0) // nothing of a refused message is kept
+                    throw error
+                }
             }
             if prefix.count < 5, Self.couldBeMessageStart(prefix) { return nil }
             try skipJunk(&buffer)

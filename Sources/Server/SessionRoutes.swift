@@ -38,6 +38,13 @@ struct SessionRoutes {
                   mustChangePassword: p.mustChangePassword)
     }
 
+    /// An audit result for a refused or failed request: "denied" for a refusal of the
+    /// request itself (4xx), "failed" for the server's own trouble (busy, 5xx).
+    static func outcome(of error: any Error) -> String {
+        guard let api = error as? APIError, api.status.code < 500, api.status != .tooManyRequests else { return "failed" }
+        return "denied"
+    }
+
     func cookie(_ value: String, maxAge: Int64) -> String {
         "\(AuthMiddleware.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (env.secureCookies ? "; Secure" : "")
     }
@@ -64,8 +71,9 @@ struct SessionRoutes {
                                 headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
             } catch let error as CentreError {
                 var entry = AuditEntry("session.sign-in", "denied", principal: nil, request: request, context: context, detail: error.message)
-                entry.user = String(body.username.prefix(64))
-                if let key = Accounts.repeatKey(forRefusal: error, address: s.address) {
+                // Cut by bytes: 64 characters can be megabytes of combining marks.
+                entry.user = String(decoding: body.username.utf8.prefix(64), as: UTF8.self)
+                if let key = Accounts.repeatKey(forRefusal: error, name: body.username, address: s.address) {
                     try await env.audit.appendRepeatable(entry, key: key)
                 } else {
                     try await env.audit.append(entry)
@@ -91,15 +99,22 @@ struct SessionRoutes {
                     try await env.accounts.preparePasswordChange(userID: principal.userID, current: body.current, new: body.new)
                 }
             } catch {
-                try await env.audit.append(AuditEntry("user.password-change", "denied", principal: principal, request: request, context: context,
-                                                      detail: (error as? APIError)?.message))
+                try await env.audit.append(AuditEntry("user.password-change", Self.outcome(of: error), principal: principal, request: request,
+                                                      context: context, detail: (error as? APIError)?.message))
                 throw error
             }
-            // The change and its entry are stored together or not at all.
+            // The change and its entry are stored together or not at all; a change that
+            // could not be made is recorded as such (if the log can still be written).
             let catalog = env.catalog
-            _ = try await mapErrors {
-                try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context),
-                                           with: { try await change.apply(to: catalog) })
+            do {
+                _ = try await mapErrors {
+                    try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context),
+                                               with: { try await change.apply(to: catalog) })
+                }
+            } catch {
+                _ = try? await env.audit.append(AuditEntry("user.password-change", Self.outcome(of: error), principal: principal, request: request,
+                                                           context: context, detail: (error as? APIError)?.message ?? "the change could not be stored"))
+                throw error
             }
             // Changing the password ended every session; start a fresh one for this station.
             let s = station(request, context)

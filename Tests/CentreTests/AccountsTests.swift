@@ -1,5 +1,5 @@
 import Catalog
-import Centre
+@testable import Centre
 import Foundation
 import Synchronization
 import Testing
@@ -40,15 +40,21 @@ import TestSupport
 
     @Test func aSignInNeverUndoesAnAdministratorsChange() async throws {
         try await TestSupport.withCatalog("accounts-stale") { _, catalog in
-            var policy = Self.policy()
-            policy.bcryptCost = 10 // long enough for the administrator to act during the check
-            let accounts = Accounts(catalog: catalog, policy: policy)
+            let hasher = PasswordHasher()
+            let accounts = Accounts(catalog: catalog, policy: Self.policy(), hasher: hasher)
             let user = try await accounts.addUser(name: "ewa", role: .operator, password: "correct horse battery")
+            // The administrator acts while the first password check is under way: each
+            // check waits on the hashing thread until the change is made.
+            let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+            hasher.setBeforeEach { entered.signal(); release.wait(); release.signal() }
             let failing = Task { try? await accounts.signIn(name: "ewa", password: "wrong password xx", address: "10.0.0.1", userAgent: "t") }
             let succeeding = Task { try? await accounts.signIn(name: "ewa", password: "correct horse battery", address: "10.0.0.2", userAgent: "t") }
-            try await Task.sleep(for: .milliseconds(20))
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async { entered.wait(); done.resume() }
+            }
             try await catalog.setUserDisabled(id: user.id, true)
             try await catalog.setUserRole(id: user.id, Role.investigator.rawValue)
+            release.signal()
             _ = await failing.value
             let session = await succeeding.value
             let after = try #require(try await catalog.user(id: user.id))
@@ -72,7 +78,7 @@ import TestSupport
                 _ = try await accounts.signIn(name: "ola", password: "correct horse battery", address: "192.0.2.7", userAgent: "t")
                 Issue.record("the address was not refused after its failures")
             } catch let error as CentreError {
-                guard case let .locked(seconds) = error.kind else { Issue.record("\(error)"); return }
+                guard case let .rateLimited(seconds) = error.kind else { Issue.record("\(error)"); return }
                 #expect((1...60).contains(seconds))
             }
             // Another address is not affected.
@@ -97,6 +103,26 @@ import TestSupport
         #expect(outcomes.filter { $0 == "busy" }.count >= 9 - 1, "\(outcomes)")
         #expect(outcomes.filter { $0 == "checked" }.count >= 1, "\(outcomes)")
         #expect(Set(outcomes).isSubset(of: ["busy", "checked"]), "\(outcomes)")
+    }
+
+    /// One host holds a whole IPv6 /64: its addresses share one count. Past the addresses
+    /// tracked at once, new ones share one slot, refused together, not let through.
+    @Test func anIPv6SixtyFourIsOneAddressAndAddressesBeyondTheTableShareOne() throws {
+        #expect(AttemptLimiter.slot(for: "2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
+        #expect(AttemptLimiter.slot(for: "2001:db8:1:2:bbbb:cccc:dddd:eeee") == "2001:db8:1:2::/64")
+        #expect(AttemptLimiter.slot(for: "::ffff:192.0.2.9") == "192.0.2.9")
+        #expect(AttemptLimiter.slot(for: "192.0.2.9") == "192.0.2.9")
+        let now: Int64 = 1_000_000_000
+        let limiter = AttemptLimiter(limit: 3)
+        for host in 1...3 { limiter.fail("2001:db8:1:2::\(host)", now: now) }
+        #expect(throws: CentreError.self) { try limiter.admit("2001:db8:1:2::99", now: now) }
+        try limiter.admit("2001:db8:1:3::1", now: now)
+
+        let full = AttemptLimiter(limit: 3)
+        for n in 0..<10_000 { full.fail("10.\(n >> 16).\((n >> 8) & 0xFF).\(n & 0xFF)", now: now) }
+        for n in 0..<3 { full.fail("172.16.0.\(n)", now: now) } // not tracked: the shared slot counts them
+        #expect(throws: CentreError.self) { try full.admit("172.16.9.9", now: now) }
+        try full.admit("10.0.0.1", now: now) // a tracked address keeps its own count
     }
 
     @Test func aPasswordWithANulIsRefusedNotCutShort() async throws {
@@ -162,22 +188,45 @@ import TestSupport
         try await catalog.auditEntries().map { try AuditEntry.decode($0.body).detail ?? "" }
     }
 
+    /// Refusals the log accounts for: each full entry, and each summary's count.
+    static func accountedFor(_ details: [String]) -> Int {
+        details.reduce(0) { total, detail in
+            guard detail.contains(" refused") else { return total + 1 }
+            return total + (Int(detail.prefix { $0.isNumber }) ?? 0)
+        }
+    }
+
+    /// A window clock the test moves; starts at an arbitrary instant.
+    final class TestClock: Sendable {
+        private let micros = Mutex<Int64>(5_000_000_000)
+        var now: Int64 { micros.withLock { $0 } }
+        func advance(_ by: Int64) { micros.withLock { $0 += by } }
+    }
+
+    static func frozenClock(_ trail: AuditTrail) async -> TestClock {
+        let clock = TestClock()
+        await trail.setRepeatClock { clock.now }
+        return clock
+    }
+
     @Test func aWindowThatEndsIsSummarisedAndTheNextRefusalOpensANewOne() async throws {
         try await TestSupport.withCatalog("repeat-window") { dir, catalog in
             let trail = try await AuditedChangeTests.trail(dir, catalog)
-            let now = Mutex<Int64>(1_800_000_000_000_000)
-            await trail.setRepeatClock { now.withLock { $0 } }
+            let now = await Self.frozenClock(trail)
             for i in 0..<5 {
                 try await trail.appendRepeatable(Self.refusal("u\(i)", from: "10.0.0.1"), key: Self.key("10.0.0.1"))
-                now.withLock { $0 += 10_000_000 } // 10 s apart: all within the first minute
+                now.advance(10_000_000) // 10 s apart: all within the first minute
             }
             #expect(await trail.size == 1)
-            now.withLock { $0 += AuditTrail.repeatWindowMicros }
+            now.advance(AuditTrail.repeatWindowMicros)
             try await trail.appendRepeatable(Self.refusal("late", from: "10.0.0.1"), key: Self.key("10.0.0.1"))
             let details = try await Self.details(catalog)
             #expect(details.count == 3, "\(details)")
-            #expect(details[1].hasPrefix("4 more refused the same way as entry 0") && details[1].contains("5 user names tried: u0, u1, u2, u3, u4"),
+            #expect(details[1].hasPrefix("4 more refused the same way as entry 0 (too many failures from this address; address 10.0.0.1)"),
                     "\(details[1])")
+            #expect(details[1].contains("user names in them: 4: u1, u2, u3, u4"), "\(details[1])")
+            let summary = try AuditEntry.decode(try await catalog.auditEntries()[1].body)
+            #expect(summary.address == "10.0.0.1" && summary.user == nil, "four names were tried: the summary names none")
             #expect(details[2] == "too many failed sign-ins", "a new window starts with a full entry")
             // The checkpoint writes nothing for a window without repeats.
             _ = try await trail.checkpoint()
@@ -185,9 +234,47 @@ import TestSupport
         }
     }
 
+    @Test func aCheckpointWritesTheCountsAndKeepsTheWindowOpen() async throws {
+        try await TestSupport.withCatalog("repeat-checkpoint") { dir, catalog in
+            let trail = try await AuditedChangeTests.trail(dir, catalog)
+            _ = await Self.frozenClock(trail)
+            for _ in 0..<3 { try await trail.appendRepeatable(Self.refusal("a", from: "10.0.0.2"), key: Self.key("10.0.0.2")) }
+            _ = try await trail.checkpoint()
+            for _ in 0..<2 { try await trail.appendRepeatable(Self.refusal("a", from: "10.0.0.2"), key: Self.key("10.0.0.2")) }
+            _ = try await trail.checkpoint()
+            let details = try await Self.details(catalog)
+            // One full entry for the window, then one summary per checkpoint.
+            #expect(details.count == 3, "\(details)")
+            #expect(details[1].hasPrefix("2 more") && details[2].hasPrefix("2 more"), "\(details)")
+            let second = try AuditEntry.decode(try await catalog.auditEntries()[2].body)
+            #expect(second.user == "a", "one name was tried: the summary names it")
+        }
+    }
+
+    @Test func concurrentRefusalsAsAWindowEndsAreEachAccountedForOnce() async throws {
+        try await TestSupport.withCatalog("repeat-concurrent") { dir, catalog in
+            let trail = try await AuditedChangeTests.trail(dir, catalog)
+            let now = await Self.frozenClock(trail)
+            try await trail.appendRepeatable(Self.refusal("first", from: "10.0.0.3"), key: Self.key("10.0.0.3"))
+            for _ in 0..<9 { try await trail.appendRepeatable(Self.refusal("early", from: "10.0.0.3"), key: Self.key("10.0.0.3")) }
+            now.advance(AuditTrail.repeatWindowMicros)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<50 {
+                    group.addTask { try await trail.appendRepeatable(Self.refusal("late-\(i)", from: "10.0.0.3"), key: Self.key("10.0.0.3")) }
+                }
+                try await group.waitForAll()
+            }
+            _ = try await trail.checkpoint()
+            let details = try await Self.details(catalog)
+            #expect(Self.accountedFor(details) == 60, "\(details)")
+            #expect(details.count == 4, "first entry, its summary, the new window's entry, its summary: \(details)")
+        }
+    }
+
     @Test func manyAddressesAtOnceFallIntoOneCatchAll() async throws {
         try await TestSupport.withCatalog("repeat-cap") { dir, catalog in
             let trail = try await AuditedChangeTests.trail(dir, catalog)
+            _ = await Self.frozenClock(trail)
             // Twice as many addresses as kinds counted at once, each refused three times.
             for round in 0..<3 {
                 for a in 0..<512 {
@@ -200,9 +287,28 @@ import TestSupport
             _ = try await trail.checkpoint()
             let details = try await Self.details(catalog)
             #expect(details.count == 257 + 257)
+            #expect(Self.accountedFor(details) == 3 * 512)
             let catchAll = try #require(details.first { $0.contains("any (more than 256 kinds at once)") })
-            #expect(catchAll.hasPrefix("\(3 * 256 - 1) more"), "\(catchAll)")
+            #expect(catchAll.hasPrefix("\(3 * 256 - 1) more") && catchAll.contains("from 100+ addresses"), "\(catchAll)")
         }
     }
 }
 
+/// A user's own password change is made only while the password proven is still theirs.
+@Suite struct OwnPasswordChangeTests {
+    @Test func aResetBetweenTheCheckAndTheChangeWins() async throws {
+        try await TestSupport.withCatalog("own-password") { _, catalog in
+            let accounts = Accounts(catalog: catalog, policy: AccountsTests.policy())
+            let user = try await accounts.addUser(name: "ewa", role: .operator, password: "correct horse battery")
+            let change = try await accounts.preparePasswordChange(userID: user.id, current: "correct horse battery", new: "her own new secret")
+            // An administrator resets the password before the change is applied.
+            try await accounts.prepareEdit(userID: user.id, password: "administrator's one", oneTime: true, by: nil).apply(to: catalog)
+            await #expect(throws: CentreError.self) { try await change.apply(to: catalog) }
+            #expect(try await catalog.user(id: user.id)?.mustChangePassword == true, "the reset stands")
+
+            let again = try await accounts.preparePasswordChange(userID: user.id, current: "administrator's one", new: "her own new secret")
+            try await accounts.setDisabled(userID: user.id, true)
+            await #expect(throws: CentreError.self) { try await again.apply(to: catalog) }
+        }
+    }
+}

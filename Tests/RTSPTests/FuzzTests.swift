@@ -165,4 +165,41 @@ struct HostileMessageTests {
                     "examined \(decoder.headBytesExamined) bytes of head for a \(head.utf8.count)-byte head")
         }
     }
+
+    /// However the reads cut a stream (a terminator split between them, two messages in one
+    /// read with the second finished later), it decodes to the same messages as in one read.
+    @Test func messagesCutIntoReadsDecodeAsWhole() throws {
+        func decodeAll(_ bytes: [UInt8], reads: Int) throws -> [String] {
+            var decoder = RTSPWireDecoder(policies: QuirkPolicies())
+            var buffer = ByteBuffer()
+            var out: [String] = []
+            var offset = 0
+            while offset < bytes.count {
+                buffer.writeBytes(bytes[offset..<min(bytes.count, offset + reads)])
+                offset += reads
+                while let message = try decoder.decode(&buffer) {
+                    switch message {
+                    case let .response(r): out.append("\(r.status) \(r.reason) \(r.headers.fields.map { "\($0.name)=\($0.value)" }) \(r.body)")
+                    case let .serverRequest(method): out.append("request \(method)")
+                    case let .interleaved(channel, payload): out.append("$\(channel) \(Array(payload.readableBytesView))")
+                    }
+                }
+                buffer.discardReadBytes() // as SessionDecoder does between reads
+            }
+            return out
+        }
+        let lfOnly = Array("RTSP/1.0 200 OK\nCSeq: 2\nContent-Length: 3\n\nabc".utf8)
+        let request = Array("GET_PARAMETER * RTSP/1.0\r\nCSeq: 9\r\nContent-Length: 2\r\n\r\nhi".utf8)
+        let frame: [UInt8] = [UInt8(ascii: "$"), 0, 0, 4, 1, 2, 3, 4]
+        var streams = FuzzTests.corpus.map { $0 + frame + lfOnly + request }
+        streams.append(lfOnly + frame + request + lfOnly)
+        for stream in streams {
+            let whole = try decodeAll(stream, reads: stream.count)
+            #expect(whole.count >= 4, "\(whole)")
+            for reads in [1, 2, 3, 5, 17, 64] {
+                #expect(try decodeAll(stream, reads: reads) == whole, "cut into reads of \(reads) bytes")
+            }
+        }
+    }
 }
+
