@@ -37,6 +37,9 @@ public struct VideoDepacketizer: Sendable {
     private var unitTimestamp: Int64?
     private var unitIsKey = false
     private var unitBroken = false
+    /// Sizes of the last key and delta frames: what the next frame's buffer is sized from.
+    private var lastKeyBytes = 0
+    private var lastDeltaBytes = 0
     /// Offset of the length field of the NAL unit being reassembled from fragments.
     private var fragmentStart: Int?
     private var inBandVPS: [UInt8]?
@@ -106,7 +109,16 @@ public struct VideoDepacketizer: Sendable {
             framesDropped += 1
             return
         }
-        try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: unitIsKey, data: unit), parameters: parameters))
+        // The frame takes `unit`'s buffer, and the next frame starts a buffer of its own,
+        // sized from the last frame of its kind. Keeping one buffer across frames (as this
+        // did) gave every frame, however small, a buffer the size of the largest one seen:
+        // the shared buffer was copied at that capacity for each frame.
+        let data = unit
+        let isKey = unitIsKey
+        if isKey { lastKeyBytes = data.count } else { lastDeltaBytes = data.count }
+        unit = []
+        unit.reserveCapacity(min(maxFrameBytes, lastDeltaBytes + lastDeltaBytes / 2 + 1024))
+        try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: isKey, data: data), parameters: parameters))
     }
 
     private mutating func updateParametersFromInBand() {
@@ -128,7 +140,11 @@ public struct VideoDepacketizer: Sendable {
     }
 
     private mutating func noteNAL(header: UInt8, fullNAL: ByteBuffer?) {
-        if NALUnits.isKeySlice(codec: codec, header: header) { unitIsKey = true }
+        if !unitIsKey, NALUnits.isKeySlice(codec: codec, header: header) {
+            unitIsKey = true
+            // A key frame is several times a delta frame: room for one like the last.
+            unit.reserveCapacity(min(maxFrameBytes, lastKeyBytes + lastKeyBytes / 4 + 1024))
+        }
         guard let nal = fullNAL, isParameterSet(header) else { return }
         inBandArrived = true
         switch codec {

@@ -106,6 +106,30 @@ struct DepacketizerTests {
         #expect(d.packetsLost == 1 && d.framesDropped == 1)
     }
 
+    /// A frame holds memory for its own bytes, not for the largest frame the camera ever
+    /// sent: the depacketiser's buffer grows to the biggest key frame, and a small frame
+    /// that shared it took a buffer that size (each frame queued for the disk or a viewer
+    /// cost the largest frame's size; a soak's heap grew as the largest frame did).
+    @Test func aSmallFrameAfterABigOneHoldsOnlyItsOwnBytes() throws {
+        var d = VideoDepacketizer(codec: .h264, parameters: Self.parameters264)
+        var out: [DepacketizedFrame] = []
+        let big = SimulatedClip.packetize([[0x65] + [UInt8](repeating: 1, count: 300_000)], codec: .h264)
+        var seq: UInt16 = 0
+        for (i, p) in big.enumerated() {
+            try d.push(try rtp(p, seq: seq, ts: 0, marker: i == big.count - 1)) { out.append($0) }
+            seq &+= 1
+        }
+        for n in 1...25 {
+            try d.push(try rtp([0x41] + [UInt8](repeating: 2, count: 2_000), seq: seq, ts: UInt32(n * 3600), marker: true)) { out.append($0) }
+            seq &+= 1
+        }
+        #expect(out.count == 26)
+        #expect(out[0].frame.data.count == 300_005)
+        // Each frame's buffer is within twice its size (and a kilobyte).
+        let held = out.map { ($0.frame.data.count, $0.frame.data.capacity) }
+        #expect(held.allSatisfy { $0.1 <= 2 * $0.0 + 1024 }, "frames of \(held.map(\.0).max() ?? 0) bytes held \(held.map(\.1).max() ?? 0)")
+    }
+
     @Test func missingMarkerEndsTheFrameAtTheNextTimestamp() throws {
         var d = VideoDepacketizer(codec: .h264, parameters: Self.parameters264)
         var out: [DepacketizedFrame] = []
