@@ -284,13 +284,13 @@ public actor Accounts {
     }
 
     /// For a sign-in refused before any password was checked: how its repeats are counted
-    /// in the audit log (`AuditTrail.appendRepeatable`). An address over its limit by the
-    /// address (an IPv6 one by its /64), a locked account by the account, a busy checker as
-    /// one kind. Nil for a refusal that cost a password check: that is logged on its own.
-    public static func repeatKey(forRefusal error: CentreError, name: String, address: String) -> AuditTrail.RepeatKey? {
+    /// in the audit log (`AuditTrail.appendRepeatable`). A refusal for past failures by what
+    /// was counted (the address, its /64, or the shared count of untracked addresses), a
+    /// locked account by the account, a busy checker as one kind. Nil for a refusal that cost a password check: that is logged on its own.
+    public static func repeatKey(forRefusal error: CentreError, name: String) -> AuditTrail.RepeatKey? {
         let (reason, subject): (String, String)
         switch error.kind {
-        case .rateLimited: (reason, subject) = ("too many failures from this address", "address \(AttemptLimiter.slot(for: address))")
+        case let .rateLimited(_, slot): (reason, subject) = ("too many failures from this address", "slot \(slot)")
         case .locked: (reason, subject) = ("account locked", "account \(name.precomposedStringWithCanonicalMapping)")
         case .busy: (reason, subject) = ("too many sign-ins being checked at once", "the password checker")
         default: return nil

@@ -223,11 +223,12 @@ public actor AuditTrail {
         }
     }
 
-    /// One kind of refusal being counted: the entry that opened its window, and what has
-    /// been counted since that entry or since the last summary.
+    /// One kind of refusal being counted: where the entry that opened its window landed,
+    /// and what has been counted since that entry or since the last summary.
     private struct RepeatCount {
         var generation: UInt64
-        var first: AuditEntry
+        /// The result the refusals were logged with.
+        var result: String
         /// Where `first` landed; nil while it is being written, or when it could not be.
         var firstSeq: Int64?
         /// `first` could not be written: the next summary counts it too.
@@ -309,13 +310,20 @@ public actor AuditTrail {
         }
         generations += 1
         let generation = generations
-        repeats[key] = RepeatCount(generation: generation, first: entry, openedAt: now)
+        repeats[key] = RepeatCount(generation: generation, result: entry.result, openedAt: now)
         await write(summaries)
         do {
             let seq = try await append(entry)
             if repeats[key]?.generation == generation { repeats[key]?.firstSeq = seq }
         } catch {
-            if repeats[key]?.generation == generation { repeats[key]?.firstLost = true }
+            // Counted into its window's summary instead, with what it said.
+            if var open = repeats[key], open.generation == generation {
+                open.firstLost = true
+                open.names.note(entry.user.map(Self.cut))
+                open.addresses.note(entry.address.map(Self.cut))
+                open.agents.note(entry.userAgent.map(Self.cut))
+                repeats[key] = open
+            }
             throw error
         }
     }
@@ -326,11 +334,14 @@ public actor AuditTrail {
         if open.repeats == 0 { open.firstRepeatWall = wall }
         open.repeats += 1
         open.lastRepeatWall = wall
-        open.names.note(entry.user.map { String(decoding: $0.utf8.prefix(64), as: UTF8.self) })
-        open.addresses.note(entry.address.map { String(decoding: $0.utf8.prefix(64), as: UTF8.self) })
-        open.agents.note(entry.userAgent.map { String(decoding: $0.utf8.prefix(64), as: UTF8.self) })
+        open.names.note(entry.user.map(Self.cut))
+        open.addresses.note(entry.address.map(Self.cut))
+        open.agents.note(entry.userAgent.map(Self.cut))
         repeats[key] = open
     }
+
+    /// At most 64 bytes of a value a client chose.
+    private static func cut(_ value: String) -> String { String(decoding: value.utf8.prefix(64), as: UTF8.self) }
 
     /// The summary of what one kind has counted (none when nothing was), and either the
     /// window closed (`closing`) or its counts started again.
@@ -339,7 +350,7 @@ public actor AuditTrail {
         if closing { repeats[key] = nil }
         let total = open.repeats + (open.firstLost ? 1 : 0)
         guard total > 0 else { return [] }
-        var summary = AuditEntry(action: key.action, result: open.first.result)
+        var summary = AuditEntry(action: key.action, result: open.result)
         summary.user = open.names.only
         summary.address = open.addresses.only
         summary.userAgent = open.agents.only
@@ -353,6 +364,8 @@ public actor AuditTrail {
         var detail = "\(counted) (\(key.reason); \(key.subject))"
         if open.repeats > 0 {
             detail += ", from \(iso8601(micros: open.firstRepeatWall)) to \(iso8601(micros: open.lastRepeatWall))"
+        }
+        if total > 0 {
             if !open.names.values.isEmpty {
                 detail += "; user names in them: \(open.names.count): " + open.names.values.prefix(20).joined(separator: ", ")
                     + (open.names.values.count > 20 || open.names.more ? ", …" : "")
@@ -371,15 +384,21 @@ public actor AuditTrail {
         return [summary]
     }
 
-    /// Writes summaries in order. One that cannot be written goes to the process's log
-    /// instead: the audit log's store is failing, and the request that brought it here
-    /// must not fail for it.
+    /// Writes summaries, all queued at once so they share durable batches. One that cannot
+    /// be written goes to the process's log instead: the audit log's store is failing, and
+    /// the request that brought it here must not fail for it.
     private func write(_ summaries: [AuditEntry]) async {
-        for summary in summaries {
-            do {
-                try await append(summary)
-            } catch {
-                logger.error("audit: could not write a summary of repeated refusals (\(summary.action): \(summary.detail ?? "")): \(error)")
+        guard !summaries.isEmpty else { return }
+        let logger = self.logger
+        await withTaskGroup(of: Void.self) { group in
+            for summary in summaries {
+                group.addTask {
+                    do {
+                        try await self.append(summary)
+                    } catch {
+                        logger.error("audit: could not write a summary of repeated refusals (\(summary.action): \(summary.detail ?? "")): \(error)")
+                    }
+                }
             }
         }
     }

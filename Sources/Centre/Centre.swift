@@ -10,8 +10,10 @@ import Recording
 public struct CentreError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable {
         case invalid, notFound, conflict, unauthenticated, forbidden, locked(retryAfterSeconds: Int), passwordChangeRequired
-        /// Refused for what came from this address before (too many failures), not for this request.
-        case rateLimited(retryAfterSeconds: Int)
+        /// Refused for what came from this address before (too many failures), not for this
+        /// request; `slot` names what was counted (the address, its network, or the shared
+        /// count of untracked addresses).
+        case rateLimited(retryAfterSeconds: Int, slot: String)
         /// Refused for load, not for the request: try again after the given seconds.
         case busy(retryAfterSeconds: Int)
         /// The user used up a quota (server-side exports a day).

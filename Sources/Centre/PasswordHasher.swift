@@ -54,7 +54,9 @@ public final class PasswordHasher: Sendable {
 /// Failed sign-ins per address in a sliding window: an address with `limit` failures in
 /// the last `window` is refused before any bcrypt runs, whichever user names it tries.
 /// Successful sign-ins do not count, so a control room's stations behind one address are
-/// not locked out by their own colleagues.
+/// not locked out by their own colleagues. An IPv6 address is counted twice: on its own
+/// at `limit`, and with its /64 at ten times that (a client can hop across its /64, and a
+/// site's stations share one, so the network's limit is the higher one).
 public final class AttemptLimiter: Sendable {
     public let limit: Int
     public let windowMicros: Int64
@@ -65,55 +67,67 @@ public final class AttemptLimiter: Sendable {
         self.windowMicros = windowSeconds * 1_000_000
     }
 
-    /// Addresses tracked at once. Past this, addresses not yet tracked share one slot, so a
-    /// flood from more addresses than that is refused together rather than let through.
+    /// Slots tracked at once. Past this, slots not yet tracked share one, with the
+    /// network's limit: a flood from more addresses than that (more than the default
+    /// single bcrypt thread can even check in a window) is refused together, not let through.
     static let maxTracked = 10_000
-    static let overflowSlot = "(addresses beyond the tracked ones)"
+    static let overflowSlot = "addresses beyond the tracked ones"
 
-    /// What `address` is counted as: an IPv4 address itself, an IPv6 address by its /64
-    /// (one host holds a whole /64 and can use any address in it).
-    public static func slot(for address: String) -> String {
-        guard address.contains(":") else { return address }
+    /// What `address` is counted as: itself, and for IPv6 also its /64. An IPv4 address
+    /// carried in IPv6 (::ffff:a.b.c.d) is that IPv4 address.
+    public static func slots(for address: String) -> [(slot: String, network: Bool)] {
+        guard address.contains(":") else { return [(address, false)] }
         var bytes = [UInt8](repeating: 0, count: 16)
         let text = address.split(separator: "%", maxSplits: 1).first.map(String.init) ?? address
-        guard inet_pton(AF_INET6, text, &bytes) == 1 else { return address }
-        // An IPv4 address carried in IPv6 (::ffff:a.b.c.d) is that IPv4 address.
+        guard inet_pton(AF_INET6, text, &bytes) == 1 else { return [(address, false)] }
         if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return bytes[12..<16].map(String.init).joined(separator: ".")
+            return [(bytes[12..<16].map(String.init).joined(separator: "."), false)]
         }
-        return stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        let network = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
             .joined(separator: ":") + "::/64"
+        return [(text.lowercased(), false), (network, true)]
     }
 
-    private func key(for address: String, in table: [String: [Int64]]) -> String {
-        let slot = Self.slot(for: address)
-        return table[slot] != nil || table.count < Self.maxTracked ? slot : Self.overflowSlot
+    /// The slots `address` counts in now, each with its limit.
+    private func keys(for address: String, in table: [String: [Int64]]) -> [(key: String, limit: Int)] {
+        var keys: [(key: String, limit: Int)] = []
+        for (slot, network) in Self.slots(for: address) {
+            let key = table[slot] != nil || table.count < Self.maxTracked
+                ? (slot, network ? limit * 10 : limit) : (Self.overflowSlot, limit * 10)
+            if !keys.contains(where: { $0.key == key.0 }) { keys.append(key) }
+        }
+        return keys
     }
 
     /// Throws `CentreError.rateLimited` with the seconds until the oldest failure in the
-    /// window expires, when `address` has used up its failures.
+    /// window expires, when a slot of `address` has used up its failures.
     public func admit(_ address: String, now: Int64) throws {
-        let retry: Int64? = failures.withLock { table in
-            let key = key(for: address, in: table)
-            let recent = table[key, default: []].filter { now - $0 < windowMicros }
-            table[key] = recent.isEmpty ? nil : recent
-            guard recent.count >= limit else { return nil }
-            return (recent[0] + windowMicros - now + 999_999) / 1_000_000
+        let refused: (slot: String, retry: Int64)? = failures.withLock { table in
+            for (key, limit) in keys(for: address, in: table) {
+                let recent = table[key, default: []].filter { now - $0 < windowMicros }
+                table[key] = recent.isEmpty ? nil : recent
+                if recent.count >= limit { return (key, (recent[recent.count - limit] + windowMicros - now + 999_999) / 1_000_000) }
+            }
+            return nil
         }
-        if let retry {
-            throw CentreError(.rateLimited(retryAfterSeconds: Int(max(1, retry))),
-                              "too many failed sign-ins from this address; try again in \(max(1, retry)) s")
+        if let refused {
+            let seconds = Int(max(1, refused.retry))
+            let source = refused.slot == Self.overflowSlot ? "from addresses beyond those the server tracks"
+                : refused.slot.hasSuffix("/64") ? "from this network (\(refused.slot))" : "from this address"
+            throw CentreError(.rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
+                              "too many failed sign-ins \(source); try again in \(seconds) s")
         }
     }
 
     /// Counts a failed attempt from `address`.
     public func fail(_ address: String, now: Int64) {
         failures.withLock { table in
-            // Bounded: addresses whose failures have all expired are dropped first.
+            // Bounded: slots whose failures have all expired are dropped first.
             if table.count >= Self.maxTracked { table = table.filter { $0.value.last.map { now - $0 < windowMicros } ?? false } }
-            let key = key(for: address, in: table)
-            table[key, default: []].append(now)
-            if table[key]!.count > limit { table[key]!.removeFirst() }
+            for (key, limit) in keys(for: address, in: table) {
+                table[key, default: []].append(now)
+                if table[key]!.count > limit { table[key]!.removeFirst() }
+            }
         }
     }
 }

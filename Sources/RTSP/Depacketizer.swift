@@ -37,9 +37,6 @@ public struct VideoDepacketizer: Sendable {
     private var unitTimestamp: Int64?
     private var unitIsKey = false
     private var unitBroken = false
-    /// Sizes of the last key and delta frames: what the next frame's buffer is sized from.
-    private var lastKeyBytes = 0
-    private var lastDeltaBytes = 0
     /// Offset of the length field of the NAL unit being reassembled from fragments.
     private var fragmentStart: Int?
     private var inBandVPS: [UInt8]?
@@ -109,15 +106,16 @@ public struct VideoDepacketizer: Sendable {
             framesDropped += 1
             return
         }
-        // The frame takes `unit`'s buffer, and the next frame starts a buffer of its own,
-        // sized from the last frame of its kind. Keeping one buffer across frames (as this
-        // did) gave every frame, however small, a buffer the size of the largest one seen:
-        // the shared buffer was copied at that capacity for each frame.
-        let data = unit
+        // A copy of exactly its size, so a frame holds memory for its own bytes whatever
+        // came before it; `unit` stays this depacketiser's alone and is reused (at most
+        // `maxFrameBytes`). Handing `unit` itself over gave every frame, however small, a
+        // buffer the size of the largest frame seen (`removeAll(keepingCapacity:)` of a
+        // shared buffer allocates that capacity anew), and a hostile camera could make
+        // tiny frames hold megabytes each. The copy is one memcpy of every byte received.
+        let data = [UInt8](unsafeUninitializedCapacity: unit.count) { buffer, initialized in
+            initialized = unit.withUnsafeBytes { $0.copyBytes(to: buffer) }
+        }
         let isKey = unitIsKey
-        if isKey { lastKeyBytes = data.count } else { lastDeltaBytes = data.count }
-        unit = []
-        unit.reserveCapacity(min(maxFrameBytes, lastDeltaBytes + lastDeltaBytes / 2 + 1024))
         try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: isKey, data: data), parameters: parameters))
     }
 
@@ -140,11 +138,7 @@ public struct VideoDepacketizer: Sendable {
     }
 
     private mutating func noteNAL(header: UInt8, fullNAL: ByteBuffer?) {
-        if !unitIsKey, NALUnits.isKeySlice(codec: codec, header: header) {
-            unitIsKey = true
-            // A key frame is several times a delta frame: room for one like the last.
-            unit.reserveCapacity(min(maxFrameBytes, lastKeyBytes + lastKeyBytes / 4 + 1024))
-        }
+        if NALUnits.isKeySlice(codec: codec, header: header) { unitIsKey = true }
         guard let nal = fullNAL, isParameterSet(header) else { return }
         inBandArrived = true
         switch codec {

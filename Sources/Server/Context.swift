@@ -52,7 +52,7 @@ struct APIError: HTTPResponseError {
         case .unauthenticated: APIError(status: .unauthorized, message: error.message)
         case .forbidden: APIError(status: .forbidden, message: error.message)
         case .passwordChangeRequired: APIError(status: .forbidden, message: error.message)
-        case let .locked(seconds), let .rateLimited(seconds):
+        case let .locked(seconds), let .rateLimited(seconds, _):
             APIError(status: .tooManyRequests, message: error.message, headers: [.retryAfter: String(seconds)])
         case .quotaExceeded: APIError(status: .tooManyRequests, message: error.message)
         case .insufficientStorage: APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), message: error.message)

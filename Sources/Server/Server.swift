@@ -187,7 +187,8 @@ struct RouteTable {
 
 /// The station a request came from, for audit entries.
 func station(_ request: Request, _ context: VigilContext) -> (address: String, userAgent: String) {
-    (context.address, String((request.headers[.userAgent] ?? "").prefix(200)))
+    // Cut by bytes: 200 characters can be megabytes of combining marks.
+    (context.address, String(decoding: (request.headers[.userAgent] ?? "").utf8.prefix(200), as: UTF8.self))
 }
 
 extension AuditEntry {

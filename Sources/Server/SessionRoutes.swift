@@ -38,10 +38,10 @@ struct SessionRoutes {
                   mustChangePassword: p.mustChangePassword)
     }
 
-    /// An audit result for a refused or failed request: "denied" for a refusal of the
-    /// request itself (4xx), "failed" for the server's own trouble (busy, 5xx).
+    /// An audit result for a refused or failed request: "denied" for a refusal (4xx, a
+    /// lock or a rate limit among them), "failed" for the server's own trouble (busy, 5xx).
     static func outcome(of error: any Error) -> String {
-        guard let api = error as? APIError, api.status.code < 500, api.status != .tooManyRequests else { return "failed" }
+        guard let api = error as? APIError, api.status.code < 500 else { return "failed" }
         return "denied"
     }
 
@@ -73,7 +73,7 @@ struct SessionRoutes {
                 var entry = AuditEntry("session.sign-in", "denied", principal: nil, request: request, context: context, detail: error.message)
                 // Cut by bytes: 64 characters can be megabytes of combining marks.
                 entry.user = String(decoding: body.username.utf8.prefix(64), as: UTF8.self)
-                if let key = Accounts.repeatKey(forRefusal: error, name: body.username, address: s.address) {
+                if let key = Accounts.repeatKey(forRefusal: error, name: body.username) {
                     try await env.audit.appendRepeatable(entry, key: key)
                 } else {
                     try await env.audit.append(entry)

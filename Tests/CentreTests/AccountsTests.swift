@@ -78,7 +78,7 @@ import TestSupport
                 _ = try await accounts.signIn(name: "ola", password: "correct horse battery", address: "192.0.2.7", userAgent: "t")
                 Issue.record("the address was not refused after its failures")
             } catch let error as CentreError {
-                guard case let .rateLimited(seconds) = error.kind else { Issue.record("\(error)"); return }
+                guard case let .rateLimited(seconds, _) = error.kind else { Issue.record("\(error)"); return }
                 #expect((1...60).contains(seconds))
             }
             // Another address is not affected.
@@ -105,23 +105,32 @@ import TestSupport
         #expect(Set(outcomes).isSubset(of: ["busy", "checked"]), "\(outcomes)")
     }
 
-    /// One host holds a whole IPv6 /64: its addresses share one count. Past the addresses
-    /// tracked at once, new ones share one slot, refused together, not let through.
-    @Test func anIPv6SixtyFourIsOneAddressAndAddressesBeyondTheTableShareOne() throws {
-        #expect(AttemptLimiter.slot(for: "2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
-        #expect(AttemptLimiter.slot(for: "2001:db8:1:2:bbbb:cccc:dddd:eeee") == "2001:db8:1:2::/64")
-        #expect(AttemptLimiter.slot(for: "::ffff:192.0.2.9") == "192.0.2.9")
-        #expect(AttemptLimiter.slot(for: "192.0.2.9") == "192.0.2.9")
+    /// An IPv6 address is counted on its own and with its /64 (at ten times the limit):
+    /// one station's failures do not lock out its neighbours, a client hopping across its
+    /// /64 is still stopped. Past the slots tracked at once, new ones share one count,
+    /// refused together rather than let through.
+    @Test func anIPv6AddressCountsAloneAndWithItsSixtyFour() throws {
+        #expect(AttemptLimiter.slots(for: "2001:DB8:1:2:aaaa::1").map(\.slot) == ["2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"])
+        #expect(AttemptLimiter.slots(for: "::ffff:192.0.2.9").map(\.slot) == ["192.0.2.9"])
+        #expect(AttemptLimiter.slots(for: "192.0.2.9").map(\.slot) == ["192.0.2.9"])
         let now: Int64 = 1_000_000_000
         let limiter = AttemptLimiter(limit: 3)
-        for host in 1...3 { limiter.fail("2001:db8:1:2::\(host)", now: now) }
+        for _ in 1...3 { limiter.fail("2001:db8:1:2::1", now: now) }
+        #expect(throws: CentreError.self) { try limiter.admit("2001:db8:1:2::1", now: now) }
+        try limiter.admit("2001:db8:1:2::2", now: now) // a neighbour on the same /64
+        for host in 3...29 { limiter.fail("2001:db8:1:2::\(host)", now: now) } // 30 failures on the /64
         #expect(throws: CentreError.self) { try limiter.admit("2001:db8:1:2::99", now: now) }
         try limiter.admit("2001:db8:1:3::1", now: now)
 
         let full = AttemptLimiter(limit: 3)
         for n in 0..<10_000 { full.fail("10.\(n >> 16).\((n >> 8) & 0xFF).\(n & 0xFF)", now: now) }
-        for n in 0..<3 { full.fail("172.16.0.\(n)", now: now) } // not tracked: the shared slot counts them
-        #expect(throws: CentreError.self) { try full.admit("172.16.9.9", now: now) }
+        for n in 0..<30 { full.fail("172.16.0.\(n)", now: now) } // not tracked: the shared slot counts them
+        do {
+            try full.admit("172.16.9.9", now: now)
+            Issue.record("an untracked address was let through")
+        } catch let error as CentreError {
+            #expect(error.kind == .rateLimited(retryAfterSeconds: 60, slot: "addresses beyond the tracked ones"), "\(error)")
+        }
         try full.admit("10.0.0.1", now: now) // a tracked address keeps its own count
     }
 
