@@ -115,8 +115,7 @@ public struct VideoDepacketizer: Sendable {
         let data = [UInt8](unsafeUninitializedCapacity: unit.count) { buffer, initialized in
             initialized = unit.withUnsafeBytes { $0.copyBytes(to: buffer) }
         }
-        let isKey = unitIsKey
-        try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: isKey, data: data), parameters: parameters))
+        try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: unitIsKey, data: data), parameters: parameters))
     }
 
     private mutating func updateParametersFromInBand() {

@@ -93,23 +93,15 @@ struct SessionRoutes {
         }
         t.add(.post, "/api/session/password", nil) { request, context, principal in
             let body = try await request.decode(as: PasswordChange.self, context: context)
-            let change: Accounts.AccountChange
-            do {
-                change = try await mapErrors {
-                    try await env.accounts.preparePasswordChange(userID: principal.userID, current: body.current, new: body.new)
-                }
-            } catch {
-                try await env.audit.append(AuditEntry("user.password-change", Self.outcome(of: error), principal: principal, request: request,
-                                                      context: context, detail: (error as? APIError)?.message))
-                throw error
-            }
-            // The change and its entry are stored together or not at all; a change that
-            // could not be made is recorded as such (if the log can still be written).
+            // Checked, then made in one transaction with its entry: stored together or not
+            // at all. A refused or failed change is recorded as such (if the log can still
+            // be written).
             let catalog = env.catalog
             do {
                 _ = try await mapErrors {
-                    try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context),
-                                               with: { try await change.apply(to: catalog) })
+                    let change = try await env.accounts.preparePasswordChange(userID: principal.userID, current: body.current, new: body.new)
+                    return try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context),
+                                                      with: { try await change.apply(to: catalog) })
                 }
             } catch {
                 _ = try? await env.audit.append(AuditEntry("user.password-change", Self.outcome(of: error), principal: principal, request: request,
