@@ -33,12 +33,10 @@ public struct VideoDepacketizer: Sendable {
 
     private var extender = TimestampExtender()
     private var lastSequence: UInt16?
-    private var unit: [UInt8] = []
+    private var unit = AccessUnitPieces()
     private var unitTimestamp: Int64?
     private var unitIsKey = false
     private var unitBroken = false
-    /// Offset of the length field of the NAL unit being reassembled from fragments.
-    private var fragmentStart: Int?
     private var inBandVPS: [UInt8]?
     private var inBandSPS: [UInt8]?
     private var inBandPPS: [UInt8]?
@@ -56,7 +54,7 @@ public struct VideoDepacketizer: Sendable {
             let gap = Int(packet.sequenceNumber &- last &- 1)
             packetsLost += gap
             if unitTimestamp != nil { unitBroken = true }
-            fragmentStart = nil
+            unit.abandonFragment()
         }
         lastSequence = packet.sequenceNumber
         let timestamp = extender.extend(packet.timestamp)
@@ -75,8 +73,8 @@ public struct VideoDepacketizer: Sendable {
             unitBroken = true
             throw error
         }
-        if unit.count > maxFrameBytes {
-            let size = unit.count
+        if unit.byteCount > maxFrameBytes {
+            let size = unit.byteCount
             reset()
             throw RTSPError(.frameTooLarge(byteCount: size))
         }
@@ -86,17 +84,16 @@ public struct VideoDepacketizer: Sendable {
     }
 
     private mutating func reset() {
-        unit.removeAll(keepingCapacity: true)
+        unit.clear()
         unitTimestamp = nil
         unitIsKey = false
         unitBroken = false
-        fragmentStart = nil
     }
 
     private mutating func finishUnit(emit: (DepacketizedFrame) throws -> Void) throws {
         defer { reset() }
         guard let timestamp = unitTimestamp, !unit.isEmpty else { return }
-        if fragmentStart != nil { unitBroken = true } // fragment never ended
+        if unit.hasOpenFragment { unitBroken = true } // fragment never ended
         guard !unitBroken else {
             framesDropped += 1
             return
@@ -106,15 +103,8 @@ public struct VideoDepacketizer: Sendable {
             framesDropped += 1
             return
         }
-        // A copy of exactly its size, so a frame holds memory for its own bytes whatever
-        // came before it; `unit` stays this depacketiser's alone and is reused (at most
-        // `maxFrameBytes`). Handing `unit` itself over gave every frame, however small, a
-        // buffer the size of the largest frame seen (`removeAll(keepingCapacity:)` of a
-        // shared buffer allocates that capacity anew), and a hostile camera could make
-        // tiny frames hold megabytes each. The copy is one memcpy of every byte received.
-        let data = [UInt8](unsafeUninitializedCapacity: unit.count) { buffer, initialized in
-            initialized = unit.withUnsafeBytes { $0.copyBytes(to: buffer) }
-        }
+        // Exactly its size, the received bytes copied once (AccessUnitPieces says why).
+        let data = unit.take()
         try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: unitIsKey, data: data), parameters: parameters))
     }
 
@@ -131,8 +121,7 @@ public struct VideoDepacketizer: Sendable {
     }
 
     private mutating func appendNAL(_ nal: ByteBuffer) {
-        unit.appendBigEndian(UInt32(nal.readableBytes))
-        nal.withUnsafeReadableBytes { unit.append(contentsOf: $0) }
+        unit.append(nal: nal)
         noteNAL(header: nal.getInteger(at: nal.readerIndex, as: UInt8.self)!, fullNAL: nal)
     }
 
@@ -155,24 +144,12 @@ public struct VideoDepacketizer: Sendable {
         }
     }
 
-    private mutating func beginFragment(header: [UInt8]) {
-        fragmentStart = unit.count
-        unit.appendBigEndian(UInt32(0))
-        unit.append(contentsOf: header)
-    }
-
     private mutating func endFragment() {
-        guard let start = fragmentStart else { return }
-        let length = UInt32(unit.count - start - 4)
-        unit[start] = UInt8(length >> 24)
-        unit[start + 1] = UInt8((length >> 16) & 0xFF)
-        unit[start + 2] = UInt8((length >> 8) & 0xFF)
-        unit[start + 3] = UInt8(length & 0xFF)
-        fragmentStart = nil
-        let header = unit[start + 4]
-        if isParameterSet(header) {
-            noteNAL(header: header, fullNAL: ByteBuffer(bytes: unit[(start + 4)...]))
+        guard let header = unit.openFragmentHeader else { return }
+        if isParameterSet(header), let nal = unit.endFragmentedNAL(wantBytes: true) {
+            noteNAL(header: header, fullNAL: ByteBuffer(bytes: nal))
         } else {
+            _ = unit.endFragmentedNAL(wantBytes: false)
             noteNAL(header: header, fullNAL: nil) // slices: only the key flag matters, no copy
         }
     }
@@ -196,7 +173,7 @@ public struct VideoDepacketizer: Sendable {
         let type = header & 0x1F
         switch type {
         case 1...23:
-            if fragmentStart != nil { unitBroken = true; fragmentStart = nil }
+            if unit.hasOpenFragment { unitBroken = true; unit.abandonFragment() }
             appendNAL(p)
         case 24: // STAP-A
             p.moveReaderIndex(forwardBy: 1)
@@ -209,13 +186,13 @@ public struct VideoDepacketizer: Sendable {
             guard !(start && end) else { throw error("FU-A with both start and end bits", sequence) }
             p.moveReaderIndex(forwardBy: 2)
             if start {
-                if fragmentStart != nil { unitBroken = true }
-                beginFragment(header: [(header & 0xE0) | (fu & 0x1F)])
-            } else if fragmentStart == nil {
+                if unit.hasOpenFragment { unitBroken = true }
+                unit.beginFragmentedNAL(header: (header & 0xE0) | (fu & 0x1F))
+            } else if !unit.hasOpenFragment {
                 unitBroken = true // continuation without a start: its start was lost
                 return
             }
-            p.withUnsafeReadableBytes { unit.append(contentsOf: $0) }
+            unit.append(payload: p)
             if end { endFragment() }
         case 0, 30, 31:
             return // reserved/unspecified: ignored (RFC 6184 §5.4)
@@ -235,7 +212,7 @@ public struct VideoDepacketizer: Sendable {
         let type = H265.nalType(b0)
         switch type {
         case 0...47:
-            if fragmentStart != nil { unitBroken = true; fragmentStart = nil }
+            if unit.hasOpenFragment { unitBroken = true; unit.abandonFragment() }
             appendNAL(p)
         case 48:
             p.moveReaderIndex(forwardBy: 2)
@@ -246,13 +223,13 @@ public struct VideoDepacketizer: Sendable {
             guard !(start && end) else { throw error("FU with both start and end bits", sequence) }
             p.moveReaderIndex(forwardBy: 3)
             if start {
-                if fragmentStart != nil { unitBroken = true }
-                beginFragment(header: [(b0 & 0x81) | ((fu & 0x3F) << 1), b1])
-            } else if fragmentStart == nil {
+                if unit.hasOpenFragment { unitBroken = true }
+                unit.beginFragmentedNAL(header: (b0 & 0x81) | ((fu & 0x3F) << 1), b1)
+            } else if !unit.hasOpenFragment {
                 unitBroken = true
                 return
             }
-            p.withUnsafeReadableBytes { unit.append(contentsOf: $0) }
+            unit.append(payload: p)
             if end { endFragment() }
         default:
             throw error("H.265 packet type \(type) (PACI or reserved) unsupported", sequence)
