@@ -7,17 +7,18 @@ import NIOCore
 ///
 /// Why: a frame must hold memory for its own bytes only, whatever a camera sent before it
 /// (a reused, growing buffer handed over with each frame made every small frame hold the
-/// largest one's capacity); and every received byte should be copied once on its way to a
-/// frame (assembling into a reused buffer and then copying it to an exact size cost the
-/// recorder about 15 % more CPU; BENCHMARKS.md).
+/// largest one's capacity); and the depacketiser should add one copy of each received byte,
+/// not two (assembling into a reused buffer and then copying it to an exact size cost the
+/// recorder about 11 % more CPU; BENCHMARKS.md). Other copies are outside this type: the
+/// session decoder's merge of a read onto a message the previous read cut, and compaction.
 ///
-/// Invariant: the read buffers the pieces keep alive stay bounded by the unit's own size.
-/// A slice keeps its whole read buffer; a camera that sends one tiny packet per read
-/// between other data would otherwise pin a read buffer per packet. When what the pieces
-/// pin exceeds `pinnedSlack` plus twice the unit's bytes, or they number more than
-/// `maxPieces`, they are copied into `head`, an owned contiguous buffer, and released:
-/// each compaction copies at most as many bytes as were pinned since the last, so the
-/// extra copying stays under one copy of every pinned byte.
+/// Bound: a slice keeps its whole read buffer alive; a camera that sends one tiny packet
+/// per read between other data would otherwise pin a read buffer per packet. When what the
+/// pieces pin exceeds `pinnedSlack` plus twice the unit's bytes, or they number more than
+/// `maxPieces`, they are copied into `head`, an owned contiguous buffer, and released. So a
+/// unit pins at most 1 MiB plus twice its bytes plus the last read buffer (and `head`, up
+/// to `headKept`, stays for the next unit). Compaction copies what the pieces hold; with
+/// `head` growing geometrically the extra copying stays linear in the bytes received.
 struct AccessUnitPieces: Sendable {
     private enum Piece {
         case length(UInt32)

@@ -103,7 +103,7 @@ public struct VideoDepacketizer: Sendable {
             framesDropped += 1
             return
         }
-        // Exactly its size, the received bytes copied once (AccessUnitPieces says why).
+        // Exactly its size; the pieces are copied here, once (AccessUnitPieces says why).
         let data = unit.take()
         try emit(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: unitIsKey, data: data), parameters: parameters))
     }
