@@ -62,7 +62,9 @@ public enum TestSupport {
         let codecArgs = codec == .h264
             ? ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "\(gop)", "-f", "h264"]
             : ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=\(gop):min-keyint=\(gop):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"]
-        let tmp = path + ".\(getpid()).tmp"
+        // One temporary file per call: tests running in parallel in one process may ask for
+        // the same clip at once, and a shared name let one rename the other's half-written file.
+        let tmp = path + ".\(getpid()).\(UUID().uuidString).tmp"
         let r = try await run(ffmpeg, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
                                  "-t", "\(seconds)", "-pix_fmt", "yuv420p"] + codecArgs + [tmp])
         guard r.status == 0 else { throw ToolError("ffmpeg failed: \(r.stderr)") }
