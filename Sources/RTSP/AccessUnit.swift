@@ -113,21 +113,12 @@ struct AccessUnitPieces: Sendable {
             var at = 0
             func put(_ raw: UnsafeRawBufferPointer) {
                 guard let from = raw.baseAddress, raw.count > 0 else { return }
+                precondition(at + raw.count <= out.count, "access unit pieces run past the \(out.count) bytes counted")
                 UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: from, byteCount: raw.count)
                 at += raw.count
             }
-            func put(_ value: UInt32) {
-                withUnsafeBytes(of: value.bigEndian) { put($0) }
-            }
             head.withUnsafeReadableBytes { put($0) }
-            for piece in pieces {
-                switch piece {
-                case let .length(value): put(value)
-                case let .header(byte): out[at] = byte; at += 1
-                case let .header2(first, second): out[at] = first; out[at + 1] = second; at += 2
-                case let .payload(bytes): bytes.withUnsafeReadableBytes { put($0) }
-                }
-            }
+            forEachPiece(put)
             precondition(at == byteCount, "access unit pieces add up to \(at) bytes, counted \(byteCount)")
             initialized = at
         }
@@ -137,7 +128,7 @@ struct AccessUnitPieces: Sendable {
 
     mutating func clear() {
         if head.capacity > Self.headKept { head = ByteBuffer() } else { head.clear() }
-        pieces.removeAll(keepingCapacity: pieces.capacity <= Self.maxPieces * 2)
+        pieces.removeAll(keepingCapacity: true) // at most `maxPieces` + 1: compaction keeps it so
         byteCount = 0
         pinnedByteCount = 0
         lastStorage = nil
@@ -146,15 +137,11 @@ struct AccessUnitPieces: Sendable {
 
     private mutating func compactIfPinningTooMuch() {
         guard pinnedByteCount > Self.pinnedSlack + 2 * byteCount || pieces.count > Self.maxPieces else { return }
-        head.reserveCapacity(minimumWritableBytes: byteCount - head.writerIndex)
-        for piece in pieces {
-            switch piece {
-            case let .length(value): head.writeInteger(value)
-            case let .header(byte): head.writeInteger(byte)
-            case let .header2(first, second): head.writeInteger(first); head.writeInteger(second)
-            case var .payload(bytes): head.writeBuffer(&bytes)
-            }
-        }
+        var compacted = head
+        head = ByteBuffer() // `compacted` owns the storage alone: no copy on write
+        compacted.reserveCapacity(minimumWritableBytes: byteCount - compacted.writerIndex)
+        forEachPiece { compacted.writeBytes($0) }
+        head = compacted
         pieces.removeAll(keepingCapacity: true)
         pinnedByteCount = head.capacity
         lastStorage = nil
@@ -172,14 +159,19 @@ struct AccessUnitPieces: Sendable {
             at = end
         }
         head.withUnsafeReadableBytes { take($0) }
+        forEachPiece(take)
+        return out
+    }
+
+    /// The pieces' bytes, in order, as runs of memory (the one place a piece becomes bytes).
+    private func forEachPiece(_ body: (UnsafeRawBufferPointer) -> Void) {
         for piece in pieces {
             switch piece {
-            case let .length(value): withUnsafeBytes(of: value.bigEndian) { take($0) }
-            case let .header(byte): withUnsafeBytes(of: byte) { take($0) }
-            case let .header2(first, second): withUnsafeBytes(of: (first, second)) { take($0) }
-            case let .payload(bytes): bytes.withUnsafeReadableBytes { take($0) }
+            case let .length(value): withUnsafeBytes(of: value.bigEndian, body)
+            case let .header(byte): withUnsafeBytes(of: byte, body)
+            case let .header2(first, second): withUnsafeBytes(of: (first, second), body)
+            case let .payload(bytes): bytes.withUnsafeReadableBytes(body)
             }
         }
-        return out
     }
 }

@@ -146,12 +146,9 @@ public struct VideoDepacketizer: Sendable {
 
     private mutating func endFragment() {
         guard let header = unit.openFragmentHeader else { return }
-        if isParameterSet(header), let nal = unit.endFragmentedNAL(wantBytes: true) {
-            noteNAL(header: header, fullNAL: ByteBuffer(bytes: nal))
-        } else {
-            _ = unit.endFragmentedNAL(wantBytes: false)
-            noteNAL(header: header, fullNAL: nil) // slices: only the key flag matters, no copy
-        }
+        // Parameter sets are kept, so their bytes are wanted; of slices only the key flag matters.
+        let nal = unit.endFragmentedNAL(wantBytes: isParameterSet(header))
+        noteNAL(header: header, fullNAL: nal.map { ByteBuffer(bytes: $0) })
     }
 
     private func isParameterSet(_ header: UInt8) -> Bool {
