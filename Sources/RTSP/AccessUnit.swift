@@ -40,6 +40,10 @@ struct AccessUnitPieces: Sendable {
     /// The fragmented NAL unit begun and not ended: its length field's byte offset in the
     /// unit and, until a compaction moves it into `head`, its piece; its header's first byte.
     private var openFragment: (byteOffset: Int, piece: Int?, header: UInt8)?
+    /// Compactions since the unit was made: what tests look at to see the bound enforced.
+    private(set) var compactions = 0
+    /// Pieces held now (at most `maxPieces`, and the one that made a compaction).
+    var pieceCount: Int { pieces.count }
 
     static let maxPieces = 4_096
     static let pinnedSlack = 1 << 20
@@ -142,6 +146,7 @@ struct AccessUnitPieces: Sendable {
         compacted.reserveCapacity(minimumWritableBytes: byteCount - compacted.writerIndex)
         forEachPiece { compacted.writeBytes($0) }
         head = compacted
+        compactions += 1
         pieces.removeAll(keepingCapacity: true)
         pinnedByteCount = head.capacity
         lastStorage = nil

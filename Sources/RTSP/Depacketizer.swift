@@ -233,8 +233,10 @@ public struct VideoDepacketizer: Sendable {
         }
     }
 
-    /// STAP-A / AP body: 16-bit size then NAL unit, repeated.
+    /// STAP-A / AP body: 16-bit size then NAL unit, repeated. Like a single NAL unit, it
+    /// cannot come inside a fragmented one: the fragment's end was lost, and the unit with it.
     private mutating func readAggregated(_ p: inout ByteBuffer, sequence: UInt16) throws {
+        if unit.hasOpenFragment { unitBroken = true; unit.abandonFragment() }
         var count = 0
         while p.readableBytes > 0 {
             guard let size = p.readInteger(as: UInt16.self), size > 0, Int(size) <= p.readableBytes,

@@ -17,7 +17,8 @@ final class SessionDecoder: ChannelInboundHandler {
     typealias InboundOut = SessionMessage
 
     private var decoder: RTSPWireDecoder
-    /// Bytes received and not yet decoded (the start of a message cut by the read).
+    /// Bytes received and not yet decoded (the start of a message cut by the read), in a
+    /// buffer of their own.
     private var pending: ByteBuffer?
     private var depacketizer: VideoDepacketizer?
     private var rtpChannel: UInt8 = 0
@@ -38,11 +39,23 @@ final class SessionDecoder: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         var bytes = unwrapInboundIn(data)
-        if var rest = pending.take() {
-            rest.writeBuffer(&bytes)
-            bytes = rest
-        }
         do {
+            if var rest = pending.take() {
+                // Finish the message the last read cut, taking from this read only the
+                // bytes it lacks; the rest of the read is then decoded where it lies.
+                let start = rest.readerIndex
+                Self.topUp(&rest, from: &bytes)
+                while let message = try decoder.decode(&rest) {
+                    try handle(message, context: context)
+                }
+                if rest.readableBytes > 0 {
+                    // Still cut. Nothing taken from it: keep it and let it grow (a slow
+                    // message is copied once, not once per read). Something taken: its
+                    // slices pin it, so the tail moves to a buffer of its own.
+                    pending = rest.readerIndex == start ? rest : Self.owned(rest, allocator: context.channel.allocator)
+                    return
+                }
+            }
             while let message = try decoder.decode(&bytes) {
                 try handle(message, context: context)
             }
@@ -53,9 +66,42 @@ final class SessionDecoder: ChannelInboundHandler {
             return
         }
         if bytes.readableBytes > 0 {
-            bytes.discardReadBytes()
-            pending = bytes
+            // The read buffer stays NIO's (or the frames' slices'): the cut message's
+            // first bytes are copied out, not the buffer compacted in place, which would
+            // copy its whole capacity while slices share it.
+            pending = Self.owned(bytes, allocator: context.channel.allocator)
         }
+    }
+
+    /// Moves to `rest`, the front of a cut message, the bytes of `bytes` it lacks: for an
+    /// interleaved packet only those up to its end (its header first, when that too was
+    /// cut); for anything else, a reply or junk whose end is unknown here, all of them.
+    static func topUp(_ rest: inout ByteBuffer, from bytes: inout ByteBuffer) {
+        guard rest.getInteger(at: rest.readerIndex, as: UInt8.self) == UInt8(ascii: "$") else {
+            rest.writeBuffer(&bytes)
+            return
+        }
+        if rest.readableBytes < 4 {
+            var head = bytes.readSlice(length: min(4 - rest.readableBytes, bytes.readableBytes))!
+            rest.writeBuffer(&head)
+        }
+        guard let length = rest.getInteger(at: rest.readerIndex + 2, as: UInt16.self) else { return }
+        let lacking = max(0, 4 + Int(length) - rest.readableBytes)
+        var tail = bytes.readSlice(length: min(lacking, bytes.readableBytes))!
+        rest.writeBuffer(&tail)
+    }
+
+    /// A buffer of its own holding `bytes`' readable bytes, with room for the whole
+    /// interleaved packet they begin when its length is known.
+    static func owned(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var capacity = bytes.readableBytes
+        if bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == UInt8(ascii: "$"),
+           let length = bytes.getInteger(at: bytes.readerIndex + 2, as: UInt16.self) {
+            capacity = max(capacity, 4 + Int(length))
+        }
+        var copy = allocator.buffer(capacity: capacity)
+        copy.writeImmutableBuffer(bytes)
+        return copy
     }
 
     private func handle(_ message: RTSPInbound, context: ChannelHandlerContext) throws {

@@ -5,8 +5,8 @@ import Testing
 /// The access unit's pieces against the plain way of building the same bytes.
 struct AccessUnitTests {
     /// Payloads cut the ways a socket delivers them: several slices of one read buffer,
-    /// buffers of their own, huge read buffers holding a few bytes of the unit (which make
-    /// the pieces compact), and runs of tiny pieces (past `maxPieces`).
+    /// buffers of their own, and huge read buffers holding a few bytes of the unit (which
+    /// make the pieces compact).
     @Test(arguments: 0..<40)
     func piecesCopyOutAsTheBytesTheyStandFor(seed: UInt64) {
         var g = SeededGenerator(seed: seed)
@@ -14,21 +14,22 @@ struct AccessUnitTests {
         var model: [UInt8] = []
         var openAt: Int?
         var readBuffer = ByteBuffer()
+        func filledReadBuffer() -> ByteBuffer {
+            ByteBuffer(bytes: (0..<(64 << 10)).map { _ in UInt8.random(in: 0...255, using: &g) })
+        }
         func payload(_ count: Int) -> ByteBuffer {
-            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &g) }
             switch Int.random(in: 0..<4, using: &g) {
-            case 0: // the next slice of the current read buffer
-                if readBuffer.writableBytes < count { readBuffer = ByteBuffer(); readBuffer.reserveCapacity(64 << 10) }
-                let at = readBuffer.writerIndex
-                readBuffer.writeBytes(bytes)
-                return readBuffer.getSlice(at: at, length: count)!
+            case 0: // the next slice of the current read buffer: pieces share its storage
+                if readBuffer.readableBytes < count { readBuffer = filledReadBuffer() }
+                return readBuffer.readSlice(length: count)!
             case 1: // a huge read buffer of which the unit keeps a few bytes
+                let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &g) }
                 var big = ByteBuffer()
                 big.reserveCapacity(512 << 10)
                 big.writeBytes(bytes)
                 return big
             default:
-                return ByteBuffer(bytes: bytes)
+                return ByteBuffer(bytes: (0..<count).map { _ in UInt8.random(in: 0...255, using: &g) })
             }
         }
         for _ in 0..<Int.random(in: 1...300, using: &g) {
@@ -83,8 +84,28 @@ struct AccessUnitTests {
             worst = max(worst, unit.pinnedByteCount - 2 * unit.byteCount)
         }
         #expect(worst <= AccessUnitPieces.pinnedSlack + (64 << 10), "pinned \(worst) bytes beyond twice the unit's")
+        #expect(unit.compactions > 0)
         let nal = unit.endFragmentedNAL(wantBytes: true)
         #expect(nal == [0x7C] + (0..<5_000).map { UInt8(truncatingIfNeeded: $0) })
         #expect(unit.take().count == 4 + 1 + 5_000)
+    }
+
+    /// Pieces that pin little (one-byte slices of one read buffer) still do not pile up
+    /// without end: past `maxPieces` they are compacted, and the bytes stay right.
+    @Test func manyTinySlicesOfOneBufferAreCompactedByCount() {
+        var read = ByteBuffer(bytes: (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        var unit = AccessUnitPieces()
+        var model: [UInt8] = []
+        var most = 0
+        for _ in 0..<5_000 {
+            let slice = read.readSlice(length: 1)!
+            unit.append(nal: slice)
+            model += [0, 0, 0, 1] + Array(slice.readableBytesView)
+            most = max(most, unit.pieceCount)
+        }
+        #expect(unit.pinnedByteCount < AccessUnitPieces.pinnedSlack) // the bound on bytes never fired
+        #expect(unit.compactions >= 2)
+        #expect(most <= AccessUnitPieces.maxPieces + 1)
+        #expect(unit.take() == model)
     }
 }

@@ -36,6 +36,13 @@ func randomAccessUnit(codec: VideoCodec, key: Bool, using g: inout SeededGenerat
 struct DepacketizerTests {
     static let parameters264 = try! VideoParameters(h264SPS: [0x67, 0x64, 0x00, 0x33, 0xAC, 0xE8, 0x02, 0x80, 0x0B, 0x59], pps: [0x68, 0xEE, 0x3C, 0x30])
 
+    /// A real camera's (Anjvision's) VPS, SPS and PPS.
+    static let realH265ParameterSets: [[UInt8]] = [
+        [0x40, 0x01, 0x0C, 0x01, 0xFF, 0xFF, 0x01, 0x40, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x99, 0xAC, 0x09],
+        [0x42, 0x01, 0x01, 0x01, 0x40, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x99, 0xA0, 0x02, 0x80, 0x80, 0x2C, 0x1F, 0xE5, 0xAE, 0xE4, 0x6C, 0x1A, 0xE5, 0x51, 0x35, 0x05, 0x06, 0x05, 0x00, 0x80],
+        [0x44, 0x01, 0xC0, 0x73, 0xC0, 0x41, 0x83, 0x09],
+    ]
+
     /// Property: whatever the packetiser makes of random access units (single NAL units,
     /// STAP-A/AP, FU-A/FU), the depacketiser gives back exactly those NAL units.
     @Test(arguments: [VideoCodec.h264, .h265])
@@ -75,10 +82,8 @@ struct DepacketizerTests {
     }
 
     @Test func h265FramesFlowOnceInBandParameterSetsParse() throws {
-        // A real VPS/SPS/PPS (Anjvision's) in an AP, then an IDR fragmented into FUs.
-        let vps: [UInt8] = [0x40, 0x01, 0x0C, 0x01, 0xFF, 0xFF, 0x01, 0x40, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x99, 0xAC, 0x09]
-        let sps: [UInt8] = [0x42, 0x01, 0x01, 0x01, 0x40, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x99, 0xA0, 0x02, 0x80, 0x80, 0x2C, 0x1F, 0xE5, 0xAE, 0xE4, 0x6C, 0x1A, 0xE5, 0x51, 0x35, 0x05, 0x06, 0x05, 0x00, 0x80]
-        let pps: [UInt8] = [0x44, 0x01, 0xC0, 0x73, 0xC0, 0x41, 0x83, 0x09]
+        // The real VPS/SPS/PPS in an AP, then an IDR fragmented into FUs.
+        let (vps, sps, pps) = (Self.realH265ParameterSets[0], Self.realH265ParameterSets[1], Self.realH265ParameterSets[2])
         let idr: [UInt8] = [0x26, 0x01] + [UInt8](repeating: 0xAB, count: 4000)
         var d = VideoDepacketizer(codec: .h265, parameters: nil)
         var out: [DepacketizedFrame] = []
@@ -104,6 +109,42 @@ struct DepacketizerTests {
         try d.push(try rtp([0x41, 2, 2], seq: seq, ts: 3600, marker: true)) { out.append($0) }
         #expect(out.map(\.frame.timestamp) == [3600])
         #expect(d.packetsLost == 1 && d.framesDropped == 1)
+    }
+
+    /// A fragmented NAL unit must come in consecutive packets (RFC 6184 §5.8, RFC 7798
+    /// §4.4.3). A camera that puts another packet (a single NAL unit, an aggregation packet)
+    /// between its fragments breaks that frame: the frame is dropped, not written with the
+    /// other NAL units inside the fragmented one's length, and the next frame flows.
+    @Test(arguments: [VideoCodec.h264, .h265], ["single", "aggregate"])
+    func anotherPacketBetweenFragmentsDropsItsFrame(codec: VideoCodec, next: String) throws {
+        var d = VideoDepacketizer(codec: codec, parameters: codec == .h264 ? Self.parameters264 : nil)
+        var out: [DepacketizedFrame] = []
+        let slice: [UInt8] = codec == .h264 ? [0x41] : [0x02, 0x01]
+        let parameterSets: [[UInt8]] = codec == .h264 ? [] : Self.realH265ParameterSets
+        let key: [UInt8] = (codec == .h264 ? [0x65] : [0x26, 0x01]) + [UInt8](repeating: 5, count: 3000)
+        var seq: UInt16 = 0
+        func push(_ payload: [UInt8], ts: UInt32, marker: Bool) throws {
+            try d.push(try rtp(payload, seq: seq, ts: ts, marker: marker)) { out.append($0) }
+            seq &+= 1
+        }
+        // A whole key frame first (H.265 learns its parameter sets from it).
+        let first = SimulatedClip.packetize(parameterSets + [key], codec: codec)
+        for (i, p) in first.enumerated() { try push(p, ts: 0, marker: i == first.count - 1) }
+        #expect(out.count == 1)
+        // Then a frame with another packet between its fragments.
+        let fragments = SimulatedClip.packetize([slice + [UInt8](repeating: 7, count: 3000)], codec: codec)
+        for p in fragments.dropLast() { try push(p, ts: 3600, marker: false) }
+        // (The packetiser aggregates parameter sets only.)
+        let h264Sets: [[UInt8]] = [[0x67, 0x64, 0x00, 0x33, 0xAC, 0xE8, 0x02, 0x80, 0x0B, 0x59], [0x68, 0xEE, 0x3C, 0x30]]
+        let others = next == "single" ? [slice + [9, 9]] : (codec == .h264 ? h264Sets : Self.realH265ParameterSets)
+        let packet = SimulatedClip.packetize(others, codec: codec)
+        #expect(packet.count == 1)
+        try push(packet[0], ts: 3600, marker: false)
+        try push(fragments.last!, ts: 3600, marker: true)
+        try push(slice + [1, 2, 3], ts: 7200, marker: true)
+        #expect(out.map(\.frame.timestamp) == [0, 7200])
+        #expect(out.last?.frame.data == NALUnits.lengthPrefixed([slice + [1, 2, 3]]))
+        #expect(d.framesDropped == 1)
     }
 
     /// A frame holds memory for its own bytes, not for the largest frame the camera ever

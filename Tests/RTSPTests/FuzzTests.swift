@@ -184,7 +184,7 @@ struct HostileMessageTests {
                     case let .interleaved(channel, payload): out.append("$\(channel) \(Array(payload.readableBytesView))")
                     }
                 }
-                buffer.discardReadBytes() // as SessionDecoder does between reads
+                buffer.discardReadBytes() // the cut message starts the buffer, as in SessionDecoder's copy
             }
             return out
         }

@@ -85,4 +85,33 @@ struct SessionDecoderTests {
         #expect(error.offset == Int64(okReply.count + interleavedFrames(codec: .h264, count: 2, nalBytes: 100).count))
         #expect(withoutBatches(result.lines) == ["reply 200 cseq 0", "frame 1000 key true bytes 105 first 0", "frame 4600 key false bytes 105 first 1"])
     }
+
+    /// A read that finishes a cut packet gives up only the bytes the packet lacks (its
+    /// header's too, when that was cut); the rest of the read stays where it is, to be
+    /// decoded in place. A cut reply, whose end the header does not say, takes the read.
+    @Test func aCutPacketTakesFromTheNextReadOnlyWhatItLacks() {
+        let read = ByteBuffer(bytes: Array(0..<100))
+        for (front, taken) in [([UInt8(ascii: "$"), 0, 0, 10, 1, 2, 3], 7), ([UInt8(ascii: "$"), 0], 12),
+                               ([UInt8(ascii: "$")], 100), ([UInt8(ascii: "$"), 0, 0, 0], 0)] {
+            // The header's length bytes come from the read when they were cut: 0x00, 0x0A
+            // (10) in the first case, then bytes 0 and 1 of the read (a length of 1) and
+            // 0, 1, 2 (a length of 0x0102) in the others.
+            var rest = SessionDecoder.owned(ByteBuffer(bytes: front), allocator: ByteBufferAllocator())
+            var bytes = read
+            SessionDecoder.topUp(&rest, from: &bytes)
+            let length = Int(rest.getInteger(at: 2, as: UInt16.self) ?? 0)
+            #expect(rest.readableBytes == min(front.count + taken, 4 + length), "\(front)")
+            #expect(bytes.readableBytes == 100 - (rest.readableBytes - front.count), "\(front)")
+            #expect(Array(rest.readableBytesView.dropFirst(front.count)) == Array(0..<UInt8(rest.readableBytes - front.count)))
+        }
+        var reply = ByteBuffer(bytes: Array("RTSP/1.0 200".utf8))
+        var bytes = read
+        SessionDecoder.topUp(&reply, from: &bytes)
+        #expect(reply.readableBytes == 12 + 100)
+        #expect(bytes.readableBytes == 0)
+        // A packet's first bytes are copied into a buffer with room for all of it.
+        let cut = SessionDecoder.owned(ByteBuffer(bytes: [UInt8(ascii: "$"), 0, 0x01, 0x00, 9]), allocator: ByteBufferAllocator())
+        #expect(cut.readableBytes == 5)
+        #expect(cut.capacity >= 4 + 256)
+    }
 }
