@@ -68,7 +68,10 @@ public enum TestSupport {
         let r = try await run(ffmpeg, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
                                  "-t", "\(seconds)", "-pix_fmt", "yuv420p"] + codecArgs + [tmp])
         guard r.status == 0 else { throw ToolError("ffmpeg failed: \(r.stderr)") }
-        try? FileManager.default.moveItem(atPath: tmp, toPath: path)
+        // Another call may have put the clip in place first: then this copy goes.
+        if (try? FileManager.default.moveItem(atPath: tmp, toPath: path)) == nil {
+            try? FileManager.default.removeItem(atPath: tmp)
+        }
         return path
     }
 
