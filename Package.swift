@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
     ],
     targets: [
+        .target(name: "Base", swiftSettings: strict),
         .target(
             name: "RTSP",
             dependencies: [
@@ -38,21 +39,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                "Media",
+                "Base", "Media",
             ],
             swiftSettings: strict
         ),
-        .target(name: "Media", swiftSettings: strict),
+        .target(name: "Media", dependencies: ["Base"], swiftSettings: strict),
         .target(name: "ChildProcess", swiftSettings: strict),
         .target(
             name: "Audit",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Base", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(
             name: "Catalog",
             dependencies: [
-                "Media",
+                "Base", "Media",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,7 +64,7 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "Media", "Catalog", "RTSP",
+                "Base", "Media", "Catalog", "RTSP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +74,7 @@ let package = Package(
         .target(
             name: "CameraSim",
             dependencies: [
-                "RTSP", "Media",
+                "Base", "RTSP", "Media",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,7 +84,7 @@ let package = Package(
         .target(
             name: "Centre",
             dependencies: [
-                "Audit", "Catalog", "Recording", "RTSP", "Media", "Evidence",
+                "Base", "Audit", "Catalog", "Recording", "RTSP", "Media", "Evidence",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +94,7 @@ let package = Package(
         .target(
             name: "Evidence",
             dependencies: [
-                "Media", "Audit", "Catalog", "Recording",
+                "Base", "Media", "Audit", "Catalog", "Recording",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -104,7 +105,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Centre", "Audit", "Catalog", "Recording", "RTSP", "Media",
+                "Base", "Centre", "Audit", "Catalog", "Recording", "RTSP", "Media",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -121,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit", "Evidence",
+                "Base", "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit", "Evidence",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -132,19 +133,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
+        .testTarget(name: "ServerTests", dependencies: ["Base", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "SQLKit", package: "sql-kit")], swiftSettings: strict),
-        .testTarget(name: "CentreTests", dependencies: ["Centre", "Media", "Catalog", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
+        .testTarget(name: "CentreTests", dependencies: ["Base", "Centre", "Media", "Catalog", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EvidenceTests", dependencies: ["Base", "Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
                                                           .product(name: "_CryptoExtras", package: "swift-crypto"),
                                                           .product(name: "X509", package: "swift-certificates"),
                                                           .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
+        .testTarget(name: "RecordingTests", dependencies: ["Base", "Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["Base", "TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
         // libFuzzer targets, one per parser (scripts/fuzz.sh builds them with the fuzzer;
         // the normal build makes replay programs of them).
         .target(name: "FuzzSupport", dependencies: ["RTSP", "Media", .product(name: "NIOCore", package: "swift-nio")],
@@ -158,7 +160,7 @@ let package = Package(
         .executableTarget(name: "FuzzRange", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/Range", swiftSettings: strict),
         .executableTarget(name: "FuzzCheckpoint", dependencies: ["FuzzSupport", "Audit", .product(name: "Crypto", package: "swift-crypto")],
                           path: "Fuzz/Checkpoint", swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")],
+        .target(name: "TestSupport", dependencies: ["Base", "Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport", swiftSettings: strict),
     ]
 )

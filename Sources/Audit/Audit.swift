@@ -10,14 +10,18 @@
 // node = SHA-256(0x01 ‖ left ‖ right), split at the largest power of two below n);
 // every verification failure is an `AuditError` naming what did not match.
 
+import Base
 import Crypto
 import Foundation
 
-public enum AuditError: Error, Equatable, CustomStringConvertible {
+public enum AuditError: CodedError, Equatable {
     case invalidProof(String)
     case rootMismatch(expected: [UInt8], computed: [UInt8])
     case malformedCheckpoint(String)
     case signature(String)
+
+    /// Every audit error is a proof, checkpoint or signature that does not hold.
+    public var code: ErrorCode { .invalid }
 
     public var description: String {
         switch self {
@@ -29,5 +33,3 @@ public enum AuditError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Lower-case hex of bytes, as hashes are shown in proofs, manifests and reports.
-public func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -10,6 +10,7 @@
 // connection whose socket is not writable are dropped frame by frame, as a camera would);
 // frame n of a session is sent at start + n/fps and stamped base + n·90000/fps.
 
+import Base
 import Foundation
 import Media
 import NIOCore

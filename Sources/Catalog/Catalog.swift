@@ -10,6 +10,7 @@
 // PostgreSQL `SQLDatabase` from postgres-kit, on a multi-server site. Times are stored as
 // microseconds since the Unix epoch (UTC), media durations in 90 kHz ticks.
 
+import Base
 import Foundation
 import Logging
 import Media
@@ -17,10 +18,18 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 
-public enum CatalogError: Error, CustomStringConvertible {
+public enum CatalogError: CodedError {
     case database(operation: String, underlying: String)
     case notFound(String)
     case invalid(String)
+
+    public var code: ErrorCode {
+        switch self {
+        case .database: .failure
+        case .notFound: .notFound
+        case .invalid: .invalid
+        }
+    }
 
     public var description: String {
         switch self {
@@ -133,20 +142,24 @@ public struct GapRecord: Sendable, Equatable {
 public actor Catalog {
     public let database: any SQLDatabase
     private let closeHandler: (@Sendable () async throws -> Void)?
+    /// Wall time for what the catalog stamps itself (migrations, the maintenance log, a
+    /// chain link's deletion); every other time is the caller's.
+    public nonisolated let clock: WallClock
 
     /// Schema version this code reads and writes.
     public static let schemaVersion = 6
 
     /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
     /// full synchronous commits: a committed row survives a crash or power loss.
-    public static func openSQLite(path: String, logger: Logger = Logger(label: "vigil.catalog")) async throws -> Catalog {
+    public static func openSQLite(path: String, logger: Logger = Logger(label: "vigil.catalog"),
+                                  clock: WallClock = .system) async throws -> Catalog {
         do {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let db = connection.sql()
             for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"] {
                 try await db.raw(SQLQueryString(pragma)).run()
             }
-            let catalog = Catalog(database: db, close: { try await connection.close() })
+            let catalog = Catalog(database: db, close: { try await connection.close() }, clock: clock)
             try await catalog.migrate()
             return catalog
         } catch let error as CatalogError {
@@ -157,8 +170,9 @@ public actor Catalog {
     }
 
     /// Uses an existing database (PostgreSQL through postgres-kit, or SQLite); call `migrate()`.
-    public init(database: any SQLDatabase, close: (@Sendable () async throws -> Void)? = nil) {
+    public init(database: any SQLDatabase, close: (@Sendable () async throws -> Void)? = nil, clock: WallClock = .system) {
         self.database = database
+        self.clock = clock
         self.closeHandler = close
     }
 
@@ -260,7 +274,7 @@ public actor Catalog {
             try await transaction("migration \(version)") {
                 try await run("migration \(version)") {
                     try await step(database)
-                    try await database.raw("INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: nowMicros()))").run()
+                    try await database.raw("INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: clock.nowMicros()))").run()
                 }
             }
         }
@@ -315,7 +329,7 @@ public actor Catalog {
             try await db.create(table: "catalog_identity")
                 .column("identity", type: .text, .primaryKey(autoIncrement: false))
                 .run()
-            let identity = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let identity = randomHex(bytes: 16)
             try await db.raw("INSERT INTO catalog_identity (identity) VALUES (\(bind: identity))").run()
         }),
         (5, { db in
@@ -671,7 +685,7 @@ public actor Catalog {
 
     public func log(action: String, detail: String) async throws {
         try await run("maintenance log") {
-            try await database.raw("INSERT INTO maintenance_log (at_micros, action, detail) VALUES (\(bind: nowMicros()), \(bind: action), \(bind: detail))").run()
+            try await database.raw("INSERT INTO maintenance_log (at_micros, action, detail) VALUES (\(bind: clock.nowMicros()), \(bind: action), \(bind: detail))").run()
         }
     }
 
@@ -692,8 +706,4 @@ public actor Catalog {
             throw CatalogError.database(operation: operation, underlying: String(reflecting: error))
         }
     }
-}
-
-func nowMicros() -> Int64 {
-    Int64(Date().timeIntervalSince1970 * 1_000_000)
 }

@@ -285,7 +285,7 @@ extension Catalog {
     func markChainLinkDeleted(segmentID: Int64, reason: String) async throws {
         try await run("mark chain link of segment \(segmentID) deleted") {
             try await database.raw("""
-                UPDATE segment_chain SET deleted_micros = \(bind: nowMicros()), deleted_reason = \(bind: reason)
+                UPDATE segment_chain SET deleted_micros = \(bind: clock.nowMicros()), deleted_reason = \(bind: reason)
                 WHERE segment_id = \(bind: segmentID)
                 """).run()
         }

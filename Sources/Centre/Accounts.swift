@@ -1,6 +1,7 @@
 // Accounts: users, passwords (bcrypt), sign-in with lockout, browser sessions with idle and
 // absolute expiry, and API tokens. Only hashes of passwords and tokens are stored.
 
+import Base
 import Catalog
 import Crypto
 import Foundation
@@ -58,8 +59,13 @@ public actor Accounts {
     private let hasher: PasswordHasher
     private let limiter: AttemptLimiter
 
-    public init(catalog: Catalog, policy: AccountPolicy = AccountPolicy(), hasher: PasswordHasher = PasswordHasher()) {
+    /// Wall time: sessions' and tokens' expiry, lockouts.
+    public nonisolated let clock: WallClock
+
+    public init(catalog: Catalog, policy: AccountPolicy = AccountPolicy(), hasher: PasswordHasher = PasswordHasher(),
+                clock: WallClock = .system) {
         self.catalog = catalog
+        self.clock = clock
         self.policy = policy
         self.hasher = hasher
         self.limiter = AttemptLimiter(limit: policy.attemptsPerAddress, windowSeconds: policy.attemptWindowSeconds)
@@ -70,12 +76,12 @@ public actor Accounts {
 
     public static func validate(name: String) throws {
         guard (1...64).contains(name.unicodeScalars.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "._-@".contains($0) }) else {
-            throw CentreError(.invalid, "user names are 1-64 letters, digits, '.', '_', '-' or '@'")
+            throw VigilError(.invalid, "user names are 1-64 letters, digits, '.', '_', '-' or '@'")
         }
         // One spelling per name: the database compares bytes, Swift compares what is
         // displayed, and "é" can be one code point or two.
         guard name.unicodeScalars.elementsEqual(name.precomposedStringWithCanonicalMapping.unicodeScalars) else {
-            throw CentreError(.invalid, "a user name must be in composed form (Unicode NFC); type it again, or ask for its letters to be composed")
+            throw VigilError(.invalid, "a user name must be in composed form (Unicode NFC); type it again, or ask for its letters to be composed")
         }
     }
 
@@ -83,12 +89,12 @@ public actor Accounts {
     public func validate(password: String) throws {
         // Counted in code points, as the OpenAPI document's minLength counts.
         guard password.unicodeScalars.count >= policy.minimumPasswordLength else {
-            throw CentreError(.invalid, "a password needs at least \(policy.minimumPasswordLength) characters")
+            throw VigilError(.invalid, "a password needs at least \(policy.minimumPasswordLength) characters")
         }
-        guard password.utf8.count <= 72 else { throw CentreError(.invalid, "bcrypt uses at most 72 bytes of a password") }
+        guard password.utf8.count <= 72 else { throw VigilError(.invalid, "bcrypt uses at most 72 bytes of a password") }
         // bcrypt reads a C string: a NUL would end the password there, unseen.
         guard !password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw CentreError(.invalid, "a password may not contain control characters")
+            throw VigilError(.invalid, "a password may not contain control characters")
         }
     }
 
@@ -120,7 +126,7 @@ public actor Accounts {
             switch self {
             case let .add(user):
                 // Checked again inside the transaction: another request may have taken the name.
-                if try await catalog.user(named: user.name) != nil { throw CentreError(.conflict, "user \(user.name) already exists") }
+                if try await catalog.user(named: user.name) != nil { throw VigilError(.conflict, "user \(user.name) already exists") }
                 return try await catalog.addUser(user)
             case let .edit(id, role, disabled, password):
                 if let role { try await catalog.setUserRole(id: id, role.rawValue) }
@@ -131,13 +137,13 @@ public actor Accounts {
                     try await catalog.deleteSessions(userID: id)
                     try await catalog.revokeAPITokens(userID: id)
                 }
-                guard let user = try await catalog.user(id: id) else { throw CentreError(.notFound, "no user \(id)") }
+                guard let user = try await catalog.user(id: id) else { throw VigilError(.notFound, "no user \(id)") }
                 return user
             case let .ownPassword(id, proven, newHash):
                 guard let user = try await catalog.user(id: id), user.passwordHash == proven else {
-                    throw CentreError(.conflict, "the password was changed meanwhile (from another session or by an administrator); sign in again")
+                    throw VigilError(.conflict, "the password was changed meanwhile (from another session or by an administrator); sign in again")
                 }
-                guard !user.disabled else { throw CentreError(.forbidden, "the account was disabled meanwhile") }
+                guard !user.disabled else { throw VigilError(.forbidden, "the account was disabled meanwhile") }
                 return try await AccountChange.edit(userID: id, role: nil, disabled: nil, password: (newHash, false)).apply(to: catalog)
             case let .grant(grant, granted):
                 if granted {
@@ -145,7 +151,7 @@ public actor Accounts {
                 } else {
                     try await catalog.removeGrant(grant)
                 }
-                guard let user = try await catalog.user(id: grant.userID) else { throw CentreError(.notFound, "no user \(grant.userID)") }
+                guard let user = try await catalog.user(id: grant.userID) else { throw VigilError(.notFound, "no user \(grant.userID)") }
                 return user
             }
         }
@@ -155,9 +161,9 @@ public actor Accounts {
     public func prepareUser(name: String, role: Role, password: String, oneTime: Bool = false) async throws -> AccountChange {
         try Self.validate(name: name)
         try validate(password: password)
-        if try await catalog.user(named: name) != nil { throw CentreError(.conflict, "user \(name) already exists") }
+        if try await catalog.user(named: name) != nil { throw VigilError(.conflict, "user \(name) already exists") }
         return .add(UserRecord(name: name, role: role.rawValue, passwordHash: try await hash(password), mustChangePassword: oneTime,
-                               createdMicros: currentMicros()))
+                               createdMicros: clock.nowMicros()))
     }
 
     /// Changes to account `userID`, all checked before any applies. `actor` (nil: the
@@ -168,7 +174,7 @@ public actor Accounts {
                             by actor: Principal?) async throws -> AccountChange {
         if role != nil { try Self.refuseSelf(userID, actor, "change your own role") }
         if let password { try validate(password: password) }
-        guard try await catalog.user(id: userID) != nil else { throw CentreError(.notFound, "no user \(userID)") }
+        guard try await catalog.user(id: userID) != nil else { throw VigilError(.notFound, "no user \(userID)") }
         var hashed: (hash: String, oneTime: Bool)?
         if let password { hashed = (try await hash(password), oneTime) }
         return .edit(userID: userID, role: role, disabled: disabled, password: hashed)
@@ -178,9 +184,9 @@ public actor Accounts {
     /// never to or from `actor`'s own account.
     public func prepareGrant(_ grant: GrantRecord, granted: Bool, by actor: Principal?) async throws -> AccountChange {
         try Self.refuseSelf(grant.userID, actor, granted ? "grant yourself a permission" : "change your own permissions")
-        guard Permission(rawValue: grant.permission) != nil else { throw CentreError(.invalid, "unknown permission \(grant.permission)") }
-        guard try await catalog.user(id: grant.userID) != nil else { throw CentreError(.notFound, "no user \(grant.userID)") }
-        if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw CentreError(.notFound, "no camera \(camera)") }
+        guard Permission(rawValue: grant.permission) != nil else { throw VigilError(.invalid, "unknown permission \(grant.permission)") }
+        guard try await catalog.user(id: grant.userID) != nil else { throw VigilError(.notFound, "no user \(grant.userID)") }
+        if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw VigilError(.notFound, "no camera \(camera)") }
         return .grant(grant, granted: granted)
     }
 
@@ -205,15 +211,15 @@ public actor Accounts {
     /// The user changes their own password, proving the current one. The change is made
     /// only while the password is still the one proven.
     public func preparePasswordChange(userID: Int64, current: String, new: String) async throws -> AccountChange {
-        guard let user = try await catalog.user(id: userID) else { throw CentreError(.notFound, "no user \(userID)") }
-        guard try await verify(current, hash: user.passwordHash) else { throw CentreError(.forbidden, "the current password is wrong") }
-        guard current != new else { throw CentreError(.invalid, "the new password must differ from the current one") }
+        guard let user = try await catalog.user(id: userID) else { throw VigilError(.notFound, "no user \(userID)") }
+        guard try await verify(current, hash: user.passwordHash) else { throw VigilError(.forbidden, "the current password is wrong") }
+        guard current != new else { throw VigilError(.invalid, "the new password must differ from the current one") }
         try validate(password: new)
         return .ownPassword(userID: userID, proven: user.passwordHash, newHash: try await hash(new))
     }
 
     private static func refuseSelf(_ userID: Int64, _ actor: Principal?, _ what: String) throws {
-        if let actor, actor.userID == userID { throw CentreError(.forbidden, "no one may \(what); ask another administrator") }
+        if let actor, actor.userID == userID { throw VigilError(.forbidden, "no one may \(what); ask another administrator") }
     }
 
     public func principal(of user: UserRecord) async throws -> Principal {
@@ -222,7 +228,7 @@ public actor Accounts {
 
     /// `user` with their role and grants, as read from `catalog` now.
     public static func principal(of user: UserRecord, catalog: Catalog) async throws -> Principal {
-        guard let role = Role(rawValue: user.role) else { throw CentreError(.invalid, "user \(user.name) has unknown role \(user.role)") }
+        guard let role = Role(rawValue: user.role) else { throw VigilError(.invalid, "user \(user.name) has unknown role \(user.role)") }
         var grants: [Permission: Set<Int64>?] = [:]
         for g in try await catalog.grants(userID: user.id) {
             guard let permission = Permission(rawValue: g.permission) else { continue }
@@ -249,17 +255,17 @@ public actor Accounts {
     /// row is never written back whole: bcrypt takes a quarter second, in which an
     /// administrator may disable the account or reset its password.
     public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
-        let now = currentMicros()
+        let now = clock.nowMicros()
         try limiter.admit(address, now: now)
         // Names are stored in NFC (validate(name:)): look up the same spelling.
         guard let user = try await catalog.user(named: name.precomposedStringWithCanonicalMapping) else {
             _ = try await verify(password, hash: decoyHash)
             limiter.fail(address, now: now)
-            throw CentreError(.unauthenticated, "unknown user or wrong password")
+            throw VigilError(.unauthenticated, "unknown user or wrong password")
         }
         if user.lockedUntilMicros > now {
             let seconds = user.lockedUntilMicros.subtractingReportingOverflow(now).partialValue / 1_000_000 + 1
-            throw CentreError(.locked(retryAfterSeconds: Int(clamping: min(seconds, Int64(policy.maximumLockSeconds)))),
+            throw VigilError(.locked(retryAfterSeconds: Int(clamping: min(seconds, Int64(policy.maximumLockSeconds)))),
                               "account locked after repeated failures")
         }
         guard try await verify(password, hash: user.passwordHash) else {
@@ -270,11 +276,11 @@ public actor Accounts {
                 let seconds = min(policy.maximumLockSeconds, policy.firstLockSeconds << min(over, 20))
                 try await catalog.lockUser(id: user.id, untilMicros: now + Int64(seconds) * 1_000_000)
             }
-            throw CentreError(.unauthenticated, "unknown user or wrong password")
+            throw VigilError(.unauthenticated, "unknown user or wrong password")
         }
         // What was checked must still be the user's: not disabled, password not replaced.
         guard let current = try await catalog.user(id: user.id), current.passwordHash == user.passwordHash, !current.disabled else {
-            throw CentreError(.unauthenticated, user.disabled ? "account disabled" : "unknown user or wrong password")
+            throw VigilError(.unauthenticated, user.disabled ? "account disabled" : "unknown user or wrong password")
         }
         try await catalog.clearFailedSignIns(id: user.id, passwordHash: user.passwordHash)
         let token = randomToken(), csrf = randomToken()
@@ -287,9 +293,9 @@ public actor Accounts {
     /// in the audit log (`AuditTrail.appendRepeatable`). A refusal for past failures by what
     /// was counted (the address, its /64, or the shared count of untracked addresses), a
     /// locked account by the account, a busy checker as one kind. Nil for a refusal that cost a password check: that is logged on its own.
-    public static func repeatKey(forRefusal error: CentreError, name: String) -> AuditTrail.RepeatKey? {
+    public static func repeatKey(forRefusal error: VigilError, name: String) -> AuditTrail.RepeatKey? {
         let (reason, subject): (String, String)
-        switch error.kind {
+        switch error.code {
         case let .rateLimited(_, slot): (reason, subject) = ("too many failures from this address", "slot \(slot)")
         case .locked: (reason, subject) = ("account locked", "account \(name.precomposedStringWithCanonicalMapping)")
         case .busy: (reason, subject) = ("too many sign-ins being checked at once", "the password checker")
@@ -305,7 +311,7 @@ public actor Accounts {
     /// Resolves a session cookie or bearer token; nil when it is unknown, expired or revoked.
     /// A session's idle clock is reset when it was last touched over `touchAfterSeconds` ago.
     public func authenticate(_ credential: Credential, touchAfterSeconds: Int64 = 5) async throws -> Authenticated? {
-        let now = currentMicros()
+        let now = clock.nowMicros()
         switch credential {
         case let .session(token):
             let digest = Self.digest(token)
@@ -337,13 +343,13 @@ public actor Accounts {
         try TextField.check(name, "a token's name", maximum: 100)
         let days = days ?? policy.apiTokenDays
         guard (1...policy.maximumAPITokenDays).contains(days) else {
-            throw CentreError(.invalid, "a token lives 1 to \(policy.maximumAPITokenDays) days")
+            throw VigilError(.invalid, "a token lives 1 to \(policy.maximumAPITokenDays) days")
         }
         let token = "vgl_" + randomToken()
-        let now = currentMicros(), expires = now + Int64(days) * 86_400_000_000
+        let now = clock.nowMicros(), expires = now + Int64(days) * 86_400_000_000
         guard let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: now,
                                                      expiresMicros: expires, whileSession: session) else {
-            throw CentreError(.unauthenticated, "the session ended while the token was being issued; sign in again")
+            throw VigilError(.unauthenticated, "the session ended while the token was being issued; sign in again")
         }
         return (id, token, expires)
     }

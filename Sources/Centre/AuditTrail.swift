@@ -3,6 +3,7 @@
 // site signs. Appends are group-committed: callers wait until their entry is durable, and
 // all entries that arrive while one batch is being written go into the next.
 
+import Base
 import Audit
 import Catalog
 import Foundation
@@ -91,7 +92,12 @@ public actor AuditTrail {
     private var repeats: [RepeatKey: RepeatCount] = [:]
 
     /// Loads the stored log (recomputing every leaf hash) and the newest checkpoint.
-    public init(catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit")) async throws {
+    /// Wall time: each entry's time and each checkpoint's.
+    public nonisolated let clock: WallClock
+
+    public init(catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit"),
+                clock: WallClock = .system) async throws {
+        self.clock = clock
         self.catalog = catalog
         self.signer = signer
         self.origin = origin
@@ -115,7 +121,7 @@ public actor AuditTrail {
     /// returned.
     public func append<T: Sendable>(_ entry: AuditEntry, with change: @escaping @Sendable () async throws -> T) async throws -> (Int64, T) {
         let (position, result) = try await enqueue(entry, change: { try await change() })
-        guard let typed = result as? T else { throw CentreError(.invalid, "audit log: an audited change returned \(type(of: result))") }
+        guard let typed = result as? T else { throw VigilError(.invalid, "audit log: an audited change returned \(type(of: result))") }
         return (position, typed)
     }
 
@@ -162,7 +168,7 @@ public actor AuditTrail {
     private func write(_ entries: [AuditEntry], change: (@Sendable () async throws -> any Sendable)?) async throws -> ([Int64], any Sendable) {
         for _ in 0..<20 {
             let base = Int64(leaves.count)
-            let time = iso8601(micros: currentMicros())
+            let time = iso8601(micros: clock.nowMicros())
             var rows: [AuditRow] = []
             rows.reserveCapacity(entries.count)
             for (i, var entry) in entries.enumerated() {
@@ -185,7 +191,7 @@ public actor AuditTrail {
             for row in rows { add(leafHash: MerkleTree.leafHash(row.body)) }
             return (rows.map(\.seq), result)
         }
-        throw CentreError(.conflict, "audit log: could not append after 20 attempts (another writer keeps winning)")
+        throw VigilError(.conflict, "audit log: could not append after 20 attempts (another writer keeps winning)")
     }
 
     private func add(leafHash: MerkleTree.Hash) {
@@ -199,7 +205,7 @@ public actor AuditTrail {
             let rows = try await catalog.auditEntries(from: Int64(leaves.count), limit: 50_000)
             for row in rows {
                 guard row.seq == Int64(leaves.count) else {
-                    throw CentreError(.invalid, "audit log: entry \(leaves.count) is missing from the store (found \(row.seq)); run `vigil audit verify`")
+                    throw VigilError(.invalid, "audit log: entry \(leaves.count) is missing from the store (found \(row.seq)); run `vigil audit verify`")
                 }
                 add(leafHash: MerkleTree.leafHash(row.body))
             }
@@ -330,7 +336,7 @@ public actor AuditTrail {
 
     private func count(_ entry: AuditEntry, into key: RepeatKey) {
         guard var open = repeats[key] else { return }
-        let wall = currentMicros()
+        let wall = clock.nowMicros()
         if open.repeats == 0 { open.firstRepeatWall = wall }
         open.repeats += 1
         open.lastRepeatWall = wall
@@ -423,7 +429,7 @@ public actor AuditTrail {
         try await catchUp()
         if let latest = latestCheckpoint, latest.treeSize == Int64(leaves.count) { return latest }
         let text = Checkpoint(origin: origin, treeSize: leaves.count, rootHash: frontier.root).text
-        let row = CheckpointRow(treeSize: Int64(leaves.count), note: try signer.sign(text), issuedMicros: currentMicros())
+        let row = CheckpointRow(treeSize: Int64(leaves.count), note: try signer.sign(text), issuedMicros: clock.nowMicros())
         try await catalog.addCheckpoint(row)
         latestCheckpoint = row
         writeWitnesses(row)
@@ -538,17 +544,17 @@ public actor AuditTrail {
 
     public func inclusionProof(index: Int, treeSize: Int) throws -> [MerkleTree.Hash] {
         guard treeSize >= 1, treeSize <= leaves.count else {
-            throw CentreError(.invalid, "tree size \(treeSize) is outside the log's 1...\(leaves.count)")
+            throw VigilError(.invalid, "tree size \(treeSize) is outside the log's 1...\(leaves.count)")
         }
-        guard index >= 0, index < treeSize else { throw CentreError(.invalid, "index \(index) is outside a tree of \(treeSize)") }
+        guard index >= 0, index < treeSize else { throw VigilError(.invalid, "index \(index) is outside a tree of \(treeSize)") }
         return try MerkleTree.inclusionProof(index: index, leaves: Array(leaves.prefix(treeSize)))
     }
 
     public func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [MerkleTree.Hash] {
         guard newSize >= 1, newSize <= leaves.count else {
-            throw CentreError(.invalid, "tree size \(newSize) is outside the log's 1...\(leaves.count)")
+            throw VigilError(.invalid, "tree size \(newSize) is outside the log's 1...\(leaves.count)")
         }
-        guard oldSize >= 0, oldSize <= newSize else { throw CentreError(.invalid, "old size \(oldSize) is outside 0...\(newSize)") }
+        guard oldSize >= 0, oldSize <= newSize else { throw VigilError(.invalid, "old size \(oldSize) is outside 0...\(newSize)") }
         return try MerkleTree.consistencyProof(oldSize: oldSize, leaves: Array(leaves.prefix(newSize)))
     }
 

@@ -1,3 +1,4 @@
+import Base
 import Audit
 import Foundation
 
@@ -26,10 +27,10 @@ public struct AuditWitness: Sendable {
     public func read() throws -> String? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CentreError(.notFound, "witness directory \(directory) does not exist (not mounted?)")
+            throw VigilError(.notFound, "witness directory \(directory) does not exist (not mounted?)")
         }
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        guard data.count <= 64 * 1024 else { throw CentreError(.invalid, "witness file \(path) is \(data.count) bytes, not a checkpoint") }
+        guard data.count <= 64 * 1024 else { throw VigilError(.invalid, "witness file \(path) is \(data.count) bytes, not a checkpoint") }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -43,19 +44,19 @@ public struct AuditWitness: Sendable {
             if force {
                 let stamp = Int64(Date().timeIntervalSince1970)
                 guard rename(path, "\(path).superseded-\(stamp)") == 0 else {
-                    throw CentreError(.invalid, "cannot keep \(path) aside: errno \(errno)")
+                    throw VigilError(.failure, "cannot keep \(path) aside: errno \(errno)")
                 }
             } else if let witnessed, witnessed.treeSize > treeSize {
-                throw CentreError(.conflict, "witness \(path) holds a checkpoint of \(witnessed.treeSize) entries; the log has \(treeSize)")
+                throw VigilError(.conflict, "witness \(path) holds a checkpoint of \(witnessed.treeSize) entries; the log has \(treeSize)")
             }
         }
         let temporary = "\(path).new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(note.utf8), attributes: [.posixPermissions: 0o644]) else {
-            throw CentreError(.invalid, "cannot write \(temporary)")
+            throw VigilError(.failure, "cannot write \(temporary)")
         }
         let fd = open(temporary, O_RDONLY | O_CLOEXEC)
         if fd >= 0 { _ = fsync(fd); close(fd) }
-        guard rename(temporary, path) == 0 else { throw CentreError(.invalid, "cannot rename \(temporary) to \(path): errno \(errno)") }
+        guard rename(temporary, path) == 0 else { throw VigilError(.invalid, "cannot rename \(temporary) to \(path): errno \(errno)") }
         let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { _ = fsync(dir); close(dir) }
     }

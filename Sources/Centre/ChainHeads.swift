@@ -1,3 +1,4 @@
+import Base
 import Audit
 import Catalog
 import Foundation
@@ -13,20 +14,21 @@ public enum ChainHeads {
 
     /// Signs the camera's current chain head unless it is signed already.
     @discardableResult
-    public static func sign(catalog: Catalog, signer: NoteSigner, site: String, cameraID: Int64) async throws -> ChainHeadRecord? {
+    public static func sign(catalog: Catalog, signer: NoteSigner, site: String, cameraID: Int64,
+                            clock: WallClock = .system) async throws -> ChainHeadRecord? {
         guard let last = try await catalog.lastChainLink(cameraID: cameraID) else { return nil }
         if let head = try await catalog.latestChainHead(cameraID: cameraID), head.position >= last.position { return nil }
         let text = Checkpoint(origin: origin(site: site, cameraID: cameraID), treeSize: Int(last.position + 1), rootHash: last.link).text
-        let head = ChainHeadRecord(cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: currentMicros())
+        let head = ChainHeadRecord(cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: clock.nowMicros())
         try await catalog.addChainHead(head)
         return head
     }
 
     /// Signs every camera's head that moved; returns how many were signed.
     @discardableResult
-    public static func signAll(catalog: Catalog, signer: NoteSigner, site: String) async throws -> Int {
+    public static func signAll(catalog: Catalog, signer: NoteSigner, site: String, clock: WallClock = .system) async throws -> Int {
         var signed = 0
-        for camera in try await catalog.cameras() where try await sign(catalog: catalog, signer: signer, site: site, cameraID: camera.id) != nil {
+        for camera in try await catalog.cameras() where try await sign(catalog: catalog, signer: signer, site: site, cameraID: camera.id, clock: clock) != nil {
             signed += 1
         }
         return signed

@@ -1,3 +1,4 @@
+import Base
 import Audit
 import Catalog
 import Crypto
@@ -43,7 +44,12 @@ public struct EvidenceRegister: Sendable {
         }
     }
 
-    public init(catalog: Catalog, store: SampleStore, audit: AuditTrail, keys: SiteKeys, certificate: SiteCertificate) {
+    /// Wall time: custody events, shares, releases, the export quota's day.
+    public let clock: WallClock
+
+    public init(catalog: Catalog, store: SampleStore, audit: AuditTrail, keys: SiteKeys, certificate: SiteCertificate,
+                clock: WallClock = .system) {
+        self.clock = clock
         self.catalog = catalog
         self.store = store
         self.audit = audit
@@ -75,7 +81,7 @@ public struct EvidenceRegister: Sendable {
     /// so numbers cannot be probed.
     public func find(_ exhibit: String, for p: Principal) async throws -> EvidenceRecord {
         let item = try await find(exhibit)
-        guard try await maySee(item, p) else { throw CentreError(.notFound, "no exhibit \(exhibit)") }
+        guard try await maySee(item, p) else { throw VigilError(.notFound, "no exhibit \(exhibit)") }
         return item
     }
 
@@ -91,10 +97,10 @@ public struct EvidenceRegister: Sendable {
         let (item, user) = try await sharing(exhibit, name, actor)
         // One answer for every refusal: the register tells no one which accounts exist.
         guard let user, !user.disabled, try await Accounts.principal(of: user, catalog: catalog).may(.viewEvidence) else {
-            throw CentreError(.invalid, "\(exhibit) cannot be shared with \(name): no such account, a disabled one, or one whose role cannot see evidence")
+            throw VigilError(.invalid, "\(exhibit) cannot be shared with \(name): no such account, a disabled one, or one whose role cannot see evidence")
         }
-        guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: currentMicros()) else {
-            throw CentreError(.conflict, "\(exhibit) is already shared with \(name)")
+        guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: clock.nowMicros()) else {
+            throw VigilError(.conflict, "\(exhibit) is already shared with \(name)")
         }
         try await record(item, kind: "shared", agent, counterpart: name, purpose: nil, detail: nil)
     }
@@ -103,7 +109,7 @@ public struct EvidenceRegister: Sendable {
     public func unshare(exhibit: String, with name: String, by agent: Agent, actor: Principal?) async throws {
         let (item, user) = try await sharing(exhibit, name, actor)
         guard let user, try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
-            throw CentreError(.notFound, "\(exhibit) is not shared with \(name)")
+            throw VigilError(.notFound, "\(exhibit) is not shared with \(name)")
         }
         try await record(item, kind: "unshared", agent, counterpart: name, purpose: nil, detail: nil)
     }
@@ -113,7 +119,7 @@ public struct EvidenceRegister: Sendable {
         if let actor {
             item = try await find(exhibit, for: actor)
             guard mayShare(item, actor) else {
-                throw CentreError(.forbidden, "only whoever registered \(exhibit), or a supervisor, may share it")
+                throw VigilError(.forbidden, "only whoever registered \(exhibit), or a supervisor, may share it")
             }
         } else {
             item = try await find(exhibit)
@@ -134,21 +140,21 @@ public struct EvidenceRegister: Sendable {
     public func create(ranges: [EvidenceRecord.Range], requestingBody: String, caseReference: String, legalBasis: String,
                        purpose: String, by agent: Agent, actor: Principal?) async throws -> EvidenceRecord {
         guard Self.requestingBodies.contains(requestingBody) else {
-            throw CentreError(.invalid, "requesting body must be one of \(Self.requestingBodies.joined(separator: ", "))")
+            throw VigilError(.invalid, "requesting body must be one of \(Self.requestingBodies.joined(separator: ", "))")
         }
         try TextField.check(caseReference, "the case reference", maximum: Self.shortText)
         try TextField.check(legalBasis, "the legal basis", maximum: Self.mediumText, required: false)
         try TextField.check(purpose, "the purpose", maximum: Self.longText)
-        guard !ranges.isEmpty else { throw CentreError(.invalid, "at least one camera and time range is required") }
-        guard ranges.count <= 100 else { throw CentreError(.invalid, "an exhibit covers at most 100 ranges") }
-        let now = currentMicros()
+        guard !ranges.isEmpty else { throw VigilError(.invalid, "at least one camera and time range is required") }
+        guard ranges.count <= 100 else { throw VigilError(.invalid, "an exhibit covers at most 100 ranges") }
+        let now = clock.nowMicros()
         for r in ranges {
-            guard r.fromMicros < r.toMicros else { throw CentreError(.invalid, "a range must end after it starts") }
-            guard r.toMicros <= now else { throw CentreError(.invalid, "a range cannot reach into the future") }
-            guard r.toMicros - r.fromMicros <= 7 * 86_400_000_000 else { throw CentreError(.invalid, "a range may span at most 7 days") }
-            guard let camera = try await catalog.camera(id: r.cameraID) else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
+            guard r.fromMicros < r.toMicros else { throw VigilError(.invalid, "a range must end after it starts") }
+            guard r.toMicros <= now else { throw VigilError(.invalid, "a range cannot reach into the future") }
+            guard r.toMicros - r.fromMicros <= 7 * 86_400_000_000 else { throw VigilError(.invalid, "a range may span at most 7 days") }
+            guard let camera = try await catalog.camera(id: r.cameraID) else { throw VigilError(.notFound, "no camera \(r.cameraID)") }
             if let actor, !actor.may(.registerEvidence, camera: camera.id) {
-                throw CentreError(.forbidden, "you may not register evidence over camera \(camera.name): an administrator grants register-evidence per camera")
+                throw VigilError(.forbidden, "you may not register evidence over camera \(camera.name): an administrator grants register-evidence per camera")
             }
         }
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!,
@@ -164,9 +170,9 @@ public struct EvidenceRegister: Sendable {
 
     public func release(exhibit: String, reason: String, by agent: Agent) async throws {
         let item = try await find(exhibit)
-        guard item.isHeld else { throw CentreError(.conflict, "\(exhibit): the hold was already released") }
+        guard item.isHeld else { throw VigilError(.conflict, "\(exhibit): the hold was already released") }
         try TextField.check(reason, "the reason", maximum: Self.longText)
-        try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: currentMicros())
+        try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: clock.nowMicros())
         try await record(item, kind: "hold-released", agent, purpose: nil, detail: reason)
     }
 
@@ -196,7 +202,8 @@ public struct EvidenceRegister: Sendable {
     /// footage is not touched. Throws the first failure to record an event, after trying
     /// every one (the files are gone by then, and the rest must still be recorded).
     @discardableResult
-    public func pruneShelf(_ shelf: ExportShelf, keepDays: Int, nowMicros: Int64 = currentMicros()) async throws -> [ExportShelf.Removed] {
+    public func pruneShelf(_ shelf: ExportShelf, keepDays: Int) async throws -> [ExportShelf.Removed] {
+        let nowMicros = clock.nowMicros()
         let removed = shelf.prune(madeBefore: nowMicros - Int64(keepDays) * 86_400_000_000, stagingMadeBefore: nowMicros - 86_400_000_000)
         let agent = Agent(user: "vigil", role: nil, address: nil, userAgent: "export shelf")
         var failure: (any Error)?
@@ -214,7 +221,7 @@ public struct EvidenceRegister: Sendable {
     }
 
     public func find(_ exhibit: String) async throws -> EvidenceRecord {
-        guard let item = try await catalog.evidence(exhibit: exhibit) else { throw CentreError(.notFound, "no exhibit \(exhibit)") }
+        guard let item = try await catalog.evidence(exhibit: exhibit) else { throw VigilError(.notFound, "no exhibit \(exhibit)") }
         return item
     }
 
@@ -227,7 +234,7 @@ public struct EvidenceRegister: Sendable {
 
     private func record(_ item: EvidenceRecord, kind: String, _ agent: Agent, counterpart: String? = nil, purpose: String?,
                         detail: String?) async throws {
-        let now = currentMicros()
+        let now = clock.nowMicros()
         try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: kind, actor: agent.user, counterpart: counterpart,
                                                    purpose: purpose, detail: detail, atMicros: now))
         let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
@@ -254,13 +261,13 @@ public struct EvidenceRegister: Sendable {
         // the data directory, exists from the start); not knowing it refuses the export.
         let disk = (shelfRoot as NSString).deletingLastPathComponent
         guard let free = (try? FileManager.default.attributesOfFileSystem(forPath: disk)[.systemFreeSize] as? NSNumber)?.int64Value else {
-            throw CentreError(.insufficientStorage, "cannot tell how much space is free on \(disk); no export is written blind")
+            throw VigilError(.insufficientStorage, "cannot tell how much space is free on \(disk); no export is written blind")
         }
         try exportGate.enter(agent.user, bytes: estimate, free: free, floor: floorBytes)
         do {
-            let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: currentMicros() - 86_400_000_000)
+            let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: clock.nowMicros() - 86_400_000_000)
             guard made < limit else {
-                throw CentreError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
+                throw VigilError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
                                   + "download what you need from those, or export again once the oldest is a day old")
             }
             let result = try await body()
@@ -280,19 +287,19 @@ public struct EvidenceRegister: Sendable {
         let item = try await find(exhibit)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let site = keys.signer.name
-        let now = currentMicros()
+        let now = clock.nowMicros()
         var files: [Manifest.File] = []
         for (n, r) in item.ranges.enumerated() {
-            guard let camera = try await catalog.camera(id: r.cameraID) else { throw CentreError(.notFound, "no camera \(r.cameraID)") }
+            guard let camera = try await catalog.camera(id: r.cameraID) else { throw VigilError(.notFound, "no camera \(r.cameraID)") }
             try await SegmentChain.extend(catalog: catalog, cameraID: camera.id)
             let segments = try await catalog.segments(cameraID: camera.id, from: r.fromMicros, to: r.toMicros)
-            guard !segments.isEmpty else { throw CentreError(.notFound, "\(exhibit): no footage of \(camera.name) in range \(n + 1)") }
+            guard !segments.isEmpty else { throw VigilError(.notFound, "\(exhibit): no footage of \(camera.name) in range \(n + 1)") }
             guard segments.allSatisfy({ $0.state == .closed }) else {
-                throw CentreError(.conflict, "\(exhibit): \(camera.name) is still recording part of range \(n + 1); export once that segment closes")
+                throw VigilError(.conflict, "\(exhibit): \(camera.name) is still recording part of range \(n + 1); export once that segment closes")
             }
             let plan = try await Exporter.plan(catalog: catalog, store: store, cameraID: camera.id,
                                                from: segments.first!.startMicros, to: segments.last!.endMicros)
-            guard plan.segmentIDs == segments.map(\.id) else { throw CentreError(.invalid, "\(exhibit): segments changed while exporting") }
+            guard plan.segmentIDs == segments.map(\.id) else { throw VigilError(.invalid, "\(exhibit): segments changed while exporting") }
             let name = "\(exhibit)-\(n + 1)-\(Self.safe(camera.name)).mp4"
             let path = "\(directory)/\(name)"
             try plan.mp4(creationUnixSeconds: now / 1_000_000).write(toFile: path)
@@ -302,11 +309,11 @@ public struct EvidenceRegister: Sendable {
                 startTimes: [(1, OnvifExport.fileTime(unixMicros: plan.firstFrameMicros))])
             let sha256 = try SignedMP4.seal(path: path, info: info, signer: certificate, userInformation: "exhibit \(exhibit), case \(item.caseReference)")
             // The links of the exported segments, on to a head signed now if need be.
-            try await ChainHeads.sign(catalog: catalog, signer: keys.signer, site: site, cameraID: camera.id)
+            try await ChainHeads.sign(catalog: catalog, signer: keys.signer, site: site, cameraID: camera.id, clock: clock)
             let links = try await catalog.chainLinks(segmentIDs: plan.segmentIDs)
             guard links.count == segments.count, let last = links.last,
                   let head = try await catalog.latestChainHead(cameraID: camera.id), head.position >= last.position else {
-                throw CentreError(.invalid, "\(exhibit): the chain of \(camera.name) does not cover the exported segments")
+                throw VigilError(.invalid, "\(exhibit): the chain of \(camera.name) does not cover the exported segments")
             }
             let continuation = try await catalog.chainLinks(cameraID: camera.id, from: last.position + 1, through: head.position)
             files.append(Manifest.File(
@@ -326,7 +333,7 @@ public struct EvidenceRegister: Sendable {
         let index = try await audit.append(entry)
         let checkpoint = try await audit.checkpoint()
         let proof = try await audit.inclusionProof(index: Int(index), treeSize: Int(checkpoint.treeSize))
-        guard let body = try await catalog.auditEntries(from: index, limit: 1).first?.body else { throw CentreError(.invalid, "export entry not stored") }
+        guard let body = try await catalog.auditEntries(from: index, limit: 1).first?.body else { throw VigilError(.invalid, "export entry not stored") }
         let manifest = Manifest(
             site: site, exportedAt: iso8601(micros: now), exportedBy: agent.user,
             exhibit: .init(number: item.exhibit, requestingBody: item.requestingBody, caseReference: item.caseReference, legalBasis: item.legalBasis,
@@ -366,14 +373,14 @@ final class ExportGate: Sendable {
     func enter(_ user: String, bytes: Int64, free: Int64, floor: Int64) throws {
         try running.withLock { users in
             guard users[user] == nil else {
-                throw CentreError(.conflict, "one of your exports is still being written; wait for it to finish")
+                throw VigilError(.conflict, "one of your exports is still being written; wait for it to finish")
             }
             guard users.count < concurrent else {
-                throw CentreError(.busy(retryAfterSeconds: 30), "the server is writing \(users.count) exports already; try again shortly")
+                throw VigilError(.busy(retryAfterSeconds: 30), "the server is writing \(users.count) exports already; try again shortly")
             }
             let writing = users.values.reduce(0, +)
             guard free - writing - bytes >= floor else {
-                throw CentreError(.insufficientStorage, String(format: "this export needs about %.1f GB and the server has %.1f GB free "
+                throw VigilError(.insufficientStorage, String(format: "this export needs about %.1f GB and the server has %.1f GB free "
                                                                + "(%.1f GB of it taken by exports being written), of which %.1f GB stay for "
                                                                + "recording: remove older exports first",
                                                                Double(bytes) / 1e9, Double(free) / 1e9, Double(writing) / 1e9, Double(floor) / 1e9))

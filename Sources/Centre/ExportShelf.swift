@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// Where the server keeps the bundles it exported, so that the register can list them and
@@ -61,7 +62,7 @@ public struct ExportShelf: Sendable {
     /// `ROOT/EXHIBIT/.STAMP`, hidden from `exports` until `publish` renames it, so no one
     /// lists or downloads a bundle still being written.
     public func newDirectory(exhibit: String, atMicros micros: Int64) throws -> (id: String, path: String) {
-        guard Self.isName(exhibit) else { throw CentreError(.invalid, "not an exhibit number: \(exhibit)") }
+        guard Self.isName(exhibit) else { throw VigilError(.invalid, "not an exhibit number: \(exhibit)") }
         let stamp = Self.stampFormatter().string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
         let parent = "\(root)/\(exhibit)"
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -70,9 +71,9 @@ public struct ExportShelf: Sendable {
             guard !FileManager.default.fileExists(atPath: "\(parent)/\(id)") else { continue }
             // mkdir fails when the directory exists: two exports never share one.
             if mkdir("\(parent)/.\(id)", 0o750) == 0 { return (id, "\(parent)/.\(id)") }
-            guard errno == EEXIST else { throw CentreError(.invalid, "cannot create an export directory in \(parent): \(String(cString: strerror(errno)))") }
+            guard errno == EEXIST else { throw VigilError(.invalid, "cannot create an export directory in \(parent): \(String(cString: strerror(errno)))") }
         }
-        throw CentreError(.conflict, "too many exports of \(exhibit) in one second")
+        throw VigilError(.conflict, "too many exports of \(exhibit) in one second")
     }
 
     /// Makes a finished export visible under its id (rename never replaces a non-empty
@@ -80,7 +81,7 @@ public struct ExportShelf: Sendable {
     public func publish(exhibit: String, id: String) throws {
         let parent = "\(root)/\(exhibit)"
         guard rename("\(parent)/.\(id)", "\(parent)/\(id)") == 0 else {
-            throw CentreError(.conflict, "cannot publish export \(id) of \(exhibit): \(String(cString: strerror(errno)))")
+            throw VigilError(.conflict, "cannot publish export \(id) of \(exhibit): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -4,6 +4,7 @@
 // go to its recorder and to the live hub; its status (connected, fps, bitrate, last frame)
 // is kept for the API and metrics.
 
+import Base
 import Catalog
 import Foundation
 import Logging
@@ -28,30 +29,30 @@ public struct CameraStatus: Sendable, Codable, Equatable {
 public enum CameraRules {
     public static func validate(_ c: CameraRecord) throws {
         try TextField.check(c.name, "a camera's name", maximum: 64)
-        guard !c.name.contains("/") else { throw CentreError(.invalid, "a camera's name may not contain '/'") }
+        guard !c.name.contains("/") else { throw VigilError(.invalid, "a camera's name may not contain '/'") }
         try TextField.check(c.location, "a camera's location", maximum: 200, required: false)
         if let user = c.username { try TextField.check(user, "a camera's user name", maximum: 128, required: false) }
         let url: RTSPURL
-        do { url = try RTSPURL(c.url) } catch { throw CentreError(.invalid, "camera URL: \(error)") }
+        do { url = try RTSPURL(c.url) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
         guard url.user == nil, url.password == nil else {
-            throw CentreError(.invalid, "give camera credentials as username/password, not inside the URL")
+            throw VigilError(.invalid, "give camera credentials as username/password, not inside the URL")
         }
         guard (1...RetentionPolicy.maximumDays).contains(c.retentionDays) else {
-            throw CentreError(.invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
+            throw VigilError(.invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
         }
         let lengths = RecorderConfiguration.allowedSegmentSeconds
         guard lengths.contains(c.segmentSeconds) else {
-            throw CentreError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
+            throw VigilError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
         }
-        if let lat = c.latitude, !(-90...90).contains(lat) { throw CentreError(.invalid, "latitude must be -90...90") }
-        if let lon = c.longitude, !(-180...180).contains(lon) { throw CentreError(.invalid, "longitude must be -180...180") }
+        if let lat = c.latitude, !(-90...90).contains(lat) { throw VigilError(.invalid, "latitude must be -90...90") }
+        if let lon = c.longitude, !(-180...180).contains(lon) { throw VigilError(.invalid, "longitude must be -180...180") }
     }
 
     /// Sets the camera's URL from `rtsp://[user:pass@]host/path`: the URL is stored without
     /// credentials, the user name beside it and the password sealed with the site key.
     public static func setURL(_ text: String, on c: inout CameraRecord, keys: SiteKeys) throws {
         let url: RTSPURL
-        do { url = try RTSPURL(text) } catch { throw CentreError(.invalid, "camera URL: \(error)") }
+        do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
         c.url = url.requestURL
         if let user = url.user { c.username = user }
         if let password = url.password { c.sealedPassword = try keys.seal(password) }
@@ -60,7 +61,7 @@ public enum CameraRules {
     /// Validates a new camera and adds it; its name must be unused.
     public static func register(_ c: CameraRecord, in catalog: Catalog) async throws -> CameraRecord {
         try validate(c)
-        guard try await catalog.camera(named: c.name) == nil else { throw CentreError(.conflict, "camera \(c.name) already exists") }
+        guard try await catalog.camera(named: c.name) == nil else { throw VigilError(.conflict, "camera \(c.name) already exists") }
         return try await catalog.addCamera(c)
     }
 }
@@ -100,7 +101,12 @@ public actor RecorderFleet {
     private var poked = false
     private let meters = Meters()
 
-    public init(catalog: Catalog, store: SampleStore, keys: SiteKeys, live: LiveHub, policy: RetentionPolicy, logger: Logger) {
+    /// Wall time: the recorders' segment times, retention's cut-off, cameras' last frame.
+    private nonisolated let clock: WallClock
+
+    public init(catalog: Catalog, store: SampleStore, keys: SiteKeys, live: LiveHub, policy: RetentionPolicy, logger: Logger,
+                clock: WallClock = .system) {
+        self.clock = clock
         self.catalog = catalog
         self.store = store
         self.keys = keys
@@ -121,7 +127,7 @@ public actor RecorderFleet {
             await reconcile()
             if ContinuousClock.now - lastRetention >= .seconds(60) {
                 lastRetention = .now
-                do { _ = try await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger) } catch {
+                do { _ = try await Retention.enforce(catalog: catalog, store: store, policy: policy, wallClock: clock, logger: logger) } catch {
                     logger.error("retention: \(error)")
                 }
             }
@@ -138,7 +144,7 @@ public actor RecorderFleet {
 
     public nonisolated func status(camera: Int64) -> CameraStatus {
         var status = meters.withLock { $0[camera]?.status } ?? CameraStatus()
-        status.recording = status.recording && (status.lastFrameMicros.map { currentMicros() - $0 < 10_000_000 } ?? false)
+        status.recording = status.recording && (status.lastFrameMicros.map { clock.nowMicros() - $0 < 10_000_000 } ?? false)
         return status
     }
 
@@ -164,7 +170,7 @@ public actor RecorderFleet {
 
     private func startRecorder(_ camera: CameraRecord) -> Task<Void, Never> {
         let catalog = self.catalog, store = self.store, logger = self.logger, live = self.live, meters = self.meters
-        let policy = self.policy
+        let policy = self.policy, clock = self.clock
         let runIDs = self.runIDs!, committer = self.committer
         let endpoint: CameraEndpoint
         do {
@@ -186,10 +192,10 @@ public actor RecorderFleet {
         located.readBatching = ReadBatching { live.viewerCount(camera: camera.id) > 0 }
         let source = CameraSource(endpoint: located, logger: logger)
         let freeSpace: @Sendable () async -> Void = {
-            _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
+            _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, wallClock: clock, logger: logger)
         }
         let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                logger: logger, committer: committer, onDiskFull: freeSpace,
+                                wallClock: clock, logger: logger, committer: committer, onDiskFull: freeSpace,
                                 afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
         logger.info("recording \(camera.name) from \(camera.url)")
         return Task {
@@ -197,7 +203,7 @@ public actor RecorderFleet {
             await withTaskExecutorPreference(EventLoopExecutor(loop)) {
                 await source.run { event in
                     try await recorder.handle(event)
-                    Self.note(event, camera: camera.id, meters: meters, live: live)
+                    Self.note(event, camera: camera.id, meters: meters, live: live, clock: clock)
                     if case .frames = event {} else {
                         let committed = await recorder.statistics.committedThroughMicros
                         meters.withLock { $0[camera.id, default: Meter()].status.committedThroughMicros = committed }
@@ -210,7 +216,7 @@ public actor RecorderFleet {
         }
     }
 
-    private static func note(_ event: IngestEvent, camera: Int64, meters: Meters, live: LiveHub) {
+    private static func note(_ event: IngestEvent, camera: Int64, meters: Meters, live: LiveHub, clock: WallClock) {
         switch event {
         case .playing:
             meters.withLock { m in
@@ -224,7 +230,7 @@ public actor RecorderFleet {
                 var meter = m[camera] ?? Meter()
                 meter.status.connected = true
                 meter.status.recording = true
-                meter.status.lastFrameMicros = currentMicros()
+                meter.status.lastFrameMicros = clock.nowMicros()
                 meter.frames += frames.count
                 meter.bytes += frames.reduce(0) { $0 + $1.frame.data.count }
                 if meter.windowStart == 0 { meter.windowStart = now }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import HummingbirdBcrypt
 import NIOPosix
@@ -7,7 +8,7 @@ import Synchronization
 /// `NIOThreadPool.singleton`, where the recorders' writes and syncs and SQLite run), with
 /// a bounded number of hashes waiting. A sign-in flood therefore costs sign-ins, never a
 /// second of recording: beyond `maxWaiting`, a request is refused at once
-/// (`CentreError.busy`) instead of queueing work. Before this, 200 sign-ins for unknown
+/// (`VigilError.busy`) instead of queueing work. Before this, 200 sign-ins for unknown
 /// users, 50 at a time, cost every camera a 27-29 s recording gap (issue 13).
 public final class PasswordHasher: Sendable {
     private let pool: NIOThreadPool
@@ -40,7 +41,7 @@ public final class PasswordHasher: Sendable {
             return true
         }
         guard admitted else {
-            throw CentreError(.busy(retryAfterSeconds: 1), "too many sign-ins are being checked at once; try again in a moment")
+            throw VigilError(.busy(retryAfterSeconds: 1), "too many sign-ins are being checked at once; try again in a moment")
         }
         defer { inFlight.withLock { $0 -= 1 } }
         let hook = beforeEach.withLock { $0 }
@@ -99,7 +100,7 @@ public final class AttemptLimiter: Sendable {
         return keys
     }
 
-    /// Throws `CentreError.rateLimited` with the seconds until the oldest failure in the
+    /// Throws `VigilError.rateLimited` with the seconds until the oldest failure in the
     /// window expires, when a slot of `address` has used up its failures.
     public func admit(_ address: String, now: Int64) throws {
         let refused: (slot: String, retry: Int64)? = failures.withLock { table in
@@ -114,7 +115,7 @@ public final class AttemptLimiter: Sendable {
             let seconds = Int(max(1, refused.retry))
             let source = refused.slot == Self.overflowSlot ? "from addresses beyond those the server tracks"
                 : refused.slot.hasSuffix("/64") ? "from this network (\(refused.slot))" : "from this address"
-            throw CentreError(.rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
+            throw VigilError(.rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
                               "too many failed sign-ins \(source); try again in \(seconds) s")
         }
     }

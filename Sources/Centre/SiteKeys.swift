@@ -2,6 +2,7 @@
 // the Ed25519 key that signs audit checkpoints, and the key that seals camera passwords in
 // the catalog. The public half of the signing key is written beside it for verifiers.
 
+import Base
 import Audit
 import Crypto
 import Foundation
@@ -37,7 +38,7 @@ public struct SiteKeys: Sendable {
     public static func verifier(dataDirectory: String) throws -> NoteVerifier {
         let path = "\(dataDirectory)/keys/\(verifierKeyFile)"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CentreError(.notFound, "no site verifier key at \(path)")
+            throw VigilError(.notFound, "no site verifier key at \(path)")
         }
         return try NoteVerifier(encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -46,7 +47,7 @@ public struct SiteKeys: Sendable {
         if let existing = FileManager.default.contents(atPath: path) { return existing }
         let data = create()
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CentreError(.invalid, "cannot write key file \(path)")
+            throw VigilError(.invalid, "cannot write key file \(path)")
         }
         return data
     }

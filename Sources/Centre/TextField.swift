@@ -4,6 +4,7 @@
 // overrides, zero-width ones, tags) that would make a record read differently on screen
 // than it is stored. docs/openapi.json states the same rule as a pattern.
 
+import Base
 import Foundation
 
 public enum TextField {
@@ -14,7 +15,7 @@ public enum TextField {
         // Counted in code points, as JSON Schema's maxLength counts (docs/openapi.json): a
         // "character" as displayed may carry any number of combining marks.
         guard text.unicodeScalars.count <= maximum else {
-            throw CentreError(.invalid, "\(what) is at most \(maximum) characters (this one has \(text.unicodeScalars.count))")
+            throw VigilError(.invalid, "\(what) is at most \(maximum) characters (this one has \(text.unicodeScalars.count))")
         }
         for scalar in text.unicodeScalars {
             if multiline, scalar == "\n" || scalar == "\t" || scalar == "\r" { continue }
@@ -24,11 +25,11 @@ public enum TextField {
             let refused = category == .control || category == .lineSeparator || category == .paragraphSeparator || category == .format
             guard !refused else {
                 let code = String(format: "U+%04X", scalar.value)
-                throw CentreError(.invalid, "\(what) may hold no line breaks, control or invisible formatting characters (found \(code))")
+                throw VigilError(.invalid, "\(what) may hold no line breaks, control or invisible formatting characters (found \(code))")
             }
         }
         if required, text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace || $0.properties.generalCategory == .format }) {
-            throw CentreError(.invalid, "\(what) is required")
+            throw VigilError(.invalid, "\(what) is required")
         }
     }
 }

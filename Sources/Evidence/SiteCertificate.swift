@@ -4,6 +4,7 @@
 // What belongs here: formats, signatures and their verification. What does not: the
 // register's workflow (Centre) or how the bytes were recorded (Recording).
 
+import Base
 import _CryptoExtras
 import Crypto
 import Foundation
@@ -80,9 +81,15 @@ public struct SiteCertificate: Sendable {
     public var signatureLength: Int { key.keySizeInBits / 8 }
 }
 
-public struct EvidenceError: Error, CustomStringConvertible {
+/// A bundle, file, signature or certificate that does not verify (`invalid`), or the site's
+/// keys and files failing (`failure`).
+public struct EvidenceError: CodedError {
     public var description: String
-    public init(_ d: String) { description = d }
+    public var code: ErrorCode
+    public init(_ d: String, code: ErrorCode = .invalid) {
+        description = d
+        self.code = code
+    }
 }
 
 /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt, as a DER AlgorithmIdentifier

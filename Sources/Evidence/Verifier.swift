@@ -1,3 +1,4 @@
+import Base
 import _CryptoExtras
 import Audit
 import Catalog

@@ -11,12 +11,19 @@
 // re-encoding); timestamps are 90 kHz ticks; every parser rejects bad input with a
 // `MediaError` that says what and where, never a trap.
 
+import Base
+
 /// Errors of the Media module: each names the structure and the byte offset that broke.
-public enum MediaError: Error, Equatable, CustomStringConvertible {
+public enum MediaError: CodedError, Equatable {
     case truncated(what: String, offset: Int)
     case invalid(what: String, detail: String)
     case unsupported(what: String, detail: String)
     case io(path: String, errno: Int32)
+
+    /// Bytes that do not parse are `invalid`; a file that cannot be read is a `failure`.
+    public var code: ErrorCode {
+        if case .io = self { .failure } else { .invalid }
+    }
 
     public var description: String {
         switch self {

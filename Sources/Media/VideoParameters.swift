@@ -101,6 +101,8 @@ public struct VideoParameters: Sendable, Equatable, Hashable {
     public var parameterSets: [[UInt8]] { (vps.map { [$0] } ?? []) + [sps, pps] }
 }
 
+/// Upper-case hex of one byte, as RFC 6381 codec strings (`avc1.640033`) write it; hashes
+/// are lower-case (`Base.hex`).
 func hex2(_ byte: UInt8) -> String {
     let digits = Array("0123456789ABCDEF")
     return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])

@@ -1,3 +1,4 @@
+import Base
 import Crypto
 import Foundation
 
@@ -124,9 +125,5 @@ public struct Authenticator: Sendable {
 }
 
 public func md5Hex(_ text: String) -> String {
-    Insecure.MD5.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
-}
-
-public func randomHex(bytes: Int) -> String {
-    (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    hex(Insecure.MD5.hash(data: Array(text.utf8)))
 }

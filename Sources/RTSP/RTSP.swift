@@ -11,8 +11,10 @@
 // request and the byte offset — never a trap; every buffer is bounded (headers, bodies,
 // access units), so a hostile or broken peer cannot grow memory without limit.
 
+import Base
+
 /// What went wrong talking to a camera, with enough context to find the packet.
-public struct RTSPError: Error, CustomStringConvertible, Sendable {
+public struct RTSPError: CodedError, Sendable {
     public enum Kind: Sendable, Equatable {
         case malformedMessage(String)
         case messageTooLarge(limit: Int)
@@ -32,6 +34,13 @@ public struct RTSPError: Error, CustomStringConvertible, Sendable {
     }
 
     public var kind: Kind
+
+    /// A camera URL that does not parse is `invalid`; everything else is a camera or its
+    /// network failing, not the fault of whoever asked.
+    public var code: ErrorCode {
+        if case .invalidURL = kind { .invalid } else { .failure }
+    }
+
     /// The camera's name, when known.
     public var camera: String?
     /// The request in flight: method and URL with credentials removed.

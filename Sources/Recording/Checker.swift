@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Crypto
 import Foundation
@@ -100,4 +101,3 @@ public enum Checker {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

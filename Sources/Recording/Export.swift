@@ -92,7 +92,7 @@ public enum Exporter {
             ids.append(segment.id)
         }
         guard let first = firstFrameMicros, !runs.isEmpty else {
-            throw RecordingError.invalid("no recording of this camera in the requested range")
+            throw RecordingError.notFound("no recording of this camera in the requested range")
         }
         let gaps = try await catalog.gaps(cameraID: cameraID, from: from, to: to)
         let frames = runs.reduce(0) { $0 + $1.samples.count }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// The one process that records into a data directory (`vigil serve`, `record`, `demo`):

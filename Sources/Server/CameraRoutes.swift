@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Centre
 import Foundation
@@ -53,7 +54,8 @@ struct CameraRoutes {
 
     func view(_ c: CameraRecord, _ p: Principal) async throws -> CameraView {
         let manager = p.may(.manageCameras)
-        let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: Date()).timeIntervalSince1970 * 1_000_000)
+        let today = Date(timeIntervalSince1970: Double(env.clock.nowMicros()) / 1_000_000)
+        let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: today).timeIntervalSince1970 * 1_000_000)
         let gaps = try await env.catalog.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
         return CameraView(id: c.id, name: c.name, location: c.location, latitude: c.latitude, longitude: c.longitude,
                           url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
@@ -68,7 +70,7 @@ struct CameraRoutes {
         if let text = input.url { try CameraRules.setURL(text, on: &c, keys: env.keys) }
         if let user = input.username { c.username = user.isEmpty ? nil : user }
         if let password = input.password {
-            guard password.unicodeScalars.count <= 128 else { throw CentreError(.invalid, "a camera's password is at most 128 characters") }
+            guard password.unicodeScalars.count <= 128 else { throw VigilError(.invalid, "a camera's password is at most 128 characters") }
             c.sealedPassword = password.isEmpty ? nil : try env.keys.seal(password)
         }
         if let location = input.location { c.location = location }

@@ -1,3 +1,4 @@
+import Base
 import Centre
 import Foundation
 import HTTPTypes
@@ -44,20 +45,24 @@ struct APIError: HTTPResponseError {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static func from(_ error: CentreError) -> APIError {
-        switch error.kind {
-        case .invalid: APIError(status: .badRequest, message: error.message)
-        case .notFound: APIError(status: .notFound, message: error.message)
-        case .conflict: APIError(status: .conflict, message: error.message)
-        case .unauthenticated: APIError(status: .unauthorized, message: error.message)
-        case .forbidden: APIError(status: .forbidden, message: error.message)
-        case .passwordChangeRequired: APIError(status: .forbidden, message: error.message)
+    /// The one place an error's code becomes an HTTP status. A `failure` (Vigil's own
+    /// fault: a disk, the database) is answered without its details, which may name
+    /// paths; whoever catches it logs it whole.
+    static func from(_ error: any CodedError) -> APIError {
+        let message = error.description
+        return switch error.code {
+        case .invalid: APIError(status: .badRequest, message: message)
+        case .notFound: APIError(status: .notFound, message: message)
+        case .conflict: APIError(status: .conflict, message: message)
+        case .unauthenticated: APIError(status: .unauthorized, message: message)
+        case .forbidden, .passwordChangeRequired: APIError(status: .forbidden, message: message)
         case let .locked(seconds), let .rateLimited(seconds, _):
-            APIError(status: .tooManyRequests, message: error.message, headers: [.retryAfter: String(seconds)])
-        case .quotaExceeded: APIError(status: .tooManyRequests, message: error.message)
-        case .insufficientStorage: APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), message: error.message)
+            APIError(status: .tooManyRequests, message: message, headers: [.retryAfter: String(seconds)])
+        case .quotaExceeded: APIError(status: .tooManyRequests, message: message)
+        case .insufficientStorage: APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), message: message)
         case let .busy(seconds):
-            APIError(status: .serviceUnavailable, message: error.message, headers: [.retryAfter: String(seconds)])
+            APIError(status: .serviceUnavailable, message: message, headers: [.retryAfter: String(seconds)])
+        case .failure: APIError(status: .internalServerError, message: "internal error; the server's log has the details")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Centre
 import Foundation
@@ -129,7 +130,7 @@ struct EvidenceRoutes {
             let id = try await mapErrors {
                 try await env.evidence.withExportSlot(item, by: who, limit: env.exportsPerUserPerDay, shelfRoot: env.exports.root,
                                                       floorBytes: env.diskFloorBytes) {
-                    let (id, path) = try env.exports.newDirectory(exhibit: item.exhibit, atMicros: currentMicros())
+                    let (id, path) = try env.exports.newDirectory(exhibit: item.exhibit, atMicros: env.clock.nowMicros())
                     do {
                         _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: who)
                         try env.exports.publish(exhibit: item.exhibit, id: id)

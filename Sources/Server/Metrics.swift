@@ -30,8 +30,7 @@ public final class VigilMetrics: Sendable {
     }
 
     /// Refreshes the gauges from the fleet and the disk, then renders the exposition text.
-    func render(cameras: [CameraRecord], fleet: RecorderFleet, store: SampleStore) -> [UInt8] {
-        let now = currentMicros()
+    func render(cameras: [CameraRecord], fleet: RecorderFleet, store: SampleStore, now: Int64) -> [UInt8] {
         for c in cameras {
             let s = fleet.status(camera: c.id)
             let labels = [("camera", c.name)]

@@ -1,3 +1,4 @@
+import Base
 import Centre
 import Foundation
 import HTTPTypes
@@ -65,6 +66,11 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
                 .response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
+        } catch let error as any CodedError {
+            // Every module's errors, by their code (`APIError.from`); Vigil's own faults
+            // are logged whole, as below.
+            if error.code == .failure { context.logger.error("request failed: \(request.method) \(request.uri.path): \(error)") }
+            response = try APIError.from(error).response(from: request, context: context)
         } catch {
             // Anything else is a fault of ours: logged whole, answered without its details.
             context.logger.error("request failed: \(request.method) \(request.uri.path): \(error)")

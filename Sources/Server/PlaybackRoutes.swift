@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Centre
 import Crypto
@@ -105,7 +106,7 @@ struct PlaybackRoutes {
             if let reference = request.uri.queryParameters["case"].map(String.init) {
                 try TextField.check(reference, "the case reference (query parameter case)", maximum: 100, required: false)
             }
-        } catch let error as CentreError {
+        } catch let error as VigilError {
             try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "denied", detail: error.message))
             throw APIError.from(error)
         }
@@ -113,12 +114,9 @@ struct PlaybackRoutes {
         do {
             plan = try await Exporter.plan(catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to,
                                            maxFrames: env.maximumServedFrames)
-        } catch let RecordingError.tooLarge(why) {
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: why))
-            throw APIError(status: .badRequest, message: why)
         } catch let error as RecordingError {
             try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: "\(error)"))
-            throw APIError(status: .notFound, message: "\(error)")
+            throw error
         }
         let file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
         let etag = Self.etag(plan: plan, size: file.size)
@@ -161,7 +159,7 @@ struct PlaybackRoutes {
         var h = SHA256()
         for r in plan.runs { h.update(data: Array("\(r.path):\(r.fileOffset):\(r.samples.count);".utf8)) }
         h.update(data: Array("\(plan.trimStart):\(size)".utf8))
-        return "\"" + h.finalize().prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        return "\"" + hex(h.finalize().prefix(12)) + "\""
     }
 
     /// RFC 9110 §14 (parsed in Media, where it can be fuzzed without the server).

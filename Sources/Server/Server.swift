@@ -5,6 +5,7 @@
 // tests can enumerate the router and check each one.
 
 import Audit
+import Base
 import Catalog
 import Centre
 import Foundation
@@ -56,6 +57,8 @@ public struct ServerEnvironment: Sendable {
     public var trustedProxies: Set<String> = []
     /// Free space a server-side export must leave for recording (the retention disk floor).
     public var diskFloorBytes: Int64 = 1 << 30
+    /// Wall time for the routes (the same clock the domain's parts were given).
+    public var clock: WallClock = .system
 
     public struct CameraDefaults: Sendable {
         public var retentionDays = RetentionPolicy.defaultDays
@@ -210,15 +213,13 @@ func timeParameter(_ request: Request, _ name: String) throws -> Int64 {
     return micros
 }
 
-/// Maps domain and catalog errors to API errors; others pass through.
+/// Maps every module's errors to API errors (by their code, `APIError.from`); others pass
+/// through. For routes that must answer an error before leaving (a WebSocket's refusal);
+/// the rest leave it to `SecurityHeadersMiddleware`, which maps the same way.
 func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch let error as CentreError {
-        throw APIError.from(error)
-    } catch let RecordingError.invalid(message) {
-        throw APIError(status: .badRequest, message: message)
-    } catch let error as AuditError {
-        throw APIError(status: .badRequest, message: error.description)
+    } catch let error as any CodedError where error.code != .failure {
+        throw APIError.from(error) // a failure goes on as it is, to be logged whole
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Centre
 import Foundation
@@ -13,13 +14,13 @@ struct SessionRoutes {
     struct TokenRequest: Decodable { var name: String; var days: Int? }
     struct TokenInfo: Encodable {
         var id: Int64; var name: String; var created: String; var expires: String; var revoked: Bool; var expired: Bool
-        init(_ t: APITokenRecord) {
+        init(_ t: APITokenRecord, nowMicros: Int64) {
             id = t.id
             name = t.name
             created = iso8601(micros: t.createdMicros)
             expires = iso8601(micros: t.expiresMicros)
             revoked = t.revoked
-            expired = t.expiresMicros <= currentMicros()
+            expired = t.expiresMicros <= nowMicros
         }
     }
 
@@ -69,7 +70,7 @@ struct SessionRoutes {
                 try await env.audit.append(AuditEntry("session.sign-in", "ok", principal: issued.principal, request: request, context: context))
                 return try json(Self.me(issued.principal, csrf: issued.csrfToken),
                                 headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
-            } catch let error as CentreError {
+            } catch let error as VigilError {
                 var entry = AuditEntry("session.sign-in", "denied", principal: nil, request: request, context: context, detail: error.message)
                 // Cut by bytes: 64 characters can be megabytes of combining marks.
                 entry.user = String(decoding: body.username.utf8.prefix(64), as: UTF8.self)
@@ -132,7 +133,8 @@ struct SessionRoutes {
         }
         t.add(.get, "/api/tokens", nil) { _, _, principal in
             let tokens = try await env.accounts.apiTokens(userID: principal.userID)
-            return try json(tokens.map(TokenInfo.init))
+            let now = env.clock.nowMicros()
+            return try json(tokens.map { TokenInfo($0, nowMicros: now) })
         }
         t.add(.delete, "/api/tokens/{id}", nil) { request, context, principal in
             guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(status: .badRequest, message: "token id must be a number") }

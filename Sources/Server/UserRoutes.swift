@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Centre
 import Foundation
@@ -23,7 +24,7 @@ struct UserRoutes {
 
     func view(_ u: UserRecord) async throws -> UserView {
         UserView(id: u.id, name: u.name, role: u.role, disabled: u.disabled, mustChangePassword: u.mustChangePassword,
-                 locked: u.lockedUntilMicros > currentMicros(),
+                 locked: u.lockedUntilMicros > env.clock.nowMicros(),
                  grants: try await env.catalog.grants(userID: u.id).map { GrantView(permission: $0.permission, camera: $0.cameraID) })
     }
 
@@ -59,11 +60,11 @@ struct UserRoutes {
             do {
                 change = try await mapErrors {
                     guard id != principal.userID else {
-                        throw CentreError(.forbidden, "no one may change their own role, password or state here: another administrator does "
+                        throw VigilError(.forbidden, "no one may change their own role, password or state here: another administrator does "
                                           + "(your own password is changed under Session)")
                     }
                     if let r = body.role {
-                        guard let parsed = Role(rawValue: r) else { throw CentreError(.invalid, "unknown role \(r)") }
+                        guard let parsed = Role(rawValue: r) else { throw VigilError(.invalid, "unknown role \(r)") }
                         role = parsed
                     }
                     return try await env.accounts.prepareEdit(userID: id, role: role, disabled: body.disabled, password: body.password,
@@ -93,7 +94,8 @@ struct UserRoutes {
             guard let id = context.parameters.get("uid", as: Int64.self), try await env.catalog.user(id: id) != nil else {
                 throw APIError(status: .notFound, message: "no such user")
             }
-            return try json(try await env.accounts.apiTokens(userID: id).map(SessionRoutes.TokenInfo.init))
+            let now = env.clock.nowMicros()
+            return try json(try await env.accounts.apiTokens(userID: id).map { SessionRoutes.TokenInfo($0, nowMicros: now) })
         }
         t.add(.delete, "/api/users/{uid}/tokens/{id}", .manageUsers) { request, context, principal in
             guard let uid = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: uid) else {

@@ -1,3 +1,4 @@
+import Base
 import ArgumentParser
 import Audit
 import Catalog
@@ -33,7 +34,7 @@ struct CameraCommand: AsyncParsableCommand {
             do {
                 try CameraRules.setURL(url, on: &record, keys: site.keys)
                 added = try await CameraRules.register(record, in: site.catalog)
-            } catch let error as CentreError {
+            } catch let error as VigilError {
                 await site.catalog.close()
                 throw ValidationError(error.message)
             }
@@ -82,7 +83,7 @@ struct UserCommand: AsyncParsableCommand {
                 let change = try await site.accounts.prepareUser(name: name, role: r, password: password, oneTime: oneTime)
                 let user = try await site.auditCommandLine("user.add", detail: "user \(name) as \(r.rawValue)", change: change)
                 say("user \(user.id) \(user.name) (\(r.title))")
-            } catch let error as CentreError {
+            } catch let error as VigilError {
                 await site.catalog.close()
                 throw ValidationError(error.message)
             }
@@ -103,7 +104,7 @@ struct UserCommand: AsyncParsableCommand {
             do {
                 let change = try await site.accounts.prepareEdit(userID: user.id, password: password, oneTime: oneTime, by: nil)
                 try await site.auditCommandLine("user.edit", detail: "user \(name): password set", change: change)
-            } catch let error as CentreError {
+            } catch let error as VigilError {
                 throw ValidationError(error.message)
             }
             await site.catalog.close()
@@ -165,7 +166,7 @@ struct UserCommand: AsyncParsableCommand {
             try await site.auditCommandLine(granted ? "grant.add" : "grant.remove", detail: "user \(name): \(permission) on \(scope)", change: change)
             await site.catalog.close()
             say("\(name): \(permission) on \(cameraName ?? "every camera") \(granted ? "granted" : "taken back")")
-        } catch let error as CentreError {
+        } catch let error as VigilError {
             await site.catalog.close()
             throw ValidationError(error.message)
         } catch {

@@ -1,3 +1,4 @@
+import Base
 import ArgumentParser
 import Catalog
 import Centre
@@ -25,7 +26,7 @@ struct EvidenceCommand: AsyncParsableCommand {
             let result = try await body(site)
             await site.catalog.close()
             return result
-        } catch let error as CentreError {
+        } catch let error as VigilError {
             await site.catalog.close()
             throw ValidationError(error.message)
         } catch {

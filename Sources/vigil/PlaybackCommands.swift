@@ -1,3 +1,4 @@
+import Base
 import ArgumentParser
 import Catalog
 import Centre
@@ -46,7 +47,7 @@ struct Recordings: AsyncParsableCommand {
                     ["id": s.id, "start": iso8601(micros: s.startMicros), "end": iso8601(micros: s.endMicros),
                      "duration_seconds": Double(s.duration) / Double(ticksPerSecond), "frames": s.frameCount, "bytes": s.byteCount,
                      "codec": s.codec.rawValue, "state": s.state.rawValue, "held": s.held, "run": s.runID,
-                     "sha256": s.sha256.map { $0.map { String(format: "%02x", $0) }.joined() } ?? NSNull()]
+                     "sha256": s.sha256.map { hex($0) } ?? NSNull()]
                 },
                 "gaps": gaps.map { g -> [String: Any] in
                     ["start": iso8601(micros: g.startMicros), "end": g.endMicros.map { iso8601(micros: $0) } ?? NSNull(), "reason": g.reason]

@@ -1,6 +1,7 @@
 // vigil — the command line. Each subcommand wires the modules together; no domain logic
 // lives here beyond argument checking and printing.
 
+import Base
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import Base
 import Catalog
 @testable import Centre
 import Foundation
@@ -32,8 +33,8 @@ import TestSupport
             do {
                 _ = try await accounts.signIn(name: "jan", password: "correct horse battery", address: "10.0.0.9", userAgent: "t")
                 Issue.record("a locked account signed in")
-            } catch let error as CentreError {
-                guard case .locked = error.kind else { Issue.record("\(error)"); return }
+            } catch let error as VigilError {
+                guard case .locked = error.code else { Issue.record("\(error)"); return }
             }
         }
     }
@@ -70,15 +71,15 @@ import TestSupport
             let accounts = Accounts(catalog: catalog, policy: policy)
             _ = try await accounts.addUser(name: "ola", role: .operator, password: "correct horse battery")
             for name in ["nobody", "admin", "root"] {
-                await #expect(throws: CentreError(.unauthenticated, "unknown user or wrong password")) {
+                await #expect(throws: VigilError(.unauthenticated, "unknown user or wrong password")) {
                     try await accounts.signIn(name: name, password: "guess guess guess", address: "192.0.2.7", userAgent: "t")
                 }
             }
             do {
                 _ = try await accounts.signIn(name: "ola", password: "correct horse battery", address: "192.0.2.7", userAgent: "t")
                 Issue.record("the address was not refused after its failures")
-            } catch let error as CentreError {
-                guard case let .rateLimited(seconds, _) = error.kind else { Issue.record("\(error)"); return }
+            } catch let error as VigilError {
+                guard case let .rateLimited(seconds, _) = error.code else { Issue.record("\(error)"); return }
                 #expect((1...60).contains(seconds))
             }
             // Another address is not affected.
@@ -92,8 +93,8 @@ import TestSupport
         let outcomes = await withTaskGroup(of: String.self) { group in
             for _ in 0..<12 {
                 group.addTask {
-                    do { return try await hasher.verify("correct horse battery", hash: hash) ? "checked" : "wrong" } catch let error as CentreError {
-                        if case .busy = error.kind { return "busy" }
+                    do { return try await hasher.verify("correct horse battery", hash: hash) ? "checked" : "wrong" } catch let error as VigilError {
+                        if case .busy = error.code { return "busy" }
                         return "\(error)"
                     } catch { return "\(error)" }
                 }
@@ -116,10 +117,10 @@ import TestSupport
         let now: Int64 = 1_000_000_000
         let limiter = AttemptLimiter(limit: 3)
         for _ in 1...3 { limiter.fail("2001:db8:1:2::1", now: now) }
-        #expect(throws: CentreError.self) { try limiter.admit("2001:db8:1:2::1", now: now) }
+        #expect(throws: VigilError.self) { try limiter.admit("2001:db8:1:2::1", now: now) }
         try limiter.admit("2001:db8:1:2::2", now: now) // a neighbour on the same /64
         for host in 3...29 { limiter.fail("2001:db8:1:2::\(host)", now: now) } // 30 failures on the /64
-        #expect(throws: CentreError.self) { try limiter.admit("2001:db8:1:2::99", now: now) }
+        #expect(throws: VigilError.self) { try limiter.admit("2001:db8:1:2::99", now: now) }
         try limiter.admit("2001:db8:1:3::1", now: now)
 
         let full = AttemptLimiter(limit: 3)
@@ -128,8 +129,8 @@ import TestSupport
         do {
             try full.admit("172.16.9.9", now: now)
             Issue.record("an untracked address was let through")
-        } catch let error as CentreError {
-            #expect(error.kind == .rateLimited(retryAfterSeconds: 60, slot: "addresses beyond the tracked ones"), "\(error)")
+        } catch let error as VigilError {
+            #expect(error.code == .rateLimited(retryAfterSeconds: 60, slot: "addresses beyond the tracked ones"), "\(error)")
         }
         try full.admit("10.0.0.1", now: now) // a tracked address keeps its own count
     }
@@ -137,7 +138,7 @@ import TestSupport
     @Test func aPasswordWithANulIsRefusedNotCutShort() async throws {
         try await TestSupport.withCatalog("accounts-nul") { _, catalog in
             let accounts = Accounts(catalog: catalog, policy: Self.policy())
-            await #expect(throws: CentreError.self) {
+            await #expect(throws: VigilError.self) {
                 try await accounts.addUser(name: "nul", role: .operator, password: "a\u{0}bcdefghijklmn")
             }
         }
@@ -312,12 +313,12 @@ import TestSupport
             let change = try await accounts.preparePasswordChange(userID: user.id, current: "correct horse battery", new: "her own new secret")
             // An administrator resets the password before the change is applied.
             try await accounts.prepareEdit(userID: user.id, password: "administrator's one", oneTime: true, by: nil).apply(to: catalog)
-            await #expect(throws: CentreError.self) { try await change.apply(to: catalog) }
+            await #expect(throws: VigilError.self) { try await change.apply(to: catalog) }
             #expect(try await catalog.user(id: user.id)?.mustChangePassword == true, "the reset stands")
 
             let again = try await accounts.preparePasswordChange(userID: user.id, current: "administrator's one", new: "her own new secret")
             try await accounts.setDisabled(userID: user.id, true)
-            await #expect(throws: CentreError.self) { try await again.apply(to: catalog) }
+            await #expect(throws: VigilError.self) { try await again.apply(to: catalog) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Base
 import Centre
 import Foundation
 import Testing
@@ -31,7 +32,7 @@ import Testing
                                         ("EV-2026-000001", "..", "catalog.sqlite"), ("EV-2026-000001", first.id, ".")] {
             #expect(shelf.file(exhibit: exhibit, export: export, name: name) == nil, "\(exhibit)/\(export)/\(name)")
         }
-        #expect(throws: CentreError.self) { try shelf.newDirectory(exhibit: "../x", atMicros: at) }
+        #expect(throws: VigilError.self) { try shelf.newDirectory(exhibit: "../x", atMicros: at) }
     }
 
     /// Expired exports leave the listing and the disk; recent ones, and an export still

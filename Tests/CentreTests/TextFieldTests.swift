@@ -1,3 +1,4 @@
+import Base
 @testable import Centre
 import Testing
 
@@ -12,7 +13,7 @@ import Testing
                                             ("a\u{0}b", false, true), ("x\u{200B}y", true, false), ("\u{200B}", true, false),
                                             ("a\u{200E}b", true, false), ("tag\u{E0041}", true, false), ("x\u{FEFF}", true, false), ("join\u{200D}ed", true, false),
                                             ("e" + String(repeating: "\u{301}", count: 500), true, false)] {
-            #expect(throws: CentreError.self, "\(text.debugDescription)") {
+            #expect(throws: VigilError.self, "\(text.debugDescription)") {
                 try TextField.check(text, "a field", maximum: 100, required: required, multiline: multiline)
             }
         }

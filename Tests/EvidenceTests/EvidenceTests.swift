@@ -1,3 +1,4 @@
+import Base
 import _CryptoExtras
 import Crypto
 import Audit
@@ -171,11 +172,11 @@ struct EvidenceTests {
         try await EvidenceSite.with("evidence-rules") { site in
             let segments = try await site.catalog.allSegments()
             let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
-            await #expect(throws: CentreError.self) {
+            await #expect(throws: VigilError.self) {
                 try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk, actor: nil)
             }
-            let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: currentMicros(), toMicros: currentMicros() + 60_000_000)
-            await #expect(throws: CentreError.self) {
+            let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: WallClock.system.nowMicros(), toMicros: WallClock.system.nowMicros() + 60_000_000)
+            await #expect(throws: VigilError.self) {
                 try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk, actor: nil)
             }
             let item = try await site.register.create(ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
@@ -184,7 +185,7 @@ struct EvidenceTests {
             try await site.register.handOver(exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
             try await site.register.acknowledge(exhibit: item.exhibit, by: EvidenceSite.clerk, note: "signed for by the court clerk")
             try await site.register.release(exhibit: item.exhibit, reason: "judgment final", by: EvidenceSite.clerk)
-            await #expect(throws: CentreError.self) { try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk) }
+            await #expect(throws: VigilError.self) { try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk) }
             #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]).isEmpty)
             #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "handed-over", "acknowledged", "hold-released"])
             let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
@@ -202,7 +203,7 @@ struct EvidenceTests {
                                                       requestingBody: "police", caseReference: "RSD-9/26", legalBasis: "art. 15 ustawy o Policji",
                                                       purpose: "theft", by: EvidenceSite.clerk, actor: nil)
             let shelf = ExportShelf(root: site.dir + "/exports")
-            let now = currentMicros(), day: Int64 = 86_400_000_000
+            let now = WallClock.system.nowMicros(), day: Int64 = 86_400_000_000
             var ids: [String] = []
             for madeAt in [now - 8 * day, now - day] {
                 let (id, path) = try shelf.newDirectory(exhibit: item.exhibit, atMicros: madeAt)
@@ -210,7 +211,7 @@ struct EvidenceTests {
                 try shelf.publish(exhibit: item.exhibit, id: id)
                 ids.append(id)
             }
-            let removed = try await site.register.pruneShelf(shelf, keepDays: 7, nowMicros: now)
+            let removed = try await site.register.pruneShelf(shelf, keepDays: 7)
             #expect(removed.map(\.id) == [ids[0]] && removed[0].bytes > 0)
             #expect(shelf.exports(exhibit: item.exhibit).map(\.id) == [ids[1]])
             let custody = try await site.catalog.custody(evidenceID: item.id)
@@ -245,7 +246,7 @@ struct EvidenceTests {
                                                                              algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32)))
         }
         // RFC 4055's RSASSA-PSS-params for SHA-256 with MGF1-SHA-256 and a 32-byte salt.
-        #expect(Audit.hex(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
+        #expect(hex(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
                 "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120")
     }
 

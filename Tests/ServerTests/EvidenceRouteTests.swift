@@ -1,3 +1,4 @@
+import Base
 import Audit
 import Catalog
 import Centre
@@ -23,7 +24,7 @@ import Testing
             let iso = { (micros: Int64) in iso8601(micros: micros) }
 
             // Refusals first: a range into the future, an unknown body, no purpose.
-            let now = currentMicros()
+            let now = WallClock.system.nowMicros()
             for (body, why) in [
                 (["ranges": [["camera": h.cameraID, "from": iso(now - 10_000_000), "to": iso(now + 60_000_000)]], "requestingBody": "police",
                   "caseReference": "X", "purpose": "p"] as [String: Any], "future"),
@@ -140,7 +141,7 @@ import Testing
     @Test func exhibitsAreVisiblePerExhibitAndSharedByTheirOwnerOrASupervisor() async throws {
         try await ServerHarness.with { h in
             // No footage is needed: an exhibit holds whatever its range covers, here nothing.
-            let now = currentMicros()
+            let now = WallClock.system.nowMicros()
             _ = try await h.env.accounts.addUser(name: "u-investigator-2", role: .investigator, password: ServerHarness.password)
             for name in ["u-investigator", "u-investigator-2"] {
                 let id = try #require(try await h.env.catalog.user(named: name)).id

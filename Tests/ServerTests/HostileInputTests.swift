@@ -1,3 +1,4 @@
+import Base
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -241,7 +242,7 @@ final class RawConnection: Sendable {
     @Test func repeatedRefusalsAreSummarisedNotEachLogged() async throws {
         try await ServerHarness.with { h in
             // One instant for the whole test, so a slow machine cannot end the minute early.
-            let instant = currentMicros()
+            let instant = WallClock.system.nowMicros()
             await h.env.audit.setRepeatClock { instant }
             let before = try await h.env.catalog.auditCount()
             // Ten wrong passwords use up the address's failures (each checked, each logged).

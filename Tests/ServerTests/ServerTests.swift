@@ -1,3 +1,4 @@
+import Base
 import Audit
 import Catalog
 import Centre
@@ -312,7 +313,7 @@ final class ServerHarness: Sendable {
             let issued = try await h.request("POST", "/api/tokens", session: owner, json: ["name": "video wall"])
             #expect(issued.status == 201)
             let expires = try #require((issued.json?["expires"] as? String).flatMap { parseISO8601($0) })
-            #expect(abs(expires - currentMicros() - 90 * 86_400_000_000) < 60_000_000, "a token lives 90 days unless asked for less")
+            #expect(abs(expires - WallClock.system.nowMicros() - 90 * 86_400_000_000) < 60_000_000, "a token lives 90 days unless asked for less")
             let token = try #require(issued.json?["token"] as? String), id = try #require(issued.json?["id"] as? String)
             let bearer = ["Authorization": "Bearer \(token)"]
             #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
@@ -334,7 +335,7 @@ final class ServerHarness: Sendable {
             // An expired token is refused.
             let short = try await h.env.accounts.issueAPIToken(userID: uid, name: "short", days: 1)
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 200)
-            try await h.env.catalog.database.raw("UPDATE api_tokens SET expires_micros = \(bind: currentMicros() - 1) WHERE id = \(bind: short.id)").run()
+            try await h.env.catalog.database.raw("UPDATE api_tokens SET expires_micros = \(bind: WallClock.system.nowMicros() - 1) WHERE id = \(bind: short.id)").run()
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 401)
 
             // A password reset kills the user's tokens; so does disabling, for good.

@@ -1,3 +1,4 @@
+import Base
 import Catalog
 import Foundation
 import Logging

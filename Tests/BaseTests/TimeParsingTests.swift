@@ -1,5 +1,5 @@
 import Foundation
-@testable import Recording
+import Base
 import Testing
 
 /// RFC 3339 times from outside (query parameters, exhibits' ranges, the command line):
