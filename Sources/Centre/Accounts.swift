@@ -301,7 +301,7 @@ public actor Accounts {
         case .busy: (reason, subject) = ("too many sign-ins being checked at once", "the password checker")
         default: return nil
         }
-        return AuditTrail.RepeatKey(action: "session.sign-in", reason: reason, subject: subject)
+        return AuditTrail.RepeatKey(action: .signIn, reason: reason, subject: subject)
     }
 
     public func signOut(sessionToken: String) async throws {

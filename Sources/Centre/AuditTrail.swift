@@ -18,9 +18,9 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var seq: Int64 = -1
     /// ISO 8601 UTC with milliseconds.
     public var time: String = ""
-    /// What was done, e.g. `session.sign-in`, `live.start`, `playback.view`, `camera.add`.
+    /// What was done: an `AuditAction`'s name (`session.sign-in`, `live.start`…).
     public var action: String
-    /// `ok`, `denied`, or `failed`.
+    /// How it ended: an `AuditResult`'s name (`ok`, `denied`, `failed`).
     public var result: String
     public var user: String?
     public var role: String?
@@ -34,11 +34,11 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var caseReference: String?
     public var detail: String?
 
-    public init(action: String, result: String, user: String? = nil, role: String? = nil, address: String? = nil,
+    public init(action: AuditAction, result: AuditResult, user: String? = nil, role: String? = nil, address: String? = nil,
                 userAgent: String? = nil, camera: Int64? = nil, cameraName: String? = nil, from: String? = nil, to: String? = nil,
                 purpose: String? = nil, caseReference: String? = nil, detail: String? = nil) {
-        self.action = action
-        self.result = result
+        self.action = action.rawValue
+        self.result = result.rawValue
         self.user = user
         self.role = role
         self.address = address
@@ -218,11 +218,11 @@ public actor AuditTrail {
     /// What makes two refusals "the same": the action, the reason, and what the refusal was
     /// about (an address over its limit, a locked account, the busy password checker).
     public struct RepeatKey: Hashable, Sendable {
-        public var action: String
+        public var action: AuditAction
         public var reason: String
         public var subject: String
 
-        public init(action: String, reason: String, subject: String) {
+        public init(action: AuditAction, reason: String, subject: String) {
             self.action = action
             self.reason = reason
             self.subject = subject
@@ -356,7 +356,8 @@ public actor AuditTrail {
         if closing { repeats[key] = nil }
         let total = open.repeats + (open.firstLost ? 1 : 0)
         guard total > 0 else { return [] }
-        var summary = AuditEntry(action: key.action, result: open.result)
+        var summary = AuditEntry(action: key.action, result: .ok)
+        summary.result = open.result
         summary.user = open.names.only
         summary.address = open.addresses.only
         summary.userAgent = open.agents.only

@@ -102,7 +102,7 @@ public struct EvidenceRegister: Sendable {
         guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: clock.nowMicros()) else {
             throw VigilError(.conflict, "\(exhibit) is already shared with \(name)")
         }
-        try await record(item, kind: "shared", agent, counterpart: name, purpose: nil, detail: nil)
+        try await record(item, kind: .shared, agent, counterpart: name, purpose: nil, detail: nil)
     }
 
     /// Ends the sharing of an exhibit with user `name`.
@@ -111,7 +111,7 @@ public struct EvidenceRegister: Sendable {
         guard let user, try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
             throw VigilError(.notFound, "\(exhibit) is not shared with \(name)")
         }
-        try await record(item, kind: "unshared", agent, counterpart: name, purpose: nil, detail: nil)
+        try await record(item, kind: .unshared, agent, counterpart: name, purpose: nil, detail: nil)
     }
 
     private func sharing(_ exhibit: String, _ name: String, _ actor: Principal?) async throws -> (EvidenceRecord, UserRecord?) {
@@ -163,7 +163,7 @@ public struct EvidenceRegister: Sendable {
                                                                 purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
                                                                 ranges: ranges), year: year)
         let covered = try await coveredSegments(item)
-        try await record(item, kind: "created", agent, purpose: purpose,
+        try await record(item, kind: .created, agent, purpose: purpose,
                          detail: "\(ranges.count) range(s), \(covered.count) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)")
         return item
     }
@@ -173,27 +173,27 @@ public struct EvidenceRegister: Sendable {
         guard item.isHeld else { throw VigilError(.conflict, "\(exhibit): the hold was already released") }
         try TextField.check(reason, "the reason", maximum: Self.longText)
         try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: clock.nowMicros())
-        try await record(item, kind: "hold-released", agent, purpose: nil, detail: reason)
+        try await record(item, kind: .holdReleased, agent, purpose: nil, detail: reason)
     }
 
     public func handOver(exhibit: String, to recipient: String, purpose: String, by agent: Agent) async throws {
         let item = try await find(exhibit)
         try TextField.check(recipient, "to whom it was handed over", maximum: Self.shortText)
         try TextField.check(purpose, "the purpose", maximum: Self.longText)
-        try await record(item, kind: "handed-over", agent, counterpart: recipient, purpose: purpose, detail: nil)
+        try await record(item, kind: .handedOver, agent, counterpart: recipient, purpose: purpose, detail: nil)
     }
 
     public func acknowledge(exhibit: String, by agent: Agent, note: String?) async throws {
         let item = try await find(exhibit)
         if let note { try TextField.check(note, "the note", maximum: Self.longText, required: false) }
-        try await record(item, kind: "acknowledged", agent, purpose: nil, detail: note)
+        try await record(item, kind: .acknowledged, agent, purpose: nil, detail: note)
     }
 
     /// Someone fetched a file of a bundle the server exported: a custody event, and its
     /// audit entry.
     public func recordDownload(exhibit: String, export: String, file: String, bytes: Int64, by agent: Agent) async throws {
         let item = try await find(exhibit)
-        try await record(item, kind: "downloaded", agent, purpose: nil, detail: "export \(export): \(file), \(bytes) bytes")
+        try await record(item, kind: .downloaded, agent, purpose: nil, detail: "export \(export): \(file), \(bytes) bytes")
     }
 
     /// Removes from `shelf` the exports made more than `keepDays` ago, and what unfinished
@@ -210,7 +210,7 @@ public struct EvidenceRegister: Sendable {
         for r in removed where r.published {
             do {
                 let item = try await find(r.exhibit)
-                try await record(item, kind: "export-removed", agent, purpose: nil,
+                try await record(item, kind: .exportRemoved, agent, purpose: nil,
                                  detail: "export \(r.id), \(r.bytes) bytes, removed from the server after \(keepDays) days; the recorded footage is not touched")
             } catch {
                 failure = failure ?? error
@@ -232,13 +232,13 @@ public struct EvidenceRegister: Sendable {
         return all
     }
 
-    private func record(_ item: EvidenceRecord, kind: String, _ agent: Agent, counterpart: String? = nil, purpose: String?,
+    private func record(_ item: EvidenceRecord, kind: CustodyKind, _ agent: Agent, counterpart: String? = nil, purpose: String?,
                         detail: String?) async throws {
         let now = clock.nowMicros()
-        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: kind, actor: agent.user, counterpart: counterpart,
+        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
                                                    purpose: purpose, detail: detail, atMicros: now))
         let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
-        try await audit.append(AuditEntry(action: "evidence.\(kind)", result: "ok", user: agent.user, role: agent.role, address: agent.address,
+        try await audit.append(AuditEntry(action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
                                           userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
                                           detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)")))
     }
@@ -265,7 +265,7 @@ public struct EvidenceRegister: Sendable {
         }
         try exportGate.enter(agent.user, bytes: estimate, free: free, floor: floorBytes)
         do {
-            let made = try await catalog.custodyCount(kind: "exported", actor: agent.user, sinceMicros: clock.nowMicros() - 86_400_000_000)
+            let made = try await catalog.custodyCount(kind: CustodyKind.exported.rawValue, actor: agent.user, sinceMicros: clock.nowMicros() - 86_400_000_000)
             guard made < limit else {
                 throw VigilError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
                                   + "download what you need from those, or export again once the oldest is a day old")
@@ -325,9 +325,9 @@ public struct EvidenceRegister: Sendable {
         }
         // The export enters the audit log, and the manifest carries the proof of it.
         let detail = "exhibit \(exhibit): " + files.map { "\($0.name) sha256 \($0.sha256)" }.joined(separator: ", ")
-        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: "exported", actor: agent.user, purpose: item.purpose,
+        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: CustodyKind.exported.rawValue, actor: agent.user, purpose: item.purpose,
                                                    detail: detail, atMicros: now))
-        var entry = AuditEntry(action: "evidence.exported", result: "ok", user: agent.user, role: agent.role, address: agent.address,
+        var entry = AuditEntry(action: .evidenceExported, result: .ok, user: agent.user, role: agent.role, address: agent.address,
                                userAgent: agent.userAgent, purpose: item.purpose, caseReference: item.caseReference, detail: detail)
         entry.cameraName = files.map(\.cameraName).joined(separator: ", ")
         let index = try await audit.append(entry)

@@ -103,7 +103,7 @@ struct CameraRoutes {
                 return try await CameraRules.register(record, in: env.catalog)
             }
             await env.fleet.poke()
-            try await env.audit.append(AuditEntry("camera.add", "ok", principal: principal, request: request, context: context, camera: added))
+            try await env.audit.append(AuditEntry(.cameraAdd, .ok, principal: principal, request: request, context: context, camera: added))
             return try json(try await view(added, principal), status: .created)
         }
         t.add(.patch, "/api/cameras/{id}", .manageCameras) { request, context, principal in
@@ -123,7 +123,7 @@ struct CameraRoutes {
             }
             await env.fleet.poke()
             let changed = input.changedFields
-            try await env.audit.append(AuditEntry("camera.edit", "ok", principal: principal, request: request, context: context, camera: record,
+            try await env.audit.append(AuditEntry(.cameraEdit, .ok, principal: principal, request: request, context: context, camera: record,
                                                   detail: "changed: " + changed.joined(separator: ", ")))
             return try json(try await view(record, principal))
         }

@@ -152,7 +152,7 @@ struct EvidenceRoutes {
             guard let item = try await env.catalog.evidence(exhibit: exhibit), try await env.evidence.maySee(item, principal),
                   let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
                   let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
-                try await env.audit.append(AuditEntry("evidence.download", "failed", principal: principal, request: request, context: context,
+                try await env.audit.append(AuditEntry(.evidenceDownload, .failed, principal: principal, request: request, context: context,
                                                       detail: "no file \(name.prefix(200)) in export \(export.prefix(40)) of \(exhibit.prefix(40))"))
                 throw APIError(status: .notFound, message: "no such exported file")
             }
@@ -177,7 +177,7 @@ struct EvidenceRoutes {
     var denied: @Sendable (Request, VigilContext, Principal) async throws -> Void {
         let env = self.env
         return { request, context, principal in
-            try await env.audit.append(AuditEntry("evidence.download", "denied", principal: principal, request: request, context: context,
+            try await env.audit.append(AuditEntry(.evidenceDownload, .denied, principal: principal, request: request, context: context,
                                                   detail: "exhibit \((context.parameters.get("exhibit") ?? "").prefix(40)): role lacks view-evidence"))
         }
     }

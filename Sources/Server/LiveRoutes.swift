@@ -19,9 +19,9 @@ struct LiveRoutes {
     /// WebSocket handshake gets 426.
     func register(_ t: inout RouteTable) {
         let env = self.env
-        t.add(.get, Self.path, .live, imagery: true, onDenied: PlaybackRoutes(env: env).denied("live.start")) { request, context, principal in
+        t.add(.get, Self.path, .live, imagery: true, onDenied: PlaybackRoutes(env: env).denied(.liveStart)) { request, context, principal in
             let c = try await admit(request, context)
-            try await env.audit.append(AuditEntry("live.start", "failed", principal: principal, request: request, context: context, camera: c,
+            try await env.audit.append(AuditEntry(.liveStart, .failed, principal: principal, request: request, context: context, camera: c,
                                                   detail: "not a WebSocket handshake"))
             throw APIError(status: .upgradeRequired, message: "open this URL as a WebSocket", headers: [.upgrade: "websocket"])
         }
@@ -34,14 +34,14 @@ struct LiveRoutes {
         let principal = try context.principal()
         let playback = PlaybackRoutes(env: env)
         guard principal.mayOnSomeCamera(.live) else {
-            try await playback.denied("live.start")(request, context, principal)
+            try await playback.denied(.liveStart)(request, context, principal)
             throw APIError(status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the live permission")
         }
         let c = try await camera(env, context)
-        try await playback.requireCamera(c, .live, principal, "live.start", request, context)
+        try await playback.requireCamera(c, .live, principal, .liveStart, request, context)
         guard Self.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
             let origin = String((request.headers[.origin] ?? "none").prefix(100))
-            try await env.audit.append(AuditEntry("live.start", "denied", principal: principal, request: request, context: context, camera: c,
+            try await env.audit.append(AuditEntry(.liveStart, .denied, principal: principal, request: request, context: context, camera: c,
                                                   detail: "cross-origin WebSocket refused (Origin \(origin))"))
             throw APIError(status: .forbidden, message: "cross-origin WebSocket refused: the console's own page must open it (Origin \(origin))")
         }
@@ -95,7 +95,7 @@ struct LiveRoutes {
             let context = ws.requestContext
             guard let principal = context.authenticated?.principal, let id = context.parameters.get("id", as: Int64.self),
                   let c = try await env.catalog.camera(id: id) else { return }
-            try await env.audit.append(AuditEntry("live.start", "ok", principal: principal, request: ws.request, context: context, camera: c))
+            try await env.audit.append(AuditEntry(.liveStart, .ok, principal: principal, request: ws.request, context: context, camera: c))
             let started = ContinuousClock.now
             let viewer = env.live.subscribe(camera: c.id)
             env.metrics.viewers(camera: c, delta: 1)
@@ -154,7 +154,7 @@ struct LiveRoutes {
             env.live.unsubscribe(camera: c.id, viewer)
             env.metrics.viewers(camera: c, delta: -1)
             let seconds = (ContinuousClock.now - started).components.seconds
-            _ = try? await env.audit.append(AuditEntry("live.stop", "ok", principal: principal, request: ws.request, context: context, camera: c,
+            _ = try? await env.audit.append(AuditEntry(.liveStop, .ok, principal: principal, request: ws.request, context: context, camera: c,
                                                    detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"
                                                        + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
         })

@@ -27,10 +27,10 @@ struct PlaybackRoutes {
 
     func register(_ t: inout RouteTable) {
         let env = self.env
-        t.add(.get, "/api/cameras/{id}/recordings", .playback, imagery: true, onDenied: denied("recordings.list")) { request, context, principal in
+        t.add(.get, "/api/cameras/{id}/recordings", .playback, imagery: true, onDenied: denied(.recordingsList)) { request, context, principal in
             let c = try await camera(env, context)
             let (from, to) = try range(request)
-            try await requireCamera(c, .playback, principal, "recordings.list", request, context)
+            try await requireCamera(c, .playback, principal, .recordingsList, request, context)
             let segments = try await env.catalog.segments(cameraID: c.id, from: from, to: to)
             var recorded: [(Int64, Int64)] = []
             for s in segments {
@@ -43,25 +43,25 @@ struct PlaybackRoutes {
                 }
             }
             let gaps = try await env.catalog.gaps(cameraID: c.id, from: from, to: to)
-            try await env.audit.append(entry("recordings.list", principal, request, context, c, from, to))
+            try await env.audit.append(entry(.recordingsList, principal, request, context, c, from, to))
             return try json(Coverage(camera: c.id, from: iso8601(micros: from), to: iso8601(micros: to),
                                      recorded: recorded.map { Interval(from: iso8601(micros: $0.0), to: iso8601(micros: $0.1)) },
                                      gaps: gaps.map { Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason) },
                                      segments: segments.count))
         }
-        t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied("playback.view")) { request, context, principal in
-            try await mp4(request, context, principal, permission: .playback, action: "playback.view", attachment: false)
+        t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied(.playbackView)) { request, context, principal in
+            try await mp4(request, context, principal, permission: .playback, action: .playbackView, attachment: false)
         }
-        t.add(.get, "/api/cameras/{id}/export.mp4", .export, imagery: true, onDenied: denied("export.download")) { request, context, principal in
-            try await mp4(request, context, principal, permission: .export, action: "export.download", attachment: true)
+        t.add(.get, "/api/cameras/{id}/export.mp4", .export, imagery: true, onDenied: denied(.exportDownload)) { request, context, principal in
+            try await mp4(request, context, principal, permission: .export, action: .exportDownload, attachment: true)
         }
     }
 
-    func denied(_ action: String) -> @Sendable (Request, VigilContext, Principal) async throws -> Void {
+    func denied(_ action: AuditAction) -> @Sendable (Request, VigilContext, Principal) async throws -> Void {
         let env = self.env
         return { request, context, principal in
             let c = try? await camera(env, context)
-            try await env.audit.append(AuditEntry(action, "denied", principal: principal, request: request, context: context, camera: c,
+            try await env.audit.append(AuditEntry(action, .denied, principal: principal, request: request, context: context, camera: c,
                                                   detail: "role lacks the permission"))
         }
     }
@@ -73,8 +73,8 @@ struct PlaybackRoutes {
         return (from, to)
     }
 
-    func entry(_ action: String, _ p: Principal, _ request: Request, _ context: VigilContext, _ c: CameraRecord,
-               _ from: Int64, _ to: Int64, result: String = "ok", detail: String? = nil) -> AuditEntry {
+    func entry(_ action: AuditAction, _ p: Principal, _ request: Request, _ context: VigilContext, _ c: CameraRecord,
+               _ from: Int64, _ to: Int64, result: AuditResult = .ok, detail: String? = nil) -> AuditEntry {
         var e = AuditEntry(action, result, principal: p, request: request, context: context, camera: c, detail: detail)
         e.from = iso8601(micros: from)
         e.to = iso8601(micros: to)
@@ -84,16 +84,16 @@ struct PlaybackRoutes {
     }
 
     /// Refuses (and audits) a principal without `permission` on this camera.
-    func requireCamera(_ c: CameraRecord, _ permission: Permission, _ p: Principal, _ action: String,
+    func requireCamera(_ c: CameraRecord, _ permission: Permission, _ p: Principal, _ action: AuditAction,
                        _ request: Request, _ context: VigilContext) async throws {
         guard p.may(permission, camera: c.id) else {
-            try await env.audit.append(AuditEntry(action, "denied", principal: p, request: request, context: context, camera: c,
+            try await env.audit.append(AuditEntry(action, .denied, principal: p, request: request, context: context, camera: c,
                                                   detail: "no \(permission.rawValue) grant on this camera"))
             throw APIError(status: .forbidden, message: "no \(permission.rawValue) permission on camera \(c.name)")
         }
     }
 
-    func mp4(_ request: Request, _ context: VigilContext, _ principal: Principal, permission: Permission, action: String,
+    func mp4(_ request: Request, _ context: VigilContext, _ principal: Principal, permission: Permission, action: AuditAction,
              attachment: Bool) async throws -> Response {
         let c = try await camera(env, context)
         let (from, to) = try range(request)
@@ -107,7 +107,7 @@ struct PlaybackRoutes {
                 try TextField.check(reference, "the case reference (query parameter case)", maximum: 100, required: false)
             }
         } catch let error as VigilError {
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "denied", detail: error.message))
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .denied, detail: error.message))
             throw APIError.from(error)
         }
         let plan: ExportPlan
@@ -115,7 +115,7 @@ struct PlaybackRoutes {
             plan = try await Exporter.plan(catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to,
                                            maxFrames: env.maximumServedFrames)
         } catch let error as RecordingError {
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: "\(error)"))
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: "\(error)"))
             throw error
         }
         let file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
@@ -135,7 +135,7 @@ struct PlaybackRoutes {
             status = .partialContent
             headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(file.size)"
         case .unsatisfiable:
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: "failed", detail: "range not satisfiable"))
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: "range not satisfiable"))
             throw APIError(status: .rangeNotSatisfiable, message: "range not satisfiable", headers: [.contentRange: "bytes */\(file.size)"])
         }
         headers[.contentLength] = String(byteRange.count)

@@ -196,7 +196,7 @@ func station(_ request: Request, _ context: VigilContext) -> (address: String, u
 
 extension AuditEntry {
     /// An entry for `principal` acting from the request's station.
-    init(_ action: String, _ result: String, principal: Principal?, request: Request, context: VigilContext,
+    init(_ action: AuditAction, _ result: AuditResult, principal: Principal?, request: Request, context: VigilContext,
          camera: CameraRecord? = nil, detail: String? = nil) {
         let s = station(request, context)
         self.init(action: action, result: result, user: principal?.name, role: principal?.role.rawValue, address: s.address,

@@ -41,9 +41,9 @@ struct SessionRoutes {
 
     /// An audit result for a refused or failed request: "denied" for a refusal (4xx, a
     /// lock or a rate limit among them), "failed" for the server's own trouble (busy, 5xx).
-    static func outcome(of error: any Error) -> String {
-        guard let api = error as? APIError, api.status.code < 500 else { return "failed" }
-        return "denied"
+    static func outcome(of error: any Error) -> AuditResult {
+        guard let api = error as? APIError, api.status.code < 500 else { return .failed }
+        return .denied
     }
 
     func cookie(_ value: String, maxAge: Int64) -> String {
@@ -67,11 +67,11 @@ struct SessionRoutes {
             let s = station(request, context)
             do {
                 let issued = try await env.accounts.signIn(name: body.username, password: body.password, address: s.address, userAgent: s.userAgent)
-                try await env.audit.append(AuditEntry("session.sign-in", "ok", principal: issued.principal, request: request, context: context))
+                try await env.audit.append(AuditEntry(.signIn, .ok, principal: issued.principal, request: request, context: context))
                 return try json(Self.me(issued.principal, csrf: issued.csrfToken),
                                 headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
             } catch let error as VigilError {
-                var entry = AuditEntry("session.sign-in", "denied", principal: nil, request: request, context: context, detail: error.message)
+                var entry = AuditEntry(.signIn, .denied, principal: nil, request: request, context: context, detail: error.message)
                 // Cut by bytes: 64 characters can be megabytes of combining marks.
                 entry.user = String(decoding: body.username.utf8.prefix(64), as: UTF8.self)
                 if let key = Accounts.repeatKey(forRefusal: error, name: body.username) {
@@ -89,7 +89,7 @@ struct SessionRoutes {
             if case let .session(token)? = AuthMiddleware.credential(of: request) {
                 try await env.accounts.signOut(sessionToken: token)
             }
-            try await env.audit.append(AuditEntry("session.sign-out", "ok", principal: principal, request: request, context: context))
+            try await env.audit.append(AuditEntry(.signOut, .ok, principal: principal, request: request, context: context))
             return Response(status: .noContent, headers: [.setCookie: cookie("", maxAge: 0)])
         }
         t.add(.post, "/api/session/password", nil) { request, context, principal in
@@ -101,11 +101,11 @@ struct SessionRoutes {
             do {
                 _ = try await mapErrors {
                     let change = try await env.accounts.preparePasswordChange(userID: principal.userID, current: body.current, new: body.new)
-                    return try await env.audit.append(AuditEntry("user.password-change", "ok", principal: principal, request: request, context: context),
+                    return try await env.audit.append(AuditEntry(.passwordChange, .ok, principal: principal, request: request, context: context),
                                                       with: { try await change.apply(to: catalog) })
                 }
             } catch {
-                _ = try? await env.audit.append(AuditEntry("user.password-change", Self.outcome(of: error), principal: principal, request: request,
+                _ = try? await env.audit.append(AuditEntry(.passwordChange, Self.outcome(of: error), principal: principal, request: request,
                                                            context: context, detail: (error as? APIError)?.message ?? "the change could not be stored"))
                 throw error
             }
@@ -127,7 +127,7 @@ struct SessionRoutes {
             let issued = try await mapErrors {
                 try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days, session: session)
             }
-            try await env.audit.append(AuditEntry("token.issue", "ok", principal: principal, request: request, context: context,
+            try await env.audit.append(AuditEntry(.tokenIssue, .ok, principal: principal, request: request, context: context,
                                                   detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))"))
             return try json(["id": String(issued.id), "token": issued.token, "expires": iso8601(micros: issued.expiresMicros)], status: .created)
         }
@@ -141,7 +141,7 @@ struct SessionRoutes {
             guard try await env.accounts.revokeAPIToken(id: id, userID: principal.userID) else {
                 throw APIError(status: .notFound, message: "you have no token \(id)")
             }
-            try await env.audit.append(AuditEntry("token.revoke", "ok", principal: principal, request: request, context: context,
+            try await env.audit.append(AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context,
                                                   detail: "token \(id)"))
             return Response(status: .noContent)
         }

@@ -43,7 +43,7 @@ struct UserRoutes {
             let user = try await mapErrors {
                 let change = try await env.accounts.prepareUser(name: body.name, role: role, password: body.password, oneTime: true)
                 // The account and its audit entry are stored together or not at all.
-                return try await env.audit.append(AuditEntry("user.add", "ok", principal: principal, request: request, context: context,
+                return try await env.audit.append(AuditEntry(.userAdd, .ok, principal: principal, request: request, context: context,
                                                              detail: "user \(body.name) as \(role.rawValue)"),
                                                   with: { try await change.apply(to: catalog) }).1
             }
@@ -72,7 +72,7 @@ struct UserRoutes {
                 }
             } catch let error as APIError {
                 if error.status == .forbidden {
-                    try await env.audit.append(AuditEntry("user.edit", "denied", principal: principal, request: request, context: context,
+                    try await env.audit.append(AuditEntry(.userEdit, .denied, principal: principal, request: request, context: context,
                                                           detail: "user \(user.name): \(error.message)"))
                 }
                 throw error
@@ -84,7 +84,7 @@ struct UserRoutes {
             // The edit and its audit entry are stored together or not at all.
             let catalog = env.catalog
             let edited = try await mapErrors {
-                try await env.audit.append(AuditEntry("user.edit", "ok", principal: principal, request: request, context: context,
+                try await env.audit.append(AuditEntry(.userEdit, .ok, principal: principal, request: request, context: context,
                                                       detail: "user \(user.name): " + changes.joined(separator: ", ")),
                                            with: { try await change.apply(to: catalog) }).1
             }
@@ -104,11 +104,11 @@ struct UserRoutes {
             guard let id = context.parameters.get("id", as: Int64.self), try await env.accounts.revokeAPIToken(id: id, userID: uid) else {
                 throw APIError(status: .notFound, message: "\(user.name) has no such token")
             }
-            try await env.audit.append(AuditEntry("token.revoke", "ok", principal: principal, request: request, context: context,
+            try await env.audit.append(AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context,
                                                   detail: "token \(id) of user \(user.name)"))
             return Response(status: .noContent)
         }
-        for (method, action) in [(HTTPRequest.Method.post, "grant.add"), (.delete, "grant.remove")] {
+        for (method, action) in [(HTTPRequest.Method.post, AuditAction.grantAdd), (.delete, .grantRemove)] {
             t.add(method, "/api/users/{uid}/grants", .manageUsers) { request, context, principal in
                 guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: id) else {
                     throw APIError(status: .notFound, message: "no such user")
@@ -119,13 +119,13 @@ struct UserRoutes {
                 do {
                     change = try await mapErrors { try await env.accounts.prepareGrant(grant, granted: method == .post, by: principal) }
                 } catch let error as APIError where error.status == .forbidden {
-                    try await env.audit.append(AuditEntry(action, "denied", principal: principal, request: request, context: context,
+                    try await env.audit.append(AuditEntry(action, .denied, principal: principal, request: request, context: context,
                                                           detail: "user \(user.name): \(error.message)"))
                     throw error
                 }
                 let catalog = env.catalog
                 let granted = try await mapErrors {
-                    try await env.audit.append(AuditEntry(action, "ok", principal: principal, request: request, context: context,
+                    try await env.audit.append(AuditEntry(action, .ok, principal: principal, request: request, context: context,
                                                           detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"),
                                                with: { try await change.apply(to: catalog) }).1
                 }

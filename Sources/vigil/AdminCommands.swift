@@ -38,7 +38,7 @@ struct CameraCommand: AsyncParsableCommand {
                 await site.catalog.close()
                 throw ValidationError(error.message)
             }
-            try await site.auditCommandLine("camera.add", camera: added, detail: "from the command line")
+            try await site.auditCommandLine(.cameraAdd, camera: added, detail: "from the command line")
             await site.catalog.close()
             say("camera \(added.id) \(added.name) \(added.url)")
         }
@@ -81,7 +81,7 @@ struct UserCommand: AsyncParsableCommand {
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             do {
                 let change = try await site.accounts.prepareUser(name: name, role: r, password: password, oneTime: oneTime)
-                let user = try await site.auditCommandLine("user.add", detail: "user \(name) as \(r.rawValue)", change: change)
+                let user = try await site.auditCommandLine(.userAdd, detail: "user \(name) as \(r.rawValue)", change: change)
                 say("user \(user.id) \(user.name) (\(r.title))")
             } catch let error as VigilError {
                 await site.catalog.close()
@@ -103,7 +103,7 @@ struct UserCommand: AsyncParsableCommand {
             guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
             do {
                 let change = try await site.accounts.prepareEdit(userID: user.id, password: password, oneTime: oneTime, by: nil)
-                try await site.auditCommandLine("user.edit", detail: "user \(name): password set", change: change)
+                try await site.auditCommandLine(.userEdit, detail: "user \(name): password set", change: change)
             } catch let error as VigilError {
                 throw ValidationError(error.message)
             }
@@ -120,7 +120,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
-            try await site.auditCommandLine("user.edit", detail: "user \(name): disabled",
+            try await site.auditCommandLine(.userEdit, detail: "user \(name): disabled",
                                             change: try await site.accounts.prepareEdit(userID: user.id, disabled: true, by: nil))
             await site.catalog.close()
             say("\(name) disabled")
@@ -163,7 +163,7 @@ struct UserCommand: AsyncParsableCommand {
             let change = try await site.accounts.prepareGrant(GrantRecord(userID: user.id, permission: permission, cameraID: camera?.id),
                                                               granted: granted, by: nil)
             let scope = camera.map { "camera \($0.id)" } ?? "all cameras"
-            try await site.auditCommandLine(granted ? "grant.add" : "grant.remove", detail: "user \(name): \(permission) on \(scope)", change: change)
+            try await site.auditCommandLine(granted ? .grantAdd : .grantRemove, detail: "user \(name): \(permission) on \(scope)", change: change)
             await site.catalog.close()
             say("\(name): \(permission) on \(cameraName ?? "every camera") \(granted ? "granted" : "taken back")")
         } catch let error as VigilError {
@@ -289,7 +289,7 @@ struct QuarantineCommand: AsyncParsableCommand {
         if purge, !files.isEmpty {
             let detail = "\(files.count) quarantined files, \(bytes) bytes, deleted"
             try await site.catalog.log(action: "quarantine-purged", detail: detail)
-            try await site.auditCommandLine("quarantine.purge", detail: detail)
+            try await site.auditCommandLine(.quarantinePurge, detail: detail)
         }
         await site.catalog.close()
         say("\(files.count) files, \(bytes) bytes \(purge ? "deleted" : "in \(site.store.quarantineRoot)")")

@@ -172,7 +172,7 @@ struct BenchAudit: AsyncParsableCommand {
 
     /// A typical entry: an operator viewing five minutes of one camera.
     static func entry(_ i: Int) -> AuditEntry {
-        AuditEntry(action: "playback.view", result: "ok", user: "operator-\(i % 12)", role: "operator", address: "10.0.4.\(i % 200)",
+        AuditEntry(action: .playbackView, result: .ok, user: "operator-\(i % 12)", role: "operator", address: "10.0.4.\(i % 200)",
                    userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0", camera: Int64(i % 71 + 1), cameraName: "camera \(i % 71 + 1)",
                    from: "2026-11-24T10:00:00.000Z", to: "2026-11-24T10:05:00.000Z")
     }

@@ -43,7 +43,7 @@ struct Demo: AsyncParsableCommand {
                 record.location = "simulated camera \(i)"
                 if record.id == 0 {
                     let added = try await CameraRules.register(record, in: site.catalog)
-                    try await site.auditCommandLine("camera.add", camera: added, detail: "demo simulator")
+                    try await site.auditCommandLine(.cameraAdd, camera: added, detail: "demo simulator")
                 } else {
                     try await site.catalog.updateCamera(record)
                 }
@@ -52,7 +52,7 @@ struct Demo: AsyncParsableCommand {
                 // One-time passwords: each must be changed at first sign-in.
                 for (name, role) in [("admin", Role.admin), ("operator", Role.operator)] {
                     let oneTime = randomToken(bytes: 9)
-                    try await site.auditCommandLine("user.add", detail: "user \(name) as \(role.rawValue) (demo, one-time password)",
+                    try await site.auditCommandLine(.userAdd, detail: "user \(name) as \(role.rawValue) (demo, one-time password)",
                                                     change: try await site.accounts.prepareUser(name: name, role: role, password: oneTime, oneTime: true))
                     logins.add("\(name) / \(oneTime)   (\(role.title); one-time password, change it at first sign-in)")
                 }

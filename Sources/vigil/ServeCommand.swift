@@ -191,7 +191,7 @@ struct CentreRunner {
             let scheme = settings.tls == nil ? "http" : "https"
             let audit = site.audit
             let systemd = SystemdNotifier()
-            try await site.auditCommandLine("server.start", detail: "listening on \(host):\(port)")
+            try await site.auditCommandLine(.serverStart, detail: "listening on \(host):\(port)")
             if host != "127.0.0.1" && host != "::1" && host != "localhost" && settings.tls == nil {
                 logger.warning("""
                     serving plain HTTP on \(host):\(port), reachable from other machines: passwords, session cookies and \
@@ -243,7 +243,7 @@ extension CentreRunner {
                     """)
             }
             for problem in problems { logger.critical("audit witness mismatch accepted: \(problem)") }
-            try await site.auditCommandLine("audit.witness-mismatch-accepted", detail: problems.joined(separator: "; "))
+            try await site.auditCommandLine(.witnessMismatchAccepted, detail: problems.joined(separator: "; "))
         }
         try await site.audit.setWitnesses(witnesses, force: !problems.isEmpty)
     }

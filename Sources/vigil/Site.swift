@@ -67,20 +67,20 @@ struct Site {
     }
 
     /// An audit entry for something done at this machine's command line.
-    func auditCommandLine(_ action: String, camera: CameraRecord? = nil, detail: String) async throws {
+    func auditCommandLine(_ action: AuditAction, camera: CameraRecord? = nil, detail: String) async throws {
         try await audit.append(commandLineEntry(action, camera: camera, detail: detail))
     }
 
     /// Applies an account change and its audit entry in one transaction.
     @discardableResult
-    func auditCommandLine(_ action: String, detail: String, change: Accounts.AccountChange) async throws -> UserRecord {
+    func auditCommandLine(_ action: AuditAction, detail: String, change: Accounts.AccountChange) async throws -> UserRecord {
         let catalog = self.catalog
         return try await audit.append(commandLineEntry(action, camera: nil, detail: detail), with: { try await change.apply(to: catalog) }).1
     }
 
-    private func commandLineEntry(_ action: String, camera: CameraRecord?, detail: String) -> AuditEntry {
+    private func commandLineEntry(_ action: AuditAction, camera: CameraRecord?, detail: String) -> AuditEntry {
         let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
-        return AuditEntry(action: action, result: "ok", user: "cli:\(who)", address: "localhost", userAgent: "vigil command line",
+        return AuditEntry(action: action, result: .ok, user: "cli:\(who)", address: "localhost", userAgent: "vigil command line",
                           camera: camera?.id, cameraName: camera?.name, detail: detail)
     }
 }

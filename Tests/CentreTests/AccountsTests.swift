@@ -157,7 +157,7 @@ import TestSupport
             let trail = try await Self.trail(dir, catalog)
             let accounts = Accounts(catalog: catalog, policy: AccountsTests.policy())
             let user = try await accounts.addUser(name: "ola", role: .operator, password: "correct horse battery")
-            let entry = AuditEntry(action: "grant.add", result: "ok", user: "admin", detail: "user ola: live")
+            let entry = AuditEntry(action: .grantAdd, result: .ok, user: "admin", detail: "user ola: live")
 
             // The change fails (here: the name was taken in between): no entry.
             struct Refused: Error {}
@@ -169,7 +169,7 @@ import TestSupport
             // The entry cannot go where it was meant to (another process appended first):
             // the change is rolled back with it, then made once more with the entry after the
             // other one. A change made twice would leave two grant rows.
-            let other = AuditEntry(action: "other.process", result: "ok", detail: "written beside the server")
+            let other = AuditEntry(action: .serverStart, result: .ok, detail: "written beside the server")
             var stored = other
             stored.seq = 0
             try await catalog.appendAudit([AuditRow(seq: 0, body: try stored.encoded())])
@@ -187,11 +187,11 @@ import TestSupport
 /// Refusals an anonymous client can repeat at will are counted, not each logged.
 @Suite struct RepeatedRefusalTests {
     static func refusal(_ name: String, from address: String) -> AuditEntry {
-        AuditEntry(action: "session.sign-in", result: "denied", user: name, address: address, detail: "too many failed sign-ins")
+        AuditEntry(action: .signIn, result: .denied, user: name, address: address, detail: "too many failed sign-ins")
     }
 
     static func key(_ address: String) -> AuditTrail.RepeatKey {
-        AuditTrail.RepeatKey(action: "session.sign-in", reason: "too many failures from this address", subject: "address \(address)")
+        AuditTrail.RepeatKey(action: .signIn, reason: "too many failures from this address", subject: "address \(address)")
     }
 
     static func details(_ catalog: Catalog) async throws -> [String] {
