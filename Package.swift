@@ -82,11 +82,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
-            name: "Centre",
+            name: "Access",
             dependencies: [
-                "Base", "Audit", "Catalog", "Recording", "RTSP", "Media", "Evidence",
+                "Base", "Catalog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Centre",
+            dependencies: [
+                "Base", "Access", "Audit", "Catalog", "Recording", "RTSP", "Media", "Evidence",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -105,14 +114,13 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Base", "Centre", "Audit", "Catalog", "Recording", "RTSP", "Media",
+                "Base", "Access", "Centre", "Audit", "Catalog", "Recording", "RTSP", "Media",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Base", "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit", "Evidence",
+                "Base", "Access", "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit", "Evidence",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -135,11 +143,11 @@ let package = Package(
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Base", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
+        .testTarget(name: "ServerTests", dependencies: ["Base", "Access", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "SQLKit", package: "sql-kit")], swiftSettings: strict),
-        .testTarget(name: "CentreTests", dependencies: ["Base", "Centre", "Media", "Catalog", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "EvidenceTests", dependencies: ["Base", "Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
+        .testTarget(name: "CentreTests", dependencies: ["Base", "Access", "Centre", "Media", "Catalog", "TestSupport", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")], swiftSettings: strict),
+        .testTarget(name: "EvidenceTests", dependencies: ["Base", "Access", "Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
                                                           .product(name: "_CryptoExtras", package: "swift-crypto"),
                                                           .product(name: "X509", package: "swift-certificates"),
                                                           .product(name: "Logging", package: "swift-log")], swiftSettings: strict),

@@ -563,3 +563,21 @@ public actor AuditTrail {
         leaves.indices.contains(index) ? leaves[index] : nil
     }
 }
+
+extension AuditTrail.RepeatKey {
+    /// For a sign-in refused before any password was checked: how its repeats are counted
+    /// in the audit log (`AuditTrail.appendRepeatable`). A refusal for past failures by what
+    /// was counted (the address, its /64, or the shared count of untracked addresses), a
+    /// locked account by the account, a busy checker as one kind. Nil for a refusal that
+    /// cost a password check: that is logged on its own.
+    public init?(signInRefusal error: VigilError, name: String) {
+        let (reason, subject): (String, String)
+        switch error.code {
+        case let .rateLimited(_, slot): (reason, subject) = ("too many failures from this address", "slot \(slot)")
+        case .locked: (reason, subject) = ("account locked", "account \(name.precomposedStringWithCanonicalMapping)")
+        case .busy: (reason, subject) = ("too many sign-ins being checked at once", "the password checker")
+        default: return nil
+        }
+        self.init(action: .signIn, reason: reason, subject: subject)
+    }
+}

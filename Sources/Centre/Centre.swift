@@ -1,4 +1,16 @@
-// Centre: the monitoring centre's domain — roles and permissions, accounts and sessions,
-// the camera registry and the recorders that serve it, live fan-out, and the audit trail of
-// who touched which imagery. No HTTP, no SQL text: Centre decides, Catalog stores, Server
-// speaks HTTP.
+// Centre — the monitoring centre's domain, over Access (who may do what), Catalog (where it
+// is stored) and Recording (the footage). It keeps these jobs, each in its own file:
+// - the audit trail of who touched which imagery (`AuditTrail`, group-committed, signed
+//   checkpoints), its vocabulary (`AuditActions`: every kind of entry) and its witnesses
+//   (`AuditWitness`);
+// - the site's keys (`SiteKeys`: the Ed25519 log key, sealing camera passwords) and the
+//   signed heads of the cameras' segment chains (`ChainHeads`);
+// - the camera registry's rules and the recorder fleet that records every enabled camera
+//   (`CameraRules`, `RecorderFleet`, in Fleet.swift);
+// - live fan-out to viewers and its fragmented MP4 (`LiveHub`, `LiveMuxer`, in Live.swift);
+// - the evidence register: exhibits, holds, custody, sharing, signed exports
+//   (`EvidenceRegister`, `ExportGate`) and the server's shelf of exported bundles
+//   (`ExportShelf`).
+// No HTTP, no SQL text: Centre decides, Catalog stores, Server speaks HTTP. PTZ control,
+// incidents and anonymised releases are to come in modules of their own beside it
+// (docs/ARCHITECTURE.md), not in here.

@@ -4,6 +4,7 @@
 // Every route is declared with the permission it needs (`RouteTable`), so the security
 // tests can enumerate the router and check each one.
 
+import Access
 import Audit
 import Base
 import Catalog

@@ -1,3 +1,4 @@
+import Access
 import Base
 import Catalog
 import Centre
@@ -74,7 +75,7 @@ struct SessionRoutes {
                 var entry = AuditEntry(.signIn, .denied, principal: nil, request: request, context: context, detail: error.message)
                 // Cut by bytes: 64 characters can be megabytes of combining marks.
                 entry.user = String(decoding: body.username.utf8.prefix(64), as: UTF8.self)
-                if let key = Accounts.repeatKey(forRefusal: error, name: body.username) {
+                if let key = AuditTrail.RepeatKey(signInRefusal: error, name: body.username) {
                     try await env.audit.appendRepeatable(entry, key: key)
                 } else {
                     try await env.audit.append(entry)

@@ -1,3 +1,4 @@
+import Access
 import Base
 import Catalog
 import Centre

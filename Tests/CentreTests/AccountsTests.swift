@@ -1,3 +1,4 @@
+@testable import Access
 import Base
 import Catalog
 @testable import Centre

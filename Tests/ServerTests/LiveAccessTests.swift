@@ -1,3 +1,4 @@
+import Access
 import Audit
 import Catalog
 import Centre

@@ -4,7 +4,6 @@
 // overrides, zero-width ones, tags) that would make a record read differently on screen
 // than it is stored. docs/openapi.json states the same rule as a pattern.
 
-import Base
 import Foundation
 
 public enum TextField {

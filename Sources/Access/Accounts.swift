@@ -289,21 +289,6 @@ public actor Accounts {
         return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: current))
     }
 
-    /// For a sign-in refused before any password was checked: how its repeats are counted
-    /// in the audit log (`AuditTrail.appendRepeatable`). A refusal for past failures by what
-    /// was counted (the address, its /64, or the shared count of untracked addresses), a
-    /// locked account by the account, a busy checker as one kind. Nil for a refusal that cost a password check: that is logged on its own.
-    public static func repeatKey(forRefusal error: VigilError, name: String) -> AuditTrail.RepeatKey? {
-        let (reason, subject): (String, String)
-        switch error.code {
-        case let .rateLimited(_, slot): (reason, subject) = ("too many failures from this address", "slot \(slot)")
-        case .locked: (reason, subject) = ("account locked", "account \(name.precomposedStringWithCanonicalMapping)")
-        case .busy: (reason, subject) = ("too many sign-ins being checked at once", "the password checker")
-        default: return nil
-        }
-        return AuditTrail.RepeatKey(action: .signIn, reason: reason, subject: subject)
-    }
-
     public func signOut(sessionToken: String) async throws {
         try await catalog.deleteSession(tokenHash: Self.digest(sessionToken))
     }
