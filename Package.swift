@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "Base", "Media", "Catalog", "RTSP",
+                "Base", "Media", "Catalog", "RTSP", "Audit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -153,7 +153,7 @@ let package = Package(
                                                           .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RecordingTests", dependencies: ["Base", "Recording", "Catalog", "Media", "RTSP", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RecordingTests", dependencies: ["Base", "Recording", "Catalog", "Media", "RTSP", "Audit", "CameraSim", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["Base", "TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
         // libFuzzer targets, one per parser (scripts/fuzz.sh builds them with the fuzzer;
         // the normal build makes replay programs of them).

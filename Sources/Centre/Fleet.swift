@@ -104,9 +104,13 @@ public actor RecorderFleet {
     /// Wall time: the recorders' segment times, retention's cut-off, cameras' last frame.
     private nonisolated let clock: WallClock
 
+    /// How often each camera's chain head is signed while it records (and once when it stops).
+    private let signEvery: Duration
+
     public init(catalog: Catalog, store: SampleStore, keys: SiteKeys, live: LiveHub, policy: RetentionPolicy, logger: Logger,
-                clock: WallClock = .system) {
+                signEvery: Duration = .seconds(60), clock: WallClock = .system) {
         self.clock = clock
+        self.signEvery = signEvery
         self.catalog = catalog
         self.store = store
         self.keys = keys
@@ -170,7 +174,7 @@ public actor RecorderFleet {
 
     private func startRecorder(_ camera: CameraRecord) -> Task<Void, Never> {
         let catalog = self.catalog, store = self.store, logger = self.logger, live = self.live, meters = self.meters
-        let policy = self.policy, clock = self.clock
+        let policy = self.policy, clock = self.clock, signEvery = self.signEvery
         let runIDs = self.runIDs!, committer = self.committer
         let endpoint: CameraEndpoint
         do {
@@ -185,33 +189,27 @@ public actor RecorderFleet {
         }
         var configuration = RecorderConfiguration()
         configuration.segmentLength = Ticks90k(camera.segmentSeconds) * ticksPerSecond
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
         var located = endpoint
-        located.eventLoop = loop
         // Read in batches while nobody watches the camera live, packet by packet while someone does.
         located.readBatching = ReadBatching { live.viewerCount(camera: camera.id) > 0 }
-        let source = CameraSource(endpoint: located, logger: logger)
-        let freeSpace: @Sendable () async -> Void = {
-            _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, wallClock: clock, logger: logger)
-        }
-        let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                wallClock: clock, logger: logger, committer: committer, onDiskFull: freeSpace,
-                                afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
+        let pipeline = CameraPipeline(camera: camera, endpoint: located, catalog: catalog, store: store, runIDs: runIDs,
+                                      configuration: configuration, policy: policy, committer: committer, signer: keys.signer,
+                                      signEvery: signEvery, clock: clock, logger: logger)
+        let recorder = pipeline.recorder
         logger.info("recording \(camera.name) from \(camera.url)")
         return Task {
-            do { try await recorder.start() } catch { logger.error("camera \(camera.name): \(error)") }
-            await withTaskExecutorPreference(EventLoopExecutor(loop)) {
-                await source.run { event in
-                    try await recorder.handle(event)
+            do { try await pipeline.start() } catch { logger.error("camera \(camera.name): \(error)") }
+            do {
+                try await pipeline.run { event in
                     Self.note(event, camera: camera.id, meters: meters, live: live, clock: clock)
                     if case .frames = event {} else {
                         let committed = await recorder.statistics.committedThroughMicros
                         meters.withLock { $0[camera.id, default: Meter()].status.committedThroughMicros = committed }
                     }
                 }
+            } catch {
+                logger.error("camera \(camera.name): \(error)")
             }
-            // The thread pool refuses work from a cancelled task; commit from a fresh one.
-            do { try await Task { try await recorder.stop() }.value } catch { logger.error("camera \(camera.name): \(error)") }
             meters.withLock { $0[camera.id]?.status.connected = false }
         }
     }

@@ -1,7 +1,9 @@
 // Recording — turning a camera's frames into durable, indexed segments, and back.
 //
-// What belongs here: the sample-file directory (one append-only file per segment), the
-// per-camera recorder (cut at the first key frame after the segment length, flush every
+// What belongs here: the camera pipeline that `vigil serve` and `vigil record` both run
+// (`CameraPipeline`: connect, record, sign the chain head, stop), the sample-file directory
+// (one append-only file per segment), the segment chain and its signed heads
+// (`SegmentChain`, `ChainHeads`), the per-camera recorder (cut at the first key frame after the segment length, flush every
 // second, gaps when the camera drops), start-up recovery that reconciles files with
 // catalog rows, retention (per-camera days, a free-disk floor, holds), the exporter that
 // turns a time range into a `VirtualMP4`, and the checker behind `vigil check`.

@@ -86,30 +86,26 @@ struct RecordingSession {
         let runIDs = try await RunIDAllocator(catalog: catalog)
         let catalog = self.catalog, store = self.store, logger = self.logger
         let committer = ProgressCommitter(catalog: catalog)
-        var recorders: [(CameraSource, Recorder)] = []
-        let freeSpace: @Sendable () async -> Void = {
-            _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
-        }
+        var pipelines: [CameraPipeline] = []
         for c in cameras {
             let record = try await catalog.upsertCamera(name: c.name, url: c.url.requestURL, retentionDays: retentionDays)
-            let recorder = Recorder(camera: record, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                    logger: logger, committer: committer, onDiskFull: freeSpace,
-                                afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
-            try await recorder.start()
             var endpoint = CameraEndpoint(name: c.name, url: c.url)
-            endpoint.eventLoop = MultiThreadedEventLoopGroup.singleton.next()
             // Nobody watches live here: read each camera a few times a second.
             endpoint.readBatching = ReadBatching()
-            recorders.append((CameraSource(endpoint: endpoint, logger: logger), recorder))
+            let pipeline = CameraPipeline(camera: record, endpoint: endpoint, catalog: catalog, store: store, runIDs: runIDs,
+                                          configuration: configuration, policy: policy, committer: committer,
+                                          signer: keys.signer, logger: logger)
+            try await pipeline.start()
+            pipelines.append(pipeline)
             say("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
         }
         defer { say("stopped") }
         do {
-            try await recordAll(recorders: recorders, freeSpace: freeSpace, until: stop)
+            try await recordAll(pipelines, freeSpace: {
+                _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
+            }, until: stop)
             let (batches, flushes) = (await committer.batches, await committer.requests)
             say("group commit: \(flushes) per-second flushes in \(batches) catalog commits")
-            // Pin what was recorded: each camera's chain head, signed with the site key.
-            try await ChainHeads.signAll(catalog: catalog, signer: keys.signer, site: keys.signer.name)
         } catch {
             await catalog.close()
             throw error
@@ -117,21 +113,13 @@ struct RecordingSession {
         await catalog.close()
     }
 
-    private func recordAll(recorders: [(CameraSource, Recorder)], freeSpace: @escaping @Sendable () async -> Void,
+    /// Runs every pipeline, and retention each minute, until `stop` returns; each pipeline
+    /// then commits its last segment and signs its chain head.
+    private func recordAll(_ pipelines: [CameraPipeline], freeSpace: @escaping @Sendable () async -> Void,
                            until stop: @escaping @Sendable () async -> Int32) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (source, recorder) in recorders {
-                group.addTask {
-                    // Socket, depacketiser and recorder of one camera share one event loop.
-                    let executor = EventLoopExecutor(source.endpoint.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
-                    await withTaskExecutorPreference(executor) {
-                        await source.run { event in try await recorder.handle(event) }
-                    }
-                    // Stopping happens because this task was cancelled, and the thread pool
-                    // that runs file syncs and SQLite refuses work from cancelled tasks; the
-                    // final commit runs in a fresh task that does not inherit cancellation.
-                    try await Task { try await recorder.stop() }.value
-                }
+            for pipeline in pipelines {
+                group.addTask { try await pipeline.run() }
             }
             group.addTask {
                 while !Task.isCancelled {

@@ -174,7 +174,8 @@ struct CentreRunner {
             try await beforeStart(site)
             let live = LiveHub()
             let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
-                                      policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger)
+                                      policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger,
+                                      signEvery: .seconds(settings.checkpointSeconds))
             let webRoot = settings.webRoot
             let shelf = ExportShelf(root: site.data.exportsPath)
             var env = ServerEnvironment(
@@ -202,8 +203,7 @@ struct CentreRunner {
                 host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
                 services: [FleetService(fleet: fleet),
                            ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
-                           CheckpointService(audit: audit, catalog: site.catalog, signer: site.keys.signer, site: site.keys.signer.name,
-                                             every: .seconds(settings.checkpointSeconds)),
+                           CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
                            WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)],
                 limits: ConnectionLimits(exempt: Set(settings.trustedProxies)),
                 logger: logger,
@@ -213,10 +213,8 @@ struct CentreRunner {
                     await onRunning("\(scheme)://\(shown):\(actualPort)/")
                 })
             systemd.notify("STOPPING=1")
-            // Shut down: the recorders have committed their last segments; sign the chains'
-            // heads and seal the log.
-            let catalog = site.catalog, signer = site.keys.signer
-            _ = try await Task { try await ChainHeads.signAll(catalog: catalog, signer: signer, site: signer.name) }.value
+            // Shut down: the camera pipelines have committed their last segments and signed
+            // their chains' heads; seal the log.
             _ = try await Task { try await audit.checkpoint() }.value
             await audit.settleWitnesses()
         }
@@ -279,28 +277,14 @@ struct ShelfService: Service {
     }
 }
 
-/// Signs, periodically, an audit checkpoint while the log grows and each camera's segment
-/// chain head that moved.
+/// Signs, periodically, an audit checkpoint while the log grows. (Each camera's chain head
+/// is signed by its own pipeline, `CameraPipeline`.)
 struct CheckpointService: Service {
     let audit: AuditTrail
-    let catalog: Catalog
-    let signer: NoteSigner
-    let site: String
     let every: Duration
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await audit.issueCheckpoints(every: every) }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: every)
-                        guard !Task.isCancelled else { return }
-                        do { try await ChainHeads.signAll(catalog: catalog, signer: signer, site: site) } catch {
-                            makeLogger("vigil.chain").error("signing chain heads failed: \(error)")
-                        }
-                    }
-                }
-            }
+            await audit.issueCheckpoints(every: every)
         }
     }
 }

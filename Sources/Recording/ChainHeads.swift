@@ -2,7 +2,6 @@ import Base
 import Audit
 import Catalog
 import Foundation
-import Recording
 
 /// Signed heads of the cameras' segment chains: a C2SP signed note in the checkpoint
 /// form (origin `<site>/chain/<camera id>`, size = links, hash = the last link), signed
