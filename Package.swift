@@ -51,6 +51,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Integrity",
+            dependencies: ["Base", "Audit", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Catalog",
             dependencies: [
                 "Base", "Media",
@@ -64,7 +69,7 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "Base", "Media", "Catalog", "RTSP", "Audit",
+                "Base", "Media", "Catalog", "RTSP", "Audit", "Integrity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +108,7 @@ let package = Package(
         .target(
             name: "Evidence",
             dependencies: [
-                "Base", "Media", "Audit", "Catalog", "Recording",
+                "Base", "Media", "Audit", "Integrity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -142,6 +147,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
+        .testTarget(name: "IntegrityTests", dependencies: ["Integrity", "Audit", "Base", .product(name: "Crypto", package: "swift-crypto")],
+                    swiftSettings: strict),
         .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Base", "Access", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                                                         .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import Base
 import Crypto
 import Foundation
 
@@ -148,26 +149,5 @@ public struct Manifest: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return [UInt8](try encoder.encode(self)) + [0x0A]
-    }
-}
-
-/// The bytes of a hex string (the inverse of Audit's `hex`); nil if it is not hex.
-public func bytes(hex: String) -> [UInt8]? {
-    var out: [UInt8] = []
-    out.reserveCapacity(hex.count / 2)
-    var it = hex.utf8.makeIterator()
-    while let a = it.next() {
-        guard let b = it.next(), let hi = nibble(a), let lo = nibble(b) else { return nil }
-        out.append(hi << 4 | lo)
-    }
-    return out
-}
-
-private func nibble(_ c: UInt8) -> UInt8? {
-    switch c {
-    case 0x30...0x39: c - 0x30
-    case 0x61...0x66: c - 0x57
-    case 0x41...0x46: c - 0x37
-    default: nil
     }
 }

@@ -1,10 +1,9 @@
 import Base
 import _CryptoExtras
 import Audit
-import Catalog
 import Crypto
 import Foundation
-import Recording
+import Integrity
 import SwiftASN1
 import X509
 
@@ -180,8 +179,8 @@ public enum EvidenceVerifier {
         // The links recompute and follow each other up to the signed head.
         var previous: String?
         for l in file.segments + file.continuation {
-            guard let record = chainRecord(l, cameraID: file.cameraID) else { fail("chain position \(l.position) is unreadable"); problems += 1; continue }
-            if hex(SegmentChain.link(of: record)) != l.link {
+            guard let content = chainContent(l, cameraID: file.cameraID) else { fail("chain position \(l.position) is unreadable"); problems += 1; continue }
+            if hex(content.link) != l.link {
                 fail("chain position \(l.position) does not match what it commits to (start, duration, size, hashes)")
                 problems += 1
             }
@@ -191,16 +190,11 @@ public enum EvidenceVerifier {
             }
             previous = l.link
         }
-        do {
-            let head = try Checkpoint(text: try verifier.verify(file.chainHead))
-            let last = (file.segments + file.continuation).last
-            guard head.origin.hasSuffix("/chain/\(file.cameraID)"), let last, Int64(head.treeSize - 1) == last.position,
-                  hex(head.rootHash) == last.link else {
-                fail("the signed chain head does not end at the file's last link")
-                return
-            }
-        } catch {
-            return fail("the chain head's signature fails: \(error)")
+        // The head must sign exactly the file's last link (the chain is carried no further).
+        let last = (file.segments + file.continuation).last
+        if let problem = ChainHead.problem(note: file.chainHead, cameraID: file.cameraID, verifier: verifier, chainEnd: last?.position,
+                                           link: { position in last.flatMap { $0.position == position ? bytes(hex: $0.link) : nil } }) {
+            return fail("the signed chain head does not end at the file's last link: \(problem)")
         }
         if problems == 0 {
             report.add("since recording", .pass, "\(name): media data is \(file.segments.count) recorded segments byte for byte; "
@@ -208,12 +202,11 @@ public enum EvidenceVerifier {
         }
     }
 
-    static func chainRecord(_ l: Manifest.Link, cameraID: Int64) -> ChainLinkRecord? {
+    static func chainContent(_ l: Manifest.Link, cameraID: Int64) -> ChainLinkContent? {
         guard let sha = bytes(hex: l.sha256), let meta = bytes(hex: l.metaSHA256), let previous = bytes(hex: l.previousLink),
-              let link = bytes(hex: l.link) else { return nil }
-        return ChainLinkRecord(cameraID: cameraID, position: l.position, segmentID: l.segment, startMicros: l.startMicros,
-                               duration90k: l.duration90k, frameCount: l.frames, byteCount: l.bytes, sha256: sha, metaSHA256: meta,
-                               previousLink: previous, link: link)
+              bytes(hex: l.link) != nil else { return nil }
+        return ChainLinkContent(cameraID: cameraID, position: l.position, startMicros: l.startMicros, duration90k: l.duration90k,
+                                frameCount: l.frames, byteCount: l.bytes, sha256: sha, metaSHA256: meta, previousLink: previous)
     }
 
     static func checkAudit(manifest: Manifest, verifier: NoteVerifier, into report: inout Report) {

@@ -2,6 +2,7 @@ import Base
 import Audit
 import Catalog
 import Foundation
+import Integrity
 
 /// Signed heads of the cameras' segment chains: a C2SP signed note in the checkpoint
 /// form (origin `<site>/chain/<camera id>`, size = links, hash = the last link), signed
@@ -9,7 +10,7 @@ import Foundation
 /// to its position: whoever rewrites the chain below it, or cuts it short, cannot sign a
 /// matching head without the site key.
 public enum ChainHeads {
-    public static func origin(site: String, cameraID: Int64) -> String { "\(site)/chain/\(cameraID)" }
+    public static func origin(site: String, cameraID: Int64) -> String { ChainHead.origin(site: site, cameraID: cameraID) }
 
     /// Signs the camera's current chain head unless it is signed already.
     @discardableResult
@@ -17,7 +18,7 @@ public enum ChainHeads {
                             clock: WallClock = .system) async throws -> ChainHeadRecord? {
         guard let last = try await catalog.lastChainLink(cameraID: cameraID) else { return nil }
         if let head = try await catalog.latestChainHead(cameraID: cameraID), head.position >= last.position { return nil }
-        let text = Checkpoint(origin: origin(site: site, cameraID: cameraID), treeSize: Int(last.position + 1), rootHash: last.link).text
+        let text = ChainHead.text(site: site, cameraID: cameraID, position: last.position, link: last.link)
         let head = ChainHeadRecord(cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: clock.nowMicros())
         try await catalog.addChainHead(head)
         return head
@@ -34,27 +35,13 @@ public enum ChainHeads {
     }
 
     /// Checks a signed head against a camera's chain: the signature, the origin, and that
-    /// the link at the head's position is the one signed.
+    /// the link at the head's position is the one signed (`Integrity.ChainHead.problem`).
     public static func verify(head note: String, cameraID: Int64, links: [ChainLinkRecord], verifier: NoteVerifier,
                               cameraName: String) -> String? {
-        let checkpoint: Checkpoint
-        do {
-            checkpoint = try Checkpoint(text: try verifier.verify(note))
-        } catch {
-            return "camera \(cameraName): a signed chain head fails verification: \(error)"
-        }
-        guard checkpoint.origin.hasSuffix("/chain/\(cameraID)") else {
-            return "camera \(cameraName): a signed chain head names another chain (\(checkpoint.origin))"
-        }
-        let position = Int64(checkpoint.treeSize - 1)
-        guard let link = links.first(where: { $0.position == position }) else {
-            let end = links.last.map { "\($0.position)" } ?? "none"
-            return "camera \(cameraName): the chain ends at position \(end) but a head was signed at \(position): the chain was truncated"
-        }
-        guard link.link == checkpoint.rootHash else {
-            return "camera \(cameraName): chain position \(position) is not the link signed there: the chain was rewritten"
-        }
-        return nil
+        let byPosition = Dictionary(links.map { ($0.position, $0.link) }, uniquingKeysWith: { first, _ in first })
+        return ChainHead.problem(note: note, cameraID: cameraID, verifier: verifier, chainEnd: links.last?.position) {
+            byPosition[$0]
+        }.map { "camera \(cameraName): \($0)" }
     }
 
     /// Every stored head of every camera, checked against the chain.

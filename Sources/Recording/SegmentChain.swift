@@ -1,50 +1,27 @@
 import Base
 import Catalog
-import Crypto
 import Foundation
+import Integrity
 import Media
 
-/// Each camera's segments form a hash chain from the moment they are recorded: link n
-/// commits to link n−1 and to everything that makes segment n what it is (camera,
-/// position, wall-clock start, 90 kHz duration, frame and byte counts, the file's SHA-256
-/// and the SHA-256 of the codec, parameter sets and sample index). A removed, reordered or
-/// altered segment changes a link; signed chain heads (Centre) pin the end of the chain.
+/// Each camera's segments form a hash chain from the moment they are recorded
+/// (`Integrity.ChainLinkContent` says what a link commits to and how it is hashed; signed
+/// chain heads, `ChainHeads`, pin the end of the chain). This is the chain over the
+/// catalog's rows: extending it as segments close, and checking it against them.
 /// docs/design/integrity.md gives the exact encoding.
 public enum SegmentChain {
     /// The link before a camera's first segment.
-    public static let genesis = [UInt8](repeating: 0, count: 32)
-    static let domain = Array("vigil segment chain v1\n".utf8)
+    public static let genesis = ChainLinkContent.genesis
 
-    /// SHA-256 over how the bytes are played: codec name, then each parameter set and the
-    /// sample index, each preceded by its 32-bit big-endian length.
-    public static func metaHash(codec: VideoCodec, parameterSets: [[UInt8]], sampleIndex: [UInt8]) -> [UInt8] {
-        var h = SHA256()
-        h.update(data: Array(codec.rawValue.utf8) + [0])
-        for part in parameterSets + [sampleIndex] {
-            h.update(data: bigEndian(UInt32(part.count)))
-            h.update(data: part)
-        }
-        return Array(h.finalize())
-    }
-
-    public static func link(of l: ChainLinkRecord) -> [UInt8] {
-        var h = SHA256()
-        h.update(data: domain)
-        h.update(data: l.previousLink)
-        for field in [l.cameraID, l.position, l.startMicros, l.duration90k, l.frameCount, l.byteCount] {
-            h.update(data: bigEndian(UInt64(bitPattern: field)))
-        }
-        h.update(data: l.sha256)
-        h.update(data: l.metaSHA256)
-        return Array(h.finalize())
-    }
+    public static func link(of l: ChainLinkRecord) -> [UInt8] { l.content.link }
 
     /// The link a closed segment gets at `position` after `previous`.
     public static func makeLink(for s: SegmentRecord, position: Int64, previous: [UInt8]) throws -> ChainLinkRecord {
         guard let sha = s.sha256, s.state == .closed else { throw CatalogError.invalid("segment \(s.id) is not closed; it cannot be chained") }
         var l = ChainLinkRecord(cameraID: s.cameraID, position: position, segmentID: s.id, startMicros: s.startMicros,
                                 duration90k: s.duration, frameCount: Int64(s.frameCount), byteCount: s.byteCount, sha256: sha,
-                                metaSHA256: metaHash(codec: s.codec, parameterSets: s.parameterSets, sampleIndex: s.sampleIndex),
+                                metaSHA256: ChainLinkContent.metaHash(codec: s.codec.rawValue, parameterSets: s.parameterSets,
+                                                                     sampleIndex: s.sampleIndex),
                                 previousLink: previous, link: [])
         l.link = link(of: l)
         return l
@@ -106,10 +83,13 @@ public enum SegmentChain {
         }
         return problems
     }
+}
 
-    static func bigEndian<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.appendBigEndian(v)
-        return bytes
+extension ChainLinkRecord {
+    /// What the stored link commits to.
+    public var content: ChainLinkContent {
+        ChainLinkContent(cameraID: cameraID, position: position, startMicros: startMicros, duration90k: duration90k,
+                         frameCount: frameCount, byteCount: byteCount, sha256: sha256, metaSHA256: metaSHA256,
+                         previousLink: previousLink)
     }
 }
