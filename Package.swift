@@ -4,7 +4,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "vigil-bench", targets: ["vigil-bench"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -28,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
-        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0")
     ],
     targets: [
         .target(name: "Base", swiftSettings: strict),
@@ -39,7 +40,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                "Base", "Media",
+                "Base", "Media"
             ],
             swiftSettings: strict
         ),
@@ -62,7 +63,7 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
@@ -72,17 +73,17 @@ let package = Package(
                 "Base", "Media", "Catalog", "RTSP", "Audit", "Integrity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
         .target(
             name: "CameraSim",
             dependencies: [
-                "Base", "RTSP", "Media",
+                "Base", "RTSP", "Media", "ChildProcess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
@@ -92,7 +93,7 @@ let package = Package(
                 "Base", "Catalog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio")
             ],
             swiftSettings: strict
         ),
@@ -101,7 +102,7 @@ let package = Package(
             dependencies: [
                 "Base", "Access", "Audit", "Catalog", "Recording", "RTSP", "Media", "Evidence",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
@@ -112,7 +113,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "SwiftASN1", package: "swift-asn1")
             ],
             swiftSettings: strict
         ),
@@ -128,54 +129,109 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CommandSupport",
+            dependencies: [
+                "Base", "Access", "Audit", "Catalog", "Centre", "Evidence", "Recording",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Base", "Access", "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit", "Evidence",
+                "Base", "Access", "RTSP", "Media", "Catalog", "Recording", "CameraSim", "ChildProcess", "Centre", "Server", "Audit",
+                "Evidence", "CommandSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto")
+            ],
+            swiftSettings: strict
+        ),
+        // The benchmarks (`vigil bench …` runs this program, which sits beside `vigil`).
+        .executableTarget(
+            name: "vigil-bench",
+            dependencies: [
+                "Base", "Audit", "Catalog", "Centre", "CameraSim", "ChildProcess", "CommandSupport", "Evidence", "Media",
+                "Recording",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
+            path: "Sources/vigil-bench",
             swiftSettings: strict
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
-        .testTarget(name: "IntegrityTests", dependencies: ["Integrity", "Audit", "Base", .product(name: "Crypto", package: "swift-crypto")],
-                    swiftSettings: strict),
-        .testTarget(name: "RTSPTests", dependencies: ["RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Base", "Access", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
-                                                        .product(name: "Logging", package: "swift-log"),
-                                                        .product(name: "SQLKit", package: "sql-kit")], swiftSettings: strict),
-        .testTarget(name: "CentreTests", dependencies: ["Base", "Access", "Centre", "Media", "Catalog", "TestSupport", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")], swiftSettings: strict),
-        .testTarget(name: "EvidenceTests", dependencies: ["Base", "Access", "Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
-                                                          .product(name: "_CryptoExtras", package: "swift-crypto"),
-                                                          .product(name: "X509", package: "swift-certificates"),
-                                                          .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrityTests", dependencies: ["Integrity", "Audit", "Base", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RTSPTests",
+            dependencies: [
+                "RTSP", "Media", "CameraSim", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio")
+            ], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Base", "Access", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit")
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "CentreTests",
+            dependencies: [
+                "Base", "Access", "Centre", "Media", "Catalog", "TestSupport",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "EvidenceTests",
+            dependencies: [
+                "Base", "Access", "Evidence", "Centre", "Catalog", "Recording", "Media", "RTSP", "Audit", "TestSupport",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log")
+            ], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RecordingTests", dependencies: ["Base", "Recording", "Catalog", "Media", "RTSP", "Audit", "CameraSim", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["Base", "TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
+        .testTarget(
+            name: "RecordingTests",
+            dependencies: [
+                "Base", "Recording", "Catalog", "Media", "RTSP", "Audit", "CameraSim", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["Base", "TestSupport", "Media", "ChildProcess", "Catalog"], swiftSettings: strict),
         // libFuzzer targets, one per parser (scripts/fuzz.sh builds them with the fuzzer;
         // the normal build makes replay programs of them).
-        .target(name: "FuzzSupport", dependencies: ["RTSP", "Media", .product(name: "NIOCore", package: "swift-nio")],
-                path: "Fuzz/Support", swiftSettings: strict),
-        .executableTarget(name: "FuzzRTSPMessages", dependencies: ["FuzzSupport", "RTSP", .product(name: "NIOCore", package: "swift-nio")],
-                          path: "Fuzz/RTSPMessages", swiftSettings: strict),
+        .target(
+            name: "FuzzSupport", dependencies: ["RTSP", "Media", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Support", swiftSettings: strict),
+        .executableTarget(
+            name: "FuzzRTSPMessages", dependencies: ["FuzzSupport", "RTSP", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/RTSPMessages", swiftSettings: strict),
         .executableTarget(name: "FuzzSDP", dependencies: ["FuzzSupport", "RTSP"], path: "Fuzz/SDP", swiftSettings: strict),
         .executableTarget(name: "FuzzH264", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/H264", swiftSettings: strict),
         .executableTarget(name: "FuzzH265", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/H265", swiftSettings: strict),
         .executableTarget(name: "FuzzBoxes", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/Boxes", swiftSettings: strict),
         .executableTarget(name: "FuzzRange", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/Range", swiftSettings: strict),
-        .executableTarget(name: "FuzzCheckpoint", dependencies: ["FuzzSupport", "Audit", .product(name: "Crypto", package: "swift-crypto")],
-                          path: "Fuzz/Checkpoint", swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["Base", "Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")],
-                path: "Tests/TestSupport", swiftSettings: strict),
+        .executableTarget(
+            name: "FuzzCheckpoint", dependencies: ["FuzzSupport", "Audit", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Fuzz/Checkpoint", swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Base", "Media", "ChildProcess", "Recording", "Catalog", "RTSP", .product(name: "Logging", package: "swift-log")
+            ],
+            path: "Tests/TestSupport", swiftSettings: strict)
     ]
 )

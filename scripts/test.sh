@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+# Formatting first, as it is quick (.swift-format; scripts/format.sh applies it). A file it
+# would change fails the run at the end, after every test has still been run.
+format_status=0
+swift format lint -r --strict --parallel Sources Tests Fuzz Package.swift || format_status=1
+[ "$format_status" -eq 0 ] || echo "test: some files are not formatted (above); run scripts/format.sh" >&2
+
 log=$(mktemp)
 swift build --build-tests 2>&1 | tee "$log" | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
 if grep -E "^/.*/(Sources|Tests)/.*: (warning|error):" "$log" | grep -v "/.build/" >/dev/null; then
@@ -50,4 +56,5 @@ failed=$(grep -E "✘ Test .* failed" "$results" | grep -vcE "Suite|Test run" ||
 echo "vigil: $passed passed, $failed failed"
 [ "$fuzz_status" -eq 0 ] || echo "test: a fuzz target failed (see above)" >&2
 [ "$api_status" -eq 0 ] || echo "test: schemathesis found the API at fault (see above)" >&2
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$api_status" -eq 0 ]
+[ "$format_status" -eq 0 ] || echo "test: some files are not formatted (see the start); run scripts/format.sh" >&2
+[ "$format_status" -eq 0 ] && [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$api_status" -eq 0 ]

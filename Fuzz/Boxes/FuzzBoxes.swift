@@ -10,7 +10,9 @@ func fuzzOne(_ bytes: [UInt8]) {
     if let top = try? OnvifExport.boxes(from: 0, to: Int64(bytes.count), read: read) {
         for box in top where box.type == "meta" && box.size < 1 << 24 {
             if let meta = try? OnvifExport.parseMeta(Array(bytes[Int(box.offset)..<Int(box.end)])), !meta.instances.isEmpty {
-                for i in meta.instances.indices { _ = OnvifExport.signingInput(meta: Array(bytes[Int(box.offset)..<Int(box.end)]), parsed: meta, instance: i) }
+                for i in meta.instances.indices {
+                    _ = OnvifExport.signingInput(meta: Array(bytes[Int(box.offset)..<Int(box.end)]), parsed: meta, instance: i)
+                }
             }
         }
     }
@@ -18,8 +20,8 @@ func fuzzOne(_ bytes: [UInt8]) {
     _ = try? SampleIndex.decode(bytes)
 }
 #if FUZZING
-@_cdecl("FuzzBoxes_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
-}
+    @_cdecl("FuzzBoxes_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+        FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
+    }
 #endif

@@ -16,14 +16,16 @@ func fuzzOne(_ bytes: [UInt8]) {
     func number(_ r: ArraySlice<UInt8>) -> Int { r.prefix(8).reduce(0) { $0 << 8 | Int($1) } }
     let hashes = records.dropFirst(3).map { Array($0.prefix(32)) }
     let a = number(records[0]), b = number(records[1])
-    _ = try? MerkleTree.verifyInclusion(index: a, treeSize: b, leafHash: Array(records[2].prefix(32)), proof: hashes,
-                                        root: hashes.last ?? [])
-    _ = try? MerkleTree.verifyConsistency(oldSize: a, newSize: b, oldRoot: Array(records[2].prefix(32)), newRoot: hashes.first ?? [],
-                                          proof: hashes)
+    _ = try? MerkleTree.verifyInclusion(
+        index: a, treeSize: b, leafHash: Array(records[2].prefix(32)), proof: hashes,
+        root: hashes.last ?? [])
+    _ = try? MerkleTree.verifyConsistency(
+        oldSize: a, newSize: b, oldRoot: Array(records[2].prefix(32)), newRoot: hashes.first ?? [],
+        proof: hashes)
 }
 #if FUZZING
-@_cdecl("FuzzCheckpoint_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
-}
+    @_cdecl("FuzzCheckpoint_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+        FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
+    }
 #endif

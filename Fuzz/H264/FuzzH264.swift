@@ -6,8 +6,8 @@ func fuzzOne(_ bytes: [UInt8]) {
     DepacketizerFuzzing.run(codec: .h264, bytes)
 }
 #if FUZZING
-@_cdecl("FuzzH264_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
-}
+    @_cdecl("FuzzH264_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+        FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
+    }
 #endif

@@ -28,8 +28,8 @@ func fuzzOne(_ bytes: [UInt8]) {
     }
 }
 #if FUZZING
-@_cdecl("FuzzRTSPMessages_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
-}
+    @_cdecl("FuzzRTSPMessages_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+        FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
+    }
 #endif

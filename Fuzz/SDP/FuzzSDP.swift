@@ -10,8 +10,8 @@ func fuzzOne(_ bytes: [UInt8]) {
     _ = try? VideoTrack.first(in: sdp, policies: .strict)
 }
 #if FUZZING
-@_cdecl("FuzzSDP_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
-}
+    @_cdecl("FuzzSDP_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+        FuzzInput.runLibFuzzer(argc, argv, fuzzOne)
+    }
 #endif

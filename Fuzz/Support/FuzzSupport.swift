@@ -45,7 +45,8 @@ public enum FuzzInput {
                 FileHandle.standardError.write(Data("no such file: \(argument)\n".utf8))
                 exit(2)
             }
-            let files = isDirectory.boolValue
+            let files =
+                isDirectory.boolValue
                 ? ((try? fm.contentsOfDirectory(atPath: argument)) ?? []).sorted().map { "\(argument)/\($0)" } : [argument]
             for file in files {
                 guard let data = fm.contents(atPath: file) else { continue }
@@ -57,33 +58,37 @@ public enum FuzzInput {
     }
 
     #if FUZZING
-    /// Hands the process to libFuzzer with `test` as its target (called from each target's
-    /// `Fuzz<Target>_main`, the name SwiftPM gives an executable's entry point).
-    public static func runLibFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
-                                    _ test: @escaping ([UInt8]) -> Void) -> CInt {
-        target = test
-        var argc = argc
-        var argv = argv
-        return llvmFuzzerRunDriver(&argc, &argv, llvmFuzzerTestOneInput)
-    }
+        /// Hands the process to libFuzzer with `test` as its target (called from each target's
+        /// `Fuzz<Target>_main`, the name SwiftPM gives an executable's entry point).
+        public static func runLibFuzzer(
+            _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
+            _ test: @escaping ([UInt8]) -> Void
+        ) -> CInt {
+            target = test
+            var argc = argc
+            var argv = argv
+            return llvmFuzzerRunDriver(&argc, &argv, llvmFuzzerTestOneInput)
+        }
 
-    /// The target libFuzzer runs. Set once, before libFuzzer starts, and only read after:
-    /// libFuzzer calls its target from the one thread that set it.
-    nonisolated(unsafe) static var target: ([UInt8]) -> Void = { _ in }
+        /// The target libFuzzer runs. Set once, before libFuzzer starts, and only read after:
+        /// libFuzzer calls its target from the one thread that set it.
+        nonisolated(unsafe) static var target: ([UInt8]) -> Void = { _ in }
     #endif
 }
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func llvmFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func llvmFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 
-/// libFuzzer's entry for each input.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func llvmFuzzerTestOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    FuzzInput.target(FuzzInput.bytes(start, count))
-    return 0
-}
+    /// libFuzzer's entry for each input.
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func llvmFuzzerTestOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+        FuzzInput.target(FuzzInput.bytes(start, count))
+        return 0
+    }
 #endif
 
 /// The depacketiser targets' body, one per codec: records are RTP packets, fed in order to

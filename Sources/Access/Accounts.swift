@@ -62,8 +62,10 @@ public actor Accounts {
     /// Wall time: sessions' and tokens' expiry, lockouts.
     public nonisolated let clock: WallClock
 
-    public init(catalog: Catalog, policy: AccountPolicy = AccountPolicy(), hasher: PasswordHasher = PasswordHasher(),
-                clock: WallClock = .system) {
+    public init(
+        catalog: Catalog, policy: AccountPolicy = AccountPolicy(), hasher: PasswordHasher = PasswordHasher(),
+        clock: WallClock = .system
+    ) {
         self.catalog = catalog
         self.clock = clock
         self.policy = policy
@@ -81,7 +83,8 @@ public actor Accounts {
         // One spelling per name: the database compares bytes, Swift compares what is
         // displayed, and "é" can be one code point or two.
         guard name.unicodeScalars.elementsEqual(name.precomposedStringWithCanonicalMapping.unicodeScalars) else {
-            throw VigilError(.invalid, "a user name must be in composed form (Unicode NFC); type it again, or ask for its letters to be composed")
+            throw VigilError(
+                .invalid, "a user name must be in composed form (Unicode NFC); type it again, or ask for its letters to be composed")
         }
     }
 
@@ -141,7 +144,8 @@ public actor Accounts {
                 return user
             case let .ownPassword(id, proven, newHash):
                 guard let user = try await catalog.user(id: id), user.passwordHash == proven else {
-                    throw VigilError(.conflict, "the password was changed meanwhile (from another session or by an administrator); sign in again")
+                    throw VigilError(
+                        .conflict, "the password was changed meanwhile (from another session or by an administrator); sign in again")
                 }
                 guard !user.disabled else { throw VigilError(.forbidden, "the account was disabled meanwhile") }
                 return try await AccountChange.edit(userID: id, role: nil, disabled: nil, password: (newHash, false)).apply(to: catalog)
@@ -162,16 +166,20 @@ public actor Accounts {
         try Self.validate(name: name)
         try validate(password: password)
         if try await catalog.user(named: name) != nil { throw VigilError(.conflict, "user \(name) already exists") }
-        return .add(UserRecord(name: name, role: role.rawValue, passwordHash: try await hash(password), mustChangePassword: oneTime,
-                               createdMicros: clock.nowMicros()))
+        return .add(
+            UserRecord(
+                name: name, role: role.rawValue, passwordHash: try await hash(password), mustChangePassword: oneTime,
+                createdMicros: clock.nowMicros()))
     }
 
     /// Changes to account `userID`, all checked before any applies. `actor` (nil: the
     /// machine's command line) may not change their own role: no one grants themselves a
     /// permission. A new password ends the user's sessions and revokes their API tokens,
     /// and so does disabling.
-    public func prepareEdit(userID: Int64, role: Role? = nil, disabled: Bool? = nil, password: String? = nil, oneTime: Bool = false,
-                            by actor: Principal?) async throws -> AccountChange {
+    public func prepareEdit(
+        userID: Int64, role: Role? = nil, disabled: Bool? = nil, password: String? = nil, oneTime: Bool = false,
+        by actor: Principal?
+    ) async throws -> AccountChange {
         if role != nil { try Self.refuseSelf(userID, actor, "change your own role") }
         if let password { try validate(password: password) }
         guard try await catalog.user(id: userID) != nil else { throw VigilError(.notFound, "no user \(userID)") }
@@ -265,8 +273,9 @@ public actor Accounts {
         }
         if user.lockedUntilMicros > now {
             let seconds = user.lockedUntilMicros.subtractingReportingOverflow(now).partialValue / 1_000_000 + 1
-            throw VigilError(.locked(retryAfterSeconds: Int(clamping: min(seconds, Int64(policy.maximumLockSeconds)))),
-                              "account locked after repeated failures")
+            throw VigilError(
+                .locked(retryAfterSeconds: Int(clamping: min(seconds, Int64(policy.maximumLockSeconds)))),
+                "account locked after repeated failures")
         }
         guard try await verify(password, hash: user.passwordHash) else {
             limiter.fail(address, now: now)
@@ -284,8 +293,10 @@ public actor Accounts {
         }
         try await catalog.clearFailedSignIns(id: user.id, passwordHash: user.passwordHash)
         let token = randomToken(), csrf = randomToken()
-        try await catalog.addSession(SessionRecord(tokenHash: Self.digest(token), userID: user.id, csrfToken: csrf, createdMicros: now,
-                                                   lastSeenMicros: now, address: address, userAgent: String(userAgent.prefix(256))))
+        try await catalog.addSession(
+            SessionRecord(
+                tokenHash: Self.digest(token), userID: user.id, csrfToken: csrf, createdMicros: now,
+                lastSeenMicros: now, address: address, userAgent: String(userAgent.prefix(256))))
         return IssuedSession(token: token, csrfToken: csrf, principal: try await principal(of: current))
     }
 
@@ -308,11 +319,14 @@ public actor Accounts {
                 return nil
             }
             // Touch at most every few seconds: the idle clock needs no finer grain.
-            if now - session.lastSeenMicros > touchAfterSeconds * 1_000_000 { try await catalog.touchSession(tokenHash: digest, atMicros: now) }
+            if now - session.lastSeenMicros > touchAfterSeconds * 1_000_000 {
+                try await catalog.touchSession(tokenHash: digest, atMicros: now)
+            }
             return Authenticated(principal: try await principal(of: user), csrfToken: session.csrfToken, sessionTokenHash: digest)
         case let .apiToken(token):
             guard let record = try await catalog.apiToken(tokenHash: Self.digest(token)), !record.revoked, record.expiresMicros > now,
-                  let user = try await catalog.user(id: record.userID), !user.disabled else { return nil }
+                let user = try await catalog.user(id: record.userID), !user.disabled
+            else { return nil }
             var principal = try await principal(of: user)
             principal.mustChangePassword = false
             return Authenticated(principal: principal, csrfToken: nil, sessionTokenHash: nil)
@@ -323,8 +337,10 @@ public actor Accounts {
     /// token is shown once and only its hash is kept.
     /// `session`: the digest of the session issuing it; the token is stored only while that
     /// session still exists (nil: the machine's command line or a test).
-    public func issueAPIToken(userID: Int64, name: String, days: Int? = nil,
-                              session: [UInt8]? = nil) async throws -> (id: Int64, token: String, expiresMicros: Int64) {
+    public func issueAPIToken(
+        userID: Int64, name: String, days: Int? = nil,
+        session: [UInt8]? = nil
+    ) async throws -> (id: Int64, token: String, expiresMicros: Int64) {
         try TextField.check(name, "a token's name", maximum: 100)
         let days = days ?? policy.apiTokenDays
         guard (1...policy.maximumAPITokenDays).contains(days) else {
@@ -332,8 +348,11 @@ public actor Accounts {
         }
         let token = "vgl_" + randomToken()
         let now = clock.nowMicros(), expires = now + Int64(days) * 86_400_000_000
-        guard let id = try await catalog.addAPIToken(tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: now,
-                                                     expiresMicros: expires, whileSession: session) else {
+        guard
+            let id = try await catalog.addAPIToken(
+                tokenHash: Self.digest(token), userID: userID, name: name, createdMicros: now,
+                expiresMicros: expires, whileSession: session)
+        else {
             throw VigilError(.unauthenticated, "the session ended while the token was being issued; sign in again")
         }
         return (id, token, expires)
@@ -354,4 +373,3 @@ public actor Accounts {
         Array(SHA256.hash(data: Array(token.utf8)))
     }
 }
-

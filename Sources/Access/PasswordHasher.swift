@@ -84,7 +84,8 @@ public final class AttemptLimiter: Sendable {
         if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
             return [(bytes[12..<16].map(String.init).joined(separator: "."), false)]
         }
-        let network = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        let network =
+            stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
             .joined(separator: ":") + "::/64"
         return [(text.lowercased(), false), (network, true)]
     }
@@ -93,7 +94,8 @@ public final class AttemptLimiter: Sendable {
     private func keys(for address: String, in table: [String: [Int64]]) -> [(key: String, limit: Int)] {
         var keys: [(key: String, limit: Int)] = []
         for (slot, network) in Self.slots(for: address) {
-            let key = table[slot] != nil || table.count < Self.maxTracked
+            let key =
+                table[slot] != nil || table.count < Self.maxTracked
                 ? (slot, network ? limit * 10 : limit) : (Self.overflowSlot, limit * 10)
             if !keys.contains(where: { $0.key == key.0 }) { keys.append(key) }
         }
@@ -113,10 +115,13 @@ public final class AttemptLimiter: Sendable {
         }
         if let refused {
             let seconds = Int(max(1, refused.retry))
-            let source = refused.slot == Self.overflowSlot ? "from addresses beyond those the server tracks"
+            let source =
+                refused.slot == Self.overflowSlot
+                ? "from addresses beyond those the server tracks"
                 : refused.slot.hasSuffix("/64") ? "from this network (\(refused.slot))" : "from this address"
-            throw VigilError(.rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
-                              "too many failed sign-ins \(source); try again in \(seconds) s")
+            throw VigilError(
+                .rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
+                "too many failed sign-ins \(source); try again in \(seconds) s")
         }
     }
 

@@ -32,4 +32,3 @@ public enum AuditError: CodedError, Equatable {
         }
     }
 }
-

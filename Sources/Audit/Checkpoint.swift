@@ -84,7 +84,8 @@ public struct NoteVerifier: Sendable {
     public init(encoded: String) throws {
         let parts = encoded.split(separator: "+", maxSplits: 2).map(String.init)
         guard parts.count == 3, let raw = Data(base64Encoded: parts[2]), raw.count == 33, raw.first == 0x01,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw.dropFirst()) else {
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw.dropFirst())
+        else {
             throw AuditError.signature("verifier key is not name+keyid+base64(0x01 ‖ Ed25519 key)")
         }
         self.init(name: parts[0], publicKey: key)

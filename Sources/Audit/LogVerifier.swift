@@ -34,8 +34,10 @@ public enum LogVerifier {
     /// `checkpoints` are signed notes as the site stored them; `external` is one obtained
     /// elsewhere earlier (published, handed to a court), checked the same way and for
     /// consistency with the log.
-    public static func verify(entries: [StoredEntry], checkpoints: [String], external: String? = nil,
-                              witnessed: [(source: String, note: String)] = [], verifier: NoteVerifier) -> Report {
+    public static func verify(
+        entries: [StoredEntry], checkpoints: [String], external: String? = nil,
+        witnessed: [(source: String, note: String)] = [], verifier: NoteVerifier
+    ) -> Report {
         var report = Report()
         report.entryCount = entries.count
         var structural: [String] = []
@@ -64,9 +66,10 @@ public enum LogVerifier {
                 continue
             }
             if entry.position > expected {
-                structural.append(entry.position - expected == 1
-                    ? "entry \(expected) is missing: it was deleted from the log"
-                    : "entries \(expected)…\(entry.position - 1) are missing: they were deleted from the log")
+                structural.append(
+                    entry.position - expected == 1
+                        ? "entry \(expected) is missing: it was deleted from the log"
+                        : "entries \(expected)…\(entry.position - 1) are missing: they were deleted from the log")
             } else if entry.position < expected {
                 structural.append("entry \(entry.position) is stored twice")
             }
@@ -95,7 +98,8 @@ public enum LogVerifier {
             if roots[checkpoint.treeSize] == checkpoint.rootHash {
                 lastGoodSize = max(lastGoodSize, checkpoint.treeSize)
             } else if structural.isEmpty {
-                report.problems.append("""
+                report.problems.append(
+                    """
                     entry modified: the first \(checkpoint.treeSize) entries do not hash to the root \(source) signs \
                     (the change lies in entries \(lastGoodSize)…\(checkpoint.treeSize - 1))
                     """)

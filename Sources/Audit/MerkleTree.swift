@@ -88,7 +88,10 @@ public enum MerkleTree {
             if fn & 1 == 1 || fn == sn {
                 r = nodeHash(p, r)
                 if fn & 1 == 0 {
-                    repeat { fn >>= 1; sn >>= 1 } while fn & 1 == 0 && fn != 0
+                    repeat {
+                        fn >>= 1
+                        sn >>= 1
+                    } while fn & 1 == 0 && fn != 0
                 }
             } else {
                 r = nodeHash(r, p)
@@ -117,7 +120,10 @@ public enum MerkleTree {
         var path = proof
         if oldSize & (oldSize - 1) == 0 { path.insert(oldRoot, at: 0) }
         var fn = oldSize - 1, sn = newSize - 1
-        while fn & 1 == 1 { fn >>= 1; sn >>= 1 }
+        while fn & 1 == 1 {
+            fn >>= 1
+            sn >>= 1
+        }
         var fr = path[0], sr = path[0]
         for c in path.dropFirst() {
             guard sn != 0 else { throw AuditError.invalidProof("consistency proof is too long") }
@@ -125,7 +131,10 @@ public enum MerkleTree {
                 fr = nodeHash(c, fr)
                 sr = nodeHash(c, sr)
                 if fn & 1 == 0 {
-                    repeat { fn >>= 1; sn >>= 1 } while fn & 1 == 0 && fn != 0
+                    repeat {
+                        fn >>= 1
+                        sn >>= 1
+                    } while fn & 1 == 0 && fn != 0
                 }
             } else {
                 sr = nodeHash(sr, c)

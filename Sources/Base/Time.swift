@@ -46,9 +46,11 @@ public func parseISO8601(_ text: String) -> Int64? {
         return true
     }
     guard let year = digits(4), expect("-"), let month = digits(2), expect("-"), let day = digits(2), expect("T", "t"),
-          let hour = digits(2), expect(":"), let minute = digits(2), expect(":"), let second = digits(2) else { return nil }
+        let hour = digits(2), expect(":"), let minute = digits(2), expect(":"), let second = digits(2)
+    else { return nil }
     guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
-          hour <= 23, minute <= 59, second <= 59 else { return nil }
+        hour <= 23, minute <= 59, second <= 59
+    else { return nil }
     var micros: Int64 = 0
     if i < b.count, b[i] == UInt8(ascii: ".") {
         i += 1

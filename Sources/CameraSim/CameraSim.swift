@@ -5,6 +5,8 @@
 // timestamps over TCP-interleaved RTP, with optional Digest authentication; packetised
 // exactly as cameras do (RFC 6184 STAP-A + FU-A, RFC 7798 AP + FU), so it exercises the
 // same depacketiser paths as the field.
+// Also the clips it serves: `ClipMaker` encodes them once with ffmpeg (the only place Vigil
+// encodes video) into the user's cache.
 // What does not: recording, anything the recorder needs to know about (it is a peer).
 // Invariants: a slow client never grows the server's memory without bound (writes to a
 // connection whose socket is not writable are dropped frame by frame, as a camera would);
@@ -79,7 +81,8 @@ public struct SimulatedClip: Sendable {
             aggregate = []
         }
         for nal in nals {
-            let isParameterSet: Bool = codec == .h264
+            let isParameterSet: Bool =
+                codec == .h264
                 ? [H264.NALType.sps, H264.NALType.pps].contains(H264.nalType(nal[0]))
                 : (32...34).contains(H265.nalType(nal[0]))
             if isParameterSet {
@@ -128,11 +131,15 @@ public struct SimulatedClip: Sendable {
         switch codec {
         case .h264:
             let profile = parameters.sps[1...3].map { String(format: "%02X", $0) }.joined()
-            return ["a=rtpmap:96 H264/90000",
-                    "a=fmtp:96 packetization-mode=1;profile-level-id=\(profile);sprop-parameter-sets=\(b64(parameters.sps)),\(b64(parameters.pps))"]
+            return [
+                "a=rtpmap:96 H264/90000",
+                "a=fmtp:96 packetization-mode=1;profile-level-id=\(profile);sprop-parameter-sets=\(b64(parameters.sps)),\(b64(parameters.pps))"
+            ]
         case .h265:
-            return ["a=rtpmap:96 H265/90000",
-                    "a=fmtp:96 sprop-vps=\(b64(parameters.vps ?? []));sprop-sps=\(b64(parameters.sps));sprop-pps=\(b64(parameters.pps))"]
+            return [
+                "a=rtpmap:96 H265/90000",
+                "a=fmtp:96 sprop-vps=\(b64(parameters.vps ?? []));sprop-sps=\(b64(parameters.sps));sprop-pps=\(b64(parameters.pps))"
+            ]
         }
     }
 }

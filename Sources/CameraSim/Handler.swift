@@ -35,7 +35,8 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
             // Skip interleaved data from the client (RTCP receiver reports).
             if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "$") {
                 guard let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self),
-                      buffer.readableBytes >= 4 + Int(length) else { break }
+                    buffer.readableBytes >= 4 + Int(length)
+                else { break }
                 buffer.moveReaderIndex(forwardBy: 4 + Int(length))
                 continue
             }
@@ -69,35 +70,46 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
         }
         let cseq = headers["cseq"] ?? "0"
         if let credentials = configuration.credentials, !authorized(headers["authorization"], method: method, credentials: credentials) {
-            return reply(context, 401, "Unauthorized", cseq: cseq,
-                         extra: [("WWW-Authenticate", "Digest realm=\"Vigil CameraSim\", nonce=\"\(nonce)\", qop=\"auth\", algorithm=MD5")])
+            return reply(
+                context, 401, "Unauthorized", cseq: cseq,
+                extra: [("WWW-Authenticate", "Digest realm=\"Vigil CameraSim\", nonce=\"\(nonce)\", qop=\"auth\", algorithm=MD5")])
         }
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         switch method {
         case "OPTIONS", "GET_PARAMETER", "SET_PARAMETER":
             reply(context, 200, "OK", cseq: cseq, extra: [("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER")])
         case "DESCRIBE":
-            let sdp = (["v=0", "o=- \(ssrc) 1 IN IP4 127.0.0.1", "s=Vigil CameraSim", "t=0 0", "a=control:*",
-                        "m=video 0 RTP/AVP 96", "c=IN IP4 0.0.0.0"] + clip.sdpMediaLines + ["a=control:trackID=0"])
+            let sdp =
+                ([
+                    "v=0", "o=- \(ssrc) 1 IN IP4 127.0.0.1", "s=Vigil CameraSim", "t=0 0", "a=control:*",
+                    "m=video 0 RTP/AVP 96", "c=IN IP4 0.0.0.0"
+                ] + clip.sdpMediaLines + ["a=control:trackID=0"])
                 .joined(separator: "\r\n") + "\r\n"
-            reply(context, 200, "OK", cseq: cseq,
-                  extra: [("Content-Base", base + "/"), ("Content-Type", "application/sdp")], body: sdp)
+            reply(
+                context, 200, "OK", cseq: cseq,
+                extra: [("Content-Base", base + "/"), ("Content-Type", "application/sdp")], body: sdp)
         case "SETUP":
             guard let transport = headers["transport"], transport.uppercased().contains("RTP/AVP/TCP") else {
                 return reply(context, 461, "Unsupported Transport", cseq: cseq)
             }
             let id = sessionID ?? randomHex(bytes: 6)
             sessionID = id
-            reply(context, 200, "OK", cseq: cseq,
-                  extra: [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=\(String(ssrc, radix: 16, uppercase: true))"),
-                          ("Session", "\(id);timeout=60")])
+            reply(
+                context, 200, "OK", cseq: cseq,
+                extra: [
+                    ("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=\(String(ssrc, radix: 16, uppercase: true))"),
+                    ("Session", "\(id);timeout=60")
+                ])
         case "PLAY":
             guard let id = sessionID, headers["session"]?.split(separator: ";").first.map(String.init) == id else {
                 return reply(context, 454, "Session Not Found", cseq: cseq)
             }
-            reply(context, 200, "OK", cseq: cseq,
-                  extra: [("Session", id), ("Range", "npt=0.000-"),
-                          ("RTP-Info", "url=\(base)/trackID=0;seq=\(sequence);rtptime=\(timestampBase)")])
+            reply(
+                context, 200, "OK", cseq: cseq,
+                extra: [
+                    ("Session", id), ("Range", "npt=0.000-"),
+                    ("RTP-Info", "url=\(base)/trackID=0;seq=\(sequence);rtptime=\(timestampBase)")
+                ])
             if streaming == nil {
                 startDeadline = .now()
                 scheduleNextFrame(context: context)
@@ -127,8 +139,10 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
         return expected == response
     }
 
-    private func reply(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, cseq: String,
-                       extra: [(String, String)] = [], body: String = "") {
+    private func reply(
+        _ context: ChannelHandlerContext, _ status: Int, _ reason: String, cseq: String,
+        extra: [(String, String)] = [], body: String = ""
+    ) {
         var text = "RTSP/1.0 \(status) \(reason)\r\nCSeq: \(cseq)\r\nServer: Vigil CameraSim\r\n"
         for (n, v) in extra { text += "\(n): \(v)\r\n" }
         if !body.isEmpty { text += "Content-Length: \(body.utf8.count)\r\n" }
@@ -153,9 +167,12 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
         // A camera whose uplink is full drops frames rather than queueing them forever.
         // Dropping the rest of a GOP keeps the stream decodable: skip until a key frame.
         if !context.channel.isWritable || framesSkipped > 0 {
-            let isKey = index == 0 || payloads.first.map { p in
-                clip.codec == .h264 ? (p[0] & 0x1F == 5 || p[0] & 0x1F == 24) : (H265.isIRAP(H265.nalType(p[0])) || H265.nalType(p[0]) == 48)
-            } ?? false
+            let isKey =
+                index == 0
+                || payloads.first.map { p in
+                    clip.codec == .h264
+                        ? (p[0] & 0x1F == 5 || p[0] & 0x1F == 24) : (H265.isIRAP(H265.nalType(p[0])) || H265.nalType(p[0]) == 48)
+                } ?? false
             if !context.channel.isWritable || !isKey {
                 framesSkipped += 1
                 sequence &+= UInt16(truncatingIfNeeded: payloads.count)

@@ -91,9 +91,11 @@ public struct SegmentRecord: Sendable, Equatable {
 
     public var endMicros: Int64 { startMicros + duration * 1_000_000 / ticksPerSecond }
 
-    public init(id: Int64 = 0, cameraID: Int64, runID: Int64, fileName: String, startMicros: Int64, duration: Ticks90k,
-                byteCount: Int64, frameCount: Int, codec: VideoCodec, parameterSets: [[UInt8]], sampleIndex: [UInt8],
-                sha256: [UInt8]?, state: State, held: Bool = false) {
+    public init(
+        id: Int64 = 0, cameraID: Int64, runID: Int64, fileName: String, startMicros: Int64, duration: Ticks90k,
+        byteCount: Int64, frameCount: Int, codec: VideoCodec, parameterSets: [[UInt8]], sampleIndex: [UInt8],
+        sha256: [UInt8]?, state: State, held: Bool = false
+    ) {
         self.id = id
         self.cameraID = cameraID
         self.runID = runID
@@ -151,12 +153,16 @@ public actor Catalog {
 
     /// Opens (creating if needed) the embedded SQLite catalog at `path`, in WAL mode with
     /// full synchronous commits: a committed row survives a crash or power loss.
-    public static func openSQLite(path: String, logger: Logger = Logger(label: "vigil.catalog"),
-                                  clock: WallClock = .system) async throws -> Catalog {
+    public static func openSQLite(
+        path: String, logger: Logger = Logger(label: "vigil.catalog"),
+        clock: WallClock = .system
+    ) async throws -> Catalog {
         do {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let db = connection.sql()
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"] {
+            for pragma in [
+                "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"
+            ] {
                 try await db.raw(SQLQueryString(pragma)).run()
             }
             let catalog = Catalog(database: db, close: { try await connection.close() }, clock: clock)
@@ -274,85 +280,103 @@ public actor Catalog {
             try await transaction("migration \(version)") {
                 try await run("migration \(version)") {
                     try await step(database)
-                    try await database.raw("INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: clock.nowMicros()))").run()
+                    try await database.raw(
+                        "INSERT INTO schema_migrations (version, applied_micros) VALUES (\(bind: version), \(bind: clock.nowMicros()))"
+                    ).run()
                 }
             }
         }
     }
 
     private let migrations: [(Int, @Sendable (any SQLDatabase) async throws -> Void)] = [
-        (1, { db in
-            try await db.create(table: "cameras")
-                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
-                .column("name", type: .text, .notNull, .unique)
-                .column("url", type: .text, .notNull)
-                .column("retention_days", type: .int, .notNull)
-                .run()
-            try await db.create(table: "segments")
-                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
-                .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
-                .column("run_id", type: .bigint, .notNull)
-                .column("file_name", type: .text, .notNull)
-                .column("start_micros", type: .bigint, .notNull)
-                .column("duration_90k", type: .bigint, .notNull)
-                .column("byte_count", type: .bigint, .notNull)
-                .column("frame_count", type: .bigint, .notNull)
-                .column("codec", type: .text, .notNull)
-                .column("parameter_sets", type: .blob, .notNull)
-                .column("sample_index", type: .blob, .notNull)
-                .column("sha256", type: .blob)
-                .column("state", type: .text, .notNull)
-                .column("held", type: .int, .notNull)
-                .run()
-            try await db.create(index: "segments_by_camera_start").on("segments").column("camera_id").column("start_micros").run()
-            try await db.create(table: "gaps")
-                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
-                .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
-                .column("start_micros", type: .bigint, .notNull)
-                .column("end_micros", type: .bigint)
-                .column("reason", type: .text, .notNull)
-                .run()
-            try await db.create(index: "gaps_by_camera_start").on("gaps").column("camera_id").column("start_micros").run()
-            try await db.create(table: "maintenance_log")
-                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
-                .column("at_micros", type: .bigint, .notNull)
-                .column("action", type: .text, .notNull)
-                .column("detail", type: .text, .notNull)
-                .run()
-        }),
+        (
+            1,
+            { db in
+                try await db.create(table: "cameras")
+                    .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                    .column("name", type: .text, .notNull, .unique)
+                    .column("url", type: .text, .notNull)
+                    .column("retention_days", type: .int, .notNull)
+                    .run()
+                try await db.create(table: "segments")
+                    .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                    .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+                    .column("run_id", type: .bigint, .notNull)
+                    .column("file_name", type: .text, .notNull)
+                    .column("start_micros", type: .bigint, .notNull)
+                    .column("duration_90k", type: .bigint, .notNull)
+                    .column("byte_count", type: .bigint, .notNull)
+                    .column("frame_count", type: .bigint, .notNull)
+                    .column("codec", type: .text, .notNull)
+                    .column("parameter_sets", type: .blob, .notNull)
+                    .column("sample_index", type: .blob, .notNull)
+                    .column("sha256", type: .blob)
+                    .column("state", type: .text, .notNull)
+                    .column("held", type: .int, .notNull)
+                    .run()
+                try await db.create(index: "segments_by_camera_start").on("segments").column("camera_id").column("start_micros").run()
+                try await db.create(table: "gaps")
+                    .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                    .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+                    .column("start_micros", type: .bigint, .notNull)
+                    .column("end_micros", type: .bigint)
+                    .column("reason", type: .text, .notNull)
+                    .run()
+                try await db.create(index: "gaps_by_camera_start").on("gaps").column("camera_id").column("start_micros").run()
+                try await db.create(table: "maintenance_log")
+                    .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                    .column("at_micros", type: .bigint, .notNull)
+                    .column("action", type: .text, .notNull)
+                    .column("detail", type: .text, .notNull)
+                    .run()
+            }
+        ),
         (2, { db in try await Catalog.migrateToCentre(db) }),
         (3, { db in try await Catalog.migrateToEvidence(db) }),
-        (4, { db in
-            // A random name for this catalog, given once. The sample store keeps a copy, so
-            // start-up can tell a catalog that was lost or swapped for another one from an
-            // older copy of the same one (Recovery).
-            try await db.create(table: "catalog_identity")
-                .column("identity", type: .text, .primaryKey(autoIncrement: false))
-                .run()
-            let identity = randomHex(bytes: 16)
-            try await db.raw("INSERT INTO catalog_identity (identity) VALUES (\(bind: identity))").run()
-        }),
-        (5, { db in
-            // API tokens expire; those issued before get the default lifetime from their issue.
-            try await db.alter(table: "api_tokens").column("expires_micros", type: .bigint, [.notNull, .default(0)]).run()
-            try await db.raw("UPDATE api_tokens SET expires_micros = created_micros + \(bind: Int64(90) * 86_400_000_000)").run()
-            // Exhibits are visible per exhibit: to whom each one was shared, by whom, when.
-            try await db.raw("""
-                CREATE TABLE evidence_shares (
-                    evidence_id BIGINT NOT NULL REFERENCES evidence_items (id),
-                    user_id BIGINT NOT NULL REFERENCES users (id),
-                    shared_by TEXT NOT NULL,
-                    shared_micros BIGINT NOT NULL,
-                    PRIMARY KEY (evidence_id, user_id))
-                """).run()
-            try await db.create(index: "evidence_shares_by_user").on("evidence_shares").column("user_id").run()
-        }),
-        (6, { db in
-            // Who registered an exhibit, by account: a name compared as text could match
-            // another account's name that only looks the same.
-            try await db.alter(table: "evidence_items").column("created_by_user_id", type: .bigint, []).run()
-            try await db.raw("UPDATE evidence_items SET created_by_user_id = (SELECT id FROM users WHERE users.name = evidence_items.created_by)").run()
-        }),
+        (
+            4,
+            { db in
+                // A random name for this catalog, given once. The sample store keeps a copy, so
+                // start-up can tell a catalog that was lost or swapped for another one from an
+                // older copy of the same one (Recovery).
+                try await db.create(table: "catalog_identity")
+                    .column("identity", type: .text, .primaryKey(autoIncrement: false))
+                    .run()
+                let identity = randomHex(bytes: 16)
+                try await db.raw("INSERT INTO catalog_identity (identity) VALUES (\(bind: identity))").run()
+            }
+        ),
+        (
+            5,
+            { db in
+                // API tokens expire; those issued before get the default lifetime from their issue.
+                try await db.alter(table: "api_tokens").column("expires_micros", type: .bigint, [.notNull, .default(0)]).run()
+                try await db.raw("UPDATE api_tokens SET expires_micros = created_micros + \(bind: Int64(90) * 86_400_000_000)").run()
+                // Exhibits are visible per exhibit: to whom each one was shared, by whom, when.
+                try await db.raw(
+                    """
+                    CREATE TABLE evidence_shares (
+                        evidence_id BIGINT NOT NULL REFERENCES evidence_items (id),
+                        user_id BIGINT NOT NULL REFERENCES users (id),
+                        shared_by TEXT NOT NULL,
+                        shared_micros BIGINT NOT NULL,
+                        PRIMARY KEY (evidence_id, user_id))
+                    """
+                ).run()
+                try await db.create(index: "evidence_shares_by_user").on("evidence_shares").column("user_id").run()
+            }
+        ),
+        (
+            6,
+            { db in
+                // Who registered an exhibit, by account: a name compared as text could match
+                // another account's name that only looks the same.
+                try await db.alter(table: "evidence_items").column("created_by_user_id", type: .bigint, []).run()
+                try await db.raw(
+                    "UPDATE evidence_items SET created_by_user_id = (SELECT id FROM users WHERE users.name = evidence_items.created_by)"
+                ).run()
+            }
+        )
     ]
 
     /// This catalog's random name, given when it was created (migration 4).
@@ -371,7 +395,9 @@ public actor Catalog {
         if var existing = try await camera(named: name) {
             if existing.url != url || existing.retentionDays != retentionDays {
                 try await run("update camera \(name)") {
-                    try await database.raw("UPDATE cameras SET url = \(bind: url), retention_days = \(bind: retentionDays) WHERE id = \(bind: existing.id)").run()
+                    try await database.raw(
+                        "UPDATE cameras SET url = \(bind: url), retention_days = \(bind: retentionDays) WHERE id = \(bind: existing.id)"
+                    ).run()
                 }
                 existing.url = url
                 existing.retentionDays = retentionDays
@@ -379,9 +405,13 @@ public actor Catalog {
             return existing
         }
         let rows = try await run("insert camera \(name)") {
-            try await database.raw("INSERT INTO cameras (name, url, retention_days) VALUES (\(bind: name), \(bind: url), \(bind: retentionDays)) RETURNING id").all()
+            try await database.raw(
+                "INSERT INTO cameras (name, url, retention_days) VALUES (\(bind: name), \(bind: url), \(bind: retentionDays)) RETURNING id"
+            ).all()
         }
-        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert camera returned no id") }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert camera returned no id")
+        }
         return CameraRecord(id: id, name: name, url: url, retentionDays: retentionDays)
     }
 
@@ -407,16 +437,20 @@ public actor Catalog {
     /// Adds a camera with everything the server knows of it; the name must be new.
     public func addCamera(_ c: CameraRecord) async throws -> CameraRecord {
         let rows = try await run("insert camera \(c.name)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO cameras (name, url, retention_days, location, latitude, longitude, username, sealed_password,
                                      segment_seconds, enabled)
                 VALUES (\(bind: c.name), \(bind: c.url), \(bind: c.retentionDays), \(bind: c.location), \(bind: c.latitude),
                         \(bind: c.longitude), \(bind: c.username), \(bind: c.sealedPassword.map { Data($0) }),
                         \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0))
                 RETURNING id
-                """).all()
+                """
+            ).all()
         }
-        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert camera returned no id") }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert camera returned no id")
+        }
         var added = c
         added.id = id
         return added
@@ -425,19 +459,22 @@ public actor Catalog {
     /// Replaces every field of camera `c.id` but its id.
     public func updateCamera(_ c: CameraRecord) async throws {
         try await run("update camera \(c.id)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE cameras SET name = \(bind: c.name), url = \(bind: c.url), retention_days = \(bind: c.retentionDays),
                        location = \(bind: c.location), latitude = \(bind: c.latitude), longitude = \(bind: c.longitude),
                        username = \(bind: c.username), sealed_password = \(bind: c.sealedPassword.map { Data($0) }),
                        segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0)
                 WHERE id = \(bind: c.id)
-                """).run()
+                """
+            ).run()
         }
     }
 
     private static func cameraRecord(_ row: any SQLRow) throws -> CameraRecord {
-        var c = CameraRecord(id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
-                             url: try row.decode(column: "url", as: String.self), retentionDays: try row.decode(column: "retention_days", as: Int.self))
+        var c = CameraRecord(
+            id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+            url: try row.decode(column: "url", as: String.self), retentionDays: try row.decode(column: "retention_days", as: Int.self))
         c.location = try row.decode(column: "location", as: String.self)
         c.latitude = try row.decode(column: "latitude", as: Double?.self)
         c.longitude = try row.decode(column: "longitude", as: Double?.self)
@@ -456,7 +493,8 @@ public actor Catalog {
     public func insertSegment(_ s: SegmentRecord) async throws -> Int64 {
         let sets = Data(NALUnits.lengthPrefixed(s.parameterSets))
         let rows = try await run("insert segment \(s.fileName)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO segments (id, camera_id, run_id, file_name, start_micros, duration_90k, byte_count, frame_count,
                                       codec, parameter_sets, sample_index, sha256, state, held)
                 VALUES ((SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT MAX(id) AS m FROM segments
@@ -465,23 +503,30 @@ public actor Catalog {
                         \(bind: s.byteCount), \(bind: s.frameCount), \(bind: s.codec.rawValue), \(bind: sets), \(bind: Data(s.sampleIndex)),
                         \(bind: s.sha256.map { Data($0) }), \(bind: s.state.rawValue), \(bind: s.held ? 1 : 0))
                 RETURNING id
-                """).all()
+                """
+            ).all()
         }
-        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert segment returned no id") }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert segment returned no id")
+        }
         return id
     }
 
     /// Records progress of a segment being written, or closes it when `sha256` is given.
-    public func updateSegment(id: Int64, duration: Ticks90k, byteCount: Int64, frameCount: Int,
-                              sampleIndex: [UInt8], sha256: [UInt8]?) async throws {
+    public func updateSegment(
+        id: Int64, duration: Ticks90k, byteCount: Int64, frameCount: Int,
+        sampleIndex: [UInt8], sha256: [UInt8]?
+    ) async throws {
         let state = sha256 == nil ? SegmentRecord.State.open : .closed
         try await run("update segment \(id)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE segments SET duration_90k = \(bind: duration), byte_count = \(bind: byteCount),
                        frame_count = \(bind: frameCount), sample_index = \(bind: Data(sampleIndex)),
                        sha256 = \(bind: sha256.map { Data($0) }), state = \(bind: state.rawValue)
                 WHERE id = \(bind: id)
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -518,10 +563,12 @@ public actor Catalog {
     public func deleteExpiredSegment(id: Int64, reason: String) async throws -> Bool {
         try await transaction("delete expired segment \(id)") {
             let deleted = try await run("delete expired segment \(id)") {
-                try await database.raw("""
+                try await database.raw(
+                    """
                     DELETE FROM segments WHERE id = \(bind: id) AND held = 0 AND state = 'closed' AND NOT \(unsafeRaw: Self.underEvidenceHold)
                     RETURNING id
-                    """).all()
+                    """
+                ).all()
             }
             guard !deleted.isEmpty else { return false }
             try await markChainLinkDeleted(segmentID: id, reason: reason)
@@ -541,11 +588,13 @@ public actor Catalog {
     /// indexes: what a caller checks before it loads them.
     public func frameCount(cameraID: Int64, from: Int64, to: Int64) async throws -> Int {
         let rows = try await run("frame count of camera \(cameraID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT COALESCE(SUM(frame_count), 0) AS frames FROM segments WHERE camera_id = \(bind: cameraID)
                   AND start_micros < \(bind: to) AND start_micros >= \(bind: from - 86_400_000_000)
                   AND start_micros + duration_90k * 100 / 9 >= \(bind: from)
-                """).all()
+                """
+            ).all()
         }
         return try rows.first?.decode(column: "frames", as: Int.self) ?? 0
     }
@@ -555,17 +604,21 @@ public actor Catalog {
         // A segment longer than a day does not exist (they are cut every minute or so), so
         // the index on start_micros bounds the scan.
         let rows = try await run("segments of camera \(cameraID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT * FROM segments WHERE camera_id = \(bind: cameraID)
                   AND start_micros < \(bind: to) AND start_micros >= \(bind: from - 86_400_000_000)
                 ORDER BY start_micros, id
-                """).all()
+                """
+            ).all()
         }
         return try rows.map(Self.segmentRecord).filter { $0.endMicros > from || ($0.duration == 0 && $0.startMicros >= from) }
     }
 
     public func allSegments() async throws -> [SegmentRecord] {
-        let rows = try await run("all segments") { try await database.raw("SELECT * FROM segments ORDER BY camera_id, start_micros, id").all() }
+        let rows = try await run("all segments") {
+            try await database.raw("SELECT * FROM segments ORDER BY camera_id, start_micros, id").all()
+        }
         return try rows.map(Self.segmentRecord)
     }
 
@@ -580,11 +633,13 @@ public actor Catalog {
     /// marked held and not covered by an exhibit whose hold stands.
     public func expiredSegments(cameraID: Int64, endedBefore cutoffMicros: Int64, limit: Int) async throws -> [SegmentRecord] {
         let rows = try await run("expired segments") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT * FROM segments WHERE camera_id = \(bind: cameraID) AND held = 0 AND state = 'closed'
                   AND start_micros < \(bind: cutoffMicros) AND NOT \(unsafeRaw: Self.underEvidenceHold)
                 ORDER BY start_micros LIMIT \(bind: limit)
-                """).all()
+                """
+            ).all()
         }
         return try rows.map(Self.segmentRecord).filter { $0.endMicros <= cutoffMicros }
     }
@@ -592,10 +647,12 @@ public actor Catalog {
     /// The oldest closed, unheld segments of any camera: what the disk floor deletes first.
     public func oldestDeletableSegments(limit: Int) async throws -> [SegmentRecord] {
         let rows = try await run("oldest segments") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT * FROM segments WHERE held = 0 AND state = 'closed' AND NOT \(unsafeRaw: Self.underEvidenceHold)
                 ORDER BY start_micros LIMIT \(bind: limit)
-                """).all()
+                """
+            ).all()
         }
         return try rows.map(Self.segmentRecord)
     }
@@ -632,10 +689,12 @@ public actor Catalog {
 
     public func openGap(cameraID: Int64, startMicros: Int64, reason: String) async throws -> Int64 {
         let rows = try await run("insert gap") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO gaps (camera_id, start_micros, end_micros, reason)
                 VALUES (\(bind: cameraID), \(bind: startMicros), \(bind: Int64?.none), \(bind: reason)) RETURNING id
-                """).all()
+                """
+            ).all()
         }
         guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert gap returned no id") }
         return id
@@ -650,7 +709,9 @@ public actor Catalog {
     /// Closes every gap of a camera still open (the recorder was stopped while it was away).
     public func closeOpenGaps(cameraID: Int64, endMicros: Int64) async throws {
         try await run("close open gaps") {
-            try await database.raw("UPDATE gaps SET end_micros = \(bind: endMicros) WHERE camera_id = \(bind: cameraID) AND end_micros IS NULL").run()
+            try await database.raw(
+                "UPDATE gaps SET end_micros = \(bind: endMicros) WHERE camera_id = \(bind: cameraID) AND end_micros IS NULL"
+            ).run()
         }
     }
 
@@ -661,23 +722,27 @@ public actor Catalog {
     /// The latest segment of a camera, if any.
     public func lastSegment(cameraID: Int64) async throws -> SegmentRecord? {
         let rows = try await run("last segment of camera \(cameraID)") {
-            try await database.raw("SELECT * FROM segments WHERE camera_id = \(bind: cameraID) ORDER BY start_micros DESC, id DESC LIMIT 1").all()
+            try await database.raw("SELECT * FROM segments WHERE camera_id = \(bind: cameraID) ORDER BY start_micros DESC, id DESC LIMIT 1")
+                .all()
         }
         return try rows.first.map(Self.segmentRecord)
     }
 
     public func gaps(cameraID: Int64, from: Int64, to: Int64) async throws -> [GapRecord] {
         let rows = try await run("gaps of camera \(cameraID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT * FROM gaps WHERE camera_id = \(bind: cameraID) AND start_micros < \(bind: to)
                   AND (end_micros IS NULL OR end_micros > \(bind: from)) ORDER BY start_micros
-                """).all()
+                """
+            ).all()
         }
         return try rows.map { row in
-            GapRecord(id: try row.decode(column: "id", as: Int64.self), cameraID: try row.decode(column: "camera_id", as: Int64.self),
-                      startMicros: try row.decode(column: "start_micros", as: Int64.self),
-                      endMicros: try row.decode(column: "end_micros", as: Int64?.self),
-                      reason: try row.decode(column: "reason", as: String.self))
+            GapRecord(
+                id: try row.decode(column: "id", as: Int64.self), cameraID: try row.decode(column: "camera_id", as: Int64.self),
+                startMicros: try row.decode(column: "start_micros", as: Int64.self),
+                endMicros: try row.decode(column: "end_micros", as: Int64?.self),
+                reason: try row.decode(column: "reason", as: String.self))
         }
     }
 
@@ -685,14 +750,20 @@ public actor Catalog {
 
     public func log(action: String, detail: String) async throws {
         try await run("maintenance log") {
-            try await database.raw("INSERT INTO maintenance_log (at_micros, action, detail) VALUES (\(bind: clock.nowMicros()), \(bind: action), \(bind: detail))").run()
+            try await database.raw(
+                "INSERT INTO maintenance_log (at_micros, action, detail) VALUES (\(bind: clock.nowMicros()), \(bind: action), \(bind: detail))"
+            ).run()
         }
     }
 
     public func maintenanceLog() async throws -> [(atMicros: Int64, action: String, detail: String)] {
         let rows = try await run("read maintenance log") { try await database.raw("SELECT * FROM maintenance_log ORDER BY id").all() }
-        return try rows.map { (try $0.decode(column: "at_micros", as: Int64.self), try $0.decode(column: "action", as: String.self),
-                               try $0.decode(column: "detail", as: String.self)) }
+        return try rows.map {
+            (
+                try $0.decode(column: "at_micros", as: Int64.self), try $0.decode(column: "action", as: String.self),
+                try $0.decode(column: "detail", as: String.self)
+            )
+        }
     }
 
     // MARK: Helpers

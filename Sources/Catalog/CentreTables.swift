@@ -19,8 +19,10 @@ public struct UserRecord: Sendable, Equatable {
     public var lockedUntilMicros: Int64
     public var createdMicros: Int64
 
-    public init(id: Int64 = 0, name: String, role: String, passwordHash: String, disabled: Bool = false,
-                mustChangePassword: Bool = false, failedSignIns: Int = 0, lockedUntilMicros: Int64 = 0, createdMicros: Int64) {
+    public init(
+        id: Int64 = 0, name: String, role: String, passwordHash: String, disabled: Bool = false,
+        mustChangePassword: Bool = false, failedSignIns: Int = 0, lockedUntilMicros: Int64 = 0, createdMicros: Int64
+    ) {
         self.id = id
         self.name = name
         self.role = role
@@ -43,8 +45,10 @@ public struct SessionRecord: Sendable, Equatable {
     public var address: String
     public var userAgent: String
 
-    public init(tokenHash: [UInt8], userID: Int64, csrfToken: String, createdMicros: Int64, lastSeenMicros: Int64,
-                address: String, userAgent: String) {
+    public init(
+        tokenHash: [UInt8], userID: Int64, csrfToken: String, createdMicros: Int64, lastSeenMicros: Int64,
+        address: String, userAgent: String
+    ) {
         self.tokenHash = tokenHash
         self.userID = userID
         self.csrfToken = csrfToken
@@ -122,7 +126,7 @@ extension Catalog {
             ("username", .text, []),
             ("sealed_password", .blob, []),
             ("segment_seconds", .int, [.notNull, .default(60)]),
-            ("enabled", .int, [.notNull, .default(1)]),
+            ("enabled", .int, [.notNull, .default(1)])
         ]
         for (name, type, constraints) in cameraColumns {
             try await db.alter(table: "cameras").column(name, type: type, constraints).run()
@@ -175,16 +179,20 @@ extension Catalog {
 
     public func addUser(_ u: UserRecord) async throws -> UserRecord {
         let rows = try await run("insert user \(u.name)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO users (name, role, password_hash, disabled, must_change_password, failed_sign_ins,
                                    locked_until_micros, created_micros)
                 VALUES (\(bind: u.name), \(bind: u.role), \(bind: u.passwordHash), \(bind: u.disabled ? 1 : 0),
                         \(bind: u.mustChangePassword ? 1 : 0), \(bind: u.failedSignIns), \(bind: u.lockedUntilMicros),
                         \(bind: u.createdMicros))
                 RETURNING id
-                """).all()
+                """
+            ).all()
         }
-        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert user returned no id") }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert user returned no id")
+        }
         var added = u
         added.id = id
         return added
@@ -197,11 +205,13 @@ extension Catalog {
     /// Sets a new password hash, clearing the lockout; `mustChange` marks a one-time password.
     public func setUserPassword(id: Int64, passwordHash: String, mustChange: Bool) async throws {
         try await run("set password of user \(id)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE users SET password_hash = \(bind: passwordHash), must_change_password = \(bind: mustChange ? 1 : 0),
                        failed_sign_ins = 0, locked_until_micros = 0
                 WHERE id = \(bind: id)
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -221,7 +231,9 @@ extension Catalog {
     /// the count after it.
     public func countFailedSignIn(id: Int64) async throws -> Int {
         let rows = try await run("count failed sign-in of user \(id)") {
-            try await database.raw("UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = \(bind: id) RETURNING failed_sign_ins").all()
+            try await database.raw(
+                "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = \(bind: id) RETURNING failed_sign_ins"
+            ).all()
         }
         guard let count = try rows.first?.decode(column: "failed_sign_ins", as: Int.self) else { throw CatalogError.notFound("user \(id)") }
         return count
@@ -230,9 +242,11 @@ extension Catalog {
     /// Locks a user until `untilMicros`, never shortening a longer lock already set.
     public func lockUser(id: Int64, untilMicros: Int64) async throws {
         try await run("lock user \(id)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE users SET locked_until_micros = \(bind: untilMicros) WHERE id = \(bind: id) AND locked_until_micros < \(bind: untilMicros)
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -240,10 +254,12 @@ extension Catalog {
     /// still the user's (not replaced while it was being checked).
     public func clearFailedSignIns(id: Int64, passwordHash: String) async throws {
         try await run("clear failed sign-ins of user \(id)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE users SET failed_sign_ins = 0, locked_until_micros = 0
                 WHERE id = \(bind: id) AND password_hash = \(bind: passwordHash) AND (failed_sign_ins <> 0 OR locked_until_micros <> 0)
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -263,14 +279,15 @@ extension Catalog {
     }
 
     private static func userRecord(_ row: any SQLRow) throws -> UserRecord {
-        UserRecord(id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
-                   role: try row.decode(column: "role", as: String.self),
-                   passwordHash: try row.decode(column: "password_hash", as: String.self),
-                   disabled: try row.decode(column: "disabled", as: Int.self) != 0,
-                   mustChangePassword: try row.decode(column: "must_change_password", as: Int.self) != 0,
-                   failedSignIns: try row.decode(column: "failed_sign_ins", as: Int.self),
-                   lockedUntilMicros: try row.decode(column: "locked_until_micros", as: Int64.self),
-                   createdMicros: try row.decode(column: "created_micros", as: Int64.self))
+        UserRecord(
+            id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+            role: try row.decode(column: "role", as: String.self),
+            passwordHash: try row.decode(column: "password_hash", as: String.self),
+            disabled: try row.decode(column: "disabled", as: Int.self) != 0,
+            mustChangePassword: try row.decode(column: "must_change_password", as: Int.self) != 0,
+            failedSignIns: try row.decode(column: "failed_sign_ins", as: Int.self),
+            lockedUntilMicros: try row.decode(column: "locked_until_micros", as: Int64.self),
+            createdMicros: try row.decode(column: "created_micros", as: Int64.self))
     }
 
     // MARK: Grants
@@ -280,23 +297,30 @@ extension Catalog {
             try await database.raw("SELECT * FROM grants WHERE user_id = \(bind: userID) ORDER BY permission, camera_id").all()
         }
         return try rows.map {
-            GrantRecord(userID: try $0.decode(column: "user_id", as: Int64.self), permission: try $0.decode(column: "permission", as: String.self),
-                        cameraID: try $0.decode(column: "camera_id", as: Int64?.self))
+            GrantRecord(
+                userID: try $0.decode(column: "user_id", as: Int64.self), permission: try $0.decode(column: "permission", as: String.self),
+                cameraID: try $0.decode(column: "camera_id", as: Int64?.self))
         }
     }
 
     public func addGrant(_ g: GrantRecord) async throws {
         try await run("add grant") {
-            try await database.raw("INSERT INTO grants (user_id, permission, camera_id) VALUES (\(bind: g.userID), \(bind: g.permission), \(bind: g.cameraID))").run()
+            try await database.raw(
+                "INSERT INTO grants (user_id, permission, camera_id) VALUES (\(bind: g.userID), \(bind: g.permission), \(bind: g.cameraID))"
+            ).run()
         }
     }
 
     public func removeGrant(_ g: GrantRecord) async throws {
         try await run("remove grant") {
             if let camera = g.cameraID {
-                try await database.raw("DELETE FROM grants WHERE user_id = \(bind: g.userID) AND permission = \(bind: g.permission) AND camera_id = \(bind: camera)").run()
+                try await database.raw(
+                    "DELETE FROM grants WHERE user_id = \(bind: g.userID) AND permission = \(bind: g.permission) AND camera_id = \(bind: camera)"
+                ).run()
             } else {
-                try await database.raw("DELETE FROM grants WHERE user_id = \(bind: g.userID) AND permission = \(bind: g.permission) AND camera_id IS NULL").run()
+                try await database.raw(
+                    "DELETE FROM grants WHERE user_id = \(bind: g.userID) AND permission = \(bind: g.permission) AND camera_id IS NULL"
+                ).run()
             }
         }
     }
@@ -305,11 +329,13 @@ extension Catalog {
 
     public func addSession(_ s: SessionRecord) async throws {
         try await run("insert session") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO sessions (token_hash, user_id, csrf_token, created_micros, last_seen_micros, address, user_agent)
                 VALUES (\(bind: Data(s.tokenHash)), \(bind: s.userID), \(bind: s.csrfToken), \(bind: s.createdMicros),
                         \(bind: s.lastSeenMicros), \(bind: s.address), \(bind: s.userAgent))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -318,19 +344,21 @@ extension Catalog {
             try await database.raw("SELECT * FROM sessions WHERE token_hash = \(bind: Data(tokenHash))").all()
         }
         return try rows.first.map { row in
-            SessionRecord(tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
-                          userID: try row.decode(column: "user_id", as: Int64.self),
-                          csrfToken: try row.decode(column: "csrf_token", as: String.self),
-                          createdMicros: try row.decode(column: "created_micros", as: Int64.self),
-                          lastSeenMicros: try row.decode(column: "last_seen_micros", as: Int64.self),
-                          address: try row.decode(column: "address", as: String.self),
-                          userAgent: try row.decode(column: "user_agent", as: String.self))
+            SessionRecord(
+                tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
+                userID: try row.decode(column: "user_id", as: Int64.self),
+                csrfToken: try row.decode(column: "csrf_token", as: String.self),
+                createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+                lastSeenMicros: try row.decode(column: "last_seen_micros", as: Int64.self),
+                address: try row.decode(column: "address", as: String.self),
+                userAgent: try row.decode(column: "user_agent", as: String.self))
         }
     }
 
     public func touchSession(tokenHash: [UInt8], atMicros: Int64) async throws {
         try await run("touch session") {
-            try await database.raw("UPDATE sessions SET last_seen_micros = \(bind: atMicros) WHERE token_hash = \(bind: Data(tokenHash))").run()
+            try await database.raw("UPDATE sessions SET last_seen_micros = \(bind: atMicros) WHERE token_hash = \(bind: Data(tokenHash))")
+                .run()
         }
     }
 
@@ -350,21 +378,27 @@ extension Catalog {
     /// same statement: a password reset deletes the user's sessions before it revokes their
     /// tokens, so a token issued by a session racing the reset is either refused here or
     /// revoked by it. Returns nil when the session was gone.
-    public func addAPIToken(tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64, expiresMicros: Int64,
-                            whileSession session: [UInt8]? = nil) async throws -> Int64? {
+    public func addAPIToken(
+        tokenHash: [UInt8], userID: Int64, name: String, createdMicros: Int64, expiresMicros: Int64,
+        whileSession session: [UInt8]? = nil
+    ) async throws -> Int64? {
         let rows = try await run("insert api token") {
             if let session {
-                try await database.raw("""
+                try await database.raw(
+                    """
                     INSERT INTO api_tokens (token_hash, user_id, name, created_micros, expires_micros, revoked)
                     SELECT \(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), \(bind: expiresMicros), 0
                     WHERE EXISTS (SELECT 1 FROM sessions WHERE token_hash = \(bind: Data(session)) AND user_id = \(bind: userID))
                     RETURNING id
-                    """).all()
+                    """
+                ).all()
             } else {
-                try await database.raw("""
+                try await database.raw(
+                    """
                     INSERT INTO api_tokens (token_hash, user_id, name, created_micros, expires_micros, revoked)
                     VALUES (\(bind: Data(tokenHash)), \(bind: userID), \(bind: name), \(bind: createdMicros), \(bind: expiresMicros), 0) RETURNING id
-                    """).all()
+                    """
+                ).all()
             }
         }
         guard let row = rows.first else {
@@ -390,19 +424,21 @@ extension Catalog {
     }
 
     private static func apiTokenRecord(_ row: any SQLRow) throws -> APITokenRecord {
-        APITokenRecord(id: try row.decode(column: "id", as: Int64.self),
-                       tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
-                       userID: try row.decode(column: "user_id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
-                       createdMicros: try row.decode(column: "created_micros", as: Int64.self),
-                       expiresMicros: try row.decode(column: "expires_micros", as: Int64.self),
-                       revoked: try row.decode(column: "revoked", as: Int.self) != 0)
+        APITokenRecord(
+            id: try row.decode(column: "id", as: Int64.self),
+            tokenHash: [UInt8](try row.decode(column: "token_hash", as: Data.self)),
+            userID: try row.decode(column: "user_id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+            createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+            expiresMicros: try row.decode(column: "expires_micros", as: Int64.self),
+            revoked: try row.decode(column: "revoked", as: Int.self) != 0)
     }
 
     /// Revokes token `id` if it is `userID`'s; returns whether it was (revoking a revoked
     /// token again counts as done).
     public func revokeAPIToken(id: Int64, userID: Int64) async throws -> Bool {
         let rows = try await run("revoke api token \(id)") {
-            try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE id = \(bind: id) AND user_id = \(bind: userID) RETURNING id").all()
+            try await database.raw("UPDATE api_tokens SET revoked = 1 WHERE id = \(bind: id) AND user_id = \(bind: userID) RETURNING id")
+                .all()
         }
         return !rows.isEmpty
     }
@@ -434,7 +470,9 @@ extension Catalog {
                 try await statement { try await insert(rows[...]) }
             } else {
                 try await transaction("append audit entries") {
-                    for start in stride(from: 0, to: rows.count, by: chunk) { try await insert(rows[start..<min(rows.count, start + chunk)]) }
+                    for start in stride(from: 0, to: rows.count, by: chunk) {
+                        try await insert(rows[start..<min(rows.count, start + chunk)])
+                    }
                 }
             }
         } catch let error where "\(error)".lowercased().contains("unique constraint failed: audit_entries.seq") {
@@ -465,19 +503,27 @@ extension Catalog {
     /// Entries with `seq >= from`, in order, at most `limit`.
     public func auditEntries(from: Int64 = 0, limit: Int = Int.max) async throws -> [AuditRow] {
         let rows = try await run("read audit entries") {
-            try await database.raw("SELECT seq, body FROM audit_entries WHERE seq >= \(bind: from) ORDER BY seq LIMIT \(bind: Int64(min(limit, Int(Int64.max))))").all()
+            try await database.raw(
+                "SELECT seq, body FROM audit_entries WHERE seq >= \(bind: from) ORDER BY seq LIMIT \(bind: Int64(min(limit, Int(Int64.max))))"
+            ).all()
         }
-        return try rows.map { AuditRow(seq: try $0.decode(column: "seq", as: Int64.self), body: [UInt8](try $0.decode(column: "body", as: Data.self))) }
+        return try rows.map {
+            AuditRow(seq: try $0.decode(column: "seq", as: Int64.self), body: [UInt8](try $0.decode(column: "body", as: Data.self)))
+        }
     }
 
     /// The newest entries first (for listing), at most `limit`, before `beforeSeq` when given.
     public func latestAuditEntries(limit: Int, before beforeSeq: Int64?) async throws -> [AuditRow] {
         let rows = try await run("read latest audit entries") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT seq, body FROM audit_entries WHERE seq < \(bind: beforeSeq ?? Int64.max) ORDER BY seq DESC LIMIT \(bind: limit)
-                """).all()
+                """
+            ).all()
         }
-        return try rows.map { AuditRow(seq: try $0.decode(column: "seq", as: Int64.self), body: [UInt8](try $0.decode(column: "body", as: Data.self))) }
+        return try rows.map {
+            AuditRow(seq: try $0.decode(column: "seq", as: Int64.self), body: [UInt8](try $0.decode(column: "body", as: Data.self)))
+        }
     }
 
     public func auditCount() async throws -> Int64 {
@@ -487,18 +533,21 @@ extension Catalog {
 
     public func addCheckpoint(_ c: CheckpointRow) async throws {
         try await run("store checkpoint \(c.treeSize)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO audit_checkpoints (tree_size, note, issued_micros) VALUES (\(bind: c.treeSize), \(bind: c.note), \(bind: c.issuedMicros))
                 ON CONFLICT (tree_size) DO NOTHING
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func checkpoints() async throws -> [CheckpointRow] {
         let rows = try await run("read checkpoints") { try await database.raw("SELECT * FROM audit_checkpoints ORDER BY tree_size").all() }
         return try rows.map {
-            CheckpointRow(treeSize: try $0.decode(column: "tree_size", as: Int64.self), note: try $0.decode(column: "note", as: String.self),
-                          issuedMicros: try $0.decode(column: "issued_micros", as: Int64.self))
+            CheckpointRow(
+                treeSize: try $0.decode(column: "tree_size", as: Int64.self), note: try $0.decode(column: "note", as: String.self),
+                issuedMicros: try $0.decode(column: "issued_micros", as: Int64.self))
         }
     }
 }

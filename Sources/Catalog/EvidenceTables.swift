@@ -26,9 +26,11 @@ public struct ChainLinkRecord: Sendable, Equatable, Codable {
     public var deletedMicros: Int64?
     public var deletedReason: String?
 
-    public init(cameraID: Int64, position: Int64, segmentID: Int64, startMicros: Int64, duration90k: Int64, frameCount: Int64,
-                byteCount: Int64, sha256: [UInt8], metaSHA256: [UInt8], previousLink: [UInt8], link: [UInt8],
-                deletedMicros: Int64? = nil, deletedReason: String? = nil) {
+    public init(
+        cameraID: Int64, position: Int64, segmentID: Int64, startMicros: Int64, duration90k: Int64, frameCount: Int64,
+        byteCount: Int64, sha256: [UInt8], metaSHA256: [UInt8], previousLink: [UInt8], link: [UInt8],
+        deletedMicros: Int64? = nil, deletedReason: String? = nil
+    ) {
         self.cameraID = cameraID
         self.position = position
         self.segmentID = segmentID
@@ -93,8 +95,10 @@ public struct EvidenceRecord: Sendable, Equatable {
 
     public var isHeld: Bool { releasedMicros == nil }
 
-    public init(id: Int64 = 0, exhibit: String = "", requestingBody: String, caseReference: String, legalBasis: String, purpose: String,
-                createdBy: String, createdByUserID: Int64? = nil, createdMicros: Int64, ranges: [Range]) {
+    public init(
+        id: Int64 = 0, exhibit: String = "", requestingBody: String, caseReference: String, legalBasis: String, purpose: String,
+        createdBy: String, createdByUserID: Int64? = nil, createdMicros: Int64, ranges: [Range]
+    ) {
         self.id = id
         self.createdByUserID = createdByUserID
         self.exhibit = exhibit
@@ -130,8 +134,10 @@ public struct CustodyRecord: Sendable, Equatable {
     public var detail: String?
     public var atMicros: Int64
 
-    public init(id: Int64 = 0, evidenceID: Int64, kind: String, actor: String, counterpart: String? = nil, purpose: String? = nil,
-                detail: String? = nil, atMicros: Int64) {
+    public init(
+        id: Int64 = 0, evidenceID: Int64, kind: String, actor: String, counterpart: String? = nil, purpose: String? = nil,
+        detail: String? = nil, atMicros: Int64
+    ) {
         self.id = id
         self.evidenceID = evidenceID
         self.kind = kind
@@ -241,23 +247,27 @@ extension Catalog {
 
     public func addChainLink(_ l: ChainLinkRecord) async throws {
         try await run("add chain link \(l.cameraID)/\(l.position)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO segment_chain (camera_id, position, segment_id, start_micros, duration_90k, frame_count, byte_count,
                                            sha256, meta_sha256, previous_link, link)
                 VALUES (\(bind: l.cameraID), \(bind: l.position), \(bind: l.segmentID), \(bind: l.startMicros), \(bind: l.duration90k),
                         \(bind: l.frameCount), \(bind: l.byteCount), \(bind: Data(l.sha256)), \(bind: Data(l.metaSHA256)),
                         \(bind: Data(l.previousLink)), \(bind: Data(l.link)))
-                """).run()
+                """
+            ).run()
         }
     }
 
     /// A camera's chain in order, or the part from `position` on.
     public func chainLinks(cameraID: Int64, from position: Int64 = 0, through last: Int64 = .max) async throws -> [ChainLinkRecord] {
         let rows = try await run("chain of camera \(cameraID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT * FROM segment_chain WHERE camera_id = \(bind: cameraID) AND position >= \(bind: position)
                   AND position <= \(bind: last) ORDER BY position
-                """).all()
+                """
+            ).all()
         }
         return try rows.map(Self.chainLink)
     }
@@ -265,7 +275,9 @@ extension Catalog {
     public func chainLinks(segmentIDs: [Int64]) async throws -> [ChainLinkRecord] {
         guard !segmentIDs.isEmpty else { return [] }
         let rows = try await run("chain links of segments") {
-            try await database.raw("SELECT * FROM segment_chain WHERE segment_id IN (\(SQLList(segmentIDs.map { SQLBind($0) }))) ORDER BY camera_id, position").all()
+            try await database.raw(
+                "SELECT * FROM segment_chain WHERE segment_id IN (\(SQLList(segmentIDs.map { SQLBind($0) }))) ORDER BY camera_id, position"
+            ).all()
         }
         return try rows.map(Self.chainLink)
     }
@@ -274,30 +286,36 @@ extension Catalog {
     /// that started at `startMicros`: its chain link is kept, marked deleted.
     public func segmentWasDeleted(cameraID: Int64, startMicros: Int64) async throws -> Bool {
         let rows = try await run("deleted chain link of camera \(cameraID) at \(startMicros)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT 1 AS found FROM segment_chain
                 WHERE camera_id = \(bind: cameraID) AND start_micros = \(bind: startMicros) AND deleted_micros IS NOT NULL LIMIT 1
-                """).all()
+                """
+            ).all()
         }
         return !rows.isEmpty
     }
 
     func markChainLinkDeleted(segmentID: Int64, reason: String) async throws {
         try await run("mark chain link of segment \(segmentID) deleted") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE segment_chain SET deleted_micros = \(bind: clock.nowMicros()), deleted_reason = \(bind: reason)
                 WHERE segment_id = \(bind: segmentID)
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func addChainHead(_ h: ChainHeadRecord) async throws {
         try await run("add chain head \(h.cameraID)/\(h.position)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO chain_heads (camera_id, position, note, signed_micros)
                 VALUES (\(bind: h.cameraID), \(bind: h.position), \(bind: h.note), \(bind: h.signedMicros))
                 ON CONFLICT (camera_id, position) DO NOTHING
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -325,23 +343,25 @@ extension Catalog {
     }
 
     static func chainHead(_ row: any SQLRow) throws -> ChainHeadRecord {
-        ChainHeadRecord(cameraID: try row.decode(column: "camera_id", as: Int64.self), position: try row.decode(column: "position", as: Int64.self),
-                        note: try row.decode(column: "note", as: String.self), signedMicros: try row.decode(column: "signed_micros", as: Int64.self))
+        ChainHeadRecord(
+            cameraID: try row.decode(column: "camera_id", as: Int64.self), position: try row.decode(column: "position", as: Int64.self),
+            note: try row.decode(column: "note", as: String.self), signedMicros: try row.decode(column: "signed_micros", as: Int64.self))
     }
 
     static func chainLink(_ row: any SQLRow) throws -> ChainLinkRecord {
-        ChainLinkRecord(cameraID: try row.decode(column: "camera_id", as: Int64.self), position: try row.decode(column: "position", as: Int64.self),
-                        segmentID: try row.decode(column: "segment_id", as: Int64.self),
-                        startMicros: try row.decode(column: "start_micros", as: Int64.self),
-                        duration90k: try row.decode(column: "duration_90k", as: Int64.self),
-                        frameCount: try row.decode(column: "frame_count", as: Int64.self),
-                        byteCount: try row.decode(column: "byte_count", as: Int64.self),
-                        sha256: [UInt8](try row.decode(column: "sha256", as: Data.self)),
-                        metaSHA256: [UInt8](try row.decode(column: "meta_sha256", as: Data.self)),
-                        previousLink: [UInt8](try row.decode(column: "previous_link", as: Data.self)),
-                        link: [UInt8](try row.decode(column: "link", as: Data.self)),
-                        deletedMicros: try row.decode(column: "deleted_micros", as: Int64?.self),
-                        deletedReason: try row.decode(column: "deleted_reason", as: String?.self))
+        ChainLinkRecord(
+            cameraID: try row.decode(column: "camera_id", as: Int64.self), position: try row.decode(column: "position", as: Int64.self),
+            segmentID: try row.decode(column: "segment_id", as: Int64.self),
+            startMicros: try row.decode(column: "start_micros", as: Int64.self),
+            duration90k: try row.decode(column: "duration_90k", as: Int64.self),
+            frameCount: try row.decode(column: "frame_count", as: Int64.self),
+            byteCount: try row.decode(column: "byte_count", as: Int64.self),
+            sha256: [UInt8](try row.decode(column: "sha256", as: Data.self)),
+            metaSHA256: [UInt8](try row.decode(column: "meta_sha256", as: Data.self)),
+            previousLink: [UInt8](try row.decode(column: "previous_link", as: Data.self)),
+            link: [UInt8](try row.decode(column: "link", as: Data.self)),
+            deletedMicros: try row.decode(column: "deleted_micros", as: Int64?.self),
+            deletedReason: try row.decode(column: "deleted_reason", as: String?.self))
     }
 
     // MARK: Evidence register
@@ -365,21 +385,27 @@ extension Catalog {
         let n = (last.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0) + 1
         stored.exhibit = prefix + String(format: "%06d", n)
         let inserted = try await run("insert exhibit \(stored.exhibit)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO evidence_items (exhibit, requesting_body, case_reference, legal_basis, purpose, created_by, created_by_user_id, created_micros)
                 VALUES (\(bind: stored.exhibit), \(bind: e.requestingBody), \(bind: e.caseReference), \(bind: e.legalBasis),
                         \(bind: e.purpose), \(bind: e.createdBy), \(bind: e.createdByUserID), \(bind: e.createdMicros))
                 RETURNING id
-                """).all()
+                """
+            ).all()
         }
-        guard let id = try inserted.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert exhibit returned no id") }
+        guard let id = try inserted.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert exhibit returned no id")
+        }
         stored.id = id
         for r in e.ranges {
             try await run("insert exhibit range") {
-                try await database.raw("""
+                try await database.raw(
+                    """
                     INSERT INTO evidence_ranges (evidence_id, camera_id, from_micros, to_micros)
                     VALUES (\(bind: id), \(bind: r.cameraID), \(bind: r.fromMicros), \(bind: r.toMicros))
-                    """).run()
+                    """
+                ).run()
             }
         }
         return stored
@@ -402,20 +428,24 @@ extension Catalog {
 
     public func releaseEvidence(id: Int64, by: String, reason: String, atMicros: Int64) async throws {
         try await run("release exhibit \(id)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 UPDATE evidence_items SET released_micros = \(bind: atMicros), released_by = \(bind: by), release_reason = \(bind: reason)
                 WHERE id = \(bind: id) AND released_micros IS NULL
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func addCustody(_ c: CustodyRecord) async throws {
         try await run("insert custody event") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO custody_events (evidence_id, kind, actor, counterpart, purpose, detail, at_micros)
                 VALUES (\(bind: c.evidenceID), \(bind: c.kind), \(bind: c.actor), \(bind: c.counterpart), \(bind: c.purpose),
                         \(bind: c.detail), \(bind: c.atMicros))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -424,10 +454,13 @@ extension Catalog {
             try await database.raw("SELECT * FROM custody_events WHERE evidence_id = \(bind: evidenceID) ORDER BY id").all()
         }
         return try rows.map { row in
-            CustodyRecord(id: try row.decode(column: "id", as: Int64.self), evidenceID: evidenceID, kind: try row.decode(column: "kind", as: String.self),
-                          actor: try row.decode(column: "actor", as: String.self), counterpart: try row.decode(column: "counterpart", as: String?.self),
-                          purpose: try row.decode(column: "purpose", as: String?.self), detail: try row.decode(column: "detail", as: String?.self),
-                          atMicros: try row.decode(column: "at_micros", as: Int64.self))
+            CustodyRecord(
+                id: try row.decode(column: "id", as: Int64.self), evidenceID: evidenceID,
+                kind: try row.decode(column: "kind", as: String.self),
+                actor: try row.decode(column: "actor", as: String.self),
+                counterpart: try row.decode(column: "counterpart", as: String?.self),
+                purpose: try row.decode(column: "purpose", as: String?.self), detail: try row.decode(column: "detail", as: String?.self),
+                atMicros: try row.decode(column: "at_micros", as: Int64.self))
         }
     }
 
@@ -436,11 +469,13 @@ extension Catalog {
     /// Shares exhibit `evidenceID` with `userID`; false when it already was.
     public func addEvidenceShare(evidenceID: Int64, userID: Int64, by: String, atMicros: Int64) async throws -> Bool {
         let rows = try await run("share exhibit \(evidenceID) with user \(userID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 INSERT INTO evidence_shares (evidence_id, user_id, shared_by, shared_micros)
                 VALUES (\(bind: evidenceID), \(bind: userID), \(bind: by), \(bind: atMicros))
                 ON CONFLICT DO NOTHING RETURNING user_id
-                """).all()
+                """
+            ).all()
         }
         return !rows.isEmpty
     }
@@ -448,9 +483,11 @@ extension Catalog {
     /// Ends the sharing of exhibit `evidenceID` with `userID`; false when it was not shared.
     public func removeEvidenceShare(evidenceID: Int64, userID: Int64) async throws -> Bool {
         let rows = try await run("unshare exhibit \(evidenceID) from user \(userID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 DELETE FROM evidence_shares WHERE evidence_id = \(bind: evidenceID) AND user_id = \(bind: userID) RETURNING user_id
-                """).all()
+                """
+            ).all()
         }
         return !rows.isEmpty
     }
@@ -458,15 +495,18 @@ extension Catalog {
     /// Who exhibit `evidenceID` is shared with, by user name.
     public func evidenceShares(evidenceID: Int64) async throws -> [EvidenceShareRecord] {
         let rows = try await run("shares of exhibit \(evidenceID)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT s.user_id, u.name, s.shared_by, s.shared_micros FROM evidence_shares s JOIN users u ON u.id = s.user_id
                 WHERE s.evidence_id = \(bind: evidenceID) ORDER BY u.name
-                """).all()
+                """
+            ).all()
         }
         return try rows.map {
-            EvidenceShareRecord(userID: try $0.decode(column: "user_id", as: Int64.self), userName: try $0.decode(column: "name", as: String.self),
-                                sharedBy: try $0.decode(column: "shared_by", as: String.self),
-                                sharedMicros: try $0.decode(column: "shared_micros", as: Int64.self))
+            EvidenceShareRecord(
+                userID: try $0.decode(column: "user_id", as: Int64.self), userName: try $0.decode(column: "name", as: String.self),
+                sharedBy: try $0.decode(column: "shared_by", as: String.self),
+                sharedMicros: try $0.decode(column: "shared_micros", as: Int64.self))
         }
     }
 
@@ -481,9 +521,11 @@ extension Catalog {
     /// How many custody events of `kind` `actor` caused since `sinceMicros`.
     public func custodyCount(kind: String, actor: String, sinceMicros: Int64) async throws -> Int {
         let rows = try await run("count \(kind) events of \(actor)") {
-            try await database.raw("""
+            try await database.raw(
+                """
                 SELECT COUNT(*) AS n FROM custody_events WHERE kind = \(bind: kind) AND actor = \(bind: actor) AND at_micros >= \(bind: sinceMicros)
-                """).all()
+                """
+            ).all()
         }
         return try rows.first?.decode(column: "n", as: Int.self) ?? 0
     }
@@ -492,7 +534,9 @@ extension Catalog {
     public func heldByEvidence(segmentIDs: [Int64]) async throws -> Set<Int64> {
         guard !segmentIDs.isEmpty else { return [] }
         let rows = try await run("segments under evidence hold") {
-            try await database.raw("SELECT id FROM segments WHERE id IN (\(SQLList(segmentIDs.map { SQLBind($0) }))) AND \(unsafeRaw: Self.underEvidenceHold)").all()
+            try await database.raw(
+                "SELECT id FROM segments WHERE id IN (\(SQLList(segmentIDs.map { SQLBind($0) }))) AND \(unsafeRaw: Self.underEvidenceHold)"
+            ).all()
         }
         return Set(try rows.map { try $0.decode(column: "id", as: Int64.self) })
     }
@@ -502,18 +546,20 @@ extension Catalog {
         let ranges = try await run("ranges of exhibit \(id)") {
             try await database.raw("SELECT * FROM evidence_ranges WHERE evidence_id = \(bind: id) ORDER BY camera_id, from_micros").all()
         }
-        var e = EvidenceRecord(id: id, exhibit: try row.decode(column: "exhibit", as: String.self),
-                               requestingBody: try row.decode(column: "requesting_body", as: String.self),
-                               caseReference: try row.decode(column: "case_reference", as: String.self),
-                               legalBasis: try row.decode(column: "legal_basis", as: String.self),
-                               purpose: try row.decode(column: "purpose", as: String.self),
-                               createdBy: try row.decode(column: "created_by", as: String.self),
-                               createdMicros: try row.decode(column: "created_micros", as: Int64.self),
-                               ranges: try ranges.map {
-                                   EvidenceRecord.Range(cameraID: try $0.decode(column: "camera_id", as: Int64.self),
-                                                        fromMicros: try $0.decode(column: "from_micros", as: Int64.self),
-                                                        toMicros: try $0.decode(column: "to_micros", as: Int64.self))
-                               })
+        var e = EvidenceRecord(
+            id: id, exhibit: try row.decode(column: "exhibit", as: String.self),
+            requestingBody: try row.decode(column: "requesting_body", as: String.self),
+            caseReference: try row.decode(column: "case_reference", as: String.self),
+            legalBasis: try row.decode(column: "legal_basis", as: String.self),
+            purpose: try row.decode(column: "purpose", as: String.self),
+            createdBy: try row.decode(column: "created_by", as: String.self),
+            createdMicros: try row.decode(column: "created_micros", as: Int64.self),
+            ranges: try ranges.map {
+                EvidenceRecord.Range(
+                    cameraID: try $0.decode(column: "camera_id", as: Int64.self),
+                    fromMicros: try $0.decode(column: "from_micros", as: Int64.self),
+                    toMicros: try $0.decode(column: "to_micros", as: Int64.self))
+            })
         e.createdByUserID = try row.decode(column: "created_by_user_id", as: Int64?.self)
         e.releasedMicros = try row.decode(column: "released_micros", as: Int64?.self)
         e.releasedBy = try row.decode(column: "released_by", as: String?.self)

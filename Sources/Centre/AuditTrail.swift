@@ -3,8 +3,8 @@
 // site signs. Appends are group-committed: callers wait until their entry is durable, and
 // all entries that arrive while one batch is being written go into the next.
 
-import Base
 import Audit
+import Base
 import Catalog
 import Foundation
 import Logging
@@ -34,9 +34,11 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var caseReference: String?
     public var detail: String?
 
-    public init(action: AuditAction, result: AuditResult, user: String? = nil, role: String? = nil, address: String? = nil,
-                userAgent: String? = nil, camera: Int64? = nil, cameraName: String? = nil, from: String? = nil, to: String? = nil,
-                purpose: String? = nil, caseReference: String? = nil, detail: String? = nil) {
+    public init(
+        action: AuditAction, result: AuditResult, user: String? = nil, role: String? = nil, address: String? = nil,
+        userAgent: String? = nil, camera: Int64? = nil, cameraName: String? = nil, from: String? = nil, to: String? = nil,
+        purpose: String? = nil, caseReference: String? = nil, detail: String? = nil
+    ) {
         self.action = action.rawValue
         self.result = result.rawValue
         self.user = user
@@ -95,8 +97,10 @@ public actor AuditTrail {
     /// Wall time: each entry's time and each checkpoint's.
     public nonisolated let clock: WallClock
 
-    public init(catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit"),
-                clock: WallClock = .system) async throws {
+    public init(
+        catalog: Catalog, signer: NoteSigner, origin: String, logger: Logger = Logger(label: "vigil.audit"),
+        clock: WallClock = .system
+    ) async throws {
         self.clock = clock
         self.catalog = catalog
         self.signer = signer
@@ -165,7 +169,9 @@ public actor AuditTrail {
 
     /// Writes a batch at the end of the log; when another process (a `vigil` command run
     /// beside the server) appended first, reads its entries and tries again after them.
-    private func write(_ entries: [AuditEntry], change: (@Sendable () async throws -> any Sendable)?) async throws -> ([Int64], any Sendable) {
+    private func write(_ entries: [AuditEntry], change: (@Sendable () async throws -> any Sendable)?) async throws -> (
+        [Int64], any Sendable
+    ) {
         for _ in 0..<20 {
             let base = Int64(leaves.count)
             let time = iso8601(micros: clock.nowMicros())
@@ -205,7 +211,8 @@ public actor AuditTrail {
             let rows = try await catalog.auditEntries(from: Int64(leaves.count), limit: 50_000)
             for row in rows {
                 guard row.seq == Int64(leaves.count) else {
-                    throw VigilError(.invalid, "audit log: entry \(leaves.count) is missing from the store (found \(row.seq)); run `vigil audit verify`")
+                    throw VigilError(
+                        .invalid, "audit log: entry \(leaves.count) is missing from the store (found \(row.seq)); run `vigil audit verify`")
                 }
                 add(leafHash: MerkleTree.leafHash(row.body))
             }
@@ -361,20 +368,22 @@ public actor AuditTrail {
         summary.user = open.names.only
         summary.address = open.addresses.only
         summary.userAgent = open.agents.only
-        let counted = if open.firstLost {
-            "\(total) refused"
-        } else if let seq = open.firstSeq {
-            "\(total) more refused the same way as entry \(seq)"
-        } else {
-            "\(total) more refused the same way as the entry that opened this count"
-        }
+        let counted =
+            if open.firstLost {
+                "\(total) refused"
+            } else if let seq = open.firstSeq {
+                "\(total) more refused the same way as entry \(seq)"
+            } else {
+                "\(total) more refused the same way as the entry that opened this count"
+            }
         var detail = "\(counted) (\(key.reason); \(key.subject))"
         if open.repeats > 0 {
             detail += ", from \(iso8601(micros: open.firstRepeatWall)) to \(iso8601(micros: open.lastRepeatWall))"
         }
         if total > 0 {
             if !open.names.values.isEmpty {
-                detail += "; user names in them: \(open.names.count): " + open.names.values.prefix(20).joined(separator: ", ")
+                detail +=
+                    "; user names in them: \(open.names.count): " + open.names.values.prefix(20).joined(separator: ", ")
                     + (open.names.values.count > 20 || open.names.more ? ", …" : "")
             }
             if summary.address == nil && !open.addresses.values.isEmpty { detail += "; from \(open.addresses.count) addresses" }
@@ -403,7 +412,8 @@ public actor AuditTrail {
                     do {
                         try await self.append(summary)
                     } catch {
-                        logger.error("audit: could not write a summary of repeated refusals (\(summary.action): \(summary.detail ?? "")): \(error)")
+                        logger.error(
+                            "audit: could not write a summary of repeated refusals (\(summary.action): \(summary.detail ?? "")): \(error)")
                     }
                 }
             }
@@ -486,7 +496,8 @@ public actor AuditTrail {
                     // Empty is right for a new log; for one that has signed checkpoints it
                     // is a witness newly added, or one emptied or not mounted: say so.
                     if let latest = latestCheckpoint {
-                        problems.append("""
+                        problems.append(
+                            """
                             \(witness.path) holds no checkpoint, but the log has signed \(latest.treeSize) entries: \
                             a witness newly added, or one emptied or not mounted
                             """)
@@ -510,14 +521,17 @@ public actor AuditTrail {
                 continue
             }
             guard checkpoint.treeSize <= leaves.count else {
-                problems.append("""
+                problems.append(
+                    """
                     the log holds \(leaves.count) entries but \(witness.path) witnessed a checkpoint of \(checkpoint.treeSize): \
                     entries were deleted from its end (or an older catalog was restored)
                     """)
                 continue
             }
             if MerkleTree.root(Array(leaves.prefix(checkpoint.treeSize))) != checkpoint.rootHash {
-                problems.append("the first \(checkpoint.treeSize) entries of the log differ from those \(witness.path) witnessed: the log was rewritten")
+                problems.append(
+                    "the first \(checkpoint.treeSize) entries of the log differ from those \(witness.path) witnessed: the log was rewritten"
+                )
             }
         }
         return problems

@@ -1,5 +1,5 @@
-import Base
 import Audit
+import Base
 import Foundation
 
 /// A place outside the data directory that keeps the newest signed audit checkpoint:
@@ -55,9 +55,15 @@ public struct AuditWitness: Sendable {
             throw VigilError(.failure, "cannot write \(temporary)")
         }
         let fd = open(temporary, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        if fd >= 0 {
+            _ = fsync(fd)
+            close(fd)
+        }
         guard rename(temporary, path) == 0 else { throw VigilError(.invalid, "cannot rename \(temporary) to \(path): errno \(errno)") }
         let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); close(dir) }
+        if dir >= 0 {
+            _ = fsync(dir)
+            close(dir)
+        }
     }
 }

@@ -1,13 +1,13 @@
 import Access
-import Base
 import Audit
+import Base
 import Catalog
 import Crypto
 import Evidence
 import Foundation
 import Media
-import Recording
 import RTSP
+import Recording
 import Synchronization
 
 /// The evidence register's workflow: creating an exhibit (which holds its footage),
@@ -48,8 +48,10 @@ public struct EvidenceRegister: Sendable {
     /// Wall time: custody events, shares, releases, the export quota's day.
     public let clock: WallClock
 
-    public init(catalog: Catalog, store: SampleStore, audit: AuditTrail, keys: SiteKeys, certificate: SiteCertificate,
-                clock: WallClock = .system) {
+    public init(
+        catalog: Catalog, store: SampleStore, audit: AuditTrail, keys: SiteKeys, certificate: SiteCertificate,
+        clock: WallClock = .system
+    ) {
         self.clock = clock
         self.catalog = catalog
         self.store = store
@@ -98,7 +100,9 @@ public struct EvidenceRegister: Sendable {
         let (item, user) = try await sharing(exhibit, name, actor)
         // One answer for every refusal: the register tells no one which accounts exist.
         guard let user, !user.disabled, try await Accounts.principal(of: user, catalog: catalog).may(.viewEvidence) else {
-            throw VigilError(.invalid, "\(exhibit) cannot be shared with \(name): no such account, a disabled one, or one whose role cannot see evidence")
+            throw VigilError(
+                .invalid, "\(exhibit) cannot be shared with \(name): no such account, a disabled one, or one whose role cannot see evidence"
+            )
         }
         guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: clock.nowMicros()) else {
             throw VigilError(.conflict, "\(exhibit) is already shared with \(name)")
@@ -138,8 +142,10 @@ public struct EvidenceRegister: Sendable {
     /// keep every segment it covers until a supervisor releases the hold. `actor` (nil: the
     /// machine's command line) must hold `register-evidence` on each range's camera: an
     /// exhibit reveals its footage to whoever registered it.
-    public func create(ranges: [EvidenceRecord.Range], requestingBody: String, caseReference: String, legalBasis: String,
-                       purpose: String, by agent: Agent, actor: Principal?) async throws -> EvidenceRecord {
+    public func create(
+        ranges: [EvidenceRecord.Range], requestingBody: String, caseReference: String, legalBasis: String,
+        purpose: String, by agent: Agent, actor: Principal?
+    ) async throws -> EvidenceRecord {
         guard Self.requestingBodies.contains(requestingBody) else {
             throw VigilError(.invalid, "requesting body must be one of \(Self.requestingBodies.joined(separator: ", "))")
         }
@@ -155,17 +161,25 @@ public struct EvidenceRegister: Sendable {
             guard r.toMicros - r.fromMicros <= 7 * 86_400_000_000 else { throw VigilError(.invalid, "a range may span at most 7 days") }
             guard let camera = try await catalog.camera(id: r.cameraID) else { throw VigilError(.notFound, "no camera \(r.cameraID)") }
             if let actor, !actor.may(.registerEvidence, camera: camera.id) {
-                throw VigilError(.forbidden, "you may not register evidence over camera \(camera.name): an administrator grants register-evidence per camera")
+                throw VigilError(
+                    .forbidden,
+                    "you may not register evidence over camera \(camera.name): an administrator grants register-evidence per camera")
             }
         }
-        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!,
-                                                                   from: Date(timeIntervalSince1970: Double(now) / 1e6)).year ?? 1970
-        let item = try await catalog.addEvidence(EvidenceRecord(requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
-                                                                purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
-                                                                ranges: ranges), year: year)
+        let year =
+            Calendar(identifier: .gregorian).dateComponents(
+                in: TimeZone(identifier: "UTC")!,
+                from: Date(timeIntervalSince1970: Double(now) / 1e6)
+            ).year ?? 1970
+        let item = try await catalog.addEvidence(
+            EvidenceRecord(
+                requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
+                purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
+                ranges: ranges), year: year)
         let covered = try await coveredSegments(item)
-        try await record(item, kind: .created, agent, purpose: purpose,
-                         detail: "\(ranges.count) range(s), \(covered.count) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)")
+        try await record(
+            item, kind: .created, agent, purpose: purpose,
+            detail: "\(ranges.count) range(s), \(covered.count) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)")
         return item
     }
 
@@ -211,8 +225,11 @@ public struct EvidenceRegister: Sendable {
         for r in removed where r.published {
             do {
                 let item = try await find(r.exhibit)
-                try await record(item, kind: .exportRemoved, agent, purpose: nil,
-                                 detail: "export \(r.id), \(r.bytes) bytes, removed from the server after \(keepDays) days; the recorded footage is not touched")
+                try await record(
+                    item, kind: .exportRemoved, agent, purpose: nil,
+                    detail:
+                        "export \(r.id), \(r.bytes) bytes, removed from the server after \(keepDays) days; the recorded footage is not touched"
+                )
             } catch {
                 failure = failure ?? error
             }
@@ -233,15 +250,21 @@ public struct EvidenceRegister: Sendable {
         return all
     }
 
-    private func record(_ item: EvidenceRecord, kind: CustodyKind, _ agent: Agent, counterpart: String? = nil, purpose: String?,
-                        detail: String?) async throws {
+    private func record(
+        _ item: EvidenceRecord, kind: CustodyKind, _ agent: Agent, counterpart: String? = nil, purpose: String?,
+        detail: String?
+    ) async throws {
         let now = clock.nowMicros()
-        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
-                                                   purpose: purpose, detail: detail, atMicros: now))
+        try await catalog.addCustody(
+            CustodyRecord(
+                evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
+                purpose: purpose, detail: detail, atMicros: now))
         let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
-        try await audit.append(AuditEntry(action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
-                                          userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
-                                          detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)")))
+        try await audit.append(
+            AuditEntry(
+                action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
+                userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
+                detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)")))
     }
 
     // MARK: Export
@@ -255,8 +278,10 @@ public struct EvidenceRegister: Sendable {
     /// a day, counted from the custody record once the user's slot is held (so no two
     /// requests of one user can both pass the count); and the bundle's estimated size
     /// must leave `floorBytes` free on `shelfRoot`'s disk for recording.
-    public func withExportSlot<T>(_ item: EvidenceRecord, by agent: Agent, limit: Int, shelfRoot: String, floorBytes: Int64,
-                                  _ body: () async throws -> T) async throws -> T {
+    public func withExportSlot<T>(
+        _ item: EvidenceRecord, by agent: Agent, limit: Int, shelfRoot: String, floorBytes: Int64,
+        _ body: () async throws -> T
+    ) async throws -> T {
         let estimate = try await coveredSegments(item).reduce(Int64(0)) { $0 + $1.byteCount }
         // Free space on the disk the exports share with the recordings (the shelf's parent,
         // the data directory, exists from the start); not knowing it refuses the export.
@@ -266,10 +291,13 @@ public struct EvidenceRegister: Sendable {
         }
         try exportGate.enter(agent.user, bytes: estimate, free: free, floor: floorBytes)
         do {
-            let made = try await catalog.custodyCount(kind: CustodyKind.exported.rawValue, actor: agent.user, sinceMicros: clock.nowMicros() - 86_400_000_000)
+            let made = try await catalog.custodyCount(
+                kind: CustodyKind.exported.rawValue, actor: agent.user, sinceMicros: clock.nowMicros() - 86_400_000_000)
             guard made < limit else {
-                throw VigilError(.quotaExceeded, "you had the server make \(made) exports in the last 24 hours, the most one user may: "
-                                  + "download what you need from those, or export again once the oldest is a day old")
+                throw VigilError(
+                    .quotaExceeded,
+                    "you had the server make \(made) exports in the last 24 hours, the most one user may: "
+                        + "download what you need from those, or export again once the oldest is a day old")
             }
             let result = try await body()
             exportGate.leave(agent.user)
@@ -296,10 +324,12 @@ public struct EvidenceRegister: Sendable {
             let segments = try await catalog.segments(cameraID: camera.id, from: r.fromMicros, to: r.toMicros)
             guard !segments.isEmpty else { throw VigilError(.notFound, "\(exhibit): no footage of \(camera.name) in range \(n + 1)") }
             guard segments.allSatisfy({ $0.state == .closed }) else {
-                throw VigilError(.conflict, "\(exhibit): \(camera.name) is still recording part of range \(n + 1); export once that segment closes")
+                throw VigilError(
+                    .conflict, "\(exhibit): \(camera.name) is still recording part of range \(n + 1); export once that segment closes")
             }
-            let plan = try await Exporter.plan(catalog: catalog, store: store, cameraID: camera.id,
-                                               from: segments.first!.startMicros, to: segments.last!.endMicros)
+            let plan = try await Exporter.plan(
+                catalog: catalog, store: store, cameraID: camera.id,
+                from: segments.first!.startMicros, to: segments.last!.endMicros)
             guard plan.segmentIDs == segments.map(\.id) else { throw VigilError(.invalid, "\(exhibit): segments changed while exporting") }
             let name = "\(exhibit)-\(n + 1)-\(Self.safe(camera.name)).mp4"
             let path = "\(directory)/\(name)"
@@ -308,39 +338,51 @@ public struct EvidenceRegister: Sendable {
                 unitName: "Vigil (\(site))", unitURL: "", exportTime: UInt64(now / 1_000_000 + OnvifExport.mp4EpochOffset),
                 operatorName: agent.user, sources: [.init(trackID: 1, name: camera.name, url: RTSPURL.redact(camera.url))],
                 startTimes: [(1, OnvifExport.fileTime(unixMicros: plan.firstFrameMicros))])
-            let sha256 = try SignedMP4.seal(path: path, info: info, signer: certificate, userInformation: "exhibit \(exhibit), case \(item.caseReference)")
+            let sha256 = try SignedMP4.seal(
+                path: path, info: info, signer: certificate, userInformation: "exhibit \(exhibit), case \(item.caseReference)")
             // The links of the exported segments, on to a head signed now if need be.
             try await ChainHeads.sign(catalog: catalog, signer: keys.signer, site: site, cameraID: camera.id, clock: clock)
             let links = try await catalog.chainLinks(segmentIDs: plan.segmentIDs)
             guard links.count == segments.count, let last = links.last,
-                  let head = try await catalog.latestChainHead(cameraID: camera.id), head.position >= last.position else {
+                let head = try await catalog.latestChainHead(cameraID: camera.id), head.position >= last.position
+            else {
                 throw VigilError(.invalid, "\(exhibit): the chain of \(camera.name) does not cover the exported segments")
             }
             let continuation = try await catalog.chainLinks(cameraID: camera.id, from: last.position + 1, through: head.position)
-            files.append(Manifest.File(
-                name: name, sha256: sha256, cameraID: camera.id, cameraName: camera.name,
-                requestedFrom: iso8601(micros: r.fromMicros), requestedTo: iso8601(micros: r.toMicros),
-                firstFrame: iso8601(micros: plan.firstFrameMicros), end: iso8601(micros: plan.endMicros),
-                segments: links.map(Self.link), continuation: continuation.map(Self.link), chainHead: head.note,
-                gaps: plan.gaps.map { Manifest.Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason) }))
+            files.append(
+                Manifest.File(
+                    name: name, sha256: sha256, cameraID: camera.id, cameraName: camera.name,
+                    requestedFrom: iso8601(micros: r.fromMicros), requestedTo: iso8601(micros: r.toMicros),
+                    firstFrame: iso8601(micros: plan.firstFrameMicros), end: iso8601(micros: plan.endMicros),
+                    segments: links.map(Self.link), continuation: continuation.map(Self.link), chainHead: head.note,
+                    gaps: plan.gaps.map {
+                        Manifest.Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason)
+                    }))
         }
         // The export enters the audit log, and the manifest carries the proof of it.
         let detail = "exhibit \(exhibit): " + files.map { "\($0.name) sha256 \($0.sha256)" }.joined(separator: ", ")
-        try await catalog.addCustody(CustodyRecord(evidenceID: item.id, kind: CustodyKind.exported.rawValue, actor: agent.user, purpose: item.purpose,
-                                                   detail: detail, atMicros: now))
-        var entry = AuditEntry(action: .evidenceExported, result: .ok, user: agent.user, role: agent.role, address: agent.address,
-                               userAgent: agent.userAgent, purpose: item.purpose, caseReference: item.caseReference, detail: detail)
+        try await catalog.addCustody(
+            CustodyRecord(
+                evidenceID: item.id, kind: CustodyKind.exported.rawValue, actor: agent.user, purpose: item.purpose,
+                detail: detail, atMicros: now))
+        var entry = AuditEntry(
+            action: .evidenceExported, result: .ok, user: agent.user, role: agent.role, address: agent.address,
+            userAgent: agent.userAgent, purpose: item.purpose, caseReference: item.caseReference, detail: detail)
         entry.cameraName = files.map(\.cameraName).joined(separator: ", ")
         let index = try await audit.append(entry)
         let checkpoint = try await audit.checkpoint()
         let proof = try await audit.inclusionProof(index: Int(index), treeSize: Int(checkpoint.treeSize))
-        guard let body = try await catalog.auditEntries(from: index, limit: 1).first?.body else { throw VigilError(.invalid, "export entry not stored") }
+        guard let body = try await catalog.auditEntries(from: index, limit: 1).first?.body else {
+            throw VigilError(.invalid, "export entry not stored")
+        }
         let manifest = Manifest(
             site: site, exportedAt: iso8601(micros: now), exportedBy: agent.user,
-            exhibit: .init(number: item.exhibit, requestingBody: item.requestingBody, caseReference: item.caseReference, legalBasis: item.legalBasis,
-                           purpose: item.purpose, createdBy: item.createdBy, created: iso8601(micros: item.createdMicros)),
+            exhibit: .init(
+                number: item.exhibit, requestingBody: item.requestingBody, caseReference: item.caseReference, legalBasis: item.legalBasis,
+                purpose: item.purpose, createdBy: item.createdBy, created: iso8601(micros: item.createdMicros)),
             siteVerifierKey: keys.signer.verifier.encoded, files: files,
-            audit: .init(index: Int(index), entry: Data(body).base64EncodedString(), checkpoint: checkpoint.note, proof: proof.map { hex($0) }))
+            audit: .init(
+                index: Int(index), entry: Data(body).base64EncodedString(), checkpoint: checkpoint.note, proof: proof.map { hex($0) }))
         let bytes = try manifest.encoded()
         try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/\(Manifest.fileName)"))
         try (Data(try certificate.sign(SHA256.hash(data: bytes))).base64EncodedString() + "\n")
@@ -350,9 +392,10 @@ public struct EvidenceRegister: Sendable {
     }
 
     static func link(_ l: ChainLinkRecord) -> Manifest.Link {
-        Manifest.Link(position: l.position, segment: l.segmentID, start: iso8601(micros: l.startMicros), startMicros: l.startMicros,
-                      duration90k: l.duration90k, frames: l.frameCount, bytes: l.byteCount, sha256: hex(l.sha256),
-                      metaSHA256: hex(l.metaSHA256), previousLink: hex(l.previousLink), link: hex(l.link))
+        Manifest.Link(
+            position: l.position, segment: l.segmentID, start: iso8601(micros: l.startMicros), startMicros: l.startMicros,
+            duration90k: l.duration90k, frames: l.frameCount, bytes: l.byteCount, sha256: hex(l.sha256),
+            metaSHA256: hex(l.metaSHA256), previousLink: hex(l.previousLink), link: hex(l.link))
     }
 
     static func safe(_ name: String) -> String {
@@ -381,10 +424,13 @@ final class ExportGate: Sendable {
             }
             let writing = users.values.reduce(0, +)
             guard free - writing - bytes >= floor else {
-                throw VigilError(.insufficientStorage, String(format: "this export needs about %.1f GB and the server has %.1f GB free "
-                                                               + "(%.1f GB of it taken by exports being written), of which %.1f GB stay for "
-                                                               + "recording: remove older exports first",
-                                                               Double(bytes) / 1e9, Double(free) / 1e9, Double(writing) / 1e9, Double(floor) / 1e9))
+                throw VigilError(
+                    .insufficientStorage,
+                    String(
+                        format: "this export needs about %.1f GB and the server has %.1f GB free "
+                            + "(%.1f GB of it taken by exports being written), of which %.1f GB stay for "
+                            + "recording: remove older exports first",
+                        Double(bytes) / 1e9, Double(free) / 1e9, Double(writing) / 1e9, Double(floor) / 1e9))
             }
             users[user] = bytes
         }

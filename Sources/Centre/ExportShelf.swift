@@ -71,7 +71,9 @@ public struct ExportShelf: Sendable {
             guard !FileManager.default.fileExists(atPath: "\(parent)/\(id)") else { continue }
             // mkdir fails when the directory exists: two exports never share one.
             if mkdir("\(parent)/.\(id)", 0o750) == 0 { return (id, "\(parent)/.\(id)") }
-            guard errno == EEXIST else { throw VigilError(.invalid, "cannot create an export directory in \(parent): \(String(cString: strerror(errno)))") }
+            guard errno == EEXIST else {
+                throw VigilError(.invalid, "cannot create an export directory in \(parent): \(String(cString: strerror(errno)))")
+            }
         }
         throw VigilError(.conflict, "too many exports of \(exhibit) in one second")
     }
@@ -101,14 +103,17 @@ public struct ExportShelf: Sendable {
     static func files(in directory: String) -> [File] {
         names(in: directory).filter(isName).compactMap { name in
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"),
-                  attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
+                attributes[.type] as? FileAttributeType == .typeRegular
+            else { return nil }
             return File(name: name, bytes: (attributes[.size] as? NSNumber)?.int64Value ?? 0)
         }
     }
 
     /// The path of one exported file, if `exhibit`, `export` and `name` name one that exists.
     public func file(exhibit: String, export: String, name: String) -> String? {
-        guard exports(exhibit: exhibit).first(where: { $0.id == export })?.files.contains(where: { $0.name == name }) == true else { return nil }
+        guard exports(exhibit: exhibit).first(where: { $0.id == export })?.files.contains(where: { $0.name == name }) == true else {
+            return nil
+        }
         return "\(root)/\(exhibit)/\(export)/\(name)"
     }
 
@@ -151,6 +156,8 @@ public struct ExportShelf: Sendable {
     /// Letters, digits, `-`, `_` and `.`, not starting with a dot: no separators, no `..`.
     static func isName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 200 && !s.hasPrefix(".")
-            && s.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0) }
+            && s.unicodeScalars.allSatisfy {
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0)
+            }
     }
 }

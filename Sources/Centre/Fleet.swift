@@ -38,7 +38,8 @@ public enum CameraRules {
             throw VigilError(.invalid, "give camera credentials as username/password, not inside the URL")
         }
         guard (1...RetentionPolicy.maximumDays).contains(c.retentionDays) else {
-            throw VigilError(.invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
+            throw VigilError(
+                .invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
         }
         let lengths = RecorderConfiguration.allowedSegmentSeconds
         guard lengths.contains(c.segmentSeconds) else {
@@ -107,8 +108,10 @@ public actor RecorderFleet {
     /// How often each camera's chain head is signed while it records (and once when it stops).
     private let signEvery: Duration
 
-    public init(catalog: Catalog, store: SampleStore, keys: SiteKeys, live: LiveHub, policy: RetentionPolicy, logger: Logger,
-                signEvery: Duration = .seconds(60), clock: WallClock = .system) {
+    public init(
+        catalog: Catalog, store: SampleStore, keys: SiteKeys, live: LiveHub, policy: RetentionPolicy, logger: Logger,
+        signEvery: Duration = .seconds(60), clock: WallClock = .system
+    ) {
         self.clock = clock
         self.signEvery = signEvery
         self.catalog = catalog
@@ -131,7 +134,9 @@ public actor RecorderFleet {
             await reconcile()
             if ContinuousClock.now - lastRetention >= .seconds(60) {
                 lastRetention = .now
-                do { _ = try await Retention.enforce(catalog: catalog, store: store, policy: policy, wallClock: clock, logger: logger) } catch {
+                do {
+                    _ = try await Retention.enforce(catalog: catalog, store: store, policy: policy, wallClock: clock, logger: logger)
+                } catch {
                     logger.error("retention: \(error)")
                 }
             }
@@ -192,9 +197,10 @@ public actor RecorderFleet {
         var located = endpoint
         // Read in batches while nobody watches the camera live, packet by packet while someone does.
         located.readBatching = ReadBatching { live.viewerCount(camera: camera.id) > 0 }
-        let pipeline = CameraPipeline(camera: camera, endpoint: located, catalog: catalog, store: store, runIDs: runIDs,
-                                      configuration: configuration, policy: policy, committer: committer, signer: keys.signer,
-                                      signEvery: signEvery, clock: clock, logger: logger)
+        let pipeline = CameraPipeline(
+            camera: camera, endpoint: located, catalog: catalog, store: store, runIDs: runIDs,
+            configuration: configuration, policy: policy, committer: committer, signer: keys.signer,
+            signEvery: signEvery, clock: clock, logger: logger)
         let recorder = pipeline.recorder
         logger.info("recording \(camera.name) from \(camera.url)")
         return Task {
@@ -202,7 +208,8 @@ public actor RecorderFleet {
             do {
                 try await pipeline.run { event in
                     Self.note(event, camera: camera.id, meters: meters, live: live, clock: clock)
-                    if case .frames = event {} else {
+                    if case .frames = event {
+                    } else {
                         let committed = await recorder.statistics.committedThroughMicros
                         meters.withLock { $0[camera.id, default: Meter()].status.committedThroughMicros = committed }
                     }

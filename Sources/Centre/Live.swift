@@ -89,7 +89,10 @@ public final class LiveViewer: Sendable {
                         let f = s.frames[s.head]
                         s.head += 1
                         s.bytes -= f.frame.data.count
-                        if s.head == s.frames.count { s.frames = []; s.head = 0 }
+                        if s.head == s.frames.count {
+                            s.frames = []
+                            s.head = 0
+                        }
                         return .some(f)
                     }
                     if s.closed { return .some(nil) }
@@ -210,8 +213,10 @@ public struct LiveMuxer: Sendable {
         var out: [Output] = []
         if parameters != f.parameters {
             parameters = f.parameters
-            out.append(.initialization(codec: f.parameters.rfc6381Codec, width: f.parameters.width, height: f.parameters.height,
-                                       segment: MP4.initSegment(parameters: f.parameters)))
+            out.append(
+                .initialization(
+                    codec: f.parameters.rfc6381Codec, width: f.parameters.width, height: f.parameters.height,
+                    segment: MP4.initSegment(parameters: f.parameters)))
         }
         var base = baseTimestamp ?? f.frame.timestamp
         if let last = lastTimestamp {
@@ -227,8 +232,11 @@ public struct LiveMuxer: Sendable {
         lastTimestamp = f.frame.timestamp
         sequence &+= 1
         let entry = SampleEntry(duration: lastDuration, byteCount: UInt32(f.frame.data.count), isKey: f.frame.isKey)
-        out.append(.media(MP4.mediaSegment(sequenceNumber: sequence, baseDecodeTime: max(0, f.frame.timestamp - base),
-                                           frames: [(entry, f.frame.data)])))
+        out.append(
+            .media(
+                MP4.mediaSegment(
+                    sequenceNumber: sequence, baseDecodeTime: max(0, f.frame.timestamp - base),
+                    frames: [(entry, f.frame.data)])))
         return out
     }
 }

@@ -2,8 +2,8 @@
 // the Ed25519 key that signs audit checkpoints, and the key that seals camera passwords in
 // the catalog. The public half of the signing key is written beside it for verifiers.
 
-import Base
 import Audit
+import Base
 import Crypto
 import Foundation
 
@@ -18,19 +18,25 @@ public struct SiteKeys: Sendable {
 
     /// Loads the keys under `directory`, creating any that are missing.
     public static func loadOrCreate(directory: String, siteName: String) throws -> SiteKeys {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let signingRaw = try secret(at: "\(directory)/\(signingKeyFile)") { Curve25519.Signing.PrivateKey().rawRepresentation }
         let key = try Curve25519.Signing.PrivateKey(rawRepresentation: signingRaw)
         let vkeyPath = "\(directory)/\(verifierKeyFile)"
         // The key keeps the name it was first published under, whatever a later config says.
-        let published = (try? String(contentsOfFile: vkeyPath, encoding: .utf8)).flatMap { try? NoteVerifier(encoded: $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        let signer = try NoteSigner(name: published?.publicKey.rawRepresentation == key.publicKey.rawRepresentation ? published!.name : siteName, key: key)
+        let published = (try? String(contentsOfFile: vkeyPath, encoding: .utf8)).flatMap {
+            try? NoteVerifier(encoded: $0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let signer = try NoteSigner(
+            name: published?.publicKey.rawRepresentation == key.publicKey.rawRepresentation ? published!.name : siteName, key: key)
         let encoded = signer.verifier.encoded + "\n"
         if (try? String(contentsOfFile: vkeyPath, encoding: .utf8)) != encoded {
             try encoded.write(toFile: vkeyPath, atomically: true, encoding: .utf8)
         }
-        let credentialRaw = try secret(at: "\(directory)/\(credentialKeyFile)") { SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) } }
+        let credentialRaw = try secret(at: "\(directory)/\(credentialKeyFile)") {
+            SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        }
         return SiteKeys(signer: signer, credentialKey: SymmetricKey(data: credentialRaw))
     }
 

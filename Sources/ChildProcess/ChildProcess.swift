@@ -19,7 +19,8 @@ public enum ChildProcess {
 
     /// Starts a program in the background, its output appended to `log`.
     /// `extraEnvironment` is added to this process's environment for the child.
-    public static func spawn(_ path: String, _ arguments: [String], log: String, extraEnvironment: [String: String] = [:]) throws -> Process {
+    public static func spawn(_ path: String, _ arguments: [String], log: String, extraEnvironment: [String: String] = [:]) throws -> Process
+    {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
@@ -72,7 +73,9 @@ public enum ChildProcess {
         let outPath = base + ".out", errPath = base + ".err", inPath = base + ".in"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        if let input { _ = FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600]) }
+        if let input {
+            _ = FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600])
+        }
         defer {
             for file in [outPath, errPath, inPath] { try? FileManager.default.removeItem(atPath: file) }
         }
@@ -106,7 +109,8 @@ public enum ChildProcess {
     /// User + system CPU seconds of a process, from /proc/<pid>/stat (fields 14 and 15).
     public static func cpuSeconds(_ pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return 0 }
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the ")" the state is field 3, so utime (14) is index 11 and stime (15) index 12.
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }

@@ -16,8 +16,10 @@ struct FileDigests {
 
     /// `meta` must lie within the file; `runs` must be ascending and not overlap. Reads are
     /// `chunkSize` bytes (tests make it small to cross every boundary).
-    static func compute(_ file: FileHandle, size: Int64, meta: Range<Int64>, signingInputs: [[UInt8]],
-                        runs: [Range<Int64>], chunkSize: Int = 8 << 20) throws -> FileDigests {
+    static func compute(
+        _ file: FileHandle, size: Int64, meta: Range<Int64>, signingInputs: [[UInt8]],
+        runs: [Range<Int64>], chunkSize: Int = 8 << 20
+    ) throws -> FileDigests {
         guard meta.lowerBound >= 0, meta.upperBound <= size else { throw EvidenceError("the meta box lies outside the file") }
         guard zip(runs, runs.dropFirst()).allSatisfy({ $0.upperBound <= $1.lowerBound }), runs.allSatisfy({ $0.upperBound <= size }) else {
             throw EvidenceError("media runs out of order or outside the file")

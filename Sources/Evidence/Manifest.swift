@@ -22,8 +22,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var purpose: String
         public var createdBy: String
         public var created: String
-        public init(number: String, requestingBody: String, caseReference: String, legalBasis: String, purpose: String,
-                    createdBy: String, created: String) {
+        public init(
+            number: String, requestingBody: String, caseReference: String, legalBasis: String, purpose: String,
+            createdBy: String, created: String
+        ) {
             self.number = number
             self.requestingBody = requestingBody
             self.caseReference = caseReference
@@ -47,8 +49,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var metaSHA256: String
         public var previousLink: String
         public var link: String
-        public init(position: Int64, segment: Int64, start: String, startMicros: Int64, duration90k: Int64, frames: Int64, bytes: Int64,
-                    sha256: String, metaSHA256: String, previousLink: String, link: String) {
+        public init(
+            position: Int64, segment: Int64, start: String, startMicros: Int64, duration90k: Int64, frames: Int64, bytes: Int64,
+            sha256: String, metaSHA256: String, previousLink: String, link: String
+        ) {
             self.position = position
             self.segment = segment
             self.start = start
@@ -90,8 +94,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// The signed chain head (C2SP note) at the last link of `segments + continuation`.
         public var chainHead: String
         public var gaps: [Gap]
-        public init(name: String, sha256: String, cameraID: Int64, cameraName: String, requestedFrom: String, requestedTo: String,
-                    firstFrame: String, end: String, segments: [Link], continuation: [Link], chainHead: String, gaps: [Gap]) {
+        public init(
+            name: String, sha256: String, cameraID: Int64, cameraName: String, requestedFrom: String, requestedTo: String,
+            firstFrame: String, end: String, segments: [Link], continuation: [Link], chainHead: String, gaps: [Gap]
+        ) {
             self.name = name
             self.sha256 = sha256
             self.cameraID = cameraID
@@ -134,8 +140,10 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var files: [File]
     public var audit: AuditProof?
 
-    public init(site: String, exportedAt: String, exportedBy: String, exhibit: Exhibit, siteVerifierKey: String, files: [File],
-                audit: AuditProof?) {
+    public init(
+        site: String, exportedAt: String, exportedBy: String, exhibit: Exhibit, siteVerifierKey: String, files: [File],
+        audit: AuditProof?
+    ) {
         self.site = site
         self.exportedAt = exportedAt
         self.exportedBy = exportedBy

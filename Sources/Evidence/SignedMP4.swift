@@ -1,10 +1,10 @@
-import Base
-import _CryptoExtras
 import Audit
+import Base
 import Crypto
 import Foundation
 import Media
 import X509
+import _CryptoExtras
 
 /// Sealing and checking ONVIF-signed MP4 files. The signature of signing instance i is
 /// RSASSA-PSS over SHA-256 of the whole file as it was when instance i was made: the
@@ -13,9 +13,12 @@ public enum SignedMP4 {
     /// Appends the ONVIF `meta` box to a finished MP4 and signs the file in place.
     /// Returns the SHA-256 of the sealed file (hex), from the same read as the signature's.
     @discardableResult
-    public static func seal(path: String, info: OnvifExport.ExportInfo, signer: SiteCertificate, userInformation: String? = nil) throws -> String {
-        let instance = OnvifExport.SigningInstance(signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
-                                                   algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
+    public static func seal(path: String, info: OnvifExport.ExportInfo, signer: SiteCertificate, userInformation: String? = nil) throws
+        -> String
+    {
+        let instance = OnvifExport.SigningInstance(
+            signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
+            algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
         let meta = OnvifExport.metaBox(info: info, instance: instance)
         let file = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         defer { try? file.close() }
@@ -31,10 +34,13 @@ public enum SignedMP4 {
         let file = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         defer { try? file.close() }
         let (metaBox, meta) = try locateMeta(file)
-        guard metaBox.end == Int64(try file.seekToEnd()) else { throw EvidenceError("the meta box is not the file's last box; cannot add a signature") }
+        guard metaBox.end == Int64(try file.seekToEnd()) else {
+            throw EvidenceError("the meta box is not the file's last box; cannot add a signature")
+        }
         let parsed = try OnvifExport.parseMeta(meta)
-        let instance = OnvifExport.SigningInstance(signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
-                                                   algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
+        let instance = OnvifExport.SigningInstance(
+            signature: [UInt8](repeating: 0, count: signer.signatureLength), certificate: signer.der,
+            algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32, userInformation: userInformation)
         let grown = OnvifExport.appending(instance, to: meta, parsed: parsed)
         try file.truncate(atOffset: UInt64(metaBox.offset))
         try file.seek(toOffset: UInt64(metaBox.offset))
@@ -48,7 +54,9 @@ public enum SignedMP4 {
     /// and with the signed box.
     private static func sign(file: FileHandle, metaOffset: Int64, meta: [UInt8], instance: Int, signer: SiteCertificate) throws -> String {
         let parsed = try OnvifExport.parseMeta(meta)
-        guard Int64(try file.seekToEnd()) == metaOffset + Int64(meta.count) else { throw EvidenceError("the meta box is not the file's last box") }
+        guard Int64(try file.seekToEnd()) == metaOffset + Int64(meta.count) else {
+            throw EvidenceError("the meta box is not the file's last box")
+        }
         var prefix = SHA256()
         try feed(&prefix, file, from: 0, to: metaOffset)
         var signing = prefix
@@ -107,33 +115,44 @@ public enum SignedMP4 {
         let digests = try FileDigests.compute(file, size: size, meta: metaBox.offset..<metaBox.end, signingInputs: inputs, runs: runs ?? [])
         var reports: [SignatureReport] = []
         for (i, entry) in parsed.instances.enumerated() {
-            var report = SignatureReport(subject: "(unreadable certificate)", certificateDER: entry.instance.certificate,
-                                         userInformation: entry.instance.userInformation, valid: false,
-                                         trusted: pinned.isEmpty ? nil : pinned.contains(entry.instance.certificate))
+            var report = SignatureReport(
+                subject: "(unreadable certificate)", certificateDER: entry.instance.certificate,
+                userInformation: entry.instance.userInformation, valid: false,
+                trusted: pinned.isEmpty ? nil : pinned.contains(entry.instance.certificate))
             do {
                 let certificate = try Certificate(derEncoded: entry.instance.certificate)
                 report.subject = certificate.subject.description
-                guard let key = _RSA.Signing.PublicKey(certificate.publicKey) else { throw EvidenceError("the certificate's key is not RSA") }
-                guard key.keySizeInBits >= 2048 else { throw EvidenceError("RSA key of \(key.keySizeInBits) bits (at least 2048 required)") }
+                guard let key = _RSA.Signing.PublicKey(certificate.publicKey) else {
+                    throw EvidenceError("the certificate's key is not RSA")
+                }
+                guard key.keySizeInBits >= 2048 else {
+                    throw EvidenceError("RSA key of \(key.keySizeInBits) bits (at least 2048 required)")
+                }
                 guard let algorithm = entry.instance.algorithm else {
                     throw EvidenceError("signed with the ONVIF default (RSASSA-PSS, 20-byte salt), which this verifier does not support")
                 }
-                guard algorithm == SignatureAlgorithms.rsaPSSSHA256Salt32 else { throw EvidenceError("unsupported signature algorithm in sigC") }
-                report.valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: entry.instance.signature),
-                                                    for: digests.signing[i], padding: .PSS)
+                guard algorithm == SignatureAlgorithms.rsaPSSSHA256Salt32 else {
+                    throw EvidenceError("unsupported signature algorithm in sigC")
+                }
+                report.valid = key.isValidSignature(
+                    _RSA.Signing.RSASignature(rawRepresentation: entry.instance.signature),
+                    for: digests.signing[i], padding: .PSS)
                 if !report.valid { report.problem = "signature \(i + 1) does not match the file: the file was changed after it was signed" }
             } catch {
                 report.problem = "signature \(i + 1): \(error)"
             }
             reports.append(report)
         }
-        return Report(info: parsed.info, signatures: reports, mediaData: mdat, sha256: hex(Array(digests.whole)),
-                      mediaRunDigests: runs == nil ? nil : digests.runs.map { hex(Array($0)) })
+        return Report(
+            info: parsed.info, signatures: reports, mediaData: mdat, sha256: hex(Array(digests.whole)),
+            mediaRunDigests: runs == nil ? nil : digests.runs.map { hex(Array($0)) })
     }
 
     /// For a file whose signatures cannot be read: where its media data lies, its SHA-256
     /// and the digests of its media runs, in one read.
-    public static func digests(path: String, mediaRuns: [Int64]) throws -> (mediaData: Range<Int64>?, sha256: String, mediaRunDigests: [String]?) {
+    public static func digests(path: String, mediaRuns: [Int64]) throws -> (
+        mediaData: Range<Int64>?, sha256: String, mediaRunDigests: [String]?
+    ) {
         let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? file.close() }
         let size = Int64(try file.seekToEnd())
@@ -146,7 +165,9 @@ public enum SignedMP4 {
 
     /// Consecutive runs of the given sizes from the start of `mdat`, if they fill it exactly.
     static func layout(_ sizes: [Int64], in mdat: Range<Int64>?) -> [Range<Int64>]? {
-        guard let mdat, !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), let total = checkedSum(sizes), total == Int64(mdat.count) else { return nil }
+        guard let mdat, !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }), let total = checkedSum(sizes), total == Int64(mdat.count) else {
+            return nil
+        }
         var at = mdat.lowerBound
         return sizes.map { n in
             defer { at += n }
@@ -157,7 +178,8 @@ public enum SignedMP4 {
     /// The file-level `meta` box and its bytes; `top` is the file's top-level boxes when
     /// the caller already read them.
     static func locateMeta(_ file: FileHandle, top known: [OnvifExport.BoxHeader]? = nil) throws -> (OnvifExport.BoxHeader, [UInt8]) {
-        let top = try known ?? OnvifExport.boxes(from: 0, to: Int64(try file.seekToEnd())) { offset, count in try read(file, offset, count) }
+        let top =
+            try known ?? OnvifExport.boxes(from: 0, to: Int64(try file.seekToEnd())) { offset, count in try read(file, offset, count) }
         guard let box = top.last(where: { $0.type == "meta" }) else {
             throw EvidenceError("no file-level meta box: this MP4 carries no ONVIF export signature")
         }

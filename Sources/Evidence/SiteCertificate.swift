@@ -5,11 +5,11 @@
 // register's workflow (Centre) or how the bytes were recorded (Recording).
 
 import Base
-import _CryptoExtras
 import Crypto
 import Foundation
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// The site's export-signing identity: an RSA-3072 key (RSASSA-PSS, as the ONVIF Export
 /// File Format requires RSA) and a self-signed X.509 certificate for it, created on first
@@ -26,15 +26,19 @@ public struct SiteCertificate: Sendable {
     public var pem: String { (try? certificate.serializeAsPEM().pemString) ?? "" }
 
     public static func loadOrCreate(directory: String, siteName: String) throws -> SiteCertificate {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let keyPath = "\(directory)/\(keyFile)", certPath = "\(directory)/\(certificateFile)"
         let key: _RSA.Signing.PrivateKey
         if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
             key = try _RSA.Signing.PrivateKey(pemRepresentation: pem)
         } else {
             key = try _RSA.Signing.PrivateKey(keySize: .bits3072)
-            guard FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8),
-                                                 attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: keyPath, contents: Data(key.pemRepresentation.utf8),
+                    attributes: [.posixPermissions: 0o600])
+            else {
                 throw EvidenceError("cannot write \(keyPath)")
             }
         }

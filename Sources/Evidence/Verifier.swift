@@ -1,11 +1,11 @@
-import Base
-import _CryptoExtras
 import Audit
+import Base
 import Crypto
 import Foundation
 import Integrity
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// `vigil verify`: checks an evidence bundle (a directory with `manifest.json`) or a
 /// single signed MP4, offline, trusting nothing but the files and the certificates the
@@ -29,7 +29,9 @@ public enum EvidenceVerifier {
     public struct Report: Sendable {
         public var findings: [Finding] = []
         public var passed: Bool { !findings.contains { $0.status == .fail } && findings.contains { $0.status == .pass } }
-        mutating func add(_ check: String, _ status: Status, _ detail: String) { findings.append(Finding(check: check, status: status, detail: detail)) }
+        mutating func add(_ check: String, _ status: Status, _ detail: String) {
+            findings.append(Finding(check: check, status: status, detail: detail))
+        }
     }
 
     /// Verifies `path` (bundle directory, its manifest, or an MP4) against `pinned` certificates (PEM).
@@ -77,11 +79,14 @@ public enum EvidenceVerifier {
             if digest == file.sha256 {
                 report.add("since export", .pass, "\(file.name): SHA-256 \(digest) is the one the signed manifest lists")
             } else {
-                report.add("since export", .fail, "\(file.name): SHA-256 is \(digest), the manifest lists \(file.sha256): the file was changed after export")
+                report.add(
+                    "since export", .fail,
+                    "\(file.name): SHA-256 is \(digest), the manifest lists \(file.sha256): the file was changed after export")
             }
             if let vkey {
-                checkRecording(file: file, media: inspected?.mediaData ?? plain?.mediaData,
-                               digests: inspected?.mediaRunDigests ?? plain?.mediaRunDigests, verifier: vkey, into: &report)
+                checkRecording(
+                    file: file, media: inspected?.mediaData ?? plain?.mediaData,
+                    digests: inspected?.mediaRunDigests ?? plain?.mediaRunDigests, verifier: vkey, into: &report)
             }
             if file.gaps.isEmpty {
                 report.add("gaps", .info, "\(file.name): no gap in \(file.requestedFrom) – \(file.requestedTo)")
@@ -97,7 +102,8 @@ public enum EvidenceVerifier {
     /// Reports each signing instance of an MP4; returns what the inspection found (nil
     /// when the file could not be read as a signed MP4).
     @discardableResult
-    static func checkSignatures(of path: String, pinned: [[UInt8]], mediaRuns: [Int64] = [], into report: inout Report) -> SignedMP4.Report? {
+    static func checkSignatures(of path: String, pinned: [[UInt8]], mediaRuns: [Int64] = [], into report: inout Report) -> SignedMP4.Report?
+    {
         let name = (path as NSString).lastPathComponent
         let inspected: SignedMP4.Report
         do {
@@ -106,8 +112,10 @@ public enum EvidenceVerifier {
             report.add("signature", .fail, "\(name): \(error)")
             return nil
         }
-        report.add("export", .info, "\(name): exported by \(inspected.info.unitName) (\(inspected.info.operatorName)), cameras: "
-                   + inspected.info.sources.map(\.name).joined(separator: ", "))
+        report.add(
+            "export", .info,
+            "\(name): exported by \(inspected.info.unitName) (\(inspected.info.operatorName)), cameras: "
+                + inspected.info.sources.map(\.name).joined(separator: ", "))
         var anyTrusted = false
         for (i, s) in inspected.signatures.enumerated() {
             let who = "\(name) signature \(i + 1) by \(s.subject)" + (s.userInformation.map { " (\($0))" } ?? "")
@@ -118,7 +126,9 @@ public enum EvidenceVerifier {
             }
             switch s.trusted {
             case nil: report.add("signer", .info, "\(who): no certificate pinned (--trust): the signer is only self-consistent")
-            case true?: anyTrusted = anyTrusted || s.valid; report.add("signer", s.valid ? .pass : .fail, "\(who): signer trusted (pinned certificate)")
+            case true?:
+                anyTrusted = anyTrusted || s.valid
+                report.add("signer", s.valid ? .pass : .fail, "\(who): signer trusted (pinned certificate)")
             case false?: report.add("signer", .info, "\(who): \(s.valid ? "valid signature, " : "")untrusted signer")
             }
         }
@@ -131,9 +141,11 @@ public enum EvidenceVerifier {
     static func checkManifestSignature(directory: String, manifest: [UInt8], pinned: [[UInt8]], into report: inout Report) throws {
         let certPath = directory + "/" + Manifest.certificateFileName, sigPath = directory + "/" + Manifest.signatureFileName
         guard let pem = try? String(contentsOfFile: certPath, encoding: .utf8),
-              let sigText = try? String(contentsOfFile: sigPath, encoding: .utf8),
-              let signature = Data(base64Encoded: sigText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            report.add("signature", .fail, "manifest: \(Manifest.signatureFileName) or \(Manifest.certificateFileName) is missing or unreadable")
+            let sigText = try? String(contentsOfFile: sigPath, encoding: .utf8),
+            let signature = Data(base64Encoded: sigText.trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            report.add(
+                "signature", .fail, "manifest: \(Manifest.signatureFileName) or \(Manifest.certificateFileName) is missing or unreadable")
             return
         }
         let certificate = try Certificate(pemEncoded: pem)
@@ -144,20 +156,24 @@ public enum EvidenceVerifier {
         if key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: manifest), padding: .PSS) {
             report.add("signature", .pass, "manifest: valid signature by \(certificate.subject)")
         } else {
-            report.add("signature", .fail, "manifest: the signature does not match \(Manifest.fileName): the manifest was changed after export")
+            report.add(
+                "signature", .fail, "manifest: the signature does not match \(Manifest.fileName): the manifest was changed after export")
         }
         if !pinned.isEmpty {
             var serializer = DER.Serializer()
             try serializer.serialize(certificate)
             let trusted = pinned.contains(serializer.serializedBytes)
-            report.add("signer", trusted ? .pass : .fail, "manifest: " + (trusted ? "signer trusted (pinned certificate)" : "untrusted signer"))
+            report.add(
+                "signer", trusted ? .pass : .fail, "manifest: " + (trusted ? "signer trusted (pinned certificate)" : "untrusted signer"))
         }
     }
 
     /// The MP4's media data against the segments (`digests`: SHA-256 of each segment's
     /// stretch of it), and the segments' links to a signed head.
-    static func checkRecording(file: Manifest.File, media: Range<Int64>?, digests: [String]?, verifier: NoteVerifier,
-                               into report: inout Report) {
+    static func checkRecording(
+        file: Manifest.File, media: Range<Int64>?, digests: [String]?, verifier: NoteVerifier,
+        into report: inout Report
+    ) {
         let name = file.name
         func fail(_ detail: String) { report.add("since recording", .fail, "\(name): \(detail)") }
         guard let media else { return fail("no media data (mdat) in the file") }
@@ -171,7 +187,9 @@ public enum EvidenceVerifier {
         var problems = 0
         for (s, digest) in zip(file.segments, digests) {
             if digest != s.sha256 {
-                fail("media bytes \(offset)…\(offset + s.bytes) differ from segment \(s.segment) as recorded at \(s.start) (chain position \(s.position))")
+                fail(
+                    "media bytes \(offset)…\(offset + s.bytes) differ from segment \(s.segment) as recorded at \(s.start) (chain position \(s.position))"
+                )
                 problems += 1
             }
             offset += s.bytes
@@ -179,7 +197,11 @@ public enum EvidenceVerifier {
         // The links recompute and follow each other up to the signed head.
         var previous: String?
         for l in file.segments + file.continuation {
-            guard let content = chainContent(l, cameraID: file.cameraID) else { fail("chain position \(l.position) is unreadable"); problems += 1; continue }
+            guard let content = chainContent(l, cameraID: file.cameraID) else {
+                fail("chain position \(l.position) is unreadable")
+                problems += 1
+                continue
+            }
             if hex(content.link) != l.link {
                 fail("chain position \(l.position) does not match what it commits to (start, duration, size, hashes)")
                 problems += 1
@@ -192,21 +214,28 @@ public enum EvidenceVerifier {
         }
         // The head must sign exactly the file's last link (the chain is carried no further).
         let last = (file.segments + file.continuation).last
-        if let problem = ChainHead.problem(note: file.chainHead, cameraID: file.cameraID, verifier: verifier, chainEnd: last?.position,
-                                           link: { position in last.flatMap { $0.position == position ? bytes(hex: $0.link) : nil } }) {
+        if let problem = ChainHead.problem(
+            note: file.chainHead, cameraID: file.cameraID, verifier: verifier, chainEnd: last?.position,
+            link: { position in last.flatMap { $0.position == position ? bytes(hex: $0.link) : nil } })
+        {
             return fail("the signed chain head does not end at the file's last link: \(problem)")
         }
         if problems == 0 {
-            report.add("since recording", .pass, "\(name): media data is \(file.segments.count) recorded segments byte for byte; "
-                       + "their chain links lead to the site's signed head at position \(file.segments.last.map { "\($0.position &+ Int64(file.continuation.count))" } ?? "?")")
+            report.add(
+                "since recording", .pass,
+                "\(name): media data is \(file.segments.count) recorded segments byte for byte; "
+                    + "their chain links lead to the site's signed head at position \(file.segments.last.map { "\($0.position &+ Int64(file.continuation.count))" } ?? "?")"
+            )
         }
     }
 
     static func chainContent(_ l: Manifest.Link, cameraID: Int64) -> ChainLinkContent? {
         guard let sha = bytes(hex: l.sha256), let meta = bytes(hex: l.metaSHA256), let previous = bytes(hex: l.previousLink),
-              bytes(hex: l.link) != nil else { return nil }
-        return ChainLinkContent(cameraID: cameraID, position: l.position, startMicros: l.startMicros, duration90k: l.duration90k,
-                                frameCount: l.frames, byteCount: l.bytes, sha256: sha, metaSHA256: meta, previousLink: previous)
+            bytes(hex: l.link) != nil
+        else { return nil }
+        return ChainLinkContent(
+            cameraID: cameraID, position: l.position, startMicros: l.startMicros, duration90k: l.duration90k,
+            frameCount: l.frames, byteCount: l.bytes, sha256: sha, metaSHA256: meta, previousLink: previous)
     }
 
     static func checkAudit(manifest: Manifest, verifier: NoteVerifier, into report: inout Report) {
@@ -221,13 +250,17 @@ public enum EvidenceVerifier {
                 guard let b = bytes(hex: hex) else { throw EvidenceError("unreadable proof hash") }
                 return b
             }
-            try MerkleTree.verifyInclusion(index: proof.index, treeSize: checkpoint.treeSize, leafHash: MerkleTree.leafHash([UInt8](entry)),
-                                           proof: hashes, root: checkpoint.rootHash)
+            try MerkleTree.verifyInclusion(
+                index: proof.index, treeSize: checkpoint.treeSize, leafHash: MerkleTree.leafHash([UInt8](entry)),
+                proof: hashes, root: checkpoint.rootHash)
             let text = String(decoding: entry, as: UTF8.self)
             guard text.contains("exhibit \(manifest.exhibit.number)"), manifest.files.allSatisfy({ text.contains($0.sha256) }) else {
                 throw EvidenceError("the audit entry does not name this exhibit and these files")
             }
-            report.add("audit", .pass, "the export is entry \(proof.index) of the site's audit log, included under its signed checkpoint of \(checkpoint.treeSize) entries")
+            report.add(
+                "audit", .pass,
+                "the export is entry \(proof.index) of the site's audit log, included under its signed checkpoint of \(checkpoint.treeSize) entries"
+            )
         } catch {
             report.add("audit", .fail, "the export's audit-log proof fails: \(error)")
         }

@@ -22,8 +22,10 @@ public struct ChainLinkContent: Sendable, Equatable {
     /// The link before this one (`genesis` before a camera's first segment).
     public var previousLink: [UInt8]
 
-    public init(cameraID: Int64, position: Int64, startMicros: Int64, duration90k: Int64, frameCount: Int64, byteCount: Int64,
-                sha256: [UInt8], metaSHA256: [UInt8], previousLink: [UInt8]) {
+    public init(
+        cameraID: Int64, position: Int64, startMicros: Int64, duration90k: Int64, frameCount: Int64, byteCount: Int64,
+        sha256: [UInt8], metaSHA256: [UInt8], previousLink: [UInt8]
+    ) {
         self.cameraID = cameraID
         self.position = position
         self.startMicros = startMicros
@@ -84,8 +86,10 @@ public enum ChainHead {
     /// verifies: its signature (by `verifier`'s key only), that it names this camera's
     /// chain, and that `link(position)` (the chain's link there, nil if the chain holds
     /// none) is the one it signed. `chainEnd` is the chain's last position, for the message.
-    public static func problem(note: String, cameraID: Int64, verifier: NoteVerifier, chainEnd: Int64?,
-                               link: (Int64) -> [UInt8]?) -> String? {
+    public static func problem(
+        note: String, cameraID: Int64, verifier: NoteVerifier, chainEnd: Int64?,
+        link: (Int64) -> [UInt8]?
+    ) -> String? {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint(text: try verifier.verify(note))
@@ -97,7 +101,8 @@ public enum ChainHead {
         }
         let position = Int64(checkpoint.treeSize - 1)
         guard let signed = link(position) else {
-            return "the chain ends at position \(chainEnd.map(String.init) ?? "none") but a head was signed at \(position): the chain was truncated"
+            return
+                "the chain ends at position \(chainEnd.map(String.init) ?? "none") but a head was signed at \(position): the chain was truncated"
         }
         guard signed == checkpoint.rootHash else {
             return "chain position \(position) is not the link signed there: the chain was rewritten"

@@ -91,7 +91,9 @@ public enum H265 {
     static func decoderConfiguration(vps: [UInt8], sps: [UInt8], pps: [UInt8], parsed: SPS) -> [UInt8] {
         var out: [UInt8] = [1, (parsed.profileSpace << 6) | (parsed.tierFlag << 5) | parsed.profileIDC]
         out.appendBigEndian(parsed.profileCompatibility)
-        for shift in stride(from: 40, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: parsed.constraintIndicator >> UInt64(shift))) }
+        for shift in stride(from: 40, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: parsed.constraintIndicator >> UInt64(shift)))
+        }
         out.append(parsed.levelIDC)
         out.appendBigEndian(UInt16(0xF000)) // min_spatial_segmentation_idc = 0
         out.append(0xFC) // parallelismType = 0 (unknown)

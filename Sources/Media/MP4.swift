@@ -97,7 +97,10 @@ public enum MP4 {
                             sampleDescriptions(&w, [parameters])
                             w.fullBox("stts", version: 0, flags: 0) { $0.u32(0) }
                             w.fullBox("stsc", version: 0, flags: 0) { $0.u32(0) }
-                            w.fullBox("stsz", version: 0, flags: 0) { $0.u32(0); $0.u32(0) }
+                            w.fullBox("stsz", version: 0, flags: 0) {
+                                $0.u32(0)
+                                $0.u32(0)
+                            }
                             w.fullBox("stco", version: 0, flags: 0) { $0.u32(0) }
                         }
                     }
@@ -107,7 +110,9 @@ public enum MP4 {
                 w.fullBox("trex", version: 0, flags: 0) { w in
                     w.u32(1) // track_ID
                     w.u32(1) // default_sample_description_index
-                    w.u32(0); w.u32(0); w.u32(0)
+                    w.u32(0)
+                    w.u32(0)
+                    w.u32(0)
                 }
             }
         }
@@ -116,8 +121,10 @@ public enum MP4 {
 
     /// One media segment (`moof` + `mdat`, §8.8) carrying `frames`, whose first sample is
     /// decoded at `baseDecodeTime`. `durations[i]` is how long frame i is shown.
-    public static func mediaSegment(sequenceNumber: UInt32, baseDecodeTime: Ticks90k,
-                                    frames: [(entry: SampleEntry, data: [UInt8])]) -> [UInt8] {
+    public static func mediaSegment(
+        sequenceNumber: UInt32, baseDecodeTime: Ticks90k,
+        frames: [(entry: SampleEntry, data: [UInt8])]
+    ) -> [UInt8] {
         var w = BoxWriter()
         var dataOffsetPosition = 0
         w.box("moof") { w in
@@ -157,14 +164,19 @@ public enum MP4 {
         w.box("ftyp") { w in
             w.fourCC("isom")
             w.u32(0x200)
-            w.fourCC("isom"); w.fourCC("iso2"); w.fourCC("iso6"); w.fourCC("mp41")
+            w.fourCC("isom")
+            w.fourCC("iso2")
+            w.fourCC("iso6")
+            w.fourCC("mp41")
             if codec == .h264 { w.fourCC("avc1") } else { w.fourCC("hvc1") }
         }
         return w.bytes
     }
 
-    static func writeMoov(_ w: inout BoxWriter, runs: [SampleRun], duration: Ticks90k, trimStart: Ticks90k,
-                          created: UInt64, mdatBodyStart: Int64) {
+    static func writeMoov(
+        _ w: inout BoxWriter, runs: [SampleRun], duration: Ticks90k, trimStart: Ticks90k,
+        created: UInt64, mdatBodyStart: Int64
+    ) {
         // Distinct parameter sets become distinct sample entries (§8.5.2), in first-use order.
         var descriptions: [VideoParameters] = []
         var descriptionIndex: [Int] = []
@@ -187,7 +199,8 @@ public enum MP4 {
                             w.u32(1)
                             w.u64(UInt64(presented)) // segment_duration, movie timescale
                             w.u64(UInt64(trimStart)) // media_time, media timescale
-                            w.u16(1); w.u16(0)       // media_rate 1.0
+                            w.u16(1)
+                            w.u16(0) // media_rate 1.0
                         }
                     }
                 }
@@ -207,11 +220,12 @@ public enum MP4 {
 
     static func movieHeader(_ w: inout BoxWriter, duration: UInt64, created: UInt64) {
         w.fullBox("mvhd", version: 1, flags: 0) { w in
-            w.u64(created); w.u64(created)
+            w.u64(created)
+            w.u64(created)
             w.u32(timescale)
             w.u64(duration)
             w.u32(0x0001_0000) // rate 1.0
-            w.u16(0x0100)      // volume 1.0
+            w.u16(0x0100) // volume 1.0
             w.zeros(10)
             w.unityMatrix()
             w.zeros(24)
@@ -221,12 +235,16 @@ public enum MP4 {
 
     static func trackHeader(_ w: inout BoxWriter, parameters: VideoParameters, duration: UInt64, created: UInt64) {
         w.fullBox("tkhd", version: 1, flags: 0x3) { w in // enabled, in movie
-            w.u64(created); w.u64(created)
+            w.u64(created)
+            w.u64(created)
             w.u32(1) // track_ID
             w.u32(0)
             w.u64(duration)
             w.zeros(8)
-            w.u16(0); w.u16(0); w.u16(0); w.u16(0) // layer, alternate_group, volume, reserved
+            w.u16(0)
+            w.u16(0)
+            w.u16(0)
+            w.u16(0) // layer, alternate_group, volume, reserved
             w.unityMatrix()
             w.u32(UInt32(parameters.width) << 16)
             w.u32(UInt32(parameters.height) << 16)
@@ -235,7 +253,8 @@ public enum MP4 {
 
     static func mediaHeaderAndHandler(_ w: inout BoxWriter, duration: UInt64, created: UInt64) {
         w.fullBox("mdhd", version: 1, flags: 0) { w in
-            w.u64(created); w.u64(created)
+            w.u64(created)
+            w.u64(created)
             w.u32(timescale)
             w.u64(duration)
             w.u16(0x55C4) // language "und"
@@ -264,15 +283,18 @@ public enum MP4 {
             w.u32(UInt32(descriptions.count))
             for p in descriptions {
                 let body: (inout BoxWriter) -> Void = { w in
-                    w.zeros(6); w.u16(1)          // data_reference_index
-                    w.zeros(16)                   // pre_defined, reserved
-                    w.u16(UInt16(p.width)); w.u16(UInt16(p.height))
-                    w.u32(0x0048_0000); w.u32(0x0048_0000) // 72 dpi
+                    w.zeros(6)
+                    w.u16(1) // data_reference_index
+                    w.zeros(16) // pre_defined, reserved
+                    w.u16(UInt16(p.width))
+                    w.u16(UInt16(p.height))
+                    w.u32(0x0048_0000)
+                    w.u32(0x0048_0000) // 72 dpi
                     w.u32(0)
-                    w.u16(1)                      // frame_count
-                    w.zeros(32)                   // compressorname
-                    w.u16(0x0018)                 // depth
-                    w.u16(0xFFFF)                 // pre_defined = -1
+                    w.u16(1) // frame_count
+                    w.zeros(32) // compressorname
+                    w.u16(0x0018) // depth
+                    w.u16(0xFFFF) // pre_defined = -1
                     if p.codec == .h264 {
                         w.box("avcC") { $0.append(p.decoderConfiguration) }
                     } else {
@@ -303,7 +325,10 @@ public enum MP4 {
         }
         w.fullBox("stts", version: 0, flags: 0) { w in
             w.u32(UInt32(timeToSample.count))
-            for e in timeToSample { w.u32(e.count); w.u32(e.delta) }
+            for e in timeToSample {
+                w.u32(e.count)
+                w.u32(e.delta)
+            }
         }
         if syncSamples.count < sampleCount {
             w.fullBox("stss", version: 0, flags: 0) { w in
@@ -325,7 +350,11 @@ public enum MP4 {
                 entries.append(entry)
             }
             w.u32(UInt32(entries.count))
-            for e in entries { w.u32(e.first); w.u32(e.perChunk); w.u32(e.description) }
+            for e in entries {
+                w.u32(e.first)
+                w.u32(e.perChunk)
+                w.u32(e.description)
+            }
         }
         w.fullBox("co64", version: 0, flags: 0) { w in
             w.u32(UInt32(runs.count))

@@ -52,8 +52,9 @@ public enum NALUnits {
             }
             let start = i + 4
             guard length > 0, Int(length) <= sample.endIndex - start else {
-                throw MediaError.invalid(what: "length-prefixed sample",
-                                         detail: "NAL length \(length) at byte \(i - sample.startIndex) exceeds the sample")
+                throw MediaError.invalid(
+                    what: "length-prefixed sample",
+                    detail: "NAL length \(length) at byte \(i - sample.startIndex) exceeds the sample")
             }
             units.append(sample[start..<(start + Int(length))])
             i = start + Int(length)

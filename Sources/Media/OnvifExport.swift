@@ -28,8 +28,10 @@ public enum OnvifExport {
         /// Wall-clock time of the media timeline's origin, per track: 100 ns units since 1601-01-01 UTC.
         public var startTimes: [(trackID: UInt32, startTime: UInt64)]
 
-        public init(unitName: String, unitURL: String, exportTime: UInt64, operatorName: String, sources: [Source],
-                    startTimes: [(trackID: UInt32, startTime: UInt64)]) {
+        public init(
+            unitName: String, unitURL: String, exportTime: UInt64, operatorName: String, sources: [Source],
+            startTimes: [(trackID: UInt32, startTime: UInt64)]
+        ) {
             self.unitName = unitName
             self.unitURL = unitURL
             self.exportTime = exportTime
@@ -192,7 +194,9 @@ public enum OnvifExport {
     public static func parseMeta(_ meta: [UInt8]) throws -> Meta {
         let read: (Int64, Int) throws -> [UInt8] = { offset, count in Array(meta[Int(offset)..<min(meta.count, Int(offset) + count)]) }
         guard meta.count >= 12, String(decoding: meta[4..<8], as: UTF8.self) == "meta" else { throw Failure("not a meta box") }
-        guard Int(meta.readU32(0)) == meta.count else { throw Failure("the meta box does not state its size (\(meta.count) bytes) in 32 bits") }
+        guard Int(meta.readU32(0)) == meta.count else {
+            throw Failure("the meta box does not state its size (\(meta.count) bytes) in 32 bits")
+        }
         var info: ExportInfo?
         var startTimes: [(trackID: UInt32, startTime: UInt64)] = []
         var instances: [(SigningInstance, Range<Int>, Range<Int>)] = []
@@ -272,10 +276,14 @@ public enum OnvifExport {
             default: break
             }
         }
-        guard scheme == Array("oeff".utf8) + [0, 1, 0, 0] else { throw Failure("a sinf box's scheme is not ONVIF Export File Format 1.0 ('oeff')") }
+        guard scheme == Array("oeff".utf8) + [0, 1, 0, 0] else {
+            throw Failure("a sinf box's scheme is not ONVIF Export File Format 1.0 ('oeff')")
+        }
         guard let sig = signature, let cert = certificate else { throw Failure("a signing instance lacks its sibo or cert box") }
-        return (SigningInstance(signature: Array(meta[sig]), certificate: cert, algorithm: algorithm, userInformation: user),
-                Int(sinf.offset)..<Int(sinf.end), sig)
+        return (
+            SigningInstance(signature: Array(meta[sig]), certificate: cert, algorithm: algorithm, userInformation: user),
+            Int(sinf.offset)..<Int(sinf.end), sig
+        )
     }
 
     /// The meta box as it was when signing instance `index` was made: later `sinf` boxes
@@ -332,6 +340,9 @@ extension Array where Element == UInt8 {
     func readU32(_ i: Int) -> UInt32 { UInt32(self[i]) << 24 | UInt32(self[i + 1]) << 16 | UInt32(self[i + 2]) << 8 | UInt32(self[i + 3]) }
     func readU64(_ i: Int) -> UInt64 { UInt64(readU32(i)) << 32 | UInt64(readU32(i + 4)) }
     mutating func writeU32(at i: Int, _ v: UInt32) {
-        self[i] = UInt8(v >> 24); self[i + 1] = UInt8((v >> 16) & 0xFF); self[i + 2] = UInt8((v >> 8) & 0xFF); self[i + 3] = UInt8(v & 0xFF)
+        self[i] = UInt8(v >> 24)
+        self[i + 1] = UInt8((v >> 16) & 0xFF)
+        self[i + 2] = UInt8((v >> 8) & 0xFF)
+        self[i + 3] = UInt8(v & 0xFF)
     }
 }

@@ -63,8 +63,11 @@ public struct VideoParameters: Sendable, Equatable, Hashable {
         var constraintBytes: [UInt8] = (0..<6).map { UInt8(truncatingIfNeeded: parsed.constraintIndicator >> UInt64(40 - 8 * $0)) }
         while constraintBytes.last == 0 { constraintBytes.removeLast() }
         let tier = parsed.tierFlag == 1 ? "H" : "L"
-        rfc6381Codec = (["hvc1", "\(space)\(parsed.profileIDC)", String(reversed, radix: 16, uppercase: true),
-                         "\(tier)\(parsed.levelIDC)"] + constraintBytes.map(hex2)).joined(separator: ".")
+        rfc6381Codec =
+            ([
+                "hvc1", "\(space)\(parsed.profileIDC)", String(reversed, radix: 16, uppercase: true),
+                "\(tier)\(parsed.levelIDC)"
+            ] + constraintBytes.map(hex2)).joined(separator: ".")
         decoderConfiguration = H265.decoderConfiguration(vps: vps, sps: sps, pps: pps, parsed: parsed)
     }
 
@@ -90,10 +93,12 @@ public struct VideoParameters: Sendable, Equatable, Hashable {
         }
         switch codec {
         case .h264:
-            try self.init(h264SPS: try first { H264.nalType($0) == H264.NALType.sps }, pps: try first { H264.nalType($0) == H264.NALType.pps })
+            try self.init(
+                h264SPS: try first { H264.nalType($0) == H264.NALType.sps }, pps: try first { H264.nalType($0) == H264.NALType.pps })
         case .h265:
-            try self.init(h265VPS: try first { H265.nalType($0) == H265.NALType.vps }, sps: try first { H265.nalType($0) == H265.NALType.sps },
-                          pps: try first { H265.nalType($0) == H265.NALType.pps })
+            try self.init(
+                h265VPS: try first { H265.nalType($0) == H265.NALType.vps }, sps: try first { H265.nalType($0) == H265.NALType.sps },
+                pps: try first { H265.nalType($0) == H265.NALType.pps })
         }
     }
 

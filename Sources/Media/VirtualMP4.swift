@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file that exists only as a list of parts: header bytes held in memory and byte
@@ -133,20 +134,44 @@ public enum ByteRangeRequest: Equatable, Sendable {
     case whole, partial(Range<Int64>), unsatisfiable
 
     public init(header: String?, size: Int64, ifRange: String? = nil, etag: String = "") {
-        guard let header, header.hasPrefix("bytes="), size >= 0 else { self = .whole; return }
-        if let ifRange, ifRange != etag { self = .whole; return }
+        guard let header, header.hasPrefix("bytes="), size >= 0 else {
+            self = .whole
+            return
+        }
+        if let ifRange, ifRange != etag {
+            self = .whole
+            return
+        }
         let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
-        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { self = .whole; return }
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else {
+            self = .whole
+            return
+        }
         let first = spec[..<dash], last = spec[spec.index(after: dash)...]
         if first.isEmpty {
-            guard let n = Int64(last), n > 0 else { self = .unsatisfiable; return }
+            guard let n = Int64(last), n > 0 else {
+                self = .unsatisfiable
+                return
+            }
             self = size == 0 ? .unsatisfiable : .partial(max(0, size - n)..<size)
             return
         }
-        guard let a = Int64(first), a >= 0 else { self = .whole; return }
-        guard a < size else { self = .unsatisfiable; return }
-        if last.isEmpty { self = .partial(a..<size); return }
-        guard let b = Int64(last), b >= a else { self = .whole; return }
+        guard let a = Int64(first), a >= 0 else {
+            self = .whole
+            return
+        }
+        guard a < size else {
+            self = .unsatisfiable
+            return
+        }
+        if last.isEmpty {
+            self = .partial(a..<size)
+            return
+        }
+        guard let b = Int64(last), b >= a else {
+            self = .whole
+            return
+        }
         self = .partial(a..<(min(size - 1, b) + 1))
     }
 }

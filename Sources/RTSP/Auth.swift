@@ -104,7 +104,7 @@ public struct Authenticator: Sendable {
             let ha1 = md5Hex("\(user):\(challenge.realm):\(password)")
             let ha2 = md5Hex("\(method):\(uri)")
             var fields = [
-                "username=\"\(user)\"", "realm=\"\(challenge.realm)\"", "nonce=\"\(nonce)\"", "uri=\"\(uri)\"",
+                "username=\"\(user)\"", "realm=\"\(challenge.realm)\"", "nonce=\"\(nonce)\"", "uri=\"\(uri)\""
             ]
             let response: String
             if challenge.qop.contains("auth") {

@@ -40,8 +40,10 @@ public enum IngestEvent: Sendable {
 /// OPTIONS, DESCRIBE, SETUP, PLAY, then interleaved RTP until the connection ends).
 /// Keep-alive (`OPTIONS` with the session) is sent at half the session timeout.
 public enum RTSPSession {
-    public static func run(_ endpoint: CameraEndpoint, logger: Logger,
-                           onEvent: (IngestEvent) async throws -> Void) async throws {
+    public static func run(
+        _ endpoint: CameraEndpoint, logger: Logger,
+        onEvent: (IngestEvent) async throws -> Void
+    ) async throws {
         let policies = endpoint.policies
         let readTimeout = endpoint.readTimeout, batching = endpoint.readBatching
         let channel: any Channel, inbound: SessionInbound
@@ -134,20 +136,25 @@ struct Conversation {
         if options.status >= 300 {
             logger.debug("OPTIONS answered \(options.status); continuing", metadata: ["camera": "\(endpoint.name)"])
         }
-        let describe = try await send(RTSPRequest(method: "DESCRIBE", url: requestURL, headers: RTSPHeaders([("Accept", "application/sdp")])))
+        let describe = try await send(
+            RTSPRequest(method: "DESCRIBE", url: requestURL, headers: RTSPHeaders([("Accept", "application/sdp")])))
         let base = try baseURL(of: describe, requestURL: requestURL)
         let sdpText = String(decoding: describe.body, as: UTF8.self)
         if describe.headers["Content-Type"].map({ !$0.lowercased().contains("application/sdp") }) ?? false {
-            throw RTSPError(.sdp("DESCRIBE body is \(describe.headers["Content-Type"]!), not application/sdp"), request: "DESCRIBE \(requestURL)")
+            throw RTSPError(
+                .sdp("DESCRIBE body is \(describe.headers["Content-Type"]!), not application/sdp"), request: "DESCRIBE \(requestURL)")
         }
         let sdp = try SessionDescription(parsing: sdpText)
         let track = try VideoTrack.first(in: sdp, policies: endpoint.policies)
         if let problem = track.parameterSetProblem {
-            logger.warning("out-of-band parameter sets unusable; waiting for in-band ones: \(problem)", metadata: ["camera": "\(endpoint.name)"])
+            logger.warning(
+                "out-of-band parameter sets unusable; waiting for in-band ones: \(problem)", metadata: ["camera": "\(endpoint.name)"])
         }
         let setupURL = resolveControl(track.control, base: base)
-        let setup = try await send(RTSPRequest(method: "SETUP", url: setupURL,
-                                               headers: RTSPHeaders([("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])))
+        let setup = try await send(
+            RTSPRequest(
+                method: "SETUP", url: setupURL,
+                headers: RTSPHeaders([("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")])))
         let transport = setup.headers["Transport"].map(TransportHeader.init(parsing:))
         let channels = transport?.interleaved ?? 0...1
         guard session != nil else {

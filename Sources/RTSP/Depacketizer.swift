@@ -170,7 +170,10 @@ public struct VideoDepacketizer: Sendable {
         let type = header & 0x1F
         switch type {
         case 1...23:
-            if unit.hasOpenFragment { unitBroken = true; unit.abandonFragment() }
+            if unit.hasOpenFragment {
+                unitBroken = true
+                unit.abandonFragment()
+            }
             appendNAL(p)
         case 24: // STAP-A
             p.moveReaderIndex(forwardBy: 1)
@@ -202,14 +205,18 @@ public struct VideoDepacketizer: Sendable {
     private mutating func pushH265(_ payload: ByteBuffer, sequence: UInt16) throws {
         var p = payload
         guard p.readableBytes >= 3, let b0 = p.getInteger(at: p.readerIndex, as: UInt8.self),
-              let b1 = p.getInteger(at: p.readerIndex + 1, as: UInt8.self) else {
+            let b1 = p.getInteger(at: p.readerIndex + 1, as: UInt8.self)
+        else {
             throw error("H.265 payload shorter than 3 bytes", sequence)
         }
         guard b0 & 0x80 == 0 else { throw error("forbidden_zero_bit set", sequence) }
         let type = H265.nalType(b0)
         switch type {
         case 0...47:
-            if unit.hasOpenFragment { unitBroken = true; unit.abandonFragment() }
+            if unit.hasOpenFragment {
+                unitBroken = true
+                unit.abandonFragment()
+            }
             appendNAL(p)
         case 48:
             p.moveReaderIndex(forwardBy: 2)
@@ -236,11 +243,15 @@ public struct VideoDepacketizer: Sendable {
     /// STAP-A / AP body: 16-bit size then NAL unit, repeated. Like a single NAL unit, it
     /// cannot come inside a fragmented one: the fragment's end was lost, and the unit with it.
     private mutating func readAggregated(_ p: inout ByteBuffer, sequence: UInt16) throws {
-        if unit.hasOpenFragment { unitBroken = true; unit.abandonFragment() }
+        if unit.hasOpenFragment {
+            unitBroken = true
+            unit.abandonFragment()
+        }
         var count = 0
         while p.readableBytes > 0 {
             guard let size = p.readInteger(as: UInt16.self), size > 0, Int(size) <= p.readableBytes,
-                  let nal = p.readSlice(length: Int(size)) else {
+                let nal = p.readSlice(length: Int(size))
+            else {
                 throw error("aggregation packet unit \(count) has a bad size", sequence)
             }
             appendNAL(nal)

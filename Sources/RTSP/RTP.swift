@@ -14,9 +14,10 @@ public struct RTPPacket: Sendable {
     public init(parsing buffer: ByteBuffer) throws {
         var b = buffer
         guard b.readableBytes >= 12,
-              let first = b.readInteger(as: UInt8.self), let second = b.readInteger(as: UInt8.self),
-              let seq = b.readInteger(as: UInt16.self), let ts = b.readInteger(as: UInt32.self),
-              let ssrc = b.readInteger(as: UInt32.self) else {
+            let first = b.readInteger(as: UInt8.self), let second = b.readInteger(as: UInt8.self),
+            let seq = b.readInteger(as: UInt16.self), let ts = b.readInteger(as: UInt32.self),
+            let ssrc = b.readInteger(as: UInt32.self)
+        else {
             throw RTSPError(.rtp("packet of \(buffer.readableBytes) bytes is shorter than the 12-byte RTP header"))
         }
         guard first >> 6 == 2 else { throw RTSPError(.rtp("RTP version \(first >> 6), expected 2")) }
@@ -25,7 +26,8 @@ public struct RTPPacket: Sendable {
         b.moveReaderIndex(forwardBy: csrcBytes)
         if first & 0x10 != 0 {
             guard b.readableBytes >= 4, let words = b.getInteger(at: b.readerIndex + 2, as: UInt16.self),
-                  b.readableBytes >= 4 + Int(words) * 4 else {
+                b.readableBytes >= 4 + Int(words) * 4
+            else {
                 throw RTSPError(.rtp("header extension runs past the packet"))
             }
             b.moveReaderIndex(forwardBy: 4 + Int(words) * 4)

@@ -27,7 +27,7 @@ public struct RTSPURL: Sendable, Equatable, CustomStringConvertible {
                 user = percentDecode(userInfo)
             }
         }
-        if authority.hasPrefix("[") , let close = authority.firstIndex(of: "]") {
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
             host = String(authority[authority.index(after: authority.startIndex)..<close])
             let after = authority[authority.index(after: close)...]
             port = after.hasPrefix(":") ? Int(after.dropFirst()) ?? -1 : 554
@@ -67,7 +67,8 @@ func percentDecode<S: StringProtocol>(_ s: S) -> String {
     var it = Array(s.utf8)[...]
     while let b = it.popFirst() {
         if b == UInt8(ascii: "%"), it.count >= 2,
-           let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+            let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16)
+        {
             bytes.append(v)
             it = it.dropFirst(2)
         } else {

@@ -103,8 +103,9 @@ public struct VideoTrack: Sendable {
                 }
                 let fmtpLine = m.attributes.first { $0.name == "fmtp" && $0.value.hasPrefix(format + " ") }?.value
                 let fmtp = fmtpLine.map { parseFormatParameters(String($0.dropFirst(format.count + 1))) } ?? [:]
-                var track = VideoTrack(codec: codec, payloadType: pt, clockRate: clockRate, control: m.control,
-                                       formatParameters: fmtp, parameters: nil, parameterSetProblem: nil)
+                var track = VideoTrack(
+                    codec: codec, payloadType: pt, clockRate: clockRate, control: m.control,
+                    formatParameters: fmtp, parameters: nil, parameterSetProblem: nil)
                 do {
                     track.parameters = try outOfBandParameters(codec: codec, fmtp: fmtp)
                 } catch {
@@ -139,7 +140,8 @@ public struct VideoTrack: Sendable {
             guard let sprop = fmtp["sprop-parameter-sets"], !sprop.isEmpty else { return nil }
             let units = try sprop.split(separator: ",").flatMap { try decodeParameterSet(String($0)) }
             guard let sps = units.first(where: { H264.nalType($0[0]) == H264.NALType.sps }),
-                  let pps = units.first(where: { H264.nalType($0[0]) == H264.NALType.pps }) else {
+                let pps = units.first(where: { H264.nalType($0[0]) == H264.NALType.pps })
+            else {
                 throw RTSPError(.sdp("sprop-parameter-sets lacks an SPS or a PPS"))
             }
             return try VideoParameters(h264SPS: sps, pps: pps)
@@ -187,7 +189,11 @@ public struct TransportHeader: Sendable, Equatable {
             switch kv[0].lowercased() {
             case "interleaved":
                 let ends = kv[1].split(separator: "-").compactMap { UInt8($0) }
-                if ends.count == 2, ends[0] <= ends[1] { interleaved = ends[0]...ends[1] } else if ends.count == 1 { interleaved = ends[0]...ends[0] }
+                if ends.count == 2, ends[0] <= ends[1] {
+                    interleaved = ends[0]...ends[1]
+                } else if ends.count == 1 {
+                    interleaved = ends[0]...ends[0]
+                }
             case "ssrc":
                 ssrc = UInt32(kv[1].trimmingWhitespace(), radix: 16)
             default:

@@ -96,7 +96,8 @@ final class SessionDecoder: ChannelInboundHandler {
     static func owned(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         var capacity = bytes.readableBytes
         if bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == UInt8(ascii: "$"),
-           let length = bytes.getInteger(at: bytes.readerIndex + 2, as: UInt16.self) {
+            let length = bytes.getInteger(at: bytes.readerIndex + 2, as: UInt16.self)
+        {
             capacity = max(capacity, 4 + Int(length))
         }
         var copy = allocator.buffer(capacity: capacity)

@@ -98,7 +98,8 @@ public struct RTSPWireDecoder: Sendable {
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
             if first == UInt8(ascii: "$") {
                 guard buffer.readableBytes >= 4,
-                      let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else { return nil }
+                    let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self)
+                else { return nil }
                 guard buffer.readableBytes >= 4 + Int(length) else { return nil }
                 let channel = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self)!
                 buffer.moveReaderIndex(forwardBy: 4)
@@ -127,7 +128,8 @@ public struct RTSPWireDecoder: Sendable {
     }
 
     static func couldBeMessageStart(_ prefix: [UInt8]) -> Bool {
-        Array(rtspPrefix.prefix(prefix.count)) == prefix || prefix.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 == UInt8(ascii: "_") }
+        Array(rtspPrefix.prefix(prefix.count)) == prefix
+            || prefix.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 == UInt8(ascii: "_") }
     }
 
     static func isRequestStart(_ prefix: [UInt8]) -> Bool {

@@ -24,9 +24,11 @@ public struct CameraPipeline: Sendable {
     /// `endpoint` names the camera with its credentials; its event loop, when unset, is
     /// one of the process's. `committer` groups the per-second commits of every pipeline
     /// that shares it.
-    public init(camera: CameraRecord, endpoint: CameraEndpoint, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
-                configuration: RecorderConfiguration, policy: RetentionPolicy, committer: ProgressCommitter,
-                signer: NoteSigner, signEvery: Duration = .seconds(60), clock: WallClock = .system, logger: Logger) {
+    public init(
+        camera: CameraRecord, endpoint: CameraEndpoint, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
+        configuration: RecorderConfiguration, policy: RetentionPolicy, committer: ProgressCommitter,
+        signer: NoteSigner, signEvery: Duration = .seconds(60), clock: WallClock = .system, logger: Logger
+    ) {
         var located = endpoint
         if located.eventLoop == nil { located.eventLoop = MultiThreadedEventLoopGroup.singleton.next() }
         let freeSpace: @Sendable () async -> Void = {
@@ -34,9 +36,10 @@ public struct CameraPipeline: Sendable {
         }
         self.camera = camera
         self.source = CameraSource(endpoint: located, logger: logger)
-        self.recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
-                                 wallClock: clock, logger: logger, committer: committer, onDiskFull: freeSpace,
-                                 afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
+        self.recorder = Recorder(
+            camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: configuration,
+            wallClock: clock, logger: logger, committer: committer, onDiskFull: freeSpace,
+            afterSegment: { await Retention.keepFloor(catalog: catalog, store: store, policy: policy, logger: logger) })
         self.catalog = catalog
         self.signer = signer
         self.signEvery = signEvery

@@ -1,5 +1,5 @@
-import Base
 import Audit
+import Base
 import Catalog
 import Foundation
 import Integrity
@@ -14,12 +14,15 @@ public enum ChainHeads {
 
     /// Signs the camera's current chain head unless it is signed already.
     @discardableResult
-    public static func sign(catalog: Catalog, signer: NoteSigner, site: String, cameraID: Int64,
-                            clock: WallClock = .system) async throws -> ChainHeadRecord? {
+    public static func sign(
+        catalog: Catalog, signer: NoteSigner, site: String, cameraID: Int64,
+        clock: WallClock = .system
+    ) async throws -> ChainHeadRecord? {
         guard let last = try await catalog.lastChainLink(cameraID: cameraID) else { return nil }
         if let head = try await catalog.latestChainHead(cameraID: cameraID), head.position >= last.position { return nil }
         let text = ChainHead.text(site: site, cameraID: cameraID, position: last.position, link: last.link)
-        let head = ChainHeadRecord(cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: clock.nowMicros())
+        let head = ChainHeadRecord(
+            cameraID: cameraID, position: last.position, note: try signer.sign(text), signedMicros: clock.nowMicros())
         try await catalog.addChainHead(head)
         return head
     }
@@ -28,7 +31,8 @@ public enum ChainHeads {
     @discardableResult
     public static func signAll(catalog: Catalog, signer: NoteSigner, site: String, clock: WallClock = .system) async throws -> Int {
         var signed = 0
-        for camera in try await catalog.cameras() where try await sign(catalog: catalog, signer: signer, site: site, cameraID: camera.id, clock: clock) != nil {
+        for camera in try await catalog.cameras()
+        where try await sign(catalog: catalog, signer: signer, site: site, cameraID: camera.id, clock: clock) != nil {
             signed += 1
         }
         return signed
@@ -36,8 +40,10 @@ public enum ChainHeads {
 
     /// Checks a signed head against a camera's chain: the signature, the origin, and that
     /// the link at the head's position is the one signed (`Integrity.ChainHead.problem`).
-    public static func verify(head note: String, cameraID: Int64, links: [ChainLinkRecord], verifier: NoteVerifier,
-                              cameraName: String) -> String? {
+    public static func verify(
+        head note: String, cameraID: Int64, links: [ChainLinkRecord], verifier: NoteVerifier,
+        cameraName: String
+    ) -> String? {
         let byPosition = Dictionary(links.map { ($0.position, $0.link) }, uniquingKeysWith: { first, _ in first })
         return ChainHead.problem(note: note, cameraID: cameraID, verifier: verifier, chainEnd: links.last?.position) {
             byPosition[$0]

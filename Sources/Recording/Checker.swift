@@ -28,7 +28,8 @@ public enum Checker {
         let rows = try await catalog.allSegments()
         for row in rows {
             report.segmentsChecked += 1
-            let label = "camera \(cameras[row.cameraID] ?? "#\(row.cameraID)") segment \(row.id) (\(store.path(cameraID: row.cameraID, fileName: row.fileName)))"
+            let label =
+                "camera \(cameras[row.cameraID] ?? "#\(row.cameraID)") segment \(row.id) (\(store.path(cameraID: row.cameraID, fileName: row.fileName)))"
             for problem in checkSegment(row, store: store) {
                 report.problems.append("\(label): \(problem)")
             }
@@ -64,7 +65,9 @@ public enum Checker {
         let indexedBytes = entries.reduce(Int64(0)) { $0 + Int64($1.byteCount) }
         if indexedBytes != row.byteCount { problems.append("index sizes sum to \(indexedBytes) bytes, catalog says \(row.byteCount)") }
         let indexedDuration = entries.reduce(Ticks90k(0)) { $0 + Ticks90k($1.duration) }
-        if indexedDuration != row.duration { problems.append("index durations sum to \(indexedDuration) ticks, catalog says \(row.duration)") }
+        if indexedDuration != row.duration {
+            problems.append("index durations sum to \(indexedDuration) ticks, catalog says \(row.duration)")
+        }
         if let first = entries.first, !first.isKey { problems.append("first frame is not a key frame") }
         do {
             _ = try VideoParameters(codec: row.codec, parameterSets: row.parameterSets)
@@ -100,4 +103,3 @@ public enum Checker {
         return problems
     }
 }
-

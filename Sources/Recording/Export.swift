@@ -34,15 +34,18 @@ public enum Exporter {
     /// are not filled: the file's timeline is the recorded footage back to back, and the
     /// plan lists the gaps so callers can report them. `maxFrames`: refuse (`RecordingError.tooLarge`) a range holding more frames, checked
     /// from the catalog's counts before any index is read.
-    public static func plan(catalog: Catalog, store: SampleStore, cameraID: Int64, from: Int64, to: Int64,
-                            trimToStart: Bool = false, maxFrames: Int? = nil) async throws -> ExportPlan {
+    public static func plan(
+        catalog: Catalog, store: SampleStore, cameraID: Int64, from: Int64, to: Int64,
+        trimToStart: Bool = false, maxFrames: Int? = nil
+    ) async throws -> ExportPlan {
         guard from < to else { throw RecordingError.invalid("empty range: from must be before to") }
         if let maxFrames {
             let frames = try await catalog.frameCount(cameraID: cameraID, from: from, to: to)
             guard frames <= maxFrames else {
                 let hours = Double(maxFrames) / 25 / 3600
                 throw RecordingError.tooLarge(
-                    "this range holds \(frames) frames; one file holds at most \(maxFrames) (\(String(format: "%.0f", hours)) hours at 25 fps): ask for a shorter range")
+                    "this range holds \(frames) frames; one file holds at most \(maxFrames) (\(String(format: "%.0f", hours)) hours at 25 fps): ask for a shorter range"
+                )
             }
         }
         let segments = try await catalog.segments(cameraID: cameraID, from: from, to: to)
@@ -87,8 +90,10 @@ public enum Exporter {
             }
             guard !selected.isEmpty else { continue }
             let parameters = try VideoParameters(codec: segment.codec, parameterSets: segment.parameterSets)
-            runs.append(SampleRun(parameters: parameters, path: store.path(cameraID: cameraID, fileName: segment.fileName),
-                                  fileOffset: selectionOffset, samples: selected))
+            runs.append(
+                SampleRun(
+                    parameters: parameters, path: store.path(cameraID: cameraID, fileName: segment.fileName),
+                    fileOffset: selectionOffset, samples: selected))
             ids.append(segment.id)
         }
         guard let first = firstFrameMicros, !runs.isEmpty else {
@@ -98,7 +103,8 @@ public enum Exporter {
         let frames = runs.reduce(0) { $0 + $1.samples.count }
         let duration = runs.reduce(Ticks90k(0)) { $0 + $1.duration }
         if trim >= duration { trim = 0 }
-        return ExportPlan(runs: runs, firstFrameMicros: first, endMicros: endMicros, trimStart: trim, frameCount: frames,
-                          duration: duration, segmentIDs: ids, gaps: gaps)
+        return ExportPlan(
+            runs: runs, firstFrameMicros: first, endMicros: endMicros, trimStart: trim, frameCount: frames,
+            duration: duration, segmentIDs: ids, gaps: gaps)
     }
 }

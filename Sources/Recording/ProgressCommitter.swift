@@ -60,7 +60,10 @@ public actor ProgressCommitter {
         do {
             synced = try await NIOThreadPool.singleton.runIfActive {
                 files.map { file -> (any Error)? in
-                    do { try file.writeStagedAndSync(); return nil } catch { return error }
+                    do {
+                        try file.writeStagedAndSync()
+                        return nil
+                    } catch { return error }
                 }
             }
         } catch {

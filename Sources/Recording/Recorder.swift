@@ -110,10 +110,12 @@ public actor Recorder {
     /// Frames held for one write are written early past this many bytes.
     static let maxHeldBytes = 4 << 20
 
-    public init(camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
-                configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
-                logger: Logger, committer: ProgressCommitter? = nil, onDiskFull: @escaping @Sendable () async -> Void = {},
-                afterSegment: @escaping @Sendable () async -> Void = {}) {
+    public init(
+        camera: CameraRecord, catalog: Catalog, store: SampleStore, runIDs: RunIDAllocator,
+        configuration: RecorderConfiguration = RecorderConfiguration(), wallClock: WallClock = .system,
+        logger: Logger, committer: ProgressCommitter? = nil, onDiskFull: @escaping @Sendable () async -> Void = {},
+        afterSegment: @escaping @Sendable () async -> Void = {}
+    ) {
         self.camera = camera
         self.catalog = catalog
         self.store = store
@@ -180,8 +182,9 @@ public actor Recorder {
                 try await closeSegment()
                 try await startSegment(frame, parameters: parameters, now: now)
             } else if age >= config.segmentLength + config.maxSegmentOverrun {
-                logger.warning("no key frame for \(age / ticksPerSecond) s; segment closed, waiting for a key frame",
-                               metadata: ["camera": "\(camera.name)"])
+                logger.warning(
+                    "no key frame for \(age / ticksPerSecond) s; segment closed, waiting for a key frame",
+                    metadata: ["camera": "\(camera.name)"])
                 try await closeSegment()
                 run = nil
                 statistics.framesSkippedWaitingForKey += 1
@@ -230,8 +233,9 @@ public actor Recorder {
         }
         let fileName = "\(startMicros)-\(run!.id)-\(run!.segmentsInRun).sample"
         let file = try store.create(cameraID: camera.id, fileName: fileName)
-        segment = OpenSegment(file: file, fileName: fileName, startMicros: startMicros, startTimestamp: frame.timestamp,
-                              parameters: parameters, flushSlot: flushSlot())
+        segment = OpenSegment(
+            file: file, fileName: fileName, startMicros: startMicros, startTimestamp: frame.timestamp,
+            parameters: parameters, flushSlot: flushSlot())
     }
 
     /// Takes a frame for the open segment's file: its bytes are staged, to be written
@@ -288,8 +292,9 @@ public actor Recorder {
         run = nil
         pending = nil
         if openGapID == nil {
-            openGapID = try await catalog.openGap(cameraID: camera.id, startMicros: lastEndMicros ?? wall.nowMicros(),
-                                                  reason: "sample file write failed (frames lost until recording resumes): \(failure)")
+            openGapID = try await catalog.openGap(
+                cameraID: camera.id, startMicros: lastEndMicros ?? wall.nowMicros(),
+                reason: "sample file write failed (frames lost until recording resumes): \(failure)")
         }
         await onDiskFull()
     }
@@ -320,8 +325,11 @@ public actor Recorder {
         let index = SampleIndex.encode(entries)
         do {
             if let id = segment!.rowID {
-                try await committer.commit(file: file, progress: SegmentProgress(id: id, duration: duration, byteCount: byteCount,
-                                                                                 frameCount: entries.count, sampleIndex: index))
+                try await committer.commit(
+                    file: file,
+                    progress: SegmentProgress(
+                        id: id, duration: duration, byteCount: byteCount,
+                        frameCount: entries.count, sampleIndex: index))
             } else {
                 var first = row(for: segment!, index: index, sha256: nil)
                 (first.duration, first.byteCount, first.frameCount) = (duration, byteCount, entries.count)
@@ -353,8 +361,9 @@ public actor Recorder {
         let digest = file.digest()
         let index = SampleIndex.encode(s.entries)
         if let id = s.rowID {
-            try await catalog.updateSegment(id: id, duration: s.duration, byteCount: s.file.length, frameCount: s.entries.count,
-                                            sampleIndex: index, sha256: digest)
+            try await catalog.updateSegment(
+                id: id, duration: s.duration, byteCount: s.file.length, frameCount: s.entries.count,
+                sampleIndex: index, sha256: digest)
         } else {
             _ = try await catalog.insertSegment(row(for: s, index: index, sha256: digest))
         }
@@ -366,10 +375,11 @@ public actor Recorder {
     }
 
     private func row(for s: OpenSegment, index: [UInt8], sha256: [UInt8]?) -> SegmentRecord {
-        SegmentRecord(cameraID: camera.id, runID: run?.id ?? 0, fileName: s.fileName, startMicros: s.startMicros,
-                      duration: s.duration, byteCount: s.file.length, frameCount: s.entries.count, codec: s.parameters.codec,
-                      parameterSets: s.parameters.parameterSets, sampleIndex: index, sha256: sha256,
-                      state: sha256 == nil ? .open : .closed)
+        SegmentRecord(
+            cameraID: camera.id, runID: run?.id ?? 0, fileName: s.fileName, startMicros: s.startMicros,
+            duration: s.duration, byteCount: s.file.length, frameCount: s.entries.count, codec: s.parameters.codec,
+            parameterSets: s.parameters.parameterSets, sampleIndex: index, sha256: sha256,
+            state: sha256 == nil ? .open : .closed)
     }
 
     /// Writes the frame held back for its duration (using the previous frame's duration),

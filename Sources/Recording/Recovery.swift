@@ -58,10 +58,12 @@ public enum Recovery {
             }
             let digest = try store.sha256(cameraID: row.cameraID, fileName: row.fileName)
             let duration = entries.reduce(Ticks90k(0)) { $0 + Ticks90k($1.duration) }
-            try await catalog.updateSegment(id: row.id, duration: duration, byteCount: keptBytes, frameCount: entries.count,
-                                            sampleIndex: SampleIndex.encode(entries), sha256: digest)
-            try await note("recovered-segment",
-                           "\(where_): kept \(entries.count) frames (\(keptBytes) bytes), cut \(fileSize - keptBytes) unindexed bytes")
+            try await catalog.updateSegment(
+                id: row.id, duration: duration, byteCount: keptBytes, frameCount: entries.count,
+                sampleIndex: SampleIndex.encode(entries), sha256: digest)
+            try await note(
+                "recovered-segment",
+                "\(where_): kept \(entries.count) frames (\(keptBytes) bytes), cut \(fileSize - keptBytes) unindexed bytes")
             let end = row.startMicros + duration * 1_000_000 / ticksPerSecond
             if try await catalog.openGaps(cameraID: row.cameraID).isEmpty {
                 _ = try await catalog.openGap(cameraID: row.cameraID, startMicros: end, reason: "recorder stopped unexpectedly")
@@ -76,13 +78,15 @@ public enum Recovery {
             // past its legal limit; it goes, as retention meant.
             if let start = Int64(file.prefix { $0 != "-" }), try await catalog.segmentWasDeleted(cameraID: cameraID, startMicros: start) {
                 try store.remove(cameraID: cameraID, fileName: file)
-                try await note("removed-deleted-segment-file",
-                               "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes whose segment retention had deleted")
+                try await note(
+                    "removed-deleted-segment-file",
+                    "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes whose segment retention had deleted")
                 continue
             }
             let moved = try store.quarantine(cameraID: cameraID, fileName: file)
-            try await note("quarantined-orphan",
-                           "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row, moved to \(moved)")
+            try await note(
+                "quarantined-orphan",
+                "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row, moved to \(moved)")
         }
         // An orphan means the recorder died within a segment's first flush: a crash too.
         for cameraID in Set(orphans.map(\.cameraID)).sorted() where cameras[cameraID] != nil {
@@ -91,7 +95,8 @@ public enum Recovery {
             }
         }
         for r in rows where r.state == .closed && store.size(cameraID: r.cameraID, fileName: r.fileName) == nil {
-            try await note("missing-file", "camera \(cameras[r.cameraID] ?? "#\(r.cameraID)"), segment \(r.id), file \(r.fileName): file missing")
+            try await note(
+                "missing-file", "camera \(cameras[r.cameraID] ?? "#\(r.cameraID)"), segment \(r.id), file \(r.fileName): file missing")
         }
         // Segments closed above (or closed just before a crash) join their camera's chain.
         for (cameraID, name) in cameras.sorted(by: { $0.key < $1.key }) {
@@ -114,7 +119,8 @@ public enum Recovery {
             return
         case let other?:
             let census = store.census()
-            throw RecordingError.refusedToStart("""
+            throw RecordingError.refusedToStart(
+                """
                 the catalog is not the one the sample files in \(store.root) were recorded under \
                 (the files name catalog \(other), this catalog is \(identity)); \(census.files) files, \(census.bytes) bytes. \
                 Nothing was changed. Restore that catalog (or its backup), or give this catalog an empty samples directory.
@@ -122,7 +128,8 @@ public enum Recovery {
         case nil:
             let census = store.census()
             if census.files > 0, try await catalog.allSegments().isEmpty {
-                throw RecordingError.refusedToStart("""
+                throw RecordingError.refusedToStart(
+                    """
                     the catalog describes no recordings, but \(store.root) holds \(census.files) sample files (\(census.bytes) bytes): \
                     the catalog is missing, empty or was replaced. Nothing was changed. Restore the catalog from its backup, \
                     or move the samples directory aside to start anew.

@@ -31,8 +31,10 @@ public struct RetentionPolicy: Sendable {
 /// without its file.
 public enum Retention {
     @discardableResult
-    public static func enforce(catalog: Catalog, store: SampleStore, policy: RetentionPolicy,
-                               wallClock: WallClock = .system, logger: Logger) async throws -> [String] {
+    public static func enforce(
+        catalog: Catalog, store: SampleStore, policy: RetentionPolicy,
+        wallClock: WallClock = .system, logger: Logger
+    ) async throws -> [String] {
         var deleted: [String] = []
         let now = wallClock.nowMicros()
         for camera in try await catalog.cameras() {
@@ -40,16 +42,21 @@ public enum Retention {
             while true {
                 let batch = try await catalog.expiredSegments(cameraID: camera.id, endedBefore: cutoff, limit: 100)
                 if batch.isEmpty { break }
-                for s in batch { try await delete(s, catalog: catalog, store: store, reason: "older than \(camera.retentionDays) days", into: &deleted) }
+                for s in batch {
+                    try await delete(s, catalog: catalog, store: store, reason: "older than \(camera.retentionDays) days", into: &deleted)
+                }
             }
         }
         while let free = store.freeBytes(), free < policy.freeBytesFloor {
             let batch = try await catalog.oldestDeletableSegments(limit: 10)
             if batch.isEmpty {
-                logger.error("free space \(free) bytes is below the floor \(policy.freeBytesFloor) and every remaining segment is held or open")
+                logger.error(
+                    "free space \(free) bytes is below the floor \(policy.freeBytesFloor) and every remaining segment is held or open")
                 break
             }
-            for s in batch { try await delete(s, catalog: catalog, store: store, reason: "disk floor (\(free) bytes free)", into: &deleted) }
+            for s in batch {
+                try await delete(s, catalog: catalog, store: store, reason: "disk floor (\(free) bytes free)", into: &deleted)
+            }
         }
         if !deleted.isEmpty { logger.info("retention deleted \(deleted.count) segments") }
         return deleted
@@ -66,7 +73,9 @@ public enum Retention {
         }
     }
 
-    private static func delete(_ s: SegmentRecord, catalog: Catalog, store: SampleStore, reason: String, into deleted: inout [String]) async throws {
+    private static func delete(_ s: SegmentRecord, catalog: Catalog, store: SampleStore, reason: String, into deleted: inout [String])
+        async throws
+    {
         // The hold is checked again in the statement that deletes: an exhibit made since
         // the segment was selected keeps it.
         guard try await catalog.deleteExpiredSegment(id: s.id, reason: "retention: \(reason)") else { return }

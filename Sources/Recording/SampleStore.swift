@@ -32,13 +32,17 @@ public struct SampleStore: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw RecordingError.io(operation: "create", path: path, errno: errno) }
         let file = SampleFile(path: path, fd: fd, direct: directIO && SampleFile.enableDirectIO(fd))
-        do { try Self.syncDirectory(dir) } catch { file.close(); throw error }
+        do { try Self.syncDirectory(dir) } catch {
+            file.close()
+            throw error
+        }
         return file
     }
 
     /// File names present for a camera directory (sample files only).
     public func fileNames(cameraID: Int64) -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: directory(cameraID: cameraID)))?.filter { $0.hasSuffix(".sample") }.sorted() ?? []
+        (try? FileManager.default.contentsOfDirectory(atPath: directory(cameraID: cameraID)))?.filter { $0.hasSuffix(".sample") }.sorted()
+            ?? []
     }
 
     /// Camera ids that have a directory.
@@ -435,9 +439,9 @@ private struct Staging: ~Copyable {
 /// `O_DIRECT`, which Glibc's module map does not export (it needs `_GNU_SOURCE`); its
 /// value differs by architecture (asm-generic/fcntl.h, arch/*/include/uapi/asm/fcntl.h).
 #if arch(x86_64) || arch(i386)
-private let oDirect: Int32 = 0o40000
+    private let oDirect: Int32 = 0o40000
 #elseif arch(arm64)
-private let oDirect: Int32 = 0o200000
+    private let oDirect: Int32 = 0o200000
 #else
-private let oDirect: Int32 = 0 // unknown here: buffered writes of the same blocks
+    private let oDirect: Int32 = 0 // unknown here: buffered writes of the same blocks
 #endif

@@ -17,12 +17,16 @@ public enum SegmentChain {
 
     /// The link a closed segment gets at `position` after `previous`.
     public static func makeLink(for s: SegmentRecord, position: Int64, previous: [UInt8]) throws -> ChainLinkRecord {
-        guard let sha = s.sha256, s.state == .closed else { throw CatalogError.invalid("segment \(s.id) is not closed; it cannot be chained") }
-        var l = ChainLinkRecord(cameraID: s.cameraID, position: position, segmentID: s.id, startMicros: s.startMicros,
-                                duration90k: s.duration, frameCount: Int64(s.frameCount), byteCount: s.byteCount, sha256: sha,
-                                metaSHA256: ChainLinkContent.metaHash(codec: s.codec.rawValue, parameterSets: s.parameterSets,
-                                                                     sampleIndex: s.sampleIndex),
-                                previousLink: previous, link: [])
+        guard let sha = s.sha256, s.state == .closed else {
+            throw CatalogError.invalid("segment \(s.id) is not closed; it cannot be chained")
+        }
+        var l = ChainLinkRecord(
+            cameraID: s.cameraID, position: position, segmentID: s.id, startMicros: s.startMicros,
+            duration90k: s.duration, frameCount: Int64(s.frameCount), byteCount: s.byteCount, sha256: sha,
+            metaSHA256: ChainLinkContent.metaHash(
+                codec: s.codec.rawValue, parameterSets: s.parameterSets,
+                sampleIndex: s.sampleIndex),
+            previousLink: previous, link: [])
         l.link = link(of: l)
         return l
     }
@@ -69,7 +73,8 @@ public enum SegmentChain {
             if let s = byID[l.segmentID] {
                 let recomputed = try? makeLink(for: s, position: l.position, previous: l.previousLink)
                 if recomputed?.link != l.link {
-                    problems.append("\(label): the segment's catalog row differs from what was chained (start, duration, size, hash or index altered)")
+                    problems.append(
+                        "\(label): the segment's catalog row differs from what was chained (start, duration, size, hash or index altered)")
                 }
             } else if l.deletedMicros == nil {
                 problems.append("\(label): the segment is gone but was never deleted by Vigil: removed outside retention")
@@ -79,7 +84,9 @@ public enum SegmentChain {
         }
         let chained = Set(links.map(\.segmentID))
         for s in segments where s.state == .closed && !chained.contains(s.id) {
-            problems.append("camera \(cameraName) segment \(s.id) (\(iso8601(micros: s.startMicros))) is not in the chain (inserted afterwards, or awaiting start-up)")
+            problems.append(
+                "camera \(cameraName) segment \(s.id) (\(iso8601(micros: s.startMicros))) is not in the chain (inserted afterwards, or awaiting start-up)"
+            )
         }
         return problems
     }
@@ -88,8 +95,9 @@ public enum SegmentChain {
 extension ChainLinkRecord {
     /// What the stored link commits to.
     public var content: ChainLinkContent {
-        ChainLinkContent(cameraID: cameraID, position: position, startMicros: startMicros, duration90k: duration90k,
-                         frameCount: frameCount, byteCount: byteCount, sha256: sha256, metaSHA256: metaSHA256,
-                         previousLink: previousLink)
+        ChainLinkContent(
+            cameraID: cameraID, position: position, startMicros: startMicros, duration90k: duration90k,
+            frameCount: frameCount, byteCount: byteCount, sha256: sha256, metaSHA256: metaSHA256,
+            previousLink: previousLink)
     }
 }

@@ -27,13 +27,16 @@ public final class WriterLock: Sendable {
             let n = holder.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             close(fd)
             guard error == EWOULDBLOCK else { throw RecordingError.io(operation: "lock", path: path, errno: error) }
-            let who = n > 0 ? String(decoding: holder[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
-            throw RecordingError.refusedToStart("""
+            let who =
+                n > 0 ? String(decoding: holder[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+            throw RecordingError.refusedToStart(
+                """
                 \(dataDirectory) is already being recorded into by \(who). One process records into a data \
                 directory at a time: stop that one first, or give this one another --data directory.
                 """)
         }
-        let note = Array("pid \(getpid()) (vigil \(command), since \(iso8601(micros: Int64(Date().timeIntervalSince1970 * 1_000_000))))\n".utf8)
+        let note = Array(
+            "pid \(getpid()) (vigil \(command), since \(iso8601(micros: Int64(Date().timeIntervalSince1970 * 1_000_000))))\n".utf8)
         _ = ftruncate(fd, 0)
         _ = note.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         return WriterLock(path: path, fd: fd)

@@ -9,10 +9,27 @@ import Hummingbird
 struct AuditRoutes {
     let env: ServerEnvironment
 
-    struct Page: Encodable { var size: Int; var entries: [AuditEntry] }
-    struct CheckpointView: Encodable { var treeSize: Int64; var checkpoint: String; var verifierKey: String }
-    struct InclusionView: Encodable { var index: Int; var treeSize: Int; var leafHash: String; var proof: [String]; var entry: String }
-    struct ConsistencyView: Encodable { var from: Int; var to: Int; var proof: [String] }
+    struct Page: Encodable {
+        var size: Int
+        var entries: [AuditEntry]
+    }
+    struct CheckpointView: Encodable {
+        var treeSize: Int64
+        var checkpoint: String
+        var verifierKey: String
+    }
+    struct InclusionView: Encodable {
+        var index: Int
+        var treeSize: Int
+        var leafHash: String
+        var proof: [String]
+        var entry: String
+    }
+    struct ConsistencyView: Encodable {
+        var from: Int
+        var to: Int
+        var proof: [String]
+    }
 
     func register(_ t: inout RouteTable) {
         let env = self.env
@@ -26,8 +43,9 @@ struct AuditRoutes {
         t.add(.get, "/api/audit/checkpoint", .viewAudit) { request, _, _ in
             let row = try await env.audit.checkpoint()
             if request.headers[.accept]?.contains("text/plain") == true {
-                return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-                                body: .init(byteBuffer: .init(string: row.note)))
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: .init(string: row.note)))
             }
             return try json(CheckpointView(treeSize: row.treeSize, checkpoint: row.note, verifierKey: env.keys.signer.verifier.encoded))
         }
@@ -36,11 +54,15 @@ struct AuditRoutes {
                 throw APIError(status: .badRequest, message: "give index and size")
             }
             let proof = try await mapErrors { try await env.audit.inclusionProof(index: index, treeSize: size) }
-            guard let leaf = await env.audit.leafHash(at: index), let row = try await env.catalog.auditEntries(from: Int64(index), limit: 1).first else {
+            guard let leaf = await env.audit.leafHash(at: index),
+                let row = try await env.catalog.auditEntries(from: Int64(index), limit: 1).first
+            else {
                 throw APIError(status: .notFound, message: "no entry \(index)")
             }
-            return try json(InclusionView(index: index, treeSize: size, leafHash: Data(leaf).base64EncodedString(),
-                                          proof: proof.map { Data($0).base64EncodedString() }, entry: String(decoding: row.body, as: UTF8.self)))
+            return try json(
+                InclusionView(
+                    index: index, treeSize: size, leafHash: Data(leaf).base64EncodedString(),
+                    proof: proof.map { Data($0).base64EncodedString() }, entry: String(decoding: row.body, as: UTF8.self)))
         }
         t.add(.get, "/api/audit/proof/consistency", .viewAudit) { request, _, _ in
             guard let from = try integer(request, "from", 1...Int.max), let to = try integer(request, "to", 1...Int.max), from <= to else {

@@ -47,7 +47,7 @@ struct CameraRoutes {
             let given: [(String, Bool)] = [
                 ("name", name != nil), ("url", url != nil), ("username", username != nil), ("password", password != nil),
                 ("location", location != nil), ("latitude", latitude != nil), ("longitude", longitude != nil),
-                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil),
+                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil)
             ]
             return given.filter(\.1).map(\.0)
         }
@@ -58,12 +58,13 @@ struct CameraRoutes {
         let today = Date(timeIntervalSince1970: Double(env.clock.nowMicros()) / 1_000_000)
         let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: today).timeIntervalSince1970 * 1_000_000)
         let gaps = try await env.catalog.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
-        return CameraView(id: c.id, name: c.name, location: c.location, latitude: c.latitude, longitude: c.longitude,
-                          url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
-                          retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
-                          status: env.fleet.status(camera: c.id), gapsToday: gaps,
-                          mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
-                          mayRegisterEvidence: p.may(.registerEvidence, camera: c.id))
+        return CameraView(
+            id: c.id, name: c.name, location: c.location, latitude: c.latitude, longitude: c.longitude,
+            url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
+            retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
+            status: env.fleet.status(camera: c.id), gapsToday: gaps,
+            mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
+            mayRegisterEvidence: p.may(.registerEvidence, camera: c.id))
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {
@@ -95,7 +96,9 @@ struct CameraRoutes {
         }
         t.add(.post, "/api/cameras", .manageCameras) { request, context, principal in
             let input = try await request.decode(as: CameraInput.self, context: context)
-            guard let name = input.name, let url = input.url else { throw APIError(status: .badRequest, message: "name and url are required") }
+            guard let name = input.name, let url = input.url else {
+                throw APIError(status: .badRequest, message: "name and url are required")
+            }
             // `apply` replaces the URL with its credential-free form and seals the password.
             var record = CameraRecord(id: 0, name: name, url: url, retentionDays: env.newCameraDefaults.retentionDays)
             record.segmentSeconds = env.newCameraDefaults.segmentSeconds
@@ -124,8 +127,10 @@ struct CameraRoutes {
             }
             await env.fleet.poke()
             let changed = input.changedFields
-            try await env.audit.append(AuditEntry(.cameraEdit, .ok, principal: principal, request: request, context: context, camera: record,
-                                                  detail: "changed: " + changed.joined(separator: ", ")))
+            try await env.audit.append(
+                AuditEntry(
+                    .cameraEdit, .ok, principal: principal, request: request, context: context, camera: record,
+                    detail: "changed: " + changed.joined(separator: ", ")))
             return try json(try await view(record, principal))
         }
     }

@@ -28,8 +28,10 @@ public struct ConnectionLimits: Sendable {
     /// carry every station's connections.
     public var exempt: Set<String>
 
-    public init(idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
-                perAddress: Int = 64, exempt: Set<String> = []) {
+    public init(
+        idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
+        perAddress: Int = 64, exempt: Set<String> = []
+    ) {
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
         self.bodyTimeout = bodyTimeout
@@ -266,7 +268,8 @@ struct HandshakeRefusal: Sendable {
         // Only the refusal's own fields that say how to come back (sign-in, retry).
         let extra = headers.filter { [.wwwAuthenticate, .retryAfter].contains($0.name) }
             .map { "\($0.name.canonicalName): \($0.value)\r\n" }.joined()
-        let head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        let head =
+            "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
             + extra + "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
         response = Array(head.utf8) + body
     }
@@ -283,14 +286,16 @@ struct HandshakeRefusal: Sendable {
 struct HandshakeRefusalMiddleware: RouterMiddleware {
     typealias Context = VigilContext
 
-    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as APIError {
             await HandshakeRefusal.send(error, on: context.channel)
             throw error
         } catch let error as HTTPError {
-            await HandshakeRefusal.send(APIError(status: error.status, message: error.body ?? "\(error.status.reasonPhrase)"), on: context.channel)
+            await HandshakeRefusal.send(
+                APIError(status: error.status, message: error.body ?? "\(error.status.reasonPhrase)"), on: context.channel)
             throw error
         }
     }

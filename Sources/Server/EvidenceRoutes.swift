@@ -15,10 +15,29 @@ import Recording
 struct EvidenceRoutes {
     let env: ServerEnvironment
 
-    struct RangeView: Codable { var camera: Int64; var cameraName: String?; var from: String; var to: String }
-    struct CustodyView: Encodable { var at: String; var kind: String; var actor: String; var counterpart: String?; var purpose: String?; var detail: String? }
-    struct FileView: Encodable { var name: String; var bytes: Int64; var url: String }
-    struct ExportView: Encodable { var id: String; var files: [FileView] }
+    struct RangeView: Codable {
+        var camera: Int64
+        var cameraName: String?
+        var from: String
+        var to: String
+    }
+    struct CustodyView: Encodable {
+        var at: String
+        var kind: String
+        var actor: String
+        var counterpart: String?
+        var purpose: String?
+        var detail: String?
+    }
+    struct FileView: Encodable {
+        var name: String
+        var bytes: Int64
+        var url: String
+    }
+    struct ExportView: Encodable {
+        var id: String
+        var files: [FileView]
+    }
     struct Summary: Encodable {
         var exhibit: String
         var requestingBody: String
@@ -48,9 +67,17 @@ struct EvidenceRoutes {
         /// Whether the asking user may share this exhibit with others.
         var mayShare: Bool
     }
-    struct ShareView: Encodable { var user: String; var by: String; var at: String }
+    struct ShareView: Encodable {
+        var user: String
+        var by: String
+        var at: String
+    }
     struct Share: Decodable { var user: String }
-    struct Released: Encodable { var by: String; var at: String; var reason: String }
+    struct Released: Encodable {
+        var by: String
+        var at: String
+        var reason: String
+    }
 
     struct NewExhibit: Decodable {
         var ranges: [RangeView]
@@ -60,7 +87,10 @@ struct EvidenceRoutes {
         var purpose: String
     }
     struct Reason: Decodable { var reason: String }
-    struct Handover: Decodable { var to: String; var purpose: String }
+    struct Handover: Decodable {
+        var to: String
+        var purpose: String
+    }
     struct Acknowledgement: Decodable { var note: String? }
 
     func register(_ t: inout RouteTable) {
@@ -68,15 +98,19 @@ struct EvidenceRoutes {
         t.add(.get, "/api/evidence", .viewEvidence) { _, _, principal in
             // Camera names read once for the whole register, not once per range.
             let names = try await cameraNames()
-            return try json(try await env.evidence.visible(to: principal).map { e in
-                Summary(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, purpose: e.purpose,
+            return try json(
+                try await env.evidence.visible(to: principal).map { e in
+                    Summary(
+                        exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, purpose: e.purpose,
                         createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, ranges: Self.ranges(e, names))
-            })
+                })
         }
         t.add(.post, "/api/evidence", .manageEvidence) { request, context, principal in
             let body: NewExhibit
             do { body = try await request.decode(as: NewExhibit.self, context: context) } catch {
-                throw APIError(status: .badRequest, message: "expected {ranges: [{camera, from, to}], requestingBody, caseReference, legalBasis, purpose}")
+                throw APIError(
+                    status: .badRequest,
+                    message: "expected {ranges: [{camera, from, to}], requestingBody, caseReference, legalBasis, purpose}")
             }
             var ranges: [EvidenceRecord.Range] = []
             for r in body.ranges {
@@ -86,9 +120,10 @@ struct EvidenceRoutes {
                 ranges.append(.init(cameraID: r.camera, fromMicros: from, toMicros: to))
             }
             let item = try await mapErrors {
-                try await env.evidence.create(ranges: ranges, requestingBody: body.requestingBody, caseReference: body.caseReference,
-                                              legalBasis: body.legalBasis ?? "not given", purpose: body.purpose, by: agent(principal, request, context),
-                                              actor: principal)
+                try await env.evidence.create(
+                    ranges: ranges, requestingBody: body.requestingBody, caseReference: body.caseReference,
+                    legalBasis: body.legalBasis ?? "not given", purpose: body.purpose, by: agent(principal, request, context),
+                    actor: principal)
             }
             return try json(try await detail(item, principal), status: .created)
         }
@@ -98,39 +133,53 @@ struct EvidenceRoutes {
         t.add(.post, "/api/evidence/{exhibit}/shares", .viewEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
             let body = try await decode(Share.self, request, context, "expected {user}")
-            try await mapErrors { try await env.evidence.share(exhibit: item.exhibit, with: body.user, by: agent(principal, request, context), actor: principal) }
+            try await mapErrors {
+                try await env.evidence.share(
+                    exhibit: item.exhibit, with: body.user, by: agent(principal, request, context), actor: principal)
+            }
             return try json(try await detail(item, principal))
         }
         t.add(.delete, "/api/evidence/{exhibit}/shares/{user}", .viewEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
             let user = text(context, "user")
-            try await mapErrors { try await env.evidence.unshare(exhibit: item.exhibit, with: user, by: agent(principal, request, context), actor: principal) }
+            try await mapErrors {
+                try await env.evidence.unshare(exhibit: item.exhibit, with: user, by: agent(principal, request, context), actor: principal)
+            }
             return try json(try await detail(item, principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/release", .releaseHold) { request, context, principal in
             let item = try await exhibit(context, principal)
             let body = try await decode(Reason.self, request, context, "expected {reason}")
-            try await mapErrors { try await env.evidence.release(exhibit: item.exhibit, reason: body.reason, by: agent(principal, request, context)) }
+            try await mapErrors {
+                try await env.evidence.release(exhibit: item.exhibit, reason: body.reason, by: agent(principal, request, context))
+            }
             return try json(try await detail(try await env.evidence.find(item.exhibit), principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/handover", .manageEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
             let body = try await decode(Handover.self, request, context, "expected {to, purpose}")
-            try await mapErrors { try await env.evidence.handOver(exhibit: item.exhibit, to: body.to, purpose: body.purpose, by: agent(principal, request, context)) }
+            try await mapErrors {
+                try await env.evidence.handOver(
+                    exhibit: item.exhibit, to: body.to, purpose: body.purpose, by: agent(principal, request, context))
+            }
             return try json(try await detail(item, principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/acknowledge", .viewEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
             let body = try await decode(Acknowledgement.self, request, context, "expected {note}")
-            try await mapErrors { try await env.evidence.acknowledge(exhibit: item.exhibit, by: agent(principal, request, context), note: body.note) }
+            try await mapErrors {
+                try await env.evidence.acknowledge(exhibit: item.exhibit, by: agent(principal, request, context), note: body.note)
+            }
             return try json(try await detail(item, principal))
         }
         t.add(.post, "/api/evidence/{exhibit}/exports", .manageEvidence) { request, context, principal in
             let item = try await exhibit(context, principal)
             let who = agent(principal, request, context)
             let id = try await mapErrors {
-                try await env.evidence.withExportSlot(item, by: who, limit: env.exportsPerUserPerDay, shelfRoot: env.exports.root,
-                                                      floorBytes: env.diskFloorBytes) {
+                try await env.evidence.withExportSlot(
+                    item, by: who, limit: env.exportsPerUserPerDay, shelfRoot: env.exports.root,
+                    floorBytes: env.diskFloorBytes
+                ) {
                     let (id, path) = try env.exports.newDirectory(exhibit: item.exhibit, atMicros: env.clock.nowMicros())
                     do {
                         _ = try await env.evidence.export(exhibit: item.exhibit, to: path, by: who)
@@ -147,39 +196,50 @@ struct EvidenceRoutes {
             guard let export else { throw APIError(status: .internalServerError, message: "export \(id) vanished") }
             return try json(view(item.exhibit, export), status: .created)
         }
-        t.add(.get, "/api/evidence/{exhibit}/exports/{export}/{file}", .viewEvidence, imagery: true, onDenied: denied) { request, context, principal in
+        t.add(.get, "/api/evidence/{exhibit}/exports/{export}/{file}", .viewEvidence, imagery: true, onDenied: denied) {
+            request, context, principal in
             let exhibit = text(context, "exhibit"), export = text(context, "export")
             let name = text(context, "file")
             guard let item = try await env.catalog.evidence(exhibit: exhibit), try await env.evidence.maySee(item, principal),
-                  let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
-                  let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
-                try await env.audit.append(AuditEntry(.evidenceDownload, .failed, principal: principal, request: request, context: context,
-                                                      detail: "no file \(name.prefix(200)) in export \(export.prefix(40)) of \(exhibit.prefix(40))"))
+                let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
+                let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber
+            else {
+                try await env.audit.append(
+                    AuditEntry(
+                        .evidenceDownload, .failed, principal: principal, request: request, context: context,
+                        detail: "no file \(name.prefix(200)) in export \(export.prefix(40)) of \(exhibit.prefix(40))"))
                 throw APIError(status: .notFound, message: "no such exported file")
             }
             let bytes = size.int64Value
-            try await env.evidence.recordDownload(exhibit: item.exhibit, export: export, file: name, bytes: bytes, by: agent(principal, request, context))
+            try await env.evidence.recordDownload(
+                exhibit: item.exhibit, export: export, file: name, bytes: bytes, by: agent(principal, request, context))
             let type = name.hasSuffix(".mp4") ? "video/mp4" : name.hasSuffix(".json") ? "application/json" : "text/plain; charset=utf-8"
-            let headers: HTTPFields = [.contentType: type, .contentLength: String(bytes), .cacheControl: "private, no-store",
-                                       .contentDisposition: "attachment; filename=\"\(name)\""]
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-                defer { try? handle.close() }
-                while true {
-                    let chunk = try await NIOThreadPool.singleton.runIfActive { try handle.read(upToCount: 1 << 20) ?? Data() }
-                    if chunk.isEmpty { break }
-                    try await writer.write(ByteBuffer(bytes: chunk))
-                }
-                try await writer.finish(nil)
-            })
+            let headers: HTTPFields = [
+                .contentType: type, .contentLength: String(bytes), .cacheControl: "private, no-store",
+                .contentDisposition: "attachment; filename=\"\(name)\""
+            ]
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                    defer { try? handle.close() }
+                    while true {
+                        let chunk = try await NIOThreadPool.singleton.runIfActive { try handle.read(upToCount: 1 << 20) ?? Data() }
+                        if chunk.isEmpty { break }
+                        try await writer.write(ByteBuffer(bytes: chunk))
+                    }
+                    try await writer.finish(nil)
+                })
         }
     }
 
     var denied: @Sendable (Request, VigilContext, Principal) async throws -> Void {
         let env = self.env
         return { request, context, principal in
-            try await env.audit.append(AuditEntry(.evidenceDownload, .denied, principal: principal, request: request, context: context,
-                                                  detail: "exhibit \((context.parameters.get("exhibit") ?? "").prefix(40)): role lacks view-evidence"))
+            try await env.audit.append(
+                AuditEntry(
+                    .evidenceDownload, .denied, principal: principal, request: request, context: context,
+                    detail: "exhibit \((context.parameters.get("exhibit") ?? "").prefix(40)): role lacks view-evidence"))
         }
     }
 
@@ -200,7 +260,8 @@ struct EvidenceRoutes {
     func exhibit(_ context: VigilContext, _ principal: Principal) async throws -> EvidenceRecord {
         let number = text(context, "exhibit")
         guard let item = try await env.catalog.evidence(exhibit: number),
-              try await env.evidence.maySee(item, principal) else {
+            try await env.evidence.maySee(item, principal)
+        else {
             throw APIError(status: .notFound, message: "no such exhibit")
         }
         return item
@@ -217,13 +278,18 @@ struct EvidenceRoutes {
     }
 
     static func ranges(_ e: EvidenceRecord, _ names: [Int64: String]) -> [RangeView] {
-        e.ranges.map { RangeView(camera: $0.cameraID, cameraName: names[$0.cameraID], from: iso8601(micros: $0.fromMicros), to: iso8601(micros: $0.toMicros)) }
+        e.ranges.map {
+            RangeView(
+                camera: $0.cameraID, cameraName: names[$0.cameraID], from: iso8601(micros: $0.fromMicros), to: iso8601(micros: $0.toMicros))
+        }
     }
 
     func view(_ exhibit: String, _ export: ExportShelf.Export) -> ExportView {
-        ExportView(id: export.id, files: export.files.map {
-            FileView(name: $0.name, bytes: $0.bytes, url: "/api/evidence/\(exhibit)/exports/\(export.id)/\($0.name)")
-        })
+        ExportView(
+            id: export.id,
+            files: export.files.map {
+                FileView(name: $0.name, bytes: $0.bytes, url: "/api/evidence/\(exhibit)/exports/\(export.id)/\($0.name)")
+            })
     }
 
     func detail(_ e: EvidenceRecord, _ principal: Principal) async throws -> Detail {
@@ -231,13 +297,18 @@ struct EvidenceRoutes {
         let held = try await env.catalog.heldByEvidence(segmentIDs: segments.map(\.id))
         let released = e.releasedMicros.map { Released(by: e.releasedBy ?? "", at: iso8601(micros: $0), reason: e.releaseReason ?? "") }
         let custody = try await env.catalog.custody(evidenceID: e.id).map {
-            CustodyView(at: iso8601(micros: $0.atMicros), kind: $0.kind, actor: $0.actor, counterpart: $0.counterpart, purpose: $0.purpose, detail: $0.detail)
+            CustodyView(
+                at: iso8601(micros: $0.atMicros), kind: $0.kind, actor: $0.actor, counterpart: $0.counterpart, purpose: $0.purpose,
+                detail: $0.detail)
         }
-        return Detail(exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, legalBasis: e.legalBasis,
-                      purpose: e.purpose, createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, released: released,
-                      ranges: Self.ranges(e, try await cameraNames()), segments: segments.count, heldSegments: held.count, custody: custody,
-                      exports: env.exports.exports(exhibit: e.exhibit).map { view(e.exhibit, $0) },
-                      sharedWith: try await env.evidence.shares(e).map { ShareView(user: $0.userName, by: $0.sharedBy, at: iso8601(micros: $0.sharedMicros)) },
-                      mayShare: env.evidence.mayShare(e, principal))
+        return Detail(
+            exhibit: e.exhibit, requestingBody: e.requestingBody, caseReference: e.caseReference, legalBasis: e.legalBasis,
+            purpose: e.purpose, createdBy: e.createdBy, created: iso8601(micros: e.createdMicros), held: e.isHeld, released: released,
+            ranges: Self.ranges(e, try await cameraNames()), segments: segments.count, heldSegments: held.count, custody: custody,
+            exports: env.exports.exports(exhibit: e.exhibit).map { view(e.exhibit, $0) },
+            sharedWith: try await env.evidence.shares(e).map {
+                ShareView(user: $0.userName, by: $0.sharedBy, at: iso8601(micros: $0.sharedMicros))
+            },
+            mayShare: env.evidence.mayShare(e, principal))
     }
 }

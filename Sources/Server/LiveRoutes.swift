@@ -22,8 +22,10 @@ struct LiveRoutes {
         let env = self.env
         t.add(.get, Self.path, .live, imagery: true, onDenied: PlaybackRoutes(env: env).denied(.liveStart)) { request, context, principal in
             let c = try await admit(request, context)
-            try await env.audit.append(AuditEntry(.liveStart, .failed, principal: principal, request: request, context: context, camera: c,
-                                                  detail: "not a WebSocket handshake"))
+            try await env.audit.append(
+                AuditEntry(
+                    .liveStart, .failed, principal: principal, request: request, context: context, camera: c,
+                    detail: "not a WebSocket handshake"))
             throw APIError(status: .upgradeRequired, message: "open this URL as a WebSocket", headers: [.upgrade: "websocket"])
         }
     }
@@ -42,9 +44,12 @@ struct LiveRoutes {
         try await playback.requireCamera(c, .live, principal, .liveStart, request, context)
         guard Self.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
             let origin = String((request.headers[.origin] ?? "none").prefix(100))
-            try await env.audit.append(AuditEntry(.liveStart, .denied, principal: principal, request: request, context: context, camera: c,
-                                                  detail: "cross-origin WebSocket refused (Origin \(origin))"))
-            throw APIError(status: .forbidden, message: "cross-origin WebSocket refused: the console's own page must open it (Origin \(origin))")
+            try await env.audit.append(
+                AuditEntry(
+                    .liveStart, .denied, principal: principal, request: request, context: context, camera: c,
+                    detail: "cross-origin WebSocket refused (Origin \(origin))"))
+            throw APIError(
+                status: .forbidden, message: "cross-origin WebSocket refused: the console's own page must open it (Origin \(origin))")
         }
         return c
     }
@@ -60,7 +65,8 @@ struct LiveRoutes {
     static func sameOrigin(_ request: Request, _ context: VigilContext, secure: Bool, published: [String] = []) -> Bool {
         guard context.authenticated?.csrfToken != nil else { return true }
         guard let text = request.headers[.origin], let origin = WebOrigin.normalised(text), let host = request.head.authority,
-              let own = WebOrigin.normalised("\(secure ? "https" : "http")://\(host)") else { return false }
+            let own = WebOrigin.normalised("\(secure ? "https" : "http")://\(host)")
+        else { return false }
         return origin == own || published.compactMap { WebOrigin.normalised($0) }.contains(origin)
     }
 
@@ -88,77 +94,85 @@ struct LiveRoutes {
         router.add(middleware: ClientAddressMiddleware(trusted: env.trustedProxies))
         router.add(middleware: HandshakeRefusalMiddleware())
         router.add(middleware: AuthMiddleware(accounts: env.accounts))
-        router.ws(RouterPath(Self.path), shouldUpgrade: { request, context in
-            // A refusal throws: HandshakeRefusalMiddleware answers it with its status and reason.
-            _ = try await admit(request, context)
-            return .upgrade([:])
-        }, onUpgrade: { inbound, outbound, ws in
-            let context = ws.requestContext
-            guard let principal = context.authenticated?.principal, let id = context.parameters.get("id", as: Int64.self),
-                  let c = try await env.catalog.camera(id: id) else { return }
-            try await env.audit.append(AuditEntry(.liveStart, .ok, principal: principal, request: ws.request, context: context, camera: c))
-            let started = ContinuousClock.now
-            let viewer = env.live.subscribe(camera: c.id)
-            env.metrics.viewers(camera: c, delta: 1)
-            var sent = 0
-            var withdrawn: String?
-            await withTaskGroup(of: Ending.self) { group in
-                group.addTask {
-                    // Reading keeps the connection's control frames flowing and sees the close.
-                    do { for try await _ in inbound {} } catch {}
-                    return .clientLeft
-                }
-                group.addTask {
-                    // The stream lives only while its viewer may watch: checked every
-                    // `liveRecheck` (the session's idle clock counts watching as activity).
-                    let credential = AuthMiddleware.credential(of: ws.request)
-                    while true {
-                        do { try await Task.sleep(for: env.liveRecheck) } catch { return .clientLeft }
-                        if let why = await Self.withdrawal(env, credential, camera: c.id) {
-                            try? await outbound.close(.policyViolation, reason: why)
-                            return .withdrawn(why)
-                        }
+        router.ws(
+            RouterPath(Self.path),
+            shouldUpgrade: { request, context in
+                // A refusal throws: HandshakeRefusalMiddleware answers it with its status and reason.
+                _ = try await admit(request, context)
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, ws in
+                let context = ws.requestContext
+                guard let principal = context.authenticated?.principal, let id = context.parameters.get("id", as: Int64.self),
+                    let c = try await env.catalog.camera(id: id)
+                else { return }
+                try await env.audit.append(
+                    AuditEntry(.liveStart, .ok, principal: principal, request: ws.request, context: context, camera: c))
+                let started = ContinuousClock.now
+                let viewer = env.live.subscribe(camera: c.id)
+                env.metrics.viewers(camera: c, delta: 1)
+                var sent = 0
+                var withdrawn: String?
+                await withTaskGroup(of: Ending.self) { group in
+                    group.addTask {
+                        // Reading keeps the connection's control frames flowing and sees the close.
+                        do { for try await _ in inbound {} } catch {}
+                        return .clientLeft
                     }
-                }
-                group.addTask {
-                    var muxer = LiveMuxer()
-                    var frames = 0
-                    while let f = await viewer.next() {
-                        do {
-                            for output in muxer.mux(f) {
-                                switch output {
-                                case let .initialization(codec, width, height, segment):
-                                    try await outbound.write(.text("{\"type\":\"init\",\"codec\":\"\(codec)\",\"width\":\(width),\"height\":\(height)}"))
-                                    try await outbound.write(.binary(ByteBuffer(bytes: segment)))
-                                case let .media(bytes):
-                                    try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
-                                }
+                    group.addTask {
+                        // The stream lives only while its viewer may watch: checked every
+                        // `liveRecheck` (the session's idle clock counts watching as activity).
+                        let credential = AuthMiddleware.credential(of: ws.request)
+                        while true {
+                            do { try await Task.sleep(for: env.liveRecheck) } catch { return .clientLeft }
+                            if let why = await Self.withdrawal(env, credential, camera: c.id) {
+                                try? await outbound.close(.policyViolation, reason: why)
+                                return .withdrawn(why)
                             }
-                        } catch {
-                            break
                         }
-                        env.metrics.liveLatency(nanos: DispatchTime.now().uptimeNanoseconds - f.receivedNanos)
-                        frames += 1
                     }
-                    return .sent(frames)
-                }
-                for await ending in group {
-                    switch ending {
-                    case let .sent(frames): sent = frames
-                    case let .withdrawn(why): withdrawn = why
-                    case .clientLeft: break
+                    group.addTask {
+                        var muxer = LiveMuxer()
+                        var frames = 0
+                        while let f = await viewer.next() {
+                            do {
+                                for output in muxer.mux(f) {
+                                    switch output {
+                                    case let .initialization(codec, width, height, segment):
+                                        try await outbound.write(
+                                            .text("{\"type\":\"init\",\"codec\":\"\(codec)\",\"width\":\(width),\"height\":\(height)}"))
+                                        try await outbound.write(.binary(ByteBuffer(bytes: segment)))
+                                    case let .media(bytes):
+                                        try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+                                    }
+                                }
+                            } catch {
+                                break
+                            }
+                            env.metrics.liveLatency(nanos: DispatchTime.now().uptimeNanoseconds - f.receivedNanos)
+                            frames += 1
+                        }
+                        return .sent(frames)
                     }
-                    viewer.close()
-                    group.cancelAll()
+                    for await ending in group {
+                        switch ending {
+                        case let .sent(frames): sent = frames
+                        case let .withdrawn(why): withdrawn = why
+                        case .clientLeft: break
+                        }
+                        viewer.close()
+                        group.cancelAll()
+                    }
                 }
-            }
-            env.live.unsubscribe(camera: c.id, viewer)
-            env.metrics.viewers(camera: c, delta: -1)
-            let seconds = (ContinuousClock.now - started).components.seconds
-            _ = try? await env.audit.append(AuditEntry(.liveStop, .ok, principal: principal, request: ws.request, context: context, camera: c,
-                                                   detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"
-                                                       + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
-        })
+                env.live.unsubscribe(camera: c.id, viewer)
+                env.metrics.viewers(camera: c, delta: -1)
+                let seconds = (ContinuousClock.now - started).components.seconds
+                _ = try? await env.audit.append(
+                    AuditEntry(
+                        .liveStop, .ok, principal: principal, request: ws.request, context: context, camera: c,
+                        detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"
+                            + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
+            })
     }
 }
 
@@ -168,7 +182,13 @@ public enum WebOrigin {
     public static func normalised(_ text: String) -> String? {
         let lower = text.lowercased()
         let scheme: String, defaultPort: String
-        if lower.hasPrefix("http://") { (scheme, defaultPort) = ("http", "80") } else if lower.hasPrefix("https://") { (scheme, defaultPort) = ("https", "443") } else { return nil }
+        if lower.hasPrefix("http://") {
+            (scheme, defaultPort) = ("http", "80")
+        } else if lower.hasPrefix("https://") {
+            (scheme, defaultPort) = ("https", "443")
+        } else {
+            return nil
+        }
         var authority = String(lower.dropFirst(scheme.count + 3))
         guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
         if authority.hasSuffix(":" + defaultPort) { authority.removeLast(defaultPort.count + 1) }
@@ -185,10 +205,11 @@ public final class LiveRechecks: Sendable {
     public init() {}
 
     func principal(for credential: Credential, accounts: Accounts, within fresh: Duration) async throws -> Principal? {
-        let key: String = switch credential {
-        case let .session(token): "s:" + token
-        case let .apiToken(token): "t:" + token
-        }
+        let key: String =
+            switch credential {
+            case let .session(token): "s:" + token
+            case let .apiToken(token): "t:" + token
+            }
         let now = ContinuousClock.now
         if let hit = recent.withLock({ $0[key] }), now - hit.at < fresh { return hit.principal }
         let principal = try await accounts.authenticate(credential, touchAfterSeconds: 60)?.principal

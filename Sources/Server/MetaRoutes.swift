@@ -15,10 +15,12 @@ struct MetaRoutes {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: data)))
         }
         t.add(.get, "/metrics", .viewMetrics) { _, _, _ in
-            let text = env.metrics.render(cameras: try await env.catalog.cameras(), fleet: env.fleet, store: env.store,
-                                          now: env.clock.nowMicros())
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: .init(bytes: text)))
+            let text = env.metrics.render(
+                cameras: try await env.catalog.cameras(), fleet: env.fleet, store: env.store,
+                now: env.clock.nowMicros())
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: .init(bytes: text)))
         }
     }
 }

@@ -18,12 +18,14 @@ struct AuthMiddleware: RouterMiddleware {
     static let cookieName = "vigil_session"
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
 
-    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response
+    {
         let path = request.uri.path
         guard path.hasPrefix("/api/") || path == "/api" || path == "/metrics" else { return try await next(request, context) }
         if request.method == .post && path == "/api/session" { return try await next(request, context) }
         guard let credential = Self.credential(of: request),
-              let authenticated = try await accounts.authenticate(credential) else {
+            let authenticated = try await accounts.authenticate(credential)
+        else {
             throw APIError(status: .unauthorized, message: "sign in first", headers: [.wwwAuthenticate: "Bearer realm=\"vigil\""])
         }
         if let csrf = authenticated.csrfToken, ![.get, .head, .options].contains(request.method) {
@@ -32,7 +34,8 @@ struct AuthMiddleware: RouterMiddleware {
             }
         }
         if authenticated.principal.mustChangePassword {
-            let allowed = (path == "/api/session" && [.get, .delete].contains(request.method))
+            let allowed =
+                (path == "/api/session" && [.get, .delete].contains(request.method))
                 || (path == "/api/session/password" && request.method == .post)
             guard allowed else { throw APIError(status: .forbidden, message: "change your one-time password first") }
         }
@@ -56,7 +59,8 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     /// Under TLS: browsers are told to use HTTPS only for this host (RFC 6797).
     var strictTransportSecurity = false
 
-    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response
+    {
         var response: Response
         do {
             response = try await next(request, context)
@@ -103,16 +107,19 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = VigilContext
     let routes: RouteShapes
 
-    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
             guard path.hasPrefix("/api/") || path == "/metrics", let allowed = routes.methods(for: path),
-                  !allowed.contains(request.method.rawValue) else { throw error }
+                !allowed.contains(request.method.rawValue)
+            else { throw error }
             let allow = allowed.sorted().joined(separator: ", ")
-            throw APIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not offered here; this path takes \(allow)",
-                           headers: [.allow: allow])
+            throw APIError(
+                status: .methodNotAllowed, message: "\(request.method.rawValue) is not offered here; this path takes \(allow)",
+                headers: [.allow: allow])
         }
     }
 }
@@ -125,7 +132,9 @@ final class RouteShapes: Sendable {
     func set(_ policies: [RoutePolicy]) {
         var byPath: [String: Set<String>] = [:]
         for p in policies { byPath[p.path, default: []].insert(p.method) }
-        shapes.withLock { $0 = byPath.map { (segments: $0.key.split(separator: "/", omittingEmptySubsequences: false), methods: $0.value) } }
+        shapes.withLock {
+            $0 = byPath.map { (segments: $0.key.split(separator: "/", omittingEmptySubsequences: false), methods: $0.value) }
+        }
     }
 
     /// The methods of the route whose template matches `path` (`{name}` matches one
@@ -135,7 +144,9 @@ final class RouteShapes: Sendable {
         return shapes.withLock { shapes in
             shapes.first { shape in
                 shape.segments.count == parts.count
-                    && zip(shape.segments, parts).allSatisfy { template, part in (template.hasPrefix("{") && !part.isEmpty) || template == part }
+                    && zip(shape.segments, parts).allSatisfy { template, part in
+                        (template.hasPrefix("{") && !part.isEmpty) || template == part
+                    }
             }?.methods
         }
     }
@@ -151,7 +162,8 @@ struct ClientAddressMiddleware: RouterMiddleware {
     let trusted: Set<String>
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
-    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: VigilContext, next: (Request, VigilContext) async throws -> Response) async throws -> Response
+    {
         let forwarded = request.headers[values: Self.forwardedFor]
         guard !trusted.isEmpty, trusted.contains(context.address), !forwarded.isEmpty else {
             return try await next(request, context)

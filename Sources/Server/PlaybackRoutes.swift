@@ -15,8 +15,15 @@ import Recording
 struct PlaybackRoutes {
     let env: ServerEnvironment
 
-    struct Interval: Encodable { var from: String; var to: String }
-    struct Gap: Encodable { var from: String; var to: String?; var reason: String }
+    struct Interval: Encodable {
+        var from: String
+        var to: String
+    }
+    struct Gap: Encodable {
+        var from: String
+        var to: String?
+        var reason: String
+    }
     struct Coverage: Encodable {
         var camera: Int64
         var from: String
@@ -28,7 +35,8 @@ struct PlaybackRoutes {
 
     func register(_ t: inout RouteTable) {
         let env = self.env
-        t.add(.get, "/api/cameras/{id}/recordings", .playback, imagery: true, onDenied: denied(.recordingsList)) { request, context, principal in
+        t.add(.get, "/api/cameras/{id}/recordings", .playback, imagery: true, onDenied: denied(.recordingsList)) {
+            request, context, principal in
             let c = try await camera(env, context)
             let (from, to) = try range(request)
             try await requireCamera(c, .playback, principal, .recordingsList, request, context)
@@ -45,15 +53,21 @@ struct PlaybackRoutes {
             }
             let gaps = try await env.catalog.gaps(cameraID: c.id, from: from, to: to)
             try await env.audit.append(entry(.recordingsList, principal, request, context, c, from, to))
-            return try json(Coverage(camera: c.id, from: iso8601(micros: from), to: iso8601(micros: to),
-                                     recorded: recorded.map { Interval(from: iso8601(micros: $0.0), to: iso8601(micros: $0.1)) },
-                                     gaps: gaps.map { Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason) },
-                                     segments: segments.count))
+            return try json(
+                Coverage(
+                    camera: c.id, from: iso8601(micros: from), to: iso8601(micros: to),
+                    recorded: recorded.map { Interval(from: iso8601(micros: $0.0), to: iso8601(micros: $0.1)) },
+                    gaps: gaps.map {
+                        Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason)
+                    },
+                    segments: segments.count))
         }
-        t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied(.playbackView)) { request, context, principal in
+        t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied(.playbackView)) {
+            request, context, principal in
             try await mp4(request, context, principal, permission: .playback, action: .playbackView, attachment: false)
         }
-        t.add(.get, "/api/cameras/{id}/export.mp4", .export, imagery: true, onDenied: denied(.exportDownload)) { request, context, principal in
+        t.add(.get, "/api/cameras/{id}/export.mp4", .export, imagery: true, onDenied: denied(.exportDownload)) {
+            request, context, principal in
             try await mp4(request, context, principal, permission: .export, action: .exportDownload, attachment: true)
         }
     }
@@ -62,8 +76,10 @@ struct PlaybackRoutes {
         let env = self.env
         return { request, context, principal in
             let c = try? await camera(env, context)
-            try await env.audit.append(AuditEntry(action, .denied, principal: principal, request: request, context: context, camera: c,
-                                                  detail: "role lacks the permission"))
+            try await env.audit.append(
+                AuditEntry(
+                    action, .denied, principal: principal, request: request, context: context, camera: c,
+                    detail: "role lacks the permission"))
         }
     }
 
@@ -74,8 +90,10 @@ struct PlaybackRoutes {
         return (from, to)
     }
 
-    func entry(_ action: AuditAction, _ p: Principal, _ request: Request, _ context: VigilContext, _ c: CameraRecord,
-               _ from: Int64, _ to: Int64, result: AuditResult = .ok, detail: String? = nil) -> AuditEntry {
+    func entry(
+        _ action: AuditAction, _ p: Principal, _ request: Request, _ context: VigilContext, _ c: CameraRecord,
+        _ from: Int64, _ to: Int64, result: AuditResult = .ok, detail: String? = nil
+    ) -> AuditEntry {
         var e = AuditEntry(action, result, principal: p, request: request, context: context, camera: c, detail: detail)
         e.from = iso8601(micros: from)
         e.to = iso8601(micros: to)
@@ -85,17 +103,23 @@ struct PlaybackRoutes {
     }
 
     /// Refuses (and audits) a principal without `permission` on this camera.
-    func requireCamera(_ c: CameraRecord, _ permission: Permission, _ p: Principal, _ action: AuditAction,
-                       _ request: Request, _ context: VigilContext) async throws {
+    func requireCamera(
+        _ c: CameraRecord, _ permission: Permission, _ p: Principal, _ action: AuditAction,
+        _ request: Request, _ context: VigilContext
+    ) async throws {
         guard p.may(permission, camera: c.id) else {
-            try await env.audit.append(AuditEntry(action, .denied, principal: p, request: request, context: context, camera: c,
-                                                  detail: "no \(permission.rawValue) grant on this camera"))
+            try await env.audit.append(
+                AuditEntry(
+                    action, .denied, principal: p, request: request, context: context, camera: c,
+                    detail: "no \(permission.rawValue) grant on this camera"))
             throw APIError(status: .forbidden, message: "no \(permission.rawValue) permission on camera \(c.name)")
         }
     }
 
-    func mp4(_ request: Request, _ context: VigilContext, _ principal: Principal, permission: Permission, action: AuditAction,
-             attachment: Bool) async throws -> Response {
+    func mp4(
+        _ request: Request, _ context: VigilContext, _ principal: Principal, permission: Permission, action: AuditAction,
+        attachment: Bool
+    ) async throws -> Response {
         let c = try await camera(env, context)
         let (from, to) = try range(request)
         try await requireCamera(c, permission, principal, action, request, context)
@@ -113,8 +137,9 @@ struct PlaybackRoutes {
         }
         let plan: ExportPlan
         do {
-            plan = try await Exporter.plan(catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to,
-                                           maxFrames: env.maximumServedFrames)
+            plan = try await Exporter.plan(
+                catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to,
+                maxFrames: env.maximumServedFrames)
         } catch let error as RecordingError {
             try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: "\(error)"))
             throw error
@@ -136,23 +161,30 @@ struct PlaybackRoutes {
             status = .partialContent
             headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(file.size)"
         case .unsatisfiable:
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: "range not satisfiable"))
+            try await env.audit.append(
+                entry(action, principal, request, context, c, from, to, result: .failed, detail: "range not satisfiable"))
             throw APIError(status: .rangeNotSatisfiable, message: "range not satisfiable", headers: [.contentRange: "bytes */\(file.size)"])
         }
         headers[.contentLength] = String(byteRange.count)
-        try await env.audit.append(entry(action, principal, request, context, c, from, to,
-                                         detail: "bytes \(byteRange.lowerBound)-\(max(byteRange.lowerBound, byteRange.upperBound - 1))/\(file.size), \(plan.frameCount) frames"))
-        return Response(status: status, headers: headers, body: ResponseBody { writer in
-            var offset = byteRange.lowerBound
-            while offset < byteRange.upperBound {
-                let end = min(byteRange.upperBound, offset + (1 << 20))
-                let start = offset
-                let bytes = try await NIOThreadPool.singleton.runIfActive { try file.read(start..<end) }
-                try await writer.write(ByteBuffer(bytes: bytes))
-                offset = end
-            }
-            try await writer.finish(nil)
-        })
+        try await env.audit.append(
+            entry(
+                action, principal, request, context, c, from, to,
+                detail:
+                    "bytes \(byteRange.lowerBound)-\(max(byteRange.lowerBound, byteRange.upperBound - 1))/\(file.size), \(plan.frameCount) frames"
+            ))
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody { writer in
+                var offset = byteRange.lowerBound
+                while offset < byteRange.upperBound {
+                    let end = min(byteRange.upperBound, offset + (1 << 20))
+                    let start = offset
+                    let bytes = try await NIOThreadPool.singleton.runIfActive { try file.read(start..<end) }
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                    offset = end
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// A strong validator: the segments, their sizes and states, and the range.

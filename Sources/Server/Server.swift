@@ -70,8 +70,11 @@ public struct ServerEnvironment: Sendable {
         }
     }
 
-    public init(catalog: Catalog, store: SampleStore, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
-                keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, metrics: VigilMetrics, webRoot: String, openAPIPath: String, secureCookies: Bool, logger: Logger) {
+    public init(
+        catalog: Catalog, store: SampleStore, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
+        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, metrics: VigilMetrics, webRoot: String, openAPIPath: String,
+        secureCookies: Bool, logger: Logger
+    ) {
         self.catalog = catalog
         self.store = store
         self.accounts = accounts
@@ -135,9 +138,11 @@ public struct VigilServer {
 
     /// Runs the server and `services` (recorders, checkpoints) in one ServiceGroup until
     /// SIGINT or SIGTERM, then shuts all down gracefully.
-    public func run(host: String, port: Int, tls: (certificate: String, key: String)?, services: [any Service],
-                    limits: ConnectionLimits = ConnectionLimits(),
-                    logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+    public func run(
+        host: String, port: Int, tls: (certificate: String, key: String)?, services: [any Service],
+        limits: ConnectionLimits = ConnectionLimits(),
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
+    ) async throws {
         let counter = ConnectionCounter(perAddress: limits.perAddress, exempt: limits.exempt)
         let webSocketResponder = webSocketRouter.buildResponder()
         let tlsConfiguration = try tls.map { tls in
@@ -147,17 +152,20 @@ public struct VigilServer {
         }
         // The guard sits inside TLS (it must see plain HTTP) and in front of everything else.
         let server = HTTPServerBuilder { responder in
-            let http = GuardedChildChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
-                                                                             configuration: .init()),
-                                           counter: counter, limits: limits)
+            let http = GuardedChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder,
+                    configuration: .init()),
+                counter: counter, limits: limits)
             guard let tlsConfiguration else { return http }
             return try TLSChannel(http, tlsConfiguration: tlsConfiguration)
         }
-        let app = Application(router: router, server: server,
-                              configuration: .init(address: .hostname(host, port: port), serverName: "vigil"),
-                              services: services,
-                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-                              logger: logger)
+        let app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(host, port: port), serverName: "vigil"),
+            services: services,
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
         try await app.runService()
     }
 }
@@ -171,9 +179,11 @@ struct RouteTable {
 
     /// Adds a route. The handler runs only for a principal holding `permission` (on some
     /// camera, for imagery permissions; the handler checks the camera itself).
-    mutating func add(_ method: HTTPRequest.Method, _ path: String, _ permission: Permission?, imagery: Bool = false,
-                      onDenied: (@Sendable (Request, VigilContext, Principal) async throws -> Void)? = nil,
-                      _ handler: @escaping Handler) {
+    mutating func add(
+        _ method: HTTPRequest.Method, _ path: String, _ permission: Permission?, imagery: Bool = false,
+        onDenied: (@Sendable (Request, VigilContext, Principal) async throws -> Void)? = nil,
+        _ handler: @escaping Handler
+    ) {
         policies.append(RoutePolicy(method: method.rawValue, path: path, permission: permission, imagery: imagery))
         router.on(RouterPath(path), method: method) { request, context in
             let principal = try context.principal()
@@ -181,7 +191,8 @@ struct RouteTable {
                 let allowed = permission.isImagery ? principal.mayOnSomeCamera(permission) : principal.may(permission)
                 guard allowed else {
                     try await onDenied?(request, context, principal)
-                    throw APIError(status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the \(permission.rawValue) permission")
+                    throw APIError(
+                        status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the \(permission.rawValue) permission")
                 }
             }
             return try await handler(request, context, principal)
@@ -197,11 +208,14 @@ func station(_ request: Request, _ context: VigilContext) -> (address: String, u
 
 extension AuditEntry {
     /// An entry for `principal` acting from the request's station.
-    init(_ action: AuditAction, _ result: AuditResult, principal: Principal?, request: Request, context: VigilContext,
-         camera: CameraRecord? = nil, detail: String? = nil) {
+    init(
+        _ action: AuditAction, _ result: AuditResult, principal: Principal?, request: Request, context: VigilContext,
+        camera: CameraRecord? = nil, detail: String? = nil
+    ) {
         let s = station(request, context)
-        self.init(action: action, result: result, user: principal?.name, role: principal?.role.rawValue, address: s.address,
-                  userAgent: s.userAgent, camera: camera?.id, cameraName: camera?.name, detail: detail)
+        self.init(
+            action: action, result: result, user: principal?.name, role: principal?.role.rawValue, address: s.address,
+            userAgent: s.userAgent, camera: camera?.id, cameraName: camera?.name, detail: detail)
     }
 }
 

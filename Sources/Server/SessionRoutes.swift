@@ -10,11 +10,25 @@ import Recording
 struct SessionRoutes {
     let env: ServerEnvironment
 
-    struct SignIn: Decodable { var username: String; var password: String }
-    struct PasswordChange: Decodable { var current: String; var new: String }
-    struct TokenRequest: Decodable { var name: String; var days: Int? }
+    struct SignIn: Decodable {
+        var username: String
+        var password: String
+    }
+    struct PasswordChange: Decodable {
+        var current: String
+        var new: String
+    }
+    struct TokenRequest: Decodable {
+        var name: String
+        var days: Int?
+    }
     struct TokenInfo: Encodable {
-        var id: Int64; var name: String; var created: String; var expires: String; var revoked: Bool; var expired: Bool
+        var id: Int64
+        var name: String
+        var created: String
+        var expires: String
+        var revoked: Bool
+        var expired: Bool
         init(_ t: APITokenRecord, nowMicros: Int64) {
             id = t.id
             name = t.name
@@ -36,8 +50,9 @@ struct SessionRoutes {
 
     static func me(_ p: Principal, csrf: String?) -> Me {
         let permissions = Permission.allCases.filter { p.mayOnSomeCamera($0) || p.may($0) }.map(\.rawValue)
-        return Me(user: p.name, role: p.role.rawValue, roleTitle: p.role.title, permissions: permissions, csrfToken: csrf,
-                  mustChangePassword: p.mustChangePassword)
+        return Me(
+            user: p.name, role: p.role.rawValue, roleTitle: p.role.title, permissions: permissions, csrfToken: csrf,
+            mustChangePassword: p.mustChangePassword)
     }
 
     /// An audit result for a refused or failed request: "denied" for a refusal (4xx, a
@@ -48,7 +63,8 @@ struct SessionRoutes {
     }
 
     func cookie(_ value: String, maxAge: Int64) -> String {
-        "\(AuthMiddleware.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (env.secureCookies ? "; Secure" : "")
+        "\(AuthMiddleware.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
+            + (env.secureCookies ? "; Secure" : "")
     }
 
     func register(_ t: inout RouteTable) {
@@ -57,8 +73,10 @@ struct SessionRoutes {
         t.policies.append(RoutePolicy(method: "POST", path: "/api/session", permission: nil, imagery: false))
         t.router.post("/api/session") { request, context -> Response in
             // JSON only: a cross-site HTML form can post urlencoded or multipart, never JSON.
-            guard request.headers[.contentType]?.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
-                    == "application/json" else {
+            guard
+                request.headers[.contentType]?.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
+                    == "application/json"
+            else {
                 throw APIError(status: .unsupportedMediaType, message: "sign-in takes a JSON body (Content-Type: application/json)")
             }
             let body: SignIn
@@ -67,10 +85,12 @@ struct SessionRoutes {
             }
             let s = station(request, context)
             do {
-                let issued = try await env.accounts.signIn(name: body.username, password: body.password, address: s.address, userAgent: s.userAgent)
+                let issued = try await env.accounts.signIn(
+                    name: body.username, password: body.password, address: s.address, userAgent: s.userAgent)
                 try await env.audit.append(AuditEntry(.signIn, .ok, principal: issued.principal, request: request, context: context))
-                return try json(Self.me(issued.principal, csrf: issued.csrfToken),
-                                headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
+                return try json(
+                    Self.me(issued.principal, csrf: issued.csrfToken),
+                    headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
             } catch let error as VigilError {
                 var entry = AuditEntry(.signIn, .denied, principal: nil, request: request, context: context, detail: error.message)
                 // Cut by bytes: 64 characters can be megabytes of combining marks.
@@ -101,13 +121,17 @@ struct SessionRoutes {
             let catalog = env.catalog
             do {
                 _ = try await mapErrors {
-                    let change = try await env.accounts.preparePasswordChange(userID: principal.userID, current: body.current, new: body.new)
-                    return try await env.audit.append(AuditEntry(.passwordChange, .ok, principal: principal, request: request, context: context),
-                                                      with: { try await change.apply(to: catalog) })
+                    let change = try await env.accounts.preparePasswordChange(
+                        userID: principal.userID, current: body.current, new: body.new)
+                    return try await env.audit.append(
+                        AuditEntry(.passwordChange, .ok, principal: principal, request: request, context: context),
+                        with: { try await change.apply(to: catalog) })
                 }
             } catch {
-                _ = try? await env.audit.append(AuditEntry(.passwordChange, Self.outcome(of: error), principal: principal, request: request,
-                                                           context: context, detail: (error as? APIError)?.message ?? "the change could not be stored"))
+                _ = try? await env.audit.append(
+                    AuditEntry(
+                        .passwordChange, Self.outcome(of: error), principal: principal, request: request,
+                        context: context, detail: (error as? APIError)?.message ?? "the change could not be stored"))
                 throw error
             }
             // Changing the password ended every session; start a fresh one for this station.
@@ -115,22 +139,27 @@ struct SessionRoutes {
             let issued = try await mapErrors {
                 try await env.accounts.signIn(name: principal.name, password: body.new, address: s.address, userAgent: s.userAgent)
             }
-            return try json(Self.me(issued.principal, csrf: issued.csrfToken),
-                            headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
+            return try json(
+                Self.me(issued.principal, csrf: issued.csrfToken),
+                headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
         }
         t.add(.post, "/api/tokens", nil) { request, context, principal in
             // From a signed-in session only: a token must not mint tokens (a stolen one would
             // outlive its own expiry and revocation through its children).
             guard let session = context.authenticated?.sessionTokenHash else {
-                throw APIError(status: .forbidden, message: "API tokens are issued from a signed-in session (the console), not with another token")
+                throw APIError(
+                    status: .forbidden, message: "API tokens are issued from a signed-in session (the console), not with another token")
             }
             let body = try await request.decode(as: TokenRequest.self, context: context)
             let issued = try await mapErrors {
                 try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days, session: session)
             }
-            try await env.audit.append(AuditEntry(.tokenIssue, .ok, principal: principal, request: request, context: context,
-                                                  detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))"))
-            return try json(["id": String(issued.id), "token": issued.token, "expires": iso8601(micros: issued.expiresMicros)], status: .created)
+            try await env.audit.append(
+                AuditEntry(
+                    .tokenIssue, .ok, principal: principal, request: request, context: context,
+                    detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))"))
+            return try json(
+                ["id": String(issued.id), "token": issued.token, "expires": iso8601(micros: issued.expiresMicros)], status: .created)
         }
         t.add(.get, "/api/tokens", nil) { _, _, principal in
             let tokens = try await env.accounts.apiTokens(userID: principal.userID)
@@ -138,12 +167,16 @@ struct SessionRoutes {
             return try json(tokens.map { TokenInfo($0, nowMicros: now) })
         }
         t.add(.delete, "/api/tokens/{id}", nil) { request, context, principal in
-            guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError(status: .badRequest, message: "token id must be a number") }
+            guard let id = context.parameters.get("id", as: Int64.self) else {
+                throw APIError(status: .badRequest, message: "token id must be a number")
+            }
             guard try await env.accounts.revokeAPIToken(id: id, userID: principal.userID) else {
                 throw APIError(status: .notFound, message: "you have no token \(id)")
             }
-            try await env.audit.append(AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context,
-                                                  detail: "token \(id)"))
+            try await env.audit.append(
+                AuditEntry(
+                    .tokenRevoke, .ok, principal: principal, request: request, context: context,
+                    detail: "token \(id)"))
             return Response(status: .noContent)
         }
     }

@@ -19,14 +19,26 @@ struct UserRoutes {
         var grants: [GrantView]
     }
 
-    struct GrantView: Codable { var permission: String; var camera: Int64? }
-    struct NewUser: Decodable { var name: String; var role: String; var password: String }
-    struct UserChange: Decodable { var role: String?; var disabled: Bool?; var password: String? }
+    struct GrantView: Codable {
+        var permission: String
+        var camera: Int64?
+    }
+    struct NewUser: Decodable {
+        var name: String
+        var role: String
+        var password: String
+    }
+    struct UserChange: Decodable {
+        var role: String?
+        var disabled: Bool?
+        var password: String?
+    }
 
     func view(_ u: UserRecord) async throws -> UserView {
-        UserView(id: u.id, name: u.name, role: u.role, disabled: u.disabled, mustChangePassword: u.mustChangePassword,
-                 locked: u.lockedUntilMicros > env.clock.nowMicros(),
-                 grants: try await env.catalog.grants(userID: u.id).map { GrantView(permission: $0.permission, camera: $0.cameraID) })
+        UserView(
+            id: u.id, name: u.name, role: u.role, disabled: u.disabled, mustChangePassword: u.mustChangePassword,
+            locked: u.lockedUntilMicros > env.clock.nowMicros(),
+            grants: try await env.catalog.grants(userID: u.id).map { GrantView(permission: $0.permission, camera: $0.cameraID) })
     }
 
     func register(_ t: inout RouteTable) {
@@ -44,9 +56,12 @@ struct UserRoutes {
             let user = try await mapErrors {
                 let change = try await env.accounts.prepareUser(name: body.name, role: role, password: body.password, oneTime: true)
                 // The account and its audit entry are stored together or not at all.
-                return try await env.audit.append(AuditEntry(.userAdd, .ok, principal: principal, request: request, context: context,
-                                                             detail: "user \(body.name) as \(role.rawValue)"),
-                                                  with: { try await change.apply(to: catalog) }).1
+                return try await env.audit.append(
+                    AuditEntry(
+                        .userAdd, .ok, principal: principal, request: request, context: context,
+                        detail: "user \(body.name) as \(role.rawValue)"),
+                    with: { try await change.apply(to: catalog) }
+                ).1
             }
             return try json(try await view(user), status: .created)
         }
@@ -61,20 +76,25 @@ struct UserRoutes {
             do {
                 change = try await mapErrors {
                     guard id != principal.userID else {
-                        throw VigilError(.forbidden, "no one may change their own role, password or state here: another administrator does "
-                                          + "(your own password is changed under Session)")
+                        throw VigilError(
+                            .forbidden,
+                            "no one may change their own role, password or state here: another administrator does "
+                                + "(your own password is changed under Session)")
                     }
                     if let r = body.role {
                         guard let parsed = Role(rawValue: r) else { throw VigilError(.invalid, "unknown role \(r)") }
                         role = parsed
                     }
-                    return try await env.accounts.prepareEdit(userID: id, role: role, disabled: body.disabled, password: body.password,
-                                                              oneTime: true, by: principal)
+                    return try await env.accounts.prepareEdit(
+                        userID: id, role: role, disabled: body.disabled, password: body.password,
+                        oneTime: true, by: principal)
                 }
             } catch let error as APIError {
                 if error.status == .forbidden {
-                    try await env.audit.append(AuditEntry(.userEdit, .denied, principal: principal, request: request, context: context,
-                                                          detail: "user \(user.name): \(error.message)"))
+                    try await env.audit.append(
+                        AuditEntry(
+                            .userEdit, .denied, principal: principal, request: request, context: context,
+                            detail: "user \(user.name): \(error.message)"))
                 }
                 throw error
             }
@@ -85,9 +105,12 @@ struct UserRoutes {
             // The edit and its audit entry are stored together or not at all.
             let catalog = env.catalog
             let edited = try await mapErrors {
-                try await env.audit.append(AuditEntry(.userEdit, .ok, principal: principal, request: request, context: context,
-                                                      detail: "user \(user.name): " + changes.joined(separator: ", ")),
-                                           with: { try await change.apply(to: catalog) }).1
+                try await env.audit.append(
+                    AuditEntry(
+                        .userEdit, .ok, principal: principal, request: request, context: context,
+                        detail: "user \(user.name): " + changes.joined(separator: ", ")),
+                    with: { try await change.apply(to: catalog) }
+                ).1
             }
             return try json(try await view(edited))
         }
@@ -105,8 +128,10 @@ struct UserRoutes {
             guard let id = context.parameters.get("id", as: Int64.self), try await env.accounts.revokeAPIToken(id: id, userID: uid) else {
                 throw APIError(status: .notFound, message: "\(user.name) has no such token")
             }
-            try await env.audit.append(AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context,
-                                                  detail: "token \(id) of user \(user.name)"))
+            try await env.audit.append(
+                AuditEntry(
+                    .tokenRevoke, .ok, principal: principal, request: request, context: context,
+                    detail: "token \(id) of user \(user.name)"))
             return Response(status: .noContent)
         }
         for (method, action) in [(HTTPRequest.Method.post, AuditAction.grantAdd), (.delete, .grantRemove)] {
@@ -120,15 +145,20 @@ struct UserRoutes {
                 do {
                     change = try await mapErrors { try await env.accounts.prepareGrant(grant, granted: method == .post, by: principal) }
                 } catch let error as APIError where error.status == .forbidden {
-                    try await env.audit.append(AuditEntry(action, .denied, principal: principal, request: request, context: context,
-                                                          detail: "user \(user.name): \(error.message)"))
+                    try await env.audit.append(
+                        AuditEntry(
+                            action, .denied, principal: principal, request: request, context: context,
+                            detail: "user \(user.name): \(error.message)"))
                     throw error
                 }
                 let catalog = env.catalog
                 let granted = try await mapErrors {
-                    try await env.audit.append(AuditEntry(action, .ok, principal: principal, request: request, context: context,
-                                                          detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"),
-                                               with: { try await change.apply(to: catalog) }).1
+                    try await env.audit.append(
+                        AuditEntry(
+                            action, .ok, principal: principal, request: request, context: context,
+                            detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"),
+                        with: { try await change.apply(to: catalog) }
+                    ).1
                 }
                 return try json(try await view(granted))
             }

@@ -1,9 +1,10 @@
 import Access
-import Base
 import ArgumentParser
 import Audit
+import Base
 import Catalog
 import Centre
+import CommandSupport
 import Foundation
 import Recording
 
@@ -12,8 +13,9 @@ import Recording
 // picks up camera changes within a couple of seconds.
 
 struct CameraCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "camera", abstract: "Add or list cameras.",
-                                                    subcommands: [Add.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "camera", abstract: "Add or list cameras.",
+        subcommands: [Add.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a camera (credentials in the URL are stored sealed).")
@@ -59,8 +61,9 @@ struct CameraCommand: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts (passwords are read from standard input).",
-                                                    subcommands: [Add.self, Passwd.self, Disable.self, Grant.self, Revoke.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage accounts (passwords are read from standard input).",
+        subcommands: [Add.self, Passwd.self, Disable.self, Grant.self, Revoke.self, List.self])
 
     static func readPassword() throws -> String {
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {
@@ -77,7 +80,9 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "The user must change the password at first sign-in.") var oneTime = false
 
         func run() async throws {
-            guard let r = Role(rawValue: role) else { throw ValidationError("unknown role \(role); one of \(Role.allCases.map(\.rawValue))") }
+            guard let r = Role(rawValue: role) else {
+                throw ValidationError("unknown role \(role); one of \(Role.allCases.map(\.rawValue))")
+            }
             let password = try UserCommand.readPassword()
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             do {
@@ -121,8 +126,9 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.user"))
             guard let user = try await site.catalog.user(named: name) else { throw ValidationError("no user \(name)") }
-            try await site.auditCommandLine(.userEdit, detail: "user \(name): disabled",
-                                            change: try await site.accounts.prepareEdit(userID: user.id, disabled: true, by: nil))
+            try await site.auditCommandLine(
+                .userEdit, detail: "user \(name): disabled",
+                change: try await site.accounts.prepareEdit(userID: user.id, disabled: true, by: nil))
             await site.catalog.close()
             say("\(name) disabled")
         }
@@ -130,7 +136,9 @@ struct UserCommand: AsyncParsableCommand {
 
     struct Grant: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give a user a permission beyond their role, on one camera or all (e.g. register-evidence on the cameras of an investigator's case).")
+            abstract:
+                "Give a user a permission beyond their role, on one camera or all (e.g. register-evidence on the cameras of an investigator's case)."
+        )
         @OptionGroup var dataOptions: DataOptions
         @Argument(help: "User name.") var name: String
         @Option(name: .long, help: "One of: \(Permission.allCases.map(\.rawValue).joined(separator: ", ")).") var permission: String
@@ -161,10 +169,12 @@ struct UserCommand: AsyncParsableCommand {
                 camera = try await site.catalog.camera(named: cameraName)
                 guard camera != nil else { throw ValidationError("no camera named \(cameraName)") }
             }
-            let change = try await site.accounts.prepareGrant(GrantRecord(userID: user.id, permission: permission, cameraID: camera?.id),
-                                                              granted: granted, by: nil)
+            let change = try await site.accounts.prepareGrant(
+                GrantRecord(userID: user.id, permission: permission, cameraID: camera?.id),
+                granted: granted, by: nil)
             let scope = camera.map { "camera \($0.id)" } ?? "all cameras"
-            try await site.auditCommandLine(granted ? .grantAdd : .grantRemove, detail: "user \(name): \(permission) on \(scope)", change: change)
+            try await site.auditCommandLine(
+                granted ? .grantAdd : .grantRemove, detail: "user \(name): \(permission) on \(scope)", change: change)
             await site.catalog.close()
             say("\(name): \(permission) on \(cameraName ?? "every camera") \(granted ? "granted" : "taken back")")
         } catch let error as VigilError {
@@ -190,8 +200,9 @@ struct UserCommand: AsyncParsableCommand {
 }
 
 struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Verify or read the audit log, or print a signed checkpoint.",
-                                                    subcommands: [Verify.self, List.self, CheckpointCommand.self])
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Verify or read the audit log, or print a signed checkpoint.",
+        subcommands: [Verify.self, List.self, CheckpointCommand.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -215,7 +226,9 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var dataOptions: DataOptions
         @Option(name: .long, help: "A checkpoint obtained earlier (signed note): the log must still contain it.") var checkpoint: String?
         @Option(name: .long, help: "The site's verifier key (name+id+key); default: DATA/keys/site-ed25519.vkey.") var key: String?
-        @Option(name: .customLong("witness-dir"), help: "A witness directory (serve's --witness-dir): the log must contain its checkpoint. Repeatable.")
+        @Option(
+            name: .customLong("witness-dir"),
+            help: "A witness directory (serve's --witness-dir): the log must contain its checkpoint. Repeatable.")
         var witnessDirs: [String] = []
 
         func run() async throws {
@@ -242,14 +255,18 @@ struct AuditCommand: AsyncParsableCommand {
                 let origin = checkpoints.last.flatMap { try? Checkpoint(text: verifier.verify($0)).origin } ?? "vigil/audit"
                 let witness = AuditWitness(directory: dir, origin: origin)
                 do {
-                    if let note = try witness.read() { witnessed.append(("the checkpoint witnessed in \(witness.path)", note)) }
-                    else { unreadable.append("witness \(witness.path) holds no checkpoint") }
+                    if let note = try witness.read() {
+                        witnessed.append(("the checkpoint witnessed in \(witness.path)", note))
+                    } else {
+                        unreadable.append("witness \(witness.path) holds no checkpoint")
+                    }
                 } catch {
                     unreadable.append("\(error)")
                 }
             }
-            var report = LogVerifier.verify(entries: entries, checkpoints: checkpoints, external: external, witnessed: witnessed,
-                                            verifier: verifier)
+            var report = LogVerifier.verify(
+                entries: entries, checkpoints: checkpoints, external: external, witnessed: witnessed,
+                verifier: verifier)
             report.problems += unreadable
             say("audit log: \(report.entryCount) entries, \(report.checkpointsVerified) signed checkpoints checked (key \(verifier.name))")
             if report.uncoveredEntries > 0 {
@@ -264,7 +281,8 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     struct CheckpointCommand: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "Sign and print a checkpoint of the log as it is now.")
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint", abstract: "Sign and print a checkpoint of the log as it is now.")
         @OptionGroup var dataOptions: DataOptions
         func run() async throws {
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.audit"))
@@ -278,7 +296,9 @@ struct AuditCommand: AsyncParsableCommand {
 struct QuarantineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quarantine",
-        abstract: "List the sample files that start-up recovery could not account for and moved aside (DATA/samples/quarantine); --purge deletes them.")
+        abstract:
+            "List the sample files that start-up recovery could not account for and moved aside (DATA/samples/quarantine); --purge deletes them."
+    )
     @OptionGroup var dataOptions: DataOptions
     @Flag(name: .long, help: "Delete every quarantined file (audited). Nothing else ever deletes them.") var purge = false
 

@@ -1,13 +1,14 @@
 import Access
-import Base
 import ArgumentParser
+import Base
 import CameraSim
+import Catalog
+import Centre
+import CommandSupport
 import Foundation
 import Media
 import RTSP
 import Recording
-import Catalog
-import Centre
 import Synchronization
 
 struct Demo: AsyncParsableCommand {
@@ -34,45 +35,50 @@ struct Demo: AsyncParsableCommand {
         settings.segmentSeconds = segmentSeconds
         let absolute = URL(fileURLWithPath: data).standardizedFileURL.path
         let logins = LoginsBox()
-        try await CentreRunner(settings: settings).run(beforeStart: { site in
-            for i in 1...cameras {
-                let url = "rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\(i)"
-                var record = try await site.catalog.camera(named: "cam\(i)")
-                    ?? CameraRecord(id: 0, name: "cam\(i)", url: url, retentionDays: RetentionPolicy.defaultDays)
-                try CameraRules.setURL(url, on: &record, keys: site.keys)
-                record.segmentSeconds = segmentSeconds
-                record.location = "simulated camera \(i)"
-                if record.id == 0 {
-                    let added = try await CameraRules.register(record, in: site.catalog)
-                    try await site.auditCommandLine(.cameraAdd, camera: added, detail: "demo simulator")
-                } else {
-                    try await site.catalog.updateCamera(record)
+        try await CentreRunner(settings: settings).run(
+            beforeStart: { site in
+                for i in 1...cameras {
+                    let url = "rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\(i)"
+                    var record =
+                        try await site.catalog.camera(named: "cam\(i)")
+                        ?? CameraRecord(id: 0, name: "cam\(i)", url: url, retentionDays: RetentionPolicy.defaultDays)
+                    try CameraRules.setURL(url, on: &record, keys: site.keys)
+                    record.segmentSeconds = segmentSeconds
+                    record.location = "simulated camera \(i)"
+                    if record.id == 0 {
+                        let added = try await CameraRules.register(record, in: site.catalog)
+                        try await site.auditCommandLine(.cameraAdd, camera: added, detail: "demo simulator")
+                    } else {
+                        try await site.catalog.updateCamera(record)
+                    }
                 }
-            }
-            if try await site.catalog.users().isEmpty {
-                // One-time passwords: each must be changed at first sign-in.
-                for (name, role) in [("admin", Role.admin), ("operator", Role.operator)] {
-                    let oneTime = randomToken(bytes: 9)
-                    try await site.auditCommandLine(.userAdd, detail: "user \(name) as \(role.rawValue) (demo, one-time password)",
-                                                    change: try await site.accounts.prepareUser(name: name, role: role, password: oneTime, oneTime: true))
-                    logins.add("\(name) / \(oneTime)   (\(role.title); one-time password, change it at first sign-in)")
+                if try await site.catalog.users().isEmpty {
+                    // One-time passwords: each must be changed at first sign-in.
+                    for (name, role) in [("admin", Role.admin), ("operator", Role.operator)] {
+                        let oneTime = randomToken(bytes: 9)
+                        try await site.auditCommandLine(
+                            .userAdd, detail: "user \(name) as \(role.rawValue) (demo, one-time password)",
+                            change: try await site.accounts.prepareUser(name: name, role: role, password: oneTime, oneTime: true))
+                        logins.add("\(name) / \(oneTime)   (\(role.title); one-time password, change it at first sign-in)")
+                    }
                 }
-            }
-        }, onRunning: { url in
-            say("""
+            },
+            onRunning: { url in
+                say(
+                    """
 
-                Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
-                Console: \(url)
-                \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
-                The administrator has no imagery rights; the operator sees live video and playback.
-                From the command line (vigil is at .build/release/vigil):
-                  vigil recordings --data \(absolute) --camera cam1
-                  vigil audit verify --data \(absolute)
-                  vigil check --data \(absolute)
-                Ctrl-C stops cleanly.
+                    Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
+                    Console: \(url)
+                    \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
+                    The administrator has no imagery rights; the operator sees live video and playback.
+                    From the command line (vigil is at .build/release/vigil):
+                      vigil recordings --data \(absolute) --camera cam1
+                      vigil audit verify --data \(absolute)
+                      vigil check --data \(absolute)
+                    Ctrl-C stops cleanly.
 
-                """)
-        })
+                    """)
+            })
         await simulator.close()
     }
 }

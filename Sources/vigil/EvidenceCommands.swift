@@ -1,7 +1,8 @@
-import Base
 import ArgumentParser
+import Base
 import Catalog
 import Centre
+import CommandSupport
 import Evidence
 import Foundation
 import Recording
@@ -17,7 +18,9 @@ extension Site {
 struct EvidenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evidence", abstract: "The evidence register: create exhibits (holding their footage), custody, signed export.",
-        subcommands: [Create.self, List.self, Show.self, Share.self, Unshare.self, Release.self, Handover.self, Acknowledge.self, Export.self])
+        subcommands: [
+            Create.self, List.self, Show.self, Share.self, Unshare.self, Release.self, Handover.self, Acknowledge.self, Export.self
+        ])
 
     /// Runs `body` on the opened site, closing it whatever happens.
     static func withSite<T>(_ data: DataOptions, _ body: (Site) async throws -> T) async throws -> T {
@@ -36,7 +39,8 @@ struct EvidenceCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register an exhibit; prints its number. Its footage is held until released.")
+        static let configuration = CommandConfiguration(
+            abstract: "Register an exhibit; prints its number. Its footage is held until released.")
         @OptionGroup var dataOptions: DataOptions
         @Option(name: .long, help: "Camera name (repeat for several cameras over the same range).") var camera: [String]
         @Option(name: .long, help: "Start (ISO 8601).") var from: String
@@ -54,8 +58,9 @@ struct EvidenceCommand: AsyncParsableCommand {
                     guard let c = try await site.catalog.camera(named: name) else { throw ValidationError("no camera named \(name)") }
                     ranges.append(.init(cameraID: c.id, fromMicros: from, toMicros: to))
                 }
-                return try await site.evidence.create(ranges: ranges, requestingBody: body, caseReference: `case`, legalBasis: legalBasis,
-                                                      purpose: purpose, by: site.commandLineAgent, actor: nil)
+                return try await site.evidence.create(
+                    ranges: ranges, requestingBody: body, caseReference: `case`, legalBasis: legalBasis,
+                    purpose: purpose, by: site.commandLineAgent, actor: nil)
             }
             print(item.exhibit)
         }
@@ -67,7 +72,9 @@ struct EvidenceCommand: AsyncParsableCommand {
         func run() async throws {
             try await EvidenceCommand.withSite(dataOptions) { site in
                 for e in try await site.catalog.evidenceItems() {
-                    say("\(e.exhibit)\t\(e.requestingBody)\t\(e.caseReference)\t\(e.isHeld ? "held" : "released")\t\(iso8601(micros: e.createdMicros))\t\(e.purpose)")
+                    say(
+                        "\(e.exhibit)\t\(e.requestingBody)\t\(e.caseReference)\t\(e.isHeld ? "held" : "released")\t\(iso8601(micros: e.createdMicros))\t\(e.purpose)"
+                    )
                 }
             }
         }
@@ -94,8 +101,10 @@ struct EvidenceCommand: AsyncParsableCommand {
                     say("hold released by \(e.releasedBy ?? "?") at \(iso8601(micros: released)): \(e.releaseReason ?? "")")
                 }
                 for c in try await site.catalog.custody(evidenceID: e.id) {
-                    say("custody: \(iso8601(micros: c.atMicros)) \(c.kind) by \(c.actor)"
-                        + (c.counterpart.map { " to \($0)" } ?? "") + (c.purpose.map { " for \($0)" } ?? "") + (c.detail.map { " — \($0)" } ?? ""))
+                    say(
+                        "custody: \(iso8601(micros: c.atMicros)) \(c.kind) by \(c.actor)"
+                            + (c.counterpart.map { " to \($0)" } ?? "") + (c.purpose.map { " for \($0)" } ?? "")
+                            + (c.detail.map { " — \($0)" } ?? ""))
                 }
             }
         }
@@ -103,7 +112,9 @@ struct EvidenceCommand: AsyncParsableCommand {
 
     struct Share: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Let a user (investigator, prosecutor, court) see an exhibit; supervisors see every exhibit, others only their own and those shared with them.")
+            abstract:
+                "Let a user (investigator, prosecutor, court) see an exhibit; supervisors see every exhibit, others only their own and those shared with them."
+        )
         @OptionGroup var dataOptions: DataOptions
         @Argument var exhibit: String
         @Option(name: .long, help: "The user to share it with.") var user: String
@@ -170,7 +181,9 @@ struct EvidenceCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the exhibit's bundle: ONVIF-signed MP4s, the signed manifest and the site certificate. Check it with `vigil verify`.")
+            abstract:
+                "Write the exhibit's bundle: ONVIF-signed MP4s, the signed manifest and the site certificate. Check it with `vigil verify`."
+        )
         @OptionGroup var dataOptions: DataOptions
         @Argument var exhibit: String
         @Option(name: .long, help: "Output directory.") var out: String
@@ -211,7 +224,8 @@ struct VerifyCommand: AsyncParsableCommand {
         guard !pinned.isEmpty else {
             // Integrity alone proves only that whoever signed it has not changed it since:
             // anyone can make a self-consistent bundle with a key of their own.
-            print("""
+            print(
+                """
                 INTACT, SIGNER UNTRUSTED: every integrity check passed, but no certificate was pinned, so who signed \
                 this is not known. Verify again with --trust SITE-CERTIFICATE.pem (the site's published certificate).
                 """)

@@ -1,7 +1,8 @@
-import Base
 import ArgumentParser
+import Base
 import Catalog
 import Centre
+import CommandSupport
 import Foundation
 import Media
 import Recording
@@ -44,14 +45,19 @@ struct Recordings: AsyncParsableCommand {
             let doc: [String: Any] = [
                 "camera": cam.name,
                 "segments": segments.map { s -> [String: Any] in
-                    ["id": s.id, "start": iso8601(micros: s.startMicros), "end": iso8601(micros: s.endMicros),
-                     "duration_seconds": Double(s.duration) / Double(ticksPerSecond), "frames": s.frameCount, "bytes": s.byteCount,
-                     "codec": s.codec.rawValue, "state": s.state.rawValue, "held": s.held, "run": s.runID,
-                     "sha256": s.sha256.map { hex($0) } ?? NSNull()]
+                    [
+                        "id": s.id, "start": iso8601(micros: s.startMicros), "end": iso8601(micros: s.endMicros),
+                        "duration_seconds": Double(s.duration) / Double(ticksPerSecond), "frames": s.frameCount, "bytes": s.byteCount,
+                        "codec": s.codec.rawValue, "state": s.state.rawValue, "held": s.held, "run": s.runID,
+                        "sha256": s.sha256.map { hex($0) } ?? NSNull()
+                    ]
                 },
                 "gaps": gaps.map { g -> [String: Any] in
-                    ["start": iso8601(micros: g.startMicros), "end": g.endMicros.map { iso8601(micros: $0) } ?? NSNull(), "reason": g.reason]
-                },
+                    [
+                        "start": iso8601(micros: g.startMicros), "end": g.endMicros.map { iso8601(micros: $0) } ?? NSNull(),
+                        "reason": g.reason
+                    ]
+                }
             ]
             let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
             say(String(decoding: data, as: UTF8.self))
@@ -59,12 +65,19 @@ struct Recordings: AsyncParsableCommand {
         }
         say("camera \(cam.name): \(segments.count) segments, \(gaps.count) gaps")
         var events: [(Int64, String)] = segments.map {
-            ($0.startMicros, "segment \($0.id)  \(iso8601(micros: $0.startMicros)) – \(iso8601(micros: $0.endMicros))  "
-                + String(format: "%.3f s", Double($0.duration) / Double(ticksPerSecond)) + "  \($0.frameCount) frames  \($0.byteCount) bytes  \($0.codec.rawValue)"
-                + ($0.state == .open ? "  (open)" : "") + ($0.held ? "  HELD" : ""))
+            (
+                $0.startMicros,
+                "segment \($0.id)  \(iso8601(micros: $0.startMicros)) – \(iso8601(micros: $0.endMicros))  "
+                    + String(format: "%.3f s", Double($0.duration) / Double(ticksPerSecond))
+                    + "  \($0.frameCount) frames  \($0.byteCount) bytes  \($0.codec.rawValue)"
+                    + ($0.state == .open ? "  (open)" : "") + ($0.held ? "  HELD" : "")
+            )
         }
         events += gaps.map {
-            ($0.startMicros, "gap          \(iso8601(micros: $0.startMicros)) – \($0.endMicros.map { iso8601(micros: $0) } ?? "(ongoing)")  \($0.reason)")
+            (
+                $0.startMicros,
+                "gap          \(iso8601(micros: $0.startMicros)) – \($0.endMicros.map { iso8601(micros: $0) } ?? "(ongoing)")  \($0.reason)"
+            )
         }
         for (_, line) in events.sorted(by: { $0.0 < $1.0 }) { print(line) }
     }
@@ -90,18 +103,23 @@ struct Export: AsyncParsableCommand {
         await catalog.close()
         let mp4 = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
         try mp4.write(toFile: out)
-        say("wrote \(out): \(mp4.size) bytes, \(plan.frameCount) frames, "
-              + String(format: "%.3f s", Double(plan.duration) / Double(ticksPerSecond))
-              + " from \(iso8601(micros: plan.firstFrameMicros)) to \(iso8601(micros: plan.endMicros)), \(plan.runs.count) segments")
+        say(
+            "wrote \(out): \(mp4.size) bytes, \(plan.frameCount) frames, "
+                + String(format: "%.3f s", Double(plan.duration) / Double(ticksPerSecond))
+                + " from \(iso8601(micros: plan.firstFrameMicros)) to \(iso8601(micros: plan.endMicros)), \(plan.runs.count) segments")
         for gap in plan.gaps {
-            say("gap in range: \(iso8601(micros: gap.startMicros)) – \(gap.endMicros.map { iso8601(micros: $0) } ?? "(ongoing)"): \(gap.reason)")
+            say(
+                "gap in range: \(iso8601(micros: gap.startMicros)) – \(gap.endMicros.map { iso8601(micros: $0) } ?? "(ongoing)"): \(gap.reason)"
+            )
         }
     }
 }
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify every sample file against its catalog row, and each camera's hash chain and signed heads; exit 0 only when everything matches.")
+        abstract:
+            "Verify every sample file against its catalog row, and each camera's hash chain and signed heads; exit 0 only when everything matches."
+    )
 
     @OptionGroup var dataOptions: DataOptions
 
@@ -117,12 +135,14 @@ struct Check: AsyncParsableCommand {
         }
         await catalog.close()
         for problem in report.problems { print("PROBLEM: \(problem)") }
-        say("checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes, \(report.chainLinksChecked) chain links, \(heads): "
-              + (report.isClean ? "clean" : "\(report.problems.count) problems"))
+        say(
+            "checked \(report.segmentsChecked) segments, \(report.bytesChecked) bytes, \(report.chainLinksChecked) chain links, \(heads): "
+                + (report.isClean ? "clean" : "\(report.problems.count) problems"))
         if report.quarantined.files > 0 {
-            say("note: \(report.quarantined.files) files (\(report.quarantined.bytes) bytes) that start-up recovery could not account for "
-                + "are in \(store.quarantineRoot): `vigil quarantine --data \(dataOptions.data)` lists them; they are footage, "
-                + "and the retention limit applies to them too")
+            say(
+                "note: \(report.quarantined.files) files (\(report.quarantined.bytes) bytes) that start-up recovery could not account for "
+                    + "are in \(store.quarantineRoot): `vigil quarantine --data \(dataOptions.data)` lists them; they are footage, "
+                    + "and the retention limit applies to them too")
         }
         if !report.isClean { throw ExitCode(1) }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Centre
+import CommandSupport
 import Foundation
 import Logging
 import Media
@@ -29,7 +30,9 @@ struct Record: AsyncParsableCommand {
     func validate() throws {
         guard !camera.isEmpty else { throw ValidationError("give at least one --camera NAME=URL") }
         let lengths = RecorderConfiguration.allowedSegmentSeconds
-        guard lengths.contains(segmentSeconds) else { throw ValidationError("--segment-seconds must be \(lengths.lowerBound)...\(lengths.upperBound)") }
+        guard lengths.contains(segmentSeconds) else {
+            throw ValidationError("--segment-seconds must be \(lengths.lowerBound)...\(lengths.upperBound)")
+        }
         _ = try RetentionPolicy.validate(days: retentionDays)
     }
 
@@ -38,8 +41,9 @@ struct Record: AsyncParsableCommand {
         let recording = try await RecordingSession.open(data: dataOptions, logger: makeLogger("vigil.record"))
         var configuration = RecorderConfiguration()
         configuration.segmentLength = Ticks90k(segmentSeconds) * ticksPerSecond
-        try await recording.record(cameras: cameras, retentionDays: retentionDays, configuration: configuration,
-                                   policy: RetentionPolicy(freeBytesFloor: diskFloorMB << 20), until: { await ShutdownSignal.wait() })
+        try await recording.record(
+            cameras: cameras, retentionDays: retentionDays, configuration: configuration,
+            policy: RetentionPolicy(freeBytesFloor: diskFloorMB << 20), until: { await ShutdownSignal.wait() })
     }
 }
 
@@ -81,8 +85,10 @@ struct RecordingSession {
         return RecordingSession(catalog: catalog, store: store, logger: logger, dataDirectory: data.data, writer: writer, keys: keys)
     }
 
-    func record(cameras: [CameraArgument], retentionDays: Int, configuration: RecorderConfiguration,
-                policy: RetentionPolicy, until stop: @escaping @Sendable () async -> Int32) async throws {
+    func record(
+        cameras: [CameraArgument], retentionDays: Int, configuration: RecorderConfiguration,
+        policy: RetentionPolicy, until stop: @escaping @Sendable () async -> Int32
+    ) async throws {
         let runIDs = try await RunIDAllocator(catalog: catalog)
         let catalog = self.catalog, store = self.store, logger = self.logger
         let committer = ProgressCommitter(catalog: catalog)
@@ -92,18 +98,21 @@ struct RecordingSession {
             var endpoint = CameraEndpoint(name: c.name, url: c.url)
             // Nobody watches live here: read each camera a few times a second.
             endpoint.readBatching = ReadBatching()
-            let pipeline = CameraPipeline(camera: record, endpoint: endpoint, catalog: catalog, store: store, runIDs: runIDs,
-                                          configuration: configuration, policy: policy, committer: committer,
-                                          signer: keys.signer, logger: logger)
+            let pipeline = CameraPipeline(
+                camera: record, endpoint: endpoint, catalog: catalog, store: store, runIDs: runIDs,
+                configuration: configuration, policy: policy, committer: committer,
+                signer: keys.signer, logger: logger)
             try await pipeline.start()
             pipelines.append(pipeline)
             say("recording \(c.name) from \(c.url) into \(store.directory(cameraID: record.id))")
         }
         defer { say("stopped") }
         do {
-            try await recordAll(pipelines, freeSpace: {
-                _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
-            }, until: stop)
+            try await recordAll(
+                pipelines,
+                freeSpace: {
+                    _ = try? await Retention.enforce(catalog: catalog, store: store, policy: policy, logger: logger)
+                }, until: stop)
             let (batches, flushes) = (await committer.batches, await committer.requests)
             say("group commit: \(flushes) per-second flushes in \(batches) catalog commits")
         } catch {
@@ -115,8 +124,10 @@ struct RecordingSession {
 
     /// Runs every pipeline, and retention each minute, until `stop` returns; each pipeline
     /// then commits its last segment and signs its chain head.
-    private func recordAll(_ pipelines: [CameraPipeline], freeSpace: @escaping @Sendable () async -> Void,
-                           until stop: @escaping @Sendable () async -> Int32) async throws {
+    private func recordAll(
+        _ pipelines: [CameraPipeline], freeSpace: @escaping @Sendable () async -> Void,
+        until stop: @escaping @Sendable () async -> Int32
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for pipeline in pipelines {
                 group.addTask { try await pipeline.run() }

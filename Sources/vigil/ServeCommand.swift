@@ -2,6 +2,7 @@ import ArgumentParser
 import Audit
 import Catalog
 import Centre
+import CommandSupport
 import Foundation
 import Logging
 import NIOCore
@@ -17,8 +18,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:8080).") var listen: String?
     @Option(name: .long, help: "JSON configuration file (see docs/server.md).") var config: String?
     @Option(name: .long, help: "Directory of the console's static files (default: the repository's Web/).") var web: String?
-    @Option(name: .customLong("witness-dir"),
-            help: "Also write each signed audit checkpoint here (storage mounted from another machine); repeatable, added to the config's witnessDirs.")
+    @Option(
+        name: .customLong("witness-dir"),
+        help:
+            "Also write each signed audit checkpoint here (storage mounted from another machine); repeatable, added to the config's witnessDirs."
+    )
     var witnessDirs: [String] = []
     @Flag(name: .long, help: "Start even though the audit log is shorter than, or differs from, a witnessed checkpoint (audited).")
     var acceptWitnessMismatch = false
@@ -61,10 +65,14 @@ struct ServerSettings: Codable {
     /// Directories (mounted from other machines) that keep a copy of each signed audit checkpoint.
     var witnessDirs: [String] = []
 
-    struct TLSFiles: Codable { var certificate: String; var key: String }
+    struct TLSFiles: Codable {
+        var certificate: String
+        var key: String
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays, exportsPerUserPerDay, publicOrigins, trustedProxies, web, witnessDirs
+        case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays,
+            exportsPerUserPerDay, publicOrigins, trustedProxies, web, witnessDirs
     }
 
     init() {}
@@ -80,7 +88,9 @@ struct ServerSettings: Codable {
         }
         let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { CodingKeys(rawValue: $0) == nil }
         guard unknown.isEmpty else {
-            throw ValidationError("unknown setting(s) \(unknown.sorted().joined(separator: ", ")); known: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown setting(s) \(unknown.sorted().joined(separator: ", ")); known: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
@@ -113,7 +123,9 @@ struct ServerSettings: Codable {
     func validate() throws {
         _ = try RetentionPolicy.validate(days: retentionDays)
         func check(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
-            guard range.contains(value) else { throw ValidationError("\(name) must be \(range.lowerBound)...\(range.upperBound), got \(value)") }
+            guard range.contains(value) else {
+                throw ValidationError("\(name) must be \(range.lowerBound)...\(range.upperBound), got \(value)")
+            }
         }
         try check("segmentSeconds", segmentSeconds, RecorderConfiguration.allowedSegmentSeconds)
         try check("checkpointSeconds", checkpointSeconds, 1...3600)
@@ -136,7 +148,8 @@ struct ServerSettings: Codable {
 
     var hostAndPort: (String, Int) {
         get throws {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+            else {
                 throw ValidationError("--listen expects HOST:PORT, got \(listen)")
             }
             return (String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
@@ -150,7 +163,9 @@ struct ServerSettings: Codable {
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var dir = exe.deletingLastPathComponent()
         for _ in 0..<5 {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Web/index.html").path) { return dir.appendingPathComponent("Web").path }
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Web/index.html").path) {
+                return dir.appendingPathComponent("Web").path
+            }
             dir = dir.deletingLastPathComponent()
         }
         return "Web"
@@ -173,9 +188,10 @@ struct CentreRunner {
             try await checkWitnesses(site, logger: logger)
             try await beforeStart(site)
             let live = LiveHub()
-            let fleet = RecorderFleet(catalog: site.catalog, store: site.store, keys: site.keys, live: live,
-                                      policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger,
-                                      signEvery: .seconds(settings.checkpointSeconds))
+            let fleet = RecorderFleet(
+                catalog: site.catalog, store: site.store, keys: site.keys, live: live,
+                policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger,
+                signEvery: .seconds(settings.checkpointSeconds))
             let webRoot = settings.webRoot
             let shelf = ExportShelf(root: site.data.exportsPath)
             var env = ServerEnvironment(
@@ -194,17 +210,20 @@ struct CentreRunner {
             let systemd = SystemdNotifier()
             try await site.auditCommandLine(.serverStart, detail: "listening on \(host):\(port)")
             if host != "127.0.0.1" && host != "::1" && host != "localhost" && settings.tls == nil {
-                logger.warning("""
+                logger.warning(
+                    """
                     serving plain HTTP on \(host):\(port), reachable from other machines: passwords, session cookies and \
                     video cross the network in clear. Configure tls (docs/server.md) or listen on 127.0.0.1 behind a TLS proxy.
                     """)
             }
             try await server.run(
                 host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
-                services: [FleetService(fleet: fleet),
-                           ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
-                           CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
-                           WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)],
+                services: [
+                    FleetService(fleet: fleet),
+                    ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
+                    CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
+                    WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)
+                ],
                 limits: ConnectionLimits(exempt: Set(settings.trustedProxies)),
                 logger: logger,
                 onRunning: { actualPort in
@@ -233,7 +252,8 @@ extension CentreRunner {
         let problems = try await site.audit.witnessProblems(witnesses)
         if !problems.isEmpty {
             guard acceptWitnessMismatch else {
-                throw ValidationError("""
+                throw ValidationError(
+                    """
                     the audit log disagrees with its witnesses, so it may have been rolled back; not starting:
                     \(problems.map { "  - \($0)" }.joined(separator: "\n"))
                     Find out why (vigil audit verify --data \(settings.data) \(settings.witnessDirs.map { "--witness-dir \($0)" }.joined(separator: " "))).
@@ -266,7 +286,9 @@ struct ShelfService: Service {
             while !Task.isCancelled {
                 do {
                     for r in try await evidence.pruneShelf(shelf, keepDays: keepDays) {
-                        logger.info("export shelf: removed \(r.published ? "export" : "unfinished export") \(r.id) of \(r.exhibit) (\(r.bytes) bytes)")
+                        logger.info(
+                            "export shelf: removed \(r.published ? "export" : "unfinished export") \(r.id) of \(r.exhibit) (\(r.bytes) bytes)"
+                        )
                     }
                 } catch {
                     logger.error("export shelf: \(error)")

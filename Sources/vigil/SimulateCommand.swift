@@ -1,6 +1,7 @@
 import ArgumentParser
-import ChildProcess
 import CameraSim
+import ChildProcess
+import CommandSupport
 import Foundation
 import Media
 
@@ -33,44 +34,12 @@ struct Simulate: AsyncParsableCommand {
         if let user, let password { config.credentials = (user, password) }
         let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
         let auth = user.map { "\($0):***@" } ?? ""
-        say("simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):")
+        say(
+            "simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):"
+        )
         for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
         _ = await ShutdownSignal.wait()
         await simulator.close()
-    }
-}
-
-/// Makes test clips with ffmpeg (the only place Vigil encodes video: for simulated cameras).
-enum ClipMaker {
-    static func defaultDirectory() -> String {
-        let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
-        return base + "/vigil"
-    }
-
-    /// A 10 s, 720p25, 2 Mb/s clip with a key frame every 2 s and no B-frames, as a PTZ
-    /// dome's main stream is configured.
-    static func ensureDefault(codec: VideoCodec) async throws -> String {
-        let dir = defaultDirectory()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = "\(dir)/sim-720p25-\(codec == .h264 ? "h264.h264" : "h265.h265")"
-        if FileManager.default.fileExists(atPath: path) { return path }
-        try await make(codec: codec, width: 1280, height: 720, fps: 25, seconds: 10, bitrateKbps: 2000, out: path)
-        return path
-    }
-
-    static func make(codec: VideoCodec, width: Int, height: Int, fps: Int, seconds: Int, bitrateKbps: Int, out: String) async throws {
-        guard let ffmpeg = ChildProcess.which("ffmpeg") else {
-            throw ValidationError("ffmpeg is needed to generate a clip (apt-get install ffmpeg), or pass --file")
-        }
-        let codecArgs: [String] = codec == .h264
-            ? ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", "\(fps * 2)", "-f", "h264"]
-            : ["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "keyint=\(fps * 2):min-keyint=\(fps * 2):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"]
-        let args = ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)", "-t", "\(seconds)",
-                    "-pix_fmt", "yuv420p", "-b:v", "\(bitrateKbps)k", "-maxrate", "\(bitrateKbps)k", "-bufsize", "\(bitrateKbps)k"]
-            + codecArgs + [out + ".tmp"]
-        let result = try await ChildProcess.run(ffmpeg, args)
-        guard result.status == 0 else { throw ValidationError("ffmpeg failed making \(out): \(result.stderr)") }
-        try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
     }
 }
 

@@ -14,7 +14,9 @@ import Testing
     func log(_ n: Int, checkpointsAt sizes: [Int]) throws -> ([LogVerifier.StoredEntry], [String]) {
         let bodies = (0..<n).map { entry($0) }
         let leaves = bodies.map { MerkleTree.leafHash($0) }
-        let notes = try sizes.map { try signer.sign(Checkpoint(origin: "test-site/audit", treeSize: $0, rootHash: MerkleTree.root(Array(leaves.prefix($0)))).text) }
+        let notes = try sizes.map {
+            try signer.sign(Checkpoint(origin: "test-site/audit", treeSize: $0, rootHash: MerkleTree.root(Array(leaves.prefix($0)))).text)
+        }
         return (bodies.enumerated().map { LogVerifier.StoredEntry(position: Int64($0.offset), body: $0.element) }, notes)
     }
 
@@ -65,8 +67,13 @@ import Testing
         let (rewritten, rewrittenNotes) = try log(12, checkpointsAt: [12])
         var forged = rewritten
         forged[3].body = entry(3, "forged")
-        let forgedNotes = try [signer.sign(Checkpoint(origin: "test-site/audit", treeSize: 12,
-                                                     rootHash: MerkleTree.root(forged.map { MerkleTree.leafHash($0.body) })).text)]
+        let forgedNotes = try [
+            signer.sign(
+                Checkpoint(
+                    origin: "test-site/audit", treeSize: 12,
+                    rootHash: MerkleTree.root(forged.map { MerkleTree.leafHash($0.body) })
+                ).text)
+        ]
         let kept = rewrittenNotes[0]
         let report = LogVerifier.verify(entries: forged, checkpoints: forgedNotes, external: kept, verifier: signer.verifier)
         #expect(report.problems.contains { $0.contains("entry modified") && $0.contains("the given checkpoint") })

@@ -1,11 +1,12 @@
-@testable import Access
 import Base
 import Catalog
-@testable import Centre
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import Access
+@testable import Centre
 
 /// Sign-in under pressure: parallel guesses, an administrator's change in the middle of a
 /// sign-in, a flood from one address, a flood wider than bcrypt's threads.
@@ -25,7 +26,9 @@ import TestSupport
             let user = try await accounts.addUser(name: "jan", role: .operator, password: "correct horse battery")
             await withTaskGroup(of: Void.self) { group in
                 for i in 0..<4 {
-                    group.addTask { _ = try? await accounts.signIn(name: "jan", password: "wrong \(i) xxxxxxxx", address: "10.0.0.\(i)", userAgent: "t") }
+                    group.addTask {
+                        _ = try? await accounts.signIn(name: "jan", password: "wrong \(i) xxxxxxxx", address: "10.0.0.\(i)", userAgent: "t")
+                    }
                 }
             }
             #expect(try await catalog.user(id: user.id)?.failedSignIns == 4)
@@ -35,7 +38,10 @@ import TestSupport
                 _ = try await accounts.signIn(name: "jan", password: "correct horse battery", address: "10.0.0.9", userAgent: "t")
                 Issue.record("a locked account signed in")
             } catch let error as VigilError {
-                guard case .locked = error.code else { Issue.record("\(error)"); return }
+                guard case .locked = error.code else {
+                    Issue.record("\(error)")
+                    return
+                }
             }
         }
     }
@@ -48,11 +54,22 @@ import TestSupport
             // The administrator acts while the first password check is under way: each
             // check waits on the hashing thread until the change is made.
             let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-            hasher.setBeforeEach { entered.signal(); release.wait(); release.signal() }
-            let failing = Task { try? await accounts.signIn(name: "ewa", password: "wrong password xx", address: "10.0.0.1", userAgent: "t") }
-            let succeeding = Task { try? await accounts.signIn(name: "ewa", password: "correct horse battery", address: "10.0.0.2", userAgent: "t") }
+            hasher.setBeforeEach {
+                entered.signal()
+                release.wait()
+                release.signal()
+            }
+            let failing = Task {
+                try? await accounts.signIn(name: "ewa", password: "wrong password xx", address: "10.0.0.1", userAgent: "t")
+            }
+            let succeeding = Task {
+                try? await accounts.signIn(name: "ewa", password: "correct horse battery", address: "10.0.0.2", userAgent: "t")
+            }
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async { entered.wait(); done.resume() }
+                DispatchQueue.global().async {
+                    entered.wait()
+                    done.resume()
+                }
             }
             try await catalog.setUserDisabled(id: user.id, true)
             try await catalog.setUserRole(id: user.id, Role.investigator.rawValue)
@@ -80,7 +97,10 @@ import TestSupport
                 _ = try await accounts.signIn(name: "ola", password: "correct horse battery", address: "192.0.2.7", userAgent: "t")
                 Issue.record("the address was not refused after its failures")
             } catch let error as VigilError {
-                guard case let .rateLimited(seconds, _) = error.code else { Issue.record("\(error)"); return }
+                guard case let .rateLimited(seconds, _) = error.code else {
+                    Issue.record("\(error)")
+                    return
+                }
                 #expect((1...60).contains(seconds))
             }
             // Another address is not affected.
@@ -94,7 +114,9 @@ import TestSupport
         let outcomes = await withTaskGroup(of: String.self) { group in
             for _ in 0..<12 {
                 group.addTask {
-                    do { return try await hasher.verify("correct horse battery", hash: hash) ? "checked" : "wrong" } catch let error as VigilError {
+                    do { return try await hasher.verify("correct horse battery", hash: hash) ? "checked" : "wrong" } catch let error
+                        as VigilError
+                    {
                         if case .busy = error.code { return "busy" }
                         return "\(error)"
                     } catch { return "\(error)" }
@@ -174,10 +196,12 @@ import TestSupport
             var stored = other
             stored.seq = 0
             try await catalog.appendAudit([AuditRow(seq: 0, body: try stored.encoded())])
-            let (position, _) = try await trail.append(entry, with: {
-                try await catalog.addGrant(GrantRecord(userID: user.id, permission: "live", cameraID: nil))
-                return 0
-            })
+            let (position, _) = try await trail.append(
+                entry,
+                with: {
+                    try await catalog.addGrant(GrantRecord(userID: user.id, permission: "live", cameraID: nil))
+                    return 0
+                })
             #expect(position == 1)
             #expect(try await catalog.grants(userID: user.id).count == 1)
             #expect(try await catalog.auditEntries().count == 2)
@@ -233,8 +257,9 @@ import TestSupport
             try await trail.appendRepeatable(Self.refusal("late", from: "10.0.0.1"), key: Self.key("10.0.0.1"))
             let details = try await Self.details(catalog)
             #expect(details.count == 3, "\(details)")
-            #expect(details[1].hasPrefix("4 more refused the same way as entry 0 (too many failures from this address; address 10.0.0.1)"),
-                    "\(details[1])")
+            #expect(
+                details[1].hasPrefix("4 more refused the same way as entry 0 (too many failures from this address; address 10.0.0.1)"),
+                "\(details[1])")
             #expect(details[1].contains("user names in them: 4: u1, u2, u3, u4"), "\(details[1])")
             let summary = try AuditEntry.decode(try await catalog.auditEntries()[1].body)
             #expect(summary.address == "10.0.0.1" && summary.user == nil, "four names were tried: the summary names none")
@@ -271,7 +296,9 @@ import TestSupport
             now.advance(AuditTrail.repeatWindowMicros)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<50 {
-                    group.addTask { try await trail.appendRepeatable(Self.refusal("late-\(i)", from: "10.0.0.3"), key: Self.key("10.0.0.3")) }
+                    group.addTask {
+                        try await trail.appendRepeatable(Self.refusal("late-\(i)", from: "10.0.0.3"), key: Self.key("10.0.0.3"))
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -311,7 +338,8 @@ import TestSupport
         try await TestSupport.withCatalog("own-password") { _, catalog in
             let accounts = Accounts(catalog: catalog, policy: AccountsTests.policy())
             let user = try await accounts.addUser(name: "ewa", role: .operator, password: "correct horse battery")
-            let change = try await accounts.preparePasswordChange(userID: user.id, current: "correct horse battery", new: "her own new secret")
+            let change = try await accounts.preparePasswordChange(
+                userID: user.id, current: "correct horse battery", new: "her own new secret")
             // An administrator resets the password before the change is applied.
             try await accounts.prepareEdit(userID: user.id, password: "administrator's one", oneTime: true, by: nil).apply(to: catalog)
             await #expect(throws: VigilError.self) { try await change.apply(to: catalog) }

@@ -17,7 +17,8 @@ import Testing
     @Test func everyActionIsAreaDotWhat() {
         for action in AuditAction.allCases {
             let parts = action.rawValue.split(separator: ".", omittingEmptySubsequences: false)
-            #expect(parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isLowercase || $0 == "-" } }, "\(action.rawValue)")
+            #expect(
+                parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isLowercase || $0 == "-" } }, "\(action.rawValue)")
         }
     }
 }

@@ -28,8 +28,10 @@ import Testing
 
         // Names are matched against the listing, never joined as given.
         try Data("secret".utf8).write(to: URL(fileURLWithPath: root + "/catalog.sqlite"))
-        for (exhibit, export, name) in [("EV-2026-000001", first.id, "../../catalog.sqlite"), ("..", "..", "catalog.sqlite"),
-                                        ("EV-2026-000001", "..", "catalog.sqlite"), ("EV-2026-000001", first.id, ".")] {
+        for (exhibit, export, name) in [
+            ("EV-2026-000001", first.id, "../../catalog.sqlite"), ("..", "..", "catalog.sqlite"),
+            ("EV-2026-000001", "..", "catalog.sqlite"), ("EV-2026-000001", first.id, ".")
+        ] {
             #expect(shelf.file(exhibit: exhibit, export: export, name: name) == nil, "\(exhibit)/\(export)/\(name)")
         }
         #expect(throws: VigilError.self) { try shelf.newDirectory(exhibit: "../x", atMicros: at) }
@@ -56,12 +58,16 @@ import Testing
         let lone = try export("EV-2026-000002", madeAt: now - 40 * day, bytes: 5)
         let crashed = try export("EV-2026-000003", madeAt: now - 2 * day, bytes: 7, publish: false)
         let writing = try export("EV-2026-000003", madeAt: now - 60_000_000, bytes: 9, publish: false)
-        try FileManager.default.createDirectory(atPath: "\(root)/EV-2026-000001/.expired-20250101T000000Z", withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/EV-2026-000001/.expired-20250101T000000Z", withIntermediateDirectories: false)
 
         let removed = shelf.prune(madeBefore: now - 30 * day, stagingMadeBefore: now - day)
-        #expect(removed == [.init(exhibit: "EV-2026-000001", id: old, bytes: 1002, published: true),
-                            .init(exhibit: "EV-2026-000002", id: lone, bytes: 7, published: true),
-                            .init(exhibit: "EV-2026-000003", id: crashed, bytes: 9, published: false)])
+        #expect(
+            removed == [
+                .init(exhibit: "EV-2026-000001", id: old, bytes: 1002, published: true),
+                .init(exhibit: "EV-2026-000002", id: lone, bytes: 7, published: true),
+                .init(exhibit: "EV-2026-000003", id: crashed, bytes: 9, published: false)
+            ])
         #expect(shelf.exports(exhibit: "EV-2026-000001").map(\.id) == [recent])
         #expect(shelf.exports(exhibit: "EV-2026-000002").isEmpty)
         let left = try FileManager.default.contentsOfDirectory(atPath: root).sorted()

@@ -56,9 +56,13 @@ import Testing
         #expect(first.count == 2)
         _ = muxer.mux(LiveFrame(parameters: parameters, frame: frame(1, key: false), receivedNanos: 0))
         // The camera reconnects with a new RTP clock far behind: no new init, media only.
-        let after = muxer.mux(LiveFrame(parameters: parameters, frame: EncodedFrame(timestamp: 5, isKey: true, data: [1, 2, 3]), receivedNanos: 0))
+        let after = muxer.mux(
+            LiveFrame(parameters: parameters, frame: EncodedFrame(timestamp: 5, isKey: true, data: [1, 2, 3]), receivedNanos: 0))
         #expect(after.count == 1)
-        guard case let .media(bytes)? = after.first else { Issue.record("expected media"); return }
+        guard case let .media(bytes)? = after.first else {
+            Issue.record("expected media")
+            return
+        }
         // tfdt (version 1) carries the base decode time: it must continue after frame 1.
         let tfdt = bytes.indices.first { Array(bytes[$0..<min(bytes.count, $0 + 4)]) == Array("tfdt".utf8) }!
         let time = bytes[(tfdt + 8)..<(tfdt + 16)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The console in a real browser: `vigil serve` recording two simulated cameras, an operator
 /// signing in through the page, the live grid decoding frames over MSE, the same WebSocket
@@ -18,10 +18,12 @@ extension EndToEndTests {
         let sim = try Peer(vigil, ["simulate", "--cameras", "2", "--port", "\(cameraPort)", "--file", clip], log: dir + "/sim.log")
         try await sim.waitFor("/cam2", seconds: 10)
         for n in 1...2 {
-            let added = try await TestSupport.run(vigil, ["camera", "add", "--data", data, "street-\(n)", "rtsp://127.0.0.1:\(cameraPort)/cam\(n)"])
+            let added = try await TestSupport.run(
+                vigil, ["camera", "add", "--data", data, "street-\(n)", "rtsp://127.0.0.1:\(cameraPort)/cam\(n)"])
             #expect(added.status == 0, "\(added.stderr)")
         }
-        let user = try await TestSupport.run(vigil, ["user", "add", "--data", data, "watcher", "--role", "operator"], input: "a long passphrase 7\n")
+        let user = try await TestSupport.run(
+            vigil, ["user", "add", "--data", data, "watcher", "--role", "operator"], input: "a long passphrase 7\n")
         try #require(user.status == 0, "\(user.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)
@@ -32,20 +34,23 @@ extension EndToEndTests {
 
         // Sign in through the form.
         try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 20)
-        _ = try browser.evaluate("""
+        _ = try browser.evaluate(
+            """
             document.getElementById('username').value = 'watcher';
             document.getElementById('password').value = 'a long passphrase 7';
             document.getElementById('sign-in-form').requestSubmit(); true
             """, session: page)
-        try await browser.waitUntil("!document.getElementById('nav').hidden && document.querySelectorAll('#camera-rows tr').length === 2",
-                                    session: page, seconds: 20, describe: "document.body.innerText")
+        try await browser.waitUntil(
+            "!document.getElementById('nav').hidden && document.querySelectorAll('#camera-rows tr').length === 2",
+            session: page, seconds: 20, describe: "document.body.innerText")
 
         // Live: both tiles decode frames and their clocks run.
         _ = try browser.evaluate("document.querySelector('nav [data-view=live]').click(); true", session: page)
         let tiles = "[...document.querySelectorAll('#grid video')]"
-        try await browser.waitUntil("\(tiles).length === 2 && \(tiles).every(v => v.getVideoPlaybackQuality().totalVideoFrames > 25)",
-                                    session: page, seconds: 30,
-                                    describe: "\(tiles).map(v => [v.getVideoPlaybackQuality().totalVideoFrames, v.currentTime, v.error && v.error.message])")
+        try await browser.waitUntil(
+            "\(tiles).length === 2 && \(tiles).every(v => v.getVideoPlaybackQuality().totalVideoFrames > 25)",
+            session: page, seconds: 30,
+            describe: "\(tiles).map(v => [v.getVideoPlaybackQuality().totalVideoFrames, v.currentTime, v.error && v.error.message])")
         let liveBefore = try #require(try browser.evaluate("\(tiles).map(v => v.currentTime)", session: page) as? [Double])
         try await Task.sleep(for: .seconds(2))
         let liveAfter = try #require(try browser.evaluate("\(tiles).map(v => v.currentTime)", session: page) as? [Double])
@@ -55,7 +60,8 @@ extension EndToEndTests {
 
         // The same WebSocket, read raw by the browser: codec message, init segment, then one
         // fragment per frame; concatenated they are a file ffmpeg decodes without complaint.
-        let captured = try #require(try browser.evaluate(Self.captureLive(camera: 1, seconds: 3), session: page, timeout: 30) as? [String: Any])
+        let captured = try #require(
+            try browser.evaluate(Self.captureLive(camera: 1, seconds: 3), session: page, timeout: 30) as? [String: Any])
         let announcement = try #require(captured["text"] as? String)
         #expect(announcement.contains("\"codec\":\"avc1."), "\(announcement)")
         let messages = try #require(captured["messages"] as? Int)
@@ -71,13 +77,17 @@ extension EndToEndTests {
         // Playback of what was recorded since the server started.
         _ = try browser.evaluate("document.querySelector('nav [data-view=playback]').click(); true", session: page)
         try await browser.waitUntil("document.getElementById('playback-camera').options.length === 2", session: page, seconds: 10)
-        _ = try browser.evaluate("""
+        _ = try browser.evaluate(
+            """
             document.getElementById('playback-to').value = localInput(new Date(Date.now() + 1000));
             document.getElementById('playback-form').requestSubmit(); true
             """, session: page)
         let player = "document.getElementById('playback-video')"
-        try await browser.waitUntil("\(player).getVideoPlaybackQuality().totalVideoFrames > 25", session: page, seconds: 30,
-                                    describe: "[\(player).getVideoPlaybackQuality().totalVideoFrames, \(player).error && \(player).error.message, document.getElementById('coverage-text').textContent]")
+        try await browser.waitUntil(
+            "\(player).getVideoPlaybackQuality().totalVideoFrames > 25", session: page, seconds: 30,
+            describe:
+                "[\(player).getVideoPlaybackQuality().totalVideoFrames, \(player).error && \(player).error.message, document.getElementById('coverage-text').textContent]"
+        )
         let coverage = try browser.evaluate("document.getElementById('coverage-text').textContent", session: page) as? String
         #expect(coverage?.hasPrefix("1 recorded stretch") == true, "\(coverage ?? "")")
         #expect(try browser.evaluate("document.querySelectorAll('#coverage span').length", session: page) as? Int == 1)
@@ -96,16 +106,19 @@ extension EndToEndTests {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         func count(_ action: String, camera: Int? = nil) -> Int {
-            entries.filter { $0["action"] as? String == action && $0["user"] as? String == "watcher" && $0["result"] as? String == "ok"
-                && (camera == nil || $0["camera"] as? Int == camera) }.count
+            entries.filter {
+                $0["action"] as? String == action && $0["user"] as? String == "watcher" && $0["result"] as? String == "ok"
+                    && (camera == nil || $0["camera"] as? Int == camera)
+            }.count
         }
         #expect(count("session.sign-in") == 1)
         #expect(count("live.start", camera: 1) == 2 && count("live.start", camera: 2) == 1, "\(listed.stdout)")
         #expect(count("live.stop") == 3, "every live stream ends with an entry when the browser goes")
         #expect(count("playback.view", camera: 1) >= 1)
         let watcher = entries.filter { $0["user"] as? String == "watcher" }
-        #expect(watcher.allSatisfy { ($0["userAgent"] as? String)?.contains("Chrome") == true && $0["address"] as? String == "127.0.0.1" },
-                "each entry names the station: \(watcher)")
+        #expect(
+            watcher.allSatisfy { ($0["userAgent"] as? String)?.contains("Chrome") == true && $0["address"] as? String == "127.0.0.1" },
+            "each entry names the station: \(watcher)")
         let verified = try await TestSupport.run(vigil, ["audit", "verify", "--data", data])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
     }

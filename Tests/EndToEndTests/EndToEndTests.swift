@@ -1,7 +1,7 @@
 import ChildProcess
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A peer process the test starts and always stops.
 final class Peer {
@@ -51,16 +51,31 @@ final class Peer {
 
 /// GStreamer's RTSP server (scripts/gst_rtsp_server.py) with Digest authentication.
 func gstreamerCamera(port: Int, codec: String, dir: String, generation: Int = 0) async throws -> Peer {
-    let peer = try Peer("/usr/bin/python3", [TestSupport.packageRoot + "/scripts/gst_rtsp_server.py", "--port", "\(port)",
-                                             "--codec", codec, "--user", "vigil", "--password", "s3cret"],
-                        log: "\(dir)/gst-\(generation).log")
+    let peer = try Peer(
+        "/usr/bin/python3",
+        [
+            TestSupport.packageRoot + "/scripts/gst_rtsp_server.py", "--port", "\(port)",
+            "--codec", codec, "--user", "vigil", "--password", "s3cret"
+        ],
+        log: "\(dir)/gst-\(generation).log")
     try await peer.waitFor("READY", seconds: 20)
     return peer
 }
 
 struct RecordingsJSON: Decodable {
-    struct Segment: Decodable { var id: Int; var start: String; var end: String; var frames: Int; var bytes: Int; var state: String }
-    struct Gap: Decodable { var start: String; var end: String?; var reason: String }
+    struct Segment: Decodable {
+        var id: Int
+        var start: String
+        var end: String
+        var frames: Int
+        var bytes: Int
+        var state: String
+    }
+    struct Gap: Decodable {
+        var start: String
+        var end: String?
+        var reason: String
+    }
     var segments: [Segment]
     var gaps: [Gap]
 }
@@ -95,7 +110,9 @@ struct EndToEndTests {
         let second = try Peer(TestSupport.vigilBinary, recordArgs, log: dir + "/record-2.log")
         try await second.waitFor("recording gst", seconds: 10)
         // Recovery either closes the open segment or moves a file younger than its first commit aside.
-        #expect(second.output.contains("recovery: recovered-segment") || second.output.contains("recovery: quarantined-orphan"), "\(second.output)")
+        #expect(
+            second.output.contains("recovery: recovered-segment") || second.output.contains("recovery: quarantined-orphan"),
+            "\(second.output)")
         // A second recorder on the same data directory is refused, and says by whom.
         let third = try await TestSupport.run(TestSupport.vigilBinary, recordArgs)
         #expect(third.status != 0 && third.stderr.contains("is already being recorded into by pid"), "\(third.stderr)")
@@ -122,8 +139,12 @@ struct EndToEndTests {
 
         // Export the whole span, across the crash and the outage.
         let out = dir + "/span.mp4"
-        let export = try await TestSupport.run(TestSupport.vigilBinary, ["export", "--data", data, "--camera", "gst",
-                                                                   "--from", listing.segments.first!.start, "--to", listing.segments.last!.end, "--out", out])
+        let export = try await TestSupport.run(
+            TestSupport.vigilBinary,
+            [
+                "export", "--data", data, "--camera", "gst",
+                "--from", listing.segments.first!.start, "--to", listing.segments.last!.end, "--out", out
+            ])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.contains("recorder stopped unexpectedly") && export.stdout.contains("camera disconnected"))
         let decode = try await TestSupport.strictDecode(out)
@@ -151,17 +172,25 @@ struct EndToEndTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let port = TestSupport.freePort()
         let camera = try await gstreamerCamera(port: port, codec: "h265", dir: dir)
-        let recorder = try Peer(TestSupport.vigilBinary, ["record", "--data", dir + "/data", "--camera",
-                                                          "hevc=rtsp://vigil:s3cret@127.0.0.1:\(port)/cam", "--segment-seconds", "2"],
-                                log: dir + "/record.log")
+        let recorder = try Peer(
+            TestSupport.vigilBinary,
+            [
+                "record", "--data", dir + "/data", "--camera",
+                "hevc=rtsp://vigil:s3cret@127.0.0.1:\(port)/cam", "--segment-seconds", "2"
+            ],
+            log: dir + "/record.log")
         try await Task.sleep(for: .seconds(6))
         #expect(recorder.interrupt() == 0)
         _ = camera.interrupt()
         let listing = try await recordings(dir + "/data", camera: "hevc")
         #expect(listing.segments.count >= 2)
         let out = dir + "/hevc.mp4"
-        let export = try await TestSupport.run(TestSupport.vigilBinary, ["export", "--data", dir + "/data", "--camera", "hevc", "--from",
-                                                                   listing.segments.first!.start, "--to", listing.segments.last!.end, "--out", out])
+        let export = try await TestSupport.run(
+            TestSupport.vigilBinary,
+            [
+                "export", "--data", dir + "/data", "--camera", "hevc", "--from",
+                listing.segments.first!.start, "--to", listing.segments.last!.end, "--out", out
+            ])
         #expect(export.status == 0, "\(export.stderr)")
         let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
@@ -174,12 +203,20 @@ struct EndToEndTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let port = TestSupport.freePort()
         let clip = try await TestSupport.clip(codec: .h265, seconds: 2)
-        let sim = try Peer(TestSupport.vigilBinary, ["simulate", "--cameras", "2", "--port", "\(port)", "--file", clip,
-                                                     "--user", "op", "--password", "right"], log: dir + "/sim.log")
+        let sim = try Peer(
+            TestSupport.vigilBinary,
+            [
+                "simulate", "--cameras", "2", "--port", "\(port)", "--file", clip,
+                "--user", "op", "--password", "right"
+            ], log: dir + "/sim.log")
         try await sim.waitFor("/cam2", seconds: 10)
-        let recorder = try Peer(TestSupport.vigilBinary, ["record", "--data", dir + "/data", "--segment-seconds", "2",
-                                                          "--camera", "one=rtsp://op:right@127.0.0.1:\(port)/cam1",
-                                                          "--camera", "bad=rtsp://op:wrong@127.0.0.1:\(port)/cam2"], log: dir + "/record.log")
+        let recorder = try Peer(
+            TestSupport.vigilBinary,
+            [
+                "record", "--data", dir + "/data", "--segment-seconds", "2",
+                "--camera", "one=rtsp://op:right@127.0.0.1:\(port)/cam1",
+                "--camera", "bad=rtsp://op:wrong@127.0.0.1:\(port)/cam2"
+            ], log: dir + "/record.log")
         try await Task.sleep(for: .seconds(5))
         #expect(recorder.interrupt() == 0)
         _ = sim.interrupt()
@@ -190,8 +227,12 @@ struct EndToEndTests {
         #expect(bad.segments.isEmpty)
         #expect(bad.gaps.first?.reason.contains("authenticationFailed") == true)
         let out = dir + "/one.mp4"
-        let export = try await TestSupport.run(TestSupport.vigilBinary, ["export", "--data", dir + "/data", "--camera", "one", "--from",
-                                                                   good.segments.first!.start, "--to", good.segments.last!.end, "--out", out])
+        let export = try await TestSupport.run(
+            TestSupport.vigilBinary,
+            [
+                "export", "--data", dir + "/data", "--camera", "one", "--from",
+                good.segments.first!.start, "--to", good.segments.last!.end, "--out", out
+            ])
         #expect(export.status == 0)
         let decode = try await TestSupport.strictDecode(out)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")

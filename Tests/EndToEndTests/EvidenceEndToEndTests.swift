@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The evidence workflow through the `vigil` binary, on a data volume that fills up while
 /// recording continues: an exhibit's segments survive every deletion the full disk forces,
@@ -20,15 +20,22 @@ extension EndToEndTests {
 
         // A heavy stream (lossless 720p, about 1.7 MB/s) fills the volume in under 20 s.
         let clip = dir + "/heavy.h264"
-        let made = try await TestSupport.run(try TestSupport.require("ffmpeg"), [
-            "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "2", "-pix_fmt", "yuv420p",
-            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-bf", "0", "-g", "25", "-f", "h264", clip])
+        let made = try await TestSupport.run(
+            try TestSupport.require("ffmpeg"),
+            [
+                "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "2", "-pix_fmt", "yuv420p",
+                "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-bf", "0", "-g", "25", "-f", "h264", clip
+            ])
         try #require(made.status == 0, "\(made.stderr)")
         let port = TestSupport.freePort()
         let sim = try Peer(vigil, ["simulate", "--cameras", "1", "--port", "\(port)", "--file", clip], log: dir + "/sim.log")
         try await sim.waitFor("/cam1", seconds: 10)
-        let recorder = try Peer(vigil, ["record", "--data", data, "--camera", "gate=rtsp://127.0.0.1:\(port)/cam1", "--segment-seconds", "1",
-                                        "--disk-floor-mb", "10"], log: dir + "/record.log")
+        let recorder = try Peer(
+            vigil,
+            [
+                "record", "--data", data, "--camera", "gate=rtsp://127.0.0.1:\(port)/cam1", "--segment-seconds", "1",
+                "--disk-floor-mb", "10"
+            ], log: dir + "/record.log")
         try await recorder.waitFor("recording gate", seconds: 10)
         try await Task.sleep(for: .seconds(5))
 
@@ -37,9 +44,13 @@ extension EndToEndTests {
         let iso = ISO8601DateFormatter()
         let toText = iso.string(from: Date().addingTimeInterval(-1.5)), fromText = iso.string(from: Date().addingTimeInterval(-3.5))
         let from = try #require(iso.date(from: fromText)), to = try #require(iso.date(from: toText))
-        let created = try await TestSupport.run(vigil, ["evidence", "create", "--data", data, "--camera", "gate", "--from", fromText,
-                                                  "--to", toText, "--case", "RSD-301/26", "--body", "police",
-                                                  "--purpose", "collision at the gate"])
+        let created = try await TestSupport.run(
+            vigil,
+            [
+                "evidence", "create", "--data", data, "--camera", "gate", "--from", fromText,
+                "--to", toText, "--case", "RSD-301/26", "--body", "police",
+                "--purpose", "collision at the gate"
+            ])
         try #require(created.status == 0, "\(created.stderr)")
         let exhibit = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(exhibit.hasPrefix("EV-"))
@@ -52,8 +63,9 @@ extension EndToEndTests {
         #expect(recorder.process.isRunning, "the recorder died on a full disk: \(recorder.output.suffix(2000))")
         #expect(recorder.interrupt() == 0, "\(recorder.output.suffix(2000))")
         _ = sim.interrupt()
-        #expect(recorder.output.contains("failed (errno 28)") || recorder.output.contains("retention deleted"),
-                "the volume never filled: \(recorder.output.suffix(1500))")
+        #expect(
+            recorder.output.contains("failed (errno 28)") || recorder.output.contains("retention deleted"),
+            "the volume never filled: \(recorder.output.suffix(1500))")
 
         let after = try await recordings(data, camera: "gate")
         let remaining = Set(after.segments.map(\.id))
@@ -83,8 +95,9 @@ extension EndToEndTests {
         #expect(verified.stdout.contains("VERIFIED: every check passed, signed by a pinned certificate"), "\(verified.stdout)")
         // Without a pinned certificate the bundle is intact but its signer unknown: no plain VERIFIED.
         let unpinned = try await TestSupport.run(vigil, ["verify", bundle])
-        #expect(unpinned.status == 2 && unpinned.stdout.contains("SIGNER UNTRUSTED") && !unpinned.stdout.contains("VERIFIED:"),
-                "\(unpinned.stdout)")
+        #expect(
+            unpinned.status == 2 && unpinned.stdout.contains("SIGNER UNTRUSTED") && !unpinned.stdout.contains("VERIFIED:"),
+            "\(unpinned.stdout)")
         let mp4 = try #require(exported.stdout.split(separator: "\n").first { $0.hasSuffix(".mp4") }.map(String.init))
         let decode = try await TestSupport.strictDecode(mp4)
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")

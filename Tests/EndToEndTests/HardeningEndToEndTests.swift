@@ -1,7 +1,7 @@
 import Catalog
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Operator and administrator mistakes, and an intruder with the catalog in hand, tried
 /// through the real binary: none may lose footage or rewrite the log unnoticed.
@@ -25,7 +25,9 @@ extension EndToEndTests {
         #expect(recorded.count >= 2)
 
         // `mv DATA/catalog.sqlite /tmp; vigil record`: refused, nothing deleted or moved.
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.moveItem(atPath: data + "/catalog.sqlite" + suffix, toPath: dir + "/moved" + suffix) }
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.moveItem(atPath: data + "/catalog.sqlite" + suffix, toPath: dir + "/moved" + suffix)
+        }
         let refused = try await TestSupport.run(TestSupport.vigilBinary, args)
         #expect(refused.status != 0 && refused.stderr.contains("the catalog is not the one the sample files"), "\(refused.stderr)")
         #expect(refused.stderr.contains("Nothing was changed"), "\(refused.stderr)")
@@ -51,8 +53,11 @@ extension EndToEndTests {
         }
         func serve(_ extra: [String] = []) throws -> (Peer, Int) {
             let port = TestSupport.freePort()
-            return (try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(port)", "--witness-dir", witness] + extra,
-                             log: dir + "/serve-\(UUID().uuidString).log"), port)
+            return (
+                try Peer(
+                    vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(port)", "--witness-dir", witness] + extra,
+                    log: dir + "/serve-\(UUID().uuidString).log"), port
+            )
         }
         // Two runs, so the log has entries from both and the witness a checkpoint of all.
         for _ in 0..<2 {
@@ -143,8 +148,12 @@ extension EndToEndTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let notify = try NotifySocket(path: dir + "/notify.sock")
         let port = TestSupport.freePort()
-        let server = try Peer("/usr/bin/env", ["NOTIFY_SOCKET=\(notify.path)", "WATCHDOG_USEC=400000", TestSupport.vigilBinary, "serve",
-                                               "--data", dir + "/data", "--listen", "127.0.0.1:\(port)"], log: dir + "/serve.log")
+        let server = try Peer(
+            "/usr/bin/env",
+            [
+                "NOTIFY_SOCKET=\(notify.path)", "WATCHDOG_USEC=400000", TestSupport.vigilBinary, "serve",
+                "--data", dir + "/data", "--listen", "127.0.0.1:\(port)"
+            ], log: dir + "/serve.log")
         let ready = notify.messages(for: 30) { $0.contains { $0.hasPrefix("READY=1") } }
         #expect(ready.contains { $0.hasPrefix("READY=1") && $0.contains("STATUS=listening on 127.0.0.1:\(port)") }, "\(ready)")
         let pings = notify.messages(for: 1.5).filter { $0 == "WATCHDOG=1" }
@@ -183,7 +192,8 @@ extension EndToEndTests {
         for target in targets {
             let replay = try await TestSupport.run("\(build)/Fuzz\(target)", ["\(root)/\(target)"])
             let count = try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(target)").count
-            #expect(replay.status == 0 && replay.stdout.contains("replayed \(count) inputs"), "Fuzz\(target): \(replay.stdout)\(replay.stderr)")
+            #expect(
+                replay.status == 0 && replay.stdout.contains("replayed \(count) inputs"), "Fuzz\(target): \(replay.stdout)\(replay.stderr)")
         }
     }
 }
@@ -200,14 +210,19 @@ extension EndToEndTests {
         let goodPort = TestSupport.freePort(), badPort = TestSupport.freePort()
         let good = try await gstreamerCamera(port: goodPort, codec: "h264", dir: dir)
         defer { _ = good.interrupt() }
-        let bad = try Peer("/usr/bin/python3", [TestSupport.packageRoot + "/scripts/hostile_camera.py", "--port", "\(badPort)"],
-                           log: dir + "/hostile.log")
+        let bad = try Peer(
+            "/usr/bin/python3", [TestSupport.packageRoot + "/scripts/hostile_camera.py", "--port", "\(badPort)"],
+            log: dir + "/hostile.log")
         defer { _ = bad.interrupt() }
         try await bad.waitFor("READY", seconds: 10)
         let data = dir + "/data"
-        let recorder = try Peer(TestSupport.vigilBinary, ["record", "--data", data, "--segment-seconds", "5",
-                                                          "--camera", "good=rtsp://vigil:s3cret@127.0.0.1:\(goodPort)/cam",
-                                                          "--camera", "bad=rtsp://127.0.0.1:\(badPort)/cam"], log: dir + "/record.log")
+        let recorder = try Peer(
+            TestSupport.vigilBinary,
+            [
+                "record", "--data", data, "--segment-seconds", "5",
+                "--camera", "good=rtsp://vigil:s3cret@127.0.0.1:\(goodPort)/cam",
+                "--camera", "bad=rtsp://127.0.0.1:\(badPort)/cam"
+            ], log: dir + "/record.log")
         try await recorder.waitFor("recording bad", seconds: 10)
         func residentMiB() -> Int? {
             let status = (try? String(contentsOfFile: "/proc/\(recorder.process.processIdentifier)/status", encoding: .utf8)) ?? ""

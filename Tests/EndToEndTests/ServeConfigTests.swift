@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `vigil serve --config`: a file may leave any setting out, but a key the server does not
 /// know, or a value out of range, stops it before it opens anything.
@@ -17,11 +17,13 @@ extension EndToEndTests {
             return path
         }
 
-        for (json, complaint) in [(#"{"retentiondays": 7}"#, "unknown setting(s) retentiondays"),
-                                  (#"{"exportKeepDays": 0}"#, "exportKeepDays must be 1...3650"),
-                                  (#"{"retentionDays": 91}"#, "91"),
-                                  (#"{"checkpointSeconds": 0}"#, "checkpointSeconds must be 1...3600"),
-                                  (#"{"segmentSeconds": "sixty"}"#, "segmentSeconds")] {
+        for (json, complaint) in [
+            (#"{"retentiondays": 7}"#, "unknown setting(s) retentiondays"),
+            (#"{"exportKeepDays": 0}"#, "exportKeepDays must be 1...3650"),
+            (#"{"retentionDays": 91}"#, "91"),
+            (#"{"checkpointSeconds": 0}"#, "checkpointSeconds must be 1...3600"),
+            (#"{"segmentSeconds": "sixty"}"#, "segmentSeconds")
+        ] {
             let refused = try await TestSupport.run(vigil, ["serve", "--config", try config(json), "--data", dir + "/refused"])
             #expect(refused.status != 0 && refused.stderr.contains(complaint), "\(json): \(refused.status) \(refused.stderr)")
         }

@@ -1,17 +1,18 @@
-import Base
-import _CryptoExtras
-import Crypto
 import Audit
+import Base
 import Catalog
 import Centre
-@testable import Evidence
+import Crypto
 import Foundation
 import Logging
-@testable import Media
 import RTSP
-import Testing
 import TestSupport
+import Testing
 import X509
+import _CryptoExtras
+
+@testable import Evidence
+@testable import Media
 @testable import Recording
 
 /// A site with one camera's recorded footage, its keys and certificate, and an exhibit.
@@ -30,7 +31,8 @@ struct EvidenceSite {
             let certificate = try SiteCertificate.loadOrCreate(directory: dir + "/keys", siteName: "test-city")
             let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "test-city/audit")
             // Six seconds of a real clip, recorded in 2 s segments, ending just now.
-            let camera = try await catalog.upsertCamera(name: "market square", url: "rtsp://viewer:secret@10.1.2.3/stream1", retentionDays: 30)
+            let camera = try await catalog.upsertCamera(
+                name: "market square", url: "rtsp://viewer:secret@10.1.2.3/stream1", retentionDays: 30)
             try await TestSupport.recordFootage(camera: camera, catalog: catalog, store: store)
             let register = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
             try await body(EvidenceSite(dir: dir, catalog: catalog, register: register, cameraID: camera.id, certificate: certificate))
@@ -43,9 +45,10 @@ struct EvidenceSite {
     func exportedBundle() async throws -> (exhibit: String, bundle: String, mp4: String) {
         let segments = try await catalog.allSegments()
         let from = segments[1].startMicros + 500_000, to = segments[1].endMicros + 500_000
-        let item = try await register.create(ranges: [.init(cameraID: cameraID, fromMicros: from, toMicros: to)], requestingBody: "police",
-                                             caseReference: "RSD-77/26", legalBasis: "art. 15 ustawy o Policji", purpose: "theft at the market",
-                                             by: Self.clerk, actor: nil)
+        let item = try await register.create(
+            ranges: [.init(cameraID: cameraID, fromMicros: from, toMicros: to)], requestingBody: "police",
+            caseReference: "RSD-77/26", legalBasis: "art. 15 ustawy o Policji", purpose: "theft at the market",
+            by: Self.clerk, actor: nil)
         let bundle = dir + "/bundle"
         let files = try await register.export(exhibit: item.exhibit, to: bundle, by: Self.clerk)
         return (item.exhibit, bundle, bundle + "/" + files[0])
@@ -86,7 +89,9 @@ struct EvidenceTests {
             #expect(inspected.info.operatorName == "j.nowak" && inspected.info.sources.map(\.name) == ["market square"])
             #expect(!inspected.info.sources[0].url.contains("secret"), "camera credentials must not travel in exports")
             let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: bundle + "/manifest.json")))
-            #expect(inspected.info.startTimes.first.map { OnvifExport.unixMicros(fileTime: $0.startTime) } == manifest.files[0].segments[0].startMicros)
+            #expect(
+                inspected.info.startTimes.first.map { OnvifExport.unixMicros(fileTime: $0.startTime) }
+                    == manifest.files[0].segments[0].startMicros)
             #expect(manifest.exhibit.number == exhibit && manifest.files[0].segments.count == 2)
             // The register shows the custody: created, then exported; both in the audit log.
             let item = try #require(try await site.catalog.evidence(exhibit: exhibit))
@@ -106,10 +111,12 @@ struct EvidenceTests {
             let media = try #require(layout.mediaData)
             let firstSegmentBytes = try JSONDecoder().decode(Manifest.self, from: manifestBytes).files[0].segments[0].bytes
             let places: [(String, Int64, [String])] = [
-                ("media data, second segment", media.lowerBound + firstSegmentBytes + 1000,
-                 ["changed after it was signed", "was changed after export", "differ from segment"]),
+                (
+                    "media data, second segment", media.lowerBound + firstSegmentBytes + 1000,
+                    ["changed after it was signed", "was changed after export", "differ from segment"]
+                ),
                 ("moov", 40, ["changed after it was signed", "was changed after export"]),
-                ("ONVIF metadata (the meta box after the media)", Int64(pristine.count) - 600, ["signature", "was changed after export"]),
+                ("ONVIF metadata (the meta box after the media)", Int64(pristine.count) - 600, ["signature", "was changed after export"])
             ]
             for (what, offset, expected) in places {
                 try pristine.write(to: URL(fileURLWithPath: mp4))
@@ -117,7 +124,9 @@ struct EvidenceTests {
                 let report = try EvidenceVerifier.verify(path: bundle, pinned: [site.certificate.pem])
                 #expect(!report.passed, "a flip in \(what) went unnoticed")
                 for text in expected {
-                    #expect(failures(report).contains { $0.contains(text) }, "flip in \(what): no failure mentioning \"\(text)\": \(failures(report))")
+                    #expect(
+                        failures(report).contains { $0.contains(text) },
+                        "flip in \(what): no failure mentioning \"\(text)\": \(failures(report))")
                 }
             }
             // The manifest.
@@ -145,7 +154,8 @@ struct EvidenceTests {
             // file shows the site's trusted signature and the second as valid but untrusted.
             try FileManager.default.removeItem(atPath: bundle + "/manifest.json")
             let report = try EvidenceVerifier.verify(path: mp4, pinned: [site.certificate.pem])
-            #expect(report.findings.contains { $0.detail.contains("signature 2") && $0.detail.contains("valid signature, untrusted signer") })
+            #expect(
+                report.findings.contains { $0.detail.contains("signature 2") && $0.detail.contains("valid signature, untrusted signer") })
             #expect(report.passed, "\(failures(report))")
             let decode = try await TestSupport.strictDecode(mp4)
             #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
@@ -173,23 +183,36 @@ struct EvidenceTests {
             let segments = try await site.catalog.allSegments()
             let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
             await #expect(throws: VigilError.self) {
-                try await site.register.create(ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk, actor: nil)
+                try await site.register.create(
+                    ranges: [range], requestingBody: "journalist", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk,
+                    actor: nil)
             }
-            let future = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: WallClock.system.nowMicros(), toMicros: WallClock.system.nowMicros() + 60_000_000)
+            let future = EvidenceRecord.Range(
+                cameraID: site.cameraID, fromMicros: WallClock.system.nowMicros(), toMicros: WallClock.system.nowMicros() + 60_000_000)
             await #expect(throws: VigilError.self) {
-                try await site.register.create(ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk, actor: nil)
+                try await site.register.create(
+                    ranges: [future], requestingBody: "court", caseReference: "x", legalBasis: "", purpose: "p", by: EvidenceSite.clerk,
+                    actor: nil)
             }
-            let item = try await site.register.create(ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
-                                                      purpose: "trial", by: EvidenceSite.clerk, actor: nil)
+            let item = try await site.register.create(
+                ranges: [range], requestingBody: "court", caseReference: "II K 12/26", legalBasis: "art. 236 kpk",
+                purpose: "trial", by: EvidenceSite.clerk, actor: nil)
             #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]) == [segments[0].id])
-            try await site.register.handOver(exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
+            try await site.register.handOver(
+                exhibit: item.exhibit, to: "Sąd Rejonowy, II Wydział Karny", purpose: "trial", by: EvidenceSite.clerk)
             try await site.register.acknowledge(exhibit: item.exhibit, by: EvidenceSite.clerk, note: "signed for by the court clerk")
             try await site.register.release(exhibit: item.exhibit, reason: "judgment final", by: EvidenceSite.clerk)
-            await #expect(throws: VigilError.self) { try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk) }
+            await #expect(throws: VigilError.self) {
+                try await site.register.release(exhibit: item.exhibit, reason: "again", by: EvidenceSite.clerk)
+            }
             #expect(try await site.catalog.heldByEvidence(segmentIDs: [segments[0].id]).isEmpty)
-            #expect(try await site.catalog.custody(evidenceID: item.id).map(\.kind) == ["created", "handed-over", "acknowledged", "hold-released"])
+            #expect(
+                try await site.catalog.custody(evidenceID: item.id).map(\.kind) == [
+                    "created", "handed-over", "acknowledged", "hold-released"
+                ])
             let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
-            #expect(entries.map(\.action) == ["evidence.created", "evidence.handed-over", "evidence.acknowledged", "evidence.hold-released"])
+            #expect(
+                entries.map(\.action) == ["evidence.created", "evidence.handed-over", "evidence.acknowledged", "evidence.hold-released"])
             #expect(entries.allSatisfy { $0.caseReference == "II K 12/26" && $0.detail?.contains(item.exhibit) == true })
         }
     }
@@ -199,9 +222,10 @@ struct EvidenceTests {
     @Test func expiredExportsLeaveTheShelfOnRecord() async throws {
         try await EvidenceSite.with("evidence-shelf") { site in
             let segments = try await site.catalog.allSegments()
-            let item = try await site.register.create(ranges: [.init(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[1].endMicros)],
-                                                      requestingBody: "police", caseReference: "RSD-9/26", legalBasis: "art. 15 ustawy o Policji",
-                                                      purpose: "theft", by: EvidenceSite.clerk, actor: nil)
+            let item = try await site.register.create(
+                ranges: [.init(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[1].endMicros)],
+                requestingBody: "police", caseReference: "RSD-9/26", legalBasis: "art. 15 ustawy o Policji",
+                purpose: "theft", by: EvidenceSite.clerk, actor: nil)
             let shelf = ExportShelf(root: site.dir + "/exports")
             let now = WallClock.system.nowMicros(), day: Int64 = 86_400_000_000
             var ids: [String] = []
@@ -227,27 +251,40 @@ struct EvidenceTests {
     }
 
     @Test func onvifMetaRoundTripsAndPSSAlgorithmIsRFC4055() throws {
-        let info = OnvifExport.ExportInfo(unitName: "Vigil", unitURL: "", exportTime: 3_900_000_000, operatorName: "op",
-                                          sources: [.init(trackID: 1, name: "cam", url: "rtsp://10.0.0.1/")],
-                                          startTimes: [(1, OnvifExport.fileTime(unixMicros: 1_764_000_000_000_000))])
+        let info = OnvifExport.ExportInfo(
+            unitName: "Vigil", unitURL: "", exportTime: 3_900_000_000, operatorName: "op",
+            sources: [.init(trackID: 1, name: "cam", url: "rtsp://10.0.0.1/")],
+            startTimes: [(1, OnvifExport.fileTime(unixMicros: 1_764_000_000_000_000))])
         for n in [1, 2, 3] {
-            var meta = OnvifExport.metaBox(info: info, instance: .init(signature: [UInt8](repeating: 1, count: 384), certificate: [9, 9],
-                                                                        algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32))
+            var meta = OnvifExport.metaBox(
+                info: info,
+                instance: .init(
+                    signature: [UInt8](repeating: 1, count: 384), certificate: [9, 9],
+                    algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32))
             for i in 1..<n {
-                meta = OnvifExport.appending(.init(signature: [UInt8](repeating: UInt8(i + 1), count: 256), certificate: [UInt8(i)], algorithm: nil,
-                                                   userInformation: "party \(i)"), to: meta, parsed: try OnvifExport.parseMeta(meta))
+                meta = OnvifExport.appending(
+                    .init(
+                        signature: [UInt8](repeating: UInt8(i + 1), count: 256), certificate: [UInt8(i)], algorithm: nil,
+                        userInformation: "party \(i)"), to: meta, parsed: try OnvifExport.parseMeta(meta))
             }
             let parsed = try OnvifExport.parseMeta(meta)
             #expect(parsed.info == info && parsed.instances.count == n)
             #expect(Int(meta.readU32(0)) == meta.count)
             // The first instance's signing input is exactly the one-instance box, signature zeroed.
             let first = OnvifExport.signingInput(meta: meta, parsed: parsed, instance: 0)
-            #expect(first == OnvifExport.metaBox(info: info, instance: .init(signature: [UInt8](repeating: 0, count: 384), certificate: [9, 9],
-                                                                             algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32)))
+            #expect(
+                first
+                    == OnvifExport.metaBox(
+                        info: info,
+                        instance: .init(
+                            signature: [UInt8](repeating: 0, count: 384), certificate: [9, 9],
+                            algorithm: SignatureAlgorithms.rsaPSSSHA256Salt32)))
         }
         // RFC 4055's RSASSA-PSS-params for SHA-256 with MGF1-SHA-256 and a 32-byte salt.
-        #expect(hex(SignatureAlgorithms.rsaPSSSHA256Salt32) ==
-                "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120")
+        #expect(
+            hex(SignatureAlgorithms.rsaPSSSHA256Salt32)
+                == "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120"
+        )
     }
 
     /// Property: the single-read digests equal each hash computed on its own, for random
@@ -265,7 +302,9 @@ struct EvidenceTests {
             let path = "\(dir)/\(trial)"
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let m0 = Int.random(in: 0...size, using: &rng), m1 = Int.random(in: m0...size, using: &rng)
-            let inputs = (0..<Int.random(in: 0...3, using: &rng)).map { _ in (0..<Int.random(in: 0...50, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+            let inputs = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                (0..<Int.random(in: 0...50, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
             var cuts = (0..<Int.random(in: 0...6, using: &rng)).map { _ in Int.random(in: 0...size, using: &rng) }.sorted()
             if cuts.count % 2 == 1 { cuts.removeLast() }
             if trial < 2 { cuts = [0, 0, size, size] }
@@ -273,10 +312,13 @@ struct EvidenceTests {
             let chunk = [1, 2, 7, 64, 1000, 8 << 20].randomElement(using: &rng)!
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
             defer { try? handle.close() }
-            let d = try FileDigests.compute(handle, size: Int64(size), meta: Int64(m0)..<Int64(m1), signingInputs: inputs, runs: runs, chunkSize: chunk)
+            let d = try FileDigests.compute(
+                handle, size: Int64(size), meta: Int64(m0)..<Int64(m1), signingInputs: inputs, runs: runs, chunkSize: chunk)
             #expect(d.whole == SHA256.hash(data: bytes), "trial \(trial)")
             #expect(d.signing == inputs.map { SHA256.hash(data: Array(bytes[..<m0]) + $0 + Array(bytes[m1...])) }, "trial \(trial)")
-            #expect(d.runs == runs.map { SHA256.hash(data: Array(bytes[Int($0.lowerBound)..<Int($0.upperBound)])) }, "trial \(trial) chunk \(chunk)")
+            #expect(
+                d.runs == runs.map { SHA256.hash(data: Array(bytes[Int($0.lowerBound)..<Int($0.upperBound)])) },
+                "trial \(trial) chunk \(chunk)")
         }
     }
 }

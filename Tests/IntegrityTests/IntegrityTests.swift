@@ -6,9 +6,10 @@ import Testing
 
 @Suite struct IntegrityTests {
     static func content(_ seed: UInt8) -> ChainLinkContent {
-        ChainLinkContent(cameraID: 7, position: 3, startMicros: 1_764_590_000_000_000, duration90k: 5_400_000, frameCount: 1500,
-                         byteCount: 15_000_000, sha256: [UInt8](repeating: seed, count: 32),
-                         metaSHA256: [UInt8](repeating: seed &+ 1, count: 32), previousLink: [UInt8](repeating: seed &+ 2, count: 32))
+        ChainLinkContent(
+            cameraID: 7, position: 3, startMicros: 1_764_590_000_000_000, duration90k: 5_400_000, frameCount: 1500,
+            byteCount: 15_000_000, sha256: [UInt8](repeating: seed, count: 32),
+            metaSHA256: [UInt8](repeating: seed &+ 1, count: 32), previousLink: [UInt8](repeating: seed &+ 2, count: 32))
     }
 
     /// A link commits to every field: changing any one of them, by one unit or one bit,
@@ -35,7 +36,8 @@ import Testing
         #expect(links.count == 10)
         #expect(base.link.count == 32 && base.link == Self.content(9).link)
         // The meta hash separates the codec from the parameter sets it is followed by.
-        #expect(ChainLinkContent.metaHash(codec: "H264", parameterSets: [[1]], sampleIndex: [])
+        #expect(
+            ChainLinkContent.metaHash(codec: "H264", parameterSets: [[1]], sampleIndex: [])
                 != ChainLinkContent.metaHash(codec: "H264\u{1}", parameterSets: [[]], sampleIndex: []))
     }
 
@@ -50,8 +52,9 @@ import Testing
             ChainHead.problem(note: note, cameraID: camera, verifier: signer.verifier, chainEnd: chain.keys.max()) { chain[$0] }
         }
         #expect(problem(note) == nil)
-        #expect(problem(try other.sign(ChainHead.text(site: "site", cameraID: 7, position: 1, link: links[1]!)))?
-            .contains("fails verification") == true)
+        #expect(
+            problem(try other.sign(ChainHead.text(site: "site", cameraID: 7, position: 1, link: links[1]!)))?
+                .contains("fails verification") == true)
         #expect(problem(note, camera: 8)?.contains("names another chain") == true)
         #expect(problem(note, [0: links[0]!])?.contains("truncated") == true)
         #expect(problem(note, [0: links[0]!, 1: links[0]!])?.contains("rewritten") == true)

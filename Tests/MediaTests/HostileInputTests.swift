@@ -1,13 +1,16 @@
 import Foundation
-@testable import Media
 import Testing
+
+@testable import Media
 
 /// Parameter sets and boxes built to trap the parsers: each must be a typed error.
 @Suite struct HostileMediaTests {
     /// Bits, most significant first, with Exp-Golomb codes (H.264 §9.1).
     struct Bits {
         var bits: [Bool] = []
-        mutating func put(_ value: UInt64, _ count: Int) { for i in stride(from: count - 1, through: 0, by: -1) { bits.append(value >> UInt64(i) & 1 == 1) } }
+        mutating func put(_ value: UInt64, _ count: Int) {
+            for i in stride(from: count - 1, through: 0, by: -1) { bits.append(value >> UInt64(i) & 1 == 1) }
+        }
         mutating func ue(_ v: UInt64) {
             let x = v + 1
             let n = 64 - x.leadingZeroBitCount
@@ -25,14 +28,30 @@ import Testing
     /// A High-profile SPS whose first scaling list starts with `delta`.
     static func sps(scalingDelta delta: Int64) -> [UInt8] {
         var b = Bits()
-        b.put(100, 8); b.put(0, 8); b.put(40, 8) // profile, constraints, level
-        b.ue(0); b.ue(1); b.ue(0); b.ue(0) // id, chroma 4:2:0, bit depths
-        b.put(0, 1); b.put(1, 1); b.put(1, 1) // bypass, scaling matrix present, list 0 present
+        b.put(100, 8)
+        b.put(0, 8)
+        b.put(40, 8) // profile, constraints, level
+        b.ue(0)
+        b.ue(1)
+        b.ue(0)
+        b.ue(0) // id, chroma 4:2:0, bit depths
+        b.put(0, 1)
+        b.put(1, 1)
+        b.put(1, 1) // bypass, scaling matrix present, list 0 present
         b.se(delta)
         for _ in 0..<15 { b.se(0) }
         for _ in 0..<7 { b.put(0, 1) } // lists 1-7 absent
-        b.ue(0); b.ue(0); b.ue(0); b.ue(1); b.put(0, 1) // frame num, poc type 0, poc lsb, refs, gaps
-        b.ue(119); b.ue(67); b.put(1, 1); b.put(1, 1); b.put(0, 1); b.put(0, 1) // 1920x1088, frame mbs only, no crop, no vui
+        b.ue(0)
+        b.ue(0)
+        b.ue(0)
+        b.ue(1)
+        b.put(0, 1) // frame num, poc type 0, poc lsb, refs, gaps
+        b.ue(119)
+        b.ue(67)
+        b.put(1, 1)
+        b.put(1, 1)
+        b.put(0, 1)
+        b.put(0, 1) // 1920x1088, frame mbs only, no crop, no vui
         b.put(1, 1) // rbsp stop bit
         return [0x67] + b.bytes
     }

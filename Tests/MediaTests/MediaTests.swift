@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Media
 
 struct SizeCase: Sendable, CustomTestStringConvertible {
@@ -11,7 +12,9 @@ struct SizeCase: Sendable, CustomTestStringConvertible {
 }
 
 /// Writes frames to a sample file the way the recorder does; returns runs over it.
-func writeSampleFile(_ frames: [(data: [UInt8], isKey: Bool)], parameters: VideoParameters, dir: String, splitAt: [Int] = []) throws -> [SampleRun] {
+func writeSampleFile(_ frames: [(data: [UInt8], isKey: Bool)], parameters: VideoParameters, dir: String, splitAt: [Int] = []) throws
+    -> [SampleRun]
+{
     let path = dir + "/frames.sample"
     var blob: [UInt8] = []
     for f in frames { blob += f.data }
@@ -30,9 +33,11 @@ func writeSampleFile(_ frames: [(data: [UInt8], isKey: Bool)], parameters: Video
 @Suite("Media: parameter sets, sample index, MP4")
 struct MediaTests {
     /// Sizes are chosen to need cropping (1080 is not a multiple of 16, 360 of 64).
-    @Test(arguments: [SizeCase(codec: .h264, width: 1920, height: 1080), SizeCase(codec: .h264, width: 640, height: 360),
-                      SizeCase(codec: .h264, width: 352, height: 288), SizeCase(codec: .h265, width: 1920, height: 1080),
-                      SizeCase(codec: .h265, width: 1280, height: 720)])
+    @Test(arguments: [
+        SizeCase(codec: .h264, width: 1920, height: 1080), SizeCase(codec: .h264, width: 640, height: 360),
+        SizeCase(codec: .h264, width: 352, height: 288), SizeCase(codec: .h265, width: 1920, height: 1080),
+        SizeCase(codec: .h265, width: 1280, height: 720)
+    ])
     func spsGivesTheEncodedPictureSize(_ c: SizeCase) async throws {
         let clip = try await TestSupport.clip(codec: c.codec, width: c.width, height: c.height, seconds: 1)
         let p = try TestSupport.parameters(of: clip, codec: c.codec)
@@ -44,9 +49,10 @@ struct MediaTests {
         var g = SystemRandomNumberGenerator()
         for _ in 0..<200 {
             let entries = (0..<Int.random(in: 0...400, using: &g)).map { _ in
-                SampleEntry(duration: UInt32.random(in: 0...UInt32.max, using: &g) >> UInt32.random(in: 0...31, using: &g),
-                            byteCount: UInt32.random(in: 0...UInt32.max, using: &g) >> UInt32.random(in: 0...31, using: &g),
-                            isKey: Bool.random(using: &g))
+                SampleEntry(
+                    duration: UInt32.random(in: 0...UInt32.max, using: &g) >> UInt32.random(in: 0...31, using: &g),
+                    byteCount: UInt32.random(in: 0...UInt32.max, using: &g) >> UInt32.random(in: 0...31, using: &g),
+                    isKey: Bool.random(using: &g))
             }
             #expect(try SampleIndex.decode(SampleIndex.encode(entries)) == entries)
         }
@@ -143,8 +149,9 @@ struct MediaTests {
         var decodeTime: Ticks90k = 0
         for (n, start) in stride(from: 0, to: frames.count, by: 25).enumerated() {
             let gop = frames[start..<min(frames.count, start + 25)]
-            file += MP4.mediaSegment(sequenceNumber: UInt32(n + 1), baseDecodeTime: decodeTime,
-                                     frames: gop.map { (SampleEntry(duration: 3600, byteCount: UInt32($0.data.count), isKey: $0.isKey), $0.data) })
+            file += MP4.mediaSegment(
+                sequenceNumber: UInt32(n + 1), baseDecodeTime: decodeTime,
+                frames: gop.map { (SampleEntry(duration: 3600, byteCount: UInt32($0.data.count), isKey: $0.isKey), $0.data) })
             decodeTime += Ticks90k(gop.count * 3600)
         }
         let dir = try TestSupport.temporaryDirectory("fmp4")
@@ -158,16 +165,23 @@ struct MediaTests {
 
     @Test func mdatOver4GiBUsesTheLargeSizeHeader() async throws {
         let p = try TestSupport.parameters(of: try await TestSupport.clip(codec: .h264, seconds: 1), codec: .h264)
-        let run = SampleRun(parameters: p, path: "/nonexistent", fileOffset: 0,
-                            samples: [SampleEntry(duration: 3600, byteCount: 3_000_000_000, isKey: true),
-                                      SampleEntry(duration: 3600, byteCount: 3_000_000_000, isKey: false)])
+        let run = SampleRun(
+            parameters: p, path: "/nonexistent", fileOffset: 0,
+            samples: [
+                SampleEntry(duration: 3600, byteCount: 3_000_000_000, isKey: true),
+                SampleEntry(duration: 3600, byteCount: 3_000_000_000, isKey: false)
+            ])
         let mp4 = try MP4.progressive(runs: [run], creationUnixSeconds: 0)
         #expect(mp4.size > 6_000_000_000)
-        guard case let .bytes(header) = mp4.parts[0] else { Issue.record("header part missing"); return }
+        guard case let .bytes(header) = mp4.parts[0] else {
+            Issue.record("header part missing")
+            return
+        }
         let tail = Array(header.suffix(16))
         #expect(tail[0..<4] == [0, 0, 0, 1] && tail[4..<8] == Array("mdat".utf8)[...])
         #expect(tail[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == 6_000_000_016)
-        #expect(throws: MediaError.self) { try mp4.read(Int64(header.count) ..< Int64(header.count + 10)) } // no such file: an error, not a trap
+        // No such file: an error, not a trap.
+        #expect(throws: MediaError.self) { try mp4.read(Int64(header.count)..<Int64(header.count + 10)) }
     }
 
     @Test func refusesRangesThatCannotPlay() async throws {

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import RTSP
 
 /// The access unit's pieces against the plain way of building the same bytes.

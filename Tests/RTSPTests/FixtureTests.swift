@@ -2,6 +2,7 @@ import Crypto
 import Media
 import NIOCore
 import Testing
+
 @testable import RTSP
 
 /// Golden expectations for every DESCRIBE reply and bare SDP in the fixtures. Sizes come
@@ -19,22 +20,50 @@ struct DescribeExpectation: Sendable, CustomTestStringConvertible {
 }
 
 let describeExpectations: [DescribeExpectation] = [
-    .init(file: "anjvision_describe.txt", codec: .h265, payloadType: 96, control: "trackID=1", width: 1280, height: 704, codecString: "hvc1.1.2.L153"),
-    .init(file: "bunny_describe.txt", codec: .h264, payloadType: 97, control: "trackID=2", width: 240, height: 160, codecString: "avc1.42C01E"),
-    .init(file: "dahua_describe_h264_aac_onvif.txt", codec: .h264, payloadType: 96, control: "trackID=0", width: 704, height: 480, codecString: "avc1.64001E"),
-    .init(file: "foscam_describe.txt", codec: .h264, payloadType: 96, control: "track1", width: 1280, height: 720, codecString: "avc1.4D001F"),
-    .init(file: "gw_main_describe.txt", codec: .h264, payloadType: 96, control: "video", width: 1920, height: 1080, codecString: "avc1.4D002A"),
-    .init(file: "gw_sub_describe.txt", codec: .h264, payloadType: 96, control: "video", width: 720, height: 480, codecString: "avc1.4D001E"),
-    .init(file: "h264dvr_describe.txt", codec: .h264, payloadType: 96, control: "trackID=3", width: 1920, height: 1080, codecString: "avc1.420029"),
-    .init(file: "ipcam_describe.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 1280, height: 960, codecString: "avc1.4D0020"),
-    .init(file: "macrovideo_describe.txt", codec: .h264, payloadType: 96, control: "track1", width: 1280, height: 720, codecString: "avc1.4DE028"),
-    .init(file: "missing_content_type_describe.txt", codec: .h264, payloadType: 96, control: "streamid=0", width: 320, height: 180, codecString: "avc1.64000D"),
-    .init(file: "reolink_describe.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 2560, height: 1440, codecString: "avc1.640033"),
-    .init(file: "reolink_describe_control_first.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 2560, height: 1440, codecString: "avc1.640033"),
-    .init(file: "vstarcam_describe.txt", codec: .h264, payloadType: 96, control: "track0", width: 1920, height: 1080, codecString: "avc1.4D002A"),
-    .init(file: "generic_response.txt", codec: .h264, payloadType: 97, control: "trackID=2", width: 240, height: 160, codecString: "avc1.42C01E"),
+    .init(
+        file: "anjvision_describe.txt", codec: .h265, payloadType: 96, control: "trackID=1", width: 1280, height: 704,
+        codecString: "hvc1.1.2.L153"),
+    .init(
+        file: "bunny_describe.txt", codec: .h264, payloadType: 97, control: "trackID=2", width: 240, height: 160, codecString: "avc1.42C01E"
+    ),
+    .init(
+        file: "dahua_describe_h264_aac_onvif.txt", codec: .h264, payloadType: 96, control: "trackID=0", width: 704, height: 480,
+        codecString: "avc1.64001E"),
+    .init(
+        file: "foscam_describe.txt", codec: .h264, payloadType: 96, control: "track1", width: 1280, height: 720, codecString: "avc1.4D001F"),
+    .init(
+        file: "gw_main_describe.txt", codec: .h264, payloadType: 96, control: "video", width: 1920, height: 1080, codecString: "avc1.4D002A"
+    ),
+    .init(
+        file: "gw_sub_describe.txt", codec: .h264, payloadType: 96, control: "video", width: 720, height: 480, codecString: "avc1.4D001E"),
+    .init(
+        file: "h264dvr_describe.txt", codec: .h264, payloadType: 96, control: "trackID=3", width: 1920, height: 1080,
+        codecString: "avc1.420029"),
+    .init(
+        file: "ipcam_describe.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 1280, height: 960,
+        codecString: "avc1.4D0020"),
+    .init(
+        file: "macrovideo_describe.txt", codec: .h264, payloadType: 96, control: "track1", width: 1280, height: 720,
+        codecString: "avc1.4DE028"),
+    .init(
+        file: "missing_content_type_describe.txt", codec: .h264, payloadType: 96, control: "streamid=0", width: 320, height: 180,
+        codecString: "avc1.64000D"),
+    .init(
+        file: "reolink_describe.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 2560, height: 1440,
+        codecString: "avc1.640033"),
+    .init(
+        file: "reolink_describe_control_first.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 2560, height: 1440,
+        codecString: "avc1.640033"),
+    .init(
+        file: "vstarcam_describe.txt", codec: .h264, payloadType: 96, control: "track0", width: 1920, height: 1080,
+        codecString: "avc1.4D002A"),
+    .init(
+        file: "generic_response.txt", codec: .h264, payloadType: 97, control: "trackID=2", width: 240, height: 160,
+        codecString: "avc1.42C01E"),
     .init(file: "anpviz_sdp.txt", codec: .h264, payloadType: 96, control: "trackID=1", width: 704, height: 576, codecString: "avc1.4D401F"),
-    .init(file: "geovision_sdp.txt", codec: .h264, payloadType: 105, control: "rtsp://192.168.5.237/media/video1/video", width: 2688, height: 1520, codecString: "avc1.4D4032"),
+    .init(
+        file: "geovision_sdp.txt", codec: .h264, payloadType: 105, control: "rtsp://192.168.5.237/media/video1/video", width: 2688,
+        height: 1520, codecString: "avc1.4D4032")
 ]
 
 /// Decodes a whole fixture through the streaming wire decoder, as a live connection would.
@@ -81,7 +110,7 @@ struct FixtureTests {
             ("gw_main_setup_audio.txt", 2...3, "9a90de54", 60),
             ("luckfox_rkipc_setup_tcp.txt", 0...1, "12345678", 60),
             ("luckfox_rkipc_setup_udp.txt", nil, "12345678", 60),
-            ("h264dvr_setup_video.txt", nil, "231970", 60),
+            ("h264dvr_setup_video.txt", nil, "231970", 60)
         ]
         for (file, channels, session, timeout) in cases {
             let r = try decodeStreamed(try fixture(file))
@@ -144,7 +173,9 @@ struct FixtureTests {
     /// RFC 2617 §3.5's worked example.
     @Test func digestResponseMatchesRFC2617Example() throws {
         var auth = Authenticator(user: "Mufasa", password: "Circle Of Life", cnonce: { "0a4f113b" })
-        try auth.accept(challenges: [#"Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#])
+        try auth.accept(challenges: [
+            #"Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#
+        ])
         let answer = auth.authorization(method: "GET", uri: "/dir/index.html")
         let value = try #require(answer)
         #expect(value.contains(#"response="6629fae49393a05397450978507c4ef1""#))
@@ -195,7 +226,8 @@ struct FixtureTests {
     }
 
     @Test func audioOnlyOrUnknownCodecIsAClearError() throws {
-        let sdp = try SessionDescription(parsing: "v=0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\n")
+        let sdp = try SessionDescription(
+            parsing: "v=0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\n")
         let error = try #require(throws: RTSPError.self) { try VideoTrack.first(in: sdp, policies: QuirkPolicies()) }
         #expect("\(error)".contains("JPEG"))
     }

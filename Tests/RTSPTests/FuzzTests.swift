@@ -2,6 +2,7 @@ import Foundation
 import Media
 import NIOCore
 import Testing
+
 @testable import RTSP
 
 /// Random and mutated input must produce values or typed errors — never a crash, never a
@@ -9,9 +10,11 @@ import Testing
 @Suite("Fuzzing the parsers")
 struct FuzzTests {
     static let corpus: [[UInt8]] = {
-        let names = ["anjvision_describe.txt", "bunny_describe.txt", "dahua_describe_h264_aac_onvif.txt", "dahua_setup.txt",
-                     "dahua_play.txt", "gw_main_describe.txt", "h264dvr_describe.txt", "longse_unauthorized.txt",
-                     "reolink_play.txt", "vstarcam_describe.txt", "missing_content_type_describe.txt"]
+        let names = [
+            "anjvision_describe.txt", "bunny_describe.txt", "dahua_describe_h264_aac_onvif.txt", "dahua_setup.txt",
+            "dahua_play.txt", "gw_main_describe.txt", "h264dvr_describe.txt", "longse_unauthorized.txt",
+            "reolink_play.txt", "vstarcam_describe.txt", "missing_content_type_describe.txt"
+        ]
         return names.compactMap { try? fixture($0) }
     }()
 
@@ -21,8 +24,10 @@ struct FuzzTests {
             switch Int.random(in: 0..<6, using: &g) {
             case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &g)] = UInt8.random(in: 0...255, using: &g)
             case 1 where !bytes.isEmpty: bytes.removeSubrange(Int.random(in: 0..<bytes.count, using: &g)...)
-            case 2: bytes.insert(contentsOf: (0..<Int.random(in: 1...40, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) },
-                                 at: Int.random(in: 0...bytes.count, using: &g))
+            case 2:
+                bytes.insert(
+                    contentsOf: (0..<Int.random(in: 1...40, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) },
+                    at: Int.random(in: 0...bytes.count, using: &g))
             case 3: bytes = Array("Content-Length: \(Int.random(in: -5...9_999_999, using: &g))\r\n".utf8) + bytes
             case 4: bytes.insert(contentsOf: [UInt8(ascii: "$"), 0, 0xFF, 0xFF], at: Int.random(in: 0...bytes.count, using: &g))
             default: bytes += input
@@ -36,8 +41,10 @@ struct FuzzTests {
         var messages = 0, errors = 0
         for i in 0..<3000 {
             let base = Self.corpus[i % Self.corpus.count]
-            let input = i % 5 == 0 ? (0..<Int.random(in: 0...3000, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
-                                   : Self.mutate(base, using: &g)
+            let input =
+                i % 5 == 0
+                ? (0..<Int.random(in: 0...3000, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+                : Self.mutate(base, using: &g)
             var decoder = RTSPWireDecoder(policies: QuirkPolicies())
             var buffer = ByteBuffer()
             var offset = 0
@@ -139,7 +146,8 @@ struct HostileMessageTests {
     /// decoder that re-scanned the unfinished head on every read did ~130 MB of work for
     /// one 16 KiB head, and re-parsed the head for every byte of the body.
     @Test func slowInputIsExaminedOnce() throws {
-        let head = "RTSP/1.0 200 OK\r\nCSeq: 3\r\n" + String(repeating: "X-Padding: 0123456789abcdef0123456789abcdef\r\n", count: 350)
+        let head =
+            "RTSP/1.0 200 OK\r\nCSeq: 3\r\n" + String(repeating: "X-Padding: 0123456789abcdef0123456789abcdef\r\n", count: 350)
             + "Content-Length: 65536\r\n\r\n"
         let input = Array(head.utf8) + [UInt8](repeating: 0x41, count: 65_536)
         #expect(head.utf8.count > 15_000 && head.utf8.count < RTSPWireDecoder().maxHeaderBytes)
@@ -161,8 +169,9 @@ struct HostileMessageTests {
             }
             // Linear: each read looks again at the two bytes a cut terminator may span (three
             // bytes a read here), and the head is parsed once.
-            #expect(decoder.headBytesExamined <= 5 * Int64(head.utf8.count),
-                    "examined \(decoder.headBytesExamined) bytes of head for a \(head.utf8.count)-byte head")
+            #expect(
+                decoder.headBytesExamined <= 5 * Int64(head.utf8.count),
+                "examined \(decoder.headBytesExamined) bytes of head for a \(head.utf8.count)-byte head")
         }
     }
 
@@ -179,7 +188,8 @@ struct HostileMessageTests {
                 offset += reads
                 while let message = try decoder.decode(&buffer) {
                     switch message {
-                    case let .response(r): out.append("\(r.status) \(r.reason) \(r.headers.fields.map { "\($0.name)=\($0.value)" }) \(r.body)")
+                    case let .response(r):
+                        out.append("\(r.status) \(r.reason) \(r.headers.fields.map { "\($0.name)=\($0.value)" }) \(r.body)")
                     case let .serverRequest(method): out.append("request \(method)")
                     case let .interleaved(channel, payload): out.append("$\(channel) \(Array(payload.readableBytesView))")
                     }
@@ -202,4 +212,3 @@ struct HostileMessageTests {
         }
     }
 }
-

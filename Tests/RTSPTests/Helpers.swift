@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RTSP
 
 /// Reads a camera fixture (Tests/RTSPTests/Fixtures, copied from shared/fixtures/rtsp-cameras).

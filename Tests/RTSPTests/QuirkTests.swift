@@ -1,5 +1,6 @@
 import Media
 import Testing
+
 @testable import RTSP
 
 /// Each `QuirkPolicies` value, exercised through the real client against real cameras'
@@ -14,8 +15,10 @@ struct QuirkTests {
     @Test func sessionIDThatChangesIsKeptFromTheFirstReply() async throws {
         // H264DVR answers with one session id, then another (231970, 231980).
         let script = { [self] in
-            [ScriptedCamera.Step(reply: okReply), try step("h264dvr_describe.txt"), try step("h264dvr_setup_video.txt"),
-             try step("h264dvr_setup_audio.txt", after: interleavedFrames(codec: .h264, count: 3))]
+            [
+                ScriptedCamera.Step(reply: okReply), try step("h264dvr_describe.txt"), try step("h264dvr_setup_video.txt"),
+                try step("h264dvr_setup_audio.txt", after: interleavedFrames(codec: .h264, count: 3))
+            ]
         }
         let camera = try await ScriptedCamera(steps: try script())
         let frames = try await runClient(camera: camera, frames: 3)
@@ -34,7 +37,7 @@ struct QuirkTests {
     @Test func missingContentBaseFallsBackToTheRequestURL() async throws {
         let camera = try await ScriptedCamera(steps: [
             .init(reply: okReply), try step("missing_content_type_describe.txt"), try step("reolink_setup.txt"),
-            try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 2)),
+            try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 2))
         ])
         let frames = try await runClient(camera: camera, path: "/live", frames: 2)
         #expect(frames.count == 2)
@@ -50,7 +53,7 @@ struct QuirkTests {
         // Anjvision sends "Content-Base: 192.168.1.10:554/stream0/" and an H.265 track.
         let camera = try await ScriptedCamera(steps: [
             .init(reply: okReply), try step("anjvision_describe.txt"), try step("dahua_setup.txt"),
-            try step("dahua_play.txt", after: interleavedFrames(codec: .h265, count: 2)),
+            try step("dahua_play.txt", after: interleavedFrames(codec: .h265, count: 2))
         ])
         let frames = try await runClient(camera: camera, path: "/stream0", frames: 2)
         #expect(frames.map(\.frame.isKey) == [true, false])
@@ -62,8 +65,10 @@ struct QuirkTests {
     @Test func junkBeforeAnInterleavedFrameIsSkippedOrRejected() async throws {
         let junk = Array("\r\n\0\0garbage from the firmware\u{7f}".utf8)
         let script = { [self] in
-            [ScriptedCamera.Step(reply: okReply), try step("reolink_describe.txt"), try step("reolink_setup.txt"),
-             try step("reolink_play.txt", after: junk + interleavedFrames(codec: .h264, count: 2))]
+            [
+                ScriptedCamera.Step(reply: okReply), try step("reolink_describe.txt"), try step("reolink_setup.txt"),
+                try step("reolink_play.txt", after: junk + interleavedFrames(codec: .h264, count: 2))
+            ]
         }
         let camera = try await ScriptedCamera(steps: try script())
         #expect(try await runClient(camera: camera, frames: 2).count == 2)
@@ -81,8 +86,10 @@ struct QuirkTests {
         let early = interleavedFrames(codec: .h264, count: 2)
         let late = interleavedFrames(codec: .h264, count: 2, firstSequence: 102, firstTimestamp: 1000 + 7200)
         let script = { [self] in
-            [ScriptedCamera.Step(reply: okReply), try step("reolink_describe.txt"), try step("reolink_setup.txt"),
-             try step("reolink_play.txt", before: early, after: late)]
+            [
+                ScriptedCamera.Step(reply: okReply), try step("reolink_describe.txt"), try step("reolink_setup.txt"),
+                try step("reolink_play.txt", before: early, after: late)
+            ]
         }
         let camera = try await ScriptedCamera(steps: try script())
         let kept = try await runClient(camera: camera, frames: 4)
@@ -106,7 +113,7 @@ struct QuirkTests {
         let pps: [UInt8] = [0x68, 0xEE, 0x3C, 0x30]
         let camera = try await ScriptedCamera(steps: [
             .init(reply: okReply), .init(reply: Array(describe.utf8)), try step("reolink_setup.txt"),
-            try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 2, inBand: [sps, pps])),
+            try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 2, inBand: [sps, pps]))
         ])
         let frames = try await runClient(camera: camera, frames: 2)
         #expect(frames.count == 2)
@@ -116,8 +123,10 @@ struct QuirkTests {
 
     @Test func invalidRTPTimeInPlayReplyIsIgnoredOrRejected() async throws {
         let script = { [self] in
-            [ScriptedCamera.Step(reply: okReply), try step("bunny_describe.txt"), try step("bunny_setup.txt"),
-             try step("bad_rtptime.txt", after: interleavedFrames(codec: .h264, count: 2, payloadType: 97))]
+            [
+                ScriptedCamera.Step(reply: okReply), try step("bunny_describe.txt"), try step("bunny_setup.txt"),
+                try step("bad_rtptime.txt", after: interleavedFrames(codec: .h264, count: 2, payloadType: 97))
+            ]
         }
         let camera = try await ScriptedCamera(steps: try script())
         #expect(try await runClient(camera: camera, frames: 1).count == 1)
@@ -132,7 +141,7 @@ struct QuirkTests {
     @Test func digestChallengeIsAnsweredOnce() async throws {
         let camera = try await ScriptedCamera(steps: [
             try step("longse_unauthorized.txt"), .init(reply: okReply), try step("reolink_describe.txt"),
-            try step("reolink_setup.txt"), try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 1)),
+            try step("reolink_setup.txt"), try step("reolink_play.txt", after: interleavedFrames(codec: .h264, count: 1))
         ])
         #expect(try await runClient(camera: camera, frames: 1).count == 1)
         // The client tore the session down on its way out, authenticated, with the session id.

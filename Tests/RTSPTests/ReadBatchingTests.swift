@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import Synchronization
 import Testing
+
 @testable import RTSP
 
 @Suite("Reading a playing camera in batches")
@@ -13,13 +14,17 @@ struct ReadBatchingTests {
         var paced: [(delay: TimeAmount, bytes: [UInt8])] = []
         for i in 0..<64 {
             let fast = i < 60
-            paced.append((fast ? .milliseconds(40) : .milliseconds(400),
-                          interleavedFrames(codec: .h264, count: 1, firstSequence: UInt16(100 + i), firstTimestamp: UInt32(1000 + i * 3600),
-                                            nalBytes: fast ? 6000 : 300)))
+            paced.append(
+                (
+                    fast ? .milliseconds(40) : .milliseconds(400),
+                    interleavedFrames(
+                        codec: .h264, count: 1, firstSequence: UInt16(100 + i), firstTimestamp: UInt32(1000 + i * 3600),
+                        nalBytes: fast ? 6000 : 300)
+                ))
         }
         let camera = try await ScriptedCamera(steps: [
             .init(reply: okReply), .init(reply: try fixture("reolink_describe.txt")), .init(reply: try fixture("reolink_setup.txt")),
-            .init(reply: try fixture("reolink_play.txt"), paced: paced),
+            .init(reply: try fixture("reolink_play.txt"), paced: paced)
         ])
         var endpoint = CameraEndpoint(name: "paced", url: try RTSPURL("rtsp://127.0.0.1:\(camera.port)/live"))
         endpoint.readTimeout = .seconds(60)

@@ -4,6 +4,7 @@ import Media
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
 @testable import RTSP
 
 /// A TCP peer that answers each RTSP request with the next scripted reply — real cameras'
@@ -76,7 +77,9 @@ final class ScriptedCamera: Sendable {
                 buffer.moveReaderIndex(to: end.upperBound)
                 let lines = head.components(separatedBy: "\r\n")
                 seen.withLockedValue { $0.append(head) }
-                let cseq = lines.first { $0.lowercased().hasPrefix("cseq:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) } ?? "0"
+                let cseq =
+                    lines.first { $0.lowercased().hasPrefix("cseq:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) }
+                    ?? "0"
                 guard !steps.isEmpty else { continue }
                 let step = steps.removeFirst()
                 var text = String(decoding: step.reply, as: UTF8.self)
@@ -94,8 +97,10 @@ final class ScriptedCamera: Sendable {
 }
 
 /// Interleaved RTP for a few frames: key, then non-key, each a single NAL unit packet.
-func interleavedFrames(codec: VideoCodec, count: Int, firstSequence: UInt16 = 100, firstTimestamp: UInt32 = 1000,
-                       inBand: [[UInt8]] = [], payloadType: UInt8 = 96, nalBytes: Int = 50) -> [UInt8] {
+func interleavedFrames(
+    codec: VideoCodec, count: Int, firstSequence: UInt16 = 100, firstTimestamp: UInt32 = 1000,
+    inBand: [[UInt8]] = [], payloadType: UInt8 = 96, nalBytes: Int = 50
+) -> [UInt8] {
     var out: [UInt8] = []
     var seq = firstSequence
     func packet(_ payload: [UInt8], marker: Bool, timestamp: UInt32) {
@@ -126,8 +131,10 @@ let okReply = Array("RTSP/1.0 200 OK\r\nCSeq: 0\r\nPublic: OPTIONS, DESCRIBE, SE
 
 /// Runs the real client against a scripted camera until `frames` frames arrived (returning
 /// the first `frames`) or it failed.
-func runClient(camera: ScriptedCamera, path: String = "/stream", policies: QuirkPolicies = QuirkPolicies(),
-               frames wanted: Int) async throws -> [DepacketizedFrame] {
+func runClient(
+    camera: ScriptedCamera, path: String = "/stream", policies: QuirkPolicies = QuirkPolicies(),
+    frames wanted: Int
+) async throws -> [DepacketizedFrame] {
     var endpoint = CameraEndpoint(name: "scripted", url: try RTSPURL("rtsp://user:pw@127.0.0.1:\(camera.port)\(path)"), policies: policies)
     // The read timeout is not what these tests are about, and its clock runs from the
     // connect on the event loop while the client's task may wait for a pool thread behind

@@ -2,16 +2,19 @@ import Media
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import RTSP
 
 @Suite("Decoding a connection's bytes into session messages")
 struct SessionDecoderTests {
-    static let track = VideoTrack(codec: .h264, payloadType: 96, clockRate: 90_000, control: nil, formatParameters: [:],
-                                  parameters: DepacketizerTests.parameters264, parameterSetProblem: nil)
+    static let track = VideoTrack(
+        codec: .h264, payloadType: 96, clockRate: 90_000, control: nil, formatParameters: [:],
+        parameters: DepacketizerTests.parameters264, parameterSetProblem: nil)
 
     /// A reply, five frames, an RTCP packet, a request from the server with a body, three
     /// more frames and a reply: what a playing camera's connection carries.
-    static let stream: [UInt8] = okReply
+    static let stream: [UInt8] =
+        okReply
         + interleavedFrames(codec: .h264, count: 5, firstSequence: 100, firstTimestamp: 1000, nalBytes: 700)
         + [UInt8(ascii: "$"), 1, 0, 8, 0x81, 0xC8, 0, 1, 0, 0, 0x12, 0x34]
         + Array("ANNOUNCE rtsp://cam/ RTSP/1.0\r\nCSeq: 9\r\nContent-Length: 3\r\n\r\nabc".utf8)
@@ -43,7 +46,9 @@ struct SessionDecoderTests {
                 case let .serverRequest(m): lines.append("request \(m)")
                 case let .frames(frames):
                     lines.append("batch")
-                    lines += frames.map { "frame \($0.frame.timestamp) key \($0.frame.isKey) bytes \($0.frame.data.count) first \($0.frame.data[5])" }
+                    lines += frames.map {
+                        "frame \($0.frame.timestamp) key \($0.frame.isKey) bytes \($0.frame.data.count) first \($0.frame.data[5])"
+                    }
                 }
             }
         }
@@ -55,7 +60,8 @@ struct SessionDecoderTests {
     @Test func messagesCutAnywhereAcrossReadsComeOutWholeAndInOrder() async throws {
         let whole = try await decode(Self.stream, cutAt: [])
         #expect(whole.error == nil)
-        let expected = ["reply 200 cseq 0"]
+        let expected =
+            ["reply 200 cseq 0"]
             + (0..<5).map { "frame \(1000 + $0 * 3600) key \($0 == 0) bytes \(4 + 701) first \($0)" }
             + ["interleaved 1", "request ANNOUNCE"]
             + (0..<3).map { "frame \(1000 + (5 + $0) * 3600) key \($0 == 0) bytes \(4 + 1501) first \($0)" }
@@ -77,13 +83,20 @@ struct SessionDecoderTests {
 
     @Test func aMalformedMessageIsReportedAfterWhatCameBeforeItAndTheRestIsIgnored() async throws {
         let bad = Array("RTSP/1.0 abc OK\r\nCSeq: 6\r\n\r\n".utf8)
-        let stream = okReply + interleavedFrames(codec: .h264, count: 2, nalBytes: 100) + bad
+        let stream =
+            okReply + interleavedFrames(codec: .h264, count: 2, nalBytes: 100) + bad
             + interleavedFrames(codec: .h264, count: 2, firstSequence: 102, firstTimestamp: 1000 + 2 * 3600, nalBytes: 100) + okReply
         let result = try await decode(stream, cutAt: [okReply.count + 10, stream.count - 20])
         let error = try #require(result.error as? RTSPError)
-        guard case .malformedMessage = error.kind else { Issue.record("\(error)"); return }
+        guard case .malformedMessage = error.kind else {
+            Issue.record("\(error)")
+            return
+        }
         #expect(error.offset == Int64(okReply.count + interleavedFrames(codec: .h264, count: 2, nalBytes: 100).count))
-        #expect(withoutBatches(result.lines) == ["reply 200 cseq 0", "frame 1000 key true bytes 105 first 0", "frame 4600 key false bytes 105 first 1"])
+        #expect(
+            withoutBatches(result.lines) == [
+                "reply 200 cseq 0", "frame 1000 key true bytes 105 first 0", "frame 4600 key false bytes 105 first 1"
+            ])
     }
 
     /// A read that finishes a cut packet gives up only the bytes the packet lacks (its
@@ -91,8 +104,10 @@ struct SessionDecoderTests {
     /// decoded in place. A cut reply, whose end the header does not say, takes the read.
     @Test func aCutPacketTakesFromTheNextReadOnlyWhatItLacks() {
         let read = ByteBuffer(bytes: Array(0..<100))
-        for (front, taken) in [([UInt8(ascii: "$"), 0, 0, 10, 1, 2, 3], 7), ([UInt8(ascii: "$"), 0], 12),
-                               ([UInt8(ascii: "$")], 100), ([UInt8(ascii: "$"), 0, 0, 0], 0)] {
+        for (front, taken) in [
+            ([UInt8(ascii: "$"), 0, 0, 10, 1, 2, 3], 7), ([UInt8(ascii: "$"), 0], 12),
+            ([UInt8(ascii: "$")], 100), ([UInt8(ascii: "$"), 0, 0, 0], 0)
+        ] {
             // The header's length bytes come from the read when they were cut: 0x00, 0x0A
             // (10) in the first case, then bytes 0 and 1 of the read (a length of 1) and
             // 0, 1, 2 (a length of 0x0102) in the others.

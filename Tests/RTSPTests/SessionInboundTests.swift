@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Synchronization
 import Testing
+
 @testable import RTSP
 
 @Suite("Handing a connection's messages to its session")

@@ -8,8 +8,8 @@ import Logging
 import Media
 import RTSP
 import Recording
-import Testing
 import TestSupport
+import Testing
 
 /// The one camera pipeline both `vigil serve` and `vigil record` run: a simulated camera
 /// recorded through it has its chain head signed while it records and again when it stops,
@@ -28,11 +28,12 @@ import TestSupport
             let signer = try NoteSigner(name: "test-site", key: Curve25519.Signing.PrivateKey())
             var recording = RecorderConfiguration()
             recording.segmentLength = ticksPerSecond // a segment, and a chain link, a second
-            let pipeline = CameraPipeline(camera: camera, endpoint: CameraEndpoint(name: "cam1", url: url), catalog: catalog,
-                                          store: store, runIDs: try await RunIDAllocator(catalog: catalog),
-                                          configuration: recording, policy: RetentionPolicy(),
-                                          committer: ProgressCommitter(catalog: catalog), signer: signer,
-                                          signEvery: .milliseconds(300), logger: Logger(label: "test.pipeline"))
+            let pipeline = CameraPipeline(
+                camera: camera, endpoint: CameraEndpoint(name: "cam1", url: url), catalog: catalog,
+                store: store, runIDs: try await RunIDAllocator(catalog: catalog),
+                configuration: recording, policy: RetentionPolicy(),
+                committer: ProgressCommitter(catalog: catalog), signer: signer,
+                signEvery: .milliseconds(300), logger: Logger(label: "test.pipeline"))
             try await pipeline.start()
             let running = Task { try await pipeline.run() }
             // Signed while it records: a head appears before the pipeline is stopped.

@@ -1,9 +1,10 @@
-@testable import Catalog
 import Foundation
 import Logging
 import Media
-import Testing
 import TestSupport
+import Testing
+
+@testable import Catalog
 @testable import Recording
 
 /// The per-camera segment hash chain: made as segments close, verified by `vigil check`,
@@ -50,7 +51,9 @@ struct ChainTests {
             #expect(!plan.contains { $0.contains("segment_chain") && $0.contains("(camera_id=?)") }, "\(plan)")
             #expect(!plan.contains { $0.contains("SCAN") && $0.contains("segment_chain") }, "\(plan)")
             // And it finds what it must: unchain the last two, and they come back in order.
-            try await h.catalog.database.raw("DELETE FROM segment_chain WHERE segment_id IN (\(bind: segments[3].id), \(bind: segments[4].id))").run()
+            try await h.catalog.database.raw(
+                "DELETE FROM segment_chain WHERE segment_id IN (\(bind: segments[3].id), \(bind: segments[4].id))"
+            ).run()
             let found = try await h.catalog.unchainedSegments(cameraID: segments[0].cameraID, startingFrom: segments[2].startMicros)
             #expect(found.map(\.id) == [segments[3].id, segments[4].id])
         }
@@ -63,7 +66,8 @@ struct ChainTests {
             let camera = segments[0].cameraID
             #expect(try await h.catalog.latestChainHead(cameraID: camera) == nil)
             for position: Int64 in [0, 2, 4] {
-                try await h.catalog.addChainHead(ChainHeadRecord(cameraID: camera, position: position, note: "head \(position)", signedMicros: position))
+                try await h.catalog.addChainHead(
+                    ChainHeadRecord(cameraID: camera, position: position, note: "head \(position)", signedMicros: position))
             }
             try await h.catalog.addChainHead(ChainHeadRecord(cameraID: camera + 1, position: 9, note: "another camera", signedMicros: 9))
             #expect(try await h.catalog.latestChainHead(cameraID: camera)?.note == "head 4")
@@ -92,8 +96,12 @@ struct ChainTests {
     @Test func reorderingOrAlteringSegmentRowsBreaksTheChain() async throws {
         try await Self.withRecorded("chain-reorder") { h, segments in
             // Swap two segments' start times.
-            try await h.catalog.database.raw("UPDATE segments SET start_micros = \(bind: segments[3].startMicros) WHERE id = \(bind: segments[1].id)").run()
-            try await h.catalog.database.raw("UPDATE segments SET start_micros = \(bind: segments[1].startMicros) WHERE id = \(bind: segments[3].id)").run()
+            try await h.catalog.database.raw(
+                "UPDATE segments SET start_micros = \(bind: segments[3].startMicros) WHERE id = \(bind: segments[1].id)"
+            ).run()
+            try await h.catalog.database.raw(
+                "UPDATE segments SET start_micros = \(bind: segments[1].startMicros) WHERE id = \(bind: segments[3].id)"
+            ).run()
             let swapped = try await problems(h)
             #expect(swapped.contains { $0.contains("position 1") && $0.contains("differs from what was chained") })
             #expect(swapped.contains { $0.contains("position 3") && $0.contains("differs from what was chained") })
@@ -101,9 +109,11 @@ struct ChainTests {
             var link = try #require(try await h.catalog.chainLinks(cameraID: segments[1].cameraID, from: 1, through: 1).first)
             link.startMicros = segments[3].startMicros
             let forged = SegmentChain.link(of: link)
-            try await h.catalog.database.raw("""
+            try await h.catalog.database.raw(
+                """
                 UPDATE segment_chain SET start_micros = \(bind: link.startMicros), link = \(bind: Data(forged)) WHERE position = 1
-                """).run()
+                """
+            ).run()
             #expect(try await problems(h).contains { $0.contains("position 2") && $0.contains("does not follow") })
         }
     }
@@ -114,7 +124,9 @@ struct ChainTests {
             var entries = try SampleIndex.decode(segments[0].sampleIndex)
             entries[1].duration += 1800
             entries[2].duration -= 1800
-            try await h.catalog.database.raw("UPDATE segments SET sample_index = \(bind: Data(SampleIndex.encode(entries))) WHERE id = \(bind: segments[0].id)").run()
+            try await h.catalog.database.raw(
+                "UPDATE segments SET sample_index = \(bind: Data(SampleIndex.encode(entries))) WHERE id = \(bind: segments[0].id)"
+            ).run()
             #expect(try await problems(h).contains { $0.contains("position 0") && $0.contains("differs from what was chained") })
         }
     }
@@ -138,15 +150,19 @@ struct ChainTests {
             let camera = segments[0].cameraID
             // An exhibit over part of segment 3 holds it; nothing else does.
             let exhibit = try await h.catalog.addEvidence(
-                EvidenceRecord(requestingBody: "police", caseReference: "RSD-1/26", legalBasis: "art. 15 ust. 1 pkt 1", purpose: "test",
-                               createdBy: "t", createdMicros: h.clock.now,
-                               ranges: [.init(cameraID: camera, fromMicros: segments[3].startMicros + 500_000, toMicros: segments[3].startMicros + 900_000)]),
+                EvidenceRecord(
+                    requestingBody: "police", caseReference: "RSD-1/26", legalBasis: "art. 15 ust. 1 pkt 1", purpose: "test",
+                    createdBy: "t", createdMicros: h.clock.now,
+                    ranges: [
+                        .init(cameraID: camera, fromMicros: segments[3].startMicros + 500_000, toMicros: segments[3].startMicros + 900_000)
+                    ]),
                 year: 2026)
             #expect(exhibit.exhibit == "EV-2026-000001")
             #expect(try await h.catalog.heldByEvidence(segmentIDs: segments.map(\.id)) == [segments[3].id])
             // The disk floor deletes everything it may, oldest first: the held segment stays.
-            let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
-                                                      wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            let deleted = try await Retention.enforce(
+                catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                wallClock: h.clock.wallClock, logger: Logger(label: "t"))
             #expect(deleted == [0, 1, 2, 4].map { segments[$0].fileName })
             #expect(try await h.catalog.allSegments().map(\.id) == [segments[3].id])
             #expect(h.store.size(cameraID: camera, fileName: segments[3].fileName) == segments[3].byteCount)
@@ -158,15 +174,17 @@ struct ChainTests {
             // Released: the next pass may delete it.
             try await h.catalog.releaseEvidence(id: exhibit.id, by: "supervisor", reason: "case closed", atMicros: h.clock.now)
             #expect(try await h.catalog.heldByEvidence(segmentIDs: [segments[3].id]).isEmpty)
-            let later = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
-                                                    wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            let later = try await Retention.enforce(
+                catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                wallClock: h.clock.wallClock, logger: Logger(label: "t"))
             #expect(later == [segments[3].fileName])
         }
     }
 
     static func exhibit(camera: Int64, from: Int64, to: Int64, at: Int64) -> EvidenceRecord {
-        EvidenceRecord(requestingBody: "police", caseReference: "RSD-2/26", legalBasis: "art. 15", purpose: "test", createdBy: "t",
-                       createdMicros: at, ranges: [.init(cameraID: camera, fromMicros: from, toMicros: to)])
+        EvidenceRecord(
+            requestingBody: "police", caseReference: "RSD-2/26", legalBasis: "art. 15", purpose: "test", createdBy: "t",
+            createdMicros: at, ranges: [.init(cameraID: camera, fromMicros: from, toMicros: to)])
     }
 
     /// Retention selects, then deletes: an exhibit made in between keeps its footage,
@@ -176,8 +194,10 @@ struct ChainTests {
             let camera = segments[0].cameraID
             let selected = try await h.catalog.oldestDeletableSegments(limit: 10)
             #expect(selected.map(\.id) == segments.map(\.id))
-            _ = try await h.catalog.addEvidence(Self.exhibit(camera: camera, from: segments[1].startMicros, to: segments[1].startMicros + 1,
-                                                             at: h.clock.now), year: 2026)
+            _ = try await h.catalog.addEvidence(
+                Self.exhibit(
+                    camera: camera, from: segments[1].startMicros, to: segments[1].startMicros + 1,
+                    at: h.clock.now), year: 2026)
             var kept: [Int64] = []
             for s in selected where !(try await h.catalog.deleteExpiredSegment(id: s.id, reason: "retention: test")) { kept.append(s.id) }
             #expect(kept == [segments[1].id])
@@ -201,7 +221,8 @@ struct ChainTests {
                     for i in 0..<12 {
                         let catalog = i % 2 == 0 ? h.catalog : other
                         group.addTask {
-                            try await catalog.addEvidence(Self.exhibit(camera: camera, from: now - 1000, to: now, at: now), year: 2026).exhibit
+                            try await catalog.addEvidence(Self.exhibit(camera: camera, from: now - 1000, to: now, at: now), year: 2026)
+                                .exhibit
                         }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
@@ -218,7 +239,9 @@ struct ChainTests {
             }
             #expect(try await h.catalog.evidence(exhibit: "EV-2026-000013") == nil)
             // A gap in the numbers (a row removed by hand) never makes two exhibits share one.
-            try await h.catalog.database.raw("DELETE FROM evidence_ranges WHERE evidence_id = (SELECT id FROM evidence_items WHERE exhibit = 'EV-2026-000003')").run()
+            try await h.catalog.database.raw(
+                "DELETE FROM evidence_ranges WHERE evidence_id = (SELECT id FROM evidence_items WHERE exhibit = 'EV-2026-000003')"
+            ).run()
             try await h.catalog.database.raw("DELETE FROM evidence_items WHERE exhibit = 'EV-2026-000003'").run()
             let next = try await h.catalog.addEvidence(Self.exhibit(camera: camera, from: now - 1000, to: now, at: now), year: 2026)
             #expect(next.exhibit == "EV-2026-000013")

@@ -1,11 +1,12 @@
-import Crypto
 import Catalog
+import Crypto
 import Foundation
 import Logging
 import Media
 import RTSP
-import Testing
 import TestSupport
+import Testing
+
 @testable import Recording
 
 @Suite("Group commit of the recorders' per-second progress")
@@ -15,17 +16,19 @@ struct ProgressCommitterTests {
         let camera = try await h.catalog.upsertCamera(name: name, url: "rtsp://127.0.0.1/\(name)", retentionDays: 30)
         let file = try h.store.create(cameraID: camera.id, fileName: "\(name).sample")
         file.stage([UInt8](repeating: 0x42, count: bytes))
-        var row = SegmentRecord(cameraID: camera.id, runID: 1, fileName: "\(name).sample", startMicros: h.clock.now, duration: 0,
-                                byteCount: 0, frameCount: 0, codec: .h264, parameterSets: h.parameters.parameterSets,
-                                sampleIndex: [], sha256: nil, state: .open)
+        var row = SegmentRecord(
+            cameraID: camera.id, runID: 1, fileName: "\(name).sample", startMicros: h.clock.now, duration: 0,
+            byteCount: 0, frameCount: 0, codec: .h264, parameterSets: h.parameters.parameterSets,
+            sampleIndex: [], sha256: nil, state: .open)
         row.id = try await h.catalog.insertSegment(row)
         return (row, file)
     }
 
     func progress(of row: SegmentRecord, frames: Int, bytes: Int) -> SegmentProgress {
         let entries = (0..<frames).map { i in SampleEntry(duration: 3600, byteCount: UInt32(bytes / frames), isKey: i == 0) }
-        return SegmentProgress(id: row.id, duration: Ticks90k(frames) * 3600, byteCount: Int64(bytes), frameCount: frames,
-                               sampleIndex: SampleIndex.encode(entries))
+        return SegmentProgress(
+            id: row.id, duration: Ticks90k(frames) * 3600, byteCount: Int64(bytes), frameCount: frames,
+            sampleIndex: SampleIndex.encode(entries))
     }
 
     @Test func concurrentFlushesAreOneCommitAndAFailedSyncFailsOnlyItsOwn() async throws {
@@ -39,16 +42,20 @@ struct ProgressCommitterTests {
             brokenFile.stage([UInt8](repeating: 0x42, count: 500))
             // The sixth was closed (with its digest) while its last progress was in flight.
             let (closedRow, closedFile) = try await openSegment(h, camera: "closed", bytes: 700)
-            try await h.catalog.updateSegment(id: closedRow.id, duration: 3600, byteCount: 700, frameCount: 1,
-                                              sampleIndex: SampleIndex.encode([SampleEntry(duration: 3600, byteCount: 700, isKey: true)]),
-                                              sha256: [UInt8](repeating: 7, count: 32))
+            try await h.catalog.updateSegment(
+                id: closedRow.id, duration: 3600, byteCount: 700, frameCount: 1,
+                sampleIndex: SampleIndex.encode([SampleEntry(duration: 3600, byteCount: 700, isKey: true)]),
+                sha256: [UInt8](repeating: 7, count: 32))
 
             let committer = ProgressCommitter(catalog: h.catalog, window: .milliseconds(300))
             let results = await withTaskGroup(of: (Int64, Bool).self) { group in
                 for (row, file) in segments + [(brokenRow, brokenFile), (closedRow, closedFile)] {
                     let update = progress(of: row, frames: 10, bytes: row.id == closedRow.id ? 70 : 1000)
                     group.addTask {
-                        do { try await committer.commit(file: file, progress: update); return (row.id, true) } catch { return (row.id, false) }
+                        do {
+                            try await committer.commit(file: file, progress: update)
+                            return (row.id, true)
+                        } catch { return (row.id, false) }
                     }
                 }
                 return await group.reduce(into: [Int64: Bool]()) { $0[$1.0] = $1.1 }
@@ -71,8 +78,9 @@ struct ProgressCommitterTests {
             }
             #expect(rows[brokenRow.id]?.byteCount == 0, "a row never claims bytes whose write failed")
             let closed = try #require(rows[closedRow.id])
-            #expect(closed.state == .closed && closed.byteCount == 700 && closed.sha256 == [UInt8](repeating: 7, count: 32),
-                    "late progress never reopens or shrinks a closed segment")
+            #expect(
+                closed.state == .closed && closed.byteCount == 700 && closed.sha256 == [UInt8](repeating: 7, count: 32),
+                "late progress never reopens or shrinks a closed segment")
             for (_, file) in segments + [(closedRow, closedFile)] { file.close() }
         }
     }
@@ -88,8 +96,9 @@ struct ProgressCommitterTests {
                 var config = RecorderConfiguration()
                 config.segmentLength = 600 * ticksPerSecond
                 config.flushInterval = .milliseconds(200)
-                let r = Recorder(camera: camera, catalog: h.catalog, store: h.store, runIDs: h.runIDs, configuration: config,
-                                 wallClock: h.clock.wallClock, logger: Logger(label: "test"), committer: committer)
+                let r = Recorder(
+                    camera: camera, catalog: h.catalog, store: h.store, runIDs: h.runIDs, configuration: config,
+                    wallClock: h.clock.wallClock, logger: Logger(label: "test"), committer: committer)
                 try await r.start()
                 recorders.append(r)
                 // Started at different moments, as cameras are: the grid is the process's, not theirs.
@@ -102,8 +111,12 @@ struct ProgressCommitterTests {
                     group.addTask {
                         for i in 0..<40 {
                             let f = frames[i % frames.count]
-                            try await r.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: 90_000 + Ticks90k(i) * 3600, isKey: f.isKey,
-                                                                                            data: f.data), parameters: parameters)))
+                            try await r.handle(
+                                .frame(
+                                    DepacketizedFrame(
+                                        frame: EncodedFrame(
+                                            timestamp: 90_000 + Ticks90k(i) * 3600, isKey: f.isKey,
+                                            data: f.data), parameters: parameters)))
                             try await Task.sleep(for: .milliseconds(40))
                         }
                     }

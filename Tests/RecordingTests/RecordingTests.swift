@@ -5,8 +5,9 @@ import Logging
 import Media
 import RTSP
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
 @testable import Recording
 
 /// A wall clock the test moves by hand.
@@ -33,8 +34,9 @@ struct Harness {
         let clip = try await TestSupport.clip(codec: .h264, width: 640, height: 360, seconds: 4, gop: 25)
         let frames = try TestSupport.frames(of: clip, codec: .h264), parameters = try TestSupport.parameters(of: clip, codec: .h264)
         try await TestSupport.withCatalog(label) { dir, catalog in
-            var h = Harness(dir: dir, catalog: catalog, store: try SampleStore(root: dir + "/samples"),
-                            runIDs: try await RunIDAllocator(catalog: catalog), frames: frames, parameters: parameters)
+            var h = Harness(
+                dir: dir, catalog: catalog, store: try SampleStore(root: dir + "/samples"),
+                runIDs: try await RunIDAllocator(catalog: catalog), frames: frames, parameters: parameters)
             try await body(&h)
         }
     }
@@ -44,20 +46,26 @@ struct Harness {
         var config = RecorderConfiguration()
         config.segmentLength = Ticks90k(segmentSeconds * 90_000)
         config.flushInterval = flushInterval
-        let r = Recorder(camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: config,
-                         wallClock: clock.wallClock, logger: Logger(label: "test"))
+        let r = Recorder(
+            camera: camera, catalog: catalog, store: store, runIDs: runIDs, configuration: config,
+            wallClock: clock.wallClock, logger: Logger(label: "test"))
         try await r.start()
         return r
     }
 
     /// Feeds `count` frames at 25 fps (wall clock advancing with them), starting at clip frame `from`.
-    mutating func feed(_ recorder: Recorder, count: Int, from: Int = 0, parameters: VideoParameters? = nil,
-                       frames: [(data: [UInt8], isKey: Bool)]? = nil) async throws {
+    mutating func feed(
+        _ recorder: Recorder, count: Int, from: Int = 0, parameters: VideoParameters? = nil,
+        frames: [(data: [UInt8], isKey: Bool)]? = nil
+    ) async throws {
         let source = frames ?? self.frames
         for i in 0..<count {
             let f = source[(from + i) % source.count]
-            try await recorder.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
-                                                               parameters: parameters ?? self.parameters)))
+            try await recorder.handle(
+                .frame(
+                    DepacketizedFrame(
+                        frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
+                        parameters: parameters ?? self.parameters)))
             timestamp += 3600
             clock.advance(micros: 40_000)
         }
@@ -94,15 +102,19 @@ struct RecordingTests {
             var config = RecorderConfiguration()
             config.segmentLength = 2 * ticksPerSecond
             config.maxSegmentOverrun = 10 * ticksPerSecond
-            let r = Recorder(camera: camera, catalog: h.catalog, store: h.store, runIDs: h.runIDs, configuration: config,
-                             wallClock: h.clock.wallClock, logger: Logger(label: "test"))
+            let r = Recorder(
+                camera: camera, catalog: h.catalog, store: h.store, runIDs: h.runIDs, configuration: config,
+                wallClock: h.clock.wallClock, logger: Logger(label: "test"))
             try await r.start()
             let key = h.frames.first { $0.isKey }!, inter = h.frames.first { !$0.isKey }!
             var timestamp: Ticks90k = 0
             for i in 0..<400 {
                 let f = i == 0 ? key : inter
-                try await r.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
-                                                           parameters: h.parameters)))
+                try await r.handle(
+                    .frame(
+                        DepacketizedFrame(
+                            frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
+                            parameters: h.parameters)))
                 timestamp += 3600
                 h.clock.advance(micros: 40_000)
             }
@@ -150,8 +162,10 @@ struct RecordingTests {
     @Test func parameterChangeStartsANewSegment() async throws {
         try await Harness.with("params") { (h: inout Harness) in
             let otherClip = try await TestSupport.clip(codec: .h264, width: 352, height: 288, seconds: 4, gop: 25)
-            let other = (frames: try TestSupport.frames(of: otherClip, codec: .h264),
-                         parameters: try TestSupport.parameters(of: otherClip, codec: .h264))
+            let other = (
+                frames: try TestSupport.frames(of: otherClip, codec: .h264),
+                parameters: try TestSupport.parameters(of: otherClip, codec: .h264)
+            )
             let r = try await h.recorder("a", segmentSeconds: 60)
             try await h.feed(r, count: 40)
             try await h.feed(r, count: 30, parameters: other.parameters, frames: other.frames) // starts with a key frame
@@ -189,8 +203,10 @@ struct RecordingTests {
             // The unindexed tail is kept aside, the segment is closed and then joins the camera's hash chain.
             #expect(actions.first?.hasPrefix("quarantined-tail") == true, "\(actions)")
             actions.removeFirst()
-            #expect(actions.count == 2 && actions[0].hasPrefix("recovered-segment") && actions[1] == "chained: camera a: chain extended to position 0",
-                    "\(actions)")
+            #expect(
+                actions.count == 2 && actions[0].hasPrefix("recovered-segment")
+                    && actions[1] == "chained: camera a: chain extended to position 0",
+                "\(actions)")
             let fixed = try #require(try await h.catalog.allSegments().first)
             #expect(fixed.state == .closed && fixed.frameCount == row.frameCount && fixed.byteCount == row.byteCount)
             #expect(fileSizeBefore - fixed.byteCount >= 777)
@@ -339,11 +355,15 @@ struct RecordingTests {
             let segments = try await h.catalog.allSegments()
             try await h.catalog.setHeld(segmentIDs: [segments[1].id], held: true)
             h.clock.advance(micros: 29 * 86_400_000_000)
-            #expect(try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
-                                                wallClock: h.clock.wallClock, logger: Logger(label: "t")).isEmpty)
+            #expect(
+                try await Retention.enforce(
+                    catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
+                    wallClock: h.clock.wallClock, logger: Logger(label: "t")
+                ).isEmpty)
             h.clock.advance(micros: 2 * 86_400_000_000) // past 30 days
-            let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
-                                                      wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            let deleted = try await Retention.enforce(
+                catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: 0),
+                wallClock: h.clock.wallClock, logger: Logger(label: "t"))
             #expect(Set(deleted) == [segments[0].fileName, segments[2].fileName])
             #expect(try await h.catalog.allSegments().map(\.id) == [segments[1].id])
             #expect(h.store.fileNames(cameraID: segments[0].cameraID) == [segments[1].fileName])
@@ -359,8 +379,9 @@ struct RecordingTests {
             let segments = try await h.catalog.allSegments()
             try await h.catalog.setHeld(segmentIDs: [segments[0].id], held: true)
             // A floor no disk can meet: everything deletable goes, oldest first, the held segment stays.
-            let deleted = try await Retention.enforce(catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
-                                                      wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            let deleted = try await Retention.enforce(
+                catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                wallClock: h.clock.wallClock, logger: Logger(label: "t"))
             #expect(deleted == segments[1...].map(\.fileName))
             #expect(try await h.catalog.allSegments().map(\.id) == [segments[0].id])
             #expect(h.store.size(cameraID: segments[0].cameraID, fileName: segments[0].fileName) == segments[0].byteCount)
@@ -385,8 +406,9 @@ struct RecordingTests {
             config.segmentLength = Ticks90k(1.5 * 90_000)
             config.flushInterval = .zero // every frame is written and committed as it comes
             let asked = Mutex(0)
-            let r = Recorder(camera: camera, catalog: h.catalog, store: store, runIDs: h.runIDs, configuration: config,
-                             wallClock: h.clock.wallClock, logger: Logger(label: "test"), onDiskFull: { asked.withLock { $0 += 1 } })
+            let r = Recorder(
+                camera: camera, catalog: h.catalog, store: store, runIDs: h.runIDs, configuration: config,
+                wallClock: h.clock.wallClock, logger: Logger(label: "test"), onDiskFull: { asked.withLock { $0 += 1 } })
             try await r.start()
 
             // Three volumes' worth of frames.
@@ -429,8 +451,9 @@ struct RecordingTests {
             try await r.stop()
             let camera = try #require(try await h.catalog.camera(named: "a"))
             // From 2.5 s (mid-GOP) to 7.3 s: starts at the key frame at 2 s, ends with the frame covering 7.3 s.
-            let plan = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
-                                               from: t0 + 2_500_000, to: t0 + 7_300_000)
+            let plan = try await Exporter.plan(
+                catalog: h.catalog, store: h.store, cameraID: camera.id,
+                from: t0 + 2_500_000, to: t0 + 7_300_000)
             #expect(plan.firstFrameMicros == t0 + 2_000_000)
             #expect(plan.frameCount == 133) // frames 50..<183
             #expect(plan.runs.count == 3 && plan.runs.allSatisfy { $0.samples.first?.isKey == true })
@@ -439,8 +462,9 @@ struct RecordingTests {
             let decode = try await TestSupport.strictDecode(out)
             #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
             #expect(try await TestSupport.probe(out).frames == plan.frameCount)
-            let trimmed = try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id,
-                                                  from: t0 + 2_500_000, to: t0 + 7_300_000, trimToStart: true)
+            let trimmed = try await Exporter.plan(
+                catalog: h.catalog, store: h.store, cameraID: camera.id,
+                from: t0 + 2_500_000, to: t0 + 7_300_000, trimToStart: true)
             #expect(trimmed.trimStart == 45_000)
             await #expect(throws: RecordingError.self) {
                 try await Exporter.plan(catalog: h.catalog, store: h.store, cameraID: camera.id, from: t0 - 10_000_000, to: t0 - 5_000_000)

@@ -1,16 +1,18 @@
 import Access
-import Base
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Audit
-@testable import Centre
+import Base
 import Catalog
+import Foundation
 import Recording
-@testable import Server
-import Testing
 import TestSupport
+import Testing
+
+@testable import Centre
+@testable import Server
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A plain TCP connection to the harness, for clients no HTTP library would be.
 final class RawConnection: Sendable {
@@ -20,7 +22,10 @@ final class RawConnection: Sendable {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         let fd = self.fd
         let connected = TestSupport.withLoopback(port: port) { connect(fd, $0, $1) }
-        guard connected == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
     }
 
     func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
@@ -76,10 +81,12 @@ final class RawConnection: Sendable {
     @Test func auditProofsWithImpossibleSizesAnswer400AndTheServerLivesOn() async throws {
         try await ServerHarness.with { h in
             let admin = try await h.signIn(.admin)
-            for query in ["inclusion?index=0&size=-1", "inclusion?index=0&size=0", "inclusion?index=-1&size=1",
-                          "inclusion?index=5&size=2", "inclusion?index=0&size=9223372036854775807",
-                          "consistency?from=-2&to=-1", "consistency?from=0&to=0", "consistency?from=-1&to=1",
-                          "consistency?from=1&to=9223372036854775807"] {
+            for query in [
+                "inclusion?index=0&size=-1", "inclusion?index=0&size=0", "inclusion?index=-1&size=1",
+                "inclusion?index=5&size=2", "inclusion?index=0&size=9223372036854775807",
+                "consistency?from=-2&to=-1", "consistency?from=0&to=0", "consistency?from=-1&to=1",
+                "consistency?from=1&to=9223372036854775807"
+            ] {
                 let reply = try await h.request("GET", "/api/audit/proof/\(query)", session: admin)
                 #expect(reply.status == 400, "\(query) answered \(reply.status)")
                 #expect(reply.json?["error"] is String, "\(query) gave no reason")
@@ -110,9 +117,14 @@ final class RawConnection: Sendable {
             var closed = false
             for byte in "GET /api/cameras HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: aaaaaaaaaaaaaaaaaaaaaaaa".map(String.init) {
                 trickle.send(byte)
-                if trickle.secondsUntilClosed(limit: 0.3) != nil { closed = true; break }
+                if trickle.secondsUntilClosed(limit: 0.3) != nil {
+                    closed = true
+                    break
+                }
             }
-            #expect(closed && Date().timeIntervalSince(started) < 3, "a trickled head kept its connection \(Date().timeIntervalSince(started)) s")
+            #expect(
+                closed && Date().timeIntervalSince(started) < 3,
+                "a trickled head kept its connection \(Date().timeIntervalSince(started)) s")
             // With those gone, a client is served as before.
             let reply = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
             #expect(reply.status == 200)
@@ -126,24 +138,35 @@ final class RawConnection: Sendable {
     @Test func stricterInputsAreRefusedWithAReason() async throws {
         try await ServerHarness.with { h in
             let supervisor = try await h.signIn(.supervisor), admin = try await h.signIn(.admin)
-            for query in ["from=2026-02-30T10:00:00Z&to=2026-03-01T10:00:00Z", "from=2026-11-30T10:00:00+99:99&to=2026-11-30T11:00:00Z",
-                          "from=2026-11-30T10:00:00&to=2026-11-30T11:00:00Z", "from=2026-11-30T24:00:00Z&to=2026-12-01T01:00:00Z"] {
+            for query in [
+                "from=2026-02-30T10:00:00Z&to=2026-03-01T10:00:00Z", "from=2026-11-30T10:00:00+99:99&to=2026-11-30T11:00:00Z",
+                "from=2026-11-30T10:00:00&to=2026-11-30T11:00:00Z", "from=2026-11-30T24:00:00Z&to=2026-12-01T01:00:00Z"
+            ] {
                 let r = try await h.request("GET", "/api/cameras/\(h.cameraID)/recordings?\(query)", session: supervisor)
                 #expect(r.status == 400 && (r.json?["error"] as? String)?.contains("ISO 8601") == true, "\(query): \(r.status)")
             }
-            for body in [["name": "gate\u{1b}[2J", "url": "rtsp://10.0.0.9/a"], ["name": String(repeating: "g", count: 65), "url": "rtsp://10.0.0.9/a"],
-                         ["name": "gate-2", "url": "rtsp://10.0.0.9/a", "location": "Rynek\u{202E}"]] {
+            for body in [
+                ["name": "gate\u{1b}[2J", "url": "rtsp://10.0.0.9/a"],
+                ["name": String(repeating: "g", count: 65), "url": "rtsp://10.0.0.9/a"],
+                ["name": "gate-2", "url": "rtsp://10.0.0.9/a", "location": "Rynek\u{202E}"]
+            ] {
                 let r = try await h.request("POST", "/api/cameras", session: admin, json: body)
                 #expect(r.status == 400 && r.json?["error"] != nil, "\(body): \(r.status)")
             }
             #expect(try await h.env.catalog.cameras().count == 1)
             let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
-            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
+            try await h.env.accounts.setGrant(
+                GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             let session = try await h.signIn(.investigator)
             let now = Date()
-            let range = ["camera": h.cameraID, "from": ISO8601DateFormatter().string(from: now.addingTimeInterval(-120)),
-                         "to": ISO8601DateFormatter().string(from: now.addingTimeInterval(-60))] as [String: Any]
-            for (field, value) in [("caseReference", String(repeating: "7", count: 101)), ("purpose", "theft\u{0}"), ("legalBasis", "art.\u{7}")] {
+            let range =
+                [
+                    "camera": h.cameraID, "from": ISO8601DateFormatter().string(from: now.addingTimeInterval(-120)),
+                    "to": ISO8601DateFormatter().string(from: now.addingTimeInterval(-60))
+                ] as [String: Any]
+            for (field, value) in [
+                ("caseReference", String(repeating: "7", count: 101)), ("purpose", "theft\u{0}"), ("legalBasis", "art.\u{7}")
+            ] {
                 var body: [String: Any] = ["ranges": [range], "requestingBody": "police", "caseReference": "C-1", "purpose": "p"]
                 body[field] = value
                 let r = try await h.request("POST", "/api/evidence", session: session, json: body)
@@ -166,7 +189,9 @@ final class RawConnection: Sendable {
                 let before = await h.env.audit.size
                 let r = try await h.request("GET", "/api/cameras/\(h.cameraID)/\(route)?\(all)&purpose=test", session: supervisor)
                 let message = r.json?["error"] as? String ?? ""
-                #expect(r.status == 400 && message.contains("150 frames") && message.contains("at most 100"), "\(route): \(r.status) \(message)")
+                #expect(
+                    r.status == 400 && message.contains("150 frames") && message.contains("at most 100"), "\(route): \(r.status) \(message)"
+                )
                 #expect(await h.env.audit.size == before + 1)
             }
             let one = "from=\(iso8601(micros: segments[0].startMicros))&to=\(iso8601(micros: segments[0].startMicros + 1_000_000))"
@@ -180,11 +205,17 @@ final class RawConnection: Sendable {
             try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
             let segment = try #require(try await h.env.catalog.allSegments().first)
             let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
-            try await h.env.accounts.setGrant(GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
+            try await h.env.accounts.setGrant(
+                GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             let session = try await h.signIn(.investigator)
-            let created = try await h.request("POST", "/api/evidence", session: session, json: [
-                "ranges": [["camera": h.cameraID, "from": iso8601(micros: segment.startMicros), "to": iso8601(micros: segment.endMicros)]],
-                "requestingBody": "police", "caseReference": "Q-1", "purpose": "quota"])
+            let created = try await h.request(
+                "POST", "/api/evidence", session: session,
+                json: [
+                    "ranges": [
+                        ["camera": h.cameraID, "from": iso8601(micros: segment.startMicros), "to": iso8601(micros: segment.endMicros)]
+                    ],
+                    "requestingBody": "police", "caseReference": "Q-1", "purpose": "quota"
+                ])
             let exhibit = try #require(created.json?["exhibit"] as? String)
             for n in 1...2 {
                 let r = try await h.request("POST", "/api/evidence/\(exhibit)/exports", session: session, json: [:])
@@ -193,8 +224,9 @@ final class RawConnection: Sendable {
                 try await Task.sleep(for: .milliseconds(1100))
             }
             let refused = try await h.request("POST", "/api/evidence/\(exhibit)/exports", session: session, json: [:])
-            #expect(refused.status == 429 && (refused.json?["error"] as? String)?.contains("24 hours") == true,
-                    "\(refused.status) \(String(decoding: refused.body, as: UTF8.self))")
+            #expect(
+                refused.status == 429 && (refused.json?["error"] as? String)?.contains("24 hours") == true,
+                "\(refused.status) \(String(decoding: refused.body, as: UTF8.self))")
             #expect(h.env.exports.exports(exhibit: exhibit).count == 2)
         }
     }
@@ -209,12 +241,13 @@ final class RawConnection: Sendable {
             (["127.0.0.1"], "10.9.9.9, 203.0.113.8", "203.0.113.8"),
             (["127.0.0.1"], "203.0.113.9, 127.0.0.1", "203.0.113.9"),
             (["127.0.0.1"], "not-an-address", "127.0.0.1"),
-            ([], "203.0.113.7", "127.0.0.1"),
+            ([], "203.0.113.7", "127.0.0.1")
         ]
         for (trusted, forwarded, expected) in cases {
             try await ServerHarness.with(configure: { $0.trustedProxies = trusted }) { h in
-                _ = try await h.request("POST", "/api/session", json: ["username": "nobody", "password": "wrong password 1"],
-                                        headers: ["X-Forwarded-For": forwarded])
+                _ = try await h.request(
+                    "POST", "/api/session", json: ["username": "nobody", "password": "wrong password 1"],
+                    headers: ["X-Forwarded-For": forwarded])
                 let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
                 let address = try AuditEntry.decode(last.body).address
                 #expect(address == expected, "trusting \(trusted), X-Forwarded-For \(forwarded) gave \(address ?? "nil")")

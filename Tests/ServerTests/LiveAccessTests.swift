@@ -22,15 +22,19 @@ import Testing
     }
 
     /// A WebSocket close frame as the server sent it (RFC 6455 §5.5.1).
-    struct CloseFrame: Sendable { var code: Int; var reason: String }
+    struct CloseFrame: Sendable {
+        var code: Int
+        var reason: String
+    }
 
     /// Opens the camera's live stream as the console's page would (cookie, own Origin).
     static func openLive(_ h: ServerHarness, _ session: ServerHarness.Session) async throws -> RawConnection {
         let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
         let connection = try RawConnection(port: port)
-        connection.send("GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(h.base)\r\n"
-                        + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+        connection.send(
+            "GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(h.base)\r\n"
+                + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
         let head = await connection.received(limit: 5) { $0.count >= 4 && $0.suffix(4) == [13, 10, 13, 10] }
         try #require(String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101"), "\(String(decoding: head, as: UTF8.self))")
         return connection
@@ -55,11 +59,15 @@ import Testing
                 let (id, session) = try await Self.viewer(h, "viewer-\(n)")
                 let connection = try await Self.openLive(h, session)
                 try await Task.sleep(for: .milliseconds(300))
-                let status = switch cause {
-                case "sign-out": try await h.request("DELETE", "/api/session", session: session).status
-                case "disabled": try await h.request("PATCH", "/api/users/\(id)", session: admin, json: ["disabled": true]).status
-                default: try await h.request("DELETE", "/api/users/\(id)/grants", session: admin, json: ["permission": "live", "camera": h.cameraID]).status
-                }
+                let status =
+                    switch cause {
+                    case "sign-out": try await h.request("DELETE", "/api/session", session: session).status
+                    case "disabled": try await h.request("PATCH", "/api/users/\(id)", session: admin, json: ["disabled": true]).status
+                    default:
+                        try await h.request(
+                            "DELETE", "/api/users/\(id)/grants", session: admin, json: ["permission": "live", "camera": h.cameraID]
+                        ).status
+                    }
                 try #require([200, 204].contains(status), "\(cause) answered \(status)")
                 let cut = Date()
                 let frame = await Self.closeFrame(connection, limit: 8)
@@ -95,14 +103,17 @@ import Testing
             let (_, session) = try await Self.viewer(h, "handshake")
             let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
             let host = "127.0.0.1:\(port)"
-            for (origin, allowed) in [("http://evil.example", false), ("https://\(host)", false), ("http://127.0.0.1:\(port + 1)", false),
-                                      ("http://localhost:\(port)", false), (nil, false), ("null", false), ("https://vms.example.evil", false),
-                                      ("http://\(host)", true), ("https://vms.example", true), ("HTTPS://VMS.EXAMPLE:443", true)] as [(String?, Bool)] {
+            for (origin, allowed) in [
+                ("http://evil.example", false), ("https://\(host)", false), ("http://127.0.0.1:\(port + 1)", false),
+                ("http://localhost:\(port)", false), (nil, false), ("null", false), ("https://vms.example.evil", false),
+                ("http://\(host)", true), ("https://vms.example", true), ("HTTPS://VMS.EXAMPLE:443", true)
+            ] as [(String?, Bool)] {
                 let before = await h.env.audit.size
                 let connection = try RawConnection(port: port)
-                connection.send("GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                                + (origin.map { "Origin: \($0)\r\n" } ?? "") + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+                connection.send(
+                    "GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                        + (origin.map { "Origin: \($0)\r\n" } ?? "") + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
                 let reply = String(decoding: await connection.received(limit: 1.5), as: UTF8.self)
                 let status = reply.split(separator: "\r\n").first.map(String.init) ?? ""
                 if allowed {
@@ -110,7 +121,8 @@ import Testing
                 } else {
                     #expect(status.contains(" 403 ") && reply.contains("cross-origin"), "\(origin ?? "no origin"): \(reply.prefix(300))")
                     #expect(await h.env.audit.size == before + 1, "\(origin ?? "no origin"): the refusal was not audited once")
-                    let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+                    let entry = try AuditEntry.decode(
+                        try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
                     #expect(entry.action == "live.start" && entry.result == "denied" && entry.user == "handshake")
                 }
             }

@@ -1,19 +1,20 @@
 import Access
-import Base
 import Audit
+import Base
 import Catalog
 import Centre
 import Evidence
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import Recording
-import Server
 import SQLKit
+import Server
 import TestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A real server on a loopback port, over a fresh data directory, with one user per role
 /// (bcrypt cost lowered for speed: the cost is a policy setting, not what is tested here).
@@ -29,9 +30,11 @@ final class ServerHarness: Sendable {
 
     static let password = "correct horse battery"
 
-    static func start(cameraDefaults: ServerEnvironment.CameraDefaults = .init(),
-                      limits: ConnectionLimits = ConnectionLimits(),
-                      configure: (inout ServerEnvironment) -> Void = { _ in }) async throws -> ServerHarness {
+    static func start(
+        cameraDefaults: ServerEnvironment.CameraDefaults = .init(),
+        limits: ConnectionLimits = ConnectionLimits(),
+        configure: (inout ServerEnvironment) -> Void = { _ in }
+    ) async throws -> ServerHarness {
         let dir = try TestSupport.temporaryDirectory("server")
         let logger = Logger(label: "test")
         let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
@@ -51,10 +54,11 @@ final class ServerHarness: Sendable {
         camera = try await catalog.addCamera(camera)
         let certificate = try SiteCertificate.loadOrCreate(directory: "\(dir)/keys", siteName: "test-site")
         let evidence = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
-        var env = ServerEnvironment(catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
-                                    evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
-                                    metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
-                                    openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
+        var env = ServerEnvironment(
+            catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
+            evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
+            metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
+            openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
         configure(&env)
         typealias Started = (port: Int, routes: [(method: String, path: String)], policies: [RoutePolicy])
@@ -69,12 +73,15 @@ final class ServerHarness: Sendable {
         }
         var iterator = started.makeAsyncIterator()
         guard let s = await iterator.next() else { throw ToolError("server did not start") }
-        return ServerHarness(env: env, routes: s.routes, policies: s.policies, base: "http://127.0.0.1:\(s.port)", task: task, cameraID: camera.id,
-                             directory: dir)
+        return ServerHarness(
+            env: env, routes: s.routes, policies: s.policies, base: "http://127.0.0.1:\(s.port)", task: task, cameraID: camera.id,
+            directory: dir)
     }
 
-    init(env: ServerEnvironment, routes: [(method: String, path: String)], policies: [RoutePolicy], base: String,
-         task: Task<Void, any Error>, cameraID: Int64, directory: String) {
+    init(
+        env: ServerEnvironment, routes: [(method: String, path: String)], policies: [RoutePolicy], base: String,
+        task: Task<Void, any Error>, cameraID: Int64, directory: String
+    ) {
         self.env = env
         self.routes = routes
         self.policies = policies
@@ -92,9 +99,11 @@ final class ServerHarness: Sendable {
     }
 
     /// Runs `body` against a fresh server, stopping it whatever happens.
-    static func with(cameraDefaults: ServerEnvironment.CameraDefaults = .init(), limits: ConnectionLimits = ConnectionLimits(),
-                     configure: (inout ServerEnvironment) -> Void = { _ in },
-                     _ body: (ServerHarness) async throws -> Void) async throws {
+    static func with(
+        cameraDefaults: ServerEnvironment.CameraDefaults = .init(), limits: ConnectionLimits = ConnectionLimits(),
+        configure: (inout ServerEnvironment) -> Void = { _ in },
+        _ body: (ServerHarness) async throws -> Void
+    ) async throws {
         let h = try await start(cameraDefaults: cameraDefaults, limits: limits, configure: configure)
         do {
             try await body(h)
@@ -112,7 +121,10 @@ final class ServerHarness: Sendable {
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
     }
 
-    struct Session { var cookie: String; var csrf: String }
+    struct Session {
+        var cookie: String
+        var csrf: String
+    }
 
     /// A client that never stores or sends cookies on its own: each request carries exactly
     /// the session the test gives it.
@@ -124,8 +136,10 @@ final class ServerHarness: Sendable {
         return URLSession(configuration: configuration)
     }()
 
-    func request(_ method: String, _ path: String, session: Session? = nil, csrf: Bool = true, json: [String: Any]? = nil,
-                 headers: [String: String] = [:]) async throws -> Reply {
+    func request(
+        _ method: String, _ path: String, session: Session? = nil, csrf: Bool = true, json: [String: Any]? = nil,
+        headers: [String: String] = [:]
+    ) async throws -> Reply {
         var r = URLRequest(url: URL(string: base + path)!)
         r.httpMethod = method
         r.httpShouldHandleCookies = false
@@ -190,16 +204,19 @@ final class ServerHarness: Sendable {
                 let documented = paths[route.path]?[route.method.lowercased()] as? [String: Any]
                 #expect(documented != nil, "route \(key) is missing from docs/openapi.json")
                 let permission = h.policies.first { $0.key == key }?.permission?.rawValue ?? "signed-in"
-                #expect(documented?["x-vigil-permission"] as? String == permission, "docs/openapi.json gives \(key) another permission than its policy")
-        }
-        for (path, operations) in paths {
-            for method in operations.keys {
-                #expect(routes.contains { $0.path == path && $0.method == method.uppercased() },
-                        "docs/openapi.json documents \(method.uppercased()) \(path), which the router lacks")
+                #expect(
+                    documented?["x-vigil-permission"] as? String == permission,
+                    "docs/openapi.json gives \(key) another permission than its policy")
             }
-        }
-        let served = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
-        #expect(served.status == 200 && served.body == data)
+            for (path, operations) in paths {
+                for method in operations.keys {
+                    #expect(
+                        routes.contains { $0.path == path && $0.method == method.uppercased() },
+                        "docs/openapi.json documents \(method.uppercased()) \(path), which the router lacks")
+                }
+            }
+            let served = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
+            #expect(served.status == 200 && served.body == data)
         }
     }
 
@@ -224,8 +241,8 @@ final class ServerHarness: Sendable {
                 let denied = try await h.request(route.method, url, session: sessions[lacking], json: route.method == "GET" ? nil : [:])
                 #expect(denied.status == 403, "\(key) as \(lacking.rawValue) (lacking \(permission.rawValue)) answered \(denied.status)")
                 checked403 += 1
-        }
-        #expect(checked403 >= 12)
+            }
+            #expect(checked403 >= 12)
         }
     }
 
@@ -234,8 +251,11 @@ final class ServerHarness: Sendable {
             let supervisor = try await h.signIn(.supervisor)
             let operatorSession = try await h.signIn(.operator)
             let imagery = h.policies.filter(\.imagery)
-            #expect(Set(imagery.map(\.path)) == ["/api/cameras/{id}/live", "/api/cameras/{id}/recordings", "/api/cameras/{id}/view.mp4", "/api/cameras/{id}/export.mp4",
-                                                  "/api/evidence/{exhibit}/exports/{export}/{file}"])
+            #expect(
+                Set(imagery.map(\.path)) == [
+                    "/api/cameras/{id}/live", "/api/cameras/{id}/recordings", "/api/cameras/{id}/view.mp4", "/api/cameras/{id}/export.mp4",
+                    "/api/evidence/{exhibit}/exports/{export}/{file}"
+                ])
             for route in imagery {
                 for (who, session) in [("supervisor", supervisor), ("operator", operatorSession)] {
                     let before = await h.env.audit.size
@@ -245,10 +265,14 @@ final class ServerHarness: Sendable {
                     let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
                     let entry = try AuditEntry.decode(last.body)
                     #expect(entry.user == "u-\(who == "supervisor" ? "supervisor" : "operator")")
-                    if route.path.contains("{id}") { #expect(entry.camera == h.cameraID) } else { #expect(entry.action.hasPrefix("evidence.")) }
+                    if route.path.contains("{id}") {
+                        #expect(entry.camera == h.cameraID)
+                    } else {
+                        #expect(entry.action.hasPrefix("evidence."))
+                    }
                     #expect(entry.address == "127.0.0.1")
                 }
-        }
+            }
         }
     }
 
@@ -308,13 +332,17 @@ final class ServerHarness: Sendable {
             let owner = try await h.signIn(.operator), admin = try await h.signIn(.admin)
             let uid = try #require(try await h.env.catalog.user(named: "u-operator")).id
             for days in [0, 366, -5] {
-                #expect(try await h.request("POST", "/api/tokens", session: owner, json: ["name": "wall", "days": days]).status == 400, "\(days) days")
+                #expect(
+                    try await h.request("POST", "/api/tokens", session: owner, json: ["name": "wall", "days": days]).status == 400,
+                    "\(days) days")
             }
             #expect(try await h.request("POST", "/api/tokens", session: owner, json: ["name": "wall\u{202E}llaw"]).status == 400)
             let issued = try await h.request("POST", "/api/tokens", session: owner, json: ["name": "video wall"])
             #expect(issued.status == 201)
             let expires = try #require((issued.json?["expires"] as? String).flatMap { parseISO8601($0) })
-            #expect(abs(expires - WallClock.system.nowMicros() - 90 * 86_400_000_000) < 60_000_000, "a token lives 90 days unless asked for less")
+            #expect(
+                abs(expires - WallClock.system.nowMicros() - 90 * 86_400_000_000) < 60_000_000,
+                "a token lives 90 days unless asked for less")
             let token = try #require(issued.json?["token"] as? String), id = try #require(issued.json?["id"] as? String)
             let bearer = ["Authorization": "Bearer \(token)"]
             #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
@@ -336,19 +364,24 @@ final class ServerHarness: Sendable {
             // An expired token is refused.
             let short = try await h.env.accounts.issueAPIToken(userID: uid, name: "short", days: 1)
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 200)
-            try await h.env.catalog.database.raw("UPDATE api_tokens SET expires_micros = \(bind: WallClock.system.nowMicros() - 1) WHERE id = \(bind: short.id)").run()
+            try await h.env.catalog.database.raw(
+                "UPDATE api_tokens SET expires_micros = \(bind: WallClock.system.nowMicros() - 1) WHERE id = \(bind: short.id)"
+            ).run()
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 401)
 
             // A password reset kills the user's tokens; so does disabling, for good.
             let beforeReset = try await h.env.accounts.issueAPIToken(userID: uid, name: "a").token
-            #expect(try await h.request("PATCH", "/api/users/\(uid)", session: admin, json: ["password": "another long secret 9"]).status == 200)
+            #expect(
+                try await h.request("PATCH", "/api/users/\(uid)", session: admin, json: ["password": "another long secret 9"]).status == 200
+            )
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(beforeReset)"]).status == 401)
             let guardID = try #require(try await h.env.catalog.user(named: "u-guard-duty")).id
             let beforeDisable = try await h.env.accounts.issueAPIToken(userID: guardID, name: "b").token
             #expect(try await h.request("PATCH", "/api/users/\(guardID)", session: admin, json: ["disabled": true]).status == 200)
             #expect(try await h.request("PATCH", "/api/users/\(guardID)", session: admin, json: ["disabled": false]).status == 200)
-            #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(beforeDisable)"]).status == 401,
-                    "re-enabling an account brought its old token back")
+            #expect(
+                try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(beforeDisable)"]).status == 401,
+                "re-enabling an account brought its old token back")
         }
     }
 
@@ -357,14 +390,17 @@ final class ServerHarness: Sendable {
             let admin = try await h.signIn(.admin)
             let me = try #require(try await h.env.catalog.user(named: "u-admin")).id
             let other = try #require(try await h.env.catalog.user(named: "u-operator")).id
-            for (method, path, body) in [("PATCH", "/api/users/\(me)", ["role": "supervisor"] as [String: Any]),
-                                         ("POST", "/api/users/\(me)/grants", ["permission": "live"]),
-                                         ("POST", "/api/users/\(me)/grants", ["permission": "playback", "camera": h.cameraID])] {
+            for (method, path, body) in [
+                ("PATCH", "/api/users/\(me)", ["role": "supervisor"] as [String: Any]),
+                ("POST", "/api/users/\(me)/grants", ["permission": "live"]),
+                ("POST", "/api/users/\(me)/grants", ["permission": "playback", "camera": h.cameraID])
+            ] {
                 let before = await h.env.audit.size
                 let r = try await h.request(method, path, session: admin, json: body)
                 #expect(r.status == 403, "\(method) \(path) \(body) answered \(r.status)")
                 #expect(await h.env.audit.size == before + 1, "a refused self-grant was not audited")
-                let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+                let entry = try AuditEntry.decode(
+                    try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
                 #expect(entry.result == "denied" && entry.user == "u-admin")
             }
             // Nor edits their own account through the administrators' route (their own
@@ -373,14 +409,18 @@ final class ServerHarness: Sendable {
                 #expect(try await h.request("PATCH", "/api/users/\(me)", session: admin, json: body).status == 403, "\(body)")
             }
             // An edit applies whole or not at all: a good role with a bad password changes nothing.
-            let partial = try await h.request("PATCH", "/api/users/\(other)", session: admin, json: ["role": "supervisor", "password": "short"])
+            let partial = try await h.request(
+                "PATCH", "/api/users/\(other)", session: admin, json: ["role": "supervisor", "password": "short"])
             #expect(partial.status == 400)
             #expect(try await h.env.catalog.user(id: other)?.role == "operator", "the role changed though the edit was refused")
             let after = try #require(try await h.env.catalog.user(id: me))
             #expect(after.role == "admin" && !after.disabled)
             #expect(try await h.env.catalog.grants(userID: me).isEmpty)
             // Granting someone else is what the route is for.
-            #expect(try await h.request("POST", "/api/users/\(other)/grants", session: admin, json: ["permission": "export", "camera": h.cameraID]).status == 200)
+            #expect(
+                try await h.request(
+                    "POST", "/api/users/\(other)/grants", session: admin, json: ["permission": "export", "camera": h.cameraID]
+                ).status == 200)
             #expect(try await h.env.catalog.grants(userID: other).map(\.permission) == ["export"])
         }
     }
@@ -391,8 +431,9 @@ final class ServerHarness: Sendable {
         try await ServerHarness.with(cameraDefaults: .init(retentionDays: 14, segmentSeconds: 120)) { h in
             let admin = try await h.signIn(.admin)
             let plain = try await h.request("POST", "/api/cameras", session: admin, json: ["name": "plain", "url": "rtsp://10.0.0.1/"])
-            let given = try await h.request("POST", "/api/cameras", session: admin,
-                                            json: ["name": "given", "url": "rtsp://10.0.0.2/", "retentionDays": 7, "segmentSeconds": 30])
+            let given = try await h.request(
+                "POST", "/api/cameras", session: admin,
+                json: ["name": "given", "url": "rtsp://10.0.0.2/", "retentionDays": 7, "segmentSeconds": 30])
             #expect(plain.status == 201 && given.status == 201)
             let cameras = try await h.env.catalog.cameras()
             let stored = Dictionary(uniqueKeysWithValues: cameras.map { ($0.name, ($0.retentionDays, $0.segmentSeconds)) })
@@ -407,15 +448,19 @@ final class ServerHarness: Sendable {
     @Test func anOwnPasswordChangeIsNotMadeWhenItsEntryCannotBeWritten() async throws {
         try await ServerHarness.with { h in
             let session = try await h.signIn(.operator)
-            try await h.env.catalog.database.raw("""
+            try await h.env.catalog.database.raw(
+                """
                 CREATE TRIGGER refuse_password_entries BEFORE INSERT ON audit_entries
                 WHEN CAST(NEW.body AS TEXT) LIKE '%user.password-change%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
-                """).run()
-            let changed = try await h.request("POST", "/api/session/password", session: session,
-                                              json: ["current": ServerHarness.password, "new": "a-new-secret-42"])
+                """
+            ).run()
+            let changed = try await h.request(
+                "POST", "/api/session/password", session: session,
+                json: ["current": ServerHarness.password, "new": "a-new-secret-42"])
             #expect(changed.status == 500, "\(changed.status)")
             try await h.env.catalog.database.raw("DROP TRIGGER refuse_password_entries").run()
-            #expect(try await h.request("GET", "/api/cameras", session: session).status == 200, "the session ended with an unrecorded change")
+            #expect(
+                try await h.request("GET", "/api/cameras", session: session).status == 200, "the session ended with an unrecorded change")
             let old = try await h.request("POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])
             #expect(old.status == 200, "the password changed without its audit entry")
         }
@@ -425,7 +470,8 @@ final class ServerHarness: Sendable {
         try await ServerHarness.with { h in
             let admin = try await h.signIn(.admin)
             // A state-changing request from the browser session without its CSRF token.
-            let forged = try await h.request("POST", "/api/cameras", session: admin, csrf: false, json: ["name": "x", "url": "rtsp://10.0.0.1/"])
+            let forged = try await h.request(
+                "POST", "/api/cameras", session: admin, csrf: false, json: ["name": "x", "url": "rtsp://10.0.0.1/"])
             #expect(forged.status == 403)
             let added = try await h.request("POST", "/api/cameras", session: admin, json: ["name": "x", "url": "rtsp://u:secret@10.0.0.1/"])
             #expect(added.status == 201)
@@ -435,30 +481,32 @@ final class ServerHarness: Sendable {
             for _ in 0..<5 {
                 let r = try await h.request("POST", "/api/session", json: ["username": "u-court", "password": "wrong password!"])
                 #expect(r.status == 401)
-        }
-        let locked = try await h.request("POST", "/api/session", json: ["username": "u-court", "password": ServerHarness.password])
-        #expect(locked.status == 429)
-        #expect(Int(locked.headers["retry-after"] ?? "") ?? 0 > 0)
+            }
+            let locked = try await h.request("POST", "/api/session", json: ["username": "u-court", "password": ServerHarness.password])
+            #expect(locked.status == 429)
+            #expect(Int(locked.headers["retry-after"] ?? "") ?? 0 > 0)
 
-        // A user the administrator adds gets a one-time password: nothing but a change is allowed.
-        let created = try await h.request("POST", "/api/users", session: admin, json: ["name": "newop", "role": "operator", "password": "initial-secret-1"])
-        #expect(created.status == 201)
-        let first = try await h.request("POST", "/api/session", json: ["username": "newop", "password": "initial-secret-1"])
-        #expect(first.json?["mustChangePassword"] as? Bool == true)
-        let cookie = String(first.headers["set-cookie"]!.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1])
-        let s = ServerHarness.Session(cookie: cookie, csrf: first.json!["csrfToken"] as! String)
-        #expect(try await h.request("GET", "/api/cameras", session: s).status == 403)
-        let changed = try await h.request("POST", "/api/session/password", session: s, json: ["current": "initial-secret-1", "new": "my-own-secret-2"])
-        #expect(changed.status == 200)
-        let newCookie = String(changed.headers["set-cookie"]!.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1])
-        let s2 = ServerHarness.Session(cookie: newCookie, csrf: changed.json!["csrfToken"] as! String)
-        #expect(try await h.request("GET", "/api/cameras", session: s2).status == 200)
-        #expect(try await h.request("GET", "/api/cameras", session: s).status == 401, "the old session survived a password change")
+            // A user the administrator adds gets a one-time password: nothing but a change is allowed.
+            let created = try await h.request(
+                "POST", "/api/users", session: admin, json: ["name": "newop", "role": "operator", "password": "initial-secret-1"])
+            #expect(created.status == 201)
+            let first = try await h.request("POST", "/api/session", json: ["username": "newop", "password": "initial-secret-1"])
+            #expect(first.json?["mustChangePassword"] as? Bool == true)
+            let cookie = String(first.headers["set-cookie"]!.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1])
+            let s = ServerHarness.Session(cookie: cookie, csrf: first.json!["csrfToken"] as! String)
+            #expect(try await h.request("GET", "/api/cameras", session: s).status == 403)
+            let changed = try await h.request(
+                "POST", "/api/session/password", session: s, json: ["current": "initial-secret-1", "new": "my-own-secret-2"])
+            #expect(changed.status == 200)
+            let newCookie = String(changed.headers["set-cookie"]!.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1])
+            let s2 = ServerHarness.Session(cookie: newCookie, csrf: changed.json!["csrfToken"] as! String)
+            #expect(try await h.request("GET", "/api/cameras", session: s2).status == 200)
+            #expect(try await h.request("GET", "/api/cameras", session: s).status == 401, "the old session survived a password change")
 
-        // Cookie attributes.
-        let signIn = try await h.request("POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])
-        let setCookie = signIn.headers["set-cookie"] ?? ""
-        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+            // Cookie attributes.
+            let signIn = try await h.request("POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])
+            let setCookie = signIn.headers["set-cookie"] ?? ""
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
         }
     }
 
@@ -473,17 +521,19 @@ final class ServerHarness: Sendable {
             let checkpoint = try Checkpoint(text: try verifier.verify(note))
             #expect(checkpoint.treeSize == 6)
             for index in 0..<checkpoint.treeSize {
-                let proof = try await h.request("GET", "/api/audit/proof/inclusion?index=\(index)&size=\(checkpoint.treeSize)", session: admin)
+                let proof = try await h.request(
+                    "GET", "/api/audit/proof/inclusion?index=\(index)&size=\(checkpoint.treeSize)", session: admin)
                 let json = try #require(proof.json)
                 let entry = Array((json["entry"] as! String).utf8)
                 let path = (json["proof"] as! [String]).map { [UInt8](Data(base64Encoded: $0)!) }
-                try MerkleTree.verifyInclusion(index: index, treeSize: checkpoint.treeSize, leafHash: MerkleTree.leafHash(entry), proof: path,
-                                               root: checkpoint.rootHash)
-        }
-        let list = try await h.request("GET", "/api/audit?limit=5", session: admin)
-        #expect((list.json?["entries"] as? [Any])?.count == 5)
-        let operatorSession = try await h.signIn(.operator)
-        #expect(try await h.request("GET", "/api/audit", session: operatorSession).status == 403)
+                try MerkleTree.verifyInclusion(
+                    index: index, treeSize: checkpoint.treeSize, leafHash: MerkleTree.leafHash(entry), proof: path,
+                    root: checkpoint.rootHash)
+            }
+            let list = try await h.request("GET", "/api/audit?limit=5", session: admin)
+            #expect((list.json?["entries"] as? [Any])?.count == 5)
+            let operatorSession = try await h.signIn(.operator)
+            #expect(try await h.request("GET", "/api/audit", session: operatorSession).status == 403)
         }
     }
 }

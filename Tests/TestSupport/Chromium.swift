@@ -5,8 +5,9 @@
 // object ending in a NUL byte. No WebSocket client and no third-party driver are needed.
 
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public final class Chromium {
@@ -16,8 +17,8 @@ public final class Chromium {
     }
 
     private let pid: pid_t
-    private let commands: Int32   // our end of the browser's fd 3
-    private let replies: Int32    // our end of the browser's fd 4
+    private let commands: Int32 // our end of the browser's fd 3
+    private let replies: Int32 // our end of the browser's fd 4
     private var pending: [UInt8] = []
     private var nextID = 1
     private var closed = false
@@ -53,9 +54,11 @@ public final class Chromium {
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let arguments = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-                         "--mute-audio", "--autoplay-policy=no-user-gesture-required", "--disable-background-networking",
-                         "--remote-debugging-pipe", "--user-data-dir=\(directory)/profile", "about:blank"]
+        let arguments = [
+            binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+            "--mute-audio", "--autoplay-policy=no-user-gesture-required", "--disable-background-networking",
+            "--remote-debugging-pipe", "--user-data-dir=\(directory)/profile", "about:blank"
+        ]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
@@ -63,7 +66,8 @@ public final class Chromium {
         Glibc.close(toBrowser[0])
         Glibc.close(fromBrowser[1])
         guard status == 0 else {
-            Glibc.close(toBrowser[1]); Glibc.close(fromBrowser[0])
+            Glibc.close(toBrowser[1])
+            Glibc.close(fromBrowser[0])
             throw Failure("cannot start \(binary): \(String(cString: strerror(status)))")
         }
         pid = child
@@ -81,7 +85,11 @@ public final class Chromium {
         let deadline = Date().addingTimeInterval(5)
         var status: Int32 = 0
         while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() > deadline { kill(pid, SIGKILL); waitpid(pid, &status, 0); break }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                break
+            }
             usleep(50_000)
         }
         Glibc.close(commands)
@@ -90,7 +98,8 @@ public final class Chromium {
 
     /// Sends one command and returns its `result`, skipping the events that arrive meanwhile.
     @discardableResult
-    public func call(_ method: String, _ params: [String: Any] = [:], session: String? = nil, timeout: Double = 30) throws -> [String: Any] {
+    public func call(_ method: String, _ params: [String: Any] = [:], session: String? = nil, timeout: Double = 30) throws -> [String: Any]
+    {
         let id = nextID
         nextID += 1
         var message: [String: Any] = ["id": id, "method": method, "params": params]
@@ -129,7 +138,9 @@ public final class Chromium {
     public func screenshot(_ name: String, session: String) throws {
         guard let directory = ProcessInfo.processInfo.environment["VIGIL_SCREENSHOTS"] else { return }
         let shot = try call("Page.captureScreenshot", ["format": "png", "captureBeyondViewport": true], session: session)
-        guard let base64 = shot["data"] as? String, let png = Data(base64Encoded: base64) else { throw Failure("no screenshot: \(shot.keys)") }
+        guard let base64 = shot["data"] as? String, let png = Data(base64Encoded: base64) else {
+            throw Failure("no screenshot: \(shot.keys)")
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try png.write(to: URL(fileURLWithPath: "\(directory)/\(name).png"))
     }
@@ -137,8 +148,9 @@ public final class Chromium {
     /// Evaluates a JavaScript expression in the page (awaiting a promise) and returns its
     /// JSON value; an exception in the page is thrown with its text.
     public func evaluate(_ expression: String, session: String, timeout: Double = 30) throws -> Any? {
-        let result = try call("Runtime.evaluate", ["expression": expression, "awaitPromise": true, "returnByValue": true],
-                              session: session, timeout: timeout)
+        let result = try call(
+            "Runtime.evaluate", ["expression": expression, "awaitPromise": true, "returnByValue": true],
+            session: session, timeout: timeout)
         if let exception = result["exceptionDetails"] as? [String: Any] {
             let text = (exception["exception"] as? [String: Any])?["description"] ?? exception["text"] ?? exception
             throw Failure("page threw: \(text)")

@@ -3,8 +3,8 @@ import Catalog
 import Foundation
 import Logging
 import Media
-import Recording
 import RTSP
+import Recording
 import Synchronization
 
 /// Real recorded footage for tests that need some in a catalog: an ffmpeg-encoded H.264
@@ -29,21 +29,27 @@ extension TestSupport {
         }
     }
 
-    public static func recordFootage(camera: CameraRecord, catalog: Catalog, store: SampleStore, frames count: Int = 150,
-                                     segmentSeconds: Int = 2, endingSecondsAgo: Int64 = 4) async throws {
+    public static func recordFootage(
+        camera: CameraRecord, catalog: Catalog, store: SampleStore, frames count: Int = 150,
+        segmentSeconds: Int = 2, endingSecondsAgo: Int64 = 4
+    ) async throws {
         let clip = try await clip(codec: .h264, seconds: 4, gop: 25)
         let frames = try frames(of: clip, codec: .h264), parameters = try parameters(of: clip, codec: .h264)
         let micros = Mutex<Int64>(Int64(Date().timeIntervalSince1970 * 1_000_000) - endingSecondsAgo * 1_000_000 - Int64(count) * 40_000)
         var config = RecorderConfiguration()
         config.segmentLength = Ticks90k(segmentSeconds) * 90_000
-        let recorder = Recorder(camera: camera, catalog: catalog, store: store, runIDs: try await RunIDAllocator(catalog: catalog),
-                                configuration: config, wallClock: WallClock { micros.withLock { $0 } }, logger: Logger(label: "test"))
+        let recorder = Recorder(
+            camera: camera, catalog: catalog, store: store, runIDs: try await RunIDAllocator(catalog: catalog),
+            configuration: config, wallClock: WallClock { micros.withLock { $0 } }, logger: Logger(label: "test"))
         try await recorder.start()
         var timestamp: Ticks90k = 90_000
         for i in 0..<count {
             let f = frames[i % frames.count]
-            try await recorder.handle(.frame(DepacketizedFrame(frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
-                                                               parameters: parameters)))
+            try await recorder.handle(
+                .frame(
+                    DepacketizedFrame(
+                        frame: EncodedFrame(timestamp: timestamp, isKey: f.isKey, data: f.data),
+                        parameters: parameters)))
             timestamp += 3600
             micros.withLock { $0 += 40_000 }
         }

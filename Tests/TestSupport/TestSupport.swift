@@ -53,20 +53,30 @@ public enum TestSupport {
     }
 
     /// An encoded Annex B clip made by ffmpeg (testsrc2, no B-frames, key frame every `gop`).
-    public static func clip(codec: VideoCodec, width: Int = 640, height: Int = 360, seconds: Int = 4, fps: Int = 25, gop: Int = 25) async throws -> String {
+    public static func clip(codec: VideoCodec, width: Int = 640, height: Int = 360, seconds: Int = 4, fps: Int = 25, gop: Int = 25)
+        async throws -> String
+    {
         let dir = NSTemporaryDirectory() + "vigil-test-clips"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/\(codec.rawValue)-\(width)x\(height)-\(seconds)s-\(fps)-\(gop).\(codec == .h264 ? "h264" : "h265")"
         if FileManager.default.fileExists(atPath: path) { return path }
         let ffmpeg = try require("ffmpeg")
-        let codecArgs = codec == .h264
+        let codecArgs =
+            codec == .h264
             ? ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "\(gop)", "-f", "h264"]
-            : ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=\(gop):min-keyint=\(gop):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"]
+            : [
+                "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                "keyint=\(gop):min-keyint=\(gop):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"
+            ]
         // One temporary file per call: tests running in parallel in one process may ask for
         // the same clip at once, and a shared name let one rename the other's half-written file.
         let tmp = path + ".\(getpid()).\(UUID().uuidString).tmp"
-        let r = try await run(ffmpeg, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
-                                 "-t", "\(seconds)", "-pix_fmt", "yuv420p"] + codecArgs + [tmp])
+        let r = try await run(
+            ffmpeg,
+            [
+                "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)",
+                "-t", "\(seconds)", "-pix_fmt", "yuv420p"
+            ] + codecArgs + [tmp])
         guard r.status == 0 else { throw ToolError("ffmpeg failed: \(r.stderr)") }
         // Another call may have put the clip in place first: then this copy goes.
         if (try? FileManager.default.moveItem(atPath: tmp, toPath: path)) == nil {
@@ -94,8 +104,12 @@ public enum TestSupport {
 
     /// Frames ffprobe decodes from a file's first video stream, and its duration in seconds.
     public static func probe(_ path: String) async throws -> (frames: Int, duration: Double, codec: String) {
-        let r = try await run(try require("ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                                                 "stream=nb_read_frames,duration,codec_name", "-of", "default=noprint_wrappers=1", path])
+        let r = try await run(
+            try require("ffprobe"),
+            [
+                "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                "stream=nb_read_frames,duration,codec_name", "-of", "default=noprint_wrappers=1", path
+            ])
         var fields: [String: String] = [:]
         for line in r.stdout.split(separator: "\n") {
             let kv = line.split(separator: "=", maxSplits: 1)

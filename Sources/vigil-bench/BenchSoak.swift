@@ -1,25 +1,30 @@
-import Base
 import ArgumentParser
+import Base
+import CameraSim
 import Catalog
 import Centre
 import ChildProcess
+import CommandSupport
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import Recording
 import Synchronization
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `vigil bench soak`: a real `vigil serve` records N simulated cameras for M minutes while
 /// viewers watch live, playback ranges are fetched and sign-in floods arrive. Afterwards
 /// the catalog is read: gaps in the window (want none), frames recorded against frames
 /// sent, and the server's memory at the start and end of the window (want it flat).
 struct BenchSoak: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "soak",
-        abstract: "Record N cameras for M minutes under viewers, playback and sign-in floods; print gaps, frames lost and the server's memory.")
+    static let configuration = CommandConfiguration(
+        commandName: "soak",
+        abstract:
+            "Record N cameras for M minutes under viewers, playback and sign-in floods; print gaps, frames lost and the server's memory.")
 
     @Option(name: .long) var cameras: Int = 71
     @Option(name: .long) var minutes: Double = 30
@@ -28,8 +33,11 @@ struct BenchSoak: AsyncParsableCommand {
     @Option(name: .long, help: "First of two TCP ports (simulator, server).") var port: Int = 18700
     @Option(name: .long, help: "Scratch directory (deleted afterwards unless --keep).") var work: String = "/tmp/vigil-bench-soak"
     @Flag(name: .long, help: "Keep the scratch directory (data, logs).") var keep = false
-    @Option(name: .long, help: ArgumentHelp("Environment for the server only, as NAME=VALUE (repeatable): to run it under a heap profiler.",
-                                            discussion: "e.g. LD_PRELOAD=…/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=PIPE (docs: BENCHMARKS.md)"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Environment for the server only, as NAME=VALUE (repeatable): to run it under a heap profiler.",
+            discussion: "e.g. LD_PRELOAD=…/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=PIPE (docs: BENCHMARKS.md)"))
     var serverEnv: [String] = []
 
     /// What the load did, counted as it happened.
@@ -66,7 +74,8 @@ struct BenchSoak: AsyncParsableCommand {
             guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return }
             func megabytes(_ field: String) -> Double {
                 guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
-                      let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+                    let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+                else { return 0 }
                 return kb / 1024
             }
             total = megabytes("VmRSS")
@@ -77,7 +86,7 @@ struct BenchSoak: AsyncParsableCommand {
 
     func run() async throws {
         guard cameras >= 1, minutes > 0, viewers >= 0 else { throw ValidationError("--cameras and --minutes must be positive") }
-        let me = ownExecutable()
+        let me = try vigilExecutable()
         // Only a scratch directory this command made is ever deleted, never a site's data.
         let marker = work + "/.vigil-bench-soak"
         if FileManager.default.fileExists(atPath: work) {
@@ -90,8 +99,12 @@ struct BenchSoak: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: marker, contents: nil)
         let clip = try await ClipMaker.ensureDefault(codec: .h264)
-        let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
-        defer { sim.interrupt(); ChildProcess.waitForExit(sim, timeout: 10) }
+        let sim = try ChildProcess.spawn(
+            me, ["simulate", "--cameras", "\(cameras)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
+        defer {
+            sim.interrupt()
+            ChildProcess.waitForExit(sim, timeout: 10)
+        }
 
         let data = try DataOptions.parse(["--data", work + "/data"])
         let site = try await Site.open(data, recover: false, logger: makeLogger("vigil.bench"))
@@ -108,12 +121,18 @@ struct BenchSoak: AsyncParsableCommand {
         let listen = "127.0.0.1:\(port + 1)"
         var environment: [String: String] = [:]
         for pair in serverEnv {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else { throw ValidationError("--server-env takes NAME=VALUE, not \(pair)") }
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--server-env takes NAME=VALUE, not \(pair)")
+            }
             environment[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
-        let server = try ChildProcess.spawn(me, ["serve", "--data", data.data, "--listen", listen], log: work + "/serve.log",
-                                            extraEnvironment: environment)
-        defer { server.interrupt(); ChildProcess.waitForExit(server, timeout: 30) }
+        let server = try ChildProcess.spawn(
+            me, ["serve", "--data", data.data, "--listen", listen], log: work + "/serve.log",
+            extraEnvironment: environment)
+        defer {
+            server.interrupt()
+            ChildProcess.waitForExit(server, timeout: 30)
+        }
         try await Task.sleep(for: .seconds(15))
         guard server.isRunning else { throw ValidationError("vigil serve exited: see \(work)/serve.log") }
 
@@ -170,25 +189,43 @@ struct BenchSoak: AsyncParsableCommand {
         let sent = 25 * seconds * Double(cameras)
         say(String(format: "window %.0f s; gaps in the window: %d (want 0)", seconds, gaps.count))
         for g in gaps.prefix(20) {
-            say("  camera \(g.camera): \(iso8601(micros: g.gap.startMicros)) – \(g.gap.endMicros.map { iso8601(micros: $0) } ?? "open"): \(g.gap.reason)")
+            say(
+                "  camera \(g.camera): \(iso8601(micros: g.gap.startMicros)) – \(g.gap.endMicros.map { iso8601(micros: $0) } ?? "open"): \(g.gap.reason)"
+            )
         }
-        say(String(format: "frames recorded: %.0f of %.0f sent by the cameras (%.3f%% lost; segment edges estimated)",
-                   recorded, sent, max(0, (sent - recorded) / sent * 100)))
-        say(String(format: "coverage per camera: min %.4f, mean %.4f", coverage.min() ?? 0, coverage.reduce(0, +) / Double(max(coverage.count, 1))))
-        say(String(format: "server RSS: start %.1f MB, end %.1f MB, peak %.1f MB; CPU %.1f%% of a core over the run",
-                   rssStart, rssEnd, rssPeak.value, cpu / (seconds + 15) * 100))
+        say(
+            String(
+                format: "frames recorded: %.0f of %.0f sent by the cameras (%.3f%% lost; segment edges estimated)",
+                recorded, sent, max(0, (sent - recorded) / sent * 100)))
+        say(
+            String(
+                format: "coverage per camera: min %.4f, mean %.4f", coverage.min() ?? 0,
+                coverage.reduce(0, +) / Double(max(coverage.count, 1))))
+        say(
+            String(
+                format: "server RSS: start %.1f MB, end %.1f MB, peak %.1f MB; CPU %.1f%% of a core over the run",
+                rssStart, rssEnd, rssPeak.value, cpu / (seconds + 15) * 100))
         let minutes = rssPeak.perMinute
         let fiveMinutes = stride(from: 0, to: minutes.count, by: 5).map { minutes[$0] }
         say("server RSS each 5 min (MB): " + fiveMinutes.map { String(format: "%.0f", $0.total) }.joined(separator: " → "))
-        say("  of which anonymous (heap, stacks, buffers): " + fiveMinutes.map { String(format: "%.1f", $0.anonymous) }.joined(separator: " → "))
-        say("  of which files and shared (code, SQLite's WAL index): " + fiveMinutes.map { String(format: "%.1f", $0.files) }.joined(separator: " → "))
+        say(
+            "  of which anonymous (heap, stacks, buffers): "
+                + fiveMinutes.map { String(format: "%.1f", $0.anonymous) }.joined(separator: " → "))
+        say(
+            "  of which files and shared (code, SQLite's WAL index): "
+                + fiveMinutes.map { String(format: "%.1f", $0.files) }.joined(separator: " → "))
         say("audit log at the end: \(auditEntries) entries")
         let t = tally.all
         say("live: \(t["live.frames", default: 0]) frames to \(viewers) viewers, \(t["live.reconnects", default: 0]) reconnects")
-        let refused = t.filter { $0.key.hasPrefix("playback.") && $0.key != "playback.ok" }.sorted { $0.key < $1.key }.map { "\($0.key.dropFirst(9)): \($0.value)" }
-        say("playback: \(t["playback.ok", default: 0]) ranges served" + (refused.isEmpty ? "" : "; other answers " + refused.joined(separator: ", ")))
-        say("sign-in flood: \(t["signin.sent", default: 0]) attempts; answered 401: \(t["signin.401", default: 0]), 429: \(t["signin.429", default: 0]), "
-            + "503: \(t["signin.503", default: 0]), other: \(t["signin.other", default: 0])")
+        let refused = t.filter { $0.key.hasPrefix("playback.") && $0.key != "playback.ok" }.sorted { $0.key < $1.key }.map {
+            "\($0.key.dropFirst(9)): \($0.value)"
+        }
+        say(
+            "playback: \(t["playback.ok", default: 0]) ranges served"
+                + (refused.isEmpty ? "" : "; other answers " + refused.joined(separator: ", ")))
+        say(
+            "sign-in flood: \(t["signin.sent", default: 0]) attempts; answered 401: \(t["signin.401", default: 0]), 429: \(t["signin.429", default: 0]), "
+                + "503: \(t["signin.503", default: 0]), other: \(t["signin.other", default: 0])")
         if !keep { try? FileManager.default.removeItem(atPath: work) }
     }
 
@@ -199,8 +236,10 @@ struct BenchSoak: AsyncParsableCommand {
         let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: headers)
         let logger = Logger(label: "vigil.bench.viewer")
         while ContinuousClock.now < deadline {
-            _ = try? await WebSocketClient.connect(url: "ws://\(listen)/api/cameras/\(camera)/live", configuration: configuration,
-                                                   logger: logger) { inbound, outbound, _ in
+            _ = try? await WebSocketClient.connect(
+                url: "ws://\(listen)/api/cameras/\(camera)/live", configuration: configuration,
+                logger: logger
+            ) { inbound, outbound, _ in
                 for try await frame in inbound {
                     if frame.opcode == .binary { tally.add("live.frames") }
                     if ContinuousClock.now > deadline { break }

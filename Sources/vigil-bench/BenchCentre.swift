@@ -1,23 +1,27 @@
-import Base
 import ArgumentParser
 import Audit
+import Base
+import CameraSim
 import Catalog
 import Centre
 import ChildProcess
+import CommandSupport
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import Synchronization
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `vigil bench live`: a real `vigil serve` recording N simulated cameras with V WebSocket
 /// viewers on each; the server-added latency (frame assembled from RTP → its WebSocket
 /// write done) is read from the server's own Prometheus histogram over the window.
 struct BenchLive: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "live",
+    static let configuration = CommandConfiguration(
+        commandName: "live",
         abstract: "Server-added live latency p50/p99 with N cameras × V viewers, from `vigil serve`'s latency histogram.")
 
     @Option(name: .long) var cameras: Int = 16
@@ -27,12 +31,16 @@ struct BenchLive: AsyncParsableCommand {
     @Option(name: .long, help: "Scratch directory (deleted afterwards).") var work: String = "/tmp/vigil-bench-live"
 
     func run() async throws {
-        let me = ownExecutable()
+        let me = try vigilExecutable()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let clip = try await ClipMaker.ensureDefault(codec: .h264)
-        let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
-        defer { sim.interrupt(); ChildProcess.waitForExit(sim, timeout: 10) }
+        let sim = try ChildProcess.spawn(
+            me, ["simulate", "--cameras", "\(cameras)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
+        defer {
+            sim.interrupt()
+            ChildProcess.waitForExit(sim, timeout: 10)
+        }
 
         // Cameras, a viewer's API token and a metrics token, made before the server starts.
         let data = try DataOptions.parse(["--data", work + "/data"])
@@ -50,7 +58,10 @@ struct BenchLive: AsyncParsableCommand {
 
         let listen = "127.0.0.1:\(port + 1)"
         let server = try ChildProcess.spawn(me, ["serve", "--data", data.data, "--listen", listen], log: work + "/serve.log")
-        defer { server.interrupt(); ChildProcess.waitForExit(server, timeout: 30) }
+        defer {
+            server.interrupt()
+            ChildProcess.waitForExit(server, timeout: 30)
+        }
         try await Task.sleep(for: .seconds(4))
         guard server.isRunning else { throw ValidationError("vigil serve exited: see \(work)/serve.log") }
 
@@ -64,8 +75,10 @@ struct BenchLive: AsyncParsableCommand {
             for camera in 1...cameras {
                 for _ in 0..<viewers {
                     group.addTask {
-                        _ = try await WebSocketClient.connect(url: "ws://\(listen)/api/cameras/\(camera)/live", configuration: configuration,
-                                                              logger: logger) { inbound, outbound, _ in
+                        _ = try await WebSocketClient.connect(
+                            url: "ws://\(listen)/api/cameras/\(camera)/live", configuration: configuration,
+                            logger: logger
+                        ) { inbound, outbound, _ in
                             let end = ContinuousClock.now + window
                             for try await frame in inbound {
                                 if frame.opcode == .binary { received.add(frame.data.readableBytes) }
@@ -89,11 +102,18 @@ struct BenchLive: AsyncParsableCommand {
                 let (messages, bytes) = received.value
                 let window = LatencyHistogram(after).minus(LatencyHistogram(before))
                 say(String(format: "cameras: %d × viewers: %d, window %.1f s, clip 720p25 H.264 2 Mb/s", cameras, viewers, wall))
-                say(String(format: "frames sent (server histogram): %d = %.1f per viewer-second (camera rate 25)", window.count,
-                           Double(window.count) / wall / Double(cameras * viewers)))
-                say(String(format: "messages received by the viewers: %d, %.1f MB/s", messages - messagesBefore, Double(bytes - bytesBefore) / wall / 1e6))
-                say(String(format: "server-added latency: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms (target p99 < 5 ms)",
-                           window.quantile(0.5) * 1000, window.quantile(0.99) * 1000, window.quantile(0.999) * 1000))
+                say(
+                    String(
+                        format: "frames sent (server histogram): %d = %.1f per viewer-second (camera rate 25)", window.count,
+                        Double(window.count) / wall / Double(cameras * viewers)))
+                say(
+                    String(
+                        format: "messages received by the viewers: %d, %.1f MB/s", messages - messagesBefore,
+                        Double(bytes - bytesBefore) / wall / 1e6))
+                say(
+                    String(
+                        format: "server-added latency: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms (target p99 < 5 ms)",
+                        window.quantile(0.5) * 1000, window.quantile(0.99) * 1000, window.quantile(0.999) * 1000))
                 say(String(format: "vigil serve CPU: %.1f%% of a core (recording and serving)", cpu / wall * 100))
             }
             try await group.next()
@@ -114,7 +134,12 @@ struct BenchLive: AsyncParsableCommand {
 /// Messages and bytes received by all viewers.
 final class Counter: Sendable {
     private let state = Mutex<(Int, Int)>((0, 0))
-    func add(_ bytes: Int) { state.withLock { $0.0 += 1; $0.1 += bytes } }
+    func add(_ bytes: Int) {
+        state.withLock {
+            $0.0 += 1
+            $0.1 += bytes
+        }
+    }
     var value: (Int, Int) { state.withLock { $0 } }
 }
 
@@ -163,7 +188,8 @@ struct LatencyHistogram {
 /// SQLite transaction), side by side with the database floor: the same rows inserted
 /// directly with the same batch sizes.
 struct BenchAudit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit",
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Audit appends per second with batched durability, vs inserting the same rows directly.")
 
     @Option(name: .long) var entries: Int = 200_000
@@ -172,9 +198,10 @@ struct BenchAudit: AsyncParsableCommand {
 
     /// A typical entry: an operator viewing five minutes of one camera.
     static func entry(_ i: Int) -> AuditEntry {
-        AuditEntry(action: .playbackView, result: .ok, user: "operator-\(i % 12)", role: "operator", address: "10.0.4.\(i % 200)",
-                   userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0", camera: Int64(i % 71 + 1), cameraName: "camera \(i % 71 + 1)",
-                   from: "2026-11-24T10:00:00.000Z", to: "2026-11-24T10:05:00.000Z")
+        AuditEntry(
+            action: .playbackView, result: .ok, user: "operator-\(i % 12)", role: "operator", address: "10.0.4.\(i % 200)",
+            userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0", camera: Int64(i % 71 + 1), cameraName: "camera \(i % 71 + 1)",
+            from: "2026-11-24T10:00:00.000Z", to: "2026-11-24T10:05:00.000Z")
     }
 
     func run() async throws {

@@ -10,22 +10,22 @@ import Recording
 /// A data directory opened for the centre: catalog (migrated), sample store (reconciled
 /// when `recover`), site keys and export certificate, accounts and the audit trail. Used by `serve`, `demo` and
 /// the administration commands, which may run beside a live server.
-struct Site {
-    let data: DataOptions
-    let catalog: Catalog
-    let store: SampleStore
-    let keys: SiteKeys
-    let accounts: Accounts
-    let audit: AuditTrail
-    let certificate: SiteCertificate
+public struct Site {
+    public let data: DataOptions
+    public let catalog: Catalog
+    public let store: SampleStore
+    public let keys: SiteKeys
+    public let accounts: Accounts
+    public let audit: AuditTrail
+    public let certificate: SiteCertificate
     /// Held while this process records into the directory (`recover`); nil for the
     /// administration commands that run beside it.
-    let writer: WriterLock?
-    var evidence: EvidenceRegister {
+    public let writer: WriterLock?
+    public var evidence: EvidenceRegister {
         EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
     }
 
-    static func open(_ data: DataOptions, siteName: String = "vigil", recover: Bool, logger: Logger) async throws -> Site {
+    public static func open(_ data: DataOptions, siteName: String = "vigil", recover: Bool, logger: Logger) async throws -> Site {
         try FileManager.default.createDirectory(atPath: data.data, withIntermediateDirectories: true)
         let writer = recover ? try WriterLock.acquire(dataDirectory: data.data, command: "serve") : nil
         let catalog = try await Catalog.openSQLite(path: data.catalogPath)
@@ -37,14 +37,15 @@ struct Site {
             let keys = try await loadKeys(data, catalog: catalog, siteName: siteName)
             let audit = try await AuditTrail(catalog: catalog, signer: keys.signer, origin: "\(siteName)/audit", logger: logger)
             let certificate = try SiteCertificate.loadOrCreate(directory: data.keysPath, siteName: keys.signer.name)
-            return Site(data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
-                        certificate: certificate, writer: writer)
+            return Site(
+                data: data, catalog: catalog, store: store, keys: keys, accounts: Accounts(catalog: catalog), audit: audit,
+                certificate: certificate, writer: writer)
         }
     }
 
     /// Runs `body`, closing `catalog` if it throws: a refusal must reach the operator as its
     /// message (the debug build's SQLite asserts on a connection dropped unclosed).
-    static func closingOnError<T>(_ catalog: Catalog, _ body: () async throws -> T) async throws -> T {
+    public static func closingOnError<T>(_ catalog: Catalog, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch {
@@ -56,10 +57,11 @@ struct Site {
     /// The site's keys, created on first use only: a new signing key beside an existing log
     /// would sign checkpoints that no earlier verifier key checks, and the log's history
     /// would silently lose its anchor.
-    static func loadKeys(_ data: DataOptions, catalog: Catalog, siteName: String) async throws -> SiteKeys {
+    public static func loadKeys(_ data: DataOptions, catalog: Catalog, siteName: String) async throws -> SiteKeys {
         let path = "\(data.keysPath)/\(SiteKeys.signingKeyFile)"
         if !FileManager.default.fileExists(atPath: path), try await !catalog.auditEntries(from: 0, limit: 1).isEmpty {
-            throw RecordingError.refusedToStart("""
+            throw RecordingError.refusedToStart(
+                """
                 the site's signing key \(path) is missing, but the audit log has entries signed with it. A new key \
                 would make the log's checkpoints unverifiable; nothing was created. Restore the keys directory from its backup.
                 """)
@@ -68,20 +70,22 @@ struct Site {
     }
 
     /// An audit entry for something done at this machine's command line.
-    func auditCommandLine(_ action: AuditAction, camera: CameraRecord? = nil, detail: String) async throws {
+    public func auditCommandLine(_ action: AuditAction, camera: CameraRecord? = nil, detail: String) async throws {
         try await audit.append(commandLineEntry(action, camera: camera, detail: detail))
     }
 
     /// Applies an account change and its audit entry in one transaction.
     @discardableResult
-    func auditCommandLine(_ action: AuditAction, detail: String, change: Accounts.AccountChange) async throws -> UserRecord {
+    public func auditCommandLine(_ action: AuditAction, detail: String, change: Accounts.AccountChange) async throws -> UserRecord {
         let catalog = self.catalog
-        return try await audit.append(commandLineEntry(action, camera: nil, detail: detail), with: { try await change.apply(to: catalog) }).1
+        return try await audit.append(commandLineEntry(action, camera: nil, detail: detail), with: { try await change.apply(to: catalog) })
+            .1
     }
 
     private func commandLineEntry(_ action: AuditAction, camera: CameraRecord?, detail: String) -> AuditEntry {
         let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
-        return AuditEntry(action: action, result: .ok, user: "cli:\(who)", address: "localhost", userAgent: "vigil command line",
-                          camera: camera?.id, cameraName: camera?.name, detail: detail)
+        return AuditEntry(
+            action: action, result: .ok, user: "cli:\(who)", address: "localhost", userAgent: "vigil command line",
+            camera: camera?.id, cameraName: camera?.name, detail: detail)
     }
 }

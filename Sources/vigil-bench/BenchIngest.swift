@@ -1,12 +1,15 @@
 import ArgumentParser
+import CameraSim
 import ChildProcess
+import CommandSupport
 import Foundation
 
 /// `vigil bench ingest`: Vigil's recorder and ffmpeg's `-c copy` segment recorder record
 /// the same simulated streams at the same time; CPU time of each is read from
 /// /proc/<pid>/stat and reported per stream, with their ratio.
 struct BenchIngest: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ingest",
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
         abstract: "CPU per stream: Vigil's recorder vs ffmpeg -c copy, side by side on the same simulated cameras.")
 
     @Option(name: .long) var cameras: Int = 16
@@ -16,12 +19,16 @@ struct BenchIngest: AsyncParsableCommand {
     @Flag(name: .long, help: "Skip ffmpeg (measure Vigil alone).") var vigilOnly = false
 
     func run() async throws {
-        let me = ownExecutable()
+        let me = try vigilExecutable()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work + "/ffmpeg", withIntermediateDirectories: true)
         let clip = try await ClipMaker.ensureDefault(codec: .h264)
-        let sim = try ChildProcess.spawn(me, ["simulate", "--cameras", "\(cameras * 2)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
-        defer { sim.interrupt(); ChildProcess.waitForExit(sim) }
+        let sim = try ChildProcess.spawn(
+            me, ["simulate", "--cameras", "\(cameras * 2)", "--port", "\(port)", "--file", clip], log: work + "/sim.log")
+        defer {
+            sim.interrupt()
+            ChildProcess.waitForExit(sim)
+        }
         try await Task.sleep(for: .seconds(2))
         let urls = (1...(cameras * 2)).map { "rtsp://127.0.0.1:\(port)/cam\($0)" }
         let vigilArgs = ["record", "--data", work + "/vigil"] + (0..<cameras).flatMap { ["--camera", "c\($0)=\(urls[$0])"] }
@@ -30,9 +37,14 @@ struct BenchIngest: AsyncParsableCommand {
         if !vigilOnly {
             guard let ffmpeg = ChildProcess.which("ffmpeg") else { throw ValidationError("ffmpeg not found (apt-get install ffmpeg)") }
             for i in 0..<cameras {
-                ffmpegs.append(try ChildProcess.spawn(ffmpeg, ["-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", urls[cameras + i],
-                                                  "-c", "copy", "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
-                                                  "\(work)/ffmpeg/c\(i)-%05d.mp4"], log: work + "/ffmpeg-\(i).log"))
+                ffmpegs.append(
+                    try ChildProcess.spawn(
+                        ffmpeg,
+                        [
+                            "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", urls[cameras + i],
+                            "-c", "copy", "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
+                            "\(work)/ffmpeg/c\(i)-%05d.mp4"
+                        ], log: work + "/ffmpeg-\(i).log"))
             }
         }
         // Let connections settle, then measure a window of `seconds`.
@@ -63,7 +75,8 @@ struct BenchIngest: AsyncParsableCommand {
 }
 
 struct BenchExport: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export",
+    static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "MP4 assembly: time to first byte for a 1-hour range, and throughput vs cat of the same bytes.")
 
     func run() async throws {

@@ -1,5 +1,7 @@
+import CameraSim
 import Catalog
 import ChildProcess
+import CommandSupport
 import Crypto
 import Foundation
 import Logging
@@ -54,8 +56,10 @@ enum ExportBenchmark {
         let best = ttfb.min() ?? 0
         say(String(format: "1-hour range: %d segments, %d frames, %.1f MB MP4", 60, 90_000, Double(mp4.size) / 1e6))
         say(String(format: "time to first 64 KiB: %.1f ms (best of 5; first run %.1f ms)", best, ttfb.first ?? 0))
-        say(String(format: "streaming throughput: vigil %.0f MB/s, cat %.0f MB/s, ratio %.2f (best of 3 each, page cache warm)",
-                     vigilRates.max() ?? 0, catRates.max() ?? 0, (vigilRates.max() ?? 0) / (catRates.max() ?? 1)))
+        say(
+            String(
+                format: "streaming throughput: vigil %.0f MB/s, cat %.0f MB/s, ratio %.2f (best of 3 each, page cache warm)",
+                vigilRates.max() ?? 0, catRates.max() ?? 0, (vigilRates.max() ?? 0) / (catRates.max() ?? 1)))
     }
 }
 
@@ -82,10 +86,11 @@ enum BenchFootage {
             try file.append(blob)
             file.close()
             paths.append(store.path(cameraID: cameraID, fileName: name))
-            _ = try await catalog.insertSegment(SegmentRecord(
-                cameraID: cameraID, runID: 1, fileName: name, startMicros: start + Int64(s) * 60_000_000, duration: 1500 * 3600,
-                byteCount: Int64(blob.count), frameCount: 1500, codec: .h264, parameterSets: parameters.parameterSets,
-                sampleIndex: SampleIndex.encode(entries), sha256: Array(SHA256.hash(data: blob)), state: .closed))
+            _ = try await catalog.insertSegment(
+                SegmentRecord(
+                    cameraID: cameraID, runID: 1, fileName: name, startMicros: start + Int64(s) * 60_000_000, duration: 1500 * 3600,
+                    byteCount: Int64(blob.count), frameCount: 1500, codec: .h264, parameterSets: parameters.parameterSets,
+                    sampleIndex: SampleIndex.encode(entries), sha256: Array(SHA256.hash(data: blob)), state: .closed))
         }
         return paths
     }

@@ -1,11 +1,11 @@
 import ChildProcess
 import Dispatch
 import Foundation
-import Recording
+import Synchronization
 
 /// Resolves when the process receives SIGINT or SIGTERM (installed once per process).
-enum ShutdownSignal {
-    static func wait() async -> Int32 {
+public enum ShutdownSignal {
+    public static func wait() async -> Int32 {
         await withCheckedContinuation { continuation in
             let once = Once()
             for sig in [SIGINT, SIGTERM] {
@@ -23,9 +23,10 @@ enum ShutdownSignal {
     }
 }
 
-final class Once: Sendable {
+public final class Once: Sendable {
+    public init() {}
     private let claimed = Mutex(false)
-    func claim() -> Bool {
+    public func claim() -> Bool {
         claimed.withLock { value in
             if value { return false }
             value = true
@@ -34,14 +35,6 @@ final class Once: Sendable {
     }
 }
 
-import Synchronization
-
-func printError(_ text: String) {
+public func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// This program's own path, for benchmarks that start more of it as child processes.
-func ownExecutable() -> String {
-    CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
-        : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
 }
