@@ -172,6 +172,9 @@ let package = Package(
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(
+            name: "CatalogTests", dependencies: ["Catalog", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: strict),
+        .testTarget(
             name: "IntegrityTests", dependencies: ["Integrity", "Audit", "Base", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .testTarget(

@@ -3,8 +3,8 @@
 // - the audit trail of who touched which imagery (`AuditTrail`, group-committed, signed
 //   checkpoints), its vocabulary (`AuditActions`: every kind of entry) and its witnesses
 //   (`AuditWitness`);
-// - the site's keys (`SiteKeys`: the Ed25519 log key, sealing camera passwords) and the
-//   signed heads of the cameras' segment chains (`ChainHeads`);
+// - the site's keys (`SiteKeys`: the Ed25519 log key, sealing camera passwords), with
+//   which Recording's `ChainHeads` signs the cameras' segment chains;
 // - the camera registry's rules and the recorder fleet that records every enabled camera
 //   (`CameraRules`, `RecorderFleet`, in Fleet.swift);
 // - live fan-out to viewers and its fragmented MP4 (`LiveHub`, `LiveMuxer`, in Live.swift);

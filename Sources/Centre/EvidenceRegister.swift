@@ -104,19 +104,25 @@ public struct EvidenceRegister: Sendable {
                 .invalid, "\(exhibit) cannot be shared with \(name): no such account, a disabled one, or one whose role cannot see evidence"
             )
         }
-        guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: clock.nowMicros()) else {
-            throw VigilError(.conflict, "\(exhibit) is already shared with \(name)")
+        let catalog = self.catalog
+        let now = clock.nowMicros()
+        try await record(item, kind: .shared, agent, counterpart: name, purpose: nil, detail: nil) {
+            guard try await catalog.addEvidenceShare(evidenceID: item.id, userID: user.id, by: agent.user, atMicros: now) else {
+                throw VigilError(.conflict, "\(exhibit) is already shared with \(name)")
+            }
         }
-        try await record(item, kind: .shared, agent, counterpart: name, purpose: nil, detail: nil)
     }
 
     /// Ends the sharing of an exhibit with user `name`.
     public func unshare(exhibit: String, with name: String, by agent: Agent, actor: Principal?) async throws {
         let (item, user) = try await sharing(exhibit, name, actor)
-        guard let user, try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
-            throw VigilError(.notFound, "\(exhibit) is not shared with \(name)")
+        guard let user else { throw VigilError(.notFound, "\(exhibit) is not shared with \(name)") }
+        let catalog = self.catalog
+        try await record(item, kind: .unshared, agent, counterpart: name, purpose: nil, detail: nil) {
+            guard try await catalog.removeEvidenceShare(evidenceID: item.id, userID: user.id) else {
+                throw VigilError(.notFound, "\(exhibit) is not shared with \(name)")
+            }
         }
-        try await record(item, kind: .unshared, agent, counterpart: name, purpose: nil, detail: nil)
     }
 
     private func sharing(_ exhibit: String, _ name: String, _ actor: Principal?) async throws -> (EvidenceRecord, UserRecord?) {
@@ -187,8 +193,15 @@ public struct EvidenceRegister: Sendable {
         let item = try await find(exhibit)
         guard item.isHeld else { throw VigilError(.conflict, "\(exhibit): the hold was already released") }
         try TextField.check(reason, "the reason", maximum: Self.longText)
-        try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: clock.nowMicros())
-        try await record(item, kind: .holdReleased, agent, purpose: nil, detail: reason)
+        let catalog = self.catalog
+        let now = clock.nowMicros()
+        // The release, its custody event and its audit entry are one transaction, and the
+        // release counts only if it ended the hold: of two at once, the second is refused.
+        try await record(item, kind: .holdReleased, agent, purpose: nil, detail: reason) {
+            guard try await catalog.releaseEvidence(id: item.id, by: agent.user, reason: reason, atMicros: now) else {
+                throw VigilError(.conflict, "\(exhibit): the hold was already released")
+            }
+        }
     }
 
     public func handOver(exhibit: String, to recipient: String, purpose: String, by agent: Agent) async throws {
@@ -250,21 +263,27 @@ public struct EvidenceRegister: Sendable {
         return all
     }
 
+    /// Records a custody event and its audit entry, together with `change` (the catalog
+    /// write the event is about, if any) in one transaction: all three are stored or none,
+    /// so a hold never ends, nor a share changes, without the event and entry that say who
+    /// did it. `change` throws to refuse (nothing is then recorded).
     private func record(
         _ item: EvidenceRecord, kind: CustodyKind, _ agent: Agent, counterpart: String? = nil, purpose: String?,
-        detail: String?
+        detail: String?, change: (@Sendable () async throws -> Void)? = nil
     ) async throws {
-        let now = clock.nowMicros()
-        try await catalog.addCustody(
-            CustodyRecord(
-                evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
-                purpose: purpose, detail: detail, atMicros: now))
+        let custody = CustodyRecord(
+            evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
+            purpose: purpose, detail: detail, atMicros: clock.nowMicros())
         let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
-        try await audit.append(
-            AuditEntry(
-                action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
-                userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
-                detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)")))
+        let entry = AuditEntry(
+            action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
+            userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
+            detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)"))
+        let catalog = self.catalog
+        _ = try await audit.append(entry) {
+            try await change?()
+            try await catalog.addCustody(custody)
+        }
     }
 
     // MARK: Export

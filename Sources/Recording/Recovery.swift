@@ -30,43 +30,54 @@ public enum Recovery {
         for row in try await catalog.segments(state: .open) {
             let name = cameras[row.cameraID] ?? "#\(row.cameraID)"
             let where_ = "camera \(name), segment \(row.id), file \(row.fileName)"
-            guard let fileSize = store.size(cameraID: row.cameraID, fileName: row.fileName) else {
-                try await catalog.deleteSegment(id: row.id)
-                try await note("removed-row", "\(where_): file missing, row of an unfinished segment removed")
-                continue
-            }
-            var entries = try SampleIndex.decode(row.sampleIndex)
-            var keptBytes = entries.reduce(Int64(0)) { $0 + Int64($1.byteCount) }
-            while keptBytes > fileSize, let last = entries.popLast() {
-                keptBytes -= Int64(last.byteCount)
-            }
-            if entries.isEmpty {
-                try await catalog.deleteSegment(id: row.id)
-                try store.remove(cameraID: row.cameraID, fileName: row.fileName)
-                try await note("removed-segment", "\(where_): no complete frame survived")
-                continue
-            }
-            if fileSize != keptBytes {
-                // Past the row: zeros padding the last block (`SampleFile`), or frames, of a
-                // crash's unindexed last second or that an older copy of the catalog does
-                // not know. Frames are kept aside.
-                if try !store.isZero(cameraID: row.cameraID, fileName: row.fileName, from: keptBytes) {
-                    let copy = try store.quarantineTail(cameraID: row.cameraID, fileName: row.fileName, from: keptBytes)
-                    try await note("quarantined-tail", "\(where_): \(fileSize - keptBytes) bytes past the row copied to \(copy)")
+            // A file that cannot be read or cut is reported and left for the next start-up
+            // and `vigil check`: one bad file must not keep every camera from recording.
+            do {
+                guard let fileSize = store.size(cameraID: row.cameraID, fileName: row.fileName) else {
+                    try await catalog.deleteSegment(id: row.id)
+                    try await note("removed-row", "\(where_): file missing, row of an unfinished segment removed")
+                    continue
                 }
-                try store.truncate(cameraID: row.cameraID, fileName: row.fileName, to: keptBytes)
-            }
-            let digest = try store.sha256(cameraID: row.cameraID, fileName: row.fileName)
-            let duration = entries.reduce(Ticks90k(0)) { $0 + Ticks90k($1.duration) }
-            try await catalog.updateSegment(
-                id: row.id, duration: duration, byteCount: keptBytes, frameCount: entries.count,
-                sampleIndex: SampleIndex.encode(entries), sha256: digest)
-            try await note(
-                "recovered-segment",
-                "\(where_): kept \(entries.count) frames (\(keptBytes) bytes), cut \(fileSize - keptBytes) unindexed bytes")
-            let end = row.startMicros + duration * 1_000_000 / ticksPerSecond
-            if try await catalog.openGaps(cameraID: row.cameraID).isEmpty {
-                _ = try await catalog.openGap(cameraID: row.cameraID, startMicros: end, reason: "recorder stopped unexpectedly")
+                var entries = try SampleIndex.decode(row.sampleIndex)
+                var keptBytes = entries.reduce(Int64(0)) { $0 + Int64($1.byteCount) }
+                while keptBytes > fileSize, let last = entries.popLast() {
+                    keptBytes -= Int64(last.byteCount)
+                }
+                if entries.isEmpty {
+                    // The row describes no whole frame of the file, but the file's bytes may still
+                    // be frames: aside, not deleted, like any file no row describes.
+                    let moved = try store.quarantine(cameraID: row.cameraID, fileName: row.fileName)
+                    try await catalog.deleteSegment(id: row.id)
+                    try await note(
+                        "quarantined-segment", "\(where_): no complete frame the row describes; \(fileSize) bytes moved to \(moved)")
+                    continue
+                }
+                if fileSize != keptBytes {
+                    // Past the row: zeros padding the last block (`SampleFile`), or frames, of a
+                    // crash's unindexed last second or that an older copy of the catalog does
+                    // not know. Frames are kept aside.
+                    if try !store.isZero(cameraID: row.cameraID, fileName: row.fileName, from: keptBytes) {
+                        let copy = try store.quarantineTail(cameraID: row.cameraID, fileName: row.fileName, from: keptBytes)
+                        try await note("quarantined-tail", "\(where_): \(fileSize - keptBytes) bytes past the row copied to \(copy)")
+                    }
+                    try store.truncate(cameraID: row.cameraID, fileName: row.fileName, to: keptBytes)
+                }
+                let digest = try store.sha256(cameraID: row.cameraID, fileName: row.fileName)
+                let duration = entries.reduce(Ticks90k(0)) { $0 + Ticks90k($1.duration) }
+                try await catalog.updateSegment(
+                    id: row.id, duration: duration, byteCount: keptBytes, frameCount: entries.count,
+                    sampleIndex: SampleIndex.encode(entries), sha256: digest)
+                try await note(
+                    "recovered-segment",
+                    "\(where_): kept \(entries.count) frames (\(keptBytes) bytes), cut \(fileSize - keptBytes) unindexed bytes")
+                let end = row.startMicros + duration * 1_000_000 / ticksPerSecond
+                if try await catalog.openGaps(cameraID: row.cameraID).isEmpty {
+                    _ = try await catalog.openGap(cameraID: row.cameraID, startMicros: end, reason: "recorder stopped unexpectedly")
+                }
+            } catch let error as CatalogError {
+                throw error
+            } catch {
+                try await note("recovery-failed", "\(where_): \(error); left as it was")
             }
         }
         let rows = try await catalog.allSegments()
@@ -83,10 +94,16 @@ public enum Recovery {
                     "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes whose segment retention had deleted")
                 continue
             }
-            let moved = try store.quarantine(cameraID: cameraID, fileName: file)
-            try await note(
-                "quarantined-orphan",
-                "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row, moved to \(moved)")
+            do {
+                let moved = try store.quarantine(cameraID: cameraID, fileName: file)
+                try await note(
+                    "quarantined-orphan",
+                    "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(size) bytes with no catalog row, moved to \(moved)")
+            } catch let error as CatalogError {
+                throw error
+            } catch {
+                try await note("recovery-failed", "camera \(cameras[cameraID] ?? "#\(cameraID)"), file \(file): \(error); left as it was")
+            }
         }
         // An orphan means the recorder died within a segment's first flush: a crash too.
         for cameraID in Set(orphans.map(\.cameraID)).sorted() where cameras[cameraID] != nil {
@@ -127,6 +144,13 @@ public enum Recovery {
                 """)
         case nil:
             let census = store.census()
+            if census.files == 0, case let segments = try await catalog.allSegments(), !segments.isEmpty {
+                throw RecordingError.refusedToStart(
+                    """
+                    the catalog describes \(segments.count) recorded segments, but \(store.root) holds no sample files and no \
+                    note of its catalog: is the samples volume mounted? Nothing was changed. Mount it (or restore it) and start again.
+                    """)
+            }
             if census.files > 0, try await catalog.allSegments().isEmpty {
                 throw RecordingError.refusedToStart(
                     """

@@ -54,6 +54,17 @@ public enum Retention {
                     "free space \(free) bytes is below the floor \(policy.freeBytesFloor) and every remaining segment is held or open")
                 break
             }
+            // Deleting rows whose files are not there frees nothing: the samples volume is not
+            // mounted, or the files went some other way. Going on would empty the catalog of
+            // an archive that is only out of sight.
+            guard batch.contains(where: { store.size(cameraID: $0.cameraID, fileName: $0.fileName) != nil }) else {
+                logger.critical(
+                    """
+                    free space \(free) bytes is below the floor, but none of the \(batch.count) oldest segments' files is in \
+                    \(store.root): is the samples volume mounted? Nothing was deleted; run vigil check
+                    """)
+                break
+            }
             for s in batch {
                 try await delete(s, catalog: catalog, store: store, reason: "disk floor (\(free) bytes free)", into: &deleted)
             }

@@ -111,26 +111,31 @@ struct CameraRoutes {
             return try json(try await view(added, principal), status: .created)
         }
         t.add(.patch, "/api/cameras/{id}", .manageCameras) { request, context, principal in
-            var record = try await camera(env, context)
+            let current = try await camera(env, context)
             let input = try await request.decode(as: CameraInput.self, context: context)
-            let before = record
-            try await mapErrors { try apply(input, to: &record) }
-            if record.name != before.name, let other = try await env.catalog.camera(named: record.name), other.id != record.id {
-                throw APIError(status: .conflict, message: "camera \(record.name) already exists")
-            }
-            do { try await env.catalog.updateCamera(record) } catch {
-                // Renamed to a name another request took meanwhile.
-                if record.name != before.name, try await env.catalog.camera(named: record.name)?.id != record.id {
-                    throw APIError(status: .conflict, message: "camera \(record.name) already exists")
-                }
-                throw error
+            let entry = AuditEntry(
+                .cameraEdit, .ok, principal: principal, request: request, context: context, camera: current,
+                detail: "changed: " + input.changedFields.joined(separator: ", ")
+                    + (input.name.map { $0 == current.name ? "" : "; renamed to \($0)" } ?? ""))
+            // The row is read again, changed and written in one transaction with its audit
+            // entry: an edit that arrived meanwhile is built on, never overwritten by the row
+            // as it was before this request's body came in.
+            let catalog = env.catalog
+            let record = try await mapErrors {
+                try await env.audit.append(entry) { () async throws -> CameraRecord in
+                    guard var record = try await catalog.camera(id: current.id) else {
+                        throw APIError(status: .notFound, message: "no such camera")
+                    }
+                    let before = record
+                    try apply(input, to: &record)
+                    if record.name != before.name, let other = try await catalog.camera(named: record.name), other.id != record.id {
+                        throw APIError(status: .conflict, message: "camera \(record.name) already exists")
+                    }
+                    try await catalog.updateCamera(record)
+                    return record
+                }.1
             }
             await env.fleet.poke()
-            let changed = input.changedFields
-            try await env.audit.append(
-                AuditEntry(
-                    .cameraEdit, .ok, principal: principal, request: request, context: context, camera: record,
-                    detail: "changed: " + changed.joined(separator: ", ")))
             return try json(try await view(record, principal))
         }
     }

@@ -217,6 +217,41 @@ struct EvidenceTests {
         }
     }
 
+    /// Two releases of one hold at once: one ends it, the other is refused, and the register
+    /// says so once (one custody event, one audit entry, the winner's reason on the row).
+    @Test func twoReleasesAtOnceEndTheHoldOnceOnRecord() async throws {
+        try await EvidenceSite.with("evidence-release-race") { site in
+            let segments = try await site.catalog.allSegments()
+            let range = EvidenceRecord.Range(cameraID: site.cameraID, fromMicros: segments[0].startMicros, toMicros: segments[0].endMicros)
+            let item = try await site.register.create(
+                ranges: [range], requestingBody: "court", caseReference: "II K 13/26", legalBasis: "art. 236 kpk",
+                purpose: "trial", by: EvidenceSite.clerk, actor: nil)
+            let register = site.register
+            let outcomes = await withTaskGroup(of: String?.self) { group in
+                for reason in ["first", "second", "third"] {
+                    group.addTask {
+                        do {
+                            try await register.release(exhibit: item.exhibit, reason: reason, by: EvidenceSite.clerk)
+                            return reason
+                        } catch {
+                            return nil
+                        }
+                    }
+                }
+                var released: [String] = []
+                for await outcome in group { if let outcome { released.append(outcome) } }
+                return released
+            }
+            #expect(outcomes.count == 1)
+            let custody = try await site.catalog.custody(evidenceID: item.id)
+            #expect(custody.map(\.kind) == ["created", "hold-released"])
+            #expect(custody.last?.detail == outcomes.first)
+            let entries = try await site.catalog.auditEntries().map { try AuditEntry.decode($0.body) }
+            #expect(entries.map(\.action) == ["evidence.created", "evidence.hold-released"])
+            #expect(try await site.catalog.evidence(exhibit: item.exhibit)?.releaseReason == outcomes.first)
+        }
+    }
+
     /// An export past the keep period leaves the server's shelf as a custody event with its
     /// audit entry; a recent one stays, and the held footage is not touched.
     @Test func expiredExportsLeaveTheShelfOnRecord() async throws {

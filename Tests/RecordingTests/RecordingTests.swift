@@ -294,6 +294,57 @@ struct RecordingTests {
         }
     }
 
+    /// The samples volume is not mounted: an empty directory where the footage was. Start-up
+    /// refuses (the catalog's rows stay), and the disk floor deletes no row whose file it
+    /// cannot see: both would otherwise empty the catalog of an archive only out of sight.
+    @Test func anUnmountedSamplesVolumeStopsStartUpAndTheFloorDeletesNothing() async throws {
+        try await Harness.with("unmounted") { (h: inout Harness) in
+            let r = try await h.recorder("a")
+            try await h.feed(r, count: 150)
+            try await r.stop()
+            _ = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            let rows = try await h.catalog.allSegments()
+            #expect(rows.count == 3)
+            let mounted = h.dir + "/samples-volume"
+            try FileManager.default.moveItem(atPath: h.store.root, toPath: mounted)
+            try FileManager.default.createDirectory(atPath: h.store.root, withIntermediateDirectories: false)
+            do {
+                _ = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+                Issue.record("start-up went on beside an empty samples directory")
+            } catch let RecordingError.refusedToStart(why) {
+                #expect(why.contains("is the samples volume mounted") && why.contains("3 recorded segments"), "\(why)")
+            }
+            let deleted = try await Retention.enforce(
+                catalog: h.catalog, store: h.store, policy: RetentionPolicy(freeBytesFloor: Int64.max / 4),
+                wallClock: h.clock.wallClock, logger: Logger(label: "t"))
+            #expect(deleted.isEmpty)
+            #expect(try await h.catalog.allSegments() == rows)
+            // Mounted again, all is as it was.
+            try FileManager.default.removeItem(atPath: h.store.root)
+            try FileManager.default.moveItem(atPath: mounted, toPath: h.store.root)
+            #expect(try await Recovery.reconcile(catalog: h.catalog, store: h.store).isEmpty)
+            #expect(try await Checker.check(catalog: h.catalog, store: h.store).isClean)
+        }
+    }
+
+    /// An open segment whose row describes no whole frame of its file: the file's bytes go
+    /// to the quarantine like any file no row describes, not to the bin.
+    @Test func anOpenSegmentWithNoWholeFrameIsQuarantinedNotDeleted() async throws {
+        try await Harness.with("no-whole-frame") { (h: inout Harness) in
+            let r = try await h.recorder("a", segmentSeconds: 60, flushInterval: .zero)
+            try await h.feed(r, count: 30)
+            // "kill -9", then the file loses all but a few bytes of its first frame.
+            let row = try #require(try await h.catalog.segments(state: .open).first)
+            let path = h.store.path(cameraID: row.cameraID, fileName: row.fileName)
+            try h.store.truncate(cameraID: row.cameraID, fileName: row.fileName, to: 10)
+            let actions = try await Recovery.reconcile(catalog: h.catalog, store: h.store)
+            #expect(actions.first?.hasPrefix("quarantined-segment") == true, "\(actions)")
+            #expect(!FileManager.default.fileExists(atPath: path))
+            #expect(h.store.quarantined().map(\.bytes) == [10])
+            #expect(try await h.catalog.allSegments().isEmpty)
+        }
+    }
+
     @Test func anOlderCatalogMovesNewerFootageAsideInsteadOfDeletingIt() async throws {
         try await Harness.with("older-catalog") { (h: inout Harness) in
             #expect(try await Recovery.reconcile(catalog: h.catalog, store: h.store).isEmpty)

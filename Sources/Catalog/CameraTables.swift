@@ -1,0 +1,130 @@
+// Cameras: what to record and how long to keep it. Camera rules (names, URLs, sealed
+// passwords) are decided in Centre.
+
+import Base
+import Foundation
+import Media
+import SQLKit
+
+public struct CameraRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    /// The camera's URL without credentials.
+    public var url: String
+    public var retentionDays: Int
+    public var location: String = ""
+    public var latitude: Double?
+    public var longitude: Double?
+    /// Credentials for the camera's RTSP server; the password is sealed (see Centre's
+    /// `SiteKeys.seal`) and never leaves the server.
+    public var username: String?
+    public var sealedPassword: [UInt8]?
+    public var segmentSeconds: Int = 60
+    public var enabled: Bool = true
+
+    public init(id: Int64, name: String, url: String, retentionDays: Int) {
+        self.id = id
+        self.name = name
+        self.url = url
+        self.retentionDays = retentionDays
+    }
+}
+
+extension Catalog {
+    // MARK: Cameras
+
+    /// Returns the camera named `name`, creating it or updating its URL and retention.
+    public func upsertCamera(name: String, url: String, retentionDays: Int) async throws -> CameraRecord {
+        if var existing = try await camera(named: name) {
+            if existing.url != url || existing.retentionDays != retentionDays {
+                try await run("update camera \(name)") {
+                    try await database.raw(
+                        "UPDATE cameras SET url = \(bind: url), retention_days = \(bind: retentionDays) WHERE id = \(bind: existing.id)"
+                    ).run()
+                }
+                existing.url = url
+                existing.retentionDays = retentionDays
+            }
+            return existing
+        }
+        let rows = try await run("insert camera \(name)") {
+            try await database.raw(
+                "INSERT INTO cameras (name, url, retention_days) VALUES (\(bind: name), \(bind: url), \(bind: retentionDays)) RETURNING id"
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert camera returned no id")
+        }
+        return CameraRecord(id: id, name: name, url: url, retentionDays: retentionDays)
+    }
+
+    public func camera(named name: String) async throws -> CameraRecord? {
+        let rows = try await run("find camera \(name)") {
+            try await database.raw("SELECT * FROM cameras WHERE name = \(bind: name)").all()
+        }
+        return try rows.first.map(Self.cameraRecord)
+    }
+
+    public func cameras() async throws -> [CameraRecord] {
+        let rows = try await run("list cameras") { try await database.raw("SELECT * FROM cameras ORDER BY name").all() }
+        return try rows.map(Self.cameraRecord)
+    }
+
+    public func camera(id: Int64) async throws -> CameraRecord? {
+        let rows = try await run("find camera \(id)") {
+            try await database.raw("SELECT * FROM cameras WHERE id = \(bind: id)").all()
+        }
+        return try rows.first.map(Self.cameraRecord)
+    }
+
+    /// Adds a camera with everything the server knows of it; the name must be new.
+    public func addCamera(_ c: CameraRecord) async throws -> CameraRecord {
+        let rows = try await run("insert camera \(c.name)") {
+            try await database.raw(
+                """
+                INSERT INTO cameras (name, url, retention_days, location, latitude, longitude, username, sealed_password,
+                                     segment_seconds, enabled)
+                VALUES (\(bind: c.name), \(bind: c.url), \(bind: c.retentionDays), \(bind: c.location), \(bind: c.latitude),
+                        \(bind: c.longitude), \(bind: c.username), \(bind: c.sealedPassword.map { Data($0) }),
+                        \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0))
+                RETURNING id
+                """
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert camera returned no id")
+        }
+        var added = c
+        added.id = id
+        return added
+    }
+
+    /// Replaces every field of camera `c.id` but its id.
+    public func updateCamera(_ c: CameraRecord) async throws {
+        try await run("update camera \(c.id)") {
+            try await database.raw(
+                """
+                UPDATE cameras SET name = \(bind: c.name), url = \(bind: c.url), retention_days = \(bind: c.retentionDays),
+                       location = \(bind: c.location), latitude = \(bind: c.latitude), longitude = \(bind: c.longitude),
+                       username = \(bind: c.username), sealed_password = \(bind: c.sealedPassword.map { Data($0) }),
+                       segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0)
+                WHERE id = \(bind: c.id)
+                """
+            ).run()
+        }
+    }
+
+    private static func cameraRecord(_ row: any SQLRow) throws -> CameraRecord {
+        var c = CameraRecord(
+            id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+            url: try row.decode(column: "url", as: String.self), retentionDays: try row.decode(column: "retention_days", as: Int.self))
+        c.location = try row.decode(column: "location", as: String.self)
+        c.latitude = try row.decode(column: "latitude", as: Double?.self)
+        c.longitude = try row.decode(column: "longitude", as: Double?.self)
+        c.username = try row.decode(column: "username", as: String?.self)
+        c.sealedPassword = try row.decode(column: "sealed_password", as: Data?.self).map { [UInt8]($0) }
+        c.segmentSeconds = try row.decode(column: "segment_seconds", as: Int.self)
+        c.enabled = try row.decode(column: "enabled", as: Int.self) != 0
+        return c
+    }
+}
