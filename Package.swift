@@ -188,6 +188,7 @@ let package = Package(
             dependencies: [
                 "Base", "Access", "Server", "Centre", "Catalog", "Recording", "Audit", "Evidence", "RTSP", "Media", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SQLKit", package: "sql-kit")
             ], swiftSettings: strict),
         .testTarget(

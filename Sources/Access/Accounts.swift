@@ -259,18 +259,43 @@ public actor Accounts {
     /// Checks a password, applying the lockout: after `failuresBeforeLock` failures the
     /// account is locked for `firstLockSeconds`, doubling with each further failure. Each
     /// address may fail `attemptsPerAddress` times a window; then it is refused before any
-    /// bcrypt runs. The user's
-    /// row is never written back whole: bcrypt takes a quarter second, in which an
+    /// bcrypt runs. An attempt counts against its address from the moment it is admitted
+    /// (a success takes it back), and an account has one password check under way at a
+    /// time (another is refused as busy): so guesses sent in parallel, from one address or
+    /// many, cannot pass the limits while the first ones are still being checked. The
+    /// user's row is never written back whole: bcrypt takes a quarter second, in which an
     /// administrator may disable the account or reset its password.
     public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
         let now = clock.nowMicros()
         try limiter.admit(address, now: now)
+        do {
+            let issued = try await checkedSignIn(name: name, password: password, address: address, userAgent: userAgent, now: now)
+            limiter.succeeded(address, admittedAt: now)
+            return issued
+        } catch let error as VigilError {
+            // Refused unchecked because the server was busy: not a guess spent.
+            if case .busy = error.code { limiter.succeeded(address, admittedAt: now) }
+            throw error
+        }
+    }
+
+    /// Accounts whose password is being checked now.
+    private var checking: Set<Int64> = []
+
+    private func checkedSignIn(name: String, password: String, address: String, userAgent: String, now: Int64) async throws -> IssuedSession
+    {
         // Names are stored in NFC (validate(name:)): look up the same spelling.
         guard let user = try await catalog.user(named: name.precomposedStringWithCanonicalMapping) else {
             _ = try await verify(password, hash: decoyHash)
-            limiter.fail(address, now: now)
             throw VigilError(.unauthenticated, "unknown user or wrong password")
         }
+        guard checking.insert(user.id).inserted else {
+            throw VigilError(.busy(retryAfterSeconds: 1), "a sign-in to this account is already being checked; try again in a moment")
+        }
+        defer { checking.remove(user.id) }
+        // Read again now that this is the account's only check: one that failed just
+        // before may have locked it.
+        guard let user = try await catalog.user(id: user.id) else { throw VigilError(.unauthenticated, "unknown user or wrong password") }
         if user.lockedUntilMicros > now {
             let seconds = user.lockedUntilMicros.subtractingReportingOverflow(now).partialValue / 1_000_000 + 1
             throw VigilError(
@@ -278,7 +303,6 @@ public actor Accounts {
                 "account locked after repeated failures")
         }
         guard try await verify(password, hash: user.passwordHash) else {
-            limiter.fail(address, now: now)
             let failures = try await catalog.countFailedSignIn(id: user.id)
             let over = failures - policy.failuresBeforeLock
             if over >= 0 {

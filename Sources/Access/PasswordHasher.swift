@@ -102,15 +102,21 @@ public final class AttemptLimiter: Sendable {
         return keys
     }
 
-    /// Throws `VigilError.rateLimited` with the seconds until the oldest failure in the
-    /// window expires, when a slot of `address` has used up its failures.
+    /// Admits an attempt from `address`, or throws `VigilError.rateLimited` with the
+    /// seconds until the oldest failure in the window expires when a slot of `address` has
+    /// used up its failures. An admitted attempt is counted as a failure at once, before its
+    /// password is checked: attempts in flight together use up the limit as surely as
+    /// failed ones, so parallel guesses cannot slip past it while bcrypt runs. A sign-in
+    /// that succeeds takes its count back with `succeeded`.
     public func admit(_ address: String, now: Int64) throws {
         let refused: (slot: String, retry: Int64)? = failures.withLock { table in
-            for (key, limit) in keys(for: address, in: table) {
+            let keys = keys(for: address, in: table)
+            for (key, limit) in keys {
                 let recent = table[key, default: []].filter { now - $0 < windowMicros }
                 table[key] = recent.isEmpty ? nil : recent
                 if recent.count >= limit { return (key, (recent[recent.count - limit] + windowMicros - now + 999_999) / 1_000_000) }
             }
+            count(now, in: &table, keys: keys)
             return nil
         }
         if let refused {
@@ -125,15 +131,29 @@ public final class AttemptLimiter: Sendable {
         }
     }
 
-    /// Counts a failed attempt from `address`.
-    public func fail(_ address: String, now: Int64) {
+    /// Takes back the count of an attempt admitted at `admittedAt` that succeeded (or was
+    /// never checked because the server was busy).
+    public func succeeded(_ address: String, admittedAt: Int64) {
         failures.withLock { table in
-            // Bounded: slots whose failures have all expired are dropped first.
-            if table.count >= Self.maxTracked { table = table.filter { $0.value.last.map { now - $0 < windowMicros } ?? false } }
-            for (key, limit) in keys(for: address, in: table) {
-                table[key, default: []].append(now)
-                if table[key]!.count > limit { table[key]!.removeFirst() }
+            for (key, _) in keys(for: address, in: table) {
+                guard var times = table[key], let i = times.lastIndex(of: admittedAt) else { continue }
+                times.remove(at: i)
+                table[key] = times.isEmpty ? nil : times
             }
+        }
+    }
+
+    /// Counts a failed attempt from `address` that was not admitted through `admit`.
+    public func fail(_ address: String, now: Int64) {
+        failures.withLock { table in count(now, in: &table, keys: keys(for: address, in: table)) }
+    }
+
+    private func count(_ now: Int64, in table: inout [String: [Int64]], keys: [(key: String, limit: Int)]) {
+        // Bounded: slots whose failures have all expired are dropped first.
+        if table.count >= Self.maxTracked { table = table.filter { $0.value.last.map { now - $0 < windowMicros } ?? false } }
+        for (key, limit) in keys {
+            table[key, default: []].append(now)
+            if table[key]!.count > limit { table[key]!.removeFirst() }
         }
     }
 }

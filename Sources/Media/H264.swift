@@ -40,9 +40,19 @@ public enum H264 {
             var separateColourPlane = false
             if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].contains(profileIDC) {
                 chromaFormatIDC = try r.ue()
+                // §7.4.2.1.1: chroma_format_idc is 0...3 and each bit depth less 8 is 0...6;
+                // the avcC record has two and three bits for them, so a larger value would
+                // be written there cut down, a different stream from the one described.
+                guard chromaFormatIDC <= 3 else {
+                    throw MediaError.invalid(what: "H.264 SPS", detail: "chroma_format_idc \(chromaFormatIDC) outside 0...3")
+                }
                 if chromaFormatIDC == 3 { separateColourPlane = try r.bit() == 1 }
                 bitDepthLumaMinus8 = try r.ue()
                 bitDepthChromaMinus8 = try r.ue()
+                guard bitDepthLumaMinus8 <= 6, bitDepthChromaMinus8 <= 6 else {
+                    throw MediaError.invalid(
+                        what: "H.264 SPS", detail: "bit depth (luma \(bitDepthLumaMinus8) + 8, chroma \(bitDepthChromaMinus8) + 8) over 14")
+                }
                 _ = try r.bit() // qpprime_y_zero_transform_bypass_flag
                 if try r.bit() == 1 { // seq_scaling_matrix_present_flag
                     for i in 0..<(chromaFormatIDC != 3 ? 8 : 12) where try r.bit() == 1 {

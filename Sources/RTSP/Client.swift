@@ -10,6 +10,13 @@ public struct CameraEndpoint: Sendable {
     public var policies: QuirkPolicies
     /// A connection that delivers nothing for this long is declared dead.
     public var readTimeout: Duration = .seconds(10)
+    /// A request whose reply has not come this long after it was sent fails the session,
+    /// even while the camera sends other things (RTCP, replies to other requests).
+    public var replyTimeout: Duration = .seconds(10)
+    /// A playing session with no video frame for this long is declared stalled and
+    /// reconnected, even while RTCP and keep-alive replies still arrive (an encoder that
+    /// froze behind a live network stack).
+    public var frameTimeout: Duration = .seconds(10)
     public var connectTimeout: Duration = .seconds(5)
     /// The event loop the connection lives on; pair it with an `EventLoopExecutor`
     /// preference so the session's code runs on the same thread.
@@ -114,6 +121,9 @@ struct Conversation {
     var authenticator: Authenticator?
     var session: SessionHeader?
     var earlyFrames: [DepacketizedFrame] = []
+    var earlyBytes = 0
+    /// Set once a frame did not fit: later ones are dropped too, so what is kept has no hole.
+    var earlyFull = false
     var lastRequest: String?
     var presentationURL: String?
     var tornDown = false
@@ -184,11 +194,20 @@ struct Conversation {
         var nextKeepAlive = clock.now + keepAliveInterval
         let early = earlyFrames
         earlyFrames = []
+        earlyBytes = 0
         if !early.isEmpty { try await onEvent(.frames(early)) }
         lastRequest = nil
+        // Silence is the read timeout's to catch; this catches a connection that keeps
+        // talking with no video in it. It is checked as each message arrives.
+        var lastFrame = clock.now
         while true {
             guard let message = try await inbound.next() else {
                 throw RTSPError(.connection("camera closed the connection"))
+            }
+            if case .frames = message {
+                lastFrame = clock.now
+            } else if clock.now - lastFrame > endpoint.frameTimeout {
+                throw RTSPError(.timeout("no video frame for \(endpoint.frameTimeout) while the connection stayed open"))
             }
             switch message {
             case let .frames(frames):
@@ -277,7 +296,17 @@ struct Conversation {
         if session == nil { session = header }
     }
 
+    /// At most this many frames, and this many bytes of them, sent before the PLAY reply
+    /// are kept for the recording (about two seconds of a 4K camera); the rest are dropped.
+    static let earlyFrameLimit = 256
+    static let earlyByteLimit = 8 << 20
+
+    /// Waits for the reply with this CSeq. Silence is the read timeout's to catch; a camera
+    /// that keeps sending other things (RTCP, a reply with another CSeq) is given
+    /// `replyTimeout`, checked as each message arrives.
     mutating func awaitResponse(cseq expected: Int) async throws -> RTSPResponse {
+        let clock = ContinuousClock()
+        let deadline = clock.now + endpoint.replyTimeout
         while true {
             guard let message = try await inbound.next() else {
                 throw RTSPError(.connection("connection closed while waiting for a reply"), request: lastRequest)
@@ -286,12 +315,27 @@ struct Conversation {
             case let .response(r):
                 if r.cseq == nil || r.cseq == expected { return r }
             case let .frames(frames):
-                if endpoint.policies.earlyData == .keep {
-                    earlyFrames.append(contentsOf: frames.prefix(max(0, 256 - earlyFrames.count)))
-                }
+                if endpoint.policies.earlyData == .keep { keepEarly(frames) }
             case .interleaved, .serverRequest:
-                continue
+                break
             }
+            if clock.now > deadline {
+                throw RTSPError(.timeout("no reply with CSeq \(expected) within \(endpoint.replyTimeout)"), request: lastRequest)
+            }
+        }
+    }
+
+    /// Keeps frames that came before the PLAY reply, within `earlyFrameLimit` and
+    /// `earlyByteLimit`.
+    mutating func keepEarly(_ frames: [DepacketizedFrame]) {
+        for frame in frames {
+            let size = frame.frame.data.count
+            guard !earlyFull, earlyFrames.count < Self.earlyFrameLimit, size <= Self.earlyByteLimit - earlyBytes else {
+                earlyFull = true
+                return
+            }
+            earlyFrames.append(frame)
+            earlyBytes += size
         }
     }
 

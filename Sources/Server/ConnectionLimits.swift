@@ -13,8 +13,11 @@ import Synchronization
 ///   the idle limit does not apply;
 /// - a request head must be complete within `headTimeout` of its first byte, so one sent
 ///   a byte at a time (slowloris) cannot hold a connection by trickling, and its body
-///   within `bodyTimeout` of the head (the API takes small JSON bodies only);
-/// - one address may hold at most `perAddress` connections at once.
+///   within `bodyTimeout` of the head (the API takes small JSON bodies only): a request
+///   whose body stops short is closed, not held while the server waits for the rest;
+/// - one address may hold at most `perAddress` connections at once (an IPv6 address
+///   counts by its /64, the block one client is given), and the server at most `total`,
+///   so a crowd of addresses cannot take the file descriptors recording needs.
 ///
 /// Hummingbird's own idle handler cannot do this here: with the WebSocket upgrade channel
 /// it joins the pipeline only once a whole request head has arrived, so a silent or
@@ -24,18 +27,20 @@ public struct ConnectionLimits: Sendable {
     public var headTimeout: Duration
     public var bodyTimeout: Duration
     public var perAddress: Int
+    public var total: Int
     /// Addresses the per-address cap does not apply to: the site's reverse proxies, which
     /// carry every station's connections.
     public var exempt: Set<String>
 
     public init(
         idleTimeout: Duration = .seconds(30), headTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
-        perAddress: Int = 64, exempt: Set<String> = []
+        perAddress: Int = 64, total: Int = 1024, exempt: Set<String> = []
     ) {
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
         self.bodyTimeout = bodyTimeout
         self.perAddress = perAddress
+        self.total = total
         self.exempt = exempt
     }
 }
@@ -43,31 +48,55 @@ public struct ConnectionLimits: Sendable {
 /// Counts open connections per remote address.
 final class ConnectionCounter: Sendable {
     let perAddress: Int
+    let total: Int
     let exempt: Set<String>
-    private let open = Mutex<[String: Int]>([:])
+    private let open = Mutex<(all: Int, byClient: [String: Int])>((0, [:]))
 
-    init(perAddress: Int, exempt: Set<String> = []) {
+    init(perAddress: Int, total: Int = .max, exempt: Set<String> = []) {
         self.perAddress = perAddress
+        self.total = total
         self.exempt = exempt
     }
 
-    /// Counts a connection from `address`; false when it would be over the limit (and is not counted).
-    func admit(_ address: String) -> Bool {
-        if exempt.contains(address) { return true }
+    /// Counts a connection from `address`; false when it would be over a limit (and is not
+    /// counted). Exempt addresses (the site's proxies) count toward the total only.
+    func admit(_ address: SocketAddress?) -> Bool {
+        let client = Self.client(address)
+        let isExempt = exempt.contains(address?.ipAddress ?? "")
         return open.withLock { table in
-            let n = table[address, default: 0]
-            guard n < perAddress else { return false }
-            table[address] = n + 1
+            guard table.all < total else { return false }
+            if !isExempt {
+                let n = table.byClient[client, default: 0]
+                guard n < perAddress else { return false }
+                table.byClient[client] = n + 1
+            }
+            table.all += 1
             return true
         }
     }
 
-    func release(_ address: String) {
-        if exempt.contains(address) { return }
+    func release(_ address: SocketAddress?) {
+        let client = Self.client(address)
+        let isExempt = exempt.contains(address?.ipAddress ?? "")
         open.withLock { table in
-            let n = table[address, default: 0] - 1
-            table[address] = n > 0 ? n : nil
+            table.all -= 1
+            if !isExempt {
+                let n = table.byClient[client, default: 0] - 1
+                table.byClient[client] = n > 0 ? n : nil
+            }
         }
+    }
+
+    /// Whom a connection counts against: an IPv4 address, or an IPv6 address's /64 (one
+    /// host is routinely given a whole /64, so counting single addresses caps nothing).
+    static func client(_ address: SocketAddress?) -> String {
+        guard case let .v6(v6)? = address else { return address?.ipAddress ?? "unknown" }
+        let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        // An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as that IPv4 address.
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12..<16].map(String.init).joined(separator: ".")
+        }
+        return bytes[0..<8].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
     }
 }
 
@@ -118,8 +147,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase = Phase.idle
     private var lastActivity = NIODeadline.now()
     private var headDeadline: NIODeadline?
-    /// While in `.request`: bytes from the client after this are a body sent too slowly.
+    /// While in `.request` with body bytes still to come: when they must all have come.
     private var bodyDeadline: NIODeadline?
+    /// The request head so far (its first `headKept` bytes), for its Content-Length.
+    private var head: [UInt8] = []
+    private static let headKept = 16 * 1024
+    /// Body bytes still to come; nil when the head named no length (a chunked body: the
+    /// deadline then holds until the response begins).
+    private var bodyLeft: Int?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private static let endOfHead: [UInt8] = [13, 10, 13, 10]
@@ -130,7 +165,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let address = context.channel.remoteAddress
         guard counter.admit(address) else {
             context.close(promise: nil)
             return
@@ -153,7 +188,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let bytes = unwrapInboundIn(data)
+        let inBody: Bool
+        if case .request = phase { inBody = true } else { inBody = false }
+        var seen = 0
         for byte in bytes.readableBytesView {
+            seen += 1
+            if case .head = phase, head.count < Self.headKept { head.append(byte) }
             switch phase {
             case .idle:
                 phase = .head(matched: byte == 13 ? 1 : 0)
@@ -168,7 +208,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 if next == Self.endOfHead.count {
                     phase = .request
                     headDeadline = nil
-                    bodyDeadline = .now() + TimeAmount(limits.bodyTimeout)
+                    bodyLeft = Self.bodyLength(head)
+                    head = []
+                    bodyDeadline = bodyLeft == 0 ? nil : .now() + TimeAmount(limits.bodyTimeout)
+                    if let bodyDeadline, let timerDeadline, bodyDeadline < timerDeadline {
+                        timer?.cancel()
+                        schedule(context)
+                    }
                 } else {
                     phase = .head(matched: next)
                 }
@@ -178,7 +224,31 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             if case .request = phase { break }
             if case .upgraded = phase { break }
         }
+        if case .request = phase, let left = bodyLeft, bodyDeadline != nil {
+            // The whole read once in the body; what followed the head in the read that ended it.
+            let body = inBody ? bytes.readableBytes : bytes.readableBytes - seen
+            bodyLeft = max(0, left - body)
+            if bodyLeft == 0 { bodyDeadline = nil }
+        }
         context.fireChannelRead(data)
+    }
+
+    /// The Content-Length a request head names: 0 when it names none and no chunked body,
+    /// nil for a chunked body (or a length that is not a number: Hummingbird refuses it).
+    static func bodyLength(_ head: [UInt8]) -> Int? {
+        let text = String(decoding: head, as: UTF8.self).lowercased()
+        var length = 0
+        for line in text.split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if name == "transfer-encoding" { return nil }
+            if name == "content-length" {
+                guard let n = Int(value), n >= 0 else { return nil }
+                length = n
+            }
+        }
+        return length
     }
 
     /// A refused WebSocket handshake's answer, told by the route (`HandshakeRefusal`): it
@@ -219,16 +289,23 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 // The response has begun: the next bytes from the client are a new request.
                 phase = .idle
             }
+            bodyDeadline = nil
+            bodyLeft = nil
         }
         context.write(data, promise: promise)
     }
 
     private func schedule(_ context: ChannelHandlerContext) {
         let idle = lastActivity + TimeAmount(limits.idleTimeout)
-        let deadline = headDeadline.map { min($0, idle) } ?? idle
+        let deadline = [headDeadline, bodyDeadline].compactMap { $0 }.reduce(idle, min)
         timerDeadline = deadline
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             let now = NIODeadline.now()
+            if case .request = phase, let bodyDeadline, now >= bodyDeadline {
+                // The head promised a body that has not all come: nothing can answer it.
+                context.close(promise: nil)
+                return
+            }
             switch phase {
             case .request, .upgraded:
                 // The server is working on a request, or a WebSocket is open: not idle.

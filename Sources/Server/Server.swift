@@ -143,7 +143,7 @@ public struct VigilServer {
         limits: ConnectionLimits = ConnectionLimits(),
         logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) async throws {
-        let counter = ConnectionCounter(perAddress: limits.perAddress, exempt: limits.exempt)
+        let counter = ConnectionCounter(perAddress: limits.perAddress, total: limits.total, exempt: limits.exempt)
         let webSocketResponder = webSocketRouter.buildResponder()
         let tlsConfiguration = try tls.map { tls in
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }

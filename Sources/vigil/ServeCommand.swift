@@ -224,7 +224,7 @@ struct CentreRunner {
                     CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
                     WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)
                 ],
-                limits: ConnectionLimits(exempt: Set(settings.trustedProxies)),
+                limits: ConnectionLimits(total: httpConnectionBudget(logger: logger), exempt: Set(settings.trustedProxies)),
                 logger: logger,
                 onRunning: { actualPort in
                     let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
@@ -309,4 +309,28 @@ struct CheckpointService: Service {
             await audit.issueCheckpoints(every: every)
         }
     }
+}
+
+/// Raises the process's open-file limit to what the system allows and returns how many
+/// HTTP connections the server may hold: at most 1024, and never more than half the
+/// descriptors, so connections from the network cannot take those that cameras, sample
+/// files and the catalog need.
+func httpConnectionBudget(logger: Logger) -> Int {
+    var limit = rlimit()
+    #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+        let resource = RLIMIT_NOFILE
+    #endif
+    guard getrlimit(resource, &limit) == 0 else { return 256 }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(resource, &raised) == 0 { limit = raised }
+    }
+    let budget = Int(min(limit.rlim_cur / 2, 1024))
+    if budget < 256 {
+        logger.warning("only \(limit.rlim_cur) open files are allowed: at most \(budget) HTTP connections (raise LimitNOFILE)")
+    }
+    return budget
 }

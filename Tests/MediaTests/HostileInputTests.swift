@@ -26,21 +26,22 @@ import Testing
     }
 
     /// A High-profile SPS whose first scaling list starts with `delta`.
-    static func sps(scalingDelta delta: Int64) -> [UInt8] {
+    static func sps(scalingDelta delta: Int64, chroma: UInt64 = 1, lumaDepthLess8: UInt64 = 0, chromaDepthLess8: UInt64 = 0) -> [UInt8] {
         var b = Bits()
         b.put(100, 8)
         b.put(0, 8)
         b.put(40, 8) // profile, constraints, level
         b.ue(0)
-        b.ue(1)
-        b.ue(0)
-        b.ue(0) // id, chroma 4:2:0, bit depths
+        b.ue(chroma)
+        if chroma == 3 { b.put(0, 1) } // separate_colour_plane_flag
+        b.ue(lumaDepthLess8)
+        b.ue(chromaDepthLess8) // id, chroma format (4:2:0 unless told), bit depths
         b.put(0, 1)
         b.put(1, 1)
         b.put(1, 1) // bypass, scaling matrix present, list 0 present
         b.se(delta)
         for _ in 0..<15 { b.se(0) }
-        for _ in 0..<7 { b.put(0, 1) } // lists 1-7 absent
+        for _ in 0..<(chroma == 3 ? 11 : 7) { b.put(0, 1) } // the other lists absent
         b.ue(0)
         b.ue(0)
         b.ue(0)
@@ -60,6 +61,18 @@ import Testing
         #expect(try H264.SPS(nal: Self.sps(scalingDelta: 5)).width == 1920)
         for delta in [Int64(Int32.max), Int64(Int32.min) + 1, 128, -129] {
             #expect(throws: MediaError.self, "delta_scale \(delta)") { try H264.SPS(nal: Self.sps(scalingDelta: delta)) }
+        }
+    }
+
+    @Test func aChromaFormatOrBitDepthOutsideTheStandardsRangeIsAnError() throws {
+        let fine = try H264.SPS(nal: Self.sps(scalingDelta: 0, chroma: 3, lumaDepthLess8: 6, chromaDepthLess8: 6))
+        #expect(fine.chromaFormatIDC == 3 && fine.bitDepthLumaMinus8 == 6)
+        for (chroma, luma, chromaDepth) in [(4, 0, 0), (UInt64(UInt32.max) - 1, 0, 0), (1, 7, 0), (1, 0, 7), (1, 1 << 20, 0)]
+            as [(UInt64, UInt64, UInt64)]
+        {
+            #expect(throws: MediaError.self, "chroma \(chroma), depths \(luma), \(chromaDepth)") {
+                try H264.SPS(nal: Self.sps(scalingDelta: 0, chroma: chroma, lumaDepthLess8: luma, chromaDepthLess8: chromaDepth))
+            }
         }
     }
 

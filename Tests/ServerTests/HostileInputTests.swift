@@ -3,6 +3,7 @@ import Audit
 import Base
 import Catalog
 import Foundation
+import NIOCore
 import Recording
 import TestSupport
 import Testing
@@ -129,6 +130,45 @@ final class RawConnection: Sendable {
             let reply = try await h.request("GET", "/api/openapi.json", session: try await h.signIn(.operator))
             #expect(reply.status == 200)
         }
+    }
+
+    /// A head that promises a body which never comes all the way is closed at the body
+    /// limit, before anyone has signed in; a body that does come is answered, and so is a
+    /// request whose body comes in pieces within the limit.
+    @Test func aBodyThatStopsShortIsClosedAtTheBodyLimit() async throws {
+        try await ServerHarness.with(limits: ConnectionLimits(idleTimeout: .seconds(30), bodyTimeout: .seconds(1))) { h in
+            let port = try #require(Int(h.base.split(separator: ":").last!))
+            let short = try RawConnection(port: port)
+            short.send("POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            let closedAfter = short.secondsUntilClosed(limit: 10)
+            #expect(closedAfter != nil, "a sign-in whose body stopped short was held open")
+            // In pieces, within the limit: answered (401: no such user), not cut.
+            let body = #"{"username":"nobody","password":"wrong"}"#
+            let pieces = try RawConnection(port: port)
+            pieces.send(
+                "POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            )
+            try await Task.sleep(for: .milliseconds(300))
+            pieces.send(String(body.prefix(10)))
+            try await Task.sleep(for: .milliseconds(300))
+            pieces.send(String(body.dropFirst(10)))
+            let reply = String(decoding: await pieces.received(limit: 5) { $0.count >= 12 }, as: UTF8.self)
+            #expect(reply.hasPrefix("HTTP/1.1 401"), "\(reply.prefix(80))")
+        }
+    }
+
+    @Test func anIPv6ClientCountsByItsSlash64() throws {
+        func v6(_ text: String) throws -> SocketAddress { try SocketAddress(ipAddress: text, port: 1) }
+        #expect(try ConnectionCounter.client(v6("2001:db8:1:2::1")) == ConnectionCounter.client(v6("2001:db8:1:2:ffff::9")))
+        #expect(try ConnectionCounter.client(v6("2001:db8:1:2::1")) != ConnectionCounter.client(v6("2001:db8:1:3::1")))
+        #expect(try ConnectionCounter.client(v6("::ffff:10.0.0.7")) == "10.0.0.7")
+        #expect(try ConnectionCounter.client(SocketAddress(ipAddress: "10.0.0.7", port: 1)) == "10.0.0.7")
+        let counter = ConnectionCounter(perAddress: 2, total: 3)
+        let a = try? v6("2001:db8::1"), b = try? v6("2001:db8::2"), c = try? v6("2001:db9::1"), d = try? v6("2001:dba::1")
+        #expect(counter.admit(a) && counter.admit(b) && !counter.admit(a))
+        #expect(counter.admit(c) && !counter.admit(d))
+        counter.release(a)
+        #expect(counter.admit(d))
     }
 
     /// A cross-site HTML form can post urlencoded, multipart or text/plain, never JSON:
