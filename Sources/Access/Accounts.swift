@@ -260,42 +260,73 @@ public actor Accounts {
     /// account is locked for `firstLockSeconds`, doubling with each further failure. Each
     /// address may fail `attemptsPerAddress` times a window; then it is refused before any
     /// bcrypt runs. An attempt counts against its address from the moment it is admitted
-    /// (a success takes it back), and an account has one password check under way at a
-    /// time (another is refused as busy): so guesses sent in parallel, from one address or
-    /// many, cannot pass the limits while the first ones are still being checked. The
-    /// user's row is never written back whole: bcrypt takes a quarter second, in which an
-    /// administrator may disable the account or reset its password.
+    /// (one that spends no guess takes it back), and the attempts naming one user are
+    /// checked one at a time, the user's row read once the check is theirs: so guesses sent
+    /// in parallel, from one address or many, get no more checks than guesses sent one
+    /// after another. A name that is no one's is queued the same way, so the wait says
+    /// nothing about whether the account exists. The user's row is never written back
+    /// whole: bcrypt takes a quarter second, in which an administrator may disable the
+    /// account or reset its password.
     public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
         let now = clock.nowMicros()
-        try limiter.admit(address, now: now)
+        let admission = try limiter.admit(address, now: now)
         do {
             let issued = try await checkedSignIn(name: name, password: password, address: address, userAgent: userAgent, now: now)
-            limiter.succeeded(address, admittedAt: now)
+            limiter.takeBack(admission)
             return issued
         } catch let error as VigilError {
-            // Refused unchecked because the server was busy: not a guess spent.
-            if case .busy = error.code { limiter.succeeded(address, admittedAt: now) }
+            switch error.code {
+            case .busy, .locked: limiter.takeBack(admission) // refused before a password was checked: no guess spent
+            default: break
+            }
             throw error
         }
     }
 
-    /// Accounts whose password is being checked now.
-    private var checking: Set<Int64> = []
+    /// Attempts waiting for the one under way on a name, in order. A name with an entry
+    /// has a check under way.
+    private var checks: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// Attempts that may wait behind the one under way on a name; past that, busy.
+    static let waitingPerName = 4
+
+    /// Makes this attempt the one under way on `name`, waiting for those before it.
+    private func beginCheck(_ name: String) async throws {
+        guard var waiting = checks[name] else {
+            checks[name] = []
+            return
+        }
+        guard waiting.count < Self.waitingPerName else {
+            // The same refusal as a full password checker's: it says nothing of the name.
+            throw VigilError(.busy(retryAfterSeconds: 1), PasswordHasher.busyMessage)
+        }
+        await withCheckedContinuation { continuation in
+            waiting.append(continuation)
+            checks[name] = waiting
+        }
+    }
+
+    /// Hands `name` to the next attempt waiting on it, if any.
+    private func endCheck(_ name: String) {
+        guard var waiting = checks[name] else { return }
+        guard !waiting.isEmpty else {
+            checks[name] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        checks[name] = waiting
+        next.resume()
+    }
 
     private func checkedSignIn(name: String, password: String, address: String, userAgent: String, now: Int64) async throws -> IssuedSession
     {
         // Names are stored in NFC (validate(name:)): look up the same spelling.
-        guard let user = try await catalog.user(named: name.precomposedStringWithCanonicalMapping) else {
+        let name = name.precomposedStringWithCanonicalMapping
+        try await beginCheck(name)
+        defer { endCheck(name) }
+        guard let user = try await catalog.user(named: name) else {
             _ = try await verify(password, hash: decoyHash)
             throw VigilError(.unauthenticated, "unknown user or wrong password")
         }
-        guard checking.insert(user.id).inserted else {
-            throw VigilError(.busy(retryAfterSeconds: 1), "a sign-in to this account is already being checked; try again in a moment")
-        }
-        defer { checking.remove(user.id) }
-        // Read again now that this is the account's only check: one that failed just
-        // before may have locked it.
-        guard let user = try await catalog.user(id: user.id) else { throw VigilError(.unauthenticated, "unknown user or wrong password") }
         if user.lockedUntilMicros > now {
             let seconds = user.lockedUntilMicros.subtractingReportingOverflow(now).partialValue / 1_000_000 + 1
             throw VigilError(

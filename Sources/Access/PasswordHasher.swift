@@ -26,6 +26,8 @@ public final class PasswordHasher: Sendable {
         self.maxWaiting = threads + maxWaiting
     }
 
+    static let busyMessage = "too many sign-ins are being checked at once; try again in a moment"
+
     public func hash(_ password: String, cost: UInt8) async throws -> String {
         try await run { Bcrypt.hash(password, cost: cost) }
     }
@@ -40,9 +42,7 @@ public final class PasswordHasher: Sendable {
             n += 1
             return true
         }
-        guard admitted else {
-            throw VigilError(.busy(retryAfterSeconds: 1), "too many sign-ins are being checked at once; try again in a moment")
-        }
+        guard admitted else { throw VigilError(.busy(retryAfterSeconds: 1), Self.busyMessage) }
         defer { inFlight.withLock { $0 -= 1 } }
         let hook = beforeEach.withLock { $0 }
         return try await pool.runIfActive {
@@ -107,36 +107,45 @@ public final class AttemptLimiter: Sendable {
     /// used up its failures. An admitted attempt is counted as a failure at once, before its
     /// password is checked: attempts in flight together use up the limit as surely as
     /// failed ones, so parallel guesses cannot slip past it while bcrypt runs. A sign-in
-    /// that succeeds takes its count back with `succeeded`.
-    public func admit(_ address: String, now: Int64) throws {
-        let refused: (slot: String, retry: Int64)? = failures.withLock { table in
+    /// that spends no guess takes its count back with `takeBack`.
+    @discardableResult
+    public func admit(_ address: String, now: Int64) throws -> Admission {
+        let (refused, admission): ((slot: String, retry: Int64)?, Admission) = failures.withLock { table in
             let keys = keys(for: address, in: table)
             for (key, limit) in keys {
                 let recent = table[key, default: []].filter { now - $0 < windowMicros }
                 table[key] = recent.isEmpty ? nil : recent
-                if recent.count >= limit { return (key, (recent[recent.count - limit] + windowMicros - now + 999_999) / 1_000_000) }
+                if recent.count >= limit {
+                    return ((key, (recent[recent.count - limit] + windowMicros - now + 999_999) / 1_000_000), Admission(keys: [], at: now))
+                }
             }
             count(now, in: &table, keys: keys)
-            return nil
+            return (nil, Admission(keys: keys.map(\.key), at: now))
         }
-        if let refused {
-            let seconds = Int(max(1, refused.retry))
-            let source =
-                refused.slot == Self.overflowSlot
-                ? "from addresses beyond those the server tracks"
-                : refused.slot.hasSuffix("/64") ? "from this network (\(refused.slot))" : "from this address"
-            throw VigilError(
-                .rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
-                "too many failed sign-ins \(source); try again in \(seconds) s")
-        }
+        guard let refused else { return admission }
+        let seconds = Int(max(1, refused.retry))
+        let source =
+            refused.slot == Self.overflowSlot
+            ? "from addresses beyond those the server tracks"
+            : refused.slot.hasSuffix("/64") ? "from this network (\(refused.slot))" : "from this address"
+        throw VigilError(
+            .rateLimited(retryAfterSeconds: seconds, slot: refused.slot),
+            "too many failed sign-ins \(source); try again in \(seconds) s")
     }
 
-    /// Takes back the count of an attempt admitted at `admittedAt` that succeeded (or was
-    /// never checked because the server was busy).
-    public func succeeded(_ address: String, admittedAt: Int64) {
+    /// An admitted attempt: the slots it was counted in, and when.
+    public struct Admission: Sendable {
+        let keys: [String]
+        let at: Int64
+    }
+
+    /// Takes back the count of an admitted attempt that did not spend a guess: it
+    /// succeeded, or was refused before its password was checked (a busy server, a
+    /// locked account).
+    public func takeBack(_ admission: Admission) {
         failures.withLock { table in
-            for (key, _) in keys(for: address, in: table) {
-                guard var times = table[key], let i = times.lastIndex(of: admittedAt) else { continue }
+            for key in admission.keys {
+                guard var times = table[key], let i = times.lastIndex(of: admission.at) else { continue }
                 times.remove(at: i)
                 table[key] = times.isEmpty ? nil : times
             }

@@ -38,7 +38,9 @@ public enum H264 {
             bitDepthLumaMinus8 = 0
             bitDepthChromaMinus8 = 0
             var separateColourPlane = false
-            if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].contains(profileIDC) {
+            // 144 is the High 4:4:4 profile of the 2005 edition (since withdrawn), which has
+            // these fields too; the avcC record carries them for it.
+            if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135, 144].contains(profileIDC) {
                 chromaFormatIDC = try r.ue()
                 // §7.4.2.1.1: chroma_format_idc is 0...3 and each bit depth less 8 is 0...6;
                 // the avcC record has two and three bits for them, so a larger value would
@@ -79,6 +81,12 @@ public enum H264 {
             let widthInMBs = Int(try r.ue()) + 1
             let heightInMapUnits = Int(try r.ue()) + 1
             let frameMBsOnly = Int(try r.bit())
+            // The coded picture, before cropping: cropping cannot make an enormous one
+            // plausible (the cropped size is checked below).
+            let codedWidth = widthInMBs * 16, codedHeight = (2 - frameMBsOnly) * heightInMapUnits * 16
+            guard codedWidth <= 16384, codedHeight <= 16384 else {
+                throw MediaError.invalid(what: "H.264 SPS", detail: "implausible coded picture size \(codedWidth)x\(codedHeight)")
+            }
             if frameMBsOnly == 0 { _ = try r.bit() }
             _ = try r.bit() // direct_8x8_inference_flag
             var crop = (left: 0, right: 0, top: 0, bottom: 0)
@@ -90,8 +98,8 @@ public enum H264 {
             let subHeightC = chroma == 1 ? 2 : 1
             let cropUnitX = chroma == 0 ? 1 : subWidthC
             let cropUnitY = (chroma == 0 ? 1 : subHeightC) * (2 - frameMBsOnly)
-            width = widthInMBs * 16 - cropUnitX * (crop.left + crop.right)
-            height = (2 - frameMBsOnly) * heightInMapUnits * 16 - cropUnitY * (crop.top + crop.bottom)
+            width = codedWidth - cropUnitX * (crop.left + crop.right)
+            height = codedHeight - cropUnitY * (crop.top + crop.bottom)
             guard width > 0, height > 0, width <= 16384, height <= 16384 else {
                 throw MediaError.invalid(what: "H.264 SPS", detail: "implausible picture size \(width)x\(height)")
             }

@@ -66,6 +66,7 @@ public enum RTSPSession {
                         try ops.addHandler(SessionDecoder(policies: policies))
                         try ops.addHandler(ReadTimeoutHandler())
                         let session = SessionInboundHandler(eventLoop: channel.eventLoop)
+                        try ops.addHandler(SessionWatchdog(inbound: session.inbound))
                         try ops.addHandler(session)
                         return (channel, session.inbound)
                     }
@@ -122,7 +123,7 @@ struct Conversation {
     var session: SessionHeader?
     var earlyFrames: [DepacketizedFrame] = []
     var earlyBytes = 0
-    /// Set once a frame did not fit: later ones are dropped too, so what is kept has no hole.
+    /// Set once a frame did not fit: every early frame is dropped then, and later ones too.
     var earlyFull = false
     var lastRequest: String?
     var presentationURL: String?
@@ -174,19 +175,18 @@ struct Conversation {
         presentationURL = playURL
         // From here on the pipeline assembles frames (a camera may send RTP before its PLAY reply).
         let rtpChannel = channels.lowerBound
-        try await channel.eventLoop.submit { [channel] in
-            try channel.pipeline.syncOperations.handler(type: SessionDecoder.self).configure(track: track, rtpChannel: rtpChannel)
-        }.get()
+        try await onPipeline { ops in try ops.handler(type: SessionDecoder.self).configure(track: track, rtpChannel: rtpChannel) }
         let play = try await send(RTSPRequest(method: "PLAY", url: playURL, headers: RTSPHeaders([("Range", "npt=0.000-")])))
         if let info = play.headers["RTP-Info"] {
             _ = try RTPInfoEntry.parse(info, policy: endpoint.policies.rtpInfo)
         }
         try await onEvent(.playing(track))
-        if endpoint.readBatching != nil {
-            try await channel.eventLoop.submit { [channel] in
-                let ops = channel.pipeline.syncOperations
+        let batching = endpoint.readBatching != nil, frameTimeout = TimeAmount(endpoint.frameTimeout)
+        try await onPipeline { ops in
+            try ops.handler(type: SessionWatchdog.self).watchFrames(within: frameTimeout)
+            if batching {
                 try ops.handler(type: ReadBatchingHandler.self).start(context: try ops.context(handlerType: ReadBatchingHandler.self))
-            }.get()
+            }
         }
 
         let keepAliveInterval = Duration.seconds(max(1, (session?.timeout ?? 60) / 2))
@@ -197,17 +197,11 @@ struct Conversation {
         earlyBytes = 0
         if !early.isEmpty { try await onEvent(.frames(early)) }
         lastRequest = nil
-        // Silence is the read timeout's to catch; this catches a connection that keeps
-        // talking with no video in it. It is checked as each message arrives.
-        var lastFrame = clock.now
+        // Silence is the read timeout's to catch, a connection that talks with no video in
+        // it the watchdog's (`SessionWatchdog`).
         while true {
             guard let message = try await inbound.next() else {
                 throw RTSPError(.connection("camera closed the connection"))
-            }
-            if case .frames = message {
-                lastFrame = clock.now
-            } else if clock.now - lastFrame > endpoint.frameTimeout {
-                throw RTSPError(.timeout("no video frame for \(endpoint.frameTimeout) while the connection stayed open"))
             }
             switch message {
             case let .frames(frames):
@@ -242,6 +236,17 @@ struct Conversation {
         return requestURL
     }
 
+    /// Runs `body` on the connection's event loop with its pipeline. A connection closed
+    /// under us (its handlers gone) reports its cause, which the inbound stream holds.
+    func onPipeline(_ body: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) async throws {
+        do {
+            try await channel.eventLoop.submit { [channel] in try body(channel.pipeline.syncOperations) }.get()
+        } catch is ChannelPipelineError {
+            while try await inbound.next() != nil {}
+            throw RTSPError(.connection("camera closed the connection"), request: lastRequest)
+        }
+    }
+
     /// Writes a request with CSeq, Session and Authorization; does not wait for the reply.
     mutating func write(_ request: RTSPRequest) async throws {
         var r = request
@@ -265,6 +270,11 @@ struct Conversation {
     /// Sends a request and waits for its reply, answering one authentication challenge.
     mutating func send(_ request: RTSPRequest, allowFailure: Bool = false) async throws -> RTSPResponse {
         for attempt in 0..<2 {
+            // The reply's deadline is armed before the request leaves, so no reply can pass unseen.
+            let cseq = cseq + 1, summary = request.summary, timeout = TimeAmount(endpoint.replyTimeout)
+            try await onPipeline { ops in
+                try ops.handler(type: SessionWatchdog.self).expectReply(cseq: cseq, request: summary, within: timeout)
+            }
             try await write(request)
             let response = try await awaitResponse(cseq: cseq)
             try noteSession(response)
@@ -297,16 +307,17 @@ struct Conversation {
     }
 
     /// At most this many frames, and this many bytes of them, sent before the PLAY reply
-    /// are kept for the recording (about two seconds of a 4K camera); the rest are dropped.
+    /// are kept for the recording (about two seconds of a 4K camera). Past either, all of
+    /// them are dropped: what follows the reply would otherwise continue a stream with a
+    /// hole in it (frames whose references were dropped); the recording starts at the next
+    /// key frame instead.
     static let earlyFrameLimit = 256
     static let earlyByteLimit = 8 << 20
 
     /// Waits for the reply with this CSeq. Silence is the read timeout's to catch; a camera
-    /// that keeps sending other things (RTCP, a reply with another CSeq) is given
-    /// `replyTimeout`, checked as each message arrives.
+    /// that keeps sending other things (RTCP, a reply with another CSeq, a reply a byte at a
+    /// time) fails at the reply deadline the watchdog keeps (`SessionWatchdog`).
     mutating func awaitResponse(cseq expected: Int) async throws -> RTSPResponse {
-        let clock = ContinuousClock()
-        let deadline = clock.now + endpoint.replyTimeout
         while true {
             guard let message = try await inbound.next() else {
                 throw RTSPError(.connection("connection closed while waiting for a reply"), request: lastRequest)
@@ -317,10 +328,7 @@ struct Conversation {
             case let .frames(frames):
                 if endpoint.policies.earlyData == .keep { keepEarly(frames) }
             case .interleaved, .serverRequest:
-                break
-            }
-            if clock.now > deadline {
-                throw RTSPError(.timeout("no reply with CSeq \(expected) within \(endpoint.replyTimeout)"), request: lastRequest)
+                continue
             }
         }
     }
@@ -332,6 +340,8 @@ struct Conversation {
             let size = frame.frame.data.count
             guard !earlyFull, earlyFrames.count < Self.earlyFrameLimit, size <= Self.earlyByteLimit - earlyBytes else {
                 earlyFull = true
+                earlyFrames = []
+                earlyBytes = 0
                 return
             }
             earlyFrames.append(frame)

@@ -107,6 +107,9 @@ final class SessionInbound: Sendable {
         waiter?.resume(with: end.map { nil })
     }
 
+    /// Messages are waiting for the consumer: it, not the connection, is behind.
+    var hasBacklog: Bool { state.withLock { !$0.buffer.isEmpty } }
+
     /// From the handler: may the connection read now? If not, the read is remembered.
     fileprivate func mayRead() -> Bool {
         state.withLock { s in

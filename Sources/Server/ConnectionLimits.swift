@@ -15,9 +15,9 @@ import Synchronization
 ///   a byte at a time (slowloris) cannot hold a connection by trickling, and its body
 ///   within `bodyTimeout` of the head (the API takes small JSON bodies only): a request
 ///   whose body stops short is closed, not held while the server waits for the rest;
-/// - one address may hold at most `perAddress` connections at once (an IPv6 address
-///   counts by its /64, the block one client is given), and the server at most `total`,
-///   so a crowd of addresses cannot take the file descriptors recording needs.
+/// - one address may hold at most `perAddress` connections at once, and an IPv6 /64 (the
+///   block one host may be given) ten times that; the server at most `total`, so a crowd
+///   of addresses cannot take the file descriptors recording needs.
 ///
 /// Hummingbird's own idle handler cannot do this here: with the WebSocket upgrade channel
 /// it joins the pipeline only once a whole request head has arrived, so a silent or
@@ -61,42 +61,43 @@ final class ConnectionCounter: Sendable {
     /// Counts a connection from `address`; false when it would be over a limit (and is not
     /// counted). Exempt addresses (the site's proxies) count toward the total only.
     func admit(_ address: SocketAddress?) -> Bool {
-        let client = Self.client(address)
-        let isExempt = exempt.contains(address?.ipAddress ?? "")
+        let keys = exempt.contains(address?.ipAddress ?? "") ? [] : Self.clients(address, perAddress: perAddress)
         return open.withLock { table in
-            guard table.all < total else { return false }
-            if !isExempt {
-                let n = table.byClient[client, default: 0]
-                guard n < perAddress else { return false }
-                table.byClient[client] = n + 1
-            }
+            guard table.all < total, keys.allSatisfy({ table.byClient[$0.key, default: 0] < $0.limit }) else { return false }
+            for (key, _) in keys { table.byClient[key, default: 0] += 1 }
             table.all += 1
             return true
         }
     }
 
     func release(_ address: SocketAddress?) {
-        let client = Self.client(address)
-        let isExempt = exempt.contains(address?.ipAddress ?? "")
+        let keys = exempt.contains(address?.ipAddress ?? "") ? [] : Self.clients(address, perAddress: perAddress)
         open.withLock { table in
             table.all -= 1
-            if !isExempt {
-                let n = table.byClient[client, default: 0] - 1
-                table.byClient[client] = n > 0 ? n : nil
+            for (key, _) in keys {
+                let n = table.byClient[key, default: 0] - 1
+                table.byClient[key] = n > 0 ? n : nil
             }
         }
     }
 
-    /// Whom a connection counts against: an IPv4 address, or an IPv6 address's /64 (one
-    /// host is routinely given a whole /64, so counting single addresses caps nothing).
-    static func client(_ address: SocketAddress?) -> String {
-        guard case let .v6(v6)? = address else { return address?.ipAddress ?? "unknown" }
+    /// Whom a connection counts against, each with its limit: the address itself at
+    /// `perAddress`, and for IPv6 also its /64 at ten times that. One host may be given a
+    /// whole /64 (counting single addresses alone would cap nothing), while a control
+    /// room's stations share one /64 (counting the /64 alone at one station's limit would
+    /// starve them). An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as that
+    /// IPv4 address.
+    static func clients(_ address: SocketAddress?, perAddress: Int) -> [(key: String, limit: Int)] {
+        guard case let .v6(v6)? = address else { return [(address?.ipAddress ?? "unknown", perAddress)] }
         let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
-        // An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as that IPv4 address.
         if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return bytes[12..<16].map(String.init).joined(separator: ".")
+            return [(bytes[12..<16].map(String.init).joined(separator: "."), perAddress)]
         }
-        return bytes[0..<8].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+        let network =
+            stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            .joined(separator: ":") + "::/64"
+        let (tenfold, overflow) = perAddress.multipliedReportingOverflow(by: 10)
+        return [(address?.ipAddress ?? network, perAddress), (network, overflow ? .max : tenfold)]
     }
 }
 
@@ -208,7 +209,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 if next == Self.endOfHead.count {
                     phase = .request
                     headDeadline = nil
-                    bodyLeft = Self.bodyLength(head)
+                    // A head longer than what is kept may name its length past the cut:
+                    // then the length is unknown, and the deadline holds until the response.
+                    bodyLeft = head.count >= Self.headKept ? nil : Self.bodyLength(head)
                     head = []
                     bodyDeadline = bodyLeft == 0 ? nil : .now() + TimeAmount(limits.bodyTimeout)
                     if let bodyDeadline, let timerDeadline, bodyDeadline < timerDeadline {

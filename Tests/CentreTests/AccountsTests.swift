@@ -20,7 +20,7 @@ import Testing
 
     /// What one sign-in ended in, retrying while the server says it is busy.
     static func outcome(_ accounts: Accounts, name: String, password: String, address: String) async -> String {
-        while true {
+        for _ in 0..<2000 {
             do {
                 _ = try await accounts.signIn(name: name, password: password, address: address, userAgent: "t")
                 return "signed in"
@@ -34,6 +34,7 @@ import Testing
                 }
             } catch { return "\(error)" }
         }
+        return "busy for ten seconds"
     }
 
     /// Guesses sent all at once, from as many addresses, get no more password checks than
@@ -54,6 +55,32 @@ import Testing
             #expect(outcomes.filter { $0 == "locked" }.count == 20 - policy.failuresBeforeLock, "\(outcomes.sorted())")
             #expect(try await catalog.user(id: user.id)?.failedSignIns == policy.failuresBeforeLock)
             #expect(await Self.outcome(accounts, name: "jan", password: "correct horse battery", address: "10.0.0.99") == "locked")
+        }
+    }
+
+    /// Attempts on one name wait their turn, whether or not the name is an account's: a
+    /// refusal or a wait that only accounts got would tell which names exist.
+    @Test func parallelAttemptsOnANameSayNothingOfWhetherItExists() async throws {
+        try await TestSupport.withCatalog("accounts-oracle") { _, catalog in
+            var policy = Self.policy()
+            policy.attemptsPerAddress = 1000
+            let accounts = Accounts(catalog: catalog, policy: policy, hasher: PasswordHasher(threads: 2, maxWaiting: 100))
+            _ = try await accounts.addUser(name: "jan", role: .operator, password: "correct horse battery")
+            for name in ["jan", "nobody"] {
+                let outcomes = await withTaskGroup(of: String.self) { group in
+                    for i in 0..<3 {
+                        group.addTask {
+                            do {
+                                _ = try await accounts.signIn(
+                                    name: name, password: "wrong \(i) xxxxxxxx", address: "10.0.1.\(i)", userAgent: "t")
+                                return "signed in"
+                            } catch let error as VigilError { return "\(error.code)" } catch { return "\(error)" }
+                        }
+                    }
+                    return await group.reduce(into: [String]()) { $0.append($1) }
+                }
+                #expect(outcomes == Array(repeating: "\(ErrorCode.unauthenticated)", count: 3), "\(name): \(outcomes)")
+            }
         }
     }
 

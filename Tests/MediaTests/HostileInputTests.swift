@@ -26,9 +26,12 @@ import Testing
     }
 
     /// A High-profile SPS whose first scaling list starts with `delta`.
-    static func sps(scalingDelta delta: Int64, chroma: UInt64 = 1, lumaDepthLess8: UInt64 = 0, chromaDepthLess8: UInt64 = 0) -> [UInt8] {
+    static func sps(
+        scalingDelta delta: Int64, profile: UInt64 = 100, chroma: UInt64 = 1, lumaDepthLess8: UInt64 = 0, chromaDepthLess8: UInt64 = 0,
+        widthInMBsLess1: UInt64 = 119, cropRight: UInt64? = nil
+    ) -> [UInt8] {
         var b = Bits()
-        b.put(100, 8)
+        b.put(profile, 8)
         b.put(0, 8)
         b.put(40, 8) // profile, constraints, level
         b.ue(0)
@@ -47,12 +50,20 @@ import Testing
         b.ue(0)
         b.ue(1)
         b.put(0, 1) // frame num, poc type 0, poc lsb, refs, gaps
-        b.ue(119)
+        b.ue(widthInMBsLess1)
         b.ue(67)
         b.put(1, 1)
-        b.put(1, 1)
-        b.put(0, 1)
-        b.put(0, 1) // 1920x1088, frame mbs only, no crop, no vui
+        b.put(1, 1) // 1920x1088 unless told, frame mbs only, direct 8x8
+        if let cropRight {
+            b.put(1, 1)
+            b.ue(0)
+            b.ue(cropRight)
+            b.ue(0)
+            b.ue(0)
+        } else {
+            b.put(0, 1)
+        }
+        b.put(0, 1) // no vui
         b.put(1, 1) // rbsp stop bit
         return [0x67] + b.bytes
     }
@@ -74,6 +85,21 @@ import Testing
                 try H264.SPS(nal: Self.sps(scalingDelta: 0, chroma: chroma, lumaDepthLess8: luma, chromaDepthLess8: chromaDepth))
             }
         }
+    }
+
+    @Test func anEnormousCodedPictureCroppedToAPlausibleSizeIsAnError() throws {
+        // 100 001 macroblocks wide, cropped back to 1920 (the crop unit is 2 in 4:2:0).
+        let cropped = try H264.SPS(nal: Self.sps(scalingDelta: 0, widthInMBsLess1: 119, cropRight: 0))
+        #expect(cropped.width == 1920)
+        let coded = 100_001 * 16
+        #expect(throws: MediaError.self) {
+            try H264.SPS(nal: Self.sps(scalingDelta: 0, widthInMBsLess1: 100_000, cropRight: UInt64((coded - 1920) / 2)))
+        }
+    }
+
+    @Test func theWithdrawnHigh444ProfileIsReadWithItsChromaFields() throws {
+        let sps = try H264.SPS(nal: Self.sps(scalingDelta: 0, profile: 144, chroma: 3, lumaDepthLess8: 2, chromaDepthLess8: 2))
+        #expect(sps.chromaFormatIDC == 3 && sps.bitDepthLumaMinus8 == 2 && sps.width == 1920)
     }
 
     @Test func aParameterSetOver64KiBIsAnErrorNotATruncatedLength() throws {

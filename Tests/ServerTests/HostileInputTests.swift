@@ -97,7 +97,8 @@ final class RawConnection: Sendable {
     }
 
     @Test func silentAndHalfSentConnectionsAreClosedAndOneAddressIsCapped() async throws {
-        try await ServerHarness.with(limits: ConnectionLimits(idleTimeout: .seconds(4), headTimeout: .seconds(1), perAddress: 4)) { h in
+        try await ServerHarness.with(.socket, limits: ConnectionLimits(idleTimeout: .seconds(4), headTimeout: .seconds(1), perAddress: 4)) {
+            h in
             let port = try #require(Int(h.base.split(separator: ":").last!))
             let silent = try RawConnection(port: port)
             let halfSent = try RawConnection(port: port)
@@ -136,12 +137,18 @@ final class RawConnection: Sendable {
     /// limit, before anyone has signed in; a body that does come is answered, and so is a
     /// request whose body comes in pieces within the limit.
     @Test func aBodyThatStopsShortIsClosedAtTheBodyLimit() async throws {
-        try await ServerHarness.with(limits: ConnectionLimits(idleTimeout: .seconds(30), bodyTimeout: .seconds(1))) { h in
+        try await ServerHarness.with(.socket, limits: ConnectionLimits(idleTimeout: .seconds(30), bodyTimeout: .seconds(3))) { h in
             let port = try #require(Int(h.base.split(separator: ":").last!))
             let short = try RawConnection(port: port)
             short.send("POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
             let closedAfter = short.secondsUntilClosed(limit: 10)
             #expect(closedAfter != nil, "a sign-in whose body stopped short was held open")
+            // The same behind a head longer than the guard keeps: its length is past the cut.
+            let padded = try RawConnection(port: port)
+            padded.send(
+                "POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: \(String(repeating: "a", count: 20_000))\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            #expect(padded.secondsUntilClosed(limit: 10) != nil, "a long head's short body was held open")
             // In pieces, within the limit: answered (401: no such user), not cut.
             let body = #"{"username":"nobody","password":"wrong"}"#
             let pieces = try RawConnection(port: port)
@@ -157,18 +164,27 @@ final class RawConnection: Sendable {
         }
     }
 
-    @Test func anIPv6ClientCountsByItsSlash64() throws {
+    @Test func anIPv6ClientCountsAloneAndWithItsSlash64() throws {
         func v6(_ text: String) throws -> SocketAddress { try SocketAddress(ipAddress: text, port: 1) }
-        #expect(try ConnectionCounter.client(v6("2001:db8:1:2::1")) == ConnectionCounter.client(v6("2001:db8:1:2:ffff::9")))
-        #expect(try ConnectionCounter.client(v6("2001:db8:1:2::1")) != ConnectionCounter.client(v6("2001:db8:1:3::1")))
-        #expect(try ConnectionCounter.client(v6("::ffff:10.0.0.7")) == "10.0.0.7")
-        #expect(try ConnectionCounter.client(SocketAddress(ipAddress: "10.0.0.7", port: 1)) == "10.0.0.7")
-        let counter = ConnectionCounter(perAddress: 2, total: 3)
-        let a = try? v6("2001:db8::1"), b = try? v6("2001:db8::2"), c = try? v6("2001:db9::1"), d = try? v6("2001:dba::1")
-        #expect(counter.admit(a) && counter.admit(b) && !counter.admit(a))
-        #expect(counter.admit(c) && !counter.admit(d))
+        func keys(_ address: SocketAddress) -> [String] { ConnectionCounter.clients(address, perAddress: 2).map(\.key) }
+        #expect(try keys(v6("2001:db8:1:2::1")) == ["2001:db8:1:2::1", "2001:db8:1:2::/64"])
+        #expect(try keys(v6("2001:db8:1:2::1")).last == keys(v6("2001:db8:1:2:ffff::9")).last)
+        #expect(try keys(v6("2001:db8:1:2::1")).last != keys(v6("2001:db8:1:3::1")).last)
+        #expect(try keys(v6("::ffff:10.0.0.7")) == ["10.0.0.7"])
+        #expect(try keys(SocketAddress(ipAddress: "10.0.0.7", port: 1)) == ["10.0.0.7"])
+        // Two per address, twenty per /64, 25 in all.
+        let counter = ConnectionCounter(perAddress: 2, total: 25)
+        let a = try v6("2001:db8::1")
+        #expect(counter.admit(a) && counter.admit(a) && !counter.admit(a), "one address past its two")
+        for host in 2...10 {
+            let neighbour = try v6("2001:db8::\(host)")
+            #expect(counter.admit(neighbour) && counter.admit(neighbour), "a neighbour on the /64 refused before the /64's twenty")
+        }
+        #expect(!counter.admit(try v6("2001:db8::99")), "the /64 past its twenty")
+        for host in 1...5 { #expect(counter.admit(try v6("2001:db9::\(host)"))) }
+        #expect(!counter.admit(try v6("2001:dba::1")), "past the total")
         counter.release(a)
-        #expect(counter.admit(d))
+        #expect(counter.admit(try v6("2001:dba::1")))
     }
 
     /// A cross-site HTML form can post urlencoded, multipart or text/plain, never JSON:
@@ -284,7 +300,7 @@ final class RawConnection: Sendable {
             ([], "203.0.113.7", "127.0.0.1")
         ]
         for (trusted, forwarded, expected) in cases {
-            try await ServerHarness.with(configure: { $0.trustedProxies = trusted }) { h in
+            try await ServerHarness.with(.socket, configure: { $0.trustedProxies = trusted }) { h in
                 _ = try await h.request(
                     "POST", "/api/session", json: ["username": "nobody", "password": "wrong password 1"],
                     headers: ["X-Forwarded-For": forwarded])
@@ -314,7 +330,7 @@ final class RawConnection: Sendable {
     /// of a kind is an entry and the repeats are counted into one summary entry, written
     /// when its minute ends or at the next checkpoint, whichever comes first.
     @Test func repeatedRefusalsAreSummarisedNotEachLogged() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(.socket) { h in // the summary names the peer's address
             // One instant for the whole test, so a slow machine cannot end the minute early.
             let instant = WallClock.system.nowMicros()
             await h.env.audit.setRepeatClock { instant }
@@ -347,7 +363,7 @@ final class RawConnection: Sendable {
     }
 
     @Test func signInTakesJSONOnly() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(.socket) { h in
             let form = "username=u-operator&password=\(ServerHarness.password.replacingOccurrences(of: " ", with: "+"))"
             for type in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"] {
                 var r = URLRequest(url: URL(string: h.base + "/api/session")!)

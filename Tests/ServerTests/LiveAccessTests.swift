@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func anOpenStreamEndsWithinFiveSecondsOfItsViewerLosingTheRight() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(.socket) { h in
             let admin = try await h.signIn(.admin)
             for (n, cause) in ["sign-out", "disabled", "grant removed"].enumerated() {
                 let (id, session) = try await Self.viewer(h, "viewer-\(n)")
@@ -89,7 +89,7 @@ import Testing
 
     /// A stream its viewer may still watch is left alone by the re-checks.
     @Test func aStreamItsViewerMayWatchStaysOpen() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(.socket) { h in
             let (_, session) = try await Self.viewer(h, "steady")
             let connection = try await Self.openLive(h, session)
             // Three re-checks later, still open.
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func aRefusedHandshakeAnswers403WithAReasonAndIsAudited() async throws {
-        try await ServerHarness.with(configure: { $0.publicOrigins = ["https://vms.example"] }) { h in
+        try await ServerHarness.with(.socket, configure: { $0.publicOrigins = ["https://vms.example"] }) { h in
             let (_, session) = try await Self.viewer(h, "handshake")
             let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
             let host = "127.0.0.1:\(port)"

@@ -5,7 +5,11 @@ import Catalog
 import Centre
 import Evidence
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import Logging
+import NIOCore
 import Recording
 import SQLKit
 import Server
@@ -16,25 +20,34 @@ import Testing
     import FoundationNetworking
 #endif
 
-/// A real server on a loopback port, over a fresh data directory, with one user per role
-/// (bcrypt cost lowered for speed: the cost is a policy setting, not what is tested here).
+/// The server over a fresh data directory, with one user per role (bcrypt cost lowered
+/// for speed: the cost is a policy setting, not what is tested here), reached in one of two
+/// ways. In process (the default): requests go straight to the application's router
+/// through Hummingbird's testing framework, with every middleware and route as served, and
+/// no socket. Over a socket: a real server on a loopback port, for what only a connection
+/// has (the connection guard, WebSocket upgrades, the peer's address, raw bytes).
 final class ServerHarness: Sendable {
+    enum Transport { case inProcess, socket }
+
     let env: ServerEnvironment
     /// The router's routes as (method, path with `{name}` parameters), read from the router.
     let routes: [(method: String, path: String)]
     let policies: [RoutePolicy]
+    /// The server's origin: its loopback address over a socket; a placeholder in process.
     let base: String
-    let task: Task<Void, any Error>
+    /// The running server, over a socket.
+    let task: Task<Void, any Error>?
+    /// The router's client, in process.
+    let client: (any TestClientProtocol)?
     let cameraID: Int64
     let directory: String
 
     static let password = "correct horse battery"
 
-    static func start(
-        cameraDefaults: ServerEnvironment.CameraDefaults = .init(),
-        limits: ConnectionLimits = ConnectionLimits(),
-        configure: (inout ServerEnvironment) -> Void = { _ in }
-    ) async throws -> ServerHarness {
+    /// A fresh data directory and the environment over it, with the users and one camera.
+    private static func environment(
+        cameraDefaults: ServerEnvironment.CameraDefaults, configure: (inout ServerEnvironment) -> Void
+    ) async throws -> (env: ServerEnvironment, cameraID: Int64, directory: String) {
         let dir = try TestSupport.temporaryDirectory("server")
         let logger = Logger(label: "test")
         let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
@@ -61,50 +74,73 @@ final class ServerHarness: Sendable {
             openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
         configure(&env)
-        typealias Started = (port: Int, routes: [(method: String, path: String)], policies: [RoutePolicy])
-        let (started, continuation) = AsyncStream.makeStream(of: Started.self)
-        let task = Task {
-            let server = VigilServer(environment: env)
-            let routes = server.router.routes.map { (method: $0.method.rawValue, path: RouterShape.normalise("\($0.path)")) }
-            let policies = server.policies
-            try await server.run(host: "127.0.0.1", port: 0, tls: nil, services: [], limits: limits, logger: logger) { port in
-                continuation.yield((port, routes, policies))
+        return (env, camera.id, dir)
+    }
+
+    static func start(
+        _ transport: Transport = .inProcess,
+        cameraDefaults: ServerEnvironment.CameraDefaults = .init(),
+        limits: ConnectionLimits = ConnectionLimits(),
+        configure: (inout ServerEnvironment) -> Void = { _ in }
+    ) async throws -> ServerHarness {
+        let (env, cameraID, dir) = try await environment(cameraDefaults: cameraDefaults, configure: configure)
+        let server = VigilServer(environment: env)
+        let routes = server.router.routes.map { (method: $0.method.rawValue, path: RouterShape.normalise("\($0.path)")) }
+        switch transport {
+        case .inProcess:
+            // With no services, the framework hands its client to the closure and keeps
+            // nothing running: the client (the router's responder) serves as long as it is held.
+            let client = try await Application(router: server.router, logger: env.logger).test(.router) { $0 }
+            return ServerHarness(
+                env: env, routes: routes, policies: server.policies, base: "http://localhost", task: nil, client: client,
+                cameraID: cameraID, directory: dir)
+        case .socket:
+            let (started, continuation) = AsyncStream.makeStream(of: Int.self)
+            let logger = env.logger
+            let task = Task {
+                try await VigilServer(environment: env).run(
+                    host: "127.0.0.1", port: 0, tls: nil, services: [], limits: limits, logger: logger
+                ) { port in
+                    continuation.yield(port)
+                }
             }
+            var iterator = started.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw ToolError("server did not start") }
+            return ServerHarness(
+                env: env, routes: routes, policies: server.policies, base: "http://127.0.0.1:\(port)", task: task, client: nil,
+                cameraID: cameraID, directory: dir)
         }
-        var iterator = started.makeAsyncIterator()
-        guard let s = await iterator.next() else { throw ToolError("server did not start") }
-        return ServerHarness(
-            env: env, routes: s.routes, policies: s.policies, base: "http://127.0.0.1:\(s.port)", task: task, cameraID: camera.id,
-            directory: dir)
     }
 
     init(
         env: ServerEnvironment, routes: [(method: String, path: String)], policies: [RoutePolicy], base: String,
-        task: Task<Void, any Error>, cameraID: Int64, directory: String
+        task: Task<Void, any Error>?, client: (any TestClientProtocol)?, cameraID: Int64, directory: String
     ) {
         self.env = env
         self.routes = routes
         self.policies = policies
         self.base = base
         self.task = task
+        self.client = client
         self.cameraID = cameraID
         self.directory = directory
     }
 
     func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        task?.cancel()
+        _ = try? await task?.value
         await env.catalog.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Runs `body` against a fresh server, stopping it whatever happens.
     static func with(
+        _ transport: Transport = .inProcess,
         cameraDefaults: ServerEnvironment.CameraDefaults = .init(), limits: ConnectionLimits = ConnectionLimits(),
         configure: (inout ServerEnvironment) -> Void = { _ in },
         _ body: (ServerHarness) async throws -> Void
     ) async throws {
-        let h = try await start(cameraDefaults: cameraDefaults, limits: limits, configure: configure)
+        let h = try await start(transport, cameraDefaults: cameraDefaults, limits: limits, configure: configure)
         do {
             try await body(h)
         } catch {
@@ -152,11 +188,32 @@ final class ServerHarness: Sendable {
             r.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
+        if let client { return try await Self.send(r, to: client) }
         let (data, response) = try await Self.http.data(for: r)
         let http = response as! HTTPURLResponse
         var fields: [String: String] = [:]
         for (k, v) in http.allHeaderFields { fields[String(describing: k).lowercased()] = String(describing: v) }
         return Reply(status: http.statusCode, headers: fields, body: data)
+    }
+
+    /// The same request, handed to the router in process.
+    private static func send(_ r: URLRequest, to client: any TestClientProtocol) async throws -> Reply {
+        var fields = HTTPFields()
+        for (name, value) in r.allHTTPHeaderFields ?? [:] {
+            guard let name = HTTPField.Name(name) else { throw ToolError("bad header name \(name)") }
+            fields.append(HTTPField(name: name, value: value))
+        }
+        // As sent: percent-encoding kept (`URL.path` would decode a %2F into a slash).
+        let parts = try #require(r.url.flatMap { URLComponents(url: $0, resolvingAgainstBaseURL: false) })
+        let uri = parts.percentEncodedPath + (parts.percentEncodedQuery.map { "?" + $0 } ?? "")
+        let response = try await client.executeRequest(
+            uri: uri, method: HTTPRequest.Method(r.httpMethod ?? "GET")!, headers: fields, body: r.httpBody.map { ByteBuffer(bytes: $0) })
+        var headers: [String: String] = [:]
+        for field in response.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        return Reply(status: response.status.code, headers: headers, body: Data(response.body.readableBytesView))
     }
 
     func signIn(_ role: Role) async throws -> Session {
@@ -247,7 +304,7 @@ final class ServerHarness: Sendable {
     }
 
     @Test func eachImageryRouteAppendsExactlyOneAuditEntry() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(.socket) { h in // each entry names the peer's address
             let supervisor = try await h.signIn(.supervisor)
             let operatorSession = try await h.signIn(.operator)
             let imagery = h.policies.filter(\.imagery)
@@ -277,7 +334,7 @@ final class ServerHarness: Sendable {
     }
 
     @Test func crossOriginLiveUpgradeIsRefusedForCookieSessionsOnly() async throws {
-        try await ServerHarness.with { h in
+        try await ServerHarness.with(.socket) { h in
             let session = try await h.signIn(.operator)
             let live = "/api/cameras/\(h.cameraID)/live"
             let foreign = ["Origin": "https://evil.example"]
