@@ -57,7 +57,8 @@ public enum H264 {
                 }
                 _ = try r.bit() // qpprime_y_zero_transform_bypass_flag
                 if try r.bit() == 1 { // seq_scaling_matrix_present_flag
-                    for i in 0..<(chromaFormatIDC != 3 ? 8 : 12) where try r.bit() == 1 {
+                    // Four more lists for 4:4:4 came in 2007 with profile 244; 144 has eight.
+                    for i in 0..<(chromaFormatIDC != 3 || profileIDC == 144 ? 8 : 12) where try r.bit() == 1 {
                         try Self.skipScalingList(&r, size: i < 6 ? 16 : 64)
                     }
                 }

@@ -180,7 +180,8 @@ struct Conversation {
         if let info = play.headers["RTP-Info"] {
             _ = try RTPInfoEntry.parse(info, policy: endpoint.policies.rtpInfo)
         }
-        try await onEvent(.playing(track))
+        // Frames are watched from the PLAY reply on (which also ends any reply deadline
+        // still armed), before the consumer is told: it may take its time to get ready.
         let batching = endpoint.readBatching != nil, frameTimeout = TimeAmount(endpoint.frameTimeout)
         try await onPipeline { ops in
             try ops.handler(type: SessionWatchdog.self).watchFrames(within: frameTimeout)
@@ -188,6 +189,7 @@ struct Conversation {
                 try ops.handler(type: ReadBatchingHandler.self).start(context: try ops.context(handlerType: ReadBatchingHandler.self))
             }
         }
+        try await onEvent(.playing(track))
 
         let keepAliveInterval = Duration.seconds(max(1, (session?.timeout ?? 60) / 2))
         let clock = ContinuousClock()
@@ -215,7 +217,12 @@ struct Conversation {
             }
             if clock.now >= nextKeepAlive {
                 nextKeepAlive = clock.now + keepAliveInterval
-                try await write(RTSPRequest(method: "OPTIONS", url: presentationURL ?? requestURL))
+                // Not awaited, and skipped while earlier bytes are still unsent: a camera
+                // that stops reading its socket can neither stall this loop on a write
+                // nor grow our send queue (NIO's high-water mark bounds it).
+                if channel.isWritable {
+                    try await write(RTSPRequest(method: "OPTIONS", url: presentationURL ?? requestURL), waitForSend: false)
+                }
             }
         }
     }
@@ -248,7 +255,7 @@ struct Conversation {
     }
 
     /// Writes a request with CSeq, Session and Authorization; does not wait for the reply.
-    mutating func write(_ request: RTSPRequest) async throws {
+    mutating func write(_ request: RTSPRequest, waitForSend: Bool = true) async throws {
         var r = request
         if let session { r.headers.add("Session", session.id) }
         if var auth = authenticator, let value = auth.authorization(method: r.method, uri: r.url) {
@@ -257,6 +264,10 @@ struct Conversation {
         }
         cseq += 1
         lastRequest = r.summary
+        guard waitForSend else {
+            channel.writeAndFlush(ByteBuffer(bytes: r.encoded(cseq: cseq)), promise: nil)
+            return
+        }
         do {
             try await channel.writeAndFlush(ByteBuffer(bytes: r.encoded(cseq: cseq))).get()
         } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {

@@ -107,8 +107,14 @@ final class SessionInbound: Sendable {
         waiter?.resume(with: end.map { nil })
     }
 
-    /// Messages are waiting for the consumer: it, not the connection, is behind.
-    var hasBacklog: Bool { state.withLock { !$0.buffer.isEmpty } }
+    /// The consumer is behind on frames: the queue is full enough to hold the connection's
+    /// reads back, and frames wait in it. (Other messages alone do not count: a camera
+    /// controls how many of those it sends.)
+    var isHoldingBackFrames: Bool {
+        state.withLock { s in
+            s.paused && s.buffer.contains { if case .frames = $0 { true } else { false } }
+        }
+    }
 
     /// From the handler: may the connection read now? If not, the read is remembered.
     fileprivate func mayRead() -> Bool {

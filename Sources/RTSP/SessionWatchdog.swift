@@ -7,8 +7,8 @@ import NIOCore
 /// never complete a frame, junk, a reply trickled a byte at a time):
 /// - a reply awaited (`expectReply`) that has not come within its time fails the session;
 /// - once playing (`watchFrames`), a stretch with no video frame decoded fails it, unless
-///   frames are waiting for the session's consumer (then the consumer is slow, not the
-///   camera: its queue has stopped the reads).
+///   frames wait for the session's consumer in a queue full enough to hold the reads back
+///   (then the consumer is slow, not the camera).
 /// A failure reaches the session as its `RTSPError(.timeout)`, and the connection closes.
 final class SessionWatchdog: ChannelInboundHandler {
     typealias InboundIn = SessionMessage
@@ -90,7 +90,7 @@ final class SessionWatchdog: ChannelInboundHandler {
             return
         }
         guard let frameTimeout else { return }
-        if inbound.hasBacklog {
+        if inbound.isHoldingBackFrames {
             // The consumer is behind and its queue holds the reads back: not the camera's fault.
             lastFrame = now
         } else if now - lastFrame >= frameTimeout {

@@ -61,7 +61,7 @@ final class ConnectionCounter: Sendable {
     /// Counts a connection from `address`; false when it would be over a limit (and is not
     /// counted). Exempt addresses (the site's proxies) count toward the total only.
     func admit(_ address: SocketAddress?) -> Bool {
-        let keys = exempt.contains(address?.ipAddress ?? "") ? [] : Self.clients(address, perAddress: perAddress)
+        let keys = keys(address)
         return open.withLock { table in
             guard table.all < total, keys.allSatisfy({ table.byClient[$0.key, default: 0] < $0.limit }) else { return false }
             for (key, _) in keys { table.byClient[key, default: 0] += 1 }
@@ -71,7 +71,7 @@ final class ConnectionCounter: Sendable {
     }
 
     func release(_ address: SocketAddress?) {
-        let keys = exempt.contains(address?.ipAddress ?? "") ? [] : Self.clients(address, perAddress: perAddress)
+        let keys = keys(address)
         open.withLock { table in
             table.all -= 1
             for (key, _) in keys {
@@ -79,6 +79,16 @@ final class ConnectionCounter: Sendable {
                 table.byClient[key] = n > 0 ? n : nil
             }
         }
+    }
+
+    /// What a connection from `address` counts against: nothing for an exempt address (by
+    /// the address as given, or as counted: a proxy listed by its IPv4 address is exempt on
+    /// a dual-stack socket too), and a /64's limit at most a quarter of the total, so no
+    /// one network can take the server's connections.
+    private func keys(_ address: SocketAddress?) -> [(key: String, limit: Int)] {
+        let keys = Self.clients(address, perAddress: perAddress)
+        if exempt.contains(address?.ipAddress ?? "") || keys.first.map({ exempt.contains($0.key) }) == true { return [] }
+        return keys.map { key in key.key.hasSuffix("/64") ? (key.key, min(key.limit, max(perAddress, total / 4))) : key }
     }
 
     /// Whom a connection counts against, each with its limit: the address itself at

@@ -112,34 +112,44 @@ import Testing
             let hasher = PasswordHasher()
             let accounts = Accounts(catalog: catalog, policy: Self.policy(), hasher: hasher)
             let user = try await accounts.addUser(name: "ewa", role: .operator, password: "correct horse battery")
-            // The administrator acts while the first password check is under way: each
-            // check waits on the hashing thread until the change is made.
-            let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-            hasher.setBeforeEach {
-                entered.signal()
-                release.wait()
-                release.signal()
-            }
-            let failing = Task {
-                try? await accounts.signIn(name: "ewa", password: "wrong password xx", address: "10.0.0.1", userAgent: "t")
-            }
-            let succeeding = Task {
-                try? await accounts.signIn(name: "ewa", password: "correct horse battery", address: "10.0.0.2", userAgent: "t")
-            }
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    entered.wait()
-                    done.resume()
+            // The administrator acts while a password check is under way: the check waits
+            // on the hashing thread until the change is made. One sign-in at a time, so
+            // each has read the row before the change.
+            func duringCheck(_ password: String, address: String, change: () async throws -> Void) async throws -> IssuedSession? {
+                let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+                hasher.setBeforeEach {
+                    entered.signal()
+                    release.wait()
+                    release.signal()
                 }
+                defer { hasher.setBeforeEach(nil) }
+                let attempt = Task { try? await accounts.signIn(name: "ewa", password: password, address: address, userAgent: "t") }
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        entered.wait()
+                        done.resume()
+                    }
+                }
+                try await change()
+                release.signal()
+                return await attempt.value
             }
-            try await catalog.setUserDisabled(id: user.id, true)
-            try await catalog.setUserRole(id: user.id, Role.investigator.rawValue)
-            release.signal()
-            _ = await failing.value
-            let session = await succeeding.value
-            let after = try #require(try await catalog.user(id: user.id))
+            // A correct password, while the account is disabled and its role changed.
+            let session = try await duringCheck("correct horse battery", address: "10.0.0.2") {
+                try await catalog.setUserDisabled(id: user.id, true)
+                try await catalog.setUserRole(id: user.id, Role.investigator.rawValue)
+            }
+            var after = try #require(try await catalog.user(id: user.id))
             #expect(after.disabled && after.role == Role.investigator.rawValue, "the sign-in wrote back a stale row")
             #expect(session == nil, "a session was issued to an account disabled during its sign-in")
+            // A wrong password, while the account is enabled again with another role.
+            _ = try await duringCheck("wrong password xx", address: "10.0.0.1") {
+                try await catalog.setUserDisabled(id: user.id, false)
+                try await catalog.setUserRole(id: user.id, Role.supervisor.rawValue)
+            }
+            after = try #require(try await catalog.user(id: user.id))
+            #expect(!after.disabled && after.role == Role.supervisor.rawValue, "the failed sign-in wrote back a stale row")
+            #expect(after.failedSignIns == 1)
         }
     }
 

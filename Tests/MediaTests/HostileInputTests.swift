@@ -44,7 +44,7 @@ import Testing
         b.put(1, 1) // bypass, scaling matrix present, list 0 present
         b.se(delta)
         for _ in 0..<15 { b.se(0) }
-        for _ in 0..<(chroma == 3 ? 11 : 7) { b.put(0, 1) } // the other lists absent
+        for _ in 0..<(chroma == 3 && profile != 144 ? 11 : 7) { b.put(0, 1) } // the other lists absent
         b.ue(0)
         b.ue(0)
         b.ue(0)

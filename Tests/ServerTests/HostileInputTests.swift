@@ -172,8 +172,8 @@ final class RawConnection: Sendable {
         #expect(try keys(v6("2001:db8:1:2::1")).last != keys(v6("2001:db8:1:3::1")).last)
         #expect(try keys(v6("::ffff:10.0.0.7")) == ["10.0.0.7"])
         #expect(try keys(SocketAddress(ipAddress: "10.0.0.7", port: 1)) == ["10.0.0.7"])
-        // Two per address, twenty per /64, 25 in all.
-        let counter = ConnectionCounter(perAddress: 2, total: 25)
+        // Two per address, twenty per /64 (a quarter of the total at most), 80 in all.
+        let counter = ConnectionCounter(perAddress: 2, total: 80)
         let a = try v6("2001:db8::1")
         #expect(counter.admit(a) && counter.admit(a) && !counter.admit(a), "one address past its two")
         for host in 2...10 {
@@ -181,10 +181,23 @@ final class RawConnection: Sendable {
             #expect(counter.admit(neighbour) && counter.admit(neighbour), "a neighbour on the /64 refused before the /64's twenty")
         }
         #expect(!counter.admit(try v6("2001:db8::99")), "the /64 past its twenty")
-        for host in 1...5 { #expect(counter.admit(try v6("2001:db9::\(host)"))) }
+        for net in 0..<3 {
+            for host in 1...10 {
+                let address = try v6("2001:db9:\(net)::\(host)")
+                #expect(counter.admit(address) && counter.admit(address))
+            }
+        }
         #expect(!counter.admit(try v6("2001:dba::1")), "past the total")
         counter.release(a)
         #expect(counter.admit(try v6("2001:dba::1")))
+        // A /64's share is a quarter of the total at most.
+        let small = ConnectionCounter(perAddress: 4, total: 20)
+        for host in 1...5 { #expect(small.admit(try v6("2001:db8::\(host)"))) }
+        #expect(!small.admit(try v6("2001:db8::6")), "one /64 past a quarter of the total")
+        // A proxy listed by its IPv4 address is exempt when it connects over a dual-stack socket.
+        let proxied = ConnectionCounter(perAddress: 1, total: 10, exempt: ["10.0.0.9"])
+        let mapped = try v6("::ffff:10.0.0.9")
+        #expect(proxied.admit(mapped) && proxied.admit(mapped))
     }
 
     /// A cross-site HTML form can post urlencoded, multipart or text/plain, never JSON:

@@ -88,6 +88,7 @@ final class ServerHarness: Sendable {
         let routes = server.router.routes.map { (method: $0.method.rawValue, path: RouterShape.normalise("\($0.path)")) }
         switch transport {
         case .inProcess:
+            precondition(limits.perAddress == ConnectionLimits().perAddress, "connection limits apply over a socket only")
             // With no services, the framework hands its client to the closure and keeps
             // nothing running: the client (the router's responder) serves as long as it is held.
             let client = try await Application(router: server.router, logger: env.logger).test(.router) { $0 }
@@ -212,6 +213,12 @@ final class ServerHarness: Sendable {
         for field in response.headers {
             let name = field.name.canonicalName
             headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        // What a real client would refuse: a length that is not the body's.
+        if let length = headers["content-length"], r.httpMethod != "HEAD" {
+            #expect(
+                Int(length) == response.body.readableBytes,
+                "\(r.httpMethod ?? "") \(uri): Content-Length \(length), body \(response.body.readableBytes)")
         }
         return Reply(status: response.status.code, headers: headers, body: Data(response.body.readableBytesView))
     }
