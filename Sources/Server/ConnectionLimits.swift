@@ -1,3 +1,4 @@
+import Access
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -95,19 +96,13 @@ final class ConnectionCounter: Sendable {
     /// `perAddress`, and for IPv6 also its /64 at ten times that. One host may be given a
     /// whole /64 (counting single addresses alone would cap nothing), while a control
     /// room's stations share one /64 (counting the /64 alone at one station's limit would
-    /// starve them). An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as that
-    /// IPv4 address.
+    /// starve them). The slots are the sign-in limiter's (`AttemptLimiter.slots`): an IPv4
+    /// client on a dual-stack socket (::ffff:a.b.c.d) counts as that IPv4 address.
     static func clients(_ address: SocketAddress?, perAddress: Int) -> [(key: String, limit: Int)] {
-        guard case let .v6(v6)? = address else { return [(address?.ipAddress ?? "unknown", perAddress)] }
-        let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return [(bytes[12..<16].map(String.init).joined(separator: "."), perAddress)]
-        }
-        let network =
-            stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-            .joined(separator: ":") + "::/64"
         let (tenfold, overflow) = perAddress.multipliedReportingOverflow(by: 10)
-        return [(address?.ipAddress ?? network, perAddress), (network, overflow ? .max : tenfold)]
+        return AttemptLimiter.slots(for: address?.ipAddress ?? "unknown").map { slot in
+            (slot.slot, slot.network ? (overflow ? .max : tenfold) : perAddress)
+        }
     }
 }
 
