@@ -7,6 +7,7 @@ import Crypto
 import Foundation
 import HummingbirdBcrypt
 import NIOPosix
+import Records
 
 public struct AccountPolicy: Sendable {
     /// bcrypt work factor (2^cost rounds).
@@ -230,6 +231,21 @@ public actor Accounts {
         if let actor, actor.userID == userID { throw VigilError(.forbidden, "no one may \(what); ask another administrator") }
     }
 
+    // What the server shows of accounts, read here so that it needs no catalog of its own.
+
+    public func users() async throws -> [UserRecord] { try await catalog.users() }
+
+    public func user(id: Int64) async throws -> UserRecord? { try await catalog.user(id: id) }
+
+    public func grants(userID: Int64) async throws -> [GrantRecord] { try await catalog.grants(userID: userID) }
+
+    /// Makes a prepared change (catalog writes only; see `AccountChange`). Inside
+    /// `AuditTrail.append(_:with:)` it is stored with its entry.
+    @discardableResult
+    public nonisolated func apply(_ change: AccountChange) async throws -> UserRecord {
+        try await change.apply(to: catalog)
+    }
+
     public func principal(of user: UserRecord) async throws -> Principal {
         try await Self.principal(of: user, catalog: catalog)
     }
@@ -267,11 +283,19 @@ public actor Accounts {
     /// nothing about whether the account exists. The user's row is never written back
     /// whole: bcrypt takes a quarter second, in which an administrator may disable the
     /// account or reset its password.
-    public func signIn(name: String, password: String, address: String, userAgent: String) async throws -> IssuedSession {
+    ///
+    /// `recorded`, when given, makes the session's writes (`commit`, catalog writes only):
+    /// the server runs them inside `AuditTrail.append(with:entry:)`, so a session and the
+    /// entry that records its sign-in are stored together or not at all.
+    public func signIn(
+        name: String, password: String, address: String, userAgent: String,
+        recorded: (@Sendable (_ commit: @escaping @Sendable () async throws -> IssuedSession) async throws -> IssuedSession)? = nil
+    ) async throws -> IssuedSession {
         let now = clock.nowMicros()
         let admission = try limiter.admit(address, now: now)
         do {
-            let issued = try await checkedSignIn(name: name, password: password, address: address, userAgent: userAgent, now: now)
+            let issued = try await checkedSignIn(
+                name: name, password: password, address: address, userAgent: userAgent, now: now, recorded: recorded)
             limiter.takeBack(admission)
             return issued
         } catch let error as VigilError {
@@ -317,8 +341,10 @@ public actor Accounts {
         next.resume()
     }
 
-    private func checkedSignIn(name: String, password: String, address: String, userAgent: String, now: Int64) async throws -> IssuedSession
-    {
+    private func checkedSignIn(
+        name: String, password: String, address: String, userAgent: String, now: Int64,
+        recorded: (@Sendable (_ commit: @escaping @Sendable () async throws -> IssuedSession) async throws -> IssuedSession)?
+    ) async throws -> IssuedSession {
         // Names are stored in NFC (validate(name:)): look up the same spelling.
         let name = name.precomposedStringWithCanonicalMapping
         try await beginCheck(name)
@@ -334,14 +360,22 @@ public actor Accounts {
                 "account locked after repeated failures")
         }
         guard try await verify(password, hash: user.passwordHash) else {
-            let failures = try await catalog.countFailedSignIn(id: user.id)
-            let over = failures - policy.failuresBeforeLock
-            if over >= 0 {
-                let seconds = min(policy.maximumLockSeconds, policy.firstLockSeconds << min(over, 20))
-                try await catalog.lockUser(id: user.id, untilMicros: now + Int64(seconds) * 1_000_000)
+            let policy = self.policy
+            try await catalog.failSignIn(id: user.id, lockFrom: policy.failuresBeforeLock) { failures in
+                let seconds = min(policy.maximumLockSeconds, policy.firstLockSeconds << min(failures - policy.failuresBeforeLock, 20))
+                return now + Int64(seconds) * 1_000_000
             }
             throw VigilError(.unauthenticated, "unknown user or wrong password")
         }
+        let commit: @Sendable () async throws -> IssuedSession = {
+            try await self.openSession(user, address: address, userAgent: userAgent, now: now)
+        }
+        guard let recorded else { return try await commit() }
+        return try await recorded(commit)
+    }
+
+    /// The writes of a successful sign-in: what was checked must still be the user's.
+    private func openSession(_ user: UserRecord, address: String, userAgent: String, now: Int64) async throws -> IssuedSession {
         // What was checked must still be the user's: not disabled, password not replaced.
         guard let current = try await catalog.user(id: user.id), current.passwordHash == user.passwordHash, !current.disabled else {
             throw VigilError(.unauthenticated, user.disabled ? "account disabled" : "unknown user or wrong password")

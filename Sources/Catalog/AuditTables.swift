@@ -4,31 +4,8 @@
 import Base
 import Foundation
 import Media
+import Records
 import SQLKit
-
-/// One stored audit-log entry: its position and the exact bytes that were hashed.
-public struct AuditRow: Sendable, Equatable {
-    public var seq: Int64
-    public var body: [UInt8]
-
-    public init(seq: Int64, body: [UInt8]) {
-        self.seq = seq
-        self.body = body
-    }
-}
-
-public struct CheckpointRow: Sendable, Equatable {
-    public var treeSize: Int64
-    /// The signed note, as issued.
-    public var note: String
-    public var issuedMicros: Int64
-
-    public init(treeSize: Int64, note: String, issuedMicros: Int64) {
-        self.treeSize = treeSize
-        self.note = note
-        self.issuedMicros = issuedMicros
-    }
-}
 
 extension Catalog {
     // MARK: Audit log
@@ -66,11 +43,19 @@ extension Catalog {
     /// are stored together or not at all. Throws `CatalogConflict` only when another writer
     /// took one of the rows' positions; a failure of `change` is thrown as it is.
     public func appendAudit<T: Sendable>(_ rows: [AuditRow], with change: @Sendable () async throws -> T) async throws -> T {
+        try await appendAudit(with: change, rows: { _ in rows })
+    }
+
+    /// The same, for rows that say what `change` made (a new camera's id, an exhibit's
+    /// number): `rows` is given `change`'s result, inside the transaction.
+    public func appendAudit<T: Sendable>(
+        with change: @Sendable () async throws -> T, rows: @Sendable (T) throws -> [AuditRow]
+    ) async throws -> T {
         do {
             return try await transaction("audited change") {
                 let result: T
                 do { result = try await change() } catch { throw ChangeFailed(underlying: error) }
-                try await appendAudit(rows)
+                try await appendAudit(try rows(result))
                 return result
             }
         } catch let failed as ChangeFailed {

@@ -21,6 +21,7 @@ import Foundation
 import Logging
 import Media
 import NIOPosix
+import Records
 import SQLKit
 import SQLiteKit
 

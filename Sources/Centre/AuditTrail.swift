@@ -10,6 +10,7 @@ import Foundation
 import Logging
 import NIOPosix
 import Recording
+import Records
 
 /// One audit entry. Entries hold no images: who, from where, what, which camera and time
 /// range, why, and how it ended.
@@ -77,9 +78,15 @@ public actor AuditTrail {
     private var frontier = MerkleFrontier()
     /// An entry waiting to be written, with the catalog change it records (nil: none).
     private struct Pending {
-        var entry: AuditEntry
+        var entry: PendingEntry
         var change: (@Sendable () async throws -> any Sendable)?
         var continuation: CheckedContinuation<(Int64, any Sendable), any Error>
+    }
+
+    /// An entry as given, or one that its change's result completes (only with a change).
+    private enum PendingEntry: Sendable {
+        case fixed(AuditEntry)
+        case described(@Sendable (any Sendable) throws -> AuditEntry)
     }
 
     private var pending: [Pending] = []
@@ -112,6 +119,16 @@ public actor AuditTrail {
 
     public var size: Int { leaves.count }
 
+    /// Stored entries, newest first, at most `limit`, before position `before` when given.
+    public nonisolated func latestEntries(limit: Int, before: Int64?) async throws -> [AuditRow] {
+        try await catalog.latestAuditEntries(limit: limit, before: before)
+    }
+
+    /// The stored entry at `position` (the exact bytes that were hashed), if there is one.
+    public nonisolated func storedEntry(at position: Int64) async throws -> AuditRow? {
+        try await catalog.auditEntries(from: position, limit: 1).first
+    }
+
     /// Appends one entry and returns its position once it is durable.
     @discardableResult
     public func append(_ entry: AuditEntry) async throws -> Int64 {
@@ -124,12 +141,29 @@ public actor AuditTrail {
     /// writes only, no bcrypt, no network. Returns the entry's position and what `change`
     /// returned.
     public func append<T: Sendable>(_ entry: AuditEntry, with change: @escaping @Sendable () async throws -> T) async throws -> (Int64, T) {
-        let (position, result) = try await enqueue(entry, change: { try await change() })
+        try await append(with: change, entry: { _ in entry })
+    }
+
+    /// The same for an entry that names what `change` made (a new camera, an exhibit's
+    /// number): `entry` is built from `change`'s result, in the same transaction.
+    public func append<T: Sendable>(
+        with change: @escaping @Sendable () async throws -> T, entry: @escaping @Sendable (T) -> AuditEntry
+    ) async throws -> (Int64, T) {
+        let describe: @Sendable (any Sendable) throws -> AuditEntry = { result in
+            guard let typed = result as? T else { throw VigilError(.invalid, "audit log: an audited change returned \(type(of: result))") }
+            return entry(typed)
+        }
+        let (position, result) = try await enqueue(.described(describe), change: { try await change() })
         guard let typed = result as? T else { throw VigilError(.invalid, "audit log: an audited change returned \(type(of: result))") }
         return (position, typed)
     }
 
     private func enqueue(_ entry: AuditEntry, change: (@Sendable () async throws -> any Sendable)?) async throws -> (Int64, any Sendable) {
+        try await enqueue(.fixed(entry), change: change)
+    }
+
+    private func enqueue(_ entry: PendingEntry, change: (@Sendable () async throws -> any Sendable)?) async throws -> (Int64, any Sendable)
+    {
         try await withCheckedThrowingContinuation { continuation in
             pending.append(Pending(entry: entry, change: change, continuation: continuation))
             if !writing {
@@ -168,34 +202,48 @@ public actor AuditTrail {
     }
 
     /// Writes a batch at the end of the log; when another process (a `vigil` command run
-    /// beside the server) appended first, reads its entries and tries again after them.
-    private func write(_ entries: [AuditEntry], change: (@Sendable () async throws -> any Sendable)?) async throws -> (
+    /// beside the server) appended first, reads its entries and tries again after them. An
+    /// entry with a change is alone in its batch; one its change completes is built from
+    /// the change's result inside the transaction.
+    private func write(_ entries: [PendingEntry], change: (@Sendable () async throws -> any Sendable)?) async throws -> (
         [Int64], any Sendable
     ) {
         for _ in 0..<20 {
             let base = Int64(leaves.count)
             let time = iso8601(micros: clock.nowMicros())
-            var rows: [AuditRow] = []
-            rows.reserveCapacity(entries.count)
-            for (i, var entry) in entries.enumerated() {
-                entry.seq = base + Int64(i)
-                entry.time = time
-                rows.append(AuditRow(seq: entry.seq, body: try entry.encoded()))
+            let rows: @Sendable (any Sendable) throws -> [AuditRow] = { result in
+                try entries.enumerated().map { i, pending in
+                    var entry: AuditEntry
+                    switch pending {
+                    case let .fixed(fixed): entry = fixed
+                    case let .described(describe): entry = try describe(result)
+                    }
+                    entry.seq = base + Int64(i)
+                    entry.time = time
+                    return AuditRow(seq: entry.seq, body: try entry.encoded())
+                }
             }
+            let written: [AuditRow]
             let result: any Sendable
             do {
                 if let change {
-                    result = try await catalog.appendAudit(rows, with: change)
+                    (result, written) = try await catalog.appendAudit(
+                        with: { () async throws -> (any Sendable, [AuditRow]) in
+                            let made = try await change()
+                            return (made, try rows(made))
+                        },
+                        rows: { $0.1 })
                 } else {
-                    try await catalog.appendAudit(rows)
+                    written = try rows(())
+                    try await catalog.appendAudit(written)
                     result = ()
                 }
             } catch is CatalogConflict {
                 try await catchUp()
                 continue
             }
-            for row in rows { add(leafHash: MerkleTree.leafHash(row.body)) }
-            return (rows.map(\.seq), result)
+            for row in written { add(leafHash: MerkleTree.leafHash(row.body)) }
+            return (written.map(\.seq), result)
         }
         throw VigilError(.conflict, "audit log: could not append after 20 attempts (another writer keeps winning)")
     }

@@ -5,12 +5,15 @@
 //   (`AuditWitness`);
 // - the site's keys (`SiteKeys`: the Ed25519 log key, sealing camera passwords), with
 //   which Recording's `ChainHeads` signs the cameras' segment chains;
-// - the camera registry's rules and the recorder fleet that records every enabled camera
-//   (`CameraRules`, `RecorderFleet`, in Fleet.swift);
+// - the camera registry and its rules (`CameraRegistry`, `CameraRules`) and the recorder
+//   fleet that records every enabled camera (`RecorderFleet`, in Fleet.swift);
+// - what was recorded as the server shows and serves it (`Footage`: a range's coverage
+//   and gaps, its MP4 assembled on the fly, the recording volume's free space);
 // - live fan-out to viewers and its fragmented MP4 (`LiveHub`, `LiveMuxer`, in Live.swift);
 // - the evidence register: exhibits, holds, custody, sharing, signed exports
 //   (`EvidenceRegister`, `ExportGate`) and the server's shelf of exported bundles
 //   (`ExportShelf`).
-// No HTTP, no SQL text: Centre decides, Catalog stores, Server speaks HTTP. PTZ control,
+// No HTTP, no SQL text: Centre decides, Catalog stores, Server speaks HTTP (and reaches
+// storage only through the services above; rows travel as Records' plain values). PTZ control,
 // incidents and anonymised releases are to come in modules of their own beside it
 // (docs/ARCHITECTURE.md), not in here.

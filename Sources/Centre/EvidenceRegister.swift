@@ -8,6 +8,7 @@ import Foundation
 import Media
 import RTSP
 import Recording
+import Records
 import Synchronization
 
 /// The evidence register's workflow: creating an exhibit (which holds its footage),
@@ -138,6 +139,23 @@ public struct EvidenceRegister: Sendable {
         return (item, try await catalog.user(named: name.precomposedStringWithCanonicalMapping))
     }
 
+    /// Exhibit `number` if it exists and `p` may see it; nil otherwise (the two are not
+    /// told apart: an exhibit one may not see is one that does not exist).
+    public func lookup(_ number: String, for p: Principal) async throws -> EvidenceRecord? {
+        guard let item = try await catalog.evidence(exhibit: number), try await maySee(item, p) else { return nil }
+        return item
+    }
+
+    /// Which of `segments` an exhibit's hold keeps.
+    public func heldByEvidence(_ segments: [SegmentRecord]) async throws -> Set<Int64> {
+        try await catalog.heldByEvidence(segmentIDs: segments.map(\.id))
+    }
+
+    /// The exhibit's custody events, oldest first.
+    public func custody(_ item: EvidenceRecord) async throws -> [CustodyRecord] {
+        try await catalog.custody(evidenceID: item.id)
+    }
+
     public func shares(_ item: EvidenceRecord) async throws -> [EvidenceShareRecord] {
         try await catalog.evidenceShares(evidenceID: item.id)
     }
@@ -177,16 +195,29 @@ public struct EvidenceRegister: Sendable {
                 in: TimeZone(identifier: "UTC")!,
                 from: Date(timeIntervalSince1970: Double(now) / 1e6)
             ).year ?? 1970
-        let item = try await catalog.addEvidence(
-            EvidenceRecord(
-                requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
-                purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
-                ranges: ranges), year: year)
-        let covered = try await coveredSegments(item)
-        try await record(
-            item, kind: .created, agent, purpose: purpose,
-            detail: "\(ranges.count) range(s), \(covered.count) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)")
-        return item
+        // The exhibit, its ranges, its `created` event and the audit entry in one
+        // transaction: the event and entry name the exhibit's number, which the insert
+        // gives, so both are built from what it returned.
+        let catalog = self.catalog, register = self
+        let new = EvidenceRecord(
+            requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
+            purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
+            ranges: ranges)
+        let detail: @Sendable (Int) -> String = {
+            "\(ranges.count) range(s), \($0) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)"
+        }
+        let (_, made) = try await audit.append(
+            with: { () async throws -> (EvidenceRecord, Int) in
+                let item = try await catalog.addEvidence(new, year: year)
+                let covered = try await register.coveredSegments(item).count
+                let event = register.event(item, kind: .created, agent, purpose: purpose, detail: detail(covered), at: now)
+                try await catalog.addCustody(event.custody)
+                return (item, covered)
+            },
+            entry: { made in
+                register.event(made.0, kind: .created, agent, purpose: purpose, detail: detail(made.1), at: now).entry
+            })
+        return made.0
     }
 
     public func release(exhibit: String, reason: String, by agent: Agent) async throws {
@@ -271,19 +302,29 @@ public struct EvidenceRegister: Sendable {
         _ item: EvidenceRecord, kind: CustodyKind, _ agent: Agent, counterpart: String? = nil, purpose: String?,
         detail: String?, change: (@Sendable () async throws -> Void)? = nil
     ) async throws {
-        let custody = CustodyRecord(
-            evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
-            purpose: purpose, detail: detail, atMicros: clock.nowMicros())
-        let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
-        let entry = AuditEntry(
-            action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
-            userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
-            detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)"))
+        let (custody, entry) = event(
+            item, kind: kind, agent, counterpart: counterpart, purpose: purpose, detail: detail, at: clock.nowMicros())
         let catalog = self.catalog
         _ = try await audit.append(entry) {
             try await change?()
             try await catalog.addCustody(custody)
         }
+    }
+
+    /// A custody event and the audit entry that records it.
+    private func event(
+        _ item: EvidenceRecord, kind: CustodyKind, _ agent: Agent, counterpart: String? = nil, purpose: String?,
+        detail: String?, at micros: Int64
+    ) -> (custody: CustodyRecord, entry: AuditEntry) {
+        let custody = CustodyRecord(
+            evidenceID: item.id, kind: kind.rawValue, actor: agent.user, counterpart: counterpart,
+            purpose: purpose, detail: detail, atMicros: micros)
+        let text = [counterpart.map { "to \($0)" }, detail].compactMap { $0 }.joined(separator: "; ")
+        let entry = AuditEntry(
+            action: kind.auditAction, result: .ok, user: agent.user, role: agent.role, address: agent.address,
+            userAgent: agent.userAgent, purpose: purpose ?? item.purpose, caseReference: item.caseReference,
+            detail: "exhibit \(item.exhibit)" + (text.isEmpty ? "" : ": \(text)"))
+        return (custody, entry)
     }
 
     // MARK: Export

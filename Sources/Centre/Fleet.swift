@@ -12,6 +12,7 @@ import Media
 import NIOPosix
 import RTSP
 import Recording
+import Records
 import Synchronization
 
 public struct CameraStatus: Sendable, Codable, Equatable {
@@ -23,48 +24,6 @@ public struct CameraStatus: Sendable, Codable, Equatable {
     public var lastError: String?
     /// Wall time up to which this camera's footage is durable.
     public var committedThroughMicros: Int64?
-}
-
-/// The rules for a camera's settings, and the sealing of its password.
-public enum CameraRules {
-    public static func validate(_ c: CameraRecord) throws {
-        try TextField.check(c.name, "a camera's name", maximum: 64)
-        guard !c.name.contains("/") else { throw VigilError(.invalid, "a camera's name may not contain '/'") }
-        try TextField.check(c.location, "a camera's location", maximum: 200, required: false)
-        if let user = c.username { try TextField.check(user, "a camera's user name", maximum: 128, required: false) }
-        let url: RTSPURL
-        do { url = try RTSPURL(c.url) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
-        guard url.user == nil, url.password == nil else {
-            throw VigilError(.invalid, "give camera credentials as username/password, not inside the URL")
-        }
-        guard (1...RetentionPolicy.maximumDays).contains(c.retentionDays) else {
-            throw VigilError(
-                .invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
-        }
-        let lengths = RecorderConfiguration.allowedSegmentSeconds
-        guard lengths.contains(c.segmentSeconds) else {
-            throw VigilError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
-        }
-        if let lat = c.latitude, !(-90...90).contains(lat) { throw VigilError(.invalid, "latitude must be -90...90") }
-        if let lon = c.longitude, !(-180...180).contains(lon) { throw VigilError(.invalid, "longitude must be -180...180") }
-    }
-
-    /// Sets the camera's URL from `rtsp://[user:pass@]host/path`: the URL is stored without
-    /// credentials, the user name beside it and the password sealed with the site key.
-    public static func setURL(_ text: String, on c: inout CameraRecord, keys: SiteKeys) throws {
-        let url: RTSPURL
-        do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
-        c.url = url.requestURL
-        if let user = url.user { c.username = user }
-        if let password = url.password { c.sealedPassword = try keys.seal(password) }
-    }
-
-    /// Validates a new camera and adds it; its name must be unused.
-    public static func register(_ c: CameraRecord, in catalog: Catalog) async throws -> CameraRecord {
-        try validate(c)
-        guard try await catalog.camera(named: c.name) == nil else { throw VigilError(.conflict, "camera \(c.name) already exists") }
-        return try await catalog.addCamera(c)
-    }
 }
 
 public actor RecorderFleet {

@@ -6,6 +6,7 @@ import Evidence
 import Foundation
 import Logging
 import Recording
+import Records
 
 /// A data directory opened for the centre: catalog (migrated), sample store (reconciled
 /// when `recover`), site keys and export certificate, accounts and the audit trail. Used by `serve`, `demo` and
@@ -72,6 +73,22 @@ public struct Site {
     /// An audit entry for something done at this machine's command line.
     public func auditCommandLine(_ action: AuditAction, camera: CameraRecord? = nil, detail: String) async throws {
         try await audit.append(commandLineEntry(action, camera: camera, detail: detail))
+    }
+
+    /// Registers a camera (`CameraRegistry.register`) and its `camera.add` entry in one
+    /// transaction.
+    public func registerCamera(_ record: CameraRecord, detail: String) async throws -> CameraRecord {
+        let registry = CameraRegistry(catalog: catalog)
+        let who = commandLineEntry(.cameraAdd, camera: nil, detail: detail)
+        return try await audit.append(
+            with: { try await registry.register(record) },
+            entry: { added in
+                var entry = who
+                entry.camera = added.id
+                entry.cameraName = added.name
+                return entry
+            }
+        ).1
     }
 
     /// Applies an account change and its audit entry in one transaction.

@@ -4,6 +4,7 @@ import Catalog
 import Logging
 import NIOPosix
 import RTSP
+import Records
 
 /// One camera's whole path to the disk, the one way both `vigil serve` (its fleet) and
 /// `vigil record` run it: connect (a `CameraSource`, reconnecting), record (a `Recorder`,

@@ -3,6 +3,7 @@ import Base
 import Catalog
 import Foundation
 import Integrity
+import Records
 
 /// Signed heads of the cameras' segment chains: a C2SP signed note in the checkpoint
 /// form (origin `<site>/chain/<camera id>`, size = links, hash = the last link), signed

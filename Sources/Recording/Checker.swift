@@ -3,6 +3,7 @@ import Catalog
 import Crypto
 import Foundation
 import Media
+import Records
 
 /// `vigil check`: verifies every sample file against its catalog row — size, SHA-256,
 /// index consistency (sizes sum to the file, durations to the row, first frame a key

@@ -1,5 +1,6 @@
 import Catalog
 import Media
+import Records
 
 /// What a time range of one camera turns into: the frames to play (as runs of sample
 /// files), where they really start and end, and the gaps inside the range.

@@ -1,5 +1,6 @@
 import Catalog
 import NIOPosix
+import Records
 
 /// Group commit of the recorders' per-second progress.
 ///

@@ -4,6 +4,7 @@ import Logging
 import Media
 import NIOPosix
 import RTSP
+import Records
 
 public struct RecorderConfiguration: Sendable {
     /// A segment is cut at the first key frame at least this long after its start.

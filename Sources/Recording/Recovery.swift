@@ -1,6 +1,7 @@
 import Base
 import Catalog
 import Media
+import Records
 
 /// Start-up reconciliation of sample files with catalog rows (docs/design/recording.md):
 /// - a row still `open` (the recorder died) keeps the frames its row describes: the file

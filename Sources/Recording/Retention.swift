@@ -1,6 +1,7 @@
 import Base
 import Catalog
 import Logging
+import Records
 
 /// What retention may keep and must free.
 public struct RetentionPolicy: Sendable {

@@ -1,6 +1,7 @@
 import Catalog
 import Crypto
 import Foundation
+import Records
 import Synchronization
 
 /// The sample-file directory: `<root>/<camera id>/<file name>`. Each file is one segment's

@@ -3,6 +3,7 @@ import Catalog
 import Foundation
 import Integrity
 import Media
+import Records
 
 /// Each camera's segments form a hash chain from the moment they are recorded
 /// (`Integrity.ChainLinkContent` says what a link commits to and how it is hashed; signed

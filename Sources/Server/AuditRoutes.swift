@@ -1,8 +1,9 @@
+import Access
 import Audit
-import Catalog
 import Centre
 import Foundation
 import Hummingbird
+import Records
 
 /// The audit log over HTTP: entries (newest first), the signed checkpoint, and inclusion
 /// and consistency proofs a client can check against it.
@@ -37,7 +38,7 @@ struct AuditRoutes {
             // Given, a parameter must be what it says: a malformed one is refused, not ignored.
             let limit = try integer(request, "limit", 1...1000) ?? 100
             let before = try integer(request, "before", 0...Int.max).map(Int64.init)
-            let rows = try await env.catalog.latestAuditEntries(limit: limit, before: before)
+            let rows = try await env.audit.latestEntries(limit: limit, before: before)
             return try json(Page(size: await env.audit.size, entries: try rows.map { try AuditEntry.decode($0.body) }))
         }
         t.add(.get, "/api/audit/checkpoint", .viewAudit) { request, _, _ in
@@ -55,7 +56,7 @@ struct AuditRoutes {
             }
             let proof = try await mapErrors { try await env.audit.inclusionProof(index: index, treeSize: size) }
             guard let leaf = await env.audit.leafHash(at: index),
-                let row = try await env.catalog.auditEntries(from: Int64(index), limit: 1).first
+                let row = try await env.audit.storedEntry(at: Int64(index))
             else {
                 throw APIError(status: .notFound, message: "no entry \(index)")
             }

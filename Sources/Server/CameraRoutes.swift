@@ -1,10 +1,9 @@
 import Access
 import Base
-import Catalog
 import Centre
 import Foundation
 import Hummingbird
-import Recording
+import Records
 
 /// The camera registry: list, add, edit, disable. Credentials are stored sealed and never
 /// returned; the RTSP URL is shown only to those who manage cameras.
@@ -57,7 +56,7 @@ struct CameraRoutes {
         let manager = p.may(.manageCameras)
         let today = Date(timeIntervalSince1970: Double(env.clock.nowMicros()) / 1_000_000)
         let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: today).timeIntervalSince1970 * 1_000_000)
-        let gaps = try await env.catalog.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
+        let gaps = try await env.footage.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
         return CameraView(
             id: c.id, name: c.name, location: c.location, latitude: c.latitude, longitude: c.longitude,
             url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
@@ -88,7 +87,7 @@ struct CameraRoutes {
         let env = self.env
         t.add(.get, "/api/cameras", nil) { _, _, principal in
             var views: [CameraView] = []
-            for c in try await env.catalog.cameras() { views.append(try await view(c, principal)) }
+            for c in try await env.cameras.all() { views.append(try await view(c, principal)) }
             return try json(views)
         }
         t.add(.get, "/api/cameras/{id}", nil) { _, context, principal in
@@ -102,12 +101,16 @@ struct CameraRoutes {
             // `apply` replaces the URL with its credential-free form and seals the password.
             var record = CameraRecord(id: 0, name: name, url: url, retentionDays: env.newCameraDefaults.retentionDays)
             record.segmentSeconds = env.newCameraDefaults.segmentSeconds
+            // Added in one transaction with its entry, which names the new camera's id.
             let added = try await mapErrors { () async throws -> CameraRecord in
                 try apply(input, to: &record)
-                return try await CameraRules.register(record, in: env.catalog)
+                let checked = record
+                return try await env.audit.append(
+                    with: { try await env.cameras.register(checked) },
+                    entry: { AuditEntry(.cameraAdd, .ok, principal: principal, request: request, context: context, camera: $0) }
+                ).1
             }
             await env.fleet.poke()
-            try await env.audit.append(AuditEntry(.cameraAdd, .ok, principal: principal, request: request, context: context, camera: added))
             return try json(try await view(added, principal), status: .created)
         }
         t.add(.patch, "/api/cameras/{id}", .manageCameras) { request, context, principal in
@@ -120,19 +123,9 @@ struct CameraRoutes {
             // The row is read again, changed and written in one transaction with its audit
             // entry: an edit that arrived meanwhile is built on, never overwritten by the row
             // as it was before this request's body came in.
-            let catalog = env.catalog
             let record = try await mapErrors {
-                try await env.audit.append(entry) { () async throws -> CameraRecord in
-                    guard var record = try await catalog.camera(id: current.id) else {
-                        throw APIError(status: .notFound, message: "no such camera")
-                    }
-                    let before = record
-                    try apply(input, to: &record)
-                    if record.name != before.name, let other = try await catalog.camera(named: record.name), other.id != record.id {
-                        throw APIError(status: .conflict, message: "camera \(record.name) already exists")
-                    }
-                    try await catalog.updateCamera(record)
-                    return record
+                try await env.audit.append(entry) {
+                    try await env.cameras.update(id: current.id) { try apply(input, to: &$0) }
                 }.1
             }
             await env.fleet.poke()
@@ -143,7 +136,7 @@ struct CameraRoutes {
 
 /// The camera named by the route's `{id}`, or 404.
 func camera(_ env: ServerEnvironment, _ context: VigilContext) async throws -> CameraRecord {
-    guard let id = context.parameters.get("id", as: Int64.self), let c = try await env.catalog.camera(id: id) else {
+    guard let id = context.parameters.get("id", as: Int64.self), let c = try await env.cameras.camera(id: id) else {
         throw APIError(status: .notFound, message: "no such camera")
     }
     return c

@@ -1,12 +1,11 @@
 import Access
 import Base
-import Catalog
 import Centre
 import Foundation
 import Hummingbird
 import NIOCore
 import NIOPosix
-import Recording
+import Records
 
 /// The evidence register over HTTP: list and show exhibits, create one (which holds its
 /// footage), custody events, the signed export and the download of its files. The rules
@@ -200,7 +199,7 @@ struct EvidenceRoutes {
             request, context, principal in
             let exhibit = text(context, "exhibit"), export = text(context, "export")
             let name = text(context, "file")
-            guard let item = try await env.catalog.evidence(exhibit: exhibit), try await env.evidence.maySee(item, principal),
+            guard let item = try await env.evidence.lookup(exhibit, for: principal),
                 let path = env.exports.file(exhibit: item.exhibit, export: export, name: name),
                 let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber
             else {
@@ -259,9 +258,7 @@ struct EvidenceRoutes {
     /// The route's exhibit if `principal` may see it; 404 otherwise, as if it did not exist.
     func exhibit(_ context: VigilContext, _ principal: Principal) async throws -> EvidenceRecord {
         let number = text(context, "exhibit")
-        guard let item = try await env.catalog.evidence(exhibit: number),
-            try await env.evidence.maySee(item, principal)
-        else {
+        guard let item = try await env.evidence.lookup(number, for: principal) else {
             throw APIError(status: .notFound, message: "no such exhibit")
         }
         return item
@@ -274,7 +271,7 @@ struct EvidenceRoutes {
     }
 
     func cameraNames() async throws -> [Int64: String] {
-        Dictionary(uniqueKeysWithValues: try await env.catalog.cameras().map { ($0.id, $0.name) })
+        try await env.cameras.names()
     }
 
     static func ranges(_ e: EvidenceRecord, _ names: [Int64: String]) -> [RangeView] {
@@ -294,9 +291,9 @@ struct EvidenceRoutes {
 
     func detail(_ e: EvidenceRecord, _ principal: Principal) async throws -> Detail {
         let segments = try await env.evidence.coveredSegments(e)
-        let held = try await env.catalog.heldByEvidence(segmentIDs: segments.map(\.id))
+        let held = try await env.evidence.heldByEvidence(segments)
         let released = e.releasedMicros.map { Released(by: e.releasedBy ?? "", at: iso8601(micros: $0), reason: e.releaseReason ?? "") }
-        let custody = try await env.catalog.custody(evidenceID: e.id).map {
+        let custody = try await env.evidence.custody(e).map {
             CustodyView(
                 at: iso8601(micros: $0.atMicros), kind: $0.kind, actor: $0.actor, counterpart: $0.counterpart, purpose: $0.purpose,
                 detail: $0.detail)

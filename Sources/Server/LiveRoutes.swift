@@ -1,11 +1,12 @@
 import Access
-import Catalog
 import Centre
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+import NIOWebSocket
+import Records
 import Synchronization
 
 /// Live view: a WebSocket per camera carrying an MSE byte stream. Text messages announce
@@ -104,7 +105,7 @@ struct LiveRoutes {
             onUpgrade: { inbound, outbound, ws in
                 let context = ws.requestContext
                 guard let principal = context.authenticated?.principal, let id = context.parameters.get("id", as: Int64.self),
-                    let c = try await env.catalog.camera(id: id)
+                    let c = try await env.cameras.camera(id: id)
                 else { return }
                 try await env.audit.append(
                     AuditEntry(.liveStart, .ok, principal: principal, request: ws.request, context: context, camera: c))

@@ -1,3 +1,5 @@
+import Access
+import Base
 import Centre
 import Foundation
 import Hummingbird
@@ -16,7 +18,7 @@ struct MetaRoutes {
         }
         t.add(.get, "/metrics", .viewMetrics) { _, _, _ in
             let text = env.metrics.render(
-                cameras: try await env.catalog.cameras(), fleet: env.fleet, store: env.store,
+                cameras: try await env.cameras.all(), fleet: env.fleet, footage: env.footage,
                 now: env.clock.nowMicros())
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],

@@ -1,8 +1,7 @@
-import Catalog
 import Centre
 import Foundation
 import Prometheus
-import Recording
+import Records
 
 /// Prometheus metrics (swift-prometheus): per camera connected, fps, bitrate, last-frame
 /// age and recorder lag; free disk; live viewers and the server-added live latency.
@@ -36,7 +35,7 @@ public final class VigilMetrics: Sendable {
     }
 
     /// Refreshes the gauges from the fleet and the disk, then renders the exposition text.
-    func render(cameras: [CameraRecord], fleet: RecorderFleet, store: SampleStore, now: Int64) -> [UInt8] {
+    func render(cameras: [CameraRecord], fleet: RecorderFleet, footage: Footage, now: Int64) -> [UInt8] {
         for c in cameras {
             let s = fleet.status(camera: c.id)
             let labels = [("camera", c.name)]
@@ -66,7 +65,7 @@ public final class VigilMetrics: Sendable {
             )
             .set(s.committedThroughMicros.map { Double(now - $0) / 1e6 } ?? -1)
         }
-        if let free = store.freeBytes() {
+        if let free = footage.freeBytes() {
             registry.makeGauge(
                 descriptor: MetricNameDescriptor(
                     metricName: "vigil_disk_free_bytes", unitName: "", helpText: "Free bytes on the recording volume")

@@ -1,14 +1,12 @@
 import Access
 import Base
-import Catalog
 import Centre
-import Crypto
 import Foundation
 import Hummingbird
 import Media
 import NIOCore
 import NIOPosix
-import Recording
+import Records
 
 /// Coverage and gaps of a time range, and the footage itself as an MP4 assembled on the fly
 /// from the sample files (HTTP Range, ETag); nothing is materialised.
@@ -40,27 +38,16 @@ struct PlaybackRoutes {
             let c = try await camera(env, context)
             let (from, to) = try range(request)
             try await requireCamera(c, .playback, principal, .recordingsList, request, context)
-            let segments = try await env.catalog.segments(cameraID: c.id, from: from, to: to)
-            var recorded: [(Int64, Int64)] = []
-            for s in segments {
-                let start = max(s.startMicros, from), end = min(s.endMicros, to)
-                guard end > start else { continue }
-                if let last = recorded.last, start - last.1 <= 500_000 {
-                    recorded[recorded.count - 1].1 = max(last.1, end)
-                } else {
-                    recorded.append((start, end))
-                }
-            }
-            let gaps = try await env.catalog.gaps(cameraID: c.id, from: from, to: to)
+            let coverage = try await env.footage.coverage(cameraID: c.id, from: from, to: to)
             try await env.audit.append(entry(.recordingsList, principal, request, context, c, from, to))
             return try json(
                 Coverage(
                     camera: c.id, from: iso8601(micros: from), to: iso8601(micros: to),
-                    recorded: recorded.map { Interval(from: iso8601(micros: $0.0), to: iso8601(micros: $0.1)) },
-                    gaps: gaps.map {
+                    recorded: coverage.recorded.map { Interval(from: iso8601(micros: $0.from), to: iso8601(micros: $0.to)) },
+                    gaps: coverage.gaps.map {
                         Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason)
                     },
-                    segments: segments.count))
+                    segments: coverage.segmentCount))
         }
         t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied(.playbackView)) {
             request, context, principal in
@@ -135,17 +122,14 @@ struct PlaybackRoutes {
             try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .denied, detail: error.message))
             throw APIError.from(error)
         }
-        let plan: ExportPlan
+        let served: Footage.Served
         do {
-            plan = try await Exporter.plan(
-                catalog: env.catalog, store: env.store, cameraID: c.id, from: from, to: to,
-                maxFrames: env.maximumServedFrames)
-        } catch let error as RecordingError {
+            served = try await env.footage.mp4(cameraID: c.id, from: from, to: to, maxFrames: env.maximumServedFrames)
+        } catch {
             try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: "\(error)"))
             throw error
         }
-        let file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
-        let etag = Self.etag(plan: plan, size: file.size)
+        let file = served.file, etag = served.etag
         var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes", .eTag: etag, .cacheControl: "private, no-store"]
         if attachment {
             headers[.contentDisposition] = "attachment; filename=\"\(c.name)-\(iso8601(micros: from)).mp4\""
@@ -170,7 +154,7 @@ struct PlaybackRoutes {
             entry(
                 action, principal, request, context, c, from, to,
                 detail:
-                    "bytes \(byteRange.lowerBound)-\(max(byteRange.lowerBound, byteRange.upperBound - 1))/\(file.size), \(plan.frameCount) frames"
+                    "bytes \(byteRange.lowerBound)-\(max(byteRange.lowerBound, byteRange.upperBound - 1))/\(file.size), \(served.frameCount) frames"
             ))
         return Response(
             status: status, headers: headers,
@@ -185,14 +169,6 @@ struct PlaybackRoutes {
                 }
                 try await writer.finish(nil)
             })
-    }
-
-    /// A strong validator: the segments, their sizes and states, and the range.
-    static func etag(plan: ExportPlan, size: Int64) -> String {
-        var h = SHA256()
-        for r in plan.runs { h.update(data: Array("\(r.path):\(r.fileOffset):\(r.samples.count);".utf8)) }
-        h.update(data: Array("\(plan.trimStart):\(size)".utf8))
-        return "\"" + hex(h.finalize().prefix(12)) + "\""
     }
 
     /// RFC 9110 §14 (parsed in Media, where it can be fuzzed without the server).

@@ -1,13 +1,15 @@
 // Server: the HTTP face of the centre — API routes, sessions and CSRF, WebSocket live view,
 // the static console and metrics. It formats HTTP and nothing else: rules about who may do
-// what live in Centre, SQL lives in Catalog, media assembly lives in Media and Recording.
+// what live in Centre and Access, SQL in Catalog, media assembly in Media and Recording.
+// It builds on the domain's services and Records' plain rows only: it imports neither
+// Catalog nor Recording (ServerTests' `serverImportsNoStorage`), and it is compiled with
+// member import visibility, so it cannot reach them through another module either.
 // Every route is declared with the permission it needs (`RouteTable`), so the security
 // tests can enumerate the router and check each one.
 
 import Access
 import Audit
 import Base
-import Catalog
 import Centre
 import Foundation
 import HTTPTypes
@@ -17,13 +19,14 @@ import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOSSL
-import Recording
+import Records
 import ServiceLifecycle
 
 /// Everything the routes use.
 public struct ServerEnvironment: Sendable {
-    public var catalog: Catalog
-    public var store: SampleStore
+    /// The camera registry, and what each camera has recorded.
+    public var cameras: CameraRegistry
+    public var footage: Footage
     public var accounts: Accounts
     public var audit: AuditTrail
     public var fleet: RecorderFleet
@@ -47,8 +50,8 @@ public struct ServerEnvironment: Sendable {
     /// ends within this of a sign-out, a disabled account or a withdrawn grant).
     public var liveRecheck: Duration = .seconds(2)
     let liveRechecks = LiveRechecks()
-    /// The most frames one playback or export answer may hold (`Exporter.maximumServedFrames`).
-    public var maximumServedFrames = Exporter.maximumServedFrames
+    /// The most frames one playback or export answer may hold (`Footage.maximumServedFrames`).
+    public var maximumServedFrames = Footage.maximumServedFrames
     /// Signed bundles one user may have the server export in 24 hours.
     public var exportsPerUserPerDay = EvidenceRegister.defaultExportsPerDay
     /// Origins (`https://vms.example`) the console is also served at, through a reverse
@@ -62,21 +65,21 @@ public struct ServerEnvironment: Sendable {
     public var clock: WallClock = .system
 
     public struct CameraDefaults: Sendable {
-        public var retentionDays = RetentionPolicy.defaultDays
+        public var retentionDays = CameraRules.defaultRetentionDays
         public var segmentSeconds = 60
-        public init(retentionDays: Int = RetentionPolicy.defaultDays, segmentSeconds: Int = 60) {
+        public init(retentionDays: Int = CameraRules.defaultRetentionDays, segmentSeconds: Int = 60) {
             self.retentionDays = retentionDays
             self.segmentSeconds = segmentSeconds
         }
     }
 
     public init(
-        catalog: Catalog, store: SampleStore, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
+        cameras: CameraRegistry, footage: Footage, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
         keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, metrics: VigilMetrics, webRoot: String, openAPIPath: String,
         secureCookies: Bool, logger: Logger
     ) {
-        self.catalog = catalog
-        self.store = store
+        self.cameras = cameras
+        self.footage = footage
         self.accounts = accounts
         self.audit = audit
         self.fleet = fleet

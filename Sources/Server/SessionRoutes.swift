@@ -1,10 +1,9 @@
 import Access
 import Base
-import Catalog
 import Centre
 import Foundation
 import Hummingbird
-import Recording
+import Records
 
 /// Sign-in, sign-out, who am I, password change, API tokens.
 struct SessionRoutes {
@@ -85,9 +84,15 @@ struct SessionRoutes {
             }
             let s = station(request, context)
             do {
+                // The session and its entry are stored in one transaction.
                 let issued = try await env.accounts.signIn(
-                    name: body.username, password: body.password, address: s.address, userAgent: s.userAgent)
-                try await env.audit.append(AuditEntry(.signIn, .ok, principal: issued.principal, request: request, context: context))
+                    name: body.username, password: body.password, address: s.address, userAgent: s.userAgent,
+                    recorded: { commit in
+                        try await env.audit.append(
+                            with: commit,
+                            entry: { AuditEntry(.signIn, .ok, principal: $0.principal, request: request, context: context) }
+                        ).1
+                    })
                 return try json(
                     Self.me(issued.principal, csrf: issued.csrfToken),
                     headers: [.setCookie: cookie(issued.token, maxAge: env.accounts.policy.sessionAbsoluteSeconds)])
@@ -107,10 +112,11 @@ struct SessionRoutes {
             try json(Self.me(principal, csrf: context.authenticated?.csrfToken))
         }
         t.add(.delete, "/api/session", nil) { request, context, principal in
-            if case let .session(token)? = AuthMiddleware.credential(of: request) {
-                try await env.accounts.signOut(sessionToken: token)
+            let session: String?
+            if case let .session(token)? = AuthMiddleware.credential(of: request) { session = token } else { session = nil }
+            _ = try await env.audit.append(AuditEntry(.signOut, .ok, principal: principal, request: request, context: context)) {
+                if let session { try await env.accounts.signOut(sessionToken: session) }
             }
-            try await env.audit.append(AuditEntry(.signOut, .ok, principal: principal, request: request, context: context))
             return Response(status: .noContent, headers: [.setCookie: cookie("", maxAge: 0)])
         }
         t.add(.post, "/api/session/password", nil) { request, context, principal in
@@ -118,14 +124,13 @@ struct SessionRoutes {
             // Checked, then made in one transaction with its entry: stored together or not
             // at all. A refused or failed change is recorded as such (if the log can still
             // be written).
-            let catalog = env.catalog
             do {
                 _ = try await mapErrors {
                     let change = try await env.accounts.preparePasswordChange(
                         userID: principal.userID, current: body.current, new: body.new)
                     return try await env.audit.append(
                         AuditEntry(.passwordChange, .ok, principal: principal, request: request, context: context),
-                        with: { try await change.apply(to: catalog) })
+                        with: { try await env.accounts.apply(change) })
                 }
             } catch {
                 _ = try? await env.audit.append(
@@ -151,13 +156,19 @@ struct SessionRoutes {
                     status: .forbidden, message: "API tokens are issued from a signed-in session (the console), not with another token")
             }
             let body = try await request.decode(as: TokenRequest.self, context: context)
+            // Stored in one transaction with its entry, which names the new token's id.
             let issued = try await mapErrors {
-                try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days, session: session)
+                try await env.audit.append(
+                    with: {
+                        try await env.accounts.issueAPIToken(userID: principal.userID, name: body.name, days: body.days, session: session)
+                    },
+                    entry: { issued in
+                        AuditEntry(
+                            .tokenIssue, .ok, principal: principal, request: request, context: context,
+                            detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))")
+                    }
+                ).1
             }
-            try await env.audit.append(
-                AuditEntry(
-                    .tokenIssue, .ok, principal: principal, request: request, context: context,
-                    detail: "token \(issued.id) \"\(body.name)\" until \(iso8601(micros: issued.expiresMicros))"))
             return try json(
                 ["id": String(issued.id), "token": issued.token, "expires": iso8601(micros: issued.expiresMicros)], status: .created)
         }
@@ -170,13 +181,16 @@ struct SessionRoutes {
             guard let id = context.parameters.get("id", as: Int64.self) else {
                 throw APIError(status: .badRequest, message: "token id must be a number")
             }
-            guard try await env.accounts.revokeAPIToken(id: id, userID: principal.userID) else {
-                throw APIError(status: .notFound, message: "you have no token \(id)")
+            // Revoked in one transaction with its entry; no entry for a token that is not theirs.
+            try await mapErrors {
+                _ = try await env.audit.append(
+                    AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context, detail: "token \(id)")
+                ) {
+                    guard try await env.accounts.revokeAPIToken(id: id, userID: principal.userID) else {
+                        throw VigilError(.notFound, "you have no token \(id)")
+                    }
+                }
             }
-            try await env.audit.append(
-                AuditEntry(
-                    .tokenRevoke, .ok, principal: principal, request: request, context: context,
-                    detail: "token \(id)"))
             return Response(status: .noContent)
         }
     }

@@ -1,9 +1,9 @@
 import Access
 import Base
-import Catalog
 import Centre
 import Foundation
 import Hummingbird
+import Records
 
 /// Accounts administration: list, add, change role, disable, reset password, grants.
 struct UserRoutes {
@@ -38,21 +38,20 @@ struct UserRoutes {
         UserView(
             id: u.id, name: u.name, role: u.role, disabled: u.disabled, mustChangePassword: u.mustChangePassword,
             locked: u.lockedUntilMicros > env.clock.nowMicros(),
-            grants: try await env.catalog.grants(userID: u.id).map { GrantView(permission: $0.permission, camera: $0.cameraID) })
+            grants: try await env.accounts.grants(userID: u.id).map { GrantView(permission: $0.permission, camera: $0.cameraID) })
     }
 
     func register(_ t: inout RouteTable) {
         let env = self.env
         t.add(.get, "/api/users", .manageUsers) { _, _, _ in
             var views: [UserView] = []
-            for u in try await env.catalog.users() { views.append(try await view(u)) }
+            for u in try await env.accounts.users() { views.append(try await view(u)) }
             return try json(views)
         }
         t.add(.post, "/api/users", .manageUsers) { request, context, principal in
             let body = try await request.decode(as: NewUser.self, context: context)
             guard let role = Role(rawValue: body.role) else { throw APIError(status: .badRequest, message: "unknown role \(body.role)") }
             // A password set by someone else is one-time: its owner must change it.
-            let catalog = env.catalog
             let user = try await mapErrors {
                 let change = try await env.accounts.prepareUser(name: body.name, role: role, password: body.password, oneTime: true)
                 // The account and its audit entry are stored together or not at all.
@@ -60,13 +59,13 @@ struct UserRoutes {
                     AuditEntry(
                         .userAdd, .ok, principal: principal, request: request, context: context,
                         detail: "user \(body.name) as \(role.rawValue)"),
-                    with: { try await change.apply(to: catalog) }
+                    with: { try await env.accounts.apply(change) }
                 ).1
             }
             return try json(try await view(user), status: .created)
         }
         t.add(.patch, "/api/users/{uid}", .manageUsers) { request, context, principal in
-            guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: id) else {
+            guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.accounts.user(id: id) else {
                 throw APIError(status: .notFound, message: "no such user")
             }
             let body = try await request.decode(as: UserChange.self, context: context)
@@ -103,26 +102,25 @@ struct UserRoutes {
             if let disabled = body.disabled { changes.append(disabled ? "disabled" : "enabled") }
             if body.password != nil { changes.append("password reset (one-time)") }
             // The edit and its audit entry are stored together or not at all.
-            let catalog = env.catalog
             let edited = try await mapErrors {
                 try await env.audit.append(
                     AuditEntry(
                         .userEdit, .ok, principal: principal, request: request, context: context,
                         detail: "user \(user.name): " + changes.joined(separator: ", ")),
-                    with: { try await change.apply(to: catalog) }
+                    with: { try await env.accounts.apply(change) }
                 ).1
             }
             return try json(try await view(edited))
         }
         t.add(.get, "/api/users/{uid}/tokens", .manageUsers) { _, context, _ in
-            guard let id = context.parameters.get("uid", as: Int64.self), try await env.catalog.user(id: id) != nil else {
+            guard let id = context.parameters.get("uid", as: Int64.self), try await env.accounts.user(id: id) != nil else {
                 throw APIError(status: .notFound, message: "no such user")
             }
             let now = env.clock.nowMicros()
             return try json(try await env.accounts.apiTokens(userID: id).map { SessionRoutes.TokenInfo($0, nowMicros: now) })
         }
         t.add(.delete, "/api/users/{uid}/tokens/{id}", .manageUsers) { request, context, principal in
-            guard let uid = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: uid) else {
+            guard let uid = context.parameters.get("uid", as: Int64.self), let user = try await env.accounts.user(id: uid) else {
                 throw APIError(status: .notFound, message: "no such user")
             }
             guard let id = context.parameters.get("id", as: Int64.self), try await env.accounts.revokeAPIToken(id: id, userID: uid) else {
@@ -136,7 +134,7 @@ struct UserRoutes {
         }
         for (method, action) in [(HTTPRequest.Method.post, AuditAction.grantAdd), (.delete, .grantRemove)] {
             t.add(method, "/api/users/{uid}/grants", .manageUsers) { request, context, principal in
-                guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.catalog.user(id: id) else {
+                guard let id = context.parameters.get("uid", as: Int64.self), let user = try await env.accounts.user(id: id) else {
                     throw APIError(status: .notFound, message: "no such user")
                 }
                 let body = try await request.decode(as: GrantView.self, context: context)
@@ -151,13 +149,12 @@ struct UserRoutes {
                             detail: "user \(user.name): \(error.message)"))
                     throw error
                 }
-                let catalog = env.catalog
                 let granted = try await mapErrors {
                     try await env.audit.append(
                         AuditEntry(
                             action, .ok, principal: principal, request: request, context: context,
                             detail: "user \(user.name): \(body.permission) on \(body.camera.map { "camera \($0)" } ?? "all cameras")"),
-                        with: { try await change.apply(to: catalog) }
+                        with: { try await env.accounts.apply(change) }
                     ).1
                 }
                 return try json(try await view(granted))

@@ -10,6 +10,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
+import Records
 import Synchronization
 
 #if canImport(FoundationNetworking)

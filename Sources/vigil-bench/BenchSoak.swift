@@ -10,6 +10,7 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import Recording
+import Records
 import Synchronization
 
 #if canImport(FoundationNetworking)

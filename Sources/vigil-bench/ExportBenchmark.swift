@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Media
 import Recording
+import Records
 
 /// Builds one hour of recording (60 segments of 60 s from the default clip), then measures
 /// the time to the first 64 KiB of an MP4 of the whole hour and the throughput of

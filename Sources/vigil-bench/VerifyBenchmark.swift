@@ -8,6 +8,7 @@ import Evidence
 import Foundation
 import Logging
 import Recording
+import Records
 
 struct BenchVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,6 +7,7 @@ import Centre
 import CommandSupport
 import Foundation
 import Recording
+import Records
 
 // Administration from the command line. Each opens the data directory beside a running
 // server (SQLite in WAL mode lets both write) and appends its own audit entry; the server
@@ -36,12 +37,11 @@ struct CameraCommand: AsyncParsableCommand {
             let added: CameraRecord
             do {
                 try CameraRules.setURL(url, on: &record, keys: site.keys)
-                added = try await CameraRules.register(record, in: site.catalog)
+                added = try await site.registerCamera(record, detail: "from the command line")
             } catch let error as VigilError {
                 await site.catalog.close()
                 throw ValidationError(error.message)
             }
-            try await site.auditCommandLine(.cameraAdd, camera: added, detail: "from the command line")
             await site.catalog.close()
             say("camera \(added.id) \(added.name) \(added.url)")
         }

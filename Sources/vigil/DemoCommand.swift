@@ -9,6 +9,7 @@ import Foundation
 import Media
 import RTSP
 import Recording
+import Records
 import Synchronization
 
 struct Demo: AsyncParsableCommand {
@@ -46,8 +47,7 @@ struct Demo: AsyncParsableCommand {
                     record.segmentSeconds = segmentSeconds
                     record.location = "simulated camera \(i)"
                     if record.id == 0 {
-                        let added = try await CameraRules.register(record, in: site.catalog)
-                        try await site.auditCommandLine(.cameraAdd, camera: added, detail: "demo simulator")
+                        _ = try await site.registerCamera(record, detail: "demo simulator")
                     } else {
                         try await site.catalog.updateCamera(record)
                     }

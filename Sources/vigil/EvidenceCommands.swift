@@ -6,6 +6,7 @@ import CommandSupport
 import Evidence
 import Foundation
 import Recording
+import Records
 
 extension Site {
     /// The person at this machine's command line, as the audit log and custody record them.

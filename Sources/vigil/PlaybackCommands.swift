@@ -6,6 +6,7 @@ import CommandSupport
 import Foundation
 import Media
 import Recording
+import Records
 
 /// Opens the catalog read-mostly for the playback commands (no recovery: another process
 /// may be recording).

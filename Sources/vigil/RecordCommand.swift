@@ -8,6 +8,7 @@ import Media
 import NIOPosix
 import RTSP
 import Recording
+import Records
 
 struct Record: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

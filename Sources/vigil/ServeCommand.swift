@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NIOCore
 import Recording
+import Records
 import Server
 import ServiceLifecycle
 
@@ -195,7 +196,8 @@ struct CentreRunner {
             let webRoot = settings.webRoot
             let shelf = ExportShelf(root: site.data.exportsPath)
             var env = ServerEnvironment(
-                catalog: site.catalog, store: site.store, accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
+                cameras: CameraRegistry(catalog: site.catalog), footage: Footage(catalog: site.catalog, store: site.store),
+                accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
                 keys: site.keys, evidence: site.evidence, exports: shelf, metrics: VigilMetrics(), webRoot: webRoot,
                 openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
                 secureCookies: settings.servedOverTLS, logger: logger)

@@ -2,6 +2,7 @@ import Catalog
 import CommandSupport
 import Foundation
 import Logging
+import Records
 import ServiceLifecycle
 
 /// The systemd notification protocol (sd_notify(3)), for `Type=notify` units

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import SQLKit
 import TestSupport
 import Testing

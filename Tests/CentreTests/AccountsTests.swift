@@ -1,6 +1,7 @@
 import Base
 import Catalog
 import Foundation
+import Records
 import Synchronization
 import TestSupport
 import Testing
@@ -276,6 +277,26 @@ import Testing
             #expect(position == 1)
             #expect(try await catalog.grants(userID: user.id).count == 1)
             #expect(try await catalog.auditEntries().count == 2)
+        }
+    }
+}
+
+extension AuditedChangeTests {
+    /// An entry built from its change's result names what the change made, also when the
+    /// first try lost its position to another writer and the change was made once more.
+    @Test func anEntryBuiltFromItsChangeNamesWhatTheStoredChangeMade() async throws {
+        try await TestSupport.withCatalog("audited-change-entry") { dir, catalog in
+            let trail = try await Self.trail(dir, catalog)
+            var other = AuditEntry(action: .serverStart, result: .ok, detail: "written beside the server")
+            other.seq = 0
+            try await catalog.appendAudit([AuditRow(seq: 0, body: try other.encoded())])
+            let (position, camera) = try await trail.append(
+                with: { try await catalog.addCamera(CameraRecord(id: 0, name: "gate", url: "rtsp://192.0.2.1/", retentionDays: 30)) },
+                entry: { AuditEntry(action: .cameraAdd, result: .ok, camera: $0.id, cameraName: $0.name, detail: "test") })
+            #expect(position == 1)
+            #expect(try await catalog.cameras().map(\.id) == [camera.id], "the change was made twice or not kept")
+            let stored = try AuditEntry.decode(try #require(try await catalog.auditEntries(from: 1).first).body)
+            #expect(stored.camera == camera.id && stored.cameraName == "gate" && stored.seq == 1)
         }
     }
 }

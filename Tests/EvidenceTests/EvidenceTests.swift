@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 import Logging
 import RTSP
+import Records
 import TestSupport
 import Testing
 import X509

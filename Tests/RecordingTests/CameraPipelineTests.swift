@@ -8,6 +8,7 @@ import Logging
 import Media
 import RTSP
 import Recording
+import Records
 import TestSupport
 import Testing
 

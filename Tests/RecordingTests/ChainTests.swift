@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Media
+import Records
 import TestSupport
 import Testing
 

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Media
 import RTSP
+import Records
 import TestSupport
 import Testing
 

@@ -6,6 +6,7 @@ import Centre
 import Evidence
 import Foundation
 import Recording
+import Records
 import Server
 import TestSupport
 import Testing
@@ -16,9 +17,9 @@ import Testing
 @Suite(.serialized) struct EvidenceRouteTests {
     @Test func registerExportDownloadVerifyAndRelease() async throws {
         try await ServerHarness.with { h in
-            let camera = try #require(try await h.env.catalog.camera(id: h.cameraID))
-            try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
-            let segments = try await h.env.catalog.allSegments()
+            let camera = try #require(try await h.catalog.camera(id: h.cameraID))
+            try await TestSupport.recordFootage(camera: camera, catalog: h.catalog, store: h.store)
+            let segments = try await h.catalog.allSegments()
             #expect(segments.count == 3)
             let investigator = try await h.signIn(.investigator), court = try await h.signIn(.court)
             let supervisor = try await h.signIn(.supervisor)
@@ -52,7 +53,7 @@ import Testing
                 let r = try await h.request("POST", "/api/evidence", session: investigator, json: body)
                 #expect(r.status == 400, "\(why): \(r.status)")
             }
-            #expect(try await h.env.catalog.evidenceItems().isEmpty)
+            #expect(try await h.catalog.evidenceItems().isEmpty)
 
             // Create over the middle segment: first refused, for the camera was never granted.
             let from = segments[1].startMicros + 500_000, to = segments[1].endMicros + 500_000
@@ -62,7 +63,7 @@ import Testing
             ]
             let ungranted = try await h.request("POST", "/api/evidence", session: investigator, json: newExhibit)
             #expect(ungranted.status == 403, "an exhibit registered without the camera: \(ungranted.status)")
-            let investigatorID = try #require(try await h.env.catalog.user(named: "u-investigator")).id
+            let investigatorID = try #require(try await h.catalog.user(named: "u-investigator")).id
             try await h.env.accounts.setGrant(
                 GrantRecord(userID: investigatorID, permission: "register-evidence", cameraID: h.cameraID), granted: true, by: nil)
             let created = try await h.request("POST", "/api/evidence", session: investigator, json: newExhibit)
@@ -111,7 +112,7 @@ import Testing
                 #expect(reply.status == 200)
                 #expect(await h.env.audit.size == before + 1)
                 let entry = try AuditEntry.decode(
-                    try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+                    try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
                 #expect(entry.action == "evidence.downloaded" && entry.user == "u-court" && entry.caseReference == "RSD-12/26")
                 #expect(reply.body.count == file["bytes"] as? Int)
                 try reply.body.write(to: URL(fileURLWithPath: "\(bundle)/\(name)"))
@@ -170,7 +171,7 @@ import Testing
                         "handed-over", "acknowledged", "hold-released"
                     ])
             #expect(custody.first { $0["kind"] as? String == "handed-over" }?["counterpart"] as? String == "Sąd Rejonowy, II Wydział Karny")
-            let actions = try await h.env.catalog.latestAuditEntries(limit: 200, before: nil).map { try AuditEntry.decode($0.body).action }
+            let actions = try await h.catalog.latestAuditEntries(limit: 200, before: nil).map { try AuditEntry.decode($0.body).action }
             for kind in ["created", "shared", "exported", "handed-over", "acknowledged", "hold-released"] {
                 #expect(actions.contains("evidence.\(kind)"), "no audit entry for \(kind)")
             }
@@ -186,7 +187,7 @@ import Testing
             let now = WallClock.system.nowMicros()
             _ = try await h.env.accounts.addUser(name: "u-investigator-2", role: .investigator, password: ServerHarness.password)
             for name in ["u-investigator", "u-investigator-2"] {
-                let id = try #require(try await h.env.catalog.user(named: name)).id
+                let id = try #require(try await h.catalog.user(named: name)).id
                 try await h.env.accounts.setGrant(
                     GrantRecord(userID: id, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             }
@@ -259,7 +260,7 @@ import Testing
             let encoded = try #require("łukasz@sąd".addingPercentEncoding(withAllowedCharacters: .alphanumerics))
             #expect(try await h.request("DELETE", "/api/evidence/\(mine)/shares/\(encoded)", session: owner).status == 200)
 
-            let entries = try await h.env.catalog.latestAuditEntries(limit: 50, before: nil).map { try AuditEntry.decode($0.body) }
+            let entries = try await h.catalog.latestAuditEntries(limit: 50, before: nil).map { try AuditEntry.decode($0.body) }
             let sharing = entries.filter { $0.action == "evidence.shared" || $0.action == "evidence.unshared" }.reversed()
             #expect(
                 sharing.map { "\($0.action) \($0.user ?? "") \($0.detail ?? "")" } == [

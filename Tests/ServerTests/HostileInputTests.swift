@@ -5,6 +5,7 @@ import Catalog
 import Foundation
 import NIOCore
 import Recording
+import Records
 import TestSupport
 import Testing
 
@@ -222,8 +223,8 @@ final class RawConnection: Sendable {
                 let r = try await h.request("POST", "/api/cameras", session: admin, json: body)
                 #expect(r.status == 400 && r.json?["error"] != nil, "\(body): \(r.status)")
             }
-            #expect(try await h.env.catalog.cameras().count == 1)
-            let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
+            #expect(try await h.catalog.cameras().count == 1)
+            let investigator = try #require(try await h.catalog.user(named: "u-investigator")).id
             try await h.env.accounts.setGrant(
                 GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             let session = try await h.signIn(.investigator)
@@ -241,7 +242,7 @@ final class RawConnection: Sendable {
                 let r = try await h.request("POST", "/api/evidence", session: session, json: body)
                 #expect(r.status == 400 && r.json?["error"] != nil, "\(field): \(r.status)")
             }
-            #expect(try await h.env.catalog.evidenceItems().isEmpty)
+            #expect(try await h.catalog.evidenceItems().isEmpty)
         }
     }
 
@@ -249,9 +250,9 @@ final class RawConnection: Sendable {
     /// a range within the limit plays.
     @Test func aPlaybackRangeOverTheFrameLimitIsRefusedWithTheLimit() async throws {
         try await ServerHarness.with(configure: { $0.maximumServedFrames = 100 }) { h in
-            let camera = try #require(try await h.env.catalog.camera(id: h.cameraID))
-            try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
-            let segments = try await h.env.catalog.allSegments()
+            let camera = try #require(try await h.catalog.camera(id: h.cameraID))
+            try await TestSupport.recordFootage(camera: camera, catalog: h.catalog, store: h.store)
+            let segments = try await h.catalog.allSegments()
             let supervisor = try await h.signIn(.supervisor)
             let all = "from=\(iso8601(micros: segments.first!.startMicros))&to=\(iso8601(micros: segments.last!.endMicros))"
             for route in ["view.mp4", "export.mp4"] {
@@ -270,10 +271,10 @@ final class RawConnection: Sendable {
 
     @Test func serverSideExportsHaveAPerUserQuota() async throws {
         try await ServerHarness.with(configure: { $0.exportsPerUserPerDay = 2 }) { h in
-            let camera = try #require(try await h.env.catalog.camera(id: h.cameraID))
-            try await TestSupport.recordFootage(camera: camera, catalog: h.env.catalog, store: h.env.store)
-            let segment = try #require(try await h.env.catalog.allSegments().first)
-            let investigator = try #require(try await h.env.catalog.user(named: "u-investigator")).id
+            let camera = try #require(try await h.catalog.camera(id: h.cameraID))
+            try await TestSupport.recordFootage(camera: camera, catalog: h.catalog, store: h.store)
+            let segment = try #require(try await h.catalog.allSegments().first)
+            let investigator = try #require(try await h.catalog.user(named: "u-investigator")).id
             try await h.env.accounts.setGrant(
                 GrantRecord(userID: investigator, permission: "register-evidence", cameraID: nil), granted: true, by: nil)
             let session = try await h.signIn(.investigator)
@@ -317,7 +318,7 @@ final class RawConnection: Sendable {
                 _ = try await h.request(
                     "POST", "/api/session", json: ["username": "nobody", "password": "wrong password 1"],
                     headers: ["X-Forwarded-For": forwarded])
-                let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
+                let last = try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first)
                 let address = try AuditEntry.decode(last.body).address
                 #expect(address == expected, "trusting \(trusted), X-Forwarded-For \(forwarded) gave \(address ?? "nil")")
             }
@@ -347,7 +348,7 @@ final class RawConnection: Sendable {
             // One instant for the whole test, so a slow machine cannot end the minute early.
             let instant = WallClock.system.nowMicros()
             await h.env.audit.setRepeatClock { instant }
-            let before = try await h.env.catalog.auditCount()
+            let before = try await h.catalog.auditCount()
             // Ten wrong passwords use up the address's failures (each checked, each logged).
             for i in 0..<10 {
                 let r = try await h.request("POST", "/api/session", json: ["username": "nobody-\(i)", "password": "wrong password!"])
@@ -358,10 +359,10 @@ final class RawConnection: Sendable {
                 let r = try await h.request("POST", "/api/session", json: ["username": "guess-\(i % 30)", "password": "wrong password!"])
                 #expect(r.status == 429)
             }
-            let duringTheMinute = try await h.env.catalog.auditCount() - before
+            let duringTheMinute = try await h.catalog.auditCount() - before
             #expect(duringTheMinute == 11, "\(duringTheMinute) entries for 10 checked and 150 refused sign-ins")
             _ = try await h.env.audit.checkpoint()
-            let entries = try await h.env.catalog.latestAuditEntries(limit: 20, before: nil).map { try AuditEntry.decode($0.body) }
+            let entries = try await h.catalog.latestAuditEntries(limit: 20, before: nil).map { try AuditEntry.decode($0.body) }
                 .filter { $0.action == "session.sign-in" }
             #expect(entries.count == 12)
             let summary = try #require(entries.first)
@@ -369,9 +370,9 @@ final class RawConnection: Sendable {
             let detail = summary.detail ?? ""
             #expect(detail.contains("149 more") && detail.contains("user names in them: 30: guess-1, guess-2"), "\(detail)")
             // Nothing pending after the checkpoint: a second one adds no entry.
-            let count = try await h.env.catalog.auditCount()
+            let count = try await h.catalog.auditCount()
             _ = try await h.env.audit.checkpoint()
-            #expect(try await h.env.catalog.auditCount() == count)
+            #expect(try await h.catalog.auditCount() == count)
         }
     }
 

@@ -4,6 +4,7 @@ import Catalog
 import Centre
 import Foundation
 import Logging
+import Records
 import Server
 import TestSupport
 import Testing
@@ -77,7 +78,7 @@ import Testing
                 // live.stop is written as the handler ends, just after the close.
                 var stop: AuditEntry?
                 for _ in 0..<50 {
-                    let entries = try await h.env.catalog.latestAuditEntries(limit: 10, before: nil).map { try AuditEntry.decode($0.body) }
+                    let entries = try await h.catalog.latestAuditEntries(limit: 10, before: nil).map { try AuditEntry.decode($0.body) }
                     stop = entries.first { $0.action == "live.stop" && $0.user == "viewer-\(n)" }
                     if stop != nil { break }
                     try await Task.sleep(for: .milliseconds(100))
@@ -122,7 +123,7 @@ import Testing
                     #expect(status.contains(" 403 ") && reply.contains("cross-origin"), "\(origin ?? "no origin"): \(reply.prefix(300))")
                     #expect(await h.env.audit.size == before + 1, "\(origin ?? "no origin"): the refusal was not audited once")
                     let entry = try AuditEntry.decode(
-                        try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+                        try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
                     #expect(entry.action == "live.start" && entry.result == "denied" && entry.user == "handshake")
                 }
             }

@@ -11,6 +11,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Recording
+import Records
 import SQLKit
 import Server
 import TestSupport
@@ -41,13 +42,17 @@ final class ServerHarness: Sendable {
     let client: (any TestClientProtocol)?
     let cameraID: Int64
     let directory: String
+    /// The storage under the environment, for tests to set up and inspect (the server
+    /// itself reaches it only through the domain's services).
+    let catalog: Catalog
+    let store: SampleStore
 
     static let password = "correct horse battery"
 
     /// A fresh data directory and the environment over it, with the users and one camera.
     private static func environment(
         cameraDefaults: ServerEnvironment.CameraDefaults, configure: (inout ServerEnvironment) -> Void
-    ) async throws -> (env: ServerEnvironment, cameraID: Int64, directory: String) {
+    ) async throws -> (env: ServerEnvironment, cameraID: Int64, directory: String, catalog: Catalog, store: SampleStore) {
         let dir = try TestSupport.temporaryDirectory("server")
         let logger = Logger(label: "test")
         let catalog = try await Catalog.openSQLite(path: "\(dir)/catalog.sqlite")
@@ -68,13 +73,14 @@ final class ServerHarness: Sendable {
         let certificate = try SiteCertificate.loadOrCreate(directory: "\(dir)/keys", siteName: "test-site")
         let evidence = EvidenceRegister(catalog: catalog, store: store, audit: audit, keys: keys, certificate: certificate)
         var env = ServerEnvironment(
-            catalog: catalog, store: store, accounts: accounts, audit: audit, fleet: fleet, live: live, keys: keys,
+            cameras: CameraRegistry(catalog: catalog), footage: Footage(catalog: catalog, store: store), accounts: accounts, audit: audit,
+            fleet: fleet, live: live, keys: keys,
             evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
             metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
             openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
         configure(&env)
-        return (env, camera.id, dir)
+        return (env, camera.id, dir, catalog, store)
     }
 
     static func start(
@@ -83,7 +89,7 @@ final class ServerHarness: Sendable {
         limits: ConnectionLimits = ConnectionLimits(),
         configure: (inout ServerEnvironment) -> Void = { _ in }
     ) async throws -> ServerHarness {
-        let (env, cameraID, dir) = try await environment(cameraDefaults: cameraDefaults, configure: configure)
+        let (env, cameraID, dir, catalog, store) = try await environment(cameraDefaults: cameraDefaults, configure: configure)
         let server = VigilServer(environment: env)
         let routes = server.router.routes.map { (method: $0.method.rawValue, path: RouterShape.normalise("\($0.path)")) }
         switch transport {
@@ -94,7 +100,7 @@ final class ServerHarness: Sendable {
             let client = try await Application(router: server.router, logger: env.logger).test(.router) { $0 }
             return ServerHarness(
                 env: env, routes: routes, policies: server.policies, base: "http://localhost", task: nil, client: client,
-                cameraID: cameraID, directory: dir)
+                cameraID: cameraID, directory: dir, catalog: catalog, store: store)
         case .socket:
             let (started, continuation) = AsyncStream.makeStream(of: Int.self)
             let logger = env.logger
@@ -109,14 +115,17 @@ final class ServerHarness: Sendable {
             guard let port = await iterator.next() else { throw ToolError("server did not start") }
             return ServerHarness(
                 env: env, routes: routes, policies: server.policies, base: "http://127.0.0.1:\(port)", task: task, client: nil,
-                cameraID: cameraID, directory: dir)
+                cameraID: cameraID, directory: dir, catalog: catalog, store: store)
         }
     }
 
     init(
         env: ServerEnvironment, routes: [(method: String, path: String)], policies: [RoutePolicy], base: String,
-        task: Task<Void, any Error>?, client: (any TestClientProtocol)?, cameraID: Int64, directory: String
+        task: Task<Void, any Error>?, client: (any TestClientProtocol)?, cameraID: Int64, directory: String, catalog: Catalog,
+        store: SampleStore
     ) {
+        self.catalog = catalog
+        self.store = store
         self.env = env
         self.routes = routes
         self.policies = policies
@@ -130,7 +139,7 @@ final class ServerHarness: Sendable {
     func stop() async {
         task?.cancel()
         _ = try? await task?.value
-        await env.catalog.close()
+        await catalog.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -326,7 +335,7 @@ final class ServerHarness: Sendable {
                     let reply = try await h.request(route.method, h.concrete(route.path), session: session)
                     let after = await h.env.audit.size
                     #expect(after - before == 1, "\(route.key) as \(who) (answered \(reply.status)) appended \(after - before) entries")
-                    let last = try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first)
+                    let last = try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first)
                     let entry = try AuditEntry.decode(last.body)
                     #expect(entry.user == "u-\(who == "supervisor" ? "supervisor" : "operator")")
                     if route.path.contains("{id}") {
@@ -347,13 +356,13 @@ final class ServerHarness: Sendable {
             let foreign = ["Origin": "https://evil.example"]
             let refused = try await h.request("GET", live, session: session, headers: foreign)
             #expect(refused.status == 403, "a foreign page riding on the session cookie must be refused")
-            let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+            let entry = try AuditEntry.decode(try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
             #expect(entry.action == "live.start" && entry.result == "denied" && entry.detail?.contains("cross-origin") == true)
             // The console's own origin passes the check (and, not being a handshake, gets 426).
             let own = try await h.request("GET", live, session: session, headers: ["Origin": h.base])
             #expect(own.status == 426)
             // An API token cannot be attached by a foreign page: no origin check.
-            let user = try #require(try await h.env.catalog.user(named: "u-operator"))
+            let user = try #require(try await h.catalog.user(named: "u-operator"))
             let token = try await h.env.accounts.issueAPIToken(userID: user.id, name: "wall").token
             let bearer = try await h.request("GET", live, headers: foreign.merging(["Authorization": "Bearer \(token)"]) { a, _ in a })
             #expect(bearer.status == 426)
@@ -382,7 +391,7 @@ final class ServerHarness: Sendable {
             #expect(try await h.request("DELETE", "/api/tokens/\(id)", session: other).status == 404, "another user revoked the token")
             #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 200)
             #expect(try await h.request("DELETE", "/api/tokens/\(id)", session: owner).status == 204)
-            let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+            let entry = try AuditEntry.decode(try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
             #expect(entry.action == "token.revoke" && entry.user == "u-operator" && entry.detail == "token \(id)")
             #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 401, "a revoked token still works")
             let after = try await h.request("GET", "/api/tokens", session: owner)
@@ -394,7 +403,7 @@ final class ServerHarness: Sendable {
     @Test func apiTokensExpireDieWithTheAccountAndAnAdministratorRevokesAnyones() async throws {
         try await ServerHarness.with { h in
             let owner = try await h.signIn(.operator), admin = try await h.signIn(.admin)
-            let uid = try #require(try await h.env.catalog.user(named: "u-operator")).id
+            let uid = try #require(try await h.catalog.user(named: "u-operator")).id
             for days in [0, 366, -5] {
                 #expect(
                     try await h.request("POST", "/api/tokens", session: owner, json: ["name": "wall", "days": days]).status == 400,
@@ -421,14 +430,14 @@ final class ServerHarness: Sendable {
             #expect(try await h.request("GET", "/api/users/\(uid)/tokens", session: owner).status == 403)
             #expect(try await h.request("DELETE", "/api/users/\(uid)/tokens/\(id)", session: admin).status == 204)
             #expect(try await h.request("GET", "/api/cameras", headers: bearer).status == 401)
-            let entry = try AuditEntry.decode(try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+            let entry = try AuditEntry.decode(try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
             #expect(entry.action == "token.revoke" && entry.user == "u-admin" && entry.detail == "token \(id) of user u-operator")
             #expect(try await h.request("DELETE", "/api/users/\(uid)/tokens/\(id)9", session: admin).status == 404)
 
             // An expired token is refused.
             let short = try await h.env.accounts.issueAPIToken(userID: uid, name: "short", days: 1)
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 200)
-            try await h.env.catalog.database.raw(
+            try await h.catalog.database.raw(
                 "UPDATE api_tokens SET expires_micros = \(bind: WallClock.system.nowMicros() - 1) WHERE id = \(bind: short.id)"
             ).run()
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(short.token)"]).status == 401)
@@ -439,7 +448,7 @@ final class ServerHarness: Sendable {
                 try await h.request("PATCH", "/api/users/\(uid)", session: admin, json: ["password": "another long secret 9"]).status == 200
             )
             #expect(try await h.request("GET", "/api/cameras", headers: ["Authorization": "Bearer \(beforeReset)"]).status == 401)
-            let guardID = try #require(try await h.env.catalog.user(named: "u-guard-duty")).id
+            let guardID = try #require(try await h.catalog.user(named: "u-guard-duty")).id
             let beforeDisable = try await h.env.accounts.issueAPIToken(userID: guardID, name: "b").token
             #expect(try await h.request("PATCH", "/api/users/\(guardID)", session: admin, json: ["disabled": true]).status == 200)
             #expect(try await h.request("PATCH", "/api/users/\(guardID)", session: admin, json: ["disabled": false]).status == 200)
@@ -452,8 +461,8 @@ final class ServerHarness: Sendable {
     @Test func noOneGrantsThemselvesAPermission() async throws {
         try await ServerHarness.with { h in
             let admin = try await h.signIn(.admin)
-            let me = try #require(try await h.env.catalog.user(named: "u-admin")).id
-            let other = try #require(try await h.env.catalog.user(named: "u-operator")).id
+            let me = try #require(try await h.catalog.user(named: "u-admin")).id
+            let other = try #require(try await h.catalog.user(named: "u-operator")).id
             for (method, path, body) in [
                 ("PATCH", "/api/users/\(me)", ["role": "supervisor"] as [String: Any]),
                 ("POST", "/api/users/\(me)/grants", ["permission": "live"]),
@@ -464,7 +473,7 @@ final class ServerHarness: Sendable {
                 #expect(r.status == 403, "\(method) \(path) \(body) answered \(r.status)")
                 #expect(await h.env.audit.size == before + 1, "a refused self-grant was not audited")
                 let entry = try AuditEntry.decode(
-                    try #require(try await h.env.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
+                    try #require(try await h.catalog.latestAuditEntries(limit: 1, before: nil).first).body)
                 #expect(entry.result == "denied" && entry.user == "u-admin")
             }
             // Nor edits their own account through the administrators' route (their own
@@ -476,16 +485,16 @@ final class ServerHarness: Sendable {
             let partial = try await h.request(
                 "PATCH", "/api/users/\(other)", session: admin, json: ["role": "supervisor", "password": "short"])
             #expect(partial.status == 400)
-            #expect(try await h.env.catalog.user(id: other)?.role == "operator", "the role changed though the edit was refused")
-            let after = try #require(try await h.env.catalog.user(id: me))
+            #expect(try await h.catalog.user(id: other)?.role == "operator", "the role changed though the edit was refused")
+            let after = try #require(try await h.catalog.user(id: me))
             #expect(after.role == "admin" && !after.disabled)
-            #expect(try await h.env.catalog.grants(userID: me).isEmpty)
+            #expect(try await h.catalog.grants(userID: me).isEmpty)
             // Granting someone else is what the route is for.
             #expect(
                 try await h.request(
                     "POST", "/api/users/\(other)/grants", session: admin, json: ["permission": "export", "camera": h.cameraID]
                 ).status == 200)
-            #expect(try await h.env.catalog.grants(userID: other).map(\.permission) == ["export"])
+            #expect(try await h.catalog.grants(userID: other).map(\.permission) == ["export"])
         }
     }
 
@@ -499,7 +508,7 @@ final class ServerHarness: Sendable {
                 "POST", "/api/cameras", session: admin,
                 json: ["name": "given", "url": "rtsp://10.0.0.2/", "retentionDays": 7, "segmentSeconds": 30])
             #expect(plain.status == 201 && given.status == 201)
-            let cameras = try await h.env.catalog.cameras()
+            let cameras = try await h.catalog.cameras()
             let stored = Dictionary(uniqueKeysWithValues: cameras.map { ($0.name, ($0.retentionDays, $0.segmentSeconds)) })
             #expect(stored["plain"].map { [$0.0, $0.1] } == [14, 120])
             #expect(stored["given"].map { [$0.0, $0.1] } == [7, 30])
@@ -512,7 +521,7 @@ final class ServerHarness: Sendable {
     @Test func anOwnPasswordChangeIsNotMadeWhenItsEntryCannotBeWritten() async throws {
         try await ServerHarness.with { h in
             let session = try await h.signIn(.operator)
-            try await h.env.catalog.database.raw(
+            try await h.catalog.database.raw(
                 """
                 CREATE TRIGGER refuse_password_entries BEFORE INSERT ON audit_entries
                 WHEN CAST(NEW.body AS TEXT) LIKE '%user.password-change%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
@@ -522,7 +531,7 @@ final class ServerHarness: Sendable {
                 "POST", "/api/session/password", session: session,
                 json: ["current": ServerHarness.password, "new": "a-new-secret-42"])
             #expect(changed.status == 500, "\(changed.status)")
-            try await h.env.catalog.database.raw("DROP TRIGGER refuse_password_entries").run()
+            try await h.catalog.database.raw("DROP TRIGGER refuse_password_entries").run()
             #expect(
                 try await h.request("GET", "/api/cameras", session: session).status == 200, "the session ended with an unrecorded change")
             let old = try await h.request("POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])

@@ -5,6 +5,7 @@ import Logging
 import Media
 import RTSP
 import Recording
+import Records
 import Synchronization
 
 /// Real recorded footage for tests that need some in a catalog: an ffmpeg-encoded H.264

@@ -1,0 +1,99 @@
+// The camera registry: the rules a camera's settings must meet and the sealing of its
+// password (`CameraRules`), and the registry's reads and writes as the server and the
+// command line make them (`CameraRegistry`). The recorders that follow the registry are in
+// Fleet.swift.
+
+import Base
+import Catalog
+import Foundation
+import RTSP
+import Recording
+import Records
+
+/// The rules for a camera's settings, and the sealing of its password.
+public enum CameraRules {
+    public static func validate(_ c: CameraRecord) throws {
+        try TextField.check(c.name, "a camera's name", maximum: 64)
+        guard !c.name.contains("/") else { throw VigilError(.invalid, "a camera's name may not contain '/'") }
+        try TextField.check(c.location, "a camera's location", maximum: 200, required: false)
+        if let user = c.username { try TextField.check(user, "a camera's user name", maximum: 128, required: false) }
+        let url: RTSPURL
+        do { url = try RTSPURL(c.url) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
+        guard url.user == nil, url.password == nil else {
+            throw VigilError(.invalid, "give camera credentials as username/password, not inside the URL")
+        }
+        guard (1...RetentionPolicy.maximumDays).contains(c.retentionDays) else {
+            throw VigilError(
+                .invalid, "retention of \(c.retentionDays) days refused: it must be 1...\(RetentionPolicy.maximumDays) (legal limit)")
+        }
+        let lengths = RecorderConfiguration.allowedSegmentSeconds
+        guard lengths.contains(c.segmentSeconds) else {
+            throw VigilError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
+        }
+        if let lat = c.latitude, !(-90...90).contains(lat) { throw VigilError(.invalid, "latitude must be -90...90") }
+        if let lon = c.longitude, !(-180...180).contains(lon) { throw VigilError(.invalid, "longitude must be -180...180") }
+    }
+
+    /// Sets the camera's URL from `rtsp://[user:pass@]host/path`: the URL is stored without
+    /// credentials, the user name beside it and the password sealed with the site key.
+    public static func setURL(_ text: String, on c: inout CameraRecord, keys: SiteKeys) throws {
+        let url: RTSPURL
+        do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
+        c.url = url.requestURL
+        if let user = url.user { c.username = user }
+        if let password = url.password { c.sealedPassword = try keys.seal(password) }
+    }
+
+    /// Validates a new camera and adds it; its name must be unused.
+    public static func register(_ c: CameraRecord, in catalog: Catalog) async throws -> CameraRecord {
+        try validate(c)
+        guard try await catalog.camera(named: c.name) == nil else { throw VigilError(.conflict, "camera \(c.name) already exists") }
+        return try await catalog.addCamera(c)
+    }
+}
+
+extension CameraRules {
+    /// Days a camera's footage is kept unless its settings say otherwise.
+    public static let defaultRetentionDays = RetentionPolicy.defaultDays
+}
+
+/// The cameras as the server and the command line see them. Its writes are catalog writes
+/// only, so each can run inside `AuditTrail.append(with:entry:)` and be stored with the
+/// entry that records it.
+public struct CameraRegistry: Sendable {
+    let catalog: Catalog
+
+    public init(catalog: Catalog) {
+        self.catalog = catalog
+    }
+
+    public func all() async throws -> [CameraRecord] { try await catalog.cameras() }
+
+    public func camera(id: Int64) async throws -> CameraRecord? { try await catalog.camera(id: id) }
+
+    public func camera(named name: String) async throws -> CameraRecord? { try await catalog.camera(named: name) }
+
+    /// Each camera's name by its id (for lists that name cameras by id).
+    public func names() async throws -> [Int64: String] {
+        Dictionary(uniqueKeysWithValues: try await catalog.cameras().map { ($0.id, $0.name) })
+    }
+
+    /// Validates a new camera and adds it (`CameraRules.register`).
+    public func register(_ c: CameraRecord) async throws -> CameraRecord {
+        try await CameraRules.register(c, in: catalog)
+    }
+
+    /// Reads camera `id` as it is now, applies `change` and writes it back: an edit made
+    /// meanwhile is built on, never overwritten by a copy read earlier. A new name must be
+    /// unused; `change` validates.
+    public func update(id: Int64, _ change: @Sendable (inout CameraRecord) throws -> Void) async throws -> CameraRecord {
+        guard var record = try await catalog.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
+        let before = record
+        try change(&record)
+        if record.name != before.name, let other = try await catalog.camera(named: record.name), other.id != record.id {
+            throw VigilError(.conflict, "camera \(record.name) already exists")
+        }
+        try await catalog.updateCamera(record)
+        return record
+    }
+}

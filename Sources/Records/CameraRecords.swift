@@ -1,0 +1,26 @@
+// A camera as the catalog keeps it (Catalog's CameraTables; Centre's CameraRules decides
+// what a valid one is).
+
+public struct CameraRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    /// The camera's URL without credentials.
+    public var url: String
+    public var retentionDays: Int
+    public var location: String = ""
+    public var latitude: Double?
+    public var longitude: Double?
+    /// Credentials for the camera's RTSP server; the password is sealed (see Centre's
+    /// `SiteKeys.seal`) and never leaves the server.
+    public var username: String?
+    public var sealedPassword: [UInt8]?
+    public var segmentSeconds: Int = 60
+    public var enabled: Bool = true
+
+    public init(id: Int64, name: String, url: String, retentionDays: Int) {
+        self.id = id
+        self.name = name
+        self.url = url
+        self.retentionDays = retentionDays
+    }
+}
