@@ -52,7 +52,7 @@ public struct Authenticated: Sendable {
 }
 
 public actor Accounts {
-    public let catalog: Catalog
+    let catalog: Catalog
     public nonisolated let policy: AccountPolicy
     /// Verified against when the user does not exist, so both cases cost the same time.
     private let decoyHash: String
@@ -286,7 +286,8 @@ public actor Accounts {
     ///
     /// `recorded`, when given, makes the session's writes (`commit`, catalog writes only):
     /// the server runs them inside `AuditTrail.append(with:entry:)`, so a session and the
-    /// entry that records its sign-in are stored together or not at all.
+    /// entry that records its sign-in are stored together or not at all. `commit` runs in
+    /// the log's transaction: nothing it calls may append to the log.
     public func signIn(
         name: String, password: String, address: String, userAgent: String,
         recorded: (@Sendable (_ commit: @escaping @Sendable () async throws -> IssuedSession) async throws -> IssuedSession)? = nil
@@ -303,6 +304,11 @@ public actor Accounts {
             case .busy, .locked: limiter.takeBack(admission) // refused before a password was checked: no guess spent
             default: break
             }
+            throw error
+        } catch {
+            // The server's own failure (the catalog, the audit log): no refusal was given,
+            // so no guess was spent.
+            limiter.takeBack(admission)
             throw error
         }
     }

@@ -70,7 +70,7 @@ extension Catalog {
 
     /// Counts one failed sign-in, in one statement so parallel failures each count; returns
     /// the count after it.
-    public func countFailedSignIn(id: Int64) async throws -> Int {
+    func countFailedSignIn(id: Int64) async throws -> Int {
         let rows = try await run("count failed sign-in of user \(id)") {
             try await database.raw(
                 "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = \(bind: id) RETURNING failed_sign_ins"
@@ -93,7 +93,7 @@ extension Catalog {
     }
 
     /// Locks a user until `untilMicros`, never shortening a longer lock already set.
-    public func lockUser(id: Int64, untilMicros: Int64) async throws {
+    func lockUser(id: Int64, untilMicros: Int64) async throws {
         try await run("lock user \(id)") {
             try await database.raw(
                 """

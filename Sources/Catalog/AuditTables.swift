@@ -42,12 +42,8 @@ extension Catalog {
     /// holding the write lock) in one transaction: a change and the entry that records it
     /// are stored together or not at all. Throws `CatalogConflict` only when another writer
     /// took one of the rows' positions; a failure of `change` is thrown as it is.
-    public func appendAudit<T: Sendable>(_ rows: [AuditRow], with change: @Sendable () async throws -> T) async throws -> T {
-        try await appendAudit(with: change, rows: { _ in rows })
-    }
-
-    /// The same, for rows that say what `change` made (a new camera's id, an exhibit's
-    /// number): `rows` is given `change`'s result, inside the transaction.
+    /// `rows` is given `change`'s result, inside the transaction, so they can say what it
+    /// made (a new camera's id, an exhibit's number).
     public func appendAudit<T: Sendable>(
         with change: @Sendable () async throws -> T, rows: @Sendable (T) throws -> [AuditRow]
     ) async throws -> T {

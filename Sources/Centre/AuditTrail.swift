@@ -68,7 +68,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
 }
 
 public actor AuditTrail {
-    public let catalog: Catalog
+    let catalog: Catalog
     public let signer: NoteSigner
     /// The checkpoint origin line: names this log.
     public nonisolated let origin: String
@@ -138,8 +138,8 @@ public actor AuditTrail {
     /// Makes `change` and appends the entry that records it in one catalog transaction: both
     /// are stored or neither (an account edit never happens unaudited, nor is an edit that
     /// failed recorded as made). `change` runs holding the catalog's write lock: catalog
-    /// writes only, no bcrypt, no network. Returns the entry's position and what `change`
-    /// returned.
+    /// writes only, no bcrypt, no network, and no append to this log (it would wait for the
+    /// write it is part of). Returns the entry's position and what `change` returned.
     public func append<T: Sendable>(_ entry: AuditEntry, with change: @escaping @Sendable () async throws -> T) async throws -> (Int64, T) {
         try await append(with: change, entry: { _ in entry })
     }
@@ -149,13 +149,14 @@ public actor AuditTrail {
     public func append<T: Sendable>(
         with change: @escaping @Sendable () async throws -> T, entry: @escaping @Sendable (T) -> AuditEntry
     ) async throws -> (Int64, T) {
-        let describe: @Sendable (any Sendable) throws -> AuditEntry = { result in
-            guard let typed = result as? T else { throw VigilError(.invalid, "audit log: an audited change returned \(type(of: result))") }
-            return entry(typed)
-        }
+        let describe: @Sendable (any Sendable) throws -> AuditEntry = { entry(try Self.typed($0)) }
         let (position, result) = try await enqueue(.described(describe), change: { try await change() })
+        return (position, try Self.typed(result))
+    }
+
+    private static func typed<T>(_ result: any Sendable) throws -> T {
         guard let typed = result as? T else { throw VigilError(.invalid, "audit log: an audited change returned \(type(of: result))") }
-        return (position, typed)
+        return typed
     }
 
     private func enqueue(_ entry: AuditEntry, change: (@Sendable () async throws -> any Sendable)?) async throws -> (Int64, any Sendable) {

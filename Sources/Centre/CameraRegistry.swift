@@ -43,13 +43,6 @@ public enum CameraRules {
         if let user = url.user { c.username = user }
         if let password = url.password { c.sealedPassword = try keys.seal(password) }
     }
-
-    /// Validates a new camera and adds it; its name must be unused.
-    public static func register(_ c: CameraRecord, in catalog: Catalog) async throws -> CameraRecord {
-        try validate(c)
-        guard try await catalog.camera(named: c.name) == nil else { throw VigilError(.conflict, "camera \(c.name) already exists") }
-        return try await catalog.addCamera(c)
-    }
 }
 
 extension CameraRules {
@@ -78,9 +71,12 @@ public struct CameraRegistry: Sendable {
         Dictionary(uniqueKeysWithValues: try await catalog.cameras().map { ($0.id, $0.name) })
     }
 
-    /// Validates a new camera and adds it (`CameraRules.register`).
+    /// Validates a new camera and adds it; its name must be unused. Catalog writes only:
+    /// the server and `vigil camera add` run it inside the entry's transaction.
     public func register(_ c: CameraRecord) async throws -> CameraRecord {
-        try await CameraRules.register(c, in: catalog)
+        try CameraRules.validate(c)
+        guard try await catalog.camera(named: c.name) == nil else { throw VigilError(.conflict, "camera \(c.name) already exists") }
+        return try await catalog.addCamera(c)
     }
 
     /// Reads camera `id` as it is now, applies `change` and writes it back: an edit made

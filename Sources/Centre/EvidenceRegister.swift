@@ -16,8 +16,8 @@ import Synchronization
 /// to the audit log, and the signed export bundle. The formats and signatures are
 /// Evidence's; the rows are Catalog's.
 public struct EvidenceRegister: Sendable {
-    public let catalog: Catalog
-    public let store: SampleStore
+    let catalog: Catalog
+    let store: SampleStore
     public let audit: AuditTrail
     public let keys: SiteKeys
     public let certificate: SiteCertificate
@@ -197,27 +197,24 @@ public struct EvidenceRegister: Sendable {
             ).year ?? 1970
         // The exhibit, its ranges, its `created` event and the audit entry in one
         // transaction: the event and entry name the exhibit's number, which the insert
-        // gives, so both are built from what it returned.
-        let catalog = self.catalog, register = self
+        // gives. The segments are counted first, outside it (the count only describes the
+        // exhibit): the transaction holds every other statement back while it is open.
         let new = EvidenceRecord(
             requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
             purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
             ranges: ranges)
-        let detail: @Sendable (Int) -> String = {
-            "\(ranges.count) range(s), \($0) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)"
-        }
-        let (_, made) = try await audit.append(
-            with: { () async throws -> (EvidenceRecord, Int) in
+        let covered = try await coveredSegments(new).count
+        let detail = "\(ranges.count) range(s), \(covered) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)"
+        let catalog = self.catalog, register = self
+        return try await audit.append(
+            with: { () async throws -> (item: EvidenceRecord, entry: AuditEntry) in
                 let item = try await catalog.addEvidence(new, year: year)
-                let covered = try await register.coveredSegments(item).count
-                let event = register.event(item, kind: .created, agent, purpose: purpose, detail: detail(covered), at: now)
-                try await catalog.addCustody(event.custody)
-                return (item, covered)
+                let (custody, entry) = register.event(item, kind: .created, agent, purpose: purpose, detail: detail, at: now)
+                try await catalog.addCustody(custody)
+                return (item, entry)
             },
-            entry: { made in
-                register.event(made.0, kind: .created, agent, purpose: purpose, detail: detail(made.1), at: now).entry
-            })
-        return made.0
+            entry: { $0.entry }
+        ).1.item
     }
 
     public func release(exhibit: String, reason: String, by agent: Agent) async throws {

@@ -48,8 +48,8 @@ public actor RecorderFleet {
         }
     }
 
-    public let catalog: Catalog
-    public let store: SampleStore
+    let catalog: Catalog
+    let store: SampleStore
     public let live: LiveHub
     private let keys: SiteKeys
     private let logger: Logger

@@ -126,7 +126,12 @@ struct PlaybackRoutes {
         do {
             served = try await env.footage.mp4(cameraID: c.id, from: from, to: to, maxFrames: env.maximumServedFrames)
         } catch {
-            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: "\(error)"))
+            // What a client asked wrongly is said; the server's own trouble (paths, SQL) is
+            // not written into a permanent log: it goes to the server's log with the 500.
+            let said =
+                (error as? any CodedError).flatMap { $0.code == .failure ? nil : $0.description }
+                ?? "the server could not read this footage"
+            try await env.audit.append(entry(action, principal, request, context, c, from, to, result: .failed, detail: said))
             throw error
         }
         let file = served.file, etag = served.etag

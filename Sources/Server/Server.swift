@@ -222,6 +222,26 @@ extension AuditEntry {
     }
 }
 
+/// Ends access (a session, an API token) in one transaction with the entry that records
+/// it. When the entry cannot be written the access is ended all the same, without its
+/// entry, and the failure logged: no one keeps a session or a leaked token because the
+/// log is failing. What `end` throws (no such token) is thrown as it is.
+func endAccess(_ env: ServerEnvironment, _ entry: AuditEntry, _ end: @escaping @Sendable () async throws -> Void) async throws {
+    struct Refused: Error { let underlying: any Error }
+    do {
+        _ = try await env.audit.append(entry) {
+            do { try await end() } catch { throw Refused(underlying: error) }
+        }
+    } catch let refused as Refused {
+        throw refused.underlying
+    } catch {
+        env.logger.error(
+            "the audit log could not record \(entry.action) (\(entry.detail ?? "")) by \(entry.user ?? "?"); access ended without its entry: \(error)"
+        )
+        try await end()
+    }
+}
+
 /// Reads a query parameter that must be an ISO 8601 time.
 func timeParameter(_ request: Request, _ name: String) throws -> Int64 {
     guard let text = request.uri.queryParameters.get(name) else {

@@ -114,7 +114,7 @@ struct SessionRoutes {
         t.add(.delete, "/api/session", nil) { request, context, principal in
             let session: String?
             if case let .session(token)? = AuthMiddleware.credential(of: request) { session = token } else { session = nil }
-            _ = try await env.audit.append(AuditEntry(.signOut, .ok, principal: principal, request: request, context: context)) {
+            try await endAccess(env, AuditEntry(.signOut, .ok, principal: principal, request: request, context: context)) {
                 if let session { try await env.accounts.signOut(sessionToken: session) }
             }
             return Response(status: .noContent, headers: [.setCookie: cookie("", maxAge: 0)])
@@ -142,7 +142,18 @@ struct SessionRoutes {
             // Changing the password ended every session; start a fresh one for this station.
             let s = station(request, context)
             let issued = try await mapErrors {
-                try await env.accounts.signIn(name: principal.name, password: body.new, address: s.address, userAgent: s.userAgent)
+                try await env.accounts.signIn(
+                    name: principal.name, password: body.new, address: s.address, userAgent: s.userAgent,
+                    recorded: { commit in
+                        try await env.audit.append(
+                            with: commit,
+                            entry: {
+                                AuditEntry(
+                                    .signIn, .ok, principal: $0.principal, request: request, context: context,
+                                    detail: "a fresh session after the password change")
+                            }
+                        ).1
+                    })
             }
             return try json(
                 Self.me(issued.principal, csrf: issued.csrfToken),
@@ -181,10 +192,10 @@ struct SessionRoutes {
             guard let id = context.parameters.get("id", as: Int64.self) else {
                 throw APIError(status: .badRequest, message: "token id must be a number")
             }
-            // Revoked in one transaction with its entry; no entry for a token that is not theirs.
+            // No entry for a token that is not theirs.
             try await mapErrors {
-                _ = try await env.audit.append(
-                    AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context, detail: "token \(id)")
+                try await endAccess(
+                    env, AuditEntry(.tokenRevoke, .ok, principal: principal, request: request, context: context, detail: "token \(id)")
                 ) {
                     guard try await env.accounts.revokeAPIToken(id: id, userID: principal.userID) else {
                         throw VigilError(.notFound, "you have no token \(id)")

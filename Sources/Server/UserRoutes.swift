@@ -123,13 +123,21 @@ struct UserRoutes {
             guard let uid = context.parameters.get("uid", as: Int64.self), let user = try await env.accounts.user(id: uid) else {
                 throw APIError(status: .notFound, message: "no such user")
             }
-            guard let id = context.parameters.get("id", as: Int64.self), try await env.accounts.revokeAPIToken(id: id, userID: uid) else {
+            guard let id = context.parameters.get("id", as: Int64.self) else {
                 throw APIError(status: .notFound, message: "\(user.name) has no such token")
             }
-            try await env.audit.append(
-                AuditEntry(
-                    .tokenRevoke, .ok, principal: principal, request: request, context: context,
-                    detail: "token \(id) of user \(user.name)"))
+            try await mapErrors {
+                try await endAccess(
+                    env,
+                    AuditEntry(
+                        .tokenRevoke, .ok, principal: principal, request: request, context: context,
+                        detail: "token \(id) of user \(user.name)")
+                ) {
+                    guard try await env.accounts.revokeAPIToken(id: id, userID: uid) else {
+                        throw VigilError(.notFound, "\(user.name) has no such token")
+                    }
+                }
+            }
             return Response(status: .noContent)
         }
         for (method, action) in [(HTTPRequest.Method.post, AuditAction.grantAdd), (.delete, .grantRemove)] {

@@ -49,7 +49,7 @@ struct BenchLive: AsyncParsableCommand {
         for n in 1...cameras {
             var c = CameraRecord(id: 0, name: "bench-\(n)", url: "", retentionDays: 1)
             try CameraRules.setURL("rtsp://127.0.0.1:\(port)/cam\(n)", on: &c, keys: site.keys)
-            _ = try await CameraRules.register(c, in: site.catalog)
+            _ = try await CameraRegistry(catalog: site.catalog).register(c)
         }
         let viewer = try await site.accounts.addUser(name: "bench-viewer", role: .operator, password: randomToken(bytes: 16))
         let viewerToken = try await site.accounts.issueAPIToken(userID: viewer.id, name: "bench").token

@@ -113,7 +113,7 @@ struct BenchSoak: AsyncParsableCommand {
             var c = CameraRecord(id: 0, name: "soak-\(n)", url: "", retentionDays: 1)
             c.segmentSeconds = segmentSeconds
             try CameraRules.setURL("rtsp://127.0.0.1:\(port)/cam\(n)", on: &c, keys: site.keys)
-            _ = try await CameraRules.register(c, in: site.catalog)
+            _ = try await CameraRegistry(catalog: site.catalog).register(c)
         }
         let watcher = try await site.accounts.addUser(name: "soak-supervisor", role: .supervisor, password: randomToken(bytes: 16))
         let token = try await site.accounts.issueAPIToken(userID: watcher.id, name: "soak").token

@@ -290,13 +290,26 @@ extension AuditedChangeTests {
             var other = AuditEntry(action: .serverStart, result: .ok, detail: "written beside the server")
             other.seq = 0
             try await catalog.appendAudit([AuditRow(seq: 0, body: try other.encoded())])
-            let (position, camera) = try await trail.append(
-                with: { try await catalog.addCamera(CameraRecord(id: 0, name: "gate", url: "rtsp://192.0.2.1/", retentionDays: 30)) },
-                entry: { AuditEntry(action: .cameraAdd, result: .ok, camera: $0.id, cameraName: $0.name, detail: "test") })
+            // Each run of the change names itself: the entry must name the run that was kept.
+            let runs = Mutex(0)
+            let (position, made) = try await trail.append(
+                with: { () async throws -> (camera: CameraRecord, run: Int) in
+                    let run = runs.withLock { count in
+                        count += 1
+                        return count
+                    }
+                    let camera = try await catalog.addCamera(
+                        CameraRecord(id: 0, name: "gate-\(run)", url: "rtsp://192.0.2.1/", retentionDays: 30))
+                    return (camera, run)
+                },
+                entry: {
+                    AuditEntry(action: .cameraAdd, result: .ok, camera: $0.camera.id, cameraName: $0.camera.name, detail: "run \($0.run)")
+                })
             #expect(position == 1)
-            #expect(try await catalog.cameras().map(\.id) == [camera.id], "the change was made twice or not kept")
+            #expect(runs.withLock { $0 } == 2, "the first run lost its position and was rolled back")
+            #expect(try await catalog.cameras().map(\.name) == ["gate-2"], "the change was made twice or not kept")
             let stored = try AuditEntry.decode(try #require(try await catalog.auditEntries(from: 1).first).body)
-            #expect(stored.camera == camera.id && stored.cameraName == "gate" && stored.seq == 1)
+            #expect(stored.camera == made.camera.id && stored.cameraName == "gate-2" && stored.detail == "run 2" && stored.seq == 1)
         }
     }
 }
