@@ -299,18 +299,25 @@ public actor Accounts {
                 name: name, password: password, address: address, userAgent: userAgent, now: now, recorded: recorded)
             limiter.takeBack(admission)
             return issued
+        } catch let failed as SessionNotOpened {
+            // The password was right; the session or its entry could not be stored.
+            limiter.takeBack(admission)
+            throw failed.underlying
         } catch let error as VigilError {
             switch error.code {
             case .busy, .locked: limiter.takeBack(admission) // refused before a password was checked: no guess spent
             default: break
             }
             throw error
-        } catch {
-            // The server's own failure (the catalog, the audit log): no refusal was given,
-            // so no guess was spent.
-            limiter.takeBack(admission)
-            throw error
         }
+        // Any other failure (the catalog could not count a wrong guess) keeps its count:
+        // only a guess known to be right, or refused before its check, is given back.
+    }
+
+    /// What failed after the password was found right: opening the session or writing the
+    /// entry that records it. Not a guess spent.
+    private struct SessionNotOpened: Error {
+        let underlying: any Error
     }
 
     /// Attempts waiting for the one under way on a name, in order. A name with an entry
@@ -376,8 +383,12 @@ public actor Accounts {
         let commit: @Sendable () async throws -> IssuedSession = {
             try await self.openSession(user, address: address, userAgent: userAgent, now: now)
         }
-        guard let recorded else { return try await commit() }
-        return try await recorded(commit)
+        do {
+            guard let recorded else { return try await commit() }
+            return try await recorded(commit)
+        } catch {
+            throw SessionNotOpened(underlying: error)
+        }
     }
 
     /// The writes of a successful sign-in: what was checked must still be the user's.

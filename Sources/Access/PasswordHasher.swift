@@ -139,9 +139,9 @@ public final class AttemptLimiter: Sendable {
         let at: Int64
     }
 
-    /// Takes back the count of an admitted attempt that did not spend a guess: it
-    /// succeeded, or was refused before its password was checked (a busy server, a
-    /// locked account).
+    /// Takes back the count of an admitted attempt that did not spend a guess: its password
+    /// was right (whether or not its session could then be stored), or it was refused
+    /// before its password was checked (a busy server, a locked account).
     public func takeBack(_ admission: Admission) {
         failures.withLock { table in
             for key in admission.keys {

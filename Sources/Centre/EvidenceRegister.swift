@@ -197,18 +197,18 @@ public struct EvidenceRegister: Sendable {
             ).year ?? 1970
         // The exhibit, its ranges, its `created` event and the audit entry in one
         // transaction: the event and entry name the exhibit's number, which the insert
-        // gives. The segments are counted first, outside it (the count only describes the
-        // exhibit): the transaction holds every other statement back while it is open.
+        // gives, and the segments it holds, counted there (one indexed count a range).
         let new = EvidenceRecord(
             requestingBody: requestingBody, caseReference: caseReference, legalBasis: legalBasis,
             purpose: purpose, createdBy: agent.user, createdByUserID: agent.userID, createdMicros: now,
             ranges: ranges)
-        let covered = try await coveredSegments(new).count
-        let detail = "\(ranges.count) range(s), \(covered) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)"
         let catalog = self.catalog, register = self
         return try await audit.append(
             with: { () async throws -> (item: EvidenceRecord, entry: AuditEntry) in
                 let item = try await catalog.addEvidence(new, year: year)
+                var covered = 0
+                for r in ranges { covered += try await catalog.segmentCount(cameraID: r.cameraID, from: r.fromMicros, to: r.toMicros) }
+                let detail = "\(ranges.count) range(s), \(covered) segment(s) held; body \(requestingBody); legal basis: \(legalBasis)"
                 let (custody, entry) = register.event(item, kind: .created, agent, purpose: purpose, detail: detail, at: now)
                 try await catalog.addCustody(custody)
                 return (item, entry)

@@ -61,11 +61,23 @@ public struct Footage: Sendable {
         public var firstFrameMicros: Int64
     }
 
-    /// Throws `RecordingError.tooLarge` for a range of more than `maxFrames` frames.
+    /// Throws `RecordingError.tooLarge` for a range of more than `maxFrames` frames, and
+    /// `RecordingError.invalid` for an empty one; anything else that stops the file (a
+    /// damaged index, an unreadable row) is the server's own failure, not the request's.
     public func mp4(cameraID: Int64, from: Int64, to: Int64, maxFrames: Int) async throws -> Served {
-        let plan = try await Exporter.plan(
-            catalog: catalog, store: store, cameraID: cameraID, from: from, to: to, maxFrames: maxFrames)
-        let file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
+        guard from < to else { throw RecordingError.invalid("empty range: from must be before to") }
+        let plan: ExportPlan
+        let file: VirtualMP4
+        do {
+            plan = try await Exporter.plan(
+                catalog: catalog, store: store, cameraID: cameraID, from: from, to: to, maxFrames: maxFrames)
+            file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
+        } catch let error as RecordingError {
+            if case .tooLarge = error { throw error }
+            throw VigilError(.failure, "footage of camera \(cameraID) could not be assembled: \(error)")
+        } catch let error as any CodedError where error.code != .failure {
+            throw VigilError(.failure, "footage of camera \(cameraID) could not be assembled: \(error)")
+        }
         return Served(
             file: file, etag: Self.etag(plan: plan, size: file.size), frameCount: plan.frameCount,
             firstFrameMicros: plan.firstFrameMicros)

@@ -235,10 +235,14 @@ func endAccess(_ env: ServerEnvironment, _ entry: AuditEntry, _ end: @escaping @
     } catch let refused as Refused {
         throw refused.underlying
     } catch {
-        env.logger.error(
-            "the audit log could not record \(entry.action) (\(entry.detail ?? "")) by \(entry.user ?? "?"); access ended without its entry: \(error)"
-        )
-        try await end()
+        let what = "\(entry.action) (\(entry.detail ?? "")) by \(entry.user ?? "?")"
+        do {
+            try await end()
+        } catch let second {
+            env.logger.error("the audit log could not record \(what): \(error); access NOT ended either: \(second)")
+            throw second
+        }
+        env.logger.error("the audit log could not record \(what): \(error); access ended without its entry")
     }
 }
 

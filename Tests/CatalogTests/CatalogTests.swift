@@ -68,3 +68,42 @@ struct CatalogTests {
         #expect(try await catalog.cameras().map(\.name) == ["outside"])
     }
 }
+
+@Suite("Catalog: counting what a query returns")
+struct SegmentCountTests {
+    /// `segmentCount` is `segments(…).count` done in the database: the same rows, for
+    /// ranges that start and end inside, on, and between segments, and for an empty one.
+    @Test func theCountIsTheNumberOfSegmentsTheRangeReturns() async throws {
+        try await TestSupport.withCatalog("segment-count") { _, catalog in
+            let camera = try await catalog.addCamera(CameraRecord(id: 0, name: "gate", url: "rtsp://192.0.2.1/", retentionDays: 30))
+            let base: Int64 = 1_800_000_000_000_000
+            // 60 s segments with a 10 s hole after the third, and one still empty (duration 0).
+            var starts: [Int64] = []
+            var at = base
+            for i in 0..<6 {
+                starts.append(at)
+                at += 60_000_000 + (i == 2 ? 10_000_000 : 0)
+            }
+            for (i, start) in starts.enumerated() {
+                _ = try await catalog.insertSegment(
+                    SegmentRecord(
+                        cameraID: camera.id, runID: 1, fileName: "s\(i)", startMicros: start, duration: i == 5 ? 0 : 60 * 90_000,
+                        byteCount: 0, frameCount: 0, codec: .h264, parameterSets: [], sampleIndex: [], sha256: nil,
+                        state: i == 5 ? .open : .closed))
+            }
+            var edges: [Int64] = [base - 90_000_000, base - 1]
+            for s in starts { edges += [s - 1, s, s + 1, s + 30_000_000, s + 59_999_999, s + 60_000_000, s + 65_000_000] }
+            edges.append(at + 1)
+            var checked = 0
+            for from in edges {
+                for to in edges where to > from {
+                    let listed = try await catalog.segments(cameraID: camera.id, from: from, to: to).count
+                    let counted = try await catalog.segmentCount(cameraID: camera.id, from: from, to: to)
+                    #expect(counted == listed, "[\(from - base), \(to - base)): \(counted) counted, \(listed) listed")
+                    checked += 1
+                }
+            }
+            #expect(checked > 500)
+        }
+    }
+}

@@ -65,7 +65,7 @@ import Testing
         }
     }
 
-    @Test func aTokenIsIssuedAndRevokedOnlyWithItsEntry() async throws {
+    @Test func aTokenIsIssuedOnlyWithItsEntryAndRevokedEvenWithout() async throws {
         try await ServerHarness.with { h in
             let session = try await h.signIn(.operator)
             let user = try #require(try await h.catalog.user(named: "u-operator"))
@@ -97,6 +97,11 @@ import Testing
             #expect(try await h.request("DELETE", "/api/users/\(user.id)/tokens/\(spare)", session: admin).status == 204)
             #expect(try await h.catalog.apiTokens(userID: user.id).allSatisfy(\.revoked))
             #expect(try await Self.lastEntry(h.catalog).detail == "token \(spare) of user u-operator")
+            let third = try await h.request("POST", "/api/tokens", session: session, json: ["name": "third"])
+            let last = try #require((third.json?["id"] as? String).flatMap { Int64($0) })
+            try await Self.refuseAuditEntries(h.catalog)
+            #expect(try await h.request("DELETE", "/api/users/\(user.id)/tokens/\(last)", session: admin).status == 204)
+            #expect(try await h.catalog.apiTokens(userID: user.id).allSatisfy(\.revoked), "kept because the log refused")
         }
     }
 
@@ -154,6 +159,36 @@ import Testing
             let item = try #require(try await h.catalog.evidenceItems().first)
             #expect(try await h.catalog.custody(evidenceID: item.id).map(\.kind) == [CustodyKind.created.rawValue])
             #expect(try await Self.lastEntry(h.catalog).detail?.hasPrefix("exhibit \(item.exhibit):") == true)
+        }
+    }
+
+    /// A right password whose session cannot be stored spends no guess; a wrong one the
+    /// catalog cannot record keeps its count, so the address is still limited.
+    @Test func onlyAGuessKnownToBeRightIsGivenBack() async throws {
+        try await ServerHarness.with { h in
+            let limit = AccountPolicy().attemptsPerAddress
+            try await Self.refuseAuditEntries(h.catalog)
+            for _ in 0..<(limit + 2) {
+                let reply = try await h.request(
+                    "POST", "/api/session", json: ["username": "u-operator", "password": ServerHarness.password])
+                #expect(reply.status == 500, "a right password while the log refuses: \(reply.status)")
+            }
+            try await Self.acceptAuditEntries(h.catalog)
+            _ = try await h.signIn(.operator)
+
+            // Wrong guesses whose failure count cannot be written (the count's column refuses).
+            try await h.catalog.database.raw(
+                """
+                CREATE TRIGGER refuse_count BEFORE UPDATE OF failed_sign_ins ON users
+                BEGIN SELECT RAISE(ABORT, 'injected: no count'); END
+                """
+            ).run()
+            var statuses: [Int] = []
+            for _ in 0..<(limit + 1) {
+                statuses.append(
+                    try await h.request("POST", "/api/session", json: ["username": "u-guard-duty", "password": "wrong guess"]).status)
+            }
+            #expect(statuses.prefix(limit).allSatisfy { $0 == 500 } && statuses.last == 429, "\(statuses)")
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
     static let forbidden = ["Catalog", "Recording", "RTSP", "SQLKit", "SQLiteKit"]
 
     static func imports(in text: String) -> [String] {
-        text.split(whereSeparator: { $0 == "\n" || $0 == ";" }).compactMap { line in
+        text.split(whereSeparator: { $0.isNewline || $0 == ";" }).compactMap { line in
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             // `import X`, `@_exported import X`, `import struct X.Y`, `@testable import X`,
             // `private import X` (an access-level import), several on a line with `;`.
@@ -41,11 +41,12 @@ import Testing
             import struct SQLKit.SQLRaw
             @preconcurrency import RTSP
             private import SQLiteKit
-            import Foundation; import Catalog
+            import Foundation; import Catalog\r
+            import Evidence\r
             // import Nothing
             let important = 1
             """
-        #expect(Self.imports(in: text) == ["Catalog", "Recording", "SQLKit", "RTSP", "SQLiteKit", "Foundation", "Catalog"])
+        #expect(Self.imports(in: text) == ["Catalog", "Recording", "SQLKit", "RTSP", "SQLiteKit", "Foundation", "Catalog", "Evidence"])
     }
 
     @Test func serverImportsNoStorage() throws {
@@ -71,6 +72,18 @@ import Testing
             }
         }
         #expect(offending.isEmpty, "the server reaches a service's catalog or sample store: \(offending)")
+    }
+
+    /// The modules the server builds on do not hand storage on to it.
+    @Test func noModuleReExportsAnother() throws {
+        let root = "\(TestSupport.packageRoot)/Sources"
+        let walker = try #require(FileManager.default.enumerator(atPath: root))
+        var offending: [String] = []
+        for case let path as String in walker where path.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: "\(root)/\(path)", encoding: .utf8)
+            if text.contains("@_exported") { offending.append(path) }
+        }
+        #expect(offending.isEmpty, "re-exported modules: \(offending)")
     }
 
     @Test func theServerTargetDependsOnNoStorage() throws {
