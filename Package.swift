@@ -48,6 +48,8 @@ let package = Package(
         .target(name: "ChildProcess", swiftSettings: strict),
         .target(name: "Records", dependencies: ["Media"], swiftSettings: strict),
         .target(
+            name: "Onvif", dependencies: ["Base", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(
             name: "Audit",
             dependencies: ["Base", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
@@ -177,6 +179,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
+        .testTarget(name: "OnvifTests", dependencies: ["Onvif", "Base"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "CatalogTests", dependencies: ["Catalog", "Records", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strict),
@@ -235,6 +238,7 @@ let package = Package(
             name: "FuzzRTSPMessages", dependencies: ["FuzzSupport", "RTSP", .product(name: "NIOCore", package: "swift-nio")],
             path: "Fuzz/RTSPMessages", swiftSettings: strict),
         .executableTarget(name: "FuzzSDP", dependencies: ["FuzzSupport", "RTSP"], path: "Fuzz/SDP", swiftSettings: strict),
+        .executableTarget(name: "FuzzOnvif", dependencies: ["FuzzSupport", "Onvif"], path: "Fuzz/Onvif", swiftSettings: strict),
         .executableTarget(name: "FuzzH264", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/H264", swiftSettings: strict),
         .executableTarget(name: "FuzzH265", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/H265", swiftSettings: strict),
         .executableTarget(name: "FuzzBoxes", dependencies: ["FuzzSupport", "Media"], path: "Fuzz/Boxes", swiftSettings: strict),

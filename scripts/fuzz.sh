@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(RTSPMessages SDP H264 H265 Boxes Range Checkpoint)
+[ ${#targets[@]} -gt 0 ] || targets=(RTSPMessages SDP H264 H265 Boxes Range Checkpoint Onvif)
 extra=${FUZZ_FLAGS:-}
 
 scratch=.build-fuzz
@@ -29,7 +29,7 @@ done
 
 seeds=$scratch/seeds
 mkdir -p "$seeds"
-python3 scripts/fuzz_seeds.py "$seeds" Tests/RTSPTests/Fixtures ../shared/fixtures/rtsp-cameras
+python3 scripts/fuzz_seeds.py "$seeds" Tests/RTSPTests/Fixtures ../shared/fixtures/rtsp-cameras Tests/OnvifTests/Fixtures
 
 status=0
 for t in "${targets[@]}"; do

@@ -3,7 +3,7 @@
 
 Usage: fuzz_seeds.py OUT FIXTURE_DIR...
 RTSP fixtures (real cameras' replies) seed the message decoder, their bodies the SDP
-parser; ffmpeg encodes a second of test pattern in H.264 and H.265, which is cut into RTP
+parser; ONVIF replies (.xml) the ONVIF target; ffmpeg encodes a second of test pattern in H.264 and H.265, which is cut into RTP
 packets (single NAL units, and FU fragments for large ones) as the depacketiser targets
 read them: records of a 16-bit big-endian length and an RTP packet."""
 import base64, os, struct, subprocess, sys, tempfile
@@ -19,6 +19,9 @@ for d in fixture_dirs:
     if not os.path.isdir(d):
         continue
     for name in sorted(os.listdir(d)):
+        if name.endswith(".xml"):
+            put("Onvif", name, open(os.path.join(d, name), "rb").read())
+            continue
         if not name.endswith(".txt"):
             continue
         data = open(os.path.join(d, name), "rb").read()

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs beyond the Swift toolchain: ffmpeg (clips for simulated
 # cameras, strict decoding in tests), GStreamer's RTSP server (the third-party camera
-# the tests record from) and Chromium (the browser the console test drives headless).
+# the tests record from), Chromium (the browser the console test drives headless) and
+# libxml2 (Foundation's XML parser, which reads ONVIF replies, links it).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  ffmpeg chromium systemd python3-venv
+  ffmpeg chromium systemd python3-venv libxml2
   gstreamer1.0-tools gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
 )

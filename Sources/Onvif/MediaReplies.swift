@@ -1,0 +1,70 @@
+// The Media service (ONVIF Media Service Specification, ver10 WSDL): a device's profiles
+// and the RTSP URI of one, which onboarding records as the camera's stream.
+
+public struct MediaProfile: Sendable, Equatable {
+    public var token: String
+    public var name: String
+    /// `H264`, `H265`, `JPEG`… as the device names its encoder; nil without one.
+    public var encoding: String?
+    public var width: Int?
+    public var height: Int?
+    /// The PTZ node this profile steers, when it has a PTZ configuration.
+    public var ptzNode: String?
+}
+
+public enum MediaRequests {
+    static let ns = OnvifNamespace.media
+    static let tt = OnvifNamespace.schema
+
+    public static func getProfiles() -> String { #"<trt:GetProfiles xmlns:trt="\#(ns)"/>"# }
+
+    /// An RTSP URI over RTP/RTSP/TCP (interleaved): what Vigil's recorder uses.
+    public static func getStreamUri(profile: String) -> String {
+        #"<trt:GetStreamUri xmlns:trt="\#(ns)" xmlns:tt="\#(tt)"><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>"#
+            + #"<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"#
+            + #"<trt:ProfileToken>\#(Soap.escape(profile))</trt:ProfileToken></trt:GetStreamUri>"#
+    }
+}
+
+public enum MediaReplies {
+    static let ns = OnvifNamespace.media
+    static let tt = OnvifNamespace.schema
+
+    public static func profiles(_ reply: [UInt8]) throws -> [MediaProfile] {
+        let action = "GetProfiles"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetProfilesResponse"))
+        return try response.children(ns, "Profiles").map { profile in
+            guard let token = profile.attributes["token"], !token.isEmpty, token.count <= 64 else {
+                throw OnvifError.malformed(action: action, reason: "a profile without a token (or one over 64 characters)")
+            }
+            let encoder = profile.child(tt, "VideoEncoderConfiguration")
+            func dimension(_ name: String) throws -> Int? {
+                guard let text = encoder?.path(tt, "Resolution", name)?.text else { return nil }
+                guard let value = Int(text), (1...16_384).contains(value) else {
+                    throw OnvifError.malformed(action: action, reason: "profile \(token): \(name) \(text.prefix(20))")
+                }
+                return value
+            }
+            let node = profile.path(tt, "PTZConfiguration", "NodeToken")?.text
+            return MediaProfile(
+                token: token, name: String((profile.child(tt, "Name")?.text ?? "").prefix(64)),
+                encoding: encoder?.child(tt, "Encoding").map { String($0.text.prefix(16)) },
+                width: try dimension("Width"), height: try dimension("Height"),
+                ptzNode: node.flatMap { $0.isEmpty || $0.count > 64 ? nil : $0 })
+        }
+    }
+
+    /// The stream's URI, which must be `rtsp://` (or `rtsps://`).
+    public static func streamURI(_ reply: [UInt8]) throws -> String {
+        let action = "GetStreamUri"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetStreamUriResponse"))
+        guard let uri = response.path(ns, "MediaUri")?.child(tt, "Uri")?.text, !uri.isEmpty else {
+            throw OnvifError.malformed(action: action, reason: "no MediaUri/Uri")
+        }
+        let lower = uri.lowercased()
+        guard uri.utf8.count <= 2048, lower.hasPrefix("rtsp://") || lower.hasPrefix("rtsps://") else {
+            throw OnvifError.malformed(action: action, reason: "the stream URI is not rtsp:// (\(uri.prefix(40)))")
+        }
+        return uri
+    }
+}

@@ -1,0 +1,60 @@
+// Onvif — the ONVIF client's protocol, written from the ONVIF Core, Media and PTZ
+// specifications and SOAP 1.2: the XML a device sends, read into a namespace-aware element
+// tree with limits (`XMLTree`); the SOAP envelope and its WS-Security UsernameToken with
+// PasswordDigest, and a reply's body or fault (`Soap`); the device's clock, for the
+// token's creation time (`DeviceTime`); and the replies of the Media and PTZ services as
+// checked values (`MediaReplies`, `PTZReplies`).
+//
+// What belongs here: what any ONVIF client needs, with no Vigil policy. What does not:
+// who may steer which camera, leases, tours (the PTZ domain module), storage (Catalog),
+// HTTP routes (Server). The HTTP transport (async-http-client) joins this module with the
+// device session; docs/design/ptz.md is the plan.
+// Invariants: a device is hostile input. Every element is matched by namespace URI and
+// local name, never by prefix; a reply with a document type declaration, an undeclared
+// prefix, or beyond the tree's limits is refused with a typed error naming the action;
+// every number is checked finite and in range before it is used.
+
+import Base
+
+/// The namespaces ONVIF replies use.
+public enum OnvifNamespace {
+    public static let soap = "http://www.w3.org/2003/05/soap-envelope"
+    public static let schema = "http://www.onvif.org/ver10/schema"
+    public static let device = "http://www.onvif.org/ver10/device/wsdl"
+    public static let media = "http://www.onvif.org/ver10/media/wsdl"
+    public static let ptz = "http://www.onvif.org/ver20/ptz/wsdl"
+    public static let error = "http://www.onvif.org/ver10/error"
+    public static let security = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+    public static let utility = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+}
+
+/// What went wrong talking to a device, with the action it was about.
+public enum OnvifError: CodedError, Equatable {
+    /// The reply is not well-formed XML, or breaks a limit of the tree.
+    case unreadable(action: String, reason: String)
+    /// Well-formed, but not what the action answers (no envelope, no expected element, a
+    /// value missing or out of range).
+    case malformed(action: String, reason: String)
+    /// The device answered with a SOAP fault. `subcode` is the most specific ONVIF code
+    /// (`ter:NotAuthorized` → "NotAuthorized").
+    case fault(action: String, code: String, subcode: String?, reason: String)
+
+    /// A device's failure is not the request's fault; the server maps it to its own status.
+    public var code: ErrorCode { .failure }
+
+    /// The fault a device gives for a refused UsernameToken (wrong password, or a creation
+    /// time too far from its clock).
+    public var isNotAuthorized: Bool {
+        if case let .fault(_, _, subcode, _) = self { return subcode == "NotAuthorized" }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case let .unreadable(action, reason): "ONVIF \(action): unreadable reply: \(reason)"
+        case let .malformed(action, reason): "ONVIF \(action): unexpected reply: \(reason)"
+        case let .fault(action, code, subcode, reason):
+            "ONVIF \(action): the device refused (\(code)\(subcode.map { "/\($0)" } ?? "")): \(reason)"
+        }
+    }
+}

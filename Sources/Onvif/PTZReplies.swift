@@ -1,0 +1,215 @@
+// The PTZ service (ONVIF PTZ Service Specification, ver20 WSDL): the requests Vigil sends
+// and the replies it reads, as checked values. Positions and velocities are in the
+// generic spaces (pan and tilt −1…1, zoom 0…1 for positions; velocities −1…1).
+
+import Foundation
+
+public struct FloatRange: Sendable, Equatable {
+    public var min: Double
+    public var max: Double
+    public init(min: Double, max: Double) {
+        self.min = min
+        self.max = max
+    }
+}
+
+/// One of a node's coordinate spaces: its URI and the range of each axis (`y` is nil for
+/// a zoom space).
+public struct PTZSpace: Sendable, Equatable {
+    public var uri: String
+    public var x: FloatRange
+    public var y: FloatRange?
+}
+
+/// A PTZ node: what the mechanism can do (ONVIF schema `PTZNode`).
+public struct PTZNode: Sendable, Equatable {
+    public var token: String
+    public var name: String
+    public var absolutePanTilt: [PTZSpace]
+    public var absoluteZoom: [PTZSpace]
+    public var relativePanTilt: [PTZSpace]
+    public var relativeZoom: [PTZSpace]
+    public var continuousPanTilt: [PTZSpace]
+    public var continuousZoom: [PTZSpace]
+    public var maximumPresets: Int
+    public var homeSupported: Bool
+}
+
+/// Where the camera points, as far as it says.
+public struct PTZPosition: Sendable, Equatable {
+    public var pan: Double?
+    public var tilt: Double?
+    public var zoom: Double?
+}
+
+public struct PTZStatus: Sendable, Equatable {
+    public var position: PTZPosition?
+    /// `IDLE`, `MOVING` or `UNKNOWN`, for pan/tilt and zoom.
+    public var panTiltMoving: String?
+    public var zoomMoving: String?
+}
+
+public struct PTZPreset: Sendable, Equatable {
+    public var token: String
+    public var name: String
+    public var position: PTZPosition?
+}
+
+/// A velocity for `ContinuousMove`, each axis in −1…1 (clamped when built).
+public struct PTZVelocity: Sendable, Equatable {
+    public var pan: Double
+    public var tilt: Double
+    public var zoom: Double
+    public init(pan: Double, tilt: Double, zoom: Double) {
+        self.pan = pan
+        self.tilt = tilt
+        self.zoom = zoom
+    }
+}
+
+public enum PTZRequests {
+    static let ns = OnvifNamespace.ptz
+    static let tt = OnvifNamespace.schema
+
+    public static func getNodes() -> String { #"<tptz:GetNodes xmlns:tptz="\#(ns)"/>"# }
+
+    public static func getStatus(profile: String) -> String {
+        #"<tptz:GetStatus xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken></tptz:GetStatus>"#
+    }
+
+    public static func getPresets(profile: String) -> String {
+        #"<tptz:GetPresets xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken></tptz:GetPresets>"#
+    }
+
+    /// Moves at `velocity` until `Stop` or `timeoutSeconds` (sent as whole seconds, which
+    /// every device seen accepts; at least one answers a fractional one with a broken reply).
+    public static func continuousMove(profile: String, velocity: PTZVelocity, timeoutSeconds: Int) -> String {
+        let seconds = Swift.max(1, Swift.min(timeoutSeconds, 60))
+        return
+            #"<tptz:ContinuousMove xmlns:tptz="\#(ns)" xmlns:tt="\#(tt)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken>"#
+            + #"<tptz:Velocity><tt:PanTilt x="\#(number(velocity.pan))" y="\#(number(velocity.tilt))"/><tt:Zoom x="\#(number(velocity.zoom))"/></tptz:Velocity>"#
+            + #"<tptz:Timeout>PT\#(seconds)S</tptz:Timeout></tptz:ContinuousMove>"#
+    }
+
+    public static func stop(profile: String) -> String {
+        #"<tptz:Stop xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken><tptz:PanTilt>true</tptz:PanTilt><tptz:Zoom>true</tptz:Zoom></tptz:Stop>"#
+    }
+
+    public static func gotoPreset(profile: String, preset: String) -> String {
+        #"<tptz:GotoPreset xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken><tptz:PresetToken>\#(Soap.escape(preset))</tptz:PresetToken></tptz:GotoPreset>"#
+    }
+
+    /// A velocity axis in −1…1, with four decimals (a non-finite value is 0: no move).
+    static func number(_ value: Double) -> String {
+        let clamped = value.isFinite ? Swift.max(-1, Swift.min(1, value)) : 0
+        return String(format: "%.4f", clamped)
+    }
+}
+
+public enum PTZReplies {
+    static let ns = OnvifNamespace.ptz
+    static let tt = OnvifNamespace.schema
+    /// No space or position in any device seen goes near this; beyond it a value is a lie.
+    static let largest = 1e6
+
+    public static func nodes(_ reply: [UInt8]) throws -> [PTZNode] {
+        let action = "GetNodes"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetNodesResponse"))
+        return try response.children(ns, "PTZNode").map { node in
+            guard let token = node.attributes["token"], !token.isEmpty, token.count <= 64 else {
+                throw OnvifError.malformed(action: action, reason: "a PTZNode without a token (or one over 64 characters)")
+            }
+            guard let spaces = node.child(tt, "SupportedPTZSpaces") else {
+                throw OnvifError.malformed(action: action, reason: "PTZNode \(token) has no SupportedPTZSpaces")
+            }
+            func list(_ name: String, twoAxes: Bool) throws -> [PTZSpace] {
+                try spaces.children(tt, name).map { try space($0, twoAxes: twoAxes, action: action, what: "\(token) \(name)") }
+            }
+            let presetsText = node.child(tt, "MaximumNumberOfPresets")?.text ?? "0"
+            guard let presets = Int(presetsText), (0...10_000).contains(presets) else {
+                throw OnvifError.malformed(action: action, reason: "PTZNode \(token): MaximumNumberOfPresets \(presetsText.prefix(20))")
+            }
+            return PTZNode(
+                token: token, name: String((node.child(tt, "Name")?.text ?? "").prefix(64)),
+                absolutePanTilt: try list("AbsolutePanTiltPositionSpace", twoAxes: true),
+                absoluteZoom: try list("AbsoluteZoomPositionSpace", twoAxes: false),
+                relativePanTilt: try list("RelativePanTiltTranslationSpace", twoAxes: true),
+                relativeZoom: try list("RelativeZoomTranslationSpace", twoAxes: false),
+                continuousPanTilt: try list("ContinuousPanTiltVelocitySpace", twoAxes: true),
+                continuousZoom: try list("ContinuousZoomVelocitySpace", twoAxes: false),
+                maximumPresets: presets,
+                homeSupported: try boolean(node.child(tt, "HomeSupported")?.text ?? "false", action: action, what: "HomeSupported"))
+        }
+    }
+
+    public static func status(_ reply: [UInt8]) throws -> PTZStatus {
+        let action = "GetStatus"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetStatusResponse"))
+        guard let status = response.child(ns, "PTZStatus") else {
+            throw OnvifError.malformed(action: action, reason: "no PTZStatus")
+        }
+        return PTZStatus(
+            position: try status.child(tt, "Position").map { try position($0, action: action) },
+            panTiltMoving: try status.path(tt, "MoveStatus", "PanTilt").map { try moveState($0.text, action: action) },
+            zoomMoving: try status.path(tt, "MoveStatus", "Zoom").map { try moveState($0.text, action: action) })
+    }
+
+    public static func presets(_ reply: [UInt8]) throws -> [PTZPreset] {
+        let action = "GetPresets"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetPresetsResponse"))
+        return try response.children(ns, "Preset").map { preset in
+            guard let token = preset.attributes["token"], !token.isEmpty, token.count <= 64 else {
+                throw OnvifError.malformed(action: action, reason: "a Preset without a token (or one over 64 characters)")
+            }
+            return PTZPreset(
+                token: token, name: String((preset.child(tt, "Name")?.text ?? "").prefix(64)),
+                position: try preset.child(tt, "PTZPosition").map { try position($0, action: action) })
+        }
+    }
+
+    static func position(_ node: XMLNode, action: String) throws -> PTZPosition {
+        let panTilt = node.child(tt, "PanTilt"), zoom = node.child(tt, "Zoom")
+        return PTZPosition(
+            pan: try panTilt.map { try coordinate($0, "x", action: action) },
+            tilt: try panTilt.map { try coordinate($0, "y", action: action) },
+            zoom: try zoom.map { try coordinate($0, "x", action: action) })
+    }
+
+    static func coordinate(_ node: XMLNode, _ axis: String, action: String) throws -> Double {
+        guard let text = node.attributes[axis], let value = Double(text), value.isFinite, abs(value) <= largest else {
+            throw OnvifError.malformed(
+                action: action, reason: "\(node.name) \(axis)=\(node.attributes[axis]?.prefix(20) ?? "missing") is not a finite number")
+        }
+        return value
+    }
+
+    static func moveState(_ text: String, action: String) throws -> String {
+        guard ["IDLE", "MOVING", "UNKNOWN"].contains(text) else {
+            throw OnvifError.malformed(action: action, reason: "MoveStatus \(text.prefix(20)) (IDLE, MOVING or UNKNOWN)")
+        }
+        return text
+    }
+
+    static func space(_ node: XMLNode, twoAxes: Bool, action: String, what: String) throws -> PTZSpace {
+        func range(_ name: String) throws -> FloatRange {
+            guard let r = node.child(tt, name), let minText = r.child(tt, "Min")?.text, let maxText = r.child(tt, "Max")?.text,
+                let low = Double(minText), let high = Double(maxText), low.isFinite, high.isFinite, low <= high,
+                abs(low) <= largest, abs(high) <= largest
+            else {
+                throw OnvifError.malformed(action: action, reason: "\(what): \(name) is not a finite Min ≤ Max")
+            }
+            return FloatRange(min: low, max: high)
+        }
+        return PTZSpace(
+            uri: String((node.child(tt, "URI")?.text ?? "").prefix(256)), x: try range("XRange"),
+            y: twoAxes ? try range("YRange") : nil)
+    }
+
+    static func boolean(_ text: String, action: String, what: String) throws -> Bool {
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw OnvifError.malformed(action: action, reason: "\(what) \(text.prefix(20)) is not a boolean")
+        }
+    }
+}
