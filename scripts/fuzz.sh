@@ -6,7 +6,7 @@
 # and runs it for SECONDS (default 60; the corpus grows from run to run). A crash leaves
 # its input in Fuzz/crashes/TARGET/ and fails the run: add it to Fuzz/regressions/TARGET/,
 # where the tests replay it (FuzzRegressionTests), once the bug is fixed.
-# Targets: RTSPMessages SDP H264 H265 Boxes Range Checkpoint.
+# Targets: RTSPMessages SDP H264 H265 Boxes Range Checkpoint Onvif.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}

@@ -61,9 +61,10 @@ public struct Footage: Sendable {
         public var firstFrameMicros: Int64
     }
 
-    /// Throws `RecordingError.tooLarge` for a range of more than `maxFrames` frames, and
-    /// `RecordingError.invalid` for an empty one; anything else that stops the file (a
-    /// damaged index, an unreadable row) is the server's own failure, not the request's.
+    /// Throws `RecordingError.tooLarge` for a range of more than `maxFrames` frames,
+    /// `.notFound` for one with nothing recorded and `.invalid` for an empty one; anything
+    /// else that stops the file (a damaged index, an unreadable row) is the server's own
+    /// failure, not the request's.
     public func mp4(cameraID: Int64, from: Int64, to: Int64, maxFrames: Int) async throws -> Served {
         guard from < to else { throw RecordingError.invalid("empty range: from must be before to") }
         let plan: ExportPlan
@@ -73,8 +74,10 @@ public struct Footage: Sendable {
                 catalog: catalog, store: store, cameraID: cameraID, from: from, to: to, maxFrames: maxFrames)
             file = try plan.mp4(creationUnixSeconds: plan.firstFrameMicros / 1_000_000)
         } catch let error as RecordingError {
-            if case .tooLarge = error { throw error }
-            throw VigilError(.failure, "footage of camera \(cameraID) could not be assembled: \(error)")
+            switch error {
+            case .tooLarge, .notFound: throw error // the request's: too long a range, or one with nothing recorded
+            default: throw VigilError(.failure, "footage of camera \(cameraID) could not be assembled: \(error)")
+            }
         } catch let error as any CodedError where error.code != .failure {
             throw VigilError(.failure, "footage of camera \(cameraID) could not be assembled: \(error)")
         }

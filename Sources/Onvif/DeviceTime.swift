@@ -40,9 +40,12 @@ public enum DeviceTime {
         deviceMicros &- localMicros
     }
 
-    /// A UsernameToken's creation time: our clock moved by the device's offset, to the second.
+    /// A UsernameToken's creation time: our clock moved by the device's offset, to the
+    /// second, within 1970…9999 (what xsd:dateTime and a device can take).
     public static func created(localMicros: Int64, offsetMicros: Int64) -> String {
-        let micros = localMicros &+ offsetMicros
+        let latest: Int64 = 253_402_300_799_999_999
+        let (sum, overflow) = localMicros.addingReportingOverflow(offsetMicros)
+        let micros = overflow ? (offsetMicros > 0 ? latest : 0) : Swift.min(Swift.max(sum, 0), latest)
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let (y, m, d) = civil(fromDays: days)

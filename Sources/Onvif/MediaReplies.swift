@@ -34,37 +34,46 @@ public enum MediaReplies {
         let action = "GetProfiles"
         let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetProfilesResponse"))
         return try response.children(ns, "Profiles").map { profile in
-            guard let token = profile.attributes["token"], !token.isEmpty, token.count <= 64 else {
+            guard let token = profile.attributes["token"], !token.isEmpty, token.utf8.count <= 64 else {
                 throw OnvifError.malformed(action: action, reason: "a profile without a token (or one over 64 characters)")
             }
             let encoder = profile.child(tt, "VideoEncoderConfiguration")
             func dimension(_ name: String) throws -> Int? {
                 guard let text = encoder?.path(tt, "Resolution", name)?.text else { return nil }
                 guard let value = Int(text), (1...16_384).contains(value) else {
-                    throw OnvifError.malformed(action: action, reason: "profile \(token): \(name) \(text.prefix(20))")
+                    throw OnvifError.malformed(action: action, reason: "profile \(token): \(name) \(Soap.clip(text, 20))")
                 }
                 return value
             }
             let node = profile.path(tt, "PTZConfiguration", "NodeToken")?.text
             return MediaProfile(
-                token: token, name: String((profile.child(tt, "Name")?.text ?? "").prefix(64)),
-                encoding: encoder?.child(tt, "Encoding").map { String($0.text.prefix(16)) },
+                token: token, name: PTZReplies.name(profile.child(tt, "Name")),
+                encoding: encoder?.child(tt, "Encoding").map { String(decoding: $0.text.utf8.prefix(16), as: UTF8.self) },
                 width: try dimension("Width"), height: try dimension("Height"),
-                ptzNode: node.flatMap { $0.isEmpty || $0.count > 64 ? nil : $0 })
+                ptzNode: node.flatMap { $0.isEmpty || $0.utf8.count > 64 ? nil : $0 })
         }
     }
 
-    /// The stream's URI, which must be `rtsp://` (or `rtsps://`).
+    /// The stream's URI: `rtsp://` (or `rtsps://`), no whitespace or control character (it
+    /// goes into an RTSP request line), and with any `user:password@` the device put in it
+    /// removed (credentials are kept apart, sealed; never in a URL). Errors never show it.
     public static func streamURI(_ reply: [UInt8]) throws -> String {
         let action = "GetStreamUri"
         let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetStreamUriResponse"))
         guard let uri = response.path(ns, "MediaUri")?.child(tt, "Uri")?.text, !uri.isEmpty else {
             throw OnvifError.malformed(action: action, reason: "no MediaUri/Uri")
         }
-        let lower = uri.lowercased()
-        guard uri.utf8.count <= 2048, lower.hasPrefix("rtsp://") || lower.hasPrefix("rtsps://") else {
-            throw OnvifError.malformed(action: action, reason: "the stream URI is not rtsp:// (\(uri.prefix(40)))")
+        guard uri.utf8.count <= 2048 else { throw OnvifError.malformed(action: action, reason: "a stream URI over 2048 bytes") }
+        guard !uri.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || !$0.isASCII }) else {
+            throw OnvifError.malformed(action: action, reason: "the stream URI holds whitespace, a control or a non-ASCII character")
         }
-        return uri
+        let lower = uri.lowercased()
+        guard let schemeEnd = uri.range(of: "://"), lower.hasPrefix("rtsp://") || lower.hasPrefix("rtsps://") else {
+            throw OnvifError.malformed(action: action, reason: "the stream URI is not rtsp://")
+        }
+        let rest = uri[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return uri }
+        return String(uri[..<schemeEnd.upperBound]) + String(rest[rest.index(after: at)...])
     }
 }

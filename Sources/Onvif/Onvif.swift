@@ -12,7 +12,9 @@
 // Invariants: a device is hostile input. Every element is matched by namespace URI and
 // local name, never by prefix; a reply with a document type declaration, an undeclared
 // prefix, or beyond the tree's limits is refused with a typed error naming the action;
-// every number is checked finite and in range before it is used.
+// every number is checked finite and within ±10⁶ (a node's declared ranges are checked
+// where a value is used against them), every token's and name's length in bytes, and a
+// device's text is clipped before it reaches an error message.
 
 import Base
 
@@ -42,11 +44,13 @@ public enum OnvifError: CodedError, Equatable {
     /// A device's failure is not the request's fault; the server maps it to its own status.
     public var code: ErrorCode { .failure }
 
-    /// The fault a device gives for a refused UsernameToken (wrong password, or a creation
-    /// time too far from its clock).
+    /// A fault a device gives for a refused UsernameToken (a wrong password, or a creation
+    /// time too far from its clock): ONVIF's `ter:NotAuthorized`, or WS-Security's own
+    /// codes, which many devices use instead.
     public var isNotAuthorized: Bool {
-        if case let .fault(_, _, subcode, _) = self { return subcode == "NotAuthorized" }
-        return false
+        guard case let .fault(_, code, subcode, _) = self else { return false }
+        let refusals: Set<String> = ["NotAuthorized", "FailedAuthentication", "InvalidSecurityToken", "MessageExpired", "InvalidSecurity"]
+        return refusals.contains(subcode ?? "") || refusals.contains(code)
     }
 
     public var description: String {

@@ -81,13 +81,19 @@ public enum PTZRequests {
         #"<tptz:GetPresets xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken></tptz:GetPresets>"#
     }
 
+    static let panTiltVelocitySpace = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/VelocityGenericSpace"
+    static let zoomVelocitySpace = "http://www.onvif.org/ver10/tptz/ZoomSpaces/VelocityGenericSpace"
+
     /// Moves at `velocity` until `Stop` or `timeoutSeconds` (sent as whole seconds, which
     /// every device seen accepts; at least one answers a fractional one with a broken reply).
+    /// The velocity names the generic spaces, so −1…1 means what it says whatever the
+    /// profile's default space.
     public static func continuousMove(profile: String, velocity: PTZVelocity, timeoutSeconds: Int) -> String {
         let seconds = Swift.max(1, Swift.min(timeoutSeconds, 60))
         return
             #"<tptz:ContinuousMove xmlns:tptz="\#(ns)" xmlns:tt="\#(tt)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken>"#
-            + #"<tptz:Velocity><tt:PanTilt x="\#(number(velocity.pan))" y="\#(number(velocity.tilt))"/><tt:Zoom x="\#(number(velocity.zoom))"/></tptz:Velocity>"#
+            + #"<tptz:Velocity><tt:PanTilt x="\#(number(velocity.pan))" y="\#(number(velocity.tilt))" space="\#(panTiltVelocitySpace)"/>"#
+            + #"<tt:Zoom x="\#(number(velocity.zoom))" space="\#(zoomVelocitySpace)"/></tptz:Velocity>"#
             + #"<tptz:Timeout>PT\#(seconds)S</tptz:Timeout></tptz:ContinuousMove>"#
     }
 
@@ -99,10 +105,14 @@ public enum PTZRequests {
         #"<tptz:GotoPreset xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken><tptz:PresetToken>\#(Soap.escape(preset))</tptz:PresetToken></tptz:GotoPreset>"#
     }
 
-    /// A velocity axis in −1…1, with four decimals (a non-finite value is 0: no move).
+    /// A velocity axis in −1…1 with four decimals, written without the C locale's say
+    /// (a non-finite value is 0: no move; −0 is 0).
     static func number(_ value: Double) -> String {
         let clamped = value.isFinite ? Swift.max(-1, Swift.min(1, value)) : 0
-        return String(format: "%.4f", clamped)
+        let units = Int((clamped * 10_000).rounded())
+        let magnitude = abs(units)
+        let fraction = String(magnitude % 10_000)
+        return (units < 0 ? "-" : "") + "\(magnitude / 10_000)." + String(repeating: "0", count: 4 - fraction.count) + fraction
     }
 }
 
@@ -116,7 +126,7 @@ public enum PTZReplies {
         let action = "GetNodes"
         let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetNodesResponse"))
         return try response.children(ns, "PTZNode").map { node in
-            guard let token = node.attributes["token"], !token.isEmpty, token.count <= 64 else {
+            guard let token = node.attributes["token"], !token.isEmpty, token.utf8.count <= 64 else {
                 throw OnvifError.malformed(action: action, reason: "a PTZNode without a token (or one over 64 characters)")
             }
             guard let spaces = node.child(tt, "SupportedPTZSpaces") else {
@@ -127,10 +137,10 @@ public enum PTZReplies {
             }
             let presetsText = node.child(tt, "MaximumNumberOfPresets")?.text ?? "0"
             guard let presets = Int(presetsText), (0...10_000).contains(presets) else {
-                throw OnvifError.malformed(action: action, reason: "PTZNode \(token): MaximumNumberOfPresets \(presetsText.prefix(20))")
+                throw OnvifError.malformed(action: action, reason: "PTZNode \(token): MaximumNumberOfPresets \(Soap.clip(presetsText, 20))")
             }
             return PTZNode(
-                token: token, name: String((node.child(tt, "Name")?.text ?? "").prefix(64)),
+                token: token, name: PTZReplies.name(node.child(tt, "Name")),
                 absolutePanTilt: try list("AbsolutePanTiltPositionSpace", twoAxes: true),
                 absoluteZoom: try list("AbsoluteZoomPositionSpace", twoAxes: false),
                 relativePanTilt: try list("RelativePanTiltTranslationSpace", twoAxes: true),
@@ -158,16 +168,16 @@ public enum PTZReplies {
         let action = "GetPresets"
         let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetPresetsResponse"))
         return try response.children(ns, "Preset").map { preset in
-            guard let token = preset.attributes["token"], !token.isEmpty, token.count <= 64 else {
+            guard let token = preset.attributes["token"], !token.isEmpty, token.utf8.count <= 64 else {
                 throw OnvifError.malformed(action: action, reason: "a Preset without a token (or one over 64 characters)")
             }
             return PTZPreset(
-                token: token, name: String((preset.child(tt, "Name")?.text ?? "").prefix(64)),
+                token: token, name: PTZReplies.name(preset.child(tt, "Name")),
                 position: try preset.child(tt, "PTZPosition").map { try position($0, action: action) })
         }
     }
 
-    static func position(_ node: XMLNode, action: String) throws -> PTZPosition {
+    static func position(_ node: OnvifElement, action: String) throws -> PTZPosition {
         let panTilt = node.child(tt, "PanTilt"), zoom = node.child(tt, "Zoom")
         return PTZPosition(
             pan: try panTilt.map { try coordinate($0, "x", action: action) },
@@ -175,33 +185,46 @@ public enum PTZReplies {
             zoom: try zoom.map { try coordinate($0, "x", action: action) })
     }
 
-    static func coordinate(_ node: XMLNode, _ axis: String, action: String) throws -> Double {
-        guard let text = node.attributes[axis], let value = Double(text), value.isFinite, abs(value) <= largest else {
+    /// A name as the device gave it, cut to 64 bytes.
+    static func name(_ element: OnvifElement?) -> String {
+        String(decoding: (element?.text ?? "").utf8.prefix(64), as: UTF8.self)
+    }
+
+    static func coordinate(_ node: OnvifElement, _ axis: String, action: String) throws -> Double {
+        guard let text = node.attributes[axis], let value = decimal(text), abs(value) <= largest else {
             throw OnvifError.malformed(
-                action: action, reason: "\(node.name) \(axis)=\(node.attributes[axis]?.prefix(20) ?? "missing") is not a finite number")
+                action: action, reason: "\(node.name) \(axis)=\(Soap.clip(node.attributes[axis] ?? "missing", 20)) is not a finite number")
         }
+        return value
+    }
+
+    /// An xs:float as ONVIF writes one (`-0.25`, `1E-3`, surrounding whitespace allowed);
+    /// not Swift's wider syntax (hexadecimal, `inf`, `nan`).
+    static func decimal(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 32, trimmed.allSatisfy({ "+-.0123456789eE".contains($0) }) else { return nil }
+        guard let value = Double(trimmed), value.isFinite else { return nil }
         return value
     }
 
     static func moveState(_ text: String, action: String) throws -> String {
         guard ["IDLE", "MOVING", "UNKNOWN"].contains(text) else {
-            throw OnvifError.malformed(action: action, reason: "MoveStatus \(text.prefix(20)) (IDLE, MOVING or UNKNOWN)")
+            throw OnvifError.malformed(action: action, reason: "MoveStatus \(Soap.clip(text, 20)) (IDLE, MOVING or UNKNOWN)")
         }
         return text
     }
 
-    static func space(_ node: XMLNode, twoAxes: Bool, action: String, what: String) throws -> PTZSpace {
+    static func space(_ node: OnvifElement, twoAxes: Bool, action: String, what: String) throws -> PTZSpace {
         func range(_ name: String) throws -> FloatRange {
             guard let r = node.child(tt, name), let minText = r.child(tt, "Min")?.text, let maxText = r.child(tt, "Max")?.text,
-                let low = Double(minText), let high = Double(maxText), low.isFinite, high.isFinite, low <= high,
-                abs(low) <= largest, abs(high) <= largest
+                let low = decimal(minText), let high = decimal(maxText), low <= high, abs(low) <= largest, abs(high) <= largest
             else {
                 throw OnvifError.malformed(action: action, reason: "\(what): \(name) is not a finite Min ≤ Max")
             }
             return FloatRange(min: low, max: high)
         }
         return PTZSpace(
-            uri: String((node.child(tt, "URI")?.text ?? "").prefix(256)), x: try range("XRange"),
+            uri: String(decoding: (node.child(tt, "URI")?.text ?? "").utf8.prefix(256), as: UTF8.self), x: try range("XRange"),
             y: twoAxes ? try range("YRange") : nil)
     }
 
@@ -209,7 +232,7 @@ public enum PTZReplies {
         switch text {
         case "true", "1": return true
         case "false", "0": return false
-        default: throw OnvifError.malformed(action: action, reason: "\(what) \(text.prefix(20)) is not a boolean")
+        default: throw OnvifError.malformed(action: action, reason: "\(what) \(Soap.clip(text, 20)) is not a boolean")
         }
     }
 }

@@ -6,8 +6,8 @@ import Base
 import Crypto
 import Foundation
 
-/// A device account's credentials, as a UsernameToken.
-public struct UsernameToken: Sendable {
+/// A device account's credentials, as a UsernameToken. Printing one never shows the password.
+public struct UsernameToken: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var username: String
     public var password: String
 
@@ -15,6 +15,10 @@ public struct UsernameToken: Sendable {
         self.username = username
         self.password = password
     }
+
+    public var description: String { "UsernameToken(\(username), password hidden)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["username": username]) }
 
     /// `Base64(SHA-1(nonce ‖ created ‖ password))`: the password never crosses the network.
     public static func digest(nonce: [UInt8], created: String, password: String) -> String {
@@ -40,6 +44,14 @@ public struct UsernameToken: Sendable {
 }
 
 public enum Soap {
+    /// A device's text as it may appear in an error: at most `bytes` bytes, control
+    /// characters shown as `?`.
+    public static func clip(_ text: String, _ bytes: Int = 80) -> String {
+        let cut = String(decoding: text.utf8.prefix(bytes), as: UTF8.self)
+        let shown = String(String.UnicodeScalarView(cut.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
+        return text.utf8.count > bytes ? shown + "…" : shown
+    }
+
     /// Text for element content or an attribute value.
     public static func escape(_ text: String) -> String {
         var out = ""
@@ -71,17 +83,18 @@ public enum Soap {
     /// response element); a fault is thrown as `OnvifError.fault`.
     public static func responseBody(
         _ reply: [UInt8], action: String, expected: (namespace: String, name: String), limits: XMLLimits = XMLLimits()
-    ) throws -> XMLNode {
+    ) throws -> OnvifElement {
         let envelope = try XMLTree.parse(reply, action: action, limits: limits)
         guard envelope.namespace == OnvifNamespace.soap, envelope.name == "Envelope" else {
-            throw OnvifError.malformed(action: action, reason: "not a SOAP 1.2 envelope (<\(envelope.name)> in \(envelope.namespace))")
+            throw OnvifError.malformed(
+                action: action, reason: "not a SOAP 1.2 envelope (<\(clip(envelope.name))> in \(clip(envelope.namespace)))")
         }
         guard let body = envelope.child(OnvifNamespace.soap, "Body") else {
             throw OnvifError.malformed(action: action, reason: "an envelope without a Body")
         }
         if let fault = body.child(OnvifNamespace.soap, "Fault") { throw Self.fault(fault, action: action) }
         guard let response = body.child(expected.namespace, expected.name) else {
-            let found = body.children.first.map { "<\($0.name)>" } ?? "nothing"
+            let found = body.children.first.map { "<\(clip($0.name))>" } ?? "nothing"
             throw OnvifError.malformed(action: action, reason: "expected <\(expected.name)> in the Body, found \(found)")
         }
         return response
@@ -89,7 +102,7 @@ public enum Soap {
 
     /// A SOAP 1.2 fault: its code (`env:Sender`…), the innermost subcode's local name
     /// (`ter:NotAuthorized` → `NotAuthorized`), and its first reason text.
-    static func fault(_ fault: XMLNode, action: String) -> OnvifError {
+    static func fault(_ fault: OnvifElement, action: String) -> OnvifError {
         let ns = OnvifNamespace.soap
         let code = fault.path(ns, "Code", "Value").map { localName($0.text) } ?? "unknown"
         var subcode: String?
@@ -101,7 +114,7 @@ public enum Soap {
             depth += 1
         }
         let reason = fault.path(ns, "Reason", "Text")?.text ?? ""
-        return .fault(action: action, code: code, subcode: subcode, reason: String(reason.prefix(500)))
+        return .fault(action: action, code: clip(code, 64), subcode: subcode.map { clip($0, 64) }, reason: clip(reason, 300))
     }
 
     static func localName(_ qualified: String) -> String {

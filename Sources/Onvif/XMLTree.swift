@@ -1,7 +1,10 @@
 // A reply's XML as a small tree of elements, each named by namespace URI and local name.
-// Parsed by libxml2 (FoundationXML's XMLParser) with namespaces processed; refused before
-// parsing when it declares a document type (SOAP 1.2 forbids one, and it is where entity
-// expansion attacks live), and during parsing past any limit.
+// Parsed by libxml2 (FoundationXML's XMLParser) with namespaces processed. Refused before
+// parsing unless it is UTF-8 (or ASCII) text starting with `<`, with no NUL byte and no
+// document type declaration (SOAP 1.2 forbids one; it is where entity expansion and
+// default attributes live), so the byte search for one cannot be dodged by another
+// encoding; any declaration libxml2 still reports is refused too. During parsing, every
+// limit (elements, depth, attributes, text, and the bytes the tree keeps) stops it.
 
 import Foundation
 
@@ -9,16 +12,16 @@ import Foundation
     import FoundationXML
 #endif
 
-public struct XMLNode: Sendable, Equatable {
+public struct OnvifElement: Sendable, Equatable {
     public var namespace: String
     public var name: String
     /// Attributes by local name (their prefixes dropped).
     public var attributes: [String: String]
-    public var children: [XMLNode]
+    public var children: [OnvifElement]
     /// The character data directly inside this element, whitespace at both ends trimmed.
     public var text: String
 
-    public init(namespace: String, name: String, attributes: [String: String] = [:], children: [XMLNode] = [], text: String = "") {
+    public init(namespace: String, name: String, attributes: [String: String] = [:], children: [OnvifElement] = [], text: String = "") {
         self.namespace = namespace
         self.name = name
         self.attributes = attributes
@@ -27,18 +30,18 @@ public struct XMLNode: Sendable, Equatable {
     }
 
     /// The first child named so.
-    public func child(_ namespace: String, _ name: String) -> XMLNode? {
+    public func child(_ namespace: String, _ name: String) -> OnvifElement? {
         children.first { $0.namespace == namespace && $0.name == name }
     }
 
     /// Every child named so, in order.
-    public func children(_ namespace: String, _ name: String) -> [XMLNode] {
+    public func children(_ namespace: String, _ name: String) -> [OnvifElement] {
         children.filter { $0.namespace == namespace && $0.name == name }
     }
 
     /// The element at the end of a path of children, each step in one namespace.
-    public func path(_ namespace: String, _ names: String...) -> XMLNode? {
-        var node: XMLNode? = self
+    public func path(_ namespace: String, _ names: String...) -> OnvifElement? {
+        var node: OnvifElement? = self
         for name in names { node = node?.child(namespace, name) }
         return node
     }
@@ -50,18 +53,21 @@ public struct XMLLimits: Sendable {
     public var elements = 100_000
     public var attributesPerElement = 64
     public var textPerElement = 64 << 10
+    /// A namespace URI's length in bytes (ONVIF's are under 100).
+    public var namespaceBytes = 256
+    /// What the tree may keep in all (names, namespaces, attributes, text): a small reply
+    /// must not become a large tree.
+    public var retainedBytes = 2 << 20
     public init() {}
 }
 
 public enum XMLTree {
     /// Parses `bytes` into the document element. `action` names the request in errors.
-    public static func parse(_ bytes: [UInt8], action: String, limits: XMLLimits = XMLLimits()) throws -> XMLNode {
+    public static func parse(_ bytes: [UInt8], action: String, limits: XMLLimits = XMLLimits()) throws -> OnvifElement {
         guard bytes.count <= limits.bytes else {
             throw OnvifError.unreadable(action: action, reason: "\(bytes.count) bytes, more than the \(limits.bytes) a reply may have")
         }
-        if bytes.firstRange(of: Array("<!DOCTYPE".utf8)) != nil {
-            throw OnvifError.unreadable(action: action, reason: "a document type declaration (SOAP forbids one)")
-        }
+        try screen(bytes, action: action)
         let parser = XMLParser(data: Data(bytes))
         parser.shouldProcessNamespaces = true
         parser.shouldReportNamespacePrefixes = false
@@ -76,16 +82,46 @@ public enum XMLTree {
         }
         return root
     }
+
+    /// What is refused before libxml2 sees a byte: another encoding than UTF-8 or ASCII
+    /// (in which the search for a DOCTYPE would read other bytes than the parser), a NUL,
+    /// anything before the first `<` but whitespace, and a document type declaration.
+    static func screen(_ bytes: [UInt8], action: String) throws {
+        var start = 0
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 } // UTF-8's byte order mark
+        while start < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start]) { start += 1 }
+        guard start < bytes.count, bytes[start] == UInt8(ascii: "<") else {
+            throw OnvifError.unreadable(action: action, reason: "not UTF-8 XML (it does not begin with <)")
+        }
+        guard !bytes.contains(0) else { throw OnvifError.unreadable(action: action, reason: "a NUL byte") }
+        if bytes[start...].starts(with: Array("<?xml".utf8)) {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ">")) ?? bytes.endIndex
+            let declaration = String(decoding: bytes[start..<end], as: UTF8.self).lowercased()
+            if let at = declaration.range(of: "encoding") {
+                let value = declaration[at.upperBound...].drop { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "'" }
+                    .prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+                guard ["utf-8", "utf8", "us-ascii", "ascii"].contains(String(value)) else {
+                    throw OnvifError.unreadable(action: action, reason: "encoding \(value.prefix(20)) (only UTF-8 is read)")
+                }
+            }
+        }
+        if bytes.firstRange(of: Array("<!DOCTYPE".utf8)) != nil || bytes.firstRange(of: Array("<!ENTITY".utf8)) != nil {
+            throw OnvifError.unreadable(action: action, reason: "a document type declaration (SOAP forbids one)")
+        }
+    }
 }
 
 /// Builds the tree from the parser's events; the first limit broken stops the parse.
 private final class TreeBuilder: NSObject, XMLParserDelegate {
     let limits: XMLLimits
-    var stack: [XMLNode] = []
+    var stack: [OnvifElement] = []
     var texts: [String] = []
-    var root: XMLNode?
+    var root: OnvifElement?
     var count = 0
+    var retained = 0
     var refusal: String?
+    /// Each namespace URI kept once, however many elements name it.
+    var namespaces: [String: String] = [:]
 
     init(limits: XMLLimits) {
         self.limits = limits
@@ -109,15 +145,62 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
         }
         // libxml2 only warns of a prefix no one declared; the element then has no namespace.
         if let qualified = qualifiedName, let colon = qualified.firstIndex(of: ":"), (namespaceURI ?? "").isEmpty {
-            return refuse(parser, "prefix \(qualified[..<colon]) of <\(qualified)> is not declared")
+            return refuse(parser, "prefix \(Soap.clip(String(qualified[..<colon]))) is not declared")
         }
+        let uri = namespaceURI ?? ""
+        guard uri.utf8.count <= limits.namespaceBytes else {
+            return refuse(parser, "a namespace URI longer than \(limits.namespaceBytes) bytes")
+        }
+        let namespace: String
+        if let known = namespaces[uri] {
+            namespace = known
+        } else {
+            namespaces[uri] = uri
+            namespace = uri
+            retained += uri.utf8.count
+        }
+        // ONVIF's attributes are unqualified; a prefixed one (`evil:x`) is not kept, so it
+        // cannot stand in for the plain one.
         var plain: [String: String] = [:]
-        for (key, value) in attributes {
-            let local = key.split(separator: ":").last.map(String.init) ?? key
-            plain[local] = value
+        for (key, value) in attributes where !key.contains(":") {
+            plain[key] = value
+            retained += key.utf8.count + value.utf8.count
         }
-        stack.append(XMLNode(namespace: namespaceURI ?? "", name: elementName, attributes: plain))
+        retained += elementName.utf8.count + 64
+        guard retained <= limits.retainedBytes else { return refuse(parser, "more than \(limits.retainedBytes) bytes kept") }
+        stack.append(OnvifElement(namespace: namespace, name: elementName, attributes: plain))
         texts.append("")
+    }
+
+    // A document type that got this far is refused whole (screen() should have).
+    func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) {
+        refuse(parser, "a document type declaration")
+    }
+
+    func parser(
+        _ parser: XMLParser, foundAttributeDeclarationWithName attributeName: String, forElement elementName: String, type: String?,
+        defaultValue: String?
+    ) {
+        refuse(parser, "a document type declaration")
+    }
+
+    func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) {
+        refuse(parser, "an entity declaration")
+    }
+
+    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) {
+        refuse(parser, "an entity declaration")
+    }
+
+    func parser(
+        _ parser: XMLParser, foundUnparsedEntityDeclarationWithName name: String, publicID: String?, systemID: String?,
+        notationName: String?
+    ) {
+        refuse(parser, "an entity declaration")
+    }
+
+    func parser(_ parser: XMLParser, foundNotationDeclarationWithName name: String, publicID: String?, systemID: String?) {
+        refuse(parser, "a notation declaration")
     }
 
     func parser(_ parser: XMLParser, foundCharacters string: String) {
@@ -125,6 +208,8 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
         guard texts[texts.count - 1].utf8.count + string.utf8.count <= limits.textPerElement else {
             return refuse(parser, "an element's text longer than \(limits.textPerElement) bytes")
         }
+        retained += string.utf8.count
+        guard retained <= limits.retainedBytes else { return refuse(parser, "more than \(limits.retainedBytes) bytes kept") }
         texts[texts.count - 1] += string
     }
 

@@ -54,9 +54,18 @@ struct DeviceTimeTests {
         for (from, to) in [
             ("<tt:Day>29</tt:Day>", "<tt:Day>30</tt:Day>"), ("<tt:Hour>23</tt:Hour>", "<tt:Hour>24</tt:Hour>"),
             ("<tt:Year>2024</tt:Year>", "<tt:Year>-5</tt:Year>"), ("<tt:Minute>59</tt:Minute>", "<tt:Minute>x</tt:Minute>"),
-            ("<tt:Month>2</tt:Month>", "")
+            ("<tt:Month>2</tt:Month>", ""), ("<tt:Year>2024</tt:Year>", "<tt:Year>2100</tt:Year>")
         ] {
-            #expect(throws: OnvifError.self, "\(to)") { try DeviceTime.parse(Array(base.replacingOccurrences(of: from, with: to).utf8)) }
+            let text = base.replacingOccurrences(of: from, with: to)
+            #expect(throws: OnvifError.self, "\(to)") { try DeviceTime.parse(Array(text.utf8)) }
+        }
+        // 2000 is a leap year (divisible by 400), 2100 is not (above).
+        let y2000 = base.replacingOccurrences(of: "<tt:Year>2024</tt:Year>", with: "<tt:Year>2000</tt:Year>")
+        #expect(try DeviceTime.parse(Array(y2000.utf8)) == 951_868_798 * 1_000_000)
+        do {
+            _ = try DeviceTime.parse(Array(base.replacingOccurrences(of: "<tt:Hour>23</tt:Hour>", with: "<tt:Hour>24</tt:Hour>").utf8))
+        } catch let OnvifError.malformed(action, reason) {
+            #expect(action == "GetSystemDateAndTime" && reason.contains("Time/Hour"))
         }
     }
 
@@ -65,7 +74,7 @@ struct DeviceTimeTests {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         for _ in 0..<20_000 {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let seconds = Int64(state >> 31) % 13_569_465_600 // up to 2400-01-01
+            let seconds = Int64(state % 13_569_465_600) // 1970-01-01 up to 2400-01-01
             let text = DeviceTime.created(localMicros: seconds * 1_000_000 + 999_999, offsetMicros: 0)
             let parts = text.split(whereSeparator: { "-T:Z".contains($0) }).compactMap { Int($0) }
             #expect(parts.count == 6)
@@ -75,7 +84,11 @@ struct DeviceTimeTests {
             #expect(back == seconds, "\(seconds) → \(text)")
         }
         #expect(DeviceTime.created(localMicros: 0, offsetMicros: 1_709_251_198_000_000) == "2024-02-29T23:59:58Z")
-        #expect(DeviceTime.created(localMicros: 1_000_000, offsetMicros: -2_000_000) == "1969-12-31T23:59:59Z")
+        // A device clock no token can carry is held to 1970…9999, however far off it claims.
+        #expect(DeviceTime.created(localMicros: 1_000_000, offsetMicros: -2_000_000) == "1970-01-01T00:00:00Z")
+        #expect(DeviceTime.created(localMicros: .max, offsetMicros: .max) == "9999-12-31T23:59:59Z")
+        #expect(DeviceTime.created(localMicros: .min, offsetMicros: .min) == "1970-01-01T00:00:00Z")
+        #expect(DeviceTime.created(localMicros: 4_102_444_800_000_000, offsetMicros: 0) == "2100-01-01T00:00:00Z")
     }
 }
 
@@ -150,6 +163,41 @@ struct OnvifReplyTests {
             #expect(error == .fault(action: "GetStatus", code: "Sender", subcode: "NotAuthorized", reason: "Sender not Authorized"))
             #expect(error.isNotAuthorized)
         }
+        // Many devices refuse a token with WS-Security's own code instead of ONVIF's.
+        let wsse = String(decoding: try fixture("Fault-NotAuthorized.xml"), as: UTF8.self)
+            .replacingOccurrences(of: "ter:NotAuthorized", with: "wsse:FailedAuthentication")
+            .replacingOccurrences(of: "xmlns:ter=", with: #"xmlns:wsse="\#(OnvifNamespace.security)" xmlns:ter="#)
+        do {
+            _ = try PTZReplies.status(Array(wsse.utf8))
+        } catch let error as OnvifError {
+            #expect(error.isNotAuthorized)
+        }
+        #expect(!OnvifError.fault(action: "x", code: "Receiver", subcode: "ActionNotSupported", reason: "").isNotAuthorized)
+    }
+
+    @Test func aStreamURIGoesIntoARequestLineOnlyClean() throws {
+        func reply(_ uri: String) -> [UInt8] {
+            envelope(
+                #"<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>\#(uri)</tt:Uri></trt:MediaUri></trt:GetStreamUriResponse>"#,
+                namespaces: #"xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema""#)
+        }
+        #expect(try MediaReplies.streamURI(reply("rtsp://admin:s3cret@192.0.2.10:554/live?a=1")) == "rtsp://192.0.2.10:554/live?a=1")
+        #expect(try MediaReplies.streamURI(reply("rtsp://192.0.2.10/a@b")) == "rtsp://192.0.2.10/a@b")
+        for bad in [
+            "rtsp://192.0.2.10/live&#13;&#10;Authorization: x", "rtsp://192.0.2.10/li ve", "rtsp://192.0.2.10/łódź", "rtspx://192.0.2.10/"
+        ] {
+            do {
+                _ = try MediaReplies.streamURI(reply(bad))
+                Issue.record("accepted \(bad)")
+            } catch let OnvifError.malformed(_, reason) {
+                #expect(!reason.contains("192.0.2.10"), "the URI is in the error: \(reason)")
+            }
+        }
+        do {
+            _ = try MediaReplies.streamURI(reply("http://admin:s3cret@192.0.2.10/"))
+        } catch let OnvifError.malformed(_, reason) {
+            #expect(!reason.contains("s3cret"))
+        }
     }
 
     @Test func anotherResponseThanTheOneAskedForIsRefused() throws {
@@ -171,6 +219,42 @@ struct HostileXMLTests {
             Issue.record("an undeclared prefix was read")
         } catch let OnvifError.unreadable(action, reason) {
             #expect(action == "GetStatus" && reason.contains("tptz"))
+        }
+    }
+
+    @Test func onlyUTF8IsReadSoNoEncodingHidesADocumentType() throws {
+        let plain = #"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "x">]><r>&a;</r>"#
+        var utf16: [UInt8] = [0xFF, 0xFE]
+        for unit in plain.utf16 { utf16 += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        #expect(throws: OnvifError.unreadable(action: "x", reason: "not UTF-8 XML (it does not begin with <)")) {
+            try XMLTree.parse(utf16, action: "x")
+        }
+        let declared = #"<?xml version="1.0" encoding="UTF-7"?><r>+ADw-</r>"#
+        #expect(throws: OnvifError.unreadable(action: "x", reason: "encoding utf-7 (only UTF-8 is read)")) {
+            try XMLTree.parse(Array(declared.utf8), action: "x")
+        }
+        #expect(throws: OnvifError.unreadable(action: "x", reason: "a NUL byte")) {
+            try XMLTree.parse(Array("<r>\u{0}</r>".utf8), action: "x")
+        }
+        let declaredUTF8 = "\u{FEFF}<?xml version='1.0' encoding='utf-8'?><r/>"
+        #expect(try XMLTree.parse(Array(declaredUTF8.utf8), action: "x").name == "r")
+        #expect(try XMLTree.parse(Array("\r\n <r/>".utf8), action: "x").name == "r")
+    }
+
+    @Test func aPrefixedAttributeCannotStandInForThePlainOne() throws {
+        let text = #"<r xmlns:evil="urn:e"><p evil:x="9" x="0.5"/><q evil:x="9"/></r>"#
+        let root = try XMLTree.parse(Array(text.utf8), action: "x")
+        #expect(root.children.map(\.attributes) == [["x": "0.5"], [:]])
+    }
+
+    @Test func aLongNamespaceOrTooMuchKeptIsRefused() {
+        let long = String(repeating: "u", count: 300)
+        #expect(throws: OnvifError.self) { try XMLTree.parse(Array(#"<p:r xmlns:p="urn:\#(long)"/>"#.utf8), action: "x") }
+        var limits = XMLLimits()
+        limits.retainedBytes = 10_000
+        let attributes = "<r>" + String(repeating: #"<a v="\#(String(repeating: "v", count: 500))"/>"#, count: 30) + "</r>"
+        #expect(throws: OnvifError.unreadable(action: "x", reason: "more than 10000 bytes kept")) {
+            try XMLTree.parse(Array(attributes.utf8), action: "x", limits: limits)
         }
     }
 
@@ -225,5 +309,14 @@ struct OnvifRequestTests {
         #expect(move.child(OnvifNamespace.ptz, "Timeout")?.text == "PT1S")
         let slow = PTZRequests.continuousMove(profile: "p", velocity: PTZVelocity(pan: -0.123456, tilt: 0.5, zoom: 0), timeoutSeconds: 3600)
         #expect(slow.contains(#"x="-0.1235""#) && slow.contains("PT60S"))
+        #expect(PTZRequests.number(-0.00001) == "0.0000" && PTZRequests.number(-1) == "-1.0000" && PTZRequests.number(0.99995) == "1.0000")
+        #expect(panTilt?.attributes["space"] == "http://www.onvif.org/ver10/tptz/PanTiltSpaces/VelocityGenericSpace")
+    }
+
+    @Test func printingATokenNeverShowsItsPassword() {
+        let token = UsernameToken(username: "operator", password: "Str0ng pass")
+        for shown in ["\(token)", String(reflecting: token), String(describing: Mirror(reflecting: token).children.map(\.value))] {
+            #expect(!shown.contains("Str0ng"), "\(shown)")
+        }
     }
 }
