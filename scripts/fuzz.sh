@@ -43,9 +43,14 @@ for t in "${targets[@]}"; do
   [ "$t" = RTSPMessages ] && max_len=8192
   echo "fuzz: Fuzz$t for ${seconds} s ($(ls "$corpus" | wc -l) inputs in its corpus)"
   log=$scratch/fuzz-$t.log
+  # Onvif: swift-corelibs-foundation's XMLParser keeps a few dozen bytes of every error
+  # libxml2 reports (not Vigil's code; XMLTree stops at the first error to bound it), so
+  # LeakSanitizer would stop at the first malformed input. Address errors are still caught.
+  own="" leaks=1
+  if [ "$t" = Onvif ]; then own="-detect_leaks=0" leaks=0; fi
   # shellcheck disable=SC2086
-  if "$scratch/release/Fuzz$t" "$corpus" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -timeout=60 \
-        -artifact_prefix="$crashes/" -print_final_stats=1 $extra >"$log" 2>&1; then
+  if ASAN_OPTIONS="detect_leaks=$leaks${ASAN_OPTIONS:+:$ASAN_OPTIONS}" "$scratch/release/Fuzz$t" "$corpus" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -timeout=60 \
+        -artifact_prefix="$crashes/" -print_final_stats=1 $own $extra >"$log" 2>&1; then
     runs=$(grep -E "^stat::number_of_executed_units" "$log" | awk '{print $2}' || true)
     cov=$(grep -E "DONE +cov" "$log" | grep -oE "cov: [0-9]+" | tail -1 || true)
     echo "fuzz: Fuzz$t: ${runs:-?} executions, ${cov:-cov: ?}, no crash"

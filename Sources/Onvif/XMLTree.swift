@@ -172,6 +172,19 @@ private final class TreeBuilder: NSObject, XMLParserDelegate {
         texts.append("")
     }
 
+    // The first error libxml2 reports ends the parse. Besides refusing what is not
+    // well-formed, this bounds a leak in swift-corelibs-foundation's XMLParser, which keeps
+    // a few dozen bytes of every error libxml2 reports (found by FuzzOnvif's leak check):
+    // in recovery mode one hostile reply could otherwise report thousands.
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
+        let code = (parseError as NSError).code
+        refuse(parser, code == 201 ? "a namespace prefix is not declared" : "not well-formed XML (libxml2 error \(code))")
+    }
+
+    func parser(_ parser: XMLParser, validationErrorOccurred validationError: any Error) {
+        refuse(parser, "not valid XML (libxml2 error \((validationError as NSError).code))")
+    }
+
     // A document type that got this far is refused whole (screen() should have).
     func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) {
         refuse(parser, "a document type declaration")
