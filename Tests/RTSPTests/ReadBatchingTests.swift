@@ -58,22 +58,32 @@ struct ReadBatchingTests {
     }
 
     @Test func anUnwatchedCameraIsReadInBatchesAndNothingWaitsLongWhenItsRateFalls() async throws {
-        let batched = try await play(lowLatency: false)
-        try #require(batched.delivered.count == 64 && batched.sent.count == 64)
-        #expect(batched.batchingChanges == [true])
-        let together = readTogether(batched.delivered)
-        // In batches of about five frames: one read a 200 ms tick.
-        #expect(together >= 0.5, "frames read in batches of about 200 ms: \(together)")
+        // How late a frame is read is the scheduler's as much as Vigil's: on a machine
+        // loaded by the other tests a wake-up can come seconds late (seen: 2.2 s once in
+        // CI). A run is tried up to three times and one within the bounds is enough; the
+        // fault this guards against (reads waiting for a mark set for the faster stream)
+        // holds the slow frames for seconds on every run, so all three would fail.
+        var lateness: [Double] = []
+        var shown: [String] = []
+        var tries: [String] = []
+        for _ in 1...3 {
+            let batched = try await play(lowLatency: false)
+            try #require(batched.delivered.count == 64 && batched.sent.count == 64)
+            #expect(batched.batchingChanges == [true])
+            let together = readTogether(batched.delivered)
+            // In batches of about five frames: one read a 200 ms tick.
+            #expect(together >= 0.5, "frames read in batches of about 200 ms: \(together)")
+            lateness = zip(batched.sent, batched.delivered).map { Double(Int64($1) - Int64($0)) / 1e9 }
+            shown = lateness.map { String(format: "%.3f", $0) }
+            if lateness.suffix(4).max()! < 0.45 && lateness.max()! < 0.8 { break }
+            tries.append("late: \(shown)")
+        }
         // After the rate fell forty-fold a frame still waits in the socket at most about one
-        // tick (200 ms; the margin is for a loaded machine): reads do not wait for a mark
-        // set for the faster stream, which would hold these frames for seconds.
-        let lateness = zip(batched.sent, batched.delivered).map { Double(Int64($1) - Int64($0)) / 1e9 }
-        let shown = lateness.map { String(format: "%.3f", $0) }
-        #expect(lateness.suffix(4).max()! < 0.45, "\(shown)")
-        // While fast, a frame waits for its tick's read; on a machine loaded by the other
-        // tests a tick's wake-up can come late or not before the next, so two ticks and
-        // a margin bound it (seen: 0.47 s under the full parallel run).
-        #expect(lateness.max()! < 0.8, "\(shown)")
+        // tick (200 ms; the margin is for a loaded machine).
+        #expect(lateness.suffix(4).max()! < 0.45, "\(shown); earlier tries: \(tries)")
+        // While fast, a frame waits for its tick's read; two ticks and a margin bound it
+        // (seen: 0.47 s under the full parallel run).
+        #expect(lateness.max()! < 0.8, "\(shown); earlier tries: \(tries)")
 
         // Watched live: never read in batches (how bunched its frames arrive depends on
         // how busy the machine is, so that is not what is asserted here).
