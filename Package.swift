@@ -29,7 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
-        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0")
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0")
     ],
     targets: [
         .target(name: "Base", swiftSettings: strict),
@@ -48,7 +49,16 @@ let package = Package(
         .target(name: "ChildProcess", swiftSettings: strict),
         .target(name: "Records", dependencies: ["Media"], swiftSettings: strict),
         .target(
-            name: "Onvif", dependencies: ["Base", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+            name: "Onvif",
+            dependencies: [
+                "Base",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Audit",
             dependencies: ["Base", .product(name: "Crypto", package: "swift-crypto")],
@@ -83,7 +93,9 @@ let package = Package(
         .target(
             name: "CameraSim",
             dependencies: [
-                "Base", "RTSP", "Media", "ChildProcess",
+                "Base", "RTSP", "Media", "ChildProcess", "Onvif",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log")
@@ -110,6 +122,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PTZ", dependencies: ["Base", "Access", "Catalog", "Records", "Centre", "Onvif"], swiftSettings: strict),
+        .target(
             name: "Evidence",
             dependencies: [
                 "Base", "Media", "Audit", "Integrity",
@@ -126,7 +140,7 @@ let package = Package(
             // ServerTests' `serverImportsNoStorage`); member import visibility keeps their
             // members out of reach through the modules that do import them.
             dependencies: [
-                "Base", "Access", "Centre", "Audit", "Records", "Media",
+                "Base", "Access", "Centre", "Audit", "Records", "Media", "PTZ",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -153,6 +167,8 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "Base", "Access", "RTSP", "Media", "Catalog", "Records", "Recording", "CameraSim", "ChildProcess", "Centre", "Server",
+                "PTZ",
+                "Onvif",
                 "Audit",
                 "Evidence", "CommandSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +195,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
-        .testTarget(name: "OnvifTests", dependencies: ["Onvif", "Base"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(
+            name: "PTZTests",
+            dependencies: ["PTZ", "Access", "Base", "Centre", "Catalog", "Records", "Onvif", "CameraSim", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "OnvifTests", dependencies: ["Onvif", "Base", "CameraSim"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "CatalogTests", dependencies: ["Catalog", "Records", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strict),
@@ -196,7 +217,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Base", "Access", "Server", "Centre", "Catalog", "Records", "Recording", "Audit", "Evidence", "RTSP", "Media",
-                "TestSupport",
+                "TestSupport", "PTZ", "CameraSim", "Onvif",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -18,6 +18,9 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     /// through the exhibit): granted per camera to an investigator for a case, without
     /// the free playback or export of that camera.
     case registerEvidence = "register-evidence"
+    /// Read the confidential history of PTZ commands and the tours' routes (the city's
+    /// rules: "must not be disclosed in real time in any form"): the supervisor only.
+    case ptzHistory = "ptz-history"
 
     public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
 }
@@ -39,7 +42,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         case .investigator: [.manageEvidence, .viewEvidence]
         case .prosecutor, .court: [.viewEvidence]
         case .mediaOfficer: [.mediaRelease]
-        case .supervisor: [.live, .playback, .export, .ptz, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
+        case .supervisor: [.live, .playback, .export, .ptz, .ptzHistory, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
         case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics]
         }
     }

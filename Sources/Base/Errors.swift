@@ -26,6 +26,9 @@ public enum ErrorCode: Sendable, Equatable {
     case quotaExceeded
     /// Doing it would leave too little disk for recording (507).
     case insufficientStorage
+    /// A camera or other device Vigil asked refused or failed; the message says which and
+    /// why, in the device's words (clipped) (502).
+    case deviceFailed
     /// Vigil or what it stands on failed (a disk, the database, a corrupt file): not the
     /// request's fault (500).
     case failure

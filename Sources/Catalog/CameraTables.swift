@@ -60,10 +60,10 @@ extension Catalog {
             try await database.raw(
                 """
                 INSERT INTO cameras (name, url, retention_days, location, latitude, longitude, username, sealed_password,
-                                     segment_seconds, enabled)
+                                     segment_seconds, enabled, onvif_url, ptz_profile)
                 VALUES (\(bind: c.name), \(bind: c.url), \(bind: c.retentionDays), \(bind: c.location), \(bind: c.latitude),
                         \(bind: c.longitude), \(bind: c.username), \(bind: c.sealedPassword.map { Data($0) }),
-                        \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0))
+                        \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0), \(bind: c.onvifURL), \(bind: c.ptzProfile))
                 RETURNING id
                 """
             ).all()
@@ -84,7 +84,8 @@ extension Catalog {
                 UPDATE cameras SET name = \(bind: c.name), url = \(bind: c.url), retention_days = \(bind: c.retentionDays),
                        location = \(bind: c.location), latitude = \(bind: c.latitude), longitude = \(bind: c.longitude),
                        username = \(bind: c.username), sealed_password = \(bind: c.sealedPassword.map { Data($0) }),
-                       segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0)
+                       segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0),
+                       onvif_url = \(bind: c.onvifURL), ptz_profile = \(bind: c.ptzProfile)
                 WHERE id = \(bind: c.id)
                 """
             ).run()
@@ -102,6 +103,8 @@ extension Catalog {
         c.sealedPassword = try row.decode(column: "sealed_password", as: Data?.self).map { [UInt8]($0) }
         c.segmentSeconds = try row.decode(column: "segment_seconds", as: Int.self)
         c.enabled = try row.decode(column: "enabled", as: Int.self) != 0
+        c.onvifURL = try row.decode(column: "onvif_url", as: String?.self)
+        c.ptzProfile = try row.decode(column: "ptz_profile", as: String?.self)
         return c
     }
 }

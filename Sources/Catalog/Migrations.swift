@@ -131,7 +131,8 @@ extension Catalog {
                     "UPDATE evidence_items SET created_by_user_id = (SELECT id FROM users WHERE users.name = evidence_items.created_by)"
                 ).run()
             }
-        )
+        ),
+        (7, migrateToPTZ)
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

@@ -38,6 +38,17 @@ public enum AuditAction: String, CaseIterable, Sendable {
     /// Footage downloaded as MP4: camera, range, purpose, case.
     case exportDownload = "export.download"
 
+    // MARK: PTZ: one entry per command (who, camera, when, the kind; never a position or a preset's name)
+    case ptzMove = "ptz.move"
+    case ptzStop = "ptz.stop"
+    /// Control of a camera given back before its lease ran out.
+    case ptzRelease = "ptz.release"
+    case ptzPresetSave = "ptz.preset-save"
+    case ptzPresetGoto = "ptz.preset-goto"
+    case ptzPresetRemove = "ptz.preset-remove"
+    /// A supervisor read a camera's confidential history of commands.
+    case ptzHistoryView = "ptz.history-view"
+
     // MARK: Evidence: one entry per custody event (`CustodyKind`), and refused downloads
     case evidenceCreated = "evidence.created"
     case evidenceShared = "evidence.shared"

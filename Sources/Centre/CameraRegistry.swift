@@ -30,6 +30,19 @@ public enum CameraRules {
         guard lengths.contains(c.segmentSeconds) else {
             throw VigilError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
         }
+        if let onvif = c.onvifURL {
+            guard onvif.utf8.count <= 2048, let parts = URLComponents(string: onvif),
+                ["http", "https"].contains(parts.scheme?.lowercased() ?? ""),
+                parts.host?.isEmpty == false
+            else { throw VigilError(.invalid, "a camera's ONVIF address must be http(s)://HOST[:PORT]/PATH") }
+            guard parts.user == nil, parts.password == nil else {
+                throw VigilError(.invalid, "give camera credentials as username/password, not inside the ONVIF address")
+            }
+        }
+        if let profile = c.ptzProfile {
+            try TextField.check(profile, "a camera's PTZ profile", maximum: 64)
+            guard c.onvifURL != nil else { throw VigilError(.invalid, "a PTZ profile needs the camera's ONVIF address") }
+        }
         if let lat = c.latitude, !(-90...90).contains(lat) { throw VigilError(.invalid, "latitude must be -90...90") }
         if let lon = c.longitude, !(-180...180).contains(lon) { throw VigilError(.invalid, "longitude must be -180...180") }
     }

@@ -24,6 +24,10 @@ public enum MediaRequests {
             + #"<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"#
             + #"<trt:ProfileToken>\#(Soap.escape(profile))</trt:ProfileToken></trt:GetStreamUri>"#
     }
+
+    public static func getSnapshotUri(profile: String) -> String {
+        #"<trt:GetSnapshotUri xmlns:trt="\#(ns)"><trt:ProfileToken>\#(Soap.escape(profile))</trt:ProfileToken></trt:GetSnapshotUri>"#
+    }
 }
 
 public enum MediaReplies {
@@ -58,18 +62,26 @@ public enum MediaReplies {
     /// goes into an RTSP request line), and with any `user:password@` the device put in it
     /// removed (credentials are kept apart, sealed; never in a URL). Errors never show it.
     public static func streamURI(_ reply: [UInt8]) throws -> String {
-        let action = "GetStreamUri"
-        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetStreamUriResponse"))
-        guard let uri = response.path(ns, "MediaUri")?.child(tt, "Uri")?.text, !uri.isEmpty else {
+        try mediaURI(reply, action: "GetStreamUri", schemes: ["rtsp", "rtsps"])
+    }
+
+    /// A JPEG snapshot's URI (`http://` or `https://`), cleaned as `streamURI` is.
+    public static func snapshotURI(_ reply: [UInt8]) throws -> String {
+        try mediaURI(reply, action: "GetSnapshotUri", schemes: ["http", "https"])
+    }
+
+    static func mediaURI(_ reply: [UInt8], action: String, schemes: [String]) throws -> String {
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, action + "Response"))
+        guard let uri = response.path(ns, "MediaUri")?.child(tt, "Uri")?.text.trimmingWhitespace(), !uri.isEmpty else {
             throw OnvifError.malformed(action: action, reason: "no MediaUri/Uri")
         }
-        guard uri.utf8.count <= 2048 else { throw OnvifError.malformed(action: action, reason: "a stream URI over 2048 bytes") }
+        guard uri.utf8.count <= 2048 else { throw OnvifError.malformed(action: action, reason: "a URI over 2048 bytes") }
         guard !uri.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || !$0.isASCII }) else {
-            throw OnvifError.malformed(action: action, reason: "the stream URI holds whitespace, a control or a non-ASCII character")
+            throw OnvifError.malformed(action: action, reason: "the URI holds whitespace, a control or a non-ASCII character")
         }
         let lower = uri.lowercased()
-        guard let schemeEnd = uri.range(of: "://"), lower.hasPrefix("rtsp://") || lower.hasPrefix("rtsps://") else {
-            throw OnvifError.malformed(action: action, reason: "the stream URI is not rtsp://")
+        guard let schemeEnd = uri.range(of: "://"), schemes.contains(where: { lower.hasPrefix($0 + "://") }) else {
+            throw OnvifError.malformed(action: action, reason: "the URI is not \(schemes[0])://")
         }
         let rest = uri[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex

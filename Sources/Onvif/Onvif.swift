@@ -7,8 +7,9 @@
 //
 // What belongs here: what any ONVIF client needs, with no Vigil policy. What does not:
 // who may steer which camera, leases, tours (the PTZ domain module), storage (Catalog),
-// HTTP routes (Server). The HTTP transport (async-http-client) joins this module with the
-// device session; docs/design/ptz.md is the plan.
+// HTTP routes (Server). The HTTP transport (async-http-client, `Transport`) and the
+// session with one device (`OnvifDevice`: its clock, its services' addresses, every
+// operation as a typed call) are here too; docs/design/ptz.md is the plan.
 // Invariants: a device is hostile input. Every element is matched by namespace URI and
 // local name, never by prefix; a reply with a document type declaration, an undeclared
 // prefix, or beyond the tree's limits is refused with a typed error naming the action;
@@ -40,9 +41,25 @@ public enum OnvifError: CodedError, Equatable {
     /// The device answered with a SOAP fault. `subcode` is the most specific ONVIF code
     /// (`ter:NotAuthorized` → "NotAuthorized").
     case fault(action: String, code: String, subcode: String?, reason: String)
+    /// No reply: the device could not be reached, or did not answer within the deadline, or
+    /// its reply was over the limit.
+    case unreachable(action: String, reason: String)
+    /// An HTTP status other than a SOAP reply's (a 401 asks for HTTP authentication, which
+    /// Vigil does not send: ONVIF's UsernameToken is what it uses).
+    case httpStatus(action: String, status: Int)
+    /// The device cannot do what was asked (a node without the space for it, no PTZ).
+    case unsupported(action: String, reason: String)
+    /// A device address that cannot be used.
+    case badAddress(reason: String)
 
-    /// A device's failure is not the request's fault; the server maps it to its own status.
-    public var code: ErrorCode { .failure }
+    /// A device's failure is not the request's fault (502, with the device's reason); an
+    /// address that cannot be used, or an action the device does not have, is the request's.
+    public var code: ErrorCode {
+        switch self {
+        case .badAddress, .unsupported: .invalid
+        default: .deviceFailed
+        }
+    }
 
     /// A fault a device gives for a refused UsernameToken (a wrong password, or a creation
     /// time too far from its clock): ONVIF's `ter:NotAuthorized`, or WS-Security's own
@@ -59,6 +76,13 @@ public enum OnvifError: CodedError, Equatable {
         case let .malformed(action, reason): "ONVIF \(action): unexpected reply: \(reason)"
         case let .fault(action, code, subcode, reason):
             "ONVIF \(action): the device refused (\(code)\(subcode.map { "/\($0)" } ?? "")): \(reason)"
+        case let .unreachable(action, reason): "ONVIF \(action): no reply: \(reason)"
+        case let .httpStatus(action, status):
+            status == 401
+                ? "ONVIF \(action): the device asks for HTTP authentication (401), which Vigil does not send; enable WS-Security (UsernameToken) on the device"
+                : "ONVIF \(action): the device answered HTTP \(status) without a SOAP reply"
+        case let .unsupported(action, reason): "ONVIF \(action): the device cannot: \(reason)"
+        case let .badAddress(reason): "ONVIF device address: \(reason)"
         }
     }
 }

@@ -55,6 +55,13 @@ public struct PTZPreset: Sendable, Equatable {
     public var position: PTZPosition?
 }
 
+/// A PTZ configuration (ONVIF schema `PTZConfiguration`): which node a profile drives.
+public struct PTZConfiguration: Sendable, Equatable {
+    public var token: String
+    public var name: String
+    public var nodeToken: String
+}
+
 /// A velocity for `ContinuousMove`, each axis in −1…1 (clamped when built).
 public struct PTZVelocity: Sendable, Equatable {
     public var pan: Double
@@ -103,6 +110,43 @@ public enum PTZRequests {
 
     public static func gotoPreset(profile: String, preset: String) -> String {
         #"<tptz:GotoPreset xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken><tptz:PresetToken>\#(Soap.escape(preset))</tptz:PresetToken></tptz:GotoPreset>"#
+    }
+
+    public static func getConfigurations() -> String { #"<tptz:GetConfigurations xmlns:tptz="\#(ns)"/>"# }
+
+    static let panTiltPositionSpace = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace"
+    static let zoomPositionSpace = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace"
+    static let panTiltTranslationSpace = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/TranslationGenericSpace"
+    static let zoomTranslationSpace = "http://www.onvif.org/ver10/tptz/ZoomSpaces/TranslationGenericSpace"
+
+    /// Moves to a position in the generic spaces (pan and tilt −1…1, zoom 0…1, each
+    /// clamped). The session checks the node has the space before it sends this.
+    public static func absoluteMove(profile: String, to position: PTZVelocity) -> String {
+        #"<tptz:AbsoluteMove xmlns:tptz="\#(ns)" xmlns:tt="\#(tt)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken>"#
+            + #"<tptz:Position><tt:PanTilt x="\#(number(position.pan))" y="\#(number(position.tilt))" space="\#(panTiltPositionSpace)"/>"#
+            + #"<tt:Zoom x="\#(number(Swift.max(0, position.zoom)))" space="\#(zoomPositionSpace)"/></tptz:Position></tptz:AbsoluteMove>"#
+    }
+
+    /// Moves by a translation in the generic spaces (each axis −1…1, clamped).
+    public static func relativeMove(profile: String, by translation: PTZVelocity) -> String {
+        #"<tptz:RelativeMove xmlns:tptz="\#(ns)" xmlns:tt="\#(tt)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken>"#
+            + #"<tptz:Translation><tt:PanTilt x="\#(number(translation.pan))" y="\#(number(translation.tilt))" space="\#(panTiltTranslationSpace)"/>"#
+            + #"<tt:Zoom x="\#(number(translation.zoom))" space="\#(zoomTranslationSpace)"/></tptz:Translation></tptz:RelativeMove>"#
+    }
+
+    /// Saves the current position as a preset named `name`; with `token`, replaces that one.
+    public static func setPreset(profile: String, name: String, token: String?) -> String {
+        #"<tptz:SetPreset xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken>"#
+            + #"<tptz:PresetName>\#(Soap.escape(name))</tptz:PresetName>"#
+            + (token.map { #"<tptz:PresetToken>\#(Soap.escape($0))</tptz:PresetToken>"# } ?? "") + "</tptz:SetPreset>"
+    }
+
+    public static func removePreset(profile: String, preset: String) -> String {
+        #"<tptz:RemovePreset xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken><tptz:PresetToken>\#(Soap.escape(preset))</tptz:PresetToken></tptz:RemovePreset>"#
+    }
+
+    public static func gotoHomePosition(profile: String) -> String {
+        #"<tptz:GotoHomePosition xmlns:tptz="\#(ns)"><tptz:ProfileToken>\#(Soap.escape(profile))</tptz:ProfileToken></tptz:GotoHomePosition>"#
     }
 
     /// A velocity axis in −1…1 with four decimals, written without the C locale's say
@@ -175,6 +219,36 @@ public enum PTZReplies {
                 token: token, name: PTZReplies.name(preset.child(tt, "Name")),
                 position: try preset.child(tt, "PTZPosition").map { try position($0, action: action) })
         }
+    }
+
+    /// The PTZ configurations: each one's token and the node it drives.
+    public static func configurations(_ reply: [UInt8]) throws -> [PTZConfiguration] {
+        let action = "GetConfigurations"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "GetConfigurationsResponse"))
+        return try response.children(ns, "PTZConfiguration").map { configuration in
+            guard let token = configuration.attributes["token"], !token.isEmpty, token.utf8.count <= 64,
+                let node = configuration.child(tt, "NodeToken")?.text, !node.isEmpty, node.utf8.count <= 64
+            else {
+                throw OnvifError.malformed(
+                    action: action, reason: "a PTZConfiguration without a token or a NodeToken (or one over 64 characters)")
+            }
+            return PTZConfiguration(token: token, name: PTZReplies.name(configuration.child(tt, "Name")), nodeToken: node)
+        }
+    }
+
+    /// The token the device gave a saved preset.
+    public static func presetToken(_ reply: [UInt8]) throws -> String {
+        let action = "SetPreset"
+        let response = try Soap.responseBody(reply, action: action, expected: (ns, "SetPresetResponse"))
+        guard let token = response.child(ns, "PresetToken")?.text.trimmingWhitespace(), !token.isEmpty, token.utf8.count <= 64 else {
+            throw OnvifError.malformed(action: action, reason: "no PresetToken (or one over 64 characters)")
+        }
+        return token
+    }
+
+    /// A reply with nothing in it but its response element (ContinuousMove, Stop, …).
+    public static func acknowledgement(_ reply: [UInt8], action: String) throws {
+        _ = try Soap.responseBody(reply, action: action, expected: (ns, action + "Response"))
     }
 
     static func position(_ node: OnvifElement, action: String) throws -> PTZPosition {

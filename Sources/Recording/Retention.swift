@@ -40,6 +40,8 @@ public enum Retention {
         let now = wallClock.nowMicros()
         for camera in try await catalog.cameras() {
             let cutoff = now - Int64(camera.retentionDays) * 86_400 * 1_000_000
+            // The confidential history of steering the camera goes with its footage.
+            try await catalog.deletePTZHistory(camera: camera.id, beforeMicros: cutoff)
             while true {
                 let batch = try await catalog.expiredSegments(cameraID: camera.id, endedBefore: cutoff, limit: 100)
                 if batch.isEmpty { break }

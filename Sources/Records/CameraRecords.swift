@@ -16,6 +16,12 @@ public struct CameraRecord: Sendable, Equatable {
     public var sealedPassword: [UInt8]?
     public var segmentSeconds: Int = 60
     public var enabled: Bool = true
+    /// The camera's ONVIF device service (`http://HOST:PORT/onvif/device_service`), without
+    /// credentials (it uses `username` and the sealed password); nil for a camera that is
+    /// RTSP only.
+    public var onvifURL: String?
+    /// The ONVIF media profile whose PTZ configuration steers the camera; nil: no PTZ.
+    public var ptzProfile: String?
 
     public init(id: Int64, name: String, url: String, retentionDays: Int) {
         self.id = id

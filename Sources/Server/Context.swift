@@ -63,6 +63,7 @@ struct APIError: HTTPResponseError {
         case .insufficientStorage: APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), message: message)
         case let .busy(seconds):
             APIError(status: .serviceUnavailable, message: message, headers: [.retryAfter: String(seconds)])
+        case .deviceFailed: APIError(status: .badGateway, message: message)
         case .failure: APIError(status: .internalServerError, message: "internal error; the server's log has the details")
         }
     }

@@ -19,6 +19,7 @@ import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOSSL
+import PTZ
 import Records
 import ServiceLifecycle
 
@@ -35,6 +36,8 @@ public struct ServerEnvironment: Sendable {
     /// The evidence register, and where the bundles it exports for download are kept.
     public var evidence: EvidenceRegister
     public var exports: ExportShelf
+    /// PTZ control of the cameras added over ONVIF.
+    public var ptz: CameraControl
     public var metrics: VigilMetrics
     /// Directory of the browser console's static files.
     public var webRoot: String
@@ -75,7 +78,8 @@ public struct ServerEnvironment: Sendable {
 
     public init(
         cameras: CameraRegistry, footage: Footage, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
-        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, metrics: VigilMetrics, webRoot: String, openAPIPath: String,
+        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, metrics: VigilMetrics, webRoot: String,
+        openAPIPath: String,
         secureCookies: Bool, logger: Logger
     ) {
         self.cameras = cameras
@@ -87,6 +91,7 @@ public struct ServerEnvironment: Sendable {
         self.keys = keys
         self.evidence = evidence
         self.exports = exports
+        self.ptz = ptz
         self.metrics = metrics
         self.webRoot = webRoot
         self.openAPIPath = openAPIPath
@@ -130,6 +135,7 @@ public struct VigilServer {
         UserRoutes(env: env).register(&table)
         AuditRoutes(env: env).register(&table)
         EvidenceRoutes(env: env).register(&table)
+        PtzRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)
         shapes.set(table.policies)
         self.router = router

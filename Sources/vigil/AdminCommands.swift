@@ -6,6 +6,7 @@ import Catalog
 import Centre
 import CommandSupport
 import Foundation
+import PTZ
 import Recording
 import Records
 
@@ -22,28 +23,58 @@ struct CameraCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a camera (credentials in the URL are stored sealed).")
         @OptionGroup var dataOptions: DataOptions
         @Argument(help: "Camera name.") var name: String
-        @Argument(help: "rtsp://[user:password@]host[:port]/path") var url: String
+        @Argument(help: "rtsp://[user:password@]host[:port]/path (found over ONVIF with --onvif)") var url: String?
+        @Option(
+            name: .long,
+            help:
+                "The camera's ONVIF device service, http://USER:PASSWORD@HOST:PORT/onvif/device_service: its main stream and PTZ are found there."
+        ) var onvif: String?
         @Option(name: .long, help: "Where the camera is.") var location: String = ""
         @Option(name: .long, help: "Keep recordings this many days (at most 90).") var retentionDays: Int = RetentionPolicy.defaultDays
         @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
         @Flag(name: .long, help: "Register without recording yet.") var disabled = false
 
+        func validate() throws {
+            guard (url == nil) != (onvif == nil) else {
+                throw ValidationError("give the camera's RTSP URL or --onvif ADDRESS (one of them)")
+            }
+        }
+
         func run() async throws {
+            // The device is asked before the data directory is opened: a camera that does not
+            // answer changes nothing.
+            let onboarded: OnboardedCamera?
+            do {
+                onboarded = try await onvif.asyncMap { try await CameraOnboarding.inspect($0) }
+            } catch let error as any CodedError {
+                throw ValidationError(error.description)
+            }
             let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.camera"))
-            var record = CameraRecord(id: 0, name: name, url: url, retentionDays: retentionDays)
-            record.location = location
-            record.segmentSeconds = segmentSeconds
-            record.enabled = !disabled
             let added: CameraRecord
             do {
-                try CameraRules.setURL(url, on: &record, keys: site.keys)
-                added = try await site.registerCamera(record, detail: "from the command line")
+                var record: CameraRecord
+                if let onboarded {
+                    record = try onboarded.record(name: name, retentionDays: retentionDays, keys: site.keys)
+                } else {
+                    record = CameraRecord(id: 0, name: name, url: url ?? "", retentionDays: retentionDays)
+                    try CameraRules.setURL(url ?? "", on: &record, keys: site.keys)
+                }
+                record.location = location
+                record.segmentSeconds = segmentSeconds
+                record.enabled = !disabled
+                added = try await site.registerCamera(
+                    record, detail: onboarded == nil ? "from the command line" : "from the command line, over ONVIF")
             } catch let error as VigilError {
                 await site.catalog.close()
                 throw ValidationError(error.message)
             }
             await site.catalog.close()
             say("camera \(added.id) \(added.name) \(added.url)")
+            if let onboarded {
+                say(
+                    "  \(onboarded.device.manufacturer) \(onboarded.device.model), profile \(onboarded.profile); PTZ: \(onboarded.ptzProfile == nil ? "none" : "yes")"
+                )
+            }
         }
     }
 
@@ -314,5 +345,12 @@ struct QuarantineCommand: AsyncParsableCommand {
         }
         await site.catalog.close()
         say("\(files.count) files, \(bytes) bytes \(purge ? "deleted" : "in \(site.store.quarantineRoot)")")
+    }
+}
+
+extension Optional {
+    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

@@ -6,6 +6,7 @@ import CommandSupport
 import Foundation
 import Logging
 import NIOCore
+import PTZ
 import Recording
 import Records
 import Server
@@ -198,7 +199,9 @@ struct CentreRunner {
             var env = ServerEnvironment(
                 cameras: CameraRegistry(catalog: site.catalog), footage: Footage(catalog: site.catalog, store: site.store),
                 accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
-                keys: site.keys, evidence: site.evidence, exports: shelf, metrics: VigilMetrics(), webRoot: webRoot,
+                keys: site.keys, evidence: site.evidence, exports: shelf,
+                ptz: CameraControl(cameras: CameraRegistry(catalog: site.catalog), keys: site.keys, catalog: site.catalog),
+                metrics: VigilMetrics(), webRoot: webRoot,
                 openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
                 secureCookies: settings.servedOverTLS, logger: logger)
             env.newCameraDefaults = .init(retentionDays: settings.retentionDays, segmentSeconds: settings.segmentSeconds)

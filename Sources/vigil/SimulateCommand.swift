@@ -4,6 +4,7 @@ import ChildProcess
 import CommandSupport
 import Foundation
 import Media
+import Onvif
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,10 +17,16 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .long, help: "Frames per second to pace the clip at.") var fps: Int = 25
     @Option(name: .long, help: "Require Digest authentication as this user.") var user: String?
     @Option(name: .long, help: "Password for --user.") var password: String?
+    @Option(
+        name: .long,
+        help:
+            "Also serve each camera as an ONVIF PTZ dome on this HTTP port (http://HOST:PORT/onvif/camN/device_service; 0: any free port).")
+    var onvifPort: Int?
 
     func validate() throws {
         guard cameras >= 1 else { throw ValidationError("--cameras must be at least 1") }
         guard (user == nil) == (password == nil) else { throw ValidationError("--user and --password go together") }
+        if let onvifPort, !(0...65_535).contains(onvifPort) { throw ValidationError("--onvif-port must be 0...65535") }
     }
 
     func run() async throws {
@@ -38,7 +45,20 @@ struct Simulate: AsyncParsableCommand {
             "simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):"
         )
         for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
+        var onvif: OnvifSimulator?
+        if let onvifPort {
+            var settings = OnvifResponder.Settings()
+            settings.cameras = cameras
+            settings.rtspHost = host
+            settings.rtspPort = simulator.port
+            if let user, let password { settings.account = UsernameToken(username: user, password: password) }
+            let server = try await OnvifSimulator.start(responder: OnvifResponder(settings: settings), host: host, port: onvifPort)
+            onvif = server
+            say("and over ONVIF (Device, Media, PTZ):")
+            for i in 1...cameras { say("  http://\(auth)\(host):\(server.port)/onvif/cam\(i)/device_service") }
+        }
         _ = await ShutdownSignal.wait()
+        await onvif?.close()
         await simulator.close()
     }
 }

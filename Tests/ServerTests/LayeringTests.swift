@@ -6,8 +6,9 @@ import Testing
 /// and Records' plain rows, never to the database or the sample files directly.
 @Suite struct LayeringTests {
     /// Modules below the domain that the server must not import: storage (Catalog and its
-    /// SQL), the recording pipeline and its files (Recording), the camera protocol (RTSP).
-    static let forbidden = ["Catalog", "Recording", "RTSP", "SQLKit", "SQLiteKit"]
+    /// SQL), the recording pipeline and its files (Recording), the cameras' protocols (RTSP,
+    /// Onvif: PTZ goes through PTZ's `CameraControl`).
+    static let forbidden = ["Catalog", "Recording", "RTSP", "Onvif", "SQLKit", "SQLiteKit"]
 
     static func imports(in text: String) -> [String] {
         text.split(whereSeparator: { $0.isNewline || $0 == ";" }).compactMap { line in

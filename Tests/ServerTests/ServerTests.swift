@@ -10,6 +10,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import PTZ
 import Recording
 import Records
 import SQLKit
@@ -76,6 +77,7 @@ final class ServerHarness: Sendable {
             cameras: CameraRegistry(catalog: catalog), footage: Footage(catalog: catalog, store: store), accounts: accounts, audit: audit,
             fleet: fleet, live: live, keys: keys,
             evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
+            ptz: CameraControl(cameras: CameraRegistry(catalog: catalog), keys: keys, catalog: catalog),
             metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
             openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
@@ -245,13 +247,15 @@ final class ServerHarness: Sendable {
     func concrete(_ path: String) -> String {
         var p = path.replacingOccurrences(of: "{id}", with: "\(cameraID)").replacingOccurrences(of: ":id", with: "\(cameraID)")
         p = p.replacingOccurrences(of: "{uid}", with: "1").replacingOccurrences(of: ":uid", with: "1")
-        for (name, value) in [("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4")] {
+        for (name, value) in [
+            ("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4"), ("name", "entrance")
+        ] {
             p = p.replacingOccurrences(of: "{\(name)}", with: value).replacingOccurrences(of: ":\(name)", with: value)
         }
         let now = Date()
         let from = ISO8601DateFormatter().string(from: now.addingTimeInterval(-60)), to = ISO8601DateFormatter().string(from: now)
         switch true {
-        case p.hasSuffix("/recordings"), p.hasSuffix("/view.mp4"): return p + "?from=\(from)&to=\(to)"
+        case p.hasSuffix("/recordings"), p.hasSuffix("/view.mp4"), p.hasSuffix("/ptz/history"): return p + "?from=\(from)&to=\(to)"
         case p.hasSuffix("/export.mp4"): return p + "?from=\(from)&to=\(to)&purpose=test"
         case p.hasSuffix("/proof/inclusion"): return p + "?index=0&size=1"
         case p.hasSuffix("/proof/consistency"): return p + "?from=0&to=1"

@@ -1,0 +1,57 @@
+// Adding a camera over ONVIF: from its device address and account, what Vigil records of
+// it. The main profile is the H.264 or H.265 one with the most pixels (a camera's first
+// profile is usually that, but not always); its RTSP URI is the stream recorded, and when
+// that profile steers a PTZ node and the device has a PTZ service, the camera is steerable.
+
+import Base
+import Centre
+import Foundation
+import Onvif
+import Records
+
+public struct OnboardedCamera: Sendable, Equatable {
+    public var streamURL: String
+    public var onvifURL: String
+    public var username: String?
+    public var password: String?
+    public var profile: String
+    /// The profile to steer with, when the camera has PTZ.
+    public var ptzProfile: String?
+    public var device: DeviceInformation
+
+    /// A camera record for `name` with these settings, the password sealed.
+    public func record(name: String, retentionDays: Int, keys: SiteKeys) throws -> CameraRecord {
+        var c = CameraRecord(id: 0, name: name, url: streamURL, retentionDays: retentionDays)
+        c.onvifURL = onvifURL
+        c.ptzProfile = ptzProfile
+        c.username = username
+        c.sealedPassword = try password.map { try keys.seal($0) }
+        return c
+    }
+}
+
+public enum CameraOnboarding {
+    /// Asks the device at `address` (`http://USER:PASS@HOST:PORT/onvif/device_service`) what
+    /// to record and how to steer it.
+    public static func inspect(_ address: String, transport: any OnvifTransport = HTTPOnvifTransport.shared) async throws -> OnboardedCamera
+    {
+        let (endpoint, account) = try OnvifEndpoint.parse(address)
+        let device = OnvifDevice(endpoint: endpoint, account: account, transport: transport)
+        let information = try await device.information()
+        let profiles = try await device.profiles()
+        let video = profiles.filter { ["H264", "H265"].contains($0.encoding?.uppercased() ?? "") }
+        guard let main = video.max(by: { ($0.width ?? 0) * ($0.height ?? 0) < ($1.width ?? 0) * ($1.height ?? 0) }) ?? profiles.first else {
+            throw VigilError(.invalid, "camera \(endpoint) has no media profile")
+        }
+        let stream = try await device.streamURI(profile: main.token)
+        var ptzProfile: String?
+        if main.ptzNode != nil, try await device.services().ptz != nil {
+            ptzProfile = main.token
+        } else if let steering = profiles.first(where: { $0.ptzNode != nil }), try await device.services().ptz != nil {
+            ptzProfile = steering.token
+        }
+        return OnboardedCamera(
+            streamURL: stream, onvifURL: endpoint.description, username: account?.username, password: account?.password,
+            profile: main.token, ptzProfile: ptzProfile, device: information)
+    }
+}

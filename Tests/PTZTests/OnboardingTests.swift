@@ -1,0 +1,30 @@
+import CameraSim
+import Foundation
+import Onvif
+import Testing
+
+@testable import PTZ
+
+@Suite("PTZ: adding a camera over ONVIF")
+struct OnboardingTests {
+    @Test func theMainStreamAndThePTZProfileAreFoundAndTheAccountKeptApart() async throws {
+        var settings = OnvifResponder.Settings()
+        settings.cameras = 3
+        settings.rtspPort = 8554
+        settings.account = UsernameToken(username: "admin", password: "p@ss word")
+        settings.clockSkewSeconds = -86_400
+        let simulator = try await OnvifSimulator.start(responder: OnvifResponder(settings: settings))
+        defer { Task { await simulator.close() } }
+        let found = try await CameraOnboarding.inspect("http://admin:p%40ss%20word@127.0.0.1:\(simulator.port)/onvif/cam3/device_service")
+        #expect(found.streamURL == "rtsp://127.0.0.1:8554/cam3")
+        #expect(found.ptzProfile == "main" && found.profile == "main")
+        #expect(found.onvifURL == "http://127.0.0.1:\(simulator.port)/onvif/cam3/device_service")
+        #expect(found.username == "admin" && found.password == "p@ss word")
+        #expect(found.device.model == "Simulated PTZ dome")
+        // A wrong password stops onboarding with the device's refusal, the password not in it.
+        let error = try await #require(throws: OnvifDeviceError.self) {
+            try await CameraOnboarding.inspect("http://admin:guess@127.0.0.1:\(simulator.port)/onvif/cam3/device_service")
+        }
+        #expect(error.error.isNotAuthorized && !error.description.contains("guess"))
+    }
+}

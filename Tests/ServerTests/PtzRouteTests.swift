@@ -1,0 +1,160 @@
+import Access
+import CameraSim
+import Centre
+import Foundation
+import Onvif
+import Records
+import Testing
+
+/// PTZ over the API, against the simulated ONVIF dome: control leases and priorities as the
+/// console sees them, each command audited without where the camera points, and the
+/// confidential history readable by supervisors only.
+@Suite(.serialized) struct PtzRouteTests {
+    /// The harness's server with one more camera, a simulated PTZ dome over ONVIF.
+    static func withDome(_ body: (ServerHarness, Int64, OnvifSimulator) async throws -> Void) async throws {
+        var settings = OnvifResponder.Settings()
+        settings.account = UsernameToken(username: "onvif", password: "dome pass")
+        let simulator = try await OnvifSimulator.start(responder: OnvifResponder(settings: settings))
+        do {
+            try await ServerHarness.with { h in
+                var dome = CameraRecord(id: 0, name: "dome", url: "rtsp://127.0.0.1:9/cam1", retentionDays: 30)
+                dome.enabled = false
+                dome.onvifURL = "http://127.0.0.1:\(simulator.port)/onvif/cam1/device_service"
+                dome.ptzProfile = "main"
+                dome.username = "onvif"
+                dome.sealedPassword = try h.env.keys.seal("dome pass")
+                dome = try await h.env.cameras.register(dome)
+                try await body(h, dome.id, simulator)
+            }
+        } catch {
+            await simulator.close()
+            throw error
+        }
+        await simulator.close()
+    }
+
+    /// The entries appended since `size`, decoded.
+    static func entries(_ h: ServerHarness, since size: Int) async throws -> [AuditEntry] {
+        var found: [AuditEntry] = []
+        for seq in size..<(await h.env.audit.size) {
+            if let row = try await h.env.audit.storedEntry(at: Int64(seq)) { found.append(try AuditEntry.decode(row.body)) }
+        }
+        return found
+    }
+
+    @Test func anOperatorMovesTheDomeAndTheEntrySaysWhoAndWhichCameraButNotWhere() async throws {
+        try await Self.withDome { h, dome, simulator in
+            let op = try await h.signIn(.operator)
+            let before = await h.env.audit.size
+            let moved = try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: op, json: ["pan": 0.75, "tilt": 0.5])
+            #expect(moved.status == 200, "\(String(decoding: moved.body, as: UTF8.self))")
+            #expect((moved.json?["holder"] as? String) == "u-operator (operator)")
+            try await Task.sleep(for: .milliseconds(300))
+            let stopped = try await h.request("POST", "/api/cameras/\(dome)/ptz/stop", session: op)
+            #expect(stopped.status == 200)
+            let position = try #require(await simulator.responder.position(camera: 0))
+            #expect(position.pan > 0.05 && position.tilt > 0.03)
+
+            let entries = try await Self.entries(h, since: before)
+            #expect(entries.map(\.action) == ["ptz.move", "ptz.stop"])
+            #expect(entries.allSatisfy { $0.result == "ok" && $0.camera == dome && $0.user == "u-operator" })
+            let text = String(decoding: try JSONEncoder().encode(entries), as: UTF8.self)
+            #expect(!text.contains("0.75") && !text.contains("pan"), "an audit entry gives away the movement: \(text)")
+
+            let view = try await h.request("GET", "/api/cameras/\(dome)/ptz", session: op)
+            #expect(view.status == 200)
+            #expect(abs((view.json?["pan"] as? Double ?? -9) - position.pan) < 1e-6)
+            #expect((view.json?["control"] as? [String: Any])?["yours"] as? Bool == true)
+        }
+    }
+
+    @Test func anEqualPriorityIsRefusedWithWhoHoldsItAndAHigherOneTakesOver() async throws {
+        try await Self.withDome { h, dome, _ in
+            let op = try await h.signIn(.operator), supervisor = try await h.signIn(.supervisor)
+            let police = try await h.signIn(.policeDuty), guardOfficer = try await h.signIn(.guardDuty)
+            #expect(try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: guardOfficer, json: ["pan": 0.1]).status == 200)
+            // The supervisor ranks below the guard's duty officer: refused, told who and until when.
+            let before = await h.env.audit.size
+            let refused = try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: supervisor, json: ["pan": -0.1])
+            #expect(refused.status == 409)
+            let message = refused.errorText
+            #expect(message.contains("u-guard-duty (municipal-guard duty officer)") && message.contains("until"))
+            #expect(try await Self.entries(h, since: before).map(\.result) == ["denied"])
+            // The police duty officer takes it; the guard officer's next command is told so.
+            #expect(try await h.request("POST", "/api/cameras/\(dome)/ptz/stop", session: police).status == 200)
+            let told = try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: guardOfficer, json: ["tilt": 0.2])
+            #expect(told.status == 409)
+            #expect(told.errorText.contains("u-police-duty (police duty officer) took over"))
+            // Released, the camera is anyone's again.
+            #expect(try await h.request("POST", "/api/cameras/\(dome)/ptz/release", session: police).status == 204)
+            #expect(try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: op, json: ["zoom": 0.3]).status == 200)
+        }
+    }
+
+    @Test func presetsAreSavedVisitedAndRemovedByName() async throws {
+        try await Self.withDome { h, dome, simulator in
+            let op = try await h.signIn(.operator)
+            let path = "/api/cameras/\(dome)/ptz/presets/Market%20square"
+            #expect(try await h.request("PUT", path, session: op).status == 204)
+            let saved = try #require(await simulator.responder.position(camera: 0))
+            #expect(try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: op, json: ["pan": 1]).status == 200)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await h.request("POST", path + "/goto", session: op).status == 204)
+            #expect(await simulator.responder.position(camera: 0) == saved)
+            let view = try await h.request("GET", "/api/cameras/\(dome)/ptz", session: op)
+            #expect((view.json?["presets"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["Market square"])
+            #expect(try await h.request("DELETE", path, session: op).status == 204)
+            let gone = try await h.request("POST", path + "/goto", session: op)
+            #expect(gone.status == 404)
+        }
+    }
+
+    @Test func theHistoryIsTheSupervisorsAloneAndHoldsEveryCommand() async throws {
+        try await Self.withDome { h, dome, _ in
+            let op = try await h.signIn(.operator), supervisor = try await h.signIn(.supervisor), auditor = try await h.signIn(.admin)
+            #expect(
+                try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: op, json: ["pan": 0.5, "tilt": -0.25]).status == 200)
+            #expect(try await h.request("POST", "/api/cameras/\(dome)/ptz/stop", session: op).status == 200)
+            let iso = ISO8601DateFormatter()
+            let from = iso.string(from: Date().addingTimeInterval(-60)), to = iso.string(from: Date().addingTimeInterval(60))
+            let url = "/api/cameras/\(dome)/ptz/history?from=\(from)&to=\(to)"
+            #expect(try await h.request("GET", url, session: op).status == 403)
+            #expect(try await h.request("GET", url, session: auditor).status == 403)
+            let reply = try await h.request("GET", url, session: supervisor)
+            #expect(reply.status == 200)
+            let rows = try #require(try JSONSerialization.jsonObject(with: reply.body) as? [[String: Any]])
+            #expect(rows.compactMap { $0["command"] as? String } == ["move", "stop"])
+            #expect(rows.first?["pan"] as? Double == 0.5 && rows.first?["tilt"] as? Double == -0.25)
+        }
+    }
+
+    @Test func aCameraWithoutPTZOrADomeThatDoesNotAnswerIsSaidInWords() async throws {
+        try await ServerHarness.with { h in
+            let op = try await h.signIn(.operator)
+            let plain = try await h.request("POST", "/api/cameras/\(h.cameraID)/ptz/move", session: op, json: ["pan": 0.5])
+            #expect(plain.status == 400)
+            #expect(plain.errorText.contains("has no PTZ"))
+            // A dome whose ONVIF address answers nothing (port 9, discard): 502 with the reason.
+            var dead = CameraRecord(id: 0, name: "dead-dome", url: "rtsp://127.0.0.1:9/x", retentionDays: 30)
+            dead.enabled = false
+            dead.onvifURL = "http://127.0.0.1:9/onvif/device_service"
+            dead.ptzProfile = "main"
+            dead = try await h.env.cameras.register(dead)
+            let before = await h.env.audit.size
+            let reply = try await h.request("POST", "/api/cameras/\(dead.id)/ptz/move", session: op, json: ["pan": 0.5])
+            #expect(reply.status == 502)
+            #expect(reply.errorText.contains("no reply"))
+            #expect(try await Self.entries(h, since: before).map(\.result) == ["failed"])
+            let wild = try await h.request("POST", "/api/cameras/\(dead.id)/ptz/move", session: op, json: ["pan": 7])
+            #expect(wild.status == 400)
+        }
+    }
+}
+
+extension ServerHarness.Reply {
+    /// The error's words, or "" when the reply has none.
+    var errorText: String {
+        guard let text = json?["error"] as? String else { return "" }
+        return text
+    }
+}
