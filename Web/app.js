@@ -4,7 +4,7 @@
 
 // `shown` counts what the evidence page was asked to show: a reply that arrives after a
 // later request (another row clicked, a sign-out) is dropped, never drawn over it.
-const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0 };
+const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, ptzFocus: null };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -194,9 +194,189 @@ function startLive() {
     tile.append(video, label);
     grid.append(tile);
     state.players.push(livePlayer(video, camera));
+    if (camera.ptz && camera.mayPTZ) state.players.push(ptzControl(tile, video, camera));
   }
 }
 $('layout').addEventListener('change', startLive);
+
+// ---- PTZ: steering a live tile's camera ----
+// Drag on the picture (the further from where the drag began, the faster), the arrow keys
+// and +/− on a focused tile, digits for presets, Space or Escape to stop, the wheel to
+// zoom, or a USB joystick (the Gamepad API) for the tile last used. Moves go to the server,
+// one at a time: a newer velocity replaces one not yet sent, and a held velocity is sent
+// again each second (the camera stops by itself two seconds after the last one).
+
+const clampAxis = (x) => Math.max(-1, Math.min(1, Math.round(x * 100) / 100));
+const timeOfDay = (iso) => new Date(iso).toLocaleTimeString();
+
+function ptzControl(tile, video, camera) {
+  const base = `/api/cameras/${camera.id}/ptz`;
+  let velocity = { pan: 0, tilt: 0, zoom: 0 }, sending = false, dirty = false, moving = false, closed = false;
+  let presets = [], wheelTimer = null;
+  tile.tabIndex = 0;
+  tile.setAttribute('aria-label', `${camera.name}: arrows pan and tilt, + and − zoom, digits go to presets, Space stops`);
+  const bar = document.createElement('div');
+  bar.className = 'ptz';
+  bar.setAttribute('role', 'group');
+  bar.setAttribute('aria-label', `PTZ control of ${camera.name}`);
+  const button = (text, title, onPress, onRelease) => {
+    const b = document.createElement('button');
+    b.type = 'button'; b.textContent = text; b.title = title; b.setAttribute('aria-label', title);
+    if (onRelease) {
+      b.addEventListener('pointerdown', (e) => { e.preventDefault(); onPress(); });
+      for (const end of ['pointerup', 'pointerleave', 'pointercancel']) b.addEventListener(end, onRelease);
+      b.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.repeat) { e.stopPropagation(); onPress(); } });
+      b.addEventListener('keyup', (e) => { if (e.key === 'Enter') { e.stopPropagation(); onRelease(); } });
+    } else {
+      b.addEventListener('click', onPress);
+    }
+    return b;
+  };
+  const hold = (v) => [() => set(v), () => set({ pan: 0, tilt: 0, zoom: 0 })];
+  const select = document.createElement('select');
+  select.setAttribute('aria-label', `Presets of ${camera.name}`);
+  const name = document.createElement('input');
+  name.placeholder = 'preset name'; name.maxLength = 64; name.setAttribute('aria-label', `New preset name for ${camera.name}`);
+  const status = document.createElement('span');
+  status.className = 'ptz-status'; status.setAttribute('role', 'status');
+  bar.append(
+    button('◀', 'Pan left', ...hold({ pan: -0.5, tilt: 0, zoom: 0 })), button('▲', 'Tilt up', ...hold({ pan: 0, tilt: 0.5, zoom: 0 })),
+    button('▼', 'Tilt down', ...hold({ pan: 0, tilt: -0.5, zoom: 0 })), button('▶', 'Pan right', ...hold({ pan: 0.5, tilt: 0, zoom: 0 })),
+    button('+', 'Zoom in', ...hold({ pan: 0, tilt: 0, zoom: 0.5 })), button('−', 'Zoom out', ...hold({ pan: 0, tilt: 0, zoom: -0.5 })),
+    button('■', 'Stop', () => set({ pan: 0, tilt: 0, zoom: 0 })),
+    select, button('Go', 'Go to the chosen preset', () => gotoPreset(select.value)),
+    name, button('Save', 'Save where the camera points as a preset', () => savePreset(name.value.trim())),
+    button('Release', 'Give control back', release), status);
+  tile.append(bar);
+
+  const say = (text) => { status.textContent = text; };
+  const holderText = (reply) => reply.holder ? `${reply.holder} until ${timeOfDay(reply.until)}` : '';
+  async function refresh() {
+    try {
+      const view = await api('GET', base);
+      if (closed) return;
+      presets = view.presets;
+      select.replaceChildren(...presets.map((p, i) => new Option(`${i + 1}. ${p.name}`, p.name)));
+      say(view.control ? (view.control.yours ? `You control it until ${timeOfDay(view.control.until)}` : `Held by ${view.control.shown} until ${timeOfDay(view.control.until)}`) : 'Free');
+    } catch (err) { say(`PTZ unavailable: ${err.message}`); }
+  }
+  // The control channel: velocities go over a WebSocket (the server sends the newest to
+  // the camera, one at a time); without it, over plain requests.
+  let socket = null;
+  function openChannel() {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${location.host}${base}/ws`);
+    ws.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === 'control') say(`You control it until ${timeOfDay(message.until)}`);
+      else if (message.type === 'error') { moving = false; say(message.message); }
+      else if (message.type === 'released') refresh();
+    };
+    ws.onclose = () => { if (socket === ws) socket = null; };
+    socket = ws;
+  }
+  // Sends the latest velocity; one request in flight at a time.
+  async function flush() {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      const v = velocity, stop = !v.pan && !v.tilt && !v.zoom;
+      dirty = false;
+      if (stop && !moving) return;
+      socket.send(JSON.stringify(v));
+      moving = !stop;
+      return;
+    }
+    if (sending || closed) return;
+    sending = true;
+    while (dirty && !closed) {
+      dirty = false;
+      const v = velocity, stop = !v.pan && !v.tilt && !v.zoom;
+      try {
+        if (stop && !moving) break;
+        const reply = await api('POST', `${base}/${stop ? 'stop' : 'move'}`, stop ? undefined : v);
+        moving = !stop;
+        say(`You control it until ${timeOfDay(reply.until)}`);
+      } catch (err) {
+        moving = false;
+        say(err.message);
+      }
+    }
+    sending = false;
+  }
+  function set(v) {
+    const next = { pan: clampAxis(v.pan), tilt: clampAxis(v.tilt), zoom: clampAxis(v.zoom) };
+    if (next.pan === velocity.pan && next.tilt === velocity.tilt && next.zoom === velocity.zoom && !(next.pan || next.tilt || next.zoom)) return;
+    velocity = next; dirty = true; flush();
+  }
+  const keepAlive = setInterval(() => { if (velocity.pan || velocity.tilt || velocity.zoom) { dirty = true; flush(); } }, 1000);
+  async function command(method, path, done) {
+    try { await api(method, path); say(done); await refresh(); } catch (err) { say(err.message); }
+  }
+  const gotoPreset = (preset) => preset && command('POST', `${base}/presets/${encodeURIComponent(preset)}/goto`, `Going to ${preset}`);
+  function savePreset(preset) {
+    if (!preset) { say('Type a name for the preset first'); name.focus(); return; }
+    command('PUT', `${base}/presets/${encodeURIComponent(preset)}`, `Saved ${preset}`).then(() => { name.value = ''; });
+  }
+  async function release() {
+    set({ pan: 0, tilt: 0, zoom: 0 });
+    await command('POST', `${base}/release`, 'Released');
+  }
+
+  // Keyboard, on the focused tile (not while typing a preset's name).
+  const keys = { ArrowLeft: { pan: -0.5 }, ArrowRight: { pan: 0.5 }, ArrowUp: { tilt: 0.5 }, ArrowDown: { tilt: -0.5 }, '+': { zoom: 0.5 }, '=': { zoom: 0.5 }, '-': { zoom: -0.5 } };
+  tile.addEventListener('keydown', (e) => {
+    if (e.target === name || e.target === select) return;
+    const k = keys[e.key];
+    if (k) { e.preventDefault(); if (!e.repeat) set({ pan: 0, tilt: 0, zoom: 0, ...k }); return; }
+    if (e.key === ' ' || e.key === 'Escape') { e.preventDefault(); set({ pan: 0, tilt: 0, zoom: 0 }); return; }
+    if (/^[1-9]$/.test(e.key) && presets[Number(e.key) - 1]) { e.preventDefault(); gotoPreset(presets[Number(e.key) - 1].name); }
+  });
+  tile.addEventListener('keyup', (e) => { if (keys[e.key]) set({ pan: 0, tilt: 0, zoom: 0 }); });
+  tile.addEventListener('focusin', () => { state.ptzFocus = control; });
+
+  // Dragging on the picture: velocity by the distance from where the drag began.
+  let drag = null;
+  video.addEventListener('pointerdown', (e) => { drag = { x: e.clientX, y: e.clientY }; video.setPointerCapture(e.pointerId); tile.focus(); });
+  video.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const r = video.getBoundingClientRect();
+    set({ pan: (e.clientX - drag.x) / (r.width / 2), tilt: -(e.clientY - drag.y) / (r.height / 2), zoom: 0 });
+  });
+  for (const end of ['pointerup', 'pointercancel']) video.addEventListener(end, () => { if (drag) { drag = null; set({ pan: 0, tilt: 0, zoom: 0 }); } });
+  // The wheel zooms while it turns.
+  video.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    set({ pan: 0, tilt: 0, zoom: e.deltaY < 0 ? 0.5 : -0.5 });
+    clearTimeout(wheelTimer);
+    wheelTimer = setTimeout(() => set({ pan: 0, tilt: 0, zoom: 0 }), 400);
+  }, { passive: false });
+
+  const control = {
+    set,
+    close() {
+      closed = true; clearInterval(keepAlive); clearTimeout(wheelTimer);
+      if (socket) socket.close(); // the server stops a camera its channel leaves moving
+      else if (moving) api('POST', `${base}/stop`).catch(() => {});
+      if (state.ptzFocus === control) state.ptzFocus = null;
+    },
+  };
+  refresh();
+  openChannel();
+  return control;
+}
+
+// A USB joystick steers the tile last focused: the first stick pans and tilts, a third axis
+// (or buttons 6/7, the triggers) zooms. Polled while any pad is connected.
+let gamepadLoop = null;
+function pollGamepads() {
+  const pad = [...(navigator.getGamepads ? navigator.getGamepads() : [])].find((p) => p);
+  if (!pad) { gamepadLoop = null; return; }
+  const dead = (x) => (Math.abs(x) < 0.15 ? 0 : x);
+  const zoomButtons = (pad.buttons[7] ? pad.buttons[7].value : 0) - (pad.buttons[6] ? pad.buttons[6].value : 0);
+  const zoom = pad.axes.length > 3 ? dead(-pad.axes[3]) : dead(zoomButtons);
+  if (state.ptzFocus) state.ptzFocus.set({ pan: dead(pad.axes[0] || 0), tilt: dead(-(pad.axes[1] || 0)), zoom });
+  gamepadLoop = setTimeout(pollGamepads, 50);
+}
+window.addEventListener('gamepadconnected', () => { if (!gamepadLoop) pollGamepads(); });
 
 // ---- Playback ----
 

@@ -46,6 +46,9 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case ptzPresetSave = "ptz.preset-save"
     case ptzPresetGoto = "ptz.preset-goto"
     case ptzPresetRemove = "ptz.preset-remove"
+    /// A control channel (the joystick's WebSocket) opened, refused, or closed with how many
+    /// moves it carried; each gesture on it (a move after a stop) is a `ptz.move` entry.
+    case ptzChannel = "ptz.channel"
     /// A supervisor read a camera's confidential history of commands.
     case ptzHistoryView = "ptz.history-view"
 

@@ -27,6 +27,11 @@ struct CameraRoutes {
         var mayLive: Bool
         var mayPlayback: Bool
         var mayRegisterEvidence: Bool
+        /// The camera can be steered (added over ONVIF with a PTZ profile).
+        var ptz: Bool
+        var mayPTZ: Bool
+        /// Its ONVIF address, to those who manage cameras.
+        var onvifURL: String?
     }
 
     struct CameraInput: Decodable {
@@ -63,7 +68,8 @@ struct CameraRoutes {
             retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
             status: env.fleet.status(camera: c.id), gapsToday: gaps,
             mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
-            mayRegisterEvidence: p.may(.registerEvidence, camera: c.id))
+            mayRegisterEvidence: p.may(.registerEvidence, camera: c.id), ptz: c.ptzProfile != nil, mayPTZ: p.may(.ptz, camera: c.id),
+            onvifURL: manager ? c.onvifURL : nil)
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {

@@ -3,7 +3,10 @@ import Base
 import Centre
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import NIOCore
+import NIOWebSocket
 import PTZ
 import Records
 
@@ -88,6 +91,14 @@ struct PtzRoutes {
             }
             return Response(status: .noContent)
         }
+        t.add(.get, Self.channelPath, .ptz) { request, context, principal in
+            let c = try await admitChannel(request, context)
+            try await env.audit.append(
+                AuditEntry(
+                    .ptzChannel, .failed, principal: principal, request: request, context: context, camera: c,
+                    detail: "not a WebSocket handshake"))
+            throw APIError(status: .upgradeRequired, message: "open this URL as a WebSocket", headers: [.upgrade: "websocket"])
+        }
         t.add(.get, "/api/cameras/{id}/ptz/history", .ptzHistory) { request, context, principal in
             let c = try await camera(env, context)
             let (from, to) = try PlaybackRoutes(env: env).range(request)
@@ -146,6 +157,179 @@ struct PtzRoutes {
     /// camera's refusal, never a position (none of these errors carries one).
     static func reason(_ error: any CodedError) -> String {
         String(decoding: error.description.utf8.prefix(300), as: UTF8.self)
+    }
+
+    // MARK: The control channel
+
+    static let channelPath = "/api/cameras/{id}/ptz/ws"
+
+    /// What the browser sends: a velocity (all zero stops), or `{"type":"release"}`.
+    struct ChannelCommand: Decodable {
+        var type: String?
+        var pan: Double?
+        var tilt: Double?
+        var zoom: Double?
+    }
+
+    /// Whether the request may open the camera's control channel: signed in, `ptz` on this
+    /// camera, from the console's own origin (as the live view's handshake). Each refusal
+    /// but a missing sign-in is audited.
+    func admitChannel(_ request: Request, _ context: VigilContext) async throws -> CameraRecord {
+        let principal = try context.principal()
+        let c = try await permitted(request, context, principal, audit: .ptzChannel)
+        guard LiveRoutes.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
+            let origin = String((request.headers[.origin] ?? "none").prefix(100))
+            try await env.audit.append(
+                AuditEntry(
+                    .ptzChannel, .denied, principal: principal, request: request, context: context, camera: c,
+                    detail: "cross-origin WebSocket refused (Origin \(origin))"))
+            throw APIError(
+                status: .forbidden, message: "cross-origin WebSocket refused: the console's own page must open it (Origin \(origin))")
+        }
+        return c
+    }
+
+    /// A joystick's channel: velocities in, each answered with who holds control and until
+    /// when (or why not); someone taking the camera over is told at once. Moves go to the
+    /// camera one at a time, and a velocity that arrives while one is being sent replaces
+    /// any not yet sent, so a slow camera never has a queue of stale moves. Closing the
+    /// channel stops a moving camera.
+    func registerWebSocket(_ router: Router<VigilContext>) {
+        let env = self.env
+        router.ws(
+            RouterPath(Self.channelPath),
+            shouldUpgrade: { request, context in
+                _ = try await admitChannel(request, context)
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, ws in
+                let context = ws.requestContext
+                guard let principal = context.authenticated?.principal, let id = context.parameters.get("id", as: Int64.self),
+                    let c = try await env.cameras.camera(id: id)
+                else { return }
+                func entry(_ action: AuditAction, _ result: AuditResult, _ detail: String? = nil) -> AuditEntry {
+                    AuditEntry(action, result, principal: principal, request: ws.request, context: context, camera: c, detail: detail)
+                }
+                try await env.audit.append(entry(.ptzChannel, .ok, "opened"))
+                let (commands, mailbox) = AsyncStream.makeStream(of: ChannelCommand.self, bufferingPolicy: .bufferingNewest(1))
+                let events = await env.ptz.arbiter.events()
+                let moves = await withTaskGroup(of: Int.self) { group in
+                    group.addTask {
+                        // Reading: each message replaces what is waiting to be sent.
+                        do {
+                            for try await message in inbound.messages(maxSize: 4096) {
+                                guard case let .text(text) = message,
+                                    let command = try? JSONDecoder().decode(ChannelCommand.self, from: Data(text.utf8))
+                                else {
+                                    try? await outbound.write(
+                                        .text(
+                                            #"{"type":"error","message":"expected {\"pan\",\"tilt\",\"zoom\"} or {\"type\":\"release\"}"}"#)
+                                    )
+                                    continue
+                                }
+                                mailbox.yield(command)
+                            }
+                        } catch {}
+                        mailbox.finish()
+                        return -1
+                    }
+                    group.addTask {
+                        // Sending: one command at a time, the newest.
+                        var moving = false, sent = 0
+                        for await command in commands {
+                            if command.type == "release" {
+                                if moving { _ = try? await env.ptz.stop(camera: c.id, by: principal) }
+                                moving = false
+                                _ = await env.ptz.release(camera: c.id, by: principal)
+                                try? await outbound.write(.text(#"{"type":"released"}"#))
+                                continue
+                            }
+                            let (pan, tilt, zoom) = (command.pan ?? 0, command.tilt ?? 0, command.zoom ?? 0)
+                            let stop = pan == 0 && tilt == 0 && zoom == 0
+                            do {
+                                let lease =
+                                    stop
+                                    ? try await env.ptz.stop(camera: c.id, by: principal)
+                                    : try await env.ptz.move(camera: c.id, pan: pan, tilt: tilt, zoom: zoom, by: principal)
+                                sent += 1
+                                // A gesture (a move after a stop, and its stop) is one audit entry each way.
+                                if stop == moving {
+                                    _ = try? await env.audit.append(entry(stop ? .ptzStop : .ptzMove, .ok, "control channel"))
+                                }
+                                moving = !stop
+                                try await outbound.write(.text(Self.controlMessage(lease)))
+                            } catch let error as any CodedError {
+                                moving = false
+                                _ = try? await env.audit.append(
+                                    entry(stop ? .ptzStop : .ptzMove, error.code == .conflict ? .denied : .failed, Self.reason(error)))
+                                let text = error.code == .failure ? "internal error; the server's log has the details" : error.description
+                                try? await outbound.write(.text(Self.errorMessage(text)))
+                            } catch {
+                                break
+                            }
+                        }
+                        if moving { _ = try? await env.ptz.stop(camera: c.id, by: principal) }
+                        return sent
+                    }
+                    group.addTask {
+                        // Told at once when someone takes the camera over.
+                        for await event in events {
+                            guard case let .taken(camera, holder, from) = event, camera == c.id, from?.identity == .user(principal.userID),
+                                holder.identity != .user(principal.userID)
+                            else { continue }
+                            try? await outbound.write(.text(Self.errorMessage("\(holder.shown) took over this camera")))
+                        }
+                        return -1
+                    }
+                    group.addTask {
+                        // The channel lives only while its user may steer this camera.
+                        let credential = AuthMiddleware.credential(of: ws.request)
+                        while true {
+                            do { try await Task.sleep(for: env.liveRecheck) } catch { return -1 }
+                            var allowed = false
+                            if let credential,
+                                let user = try? await env.liveRechecks.principal(
+                                    for: credential, accounts: env.accounts, within: env.liveRecheck / 2)
+                            {
+                                allowed = user.may(.ptz, camera: c.id)
+                            }
+                            if !allowed {
+                                try? await outbound.close(.policyViolation, reason: "the session ended or the ptz permission was withdrawn")
+                                mailbox.finish()
+                                return -1
+                            }
+                        }
+                    }
+                    var sent = 0
+                    for await result in group {
+                        if result >= 0 {
+                            sent = result
+                            group.cancelAll()
+                        } else {
+                            mailbox.finish()
+                        }
+                    }
+                    return sent
+                }
+                _ = try? await env.audit.append(entry(.ptzChannel, .ok, "closed after \(moves) commands"))
+            })
+    }
+
+    static func controlMessage(_ lease: ControlLease) -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        struct Message: Encodable {
+            var type = "control"
+            var holder: String
+            var until: Date
+        }
+        let data = (try? encoder.encode(Message(holder: lease.holder.shown, until: lease.until))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func errorMessage(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(["type": "error", "message": text])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     func presetName(_ context: VigilContext) throws -> String {

@@ -142,6 +142,7 @@ public struct VigilServer {
         self.policies = table.policies
         let ws = Router(context: VigilContext.self)
         LiveRoutes(env: env).registerWebSocket(ws)
+        PtzRoutes(env: env).registerWebSocket(ws)
         self.webSocketRouter = ws
     }
 

@@ -7,6 +7,8 @@ import Centre
 import CommandSupport
 import Foundation
 import Media
+import Onvif
+import PTZ
 import RTSP
 import Recording
 import Records
@@ -30,6 +32,13 @@ struct Demo: AsyncParsableCommand {
         let password = randomHex(bytes: 8)
         config.credentials = ("demo", password)
         let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
+        // Each camera is also a PTZ dome over ONVIF (on any free port), and is added the way a
+        // real one is: its stream and PTZ profile are asked over ONVIF.
+        var onvifSettings = OnvifResponder.Settings()
+        onvifSettings.cameras = cameras
+        onvifSettings.rtspPort = simulator.port
+        onvifSettings.account = UsernameToken(username: "demo", password: password)
+        let onvif = try await OnvifSimulator.start(responder: OnvifResponder(settings: onvifSettings))
         var settings = ServerSettings()
         settings.data = data
         settings.listen = listen
@@ -39,11 +48,15 @@ struct Demo: AsyncParsableCommand {
         try await CentreRunner(settings: settings).run(
             beforeStart: { site in
                 for i in 1...cameras {
-                    let url = "rtsp://demo:\(password)@127.0.0.1:\(simulator.port)/cam\(i)"
-                    var record =
-                        try await site.catalog.camera(named: "cam\(i)")
-                        ?? CameraRecord(id: 0, name: "cam\(i)", url: url, retentionDays: RetentionPolicy.defaultDays)
-                    try CameraRules.setURL(url, on: &record, keys: site.keys)
+                    let found = try await CameraOnboarding.inspect(
+                        "http://demo:\(password)@127.0.0.1:\(onvif.port)/onvif/cam\(i)/device_service")
+                    let fresh = try found.record(name: "cam\(i)", retentionDays: RetentionPolicy.defaultDays, keys: site.keys)
+                    var record = try await site.catalog.camera(named: "cam\(i)") ?? fresh
+                    record.url = fresh.url
+                    record.username = fresh.username
+                    record.sealedPassword = fresh.sealedPassword
+                    record.onvifURL = fresh.onvifURL
+                    record.ptzProfile = fresh.ptzProfile
                     record.segmentSeconds = segmentSeconds
                     record.location = "simulated camera \(i)"
                     if record.id == 0 {
@@ -67,7 +80,7 @@ struct Demo: AsyncParsableCommand {
                 say(
                     """
 
-                    Vigil demo: \(cameras) simulated cameras (720p25 H.264, Digest auth) recorded into \(absolute)
+                    Vigil demo: \(cameras) simulated PTZ cameras (720p25 H.264, Digest auth; ONVIF PTZ) recorded into \(absolute)
                     Console: \(url)
                     \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
                     The administrator has no imagery rights; the operator sees live video and playback.
@@ -79,6 +92,7 @@ struct Demo: AsyncParsableCommand {
 
                     """)
             })
+        await onvif.close()
         await simulator.close()
     }
 }
