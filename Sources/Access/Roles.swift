@@ -21,6 +21,9 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     /// Read the confidential history of PTZ commands and the tours' routes (the city's
     /// rules: "must not be disclosed in real time in any form"): the supervisor only.
     case ptzHistory = "ptz-history"
+    /// Create, change and delete the tours the server runs (their routes are confidential
+    /// too): the supervisor only.
+    case manageTours = "manage-tours"
 
     public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
 }
@@ -42,7 +45,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         case .investigator: [.manageEvidence, .viewEvidence]
         case .prosecutor, .court: [.viewEvidence]
         case .mediaOfficer: [.mediaRelease]
-        case .supervisor: [.live, .playback, .export, .ptz, .ptzHistory, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
+        case .supervisor: [.live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
         case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics]
         }
     }

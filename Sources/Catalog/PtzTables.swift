@@ -1,5 +1,6 @@
-// The history of PTZ commands (migration 7, with the cameras' ONVIF columns). Rows in, rows
-// out; who may read them is decided in PTZ.
+// The history of PTZ commands and the tours (migration 7, with the cameras' ONVIF columns).
+// Rows in, rows out; who may read them is decided in PTZ. A tour's steps and schedule are
+// stored as JSON beside it: they are read and written whole, never queried into.
 
 import Base
 import Foundation
@@ -23,6 +24,80 @@ extension Catalog {
             .column("preset", type: .text)
             .run()
         try await db.create(index: "ptz_history_by_camera_time").on("ptz_history").column("camera_id").column("at_micros").run()
+        try await db.create(table: "ptz_tours")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+            .column("name", type: .text, .notNull)
+            .column("steps", type: .text, .notNull)
+            .column("schedule", type: .text, .notNull)
+            .column("enabled", type: .int, .notNull)
+            .run()
+    }
+
+    // MARK: Tours
+
+    public func tours() async throws -> [PTZTourRecord] {
+        let rows = try await run("read tours") { try await database.raw("SELECT * FROM ptz_tours ORDER BY id").all() }
+        return try rows.map(Self.tour)
+    }
+
+    public func tour(id: Int64) async throws -> PTZTourRecord? {
+        let rows = try await run("read tour \(id)") { try await database.raw("SELECT * FROM ptz_tours WHERE id = \(bind: id)").all() }
+        return try rows.first.map(Self.tour)
+    }
+
+    public func addTour(_ t: PTZTourRecord) async throws -> PTZTourRecord {
+        let (steps, schedule) = try Self.encoded(t)
+        let rows = try await run("insert tour") {
+            try await database.raw(
+                """
+                INSERT INTO ptz_tours (camera_id, name, steps, schedule, enabled)
+                VALUES (\(bind: t.cameraID), \(bind: t.name), \(bind: steps), \(bind: schedule), \(bind: t.enabled ? 1 : 0))
+                RETURNING id
+                """
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert tour returned no id") }
+        var added = t
+        added.id = id
+        return added
+    }
+
+    public func updateTour(_ t: PTZTourRecord) async throws {
+        let (steps, schedule) = try Self.encoded(t)
+        try await run("update tour \(t.id)") {
+            try await database.raw(
+                """
+                UPDATE ptz_tours SET camera_id = \(bind: t.cameraID), name = \(bind: t.name), steps = \(bind: steps),
+                       schedule = \(bind: schedule), enabled = \(bind: t.enabled ? 1 : 0)
+                WHERE id = \(bind: t.id)
+                """
+            ).run()
+        }
+    }
+
+    /// True when there was such a tour.
+    public func deleteTour(id: Int64) async throws -> Bool {
+        let rows = try await run("delete tour \(id)") {
+            try await database.raw("DELETE FROM ptz_tours WHERE id = \(bind: id) RETURNING id").all()
+        }
+        return !rows.isEmpty
+    }
+
+    static func encoded(_ t: PTZTourRecord) throws -> (String, String) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (String(decoding: try encoder.encode(t.steps), as: UTF8.self), String(decoding: try encoder.encode(t.schedule), as: UTF8.self))
+    }
+
+    static func tour(_ row: any SQLRow) throws -> PTZTourRecord {
+        let decoder = JSONDecoder()
+        return PTZTourRecord(
+            id: try row.decode(column: "id", as: Int64.self), cameraID: try row.decode(column: "camera_id", as: Int64.self),
+            name: try row.decode(column: "name", as: String.self),
+            steps: try decoder.decode([PTZTourRecord.Step].self, from: Data(try row.decode(column: "steps", as: String.self).utf8)),
+            schedule: try decoder.decode([PTZTourRecord.Window].self, from: Data(try row.decode(column: "schedule", as: String.self).utf8)),
+            enabled: try row.decode(column: "enabled", as: Int.self) != 0)
     }
 
     public func appendPTZHistory(_ r: PTZHistoryRecord) async throws {

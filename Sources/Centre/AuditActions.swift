@@ -49,6 +49,8 @@ public enum AuditAction: String, CaseIterable, Sendable {
     /// A control channel (the joystick's WebSocket) opened, refused, or closed with how many
     /// moves it carried; each gesture on it (a move after a stop) is a `ptz.move` entry.
     case ptzChannel = "ptz.channel"
+    /// A tour added, changed or deleted (which tour and camera; never its route).
+    case ptzTourChange = "ptz.tour-change"
     /// A supervisor read a camera's confidential history of commands.
     case ptzHistoryView = "ptz.history-view"
 

@@ -33,6 +33,8 @@ public struct PTZView: Sendable, Equatable, Encodable {
     public var moving: Bool
     public var control: Holder?
     public var presets: [Preset]
+    /// The camera's tour: running, paused (someone steers it), or none.
+    public var tour: TourState?
 }
 
 public actor CameraControl {
@@ -45,13 +47,14 @@ public actor CameraControl {
     let catalog: Catalog
     let transport: any OnvifTransport
     public nonisolated let arbiter: ControlArbiter
+    public nonisolated let tours: TourBoard
     let wallMicros: @Sendable () -> Int64
     /// One session per camera, kept while its address and account stay the same.
     var sessions: [Int64: (key: String, device: OnvifDevice)] = [:]
 
     public init(
         cameras: CameraRegistry, keys: SiteKeys, catalog: Catalog, transport: any OnvifTransport = HTTPOnvifTransport.shared,
-        arbiter: ControlArbiter = ControlArbiter(),
+        arbiter: ControlArbiter = ControlArbiter(), tours: TourBoard = TourBoard(),
         wallMicros: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
     ) {
         self.cameras = cameras
@@ -59,6 +62,7 @@ public actor CameraControl {
         self.catalog = catalog
         self.transport = transport
         self.arbiter = arbiter
+        self.tours = tours
         self.wallMicros = wallMicros
     }
 
@@ -72,7 +76,7 @@ public actor CameraControl {
             camera: camera.id, pan: status.position?.pan, tilt: status.position?.tilt, zoom: status.position?.zoom,
             moving: status.panTiltMoving == "MOVING" || status.zoomMoving == "MOVING",
             control: lease.map { .init(shown: $0.holder.shown, until: $0.until, yours: $0.holder.identity == .user(user.userID)) },
-            presets: presets.map { .init(name: $0.name, token: $0.token) })
+            presets: presets.map { .init(name: $0.name, token: $0.token) }, tour: tours.state(camera: camera.id))
     }
 
     /// Moves at `velocity` (each axis −1…1) until `stop` or `moveTimeoutSeconds`.
@@ -125,6 +129,17 @@ public actor CameraControl {
         _ = try await arbiter.acquire(camera: camera.id, for: controller(user))
         try await device.removePreset(profile: profile, preset: preset.token)
         try await remember(camera, user, "remove-preset", preset: name)
+    }
+
+    /// A tour's step: to `preset` at the tour's priority (refused, `conflict`, while anyone
+    /// else holds the camera). Kept in the history as the tour's.
+    public func tourStep(camera id: Int64, tour: Int64, preset name: String) async throws {
+        let (camera, device, profile) = try await session(id)
+        _ = try await arbiter.acquire(camera: camera.id, for: .tour(id: tour))
+        let preset = try await preset(named: name, on: device, profile: profile)
+        try await device.gotoPreset(profile: profile, preset: preset.token)
+        try await catalog.appendPTZHistory(
+            PTZHistoryRecord(cameraID: camera.id, atMicros: wallMicros(), userID: nil, tourID: tour, command: "goto-preset", preset: name))
     }
 
     /// Gives the camera back (nothing happens when `user` does not hold it).

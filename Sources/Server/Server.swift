@@ -36,8 +36,9 @@ public struct ServerEnvironment: Sendable {
     /// The evidence register, and where the bundles it exports for download are kept.
     public var evidence: EvidenceRegister
     public var exports: ExportShelf
-    /// PTZ control of the cameras added over ONVIF.
+    /// PTZ control of the cameras added over ONVIF, and the tours the server runs.
     public var ptz: CameraControl
+    public var tours: TourRegister
     public var metrics: VigilMetrics
     /// Directory of the browser console's static files.
     public var webRoot: String
@@ -78,7 +79,7 @@ public struct ServerEnvironment: Sendable {
 
     public init(
         cameras: CameraRegistry, footage: Footage, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
-        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, metrics: VigilMetrics, webRoot: String,
+        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, tours: TourRegister, metrics: VigilMetrics, webRoot: String,
         openAPIPath: String,
         secureCookies: Bool, logger: Logger
     ) {
@@ -92,6 +93,7 @@ public struct ServerEnvironment: Sendable {
         self.evidence = evidence
         self.exports = exports
         self.ptz = ptz
+        self.tours = tours
         self.metrics = metrics
         self.webRoot = webRoot
         self.openAPIPath = openAPIPath
@@ -136,6 +138,7 @@ public struct VigilServer {
         AuditRoutes(env: env).register(&table)
         EvidenceRoutes(env: env).register(&table)
         PtzRoutes(env: env).register(&table)
+        TourRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)
         shapes.set(table.policies)
         self.router = router

@@ -195,12 +195,14 @@ struct CentreRunner {
                 policy: RetentionPolicy(freeBytesFloor: settings.diskFloorMB << 20), logger: logger,
                 signEvery: .seconds(settings.checkpointSeconds))
             let webRoot = settings.webRoot
+            let control = CameraControl(cameras: CameraRegistry(catalog: site.catalog), keys: site.keys, catalog: site.catalog)
+            let tours = TourRunner(catalog: site.catalog, control: control, board: control.tours, logger: logger)
             let shelf = ExportShelf(root: site.data.exportsPath)
             var env = ServerEnvironment(
                 cameras: CameraRegistry(catalog: site.catalog), footage: Footage(catalog: site.catalog, store: site.store),
                 accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
                 keys: site.keys, evidence: site.evidence, exports: shelf,
-                ptz: CameraControl(cameras: CameraRegistry(catalog: site.catalog), keys: site.keys, catalog: site.catalog),
+                ptz: control, tours: TourRegister(catalog: site.catalog),
                 metrics: VigilMetrics(), webRoot: webRoot,
                 openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
                 secureCookies: settings.servedOverTLS, logger: logger)
@@ -225,6 +227,7 @@ struct CentreRunner {
                 host: host, port: port, tls: settings.tls.map { ($0.certificate, $0.key) },
                 services: [
                     FleetService(fleet: fleet),
+                    TourService(runner: tours),
                     ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
                     CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
                     WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)
@@ -277,6 +280,14 @@ struct FleetService: Service {
     let fleet: RecorderFleet
     func run() async throws {
         await cancelWhenGracefulShutdown { await fleet.run() }
+    }
+}
+
+/// Runs the PTZ tours (docs/design/ptz.md).
+struct TourService: Service {
+    let runner: TourRunner
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await runner.run() }
     }
 }
 

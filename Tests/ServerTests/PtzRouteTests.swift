@@ -158,3 +158,38 @@ extension ServerHarness.Reply {
         return text
     }
 }
+
+extension PtzRouteTests {
+    @Test func toursAreTheSupervisorsAndTheirEntriesHoldNoRoute() async throws {
+        try await Self.withDome { h, dome, _ in
+            let op = try await h.signIn(.operator), supervisor = try await h.signIn(.supervisor)
+            let body: [String: Any] = [
+                "camera": dome, "name": "Night round",
+                "steps": [["preset": "Secret gate", "dwellSeconds": 20], ["preset": "Back alley", "dwellSeconds": 30]],
+                "schedule": [["days": [5, 6], "fromMinute": 1320, "toMinute": 360]]
+            ]
+            #expect(try await h.request("POST", "/api/tours", session: op, json: body).status == 403)
+            #expect(try await h.request("GET", "/api/tours", session: op).status == 403)
+            let before = await h.env.audit.size
+            let created = try await h.request("POST", "/api/tours", session: supervisor, json: body)
+            #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
+            let id = try #require(created.json?["id"] as? Int)
+            let listed = try await h.request("GET", "/api/tours", session: supervisor)
+            #expect(String(decoding: listed.body, as: UTF8.self).contains("Secret gate"))
+            var changed = body
+            changed["enabled"] = false
+            #expect(try await h.request("PUT", "/api/tours/\(id)", session: supervisor, json: changed).status == 200)
+            #expect(try await h.request("DELETE", "/api/tours/\(id)", session: supervisor).status == 204)
+            #expect(try await h.request("GET", "/api/tours/\(id)", session: supervisor).status == 404)
+            let entries = try await Self.entries(h, since: before)
+            #expect(entries.map(\.action) == ["ptz.tour-change", "ptz.tour-change", "ptz.tour-change"])
+            #expect(entries.allSatisfy { $0.camera == dome })
+            let text = String(decoding: try JSONEncoder().encode(entries), as: UTF8.self)
+            #expect(!text.contains("Secret") && !text.contains("alley"), "a tour's route reached the audit log: \(text)")
+            // A camera without PTZ cannot tour.
+            var plain = body
+            plain["camera"] = h.cameraID
+            #expect(try await h.request("POST", "/api/tours", session: supervisor, json: plain).status == 400)
+        }
+    }
+}

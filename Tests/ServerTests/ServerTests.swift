@@ -77,7 +77,7 @@ final class ServerHarness: Sendable {
             cameras: CameraRegistry(catalog: catalog), footage: Footage(catalog: catalog, store: store), accounts: accounts, audit: audit,
             fleet: fleet, live: live, keys: keys,
             evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
-            ptz: CameraControl(cameras: CameraRegistry(catalog: catalog), keys: keys, catalog: catalog),
+            ptz: CameraControl(cameras: CameraRegistry(catalog: catalog), keys: keys, catalog: catalog), tours: TourRegister(catalog: catalog),
             metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
             openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
@@ -247,6 +247,7 @@ final class ServerHarness: Sendable {
     func concrete(_ path: String) -> String {
         var p = path.replacingOccurrences(of: "{id}", with: "\(cameraID)").replacingOccurrences(of: ":id", with: "\(cameraID)")
         p = p.replacingOccurrences(of: "{uid}", with: "1").replacingOccurrences(of: ":uid", with: "1")
+        p = p.replacingOccurrences(of: "{tid}", with: "1").replacingOccurrences(of: ":tid", with: "1")
         for (name, value) in [
             ("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4"), ("name", "entrance")
         ] {

@@ -1,0 +1,82 @@
+import Access
+import Base
+import Centre
+import Foundation
+import Hummingbird
+import PTZ
+import Records
+
+/// The tours the server runs: read by those who may see routes (`ptz-history`), changed by
+/// those who manage tours. Each change is one transaction with its audit entry, which names
+/// the tour and camera but not the route.
+struct TourRoutes {
+    let env: ServerEnvironment
+
+    struct TourInput: Decodable {
+        var camera: Int64
+        var name: String
+        var steps: [PTZTourRecord.Step]
+        var schedule: [PTZTourRecord.Window]?
+        var enabled: Bool?
+
+        func record(id: Int64) -> PTZTourRecord {
+            PTZTourRecord(id: id, cameraID: camera, name: name, steps: steps, schedule: schedule ?? [], enabled: enabled ?? true)
+        }
+    }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        t.add(.get, "/api/tours", .ptzHistory) { _, _, _ in
+            try json(try await mapErrors { try await env.tours.all() })
+        }
+        t.add(.get, "/api/tours/{tid}", .ptzHistory) { _, context, _ in
+            try json(try await mapErrors { try await env.tours.tour(id: try tourID(context)) })
+        }
+        t.add(.post, "/api/tours", .manageTours) { request, context, principal in
+            let input = try await request.decode(as: TourInput.self, context: context)
+            let added = try await mapErrors { () async throws -> PTZTourRecord in
+                try await env.audit.append(
+                    with: { try await env.tours.add(input.record(id: 0)) },
+                    entry: { entry(.ok, request, context, principal, camera: $0.cameraID, detail: "added tour \($0.id)") }
+                ).1
+            }
+            return try json(added, status: .created)
+        }
+        t.add(.put, "/api/tours/{tid}", .manageTours) { request, context, principal in
+            let id = try tourID(context)
+            let input = try await request.decode(as: TourInput.self, context: context)
+            let record = input.record(id: id)
+            try await mapErrors {
+                _ = try await env.audit.append(entry(.ok, request, context, principal, camera: record.cameraID, detail: "changed tour \(id)")) {
+                    try await env.tours.replace(record)
+                }
+            }
+            return try json(record)
+        }
+        t.add(.delete, "/api/tours/{tid}", .manageTours) { request, context, principal in
+            let id = try tourID(context)
+            let existing = try await mapErrors { try await env.tours.tour(id: id) }
+            try await mapErrors {
+                _ = try await env.audit.append(entry(.ok, request, context, principal, camera: existing.cameraID, detail: "deleted tour \(id)")) {
+                    try await env.tours.remove(id: id)
+                }
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    func entry(_ result: AuditResult, _ request: Request, _ context: VigilContext, _ principal: Principal, camera: Int64, detail: String)
+        -> AuditEntry
+    {
+        var e = AuditEntry(.ptzTourChange, result, principal: principal, request: request, context: context, detail: detail)
+        e.camera = camera
+        return e
+    }
+
+    func tourID(_ context: VigilContext) throws -> Int64 {
+        guard let id = context.parameters.get("tid", as: Int64.self), id >= 0 else {
+            throw APIError(status: .badRequest, message: "a tour id is a number")
+        }
+        return id
+    }
+}
