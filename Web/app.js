@@ -269,8 +269,8 @@ function ptzControl(tile, video, camera) {
     ws.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === 'control') say(`You control it until ${timeOfDay(message.until)}`);
-      else if (message.type === 'error') { moving = false; say(message.message); }
-      else if (message.type === 'released') refresh();
+      else if (message.type === 'error') say(message.message); // a stop still follows when the user lets go
+      else if (message.type === 'released') { say('Released'); refresh(); }
     };
     ws.onclose = () => { if (socket === ws) socket = null; };
     socket = ws;
@@ -304,7 +304,9 @@ function ptzControl(tile, video, camera) {
   }
   function set(v) {
     const next = { pan: clampAxis(v.pan), tilt: clampAxis(v.tilt), zoom: clampAxis(v.zoom) };
-    if (next.pan === velocity.pan && next.tilt === velocity.tilt && next.zoom === velocity.zoom && !(next.pan || next.tilt || next.zoom)) return;
+    // The same velocity again (a joystick polled 20 times a second) is not sent again;
+    // the keep-alive below repeats a held one once a second.
+    if (next.pan === velocity.pan && next.tilt === velocity.tilt && next.zoom === velocity.zoom) return;
     velocity = next; dirty = true; flush();
   }
   const keepAlive = setInterval(() => { if (velocity.pan || velocity.tilt || velocity.zoom) { dirty = true; flush(); } }, 1000);
@@ -317,6 +319,9 @@ function ptzControl(tile, video, camera) {
     command('PUT', `${base}/presets/${encodeURIComponent(preset)}`, `Saved ${preset}`).then(() => { name.value = ''; });
   }
   async function release() {
+    velocity = { pan: 0, tilt: 0, zoom: 0 };
+    // Over the channel, after any stop it carries (the server stops, then gives control back).
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: 'release' })); moving = false; return; }
     set({ pan: 0, tilt: 0, zoom: 0 });
     await command('POST', `${base}/release`, 'Released');
   }

@@ -193,8 +193,15 @@ public actor Accounts {
     /// never to or from `actor`'s own account.
     public func prepareGrant(_ grant: GrantRecord, granted: Bool, by actor: Principal?) async throws -> AccountChange {
         try Self.refuseSelf(grant.userID, actor, granted ? "grant yourself a permission" : "change your own permissions")
-        guard Permission(rawValue: grant.permission) != nil else { throw VigilError(.invalid, "unknown permission \(grant.permission)") }
-        guard try await catalog.user(id: grant.userID) != nil else { throw VigilError(.notFound, "no user \(grant.userID)") }
+        guard let permission = Permission(rawValue: grant.permission) else {
+            throw VigilError(.invalid, "unknown permission \(grant.permission)")
+        }
+        guard let user = try await catalog.user(id: grant.userID) else { throw VigilError(.notFound, "no user \(grant.userID)") }
+        // Tour routes and the history of steering are the supervisors' by the city's rules:
+        // no grant hands them to another role.
+        if granted, [.ptzHistory, .manageTours].contains(permission), user.role != Role.supervisor.rawValue {
+            throw VigilError(.invalid, "\(permission.rawValue) belongs to the supervisor role and cannot be granted to another")
+        }
         if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw VigilError(.notFound, "no camera \(camera)") }
         return .grant(grant, granted: granted)
     }

@@ -45,7 +45,8 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         case .investigator: [.manageEvidence, .viewEvidence]
         case .prosecutor, .court: [.viewEvidence]
         case .mediaOfficer: [.mediaRelease]
-        case .supervisor: [.live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
+        case .supervisor:
+            [.live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
         case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics]
         }
     }

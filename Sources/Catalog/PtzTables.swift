@@ -57,7 +57,9 @@ extension Catalog {
                 """
             ).all()
         }
-        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else { throw CatalogError.invalid("insert tour returned no id") }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert tour returned no id")
+        }
         var added = t
         added.id = id
         return added
@@ -87,7 +89,9 @@ extension Catalog {
     static func encoded(_ t: PTZTourRecord) throws -> (String, String) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return (String(decoding: try encoder.encode(t.steps), as: UTF8.self), String(decoding: try encoder.encode(t.schedule), as: UTF8.self))
+        return (
+            String(decoding: try encoder.encode(t.steps), as: UTF8.self), String(decoding: try encoder.encode(t.schedule), as: UTF8.self)
+        )
     }
 
     static func tour(_ row: any SQLRow) throws -> PTZTourRecord {

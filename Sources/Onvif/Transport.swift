@@ -71,9 +71,10 @@ public final class HTTPOnvifTransport: OnvifTransport {
 
     /// `deadline`: for the whole exchange, reply included (a camera that trickles its
     /// reply is cut off like one that never answers).
-    public init(deadline: TimeAmount = .seconds(5)) {
+    /// `readTimeout`: the longest silence within a reply (the deadline by default).
+    public init(deadline: TimeAmount = .seconds(5), readTimeout: TimeAmount? = nil) {
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: deadline))
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: readTimeout ?? deadline))
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.deadline = deadline
@@ -81,7 +82,28 @@ public final class HTTPOnvifTransport: OnvifTransport {
 
     public func shutdown() async throws { try await client.shutdown() }
 
+    /// The exchange, reply body included, within `deadline`: async-http-client's own
+    /// deadline ends with the reply's head, and a camera could trickle its body forever.
     public func post(url: String, soapAction: String, body: [UInt8]) async throws -> (status: Int, body: [UInt8]) {
+        let deadline = self.deadline
+        return try await withThrowingTaskGroup(of: (status: Int, body: [UInt8])?.self) { group in
+            group.addTask { try await self.exchange(url: url, soapAction: soapAction, body: body) }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(deadline.nanoseconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let reply = first else {
+                throw OnvifError.unreachable(
+                    action: Self.action(soapAction), reason: "no complete reply within \(deadline.nanoseconds / 1_000_000) ms")
+            }
+            return reply
+        }
+    }
+
+    static func action(_ soapAction: String) -> String { String(soapAction.split(separator: "/").last ?? "request") }
+
+    func exchange(url: String, soapAction: String, body: [UInt8]) async throws -> (status: Int, body: [UInt8]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: #"application/soap+xml; charset=utf-8; action="\#(soapAction)""#)

@@ -51,6 +51,8 @@ public actor CameraControl {
     let wallMicros: @Sendable () -> Int64
     /// One session per camera, kept while its address and account stay the same.
     var sessions: [Int64: (key: String, device: OnvifDevice)] = [:]
+    /// Each camera's last queued command: the next one waits for it (`inLane`).
+    var lanes: [Int64: Task<Void, Never>] = [:]
 
     public init(
         cameras: CameraRegistry, keys: SiteKeys, catalog: Catalog, transport: any OnvifTransport = HTTPOnvifTransport.shared,
@@ -86,65 +88,97 @@ public actor CameraControl {
             throw VigilError(.invalid, "pan, tilt and zoom velocities must each be between -1 and 1")
         }
         let velocity = PTZVelocity(pan: pan, tilt: tilt, zoom: zoom)
-        let (camera, device, profile) = try await session(id)
-        let lease = try await arbiter.acquire(camera: camera.id, for: controller(user))
-        try await device.continuousMove(profile: profile, velocity: velocity, timeoutSeconds: Self.moveTimeoutSeconds)
-        try await remember(camera, user, "move", pan: velocity.pan, tilt: velocity.tilt, zoom: velocity.zoom)
-        return lease
+        return try await command(id, try controller(user)) { camera, device, profile in
+            try await device.continuousMove(profile: profile, velocity: velocity, timeoutSeconds: Self.moveTimeoutSeconds)
+            try await self.remember(camera, user.userID, "move", pan: velocity.pan, tilt: velocity.tilt, zoom: velocity.zoom)
+        }
     }
 
     @discardableResult
     public func stop(camera id: Int64, by user: Principal) async throws -> ControlLease {
-        let (camera, device, profile) = try await session(id)
-        let lease = try await arbiter.acquire(camera: camera.id, for: controller(user))
-        try await device.stop(profile: profile)
-        try await remember(camera, user, "stop")
-        return lease
+        try await command(id, try controller(user)) { camera, device, profile in
+            try await device.stop(profile: profile)
+            try await self.remember(camera, user.userID, "stop")
+        }
     }
 
     /// Saves where the camera points as preset `name` (replacing one of that name).
-    @discardableResult
-    public func savePreset(camera id: Int64, name: String, by user: Principal) async throws -> String {
+    public func savePreset(camera id: Int64, name: String, by user: Principal) async throws {
         try TextField.check(name, "a preset's name", maximum: 64)
-        let (camera, device, profile) = try await session(id)
-        _ = try await arbiter.acquire(camera: camera.id, for: controller(user))
-        let existing = try await device.presets(profile: profile).first { $0.name == name }
-        let token = try await device.setPreset(profile: profile, name: name, token: existing?.token)
-        let position = try? await device.status(profile: profile).position
-        try await remember(camera, user, "save-preset", pan: position?.pan, tilt: position?.tilt, zoom: position?.zoom, preset: name)
-        return token
+        try await command(id, try controller(user)) { camera, device, profile in
+            let existing = try await device.presets(profile: profile).first { $0.name == name }
+            _ = try await device.setPreset(profile: profile, name: name, token: existing?.token)
+            let position = try? await device.status(profile: profile).position
+            try await self.remember(
+                camera, user.userID, "save-preset", pan: position?.pan, tilt: position?.tilt, zoom: position?.zoom, preset: name)
+        }
     }
 
     public func gotoPreset(camera id: Int64, name: String, by user: Principal) async throws {
-        let (camera, device, profile) = try await session(id)
-        let preset = try await preset(named: name, on: device, profile: profile)
-        _ = try await arbiter.acquire(camera: camera.id, for: controller(user))
-        try await device.gotoPreset(profile: profile, preset: preset.token)
-        try await remember(camera, user, "goto-preset", preset: name)
+        try await command(id, try controller(user)) { camera, device, profile in
+            let preset = try await Self.preset(named: name, on: device, profile: profile)
+            try await device.gotoPreset(profile: profile, preset: preset.token)
+            try await self.remember(camera, user.userID, "goto-preset", preset: name)
+        }
     }
 
     public func removePreset(camera id: Int64, name: String, by user: Principal) async throws {
-        let (camera, device, profile) = try await session(id)
-        let preset = try await preset(named: name, on: device, profile: profile)
-        _ = try await arbiter.acquire(camera: camera.id, for: controller(user))
-        try await device.removePreset(profile: profile, preset: preset.token)
-        try await remember(camera, user, "remove-preset", preset: name)
+        try await command(id, try controller(user)) { camera, device, profile in
+            let preset = try await Self.preset(named: name, on: device, profile: profile)
+            try await device.removePreset(profile: profile, preset: preset.token)
+            try await self.remember(camera, user.userID, "remove-preset", preset: name)
+        }
     }
 
     /// A tour's step: to `preset` at the tour's priority (refused, `conflict`, while anyone
     /// else holds the camera). Kept in the history as the tour's.
     public func tourStep(camera id: Int64, tour: Int64, preset name: String) async throws {
+        try await command(id, .tour(id: tour)) { camera, device, profile in
+            let preset = try await Self.preset(named: name, on: device, profile: profile)
+            try await device.gotoPreset(profile: profile, preset: preset.token)
+            try await self.catalog.appendPTZHistory(
+                PTZHistoryRecord(
+                    cameraID: camera.id, atMicros: self.wallMicros(), userID: nil, tourID: tour, command: "goto-preset", preset: name))
+        }
+    }
+
+    /// Every command: the lease taken or renewed (refused at once when someone else holds
+    /// the camera), then `send` in the camera's lane, one command at a time in the order
+    /// they came, each checked again just before it goes: a command queued behind a
+    /// take-over is dropped, never sent after the new holder's.
+    @discardableResult
+    func command(
+        _ id: Int64, _ controller: Controller, _ send: @escaping @Sendable (CameraRecord, OnvifDevice, String) async throws -> Void
+    ) async throws -> ControlLease {
         let (camera, device, profile) = try await session(id)
-        _ = try await arbiter.acquire(camera: camera.id, for: .tour(id: tour))
-        let preset = try await preset(named: name, on: device, profile: profile)
-        try await device.gotoPreset(profile: profile, preset: preset.token)
-        try await catalog.appendPTZHistory(
-            PTZHistoryRecord(cameraID: camera.id, atMicros: wallMicros(), userID: nil, tourID: tour, command: "goto-preset", preset: name))
+        let lease = try await arbiter.acquire(camera: camera.id, for: controller)
+        let arbiter = self.arbiter
+        try await inLane(camera.id) {
+            try await arbiter.confirm(camera: camera.id, for: controller)
+            try await send(camera, device, profile)
+        }
+        return lease
+    }
+
+    /// Runs `body` after every command already queued for `camera` has finished.
+    func inLane(_ camera: Int64, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        let previous = lanes[camera]
+        let task = Task {
+            await previous?.value
+            try await body()
+        }
+        lanes[camera] = Task { _ = await task.result }
+        try await task.value
     }
 
     /// Gives the camera back (nothing happens when `user` does not hold it).
     public func release(camera id: Int64, by user: Principal) async -> Bool {
         await arbiter.release(camera: id, by: .user(user.userID))
+    }
+
+    /// Gives back every camera a user holds: at sign-out, or when the account is disabled.
+    public func releaseAll(user id: Int64) async {
+        await arbiter.releaseAll(by: .user(id))
     }
 
     /// The confidential history of camera `id`'s commands in a range (supervisors only:
@@ -155,32 +189,76 @@ public actor CameraControl {
 
     // MARK: Helpers
 
-    func controller(_ user: Principal) -> Controller {
-        Controller(identity: .user(user.userID), name: user.name, priority: ControlPriority(role: user.role) ?? .operator)
+    /// The user as a controller; a role the city does not let steer cameras (an
+    /// investigator, the court, the administrator…) is refused even with a `ptz` grant.
+    func controller(_ user: Principal) throws -> Controller {
+        guard let controller = Controller.user(id: user.userID, name: user.name, role: user.role) else {
+            throw VigilError(.forbidden, "the \(user.role.title) role does not steer cameras")
+        }
+        return controller
     }
 
-    func preset(named name: String, on device: OnvifDevice, profile: String) async throws -> PTZPreset {
+    static func preset(named name: String, on device: OnvifDevice, profile: String) async throws -> PTZPreset {
         guard let preset = try await device.presets(profile: profile).first(where: { $0.name == name }) else {
             throw VigilError(.notFound, "this camera has no preset named \(Soap.clip(name, 64))")
         }
         return preset
     }
 
+    /// Why a command failed, as the audit log may keep it: who holds the camera, or the
+    /// kind of failure; never a preset's name, a position, or a device's own words (which
+    /// may echo either).
+    public static func auditReason(_ error: any Error) -> String {
+        if let device = error as? OnvifDeviceError {
+            let what: String =
+                switch device.error {
+                case let .fault(_, code, subcode, _): "refused (\(subcode ?? code))"
+                case .unreachable: "no reply"
+                case let .httpStatus(_, status): "HTTP \(status)"
+                case .unreadable, .malformed: "a reply that is not ONVIF"
+                case .unsupported: "not supported by the camera"
+                case .badAddress: "an unusable ONVIF address"
+                }
+            return "camera \(device.service.rawValue) \(Self.action(of: device.error)): \(what)"
+        }
+        guard let coded = error as? any CodedError else { return "failed" }
+        switch coded.code {
+        case .conflict: return String(coded.description.utf8.prefix(200)) ?? "held by someone else"
+        case .notFound: return "no such camera or preset"
+        case .forbidden: return "not allowed"
+        case .invalid: return "an invalid command"
+        default: return "failed"
+        }
+    }
+
+    static func action(of error: OnvifError) -> String {
+        switch error {
+        case let .unreadable(action, _), let .malformed(action, _), let .fault(action, _, _, _), let .unreachable(action, _),
+            let .httpStatus(action, _), let .unsupported(action, _):
+            action
+        case .badAddress: "address"
+        }
+    }
+
     func remember(
-        _ camera: CameraRecord, _ user: Principal, _ command: String, pan: Double? = nil, tilt: Double? = nil, zoom: Double? = nil,
+        _ camera: CameraRecord, _ user: Int64, _ command: String, pan: Double? = nil, tilt: Double? = nil, zoom: Double? = nil,
         preset: String? = nil
     ) async throws {
         try await catalog.appendPTZHistory(
             PTZHistoryRecord(
-                cameraID: camera.id, atMicros: wallMicros(), userID: user.userID, command: command, pan: pan, tilt: tilt, zoom: zoom,
+                cameraID: camera.id, atMicros: wallMicros(), userID: user, command: command, pan: pan, tilt: tilt, zoom: zoom,
                 preset: preset))
     }
 
     /// The camera, its ONVIF session and its PTZ profile; `notFound` for no such camera,
     /// `invalid` for one without PTZ.
     func session(_ id: Int64) async throws -> (CameraRecord, OnvifDevice, String) {
-        guard let camera = try await cameras.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
+        guard let camera = try await cameras.camera(id: id) else {
+            sessions[id] = nil
+            throw VigilError(.notFound, "no such camera")
+        }
         guard let url = camera.onvifURL, let profile = camera.ptzProfile else {
+            sessions[id] = nil
             throw VigilError(.invalid, "camera \(camera.name) has no PTZ (it was not added over ONVIF with a PTZ profile)")
         }
         let key = "\(url)\n\(camera.username ?? "")\n\(camera.sealedPassword.map { Data($0).base64EncodedString() } ?? "")"

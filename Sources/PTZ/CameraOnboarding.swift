@@ -18,6 +18,9 @@ public struct OnboardedCamera: Sendable, Equatable {
     /// The profile to steer with, when the camera has PTZ.
     public var ptzProfile: String?
     public var device: DeviceInformation
+    /// The host the camera named for its stream, when it was not the device's own (the
+    /// stream is recorded from the device's host all the same).
+    public var namedStreamHost: String?
 
     /// A camera record for `name` with these settings, the password sealed.
     public func record(name: String, retentionDays: Int, keys: SiteKeys) throws -> CameraRecord {
@@ -43,7 +46,7 @@ public enum CameraOnboarding {
         guard let main = video.max(by: { ($0.width ?? 0) * ($0.height ?? 0) < ($1.width ?? 0) * ($1.height ?? 0) }) ?? profiles.first else {
             throw VigilError(.invalid, "camera \(endpoint) has no media profile")
         }
-        let stream = try await device.streamURI(profile: main.token)
+        let (stream, namedHost) = try Self.onDeviceHost(try await device.streamURI(profile: main.token), endpoint: endpoint)
         var ptzProfile: String?
         if main.ptzNode != nil, try await device.services().ptz != nil {
             ptzProfile = main.token
@@ -52,6 +55,23 @@ public enum CameraOnboarding {
         }
         return OnboardedCamera(
             streamURL: stream, onvifURL: endpoint.description, username: account?.username, password: account?.password,
-            profile: main.token, ptzProfile: ptzProfile, device: information)
+            profile: main.token, ptzProfile: ptzProfile, device: information, namedStreamHost: namedHost)
+    }
+
+    /// The stream's URI with the host the operator gave for the device: the recorder will
+    /// send the camera's account there, so a camera (or whoever answers in its name) cannot
+    /// point it at another machine; a camera behind NAT names its private address anyway.
+    /// The host the camera named, when it was another, comes back beside it.
+    static func onDeviceHost(_ uri: String, endpoint: OnvifEndpoint) throws -> (String, String?) {
+        guard var parts = URLComponents(string: uri), let named = parts.host else {
+            throw VigilError(.deviceFailed, "camera \(endpoint) gave a stream URI without a host")
+        }
+        let bare = named.hasPrefix("[") ? String(named.dropFirst().dropLast()) : named
+        guard bare.lowercased() != endpoint.host.lowercased() else { return (uri, nil) }
+        parts.percentEncodedHost = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
+        guard let rewritten = parts.string else {
+            throw VigilError(.deviceFailed, "camera \(endpoint) gave a stream URI that cannot be used")
+        }
+        return (rewritten, bare)
     }
 }

@@ -31,7 +31,9 @@ public enum TourRules {
                 throw VigilError(.invalid, "a step's dwell is \(dwellSeconds.lowerBound) to \(dwellSeconds.upperBound) seconds")
             }
         }
-        guard t.schedule.count <= maximumWindows else { throw VigilError(.invalid, "a tour has at most \(maximumWindows) schedule windows") }
+        guard t.schedule.count <= maximumWindows else {
+            throw VigilError(.invalid, "a tour has at most \(maximumWindows) schedule windows")
+        }
         for window in t.schedule {
             guard !window.days.isEmpty, window.days.count <= 7, window.days.allSatisfy((1...7).contains) else {
                 throw VigilError(.invalid, "a schedule window's days are ISO weekdays, 1 (Monday) to 7 (Sunday)")
@@ -49,7 +51,7 @@ public enum TourRules {
         calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
         guard let weekday = parts.weekday, let hour = parts.hour, let minute = parts.minute else { return false }
-        let today = (weekday + 5) % 7 + 1  // Calendar's 1 is Sunday; ISO's is Monday
+        let today = (weekday + 5) % 7 + 1 // Calendar's 1 is Sunday; ISO's is Monday
         let yesterday = (today + 5) % 7 + 1
         let now = hour * 60 + minute
         return windows.contains { w in
@@ -88,7 +90,7 @@ public actor TourRunner {
     let timeZone: TimeZone
     let logger: Logger
     let tick: Duration
-    var progress: [Int64: Progress] = [:]  // by camera
+    var progress: [Int64: Progress] = [:] // by camera
 
     public init(
         catalog: Catalog, control: CameraControl, board: TourBoard, timeZone: TimeZone = .current, tick: Duration = .seconds(1),
@@ -163,7 +165,8 @@ public actor TourRunner {
             case let .failure(error):
                 // Which preset failed stays out of the log (the route is confidential): the
                 // camera's own failure is said, a missing preset only as such.
-                let why = (error as? OnvifDeviceError)?.description ?? (error as? any CodedError).map { "\($0.code)" } ?? "\(type(of: error))"
+                let why =
+                    (error as? OnvifDeviceError)?.description ?? (error as? any CodedError).map { "\($0.code)" } ?? "\(type(of: error))"
                 logger.warning("tour \(t.id) on camera \(camera): a step failed: \(why)")
                 p.due = elapsed + .seconds(10)
                 board.set(.paused, camera: camera)

@@ -40,8 +40,11 @@ public enum Retention {
         let now = wallClock.nowMicros()
         for camera in try await catalog.cameras() {
             let cutoff = now - Int64(camera.retentionDays) * 86_400 * 1_000_000
-            // The confidential history of steering the camera goes with its footage.
-            try await catalog.deletePTZHistory(camera: camera.id, beforeMicros: cutoff)
+            // The confidential history of steering the camera goes with its footage; a
+            // failure there is logged and never stops the footage's retention.
+            do { try await catalog.deletePTZHistory(camera: camera.id, beforeMicros: cutoff) } catch {
+                logger.error("retention could not delete camera \(camera.id)'s PTZ history: \(error)")
+            }
             while true {
                 let batch = try await catalog.expiredSegments(cameraID: camera.id, endedBefore: cutoff, limit: 100)
                 if batch.isEmpty { break }

@@ -9,6 +9,7 @@ import NIOCore
 import NIOWebSocket
 import PTZ
 import Records
+import Synchronization
 
 /// PTZ control: a camera's position, control and presets; moves, stop, presets; the
 /// confidential history of commands (supervisors). Each command is audited (who, camera,
@@ -99,7 +100,7 @@ struct PtzRoutes {
                     detail: "not a WebSocket handshake"))
             throw APIError(status: .upgradeRequired, message: "open this URL as a WebSocket", headers: [.upgrade: "websocket"])
         }
-        t.add(.get, "/api/cameras/{id}/ptz/history", .ptzHistory) { request, context, principal in
+        t.add(.get, "/api/cameras/{id}/ptz/history", .ptzHistory, onDenied: deniedHistory) { request, context, principal in
             let c = try await camera(env, context)
             let (from, to) = try PlaybackRoutes(env: env).range(request)
             let rows = try await mapErrors { try await env.ptz.history(camera: c.id, fromMicros: from, toMicros: to) }
@@ -114,6 +115,18 @@ struct PtzRoutes {
                         tilt: $0.tilt,
                         zoom: $0.zoom, preset: $0.preset)
                 })
+        }
+    }
+
+    /// A refused reading of the confidential history is audited.
+    var deniedHistory: @Sendable (Request, VigilContext, Principal) async throws -> Void {
+        let env = self.env
+        return { request, context, principal in
+            let c = try? await camera(env, context)
+            try await env.audit.append(
+                AuditEntry(
+                    .ptzHistoryView, .denied, principal: principal, request: request, context: context, camera: c,
+                    detail: "role lacks ptz-history"))
         }
     }
 
@@ -153,11 +166,9 @@ struct PtzRoutes {
         }
     }
 
-    /// An error as the audit log keeps it: its message, which names the holder or the
-    /// camera's refusal, never a position (none of these errors carries one).
-    static func reason(_ error: any CodedError) -> String {
-        String(decoding: error.description.utf8.prefix(300), as: UTF8.self)
-    }
+    /// An error as the audit log keeps it (`CameraControl.auditReason`: who holds the
+    /// camera, or the kind of failure; never a preset's name or the device's words).
+    static func reason(_ error: any Error) -> String { CameraControl.auditReason(error) }
 
     // MARK: The control channel
 
@@ -213,6 +224,7 @@ struct PtzRoutes {
                 try await env.audit.append(entry(.ptzChannel, .ok, "opened"))
                 let (commands, mailbox) = AsyncStream.makeStream(of: ChannelCommand.self, bufferingPolicy: .bufferingNewest(1))
                 let events = await env.ptz.arbiter.events()
+                let withdrawn = Flag()
                 let moves = await withTaskGroup(of: Int.self) { group in
                     group.addTask {
                         // Reading: each message replaces what is waiting to be sent.
@@ -234,13 +246,18 @@ struct PtzRoutes {
                         return -1
                     }
                     group.addTask {
-                        // Sending: one command at a time, the newest.
-                        var moving = false, sent = 0
+                        // Sending: one command at a time, the newest. A refusal is audited
+                        // once until a command goes through again (a refused joystick sends
+                        // many); nothing more is sent once the channel's user may not steer.
+                        var moving = false, sent = 0, refused = false
                         for await command in commands {
+                            if withdrawn.isSet { break }
                             if command.type == "release" {
                                 if moving { _ = try? await env.ptz.stop(camera: c.id, by: principal) }
                                 moving = false
-                                _ = await env.ptz.release(camera: c.id, by: principal)
+                                let released = await env.ptz.release(camera: c.id, by: principal)
+                                _ = try? await env.audit.append(
+                                    entry(.ptzRelease, .ok, "control channel" + (released ? "" : "; not held by this user")))
                                 try? await outbound.write(.text(#"{"type":"released"}"#))
                                 continue
                             }
@@ -252,6 +269,7 @@ struct PtzRoutes {
                                     ? try await env.ptz.stop(camera: c.id, by: principal)
                                     : try await env.ptz.move(camera: c.id, pan: pan, tilt: tilt, zoom: zoom, by: principal)
                                 sent += 1
+                                refused = false
                                 // A gesture (a move after a stop, and its stop) is one audit entry each way.
                                 if stop == moving {
                                     _ = try? await env.audit.append(entry(stop ? .ptzStop : .ptzMove, .ok, "control channel"))
@@ -259,16 +277,21 @@ struct PtzRoutes {
                                 moving = !stop
                                 try await outbound.write(.text(Self.controlMessage(lease)))
                             } catch let error as any CodedError {
-                                moving = false
-                                _ = try? await env.audit.append(
-                                    entry(stop ? .ptzStop : .ptzMove, error.code == .conflict ? .denied : .failed, Self.reason(error)))
+                                if !refused {
+                                    _ = try? await env.audit.append(
+                                        entry(stop ? .ptzStop : .ptzMove, error.code == .conflict ? .denied : .failed, Self.reason(error)))
+                                }
+                                refused = true
+                                if error.code == .conflict || error.code == .forbidden { moving = false }
                                 let text = error.code == .failure ? "internal error; the server's log has the details" : error.description
                                 try? await outbound.write(.text(Self.errorMessage(text)))
                             } catch {
                                 break
                             }
                         }
+                        // A camera the channel leaves moving is stopped, and given back.
                         if moving { _ = try? await env.ptz.stop(camera: c.id, by: principal) }
+                        _ = await env.ptz.release(camera: c.id, by: principal)
                         return sent
                     }
                     group.addTask {
@@ -294,6 +317,7 @@ struct PtzRoutes {
                                 allowed = user.may(.ptz, camera: c.id)
                             }
                             if !allowed {
+                                withdrawn.set()
                                 try? await outbound.close(.policyViolation, reason: "the session ended or the ptz permission was withdrawn")
                                 mailbox.finish()
                                 return -1
@@ -341,4 +365,11 @@ struct PtzRoutes {
         }
         return name
     }
+}
+
+/// A flag set once, read from any task.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

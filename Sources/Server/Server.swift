@@ -79,7 +79,8 @@ public struct ServerEnvironment: Sendable {
 
     public init(
         cameras: CameraRegistry, footage: Footage, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
-        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, tours: TourRegister, metrics: VigilMetrics, webRoot: String,
+        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, tours: TourRegister, metrics: VigilMetrics,
+        webRoot: String,
         openAPIPath: String,
         secureCookies: Bool, logger: Logger
     ) {

@@ -3,6 +3,7 @@ import Base
 import Centre
 import Foundation
 import Hummingbird
+import PTZ
 import Records
 
 /// Sign-in, sign-out, who am I, password change, API tokens.
@@ -117,6 +118,8 @@ struct SessionRoutes {
             try await endAccess(env, AuditEntry(.signOut, .ok, principal: principal, request: request, context: context)) {
                 if let session { try await env.accounts.signOut(sessionToken: session) }
             }
+            // Cameras the user steered are free at once, not 30 s later.
+            await env.ptz.releaseAll(user: principal.userID)
             return Response(status: .noContent, headers: [.setCookie: cookie("", maxAge: 0)])
         }
         t.add(.post, "/api/session/password", nil) { request, context, principal in

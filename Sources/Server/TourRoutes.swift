@@ -47,7 +47,9 @@ struct TourRoutes {
             let input = try await request.decode(as: TourInput.self, context: context)
             let record = input.record(id: id)
             try await mapErrors {
-                _ = try await env.audit.append(entry(.ok, request, context, principal, camera: record.cameraID, detail: "changed tour \(id)")) {
+                _ = try await env.audit.append(
+                    entry(.ok, request, context, principal, camera: record.cameraID, detail: "changed tour \(id)")
+                ) {
                     try await env.tours.replace(record)
                 }
             }
@@ -57,7 +59,9 @@ struct TourRoutes {
             let id = try tourID(context)
             let existing = try await mapErrors { try await env.tours.tour(id: id) }
             try await mapErrors {
-                _ = try await env.audit.append(entry(.ok, request, context, principal, camera: existing.cameraID, detail: "deleted tour \(id)")) {
+                _ = try await env.audit.append(
+                    entry(.ok, request, context, principal, camera: existing.cameraID, detail: "deleted tour \(id)")
+                ) {
                     try await env.tours.remove(id: id)
                 }
             }

@@ -3,6 +3,7 @@ import Base
 import Centre
 import Foundation
 import Hummingbird
+import PTZ
 import Records
 
 /// Accounts administration: list, add, change role, disable, reset password, grants.
@@ -110,6 +111,7 @@ struct UserRoutes {
                     with: { try await env.accounts.apply(change) }
                 ).1
             }
+            if body.disabled == true || role != nil { await env.ptz.releaseAll(user: id) }
             return try json(try await view(edited))
         }
         t.add(.get, "/api/users/{uid}/tokens", .manageUsers) { _, context, _ in

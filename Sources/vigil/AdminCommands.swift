@@ -34,6 +34,17 @@ struct CameraCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
         @Flag(name: .long, help: "Register without recording yet.") var disabled = false
 
+        /// An address with a user and no password gets the password from standard input (a
+        /// password on the command line shows in `ps` and the shell's history).
+        static func withPassword(_ address: String) throws -> String {
+            guard var parts = URLComponents(string: address), parts.user != nil, parts.password == nil else { return address }
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("give the camera's password on standard input (or in the address)")
+            }
+            parts.password = line
+            return parts.string ?? address
+        }
+
         func validate() throws {
             guard (url == nil) != (onvif == nil) else {
                 throw ValidationError("give the camera's RTSP URL or --onvif ADDRESS (one of them)")
@@ -45,7 +56,7 @@ struct CameraCommand: AsyncParsableCommand {
             // answer changes nothing.
             let onboarded: OnboardedCamera?
             do {
-                onboarded = try await onvif.asyncMap { try await CameraOnboarding.inspect($0) }
+                onboarded = try await onvif.asyncMap { try await CameraOnboarding.inspect(try Self.withPassword($0)) }
             } catch let error as any CodedError {
                 throw ValidationError(error.description)
             }
@@ -74,6 +85,9 @@ struct CameraCommand: AsyncParsableCommand {
                 say(
                     "  \(onboarded.device.manufacturer) \(onboarded.device.model), profile \(onboarded.profile); PTZ: \(onboarded.ptzProfile == nil ? "none" : "yes")"
                 )
+                if let named = onboarded.namedStreamHost {
+                    say("  the camera named \(named) for its stream; it is recorded from the device's own address instead")
+                }
             }
         }
     }

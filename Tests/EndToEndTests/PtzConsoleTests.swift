@@ -25,8 +25,8 @@ extension EndToEndTests {
             vigil,
             [
                 "camera", "add", "--data", data, "dome-1", "--onvif",
-                "http://dome:dome%20pass%201@127.0.0.1:\(onvifPort)/onvif/cam1/device_service"
-            ])
+                "http://dome@127.0.0.1:\(onvifPort)/onvif/cam1/device_service"
+            ], input: "dome pass 1\n") // the password from standard input, not the command line
         try #require(added.status == 0, "\(added.stderr)")
         #expect(added.stdout.contains("rtsp://127.0.0.1:\(cameraPort)/cam1") && added.stdout.contains("PTZ: yes"), "\(added.stdout)")
         #expect(!added.stdout.contains("dome pass"), "the camera's password is printed: \(added.stdout)")

@@ -11,12 +11,15 @@ struct OnboardingTests {
         var settings = OnvifResponder.Settings()
         settings.cameras = 3
         settings.rtspPort = 8554
+        // The camera names another host for its stream: the recorder is not sent there.
+        settings.rtspHost = "10.9.8.7"
         settings.account = UsernameToken(username: "admin", password: "p@ss word")
         settings.clockSkewSeconds = -86_400
         let simulator = try await OnvifSimulator.start(responder: OnvifResponder(settings: settings))
         defer { Task { await simulator.close() } }
         let found = try await CameraOnboarding.inspect("http://admin:p%40ss%20word@127.0.0.1:\(simulator.port)/onvif/cam3/device_service")
         #expect(found.streamURL == "rtsp://127.0.0.1:8554/cam3")
+        #expect(found.namedStreamHost == "10.9.8.7")
         #expect(found.ptzProfile == "main" && found.profile == "main")
         #expect(found.onvifURL == "http://127.0.0.1:\(simulator.port)/onvif/cam3/device_service")
         #expect(found.username == "admin" && found.password == "p@ss word")

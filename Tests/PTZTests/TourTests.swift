@@ -28,12 +28,12 @@ struct TourTests {
         let workdays = PTZTourRecord.Window(days: [1, 2, 3, 4, 5], fromMinute: 8 * 60, toMinute: 16 * 60)
         #expect(TourRules.isActive([workdays], at: Self.date("2026-12-02T08:00:00"), timeZone: Self.warsaw))
         #expect(!TourRules.isActive([workdays], at: Self.date("2026-12-02T16:00:00"), timeZone: Self.warsaw))
-        #expect(!TourRules.isActive([workdays], at: Self.date("2026-12-05T10:00:00"), timeZone: Self.warsaw))  // Saturday
+        #expect(!TourRules.isActive([workdays], at: Self.date("2026-12-05T10:00:00"), timeZone: Self.warsaw)) // Saturday
         let fridayNight = PTZTourRecord.Window(days: [5], fromMinute: 22 * 60, toMinute: 6 * 60)
         #expect(TourRules.isActive([fridayNight], at: Self.date("2026-12-04T23:30:00"), timeZone: Self.warsaw))
         #expect(TourRules.isActive([fridayNight], at: Self.date("2026-12-05T05:59:00"), timeZone: Self.warsaw))
         #expect(!TourRules.isActive([fridayNight], at: Self.date("2026-12-05T06:00:00"), timeZone: Self.warsaw))
-        #expect(!TourRules.isActive([fridayNight], at: Self.date("2026-12-04T05:00:00"), timeZone: Self.warsaw))  // Thursday night
+        #expect(!TourRules.isActive([fridayNight], at: Self.date("2026-12-04T05:00:00"), timeZone: Self.warsaw)) // Thursday night
         #expect(TourRules.isActive([], at: Self.date("2026-12-04T05:00:00"), timeZone: Self.warsaw))
     }
 
@@ -42,13 +42,19 @@ struct TourTests {
         let bad: [(PTZTourRecord, String)] = [
             (PTZTourRecord(id: 0, cameraID: 1, name: "", steps: [step], schedule: [], enabled: true), "name"),
             (PTZTourRecord(id: 0, cameraID: 1, name: "n", steps: [], schedule: [], enabled: true), "steps"),
-            (PTZTourRecord(id: 0, cameraID: 1, name: "n", steps: [.init(preset: "Gate", dwellSeconds: 1)], schedule: [], enabled: true), "dwell"),
             (
-                PTZTourRecord(id: 0, cameraID: 1, name: "n", steps: [step], schedule: [.init(days: [0], fromMinute: 0, toMinute: 10)], enabled: true),
+                PTZTourRecord(id: 0, cameraID: 1, name: "n", steps: [.init(preset: "Gate", dwellSeconds: 1)], schedule: [], enabled: true),
+                "dwell"
+            ),
+            (
+                PTZTourRecord(
+                    id: 0, cameraID: 1, name: "n", steps: [step], schedule: [.init(days: [0], fromMinute: 0, toMinute: 10)], enabled: true),
                 "weekdays"
             ),
             (
-                PTZTourRecord(id: 0, cameraID: 1, name: "n", steps: [step], schedule: [.init(days: [1], fromMinute: 0, toMinute: 2000)], enabled: true),
+                PTZTourRecord(
+                    id: 0, cameraID: 1, name: "n", steps: [step], schedule: [.init(days: [1], fromMinute: 0, toMinute: 2000)], enabled: true
+                ),
                 "1440"
             )
         ]
@@ -85,7 +91,8 @@ struct TourTests {
 
         let tour = try await TourRegister(catalog: catalog).add(
             PTZTourRecord(
-                id: 0, cameraID: dome.id, name: "Market", steps: [.init(preset: "Left", dwellSeconds: 5), .init(preset: "Right", dwellSeconds: 5)],
+                id: 0, cameraID: dome.id, name: "Market",
+                steps: [.init(preset: "Left", dwellSeconds: 5), .init(preset: "Right", dwellSeconds: 5)],
                 schedule: [], enabled: true))
         let runner = TourRunner(catalog: catalog, control: control, board: control.tours, logger: Logger(label: "test"))
         var now = ContinuousClock.now
@@ -93,7 +100,7 @@ struct TourTests {
         #expect(await simulator.responder.position(camera: 0) == left)
         #expect(control.tours.state(camera: dome.id) == .running)
         now += .seconds(2)
-        await runner.step(now: now)  // Left's dwell is not over
+        await runner.step(now: now) // Left's dwell is not over
         #expect(await simulator.responder.position(camera: 0) == left)
         // An operator takes the camera: the tour's next step waits.
         _ = try await control.move(camera: dome.id, pan: 0, tilt: 0.5, zoom: 0, by: operatorUser)

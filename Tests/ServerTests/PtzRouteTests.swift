@@ -104,8 +104,13 @@ import Testing
             let view = try await h.request("GET", "/api/cameras/\(dome)/ptz", session: op)
             #expect((view.json?["presets"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["Market square"])
             #expect(try await h.request("DELETE", path, session: op).status == 204)
+            let before = await h.env.audit.size
             let gone = try await h.request("POST", path + "/goto", session: op)
             #expect(gone.status == 404)
+            // The refusal is audited, without the preset's name.
+            let entries = try await Self.entries(h, since: before)
+            #expect(entries.map(\.result) == ["failed"])
+            #expect(!String(decoding: try JSONEncoder().encode(entries), as: UTF8.self).contains("Market"))
         }
     }
 
@@ -190,6 +195,34 @@ extension PtzRouteTests {
             var plain = body
             plain["camera"] = h.cameraID
             #expect(try await h.request("POST", "/api/tours", session: supervisor, json: plain).status == 400)
+        }
+    }
+}
+
+extension PtzRouteTests {
+    @Test func aRoleThatDoesNotSteerIsRefusedEvenWithAGrantAndTheHistoryIsNotGrantable() async throws {
+        try await Self.withDome { h, dome, _ in
+            let admin = try await h.signIn(.admin)
+            let users = try await h.request("GET", "/api/users", session: admin)
+            let list = try #require(try JSONSerialization.jsonObject(with: users.body) as? [[String: Any]])
+            let id = { (name: String) in list.first { $0["name"] as? String == name }?["id"] as? Int }
+            let investigator = try #require(id("u-investigator")), op = try #require(id("u-operator"))
+            let granted = try await h.request(
+                "POST", "/api/users/\(investigator)/grants", session: admin, json: ["permission": "ptz", "camera": dome])
+            #expect(granted.status == 200 || granted.status == 201 || granted.status == 204, "\(granted.errorText)")
+            let moved = try await h.request(
+                "POST", "/api/cameras/\(dome)/ptz/move", session: try await h.signIn(.investigator), json: ["pan": 0.5])
+            #expect(moved.status == 403 && moved.errorText.contains("does not steer"), "\(moved.status) \(moved.errorText)")
+            let history = try await h.request("POST", "/api/users/\(op)/grants", session: admin, json: ["permission": "ptz-history"])
+            #expect(history.status == 400 && history.errorText.contains("supervisor"), "\(history.status) \(history.errorText)")
+            // A refused reading of the history is audited.
+            let op2 = try await h.signIn(.operator)
+            let before = await h.env.audit.size
+            let iso = ISO8601DateFormatter()
+            let url =
+                "/api/cameras/\(dome)/ptz/history?from=\(iso.string(from: Date().addingTimeInterval(-60)))&to=\(iso.string(from: Date()))"
+            #expect(try await h.request("GET", url, session: op2).status == 403)
+            #expect(try await Self.entries(h, since: before).map { "\($0.action) \($0.result)" } == ["ptz.history-view denied"])
         }
     }
 }

@@ -77,7 +77,8 @@ final class ServerHarness: Sendable {
             cameras: CameraRegistry(catalog: catalog), footage: Footage(catalog: catalog, store: store), accounts: accounts, audit: audit,
             fleet: fleet, live: live, keys: keys,
             evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
-            ptz: CameraControl(cameras: CameraRegistry(catalog: catalog), keys: keys, catalog: catalog), tours: TourRegister(catalog: catalog),
+            ptz: CameraControl(cameras: CameraRegistry(catalog: catalog), keys: keys, catalog: catalog),
+            tours: TourRegister(catalog: catalog),
             metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
             openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults
