@@ -31,18 +31,30 @@ swift test --skip-build --filter EndToEndTests 2>&1 | tee -a "$results" || statu
 # fixed seed (scripts/api_fuzz.py; longer runs: docs/design/security.md). schemathesis
 # and its dependencies come from PyPI at pinned versions, into a virtual environment of
 # their own (only the tests need them: the demo does not).
-venv=.build-tools/schemathesis
-if ! cmp -s scripts/api_fuzz_requirements.txt "$venv/requirements.txt"; then
-  echo "test: installing schemathesis into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/api_fuzz_requirements.txt
-  cp scripts/api_fuzz_requirements.txt "$venv/requirements.txt"
-fi
+# A virtual environment under .build-tools/NAME holding REQUIREMENTS, made again when they change.
+python_tools() {
+  local venv=".build-tools/$1" requirements="$2"
+  if ! cmp -s "$requirements" "$venv/requirements.txt"; then
+    echo "test: installing $requirements into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
+  fi
+}
+python_tools schemathesis scripts/api_fuzz_requirements.txt
 api_status=0
 scripts/api_fuzz.py --vigil .build/debug/vigil --schemathesis .build-tools/schemathesis/bin/schemathesis \
   --examples "${API_FUZZ_EXAMPLES:-5}" 2>&1 | tee -a "$results" || true
 grep -q "^api-fuzz: every role passed" "$results" || api_status=1
+
+# Both ends of Vigil's ONVIF against code we did not write (scripts/onvif_peers.py): Vigil's
+# client steering ipycam, and onvif-zeep-async steering Vigil's simulated dome; pinned, from
+# PyPI, into a virtual environment of their own.
+python_tools onvif-peers scripts/onvif_peers_requirements.txt
+peers_status=0
+.build-tools/onvif-peers/bin/python scripts/onvif_peers.py --vigil .build/debug/vigil 2>&1 | tee -a "$results" || true
+grep -q "^onvif-peers: every check passed" "$results" || peers_status=1
 
 # Each libFuzzer target briefly (scripts/fuzz.sh; longer runs: docs/design/fuzzing.md).
 fuzz_status=0
@@ -56,5 +68,6 @@ failed=$(grep -E "✘ Test .* failed" "$results" | grep -vcE "Suite|Test run" ||
 echo "vigil: $passed passed, $failed failed"
 [ "$fuzz_status" -eq 0 ] || echo "test: a fuzz target failed (see above)" >&2
 [ "$api_status" -eq 0 ] || echo "test: schemathesis found the API at fault (see above)" >&2
+[ "$peers_status" -eq 0 ] || echo "test: an ONVIF peer check failed (see above)" >&2
 [ "$format_status" -eq 0 ] || echo "test: some files are not formatted (see the start); run scripts/format.sh" >&2
-[ "$format_status" -eq 0 ] && [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$api_status" -eq 0 ]
+[ "$format_status" -eq 0 ] && [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$api_status" -eq 0 ] && [ "$peers_status" -eq 0 ]

@@ -47,7 +47,9 @@ public actor OnvifResponder {
     }
 
     /// The reply to one request for camera `index` (from 0): an HTTP status and a SOAP body.
-    public func respond(camera index: Int, body: [UInt8]) -> (status: Int, body: [UInt8]) {
+    /// `authority`: the request's `Host`, which the service addresses name (as a camera
+    /// names the address it was reached at); without one, a placeholder.
+    public func respond(camera index: Int, body: [UInt8], authority: String? = nil) -> (status: Int, body: [UInt8]) {
         guard cameras.indices.contains(index) else { return (404, []) }
         var limits = XMLLimits()
         limits.bytes = 64 << 10
@@ -67,7 +69,7 @@ public actor OnvifResponder {
             }
         }
         switch operation.namespace {
-        case OnvifNamespace.device: return device(name, operation, camera: index)
+        case OnvifNamespace.device: return device(name, operation, camera: index, authority: authority)
         case OnvifNamespace.media: return media(name, operation, camera: index)
         case OnvifNamespace.ptz: return ptz(name, operation, camera: index)
         default: return fault(sender: true, subcode: "ActionNotSupported", "no such service")
@@ -107,7 +109,8 @@ public actor OnvifResponder {
 
     // MARK: Services
 
-    func device(_ name: String, _ operation: OnvifElement, camera: Int) -> (status: Int, body: [UInt8]) {
+    func device(_ name: String, _ operation: OnvifElement, camera: Int, authority: String?) -> (status: Int, body: [UInt8]) {
+        func xaddr(_ service: String, _ camera: Int) -> String { self.xaddr(service, camera, authority: authority) }
         switch name {
         case "GetSystemDateAndTime":
             let seconds = wallClock() / 1_000_000 + settings.clockSkewSeconds
@@ -147,9 +150,13 @@ public actor OnvifResponder {
         }
     }
 
-    /// A service's address as the camera names it: the path under the one the request came to
-    /// is what a client keeps (the host is a placeholder, as a camera behind NAT names its own).
-    func xaddr(_ service: String, _ camera: Int) -> String { "http://192.0.2.1/onvif/cam\(camera + 1)/\(service)" }
+    /// A service's address as the camera names it: where the request came (an authority of
+    /// letters, digits and `.:[]-` only), or a placeholder, as a camera behind NAT names its own.
+    func xaddr(_ service: String, _ camera: Int, authority: String?) -> String {
+        let host = authority.flatMap { a in a.allSatisfy { $0.isLetter || $0.isNumber || ".:[]-".contains($0) } && a.count <= 255 ? a : nil
+        }
+        return "http://\(host ?? "192.0.2.1")/onvif/cam\(camera + 1)/\(service)"
+    }
 
     func media(_ name: String, _ operation: OnvifElement, camera: Int) -> (status: Int, body: [UInt8]) {
         let profile = operation.child(OnvifNamespace.media, "ProfileToken")?.text

@@ -23,16 +23,25 @@ public final class OnvifSimulator: Sendable {
     /// Serves `responder`'s cameras on `host:port` (0: any free port) until `close`.
     public static func start(responder: OnvifResponder, host: String = "127.0.0.1", port: Int = 0) async throws -> OnvifSimulator {
         let router = Router()
-        router.post("/onvif/:camera/:service") { request, context -> Response in
-            let camera = context.parameters.get("camera") ?? ""
-            guard camera.hasPrefix("cam"), let n = Int(camera.dropFirst(3)), n >= 1,
-                ["device_service", "media_service", "ptz_service"].contains(context.parameters.get("service") ?? "")
-            else { return Response(status: .notFound) }
+        // `/onvif/camN/SERVICE`, and `/onvif/SERVICE` for camera 1 (where ONVIF clients look
+        // for the device service when they are given only a host and port).
+        @Sendable func answer(_ request: Request, camera n: Int, service: String) async throws -> Response {
+            guard n >= 1, ["device_service", "media_service", "ptz_service"].contains(service) else { return Response(status: .notFound) }
             let body = try await request.body.collect(upTo: 64 << 10)
-            let (status, reply) = await responder.respond(camera: n - 1, body: Array(body.readableBytesView))
+            let (status, reply) = await responder.respond(
+                camera: n - 1, body: Array(body.readableBytesView), authority: request.head.authority)
             return Response(
                 status: .init(code: status), headers: [.contentType: "application/soap+xml; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: reply)))
+        }
+        // One parameter name at each depth: the router's tree holds both paths.
+        router.post("/onvif/:first/:service") { request, context -> Response in
+            let camera = context.parameters.get("first") ?? ""
+            guard camera.hasPrefix("cam"), let n = Int(camera.dropFirst(3)) else { return Response(status: .notFound) }
+            return try await answer(request, camera: n, service: context.parameters.get("service") ?? "")
+        }
+        router.post("/onvif/:first") { request, context -> Response in
+            try await answer(request, camera: 1, service: context.parameters.get("first") ?? "")
         }
         var logger = Logger(label: "camera-sim.onvif")
         logger.logLevel = .warning

@@ -17,7 +17,8 @@ public struct PTZView: Sendable, Equatable, Encodable {
     public struct Holder: Sendable, Equatable, Encodable {
         /// "Anna Nowak (police duty officer)", or "the automatic tour".
         public var shown: String
-        public var until: Date
+        /// ISO 8601 UTC.
+        public var until: String
         public var yours: Bool
     }
 
@@ -77,7 +78,11 @@ public actor CameraControl {
         return PTZView(
             camera: camera.id, pan: status.position?.pan, tilt: status.position?.tilt, zoom: status.position?.zoom,
             moving: status.panTiltMoving == "MOVING" || status.zoomMoving == "MOVING",
-            control: lease.map { .init(shown: $0.holder.shown, until: $0.until, yours: $0.holder.identity == .user(user.userID)) },
+            control: lease.map {
+                .init(
+                    shown: $0.holder.shown, until: iso8601(micros: Int64($0.until.timeIntervalSince1970 * 1_000_000)),
+                    yours: $0.holder.identity == .user(user.userID))
+            },
             presets: presets.map { .init(name: $0.name, token: $0.token) }, tour: tours.state(camera: camera.id))
     }
 

@@ -26,7 +26,13 @@ struct PtzRoutes {
 
     struct ControlReply: Encodable {
         var holder: String
-        var until: Date
+        /// ISO 8601 UTC.
+        var until: String
+
+        init(holder: String, until: Date) {
+            self.holder = holder
+            self.until = iso8601(micros: Int64(until.timeIntervalSince1970 * 1_000_000))
+        }
     }
 
     struct HistoryEntry: Encodable {

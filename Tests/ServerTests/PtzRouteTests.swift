@@ -49,6 +49,10 @@ import Testing
             let moved = try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: op, json: ["pan": 0.75, "tilt": 0.5])
             #expect(moved.status == 200, "\(String(decoding: moved.body, as: UTF8.self))")
             #expect((moved.json?["holder"] as? String) == "u-operator (operator)")
+            // When the lease ends, as ISO 8601 (a JSON date left to its default encoding
+            // would be seconds since 2001).
+            let until = try #require(moved.json?["until"] as? String)
+            #expect(until.hasSuffix("Z") && until.hasPrefix("20"), "\(until)")
             try await Task.sleep(for: .milliseconds(300))
             let stopped = try await h.request("POST", "/api/cameras/\(dome)/ptz/stop", session: op)
             #expect(stopped.status == 200)
