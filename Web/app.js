@@ -322,7 +322,7 @@ function ptzControl(tile, video, camera) {
     velocity = { pan: 0, tilt: 0, zoom: 0 };
     // Over the channel, after any stop it carries (the server stops, then gives control back).
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: 'release' })); moving = false; return; }
-    set({ pan: 0, tilt: 0, zoom: 0 });
+    if (moving) { try { await api('POST', `${base}/stop`); } catch { /* said below if the release fails too */ } moving = false; }
     await command('POST', `${base}/release`, 'Released');
   }
 

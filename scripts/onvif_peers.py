@@ -233,7 +233,6 @@ def vigil_against_ipycam(vigil, workdir):
 
 async def zeep_against_vigil(vigil, workdir):
     from onvif import ONVIFCamera
-    from zeep.exceptions import Fault
 
     rtsp_port, onvif_port = free_port(), free_port()
     simulator = subprocess.Popen(
@@ -285,8 +284,11 @@ async def zeep_against_vigil(vigil, workdir):
         try:
             await wrong.update_xaddrs()
             refused = False
-        except Exception as error:  # the library wraps the device's Fault
-            refused = "NotAuthorized" in str(error) or "not authorized" in str(error).lower() or isinstance(error, Fault)
+        except Exception as error:  # the library wraps the device's Fault; its words say why
+            text = f"{error!r} {getattr(error, 'message', '')} {getattr(error, 'code', '')}"
+            refused = "NotAuthorized" in text or "password is wrong" in text
+            if not refused:
+                print(f"onvif-peers: the refusal was {text[:300]}", flush=True)
         await wrong.close()
         check(refused, "a wrong password is refused")
     finally:

@@ -199,7 +199,7 @@ public actor Accounts {
         guard let user = try await catalog.user(id: grant.userID) else { throw VigilError(.notFound, "no user \(grant.userID)") }
         // Tour routes and the history of steering are the supervisors' by the city's rules:
         // no grant hands them to another role.
-        if granted, [.ptzHistory, .manageTours].contains(permission), user.role != Role.supervisor.rawValue {
+        if granted, permission.isSupervisorsOnly, user.role != Role.supervisor.rawValue {
             throw VigilError(.invalid, "\(permission.rawValue) belongs to the supervisor role and cannot be granted to another")
         }
         if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw VigilError(.notFound, "no camera \(camera)") }

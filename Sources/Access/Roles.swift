@@ -26,6 +26,10 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case manageTours = "manage-tours"
 
     public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
+
+    /// Tour routes and the history of steering: the supervisor role's by the city's rules,
+    /// never granted to another.
+    public var isSupervisorsOnly: Bool { self == .ptzHistory || self == .manageTours }
 }
 
 public enum Role: String, Sendable, CaseIterable, Codable {
@@ -87,6 +91,9 @@ public struct Principal: Sendable, Equatable {
     /// May this principal do `permission` (on `camera`, for imagery permissions)?
     public func may(_ permission: Permission, camera: Int64? = nil) -> Bool {
         if role.permissions.contains(permission) { return true }
+        // The supervisors' own: a grant stored before that rule, or kept through a change
+        // of role, counts for nothing.
+        if permission.isSupervisorsOnly { return false }
         guard let granted = grants[permission] else { return false }
         guard let cameras = granted else { return true }
         return camera.map(cameras.contains) ?? false

@@ -151,10 +151,12 @@ public actor OnvifResponder {
     }
 
     /// A service's address as the camera names it: where the request came (an authority of
-    /// letters, digits and `.:[]-` only), or a placeholder, as a camera behind NAT names its own.
+    /// at most 255 ASCII letters, digits and `.:[]-`), or a placeholder, as a camera behind NAT names its own.
     func xaddr(_ service: String, _ camera: Int, authority: String?) -> String {
-        let host = authority.flatMap { a in a.allSatisfy { $0.isLetter || $0.isNumber || ".:[]-".contains($0) } && a.count <= 255 ? a : nil
+        let allowed: (Unicode.Scalar) -> Bool = {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".:[]-".unicodeScalars.contains($0))
         }
+        let host = authority.flatMap { a in a.utf8.count <= 255 && a.unicodeScalars.allSatisfy(allowed) ? a : nil }
         return "http://\(host ?? "192.0.2.1")/onvif/cam\(camera + 1)/\(service)"
     }
 

@@ -51,6 +51,8 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case ptzChannel = "ptz.channel"
     /// A tour added, changed or deleted (which tour and camera; never its route).
     case ptzTourChange = "ptz.tour-change"
+    /// A supervisor read the tours' routes (all, or one).
+    case ptzTourView = "ptz.tour-view"
     /// A supervisor read a camera's confidential history of commands.
     case ptzHistoryView = "ptz.history-view"
 

@@ -134,16 +134,6 @@ public actor ControlArbiter {
         return ControlLease(holder: controller, until: until(now + idle, now))
     }
 
-    /// Throws (`conflict`) unless `controller` holds `camera` now: checked just before a
-    /// command goes to the camera, after any wait in its lane.
-    public func confirm(camera: Int64, for controller: Controller) throws {
-        let now = monotonic()
-        guard let held = current(camera, now), held.holder.identity == controller.identity else {
-            let holder = current(camera, now).map { " (\($0.holder.shown) holds it)" } ?? ""
-            throw VigilError(.conflict, "control of this camera passed to someone else before the command was sent\(holder)")
-        }
-    }
-
     /// Who holds `camera` now, if anyone.
     public func lease(of camera: Int64) -> ControlLease? {
         let now = monotonic()

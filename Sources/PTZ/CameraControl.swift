@@ -147,33 +147,31 @@ public actor CameraControl {
         }
     }
 
-    /// Every command: the lease taken or renewed (refused at once when someone else holds
-    /// the camera), then `send` in the camera's lane, one command at a time in the order
-    /// they came, each checked again just before it goes: a command queued behind a
-    /// take-over is dropped, never sent after the new holder's.
+    /// Every command, in the camera's lane: one at a time in the order they came (the lane
+    /// is joined before anything is awaited), the lease taken or renewed just before the
+    /// command goes (refused, `conflict`, while someone else holds the camera), so a command
+    /// queued behind a take-over is refused, never sent after the new holder's.
     @discardableResult
     func command(
         _ id: Int64, _ controller: Controller, _ send: @escaping @Sendable (CameraRecord, OnvifDevice, String) async throws -> Void
     ) async throws -> ControlLease {
-        let (camera, device, profile) = try await session(id)
-        let lease = try await arbiter.acquire(camera: camera.id, for: controller)
-        let arbiter = self.arbiter
-        try await inLane(camera.id) {
-            try await arbiter.confirm(camera: camera.id, for: controller)
+        try await inLane(id) {
+            let (camera, device, profile) = try await self.session(id)
+            let lease = try await self.arbiter.acquire(camera: camera.id, for: controller)
             try await send(camera, device, profile)
+            return lease
         }
-        return lease
     }
 
     /// Runs `body` after every command already queued for `camera` has finished.
-    func inLane(_ camera: Int64, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    func inLane<T: Sendable>(_ camera: Int64, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let previous = lanes[camera]
         let task = Task {
             await previous?.value
-            try await body()
+            return try await body()
         }
         lanes[camera] = Task { _ = await task.result }
-        try await task.value
+        return try await task.value
     }
 
     /// Gives the camera back (nothing happens when `user` does not hold it).

@@ -62,9 +62,11 @@ public enum TourRules {
     }
 }
 
-/// What operators may know of a camera's tour: whether it runs.
+/// What operators may know of a camera's tour: whether it runs, is paused (someone steers
+/// the camera), or is failing (none of its last steps was taken: the camera does not
+/// answer, or its presets are gone).
 public enum TourState: String, Sendable, Equatable, Encodable {
-    case running, paused
+    case running, paused, failing
 }
 
 /// Each camera's tour state, written by the runner, read by the routes.
@@ -76,12 +78,14 @@ public final class TourBoard: Sendable {
 }
 
 /// Runs the tours: a tick a second, each due step sent on its own task (a camera that does
-/// not answer holds up no other).
+/// not answer holds up no other). A step's dwell counts from the tick that sent it.
 public actor TourRunner {
     struct Progress {
         var tour: Int64
         var next: Int
         var due: Duration
+        /// Steps failed in a row (none taken): as many as the tour has is `failing`.
+        var failures = 0
     }
 
     let catalog: Catalog
@@ -91,6 +95,8 @@ public actor TourRunner {
     let logger: Logger
     let tick: Duration
     var progress: [Int64: Progress] = [:] // by camera
+    /// The step being sent, by camera.
+    var inFlight: [Int64: Task<Void, Never>] = [:]
 
     public init(
         catalog: Catalog, control: CameraControl, board: TourBoard, timeZone: TimeZone = .current, tick: Duration = .seconds(1),
@@ -112,14 +118,16 @@ public actor TourRunner {
         }
     }
 
-    /// One tick: which tour each camera runs now, and the steps that are due.
-    func step(now: ContinuousClock.Instant) async {
+    /// One tick: which tour each camera runs now, and the steps that are due, each sent on
+    /// a task of its own (a camera that is slow to answer holds up no other camera's tour;
+    /// a camera whose step is still being sent is skipped). `wall`: the time the schedule
+    /// is read at.
+    func step(now: ContinuousClock.Instant, wall: Date = Date()) async {
         let tours: [PTZTourRecord]
         do { tours = try await catalog.tours() } catch {
             logger.error("tours could not be read: \(error)")
             return
         }
-        let wall = Date()
         var active: [Int64: PTZTourRecord] = [:]
         for t in tours where t.enabled && !t.steps.isEmpty && TourRules.isActive(t.schedule, at: wall, timeZone: timeZone) {
             if active[t.cameraID] == nil { active[t.cameraID] = t }
@@ -129,50 +137,59 @@ public actor TourRunner {
             board.set(nil, camera: camera)
         }
         let elapsed = now - ContinuousClock.Instant.runnerOrigin
-        var due: [(PTZTourRecord, Int)] = []
         for (camera, t) in active {
-            var p = progress[camera].flatMap { $0.tour == t.id ? $0 : nil } ?? Progress(tour: t.id, next: 0, due: elapsed)
+            // Another tour took over this camera (a window ended, one was disabled): the
+            // old one gives the camera back first.
+            if let old = progress[camera], old.tour != t.id {
+                await control.arbiter.releaseAll(by: .tour(old.tour))
+                progress[camera] = nil
+            }
+            var p = progress[camera] ?? Progress(tour: t.id, next: 0, due: elapsed)
             p.next %= t.steps.count
             progress[camera] = p
-            if p.due <= elapsed { due.append((t, p.next)) }
-        }
-        let outcomes = await withTaskGroup(of: (Int64, Result<Void, any Error>).self) { group in
-            for (t, index) in due {
-                let control = self.control
-                group.addTask {
-                    do {
-                        try await control.tourStep(camera: t.cameraID, tour: t.id, preset: t.steps[index].preset)
-                        return (t.cameraID, .success(()))
-                    } catch {
-                        return (t.cameraID, .failure(error))
-                    }
+            guard p.due <= elapsed, inFlight[camera] == nil else { continue }
+            let (control, index) = (self.control, p.next)
+            inFlight[camera] = Task {
+                let outcome: Result<Void, any Error>
+                do {
+                    try await control.tourStep(camera: t.cameraID, tour: t.id, preset: t.steps[index].preset)
+                    outcome = .success(())
+                } catch {
+                    outcome = .failure(error)
                 }
+                self.finish(camera: camera, tour: t, index: index, outcome: outcome, startedAt: elapsed)
             }
-            var all: [(Int64, Result<Void, any Error>)] = []
-            for await outcome in group { all.append(outcome) }
-            return all
         }
-        for (camera, outcome) in outcomes {
-            guard let t = active[camera], var p = progress[camera] else { continue }
-            switch outcome {
-            case .success:
-                p.due = elapsed + .seconds(t.steps[p.next].dwellSeconds)
-                p.next = (p.next + 1) % t.steps.count
-                board.set(.running, camera: camera)
-            case let .failure(error as VigilError) where error.code == .conflict:
-                // Someone steers the camera: try the same step again next tick.
-                board.set(.paused, camera: camera)
-            case let .failure(error):
-                // Which preset failed stays out of the log (the route is confidential): the
-                // camera's own failure is said, a missing preset only as such.
-                let why =
-                    (error as? OnvifDeviceError)?.description ?? (error as? any CodedError).map { "\($0.code)" } ?? "\(type(of: error))"
-                logger.warning("tour \(t.id) on camera \(camera): a step failed: \(why)")
-                p.due = elapsed + .seconds(10)
-                board.set(.paused, camera: camera)
-            }
-            progress[camera] = p
+    }
+
+    /// Waits for the steps being sent (for tests).
+    func settle() async {
+        while let task = inFlight.first?.value { await task.value }
+    }
+
+    func finish(camera: Int64, tour t: PTZTourRecord, index: Int, outcome: Result<Void, any Error>, startedAt: Duration) {
+        inFlight[camera] = nil
+        guard var p = progress[camera], p.tour == t.id, index < t.steps.count else { return }
+        switch outcome {
+        case .success:
+            p.due = startedAt + .seconds(t.steps[index].dwellSeconds)
+            p.next = (index + 1) % t.steps.count
+            p.failures = 0
+            board.set(.running, camera: camera)
+        case let .failure(error as VigilError) where error.code == .conflict:
+            // Someone steers the camera: the same step is tried again next tick.
+            board.set(.paused, camera: camera)
+        case let .failure(error):
+            // A step that fails (a preset removed, the camera not answering) is passed over:
+            // one bad step does not stop the tour. The log says the kind of failure only
+            // (`auditReason`): which preset, or the camera's own words, stay out of it.
+            logger.warning("tour \(t.id) on camera \(camera): a step failed: \(CameraControl.auditReason(error))")
+            p.due = startedAt + .seconds(10)
+            p.next = (index + 1) % t.steps.count
+            p.failures += 1
+            board.set(p.failures >= t.steps.count ? .failing : .running, camera: camera)
         }
+        progress[camera] = p
     }
 }
 
@@ -199,7 +216,7 @@ public struct TourRegister: Sendable {
     public func check(_ t: PTZTourRecord) async throws {
         try TourRules.validate(t)
         guard let camera = try await catalog.camera(id: t.cameraID) else { throw VigilError(.invalid, "no camera \(t.cameraID)") }
-        guard camera.ptzProfile != nil else { throw VigilError(.invalid, "camera \(camera.name) has no PTZ: it cannot tour") }
+        guard camera.ptzProfile != nil || !t.enabled else { throw VigilError(.invalid, "camera \(camera.name) has no PTZ: it cannot tour") }
     }
 
     public func add(_ t: PTZTourRecord) async throws -> PTZTourRecord {

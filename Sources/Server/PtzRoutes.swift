@@ -320,11 +320,14 @@ struct PtzRoutes {
                                 let user = try? await env.liveRechecks.principal(
                                     for: credential, accounts: env.accounts, within: env.liveRecheck / 2)
                             {
-                                allowed = user.may(.ptz, camera: c.id)
+                                // A changed role ends the channel too: its commands carry the
+                                // priority of the role it was opened with.
+                                allowed = user.may(.ptz, camera: c.id) && user.role == principal.role
                             }
                             if !allowed {
                                 withdrawn.set()
-                                try? await outbound.close(.policyViolation, reason: "the session ended or the ptz permission was withdrawn")
+                                try? await outbound.close(
+                                    .policyViolation, reason: "the session ended, the ptz permission was withdrawn or the role changed")
                                 mailbox.finish()
                                 return -1
                             }

@@ -35,6 +35,15 @@ struct TourTests {
         #expect(!TourRules.isActive([fridayNight], at: Self.date("2026-12-05T06:00:00"), timeZone: Self.warsaw))
         #expect(!TourRules.isActive([fridayNight], at: Self.date("2026-12-04T05:00:00"), timeZone: Self.warsaw)) // Thursday night
         #expect(TourRules.isActive([], at: Self.date("2026-12-04T05:00:00"), timeZone: Self.warsaw))
+        // Sunday is 7, and a Sunday night runs into Monday morning.
+        let sundayNight = PTZTourRecord.Window(days: [7], fromMinute: 23 * 60, toMinute: 60)
+        #expect(TourRules.isActive([sundayNight], at: Self.date("2026-12-06T23:30:00"), timeZone: Self.warsaw))
+        #expect(TourRules.isActive([sundayNight], at: Self.date("2026-12-07T00:30:00"), timeZone: Self.warsaw))
+        #expect(!TourRules.isActive([sundayNight], at: Self.date("2026-12-05T23:30:00"), timeZone: Self.warsaw))
+        #expect(
+            TourRules.isActive(
+                [PTZTourRecord.Window(days: [1], fromMinute: 0, toMinute: 60)], at: Self.date("2026-12-07T00:30:00"), timeZone: Self.warsaw)
+        )
     }
 
     @Test func aTourOutsideTheRulesIsRefusedWithWhy() {
@@ -97,15 +106,18 @@ struct TourTests {
         let runner = TourRunner(catalog: catalog, control: control, board: control.tours, logger: Logger(label: "test"))
         var now = ContinuousClock.now
         await runner.step(now: now)
+        await runner.settle()
         #expect(await simulator.responder.position(camera: 0) == left)
         #expect(control.tours.state(camera: dome.id) == .running)
         now += .seconds(2)
         await runner.step(now: now) // Left's dwell is not over
+        await runner.settle()
         #expect(await simulator.responder.position(camera: 0) == left)
         // An operator takes the camera: the tour's next step waits.
         _ = try await control.move(camera: dome.id, pan: 0, tilt: 0.5, zoom: 0, by: operatorUser)
         now += .seconds(4)
         await runner.step(now: now)
+        await runner.settle()
         #expect(control.tours.state(camera: dome.id) == .paused)
         _ = try await control.stop(camera: dome.id, by: operatorUser)
         let steered = try #require(await simulator.responder.position(camera: 0))
@@ -114,6 +126,7 @@ struct TourTests {
         #expect(await control.release(camera: dome.id, by: operatorUser))
         now += .seconds(1)
         await runner.step(now: now)
+        await runner.settle()
         #expect(await simulator.responder.position(camera: 0) == right)
         #expect(control.tours.state(camera: dome.id) == .running)
         // The history says the tour's steps were the tour's, the operator's the operator's.
@@ -125,6 +138,7 @@ struct TourTests {
         disabled.enabled = false
         try await TourRegister(catalog: catalog).replace(disabled)
         await runner.step(now: now + .seconds(10))
+        await runner.settle()
         #expect(control.tours.state(camera: dome.id) == nil)
         #expect(await control.arbiter.lease(of: dome.id) == nil)
         await simulator.close()
