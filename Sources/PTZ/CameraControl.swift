@@ -253,8 +253,8 @@ public actor CameraControl {
                 preset: preset))
     }
 
-    /// The camera, its ONVIF session and its PTZ profile; `notFound` for no such camera,
-    /// `invalid` for one without PTZ.
+    /// The camera, its ONVIF session and its PTZ profile; `notFound` for no such camera, and
+    /// for one without PTZ (its PTZ is what does not exist).
     func session(_ id: Int64) async throws -> (CameraRecord, OnvifDevice, String) {
         guard let camera = try await cameras.camera(id: id) else {
             sessions[id] = nil
@@ -262,7 +262,7 @@ public actor CameraControl {
         }
         guard let url = camera.onvifURL, let profile = camera.ptzProfile else {
             sessions[id] = nil
-            throw VigilError(.invalid, "camera \(camera.name) has no PTZ (it was not added over ONVIF with a PTZ profile)")
+            throw VigilError(.notFound, "camera \(camera.name) has no PTZ (it was not added over ONVIF with a PTZ profile)")
         }
         let key = "\(url)\n\(camera.username ?? "")\n\(camera.sealedPassword.map { Data($0).base64EncodedString() } ?? "")"
         if let known = sessions[id], known.key == key { return (camera, known.device, profile) }

@@ -83,7 +83,7 @@ struct Demo: AsyncParsableCommand {
                     Vigil demo: \(cameras) simulated PTZ cameras (720p25 H.264, Digest auth; ONVIF PTZ) recorded into \(absolute)
                     Console: \(url)
                     \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
-                    The administrator has no imagery rights; the operator sees live video and playback.
+                    The administrator has no imagery rights; the operator sees live video and playback, and steers the cameras from their live tiles.
                     From the command line (vigil is at .build/release/vigil):
                       vigil recordings --data \(absolute) --camera cam1
                       vigil audit verify --data \(absolute)
