@@ -196,11 +196,12 @@ public actor Accounts {
         guard let permission = Permission(rawValue: grant.permission) else {
             throw VigilError(.invalid, "unknown permission \(grant.permission)")
         }
-        guard let user = try await catalog.user(id: grant.userID) else { throw VigilError(.notFound, "no user \(grant.userID)") }
-        // Tour routes and the history of steering are the supervisors' by the city's rules:
-        // no grant hands them to another role.
-        if granted, permission.isSupervisorsOnly, user.role != Role.supervisor.rawValue {
-            throw VigilError(.invalid, "\(permission.rawValue) belongs to the supervisor role and cannot be granted to another")
+        guard try await catalog.user(id: grant.userID) != nil else { throw VigilError(.notFound, "no user \(grant.userID)") }
+        // Tour routes and the history of steering are the supervisor role's by the city's
+        // rules: no grant gives them (a supervisor has them already; a stored grant can
+        // still be withdrawn).
+        if granted, permission.isSupervisorsOnly {
+            throw VigilError(.invalid, "\(permission.rawValue) belongs to the supervisor role and is not granted")
         }
         if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw VigilError(.notFound, "no camera \(camera)") }
         return .grant(grant, granted: granted)
