@@ -98,14 +98,7 @@ public actor OnvifResponder {
     }
 
     /// `2026-12-02T05:00:00Z` as seconds since the epoch (what `DeviceTime.created` writes).
-    static func seconds(_ text: String) -> Int64? {
-        let parts = text.split(whereSeparator: { "-T:Z".contains($0) }).compactMap { Int($0) }
-        guard text.hasSuffix("Z"), parts.count == 6 else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2], hour: parts[3], minute: parts[4], second: parts[5])
-        return calendar.date(from: components).map { Int64($0.timeIntervalSince1970) }
-    }
+    static func seconds(_ text: String) -> Int64? { parseISO8601(text).map { $0 / 1_000_000 } }
 
     // MARK: Services
 
