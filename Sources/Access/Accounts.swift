@@ -304,7 +304,7 @@ public actor Accounts {
         let admission = try limiter.admit(address, now: now)
         do {
             let issued = try await checkedSignIn(
-                name: name, password: password, address: address, userAgent: userAgent, now: now, recorded: recorded)
+                name: name, password: password, address: address, userAgent: userAgent, recorded: recorded)
             limiter.takeBack(admission)
             return issued
         } catch let failed as SessionNotOpened {
@@ -363,13 +363,16 @@ public actor Accounts {
     }
 
     private func checkedSignIn(
-        name: String, password: String, address: String, userAgent: String, now: Int64,
+        name: String, password: String, address: String, userAgent: String,
         recorded: (@Sendable (_ commit: @escaping @Sendable () async throws -> IssuedSession) async throws -> IssuedSession)?
     ) async throws -> IssuedSession {
         // Names are stored in NFC (validate(name:)): look up the same spelling.
         let name = name.precomposedStringWithCanonicalMapping
         try await beginCheck(name)
         defer { endCheck(name) }
+        // The lock is judged, and a new one starts, when this attempt's turn comes, not
+        // when it arrived: a lock counted from the arrival would be short by the wait.
+        let now = clock.nowMicros()
         guard let user = try await catalog.user(named: name) else {
             _ = try await verify(password, hash: decoyHash)
             throw VigilError(.unauthenticated, "unknown user or wrong password")
