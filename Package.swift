@@ -37,7 +37,6 @@ let package = Package(
         .target(
             name: "RTSP",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -55,6 +54,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio")
             ],
             swiftSettings: strict
@@ -184,7 +184,7 @@ let package = Package(
             name: "vigil-bench",
             dependencies: [
                 "Base", "Audit", "Catalog", "Records", "Centre", "CameraSim", "ChildProcess", "CommandSupport", "Evidence", "Media",
-                "Recording",
+                "Recording", "Onvif",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -200,7 +200,11 @@ let package = Package(
             dependencies: ["PTZ", "Access", "Base", "Centre", "Catalog", "Records", "Onvif", "CameraSim", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "OnvifTests", dependencies: ["Onvif", "Base", "CameraSim"], resources: [.copy("Fixtures")], swiftSettings: strict),
+            name: "OnvifTests",
+            dependencies: [
+                "Onvif", "Base", "CameraSim", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio")
+            ], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(
             name: "CatalogTests", dependencies: ["Catalog", "Records", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strict),

@@ -67,10 +67,15 @@ $('sign-out').addEventListener('click', async () => {
 
 // What one user saw is not left in the page for the next one at the station.
 function forgetUserData() {
-  for (const id of ['camera-rows', 'coverage', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
+  for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'coverage', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();
   }
-  for (const id of ['exhibit-title', 'exhibit-error', 'evidence-error', 'coverage-text']) $(id).textContent = '';
+  for (const id of ['exhibit-title', 'exhibit-error', 'evidence-error', 'coverage-text', 'discover-status', 'camera-error', 'camera-added', 'tour-error']) {
+    $(id).textContent = '';
+  }
+  $('found-table').hidden = true;
+  state.tours = [];
+  state.tour = tourDraft();
   $('exhibit').hidden = true;
   for (const form of document.querySelectorAll('form')) form.reset();
   $('playback-video').removeAttribute('src');
@@ -105,7 +110,243 @@ function renderCameras() {
     });
     rows.append(tr);
   }
+  $('camera-add').hidden = !may('manage-cameras');
+  $('tours').hidden = !may('ptz-history');
+  if (may('ptz-history')) loadTours().catch((err) => { $('tour-error').textContent = `The tours could not be read: ${err.message}`; });
 }
+
+// ---- Adding a camera: found on the network (WS-Discovery), or by its address ----
+
+$('discover-button').addEventListener('click', async () => {
+  const button = $('discover-button'), status = $('discover-status');
+  button.disabled = true;
+  status.textContent = 'Listening for cameras for 3 seconds…';
+  try {
+    const found = await api('POST', '/api/cameras/discover', { seconds: 3 });
+    $('found-rows').replaceChildren(...found.cameras.map((f) => {
+      const tr = document.createElement('tr');
+      const device = [f.name, f.hardware, f.location].filter(Boolean).join(' · ') || f.endpoint;
+      const from = f.namesAnotherHost ? `${f.from} (names another host: check before adding)` : f.from;
+      const inVigil = document.createElement('td');
+      if (f.cameraID != null) {
+        inVigil.textContent = `added as ${f.cameraName}`;
+      } else if (f.address) {
+        const use = document.createElement('button');
+        use.type = 'button';
+        use.textContent = 'Use';
+        use.setAttribute('aria-label', `Use ${device} in the form below`);
+        use.addEventListener('click', () => {
+          $('camera-address').value = f.address;
+          if (!$('camera-name').value && f.name) $('camera-name').value = f.name.slice(0, 64);
+          if (!$('camera-location').value && f.location) $('camera-location').value = f.location.slice(0, 200);
+          $('camera-user').focus();
+        });
+        inVigil.append(use);
+      } else {
+        inVigil.textContent = 'no http address given';
+      }
+      tr.append(cell(device), cell(f.address || '—'), cell(from), inVigil);
+      return tr;
+    }));
+    $('found-table').hidden = found.cameras.length === 0;
+    const n = found.cameras.length;
+    let text = n === 0
+      ? 'No camera answered. A camera on another network segment is added by its address below.'
+      : `${n} ${n === 1 ? 'device' : 'devices'} answered.`;
+    if (found.unreadableCount > 0) text += ` ${found.unreadableCount} answers could not be read (${found.unreadable[0]}).`;
+    status.textContent = text;
+  } catch (err) {
+    status.textContent = `The search failed: ${err.message}`;
+  } finally { button.disabled = false; }
+});
+
+$('camera-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('camera-error').textContent = '';
+  $('camera-added').textContent = '';
+  const address = $('camera-address').value.trim();
+  const body = { name: $('camera-name').value.trim(), location: $('camera-location').value.trim() || undefined };
+  if ($('camera-user').value) body.username = $('camera-user').value;
+  if ($('camera-password').value) body.password = $('camera-password').value;
+  if (/^https?:\/\//i.test(address)) body.onvif = address;
+  else if (/^rtsp:\/\//i.test(address)) body.url = address;
+  else { $('camera-error').textContent = 'The address starts with http:// (the camera\'s ONVIF device service) or rtsp:// (its stream).'; return; }
+  $('camera-add-button').disabled = true;
+  $('camera-added').textContent = body.onvif ? 'Asking the camera for its stream and PTZ…' : '';
+  try {
+    const added = await api('POST', '/api/cameras', body);
+    $('camera-form').reset();
+    $('camera-added').textContent = `Added ${added.name}${added.ptz ? ', with PTZ' : ''}; recording starts within a few seconds.`;
+    state.cameras = await api('GET', '/api/cameras');
+    renderCameras();
+  } catch (err) {
+    $('camera-added').textContent = '';
+    $('camera-error').textContent = `The camera was not added: ${err.message}`;
+  } finally { $('camera-add-button').disabled = false; }
+});
+
+// ---- Tours: the supervisor's editor (routes are confidential: supervisors only) ----
+
+const dayNames = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+const clockText = (minute) => `${String(Math.floor(minute / 60) % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+const windowText = (w) => `${w.days.map((d) => dayNames[d - 1]).join(', ')} ${clockText(w.fromMinute)}–${w.toMinute === 1440 ? '24:00' : clockText(w.toMinute)}`;
+const tourDraft = () => ({ id: null, steps: [], schedule: [], deleting: false });
+state.tours = [];
+state.tour = tourDraft();
+for (const [i, name] of dayNames.entries()) {
+  const label = document.createElement('label');
+  const box = Object.assign(document.createElement('input'), { type: 'checkbox', value: String(i + 1), checked: i < 5 });
+  label.append(box, ` ${name}`);
+  $('tour-days').append(label);
+}
+
+async function loadTours() {
+  const me = state.me;
+  const tours = await api('GET', '/api/tours');
+  if (state.me !== me) return;
+  state.tours = tours;
+  const names = new Map(state.cameras.map((c) => [c.id, c.name]));
+  $('tour-rows').replaceChildren(...tours.map((t) => {
+    const tr = document.createElement('tr');
+    tr.tabIndex = 0;
+    tr.setAttribute('aria-selected', String(t.id === state.tour.id));
+    const cycle = t.steps.reduce((sum, s) => sum + s.dwellSeconds, 0);
+    tr.append(cell(t.name), cell(names.get(t.cameraID) || `#${t.cameraID}`), cell(`${t.steps.length} (${cycle} s a round)`),
+      cell(t.schedule.length ? t.schedule.map(windowText).join('; ') : 'always'), cell(t.enabled ? 'yes' : 'no'));
+    const open = () => editTour(t);
+    tr.addEventListener('click', open);
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+    return tr;
+  }));
+  const steerable = state.cameras.filter((c) => c.ptz);
+  const chosen = $('tour-camera').value;
+  $('tour-camera').replaceChildren(...steerable.map((c) => new Option(c.name, c.id)));
+  if (chosen) $('tour-camera').value = chosen;
+  $('tour-form').hidden = !may('manage-tours');
+  if (may('manage-tours')) await loadPresets();
+  drawTour();
+}
+
+// The camera's presets, offered as the step's choices (typed names work too).
+async function loadPresets() {
+  const id = $('tour-camera').value;
+  $('tour-presets').replaceChildren();
+  if (!id) return;
+  try {
+    const view = await api('GET', `/api/cameras/${id}/ptz`);
+    $('tour-presets').replaceChildren(...view.presets.map((p) => new Option(p.name)));
+  } catch (err) {
+    $('tour-error').textContent = `The camera's presets could not be read (${err.message}); type the preset's name.`;
+  }
+}
+
+function editTour(t) {
+  state.tour = { id: t.id, steps: t.steps.map((s) => ({ ...s })), schedule: t.schedule.map((w) => ({ ...w, days: [...w.days] })), deleting: false };
+  $('tour-camera').value = String(t.cameraID);
+  $('tour-name').value = t.name;
+  $('tour-enabled').checked = t.enabled;
+  $('tour-error').textContent = '';
+  for (const tr of $('tour-rows').children) tr.setAttribute('aria-selected', 'false');
+  loadPresets();
+  drawTour();
+  $('tour-name').focus();
+}
+
+function drawTour() {
+  const t = state.tour;
+  $('tour-form-title').textContent = t.id === null ? 'New tour' : `Tour ${$('tour-name').value}`;
+  $('tour-delete').hidden = t.id === null;
+  $('tour-delete').textContent = t.deleting ? 'Press again to delete this tour' : 'Delete tour';
+  const button = (text, label, action) => {
+    const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
+    b.setAttribute('aria-label', label);
+    b.addEventListener('click', () => { action(); drawTour(); });
+    return b;
+  };
+  $('tour-steps').replaceChildren(...t.steps.map((s, i) => {
+    const li = document.createElement('li');
+    const text = Object.assign(document.createElement('span'), { textContent: `${i + 1}. ${s.preset}, ${s.dwellSeconds} s` });
+    const move = (by) => { const [step] = t.steps.splice(i, 1); t.steps.splice(i + by, 0, step); };
+    li.append(text,
+      button('↑', `Move step ${i + 1} earlier`, () => { if (i > 0) move(-1); }),
+      button('↓', `Move step ${i + 1} later`, () => { if (i < t.steps.length - 1) move(1); }),
+      button('Remove', `Remove step ${i + 1}`, () => t.steps.splice(i, 1)));
+    return li;
+  }));
+  $('tour-windows').replaceChildren(...t.schedule.map((w, i) => {
+    const li = document.createElement('li');
+    li.append(Object.assign(document.createElement('span'), { textContent: windowText(w) }),
+      button('Remove', `Remove window ${i + 1}`, () => t.schedule.splice(i, 1)));
+    return li;
+  }));
+}
+
+$('tour-camera').addEventListener('change', () => { $('tour-error').textContent = ''; loadPresets(); });
+$('tour-step-add').addEventListener('click', () => {
+  const preset = $('tour-step-preset').value.trim(), dwell = Number($('tour-step-dwell').value);
+  if (!preset) { $('tour-error').textContent = 'Name the preset the step goes to.'; return; }
+  if (!Number.isInteger(dwell) || dwell < 2 || dwell > 3600) { $('tour-error').textContent = 'A step dwells 2 to 3600 whole seconds.'; return; }
+  if (state.tour.steps.length >= 64) { $('tour-error').textContent = 'A tour has at most 64 steps.'; return; }
+  $('tour-error').textContent = '';
+  state.tour.steps.push({ preset, dwellSeconds: dwell });
+  $('tour-step-preset').value = '';
+  drawTour();
+  $('tour-step-preset').focus();
+});
+$('tour-window-add').addEventListener('click', () => {
+  const days = [...$('tour-days').querySelectorAll('input:checked')].map((b) => Number(b.value));
+  const minute = (text) => { const [h, m] = text.split(':').map(Number); return h * 60 + m; };
+  const from = $('tour-window-from').value, to = $('tour-window-to').value;
+  if (days.length === 0) { $('tour-error').textContent = 'Choose at least one day for the window.'; return; }
+  if (!from || !to) { $('tour-error').textContent = 'Give the window\'s start and end times.'; return; }
+  if (state.tour.schedule.length >= 14) { $('tour-error').textContent = 'A tour has at most 14 windows.'; return; }
+  $('tour-error').textContent = '';
+  const end = minute(to);
+  state.tour.schedule.push({ days, fromMinute: minute(from), toMinute: end === 0 ? 1440 : end });
+  drawTour();
+});
+$('tour-new').addEventListener('click', () => {
+  state.tour = tourDraft();
+  $('tour-name').value = '';
+  $('tour-enabled').checked = true;
+  $('tour-error').textContent = '';
+  for (const tr of $('tour-rows').children) tr.setAttribute('aria-selected', 'false');
+  drawTour();
+  $('tour-camera').focus();
+});
+$('tour-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const t = state.tour;
+  if (t.steps.length === 0) { $('tour-error').textContent = 'A tour needs at least one step: add a preset and its dwell.'; return; }
+  $('tour-error').textContent = '';
+  const body = { camera: Number($('tour-camera').value), name: $('tour-name').value.trim(), steps: t.steps, schedule: t.schedule,
+    enabled: $('tour-enabled').checked };
+  $('tour-save').disabled = true;
+  try {
+    const saved = await api(t.id === null ? 'POST' : 'PUT', t.id === null ? '/api/tours' : `/api/tours/${t.id}`, body);
+    t.id = saved.id;
+    await loadTours();
+    $('tour-error').textContent = '';
+    $('tour-form-title').textContent = `Tour ${saved.name} (saved)`;
+  } catch (err) {
+    $('tour-error').textContent = `The tour was not saved: ${err.message}`;
+  } finally { $('tour-save').disabled = false; }
+});
+$('tour-delete').addEventListener('click', async () => {
+  const t = state.tour;
+  if (t.id === null) return;
+  if (!t.deleting) { t.deleting = true; drawTour(); return; }
+  try {
+    await api('DELETE', `/api/tours/${t.id}`);
+    state.tour = tourDraft();
+    $('tour-form').reset();
+    await loadTours();
+  } catch (err) {
+    t.deleting = false;
+    drawTour();
+    $('tour-error').textContent = `The tour was not deleted: ${err.message}`;
+  }
+});
 
 // ---- Live: one MSE player per tile ----
 

@@ -2,17 +2,20 @@
 """Both ends of Vigil's ONVIF against code Vigil did not write (issue 15).
 
 1. Vigil's client against ipycam 1.3.0 (PyPI), a Python ONVIF camera with digital PTZ:
-   its own ONVIF service, PTZ controller, WS-Security check and HTTP handler, served on
-   loopback by this script. ipycam's camera process is not started: it needs a video
-   source and announces itself by multicast, and neither is what is checked here (only
-   its ONVIF side is; running the whole camera would need a network namespace of its
-   own). The known faults of 1.3.0 are corrected by this launcher: PTZ replies use the
-   `ptz:`/`tptz:` prefixes without declaring them, GetStatus returns unfilled `{{...}}`
-   placeholders, SetPreset ignores the requested token, GotoPreset of an unknown preset
-   succeeds. Vigil's parser stays strict: with the corrections off, Vigil refuses the
-   reply and says why.
-   Vigil is driven as a user drives it: `vigil camera add --onvif`, `vigil serve`, the
-   HTTP API; the camera's state is read from ipycam's own controller.
+   its own ONVIF service, PTZ controller, WS-Security check, HTTP handler and WS-Discovery
+   server, run by this script inside a network namespace of its own (`unshare -n`, with
+   loopback up and a multicast route on it), because ipycam announces itself and answers
+   probes on 239.255.255.250:3702 and must not do so on the machine's network. Its camera
+   process (a video source) is not started: only its ONVIF side is checked. The known
+   faults of 1.3.0 are corrected by this launcher: PTZ replies use the `ptz:`/`tptz:`
+   prefixes without declaring them, GetStatus returns unfilled `{{...}}` placeholders,
+   SetPreset ignores the requested token, GotoPreset of an unknown preset succeeds, and
+   its ProbeMatch is not WS-Discovery's (no ProbeMatches around it, the endpoint
+   reference in the wrong namespace, an unescaped space in a scope). Vigil's parser stays
+   strict: with the corrections off, Vigil refuses the reply and says why.
+   Vigil is driven as a user drives it: `vigil camera discover`, `vigil camera add
+   --onvif`, `vigil serve`, the HTTP API; the camera's state is read from ipycam's own
+   controller.
 2. onvif-zeep-async (PyPI; zeep over the ONVIF WSDLs) against `vigil simulate
    --onvif-port`: device information, profiles, stream URI, PTZ moves, status, presets
    and home, and a wrong password refused.
@@ -107,8 +110,21 @@ def start_ipycam(port, user, password, workdir):
                 return self.fault("no such preset")
             return super().ptz_goto_preset(body)
 
+        def create_probe_match(self, relates_to):
+            reply = super().create_probe_match(relates_to)
+            if not self.correct:
+                return reply
+            # WS-Discovery's shape: ProbeMatches around the match, the endpoint reference
+            # in WS-Addressing's namespace, the action's name, a scope without a space.
+            name = f"onvif://www.onvif.org/name/{self.config.name}"
+            return (reply.replace("<d:ProbeMatch>", "<d:ProbeMatches><d:ProbeMatch>")
+                    .replace("</d:ProbeMatch>", "</d:ProbeMatch></d:ProbeMatches>")
+                    .replace("d:EndpointReference", "wsa:EndpointReference")
+                    .replace("discovery/ProbeMatch<", "discovery/ProbeMatches<")
+                    .replace(name, name.replace(" ", "%20")))
+
     os.chdir(workdir)  # ipycam keeps its presets in ./ptz_presets.json
-    config = CameraConfig(local_ip="127.0.0.1", onvif_port=port)
+    config = CameraConfig(local_ip="127.0.0.1", onvif_port=port, name="ipycam dome")
     config.set_credentials(user, password)
     controller = PTZController()
     service = CorrectedONVIF(config, controller)
@@ -162,9 +178,28 @@ class Console:
         return status
 
 
+def discover(vigil):
+    """`vigil camera discover` as an administrator runs it: its output lines."""
+    found = subprocess.run([vigil, "camera", "discover", "--seconds", "1"], capture_output=True, text=True, timeout=60)
+    return found.returncode, found.stdout + found.stderr
+
+
 def vigil_against_ipycam(vigil, workdir):
+    from ipycam.discovery import WSDiscoveryServer
+
     onvif_port, web_port = free_port(), free_port()
     server, service, controller = start_ipycam(onvif_port, "admin", "ipycam pass 1", workdir)
+    discovery = WSDiscoveryServer(service)
+    discovery.start()
+    address = f"http://127.0.0.1:{onvif_port}/onvif/device_service"
+    status, output = discover(vigil)
+    check(status == 0 and f"{address}\tipycam dome" in output and "1 device answered" in output,
+          f"vigil camera discover finds ipycam by multicast ({output.strip()[-400:]})")
+    service.correct = False
+    status, output = discover(vigil)
+    check(status == 0 and "0 devices answered" in output and "expected <ProbeMatches> in the Body, found <ProbeMatch>" in output,
+          f"ipycam's own ProbeMatch is refused, in words ({output.strip()[-400:]})")
+    service.correct = True
     data = os.path.join(workdir, "data")
     added = subprocess.run(
         [vigil, "camera", "add", "--data", data, "ipycam", "--disabled", "--onvif",
@@ -225,7 +260,18 @@ def vigil_against_ipycam(vigil, workdir):
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+        discovery.stop()
         server.shutdown()
+
+
+def in_own_network(vigil):
+    """Runs part 1 in a network namespace of its own: this script again, under `unshare -n`,
+    with loopback up and the multicast group routed to it. Its check lines are its own."""
+    setup = ("ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && "
+             f'exec "{sys.executable}" "{os.path.abspath(__file__)}" --vigil "{vigil}" --ipycam-here')
+    child = subprocess.run(["unshare", "-n", "sh", "-c", setup], timeout=600)
+    if child.returncode != 0:
+        failures.append("Vigil against ipycam in its own network namespace")
 
 
 # ---- 2. onvif-zeep-async against Vigil's simulated dome ----
@@ -299,13 +345,18 @@ async def zeep_against_vigil(vigil, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vigil", required=True)
+    parser.add_argument("--ipycam-here", action="store_true",
+                        help="run part 1 in this process (inside the namespace that the script makes for it)")
     args = parser.parse_args()
     vigil = os.path.abspath(args.vigil)
     with tempfile.TemporaryDirectory(prefix="onvif-peers-") as workdir:
-        try:
-            vigil_against_ipycam(vigil, workdir)
-        except Exception as error:
-            check(False, f"Vigil against ipycam: {type(error).__name__}: {error}")
+        if args.ipycam_here:
+            try:
+                vigil_against_ipycam(vigil, workdir)
+            except Exception as error:
+                check(False, f"Vigil against ipycam: {type(error).__name__}: {error}")
+            sys.exit(1 if failures else 0)
+        in_own_network(vigil)
         try:
             asyncio.run(zeep_against_vigil(vigil, workdir))
         except Exception as error:

@@ -42,6 +42,12 @@ public actor OnvifResponder {
     }
 
     /// Where camera `index` (from 0) points now.
+    /// The last ContinuousMove each camera was given, and when it was handled (`monotonic`
+    /// seconds): what `vigil bench ptz` times a move's arrival by.
+    public private(set) var lastMoves: [Int: (velocity: PTZPoint, at: Double)] = [:]
+
+    public func lastMove(camera index: Int) -> (velocity: PTZPoint, at: Double)? { lastMoves[index] }
+
     public func position(camera index: Int) -> PTZPoint? {
         cameras.indices.contains(index) ? cameras[index].position(at: monotonic()) : nil
     }
@@ -211,7 +217,9 @@ public actor OnvifResponder {
                 return fault(sender: true, subcode: "InvalidArgVal", "no Velocity")
             }
             let seconds = operation.child(ns, "Timeout").flatMap { Self.duration($0.text) } ?? 5
-            cameras[camera].move(velocity: point(velocity, default: PTZPoint(pan: 0, tilt: 0, zoom: 0)), for: seconds, at: now)
+            let given = point(velocity, default: PTZPoint(pan: 0, tilt: 0, zoom: 0))
+            cameras[camera].move(velocity: given, for: seconds, at: now)
+            lastMoves[camera] = (given, now)
             return reply("<tptz:ContinuousMoveResponse/>")
         case "Stop":
             cameras[camera].stop(at: now)

@@ -25,6 +25,8 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case cameraAdd = "camera.add"
     /// A camera's settings changed (which ones, never a password).
     case cameraEdit = "camera.edit"
+    /// An administrator probed the network for ONVIF cameras (how many answered).
+    case cameraDiscover = "camera.discover"
 
     // MARK: Imagery: one entry per request that shows footage, ok, denied or failed
     /// A live view opened (ok), refused, or failed to start.

@@ -3,7 +3,9 @@
 // tree with limits (`XMLTree`); the SOAP envelope and its WS-Security UsernameToken with
 // PasswordDigest, and a reply's body or fault (`Soap`); the device's clock, for the
 // token's creation time (`DeviceTime`); and the replies of the Media and PTZ services as
-// checked values (`MediaReplies`, `PTZReplies`).
+// checked values (`MediaReplies`, `PTZReplies`); and WS-Discovery, the probe that finds
+// ONVIF devices on the local segment and their answers read strictly (`Discovery`), sent
+// over UDP (`DiscoveryProbe`).
 //
 // What belongs here: what any ONVIF client needs, with no Vigil policy. What does not:
 // who may steer which camera, leases, tours (the PTZ domain module), storage (Catalog),

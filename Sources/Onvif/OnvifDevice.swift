@@ -118,22 +118,42 @@ public actor OnvifDevice {
         try await acknowledged("Stop", PTZRequests.stop(profile: profile))
     }
 
-    /// To a position in the generic spaces, where `node` has an absolute space.
+    /// To a position in the generic spaces, where `node` has an absolute space; a value
+    /// outside the range the node declares for its generic space is refused before it is sent.
     public func absoluteMove(profile: String, node: PTZNode, to position: PTZVelocity) async throws {
         guard !node.absolutePanTilt.isEmpty || !node.absoluteZoom.isEmpty else {
             throw failed(
                 .ptz, .unsupported(action: "AbsoluteMove", reason: "node \(Soap.clip(node.token, 64)) has no absolute position space"))
         }
+        try within(
+            "AbsoluteMove", node, position, panTilt: node.absolutePanTilt.first { $0.uri == PTZRequests.panTiltPositionSpace },
+            zoom: node.absoluteZoom.first { $0.uri == PTZRequests.zoomPositionSpace })
         try await acknowledged("AbsoluteMove", PTZRequests.absoluteMove(profile: profile, to: position))
     }
 
-    /// By a translation in the generic spaces, where `node` has a relative space.
+    /// By a translation in the generic spaces, where `node` has a relative space, within the
+    /// ranges it declares for them.
     public func relativeMove(profile: String, node: PTZNode, by translation: PTZVelocity) async throws {
         guard !node.relativePanTilt.isEmpty || !node.relativeZoom.isEmpty else {
             throw failed(
                 .ptz, .unsupported(action: "RelativeMove", reason: "node \(Soap.clip(node.token, 64)) has no relative translation space"))
         }
+        try within(
+            "RelativeMove", node, translation, panTilt: node.relativePanTilt.first { $0.uri == PTZRequests.panTiltTranslationSpace },
+            zoom: node.relativeZoom.first { $0.uri == PTZRequests.zoomTranslationSpace })
         try await acknowledged("RelativeMove", PTZRequests.relativeMove(profile: profile, by: translation))
+    }
+
+    /// Refuses a value outside the range `node` declares for it (a space it does not
+    /// declare leaves the value to the request's own clamping).
+    func within(_ action: String, _ node: PTZNode, _ value: PTZVelocity, panTilt: PTZSpace?, zoom: PTZSpace?) throws {
+        for (axis, v, range) in [("pan", value.pan, panTilt?.x), ("tilt", value.tilt, panTilt?.y), ("zoom", value.zoom, zoom?.x)] {
+            guard let range, !(range.min...range.max).contains(v) else { continue }
+            throw failed(
+                .ptz,
+                .unsupported(
+                    action: action, reason: "\(axis) \(v) is outside \(range.min)…\(range.max), node \(Soap.clip(node.token, 64))'s range"))
+        }
     }
 
     /// Saves where the camera points; returns the preset's token (the device's choice, or

@@ -22,6 +22,12 @@ public struct OnboardedCamera: Sendable, Equatable {
     /// stream is recorded from the device's host all the same).
     public var namedStreamHost: String?
 
+    /// The device as it named itself (`Vigil Simulated PTZ dome, profile main, PTZ`).
+    public var summary: String {
+        "\(Soap.clip(device.manufacturer, 64)) \(Soap.clip(device.model, 64)), profile \(Soap.clip(profile, 64))"
+            + (ptzProfile == nil ? ", no PTZ" : ", PTZ")
+    }
+
     /// A camera record for `name` with these settings, the password sealed.
     public func record(name: String, retentionDays: Int, keys: SiteKeys) throws -> CameraRecord {
         var c = CameraRecord(id: 0, name: name, url: streamURL, retentionDays: retentionDays)
@@ -39,6 +45,24 @@ public enum CameraOnboarding {
     public static func inspect(_ address: String, transport: any OnvifTransport = HTTPOnvifTransport.shared) async throws -> OnboardedCamera
     {
         let (endpoint, account) = try OnvifEndpoint.parse(address)
+        return try await inspect(endpoint: endpoint, account: account, transport: transport)
+    }
+
+    /// The same for an address without credentials and the account apart (the console's
+    /// form): credentials in the address itself are refused, so a password never travels
+    /// in a field that is shown or logged.
+    public static func inspect(
+        _ address: String, username: String?, password: String?, transport: any OnvifTransport = HTTPOnvifTransport.shared
+    ) async throws -> OnboardedCamera {
+        let (endpoint, inAddress) = try OnvifEndpoint.parse(address)
+        guard inAddress == nil else {
+            throw VigilError(.invalid, "give the camera's user and password in their own fields, not in the ONVIF address")
+        }
+        let account = username.flatMap { $0.isEmpty ? nil : UsernameToken(username: $0, password: password ?? "") }
+        return try await inspect(endpoint: endpoint, account: account, transport: transport)
+    }
+
+    static func inspect(endpoint: OnvifEndpoint, account: UsernameToken?, transport: any OnvifTransport) async throws -> OnboardedCamera {
         let device = OnvifDevice(endpoint: endpoint, account: account, transport: transport)
         let information = try await device.information()
         let profiles = try await device.profiles()

@@ -2,8 +2,9 @@
 // (`ControlArbiter`: leases renewed by each command, released when idle, priorities by
 // role), the commands as the centre checks, orders and keeps them (`CameraControl`: one
 // lane per camera, the lease checked again just before each command goes, every command in
-// the confidential `ptz_history`), the tours the server runs (`Tours`), and adding a
-// camera over ONVIF (`CameraOnboarding`).
+// the confidential `ptz_history`), the tours the server runs (`Tours`), adding a camera
+// over ONVIF (`CameraOnboarding`), and finding cameras to add (`CameraFinder`: a
+// WS-Discovery probe, each answer beside the camera already at its address).
 //
 // What belongs here: the centre's rules for PTZ and the orchestration that applies them.
 // What does not: the ONVIF protocol (Onvif), SQL (Catalog), HTTP and audit entries

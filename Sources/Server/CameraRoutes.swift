@@ -3,6 +3,7 @@ import Base
 import Centre
 import Foundation
 import Hummingbird
+import PTZ
 import Records
 
 /// The camera registry: list, add, edit, disable. Credentials are stored sealed and never
@@ -37,6 +38,9 @@ struct CameraRoutes {
     struct CameraInput: Decodable {
         var name: String?
         var url: String?
+        /// Adding only: the camera's ONVIF device service, without credentials (they are
+        /// `username` and `password`); its stream and PTZ are asked there.
+        var onvif: String?
         var username: String?
         var password: String?
         var location: String?
@@ -49,12 +53,18 @@ struct CameraRoutes {
         /// Names of the fields given (never their values: a password stays out of the log).
         var changedFields: [String] {
             let given: [(String, Bool)] = [
-                ("name", name != nil), ("url", url != nil), ("username", username != nil), ("password", password != nil),
+                ("name", name != nil), ("url", url != nil), ("onvif", onvif != nil), ("username", username != nil),
+                ("password", password != nil),
                 ("location", location != nil), ("latitude", latitude != nil), ("longitude", longitude != nil),
                 ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil)
             ]
             return given.filter(\.1).map(\.0)
         }
+    }
+
+    struct DiscoverInput: Decodable {
+        /// How long to listen for answers (0.5–5 s; 3 by default).
+        var seconds: Double?
     }
 
     func view(_ c: CameraRecord, _ p: Principal) async throws -> CameraView {
@@ -100,28 +110,61 @@ struct CameraRoutes {
             try json(try await view(try await camera(env, context), principal))
         }
         t.add(.post, "/api/cameras", .manageCameras) { request, context, principal in
-            let input = try await request.decode(as: CameraInput.self, context: context)
-            guard let name = input.name, let url = input.url else {
-                throw APIError(status: .badRequest, message: "name and url are required")
+            var input = try await request.decode(as: CameraInput.self, context: context)
+            guard let name = input.name, (input.url == nil) != (input.onvif == nil) else {
+                throw APIError(status: .badRequest, message: "a name, and the RTSP url or the ONVIF address (one of them), are required")
             }
-            // `apply` replaces the URL with its credential-free form and seals the password.
-            var record = CameraRecord(id: 0, name: name, url: url, retentionDays: env.newCameraDefaults.retentionDays)
+            var record = CameraRecord(id: 0, name: name, url: input.url ?? "", retentionDays: env.newCameraDefaults.retentionDays)
+            var detail: String?
+            if let onvif = input.onvif {
+                // The device is asked before anything is written: one that does not answer
+                // adds nothing. Its stream's URL and the sealed password come from there.
+                let found = try await mapErrors {
+                    try await CameraOnboarding.inspect(onvif, username: input.username, password: input.password)
+                }
+                record = try await mapErrors { try found.record(name: name, retentionDays: record.retentionDays, keys: env.keys) }
+                detail = "over ONVIF: " + found.summary
+                input.onvif = nil
+                input.username = nil
+                input.password = nil
+            }
             record.segmentSeconds = env.newCameraDefaults.segmentSeconds
             // Added in one transaction with its entry, which names the new camera's id.
+            let checkedInput = input, onboarded = detail
             let added = try await mapErrors { () async throws -> CameraRecord in
-                try apply(input, to: &record)
+                // `apply` replaces the URL with its credential-free form and seals the password.
+                try apply(checkedInput, to: &record)
                 let checked = record
                 return try await env.audit.append(
                     with: { try await env.cameras.register(checked) },
-                    entry: { AuditEntry(.cameraAdd, .ok, principal: principal, request: request, context: context, camera: $0) }
+                    entry: {
+                        AuditEntry(
+                            .cameraAdd, .ok, principal: principal, request: request, context: context, camera: $0, detail: onboarded)
+                    }
                 ).1
             }
             await env.fleet.poke()
             return try json(try await view(added, principal), status: .created)
         }
+        t.add(.post, "/api/cameras/discover", .manageCameras) { request, context, principal in
+            let input = try await request.decode(as: DiscoverInput.self, context: context)
+            let seconds = input.seconds ?? 3
+            guard seconds.isFinite, (0.5...5).contains(seconds) else {
+                throw APIError(status: .badRequest, message: "seconds: listen between 0.5 and 5 seconds")
+            }
+            let found = try await mapErrors { try await env.finder.find(seconds: seconds, known: try await env.cameras.all()) }
+            try await env.audit.append(
+                AuditEntry(
+                    .cameraDiscover, .ok, principal: principal, request: request, context: context,
+                    detail: "\(found.cameras.count) devices answered in \(seconds) s"))
+            return try json(found)
+        }
         t.add(.patch, "/api/cameras/{id}", .manageCameras) { request, context, principal in
             let current = try await camera(env, context)
             let input = try await request.decode(as: CameraInput.self, context: context)
+            guard input.onvif == nil else {
+                throw APIError(status: .badRequest, message: "a camera's ONVIF address is given when it is added")
+            }
             let entry = AuditEntry(
                 .cameraEdit, .ok, principal: principal, request: request, context: context, camera: current,
                 detail: "changed: " + input.changedFields.joined(separator: ", ")

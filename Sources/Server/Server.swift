@@ -67,6 +67,8 @@ public struct ServerEnvironment: Sendable {
     public var diskFloorBytes: Int64 = 1 << 30
     /// Wall time for the routes (the same clock the domain's parts were given).
     public var clock: WallClock = .system
+    /// Where the camera admin page's "find cameras" probes (none: the local segment).
+    public var finder = CameraFinder()
 
     public struct CameraDefaults: Sendable {
         public var retentionDays = CameraRules.defaultRetentionDays

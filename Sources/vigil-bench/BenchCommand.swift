@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil bench",
         abstract: "Benchmarks against peers run side by side.",
-        subcommands: [BenchIngest.self, BenchExport.self, BenchLive.self, BenchAudit.self, BenchVerify.self, BenchSoak.self])
+        subcommands: [BenchIngest.self, BenchExport.self, BenchLive.self, BenchAudit.self, BenchVerify.self, BenchSoak.self, BenchPtz.self])
 }
 
 /// The `vigil` program that the benchmarks measure: the one built beside this program

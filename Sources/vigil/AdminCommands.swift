@@ -6,6 +6,7 @@ import Catalog
 import Centre
 import CommandSupport
 import Foundation
+import Onvif
 import PTZ
 import Recording
 import Records
@@ -16,8 +17,8 @@ import Records
 
 struct CameraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "camera", abstract: "Add or list cameras.",
-        subcommands: [Add.self, List.self])
+        commandName: "camera", abstract: "Add, list or find cameras.",
+        subcommands: [Add.self, List.self, Discover.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a camera (credentials in the URL are stored sealed).")
@@ -88,6 +89,43 @@ struct CameraCommand: AsyncParsableCommand {
                 if let named = onboarded.namedStreamHost {
                     say("  the camera named \(named) for its stream; it is recorded from the device's own address instead")
                 }
+            }
+        }
+    }
+
+    struct Discover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the ONVIF cameras on the local network segment (a WS-Discovery probe to 239.255.255.250:3702).")
+        @Option(name: .long, help: "Listen this many seconds for answers (at most 30).") var seconds: Double = 3
+        @Option(
+            name: .long,
+            help: "Probe this HOST:PORT directly instead of the multicast group (a camera on another segment; repeatable).")
+        var to: [String] = []
+
+        func validate() throws {
+            guard seconds.isFinite, seconds > 0, seconds <= 30 else { throw ValidationError("--seconds must be above 0 and at most 30") }
+        }
+
+        func run() async throws {
+            let result: DiscoveryResult
+            do {
+                result = try await DiscoveryProbe.run(to: to, seconds: seconds)
+            } catch let error as any CodedError {
+                throw ValidationError(error.description)
+            }
+            for d in result.devices {
+                let described = [d.name, d.hardware, d.location.map { "at \($0)" }].compactMap { $0 }.joined(separator: ", ")
+                say("\(d.addresses.first ?? "(no http address)")\t\(described.isEmpty ? d.endpoint : described)\tfrom \(d.from)")
+                for more in d.addresses.dropFirst() { say("  also \(more)") }
+            }
+            let heard = result.devices.count == 1 ? "1 device answered" : "\(result.devices.count) devices answered"
+            say(
+                "\(heard) in \(seconds.formatted()) s"
+                    + (result.devices.isEmpty
+                        ? "" : "; add one with: vigil camera add --data DIR NAME --onvif http://USER@HOST:PORT/onvif/device_service"))
+            if result.unreadableCount > 0 {
+                say("\(result.unreadableCount) answers could not be read:")
+                for reason in result.unreadable { say("  \(reason)") }
             }
         }
     }

@@ -28,21 +28,29 @@ struct Demo: AsyncParsableCommand {
         let clip = try await SimulatedClip.load(path: ClipMaker.ensureDefault(codec: .h264))
         var config = SimulatorConfiguration()
         config.port = port
-        config.cameras = cameras
+        // One dome more than is recorded: it is on the network but not added, for the camera
+        // page's "Find cameras" to find and add.
+        config.cameras = cameras + 1
         let password = randomHex(bytes: 8)
         config.credentials = ("demo", password)
         let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
         // Each camera is also a PTZ dome over ONVIF (on any free port), and is added the way a
         // real one is: its stream and PTZ profile are asked over ONVIF.
         var onvifSettings = OnvifResponder.Settings()
-        onvifSettings.cameras = cameras
+        onvifSettings.cameras = cameras + 1
         onvifSettings.rtspPort = simulator.port
         onvifSettings.account = UsernameToken(username: "demo", password: password)
         let onvif = try await OnvifSimulator.start(responder: OnvifResponder(settings: onvifSettings))
+        // They answer WS-Discovery probes on loopback (not on the site's network: the demo
+        // does not announce itself to real cameras' clients), where the server's probe goes.
+        let discovery = try await DiscoveryResponder.start(
+            devices: DiscoveryResponder.devices(cameras: cameras + 1, host: "127.0.0.1", onvifPort: onvif.port), host: "127.0.0.1",
+            port: 0, multicast: false)
         var settings = ServerSettings()
         settings.data = data
         settings.listen = listen
         settings.segmentSeconds = segmentSeconds
+        settings.discoveryTargets = ["multicast", "127.0.0.1:\(discovery.port)"]
         let absolute = URL(fileURLWithPath: data).standardizedFileURL.path
         let logins = LoginsBox()
         try await CentreRunner(settings: settings).run(
@@ -84,6 +92,7 @@ struct Demo: AsyncParsableCommand {
                     Console: \(url)
                     \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
                     The administrator has no imagery rights; the operator sees live video and playback, and steers the cameras from their live tiles.
+                    One more simulated dome is on the network, not yet added: the administrator finds it under Cameras → Find cameras (its user is demo, its password \(password)).
                     From the command line (vigil is at .build/release/vigil):
                       vigil recordings --data \(absolute) --camera cam1
                       vigil audit verify --data \(absolute)
@@ -92,6 +101,7 @@ struct Demo: AsyncParsableCommand {
 
                     """)
             })
+        await discovery.close()
         await onvif.close()
         await simulator.close()
     }

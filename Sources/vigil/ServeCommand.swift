@@ -1,11 +1,13 @@
 import ArgumentParser
 import Audit
+import Base
 import Catalog
 import Centre
 import CommandSupport
 import Foundation
 import Logging
 import NIOCore
+import Onvif
 import PTZ
 import Recording
 import Records
@@ -63,6 +65,10 @@ struct ServerSettings: Codable {
     /// The reverse proxies in front of the server (IP addresses): their `X-Forwarded-For`
     /// names the station, and the per-address connection cap does not apply to them.
     var trustedProxies: [String] = []
+    /// Where the camera admin page's "find cameras" sends its WS-Discovery probe:
+    /// `multicast` (the local segment, the default) and/or `HOST:PORT` of cameras or
+    /// discovery proxies on other segments.
+    var discoveryTargets: [String] = []
     var web: String?
     /// Directories (mounted from other machines) that keep a copy of each signed audit checkpoint.
     var witnessDirs: [String] = []
@@ -74,7 +80,7 @@ struct ServerSettings: Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays,
-            exportsPerUserPerDay, publicOrigins, trustedProxies, web, witnessDirs
+            exportsPerUserPerDay, publicOrigins, trustedProxies, discoveryTargets, web, witnessDirs
     }
 
     init() {}
@@ -108,6 +114,7 @@ struct ServerSettings: Codable {
         exportsPerUserPerDay = try value(.exportsPerUserPerDay, exportsPerUserPerDay)
         publicOrigins = try value(.publicOrigins, publicOrigins)
         trustedProxies = try value(.trustedProxies, trustedProxies)
+        discoveryTargets = try value(.discoveryTargets, discoveryTargets)
         web = try c.decodeIfPresent(String.self, forKey: .web)
         witnessDirs = try value(.witnessDirs, witnessDirs)
     }
@@ -138,6 +145,11 @@ struct ServerSettings: Codable {
         }
         for proxy in trustedProxies where (try? SocketAddress(ipAddress: proxy, port: 0)) == nil {
             throw ValidationError("trustedProxies: \(proxy) is not an IP address")
+        }
+        for target in discoveryTargets {
+            do { _ = try DiscoveryProbe.target(target) } catch let error as VigilError {
+                throw ValidationError("discoveryTargets: \(error.message)")
+            }
         }
         guard diskFloorMB >= 0 else { throw ValidationError("diskFloorMB must not be negative, got \(diskFloorMB)") }
     }
@@ -211,6 +223,7 @@ struct CentreRunner {
             env.diskFloorBytes = settings.diskFloorMB << 20
             env.publicOrigins = settings.publicOrigins
             env.trustedProxies = Set(settings.trustedProxies)
+            env.finder = CameraFinder(targets: settings.discoveryTargets)
             let server = VigilServer(environment: env)
             let scheme = settings.tls == nil ? "http" : "https"
             let audit = site.audit

@@ -22,11 +22,21 @@ struct Simulate: AsyncParsableCommand {
         help:
             "Also serve each camera as an ONVIF PTZ dome on this HTTP port (http://HOST:PORT/onvif/camN/device_service; 0: any free port).")
     var onvifPort: Int?
+    @Option(
+        name: .long,
+        help:
+            "With --onvif-port, answer WS-Discovery probes on this UDP port (3702 is ONVIF's; 0: any free port), on every address, joining the ONVIF multicast group where the machine allows."
+    )
+    var discoveryPort: Int?
 
     func validate() throws {
         guard cameras >= 1 else { throw ValidationError("--cameras must be at least 1") }
         guard (user == nil) == (password == nil) else { throw ValidationError("--user and --password go together") }
         if let onvifPort, !(0...65_535).contains(onvifPort) { throw ValidationError("--onvif-port must be 0...65535") }
+        if let discoveryPort {
+            guard onvifPort != nil else { throw ValidationError("--discovery-port needs --onvif-port: discovery names the ONVIF address") }
+            guard (0...65_535).contains(discoveryPort) else { throw ValidationError("--discovery-port must be 0...65535") }
+        }
     }
 
     func run() async throws {
@@ -46,6 +56,7 @@ struct Simulate: AsyncParsableCommand {
         )
         for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
         var onvif: OnvifSimulator?
+        var discovery: DiscoveryResponder?
         if let onvifPort {
             var settings = OnvifResponder.Settings()
             settings.cameras = cameras
@@ -56,8 +67,17 @@ struct Simulate: AsyncParsableCommand {
             onvif = server
             say("and over ONVIF (Device, Media, PTZ):")
             for i in 1...cameras { say("  http://\(auth)\(host):\(server.port)/onvif/cam\(i)/device_service") }
+            if let discoveryPort {
+                let responder = try await DiscoveryResponder.start(
+                    devices: DiscoveryResponder.devices(cameras: cameras, host: host, onvifPort: server.port), port: discoveryPort)
+                discovery = responder
+                say(
+                    "and to WS-Discovery probes on UDP port \(responder.port)"
+                        + (responder.joinedGroup ? " and \(WSDiscovery.multicastGroup)" : " (directed probes only: no multicast here)"))
+            }
         }
         _ = await ShutdownSignal.wait()
+        await discovery?.close()
         await onvif?.close()
         await simulator.close()
     }

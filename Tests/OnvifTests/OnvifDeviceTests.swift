@@ -148,6 +148,41 @@ struct OnvifDeviceTests {
         }
         #expect(transport.urls.withLock { $0 }.isEmpty)
     }
+
+    /// A ceiling dome that tilts only downwards and zooms only half way: a position or
+    /// translation past its declared ranges is refused, naming the axis, before it is sent.
+    @Test func aValueOutsideTheNodesDeclaredRangeIsRefusedBeforeItIsSent() async throws {
+        let transport = RecordingTransport(reply: (200, []))
+        let device = OnvifDevice(endpoint: OnvifEndpoint(host: "192.0.2.7", port: 80), account: nil, transport: transport)
+        let space = { (uri: String, x: FloatRange, y: FloatRange?) in PTZSpace(uri: uri, x: x, y: y) }
+        let node = PTZNode(
+            token: "ceiling", name: "",
+            absolutePanTilt: [space(PTZRequests.panTiltPositionSpace, FloatRange(min: -1, max: 1), FloatRange(min: -1, max: 0))],
+            absoluteZoom: [space(PTZRequests.zoomPositionSpace, FloatRange(min: 0, max: 0.5), nil)],
+            relativePanTilt: [space(PTZRequests.panTiltTranslationSpace, FloatRange(min: -0.5, max: 0.5), FloatRange(min: -1, max: 1))],
+            relativeZoom: [], continuousPanTilt: [], continuousZoom: [], maximumPresets: 0, homeSupported: false)
+        let refusals: [(String, @Sendable () async throws -> Void)] = [
+            ("tilt 0.25", { try await device.absoluteMove(profile: "p", node: node, to: PTZVelocity(pan: 0, tilt: 0.25, zoom: 0)) }),
+            ("zoom 0.75", { try await device.absoluteMove(profile: "p", node: node, to: PTZVelocity(pan: 0, tilt: -0.5, zoom: 0.75)) }),
+            ("pan 0.75", { try await device.relativeMove(profile: "p", node: node, by: PTZVelocity(pan: 0.75, tilt: 0, zoom: 0)) })
+        ]
+        for (axis, attempt) in refusals {
+            let error = try await #require(throws: OnvifDeviceError.self) { try await attempt() }
+            #expect(error.code == .invalid && "\(error)".contains(axis) && "\(error)".contains("ceiling"), "\(error)")
+        }
+        #expect(transport.urls.withLock { $0 }.isEmpty)
+        // Within the ranges both pass the check, and go on to the device (whose empty
+        // replies fail them there, not as unsupported).
+        let accepted: [@Sendable () async throws -> Void] = [
+            { try await device.absoluteMove(profile: "p", node: node, to: PTZVelocity(pan: 1, tilt: -1, zoom: 0.5)) },
+            { try await device.relativeMove(profile: "p", node: node, by: PTZVelocity(pan: -0.5, tilt: 1, zoom: 3)) }
+        ]
+        for attempt in accepted {
+            let error = try await #require(throws: OnvifDeviceError.self) { try await attempt() }
+            if case .unsupported = error.error { Issue.record("refused within the node's ranges: \(error)") }
+        }
+        #expect(!transport.urls.withLock { $0 }.isEmpty)
+    }
 }
 
 /// A listening TCP socket on a free loopback port, and the port.

@@ -3,6 +3,7 @@ import CameraSim
 import Centre
 import Foundation
 import Onvif
+import PTZ
 import Records
 import Testing
 
@@ -40,6 +41,75 @@ import Testing
             if let row = try await h.env.audit.storedEntry(at: Int64(seq)) { found.append(try AuditEntry.decode(row.body)) }
         }
         return found
+    }
+
+    /// The camera page's "find cameras" and "add camera" over ONVIF: the simulated domes
+    /// answer the probe, one is added by its address with its account apart, the probe then
+    /// marks it as added; a refused account or credentials in the address add nothing.
+    @Test func anAdministratorFindsDomesOnTheNetworkAndAddsOneByItsONVIFAddress() async throws {
+        var settings = OnvifResponder.Settings()
+        settings.cameras = 2
+        settings.account = UsernameToken(username: "onvif", password: "dome pass")
+        let simulator = try await OnvifSimulator.start(responder: OnvifResponder(settings: settings))
+        let responder = try await DiscoveryResponder.start(
+            devices: DiscoveryResponder.devices(cameras: 2, host: "127.0.0.1", onvifPort: simulator.port), host: "127.0.0.1", port: 0,
+            multicast: false)
+        func close() async {
+            await responder.close()
+            await simulator.close()
+        }
+        do {
+            try await ServerHarness.with(configure: { $0.finder = CameraFinder(targets: ["127.0.0.1:\(responder.port)"]) }) { h in
+                let admin = try await h.signIn(.admin), op = try await h.signIn(.operator)
+                #expect(try await h.request("POST", "/api/cameras/discover", session: op, json: [:]).status == 403)
+                #expect(try await h.request("POST", "/api/cameras/discover", session: admin, json: ["seconds": 60]).status == 400)
+                let before = await h.env.audit.size
+                let found = try await h.request("POST", "/api/cameras/discover", session: admin, json: ["seconds": 0.5])
+                #expect(found.status == 200, "\(String(decoding: found.body, as: UTF8.self))")
+                let cameras = try #require(found.json?["cameras"] as? [[String: Any]])
+                let dome1 = "http://127.0.0.1:\(simulator.port)/onvif/cam1/device_service"
+                #expect(cameras.compactMap { $0["address"] as? String } == [dome1, dome1.replacingOccurrences(of: "cam1", with: "cam2")])
+                #expect(cameras.allSatisfy { $0["cameraID"] == nil && $0["namesAnotherHost"] as? Bool == false })
+
+                let cameraCount = try await h.env.cameras.all().count
+                let inAddress = try await h.request(
+                    "POST", "/api/cameras", session: admin,
+                    json: ["name": "dome 1", "onvif": dome1.replacingOccurrences(of: "http://", with: "http://onvif:dome%20pass@")])
+                #expect(inAddress.status == 400, "\(String(decoding: inAddress.body, as: UTF8.self))")
+                let refused = try await h.request(
+                    "POST", "/api/cameras", session: admin,
+                    json: ["name": "dome 1", "onvif": dome1, "username": "onvif", "password": "wrong"])
+                #expect(refused.status == 502 && (refused.json?["error"] as? String ?? "").contains("refused"), "\(refused.json ?? [:])")
+                #expect(
+                    try await h.request(
+                        "POST", "/api/cameras", session: admin, json: ["name": "dome 1", "onvif": dome1, "url": "rtsp://h/x"]
+                    )
+                    .status == 400)
+                #expect(try await h.env.cameras.all().count == cameraCount, "a camera was added by a refused request")
+
+                let added = try await h.request(
+                    "POST", "/api/cameras", session: admin,
+                    json: ["name": "dome 1", "onvif": dome1, "username": "onvif", "password": "dome pass", "location": "Rynek"])
+                #expect(added.status == 201, "\(String(decoding: added.body, as: UTF8.self))")
+                #expect(added.json?["ptz"] as? Bool == true && added.json?["url"] as? String == "rtsp://127.0.0.1:8554/cam1")
+                #expect(added.json?["location"] as? String == "Rynek" && added.json?["hasPassword"] as? Bool == true)
+                let id = try #require(added.json?["id"] as? Int)
+
+                let again = try await h.request("POST", "/api/cameras/discover", session: admin, json: [:])
+                let marked = try #require(again.json?["cameras"] as? [[String: Any]])
+                #expect(marked.map { $0["cameraID"] as? Int } == [id, nil] && marked.first?["cameraName"] as? String == "dome 1")
+
+                let entries = try await Self.entries(h, since: before)
+                #expect(entries.filter { $0.action == "camera.discover" }.count == 2)
+                let entry = try #require(entries.first { $0.action == "camera.add" })
+                #expect(entry.detail == "over ONVIF: Vigil Simulated PTZ dome, profile main, PTZ", "\(entry.detail ?? "")")
+                #expect(!String(decoding: try JSONEncoder().encode(entries), as: UTF8.self).contains("dome pass"))
+            }
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
     }
 
     @Test func anOperatorMovesTheDomeAndTheEntrySaysWhoAndWhichCameraButNotWhere() async throws {

@@ -1,0 +1,78 @@
+// Finding cameras to add: a WS-Discovery probe (Onvif's `DiscoveryProbe`) of the local
+// segment, or of the addresses the site names, each answer shown beside the camera already
+// added at its address. An answer is a stranger's datagram: it is only ever shown to the
+// administrator, who decides whether to add the device it names.
+
+import Base
+import Foundation
+import Onvif
+import Records
+
+/// A device that answered, as the console shows it.
+public struct FoundCamera: Sendable, Equatable, Codable {
+    /// Its device service (the first http address it gave), to add it with.
+    public var address: String?
+    public var otherAddresses: [String]
+    public var endpoint: String
+    public var name: String?
+    public var hardware: String?
+    public var location: String?
+    /// The address the answer came from.
+    public var from: String
+    /// The device's address names another host than the one that answered (a camera
+    /// behind NAT, or someone answering in another's name).
+    public var namesAnotherHost: Bool
+    /// The camera already added at that address.
+    public var cameraID: Int64?
+    public var cameraName: String?
+}
+
+public struct FoundCameras: Sendable, Equatable, Codable {
+    public var cameras: [FoundCamera]
+    /// Answers that could not be read, with why (the first few), and how many in all.
+    public var unreadable: [String]
+    public var unreadableCount: Int
+}
+
+public struct CameraFinder: Sendable {
+    /// Where probes go: `multicast`, or `HOST:PORT` (a camera on another segment, or the
+    /// simulated cameras); none: the local segment.
+    public var targets: [String]
+
+    public init(targets: [String] = []) {
+        self.targets = targets
+    }
+
+    /// Probes for `seconds` and marks each answer with the camera of `known` at its address
+    /// (host, port and path: one device may serve several cameras, one path each).
+    public func find(seconds: Double, known: [CameraRecord]) async throws -> FoundCameras {
+        let heard = try await DiscoveryProbe.run(to: targets, seconds: seconds)
+        let added = known.compactMap { camera in camera.onvifURL.flatMap(Self.place).map { ($0, camera) } }
+        let cameras = heard.devices.map { device -> FoundCamera in
+            let address = device.addresses.first
+            let place = address.flatMap(Self.place)
+            let camera = place.flatMap { p in added.first { $0.0 == p }?.1 }
+            let named = place.map { $0.host != device.from.lowercased() } ?? false
+            return FoundCamera(
+                address: address, otherAddresses: Array(device.addresses.dropFirst()), endpoint: device.endpoint, name: device.name,
+                hardware: device.hardware, location: device.location, from: device.from, namesAnotherHost: named,
+                cameraID: camera?.id, cameraName: camera?.name)
+        }
+        return FoundCameras(cameras: cameras, unreadable: heard.unreadable, unreadableCount: heard.unreadableCount)
+    }
+
+    struct Place: Equatable {
+        var host: String
+        var port: Int
+        var path: String
+    }
+
+    /// The host (lower case, without brackets), port and path of an http(s) address, the
+    /// path as `OnvifEndpoint` stores it (the device service's usual path when none).
+    static func place(_ address: String) -> Place? {
+        guard let url = URLComponents(string: address), let scheme = url.scheme?.lowercased(), let host = url.host else { return nil }
+        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        let path = url.percentEncodedPath.isEmpty ? "/onvif/device_service" : url.percentEncodedPath
+        return Place(host: bare.lowercased(), port: url.port ?? (scheme == "https" ? 443 : 80), path: path)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The camera page in a real browser: an administrator finds the simulated domes with a
+/// WS-Discovery probe and adds one by its ONVIF address; a supervisor then builds a tour of
+/// that dome's presets in the tour editor, by keyboard-reachable buttons, and deletes it.
+extension EndToEndTests {
+    @Test func anAdministratorFindsAndAddsADomeAndASupervisorBuildsItsTour() async throws {
+        let dir = try TestSupport.temporaryDirectory("camera-admin-console")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        let vigil = TestSupport.vigilBinary
+        let cameraPort = TestSupport.freePort(), onvifPort = TestSupport.freePort(), webPort = TestSupport.freePort()
+        let discoveryPort = TestSupport.freePort()
+        let clip = try await TestSupport.clip(codec: .h264, seconds: 4)
+        let sim = try Peer(
+            vigil,
+            [
+                "simulate", "--cameras", "2", "--port", "\(cameraPort)", "--file", clip, "--onvif-port", "\(onvifPort)",
+                "--discovery-port", "\(discoveryPort)", "--user", "dome", "--password", "dome pass 1"
+            ], log: dir + "/sim.log")
+        try await sim.waitFor("WS-Discovery probes on UDP port \(discoveryPort)", seconds: 10)
+        for (name, role) in [("keeper", "admin"), ("chief", "supervisor")] {
+            let user = try await TestSupport.run(
+                vigil, ["user", "add", "--data", data, name, "--role", role], input: "a long passphrase 7\n")
+            try #require(user.status == 0, "\(user.stderr)")
+        }
+        // The probe goes to the simulator's port (a test machine may have no multicast).
+        let config = dir + "/vigil.json"
+        try Data(#"{"discoveryTargets": ["127.0.0.1:\#(discoveryPort)"]}"#.utf8).write(to: URL(fileURLWithPath: config))
+        let server = try Peer(
+            vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)", "--config", config], log: dir + "/serve.log")
+        try await server.waitFor("Vigil console:", seconds: 30)
+
+        let browser = try Chromium(directory: dir)
+        defer { browser.close() }
+        let page = try browser.open("http://127.0.0.1:\(webPort)/")
+        func signIn(_ name: String) async throws {
+            try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 20)
+            _ = try browser.evaluate(
+                """
+                document.getElementById('username').value = '\(name)';
+                document.getElementById('password').value = 'a long passphrase 7';
+                document.getElementById('sign-in-form').requestSubmit(); true
+                """, session: page)
+            try await browser.waitUntil("!document.getElementById('nav').hidden", session: page, seconds: 20)
+        }
+        try await signIn("keeper")
+        try await browser.waitUntil("!document.getElementById('camera-add').hidden", session: page, seconds: 10)
+        _ = try browser.evaluate(
+            "document.getElementById('camera-add').open = true; document.getElementById('discover-button').click(); true", session: page)
+        try await browser.waitUntil(
+            "document.querySelectorAll('#found-rows tr').length === 2", session: page, seconds: 15,
+            describe: "document.getElementById('discover-status').textContent")
+        let status = try browser.evaluate("document.getElementById('discover-status').textContent", session: page) as? String
+        #expect(status == "2 devices answered.", "\(status ?? "")")
+        // Use the first: the form gets its address and name; the account is typed.
+        _ = try browser.evaluate(
+            """
+            document.querySelector('#found-rows tr button').click();
+            document.getElementById('camera-user').value = 'dome';
+            document.getElementById('camera-password').value = 'dome pass 1'; true
+            """, session: page)
+        let filled =
+            try browser.evaluate(
+                "[document.getElementById('camera-address').value, document.getElementById('camera-name').value, document.activeElement.id]",
+                session: page) as? [String]
+        #expect(filled == ["http://127.0.0.1:\(onvifPort)/onvif/cam1/device_service", "Simulated dome 1", "camera-user"], "\(filled ?? [])")
+        try browser.screenshot("camera-admin-found", session: page)
+        _ = try browser.evaluate("document.getElementById('camera-form').requestSubmit(); true", session: page)
+        try await browser.waitUntil(
+            "document.getElementById('camera-added').textContent.startsWith('Added Simulated dome 1, with PTZ')", session: page,
+            seconds: 20, describe: "document.getElementById('camera-error').textContent")
+        #expect(
+            try browser.evaluate("document.getElementById('camera-rows').textContent.includes('Simulated dome 1')", session: page) as? Bool
+                == true)
+        // A wrong password is said in words, and adds nothing.
+        _ = try browser.evaluate(
+            """
+            document.getElementById('camera-name').value = 'dome two';
+            document.getElementById('camera-address').value = 'http://127.0.0.1:\(onvifPort)/onvif/cam2/device_service';
+            document.getElementById('camera-user').value = 'dome';
+            document.getElementById('camera-password').value = 'not it';
+            document.getElementById('camera-form').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "document.getElementById('camera-error').textContent.includes('the device refused')", session: page, seconds: 20,
+            describe: "document.getElementById('camera-error').textContent")
+        try browser.screenshot("camera-admin-refused", session: page)
+        // Found again, the added dome is marked as in Vigil.
+        _ = try browser.evaluate("document.getElementById('discover-button').click(); true", session: page)
+        try await browser.waitUntil(
+            "document.querySelector('#found-rows tr td:last-child').textContent === 'added as Simulated dome 1'", session: page,
+            seconds: 15, describe: "document.getElementById('found-rows').textContent")
+        _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
+
+        // The supervisor saves two presets on the dome, then builds a tour of them.
+        try await signIn("chief")
+        for (name, pan) in [("Gate", 0.5), ("Square", -0.5)] {
+            let saved =
+                try browser.evaluate(
+                    """
+                    api('POST', '/api/cameras/1/ptz/move', {pan: \(pan), tilt: 0, zoom: 0})
+                      .then(() => new Promise((r) => setTimeout(r, 400)))
+                      .then(() => api('POST', '/api/cameras/1/ptz/stop'))
+                      .then(() => api('PUT', '/api/cameras/1/ptz/presets/\(name)')).then(() => 'ok', (e) => e.message)
+                    """, session: page) as? String
+            #expect(saved == "ok", "\(saved ?? "")")
+        }
+        try await browser.waitUntil(
+            "!document.getElementById('tours').hidden && document.getElementById('tour-camera').options.length === 1", session: page,
+            seconds: 10)
+        _ = try browser.evaluate("document.getElementById('tour-camera').dispatchEvent(new Event('change')); true", session: page)
+        try await browser.waitUntil(
+            "document.getElementById('tour-presets').options.length === 2", session: page, seconds: 10,
+            describe: "document.getElementById('tour-error').textContent")
+        _ = try browser.evaluate(
+            """
+            $('tour-name').value = 'Night round';
+            for (const [preset, dwell] of [['Gate', 5], ['Square', 7]]) {
+              $('tour-step-preset').value = preset; $('tour-step-dwell').value = dwell; $('tour-step-add').click();
+            }
+            document.querySelector('#tour-steps li:last-child button[aria-label="Move step 2 earlier"]').click();
+            for (const box of $('tour-days').querySelectorAll('input')) box.checked = box.value === '6' || box.value === '7';
+            $('tour-window-from').value = '22:00'; $('tour-window-to').value = '06:00'; $('tour-window-add').click();
+            $('tour-form').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "document.querySelectorAll('#tour-rows tr').length === 1", session: page, seconds: 10,
+            describe: "document.getElementById('tour-error').textContent")
+        let row = try browser.evaluate("document.querySelector('#tour-rows tr').textContent", session: page) as? String
+        #expect(row == "Night roundSimulated dome 12 (12 s a round)Sat, Sun 22:00–06:00yes", "\(row ?? "")")
+        let stored =
+            try browser.evaluate(
+                "api('GET', '/api/tours').then((t) => JSON.stringify([t[0].steps, t[0].schedule, t[0].enabled]))", session: page) as? String
+        #expect(
+            stored
+                == #"[[{"dwellSeconds":7,"preset":"Square"},{"dwellSeconds":5,"preset":"Gate"}],[{"days":[6,7],"fromMinute":1320,"toMinute":360}],true]"#,
+            "\(stored ?? "")")
+        _ = try browser.evaluate("document.activeElement.blur(); true", session: page) // the preset's suggestions
+        try browser.screenshot("tour-editor", session: page)
+        // Delete asks once more, then the tour is gone.
+        _ = try browser.evaluate(
+            "document.querySelector('#tour-rows tr').click(); document.getElementById('tour-delete').click(); true", session: page)
+        #expect(
+            try browser.evaluate("document.getElementById('tour-delete').textContent", session: page) as? String
+                == "Press again to delete this tour")
+        _ = try browser.evaluate("document.getElementById('tour-delete').click(); true", session: page)
+        try await browser.waitUntil(
+            "document.querySelectorAll('#tour-rows tr').length === 0", session: page, seconds: 10,
+            describe: "document.getElementById('tour-error').textContent")
+
+        browser.close()
+        #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
+        _ = sim.interrupt()
+        let listed = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
+        #expect(listed.stdout.contains("\"camera.discover\"") && listed.stdout.contains("over ONVIF: Vigil Simulated PTZ dome"))
+        #expect(!listed.stdout.contains("dome pass 1") && !listed.stdout.contains("Square"), "a password or a route reached the audit log")
+    }
+}
