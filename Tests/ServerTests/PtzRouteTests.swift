@@ -142,6 +142,31 @@ import Testing
         }
     }
 
+    /// A camera is given back when its holder signs out, and when an administrator takes
+    /// the holder's right to steer away: the next operator is not refused for a lease whose
+    /// holder can no longer use it.
+    @Test func signingOutOrLosingTheRightToSteerGivesTheCameraBack() async throws {
+        try await Self.withDome { h, dome, _ in
+            let second = try await h.env.accounts.addUser(name: "u-operator-2", role: .operator, password: ServerHarness.password)
+            let admin = try await h.signIn(.admin)
+            var first = try await h.signIn(.operator)
+            let other = try await h.signIn(name: "u-operator-2")
+            func move(_ session: ServerHarness.Session) async throws -> Int {
+                try await h.request("POST", "/api/cameras/\(dome)/ptz/move", session: session, json: ["pan": 0.2]).status
+            }
+            #expect(try await move(first) == 200)
+            #expect(try await move(other) == 409)
+            #expect(try await h.request("DELETE", "/api/session", session: first).status == 204)
+            #expect(try await move(other) == 200, "the camera stayed with an operator who signed out")
+
+            first = try await h.signIn(.operator)
+            #expect(try await move(first) == 409)
+            let demoted = try await h.request("PATCH", "/api/users/\(second.id)", session: admin, json: ["role": "investigator"])
+            #expect(demoted.status == 200, "\(String(decoding: demoted.body, as: UTF8.self))")
+            #expect(try await move(first) == 200, "the camera stayed with a user who may no longer steer")
+        }
+    }
+
     @Test func anEqualPriorityIsRefusedWithWhoHoldsItAndAHigherOneTakesOver() async throws {
         try await Self.withDome { h, dome, _ in
             let op = try await h.signIn(.operator), supervisor = try await h.signIn(.supervisor)

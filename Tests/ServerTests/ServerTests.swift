@@ -235,10 +235,13 @@ final class ServerHarness: Sendable {
         return Reply(status: response.status.code, headers: headers, body: Data(response.body.readableBytesView))
     }
 
-    func signIn(_ role: Role) async throws -> Session {
-        let reply = try await request("POST", "/api/session", json: ["username": "u-\(role.rawValue)", "password": Self.password])
+    func signIn(_ role: Role) async throws -> Session { try await signIn(name: "u-\(role.rawValue)") }
+
+    /// Signs in as the user `name`, whose password is the harness's.
+    func signIn(name: String) async throws -> Session {
+        let reply = try await request("POST", "/api/session", json: ["username": name, "password": Self.password])
         guard reply.status == 200, let cookieHeader = reply.headers["set-cookie"], let csrf = reply.json?["csrfToken"] as? String else {
-            throw ToolError("sign-in as \(role) failed: \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
+            throw ToolError("sign-in as \(name) failed: \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
         }
         let token = cookieHeader.split(separator: ";")[0].split(separator: "=", maxSplits: 1)[1]
         return Session(cookie: String(token), csrf: csrf)
