@@ -37,6 +37,7 @@ let package = Package(
         .target(
             name: "RTSP",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -76,6 +76,7 @@ function forgetUserData() {
   $('found-table').hidden = true;
   state.tours = [];
   state.tour = tourDraft();
+  drawTour();
   $('exhibit').hidden = true;
   for (const form of document.querySelectorAll('form')) form.reset();
   $('playback-video').removeAttribute('src');
@@ -112,29 +113,37 @@ function renderCameras() {
   }
   $('camera-add').hidden = !may('manage-cameras');
   $('tours').hidden = !may('ptz-history');
-  if (may('ptz-history')) loadTours().catch((err) => { $('tour-error').textContent = `The tours could not be read: ${err.message}`; });
+  const me = state.me;
+  if (may('ptz-history')) {
+    loadTours().catch((err) => { if (state.me === me) $('tour-error').textContent = `The tours could not be read: ${err.message}`; });
+  }
 }
 
 // ---- Adding a camera: found on the network (WS-Discovery), or by its address ----
 
 $('discover-button').addEventListener('click', async () => {
-  const button = $('discover-button'), status = $('discover-status');
+  const me = state.me, button = $('discover-button'), status = $('discover-status');
   button.disabled = true;
   status.textContent = 'Listening for cameras for 3 seconds…';
   try {
     const found = await api('POST', '/api/cameras/discover', { seconds: 3 });
+    if (state.me !== me) return; // signed out meanwhile: not the next user's to see
     $('found-rows').replaceChildren(...found.cameras.map((f) => {
       const tr = document.createElement('tr');
       const device = [f.name, f.hardware, f.location].filter(Boolean).join(' · ') || f.endpoint;
-      const from = f.namesAnotherHost ? `${f.from} (names another host: check before adding)` : f.from;
+      const warnings = [];
+      if (f.contested) warnings.push('another host answered as the same device: check which is the camera before adding');
+      if (f.namesAnotherHost) warnings.push('its address names another host: check before adding');
+      const from = cell([f.from, ...warnings].join('; '));
+      if (warnings.length) from.className = 'status-bad';
       const inVigil = document.createElement('td');
       if (f.cameraID != null) {
         inVigil.textContent = `added as ${f.cameraName}`;
       } else if (f.address) {
         const use = document.createElement('button');
         use.type = 'button';
-        use.textContent = 'Use';
-        use.setAttribute('aria-label', `Use ${device} in the form below`);
+        use.textContent = warnings.length ? 'Use (see warning)' : 'Use';
+        use.setAttribute('aria-label', `Use ${device} at ${f.address} in the form below${warnings.length ? ' (see its warning)' : ''}`);
         use.addEventListener('click', () => {
           $('camera-address').value = f.address;
           if (!$('camera-name').value && f.name) $('camera-name').value = f.name.slice(0, 64);
@@ -145,7 +154,7 @@ $('discover-button').addEventListener('click', async () => {
       } else {
         inVigil.textContent = 'no http address given';
       }
-      tr.append(cell(device), cell(f.address || '—'), cell(from), inVigil);
+      tr.append(cell(device), cell([f.address || '—', ...f.otherAddresses].join(' ')), from, inVigil);
       return tr;
     }));
     $('found-table').hidden = found.cameras.length === 0;
@@ -154,14 +163,16 @@ $('discover-button').addEventListener('click', async () => {
       ? 'No camera answered. A camera on another network segment is added by its address below.'
       : `${n} ${n === 1 ? 'device' : 'devices'} answered.`;
     if (found.unreadableCount > 0) text += ` ${found.unreadableCount} answers could not be read (${found.unreadable[0]}).`;
+    if (found.failures.length > 0) text += ` Not probed: ${found.failures.join('; ')}.`;
     status.textContent = text;
   } catch (err) {
-    status.textContent = `The search failed: ${err.message}`;
+    if (state.me === me) status.textContent = `The search failed: ${err.message}`;
   } finally { button.disabled = false; }
 });
 
 $('camera-form').addEventListener('submit', async (e) => {
   e.preventDefault();
+  const me = state.me;
   $('camera-error').textContent = '';
   $('camera-added').textContent = '';
   const address = $('camera-address').value.trim();
@@ -173,16 +184,25 @@ $('camera-form').addEventListener('submit', async (e) => {
   else { $('camera-error').textContent = 'The address starts with http:// (the camera\'s ONVIF device service) or rtsp:// (its stream).'; return; }
   $('camera-add-button').disabled = true;
   $('camera-added').textContent = body.onvif ? 'Asking the camera for its stream and PTZ…' : '';
+  let added;
   try {
-    const added = await api('POST', '/api/cameras', body);
-    $('camera-form').reset();
-    $('camera-added').textContent = `Added ${added.name}${added.ptz ? ', with PTZ' : ''}; recording starts within a few seconds.`;
-    state.cameras = await api('GET', '/api/cameras');
-    renderCameras();
+    added = await api('POST', '/api/cameras', body);
   } catch (err) {
-    $('camera-added').textContent = '';
-    $('camera-error').textContent = `The camera was not added: ${err.message}`;
+    if (state.me === me) {
+      $('camera-added').textContent = '';
+      $('camera-error').textContent = `The camera was not added: ${err.message}`;
+    }
+    return;
   } finally { $('camera-add-button').disabled = false; }
+  if (state.me !== me) return;
+  $('camera-form').reset();
+  $('camera-added').textContent = `Added ${added.name}${added.ptz ? ', with PTZ' : ''}; recording starts within a few seconds.`;
+  try {
+    state.cameras = await api('GET', '/api/cameras');
+    if (state.me === me) renderCameras();
+  } catch (err) {
+    if (state.me === me) $('camera-error').textContent = `The camera was added, but the list could not be refreshed: ${err.message}`;
+  }
 });
 
 // ---- Tours: the supervisor's editor (routes are confidential: supervisors only) ----
@@ -195,7 +215,7 @@ state.tours = [];
 state.tour = tourDraft();
 for (const [i, name] of dayNames.entries()) {
   const label = document.createElement('label');
-  const box = Object.assign(document.createElement('input'), { type: 'checkbox', value: String(i + 1), checked: i < 5 });
+  const box = Object.assign(document.createElement('input'), { type: 'checkbox', value: String(i + 1), checked: i < 5, defaultChecked: i < 5 });
   label.append(box, ` ${name}`);
   $('tour-days').append(label);
 }
@@ -209,13 +229,15 @@ async function loadTours() {
   $('tour-rows').replaceChildren(...tours.map((t) => {
     const tr = document.createElement('tr');
     tr.tabIndex = 0;
+    tr.dataset.tour = String(t.id);
     tr.setAttribute('aria-selected', String(t.id === state.tour.id));
+    tr.setAttribute('aria-label', `Edit tour ${t.name}`);
     const cycle = t.steps.reduce((sum, s) => sum + s.dwellSeconds, 0);
     tr.append(cell(t.name), cell(names.get(t.cameraID) || `#${t.cameraID}`), cell(`${t.steps.length} (${cycle} s a round)`),
       cell(t.schedule.length ? t.schedule.map(windowText).join('; ') : 'always'), cell(t.enabled ? 'yes' : 'no'));
     const open = () => editTour(t);
     tr.addEventListener('click', open);
-    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
     return tr;
   }));
   const steerable = state.cameras.filter((c) => c.ptz);
@@ -227,15 +249,18 @@ async function loadTours() {
   drawTour();
 }
 
-// The camera's presets, offered as the step's choices (typed names work too).
+// The camera's presets, offered as the step's choices (typed names work too). A reply
+// for a camera no longer chosen (or after a sign-out) is dropped.
 async function loadPresets() {
-  const id = $('tour-camera').value;
+  const me = state.me, id = $('tour-camera').value;
   $('tour-presets').replaceChildren();
   if (!id) return;
   try {
     const view = await api('GET', `/api/cameras/${id}/ptz`);
+    if (state.me !== me || $('tour-camera').value !== id) return;
     $('tour-presets').replaceChildren(...view.presets.map((p) => new Option(p.name)));
   } catch (err) {
+    if (state.me !== me || $('tour-camera').value !== id) return;
     $('tour-error').textContent = `The camera's presets could not be read (${err.message}); type the preset's name.`;
   }
 }
@@ -246,14 +271,17 @@ function editTour(t) {
   $('tour-name').value = t.name;
   $('tour-enabled').checked = t.enabled;
   $('tour-error').textContent = '';
-  for (const tr of $('tour-rows').children) tr.setAttribute('aria-selected', 'false');
+  for (const tr of $('tour-rows').children) tr.setAttribute('aria-selected', String(tr.dataset.tour === String(t.id)));
   loadPresets();
   drawTour();
   $('tour-name').focus();
 }
 
+// Redraws the steps and windows; the button that had the focus (by its label) keeps it.
 function drawTour() {
   const t = state.tour;
+  const focused = document.activeElement && document.activeElement.closest('#tour-steps, #tour-windows')
+    ? document.activeElement.getAttribute('aria-label') : null;
   $('tour-form-title').textContent = t.id === null ? 'New tour' : `Tour ${$('tour-name').value}`;
   $('tour-delete').hidden = t.id === null;
   $('tour-delete').textContent = t.deleting ? 'Press again to delete this tour' : 'Delete tour';
@@ -279,9 +307,20 @@ function drawTour() {
       button('Remove', `Remove window ${i + 1}`, () => t.schedule.splice(i, 1)));
     return li;
   }));
+  if (focused) {
+    const again = document.querySelector(`#tour-steps [aria-label="${focused}"], #tour-windows [aria-label="${focused}"]`)
+      || document.querySelector('#tour-steps button, #tour-windows button') || $('tour-step-preset');
+    again.focus();
+  }
 }
 
 $('tour-camera').addEventListener('change', () => { $('tour-error').textContent = ''; loadPresets(); });
+for (const id of ['tour-step-preset', 'tour-step-dwell']) {
+  $(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); $('tour-step-add').click(); } });
+}
+for (const id of ['tour-window-from', 'tour-window-to']) {
+  $(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); $('tour-window-add').click(); } });
+}
 $('tour-step-add').addEventListener('click', () => {
   const preset = $('tour-step-preset').value.trim(), dwell = Number($('tour-step-dwell').value);
   if (!preset) { $('tour-error').textContent = 'Name the preset the step goes to.'; return; }
@@ -316,36 +355,42 @@ $('tour-new').addEventListener('click', () => {
 });
 $('tour-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const t = state.tour;
+  const me = state.me, t = state.tour;
   if (t.steps.length === 0) { $('tour-error').textContent = 'A tour needs at least one step: add a preset and its dwell.'; return; }
   $('tour-error').textContent = '';
   const body = { camera: Number($('tour-camera').value), name: $('tour-name').value.trim(), steps: t.steps, schedule: t.schedule,
     enabled: $('tour-enabled').checked };
   $('tour-save').disabled = true;
+  let saved;
   try {
-    const saved = await api(t.id === null ? 'POST' : 'PUT', t.id === null ? '/api/tours' : `/api/tours/${t.id}`, body);
-    t.id = saved.id;
-    await loadTours();
-    $('tour-error').textContent = '';
-    $('tour-form-title').textContent = `Tour ${saved.name} (saved)`;
+    saved = await api(t.id === null ? 'POST' : 'PUT', t.id === null ? '/api/tours' : `/api/tours/${t.id}`, body);
   } catch (err) {
-    $('tour-error').textContent = `The tour was not saved: ${err.message}`;
+    if (state.me === me) $('tour-error').textContent = `The tour was not saved: ${err.message}`;
+    return;
   } finally { $('tour-save').disabled = false; }
+  if (state.me !== me) return;
+  t.id = saved.id;
+  try { await loadTours(); } catch (err) { $('tour-error').textContent = `The tour was saved, but the list could not be refreshed: ${err.message}`; }
+  if (state.me === me) $('tour-form-title').textContent = `Tour ${saved.name} (saved)`;
 });
 $('tour-delete').addEventListener('click', async () => {
-  const t = state.tour;
+  const me = state.me, t = state.tour;
   if (t.id === null) return;
   if (!t.deleting) { t.deleting = true; drawTour(); return; }
   try {
     await api('DELETE', `/api/tours/${t.id}`);
-    state.tour = tourDraft();
-    $('tour-form').reset();
-    await loadTours();
   } catch (err) {
+    if (state.me !== me) return;
     t.deleting = false;
     drawTour();
     $('tour-error').textContent = `The tour was not deleted: ${err.message}`;
+    return;
   }
+  if (state.me !== me) return;
+  state.tour = tourDraft();
+  $('tour-form').reset();
+  try { await loadTours(); } catch (err) { $('tour-error').textContent = `The tour was deleted, but the list could not be refreshed: ${err.message}`; }
+  $('tour-new').focus();
 });
 
 // ---- Live: one MSE player per tile ----

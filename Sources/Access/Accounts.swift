@@ -370,8 +370,7 @@ public actor Accounts {
         let name = name.precomposedStringWithCanonicalMapping
         try await beginCheck(name)
         defer { endCheck(name) }
-        // The lock is judged, and a new one starts, when this attempt's turn comes, not
-        // when it arrived: a lock counted from the arrival would be short by the wait.
+        // The lock is judged when this attempt's turn comes, not when it arrived.
         let now = clock.nowMicros()
         guard let user = try await catalog.user(named: name) else {
             _ = try await verify(password, hash: decoyHash)
@@ -384,10 +383,12 @@ public actor Accounts {
                 "account locked after repeated failures")
         }
         guard try await verify(password, hash: user.passwordHash) else {
-            let policy = self.policy
+            let policy = self.policy, clock = self.clock
             try await catalog.failSignIn(id: user.id, lockFrom: policy.failuresBeforeLock) { failures in
                 let seconds = min(policy.maximumLockSeconds, policy.firstLockSeconds << min(failures - policy.failuresBeforeLock, 20))
-                return now + Int64(seconds) * 1_000_000
+                // From when the failure is recorded: the password check may have waited
+                // for a thread, and a lock counted from before that would be short.
+                return clock.nowMicros() + Int64(seconds) * 1_000_000
             }
             throw VigilError(.unauthenticated, "unknown user or wrong password")
         }

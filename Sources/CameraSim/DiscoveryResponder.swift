@@ -1,6 +1,6 @@
 // The simulated cameras' WS-Discovery: a UDP socket that answers each Probe for video
-// transmitters (or for any device) with one ProbeMatches per camera, sent back to the
-// prober, as ONVIF devices do (ONVIF Core §7.3). It joins the ONVIF multicast group when it
+// transmitters (or for any device) with one ProbeMatches naming every camera, sent back
+// to the prober, as ONVIF devices do (ONVIF Core §7.3). It joins the ONVIF multicast group when it
 // can (a machine without multicast still answers directed probes). What arrives is read
 // with the Onvif module's strict parser; anything else is dropped.
 
@@ -43,10 +43,13 @@ public final class DiscoveryResponder: Sendable {
         }
     }
 
-    /// Answers probes on `host:port` (0: any free port) for `devices`, joining the multicast
-    /// group when `multicast` is set and the machine allows it.
+    /// Answers probes on `host:port` (0: any free port) for `devices`, in one ProbeMatches
+    /// per probe. Bound to every address (`0.0.0.0`), it also joins the multicast group
+    /// when `multicast` is set and the machine allows; bound to one address, it hears
+    /// directed probes there only. A source may have 10 probes answered in 10 s (no more
+    /// is a reflector); a probe from port 0 or a multicast source is not answered.
     public static func start(
-        devices: [DiscoveredDevice], host: String = "0.0.0.0", port: Int = WSDiscovery.port, multicast: Bool = true,
+        devices: [DiscoveredDevice], host: String = "127.0.0.1", port: Int = WSDiscovery.port, multicast: Bool = true,
         logger: Logger = Logger(label: "camera-sim.discovery")
     ) async throws -> DiscoveryResponder {
         let channel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
@@ -64,7 +67,7 @@ public final class DiscoveryResponder: Sendable {
             throw VigilError(.failure, "the simulated cameras' discovery could not listen on UDP \(host):\(port): \(error)")
         }
         var joined = false
-        if multicast, let multicastChannel = channel.channel as? any MulticastChannel {
+        if multicast, host == "0.0.0.0", let multicastChannel = channel.channel as? any MulticastChannel {
             do {
                 try await multicastChannel.joinGroup(try SocketAddress(ipAddress: WSDiscovery.multicastGroup, port: WSDiscovery.port))
                     .get()
@@ -76,17 +79,33 @@ public final class DiscoveryResponder: Sendable {
         let bound = channel.channel.localAddress?.port ?? port
         let task = Task {
             var sent = 0
-            try? await channel.executeThenClose { inbound, outbound in
-                for try await datagram in inbound {
-                    guard let probe = try? WSDiscovery.probeRequest(Array(datagram.data.readableBytesView)), probe.wantsVideo else {
-                        continue
-                    }
-                    for device in devices {
-                        sent += 1
-                        let reply = WSDiscovery.probeMatches(relatesTo: probe.messageID, device: device, messageNumber: sent)
-                        try? await outbound.write(AddressedEnvelope(remoteAddress: datagram.remoteAddress, data: ByteBuffer(bytes: reply)))
+            var answered: [String: [Double]] = [:]
+            do {
+                try await channel.executeThenClose { inbound, outbound in
+                    for try await datagram in inbound {
+                        let source = datagram.remoteAddress
+                        guard let address = source.ipAddress, let sourcePort = source.port, sourcePort != 0,
+                            !address.hasPrefix("224.") && !address.hasPrefix("239.") && !address.lowercased().hasPrefix("ff")
+                        else { continue }
+                        guard let probe = try? WSDiscovery.probeRequest(Array(datagram.data.readableBytesView)), probe.wantsVideo else {
+                            continue
+                        }
+                        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+                        var recent = (answered[address] ?? []).filter { now - $0 < 10 }
+                        guard recent.count < 10 else { continue }
+                        recent.append(now)
+                        answered[address] = recent
+                        if answered.count > 4096 { answered = answered.filter { !$0.value.allSatisfy { now - $0 >= 10 } } }
+                        for first in stride(from: 0, to: devices.count, by: WSDiscovery.maxMatches) {
+                            sent += 1
+                            let some = Array(devices[first..<min(devices.count, first + WSDiscovery.maxMatches)])
+                            let reply = WSDiscovery.probeMatches(relatesTo: probe.messageID, devices: some, messageNumber: sent)
+                            try await outbound.write(AddressedEnvelope(remoteAddress: source, data: ByteBuffer(bytes: reply)))
+                        }
                     }
                 }
+            } catch {
+                logger.warning("the simulated cameras stopped answering WS-Discovery probes: \(error)")
             }
         }
         return DiscoveryResponder(port: bound, joinedGroup: joined, channel: channel.channel, task: task)

@@ -31,6 +31,9 @@ public struct DiscoveredDevice: Sendable, Equatable, Codable {
     public var location: String?
     /// The address the answer came from (filled in by the probe).
     public var from: String
+    /// Another host answered with the same endpoint reference (filled in by the probe):
+    /// one of them may be answering in the other's name.
+    public var contested = false
 
     public init(
         endpoint: String, addresses: [String], types: [String] = [], scopes: [String] = [], name: String? = nil,
@@ -66,7 +69,7 @@ public enum WSDiscovery {
         return l
     }
     /// What one answer may name: more is cut, longer is refused.
-    static let maxMatches = 32
+    public static let maxMatches = 32
     static let maxAddresses = 8
     static let maxScopes = 64
     static let maxValueBytes = 512
@@ -125,8 +128,11 @@ public enum WSDiscovery {
             let found = scopes.first { $0.lowercased().hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
             guard let raw = found, !raw.isEmpty else { return nil }
             let decoded = raw.removingPercentEncoding ?? raw
-            // A decoded control character or line break would reach a page or a terminal.
-            guard !decoded.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+            // A decoded control character or line break would reach a page or a terminal,
+            // and a format character (a right-to-left override) would disguise the name.
+            guard !decoded.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+                return nil
+            }
             return String(decoded.prefix(128))
         }
         return DiscoveredDevice(
@@ -152,9 +158,18 @@ public enum WSDiscovery {
         return (try value(id, "MessageID"), wantsVideo)
     }
 
-    /// A ProbeMatches answering `relatesTo` with `device`.
-    public static func probeMatches(relatesTo: String, device: DiscoveredDevice, messageNumber: Int) -> [UInt8] {
-        Array(
+    /// A ProbeMatches answering `relatesTo` with `devices` (at most 32, as a reader keeps).
+    public static func probeMatches(relatesTo: String, devices: [DiscoveredDevice], messageNumber: Int) -> [UInt8] {
+        let matches = devices.prefix(maxMatches).map { device in
+            """
+            <d:ProbeMatch><a:EndpointReference><a:Address>\(Soap.escape(device.endpoint))</a:Address></a:EndpointReference>\
+            <d:Types>\(Soap.escape(device.types.joined(separator: " ")))</d:Types>\
+            <d:Scopes>\(Soap.escape(device.scopes.joined(separator: " ")))</d:Scopes>\
+            <d:XAddrs>\(Soap.escape(device.addresses.joined(separator: " ")))</d:XAddrs>\
+            <d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch>
+            """
+        }.joined()
+        return Array(
             """
             <?xml version="1.0" encoding="UTF-8"?>\
             <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="\(DiscoveryNamespace.addressing)" \
@@ -163,12 +178,7 @@ public enum WSDiscovery {
             <s:Header><a:Action>\(matchesAction)</a:Action><a:MessageID>\(messageID())</a:MessageID>\
             <a:RelatesTo>\(Soap.escape(relatesTo))</a:RelatesTo><a:To>\(anonymous)</a:To>\
             <d:AppSequence InstanceId="1" MessageNumber="\(messageNumber)"/></s:Header>\
-            <s:Body><d:ProbeMatches><d:ProbeMatch>\
-            <a:EndpointReference><a:Address>\(Soap.escape(device.endpoint))</a:Address></a:EndpointReference>\
-            <d:Types>\(Soap.escape(device.types.joined(separator: " ")))</d:Types>\
-            <d:Scopes>\(Soap.escape(device.scopes.joined(separator: " ")))</d:Scopes>\
-            <d:XAddrs>\(Soap.escape(device.addresses.joined(separator: " ")))</d:XAddrs>\
-            <d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></s:Body></s:Envelope>
+            <s:Body><d:ProbeMatches>\(matches)</d:ProbeMatches></s:Body></s:Envelope>
             """.utf8)
     }
 
@@ -189,8 +199,8 @@ public enum WSDiscovery {
         guard trimmed.utf8.count <= maxValueBytes else {
             throw OnvifError.malformed(action: "ProbeMatches", reason: "\(what) longer than \(maxValueBytes) bytes")
         }
-        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw OnvifError.malformed(action: "ProbeMatches", reason: "\(what) with a control character")
+        guard !trimmed.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) else {
+            throw OnvifError.malformed(action: "ProbeMatches", reason: "\(what) with a control or format character")
         }
         return trimmed
     }

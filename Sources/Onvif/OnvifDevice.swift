@@ -148,7 +148,9 @@ public actor OnvifDevice {
     /// declare leaves the value to the request's own clamping).
     func within(_ action: String, _ node: PTZNode, _ value: PTZVelocity, panTilt: PTZSpace?, zoom: PTZSpace?) throws {
         for (axis, v, range) in [("pan", value.pan, panTilt?.x), ("tilt", value.tilt, panTilt?.y), ("zoom", value.zoom, zoom?.x)] {
-            guard let range, !(range.min...range.max).contains(v) else { continue }
+            // Compared, not made into a range: a range whose bounds are out of order or not
+            // numbers would trap.
+            guard let range, !(v >= range.min && v <= range.max) else { continue }
             throw failed(
                 .ptz,
                 .unsupported(

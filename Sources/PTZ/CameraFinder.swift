@@ -22,6 +22,9 @@ public struct FoundCamera: Sendable, Equatable, Codable {
     /// The device's address names another host than the one that answered (a camera
     /// behind NAT, or someone answering in another's name).
     public var namesAnotherHost: Bool
+    /// Another host answered as the same device: one of them may be answering in the
+    /// other's name; check before adding either.
+    public var contested: Bool
     /// The camera already added at that address.
     public var cameraID: Int64?
     public var cameraName: String?
@@ -32,6 +35,8 @@ public struct FoundCameras: Sendable, Equatable, Codable {
     /// Answers that could not be read, with why (the first few), and how many in all.
     public var unreadable: [String]
     public var unreadableCount: Int
+    /// Targets that could not be probed (no route to the multicast group), with why.
+    public var failures: [String]
 }
 
 public struct CameraFinder: Sendable {
@@ -51,14 +56,17 @@ public struct CameraFinder: Sendable {
         let cameras = heard.devices.map { device -> FoundCamera in
             let address = device.addresses.first
             let place = address.flatMap(Self.place)
-            let camera = place.flatMap { p in added.first { $0.0 == p }?.1 }
+            // Added at any of the device's addresses is added.
+            let places = device.addresses.compactMap(Self.place)
+            let camera = added.first { known in places.contains(known.0) }?.1
             let named = place.map { $0.host != device.from.lowercased() } ?? false
             return FoundCamera(
                 address: address, otherAddresses: Array(device.addresses.dropFirst()), endpoint: device.endpoint, name: device.name,
                 hardware: device.hardware, location: device.location, from: device.from, namesAnotherHost: named,
-                cameraID: camera?.id, cameraName: camera?.name)
+                contested: device.contested, cameraID: camera?.id, cameraName: camera?.name)
         }
-        return FoundCameras(cameras: cameras, unreadable: heard.unreadable, unreadableCount: heard.unreadableCount)
+        return FoundCameras(
+            cameras: cameras, unreadable: heard.unreadable, unreadableCount: heard.unreadableCount, failures: heard.failures)
     }
 
     struct Place: Equatable {

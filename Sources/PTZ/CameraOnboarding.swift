@@ -22,10 +22,12 @@ public struct OnboardedCamera: Sendable, Equatable {
     /// stream is recorded from the device's host all the same).
     public var namedStreamHost: String?
 
-    /// The device as it named itself (`Vigil Simulated PTZ dome, profile main, PTZ`).
+    /// The device as it named itself (`Vigil Simulated PTZ dome, profile main, PTZ`), and
+    /// the host it named for its stream when that was not its own.
     public var summary: String {
         "\(Soap.clip(device.manufacturer, 64)) \(Soap.clip(device.model, 64)), profile \(Soap.clip(profile, 64))"
             + (ptzProfile == nil ? ", no PTZ" : ", PTZ")
+            + (namedStreamHost.map { "; it named \(Soap.clip($0, 64)) for its stream, recorded from its own address instead" } ?? "")
     }
 
     /// A camera record for `name` with these settings, the password sealed.

@@ -117,6 +117,21 @@ struct CameraRoutes {
             var record = CameraRecord(id: 0, name: name, url: input.url ?? "", retentionDays: env.newCameraDefaults.retentionDays)
             var detail: String?
             if let onvif = input.onvif {
+                // Everything the request says is checked before the device is asked (with
+                // the account): a request that would be refused sends nothing anywhere.
+                guard (input.password ?? "").unicodeScalars.count <= 128 else {
+                    throw APIError(status: .badRequest, message: "a camera's password is at most 128 characters")
+                }
+                guard input.password == nil || !(input.username ?? "").isEmpty else {
+                    throw APIError(status: .badRequest, message: "a camera's password needs its user name")
+                }
+                var rest = input
+                rest.onvif = nil
+                rest.username = nil
+                rest.password = nil
+                var scratch = record
+                scratch.url = "rtsp://192.0.2.1/"
+                try await mapErrors { try apply(rest, to: &scratch) }
                 // The device is asked before anything is written: one that does not answer
                 // adds nothing. Its stream's URL and the sealed password come from there.
                 let found = try await mapErrors {
@@ -124,9 +139,7 @@ struct CameraRoutes {
                 }
                 record = try await mapErrors { try found.record(name: name, retentionDays: record.retentionDays, keys: env.keys) }
                 detail = "over ONVIF: " + found.summary
-                input.onvif = nil
-                input.username = nil
-                input.password = nil
+                input = rest
             }
             record.segmentSeconds = env.newCameraDefaults.segmentSeconds
             // Added in one transaction with its entry, which names the new camera's id.

@@ -25,7 +25,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "With --onvif-port, answer WS-Discovery probes on this UDP port (3702 is ONVIF's; 0: any free port), on every address, joining the ONVIF multicast group where the machine allows."
+            "With --onvif-port, answer WS-Discovery probes on this UDP port of --host (3702 is ONVIF's; 0: any free port); with --host 0.0.0.0, also those multicast to the ONVIF group."
     )
     var discoveryPort: Int?
 
@@ -69,11 +69,12 @@ struct Simulate: AsyncParsableCommand {
             for i in 1...cameras { say("  http://\(auth)\(host):\(server.port)/onvif/cam\(i)/device_service") }
             if let discoveryPort {
                 let responder = try await DiscoveryResponder.start(
-                    devices: DiscoveryResponder.devices(cameras: cameras, host: host, onvifPort: server.port), port: discoveryPort)
+                    devices: DiscoveryResponder.devices(cameras: cameras, host: host, onvifPort: server.port), host: host,
+                    port: discoveryPort)
                 discovery = responder
                 say(
-                    "and to WS-Discovery probes on UDP port \(responder.port)"
-                        + (responder.joinedGroup ? " and \(WSDiscovery.multicastGroup)" : " (directed probes only: no multicast here)"))
+                    "and to WS-Discovery probes on UDP \(host):\(responder.port)"
+                        + (responder.joinedGroup ? " and \(WSDiscovery.multicastGroup)" : " (directed probes only)"))
             }
         }
         _ = await ShutdownSignal.wait()

@@ -20,7 +20,7 @@ extension EndToEndTests {
                 "simulate", "--cameras", "2", "--port", "\(cameraPort)", "--file", clip, "--onvif-port", "\(onvifPort)",
                 "--discovery-port", "\(discoveryPort)", "--user", "dome", "--password", "dome pass 1"
             ], log: dir + "/sim.log")
-        try await sim.waitFor("WS-Discovery probes on UDP port \(discoveryPort)", seconds: 10)
+        try await sim.waitFor("WS-Discovery probes on UDP 127.0.0.1:\(discoveryPort)", seconds: 10)
         for (name, role) in [("keeper", "admin"), ("chief", "supervisor")] {
             let user = try await TestSupport.run(
                 vigil, ["user", "add", "--data", data, name, "--role", role], input: "a long passphrase 7\n")
@@ -118,10 +118,12 @@ extension EndToEndTests {
         _ = try browser.evaluate(
             """
             $('tour-name').value = 'Night round';
-            for (const [preset, dwell] of [['Gate', 5], ['Square', 7]]) {
-              $('tour-step-preset').value = preset; $('tour-step-dwell').value = dwell; $('tour-step-add').click();
-            }
-            document.querySelector('#tour-steps li:last-child button[aria-label="Move step 2 earlier"]').click();
+            $('tour-step-preset').value = 'Gate'; $('tour-step-dwell').value = 5; $('tour-step-add').click();
+            // By keyboard: Enter in the preset's field adds the step (it does not submit the form).
+            $('tour-step-preset').value = 'Square'; $('tour-step-dwell').value = 7;
+            $('tour-step-preset').dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+            const earlier = document.querySelector('#tour-steps li:last-child button[aria-label="Move step 2 earlier"]');
+            earlier.focus(); earlier.click();
             for (const box of $('tour-days').querySelectorAll('input')) box.checked = box.value === '6' || box.value === '7';
             $('tour-window-from').value = '22:00'; $('tour-window-to').value = '06:00'; $('tour-window-add').click();
             $('tour-form').requestSubmit(); true
@@ -129,6 +131,10 @@ extension EndToEndTests {
         try await browser.waitUntil(
             "document.querySelectorAll('#tour-rows tr').length === 1", session: page, seconds: 10,
             describe: "document.getElementById('tour-error').textContent")
+        // The reordered list kept the focus on the same button, not on the page.
+        #expect(
+            try browser.evaluate("document.activeElement.closest('#tour-steps') !== null || document.activeElement.id", session: page)
+                as? Bool == true)
         let row = try browser.evaluate("document.querySelector('#tour-rows tr').textContent", session: page) as? String
         #expect(row == "Night roundSimulated dome 12 (12 s a round)Sat, Sun 22:00–06:00yes", "\(row ?? "")")
         let stored =

@@ -57,27 +57,29 @@ struct DiscoveryTests {
         func match(_ n: Int, address: String = "http://192.0.2.1/onvif/device_service") -> String {
             "<d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:\(n)</a:Address></a:EndpointReference><d:XAddrs>\(address)</d:XAddrs></d:ProbeMatch>"
         }
+        func refusal(_ datagram: [UInt8]) -> String {
+            do {
+                _ = try WSDiscovery.probeMatches(datagram, answering: DiscoveryTests.probeID)
+                return "accepted"
+            } catch { return "\(error)" }
+        }
         // More matches than one answer may hold: the first 32 are kept.
         #expect(try WSDiscovery.probeMatches(answer((1...40).map { match($0) }.joined()), answering: Self.probeID).count == 32)
-        // A value past 512 bytes, or with a control character, is refused, not cut.
-        #expect(throws: OnvifError.self) {
-            try WSDiscovery.probeMatches(
-                answer(match(1, address: "http://h/" + String(repeating: "a", count: 600))), answering: Self.probeID)
-        }
-        #expect(throws: OnvifError.self) {
-            try WSDiscovery.probeMatches(answer(match(1, address: "http://h/a&#x85;b")), answering: Self.probeID)
-        }
-        // A match without an endpoint reference, a document type declaration, another
-        // encoding, or a datagram past 64 KiB is refused.
-        #expect(throws: OnvifError.self) {
-            try WSDiscovery.probeMatches(answer("<d:ProbeMatch><d:XAddrs>http://h/</d:XAddrs></d:ProbeMatch>"), answering: Self.probeID)
-        }
-        #expect(throws: OnvifError.self) {
-            try WSDiscovery.probeMatches(Array("<!DOCTYPE x [<!ENTITY a 'b'>]>".utf8) + answer(match(1)), answering: Self.probeID)
-        }
-        #expect(throws: OnvifError.self) {
-            try WSDiscovery.probeMatches(answer(String(repeating: match(1), count: 700)), answering: Self.probeID)
-        }
+        // A value past 512 bytes, or with a control or format character, is refused, not cut.
+        #expect(refusal(answer(match(1, address: "http://h/" + String(repeating: "a", count: 600)))).contains("longer than 512 bytes"))
+        #expect(refusal(answer(match(1, address: "http://h/a&#x85;b"))).contains("control or format character"))
+        #expect(refusal(answer(match(1, address: "http://h/a&#x202E;b"))).contains("control or format character"))
+        // A match without an endpoint reference, a document type declaration, or a
+        // datagram past 64 KiB (here a comment: few elements) is refused, saying which.
+        #expect(refusal(answer("<d:ProbeMatch><d:XAddrs>http://h/</d:XAddrs></d:ProbeMatch>")).contains("without an endpoint reference"))
+        #expect(refusal(Array("<!DOCTYPE x [<!ENTITY a 'b'>]>".utf8) + answer(match(1))) != "accepted")
+        let padded = answer(match(1) + "<!--" + String(repeating: "x", count: 66_000) + "-->")
+        #expect(refusal(padded).contains("more than the 65535"), "\(refusal(padded))")
+        // A name that decodes to a right-to-left override is not shown.
+        let disguised = answer(
+            "<d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:1</a:Address></a:EndpointReference>"
+                + "<d:Scopes>onvif://www.onvif.org/name/gate%E2%80%AEcod.exe</d:Scopes></d:ProbeMatch>")
+        #expect(try WSDiscovery.probeMatches(disguised, answering: Self.probeID).first?.name == nil)
     }
 
     /// What the simulated cameras answer is read back as they described themselves, for
@@ -90,7 +92,7 @@ struct DiscoveryTests {
                 endpoint: "urn:uuid:5ea1ed00-0000-4000-8000-00000000000\(i)",
                 addresses: ["http://127.0.0.1:8\(i)/onvif/cam1/device_service?a=1&b=2"], types: ["dn:NetworkVideoTransmitter"],
                 scopes: ["onvif://www.onvif.org/name/\(encoded)", "onvif://www.onvif.org/location/<&>"], name: name, location: "<&>")
-            let datagram = WSDiscovery.probeMatches(relatesTo: "urn:uuid:p-\(i) & <x>", device: device, messageNumber: i + 1)
+            let datagram = WSDiscovery.probeMatches(relatesTo: "urn:uuid:p-\(i) & <x>", devices: [device], messageNumber: i + 1)
             let read = try WSDiscovery.probeMatches(datagram, answering: "urn:uuid:p-\(i) & <x>")
             #expect(read == [device])
         }
@@ -151,8 +153,8 @@ struct DiscoveryTests {
                     guard let probe = try? WSDiscovery.probeRequest(Array(datagram.data.readableBytesView)) else { continue }
                     for reply in [
                         Array("<not xml".utf8),
-                        WSDiscovery.probeMatches(relatesTo: "urn:uuid:someone-else", device: device, messageNumber: 1),
-                        WSDiscovery.probeMatches(relatesTo: probe.messageID, device: device, messageNumber: 2)
+                        WSDiscovery.probeMatches(relatesTo: "urn:uuid:someone-else", devices: [device], messageNumber: 1),
+                        WSDiscovery.probeMatches(relatesTo: probe.messageID, devices: [device], messageNumber: 2)
                     ] {
                         try await outbound.write(AddressedEnvelope(remoteAddress: datagram.remoteAddress, data: ByteBuffer(bytes: reply)))
                     }
@@ -166,6 +168,49 @@ struct DiscoveryTests {
         #expect(result.unreadableCount == 4, "\(result.unreadable)")
         #expect(result.unreadable.contains { $0.hasPrefix("127.0.0.1: ") && $0.contains("answers another probe") }, "\(result.unreadable)")
         #expect(result.unreadable.contains { $0.contains("not well-formed") }, "\(result.unreadable)")
+    }
+
+    /// A target that cannot be sent to costs only itself: the others are probed and the
+    /// failure said; when every target fails, the probe fails in words.
+    @Test func aTargetThatCannotBeProbedIsSaidAndTheOthersAreStillProbed() async throws {
+        let devices = DiscoveryResponder.devices(cameras: 1, host: "127.0.0.1", onvifPort: 8123)
+        let responder = try await DiscoveryResponder.start(devices: devices, host: "127.0.0.1", port: 0, multicast: false)
+        let unsendable = try SocketAddress(ipAddress: "127.0.0.1", port: 0)
+        let result: DiscoveryResult
+        do {
+            result = try await DiscoveryProbe.run(
+                targets: [unsendable, try SocketAddress(ipAddress: "127.0.0.1", port: responder.port)], seconds: 0.5)
+        } catch {
+            await responder.close()
+            throw error
+        }
+        await responder.close()
+        #expect(result.devices.map(\.endpoint) == devices.map(\.endpoint))
+        #expect(result.failures.count == 1 && result.failures[0].contains("could not be sent"), "\(result.failures)")
+        let error = await #expect(throws: VigilError.self) { try await DiscoveryProbe.run(targets: [unsendable], seconds: 0.5) }
+        #expect(error?.code == .deviceFailed && error?.message.contains("could not be sent") == true, "\(String(describing: error))")
+    }
+
+    /// Two hosts answering as one device are both listed and both marked, whichever
+    /// answered first: the first answer to a multicast probe need not be the true one.
+    @Test func twoHostsAnsweringAsOneDeviceAreBothMarked() async throws {
+        let devices = DiscoveryResponder.devices(cameras: 1, host: "127.0.0.1", onvifPort: 8123)
+        var forged = devices[0]
+        forged.addresses = ["http://127.0.0.2:8123/onvif/cam1/device_service"]
+        let genuine = try await DiscoveryResponder.start(devices: devices, host: "127.0.0.1", port: 0, multicast: false)
+        let impostor = try await DiscoveryResponder.start(devices: [forged], host: "127.0.0.2", port: 0, multicast: false)
+        let result: DiscoveryResult
+        do {
+            result = try await DiscoveryProbe.run(to: ["127.0.0.1:\(genuine.port)", "127.0.0.2:\(impostor.port)"], seconds: 0.5)
+        } catch {
+            await genuine.close()
+            await impostor.close()
+            throw error
+        }
+        await genuine.close()
+        await impostor.close()
+        #expect(Set(result.devices.map(\.from)) == ["127.0.0.1", "127.0.0.2"], "\(result.devices)")
+        #expect(result.devices.count == 2 && result.devices.allSatisfy(\.contested), "\(result.devices)")
     }
 
     @Test func targetsAreMulticastOrAnIPAddressAndPort() throws {
