@@ -253,7 +253,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")
             ], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["Base", "TestSupport", "Media", "ChildProcess", "Catalog", "Records"],
+            name: "EndToEndTests", dependencies: ["Base", "TestSupport", "Media", "ChildProcess", "Catalog", "Records", "Onvif"],
             swiftSettings: strict),
         // libFuzzer targets, one per parser (scripts/fuzz.sh builds them with the fuzzer;
         // the normal build makes replay programs of them).

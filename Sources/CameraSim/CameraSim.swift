@@ -1,7 +1,8 @@
 // CameraSim — simulated RTSP cameras for the demo, tests and benchmarks.
 //
 // What belongs here: an RTSP 1.0 server (RFC 2326) that serves any number of cameras
-// (`/cam1`, `/cam2`, …) from one encoded clip, looping it with fresh, paced RTP
+// (`/cam1`, `/cam2`, …) from one encoded clip (or, for a PTZ dome, its live picture that
+// follows where it points: `LiveDome`), looping it with fresh, paced RTP
 // timestamps over TCP-interleaved RTP, with optional Digest authentication; packetised
 // exactly as cameras do (RFC 6184 STAP-A + FU-A, RFC 7798 AP + FU), so it exercises the
 // same depacketiser paths as the field.
@@ -10,7 +11,8 @@
 // What does not: recording, anything the recorder needs to know about (it is a peer).
 // Invariants: a slow client never grows the server's memory without bound (writes to a
 // connection whose socket is not writable are dropped frame by frame, as a camera would);
-// frame n of a session is sent at start + n/fps and stamped base + n·90000/fps.
+// frame n of a session is sent at start + n/fps and stamped base + n·90000/fps (a live
+// dome's picture k of its encoder, base + (k − the first sent)·90000/fps).
 
 import Base
 import Foundation
@@ -126,7 +128,7 @@ public struct SimulatedClip: Sendable {
     }
 
     /// The `a=rtpmap`/`a=fmtp` lines for this clip (RFC 6184 §8.1, RFC 7798 §7.1).
-    var sdpMediaLines: [String] {
+    public var sdpMediaLines: [String] {
         func b64(_ b: [UInt8]) -> String { Data(b).base64EncodedString() }
         switch codec {
         case .h264:
@@ -166,7 +168,11 @@ public final class CameraSimulator: Sendable {
         self.channel = channel
     }
 
-    public static func start(clip: SimulatedClip, configuration: SimulatorConfiguration) async throws -> CameraSimulator {
+    /// Serves the cameras: each loops `clip`, but those in `live` (by camera number, from
+    /// 1), whose picture is their dome's.
+    public static func start(
+        clip: SimulatedClip, configuration: SimulatorConfiguration, live: [Int: LiveDome] = [:]
+    ) async throws -> CameraSimulator {
         let nonce = randomHex(bytes: 16)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -175,7 +181,7 @@ public final class CameraSimulator: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        SimulatedCameraHandler(clip: clip, configuration: configuration, nonce: nonce))
+                        SimulatedCameraHandler(clip: clip, configuration: configuration, nonce: nonce, live: live))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

@@ -12,6 +12,14 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
     let clip: SimulatedClip
     let configuration: SimulatorConfiguration
     let nonce: String
+    /// The domes whose picture is live, by camera number (`/camN`); others loop the clip.
+    let live: [Int: LiveDome]
+    /// This session's live dome, once SETUP named one.
+    private var dome: LiveDome?
+    /// The live pictures sent: the last, and the first (a key frame) for the timestamps.
+    private var lastLive: Int?
+    private var firstLive: Int?
+    private var liveGap = false
     private var buffer = ByteBuffer()
     private var sessionID: String?
     private var streaming: Scheduled<Void>?
@@ -22,10 +30,18 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
     private var startDeadline = NIODeadline.now()
     private var framesSkipped = 0
 
-    init(clip: SimulatedClip, configuration: SimulatorConfiguration, nonce: String) {
+    init(clip: SimulatedClip, configuration: SimulatorConfiguration, nonce: String, live: [Int: LiveDome] = [:]) {
         self.clip = clip
         self.configuration = configuration
         self.nonce = nonce
+        self.live = live
+    }
+
+    /// The live dome a request's URL names (`…/camN` or `…/camN/trackID=0`), if any.
+    private func liveDome(_ url: String) -> LiveDome? {
+        guard let range = url.range(of: "/cam", options: .backwards) else { return nil }
+        let digits = url[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        return Int(digits).flatMap { live[$0] }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -83,7 +99,7 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
                 ([
                     "v=0", "o=- \(ssrc) 1 IN IP4 127.0.0.1", "s=Vigil CameraSim", "t=0 0", "a=control:*",
                     "m=video 0 RTP/AVP 96", "c=IN IP4 0.0.0.0"
-                ] + clip.sdpMediaLines + ["a=control:trackID=0"])
+                ] + (liveDome(url)?.parameters.sdpMediaLines ?? clip.sdpMediaLines) + ["a=control:trackID=0"])
                 .joined(separator: "\r\n") + "\r\n"
             reply(
                 context, 200, "OK", cseq: cseq,
@@ -94,6 +110,7 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
             }
             let id = sessionID ?? randomHex(bytes: 6)
             sessionID = id
+            dome = liveDome(url)
             reply(
                 context, 200, "OK", cseq: cseq,
                 extra: [
@@ -151,7 +168,8 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
     }
 
     private func scheduleNextFrame(context: ChannelHandlerContext) {
-        let interval = Int64(1_000_000_000) / Int64(configuration.framesPerSecond)
+        // A live dome's pictures come as its encoder makes them: looked for twice a frame.
+        let interval = Int64(1_000_000_000) / Int64((dome?.framesPerSecond).map { $0 * 2 } ?? configuration.framesPerSecond)
         let deadline = startDeadline + .nanoseconds(interval * Int64(frameNumber))
         streaming = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             self.sendFrame(context: context)
@@ -159,7 +177,37 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
         }
     }
 
+    /// The live dome's pictures this session has not sent, in order, from the first key
+    /// frame after its PLAY on.
+    /// After a gap (pictures no longer kept, or skipped while the client could not keep up)
+    /// it waits for the next key frame, so nothing is sent that refers to a picture the
+    /// client never had.
+    private func sendLiveFrames(_ dome: LiveDome, context: ChannelHandlerContext) {
+        frameNumber += 1
+        // A new session starts with the next key frame the encoder makes, not with older
+        // pictures still kept: what it shows is never from before its PLAY.
+        let after = lastLive ?? dome.newestIndex
+        if lastLive == nil { lastLive = after }
+        for frame in dome.frames(after: after) {
+            if let last = lastLive, frame.index != last + 1 { liveGap = true }
+            lastLive = frame.index
+            guard let first = firstLive ?? (frame.isKey ? frame.index : nil) else { continue }
+            firstLive = first
+            if liveGap || !context.channel.isWritable {
+                guard frame.isKey, context.channel.isWritable else {
+                    liveGap = true
+                    sequence &+= UInt16(truncatingIfNeeded: frame.payloads.count)
+                    continue
+                }
+                liveGap = false
+            }
+            let timestamp = timestampBase &+ UInt32(truncatingIfNeeded: (frame.index - first) * 90_000 / dome.framesPerSecond)
+            write(frame.payloads, timestamp: timestamp, context: context)
+        }
+    }
+
     private func sendFrame(context: ChannelHandlerContext) {
+        if let dome { return sendLiveFrames(dome, context: context) }
         let index = frameNumber % clip.payloads.count
         let timestamp = timestampBase &+ UInt32(truncatingIfNeeded: frameNumber * 90_000 / configuration.framesPerSecond)
         frameNumber += 1
@@ -180,6 +228,11 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
             }
             framesSkipped = 0
         }
+        write(payloads, timestamp: timestamp, context: context)
+    }
+
+    /// One picture's RTP packets, interleaved on channel 0, the last marked.
+    private func write(_ payloads: [[UInt8]], timestamp: UInt32, context: ChannelHandlerContext) {
         let total = payloads.reduce(0) { $0 + $1.count + 16 }
         var out = context.channel.allocator.buffer(capacity: total)
         for (i, payload) in payloads.enumerated() {

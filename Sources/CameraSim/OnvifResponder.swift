@@ -8,6 +8,7 @@
 import Base
 import Foundation
 import Onvif
+import Synchronization
 
 public actor OnvifResponder {
     public struct Settings: Sendable {
@@ -21,8 +22,13 @@ public actor OnvifResponder {
         public init() {}
     }
 
-    let settings: Settings
-    var cameras: [SimulatedPTZ]
+    var settings: Settings
+    var cameras: [SimulatedPTZ] {
+        didSet { mirror.mechanisms.withLock { $0 = cameras } }
+    }
+    /// The mechanisms as last changed, for the live picture's renderer, which runs on a
+    /// thread of its own and cannot wait for this actor at every frame.
+    public nonisolated let mirror: Mirror
     var seenNonces: [String: Int64] = [:]
     /// Seconds on a monotonic clock, for the mechanism.
     let monotonic: @Sendable () -> Double
@@ -38,16 +44,39 @@ public actor OnvifResponder {
         self.monotonic = monotonic
         self.wallClock = wallClock
         let now = monotonic()
-        cameras = (0..<max(1, settings.cameras)).map { _ in SimulatedPTZ(time: now) }
+        let initial = (0..<max(1, settings.cameras)).map { _ in SimulatedPTZ(time: now) }
+        cameras = initial
+        mirror = Mirror(initial, monotonic: monotonic)
     }
 
-    /// Where camera `index` (from 0) points now.
+    /// The RTSP port the stream URIs name, when it is known only once the RTSP server listens.
+    public func useRTSPPort(_ port: Int) { settings.rtspPort = port }
+
+    /// The mechanisms' last state behind a lock: where each camera points, read without
+    /// the actor.
+    public final class Mirror: Sendable {
+        let mechanisms: Mutex<[SimulatedPTZ]>
+        let monotonic: @Sendable () -> Double
+
+        init(_ mechanisms: [SimulatedPTZ], monotonic: @escaping @Sendable () -> Double) {
+            self.mechanisms = Mutex(mechanisms)
+            self.monotonic = monotonic
+        }
+
+        /// Where camera `index` (from 0) points now.
+        public func position(camera index: Int) -> PTZPoint? {
+            let now = monotonic()
+            return mechanisms.withLock { $0.indices.contains(index) ? $0[index].position(at: now) : nil }
+        }
+    }
+
     /// The last ContinuousMove each camera was given, and when it was handled (`monotonic`
     /// seconds): what `vigil bench ptz` times a move's arrival by.
     public private(set) var lastMoves: [Int: (velocity: PTZPoint, at: Double)] = [:]
 
     public func lastMove(camera index: Int) -> (velocity: PTZPoint, at: Double)? { lastMoves[index] }
 
+    /// Where camera `index` (from 0) points now.
     public func position(camera index: Int) -> PTZPoint? {
         cameras.indices.contains(index) ? cameras[index].position(at: monotonic()) : nil
     }

@@ -139,16 +139,20 @@ final class RouteShapes: Sendable {
     }
 
     /// The methods of the route whose template matches `path` (`{name}` matches one
-    /// segment), or nil when no route has this shape.
+    /// segment), or nil when no route has this shape. Where several match, the one with the
+    /// most literal segments is the path's, as the router chooses (`/api/cameras/discover`
+    /// over `/api/cameras/{id}`).
     func methods(for path: String) -> Set<String>? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         return shapes.withLock { shapes in
-            shapes.first { shape in
+            shapes.filter { shape in
                 shape.segments.count == parts.count
                     && zip(shape.segments, parts).allSatisfy { template, part in
                         (template.hasPrefix("{") && !part.isEmpty) || template == part
                     }
-            }?.methods
+            }
+            .max { a, b in a.segments.filter { !$0.hasPrefix("{") }.count < b.segments.filter { !$0.hasPrefix("{") }.count }?
+            .methods
         }
     }
 }

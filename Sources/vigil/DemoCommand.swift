@@ -33,14 +33,18 @@ struct Demo: AsyncParsableCommand {
         config.cameras = cameras + 1
         let password = randomHex(bytes: 8)
         config.credentials = ("demo", password)
-        let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
-        // Each camera is also a PTZ dome over ONVIF (on any free port), and is added the way a
-        // real one is: its stream and PTZ profile are asked over ONVIF.
+        // Each camera is also a PTZ dome over ONVIF (on any free port), whose live picture
+        // follows where it points, and is added the way a real one is: its stream and PTZ
+        // profile are asked over ONVIF.
         var onvifSettings = OnvifResponder.Settings()
         onvifSettings.cameras = cameras + 1
-        onvifSettings.rtspPort = simulator.port
+        onvifSettings.rtspPort = port
         onvifSettings.account = UsernameToken(username: "demo", password: password)
-        let onvif = try await OnvifSimulator.start(responder: OnvifResponder(settings: onvifSettings))
+        let responder = OnvifResponder(settings: onvifSettings)
+        let domes = try await LiveDome.forEach(of: responder, cameras: cameras + 1, framesPerSecond: 25)
+        let simulator = try await CameraSimulator.start(clip: clip, configuration: config, live: domes)
+        await responder.useRTSPPort(simulator.port)
+        let onvif = try await OnvifSimulator.start(responder: responder)
         // They answer WS-Discovery probes on loopback (not on the site's network: the demo
         // does not announce itself to real cameras' clients), where the server's probe goes.
         let discovery = try await DiscoveryResponder.start(
@@ -88,11 +92,11 @@ struct Demo: AsyncParsableCommand {
                 say(
                     """
 
-                    Vigil demo: \(cameras) simulated PTZ cameras (720p25 H.264, Digest auth; ONVIF PTZ) recorded into \(absolute)
+                    Vigil demo: \(cameras) simulated PTZ domes (a live 640x360 H.264 picture that follows where each points, Digest auth; ONVIF PTZ) recorded into \(absolute)
                     Console: \(url)
                     \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
                     The administrator has no imagery rights; the operator sees live video and playback, and steers the cameras from their live tiles.
-                    One more simulated dome is on the network, not yet added: the administrator finds it under Cameras → Find cameras (its user is demo, its password \(password)).
+                    One more simulated dome is on the network, not yet added: the administrator finds it under Cameras → Add a camera → Find cameras on the network (its user is demo, its password \(password)).
                     From the command line (vigil is at .build/release/vigil):
                       vigil recordings --data \(absolute) --camera cam1
                       vigil audit verify --data \(absolute)
@@ -104,6 +108,7 @@ struct Demo: AsyncParsableCommand {
         await discovery.close()
         await onvif.close()
         await simulator.close()
+        for dome in domes.values { dome.close() }
     }
 }
 

@@ -28,6 +28,12 @@ struct Simulate: AsyncParsableCommand {
             "With --onvif-port, answer WS-Discovery probes on this UDP port of --host (3702 is ONVIF's; 0: any free port); with --host 0.0.0.0, also those multicast to the ONVIF group."
     )
     var discoveryPort: Int?
+    @Flag(
+        name: .long,
+        help:
+            "With --onvif-port, loop the clip instead of giving each dome a live picture that follows where it points (an ffmpeg encoder per camera)."
+    )
+    var stillPicture = false
 
     func validate() throws {
         guard cameras >= 1 else { throw ValidationError("--cameras must be at least 1") }
@@ -49,38 +55,54 @@ struct Simulate: AsyncParsableCommand {
         config.cameras = cameras
         config.framesPerSecond = fps
         if let user, let password { config.credentials = (user, password) }
-        let simulator = try await CameraSimulator.start(clip: clip, configuration: config)
         let auth = user.map { "\($0):***@" } ?? ""
-        say(
-            "simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):"
-        )
-        for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
-        var onvif: OnvifSimulator?
-        var discovery: DiscoveryResponder?
-        if let onvifPort {
+        // As ONVIF PTZ domes, each camera's picture is live and follows where it points.
+        var responder: OnvifResponder?
+        var domes: [Int: LiveDome] = [:]
+        if onvifPort != nil {
             var settings = OnvifResponder.Settings()
             settings.cameras = cameras
             settings.rtspHost = host
-            settings.rtspPort = simulator.port
+            settings.rtspPort = port
             if let user, let password { settings.account = UsernameToken(username: user, password: password) }
-            let server = try await OnvifSimulator.start(responder: OnvifResponder(settings: settings), host: host, port: onvifPort)
+            let ptz = OnvifResponder(settings: settings)
+            responder = ptz
+            if !stillPicture { domes = try await LiveDome.forEach(of: ptz, cameras: cameras, framesPerSecond: fps) }
+        }
+        let simulator = try await CameraSimulator.start(clip: clip, configuration: config, live: domes)
+        if let first = domes[1] {
+            say(
+                "simulating \(cameras) PTZ domes (H264, a live \(first.width)x\(first.height) picture at \(fps) fps that follows where each points):"
+            )
+        } else {
+            say(
+                "simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):"
+            )
+        }
+        for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
+        var onvif: OnvifSimulator?
+        var discovery: DiscoveryResponder?
+        if let onvifPort, let responder {
+            await responder.useRTSPPort(simulator.port)
+            let server = try await OnvifSimulator.start(responder: responder, host: host, port: onvifPort)
             onvif = server
             say("and over ONVIF (Device, Media, PTZ):")
             for i in 1...cameras { say("  http://\(auth)\(host):\(server.port)/onvif/cam\(i)/device_service") }
             if let discoveryPort {
-                let responder = try await DiscoveryResponder.start(
+                let answering = try await DiscoveryResponder.start(
                     devices: DiscoveryResponder.devices(cameras: cameras, host: host, onvifPort: server.port), host: host,
                     port: discoveryPort)
-                discovery = responder
+                discovery = answering
                 say(
-                    "and to WS-Discovery probes on UDP \(host):\(responder.port)"
-                        + (responder.joinedGroup ? " and \(WSDiscovery.multicastGroup)" : " (directed probes only)"))
+                    "and to WS-Discovery probes on UDP \(host):\(answering.port)"
+                        + (answering.joinedGroup ? " and \(WSDiscovery.multicastGroup)" : " (directed probes only)"))
             }
         }
         _ = await ShutdownSignal.wait()
         await discovery?.close()
         await onvif?.close()
         await simulator.close()
+        for dome in domes.values { dome.close() }
     }
 }
 

@@ -332,6 +332,10 @@ final class RawConnection: Sendable {
             let put = try await h.request("PUT", "/api/cameras", session: supervisor, json: [:])
             #expect(put.status == 405 && put.headers["allow"] == "GET, POST", "\(put.status) \(put.headers["allow"] ?? "no Allow")")
             #expect(try await h.request("DELETE", "/api/cameras/\(h.cameraID)", session: supervisor).status == 405)
+            // A literal path beside a parameter's (`discover` beside `{id}`) is its own: PATCH,
+            // which `{id}` takes, is not offered on it.
+            let patch = try await h.request("PATCH", "/api/cameras/discover", session: supervisor, json: [:])
+            #expect(patch.status == 405 && patch.headers["allow"] == "POST", "\(patch.status) \(patch.headers["allow"] ?? "no Allow")")
             #expect(try await h.request("GET", "/api/no-such-thing", session: supervisor).status == 404)
             #expect(try await h.request("GET", "/api/cameras", session: supervisor).status == 200)
         }
