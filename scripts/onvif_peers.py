@@ -283,7 +283,7 @@ async def zeep_against_vigil(vigil, workdir):
     rtsp_port, onvif_port = free_port(), free_port()
     simulator = subprocess.Popen(
         [vigil, "simulate", "--cameras", "1", "--port", str(rtsp_port), "--onvif-port", str(onvif_port),
-         "--user", "zeep", "--password", "zeep pass 1"],
+         "--still-picture", "--user", "zeep", "--password", "zeep pass 1"],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "simulate.log"), "w"))
     try:
         check(wait_for_port(onvif_port), "vigil simulate serves ONVIF")

@@ -12,7 +12,8 @@
 // Invariants: a slow client never grows the server's memory without bound (writes to a
 // connection whose socket is not writable are dropped frame by frame, as a camera would);
 // frame n of a session is sent at start + n/fps and stamped base + n·90000/fps (a live
-// dome's picture k of its encoder, base + (k − the first sent)·90000/fps).
+// dome's pictures are sent as its encoder makes them, picture k stamped
+// base + (k − the first sent)·90000/fps).
 
 import Base
 import Foundation

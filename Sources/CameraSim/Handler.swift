@@ -189,7 +189,12 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
         let after = lastLive ?? dome.newestIndex
         if lastLive == nil { lastLive = after }
         for frame in dome.frames(after: after) {
-            if let last = lastLive, frame.index != last + 1 { liveGap = true }
+            if let last = lastLive, frame.index != last + 1 {
+                // Pictures lost from the dome's queue: the receiver sees the loss as a
+                // jump in sequence numbers, as for pictures skipped below.
+                liveGap = true
+                sequence &+= 1
+            }
             lastLive = frame.index
             guard let first = firstLive ?? (frame.isKey ? frame.index : nil) else { continue }
             firstLive = first

@@ -28,14 +28,20 @@ public struct DomeScene: Sendable {
             guard let ffmpeg = ChildProcess.which("ffmpeg") else {
                 throw VigilError(.failure, "ffmpeg is needed to draw the simulated domes' scene (apt-get install ffmpeg)")
             }
+            // Drawn under a name of its own and renamed into place: simulators starting at
+            // once on a fresh cache each draw it, and none reads another's half-written file.
+            let scratch = "\(path).\(getpid()).\(UUID().uuidString).tmp"
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
             let made = try await ChildProcess.run(
                 ffmpeg,
                 [
                     "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height)", "-frames:v", "1", "-pix_fmt", "yuv420p",
-                    "-f", "rawvideo", path + ".tmp"
+                    "-f", "rawvideo", scratch
                 ])
             guard made.status == 0 else { throw VigilError(.failure, "ffmpeg failed drawing the domes' scene: \(made.stderr)") }
-            try FileManager.default.moveItem(atPath: path + ".tmp", toPath: path)
+            guard rename(scratch, path) == 0 else {
+                throw VigilError(.failure, "the domes' scene could not be put at \(path): \(String(cString: strerror(errno)))")
+            }
         }
         guard let data = FileManager.default.contents(atPath: path), data.count == width * height * 3 / 2 else {
             throw VigilError(.failure, "the domes' scene \(path) is not \(width)x\(height) YUV 4:2:0; delete it to have it drawn again")
@@ -97,9 +103,10 @@ public final class LiveDome: Sendable {
         let frames = Mutex<[Frame]>([])
         let firstKey = Mutex<[UInt8]?>(nil)
         let stopped = Mutex(false)
+        let ended = Mutex(false)
     }
 
-    /// Frames kept for sessions to catch up on: two seconds at 25 fps.
+    /// Frames kept for sessions to catch up on (two seconds at the default 25 fps).
     static let kept = 50
 
     private init(width: Int, height: Int, framesPerSecond: Int, parameters: SimulatedClip, newest: Newest, encoder: Process) {
@@ -143,9 +150,13 @@ public final class LiveDome: Sendable {
         // with SIGPIPE (a server ignores it anyway: SwiftNIO does for its sockets).
         signal(SIGPIPE, SIG_IGN)
         let input = Pipe(), output = Pipe()
+        // What the encoder says when it fails goes to a file, to be quoted in the error.
+        let errors = NSTemporaryDirectory() + "vigil-dome-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errors) }
         encoder.standardInput = input
         encoder.standardOutput = output
-        encoder.standardError = FileHandle.nullDevice
+        encoder.standardError = FileHandle(forWritingAtPath: errors) ?? FileHandle.nullDevice
         try ChildProcess.launch(encoder)
         let newest = Newest()
         let frameBytes = width * height * 3 / 2
@@ -172,45 +183,60 @@ public final class LiveDome: Sendable {
         }
         // The encoder's output: split into access units at each delimiter.
         Thread.detachNewThread {
-            var buffer: [UInt8] = []
+            var splitter = AccessUnitSplitter()
             var index = 0
+            var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break } // the encoder ended
-                buffer.append(contentsOf: chunk)
-                let starts = delimiters(in: buffer)
-                guard starts.count >= 2 else { continue }
-                for (from, to) in zip(starts, starts.dropFirst()) {
-                    let unit = Array(buffer[from..<to])
+                // What the pipe holds, as soon as it holds anything (FileHandle's
+                // read(upToCount:) would wait for the whole count, availableData traps on
+                // an error); an error is the end as much as EOF is.
+                let count = chunk.withUnsafeMutableBytes { read(reader.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                for unit in splitter.take(Array(chunk[0..<count])) {
                     let nals = NALUnits.splitAnnexB(unit).filter { nal in
                         nal.first.map { H264.nalType($0) != H264.NALType.accessUnitDelimiter } ?? false
                     }
                     let isKey = nals.contains { nal in nal.first.map { H264.nalType($0) == H264.NALType.idrSlice } ?? false }
-                    if isKey { newest.firstKey.withLock { if $0 == nil { $0 = unit } } }
                     let frame = Frame(index: index, payloads: SimulatedClip.packetize(nals.map(Array.init), codec: .h264), isKey: isKey)
                     newest.frames.withLock { kept in
                         kept.append(frame)
                         if kept.count > Self.kept { kept.removeFirst(kept.count - Self.kept) }
                     }
+                    if isKey { newest.firstKey.withLock { if $0 == nil { $0 = unit } } }
                     index += 1
                 }
-                if let last = starts.last { buffer.removeFirst(last) }
             }
+            newest.ended.withLock { $0 = true }
         }
-        for _ in 0..<500 {
-            if let first = newest.firstKey.withLock({ $0 }) {
-                let parameters = try SimulatedClip(annexB: first, codec: .h264)
-                return LiveDome(
-                    width: width, height: height, framesPerSecond: framesPerSecond, parameters: parameters, newest: newest,
-                    encoder: encoder)
+        // Whatever goes wrong from here stops the renderer and the encoder (the reader ends
+        // with the encoder's output).
+        do {
+            for _ in 0..<500 {
+                if let first = newest.firstKey.withLock({ $0 }) {
+                    let parameters = try SimulatedClip(annexB: first, codec: .h264)
+                    return LiveDome(
+                        width: width, height: height, framesPerSecond: framesPerSecond, parameters: parameters, newest: newest,
+                        encoder: encoder)
+                }
+                guard encoder.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(20))
             }
-            guard encoder.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(20))
+            let said = (try? String(contentsOfFile: errors, encoding: .utf8)).map { String($0.suffix(500)) } ?? ""
+            throw VigilError(
+                .failure,
+                "the simulated dome's encoder (ffmpeg with libx264) gave no key frame within 10 s"
+                    + (encoder.isRunning ? "" : " (it exited with status \(encoder.terminationStatus))") + (said.isEmpty ? "" : ": \(said)")
+            )
+        } catch {
+            newest.stopped.withLock { $0 = true }
+            if encoder.isRunning { encoder.terminate() }
+            throw error
         }
-        newest.stopped.withLock { $0 = true }
-        encoder.terminate()
-        throw VigilError(.failure, "the simulated dome's encoder (ffmpeg with libx264) gave no key frame within 10 s")
     }
+
+    /// The encoder's output ended (it exited or failed): no picture will come again.
+    public var ended: Bool { newest.ended.withLock { $0 } }
 
     /// A live picture for each of `responder`'s cameras (numbered from 1), following where
     /// it points.
@@ -231,10 +257,48 @@ public final class LiveDome: Sendable {
         return domes
     }
 
-    /// Where each access unit delimiter's start code begins in `bytes`.
-    static func delimiters(in bytes: [UInt8]) -> [Int] {
+    deinit { close() }
+
+    /// Stops the renderer and the encoder.
+    public func close() {
+        newest.stopped.withLock { $0 = true }
+        if encoder.isRunning { encoder.terminate() }
+    }
+}
+
+/// An H.264 Annex B stream whose access units each begin with a delimiter (x264's `aud=1`),
+/// cut into those access units as its bytes arrive in chunks of any size: a unit is whole
+/// when the next one's delimiter arrives.
+struct AccessUnitSplitter {
+    private var buffer: [UInt8] = []
+    /// How far the buffer was searched (a start code split across chunks is found again).
+    private var scanned = 0
+    /// Where the unit under way begins (its delimiter), once found.
+    private var current: Int?
+
+    /// The access units that `chunk` completed, each from its delimiter's start code.
+    mutating func take(_ chunk: [UInt8]) -> [[UInt8]] {
+        buffer.append(contentsOf: chunk)
+        let found = Self.delimiters(in: buffer, from: max(0, scanned - 4))
+        scanned = buffer.count
+        var starts = current.map { [$0] } ?? []
+        starts += found.filter { start in current.map { start > $0 } ?? true }
+        guard let last = starts.last, starts.count >= 2 else {
+            current = starts.first
+            return []
+        }
+        let units = zip(starts, starts.dropFirst()).map { Array(buffer[$0..<$1]) }
+        buffer.removeFirst(last)
+        scanned = buffer.count
+        current = 0
+        return units
+    }
+
+    /// Where each delimiter's start code (three bytes, or four with a leading zero) begins
+    /// in `bytes`, looking from `start`.
+    static func delimiters(in bytes: [UInt8], from start: Int = 0) -> [Int] {
         var found: [Int] = []
-        var i = 0
+        var i = start
         while i + 3 < bytes.count {
             if bytes[i] == 0, bytes[i + 1] == 0, bytes[i + 2] == 1, bytes[i + 3] & 0x1F == H264.NALType.accessUnitDelimiter {
                 found.append(i > 0 && bytes[i - 1] == 0 ? i - 1 : i)
@@ -244,11 +308,5 @@ public final class LiveDome: Sendable {
             }
         }
         return found
-    }
-
-    /// Stops the renderer and the encoder.
-    public func close() {
-        newest.stopped.withLock { $0 = true }
-        if encoder.isRunning { encoder.terminate() }
     }
 }

@@ -163,8 +163,13 @@ public actor CameraControl {
         }
     }
 
+    /// How many commands each camera's lane holds, the one under way included.
+    var queued: [Int64: Int] = [:]
+
     /// Runs `body` after every command already queued for `camera` has finished.
     func inLane<T: Sendable>(_ camera: Int64, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        queued[camera, default: 0] += 1
+        defer { queued[camera] = (queued[camera] ?? 1) > 1 ? (queued[camera] ?? 1) - 1 : nil }
         let previous = lanes[camera]
         let task = Task {
             await previous?.value

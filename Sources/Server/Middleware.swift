@@ -134,14 +134,16 @@ final class RouteShapes: Sendable {
         var byPath: [String: Set<String>] = [:]
         for p in policies { byPath[p.path, default: []].insert(p.method) }
         shapes.withLock {
-            $0 = byPath.map { (segments: $0.key.split(separator: "/", omittingEmptySubsequences: false), methods: $0.value) }
+            $0 = byPath.sorted { $0.key < $1.key }.map {
+                (segments: $0.key.split(separator: "/", omittingEmptySubsequences: false), methods: $0.value)
+            }
         }
     }
 
     /// The methods of the route whose template matches `path` (`{name}` matches one
-    /// segment), or nil when no route has this shape. Where several match, the one with the
-    /// most literal segments is the path's, as the router chooses (`/api/cameras/discover`
-    /// over `/api/cameras/{id}`).
+    /// segment), or nil when no route has this shape. Where several match, the one the
+    /// router would take is the path's: a literal segment before a parameter, from the left
+    /// (`/api/cameras/discover` over `/api/cameras/{id}`).
     func methods(for path: String) -> Set<String>? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         return shapes.withLock { shapes in
@@ -151,7 +153,13 @@ final class RouteShapes: Sendable {
                         (template.hasPrefix("{") && !part.isEmpty) || template == part
                     }
             }
-            .max { a, b in a.segments.filter { !$0.hasPrefix("{") }.count < b.segments.filter { !$0.hasPrefix("{") }.count }?
+            .max { a, b in
+                // The router tries a literal segment before a parameter, from the left.
+                for (x, y) in zip(a.segments, b.segments) where x.hasPrefix("{") != y.hasPrefix("{") {
+                    return x.hasPrefix("{")
+                }
+                return false
+            }?
             .methods
         }
     }

@@ -8,12 +8,19 @@ import Onvif
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve N simulated RTSP cameras (rtsp://HOST:PORT/cam1 …) looping an encoded clip.")
+        abstract:
+            "Serve N simulated RTSP cameras (rtsp://HOST:PORT/cam1 …) looping an encoded clip; with --onvif-port, PTZ domes whose live picture follows where each points."
+    )
 
     @Option(name: .long, help: "Number of cameras.") var cameras: Int = 4
     @Option(name: .long, help: "TCP port.") var port: Int = 8554
     @Option(name: .long, help: "Listen address.") var host: String = "127.0.0.1"
-    @Option(name: .long, help: "Annex B clip (.h264 or .h265); default: a generated 720p25 2 Mb/s H.264 clip.") var file: String?
+    @Option(
+        name: .long,
+        help:
+            "Annex B clip (.h264 or .h265) the cameras loop (domes: only with --still-picture); default: a generated 720p25 2 Mb/s H.264 clip."
+    )
+    var file: String?
     @Option(name: .long, help: "Frames per second to pace the clip at.") var fps: Int = 25
     @Option(name: .long, help: "Require Digest authentication as this user.") var user: String?
     @Option(name: .long, help: "Password for --user.") var password: String?
@@ -39,6 +46,10 @@ struct Simulate: AsyncParsableCommand {
         guard cameras >= 1 else { throw ValidationError("--cameras must be at least 1") }
         guard (user == nil) == (password == nil) else { throw ValidationError("--user and --password go together") }
         if let onvifPort, !(0...65_535).contains(onvifPort) { throw ValidationError("--onvif-port must be 0...65535") }
+        if stillPicture, onvifPort == nil { throw ValidationError("--still-picture is for the domes of --onvif-port") }
+        if onvifPort != nil, !stillPicture, !(1...60).contains(fps) {
+            throw ValidationError("a dome's live picture runs at 1-60 fps (--fps), or give --still-picture")
+        }
         if let discoveryPort {
             guard onvifPort != nil else { throw ValidationError("--discovery-port needs --onvif-port: discovery names the ONVIF address") }
             guard (0...65_535).contains(discoveryPort) else { throw ValidationError("--discovery-port must be 0...65535") }

@@ -18,7 +18,7 @@ extension EndToEndTests {
             vigil,
             [
                 "simulate", "--cameras", "2", "--port", "\(cameraPort)", "--file", clip, "--onvif-port", "\(onvifPort)",
-                "--discovery-port", "\(discoveryPort)", "--user", "dome", "--password", "dome pass 1"
+                "--discovery-port", "\(discoveryPort)", "--still-picture", "--user", "dome", "--password", "dome pass 1"
             ], log: dir + "/sim.log")
         try await sim.waitFor("WS-Discovery probes on UDP 127.0.0.1:\(discoveryPort)", seconds: 10)
         for (name, role) in [("keeper", "admin"), ("chief", "supervisor")] {

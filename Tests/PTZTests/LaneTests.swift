@@ -79,7 +79,8 @@ struct LaneTests {
         for _ in 0..<500 where transport.waiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
         try #require(transport.waiting == 1, "the first move never reached the camera")
         let second = Task { try await control.move(camera: id, pan: 0.2, tilt: 0, zoom: 0, by: anna) }
-        try await Task.sleep(for: .milliseconds(300)) // Anna's second joins the lane
+        for _ in 0..<500 where await control.queued[id] != 2 { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(await control.queued[id] == 2, "Anna's second move never joined the lane")
         #expect(transport.moves.withLock { $0 }.isEmpty, "a command went past the one ahead of it in the lane")
         let officer = try #require(Controller.user(id: police.userID, name: police.name, role: police.role))
         let taken = try await control.arbiter.acquire(camera: id, for: officer)
