@@ -69,18 +69,11 @@ public struct CameraFinder: Sendable {
             cameras: cameras, unreadable: heard.unreadable, unreadableCount: heard.unreadableCount, failures: heard.failures)
     }
 
-    struct Place: Equatable {
-        var host: String
-        var port: Int
-        var path: String
-    }
-
-    /// The host (lower case, without brackets), port and path of an http(s) address, the
-    /// path as `OnvifEndpoint` stores it (the device service's usual path when none).
-    static func place(_ address: String) -> Place? {
-        guard let url = URLComponents(string: address), let scheme = url.scheme?.lowercased(), let host = url.host else { return nil }
-        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        let path = url.percentEncodedPath.isEmpty ? "/onvif/device_service" : url.percentEncodedPath
-        return Place(host: bare.lowercased(), port: url.port ?? (scheme == "https" ? 443 : 80), path: path)
+    /// Where an http(s) address points, read as every device address is (`OnvifEndpoint`),
+    /// its host in lower case.
+    static func place(_ address: String) -> OnvifEndpoint? {
+        guard var endpoint = try? OnvifEndpoint.parse(address).0 else { return nil }
+        endpoint.host = endpoint.host.lowercased()
+        return endpoint
     }
 }
