@@ -34,6 +34,9 @@ extension EndToEndTests {
 
         // Sign in through the form.
         try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 20)
+        // The sign-in page shows no menu: its buttons lead nowhere before a sign-in.
+        #expect(try !browser.isDrawn("nav", session: page))
+        #expect(try browser.shownDespiteHidden(session: page) == [])
         _ = try browser.evaluate(
             """
             document.getElementById('username').value = 'watcher';

@@ -80,9 +80,8 @@ extension EndToEndTests {
         #expect(try browser.evaluate("document.querySelectorAll('#evidence-rows tr').length", session: page) as? Int == 1)
         let facts = try #require(try browser.evaluate(text("exhibit-facts"), session: page) as? String)
         #expect(facts.contains("RSD-404/26") && facts.contains("gate") && facts.contains("held"), "\(facts)")
-        #expect(
-            try browser.evaluate("document.getElementById('release-form').hidden", session: page) as? Bool == true,
-            "an investigator may not release a hold")
+        #expect(try !browser.isDrawn("release-form", session: page), "an investigator may not release a hold")
+        #expect(try browser.shownDespiteHidden(session: page) == [])
 
         // Export: the page lists the bundle's files as download links.
         _ = try browser.evaluate("document.getElementById('exhibit-export').click(); true", session: page)
@@ -153,6 +152,8 @@ extension EndToEndTests {
         try await browser.waitUntil(
             "!document.getElementById('exhibit').hidden && !document.getElementById('release-form').hidden",
             session: page, seconds: 10)
+        #expect(try !browser.isDrawn("handover-form", session: page), "a supervisor records no hand-over")
+        #expect(try browser.shownDespiteHidden(session: page) == [])
         _ = try browser.evaluate(
             """
             document.getElementById('release-reason').value = 'proceedings discontinued';

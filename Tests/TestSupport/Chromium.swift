@@ -158,6 +158,25 @@ public final class Chromium {
         return (result["result"] as? [String: Any])?["value"]
     }
 
+    /// The elements the page marks `hidden` that a style rule draws all the same (a
+    /// `display` rule outranks the attribute's): each as `tag#id`. What a role may not use
+    /// must be gone from the screen, not only flagged.
+    public func shownDespiteHidden(session: String) throws -> [String] {
+        let shown = try evaluate(
+            """
+            [...document.querySelectorAll('[hidden]')].filter(e => getComputedStyle(e).display !== 'none')
+              .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : ''))
+            """, session: session)
+        return shown as? [String] ?? ["?"]
+    }
+
+    /// Whether the element is drawn: it and every ancestor lay out with a size.
+    public func isDrawn(_ id: String, session: String) throws -> Bool {
+        try evaluate(
+            "(() => { const e = document.getElementById('\(id)'); return !!e && e.getClientRects().length > 0; })()", session: session)
+            as? Bool == true
+    }
+
     /// Evaluates `expression` until it returns true, or fails with the last value of
     /// `describe` after `seconds`. A page still loading may throw; that counts as not yet.
     public func waitUntil(_ expression: String, session: String, seconds: Double, describe: String = "null") async throws {
