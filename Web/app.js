@@ -74,6 +74,10 @@ function forgetUserData() {
     $(id).textContent = '';
   }
   $('found-table').hidden = true;
+  for (const id of ['grid', 'camera-tree', 'view-select']) $(id).replaceChildren();
+  for (const id of ['page-text', 'keypad', 'wall-error']) $(id).textContent = '';
+  Object.assign(wall, { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false });
+  $('view-form').hidden = true;
   state.tours = [];
   state.tour = tourDraft();
   drawTour();
@@ -393,23 +397,101 @@ $('tour-delete').addEventListener('click', async () => {
   $('tour-new').focus();
 });
 
-// ---- Live: one MSE player per tile ----
+// ---- Live: the video wall ----
+// A layout of tiles, each showing any camera the user may watch: dragged from the camera
+// tree, clicked there for the selected tile, or typed by number as on a CCTV keyboard
+// (digits, then Enter). Pages and timed sequences step through every camera; views are
+// saved per user or shared. One MSE player per tile, kept within about 0.1 s of the newest
+// frame it has; each fragment's `prft` gives Vigil's time of the frame, shown on the tile
+// with the delay from then to the screen. A hidden tab closes its streams: nothing decodes.
 
-function livePlayer(video, camera) {
+const LAYOUTS = { '1': 1, '2x2': 4, '3x3': 9, '4x4': 16, '1+5': 6, '1+7': 8 };
+// `custom`: tiles the user chose one by one (kept across a change of layout), not a page.
+const wall = { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false, sequence: null, statusTimer: null, open: false };
+
+// Live latency: the player aims `target` seconds behind the newest frame it holds, plays a
+// little faster when it is further behind, a little slower when closer, and seeks past
+// `jump`. Like any jitter buffer it adapts: each wait for a late frame moves its aim back
+// by `step` (to at most `most`), and ten quiet seconds bring it forward again.
+const LIVE = { target: 0.1, most: 0.14, step: 0.01, jump: 0.5 };
+
+// An NTP timestamp (RFC 5905: seconds since 1900, era 0 wrapping in 2036) as Unix ms.
+function ntpToUnixMillis(seconds, fraction) {
+  let unix = seconds - 2208988800;
+  if (unix < -1e9) unix += 2 ** 32; // era 1 (after 2036-02-07)
+  return unix * 1000 + (fraction / 2 ** 32) * 1000;
+}
+
+// A `prft` box at the start of a fragment (ISO/IEC 14496-12 §8.16.5): its size, and the
+// media time (s) paired with Vigil's UTC time (ms) for the frame; null when there is none.
+function readPrft(bytes) {
+  if (bytes.length < 32) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (String.fromCharCode(bytes[4], bytes[5], bytes[6], bytes[7]) !== 'prft') return null;
+  const size = view.getUint32(0), version = bytes[8];
+  if (size > bytes.length || size < (version === 1 ? 32 : 28)) return null;
+  const utc = ntpToUnixMillis(view.getUint32(16), view.getUint32(20));
+  const media = version === 1 ? view.getUint32(24) * 2 ** 32 + view.getUint32(28) : view.getUint32(24);
+  return { size, media: media / 90000, utc };
+}
+
+function livePlayer(video, camera, report) {
   const source = new MediaSource();
   video.src = URL.createObjectURL(source);
-  const queue = [];
-  let buffer = null, socket = null, closed = false;
+  const queue = [], times = [];
+  let buffer = null, socket = null, closed = false, started = false, aim = LIVE.target, quietSince = performance.now();
+  // Stalls: the picture waited for data after it had started (count, and time spent waiting).
+  const stats = { stalls: 0, stalledMs: 0, longestStallMs: 0 };
+  let waitingSince = null;
+  video.addEventListener('waiting', () => {
+    if (!started || closed) return;
+    stats.stalls++;
+    waitingSince = quietSince = performance.now();
+    aim = Math.min(LIVE.most, aim + LIVE.step);
+  });
+  video.addEventListener('playing', () => {
+    if (waitingSince === null) return;
+    const ms = performance.now() - waitingSince;
+    stats.stalledMs += ms;
+    stats.longestStallMs = Math.max(stats.longestStallMs, ms);
+    waitingSince = null;
+  });
   const pump = () => {
     if (!buffer || buffer.updating || closed) return;
     const b = video.buffered;
     if (b.length && video.currentTime - b.start(0) > 30) { buffer.remove(b.start(0), video.currentTime - 10); return; }
-    if (queue.length) buffer.appendBuffer(queue.shift());
-    if (b.length) {
-      const end = b.end(b.length - 1);
-      if (end - video.currentTime > 1.5 || video.currentTime < b.start(0)) video.currentTime = Math.max(b.start(0), end - 0.2);
-    }
+    if (queue.length) { buffer.appendBuffer(queue.shift()); return; }
+    steer();
   };
+  // Keeps the picture just behind the newest frame: a new stream starts at the key frame
+  // that opens its group of pictures (up to a second old), so it seeks to the edge first.
+  function steer() {
+    const b = video.buffered;
+    if (!b.length || closed) return;
+    const end = b.end(b.length - 1), lag = end - video.currentTime;
+    if (performance.now() - quietSince > 10000) { aim = Math.max(LIVE.target, aim - LIVE.step); quietSince = performance.now(); }
+    if (!started || lag > LIVE.jump || video.currentTime < b.start(0)) {
+      if (end - b.start(b.length - 1) >= aim) {
+        video.currentTime = end - aim;
+        video.playbackRate = 1;
+        started = true;
+      }
+    } else if (lag > aim + 0.04) {
+      video.playbackRate = 1.1;
+    } else if (lag < aim - 0.05) {
+      video.playbackRate = 0.9;
+    } else {
+      video.playbackRate = 1;
+    }
+  }
+  const steering = setInterval(steer, 100);
+  // Vigil's time of the frame on screen, from the nearest `prft` at or before it.
+  function frameTime() {
+    const t = video.currentTime;
+    for (let i = times.length - 1; i >= 0; i--) if (times[i].media <= t + 1e-3) return times[i].utc + (t - times[i].media) * 1000;
+    return null;
+  }
+  const ticking = setInterval(() => { if (!closed && started) report(frameTime()); }, 250);
   source.addEventListener('sourceopen', () => {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     socket = new WebSocket(`${scheme}://${location.host}/api/cameras/${camera.id}/live`);
@@ -425,7 +507,7 @@ function livePlayer(video, camera) {
       const why = event.reason || (event.code === 1006
         ? 'the server refused it or the connection was lost; reload the page, and if it persists ask the administrator (the audit log says why)'
         : `closed (${event.code})`);
-      video.title = video.parentElement.dataset.notice = `live view ended: ${why}`;
+      report(null, `Live view ended: ${why}`);
       video.pause();
     };
     socket.onmessage = (event) => {
@@ -435,7 +517,7 @@ function livePlayer(video, camera) {
         const type = `video/mp4; codecs="${message.codec}"`;
         if (!MediaSource.isTypeSupported(type)) {
           // e.g. H.265 in a browser without an HEVC decoder: say so instead of a black tile.
-          video.title = video.parentElement.dataset.notice = `this browser cannot decode ${message.codec}; use playback export`;
+          report(null, `This browser cannot decode ${message.codec}; use playback export`);
           closed = true; socket.close();
           return;
         }
@@ -448,42 +530,383 @@ function livePlayer(video, camera) {
         }
         return;
       }
-      queue.push(event.data);
+      let bytes = new Uint8Array(event.data);
+      const prft = readPrft(bytes);
+      if (prft) {
+        times.push(prft);
+        if (times.length > 300) times.splice(0, times.length - 300);
+        bytes = bytes.subarray(prft.size);
+      }
+      queue.push(bytes);
       if (queue.length > 200) queue.splice(0, queue.length - 200);
       pump();
       if (video.paused) video.play().catch(() => {});
     };
   });
-  return { close() { closed = true; if (socket) socket.close(); URL.revokeObjectURL(video.src); } };
+  return {
+    stats,
+    get aim() { return aim; },
+    close() {
+      closed = true; clearInterval(steering); clearInterval(ticking);
+      if (socket) socket.close();
+      URL.revokeObjectURL(video.src);
+      video.removeAttribute('src');
+      video.load();
+    },
+  };
+}
+
+const cameraById = (id) => state.cameras.find((c) => c.id === id);
+const watchable = () => state.cameras.filter((c) => c.mayLive).sort((a, b) => a.id - b.id);
+// The centre's clock is read in 24 hours, whatever the station's locale.
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const fromMicros = (us) => clock(us / 1000);
+
+// Why a camera shows no picture, in words, or null while it records.
+function downReason(c) {
+  if (!c.enabled) return 'Recording is switched off for this camera';
+  const s = c.status;
+  if (s.recording) return null;
+  const since = s.downSinceMicros ? ` since ${fromMicros(s.downSinceMicros)}` : '';
+  return `Camera down${since}: ${s.lastError || 'no pictures have arrived yet'}`;
 }
 
 function stopLive() {
-  for (const p of state.players) p.close();
-  state.players = [];
+  for (const cell of wall.cells) closeCell(cell);
+  wall.open = false;
+  clearInterval(wall.statusTimer); wall.statusTimer = null;
+  setSequence(0);
+}
+
+function closeCell(cell) {
+  if (cell.player) cell.player.close();
+  if (cell.ptz) cell.ptz.close();
+  cell.player = cell.ptz = null;
+}
+
+// The camera page's list feeds the wall; it is read again every few seconds while the wall is open.
+async function refreshStatuses() {
+  const me = state.me;
+  try {
+    const cameras = await api('GET', '/api/cameras');
+    if (state.me !== me || !wall.open) return;
+    state.cameras = cameras;
+    wall.cells.forEach((cell) => drawHead(cell));
+    drawTree();
+  } catch { /* said by the next refresh that fails to draw, or by the tiles' own streams */ }
 }
 
 function startLive() {
   stopLive();
-  const n = Number($('layout').value);
+  wall.open = true;
+  $('layout').value = wall.layout;
+  if (wall.tiles.length !== LAYOUTS[wall.layout]) showPage(wall.page); else drawWall();
+  drawTree();
+  loadViews();
+  wall.statusTimer = setInterval(refreshStatuses, 5000);
+}
+
+function drawWall() {
+  for (const cell of wall.cells) closeCell(cell);
   const grid = $('grid');
-  grid.className = `grid n${n}`;
-  grid.replaceChildren();
-  for (const camera of state.cameras.filter((c) => c.mayLive).slice(0, n)) {
-    const tile = document.createElement('div');
-    tile.className = 'tile';
+  grid.dataset.layout = wall.layout;
+  grid.classList.toggle('maximised', wall.max !== null);
+  wall.cells = wall.tiles.map((id, i) => makeCell(i));
+  grid.replaceChildren(...wall.cells.map((c) => c.el));
+  wall.cells.forEach((cell) => fillCell(cell, wall.tiles[cell.index]));
+  selectTile(Math.min(wall.selected, wall.cells.length - 1), false);
+  const list = watchable(), n = LAYOUTS[wall.layout], pages = Math.max(1, Math.ceil(list.length / n));
+  $('page-text').textContent = wall.view ? `View: ${wall.view.name}` : `Page ${wall.page + 1} of ${pages} (${list.length} cameras)`;
+}
+
+function makeCell(index) {
+  const el = document.createElement('div');
+  el.className = 'tile';
+  el.tabIndex = 0;
+  el.dataset.index = String(index);
+  const head = document.createElement('div');
+  head.className = 'tile-head';
+  const picture = document.createElement('div');
+  picture.className = 'picture';
+  el.append(head, picture);
+  const cell = { index, el, head, picture, camera: null, player: null, ptz: null, frame: null, notice: null };
+  el.addEventListener('focusin', () => selectTile(index, false));
+  el.addEventListener('pointerdown', () => selectTile(index, false));
+  el.addEventListener('dblclick', (e) => { if (e.target.closest('.ptz')) return; toggleMax(index); });
+  el.addEventListener('keydown', (e) => {
+    if (e.target !== el) return;
+    if (e.key === 'm' || e.key === 'M') { e.preventDefault(); toggleMax(index); }
+    if (e.key === 'Delete') { e.preventDefault(); assign(index, null); }
+  });
+  el.addEventListener('dragover', (e) => { if (e.dataTransfer.types.includes('application/x-vigil-camera')) { e.preventDefault(); el.classList.add('drop'); } });
+  el.addEventListener('dragleave', () => el.classList.remove('drop'));
+  el.addEventListener('drop', (e) => {
+    el.classList.remove('drop');
+    const id = Number(e.dataTransfer.getData('application/x-vigil-camera'));
+    if (id) { e.preventDefault(); assign(index, id); }
+  });
+  return cell;
+}
+
+function fillCell(cell, id) {
+  closeCell(cell);
+  cell.picture.replaceChildren();
+  cell.camera = id ? cameraById(id) || { id, name: `camera ${id}`, missing: true } : null;
+  cell.frame = null;
+  cell.notice = null;
+  const c = cell.camera;
+  if (!c) {
+    cell.notice = 'Empty: drag a camera here, or type its number and press Enter';
+  } else if (c.missing) {
+    cell.notice = `Camera ${id} is not in Vigil any more`;
+  } else if (!c.mayLive) {
+    cell.notice = `You may not watch ${c.name}`;
+  } else if (document.hidden) {
+    cell.notice = 'Paused while this tab is hidden';
+  } else {
     const video = document.createElement('video');
     video.muted = true; video.autoplay = true; video.playsInline = true;
-    video.dataset.camera = String(camera.id);
-    const label = document.createElement('span');
-    label.className = 'label';
-    label.textContent = camera.name;
-    tile.append(video, label);
-    grid.append(tile);
-    state.players.push(livePlayer(video, camera));
-    if (camera.ptz && camera.mayPTZ) state.players.push(ptzControl(tile, video, camera));
+    video.dataset.camera = String(c.id);
+    cell.picture.append(video);
+    cell.el.setAttribute('aria-label', `Tile ${cell.index + 1}: ${c.name}. M maximises, Delete empties`);
+    cell.player = livePlayer(video, c, (frameMillis, ended) => {
+      if (ended) { cell.notice = ended; cell.frame = null; } else { cell.frame = frameMillis; }
+      drawHead(cell);
+    });
+    if (c.ptz && c.mayPTZ) cell.ptz = ptzControl(cell.el, video, c);
   }
+  if (!cell.player) cell.el.setAttribute('aria-label', c ? `Tile ${cell.index + 1}: ${c.name}` : `Tile ${cell.index + 1}: empty`);
+  drawHead(cell);
 }
-$('layout').addEventListener('change', startLive);
+
+// The tile's line above its picture: number and name, place, Vigil's time of the frame
+// on screen with its delay to the screen, and whether the camera records.
+function drawHead(cell) {
+  const c = cell.camera && cameraById(cell.camera.id) || cell.camera;
+  const parts = [];
+  const span = (cls, text, title) => { const s = document.createElement('span'); s.className = cls; s.textContent = text; if (title) s.title = title; parts.push(s); };
+  if (c) {
+    span('cam-name', `${c.id} · ${c.name}`);
+    span('cam-place', [c.location, c.area].filter(Boolean).join(' — '));
+    if (cell.frame) {
+      const delay = Math.max(0, (Date.now() - cell.frame) / 1000);
+      span('tile-time', `${clock(cell.frame)} · ${delay.toFixed(2)} s`, 'Vigil\'s time of the frame on screen, and how long ago that was (camera to screen; needs the station\'s clock in step with the server\'s)');
+    }
+    if (!c.missing && c.status) {
+      const rec = c.status.recording;
+      span(rec ? 'rec on' : 'rec off', rec ? '● REC' : '○ not recording', rec ? 'recording' : 'not recording');
+    }
+  } else {
+    span('cam-name', `Tile ${cell.index + 1}`);
+  }
+  cell.head.replaceChildren(...parts);
+  const down = c && !c.missing && c.status ? downReason(c) : null;
+  const text = cell.notice || down;
+  let notice = cell.picture.querySelector('.notice');
+  if (text) {
+    if (!notice) { notice = document.createElement('div'); notice.className = 'notice'; notice.setAttribute('role', 'status'); cell.picture.append(notice); }
+    notice.textContent = text;
+  } else if (notice) {
+    notice.remove();
+  }
+  cell.el.dataset.notice = text || '';
+}
+
+function selectTile(index, focus = true) {
+  if (index < 0 || index >= wall.cells.length) return;
+  wall.selected = index;
+  wall.cells.forEach((cell) => { cell.el.classList.toggle('selected', cell.index === index); cell.el.setAttribute('aria-selected', String(cell.index === index)); });
+  if (focus) wall.cells[index].el.focus();
+}
+
+function assign(index, id) {
+  wall.tiles[index] = id;
+  wall.custom = true;
+  fillCell(wall.cells[index], id);
+  setSequence(0);
+}
+
+function toggleMax(index) {
+  wall.max = wall.max === index ? null : index;
+  wall.cells.forEach((cell) => cell.el.classList.toggle('max', cell.index === wall.max));
+  $('grid').classList.toggle('maximised', wall.max !== null);
+}
+
+// Page `p` of every camera the user may watch, in number order, as many as the layout holds.
+function showPage(p) {
+  const list = watchable(), n = LAYOUTS[wall.layout], pages = Math.max(1, Math.ceil(list.length / n));
+  wall.page = ((p % pages) + pages) % pages;
+  wall.view = null;
+  $('view-select').value = '';
+  $('view-delete').hidden = true;
+  wall.max = null;
+  wall.custom = false;
+  wall.tiles = Array.from({ length: n }, (_, i) => (list[wall.page * n + i] || {}).id || null);
+  drawWall();
+}
+
+function setSequence(seconds) {
+  clearInterval(wall.sequence);
+  wall.sequence = null;
+  $('sequence').value = String(seconds);
+  if (seconds > 0) wall.sequence = setInterval(() => showPage(wall.page + 1), seconds * 1000);
+}
+
+$('layout').addEventListener('change', () => {
+  const n = LAYOUTS[$('layout').value];
+  wall.layout = $('layout').value;
+  // Cameras chosen one by one (or from a view) stay, in order; pages start again from the first.
+  if (wall.view || wall.custom) {
+    wall.tiles = [...wall.tiles.filter((id) => id), ...Array(n).fill(null)].slice(0, n);
+    wall.max = null;
+    drawWall();
+  } else {
+    showPage(0);
+  }
+});
+$('page-prev').addEventListener('click', () => showPage(wall.page - 1));
+$('page-next').addEventListener('click', () => showPage(wall.page + 1));
+$('sequence').addEventListener('change', () => { const s = Number($('sequence').value); if (s > 0) showPage(wall.page); setSequence(s); });
+$('wall-fullscreen').addEventListener('click', () => {
+  const grid = $('grid');
+  if (document.fullscreenElement) document.exitFullscreen();
+  else if (grid.requestFullscreen) grid.requestFullscreen().catch((err) => { $('wall-error').textContent = `Full screen was refused: ${err.message}`; });
+});
+
+// The camera tree: every camera, grouped by area, filtered by what is typed.
+function drawTree() {
+  const filter = $('camera-search').value.trim().toLowerCase();
+  const groups = new Map();
+  for (const c of [...state.cameras].sort((a, b) => a.id - b.id)) {
+    const text = `${c.id} ${c.name} ${c.location} ${c.area}`.toLowerCase();
+    if (filter && !text.includes(filter)) continue;
+    const area = c.area || 'No area';
+    if (!groups.has(area)) groups.set(area, []);
+    groups.get(area).push(c);
+  }
+  const tree = $('camera-tree');
+  tree.replaceChildren(...[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([area, cameras]) => {
+    const group = document.createElement('details');
+    group.open = true;
+    const summary = document.createElement('summary');
+    summary.textContent = `${area} (${cameras.length})`;
+    const list = document.createElement('ul');
+    list.append(...cameras.map((c) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'tree-camera';
+      b.dataset.camera = String(c.id);
+      b.disabled = !c.mayLive;
+      b.draggable = c.mayLive;
+      const down = downReason(c);
+      b.textContent = `${c.id} · ${c.name}`;
+      b.title = [c.location, down || 'recording', c.mayLive ? 'drag onto a tile, or click to show it in the selected tile' : 'you may not watch it'].filter(Boolean).join('\n');
+      if (down) b.classList.add('down');
+      b.addEventListener('dragstart', (e) => { e.dataTransfer.setData('application/x-vigil-camera', String(c.id)); e.dataTransfer.effectAllowed = 'copy'; });
+      b.addEventListener('click', () => { assign(wall.selected, c.id); });
+      li.append(b);
+      return li;
+    }));
+    group.append(summary, list);
+    return group;
+  }));
+  if (!groups.size) tree.textContent = filter ? 'No camera matches.' : 'No cameras.';
+}
+$('camera-search').addEventListener('input', drawTree);
+$('camera-search').addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  e.preventDefault();
+  const first = document.querySelector('#camera-tree .tree-camera:not(:disabled)');
+  if (first) first.click();
+});
+
+// The CCTV keypad: digits typed on the wall (not into a field, nor on a steerable tile,
+// whose digits call presets) make a camera number; Enter shows it in the selected tile.
+$('live').addEventListener('keydown', (e) => {
+  if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.target.closest('input, select, textarea, .ptz') || (e.target.closest('.tile') && /^[0-9]$/.test(e.key) && wall.cells[wall.selected] && wall.cells[wall.selected].ptz)) return;
+  if (/^[0-9]$/.test(e.key)) { wall.keypad = (wall.keypad + e.key).slice(-6); e.preventDefault(); }
+  else if (e.key === 'Backspace' && wall.keypad) { wall.keypad = wall.keypad.slice(0, -1); e.preventDefault(); }
+  else if (e.key === 'Escape' && wall.keypad) { wall.keypad = ''; e.preventDefault(); }
+  else if (e.key === 'Enter' && wall.keypad) {
+    e.preventDefault();
+    const id = Number(wall.keypad), c = cameraById(id);
+    wall.keypad = '';
+    if (!c) $('wall-error').textContent = `There is no camera ${id}.`;
+    else if (!c.mayLive) $('wall-error').textContent = `You may not watch camera ${id} (${c.name}).`;
+    else { $('wall-error').textContent = ''; assign(wall.selected, id); }
+  } else if (e.key === 'PageDown' || e.key === 'PageUp') { e.preventDefault(); showPage(wall.page + (e.key === 'PageDown' ? 1 : -1)); }
+  else return;
+  $('keypad').textContent = wall.keypad ? `Camera ${wall.keypad}_` : '';
+});
+
+// Saved views: the user's own and the shared ones.
+async function loadViews() {
+  const me = state.me;
+  try {
+    const views = await api('GET', '/api/views');
+    if (state.me !== me) return;
+    wall.views = views;
+    const select = $('view-select');
+    select.replaceChildren(new Option('All cameras, page by page', ''), ...views.map((v) => new Option(v.mine ? `${v.name}${v.shared ? ' (shared)' : ''}` : `${v.name} (shared by ${v.owner})`, String(v.id))));
+    select.value = wall.view ? String(wall.view.id) : '';
+  } catch (err) { if (state.me === me) $('wall-error').textContent = `The saved views could not be read: ${err.message}`; }
+}
+
+$('view-select').addEventListener('change', () => {
+  const v = wall.views.find((x) => String(x.id) === $('view-select').value);
+  if (!v) { showPage(0); return; }
+  setSequence(0);
+  wall.view = v;
+  wall.layout = v.layout;
+  $('layout').value = v.layout;
+  wall.tiles = [...v.tiles];
+  wall.max = null;
+  wall.custom = true;
+  $('view-delete').hidden = !v.mine;
+  drawWall();
+});
+$('view-save').addEventListener('click', () => {
+  const form = $('view-form');
+  form.hidden = false;
+  $('view-name').value = wall.view && wall.view.mine ? wall.view.name : '';
+  $('view-shared').checked = !!(wall.view && wall.view.mine && wall.view.shared);
+  $('view-name').focus();
+});
+$('view-cancel').addEventListener('click', () => { $('view-form').hidden = true; });
+$('view-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const me = state.me, name = $('view-name').value.trim();
+  const body = { name, shared: $('view-shared').checked, layout: wall.layout, tiles: wall.tiles.map((id) => id || null) };
+  try {
+    // The user's own view under the same name is replaced; any other name saves a new one.
+    const same = wall.views.find((v) => v.mine && v.name === name);
+    const saved = same ? await api('PUT', `/api/views/${same.id}`, body) : await api('POST', '/api/views', body);
+    if (state.me !== me) return;
+    wall.view = saved;
+    $('view-form').hidden = true;
+    $('wall-error').textContent = '';
+    $('view-delete').hidden = false;
+    await loadViews();
+    drawWall();
+  } catch (err) { $('wall-error').textContent = `The view was not saved: ${err.message}`; }
+});
+$('view-delete').addEventListener('click', async () => {
+  const v = wall.view;
+  if (!v || !v.mine) return;
+  try {
+    await api('DELETE', `/api/views/${v.id}`);
+    await loadViews();
+    showPage(0);
+  } catch (err) { $('wall-error').textContent = `The view was not deleted: ${err.message}`; }
+});
+
+// A hidden tab decodes nothing: its streams close, and open again when it is shown.
+document.addEventListener('visibilitychange', () => {
+  if (!wall.open) return;
+  wall.cells.forEach((cell) => fillCell(cell, wall.tiles[cell.index]));
+});
 
 // ---- PTZ: steering a live tile's camera ----
 // Drag on the picture (the further from where the drag began, the faster), the arrow keys

@@ -60,10 +60,11 @@ extension Catalog {
             try await database.raw(
                 """
                 INSERT INTO cameras (name, url, retention_days, location, latitude, longitude, username, sealed_password,
-                                     segment_seconds, enabled, onvif_url, ptz_profile)
+                                     segment_seconds, enabled, onvif_url, ptz_profile, area)
                 VALUES (\(bind: c.name), \(bind: c.url), \(bind: c.retentionDays), \(bind: c.location), \(bind: c.latitude),
                         \(bind: c.longitude), \(bind: c.username), \(bind: c.sealedPassword.map { Data($0) }),
-                        \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0), \(bind: c.onvifURL), \(bind: c.ptzProfile))
+                        \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0), \(bind: c.onvifURL), \(bind: c.ptzProfile),
+                        \(bind: c.area))
                 RETURNING id
                 """
             ).all()
@@ -85,7 +86,7 @@ extension Catalog {
                        location = \(bind: c.location), latitude = \(bind: c.latitude), longitude = \(bind: c.longitude),
                        username = \(bind: c.username), sealed_password = \(bind: c.sealedPassword.map { Data($0) }),
                        segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0),
-                       onvif_url = \(bind: c.onvifURL), ptz_profile = \(bind: c.ptzProfile)
+                       onvif_url = \(bind: c.onvifURL), ptz_profile = \(bind: c.ptzProfile), area = \(bind: c.area)
                 WHERE id = \(bind: c.id)
                 """
             ).run()
@@ -105,6 +106,7 @@ extension Catalog {
         c.enabled = try row.decode(column: "enabled", as: Int.self) != 0
         c.onvifURL = try row.decode(column: "onvif_url", as: String?.self)
         c.ptzProfile = try row.decode(column: "ptz_profile", as: String?.self)
+        c.area = try row.decode(column: "area", as: String.self)
         return c
     }
 }

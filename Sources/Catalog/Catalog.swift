@@ -6,7 +6,8 @@
 // (CameraTables), segments, gaps and the maintenance log (RecordingTables), accounts,
 // grants, sessions and API tokens (AccessTables), the audit log (AuditTables), the
 // segment chain and its signed heads (ChainTables), the evidence register
-// (EvidenceTables). docs/design/schema.md describes every table, column and index.
+// (EvidenceTables), PTZ history and tours (PtzTables), the workstation's saved views
+// (WorkstationTables). docs/design/schema.md describes every table, column and index.
 // What does not: file I/O (Recording owns sample files), RTSP, MP4 assembly, and what
 // the rows mean (who may do what, how a link is hashed): that is decided by the module
 // that owns the concept.

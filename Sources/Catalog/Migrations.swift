@@ -132,7 +132,8 @@ extension Catalog {
                 ).run()
             }
         ),
-        (7, migrateToPTZ)
+        (7, migrateToPTZ),
+        (8, migrateToWorkstation)
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

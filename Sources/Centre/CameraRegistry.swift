@@ -16,6 +16,7 @@ public enum CameraRules {
         try TextField.check(c.name, "a camera's name", maximum: 64)
         guard !c.name.contains("/") else { throw VigilError(.invalid, "a camera's name may not contain '/'") }
         try TextField.check(c.location, "a camera's location", maximum: 200, required: false)
+        try TextField.check(c.area, "a camera's area", maximum: 64, required: false)
         if let user = c.username { try TextField.check(user, "a camera's user name", maximum: 128, required: false) }
         let url: RTSPURL
         do { url = try RTSPURL(c.url) } catch { throw VigilError(.invalid, "camera URL: \(error)") }

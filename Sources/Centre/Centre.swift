@@ -10,6 +10,8 @@
 // - what was recorded as the server shows and serves it (`Footage`: a range's coverage
 //   and gaps, its MP4 assembled on the fly, the recording volume's free space);
 // - live fan-out to viewers and its fragmented MP4 (`LiveHub`, `LiveMuxer`, in Live.swift);
+// - the operator's video wall: its layouts and the views users save (`WallLayout`,
+//   `WallViews`, in Workstation.swift);
 // - the evidence register: exhibits, holds, custody, sharing, signed exports
 //   (`EvidenceRegister`, `ExportGate`) and the server's shelf of exported bundles
 //   (`ExportShelf`).

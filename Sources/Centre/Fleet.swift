@@ -22,6 +22,9 @@ public struct CameraStatus: Sendable, Codable, Equatable {
     public var framesPerSecond = 0.0
     public var bitsPerSecond = 0.0
     public var lastError: String?
+    /// Since when the camera has given no frames (UTC µs): set by the first failure,
+    /// cleared by the next frame. Nil while it records, or before its first try.
+    public var downSinceMicros: Int64?
     /// Wall time up to which this camera's footage is durable.
     public var committedThroughMicros: Int64?
 }
@@ -113,6 +116,11 @@ public actor RecorderFleet {
     public nonisolated func status(camera: Int64) -> CameraStatus {
         var status = meters.withLock { $0[camera]?.status } ?? CameraStatus()
         status.recording = status.recording && (status.lastFrameMicros.map { clock.nowMicros() - $0 < 10_000_000 } ?? false)
+        if !status.recording, status.downSinceMicros == nil, let last = status.lastFrameMicros {
+            // Connected, but the pictures stopped: down since the last one.
+            status.downSinceMicros = last
+            status.lastError = status.lastError ?? "the camera sends no pictures"
+        }
         return status
     }
 
@@ -148,7 +156,11 @@ public actor RecorderFleet {
             endpoint = CameraEndpoint(name: camera.name, url: url)
         } catch {
             logger.error("camera \(camera.name): \(error)")
-            meters.withLock { $0[camera.id, default: Meter()].status.lastError = "\(error)" }
+            let now = clock.nowMicros()
+            meters.withLock { m in
+                m[camera.id, default: Meter()].status.lastError = (error as? RTSPError)?.reason ?? "\(error)"
+                m[camera.id]!.status.downSinceMicros = m[camera.id]!.status.downSinceMicros ?? now
+            }
             return Task {}
         }
         var configuration = RecorderConfiguration()
@@ -188,13 +200,15 @@ public actor RecorderFleet {
                 m[camera]!.status.lastError = nil
             }
         case let .frames(frames):
-            for f in frames { live.publish(camera: camera, parameters: f.parameters, frame: f.frame) }
+            let arrived = clock.nowMicros()
+            for f in frames { live.publish(camera: camera, parameters: f.parameters, frame: f.frame, receivedMicros: arrived) }
             let now = DispatchTime.now().uptimeNanoseconds
             meters.withLock { m in
                 var meter = m[camera] ?? Meter()
                 meter.status.connected = true
                 meter.status.recording = true
-                meter.status.lastFrameMicros = clock.nowMicros()
+                meter.status.lastFrameMicros = arrived
+                meter.status.downSinceMicros = nil
                 meter.frames += frames.count
                 meter.bytes += frames.reduce(0) { $0 + $1.frame.data.count }
                 if meter.windowStart == 0 { meter.windowStart = now }
@@ -210,10 +224,12 @@ public actor RecorderFleet {
             }
         case let .disconnected(error):
             live.reset(camera: camera)
+            let now = clock.nowMicros()
             meters.withLock { m in
+                m[camera, default: Meter()].status.downSinceMicros = m[camera]?.status.downSinceMicros ?? now
                 m[camera, default: Meter()].status.connected = false
                 m[camera]!.status.recording = false
-                m[camera]!.status.lastError = "\(error)"
+                m[camera]!.status.lastError = error.reason
                 m[camera]!.status.framesPerSecond = 0
                 m[camera]!.status.bitsPerSecond = 0
             }

@@ -14,11 +14,15 @@ public struct LiveFrame: Sendable {
     public var frame: EncodedFrame
     /// When ingest handed the frame over (monotonic nanoseconds), for latency measurement.
     public var receivedNanos: UInt64
+    /// Vigil's own time of the frame: the wall clock (UTC µs) when it arrived from the
+    /// camera. Viewers get it in each fragment's `prft`, to show and to measure the delay.
+    public var receivedMicros: Int64
 
-    public init(parameters: VideoParameters, frame: EncodedFrame, receivedNanos: UInt64) {
+    public init(parameters: VideoParameters, frame: EncodedFrame, receivedNanos: UInt64, receivedMicros: Int64 = 0) {
         self.parameters = parameters
         self.frame = frame
         self.receivedNanos = receivedNanos
+        self.receivedMicros = receivedMicros
     }
 }
 
@@ -136,9 +140,10 @@ public final class LiveHub: Sendable {
         self.maxGOPBytes = maxGOPBytes
     }
 
-    /// Called by ingest for each frame; never waits.
-    public func publish(camera: Int64, parameters: VideoParameters, frame: EncodedFrame) {
-        let f = LiveFrame(parameters: parameters, frame: frame, receivedNanos: DispatchTime.now().uptimeNanoseconds)
+    /// Called by ingest for each frame, with the wall time it arrived; never waits.
+    public func publish(camera: Int64, parameters: VideoParameters, frame: EncodedFrame, receivedMicros: Int64) {
+        let f = LiveFrame(
+            parameters: parameters, frame: frame, receivedNanos: DispatchTime.now().uptimeNanoseconds, receivedMicros: receivedMicros)
         // Mutated in place: copying the feed out and back would copy its GOP on every frame.
         let viewers: [LiveViewer] = feeds.withLock { feeds in
             Self.record(f, in: &feeds[camera, default: Feed()], maxGOPBytes: maxGOPBytes)
@@ -193,7 +198,8 @@ public final class LiveHub: Sendable {
 }
 
 /// Turns a viewer's frames into an MSE byte stream: an init segment whenever the codec
-/// parameters change, then one `moof`+`mdat` per frame, timed from the first frame.
+/// parameters change, then one `prft`+`moof`+`mdat` per frame, timed from the first frame.
+/// The `prft` pairs the frame's media time with Vigil's wall time for it.
 public struct LiveMuxer: Sendable {
     private var parameters: VideoParameters?
     private var baseTimestamp: Ticks90k?
@@ -232,11 +238,11 @@ public struct LiveMuxer: Sendable {
         lastTimestamp = f.frame.timestamp
         sequence &+= 1
         let entry = SampleEntry(duration: lastDuration, byteCount: UInt32(f.frame.data.count), isKey: f.frame.isKey)
+        let decodeTime = max(0, f.frame.timestamp - base)
         out.append(
             .media(
-                MP4.mediaSegment(
-                    sequenceNumber: sequence, baseDecodeTime: max(0, f.frame.timestamp - base),
-                    frames: [(entry, f.frame.data)])))
+                MP4.producerReferenceTime(utcMicros: f.receivedMicros, mediaTime: decodeTime)
+                    + MP4.mediaSegment(sequenceNumber: sequence, baseDecodeTime: decodeTime, frames: [(entry, f.frame.data)])))
         return out
     }
 }

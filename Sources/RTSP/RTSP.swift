@@ -64,6 +64,39 @@ public struct RTSPError: CodedError, Sendable {
         return "\(kind)\(context)"
     }
 
+    /// What went wrong, in words for an operator (a camera tile, the camera list): the
+    /// kind without the byte offsets and requests that `description` keeps for the log.
+    public var reason: String {
+        switch kind {
+        case let .malformedMessage(what): "the camera sent a message Vigil cannot read (\(what))"
+        case let .messageTooLarge(limit): "the camera sent a message over \(limit) bytes"
+        case let .junkBeforeFrame(count): "the camera sent \(count) bytes of noise"
+        case let .badStatus(status, text): "the camera refused the stream: \(status) \(text)"
+        case .authenticationFailed: "the camera refused Vigil's user name or password"
+        case let .unsupportedAuthentication(what): "the camera asks for a sign-in Vigil does not speak (\(what))"
+        case let .sdp(what): "the camera described its stream in a form Vigil cannot read (\(what))"
+        case let .noUsableVideoTrack(what): "the camera offers no H.264 or H.265 video (\(what))"
+        case let .transport(what): "the camera refused the stream's transport (\(what))"
+        case let .rtp(what), let .depacketization(what): "the camera's video packets are damaged (\(what))"
+        case let .frameTooLarge(count): "the camera sent a picture of \(count) bytes, over the limit"
+        case let .connection(what): "the camera cannot be reached (\(Self.cause(of: what)))"
+        case let .timeout(what): "the camera stopped answering (\(what))"
+        case let .invalidURL(what): "the camera's address is not valid (\(what))"
+        }
+    }
+
+    /// A network failure's cause in a few words: a socket library's error text is for the log.
+    static func cause(of text: String) -> String {
+        let lower = text.lowercased()
+        if lower.contains("refused") { return "connection refused: nothing listens at its address" }
+        if lower.contains("timed out") || lower.contains("timeout") { return "no answer in time" }
+        if lower.contains("no route") || lower.contains("unreachable") { return "no route to its network" }
+        if lower.contains("resolve") || lower.contains("not known") || lower.contains("nodename") { return "its host name is unknown" }
+        if lower.contains("reset") { return "the connection was reset" }
+        if lower == "session ended" { return "it ended the session" }
+        return "the connection failed"
+    }
+
     func with(camera: String?, request: String? = nil) -> RTSPError {
         var copy = self
         if copy.camera == nil { copy.camera = camera }

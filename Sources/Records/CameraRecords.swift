@@ -8,6 +8,9 @@ public struct CameraRecord: Sendable, Equatable {
     public var url: String
     public var retentionDays: Int
     public var location: String = ""
+    /// The area the camera watches over (a district, a square): the camera tree of the live
+    /// wall groups cameras by it. Empty: none given.
+    public var area: String = ""
     public var latitude: Double?
     public var longitude: Double?
     /// Credentials for the camera's RTSP server; the password is sealed (see Centre's

@@ -15,6 +15,7 @@ struct CameraRoutes {
         var id: Int64
         var name: String
         var location: String
+        var area: String
         var latitude: Double?
         var longitude: Double?
         var url: String?
@@ -44,6 +45,7 @@ struct CameraRoutes {
         var username: String?
         var password: String?
         var location: String?
+        var area: String?
         var latitude: Double?
         var longitude: Double?
         var retentionDays: Int?
@@ -55,7 +57,7 @@ struct CameraRoutes {
             let given: [(String, Bool)] = [
                 ("name", name != nil), ("url", url != nil), ("onvif", onvif != nil), ("username", username != nil),
                 ("password", password != nil),
-                ("location", location != nil), ("latitude", latitude != nil), ("longitude", longitude != nil),
+                ("location", location != nil), ("area", area != nil), ("latitude", latitude != nil), ("longitude", longitude != nil),
                 ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil)
             ]
             return given.filter(\.1).map(\.0)
@@ -73,7 +75,7 @@ struct CameraRoutes {
         let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: today).timeIntervalSince1970 * 1_000_000)
         let gaps = try await env.footage.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
         return CameraView(
-            id: c.id, name: c.name, location: c.location, latitude: c.latitude, longitude: c.longitude,
+            id: c.id, name: c.name, location: c.location, area: c.area, latitude: c.latitude, longitude: c.longitude,
             url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
             retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
             status: env.fleet.status(camera: c.id), gapsToday: gaps,
@@ -91,6 +93,7 @@ struct CameraRoutes {
             c.sealedPassword = password.isEmpty ? nil : try env.keys.seal(password)
         }
         if let location = input.location { c.location = location }
+        if let area = input.area { c.area = area }
         if input.latitude != nil { c.latitude = input.latitude }
         if input.longitude != nil { c.longitude = input.longitude }
         if let days = input.retentionDays { c.retentionDays = days }

@@ -142,6 +142,7 @@ public struct VigilServer {
         EvidenceRoutes(env: env).register(&table)
         PtzRoutes(env: env).register(&table)
         TourRoutes(env: env).register(&table)
+        ViewRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)
         shapes.set(table.policies)
         self.router = router

@@ -31,6 +31,8 @@ struct CameraCommand: AsyncParsableCommand {
                 "The camera's ONVIF device service, http://USER:PASSWORD@HOST:PORT/onvif/device_service: its main stream and PTZ are found there."
         ) var onvif: String?
         @Option(name: .long, help: "Where the camera is.") var location: String = ""
+        @Option(name: .long, help: "The area it watches over (a district, a square): the live wall groups cameras by it.")
+        var area: String = ""
         @Option(name: .long, help: "Keep recordings this many days (at most 90).") var retentionDays: Int = RetentionPolicy.defaultDays
         @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
         @Flag(name: .long, help: "Register without recording yet.") var disabled = false
@@ -72,6 +74,7 @@ struct CameraCommand: AsyncParsableCommand {
                     try CameraRules.setURL(url ?? "", on: &record, keys: site.keys)
                 }
                 record.location = location
+                record.area = area
                 record.segmentSeconds = segmentSeconds
                 record.enabled = !disabled
                 added = try await site.registerCamera(

@@ -71,6 +71,8 @@ struct Demo: AsyncParsableCommand {
                     record.ptzProfile = fresh.ptzProfile
                     record.segmentSeconds = segmentSeconds
                     record.location = "simulated camera \(i)"
+                    // Two areas, so that the wall's camera tree shows its grouping.
+                    record.area = i % 2 == 1 ? "Old Town" : "Station district"
                     if record.id == 0 {
                         _ = try await site.registerCamera(record, detail: "demo simulator")
                     } else {

@@ -12,7 +12,7 @@ import Testing
 
     @Test func aJoiningViewerStartsAtTheLatestKeyFrame() async {
         let hub = LiveHub()
-        for i in 0..<30 { hub.publish(camera: 1, parameters: parameters, frame: frame(i, key: i % 10 == 0)) }
+        for i in 0..<30 { hub.publish(camera: 1, parameters: parameters, frame: frame(i, key: i % 10 == 0), receivedMicros: 0) }
         let viewer = hub.subscribe(camera: 1)
         let first = await viewer.next()
         #expect(first?.frame.isKey == true)
@@ -28,10 +28,10 @@ import Testing
         let hub = LiveHub(limits: limits)
         let slow = hub.subscribe(camera: 7)
         // The viewer reads nothing while 1000 frames (GOP of 25) arrive; ingest never waits.
-        for i in 0..<1000 { hub.publish(camera: 7, parameters: parameters, frame: frame(i, key: i % 25 == 0)) }
+        for i in 0..<1000 { hub.publish(camera: 7, parameters: parameters, frame: frame(i, key: i % 25 == 0), receivedMicros: 0) }
         #expect(slow.skips > 0)
         // A fresh group of pictures arrives; the viewer then reads until its end.
-        for i in 1000..<1006 { hub.publish(camera: 7, parameters: parameters, frame: frame(i, key: i == 1000)) }
+        for i in 1000..<1006 { hub.publish(camera: 7, parameters: parameters, frame: frame(i, key: i == 1000), receivedMicros: 0) }
         var received: [EncodedFrame] = []
         while let f = await slow.next() {
             received.append(f.frame)
@@ -57,7 +57,9 @@ import Testing
         _ = muxer.mux(LiveFrame(parameters: parameters, frame: frame(1, key: false), receivedNanos: 0))
         // The camera reconnects with a new RTP clock far behind: no new init, media only.
         let after = muxer.mux(
-            LiveFrame(parameters: parameters, frame: EncodedFrame(timestamp: 5, isKey: true, data: [1, 2, 3]), receivedNanos: 0))
+            LiveFrame(
+                parameters: parameters, frame: EncodedFrame(timestamp: 5, isKey: true, data: [1, 2, 3]), receivedNanos: 0,
+                receivedMicros: 1_764_000_000_250_000))
         #expect(after.count == 1)
         guard case let .media(bytes)? = after.first else {
             Issue.record("expected media")
@@ -67,5 +69,11 @@ import Testing
         let tfdt = bytes.indices.first { Array(bytes[$0..<min(bytes.count, $0 + 4)]) == Array("tfdt".utf8) }!
         let time = bytes[(tfdt + 8)..<(tfdt + 16)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         #expect(time == 2 * 3600)
+        // Before the moof, the prft pairs that media time with the frame's arrival.
+        #expect(Array(bytes[4..<8]) == Array("prft".utf8))
+        #expect(bytes[0..<4].reduce(0) { $0 << 8 | Int($1) } == 32 && Array(bytes[36..<40]) == Array("moof".utf8))
+        #expect(bytes[16..<20].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == 1_764_000_000 + 2_208_988_800)
+        #expect(bytes[20..<24].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == 1 << 30)
+        #expect(bytes[24..<32].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == time)
     }
 }

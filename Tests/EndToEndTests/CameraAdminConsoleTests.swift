@@ -37,14 +37,7 @@ extension EndToEndTests {
         defer { browser.close() }
         let page = try browser.open("http://127.0.0.1:\(webPort)/")
         func signIn(_ name: String) async throws {
-            try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 20)
-            _ = try browser.evaluate(
-                """
-                document.getElementById('username').value = '\(name)';
-                document.getElementById('password').value = 'a long passphrase 7';
-                document.getElementById('sign-in-form').requestSubmit(); true
-                """, session: page)
-            try await browser.waitUntil("!document.getElementById('nav').hidden", session: page, seconds: 20)
+            try await browser.signIn(name, password: "a long passphrase 7", session: page)
         }
         try await signIn("keeper")
         try await browser.waitUntil("!document.getElementById('camera-add').hidden", session: page, seconds: 10)

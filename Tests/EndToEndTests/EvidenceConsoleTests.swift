@@ -40,15 +40,7 @@ extension EndToEndTests {
         defer { browser.close() }
         let page = try browser.open("http://127.0.0.1:\(webPort)/")
         func signIn(_ name: String) async throws {
-            try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 20)
-            _ = try browser.evaluate(
-                """
-                document.getElementById('username').value = '\(name)';
-                document.getElementById('password').value = 'a long passphrase 7';
-                document.getElementById('sign-in-form').requestSubmit(); true
-                """, session: page)
-            try await browser.waitUntil(
-                "!document.getElementById('nav').hidden", session: page, seconds: 20, describe: "document.body.innerText")
+            try await browser.signIn(name, password: "a long passphrase 7", session: page)
             _ = try browser.evaluate("document.querySelector('nav [data-view=evidence]').click(); true", session: page)
             try await browser.waitUntil("!document.getElementById('evidence').hidden", session: page, seconds: 10)
         }

@@ -149,6 +149,8 @@ struct MediaTests {
         var decodeTime: Ticks90k = 0
         for (n, start) in stride(from: 0, to: frames.count, by: 25).enumerated() {
             let gop = frames[start..<min(frames.count, start + 25)]
+            // Each fragment with its producer reference time, as live view sends them.
+            file += MP4.producerReferenceTime(utcMicros: 1_764_000_000_000_000 + Int64(n) * 1_000_000, mediaTime: decodeTime)
             file += MP4.mediaSegment(
                 sequenceNumber: UInt32(n + 1), baseDecodeTime: decodeTime,
                 frames: gop.map { (SampleEntry(duration: 3600, byteCount: UInt32($0.data.count), isKey: $0.isKey), $0.data) })
@@ -161,6 +163,24 @@ struct MediaTests {
         #expect(decode.status == 0 && decode.stderr.isEmpty, "\(decode.stderr)")
         #expect(try await TestSupport.probe(out).frames == frames.count)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// `prft` (ISO/IEC 14496-12 §8.16.5) byte for byte: version 1, flags 1, track 1, the
+    /// UTC time as NTP seconds and a 32-bit fraction, the 64-bit media time.
+    @Test func theProducerReferenceTimeBoxCarriesTheUTCTimeInNTPForm() {
+        // 2025-11-24T16:00:00.5Z at media time 3 s.
+        let box = MP4.producerReferenceTime(utcMicros: 1_764_000_000_500_000, mediaTime: 270_000)
+        let ntpSeconds: UInt32 = 1_764_000_000 + 2_208_988_800
+        var expected: [UInt8] = [0, 0, 0, 32] + Array("prft".utf8) + [1, 0, 0, 1] + [0, 0, 0, 1]
+        expected += withUnsafeBytes(of: ntpSeconds.bigEndian, Array.init) + [0x80, 0, 0, 0]
+        expected += withUnsafeBytes(of: UInt64(270_000).bigEndian, Array.init)
+        #expect(box == expected)
+        // NTP era 0 ends at 2036-02-07T06:28:16Z: the seconds wrap to 0, as NTP's do.
+        let wrapped = MP4.producerReferenceTime(utcMicros: 2_085_978_496_250_000, mediaTime: 0)
+        #expect(Array(wrapped[16..<24]) == [0, 0, 0, 0, 0x40, 0, 0, 0])
+        // A time before 1970 is written as 1970.
+        let early = MP4.producerReferenceTime(utcMicros: -5, mediaTime: 0)
+        #expect(Array(early[16..<20]) == withUnsafeBytes(of: UInt32(2_208_988_800).bigEndian, Array.init))
     }
 
     @Test func mdatOver4GiBUsesTheLargeSizeHeader() async throws {

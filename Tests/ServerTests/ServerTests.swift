@@ -252,6 +252,7 @@ final class ServerHarness: Sendable {
         var p = path.replacingOccurrences(of: "{id}", with: "\(cameraID)").replacingOccurrences(of: ":id", with: "\(cameraID)")
         p = p.replacingOccurrences(of: "{uid}", with: "1").replacingOccurrences(of: ":uid", with: "1")
         p = p.replacingOccurrences(of: "{tid}", with: "1").replacingOccurrences(of: ":tid", with: "1")
+        p = p.replacingOccurrences(of: "{vid}", with: "1").replacingOccurrences(of: ":vid", with: "1")
         for (name, value) in [
             ("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4"), ("name", "entrance")
         ] {

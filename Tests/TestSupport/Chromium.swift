@@ -158,6 +158,26 @@ public final class Chromium {
         return (result["result"] as? [String: Any])?["value"]
     }
 
+    /// Signs in through the console's form as `name` and waits for its menu.
+    public func signIn(_ name: String, password: String, session: String) async throws {
+        try await waitUntil("!document.getElementById('sign-in').hidden", session: session, seconds: 20)
+        _ = try evaluate(
+            """
+            document.getElementById('username').value = '\(name)';
+            document.getElementById('password').value = '\(password)';
+            document.getElementById('sign-in-form').requestSubmit(); true
+            """, session: session)
+        try await waitUntil(
+            "!document.getElementById('nav').hidden", session: session, seconds: 20, describe: "document.body.innerText")
+    }
+
+    /// Sizes the page's window as a station's screen would be (CSS pixels).
+    public func setViewport(width: Int, height: Int, session: String) throws {
+        try call(
+            "Emulation.setDeviceMetricsOverride", ["width": width, "height": height, "deviceScaleFactor": 1, "mobile": false],
+            session: session)
+    }
+
     /// The elements the page marks `hidden` that a style rule draws all the same (a
     /// `display` rule outranks the attribute's): each as `tag#id`. What a role may not use
     /// must be gone from the screen, not only flagged.

@@ -1,0 +1,78 @@
+import Access
+import Foundation
+import Testing
+
+/// The video wall's saved views over the API: a user's own views stay theirs, a shared one
+/// is offered to every user of the wall but changed only by its owner, and a view is
+/// checked against the layouts Vigil draws and the cameras that exist.
+struct WorkstationRouteTests {
+    @Test func viewsAreTheOwnersAndSharedOnesAreOfferedToEveryoneButChangedOnlyByTheirOwner() async throws {
+        try await ServerHarness.with { h in
+            let op = try await h.signIn(.operator), supervisor = try await h.signIn(.supervisor)
+            let body: [String: Any] = ["name": "North gate", "layout": "2x2", "tiles": [h.cameraID, NSNull(), NSNull(), NSNull()]]
+            let saved = try await h.request("POST", "/api/views", session: op, json: body)
+            #expect(saved.status == 201, "\(String(decoding: saved.body, as: UTF8.self))")
+            let id = try #require(saved.json?["id"] as? Int)
+            #expect(saved.json?["mine"] as? Bool == true && saved.json?["shared"] as? Bool == false)
+
+            func names(_ session: ServerHarness.Session) async throws -> [String] {
+                let listed = try await h.request("GET", "/api/views", session: session)
+                let list = try #require(try JSONSerialization.jsonObject(with: listed.body) as? [[String: Any]])
+                return list.compactMap { $0["name"] as? String }
+            }
+            #expect(try await names(op) == ["North gate"])
+            // Private: another user neither sees nor touches it.
+            #expect(try await names(supervisor) == [])
+            #expect(try await h.request("PUT", "/api/views/\(id)", session: supervisor, json: body).status == 404)
+            #expect(try await h.request("DELETE", "/api/views/\(id)", session: supervisor).status == 404)
+
+            // Shared: offered to the supervisor, named as the operator's, still the operator's to change.
+            var shared = body
+            shared["shared"] = true
+            #expect(try await h.request("PUT", "/api/views/\(id)", session: op, json: shared).status == 200)
+            let seen = try await h.request("GET", "/api/views", session: supervisor)
+            let offered = try #require((try JSONSerialization.jsonObject(with: seen.body) as? [[String: Any]])?.first)
+            #expect(offered["owner"] as? String == "u-operator" && offered["mine"] as? Bool == false)
+            #expect(offered["tiles"] as? [Any?] != nil && (offered["tiles"] as? [Any])?.first as? Int == Int(h.cameraID))
+            #expect(try await h.request("PUT", "/api/views/\(id)", session: supervisor, json: shared).status == 403)
+            #expect(try await h.request("DELETE", "/api/views/\(id)", session: supervisor).status == 403)
+
+            // What a view must be.
+            for (field, value) in [
+                ("layout", "5x5" as Any), ("tiles", [h.cameraID] as Any), ("tiles", [999, NSNull(), NSNull(), NSNull()] as Any),
+                ("name", "  " as Any), ("name", "a\u{202E}b" as Any)
+            ] {
+                var bad = body
+                bad[field] = value
+                let reply = try await h.request("POST", "/api/views", session: op, json: bad)
+                #expect(reply.status == 400, "\(field) = \(value): \(reply.status)")
+            }
+            // 1+7: one large tile and seven around it.
+            var eight = body
+            eight["layout"] = "1+7"
+            eight["tiles"] = [h.cameraID] + Array(repeating: NSNull(), count: 7)
+            #expect(try await h.request("POST", "/api/views", session: op, json: eight).status == 201)
+
+            // An administrator, who watches no camera, has no wall.
+            #expect(try await h.request("GET", "/api/views", session: try await h.signIn(.admin)).status == 403)
+
+            #expect(try await h.request("DELETE", "/api/views/\(id)", session: op).status == 204)
+            // The 1+7 view, saved under the same name, remains.
+            #expect(try await names(op) == ["North gate"])
+            #expect(try await names(supervisor) == [])
+        }
+    }
+
+    @Test func aCameraAreaIsSetAndShown() async throws {
+        try await ServerHarness.with { h in
+            let admin = try await h.signIn(.admin)
+            let changed = try await h.request("PATCH", "/api/cameras/\(h.cameraID)", session: admin, json: ["area": "Old Town"])
+            #expect(changed.status == 200 && changed.json?["area"] as? String == "Old Town")
+            let op = try await h.signIn(.operator)
+            #expect(try await h.request("GET", "/api/cameras/\(h.cameraID)", session: op).json?["area"] as? String == "Old Town")
+            let bad = try await h.request(
+                "PATCH", "/api/cameras/\(h.cameraID)", session: admin, json: ["area": String(repeating: "x", count: 65)])
+            #expect(bad.status == 400)
+        }
+    }
+}
