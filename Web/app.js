@@ -4,7 +4,9 @@
 
 // `shown` counts what the evidence page was asked to show: a reply that arrives after a
 // later request (another row clicked, a sign-out) is dropped, never drawn over it.
-const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, ptzFocus: null };
+// `opening` counts pages opened: a page's reply that arrives after another was opened is dropped.
+// `liveStreams`: live WebSockets open now (the wall's tests read it).
+const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0 };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -67,6 +69,9 @@ $('sign-out').addEventListener('click', async () => {
 
 // What one user saw is not left in the page for the next one at the station.
 function forgetUserData() {
+  // The wall's streams and PTZ controls close first: none may go on in the last user's name.
+  stopLive();
+  state.ptzFocus = null;
   for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'coverage', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();
   }
@@ -76,6 +81,8 @@ function forgetUserData() {
   $('found-table').hidden = true;
   for (const id of ['grid', 'camera-tree', 'view-select']) $(id).replaceChildren();
   for (const id of ['page-text', 'keypad', 'wall-error']) $(id).textContent = '';
+  $('camera-search').value = '';
+  wall.closedAreas.clear();
   Object.assign(wall, { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false });
   $('view-form').hidden = true;
   state.tours = [];
@@ -91,7 +98,11 @@ for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener
 
 async function openView(view) {
   show(view);
-  state.cameras = await api('GET', '/api/cameras');
+  const me = state.me, opening = ++state.opening;
+  const cameras = await api('GET', '/api/cameras');
+  // Another page opened meanwhile (or the user signed out): this one's reply is not drawn.
+  if (state.me !== me || opening !== state.opening) return;
+  state.cameras = cameras;
   if (view === 'cameras') renderCameras();
   if (view === 'live') startLive();
   if (view === 'playback') preparePlayback();
@@ -407,7 +418,8 @@ $('tour-delete').addEventListener('click', async () => {
 
 const LAYOUTS = { '1': 1, '2x2': 4, '3x3': 9, '4x4': 16, '1+5': 6, '1+7': 8 };
 // `custom`: tiles the user chose one by one (kept across a change of layout), not a page.
-const wall = { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false, sequence: null, statusTimer: null, open: false };
+// `closedAreas`: the camera tree's groups the user folded, kept across its redraws.
+const wall = { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false, sequence: null, statusTimer: null, open: false, closedAreas: new Set() };
 
 // Live latency: the player aims `target` seconds behind the newest frame it holds, plays a
 // little faster when it is further behind, a little slower when closer, and seeks past
@@ -441,7 +453,9 @@ function livePlayer(video, camera, report) {
   const queue = [], times = [];
   let buffer = null, socket = null, closed = false, started = false, aim = LIVE.target, quietSince = performance.now();
   // Stalls: the picture waited for data after it had started (count, and time spent waiting).
-  const stats = { stalls: 0, stalledMs: 0, longestStallMs: 0 };
+  // `longestGapMs`: the longest wait between two fragments arriving (a late source shows here).
+  const stats = { stalls: 0, stalledMs: 0, longestStallMs: 0, longestGapMs: 0 };
+  let lastArrival = null;
   let waitingSince = null;
   video.addEventListener('waiting', () => {
     if (!started || closed) return;
@@ -494,11 +508,14 @@ function livePlayer(video, camera, report) {
   const ticking = setInterval(() => { if (!closed && started) report(frameTime()); }, 250);
   source.addEventListener('sourceopen', () => {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    if (closed) return;
     socket = new WebSocket(`${scheme}://${location.host}/api/cameras/${camera.id}/live`);
     socket.binaryType = 'arraybuffer';
+    state.liveStreams++;
     // The server ends a stream whose viewer may no longer watch (signed out elsewhere, account
     // disabled, grant withdrawn) with its reason: say so on the tile, never leave a frozen picture.
     socket.onclose = (event) => {
+      state.liveStreams--;
       if (closed) return;
       closed = true;
       // 1006: no close frame. Before any picture that is a refused handshake (signed out,
@@ -530,6 +547,9 @@ function livePlayer(video, camera, report) {
         }
         return;
       }
+      const now = performance.now();
+      if (lastArrival !== null && started) stats.longestGapMs = Math.max(stats.longestGapMs, now - lastArrival);
+      lastArrival = now;
       let bytes = new Uint8Array(event.data);
       const prft = readPrft(bytes);
       if (prft) {
@@ -611,10 +631,17 @@ function drawWall() {
   const grid = $('grid');
   grid.dataset.layout = wall.layout;
   grid.classList.toggle('maximised', wall.max !== null);
+  if (wall.max !== null && wall.max >= wall.tiles.length) wall.max = null;
+  grid.classList.toggle('maximised', wall.max !== null);
   wall.cells = wall.tiles.map((id, i) => makeCell(i));
+  wall.cells.forEach((cell) => cell.el.classList.toggle('max', cell.index === wall.max));
   grid.replaceChildren(...wall.cells.map((c) => c.el));
   wall.cells.forEach((cell) => fillCell(cell, wall.tiles[cell.index]));
   selectTile(Math.min(wall.selected, wall.cells.length - 1), false);
+  drawPager();
+}
+
+function drawPager() {
   const list = watchable(), n = LAYOUTS[wall.layout], pages = Math.max(1, Math.ceil(list.length / n));
   $('page-text').textContent = wall.view ? `View: ${wall.view.name}` : `Page ${wall.page + 1} of ${pages} (${list.length} cameras)`;
 }
@@ -741,8 +768,19 @@ function showPage(p) {
   $('view-delete').hidden = true;
   wall.max = null;
   wall.custom = false;
-  wall.tiles = Array.from({ length: n }, (_, i) => (list[wall.page * n + i] || {}).id || null);
-  drawWall();
+  const tiles = Array.from({ length: n }, (_, i) => (list[wall.page * n + i] || {}).id || null);
+  if (wall.cells.length === n && $('grid').dataset.layout === wall.layout) {
+    // The same layout: only the tiles whose camera changes open a new stream (a sequence
+    // over a single page reopens nothing).
+    wall.cells.forEach((cell, i) => { if (wall.tiles[i] !== tiles[i]) fillCell(cell, tiles[i]); });
+    wall.tiles = tiles;
+    wall.cells.forEach((cell) => cell.el.classList.remove('max'));
+    $('grid').classList.remove('maximised');
+    drawPager();
+  } else {
+    wall.tiles = tiles;
+    drawWall();
+  }
 }
 
 function setSequence(seconds) {
@@ -785,9 +823,12 @@ function drawTree() {
     groups.get(area).push(c);
   }
   const tree = $('camera-tree');
+  // Redrawn as statuses change: the folded groups stay folded and the focus stays on its camera.
+  const focused = document.activeElement && tree.contains(document.activeElement) ? document.activeElement.dataset.camera : null;
   tree.replaceChildren(...[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([area, cameras]) => {
     const group = document.createElement('details');
-    group.open = true;
+    group.open = !wall.closedAreas.has(area);
+    group.addEventListener('toggle', () => { if (group.open) wall.closedAreas.delete(area); else wall.closedAreas.add(area); });
     const summary = document.createElement('summary');
     summary.textContent = `${area} (${cameras.length})`;
     const list = document.createElement('ul');
@@ -812,6 +853,8 @@ function drawTree() {
     return group;
   }));
   if (!groups.size) tree.textContent = filter ? 'No camera matches.' : 'No cameras.';
+  const again = focused && tree.querySelector(`[data-camera="${focused}"]`);
+  if (again) again.focus();
 }
 $('camera-search').addEventListener('input', drawTree);
 $('camera-search').addEventListener('keydown', (e) => {
@@ -922,6 +965,9 @@ function ptzControl(tile, video, camera) {
   const base = `/api/cameras/${camera.id}/ptz`;
   let velocity = { pan: 0, tilt: 0, zoom: 0 }, sending = false, dirty = false, moving = false, closed = false;
   let presets = [], wheelTimer = null;
+  // The tile outlives its camera (the wall puts another in it): what this control adds to the
+  // tile goes with it when it closes.
+  const listening = new AbortController(), bound = { signal: listening.signal };
   tile.tabIndex = 0;
   tile.setAttribute('aria-label', `${camera.name}: arrows pan and tilt, + and − zoom, digits go to presets, Space stops`);
   const bar = document.createElement('div');
@@ -1020,6 +1066,7 @@ function ptzControl(tile, video, camera) {
   }
   const keepAlive = setInterval(() => { if (velocity.pan || velocity.tilt || velocity.zoom) { dirty = true; flush(); } }, 1000);
   async function command(method, path, done) {
+    if (closed) return;
     try { await api(method, path); say(done); await refresh(); } catch (err) { say(err.message); }
   }
   const gotoPreset = (preset) => preset && command('POST', `${base}/presets/${encodeURIComponent(preset)}/goto`, `Going to ${preset}`);
@@ -1043,9 +1090,9 @@ function ptzControl(tile, video, camera) {
     if (k) { e.preventDefault(); if (!e.repeat) set({ pan: 0, tilt: 0, zoom: 0, ...k }); return; }
     if (e.key === ' ' || e.key === 'Escape') { e.preventDefault(); set({ pan: 0, tilt: 0, zoom: 0 }); return; }
     if (/^[1-9]$/.test(e.key) && presets[Number(e.key) - 1]) { e.preventDefault(); gotoPreset(presets[Number(e.key) - 1].name); }
-  });
-  tile.addEventListener('keyup', (e) => { if (keys[e.key]) set({ pan: 0, tilt: 0, zoom: 0 }); });
-  tile.addEventListener('focusin', () => { state.ptzFocus = control; });
+  }, bound);
+  tile.addEventListener('keyup', (e) => { if (keys[e.key]) set({ pan: 0, tilt: 0, zoom: 0 }); }, bound);
+  tile.addEventListener('focusin', () => { state.ptzFocus = control; }, bound);
 
   // Dragging on the picture: velocity by the distance from where the drag began.
   let drag = null;
@@ -1068,6 +1115,8 @@ function ptzControl(tile, video, camera) {
     set,
     close() {
       closed = true; clearInterval(keepAlive); clearTimeout(wheelTimer);
+      listening.abort();
+      bar.remove();
       if (socket) socket.close(); // the server stops a camera its channel leaves moving
       else if (moving) api('POST', `${base}/stop`).catch(() => {});
       if (state.ptzFocus === control) state.ptzFocus = null;

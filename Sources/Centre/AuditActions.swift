@@ -28,6 +28,11 @@ public enum AuditAction: String, CaseIterable, Sendable {
     /// An administrator probed the network for ONVIF cameras (how many answered).
     case cameraDiscover = "camera.discover"
 
+    // MARK: The workstation
+    /// A video-wall view saved, changed or deleted (its id and name, whether shared; the
+    /// cameras it names are in the catalog, not the entry).
+    case wallViewChange = "view.change"
+
     // MARK: Imagery: one entry per request that shows footage, ok, denied or failed
     /// A live view opened (ok), refused, or failed to start.
     case liveStart = "live.start"

@@ -94,12 +94,13 @@ public struct CameraRegistry: Sendable {
     }
 
     /// Reads camera `id` as it is now, applies `change` and writes it back: an edit made
-    /// meanwhile is built on, never overwritten by a copy read earlier. A new name must be
-    /// unused; `change` validates.
+    /// meanwhile is built on, never overwritten by a copy read earlier. The result must meet
+    /// `CameraRules`, and a new name must be unused.
     public func update(id: Int64, _ change: @Sendable (inout CameraRecord) throws -> Void) async throws -> CameraRecord {
         guard var record = try await catalog.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
         let before = record
         try change(&record)
+        try CameraRules.validate(record)
         if record.name != before.name, let other = try await catalog.camera(named: record.name), other.id != record.id {
             throw VigilError(.conflict, "camera \(record.name) already exists")
         }

@@ -226,7 +226,9 @@ public actor RecorderFleet {
             live.reset(camera: camera)
             let now = clock.nowMicros()
             meters.withLock { m in
-                m[camera, default: Meter()].status.downSinceMicros = m[camera]?.status.downSinceMicros ?? now
+                // Down since the first failure, or since the last picture when the pictures stopped first.
+                let status = m[camera]?.status
+                m[camera, default: Meter()].status.downSinceMicros = status?.downSinceMicros ?? status?.lastFrameMicros ?? now
                 m[camera, default: Meter()].status.connected = false
                 m[camera]!.status.recording = false
                 m[camera]!.status.lastError = error.reason

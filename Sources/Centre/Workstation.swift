@@ -76,8 +76,15 @@ public struct WallViews: Sendable {
         try await catalog.wallViews(visibleTo: userID)
     }
 
+    /// The most views one user keeps: every shared one is offered to every user of the wall.
+    public static let maximumPerUser = 50
+
     public func add(_ draft: Draft, owner: Int64) async throws -> WallViewRecord {
         try await check(draft)
+        let owned = try await catalog.wallViews(visibleTo: owner).filter { $0.ownerID == owner }.count
+        guard owned < Self.maximumPerUser else {
+            throw VigilError(.conflict, "a user keeps at most \(Self.maximumPerUser) views; delete one first")
+        }
         return try await catalog.addWallView(
             WallViewRecord(
                 id: 0, ownerID: owner, name: draft.name, shared: draft.shared ?? false, layout: draft.layout, tiles: draft.tiles,
@@ -97,9 +104,11 @@ public struct WallViews: Sendable {
         return view
     }
 
-    public func remove(id: Int64, by userID: Int64) async throws {
-        _ = try await owned(id, by: userID)
+    /// Deletes view `id` for its owner, and returns what it was.
+    public func remove(id: Int64, by userID: Int64) async throws -> WallViewRecord {
+        let view = try await owned(id, by: userID)
         _ = try await catalog.deleteWallView(id: id)
+        return view
     }
 
     /// View `id` when `userID` owns it; another's shared view is forbidden, the rest not found.

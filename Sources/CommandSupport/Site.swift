@@ -1,5 +1,6 @@
 import Access
 import Audit
+import Base
 import Catalog
 import Centre
 import Evidence
@@ -89,6 +90,18 @@ public struct Site {
                 return entry
             }
         ).1
+    }
+
+    /// Changes camera `name` with `change` (the registry checks the result) and appends its
+    /// `camera.edit` entry in one transaction; a running server follows within seconds.
+    public func editCamera(
+        named name: String, detail: String, _ change: @escaping @Sendable (inout CameraRecord) throws -> Void
+    ) async throws -> CameraRecord {
+        let registry = CameraRegistry(catalog: catalog)
+        guard let current = try await registry.camera(named: name) else { throw VigilError(.notFound, "no camera named \(name)") }
+        return try await audit.append(commandLineEntry(.cameraEdit, camera: current, detail: detail)) {
+            try await registry.update(id: current.id, change)
+        }.1
     }
 
     /// Applies an account change and its audit entry in one transaction.

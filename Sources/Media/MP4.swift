@@ -124,9 +124,11 @@ public enum MP4 {
 
     /// A producer reference time box (`prft`, ISO/IEC 14496-12 §8.16.5), written before
     /// the `moof` it describes: the frame of track `trackID` at `mediaTime` (the track's
-    /// 90 kHz timescale) has the UTC time `utcMicros`. Flags 1: the time at which the
-    /// frame left its encoder, which for Vigil is when the frame reached it from the
-    /// camera (the nearest it can know). Version 1: a 64-bit media time. The seconds wrap
+    /// 90 kHz timescale) has the UTC time `utcMicros`. For Vigil that is when the frame
+    /// reached it from the camera, later than the camera's encoder gave it out by the
+    /// network's delay, so the flags say 8 (a time in a consistent relation to the media
+    /// time), not 1 (the encoder's output): a reader must not take it for the capture.
+    /// Version 1: a 64-bit media time. The seconds wrap
     /// at the end of NTP era 0 (2036) as NTP's do (RFC 5905 §6): a reader takes the era
     /// nearest its own clock. A time before 1970 is written as 1970.
     public static func producerReferenceTime(trackID: UInt32 = 1, utcMicros: Int64, mediaTime: Ticks90k) -> [UInt8] {
@@ -134,7 +136,7 @@ public enum MP4 {
         let micros = UInt64(max(0, utcMicros))
         let seconds = (micros / 1_000_000 + ntpUnixOffset) & 0xFFFF_FFFF
         let fraction = ((micros % 1_000_000) << 32) / 1_000_000
-        w.fullBox("prft", version: 1, flags: 1) { w in
+        w.fullBox("prft", version: 1, flags: 8) { w in
             w.u32(trackID)
             w.u64(seconds << 32 | fraction)
             w.u64(UInt64(max(0, mediaTime)))

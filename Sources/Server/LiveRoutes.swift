@@ -11,7 +11,8 @@ import Synchronization
 
 /// Live view: a WebSocket per camera carrying an MSE byte stream. Text messages announce
 /// the codec (`{"type":"init","codec":…}`) before each init segment; binary messages are the
-/// init segment and then one `moof`+`mdat` per frame, starting at the latest key frame.
+/// init segment and then one `prft`+`moof`+`mdat` per frame (the `prft` gives the frame's
+/// arrival at Vigil in UTC), starting at the latest key frame.
 struct LiveRoutes {
     let env: ServerEnvironment
     static let path = "/api/cameras/{id}/live"

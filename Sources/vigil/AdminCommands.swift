@@ -17,8 +17,97 @@ import Records
 
 struct CameraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "camera", abstract: "Add, list or find cameras.",
-        subcommands: [Add.self, List.self, Discover.self])
+        commandName: "camera", abstract: "Add, change, list or find cameras.",
+        subcommands: [Add.self, Edit.self, Disable.self, Enable.self, List.self, Discover.self])
+
+    /// Applies a change to camera `name` with its audit entry; a refused change is said in words.
+    static func edit(
+        _ dataOptions: DataOptions, _ name: String, detail: String,
+        _ change: @escaping @Sendable (inout CameraRecord, SiteKeys) throws -> Void
+    ) async throws -> CameraRecord {
+        let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.camera"))
+        let keys = site.keys
+        do {
+            let changed = try await site.editCamera(named: name, detail: detail) { try change(&$0, keys) }
+            await site.catalog.close()
+            return changed
+        } catch let error as VigilError {
+            await site.catalog.close()
+            throw ValidationError(error.message)
+        }
+    }
+
+    struct Edit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a camera's settings; a running server follows within seconds. Its footage is kept.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "The camera's name.") var camera: String
+        @Option(name: .long, help: "A new name.") var name: String?
+        @Option(
+            name: .long,
+            help: "A new RTSP URL, rtsp://[user[:password]@]host[:port]/path (a password left out is read from standard input).")
+        var url: String?
+        @Option(name: .long, help: "Where the camera is.") var location: String?
+        @Option(name: .long, help: "The area it watches over.") var area: String?
+        @Option(name: .long, help: "Keep recordings this many days (at most 90).") var retentionDays: Int?
+        @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int?
+
+        func validate() throws {
+            guard [name, url, location, area].contains(where: { $0 != nil }) || retentionDays != nil || segmentSeconds != nil else {
+                throw ValidationError("say what to change: --name, --url, --location, --area, --retention-days or --segment-seconds")
+            }
+        }
+
+        func run() async throws {
+            let given: [(String, Bool)] = [
+                ("name", name != nil), ("url", url != nil), ("location", location != nil), ("area", area != nil),
+                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil)
+            ]
+            let address = try url.map(Add.withPassword)
+            let name = self.name, location = self.location, area = self.area
+            let retentionDays = self.retentionDays, segmentSeconds = self.segmentSeconds
+            let changed = try await CameraCommand.edit(
+                dataOptions, camera, detail: "changed: " + given.filter(\.1).map(\.0).joined(separator: ", ") + " (command line)"
+            ) { c, keys in
+                if let name { c.name = name }
+                if let address { try CameraRules.setURL(address, on: &c, keys: keys) }
+                if let location { c.location = location }
+                if let area { c.area = area }
+                if let retentionDays { c.retentionDays = retentionDays }
+                if let segmentSeconds { c.segmentSeconds = segmentSeconds }
+            }
+            say("camera \(changed.id) \(changed.name) \(changed.url)")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop recording a camera (a running server stops within seconds); its footage is kept to its retention.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "The camera's name.") var camera: String
+
+        func run() async throws {
+            let changed = try await CameraCommand.edit(dataOptions, camera, detail: "changed: enabled (disabled from the command line)") {
+                c, _ in
+                c.enabled = false
+            }
+            say("camera \(changed.id) \(changed.name) disabled: not recorded; its footage is kept to its retention")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record a disabled camera again.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "The camera's name.") var camera: String
+
+        func run() async throws {
+            let changed = try await CameraCommand.edit(dataOptions, camera, detail: "changed: enabled (enabled from the command line)") {
+                c, _ in
+                c.enabled = true
+            }
+            say("camera \(changed.id) \(changed.name) enabled")
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a camera (credentials in the URL are stored sealed).")
@@ -139,7 +228,9 @@ struct CameraCommand: AsyncParsableCommand {
         func run() async throws {
             let catalog = try await Catalog.openSQLite(path: dataOptions.catalogPath)
             for c in try await catalog.cameras() {
-                say("\(c.id)\t\(c.name)\t\(c.enabled ? "enabled" : "disabled")\t\(c.url)\t\(c.retentionDays) days")
+                say(
+                    "\(c.id)\t\(c.name)\t\(c.enabled ? "enabled" : "disabled")\t\(c.url)\t\(c.retentionDays) days\t\(c.location)\t\(c.area)"
+                )
             }
             await catalog.close()
         }

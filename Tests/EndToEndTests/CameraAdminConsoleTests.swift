@@ -158,3 +158,49 @@ extension EndToEndTests {
         #expect(!listed.stdout.contains("dome pass 1") && !listed.stdout.contains("Square"), "a password or a route reached the audit log")
     }
 }
+
+extension EndToEndTests {
+    /// `vigil camera edit|disable|enable`: each change is checked by the same rules as the
+    /// API's, refused in words when it breaks one, and audited as `camera.edit`.
+    @Test func theCommandLineEditsDisablesAndEnablesACamera() async throws {
+        let dir = try TestSupport.temporaryDirectory("camera-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        let vigil = TestSupport.vigilBinary
+        let added = try await TestSupport.run(vigil, ["camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:9/a", "--disabled"])
+        try #require(added.status == 0, "\(added.stderr)")
+        let edited = try await TestSupport.run(
+            vigil,
+            [
+                "camera", "edit", "--data", data, "gate", "--name", "north-gate", "--location", "North gate", "--area", "Old Town",
+                "--retention-days", "30", "--url", "rtsp://viewer@127.0.0.1:9/b"
+            ],
+            input: "s3cret\n")
+        #expect(edited.status == 0, "\(edited.stderr)")
+        #expect(edited.stdout.contains("north-gate rtsp://127.0.0.1:9/b"), "credentials never printed: \(edited.stdout)")
+        for (arguments, said) in [
+            (["north-gate", "--retention-days", "400"], "retention of 400 days refused"),
+            (["gate", "--area", "x"], "no camera named gate"),
+            (["north-gate"], "say what to change"),
+            (["north-gate", "--area", "a\u{202E}b"], "a camera's area may hold no")
+        ] {
+            let refused = try await TestSupport.run(vigil, ["camera", "edit", "--data", data] + arguments)
+            #expect(refused.status != 0 && refused.stderr.contains(said), "\(arguments): \(refused.stderr)")
+        }
+        func listed() async throws -> String { try await TestSupport.run(vigil, ["camera", "list", "--data", data]).stdout }
+        #expect(try await listed() == "1\tnorth-gate\tdisabled\trtsp://127.0.0.1:9/b\t30 days\tNorth gate\tOld Town\n")
+        #expect(try await TestSupport.run(vigil, ["camera", "enable", "--data", data, "north-gate"]).status == 0)
+        #expect(try await listed().contains("\tenabled\t"))
+        #expect(try await TestSupport.run(vigil, ["camera", "disable", "--data", data, "north-gate"]).status == 0)
+        #expect(try await listed().contains("\tdisabled\t"))
+
+        let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
+        let edits = log.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["action"] as? String == "camera.edit" }
+        #expect(edits.count == 3, "one entry per change made, none for a refusal: \(log.stdout)")
+        #expect(edits.allSatisfy { ($0["user"] as? String)?.hasPrefix("cli:") == true && $0["camera"] as? Int == 1 })
+        #expect(!log.stdout.contains("s3cret"))
+        #expect(try await TestSupport.run(vigil, ["audit", "verify", "--data", data]).status == 0)
+    }
+}

@@ -94,6 +94,19 @@ extension EndToEndTests {
             seconds: 10,
             describe: position)
 
+        // The tile outlives its camera: a hidden and shown tab leaves one control bar, and
+        // emptying the tile (Delete) takes the bar and its keys with the camera.
+        for state in ["hidden", "visible"] {
+            _ = try browser.evaluate(
+                "Object.defineProperty(document, 'hidden', {value: \(state == "hidden"), configurable: true}); document.dispatchEvent(new Event('visibilitychange')); true",
+                session: page)
+        }
+        #expect(
+            try browser.evaluate("document.querySelectorAll('#grid .tile')[0].querySelectorAll('.ptz').length", session: page) as? Int == 1)
+        _ = try browser.evaluate("document.querySelector('#grid .tile').focus(); true", session: page)
+        try key("keydown", "Delete")
+        #expect(try browser.evaluate("document.querySelectorAll('#grid .ptz, #grid video').length", session: page) as? Int == 0)
+
         browser.close()
         #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
         _ = sim.interrupt()

@@ -130,11 +130,9 @@ extension EndToEndTests {
         #expect(abs(maximised[0] - whole[0]) <= 1 && abs(maximised[1] - whole[1]) <= 1, "\(maximised) vs \(whole)")
         #expect(try browser.evaluate("document.querySelectorAll('#grid .tile')[0].getClientRects().length", session: page) as? Int == 0)
         try browser.screenshot("wall-maximised", session: page)
-        _ = try browser.evaluate(
-            "document.querySelectorAll('#grid .tile')[1].dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); true", session: page)
-        #expect(try browser.evaluate("document.querySelectorAll('#grid .tile')[0].getClientRects().length", session: page) as? Int == 1)
 
-        // Saved as a shared view; another operator finds it and opens it as it was.
+        // Saved as a shared view (while maximised: the wall is redrawn with that tile still
+        // filling it); another operator finds it and opens it as it was.
         _ = try browser.evaluate(
             """
             document.getElementById('view-save').click();
@@ -145,7 +143,13 @@ extension EndToEndTests {
         try await browser.waitUntil(
             "document.getElementById('page-text').textContent === 'View: Night shift'", session: page, seconds: 10,
             describe: "document.getElementById('wall-error').textContent")
+        let redrawn = try #require(try browser.evaluate("\(rect)(document.querySelectorAll('#grid .tile')[1])", session: page) as? [Int])
+        let wallNow = try #require(try browser.evaluate("\(rect)(document.getElementById('grid'))", session: page) as? [Int])
+        #expect(redrawn == wallNow, "the maximised tile after the wall was redrawn: \(redrawn), the wall \(wallNow)")
         let arranged = try #require(try browser.evaluate("\(cameraOf).join()", session: page) as? String)
+        _ = try browser.evaluate(
+            "document.querySelectorAll('#grid .tile')[1].dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); true", session: page)
+        #expect(try browser.evaluate("document.querySelectorAll('#grid .tile')[0].getClientRects().length", session: page) as? Int == 1)
 
         // Paging in the single layout walks through every camera the user may watch.
         _ = try browser.evaluate(
@@ -188,6 +192,7 @@ extension EndToEndTests {
                       stalls: players.map((p, i) => p.stats.stalls - stalls0[i]),
                       stalledMs: players.map((p, i) => Math.round(p.stats.stalledMs - stalled0[i])),
                       longestStallMs: players.map(p => Math.round(p.stats.longestStallMs)),
+                      longestGapMs: players.map(p => Math.round(p.stats.longestGapMs)),
                       aims: players.map(p => p.aim),
                       heads: [...document.querySelectorAll('#grid .tile-time')].map(e => e.textContent) });
                   }, 60000);
@@ -197,11 +202,13 @@ extension EndToEndTests {
         print("live wall latency over 60 s, 3 tiles: median \(median) s, p95 \(p95) s, \(measured)")
         #expect(median < 0.2 && p95 < 0.2, "\(measured)")
         #expect((measured["frames"] as? [Int])?.allSatisfy { $0 > 60 * 20 } == true, "a tile did not keep playing: \(measured)")
-        // Without stalls: the picture may wait for a late frame, as any player with a small
-        // buffer does on a loaded machine, but never long enough to be seen as a freeze
-        // (a wait under 0.1 s, under 0.5 % of the minute in all).
-        #expect((measured["longestStallMs"] as? [Int])?.allSatisfy { $0 < 100 } == true, "\(measured)")
-        #expect((measured["stalledMs"] as? [Int])?.allSatisfy { $0 < 300 } == true, "\(measured)")
+        // Without stalls: every frame the camera sent was shown, and the picture waited less
+        // than 1 % of the minute. A player 0.1 s behind cannot hide a frame that comes later
+        // than that: such waits are the source's (`longestGapMs`, the longest time between two
+        // frames arriving, says when), and a wait longer than the longest gap is the player's.
+        #expect((measured["stalledMs"] as? [Int])?.allSatisfy { $0 < 600 } == true, "\(measured)")
+        let longestStalls = measured["longestStallMs"] as? [Int] ?? [], longestGaps = measured["longestGapMs"] as? [Int] ?? []
+        #expect(zip(longestStalls, longestGaps).allSatisfy { $0 < max(100, $1) }, "\(measured)")
         let heads = try #require(measured["heads"] as? [String])
         #expect(heads.count == 3, "\(heads)")
         for head in heads {
@@ -220,8 +227,14 @@ extension EndToEndTests {
         _ = try browser.evaluate(visibility("visible"), session: page)
         try await browser.waitUntil("document.querySelectorAll('#grid video').length === 4", session: page, seconds: 5)
 
-        // The other operator is offered the shared view, and it opens as it was saved.
+        // Signing out closes every stream: nothing goes on in the last user's name.
+        #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 4)
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
+        try await browser.waitUntil(
+            "state.liveStreams === 0 && document.querySelectorAll('#grid .tile').length === 0", session: page, seconds: 5,
+            describe: "state.liveStreams")
+
+        // The other operator is offered the shared view, and it opens as it was saved.
         try await signIn("relief")
         try await browser.waitUntil(
             "[...document.getElementById('view-select').options].some(o => o.textContent === 'Night shift (shared by watcher)')",

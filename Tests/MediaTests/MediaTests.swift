@@ -165,13 +165,13 @@ struct MediaTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    /// `prft` (ISO/IEC 14496-12 §8.16.5) byte for byte: version 1, flags 1, track 1, the
+    /// `prft` (ISO/IEC 14496-12 §8.16.5) byte for byte: version 1, flags 8, track 1, the
     /// UTC time as NTP seconds and a 32-bit fraction, the 64-bit media time.
     @Test func theProducerReferenceTimeBoxCarriesTheUTCTimeInNTPForm() {
         // 2025-11-24T16:00:00.5Z at media time 3 s.
         let box = MP4.producerReferenceTime(utcMicros: 1_764_000_000_500_000, mediaTime: 270_000)
         let ntpSeconds: UInt32 = 1_764_000_000 + 2_208_988_800
-        var expected: [UInt8] = [0, 0, 0, 32] + Array("prft".utf8) + [1, 0, 0, 1] + [0, 0, 0, 1]
+        var expected: [UInt8] = [0, 0, 0, 32] + Array("prft".utf8) + [1, 0, 0, 8] + [0, 0, 0, 1]
         expected += withUnsafeBytes(of: ntpSeconds.bigEndian, Array.init) + [0x80, 0, 0, 0]
         expected += withUnsafeBytes(of: UInt64(270_000).bigEndian, Array.init)
         #expect(box == expected)
