@@ -79,6 +79,9 @@ function forgetUserData() {
     $(id).textContent = '';
   }
   $('found-table').hidden = true;
+  $('camera-edit-form').hidden = true;
+  editing = null;
+  for (const id of ['camera-edited', 'camera-edit-error']) $(id).textContent = '';
   for (const id of ['grid', 'camera-tree', 'view-select']) $(id).replaceChildren();
   for (const id of ['page-text', 'keypad', 'wall-error']) $(id).textContent = '';
   $('camera-search').value = '';
@@ -112,21 +115,36 @@ async function openView(view) {
 function renderCameras() {
   const rows = $('camera-rows');
   rows.replaceChildren();
+  const manager = may('manage-cameras');
   for (const c of state.cameras) {
     const tr = document.createElement('tr');
+    tr.dataset.camera = String(c.id);
     const s = c.status;
     const age = s.lastFrameMicros ? `${Math.max(0, Math.round((Date.now() * 1000 - s.lastFrameMicros) / 1e6))} s ago` : '—';
-    const cells = [c.name, c.location, s.recording ? 'recording' : (c.enabled ? 'not recording' : 'disabled'),
+    // Why a camera does not record, in words and since when (the same as its live tile says).
+    // A camera just switched off may still show its last seconds' meter: switched off wins.
+    const recording = c.enabled && s.recording;
+    const status = recording ? 'recording' : (downReason(c) || 'not recording');
+    const cells = [String(c.id), c.name, c.location, c.area, status,
       s.framesPerSecond.toFixed(1), (s.bitsPerSecond / 1e6).toFixed(2), age, String(c.gapsToday)];
     cells.forEach((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
-      if (i === 2) td.className = s.recording ? 'status-ok' : 'status-bad';
+      if (i === 4) td.className = `reason ${recording ? 'status-ok' : 'status-bad'}`;
       tr.append(td);
     });
+    if (manager) {
+      const td = document.createElement('td');
+      const b = document.createElement('button');
+      b.type = 'button'; b.textContent = 'Edit'; b.setAttribute('aria-label', `Edit ${c.name}`);
+      b.addEventListener('click', () => editCamera(c));
+      td.append(b);
+      tr.append(td);
+    }
     rows.append(tr);
   }
-  $('camera-add').hidden = !may('manage-cameras');
+  for (const th of document.querySelectorAll('#cameras .manage-only')) th.hidden = !manager;
+  $('camera-add').hidden = !manager;
   $('tours').hidden = !may('ptz-history');
   const me = state.me;
   if (may('ptz-history')) {
@@ -191,7 +209,7 @@ $('camera-form').addEventListener('submit', async (e) => {
   $('camera-error').textContent = '';
   $('camera-added').textContent = '';
   const address = $('camera-address').value.trim();
-  const body = { name: $('camera-name').value.trim(), location: $('camera-location').value.trim() || undefined };
+  const body = { name: $('camera-name').value.trim(), location: $('camera-location').value.trim() || undefined, area: $('camera-area').value.trim() || undefined };
   if ($('camera-user').value) body.username = $('camera-user').value;
   if ($('camera-password').value) body.password = $('camera-password').value;
   if (/^https?:\/\//i.test(address)) body.onvif = address;
@@ -218,6 +236,59 @@ $('camera-form').addEventListener('submit', async (e) => {
   } catch (err) {
     if (state.me === me) $('camera-error').textContent = `The camera was added, but the list could not be refreshed: ${err.message}`;
   }
+});
+
+// ---- Editing a camera: its settings, and recording on or off ----
+
+let editing = null;
+function editCamera(c) {
+  editing = c;
+  $('camera-edit-title').textContent = `Edit camera ${c.id} · ${c.name}`;
+  $('edit-name').value = c.name;
+  $('edit-url').value = c.url || '';
+  $('edit-user').value = c.username || '';
+  $('edit-password').value = '';
+  $('edit-password').placeholder = c.hasPassword ? 'unchanged' : 'none';
+  $('edit-location').value = c.location;
+  $('edit-area').value = c.area;
+  $('edit-retention').value = String(c.retentionDays);
+  $('edit-enabled').checked = c.enabled;
+  $('camera-edit-error').textContent = '';
+  $('camera-edited').textContent = '';
+  $('camera-edit-form').hidden = false;
+  $('edit-name').focus();
+}
+
+$('camera-edit-cancel').addEventListener('click', () => { $('camera-edit-form').hidden = true; editing = null; });
+$('camera-edit-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const c = editing, me = state.me;
+  if (!c) return;
+  // Only what changed is sent: the audit entry names those fields, and an edit made
+  // meanwhile by someone else to another field is kept.
+  const body = {};
+  const text = (id) => $(id).value.trim();
+  if (text('edit-name') !== c.name) body.name = text('edit-name');
+  if (text('edit-url') !== (c.url || '')) body.url = text('edit-url');
+  if ($('edit-user').value !== (c.username || '')) body.username = $('edit-user').value;
+  if ($('edit-password').value) body.password = $('edit-password').value;
+  if (text('edit-location') !== c.location) body.location = text('edit-location');
+  if (text('edit-area') !== c.area) body.area = text('edit-area');
+  if (Number($('edit-retention').value) !== c.retentionDays) body.retentionDays = Number($('edit-retention').value);
+  if ($('edit-enabled').checked !== c.enabled) body.enabled = $('edit-enabled').checked;
+  if (!Object.keys(body).length) { $('camera-edit-error').textContent = 'Nothing was changed.'; return; }
+  $('camera-edit-save').disabled = true;
+  try {
+    const saved = await api('PATCH', `/api/cameras/${c.id}`, body);
+    if (state.me !== me) return;
+    $('camera-edit-form').hidden = true;
+    editing = null;
+    $('camera-edited').textContent = `Saved ${saved.name}${'enabled' in body ? (saved.enabled ? ': recording starts within a few seconds' : ': recording stopped; its footage is kept to its retention') : ''}.`;
+    state.cameras = await api('GET', '/api/cameras');
+    if (state.me === me) renderCameras();
+  } catch (err) {
+    if (state.me === me) $('camera-edit-error').textContent = `The camera was not changed: ${err.message}`;
+  } finally { $('camera-edit-save').disabled = false; }
 });
 
 // ---- Tours: the supervisor's editor (routes are confidential: supervisors only) ----
@@ -720,7 +791,7 @@ function drawHead(cell) {
       span('tile-time', `${clock(cell.frame)} · ${delay.toFixed(2)} s`, 'Vigil\'s time of the frame on screen, and how long ago that was (camera to screen; needs the station\'s clock in step with the server\'s)');
     }
     if (!c.missing && c.status) {
-      const rec = c.status.recording;
+      const rec = c.enabled && c.status.recording;
       span(rec ? 'rec on' : 'rec off', rec ? '● REC' : '○ not recording', rec ? 'recording' : 'not recording');
     }
   } else {

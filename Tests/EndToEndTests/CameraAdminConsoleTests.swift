@@ -86,6 +86,48 @@ extension EndToEndTests {
         try await browser.waitUntil(
             "document.querySelector('#found-rows tr td:last-child').textContent === 'added as Simulated dome 1'", session: page,
             seconds: 15, describe: "document.getElementById('found-rows').textContent")
+
+        // Edited from its row: a place, an area, and recording switched off; the row says so.
+        _ = try browser.evaluate("document.querySelector('#camera-rows tr[data-camera=\"1\"] button').click(); true", session: page)
+        #expect(try browser.evaluate("document.getElementById('edit-name').value", session: page) as? String == "Simulated dome 1")
+        _ = try browser.evaluate(
+            """
+            document.getElementById('edit-location').value = 'Market square, north corner';
+            document.getElementById('edit-area').value = 'Old Town';
+            document.getElementById('edit-retention').value = '120';
+            document.getElementById('camera-edit-form').requestSubmit(); true
+            """, session: page)
+        // A retention past the legal limit is refused in words, and nothing changes.
+        try await browser.waitUntil(
+            "document.getElementById('camera-edit-error').textContent.includes('retention of 120 days refused')", session: page,
+            seconds: 10, describe: "document.getElementById('camera-edit-error').textContent")
+        _ = try browser.evaluate(
+            """
+            document.getElementById('edit-retention').value = '30';
+            document.getElementById('edit-enabled').checked = false;
+            document.getElementById('camera-edit-form').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "document.getElementById('camera-edited').textContent.startsWith('Saved Simulated dome 1: recording stopped')", session: page,
+            seconds: 10, describe: "document.getElementById('camera-edit-error').textContent")
+        let edited = try #require(
+            try browser.evaluate(
+                "[...document.querySelectorAll('#camera-rows tr[data-camera=\"1\"] td')].map(td => td.textContent)", session: page)
+                as? [String])
+        #expect(
+            edited.count == 10 && edited[2] == "Market square, north corner" && edited[3] == "Old Town"
+                && edited[4] == "Recording is switched off for this camera", "\(edited)")
+        try browser.screenshot("camera-admin-edited", session: page)
+        // And switched on again.
+        _ = try browser.evaluate(
+            """
+            document.querySelector('#camera-rows tr[data-camera="1"] button').click();
+            document.getElementById('edit-enabled').checked = true;
+            document.getElementById('camera-edit-form').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "document.getElementById('camera-edited').textContent.startsWith('Saved Simulated dome 1: recording starts')", session: page,
+            seconds: 10, describe: "document.getElementById('camera-edit-error').textContent")
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
 
         // The supervisor saves two presets on the dome, then builds a tour of them.

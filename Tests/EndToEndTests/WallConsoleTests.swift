@@ -228,7 +228,7 @@ extension EndToEndTests {
         try await browser.waitUntil("document.querySelectorAll('#grid video').length === 4", session: page, seconds: 5)
 
         // Signing out closes every stream: nothing goes on in the last user's name.
-        #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 4)
+        try await browser.waitUntil("state.liveStreams === 4", session: page, seconds: 5, describe: "state.liveStreams")
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
         try await browser.waitUntil(
             "state.liveStreams === 0 && document.querySelectorAll('#grid .tile').length === 0", session: page, seconds: 5,
