@@ -93,8 +93,9 @@ function forgetUserData() {
   drawTour();
   $('exhibit').hidden = true;
   for (const form of document.querySelectorAll('form')) form.reset();
-  $('playback-video').removeAttribute('src');
-  $('playback-video').load();
+  stopPlayback();
+  $('gap-list').replaceChildren();
+  for (const id of ['playback-error', 'playback-clock']) $(id).textContent = '';
 }
 
 for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener('click', () => openView(b.dataset.view));
@@ -1213,8 +1214,15 @@ function pollGamepads() {
 window.addEventListener('gamepadconnected', () => { if (!gamepadLoop) pollGamepads(); });
 
 // ---- Playback ----
+// A range's footage plays as one MP4 with the recorded stretches back to back; the page
+// maps the player's time to the clock through the stretches, so it shows (and seeks by)
+// clock time in the station's time zone, named on the page.
 
 const localInput = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+const clockDate = (ms) => new Date(ms).toLocaleString([], { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+// The stretches of the range being played: `{ from, to, offset }` in ms, offset into the MP4 in s.
+const playback = { spans: [], t0: 0, t1: 0 };
 
 function preparePlayback() {
   const select = $('playback-camera');
@@ -1226,26 +1234,132 @@ function preparePlayback() {
   }
 }
 
+function mediaToClock(seconds) {
+  for (const s of playback.spans) {
+    if (seconds <= s.offset + (s.to - s.from) / 1000) return s.from + (seconds - s.offset) * 1000;
+  }
+  const last = playback.spans[playback.spans.length - 1];
+  return last ? last.to : playback.t0;
+}
+
+// The player's time for a clock time: inside a stretch, that moment; in a gap, the next stretch's start.
+function clockToMedia(ms) {
+  for (const s of playback.spans) {
+    if (ms < s.from) return s.offset;
+    if (ms <= s.to) return s.offset + (ms - s.from) / 1000;
+  }
+  const last = playback.spans[playback.spans.length - 1];
+  return last ? last.offset + (last.to - last.from) / 1000 : 0;
+}
+
+function drawPlayhead() {
+  const video = $('playback-video'), bar = $('coverage');
+  if (!playback.spans.length) return;
+  const clock = mediaToClock(video.currentTime);
+  let head = bar.querySelector('.playhead');
+  if (!head) { head = document.createElement('div'); head.className = 'playhead'; bar.append(head); }
+  const share = (clock - playback.t0) / (playback.t1 - playback.t0);
+  head.style.left = `${Math.max(0, Math.min(1, share)) * 100}%`;
+  bar.setAttribute('aria-valuetext', clockDate(clock));
+  $('playback-clock').textContent = `${clockDate(clock)} (${timeZone})`;
+}
+$('playback-video').addEventListener('timeupdate', drawPlayhead);
+$('playback-video').addEventListener('seeked', drawPlayhead);
+$('playback-video').addEventListener('error', () => {
+  const v = $('playback-video');
+  if (!v.getAttribute('src')) return;
+  const why = { 1: 'loading was stopped', 2: 'the network failed', 3: 'the footage could not be decoded', 4: 'the server refused it or sent no playable video' }[v.error && v.error.code] || 'it failed';
+  $('playback-error').textContent = `The footage could not be played: ${why}${v.error && v.error.message ? ` (${v.error.message})` : ''}.`;
+});
+
+function seekToClock(ms) {
+  if (!playback.spans.length) return;
+  $('playback-video').currentTime = clockToMedia(Math.max(playback.t0, Math.min(playback.t1, ms)));
+  drawPlayhead();
+}
+$('coverage').addEventListener('click', (e) => {
+  const r = $('coverage').getBoundingClientRect();
+  seekToClock(playback.t0 + ((e.clientX - r.left) / r.width) * (playback.t1 - playback.t0));
+});
+$('coverage').addEventListener('keydown', (e) => {
+  if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+  e.preventDefault();
+  seekToClock(mediaToClock($('playback-video').currentTime) + (e.key === 'ArrowRight' ? 10000 : -10000));
+});
+
+function stopPlayback() {
+  const video = $('playback-video');
+  video.removeAttribute('src');
+  video.load();
+  playback.spans = [];
+  $('playback-clock').textContent = '';
+}
+
 $('playback-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const id = $('playback-camera').value;
-  const from = new Date($('playback-from').value).toISOString();
-  const to = new Date($('playback-to').value).toISOString();
-  const query = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
-  const coverage = await api('GET', `/api/cameras/${id}/recordings?${query}`);
-  const bar = $('coverage');
-  bar.replaceChildren();
-  const t0 = Date.parse(coverage.from), span = Date.parse(coverage.to) - t0;
-  for (const r of coverage.recorded) {
-    const s = document.createElement('span');
-    s.style.left = `${(100 * (Date.parse(r.from) - t0)) / span}%`;
-    s.style.width = `${(100 * (Date.parse(r.to) - Date.parse(r.from))) / span}%`;
-    bar.append(s);
+  const me = state.me;
+  $('playback-error').textContent = '';
+  const id = $('playback-camera').value, camera = state.cameras.find((c) => String(c.id) === id);
+  const fromDate = new Date($('playback-from').value), toDate = new Date($('playback-to').value);
+  if (!camera) { $('playback-error').textContent = 'Choose a camera.'; return; }
+  if (isNaN(fromDate) || isNaN(toDate)) { $('playback-error').textContent = 'Give the start and the end of the range, date and time.'; return; }
+  if (toDate <= fromDate) {
+    $('playback-error').textContent = `The end (${clockDate(toDate)}) is not after the start (${clockDate(fromDate)}): give a later end.`;
+    return;
   }
-  $('coverage-text').textContent = `${coverage.recorded.length} recorded stretch(es), ${coverage.gaps.length} gap(s)` +
-    coverage.gaps.map((g) => ` — ${g.from} to ${g.to || 'now'}: ${g.reason}`).join('');
+  const query = `from=${encodeURIComponent(fromDate.toISOString())}&to=${encodeURIComponent(toDate.toISOString())}`;
+  let coverage;
+  try {
+    coverage = await api('GET', `/api/cameras/${id}/recordings?${query}`);
+  } catch (err) {
+    if (state.me === me) $('playback-error').textContent = `The recordings of ${camera.name} could not be read: ${err.message}`;
+    return;
+  }
+  if (state.me !== me) return;
+  const t0 = Date.parse(coverage.from), t1 = Date.parse(coverage.to), span = t1 - t0;
+  const clip = (ms) => Math.max(t0, Math.min(t1, ms));
+  let offset = 0;
+  playback.t0 = t0; playback.t1 = t1;
+  playback.spans = coverage.recorded.map((r) => {
+    const s = { from: clip(Date.parse(r.from)), to: clip(Date.parse(r.to)), offset };
+    offset += (s.to - s.from) / 1000;
+    return s;
+  });
+  const bar = $('coverage');
+  const piece = (cls, from, to, title) => {
+    const s = document.createElement('span');
+    s.className = cls;
+    s.style.left = `${(100 * (from - t0)) / span}%`;
+    s.style.width = `${(100 * (to - from)) / span}%`;
+    if (title) s.title = title;
+    return s;
+  };
+  const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  const gaps = coverage.gaps.map((g) => ({ from: clip(Date.parse(g.from)), to: clip(g.to ? Date.parse(g.to) : t1), reason: g.reason }));
+  bar.replaceChildren(
+    ...playback.spans.map((s) => piece('rec', s.from, s.to, `recorded ${time(s.from)}–${time(s.to)}`)),
+    ...gaps.map((g) => piece('gap', g.from, g.to, `${time(g.from)}–${time(g.to)}: ${g.reason}`)));
+  // Time neither recorded nor a known gap: before the camera's first recording, after the
+  // newest, or footage past its retention.
+  const recordedMs = playback.spans.reduce((n, s) => n + s.to - s.from, 0);
+  const gapMs = gaps.reduce((n, g) => n + g.to - g.from, 0);
+  const unknown = Math.max(0, span - recordedMs - gapMs);
+  $('coverage-text').textContent = `${camera.name}: ${playback.spans.length} recorded stretch(es), ${gaps.length} gap(s)` +
+    (unknown > 1000 ? `, ${Math.round(unknown / 1000)} s with nothing recorded (grey: before its first recording, or past its retention)` : '') +
+    `. Times in ${timeZone}.`;
+  $('gap-list').replaceChildren(...gaps.map((g) => {
+    const li = document.createElement('li');
+    li.textContent = `${time(g.from)}–${time(g.to)}: ${g.reason}`;
+    return li;
+  }));
+  if (!playback.spans.length) {
+    stopPlayback();
+    $('playback-error').textContent = `Nothing was recorded by ${camera.name} between ${clockDate(fromDate)} and ${clockDate(toDate)}.`;
+    return;
+  }
   const video = $('playback-video');
   video.src = `/api/cameras/${id}/view.mp4?${query}`;
+  drawPlayhead();
   video.play().catch(() => {});
 });
 

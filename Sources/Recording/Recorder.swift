@@ -149,7 +149,7 @@ public actor Recorder {
                 try await accept(depacketized.frame, parameters: depacketized.parameters)
             }
         case let .disconnected(error):
-            try await endRun(gapReason: "camera disconnected: \(error)")
+            try await endRun(gapReason: "camera disconnected: \(error.reason)")
         }
     }
 

@@ -92,12 +92,50 @@ extension EndToEndTests {
                 "[\(player).getVideoPlaybackQuality().totalVideoFrames, \(player).error && \(player).error.message, document.getElementById('coverage-text').textContent]"
         )
         let coverage = try browser.evaluate("document.getElementById('coverage-text').textContent", session: page) as? String
-        #expect(coverage?.hasPrefix("1 recorded stretch") == true, "\(coverage ?? "")")
-        #expect(try browser.evaluate("document.querySelectorAll('#coverage span').length", session: page) as? Int == 1)
+        #expect(coverage?.hasPrefix("street-1: 1 recorded stretch(es), 0 gap(s)") == true, "\(coverage ?? "")")
+        #expect(try browser.evaluate("document.querySelectorAll('#coverage span.rec').length", session: page) as? Int == 1)
         let playBefore = try #require(try browser.evaluate("\(player).currentTime", session: page) as? Double)
         try await Task.sleep(for: .seconds(2))
         let playAfter = try #require(try browser.evaluate("\(player).currentTime", session: page) as? Double)
         #expect(playAfter - playBefore > 1.0, "playback did not advance: \(playBefore) → \(playAfter)")
+        // Clock time, in the station's named time zone, with a playhead on the bar.
+        let clock = try #require(try browser.evaluate("document.getElementById('playback-clock').textContent", session: page) as? String)
+        let zone = try #require(try browser.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone", session: page) as? String)
+        #expect(clock.contains(/\d\d:\d\d:\d\d/) && clock.hasSuffix("(\(zone))"), "\(clock)")
+        let head = {
+            try browser.evaluate("parseFloat(document.querySelector('#coverage .playhead').style.left)", session: page) as? Double
+        }
+        let before = try #require(try head())
+        // A click on the bar goes to that moment, or, before anything was recorded (the
+        // grey at the range's start), to the first recorded moment.
+        _ = try browser.evaluate(
+            """
+            { const r = document.getElementById('coverage').getBoundingClientRect();
+              document.getElementById('coverage').dispatchEvent(new MouseEvent('click', {clientX: r.left + r.width * 0.02, clientY: r.top + 5, bubbles: true})); }
+            true
+            """, session: page)
+        let after = try #require(try head())
+        #expect(after < before, "the playhead went from \(before) % to \(after) %")
+        #expect(try browser.evaluate("\(player).currentTime", session: page) as? Double ?? 9 < 0.5)
+        try browser.setViewport(width: 1600, height: 900, session: page)
+        try browser.screenshot("playback", session: page)
+        // A reversed range, and a range with nothing recorded, are said in words.
+        _ = try browser.evaluate(
+            """
+            document.getElementById('playback-to').value = localInput(new Date(Date.now() - 3600 * 1000));
+            document.getElementById('playback-form').requestSubmit(); true
+            """, session: page)
+        #expect(
+            (try browser.evaluate("document.getElementById('playback-error').textContent", session: page) as? String)?
+                .hasPrefix("The end (") == true)
+        _ = try browser.evaluate(
+            """
+            document.getElementById('playback-from').value = localInput(new Date(Date.now() - 7200 * 1000));
+            document.getElementById('playback-form').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "document.getElementById('playback-error').textContent.startsWith('Nothing was recorded by street-1 between')", session: page,
+            seconds: 10, describe: "document.getElementById('playback-error').textContent")
 
         browser.close()
         #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
