@@ -6,7 +6,8 @@
 // later request (another row clicked, a sign-out) is dropped, never drawn over it.
 // `opening` counts pages opened: a page's reply that arrives after another was opened is dropped.
 // `liveStreams`: live WebSockets open now (the wall's tests read it).
-const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0 };
+// `replay`: a live tile's "replay the last 30 s" on its way to the playback page.
+const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -109,7 +110,18 @@ async function openView(view) {
   state.cameras = cameras;
   if (view === 'cameras') renderCameras();
   if (view === 'live') startLive();
-  if (view === 'playback') preparePlayback();
+  if (view === 'playback') {
+    preparePlayback();
+    // "Replay the last 30 s" from a live tile: that camera and range, played at once.
+    const replay = state.replay;
+    state.replay = null;
+    if (replay) {
+      $('playback-camera').value = String(replay.camera);
+      $('playback-from').value = localInput(new Date(replay.to - 30000));
+      $('playback-to').value = localInput(new Date(replay.to));
+      $('playback-form').requestSubmit();
+    }
+  }
   if (view === 'evidence') await openEvidence(state.exhibit);
 }
 
@@ -735,6 +747,7 @@ function makeCell(index) {
   el.addEventListener('keydown', (e) => {
     if (e.target !== el) return;
     if (e.key === 'm' || e.key === 'M') { e.preventDefault(); toggleMax(index); }
+    if ((e.key === 'r' || e.key === 'R') && cell.camera && cell.camera.mayPlayback) { e.preventDefault(); replayLast(cell.camera); }
     if (e.key === 'Delete') { e.preventDefault(); assign(index, null); }
   });
   el.addEventListener('dragover', (e) => { if (e.dataTransfer.types.includes('application/x-vigil-camera')) { e.preventDefault(); el.classList.add('drop'); } });
@@ -791,6 +804,13 @@ function drawHead(cell) {
       const delay = Math.max(0, (Date.now() - cell.frame) / 1000);
       span('tile-time', `${clock(cell.frame)} · ${delay.toFixed(2)} s`, 'Vigil\'s time of the frame on screen, and how long ago that was (camera to screen; needs the station\'s clock in step with the server\'s)');
     }
+    if (c.mayPlayback) {
+      const b = document.createElement('button');
+      b.type = 'button'; b.className = 'replay'; b.textContent = '↺ 30 s';
+      b.title = 'Replay the last 30 seconds (R)'; b.setAttribute('aria-label', `Replay the last 30 seconds of ${c.name}`);
+      b.addEventListener('click', () => replayLast(c));
+      parts.push(b);
+    }
     if (!c.missing && c.status) {
       const rec = c.enabled && c.status.recording;
       span(rec ? 'rec on' : 'rec off', rec ? '● REC' : '○ not recording', rec ? 'recording' : 'not recording');
@@ -809,6 +829,11 @@ function drawHead(cell) {
     notice.remove();
   }
   cell.el.dataset.notice = text || '';
+}
+
+function replayLast(camera) {
+  state.replay = { camera: camera.id, to: Date.now() };
+  openView('playback');
 }
 
 function selectTile(index, focus = true) {
@@ -1287,7 +1312,39 @@ $('coverage').addEventListener('keydown', (e) => {
   seekToClock(mediaToClock($('playback-video').currentTime) + (e.key === 'ArrowRight' ? 10000 : -10000));
 });
 
+// Speed: forward at the player's own rate; backward by stepping the player back 10 times a
+// second (browsers do not play backward), paused. Frames step by 1/25 s, pausing.
+let reverse = null;
+function setSpeed(rate) {
+  const video = $('playback-video');
+  clearInterval(reverse);
+  reverse = null;
+  $('playback-speed').value = String(rate);
+  if (rate > 0) { video.playbackRate = rate; if (video.paused && video.getAttribute('src')) video.play().catch(() => {}); return; }
+  video.pause();
+  reverse = setInterval(() => {
+    if (video.currentTime <= 1e-3) { setSpeed(1); video.pause(); return; } // back at the range's start
+    video.currentTime = Math.max(0, video.currentTime + rate / 10);
+  }, 100);
+}
+function stepFrame(frames) {
+  const video = $('playback-video');
+  setSpeed(1);
+  video.pause();
+  video.currentTime = Math.max(0, video.currentTime + frames / 25);
+}
+$('playback-speed').addEventListener('change', () => setSpeed(Number($('playback-speed').value)));
+$('frame-back').addEventListener('click', () => stepFrame(-1));
+$('frame-forward').addEventListener('click', () => stepFrame(1));
+$('playback').addEventListener('keydown', (e) => {
+  if (e.target.closest('input, select') || (e.key !== ',' && e.key !== '.')) return;
+  e.preventDefault();
+  stepFrame(e.key === ',' ? -1 : 1);
+});
+
 function stopPlayback() {
+  clearInterval(reverse);
+  reverse = null;
   const video = $('playback-video');
   video.removeAttribute('src');
   video.load();

@@ -77,17 +77,42 @@ extension EndToEndTests {
         let probe = try await TestSupport.probe(liveFile)
         #expect(probe.codec == "h264" && probe.frames == messages - 1 && messages > 50, "\(probe), \(messages) messages")
 
+        // "Replay the last 30 s" on a live tile opens its camera's last 30 seconds, playing.
+        _ = try browser.evaluate("document.querySelectorAll('#grid .tile')[1].querySelector('.replay').click(); true", session: page)
+        let player = "document.getElementById('playback-video')"
+        try await browser.waitUntil(
+            "!document.getElementById('playback').hidden && \(player).getVideoPlaybackQuality().totalVideoFrames > 10", session: page,
+            seconds: 20, describe: "document.getElementById('playback-error').textContent")
+        let replayed = try #require(
+            try browser.evaluate(
+                "[document.getElementById('playback-camera').value, (new Date(document.getElementById('playback-to').value) - new Date(document.getElementById('playback-from').value)) / 1000]",
+                session: page) as? [Any])
+        #expect(replayed[0] as? String == "2" && replayed[1] as? Int == 30, "\(replayed)")
+        // Backward at 2×, then a frame forward.
+        _ = try browser.evaluate(
+            "document.getElementById('playback-speed').value = '-2'; document.getElementById('playback-speed').dispatchEvent(new Event('change')); true",
+            session: page)
+        let back0 = try #require(try browser.evaluate("\(player).currentTime", session: page) as? Double)
+        try await Task.sleep(for: .milliseconds(800))
+        let back1 = try #require(try browser.evaluate("\(player).currentTime", session: page) as? Double)
+        #expect(back1 < back0 - 0.5 || back1 < 0.01, "backward: \(back0) → \(back1)")
+        _ = try browser.evaluate("document.getElementById('frame-forward').click(); true", session: page)
+        let stepped = try #require(try browser.evaluate("[\(player).currentTime, \(player).paused]", session: page) as? [Any])
+        #expect(abs((stepped[0] as? Double ?? 0) - back1 - 0.04) < 0.15 && stepped[1] as? Bool == true, "\(back1) → \(stepped)")
+
         // Playback of what was recorded since the server started.
         _ = try browser.evaluate("document.querySelector('nav [data-view=playback]').click(); true", session: page)
         try await browser.waitUntil("document.getElementById('playback-camera').options.length === 2", session: page, seconds: 10)
         _ = try browser.evaluate(
             """
+            document.getElementById('playback-camera').value = '1';
+            document.getElementById('playback-from').value = localInput(new Date(Date.now() - 600 * 1000));
             document.getElementById('playback-to').value = localInput(new Date(Date.now() + 1000));
             document.getElementById('playback-form').requestSubmit(); true
             """, session: page)
-        let player = "document.getElementById('playback-video')"
         try await browser.waitUntil(
-            "\(player).getVideoPlaybackQuality().totalVideoFrames > 25", session: page, seconds: 30,
+            "document.getElementById('coverage-text').textContent.startsWith('street-1') && \(player).getVideoPlaybackQuality().totalVideoFrames > 25",
+            session: page, seconds: 30,
             describe:
                 "[\(player).getVideoPlaybackQuality().totalVideoFrames, \(player).error && \(player).error.message, document.getElementById('coverage-text').textContent]"
         )
