@@ -7,7 +7,8 @@
 // `opening` counts pages opened: a page's reply that arrives after another was opened is dropped.
 // `liveStreams`: live WebSockets open now (the wall's tests read it).
 // `replay`: a live tile's "replay the last 30 s" on its way to the playback page.
-const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null };
+// `events`: the server's push of camera statuses (`/api/events`); `pushes` counts what it sent.
+const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, events: null, pushes: 0 };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -36,6 +37,7 @@ function signedIn(me) {
     const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'] }[b.dataset.view];
     b.hidden = needs !== undefined && !needs.some(may);
   }
+  openEvents();
   openView('cameras');
 }
 
@@ -63,15 +65,22 @@ $('password-form').addEventListener('submit', async (e) => {
 
 $('sign-out').addEventListener('click', async () => {
   try { await api('DELETE', '/api/session'); } catch { /* already gone */ }
+  signedOut('');
+});
+
+// Back to the sign-in page with nothing of the last user left; `why` says why, if it was not asked.
+function signedOut(why) {
   state.me = null; state.csrf = null; state.exhibit = null; state.cameras = []; state.shown++;
   forgetUserData();
   show('sign-in');
-});
+  $('sign-in-error').textContent = why;
+}
 
 // What one user saw is not left in the page for the next one at the station.
 function forgetUserData() {
-  // The wall's streams and PTZ controls close first: none may go on in the last user's name.
+  // The wall's streams, PTZ controls and the push close first: none may go on in the last user's name.
   stopLive();
+  closeEvents();
   state.ptzFocus = null;
   for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'coverage', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();
@@ -125,8 +134,69 @@ async function openView(view) {
   if (view === 'evidence') await openEvidence(state.exhibit);
 }
 
+// ---- The server's push: camera statuses as they change, for every list on the page ----
+
+function openEvents() {
+  if (state.events) return;
+  const me = state.me, scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new WebSocket(`${scheme}://${location.host}/api/events`);
+  state.events = socket;
+  socket.onmessage = (event) => {
+    if (state.me !== me) return;
+    const message = JSON.parse(event.data);
+    if (message.type === 'cameras') { state.pushes++; applyStatuses(message.cameras); }
+  };
+  // Lost (a restart, the network): opened again after a pause while the same user is signed in.
+  socket.onclose = (event) => {
+    if (state.events !== socket) return;
+    state.events = null;
+    // The session timed out, or was ended elsewhere: say so now, not at the next click.
+    if (event.reason === 'the session ended' && state.me === me) { signedOut('Your session ended (idle too long, or signed out elsewhere). Sign in again.'); return; }
+    setTimeout(() => { if (state.me === me && state.me && !state.me.mustChangePassword) openEvents(); }, 5000);
+  };
+}
+
+function closeEvents() {
+  const socket = state.events;
+  state.events = null;
+  if (socket) socket.close();
+}
+
+// New statuses: drawn where cameras are shown. A camera added, removed, renamed or switched
+// on or off is read again in full (what the user may do with it comes with the list).
+async function applyStatuses(list) {
+  const known = new Map(state.cameras.map((c) => [c.id, c]));
+  const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled);
+  if (same) {
+    for (const x of list) known.get(x.id).status = x.status;
+  } else {
+    const me = state.me;
+    try {
+      const cameras = await api('GET', '/api/cameras');
+      if (state.me !== me) return;
+      state.cameras = cameras;
+    } catch { return; } // the next push tries again
+  }
+  if (!$('cameras').hidden) drawCameraRows();
+  if (wall.open) { wall.cells.forEach((cell) => drawHead(cell)); drawTree(); }
+}
+
 function renderCameras() {
+  drawCameraRows();
+  const manager = may('manage-cameras');
+  for (const th of document.querySelectorAll('#cameras .manage-only')) th.hidden = !manager;
+  $('camera-add').hidden = !manager;
+  $('tours').hidden = !may('ptz-history');
+  const me = state.me;
+  if (may('ptz-history')) {
+    loadTours().catch((err) => { if (state.me === me) $('tour-error').textContent = `The tours could not be read: ${err.message}`; });
+  }
+}
+
+function drawCameraRows() {
   const rows = $('camera-rows');
+  // Redrawn as statuses arrive: the focus stays on the row's button it was on.
+  const focused = rows.contains(document.activeElement) ? document.activeElement.closest('tr').dataset.camera : null;
   rows.replaceChildren();
   const manager = may('manage-cameras');
   for (const c of state.cameras) {
@@ -156,13 +226,8 @@ function renderCameras() {
     }
     rows.append(tr);
   }
-  for (const th of document.querySelectorAll('#cameras .manage-only')) th.hidden = !manager;
-  $('camera-add').hidden = !manager;
-  $('tours').hidden = !may('ptz-history');
-  const me = state.me;
-  if (may('ptz-history')) {
-    loadTours().catch((err) => { if (state.me === me) $('tour-error').textContent = `The tours could not be read: ${err.message}`; });
-  }
+  const again = focused && rows.querySelector(`tr[data-camera="${focused}"] button`);
+  if (again) again.focus();
 }
 
 // ---- Adding a camera: found on the network (WS-Discovery), or by its address ----
@@ -503,7 +568,7 @@ $('tour-delete').addEventListener('click', async () => {
 const LAYOUTS = { '1': 1, '2x2': 4, '3x3': 9, '4x4': 16, '1+5': 6, '1+7': 8 };
 // `custom`: tiles the user chose one by one (kept across a change of layout), not a page.
 // `closedAreas`: the camera tree's groups the user folded, kept across its redraws.
-const wall = { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false, sequence: null, statusTimer: null, open: false, closedAreas: new Set() };
+const wall = { layout: '2x2', tiles: [], cells: [], selected: 0, page: 0, max: null, view: null, views: [], keypad: '', custom: false, sequence: null, open: false, closedAreas: new Set() };
 
 // Live latency: the player aims `target` seconds behind the newest frame it holds, plays a
 // little faster when it is further behind, a little slower when closer, and seeks past
@@ -678,7 +743,6 @@ function downReason(c) {
 function stopLive() {
   for (const cell of wall.cells) closeCell(cell);
   wall.open = false;
-  clearInterval(wall.statusTimer); wall.statusTimer = null;
   setSequence(0);
 }
 
@@ -688,18 +752,6 @@ function closeCell(cell) {
   cell.player = cell.ptz = null;
 }
 
-// The camera page's list feeds the wall; it is read again every few seconds while the wall is open.
-async function refreshStatuses() {
-  const me = state.me;
-  try {
-    const cameras = await api('GET', '/api/cameras');
-    if (state.me !== me || !wall.open) return;
-    state.cameras = cameras;
-    wall.cells.forEach((cell) => drawHead(cell));
-    drawTree();
-  } catch { /* said by the next refresh that fails to draw, or by the tiles' own streams */ }
-}
-
 function startLive() {
   stopLive();
   wall.open = true;
@@ -707,7 +759,6 @@ function startLive() {
   if (wall.tiles.length !== LAYOUTS[wall.layout]) showPage(wall.page); else drawWall();
   drawTree();
   loadViews();
-  wall.statusTimer = setInterval(refreshStatuses, 5000);
 }
 
 function drawWall() {

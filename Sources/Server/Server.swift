@@ -143,6 +143,7 @@ public struct VigilServer {
         PtzRoutes(env: env).register(&table)
         TourRoutes(env: env).register(&table)
         ViewRoutes(env: env).register(&table)
+        EventRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)
         shapes.set(table.policies)
         self.router = router
@@ -150,6 +151,7 @@ public struct VigilServer {
         let ws = Router(context: VigilContext.self)
         LiveRoutes(env: env).registerWebSocket(ws)
         PtzRoutes(env: env).registerWebSocket(ws)
+        EventRoutes(env: env).registerWebSocket(ws)
         self.webSocketRouter = ws
     }
 

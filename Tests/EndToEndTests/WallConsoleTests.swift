@@ -55,6 +55,8 @@ extension EndToEndTests {
 
         // Page 1 of the 2×2 layout: the four cameras in number order (the one down keeps trying).
         try await browser.waitUntil("\(cameraOf).join() === '1,2,3,4'", session: page, seconds: 10, describe: cameraOf)
+        // The statuses come by the server's push (no polling): the down camera's reason arrives so.
+        try await browser.waitUntil("state.pushes >= 1 && state.events.readyState === WebSocket.OPEN", session: page, seconds: 10)
         // The camera that cannot be reached says so on its tile, with since when.
         try await browser.waitUntil(
             "/Camera down since \\d\\d:\\d\\d:\\d\\d: the camera cannot be reached/.test(document.querySelectorAll('#grid .tile')[3].dataset.notice)",
@@ -231,8 +233,8 @@ extension EndToEndTests {
         try await browser.waitUntil("state.liveStreams === 4", session: page, seconds: 5, describe: "state.liveStreams")
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
         try await browser.waitUntil(
-            "state.liveStreams === 0 && document.querySelectorAll('#grid .tile').length === 0", session: page, seconds: 5,
-            describe: "state.liveStreams")
+            "state.liveStreams === 0 && document.querySelectorAll('#grid .tile').length === 0 && state.events === null", session: page,
+            seconds: 5, describe: "state.liveStreams")
 
         // The other operator is offered the shared view, and it opens as it was saved.
         try await signIn("relief")

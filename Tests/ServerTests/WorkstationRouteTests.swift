@@ -53,6 +53,8 @@ struct WorkstationRouteTests {
             eight["tiles"] = [h.cameraID] + Array(repeating: NSNull(), count: 7)
             #expect(try await h.request("POST", "/api/views", session: op, json: eight).status == 201)
 
+            // The console's push is a WebSocket: a plain request is told to upgrade.
+            #expect(try await h.request("GET", "/api/events", session: op).status == 426)
             // An administrator, who watches no camera, has no wall.
             #expect(try await h.request("GET", "/api/views", session: try await h.signIn(.admin)).status == 403)
 

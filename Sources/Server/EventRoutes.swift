@@ -1,0 +1,93 @@
+import Access
+import Centre
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
+import Records
+
+/// The console's lists refresh themselves from a push: a WebSocket per signed-in page
+/// (`/api/events`) over which the server sends the cameras' statuses whenever they change,
+/// checked every `interval` (never faster), as `{"type":"cameras","cameras":[{id, name,
+/// enabled, status}]}`. The page asks for the full list again only when the set of cameras
+/// changed. Statuses are no imagery: any signed-in user sees them, as `GET /api/cameras`
+/// shows them. The stream ends when its session does.
+struct EventRoutes {
+    let env: ServerEnvironment
+    static let path = "/api/events"
+    /// How often the statuses are compared with what was last sent.
+    static let interval: Duration = .seconds(2)
+    /// Seconds after which a check would touch the session: never, in effect (68 years).
+    static let neverTouch = Int64(Int32.max)
+
+    struct CameraState: Encodable, Equatable {
+        var id: Int64
+        var name: String
+        var enabled: Bool
+        var status: CameraStatus
+    }
+
+    struct Message: Encodable {
+        var type = "cameras"
+        var cameras: [CameraState]
+    }
+
+    /// The plain-HTTP side: a signed-in request that is not a WebSocket handshake gets 426.
+    func register(_ t: inout RouteTable) {
+        t.add(.get, Self.path, nil) { _, _, _ in
+            throw APIError(status: .upgradeRequired, message: "open this URL as a WebSocket", headers: [.upgrade: "websocket"])
+        }
+    }
+
+    func registerWebSocket(_ router: Router<VigilContext>) {
+        let env = self.env
+        router.ws(
+            RouterPath(Self.path),
+            shouldUpgrade: { request, context in
+                // Signed in (AuthMiddleware), and, for a cookie session, from the console's own page.
+                _ = try context.principal()
+                guard LiveRoutes.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
+                    throw APIError(status: .forbidden, message: "cross-origin WebSocket refused: the console's own page must open it")
+                }
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, ws in
+                let credential = AuthMiddleware.credential(of: ws.request)
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        // Reading keeps the connection's control frames flowing and sees the close.
+                        do { for try await _ in inbound {} } catch {}
+                    }
+                    group.addTask {
+                        var sent: [CameraState]?
+                        while !Task.isCancelled {
+                            // An open page is not a user at work: the check never counts as
+                            // activity, so an unattended console's session still times out
+                            // (and the push ends with it).
+                            guard let credential,
+                                (try? await env.accounts.authenticate(credential, touchAfterSeconds: Self.neverTouch)).flatMap({ $0 })
+                                    != nil
+                            else {
+                                try? await outbound.close(.policyViolation, reason: "the session ended")
+                                return
+                            }
+                            if let cameras = try? await env.cameras.all() {
+                                let states = cameras.map {
+                                    CameraState(id: $0.id, name: $0.name, enabled: $0.enabled, status: env.fleet.status(camera: $0.id))
+                                }
+                                if states != sent, let data = try? JSONEncoder().encode(Message(cameras: states)) {
+                                    do { try await outbound.write(.text(String(decoding: data, as: UTF8.self))) } catch { return }
+                                    sent = states
+                                }
+                            }
+                            do { try await Task.sleep(for: Self.interval) } catch { return }
+                        }
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
+            })
+    }
+}
