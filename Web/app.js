@@ -778,7 +778,7 @@ function drawWall() {
 
 function drawPager() {
   const list = watchable(), n = LAYOUTS[wall.layout], pages = Math.max(1, Math.ceil(list.length / n));
-  $('page-text').textContent = wall.view ? `View: ${wall.view.name}` : `Page ${wall.page + 1} of ${pages} (${list.length} cameras)`;
+  $('page-text').textContent = wall.view ? `View: ${wall.view.name}` : `Page ${wall.page + 1} of ${pages} (${list.length} camera${list.length === 1 ? '' : 's'})`;
 }
 
 function makeCell(index) {
@@ -1107,7 +1107,7 @@ document.addEventListener('visibilitychange', () => {
 // again each second (the camera stops by itself two seconds after the last one).
 
 const clampAxis = (x) => Math.max(-1, Math.min(1, Math.round(x * 100) / 100));
-const timeOfDay = (iso) => new Date(iso).toLocaleTimeString();
+const timeOfDay = (iso) => clock(Date.parse(iso));
 
 function ptzControl(tile, video, camera) {
   const base = `/api/cameras/${camera.id}/ptz`;

@@ -118,6 +118,7 @@ extension EndToEndTests {
             edited.count == 10 && edited[2] == "Market square, north corner" && edited[3] == "Old Town"
                 && edited[4] == "Recording is switched off for this camera", "\(edited)")
         try browser.screenshot("camera-admin-edited", session: page)
+        try await browser.screenshotPage("cameras-administrator", session: page)
         // And switched on again.
         _ = try browser.evaluate(
             """
@@ -181,6 +182,7 @@ extension EndToEndTests {
             "\(stored ?? "")")
         _ = try browser.evaluate("document.activeElement.blur(); true", session: page) // the preset's suggestions
         try browser.screenshot("tour-editor", session: page)
+        try await browser.screenshotPage("cameras-supervisor-tours", session: page)
         // Delete asks once more, then the tour is gone.
         _ = try browser.evaluate(
             "document.querySelector('#tour-rows tr').click(); document.getElementById('tour-delete').click(); true", session: page)

@@ -34,6 +34,7 @@ extension EndToEndTests {
 
         // Sign in through the form.
         try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 20)
+        try await browser.screenshotPage("sign-in", session: page)
         // The sign-in page shows no menu: its buttons lead nowhere before a sign-in.
         #expect(try !browser.isDrawn("nav", session: page))
         #expect(try browser.shownDespiteHidden(session: page) == [])
@@ -142,8 +143,7 @@ extension EndToEndTests {
         let after = try #require(try head())
         #expect(after < before, "the playhead went from \(before) % to \(after) %")
         #expect(try browser.evaluate("\(player).currentTime", session: page) as? Double ?? 9 < 0.5)
-        try browser.setViewport(width: 1600, height: 900, session: page)
-        try browser.screenshot("playback", session: page)
+        try await browser.screenshotPage("playback", session: page)
         // A reversed range, and a range with nothing recorded, are said in words.
         _ = try browser.evaluate(
             """

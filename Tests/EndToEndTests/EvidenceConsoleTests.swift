@@ -128,6 +128,7 @@ extension EndToEndTests {
             "document.getElementById('exhibit-shares').textContent.includes('sad-rejonowy')", session: page, seconds: 10,
             describe: text("exhibit-error"))
         try browser.screenshot("evidence-exhibit-shared", session: page)
+        try await browser.screenshotPage("evidence", session: page)
 
         // A supervisor releases the hold, with a reason.
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)

@@ -71,6 +71,7 @@ extension EndToEndTests {
         let turned = try #require(try browser.evaluate(position, session: page) as? [Double])
         #expect(turned[0] > start[0] + 0.1 && abs(turned[1] - start[1]) < 1e-6, "the dome did not pan right: \(start) → \(turned)")
         try browser.screenshot("ptz-live-tile", session: page)
+        try await browser.screenshotPage("live-ptz", session: page)
 
         // Save the position as a preset, tilt away, and press 1 to come back.
         _ = try browser.evaluate(

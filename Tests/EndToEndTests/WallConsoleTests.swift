@@ -219,6 +219,8 @@ extension EndToEndTests {
             #expect(head.wholeMatch(of: /\d\d:\d\d:\d\d · \d+\.\d\d s/) != nil && (delay ?? 9) < 1, "\(head)")
         }
         try browser.screenshot("wall-2x2-live", session: page)
+        try await browser.screenshotPage("live-wall", session: page)
+        try browser.setViewport(width: 1600, height: 900, session: page)
 
         // A hidden tab decodes nothing: its streams close, and open again when shown.
         let visibility = { (state: String) in

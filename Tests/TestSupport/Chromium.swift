@@ -145,6 +145,25 @@ public final class Chromium {
         try png.write(to: URL(fileURLWithPath: "\(directory)/\(name).png"))
     }
 
+    /// The console's page as a reviewer sees it, at the centre's two screen sizes: PNGs
+    /// `name-1600x900.png` and `name-1920x1080.png` in `VIGIL_SCREENS` when that variable
+    /// names a directory (scripts/screens.sh sets it to docs/screens); nothing otherwise,
+    /// so a test's own window is untouched in CI.
+    public func screenshotPage(_ name: String, session: String) async throws {
+        guard let directory = ProcessInfo.processInfo.environment["VIGIL_SCREENS"] else { return }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (width, height) in [(1600, 900), (1920, 1080)] {
+            try setViewport(width: width, height: height, session: session)
+            try await Task.sleep(for: .milliseconds(600)) // relaid out, and a frame or two drawn
+            let shot = try call("Page.captureScreenshot", ["format": "png"], session: session)
+            guard let base64 = shot["data"] as? String, let png = Data(base64Encoded: base64) else {
+                throw Failure("no screenshot: \(shot.keys)")
+            }
+            try png.write(to: URL(fileURLWithPath: "\(directory)/\(name)-\(width)x\(height).png"))
+        }
+        try call("Emulation.clearDeviceMetricsOverride", session: session)
+    }
+
     /// Evaluates a JavaScript expression in the page (awaiting a promise) and returns its
     /// JSON value; an exception in the page is thrown with its text.
     public func evaluate(_ expression: String, session: String, timeout: Double = 30) throws -> Any? {
