@@ -10,6 +10,8 @@
 // `events`: the server's push of camera statuses (`/api/events`); `pushes` counts what it sent.
 const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, events: null, pushes: 0 };
 const $ = (id) => document.getElementById(id);
+// The timer that steps playback backward (browsers do not play backward), while one runs.
+let reverse = null;
 
 async function api(method, path, body) {
   const headers = { 'Accept': 'application/json' };
@@ -26,6 +28,8 @@ function show(id) {
   for (const el of document.querySelectorAll('.panel, .view')) el.hidden = el.id !== id;
   $('nav').hidden = !state.me || state.me.mustChangePassword;
   if (id !== 'live') stopLive();
+  // Footage left on another page neither plays on nor steps backward unseen.
+  if (id !== 'playback') { clearInterval(reverse); reverse = null; $('playback-video').pause(); }
 }
 
 function signedIn(me) {
@@ -113,6 +117,9 @@ for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener
 async function openView(view) {
   show(view);
   const me = state.me, opening = ++state.opening;
+  // A replay asked from a live tile is for this opening only, never a later visit.
+  const replay = view === 'playback' ? state.replay : null;
+  state.replay = null;
   const cameras = await api('GET', '/api/cameras');
   // Another page opened meanwhile (or the user signed out): this one's reply is not drawn.
   if (state.me !== me || opening !== state.opening) return;
@@ -122,8 +129,6 @@ async function openView(view) {
   if (view === 'playback') {
     preparePlayback();
     // "Replay the last 30 s" from a live tile: that camera and range, played at once.
-    const replay = state.replay;
-    state.replay = null;
     if (replay) {
       $('playback-camera').value = String(replay.camera);
       $('playback-from').value = localInput(new Date(replay.to - 30000));
@@ -152,7 +157,14 @@ function openEvents() {
     state.events = null;
     // The session timed out, or was ended elsewhere: say so now, not at the next click.
     if (event.reason === 'the session ended' && state.me === me) { signedOut('Your session ended (idle too long, or signed out elsewhere). Sign in again.'); return; }
-    setTimeout(() => { if (state.me === me && state.me && !state.me.mustChangePassword) openEvents(); }, 5000);
+    // A handshake refused for an ended session closes with no reason: asked, the server says.
+    setTimeout(async () => {
+      if (state.me !== me || !state.me || state.me.mustChangePassword) return;
+      try { await api('GET', '/api/session'); } catch (err) {
+        if (err.status === 401 && state.me === me) { signedOut('Your session ended (idle too long, or signed out elsewhere). Sign in again.'); return; }
+      }
+      if (state.me === me && !state.events) openEvents();
+    }, 5000);
   };
 }
 
@@ -168,7 +180,7 @@ async function applyStatuses(list) {
   const known = new Map(state.cameras.map((c) => [c.id, c]));
   const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled);
   if (same) {
-    for (const x of list) known.get(x.id).status = x.status;
+    for (const x of list) Object.assign(known.get(x.id), { status: x.status, location: x.location, area: x.area });
   } else {
     const me = state.me;
     try {
@@ -361,9 +373,17 @@ $('camera-edit-form').addEventListener('submit', async (e) => {
     if (state.me !== me) return;
     $('camera-edit-form').hidden = true;
     editing = null;
-    $('camera-edited').textContent = `Saved ${saved.name}${'enabled' in body ? (saved.enabled ? ': recording starts within a few seconds' : ': recording stopped; its footage is kept to its retention') : ''}.`;
-    state.cameras = await api('GET', '/api/cameras');
-    if (state.me === me) renderCameras();
+    const said = `Saved ${saved.name}${'enabled' in body ? (saved.enabled ? ': recording starts within a few seconds' : ': recording stopped; its footage is kept to its retention') : ''}.`;
+    try {
+      state.cameras = await api('GET', '/api/cameras');
+    } catch (err) {
+      if (state.me === me) $('camera-edited').textContent = `${said} The list could not be refreshed: ${err.message}`;
+      return;
+    }
+    if (state.me !== me) return;
+    renderCameras();
+    // Said once the list shows the change.
+    $('camera-edited').textContent = said;
   } catch (err) {
     if (state.me === me) $('camera-edit-error').textContent = `The camera was not changed: ${err.message}`;
   } finally { $('camera-edit-save').disabled = false; }
@@ -815,6 +835,7 @@ function fillCell(cell, id) {
   closeCell(cell);
   cell.picture.replaceChildren();
   cell.camera = id ? cameraById(id) || { id, name: `camera ${id}`, missing: true } : null;
+  cell.headKey = null;
   cell.frame = null;
   cell.notice = null;
   const c = cell.camera;
@@ -846,30 +867,43 @@ function fillCell(cell, id) {
 // on screen with its delay to the screen, and whether the camera records.
 function drawHead(cell) {
   const c = cell.camera && cameraById(cell.camera.id) || cell.camera;
-  const parts = [];
-  const span = (cls, text, title) => { const s = document.createElement('span'); s.className = cls; s.textContent = text; if (title) s.title = title; parts.push(s); };
-  if (c) {
-    span('cam-name', `${c.id} · ${c.name}`);
-    span('cam-place', [c.location, c.area].filter(Boolean).join(' — '));
-    if (cell.frame) {
-      const delay = Math.max(0, (Date.now() - cell.frame) / 1000);
-      span('tile-time', `${clock(cell.frame)} · ${delay.toFixed(2)} s`, 'Vigil\'s time of the frame on screen, and how long ago that was (camera to screen; needs the station\'s clock in step with the server\'s)');
+  // Built once per camera in the tile, then only its texts change: the time is redrawn four
+  // times a second, and a button rebuilt as often would lose the clicks aimed at it.
+  const key = c ? `${c.id}|${c.name}|${c.location}|${c.area}|${!!c.mayPlayback}` : `empty ${cell.index}`;
+  if (cell.headKey !== key) {
+    cell.headKey = key;
+    const parts = [];
+    const span = (cls, text) => { const s = document.createElement('span'); s.className = cls; s.textContent = text; parts.push(s); return s; };
+    if (c) {
+      span('cam-name', `${c.id} · ${c.name}`);
+      span('cam-place', [c.location, c.area].filter(Boolean).join(' — '));
+      cell.timeEl = span('tile-time', '');
+      cell.timeEl.title = 'Vigil\'s time of the frame on screen, and how long ago that was (camera to screen; needs the station\'s clock in step with the server\'s)';
+      if (c.mayPlayback) {
+        const b = document.createElement('button');
+        b.type = 'button'; b.className = 'replay'; b.textContent = '↺ 30 s';
+        b.title = 'Replay the last 30 seconds (R)'; b.setAttribute('aria-label', `Replay the last 30 seconds of ${c.name}`);
+        b.addEventListener('click', () => replayLast(c));
+        parts.push(b);
+      }
+      cell.recEl = span('rec', '');
+    } else {
+      span('cam-name', `Tile ${cell.index + 1}`);
+      cell.timeEl = cell.recEl = null;
     }
-    if (c.mayPlayback) {
-      const b = document.createElement('button');
-      b.type = 'button'; b.className = 'replay'; b.textContent = '↺ 30 s';
-      b.title = 'Replay the last 30 seconds (R)'; b.setAttribute('aria-label', `Replay the last 30 seconds of ${c.name}`);
-      b.addEventListener('click', () => replayLast(c));
-      parts.push(b);
-    }
-    if (!c.missing && c.status) {
-      const rec = c.enabled && c.status.recording;
-      span(rec ? 'rec on' : 'rec off', rec ? '● REC' : '○ not recording', rec ? 'recording' : 'not recording');
-    }
-  } else {
-    span('cam-name', `Tile ${cell.index + 1}`);
+    cell.head.replaceChildren(...parts);
   }
-  cell.head.replaceChildren(...parts);
+  if (cell.timeEl) {
+    const delay = cell.frame ? Math.max(0, (Date.now() - cell.frame) / 1000) : null;
+    const text = cell.frame ? `${clock(cell.frame)} · ${delay.toFixed(2)} s` : '';
+    if (cell.timeEl.textContent !== text) cell.timeEl.textContent = text;
+  }
+  if (cell.recEl) {
+    const known = !c.missing && c.status, rec = known && c.enabled && c.status.recording;
+    cell.recEl.className = known ? (rec ? 'rec on' : 'rec off') : 'rec';
+    cell.recEl.textContent = known ? (rec ? '● REC' : '○ not recording') : '';
+    cell.recEl.title = rec ? 'recording' : 'not recording';
+  }
   const down = c && !c.missing && c.status ? downReason(c) : null;
   const text = cell.notice || down;
   let notice = cell.picture.querySelector('.notice');
@@ -1365,13 +1399,13 @@ $('coverage').addEventListener('keydown', (e) => {
 
 // Speed: forward at the player's own rate; backward by stepping the player back 10 times a
 // second (browsers do not play backward), paused. Frames step by 1/25 s, pausing.
-let reverse = null;
 function setSpeed(rate) {
   const video = $('playback-video');
   clearInterval(reverse);
   reverse = null;
   $('playback-speed').value = String(rate);
-  if (rate > 0) { video.playbackRate = rate; if (video.paused && video.getAttribute('src')) video.play().catch(() => {}); return; }
+  // The default rate too: a new range loaded keeps the speed chosen.
+  if (rate > 0) { video.defaultPlaybackRate = rate; video.playbackRate = rate; if (video.paused && video.getAttribute('src')) video.play().catch(() => {}); return; }
   video.pause();
   reverse = setInterval(() => {
     if (video.currentTime <= 1e-3) { setSpeed(1); video.pause(); return; } // back at the range's start
@@ -1407,6 +1441,8 @@ $('playback-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const me = state.me;
   $('playback-error').textContent = '';
+  // Backward play belongs to the range it was started on: a new range plays forward.
+  if (reverse) setSpeed(1);
   const id = $('playback-camera').value, camera = state.cameras.find((c) => String(c.id) === id);
   const fromDate = new Date($('playback-from').value), toDate = new Date($('playback-to').value);
   if (!camera) { $('playback-error').textContent = 'Choose a camera.'; return; }
@@ -1426,10 +1462,14 @@ $('playback-form').addEventListener('submit', async (e) => {
   if (state.me !== me) return;
   const t0 = Date.parse(coverage.from), t1 = Date.parse(coverage.to), span = t1 - t0;
   const clip = (ms) => Math.max(t0, Math.min(t1, ms));
-  let offset = 0;
   playback.t0 = t0; playback.t1 = t1;
-  playback.spans = coverage.recorded.map((r) => {
-    const s = { from: clip(Date.parse(r.from)), to: clip(Date.parse(r.to)), offset };
+  const stretches = coverage.recorded.map((r) => ({ from: clip(Date.parse(r.from)), to: clip(Date.parse(r.to)) }));
+  // The MP4 starts at the key frame before the range (`playsFrom`): its time 0 is then, so
+  // the first stretch is mapped from there (the bar still starts at the range's start).
+  let offset = 0;
+  playback.spans = stretches.map((r, i) => {
+    const from = i === 0 && coverage.playsFrom ? Math.min(r.from, Date.parse(coverage.playsFrom)) : r.from;
+    const s = { from, to: r.to, offset };
     offset += (s.to - s.from) / 1000;
     return s;
   });
@@ -1445,14 +1485,14 @@ $('playback-form').addEventListener('submit', async (e) => {
   const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
   const gaps = coverage.gaps.map((g) => ({ from: clip(Date.parse(g.from)), to: clip(g.to ? Date.parse(g.to) : t1), reason: g.reason }));
   bar.replaceChildren(
-    ...playback.spans.map((s) => piece('rec', s.from, s.to, `recorded ${time(s.from)}–${time(s.to)}`)),
+    ...stretches.map((s) => piece('rec', s.from, s.to, `recorded ${time(s.from)}–${time(s.to)}`)),
     ...gaps.map((g) => piece('gap', g.from, g.to, `${time(g.from)}–${time(g.to)}: ${g.reason}`)));
   // Time neither recorded nor a known gap: before the camera's first recording, after the
   // newest, or footage past its retention.
-  const recordedMs = playback.spans.reduce((n, s) => n + s.to - s.from, 0);
+  const recordedMs = stretches.reduce((n, s) => n + s.to - s.from, 0);
   const gapMs = gaps.reduce((n, g) => n + g.to - g.from, 0);
   const unknown = Math.max(0, span - recordedMs - gapMs);
-  $('coverage-text').textContent = `${camera.name}: ${playback.spans.length} recorded stretch(es), ${gaps.length} gap(s)` +
+  $('coverage-text').textContent = `${camera.name}: ${stretches.length} recorded stretch(es), ${gaps.length} gap(s)` +
     (unknown > 1000 ? `, ${Math.round(unknown / 1000)} s with nothing recorded (grey: before its first recording, or past its retention)` : '') +
     `. Times in ${timeZone}.`;
   $('gap-list').replaceChildren(...gaps.map((g) => {

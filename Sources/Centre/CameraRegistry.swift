@@ -95,12 +95,15 @@ public struct CameraRegistry: Sendable {
 
     /// Reads camera `id` as it is now, applies `change` and writes it back: an edit made
     /// meanwhile is built on, never overwritten by a copy read earlier. The result must meet
-    /// `CameraRules`, and a new name must be unused.
+    /// `CameraRules` (unless only recording was switched on or off: a camera stored under
+    /// older rules can still be stopped), and a new name must be unused.
     public func update(id: Int64, _ change: @Sendable (inout CameraRecord) throws -> Void) async throws -> CameraRecord {
         guard var record = try await catalog.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
         let before = record
         try change(&record)
-        try CameraRules.validate(record)
+        var onlySwitched = record
+        onlySwitched.enabled = before.enabled
+        if onlySwitched != before { try CameraRules.validate(record) }
         if record.name != before.name, let other = try await catalog.camera(named: record.name), other.id != record.id {
             throw VigilError(.conflict, "camera \(record.name) already exists")
         }

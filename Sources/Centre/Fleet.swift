@@ -22,8 +22,9 @@ public struct CameraStatus: Sendable, Codable, Equatable {
     public var framesPerSecond = 0.0
     public var bitsPerSecond = 0.0
     public var lastError: String?
-    /// Since when the camera has given no frames (UTC µs): set by the first failure,
-    /// cleared by the next frame. Nil while it records, or before its first try.
+    /// Since when the camera has given no frames (UTC µs): its last frame's time when the
+    /// pictures stopped first, else the first failure's; cleared by the next frame. Nil
+    /// while it records, or before its first try.
     public var downSinceMicros: Int64?
     /// Wall time up to which this camera's footage is durable.
     public var committedThroughMicros: Int64?
@@ -124,6 +125,15 @@ public actor RecorderFleet {
         return status
     }
 
+    /// Whether a recorder started for `a` records `b` the same: the same stream, account,
+    /// segment length and name (its log and segments' camera).
+    static func recordsTheSame(_ a: CameraRecord) -> (CameraRecord) -> Bool {
+        { b in
+            a.url == b.url && a.username == b.username && a.sealedPassword == b.sealedPassword && a.segmentSeconds == b.segmentSeconds
+                && a.name == b.name && a.enabled == b.enabled
+        }
+    }
+
     private func reconcile() async {
         let cameras: [CameraRecord]
         do { cameras = try await catalog.cameras() } catch {
@@ -131,6 +141,11 @@ public actor RecorderFleet {
             return
         }
         let wanted = Dictionary(uniqueKeysWithValues: cameras.filter(\.enabled).map { ($0.id, $0) })
+        // A change the recorder does not use (a place, an area, the retention, PTZ) keeps it
+        // running: a restart would cut the recording for nothing.
+        for (id, r) in running where wanted[id].map(Self.recordsTheSame(r.camera)) == true {
+            running[id]?.camera = wanted[id]!
+        }
         for (id, r) in running where wanted[id] != r.camera {
             r.task.cancel()
             await r.task.value

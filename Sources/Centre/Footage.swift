@@ -28,6 +28,9 @@ public struct Footage: Sendable {
         public var recorded: [(from: Int64, to: Int64)]
         public var gaps: [GapRecord]
         public var segmentCount: Int
+        /// Where the range's MP4 (`mp4`) starts: the key frame it must begin with, at or
+        /// before `from` (the first frame after it when none is before). Nil: nothing recorded.
+        public var playsFromMicros: Int64?
     }
 
     public func coverage(cameraID: Int64, from: Int64, to: Int64) async throws -> Coverage {
@@ -43,7 +46,29 @@ public struct Footage: Sendable {
             }
         }
         let gaps = try await catalog.gaps(cameraID: cameraID, from: from, to: to)
-        return Coverage(recorded: recorded, gaps: gaps, segmentCount: segments.count)
+        var playsFrom: Int64?
+        for s in segments {
+            playsFrom = try Self.firstKeyFrame(of: s, from: from, to: to)
+            if playsFrom != nil { break }
+        }
+        return Coverage(recorded: recorded, gaps: gaps, segmentCount: segments.count, playsFromMicros: playsFrom)
+    }
+
+    /// The time of the key frame an export of `[from, to)` starts this segment with, as
+    /// Recording's `Exporter.plan` chooses it: the latest key frame at or before the first
+    /// frame that ends after `from`; nil when the segment has none before `to`.
+    static func firstKeyFrame(of s: SegmentRecord, from: Int64, to: Int64) throws -> Int64? {
+        var ticks: Ticks90k = 0
+        var lastKey: Int64?
+        for e in try SampleIndex.decode(s.sampleIndex) {
+            let start = s.startMicros + ticks * 1_000_000 / ticksPerSecond
+            let end = s.startMicros + (ticks + Ticks90k(e.duration)) * 1_000_000 / ticksPerSecond
+            if start >= to { return nil }
+            if e.isKey { lastKey = start }
+            if end > from, let key = lastKey { return key }
+            ticks += Ticks90k(e.duration)
+        }
+        return nil
     }
 
     public func gaps(cameraID: Int64, from: Int64, to: Int64) async throws -> [GapRecord] {

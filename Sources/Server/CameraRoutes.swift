@@ -99,7 +99,6 @@ struct CameraRoutes {
         if let days = input.retentionDays { c.retentionDays = days }
         if let seconds = input.segmentSeconds { c.segmentSeconds = seconds }
         if let enabled = input.enabled { c.enabled = enabled }
-        try CameraRules.validate(c)
     }
 
     func register(_ t: inout RouteTable) {
@@ -134,7 +133,10 @@ struct CameraRoutes {
                 rest.password = nil
                 var scratch = record
                 scratch.url = "rtsp://192.0.2.1/"
-                try await mapErrors { try apply(rest, to: &scratch) }
+                try await mapErrors {
+                    try apply(rest, to: &scratch)
+                    try CameraRules.validate(scratch)
+                }
                 // The device is asked before anything is written: one that does not answer
                 // adds nothing. Its stream's URL and the sealed password come from there.
                 let found = try await mapErrors {

@@ -29,6 +29,9 @@ struct PlaybackRoutes {
         var recorded: [Interval]
         var gaps: [Gap]
         var segments: Int
+        /// Where `view.mp4` of the range starts (its first key frame), to map the player's
+        /// time to the clock; absent when nothing was recorded.
+        var playsFrom: String?
     }
 
     func register(_ t: inout RouteTable) {
@@ -47,7 +50,7 @@ struct PlaybackRoutes {
                     gaps: coverage.gaps.map {
                         Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason)
                     },
-                    segments: coverage.segmentCount))
+                    segments: coverage.segmentCount, playsFrom: coverage.playsFromMicros.map { iso8601(micros: $0) }))
         }
         t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied(.playbackView)) {
             request, context, principal in

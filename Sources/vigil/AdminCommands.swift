@@ -34,6 +34,9 @@ struct CameraCommand: AsyncParsableCommand {
         } catch let error as VigilError {
             await site.catalog.close()
             throw ValidationError(error.message)
+        } catch {
+            await site.catalog.close()
+            throw error
         }
     }
 

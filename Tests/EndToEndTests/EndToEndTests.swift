@@ -225,7 +225,9 @@ struct EndToEndTests {
         #expect(good.segments.reduce(0) { $0 + $1.frames } >= 75)
         let bad = try await recordings(dir + "/data", camera: "bad")
         #expect(bad.segments.isEmpty)
-        #expect(bad.gaps.first?.reason.contains("authenticationFailed") == true)
+        // The gap says why in words, as the operator reads it.
+        #expect(
+            bad.gaps.first?.reason == "camera disconnected: the camera refused Vigil's user name or password", "\(bad.gaps)")
         let out = dir + "/one.mp4"
         let export = try await TestSupport.run(
             TestSupport.vigilBinary,

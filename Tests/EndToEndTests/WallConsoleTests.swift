@@ -196,7 +196,7 @@ extension EndToEndTests {
                       longestStallMs: players.map(p => Math.round(p.stats.longestStallMs)),
                       longestGapMs: players.map(p => Math.round(p.stats.longestGapMs)),
                       aims: players.map(p => p.aim),
-                      heads: [...document.querySelectorAll('#grid .tile-time')].map(e => e.textContent) });
+                      heads: [...document.querySelectorAll('#grid .tile-time')].map(e => e.textContent).filter(t => t) });
                   }, 60000);
                 })
                 """, session: page, timeout: 90) as? [String: Any])
