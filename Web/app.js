@@ -8,8 +8,10 @@
 // `liveStreams`: live WebSockets open now (the wall's tests read it).
 // `replay`: a live tile's "replay the last 30 s" on its way to the playback page.
 // `events`: the server's push of camera statuses (`/api/events`); `pushes` counts what it sent.
-const state = { me: null, cameras: [], players: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, events: null, pushes: 0 };
+const state = { me: null, cameras: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, events: null, pushes: 0 };
 const $ = (id) => document.getElementById(id);
+// A WebSocket to this server's `path`, over TLS when the page is.
+const openSocket = (path) => new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`);
 // The timer that steps playback backward (browsers do not play backward), while one runs.
 let reverse = null;
 
@@ -143,8 +145,8 @@ async function openView(view) {
 
 function openEvents() {
   if (state.events) return;
-  const me = state.me, scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const socket = new WebSocket(`${scheme}://${location.host}/api/events`);
+  const me = state.me;
+  const socket = openSocket('/api/events');
   state.events = socket;
   socket.onmessage = (event) => {
     if (state.me !== me) return;
@@ -676,9 +678,8 @@ function livePlayer(video, camera, report) {
   }
   const ticking = setInterval(() => { if (!closed && started) report(frameTime()); }, 250);
   source.addEventListener('sourceopen', () => {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     if (closed) return;
-    socket = new WebSocket(`${scheme}://${location.host}/api/cameras/${camera.id}/live`);
+    socket = openSocket(`/api/cameras/${camera.id}/live`);
     socket.binaryType = 'arraybuffer';
     state.liveStreams++;
     // The server ends a stream whose viewer may no longer watch (signed out elsewhere, account
@@ -1201,8 +1202,7 @@ function ptzControl(tile, video, camera) {
   // the camera, one at a time); without it, over plain requests.
   let socket = null;
   function openChannel() {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}${base}/ws`);
+    const ws = openSocket(`${base}/ws`);
     ws.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === 'control') say(`You control it until ${timeOfDay(message.until)}`);
@@ -1482,11 +1482,10 @@ $('playback-form').addEventListener('submit', async (e) => {
     if (title) s.title = title;
     return s;
   };
-  const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
   const gaps = coverage.gaps.map((g) => ({ from: clip(Date.parse(g.from)), to: clip(g.to ? Date.parse(g.to) : t1), reason: g.reason }));
   bar.replaceChildren(
-    ...stretches.map((s) => piece('rec', s.from, s.to, `recorded ${time(s.from)}–${time(s.to)}`)),
-    ...gaps.map((g) => piece('gap', g.from, g.to, `${time(g.from)}–${time(g.to)}: ${g.reason}`)));
+    ...stretches.map((s) => piece('rec', s.from, s.to, `recorded ${clock(s.from)}–${clock(s.to)}`)),
+    ...gaps.map((g) => piece('gap', g.from, g.to, `${clock(g.from)}–${clock(g.to)}: ${g.reason}`)));
   // Time neither recorded nor a known gap: before the camera's first recording, after the
   // newest, or footage past its retention.
   const recordedMs = stretches.reduce((n, s) => n + s.to - s.from, 0);
@@ -1497,7 +1496,7 @@ $('playback-form').addEventListener('submit', async (e) => {
     `. Times in ${timeZone}.`;
   $('gap-list').replaceChildren(...gaps.map((g) => {
     const li = document.createElement('li');
-    li.textContent = `${time(g.from)}–${time(g.to)}: ${g.reason}`;
+    li.textContent = `${clock(g.from)}–${clock(g.to)}: ${g.reason}`;
     return li;
   }));
   if (!playback.spans.length) {

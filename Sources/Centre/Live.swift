@@ -241,8 +241,9 @@ public struct LiveMuxer: Sendable {
         let decodeTime = max(0, f.frame.timestamp - base)
         out.append(
             .media(
-                MP4.producerReferenceTime(utcMicros: f.receivedMicros, mediaTime: decodeTime)
-                    + MP4.mediaSegment(sequenceNumber: sequence, baseDecodeTime: decodeTime, frames: [(entry, f.frame.data)])))
+                MP4.mediaSegment(
+                    sequenceNumber: sequence, baseDecodeTime: decodeTime, frames: [(entry, f.frame.data)],
+                    producerTimeMicros: f.receivedMicros)))
         return out
     }
 }

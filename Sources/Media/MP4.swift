@@ -131,8 +131,7 @@ public enum MP4 {
     /// Version 1: a 64-bit media time. The seconds wrap
     /// at the end of NTP era 0 (2036) as NTP's do (RFC 5905 §6): a reader takes the era
     /// nearest its own clock. A time before 1970 is written as 1970.
-    public static func producerReferenceTime(trackID: UInt32 = 1, utcMicros: Int64, mediaTime: Ticks90k) -> [UInt8] {
-        var w = BoxWriter()
+    static func writeProducerReferenceTime(_ w: inout BoxWriter, trackID: UInt32 = 1, utcMicros: Int64, mediaTime: Ticks90k) {
         let micros = UInt64(max(0, utcMicros))
         let seconds = (micros / 1_000_000 + ntpUnixOffset) & 0xFFFF_FFFF
         let fraction = ((micros % 1_000_000) << 32) / 1_000_000
@@ -141,16 +140,22 @@ public enum MP4 {
             w.u64(seconds << 32 | fraction)
             w.u64(UInt64(max(0, mediaTime)))
         }
-        return w.bytes
     }
 
     /// One media segment (`moof` + `mdat`, §8.8) carrying `frames`, whose first sample is
-    /// decoded at `baseDecodeTime`. `durations[i]` is how long frame i is shown.
+    /// decoded at `baseDecodeTime`. `durations[i]` is how long frame i is shown. With
+    /// `producerTimeMicros`, a `prft` giving the first frame's UTC time leads the segment,
+    /// written in the same buffer (live view: no second copy of a frame per viewer).
     public static func mediaSegment(
         sequenceNumber: UInt32, baseDecodeTime: Ticks90k,
-        frames: [(entry: SampleEntry, data: [UInt8])]
+        frames: [(entry: SampleEntry, data: [UInt8])], producerTimeMicros: Int64? = nil
     ) -> [UInt8] {
         var w = BoxWriter()
+        w.bytes.reserveCapacity(frames.reduce(256) { $0 + $1.data.count })
+        if let producerTimeMicros {
+            writeProducerReferenceTime(&w, utcMicros: producerTimeMicros, mediaTime: baseDecodeTime)
+        }
+        let moofStart = w.bytes.count
         var dataOffsetPosition = 0
         w.box("moof") { w in
             w.fullBox("mfhd", version: 0, flags: 0) { $0.u32(sequenceNumber) }
@@ -170,7 +175,7 @@ public enum MP4 {
                 }
             }
         }
-        let moofSize = w.bytes.count
+        let moofSize = w.bytes.count - moofStart
         let dataOffset = UInt32(moofSize + 8)
         for (i, shift) in [24, 16, 8, 0].enumerated() {
             w.bytes[dataOffsetPosition + i] = UInt8((dataOffset >> UInt32(shift)) & 0xFF)

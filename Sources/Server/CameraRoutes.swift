@@ -201,6 +201,14 @@ struct CameraRoutes {
     }
 }
 
+/// The route's numeric path parameter `name`, or 400 saying that `what` is a number.
+func pathID(_ context: VigilContext, _ name: String, _ what: String) throws -> Int64 {
+    guard let id = context.parameters.get(name, as: Int64.self), id >= 0 else {
+        throw APIError(status: .badRequest, message: "\(what) is a number")
+    }
+    return id
+}
+
 /// The camera named by the route's `{id}`, or 404.
 func camera(_ env: ServerEnvironment, _ context: VigilContext) async throws -> CameraRecord {
     guard let id = context.parameters.get("id", as: Int64.self), let c = try await env.cameras.camera(id: id) else {

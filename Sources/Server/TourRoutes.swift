@@ -96,10 +96,5 @@ struct TourRoutes {
         return e
     }
 
-    func tourID(_ context: VigilContext) throws -> Int64 {
-        guard let id = context.parameters.get("tid", as: Int64.self), id >= 0 else {
-            throw APIError(status: .badRequest, message: "a tour id is a number")
-        }
-        return id
-    }
+    func tourID(_ context: VigilContext) throws -> Int64 { try pathID(context, "tid", "a tour id") }
 }

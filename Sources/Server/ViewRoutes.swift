@@ -81,10 +81,5 @@ struct ViewRoutes {
         AuditEntry(.wallViewChange, .ok, principal: principal, request: request, context: context, detail: detail)
     }
 
-    func viewID(_ context: VigilContext) throws -> Int64 {
-        guard let id = context.parameters.get("vid", as: Int64.self), id >= 0 else {
-            throw APIError(status: .badRequest, message: "a view id is a number")
-        }
-        return id
-    }
+    func viewID(_ context: VigilContext) throws -> Int64 { try pathID(context, "vid", "a view id") }
 }

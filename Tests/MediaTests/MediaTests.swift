@@ -149,11 +149,11 @@ struct MediaTests {
         var decodeTime: Ticks90k = 0
         for (n, start) in stride(from: 0, to: frames.count, by: 25).enumerated() {
             let gop = frames[start..<min(frames.count, start + 25)]
-            // Each fragment with its producer reference time, as live view sends them.
-            file += MP4.producerReferenceTime(utcMicros: 1_764_000_000_000_000 + Int64(n) * 1_000_000, mediaTime: decodeTime)
+            // Each fragment led by its producer reference time, as live view sends them.
             file += MP4.mediaSegment(
                 sequenceNumber: UInt32(n + 1), baseDecodeTime: decodeTime,
-                frames: gop.map { (SampleEntry(duration: 3600, byteCount: UInt32($0.data.count), isKey: $0.isKey), $0.data) })
+                frames: gop.map { (SampleEntry(duration: 3600, byteCount: UInt32($0.data.count), isKey: $0.isKey), $0.data) },
+                producerTimeMicros: 1_764_000_000_000_000 + Int64(n) * 1_000_000)
             decodeTime += Ticks90k(gop.count * 3600)
         }
         let dir = try TestSupport.temporaryDirectory("fmp4")
@@ -168,18 +168,22 @@ struct MediaTests {
     /// `prft` (ISO/IEC 14496-12 §8.16.5) byte for byte: version 1, flags 8, track 1, the
     /// UTC time as NTP seconds and a 32-bit fraction, the 64-bit media time.
     @Test func theProducerReferenceTimeBoxCarriesTheUTCTimeInNTPForm() {
+        let frame: [(entry: SampleEntry, data: [UInt8])] = [(SampleEntry(duration: 3600, byteCount: 3, isKey: true), [0, 0, 0])]
+        func prft(_ micros: Int64, _ mediaTime: Ticks90k) -> [UInt8] {
+            Array(MP4.mediaSegment(sequenceNumber: 1, baseDecodeTime: mediaTime, frames: frame, producerTimeMicros: micros).prefix(32))
+        }
         // 2025-11-24T16:00:00.5Z at media time 3 s.
-        let box = MP4.producerReferenceTime(utcMicros: 1_764_000_000_500_000, mediaTime: 270_000)
+        let box = prft(1_764_000_000_500_000, 270_000)
         let ntpSeconds: UInt32 = 1_764_000_000 + 2_208_988_800
         var expected: [UInt8] = [0, 0, 0, 32] + Array("prft".utf8) + [1, 0, 0, 8] + [0, 0, 0, 1]
         expected += withUnsafeBytes(of: ntpSeconds.bigEndian, Array.init) + [0x80, 0, 0, 0]
         expected += withUnsafeBytes(of: UInt64(270_000).bigEndian, Array.init)
         #expect(box == expected)
         // NTP era 0 ends at 2036-02-07T06:28:16Z: the seconds wrap to 0, as NTP's do.
-        let wrapped = MP4.producerReferenceTime(utcMicros: 2_085_978_496_250_000, mediaTime: 0)
+        let wrapped = prft(2_085_978_496_250_000, 0)
         #expect(Array(wrapped[16..<24]) == [0, 0, 0, 0, 0x40, 0, 0, 0])
         // A time before 1970 is written as 1970.
-        let early = MP4.producerReferenceTime(utcMicros: -5, mediaTime: 0)
+        let early = prft(-5, 0)
         #expect(Array(early[16..<20]) == withUnsafeBytes(of: UInt32(2_208_988_800).bigEndian, Array.init))
     }
 
