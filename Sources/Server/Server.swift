@@ -1,5 +1,5 @@
 // Server: the HTTP face of the centre — API routes, sessions and CSRF, WebSocket live view,
-// the static console and metrics. It formats HTTP and nothing else: rules about who may do
+// the console's push of camera statuses (EventRoutes), the static console and metrics. It formats HTTP and nothing else: rules about who may do
 // what live in Centre and Access, SQL in Catalog, media assembly in Media and Recording.
 // It builds on the domain's services and Records' plain rows only: it imports neither
 // Catalog nor Recording (ServerTests' `serverImportsNoStorage`), and it is compiled with
