@@ -180,7 +180,7 @@ function closeEvents() {
 // on or off is read again in full (what the user may do with it comes with the list).
 async function applyStatuses(list) {
   const known = new Map(state.cameras.map((c) => [c.id, c]));
-  const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled);
+  const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled && known.get(x.id).removed === x.removed);
   if (same) {
     for (const x of list) Object.assign(known.get(x.id), { status: x.status, location: x.location, area: x.area });
   } else {
@@ -230,7 +230,10 @@ function drawCameraRows() {
       if (i === 4) td.className = `reason ${recording ? 'status-ok' : 'status-bad'}`;
       tr.append(td);
     });
-    if (manager) {
+    if (manager && c.removed) {
+      tr.append(cell('removed'));
+      tr.classList.add('removed');
+    } else if (manager) {
       const td = document.createElement('td');
       const b = document.createElement('button');
       b.type = 'button'; b.textContent = 'Edit'; b.setAttribute('aria-label', `Edit ${c.name}`);
@@ -347,11 +350,54 @@ function editCamera(c) {
   $('edit-enabled').checked = c.enabled;
   $('camera-edit-error').textContent = '';
   $('camera-edited').textContent = '';
+  $('camera-remove-confirm').hidden = true;
+  $('camera-remove').hidden = false;
   $('camera-edit-form').hidden = false;
   $('edit-name').focus();
 }
 
 $('camera-edit-cancel').addEventListener('click', () => { $('camera-edit-form').hidden = true; editing = null; });
+
+// Removing asks once more, saying what it does; the footage stays to its retention.
+$('camera-remove').addEventListener('click', () => {
+  const c = editing;
+  if (!c) return;
+  const until = clockDate(Date.now() + c.retentionDays * 86400000);
+  $('camera-remove-text').textContent = `Remove ${c.name} for good? It stops being recorded, shown live and steered, and its password is forgotten. ` +
+    `Its footage stays until its retention ends (about ${until}); footage held as evidence stays longer. The name ${c.name} stays taken; ` +
+    'to replace the camera\'s hardware, change its URL instead.';
+  $('camera-remove').hidden = true;
+  $('camera-remove-confirm').hidden = false;
+  $('camera-remove-yes').focus();
+});
+$('camera-remove-no').addEventListener('click', () => {
+  $('camera-remove-confirm').hidden = true;
+  $('camera-remove').hidden = false;
+  $('camera-remove').focus();
+});
+$('camera-remove-yes').addEventListener('click', async () => {
+  const c = editing, me = state.me;
+  if (!c) return;
+  $('camera-remove-yes').disabled = true;
+  try {
+    const removed = await api('DELETE', `/api/cameras/${c.id}`);
+    if (state.me !== me) return;
+    $('camera-edit-form').hidden = true;
+    editing = null;
+    const said = `Removed ${removed.name}: it is no longer recorded; its footage is kept until ${clockDate(Date.parse(removed.footageUntil))}.`;
+    try {
+      state.cameras = await api('GET', '/api/cameras');
+    } catch (err) {
+      if (state.me === me) $('camera-edited').textContent = `${said} The list could not be refreshed: ${err.message}`;
+      return;
+    }
+    if (state.me !== me) return;
+    renderCameras();
+    $('camera-edited').textContent = said;
+  } catch (err) {
+    if (state.me === me) $('camera-edit-error').textContent = `The camera was not removed: ${err.message}`;
+  } finally { $('camera-remove-yes').disabled = false; }
+});
 $('camera-edit-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const c = editing, me = state.me;
@@ -754,6 +800,7 @@ const fromMicros = (us) => clock(us / 1000);
 
 // Why a camera shows no picture, in words, or null while it records.
 function downReason(c) {
+  if (c.removed) return `Removed on ${clockDate(Date.parse(c.removed))}: its footage is kept until ${clockDate(Date.parse(c.footageUntil))}`;
   if (!c.enabled) return 'Recording is switched off for this camera';
   const s = c.status;
   if (s.recording) return null;
@@ -844,6 +891,8 @@ function fillCell(cell, id) {
     cell.notice = 'Empty: drag a camera here, or type its number and press Enter';
   } else if (c.missing) {
     cell.notice = `Camera ${id} is not in Vigil any more`;
+  } else if (c.removed) {
+    cell.notice = `${c.name} was removed: it has no live view (its footage plays back until its retention ends)`;
   } else if (!c.mayLive) {
     cell.notice = `You may not watch ${c.name}`;
   } else if (document.hidden) {
@@ -999,6 +1048,7 @@ function drawTree() {
   const filter = $('camera-search').value.trim().toLowerCase();
   const groups = new Map();
   for (const c of [...state.cameras].sort((a, b) => a.id - b.id)) {
+    if (c.removed) continue;
     const text = `${c.id} ${c.name} ${c.location} ${c.area}`.toLowerCase();
     if (filter && !text.includes(filter)) continue;
     const area = c.area || 'No area';
@@ -1060,6 +1110,7 @@ $('live').addEventListener('keydown', (e) => {
     const id = Number(wall.keypad), c = cameraById(id);
     wall.keypad = '';
     if (!c) $('wall-error').textContent = `There is no camera ${id}.`;
+    else if (c.removed) $('wall-error').textContent = `Camera ${id} (${c.name}) was removed: it has no live view.`;
     else if (!c.mayLive) $('wall-error').textContent = `You may not watch camera ${id} (${c.name}).`;
     else { $('wall-error').textContent = ''; assign(wall.selected, id); }
   } else if (e.key === 'PageDown' || e.key === 'PageUp') { e.preventDefault(); showPage(wall.page + (e.key === 'PageDown' ? 1 : -1)); }
@@ -1336,7 +1387,7 @@ const playback = { spans: [], t0: 0, t1: 0 };
 
 function preparePlayback() {
   const select = $('playback-camera');
-  select.replaceChildren(...state.cameras.filter((c) => c.mayPlayback).map((c) => new Option(c.name, c.id)));
+  select.replaceChildren(...state.cameras.filter((c) => c.mayPlayback).map((c) => new Option(c.removed ? `${c.name} (removed)` : c.name, c.id)));
   if (!$('playback-from').value) {
     const now = new Date();
     $('playback-from').value = localInput(new Date(now.getTime() - 10 * 60000));

@@ -60,11 +60,11 @@ extension Catalog {
             try await database.raw(
                 """
                 INSERT INTO cameras (name, url, retention_days, location, latitude, longitude, username, sealed_password,
-                                     segment_seconds, enabled, onvif_url, ptz_profile, area)
+                                     segment_seconds, enabled, onvif_url, ptz_profile, area, removed_micros)
                 VALUES (\(bind: c.name), \(bind: c.url), \(bind: c.retentionDays), \(bind: c.location), \(bind: c.latitude),
                         \(bind: c.longitude), \(bind: c.username), \(bind: c.sealedPassword.map { Data($0) }),
                         \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0), \(bind: c.onvifURL), \(bind: c.ptzProfile),
-                        \(bind: c.area))
+                        \(bind: c.area), \(bind: c.removedMicros))
                 RETURNING id
                 """
             ).all()
@@ -86,7 +86,8 @@ extension Catalog {
                        location = \(bind: c.location), latitude = \(bind: c.latitude), longitude = \(bind: c.longitude),
                        username = \(bind: c.username), sealed_password = \(bind: c.sealedPassword.map { Data($0) }),
                        segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0),
-                       onvif_url = \(bind: c.onvifURL), ptz_profile = \(bind: c.ptzProfile), area = \(bind: c.area)
+                       onvif_url = \(bind: c.onvifURL), ptz_profile = \(bind: c.ptzProfile), area = \(bind: c.area),
+                       removed_micros = \(bind: c.removedMicros)
                 WHERE id = \(bind: c.id)
                 """
             ).run()
@@ -107,6 +108,7 @@ extension Catalog {
         c.onvifURL = try row.decode(column: "onvif_url", as: String?.self)
         c.ptzProfile = try row.decode(column: "ptz_profile", as: String?.self)
         c.area = try row.decode(column: "area", as: String.self)
+        c.removedMicros = try row.decode(column: "removed_micros", as: Int64?.self)
         return c
     }
 }

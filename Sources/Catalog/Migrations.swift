@@ -133,7 +133,9 @@ extension Catalog {
             }
         ),
         (7, migrateToPTZ),
-        (8, migrateToWorkstation)
+        (8, migrateToWorkstation),
+        // When a camera was removed (`CameraRecord.removedMicros`): its row stays.
+        (9, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN removed_micros BIGINT").run() })
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

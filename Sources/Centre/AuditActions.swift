@@ -25,6 +25,8 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case cameraAdd = "camera.add"
     /// A camera's settings changed (which ones, never a password).
     case cameraEdit = "camera.edit"
+    /// A camera removed: no longer recorded; its footage kept to its retention.
+    case cameraRemove = "camera.remove"
     /// An administrator probed the network for ONVIF cameras (how many answered).
     case cameraDiscover = "camera.discover"
 

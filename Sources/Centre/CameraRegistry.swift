@@ -89,8 +89,33 @@ public struct CameraRegistry: Sendable {
     /// the server and `vigil camera add` run it inside the entry's transaction.
     public func register(_ c: CameraRecord) async throws -> CameraRecord {
         try CameraRules.validate(c)
-        guard try await catalog.camera(named: c.name) == nil else { throw VigilError(.conflict, "camera \(c.name) already exists") }
+        if let other = try await catalog.camera(named: c.name) { throw Self.nameTaken(other) }
         return try await catalog.addCamera(c)
+    }
+
+    /// A camera's name stays its own after it is removed: the audit log and the exhibits name
+    /// it. A camera replaced by new hardware is edited (a new URL), not removed and added.
+    static func nameTaken(_ other: CameraRecord) -> VigilError {
+        guard let removed = other.removedMicros else { return VigilError(.conflict, "camera \(other.name) already exists") }
+        return VigilError(
+            .conflict,
+            "camera \(other.name) was removed on \(iso8601(micros: removed)) and keeps its name while its records exist: "
+                + "give the new camera another name, or edit a camera to replace its hardware")
+    }
+
+    /// Removes camera `id` at `nowMicros`: it is no longer recorded, shown live or steered, its
+    /// password is forgotten, and its footage stays to its retention (held footage longer).
+    /// Catalog writes only, like `update`.
+    public func remove(id: Int64, nowMicros: Int64) async throws -> CameraRecord {
+        guard var record = try await catalog.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
+        if let removed = record.removedMicros {
+            throw VigilError(.conflict, "camera \(record.name) was already removed on \(iso8601(micros: removed))")
+        }
+        record.removedMicros = nowMicros
+        record.enabled = false
+        record.sealedPassword = nil
+        try await catalog.updateCamera(record)
+        return record
     }
 
     /// Reads camera `id` as it is now, applies `change` and writes it back: an edit made
@@ -99,14 +124,18 @@ public struct CameraRegistry: Sendable {
     /// older rules can still be stopped), and a new name must be unused.
     public func update(id: Int64, _ change: @Sendable (inout CameraRecord) throws -> Void) async throws -> CameraRecord {
         guard var record = try await catalog.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
+        if let removed = record.removedMicros {
+            throw VigilError(.conflict, "camera \(record.name) was removed on \(iso8601(micros: removed)): it cannot be changed")
+        }
         let before = record
         try change(&record)
         var onlySwitched = record
         onlySwitched.enabled = before.enabled
         if onlySwitched != before { try CameraRules.validate(record) }
         if record.name != before.name, let other = try await catalog.camera(named: record.name), other.id != record.id {
-            throw VigilError(.conflict, "camera \(record.name) already exists")
+            throw Self.nameTaken(other)
         }
+        record.removedMicros = nil // only `remove` removes
         try await catalog.updateCamera(record)
         return record
     }

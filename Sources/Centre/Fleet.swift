@@ -140,7 +140,7 @@ public actor RecorderFleet {
             logger.error("cannot read cameras: \(error)")
             return
         }
-        let wanted = Dictionary(uniqueKeysWithValues: cameras.filter(\.enabled).map { ($0.id, $0) })
+        let wanted = Dictionary(uniqueKeysWithValues: cameras.filter { $0.enabled && $0.removedMicros == nil }.map { ($0.id, $0) })
         // A change the recorder does not use (a place, an area, the retention, PTZ) keeps it
         // running: a restart would cut the recording for nothing.
         for (id, r) in running where wanted[id].map(Self.recordsTheSame(r.camera)) == true {

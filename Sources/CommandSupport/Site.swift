@@ -104,6 +104,16 @@ public struct Site {
         }.1
     }
 
+    /// Removes camera `name` with its audit entry, in one transaction.
+    public func removeCamera(named name: String) async throws -> CameraRecord {
+        let registry = CameraRegistry(catalog: catalog)
+        guard let current = try await registry.camera(named: name) else { throw VigilError(.notFound, "no camera named \(name)") }
+        let now = catalog.clock.nowMicros()
+        return try await audit.append(commandLineEntry(.cameraRemove, camera: current, detail: "removed from the command line")) {
+            try await registry.remove(id: current.id, nowMicros: now)
+        }.1
+    }
+
     /// Applies an account change and its audit entry in one transaction.
     @discardableResult
     public func auditCommandLine(_ action: AuditAction, detail: String, change: Accounts.AccountChange) async throws -> UserRecord {

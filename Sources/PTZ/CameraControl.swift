@@ -265,6 +265,10 @@ public actor CameraControl {
             sessions[id] = nil
             throw VigilError(.notFound, "no such camera")
         }
+        guard camera.removedMicros == nil else {
+            sessions[id] = nil
+            throw VigilError(.notFound, "camera \(camera.name) was removed: it is no longer steered")
+        }
         guard let url = camera.onvifURL, let profile = camera.ptzProfile else {
             sessions[id] = nil
             throw VigilError(.notFound, "camera \(camera.name) has no PTZ (it was not added over ONVIF with a PTZ profile)")

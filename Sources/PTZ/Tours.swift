@@ -216,6 +216,9 @@ public struct TourRegister: Sendable {
     public func check(_ t: PTZTourRecord) async throws {
         try TourRules.validate(t)
         guard let camera = try await catalog.camera(id: t.cameraID) else { throw VigilError(.invalid, "no camera \(t.cameraID)") }
+        guard camera.removedMicros == nil || !t.enabled else {
+            throw VigilError(.invalid, "camera \(camera.name) was removed: it cannot tour")
+        }
         guard camera.ptzProfile != nil || !t.enabled else { throw VigilError(.invalid, "camera \(camera.name) has no PTZ: it cannot tour") }
     }
 

@@ -25,6 +25,10 @@ public struct CameraRecord: Sendable, Equatable {
     public var onvifURL: String?
     /// The ONVIF media profile whose PTZ configuration steers the camera; nil: no PTZ.
     public var ptzProfile: String?
+    /// When the camera was removed: no longer recorded, live or steered, its password gone,
+    /// its footage kept to its retention (and holds) like any other. The row stays so that
+    /// the audit log, chain heads and exhibits keep naming what camera `id` was. Nil: in use.
+    public var removedMicros: Int64?
 
     public init(id: Int64, name: String, url: String, retentionDays: Int) {
         self.id = id

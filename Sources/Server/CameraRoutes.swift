@@ -6,7 +6,7 @@ import Hummingbird
 import PTZ
 import Records
 
-/// The camera registry: list, add, edit, disable. Credentials are stored sealed and never
+/// The camera registry: list, add, edit, disable, remove. Credentials are stored sealed and never
 /// returned; the RTSP URL is shown only to those who manage cameras.
 struct CameraRoutes {
     let env: ServerEnvironment
@@ -34,6 +34,10 @@ struct CameraRoutes {
         var mayPTZ: Bool
         /// Its ONVIF address, to those who manage cameras.
         var onvifURL: String?
+        /// When it was removed (then it is neither recorded, live nor steered), and until when
+        /// its footage is kept (held footage longer); absent for a camera in use.
+        var removed: String?
+        var footageUntil: String?
     }
 
     struct CameraInput: Decodable {
@@ -79,9 +83,11 @@ struct CameraRoutes {
             url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
             retentionDays: c.retentionDays, segmentSeconds: c.segmentSeconds, enabled: c.enabled,
             status: env.fleet.status(camera: c.id), gapsToday: gaps,
-            mayLive: p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
-            mayRegisterEvidence: p.may(.registerEvidence, camera: c.id), ptz: c.ptzProfile != nil, mayPTZ: p.may(.ptz, camera: c.id),
-            onvifURL: manager ? c.onvifURL : nil)
+            mayLive: c.removedMicros == nil && p.may(.live, camera: c.id), mayPlayback: p.may(.playback, camera: c.id),
+            mayRegisterEvidence: p.may(.registerEvidence, camera: c.id), ptz: c.removedMicros == nil && c.ptzProfile != nil,
+            mayPTZ: c.removedMicros == nil && p.may(.ptz, camera: c.id), onvifURL: manager ? c.onvifURL : nil,
+            removed: c.removedMicros.map { iso8601(micros: $0) },
+            footageUntil: c.removedMicros.map { iso8601(micros: $0 + Int64(c.retentionDays) * 86_400_000_000) })
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {
@@ -197,6 +203,20 @@ struct CameraRoutes {
             }
             await env.fleet.poke()
             return try json(try await view(record, principal))
+        }
+        t.add(.delete, "/api/cameras/{id}", .manageCameras) { request, context, principal in
+            let current = try await camera(env, context)
+            let now = env.clock.nowMicros()
+            // Removed in one transaction with its entry; the recorder stops at the poke.
+            let removed = try await mapErrors {
+                try await env.audit.append(
+                    AuditEntry(
+                        .cameraRemove, .ok, principal: principal, request: request, context: context, camera: current,
+                        detail: "footage kept to its retention of \(current.retentionDays) days")
+                ) { try await env.cameras.remove(id: current.id, nowMicros: now) }.1
+            }
+            await env.fleet.poke()
+            return try json(try await view(removed, principal))
         }
     }
 }

@@ -43,6 +43,9 @@ struct LiveRoutes {
             throw APIError(status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the live permission")
         }
         let c = try await camera(env, context)
+        guard c.removedMicros == nil else {
+            throw APIError(status: .notFound, message: "camera \(c.name) was removed: it has no live view")
+        }
         try await playback.requireCamera(c, .live, principal, .liveStart, request, context)
         guard Self.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
             let origin = String((request.headers[.origin] ?? "none").prefix(100))

@@ -18,19 +18,26 @@ import Records
 struct CameraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "camera", abstract: "Add, change, list or find cameras.",
-        subcommands: [Add.self, Edit.self, Disable.self, Enable.self, List.self, Discover.self])
+        subcommands: [Add.self, Edit.self, Disable.self, Enable.self, Remove.self, List.self, Discover.self])
 
     /// Applies a change to camera `name` with its audit entry; a refused change is said in words.
     static func edit(
         _ dataOptions: DataOptions, _ name: String, detail: String,
         _ change: @escaping @Sendable (inout CameraRecord, SiteKeys) throws -> Void
     ) async throws -> CameraRecord {
+        try await onSite(dataOptions) { site in
+            let keys = site.keys
+            return try await site.editCamera(named: name, detail: detail) { try change(&$0, keys) }
+        }
+    }
+
+    /// Runs `body` on the site in `dataOptions`, closing it after; a refusal is said in words.
+    static func onSite<T: Sendable>(_ dataOptions: DataOptions, _ body: (Site) async throws -> T) async throws -> T {
         let site = try await Site.open(dataOptions, recover: false, logger: makeLogger("vigil.camera"))
-        let keys = site.keys
         do {
-            let changed = try await site.editCamera(named: name, detail: detail) { try change(&$0, keys) }
+            let result = try await body(site)
             await site.catalog.close()
-            return changed
+            return result
         } catch let error as VigilError {
             await site.catalog.close()
             throw ValidationError(error.message)
@@ -109,6 +116,21 @@ struct CameraCommand: AsyncParsableCommand {
                 c.enabled = true
             }
             say("camera \(changed.id) \(changed.name) enabled")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a camera: no longer recorded, live or steered, its password forgotten; "
+                + "its footage is kept to its retention (held footage longer), and its name stays taken.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "The camera's name.") var camera: String
+
+        func run() async throws {
+            let camera = self.camera
+            let removed = try await CameraCommand.onSite(dataOptions) { try await $0.removeCamera(named: camera) }
+            let until = iso8601(micros: (removed.removedMicros ?? 0) + Int64(removed.retentionDays) * 86_400_000_000)
+            say("camera \(removed.id) \(removed.name) removed: its footage is kept until about \(until), held footage longer")
         }
     }
 
@@ -232,7 +254,7 @@ struct CameraCommand: AsyncParsableCommand {
             let catalog = try await Catalog.openSQLite(path: dataOptions.catalogPath)
             for c in try await catalog.cameras() {
                 say(
-                    "\(c.id)\t\(c.name)\t\(c.enabled ? "enabled" : "disabled")\t\(c.url)\t\(c.retentionDays) days\t\(c.location)\t\(c.area)"
+                    "\(c.id)\t\(c.name)\t\(c.removedMicros.map { "removed \(iso8601(micros: $0))" } ?? (c.enabled ? "enabled" : "disabled"))\t\(c.url)\t\(c.retentionDays) days\t\(c.location)\t\(c.area)"
                 )
             }
             await catalog.close()

@@ -4,7 +4,8 @@ import Testing
 
 /// The camera page in a real browser: an administrator finds the simulated domes with a
 /// WS-Discovery probe and adds one by its ONVIF address; a supervisor then builds a tour of
-/// that dome's presets in the tour editor, by keyboard-reachable buttons, and deletes it.
+/// that dome's presets in the tour editor, by keyboard-reachable buttons, and deletes it; the
+/// administrator then removes the dome.
 extension EndToEndTests {
     @Test func anAdministratorFindsAndAddsADomeAndASupervisorBuildsItsTour() async throws {
         let dir = try TestSupport.temporaryDirectory("camera-admin-console")
@@ -194,19 +195,48 @@ extension EndToEndTests {
             "document.querySelectorAll('#tour-rows tr').length === 0", session: page, seconds: 10,
             describe: "document.getElementById('tour-error').textContent")
 
+        // The administrator removes the dome: asked once more with what it means, then the
+        // row says it was removed and until when its footage stays, with no Edit left.
+        _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
+        try await signIn("keeper")
+        try await browser.waitUntil(
+            "document.querySelector('#camera-rows tr[data-camera=\"1\"] button') !== null", session: page, seconds: 10)
+        _ = try browser.evaluate(
+            "document.querySelector('#camera-rows tr[data-camera=\"1\"] button').click(); document.getElementById('camera-remove').click(); true",
+            session: page)
+        let question = try browser.evaluate("document.getElementById('camera-remove-text').textContent", session: page) as? String
+        #expect(question?.hasPrefix("Remove Simulated dome 1 for good? It stops being recorded") == true, "\(question ?? "")")
+        #expect(try browser.evaluate("document.activeElement.id", session: page) as? String == "camera-remove-yes")
+        try browser.screenshot("camera-admin-remove", session: page)
+        _ = try browser.evaluate("document.getElementById('camera-remove-yes').click(); true", session: page)
+        try await browser.waitUntil(
+            "document.getElementById('camera-edited').textContent.startsWith('Removed Simulated dome 1: it is no longer recorded')",
+            session: page, seconds: 10, describe: "document.getElementById('camera-edit-error').textContent")
+        let removedRow = try #require(
+            try browser.evaluate(
+                "[...document.querySelectorAll('#camera-rows tr[data-camera=\"1\"] td')].map(td => td.textContent)", session: page)
+                as? [String])
+        #expect(
+            removedRow.count == 10 && removedRow[4].hasPrefix("Removed on ") && removedRow[4].contains("its footage is kept until")
+                && removedRow[9] == "removed", "\(removedRow)")
+        #expect(
+            try browser.evaluate("document.querySelector('#camera-rows tr[data-camera=\"1\"] button') === null", session: page) as? Bool
+                == true)
+
         browser.close()
         #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
         _ = sim.interrupt()
         let listed = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
         #expect(listed.stdout.contains("\"camera.discover\"") && listed.stdout.contains("over ONVIF: Vigil Simulated PTZ dome"))
         #expect(!listed.stdout.contains("dome pass 1") && !listed.stdout.contains("Square"), "a password or a route reached the audit log")
+        #expect(listed.stdout.contains("\"camera.remove\""))
     }
 }
 
 extension EndToEndTests {
-    /// `vigil camera edit|disable|enable`: each change is checked by the same rules as the
+    /// `vigil camera edit|disable|enable|remove`: each change is checked by the same rules as the
     /// API's, refused in words when it breaks one, and audited as `camera.edit`.
-    @Test func theCommandLineEditsDisablesAndEnablesACamera() async throws {
+    @Test func theCommandLineEditsDisablesEnablesAndRemovesACamera() async throws {
         let dir = try TestSupport.temporaryDirectory("camera-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let data = dir + "/data"
@@ -238,11 +268,26 @@ extension EndToEndTests {
         #expect(try await TestSupport.run(vigil, ["camera", "disable", "--data", data, "north-gate"]).status == 0)
         #expect(try await listed().contains("\tdisabled\t"))
 
+        // Removed: listed as such, and neither changed, removed again nor replaced by name.
+        let removed = try await TestSupport.run(vigil, ["camera", "remove", "--data", data, "north-gate"])
+        #expect(removed.status == 0 && removed.stdout.contains("north-gate removed: its footage is kept until"), "\(removed.stderr)")
+        #expect(try await listed().hasPrefix("1\tnorth-gate\tremoved 20"))
+        for (arguments, said) in [
+            (["remove", "--data", data, "north-gate"], "was already removed"),
+            (["edit", "--data", data, "north-gate", "--area", "x"], "cannot be changed"),
+            (["enable", "--data", data, "north-gate"], "cannot be changed"),
+            (["add", "--data", data, "north-gate", "rtsp://127.0.0.1:9/c"], "was removed on")
+        ] {
+            let refused = try await TestSupport.run(vigil, ["camera"] + arguments)
+            #expect(refused.status != 0 && refused.stderr.contains(said), "\(arguments): \(refused.stderr)")
+        }
+
         let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
         let edits = log.stdout.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }.filter { $0["action"] as? String == "camera.edit" }
         #expect(edits.count == 3, "one entry per change made, none for a refusal: \(log.stdout)")
+        #expect(log.stdout.components(separatedBy: "\"camera.remove\"").count == 2)
         #expect(edits.allSatisfy { ($0["user"] as? String)?.hasPrefix("cli:") == true && $0["camera"] as? Int == 1 })
         #expect(!log.stdout.contains("s3cret"))
         #expect(try await TestSupport.run(vigil, ["audit", "verify", "--data", data]).status == 0)

@@ -77,4 +77,39 @@ struct WorkstationRouteTests {
             #expect(bad.status == 400)
         }
     }
+
+    /// Removing a camera: administrators only, audited, once; the camera then is neither
+    /// changed, watched live nor steered, its password is forgotten, its footage stays
+    /// listed for playback, and its name stays taken.
+    @Test func aRemovedCameraStaysOnRecordButIsNoLongerUsed() async throws {
+        try await ServerHarness.with { h in
+            let admin = try await h.signIn(.admin), op = try await h.signIn(.operator)
+            let path = "/api/cameras/\(h.cameraID)"
+            #expect(try await h.request("PATCH", path, session: admin, json: ["password": "gate pass"]).status == 200)
+            let liveBefore = try await h.request("GET", path + "/live", session: op).status
+            #expect(try await h.request("DELETE", path, session: op).status == 403)
+            let before = await h.env.audit.size
+            let removed = try await h.request("DELETE", path, session: admin)
+            #expect(removed.status == 200, "\(String(decoding: removed.body, as: UTF8.self))")
+            #expect(removed.json?["removed"] is String && removed.json?["footageUntil"] is String)
+            #expect(removed.json?["enabled"] as? Bool == false && removed.json?["hasPassword"] as? Bool == false)
+            let entries = try await PtzRouteTests.entries(h, since: before)
+            #expect(entries.map(\.action) == ["camera.remove"] && entries.first?.camera == h.cameraID)
+
+            let seen = try await h.request("GET", path, session: op)
+            #expect(seen.json?["removed"] is String && seen.json?["mayLive"] as? Bool == false)
+            #expect(seen.json?["mayPlayback"] as? Bool == true, "its footage is still played back")
+            let liveAfter = try await h.request("GET", path + "/live", session: op).status
+            #expect(liveBefore != 404 && liveAfter == 404)
+            let again = try await h.request("DELETE", path, session: admin)
+            #expect(again.status == 409 && String(decoding: again.body, as: UTF8.self).contains("already removed"))
+            let edit = try await h.request("PATCH", path, session: admin, json: ["area": "Old Town"])
+            #expect(edit.status == 409 && String(decoding: edit.body, as: UTF8.self).contains("cannot be changed"))
+            let name = try #require(seen.json?["name"] as? String)
+            let readd = try await h.request("POST", "/api/cameras", session: admin, json: ["name": name, "url": "rtsp://127.0.0.1:9/x"])
+            #expect(readd.status == 409 && String(decoding: readd.body, as: UTF8.self).contains("was removed on"))
+            let stored = try await h.env.cameras.camera(id: h.cameraID)
+            #expect(stored?.sealedPassword == nil && stored?.removedMicros != nil)
+        }
+    }
 }
