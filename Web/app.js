@@ -1,19 +1,18 @@
-// Vigil console: sign-in, camera list, live grid (MSE over WebSocket), playback with a
-// coverage bar, and the evidence register. Plain browser JavaScript, no build step, nothing from outside this server.
+// Vigil console: sign-in, camera list, live grid (MSE over WebSocket) and the evidence
+// register; the playback page is playback.js. Plain browser JavaScript, no build step, nothing from outside this server.
 'use strict';
 
 // `shown` counts what the evidence page was asked to show: a reply that arrives after a
 // later request (another row clicked, a sign-out) is dropped, never drawn over it.
 // `opening` counts pages opened: a page's reply that arrives after another was opened is dropped.
 // `liveStreams`: live WebSockets open now (the wall's tests read it).
-// `replay`: a live tile's "replay the last 30 s" on its way to the playback page.
+// `replay`: a live tile's "replay the last 30 s" on its way to the playback page; `secure`: a
+// playback selection on its way to the evidence register's form.
 // `events`: the server's push of camera statuses (`/api/events`); `pushes` counts what it sent.
-const state = { me: null, cameras: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, events: null, pushes: 0 };
+const state = { me: null, cameras: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, secure: null, events: null, pushes: 0 };
 const $ = (id) => document.getElementById(id);
 // A WebSocket to this server's `path`, over TLS when the page is.
 const openSocket = (path) => new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`);
-// The timer that steps playback backward (browsers do not play backward), while one runs.
-let reverse = null;
 
 async function api(method, path, body) {
   const headers = { 'Accept': 'application/json' };
@@ -31,7 +30,7 @@ function show(id) {
   $('nav').hidden = !state.me || state.me.mustChangePassword;
   if (id !== 'live') stopLive();
   // Footage left on another page neither plays on nor steps backward unseen.
-  if (id !== 'playback') { clearInterval(reverse); reverse = null; $('playback-video').pause(); }
+  if (id !== 'playback') pausePlayback();
 }
 
 function signedIn(me) {
@@ -110,6 +109,8 @@ function forgetUserData() {
   $('exhibit').hidden = true;
   for (const form of document.querySelectorAll('form')) form.reset();
   stopPlayback();
+  pb.extra = [];
+  pb.rate = 1;
   $('gap-list').replaceChildren();
   for (const id of ['playback-error', 'playback-clock']) $(id).textContent = '';
 }
@@ -122,6 +123,9 @@ async function openView(view) {
   // A replay asked from a live tile is for this opening only, never a later visit.
   const replay = view === 'playback' ? state.replay : null;
   state.replay = null;
+  // A selection from playback on its way to the evidence register's form, likewise.
+  const secure = view === 'evidence' ? state.secure : null;
+  state.secure = null;
   const cameras = await api('GET', '/api/cameras');
   // Another page opened meanwhile (or the user signed out): this one's reply is not drawn.
   if (state.me !== me || opening !== state.opening) return;
@@ -132,13 +136,18 @@ async function openView(view) {
     preparePlayback();
     // "Replay the last 30 s" from a live tile: that camera and range, played at once.
     if (replay) {
+      pb.extra = [];
+      drawChosen();
       $('playback-camera').value = String(replay.camera);
       $('playback-from').value = localInput(new Date(replay.to - 30000));
       $('playback-to').value = localInput(new Date(replay.to));
       $('playback-form').requestSubmit();
     }
   }
-  if (view === 'evidence') await openEvidence(state.exhibit);
+  if (view === 'evidence') {
+    await openEvidence(state.exhibit);
+    if (secure && state.me === me && opening === state.opening) secureFromPlayback(secure);
+  }
 }
 
 // ---- The server's push: camera statuses as they change, for every list on the page ----
@@ -1374,192 +1383,11 @@ function pollGamepads() {
 }
 window.addEventListener('gamepadconnected', () => { if (!gamepadLoop) pollGamepads(); });
 
-// ---- Playback ----
-// A range's footage plays as one MP4 with the recorded stretches back to back; the page
-// maps the player's time to the clock through the stretches, so it shows (and seeks by)
-// clock time in the station's time zone, named on the page.
+// ---- Times as the station reads them (the playback page is in playback.js) ----
 
 const localInput = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
 const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
 const clockDate = (ms) => new Date(ms).toLocaleString([], { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-// The stretches of the range being played: `{ from, to, offset }` in ms, offset into the MP4 in s.
-const playback = { spans: [], t0: 0, t1: 0 };
-
-function preparePlayback() {
-  const select = $('playback-camera');
-  select.replaceChildren(...state.cameras.filter((c) => c.mayPlayback).map((c) => new Option(c.removed ? `${c.name} (removed)` : c.name, c.id)));
-  if (!$('playback-from').value) {
-    const now = new Date();
-    $('playback-from').value = localInput(new Date(now.getTime() - 10 * 60000));
-    $('playback-to').value = localInput(now);
-  }
-}
-
-function mediaToClock(seconds) {
-  for (const s of playback.spans) {
-    if (seconds <= s.offset + (s.to - s.from) / 1000) return s.from + (seconds - s.offset) * 1000;
-  }
-  const last = playback.spans[playback.spans.length - 1];
-  return last ? last.to : playback.t0;
-}
-
-// The player's time for a clock time: inside a stretch, that moment; in a gap, the next stretch's start.
-function clockToMedia(ms) {
-  for (const s of playback.spans) {
-    if (ms < s.from) return s.offset;
-    if (ms <= s.to) return s.offset + (ms - s.from) / 1000;
-  }
-  const last = playback.spans[playback.spans.length - 1];
-  return last ? last.offset + (last.to - last.from) / 1000 : 0;
-}
-
-function drawPlayhead() {
-  const video = $('playback-video'), bar = $('coverage');
-  if (!playback.spans.length) return;
-  const clock = mediaToClock(video.currentTime);
-  let head = bar.querySelector('.playhead');
-  if (!head) { head = document.createElement('div'); head.className = 'playhead'; bar.append(head); }
-  const share = (clock - playback.t0) / (playback.t1 - playback.t0);
-  head.style.left = `${Math.max(0, Math.min(1, share)) * 100}%`;
-  bar.setAttribute('aria-valuetext', clockDate(clock));
-  $('playback-clock').textContent = `${clockDate(clock)} (${timeZone})`;
-}
-$('playback-video').addEventListener('timeupdate', drawPlayhead);
-$('playback-video').addEventListener('seeked', drawPlayhead);
-$('playback-video').addEventListener('error', () => {
-  const v = $('playback-video');
-  if (!v.getAttribute('src')) return;
-  const why = { 1: 'loading was stopped', 2: 'the network failed', 3: 'the footage could not be decoded', 4: 'the server refused it or sent no playable video' }[v.error && v.error.code] || 'it failed';
-  $('playback-error').textContent = `The footage could not be played: ${why}${v.error && v.error.message ? ` (${v.error.message})` : ''}.`;
-});
-
-function seekToClock(ms) {
-  if (!playback.spans.length) return;
-  $('playback-video').currentTime = clockToMedia(Math.max(playback.t0, Math.min(playback.t1, ms)));
-  drawPlayhead();
-}
-$('coverage').addEventListener('click', (e) => {
-  const r = $('coverage').getBoundingClientRect();
-  seekToClock(playback.t0 + ((e.clientX - r.left) / r.width) * (playback.t1 - playback.t0));
-});
-$('coverage').addEventListener('keydown', (e) => {
-  if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
-  e.preventDefault();
-  seekToClock(mediaToClock($('playback-video').currentTime) + (e.key === 'ArrowRight' ? 10000 : -10000));
-});
-
-// Speed: forward at the player's own rate; backward by stepping the player back 10 times a
-// second (browsers do not play backward), paused. Frames step by 1/25 s, pausing.
-function setSpeed(rate) {
-  const video = $('playback-video');
-  clearInterval(reverse);
-  reverse = null;
-  $('playback-speed').value = String(rate);
-  // The default rate too: a new range loaded keeps the speed chosen.
-  if (rate > 0) { video.defaultPlaybackRate = rate; video.playbackRate = rate; if (video.paused && video.getAttribute('src')) video.play().catch(() => {}); return; }
-  video.pause();
-  reverse = setInterval(() => {
-    if (video.currentTime <= 1e-3) { setSpeed(1); video.pause(); return; } // back at the range's start
-    video.currentTime = Math.max(0, video.currentTime + rate / 10);
-  }, 100);
-}
-function stepFrame(frames) {
-  const video = $('playback-video');
-  setSpeed(1);
-  video.pause();
-  video.currentTime = Math.max(0, video.currentTime + frames / 25);
-}
-$('playback-speed').addEventListener('change', () => setSpeed(Number($('playback-speed').value)));
-$('frame-back').addEventListener('click', () => stepFrame(-1));
-$('frame-forward').addEventListener('click', () => stepFrame(1));
-$('playback').addEventListener('keydown', (e) => {
-  if (e.target.closest('input, select') || (e.key !== ',' && e.key !== '.')) return;
-  e.preventDefault();
-  stepFrame(e.key === ',' ? -1 : 1);
-});
-
-function stopPlayback() {
-  clearInterval(reverse);
-  reverse = null;
-  const video = $('playback-video');
-  video.removeAttribute('src');
-  video.load();
-  playback.spans = [];
-  $('playback-clock').textContent = '';
-}
-
-$('playback-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const me = state.me;
-  $('playback-error').textContent = '';
-  // Backward play belongs to the range it was started on: a new range plays forward.
-  if (reverse) setSpeed(1);
-  const id = $('playback-camera').value, camera = state.cameras.find((c) => String(c.id) === id);
-  const fromDate = new Date($('playback-from').value), toDate = new Date($('playback-to').value);
-  if (!camera) { $('playback-error').textContent = 'Choose a camera.'; return; }
-  if (isNaN(fromDate) || isNaN(toDate)) { $('playback-error').textContent = 'Give the start and the end of the range, date and time.'; return; }
-  if (toDate <= fromDate) {
-    $('playback-error').textContent = `The end (${clockDate(toDate)}) is not after the start (${clockDate(fromDate)}): give a later end.`;
-    return;
-  }
-  const query = `from=${encodeURIComponent(fromDate.toISOString())}&to=${encodeURIComponent(toDate.toISOString())}`;
-  let coverage;
-  try {
-    coverage = await api('GET', `/api/cameras/${id}/recordings?${query}`);
-  } catch (err) {
-    if (state.me === me) $('playback-error').textContent = `The recordings of ${camera.name} could not be read: ${err.message}`;
-    return;
-  }
-  if (state.me !== me) return;
-  const t0 = Date.parse(coverage.from), t1 = Date.parse(coverage.to), span = t1 - t0;
-  const clip = (ms) => Math.max(t0, Math.min(t1, ms));
-  playback.t0 = t0; playback.t1 = t1;
-  const stretches = coverage.recorded.map((r) => ({ from: clip(Date.parse(r.from)), to: clip(Date.parse(r.to)) }));
-  // The MP4 starts at the key frame before the range (`playsFrom`): its time 0 is then, so
-  // the first stretch is mapped from there (the bar still starts at the range's start).
-  let offset = 0;
-  playback.spans = stretches.map((r, i) => {
-    const from = i === 0 && coverage.playsFrom ? Math.min(r.from, Date.parse(coverage.playsFrom)) : r.from;
-    const s = { from, to: r.to, offset };
-    offset += (s.to - s.from) / 1000;
-    return s;
-  });
-  const bar = $('coverage');
-  const piece = (cls, from, to, title) => {
-    const s = document.createElement('span');
-    s.className = cls;
-    s.style.left = `${(100 * (from - t0)) / span}%`;
-    s.style.width = `${(100 * (to - from)) / span}%`;
-    if (title) s.title = title;
-    return s;
-  };
-  const gaps = coverage.gaps.map((g) => ({ from: clip(Date.parse(g.from)), to: clip(g.to ? Date.parse(g.to) : t1), reason: g.reason }));
-  bar.replaceChildren(
-    ...stretches.map((s) => piece('rec', s.from, s.to, `recorded ${clock(s.from)}–${clock(s.to)}`)),
-    ...gaps.map((g) => piece('gap', g.from, g.to, `${clock(g.from)}–${clock(g.to)}: ${g.reason}`)));
-  // Time neither recorded nor a known gap: before the camera's first recording, after the
-  // newest, or footage past its retention.
-  const recordedMs = stretches.reduce((n, s) => n + s.to - s.from, 0);
-  const gapMs = gaps.reduce((n, g) => n + g.to - g.from, 0);
-  const unknown = Math.max(0, span - recordedMs - gapMs);
-  $('coverage-text').textContent = `${camera.name}: ${stretches.length} recorded stretch(es), ${gaps.length} gap(s)` +
-    (unknown > 1000 ? `, ${Math.round(unknown / 1000)} s with nothing recorded (grey: before its first recording, or past its retention)` : '') +
-    `. Times in ${timeZone}.`;
-  $('gap-list').replaceChildren(...gaps.map((g) => {
-    const li = document.createElement('li');
-    li.textContent = `${clock(g.from)}–${clock(g.to)}: ${g.reason}`;
-    return li;
-  }));
-  if (!playback.spans.length) {
-    stopPlayback();
-    $('playback-error').textContent = `Nothing was recorded by ${camera.name} between ${clockDate(fromDate)} and ${clockDate(toDate)}.`;
-    return;
-  }
-  const video = $('playback-video');
-  video.src = `/api/cameras/${id}/view.mp4?${query}`;
-  drawPlayhead();
-  video.play().catch(() => {});
-});
 
 // ---- Evidence register ----
 
@@ -1593,6 +1421,19 @@ async function openEvidence(selected) {
   }
   if (request !== state.shown) return; // a row clicked meanwhile is what to show
   if (selected) await showExhibit(selected); else $('exhibit').hidden = true;
+}
+
+// The evidence form, filled in from a selection on the playback page: its cameras (those
+// the user may register), its start and end; the case and purpose are the user's to give.
+function secureFromPlayback(secure) {
+  if ($('evidence-new').hidden) return;
+  for (const o of $('evidence-cameras').options) o.selected = secure.cameras.includes(Number(o.value));
+  $('evidence-from').value = localInput(new Date(secure.from));
+  $('evidence-to').value = localInput(new Date(secure.to));
+  $('evidence-new').open = true;
+  const names = secure.cameras.map((id) => (cameraById(id) || { name: `camera ${id}` }).name).join(', ');
+  $('evidence-filled').textContent = `Filled in from playback: ${names}, ${clockDate(secure.from)} – ${clock(secure.to)}. Give the case and the purpose.`;
+  $('evidence-case').focus();
 }
 
 async function showExhibit(number) {
@@ -1662,7 +1503,7 @@ $('evidence-form').addEventListener('submit', async (e) => {
   try {
     const created = await api('POST', '/api/evidence', { ranges, requestingBody: $('evidence-body').value, caseReference: $('evidence-case').value,
       legalBasis: $('evidence-basis').value || undefined, purpose: $('evidence-purpose').value });
-    $('evidence-form').reset(); $('evidence-new').open = false;
+    $('evidence-form').reset(); $('evidence-new').open = false; $('evidence-filled').textContent = '';
     await openEvidence(created.exhibit);
   } catch (err) { $('evidence-error').textContent = err.message; }
 });
@@ -1684,4 +1525,5 @@ $('release-form').addEventListener('submit', (e) => { e.preventDefault(); exhibi
   api('POST', `/api/evidence/${encodeURIComponent(n)}/release`, { reason: $('release-reason').value })
     .then(() => $('release-form').reset())); });
 
-start();
+// Started once playback.js, loaded after this file, has run too.
+document.addEventListener('DOMContentLoaded', start);

@@ -185,6 +185,22 @@ extension Catalog {
         return try rows.first?.decode(column: "n", as: Int.self) ?? 0
     }
 
+    /// The stretches of camera `cameraID`'s time that an unreleased exhibit holds and that
+    /// meet `[from, to)`, by start (overlapping ones as they are stored).
+    public func heldRanges(cameraID: Int64, from: Int64, to: Int64) async throws -> [(from: Int64, to: Int64)] {
+        let rows = try await run("held ranges of camera \(cameraID)") {
+            try await database.raw(
+                """
+                SELECT r.from_micros, r.to_micros FROM evidence_ranges r JOIN evidence_items i ON i.id = r.evidence_id
+                WHERE r.camera_id = \(bind: cameraID) AND i.released_micros IS NULL
+                  AND r.to_micros > \(bind: from) AND r.from_micros < \(bind: to)
+                ORDER BY r.from_micros
+                """
+            ).all()
+        }
+        return try rows.map { (try $0.decode(column: "from_micros", as: Int64.self), try $0.decode(column: "to_micros", as: Int64.self)) }
+    }
+
     /// Ids of segments under an unreleased exhibit's hold.
     public func heldByEvidence(segmentIDs: [Int64]) async throws -> Set<Int64> {
         guard !segmentIDs.isEmpty else { return [] }

@@ -31,6 +31,8 @@ public struct Footage: Sendable {
         /// Where the range's MP4 (`mp4`) starts: the key frame it must begin with, at or
         /// before `from` (the first frame after it when none is before). Nil: nothing recorded.
         public var playsFromMicros: Int64?
+        /// The stretches of the range held as evidence (unreleased exhibits), clipped to it.
+        public var held: [(from: Int64, to: Int64)] = []
     }
 
     public func coverage(cameraID: Int64, from: Int64, to: Int64) async throws -> Coverage {
@@ -51,7 +53,8 @@ public struct Footage: Sendable {
             playsFrom = try Self.firstKeyFrame(of: s, from: from, to: to)
             if playsFrom != nil { break }
         }
-        return Coverage(recorded: recorded, gaps: gaps, segmentCount: segments.count, playsFromMicros: playsFrom)
+        let held = try await catalog.heldRanges(cameraID: cameraID, from: from, to: to).map { (max($0.from, from), min($0.to, to)) }
+        return Coverage(recorded: recorded, gaps: gaps, segmentCount: segments.count, playsFromMicros: playsFrom, held: held)
     }
 
     /// The time of the key frame an export of `[from, to)` starts this segment with, as

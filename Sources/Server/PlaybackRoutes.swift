@@ -32,6 +32,9 @@ struct PlaybackRoutes {
         /// Where `view.mp4` of the range starts (its first key frame), to map the player's
         /// time to the clock; absent when nothing was recorded.
         var playsFrom: String?
+        /// The stretches held as evidence (times only: which exhibit, and why, is the
+        /// evidence register's to show to those who may see it).
+        var held: [Interval]
     }
 
     func register(_ t: inout RouteTable) {
@@ -50,7 +53,8 @@ struct PlaybackRoutes {
                     gaps: coverage.gaps.map {
                         Gap(from: iso8601(micros: $0.startMicros), to: $0.endMicros.map { iso8601(micros: $0) }, reason: $0.reason)
                     },
-                    segments: coverage.segmentCount, playsFrom: coverage.playsFromMicros.map { iso8601(micros: $0) }))
+                    segments: coverage.segmentCount, playsFrom: coverage.playsFromMicros.map { iso8601(micros: $0) },
+                    held: coverage.held.map { Interval(from: iso8601(micros: $0.from), to: iso8601(micros: $0.to)) }))
         }
         t.add(.get, "/api/cameras/{id}/view.mp4", .playback, imagery: true, onDenied: denied(.playbackView)) {
             request, context, principal in
