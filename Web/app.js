@@ -1,5 +1,5 @@
 // Vigil console: sign-in, camera list, live grid (MSE over WebSocket) and the evidence
-// register; the playback page is playback.js. Plain browser JavaScript, no build step, nothing from outside this server.
+// register; the playback page is playback.js, the users page users.js. Plain browser JavaScript, no build step, nothing from outside this server.
 'use strict';
 
 // `shown` counts what the evidence page was asked to show: a reply that arrives after a
@@ -39,7 +39,7 @@ function signedIn(me) {
   $('who').textContent = `${me.user} (${me.roleTitle})`;
   if (me.mustChangePassword) { show('password'); return; }
   for (const b of document.querySelectorAll('nav [data-view]')) {
-    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'] }[b.dataset.view];
+    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'], users: ['manage-users'] }[b.dataset.view];
     b.hidden = needs !== undefined && !needs.some(may);
   }
   openEvents();
@@ -109,6 +109,11 @@ function forgetUserData() {
   $('exhibit').hidden = true;
   for (const form of document.querySelectorAll('form')) form.reset();
   stopPlayback();
+  Object.assign(people, { list: [], editing: null });
+  $('user-rows').replaceChildren();
+  $('user-grants').replaceChildren();
+  $('user-edit').hidden = true;
+  $('user-said').textContent = '';
   pb.extra = [];
   pb.rate = 1;
   $('gap-list').replaceChildren();
@@ -144,6 +149,7 @@ async function openView(view) {
       $('playback-form').requestSubmit();
     }
   }
+  if (view === 'users') await openUsers();
   if (view === 'evidence') {
     await openEvidence(state.exhibit);
     if (secure && state.me === me && opening === state.opening) secureFromPlayback(secure);
@@ -1525,5 +1531,5 @@ $('release-form').addEventListener('submit', (e) => { e.preventDefault(); exhibi
   api('POST', `/api/evidence/${encodeURIComponent(n)}/release`, { reason: $('release-reason').value })
     .then(() => $('release-form').reset())); });
 
-// Started once playback.js, loaded after this file, has run too.
+// Started once playback.js and users.js, loaded after this file, have run too.
 document.addEventListener('DOMContentLoaded', start);

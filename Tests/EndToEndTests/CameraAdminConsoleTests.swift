@@ -293,3 +293,91 @@ extension EndToEndTests {
         #expect(try await TestSupport.run(vigil, ["audit", "verify", "--data", data]).status == 0)
     }
 }
+
+extension EndToEndTests {
+    /// The users page as an administrator uses it: an account added with a one-time
+    /// password (a short one refused in words), its role changed, a grant on one camera
+    /// given and withdrawn, the account disabled; each change audited. The administrator's
+    /// own row offers no edit.
+    @Test func anAdministratorManagesUsersAndGrantsInTheConsole() async throws {
+        let dir = try TestSupport.temporaryDirectory("users-console")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        let vigil = TestSupport.vigilBinary
+        let webPort = TestSupport.freePort()
+        let added = try await TestSupport.run(vigil, ["camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:9/a", "--disabled"])
+        try #require(added.status == 0, "\(added.stderr)")
+        let user = try await TestSupport.run(
+            vigil, ["user", "add", "--data", data, "keeper", "--role", "admin"], input: "a long passphrase 7\n")
+        try #require(user.status == 0, "\(user.stderr)")
+        let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
+        try await server.waitFor("Vigil console:", seconds: 30)
+        let browser = try Chromium(directory: dir)
+        defer { browser.close() }
+        let page = try browser.open("http://127.0.0.1:\(webPort)/")
+        try await browser.signIn("keeper", password: "a long passphrase 7", session: page)
+        try await browser.waitUntil("!document.querySelector('nav [data-view=users]').hidden", session: page, seconds: 10)
+        _ = try browser.evaluate("document.querySelector('nav [data-view=users]').click(); true", session: page)
+        try await browser.waitUntil("document.querySelectorAll('#user-rows tr').length === 1", session: page, seconds: 10)
+        #expect(
+            try browser.evaluate("document.querySelector('#user-rows tr td:last-child').textContent", session: page) as? String == "you")
+
+        func row(_ name: String) throws -> [String] {
+            try browser.evaluate(
+                "[...document.querySelectorAll('#user-rows tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)).find((r) => r[0] === '\(name)') || []",
+                session: page) as? [String] ?? []
+        }
+        func add(_ password: String) throws {
+            _ = try browser.evaluate(
+                """
+                $('user-new').open = true;
+                $('new-user-name').value = 'night-op'; $('new-user-role').value = 'operator'; $('new-user-password').value = '\(password)';
+                $('user-form').requestSubmit(); true
+                """, session: page)
+        }
+        try add("short")
+        try await browser.waitUntil(
+            "$('user-error').textContent.startsWith('The user was not added: a password needs at least')", session: page, seconds: 10,
+            describe: "$('user-error').textContent")
+        try add("night shift passphrase 1")
+        try await browser.waitUntil("$('user-said').textContent.startsWith('Added night-op as operator')", session: page, seconds: 10)
+        #expect(try row("night-op") == ["night-op", "operator", "active, must change password", "—", "Edit"])
+
+        // Edited: a supervisor now, granted register-evidence on the gate, then not.
+        _ = try browser.evaluate(
+            """
+            document.querySelector('#user-rows tr[data-user] button[aria-label="Edit night-op"]').click();
+            $('user-role').value = 'supervisor'; $('user-edit').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "$('user-said').textContent === 'Saved night-op: role supervisor.'", session: page, seconds: 10,
+            describe: "[$('user-said').textContent, $('user-edit-error').textContent]")
+        _ = try browser.evaluate(
+            "$('grant-permission').value = 'register-evidence'; $('grant-camera').value = '1'; $('grant-add').click(); true", session: page)
+        try await browser.waitUntil(
+            "$('user-said').textContent === 'Granted register-evidence on gate to night-op.'", session: page, seconds: 10,
+            describe: "[$('user-said').textContent, $('user-edit-error').textContent]")
+        #expect(try row("night-op")[1...3] == ["supervisor", "active, must change password", "register-evidence on gate"])
+        try browser.screenshot("users-edit", session: page)
+        try await browser.screenshotPage("users", session: page)
+        _ = try browser.evaluate("document.querySelector('#user-grants button').click(); true", session: page)
+        try await browser.waitUntil(
+            "$('user-said').textContent === 'Withdrew register-evidence on gate from night-op.'", session: page, seconds: 10,
+            describe: "[$('user-said').textContent, $('user-edit-error').textContent]")
+        #expect(try row("night-op")[3] == "—")
+        _ = try browser.evaluate("$('user-disabled').checked = true; $('user-edit').requestSubmit(); true", session: page)
+        try await browser.waitUntil(
+            "$('user-said').textContent === 'Saved night-op: disabled and signed out.'", session: page, seconds: 10,
+            describe: "[$('user-said').textContent, $('user-edit-error').textContent]")
+        #expect(try row("night-op")[2] == "disabled, must change password")
+        #expect(try browser.shownDespiteHidden(session: page) == [])
+
+        browser.close()
+        #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
+        let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data])
+        for action in ["user.add", "user.edit", "grant.add", "grant.remove"] {
+            #expect(log.stdout.contains("\"\(action)\""), "no \(action) in the audit log")
+        }
+        #expect(!log.stdout.contains("night shift passphrase"), "a password reached the audit log")
+    }
+}
