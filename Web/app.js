@@ -87,7 +87,7 @@ function forgetUserData() {
   stopLive();
   closeEvents();
   state.ptzFocus = null;
-  for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'coverage', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
+  for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();
   }
   for (const id of ['exhibit-title', 'exhibit-error', 'evidence-error', 'coverage-text', 'discover-status', 'camera-error', 'camera-added', 'tour-error']) {

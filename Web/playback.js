@@ -273,8 +273,10 @@ function stopPlayback() {
   pb.tracks = [];
   pb.mark = null;
   $('playback-grid').replaceChildren();
-  $('coverage').querySelector('.lanes').replaceChildren();
+  // The timeline keeps its ruler and lanes; what was in them goes.
+  for (const part of ['.ruler', '.lanes']) $('coverage').querySelector(part).replaceChildren();
   $('playback-clock').textContent = '';
+  $('timeline-scale').textContent = '';
   drawSelection();
 }
 

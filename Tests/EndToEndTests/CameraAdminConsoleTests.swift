@@ -195,6 +195,9 @@ extension EndToEndTests {
             "document.querySelectorAll('#tour-rows tr').length === 0", session: page, seconds: 10,
             describe: "document.getElementById('tour-error').textContent")
 
+        try await browser.waitUntil(
+            "api('GET', '/api/cameras/1').then((c) => c.status.recording === true)", session: page, seconds: 15,
+            describe: "api('GET', '/api/cameras/1').then((c) => JSON.stringify(c.status))")
         // The administrator removes the dome: asked once more with what it means, then the
         // row says it was removed and until when its footage stays, with no Edit left.
         _ = try browser.evaluate("document.getElementById('sign-out').click(); true", session: page)
@@ -222,6 +225,10 @@ extension EndToEndTests {
         #expect(
             try browser.evaluate("document.querySelector('#camera-rows tr[data-camera=\"1\"] button') === null", session: page) as? Bool
                 == true)
+        // Its recorder stops: the fleet follows the catalog within seconds.
+        try await browser.waitUntil(
+            "api('GET', '/api/cameras/1').then((c) => c.status.recording === false)", session: page, seconds: 15,
+            describe: "api('GET', '/api/cameras/1').then((c) => JSON.stringify(c.status))")
 
         browser.close()
         #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")

@@ -169,6 +169,11 @@ extension EndToEndTests {
         #expect(form[3] as? String == "evidence-case" && form[5] as? Bool == true, "\(form)")
         #expect((form[4] as? String)?.hasPrefix("Filled in from playback: street-1, street-2") == true, "\(form)")
         #expect(try browser.shownDespiteHidden(session: page) == [])
+        // Signing out leaves nothing of the footage: the sign-in form, empty lanes, no player.
+        _ = try browser.evaluate("$('sign-out').click(); true", session: page)
+        try await browser.waitUntil(
+            "!$('sign-in').hidden && document.querySelectorAll('#coverage .lane, #coverage .tick, #playback-grid video').length === 0",
+            session: page, seconds: 10)
 
         browser.close()
         #expect(server.interrupt() == 0, "\(server.output.suffix(2000))")
