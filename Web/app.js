@@ -116,6 +116,10 @@ function forgetUserData() {
   $('user-said').textContent = '';
   pb.extra = [];
   pb.rate = 1;
+  $('playback-speed').value = '1';
+  $('playback-chosen').replaceChildren();
+  $('playback-add').replaceChildren();
+  $('evidence-filled').textContent = '';
   $('gap-list').replaceChildren();
   for (const id of ['playback-error', 'playback-clock']) $(id).textContent = '';
 }
@@ -399,7 +403,7 @@ $('camera-remove-yes').addEventListener('click', async () => {
     if (state.me !== me) return;
     $('camera-edit-form').hidden = true;
     editing = null;
-    const said = `Removed ${removed.name}: it is no longer recorded; its footage is kept until ${clockDate(Date.parse(removed.footageUntil))}.`;
+    const said = `Removed ${removed.name}: it is no longer recorded; its footage is kept at most until ${clockDate(Date.parse(removed.footageUntil))}.`;
     try {
       state.cameras = await api('GET', '/api/cameras');
     } catch (err) {
@@ -409,6 +413,9 @@ $('camera-remove-yes').addEventListener('click', async () => {
     if (state.me !== me) return;
     renderCameras();
     $('camera-edited').textContent = said;
+    // The form and its buttons are gone: the focus goes to what says what happened.
+    $('camera-edited').tabIndex = -1;
+    $('camera-edited').focus();
   } catch (err) {
     if (state.me === me) $('camera-edit-error').textContent = `The camera was not removed: ${err.message}`;
   } finally { $('camera-remove-yes').disabled = false; }
@@ -815,7 +822,7 @@ const fromMicros = (us) => clock(us / 1000);
 
 // Why a camera shows no picture, in words, or null while it records.
 function downReason(c) {
-  if (c.removed) return `Removed on ${clockDate(Date.parse(c.removed))}: its footage is kept until ${clockDate(Date.parse(c.footageUntil))}`;
+  if (c.removed) return `Removed on ${clockDate(Date.parse(c.removed))}: its footage is kept at most until ${clockDate(Date.parse(c.footageUntil))}`;
   if (!c.enabled) return 'Recording is switched off for this camera';
   const s = c.status;
   if (s.recording) return null;

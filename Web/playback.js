@@ -91,18 +91,27 @@ function spansOf(coverage, from, to) {
 
 const rangeQuery = (from, to) => `from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`;
 
-// Loads the window of the range that starts a little before `ms` (a minute: a short step
-// back needs no new file) into the track's player, then shows `ms`.
+// Loads the window of the range around `ms` into the track's player, then shows `ms`:
+// playing forward, from a little before it (a minute: a short step back needs no new
+// file); backward, up to a little after it. A window that failed is not asked for again
+// for 5 s (each request is audited).
 async function loadWindow(track, ms) {
-  const run = pb.run, me = state.me;
-  const from = Math.max(pb.t0, ms - Math.min(60000, pb.windowMs / 4)), to = Math.min(pb.t1, from + pb.windowMs);
+  const run = pb.run, me = state.me, margin = Math.min(60000, pb.windowMs / 4);
+  const from = pb.rate < 0 && pb.playing ? Math.max(pb.t0, Math.min(pb.t1, ms + margin) - pb.windowMs) : Math.max(pb.t0, ms - margin);
+  const to = Math.min(pb.t1, from + pb.windowMs);
   track.loading = true;
   track.win = null;
+  const failed = (why) => {
+    if (run !== pb.run || state.me !== me) return;
+    Object.assign(track, { loading: false, failed: why, retryAt: Date.now() + 5000 });
+    $('playback-error').textContent = `The footage of ${track.camera.name} ${why}.`;
+    drawTrack(track);
+  };
   let coverage;
   try {
     coverage = await api('GET', `/api/cameras/${track.camera.id}/recordings?${rangeQuery(from, to)}`);
   } catch (err) {
-    if (run === pb.run && state.me === me) { track.loading = false; track.failed = `could not be read: ${err.message}`; drawTrack(track); }
+    failed(`could not be read: ${err.message}`);
     return;
   }
   if (run !== pb.run || state.me !== me) return;
@@ -112,9 +121,9 @@ async function loadWindow(track, ms) {
     video.addEventListener('error', () => resolve(false), { once: true });
   });
   video.src = `/api/cameras/${track.camera.id}/view.mp4?${rangeQuery(from, to)}`;
-  if (!(await loaded) || run !== pb.run) return;
-  track.win = { from, to, spans: spansOf(coverage, from, to) };
-  track.loading = false;
+  if (!(await loaded)) { failed(track.failed || 'could not be played'); return; }
+  if (run !== pb.run) return;
+  Object.assign(track, { win: { from, to, spans: spansOf(coverage, from, to) }, loading: false, failed: null, retryAt: 0 });
   place(track, pb.at, true);
 }
 
@@ -122,7 +131,7 @@ async function loadWindow(track, ms) {
 // window when `ms` is outside its own, seeking when it is further than it may drift.
 function place(track, ms, exact) {
   const video = track.video;
-  if (track.loading) return;
+  if (track.loading || Date.now() < track.retryAt) return;
   const here = recordedAt(track, ms);
   track.inGap = !here;
   if (!here) {
@@ -132,25 +141,32 @@ function place(track, ms, exact) {
   }
   const win = track.win;
   // At its window's end the player ends: the next window carries on.
+  // The window's footage may start at the key frame before it (`spans[0].from`).
+  const start = win && win.spans.length ? Math.min(win.from, win.spans[0].from) : win && win.from;
   const atWindowEnd = win && video.ended && win.to < pb.t1 && ms >= win.to - 2000;
-  if (!win || ms < win.from || ms >= win.to || atWindowEnd) {
+  if (!win || ms < start || ms >= win.to || atWindowEnd) {
     loadWindow(track, ms);
-    drawTrack(track);
-    return;
-  }
-  // Ended inside its window: this camera's footage stops here (the newest it has).
-  track.ended = video.ended;
-  if (!win.spans.length || track.ended) {
-    track.inGap = true;
     drawTrack(track);
     return;
   }
   const target = clockToMedia(win, ms);
   const forward = pb.playing && pb.rate > 0;
-  if (exact || !forward || Math.abs(video.currentTime - target) > 0.3) video.currentTime = target;
+  // Played to the end of what it holds inside its window: this camera's footage stops here
+  // (the newest it has) until the clock is moved back.
+  track.ended = !win.spans.length || (forward && video.ended && Math.abs(video.currentTime - target) < 0.3);
+  if (track.ended) {
+    track.inGap = true;
+    drawTrack(track);
+    return;
+  }
+  if (exact || Math.abs(video.currentTime - target) > (forward ? 0.3 : 0.02)) video.currentTime = target;
   if (forward) {
     if (video.playbackRate !== pb.rate) video.playbackRate = pb.rate;
-    if (video.paused) video.play().catch(() => {});
+    if (video.paused) {
+      video.play().catch((err) => {
+        if (err.name !== 'AbortError') { track.failed = `could not be played: ${err.message}`; drawTrack(track); }
+      });
+    }
   } else if (!video.paused) {
     video.pause();
   }
@@ -178,10 +194,11 @@ function drawTrack(track) {
 
 // ---- The shared clock: the first camera playing leads, the others follow it ----
 
-// The earliest recorded moment at or after `ms` on any camera, or null.
-function nextRecorded(ms) {
+// The earliest recorded moment at or after `ms` on any camera (of `tracks`), or null.
+const nextRecorded = (ms) => nextRecordedBy(pb.tracks, ms);
+function nextRecordedBy(tracks, ms) {
   let best = null;
-  for (const t of pb.tracks) {
+  for (const t of tracks) {
     for (const s of t.recorded) {
       if (s.to > ms) { const at = Math.max(ms, s.from); if (best === null || at < best) best = at; break; }
     }
@@ -198,8 +215,12 @@ function tick() {
   if (pb.playing && pb.rate > 0) {
     leader = pb.tracks.find((t) => !t.video.paused && trackClock(t) !== null) || null;
     if (leader) {
-      pb.at = trackClock(leader);
-    } else if (!pb.tracks.some((t) => recordedAt(t, pb.at) && !t.ended)) {
+      // The leader's MP4 has its stretches back to back: past the end of its stretch, the
+      // clock stops where another camera has footage before the leader's next stretch.
+      const next = trackClock(leader), stretch = inside(leader.recorded, pb.at);
+      const other = stretch && next > stretch.to + 500 ? nextRecordedBy(pb.tracks.filter((t) => t !== leader), stretch.to) : null;
+      if (other !== null && other < next) { pb.at = Math.max(stretch.to, other); leader = null; } else pb.at = next;
+    } else if (!pb.tracks.some((t) => recordedAt(t, pb.at) && !t.ended && !t.failed)) {
       const next = nextRecorded(pb.at + 40);
       if (next === null || next >= pb.t1) { pausePlayback(); pb.at = Math.min(pb.at, pb.t1); } else { pb.at = next; }
     }
@@ -220,8 +241,12 @@ function startLoop(rate) {
   pb.loop = setInterval(tick, rate < 0 ? 100 : 200);
 }
 
+// Paused, nothing moves: the loop stops until playing again (a seek or a load places the
+// players itself).
 function pausePlayback() {
   pb.playing = false;
+  clearInterval(pb.loop);
+  pb.loop = null;
   for (const t of pb.tracks) if (!t.video.paused) t.video.pause();
 }
 
@@ -242,7 +267,6 @@ function stepFrame(frames) {
   pb.rate = 1;
   $('playback-speed').value = '1';
   pausePlayback();
-  startLoop(1);
   pb.at = Math.max(pb.t0, Math.min(pb.t1, pb.at + frames * 40));
   for (const t of pb.tracks) place(t, pb.at, true);
   drawPlayhead();
@@ -364,6 +388,9 @@ function drawPlayhead() {
   head.hidden = share < 0 || share > 1;
   head.style.left = `${Math.max(0, Math.min(1, share)) * 100}%`;
   bar.setAttribute('aria-valuetext', clockDate(pb.at));
+  bar.setAttribute('aria-valuemin', String(pb.t0));
+  bar.setAttribute('aria-valuemax', String(pb.t1));
+  bar.setAttribute('aria-valuenow', String(Math.round(pb.at)));
   $('playback-clock').textContent = `${clockDate(pb.at)} (${timeZone})`;
   $('play-pause').textContent = pb.playing ? '❚❚' : '▶';
   $('play-pause').setAttribute('aria-label', pb.playing ? 'Pause (space)' : 'Play (space)');
@@ -473,8 +500,10 @@ function drawSelection() {
 $('secure-selection').addEventListener('click', () => {
   const m = pb.mark;
   if (!m) return;
-  state.secure = { cameras: pb.tracks.filter((t) => t.camera.mayRegisterEvidence).map((t) => t.camera.id), from: Math.floor(m.from / 1000) * 1000, to: Math.ceil(m.to / 1000) * 1000 };
-  openView('evidence');
+  // Whole seconds (the form's), never past now (an exhibit cannot reach into the future).
+  const to = Math.min(Math.ceil(m.to / 1000) * 1000, Math.floor(Date.now() / 1000) * 1000);
+  state.secure = { cameras: pb.tracks.filter((t) => t.camera.mayRegisterEvidence).map((t) => t.camera.id), from: Math.floor(m.from / 1000) * 1000, to };
+  openView('evidence').catch((err) => { $('evidence-error').textContent = `The evidence register could not be opened: ${err.message}`; });
 });
 
 $('playback').addEventListener('keydown', (e) => {
@@ -511,7 +540,7 @@ function makeTrack(camera, index) {
   if (index === 0) video.id = 'playback-video';
   video.dataset.camera = String(camera.id);
   el.append(head, video);
-  const track = { camera, el, video, note, win: null, loading: false, inGap: false, failed: null, recorded: [], gaps: [], held: [] };
+  const track = { camera, el, video, note, win: null, loading: false, inGap: false, ended: false, failed: null, retryAt: 0, recorded: [], gaps: [], held: [] };
   video.addEventListener('error', () => {
     if (!video.getAttribute('src')) return;
     const why = { 1: 'loading was stopped', 2: 'the network failed', 3: 'the footage could not be decoded', 4: 'the server refused it or sent no playable video' }[video.error && video.error.code] || 'it failed';

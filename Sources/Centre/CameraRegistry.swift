@@ -104,7 +104,8 @@ public struct CameraRegistry: Sendable {
     }
 
     /// Removes camera `id` at `nowMicros`: it is no longer recorded, shown live or steered, its
-    /// password is forgotten, and its footage stays to its retention (held footage longer).
+    /// tours are disabled, its password is forgotten, and its footage stays to its retention
+    /// (held footage longer).
     /// Catalog writes only, like `update`.
     public func remove(id: Int64, nowMicros: Int64) async throws -> CameraRecord {
         guard var record = try await catalog.camera(id: id) else { throw VigilError(.notFound, "no such camera") }
@@ -115,6 +116,11 @@ public struct CameraRegistry: Sendable {
         record.enabled = false
         record.sealedPassword = nil
         try await catalog.updateCamera(record)
+        // Its tours stop with it (the tour runner reads the tours each tick); they stay, disabled.
+        for var tour in try await catalog.tours() where tour.cameraID == id && tour.enabled {
+            tour.enabled = false
+            try await catalog.updateTour(tour)
+        }
         return record
     }
 

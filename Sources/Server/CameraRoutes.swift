@@ -176,7 +176,9 @@ struct CameraRoutes {
             guard seconds.isFinite, (0.5...5).contains(seconds) else {
                 throw APIError(status: .badRequest, message: "seconds: listen between 0.5 and 5 seconds")
             }
-            let found = try await mapErrors { try await env.finder.find(seconds: seconds, known: try await env.cameras.all()) }
+            let found = try await mapErrors {
+                try await env.finder.find(seconds: seconds, known: try await env.cameras.all().filter { $0.removedMicros == nil })
+            }
             try await env.audit.append(
                 AuditEntry(
                     .cameraDiscover, .ok, principal: principal, request: request, context: context,

@@ -1,4 +1,5 @@
 import Access
+import Base
 import Centre
 import Foundation
 import HTTPTypes
@@ -31,13 +32,15 @@ struct EventRoutes {
         var location: String
         var area: String
         var enabled: Bool
+        /// When the camera was removed; absent for one in use.
+        var removed: String?
         var status: CameraStatus
 
         /// What a person reads of the state; a new frame's time alone is no news.
         var shown: String {
             let s = status
             return [
-                "\(id)", name, location, area, "\(enabled)", "\(s.recording)", "\(s.connected)", s.lastError ?? "",
+                "\(id)", name, location, area, "\(enabled)", removed ?? "", "\(s.recording)", "\(s.connected)", s.lastError ?? "",
                 "\(s.downSinceMicros ?? 0)", "\(Int(s.framesPerSecond.rounded()))", "\(Int((s.bitsPerSecond / 100_000).rounded()))"
             ].joined(separator: "\u{1F}")
         }
@@ -94,7 +97,7 @@ struct EventRoutes {
                                 let states = cameras.map {
                                     CameraState(
                                         id: $0.id, name: $0.name, location: $0.location, area: $0.area, enabled: $0.enabled,
-                                        status: env.fleet.status(camera: $0.id))
+                                        removed: $0.removedMicros.map { iso8601(micros: $0) }, status: env.fleet.status(camera: $0.id))
                                 }
                                 let shown = states.map(\.shown)
                                 if shown != sent, let data = try? JSONEncoder().encode(Message(cameras: states)) {

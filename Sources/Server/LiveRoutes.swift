@@ -43,10 +43,14 @@ struct LiveRoutes {
             throw APIError(status: .forbidden, message: "your role (\(principal.role.rawValue)) lacks the live permission")
         }
         let c = try await camera(env, context)
+        try await playback.requireCamera(c, .live, principal, .liveStart, request, context)
         guard c.removedMicros == nil else {
+            try await env.audit.append(
+                AuditEntry(
+                    .liveStart, .denied, principal: principal, request: request, context: context, camera: c,
+                    detail: "the camera was removed"))
             throw APIError(status: .notFound, message: "camera \(c.name) was removed: it has no live view")
         }
-        try await playback.requireCamera(c, .live, principal, .liveStart, request, context)
         guard Self.sameOrigin(request, context, secure: env.secureCookies, published: env.publicOrigins) else {
             let origin = String((request.headers[.origin] ?? "none").prefix(100))
             try await env.audit.append(
@@ -77,8 +81,8 @@ struct LiveRoutes {
 
     /// Why an open stream must end now, or nil while its viewer may still watch: the
     /// session ended (signed out, expired, account disabled, password reset), the token
-    /// was revoked or expired, or the live permission on the camera was withdrawn. A
-    /// failure to check ends the stream too. The streams of one credential share one check
+    /// was revoked or expired, the live permission on the camera was withdrawn, or the
+    /// camera was removed. A failure to check ends the stream too. The streams of one credential share one check
     /// a round (`LiveRechecks`): a wall of 64 tiles costs one, not 64.
     static func withdrawal(_ env: ServerEnvironment, _ credential: Credential?, camera id: Int64) async -> String? {
         guard let credential else { return "no credential" }
@@ -88,6 +92,11 @@ struct LiveRoutes {
         }
         guard let current else { return "the session ended or the account was disabled" }
         guard current.may(.live, camera: id) else { return "the live permission on this camera was withdrawn" }
+        do {
+            guard let camera = try await env.cameras.camera(id: id), camera.removedMicros == nil else { return "the camera was removed" }
+        } catch {
+            return "the camera could not be checked"
+        }
         return nil
     }
 

@@ -3,6 +3,7 @@ import Base
 import Centre
 import Foundation
 import Hummingbird
+import Records
 
 /// The API's own description and the metrics endpoint.
 struct MetaRoutes {
@@ -18,7 +19,7 @@ struct MetaRoutes {
         }
         t.add(.get, "/metrics", .viewMetrics) { _, _, _ in
             let text = env.metrics.render(
-                cameras: try await env.cameras.all(), fleet: env.fleet, footage: env.footage,
+                cameras: try await env.cameras.all().filter { $0.removedMicros == nil }, fleet: env.fleet, footage: env.footage,
                 now: env.clock.nowMicros())
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],

@@ -149,6 +149,15 @@ struct PtzRoutes {
             }
             throw APIError(status: .forbidden, message: "no ptz permission on camera \(c.name)")
         }
+        guard c.removedMicros == nil else {
+            if let audit {
+                try await env.audit.append(
+                    AuditEntry(
+                        audit, .denied, principal: principal, request: request, context: context, camera: c,
+                        detail: "the camera was removed"))
+            }
+            throw APIError(status: .notFound, message: "camera \(c.name) was removed: it is no longer steered")
+        }
         return c
     }
 

@@ -220,7 +220,7 @@ extension EndToEndTests {
                 "[...document.querySelectorAll('#camera-rows tr[data-camera=\"1\"] td')].map(td => td.textContent)", session: page)
                 as? [String])
         #expect(
-            removedRow.count == 10 && removedRow[4].hasPrefix("Removed on ") && removedRow[4].contains("its footage is kept until")
+            removedRow.count == 10 && removedRow[4].hasPrefix("Removed on ") && removedRow[4].contains("its footage is kept at most until")
                 && removedRow[9] == "removed", "\(removedRow)")
         #expect(
             try browser.evaluate("document.querySelector('#camera-rows tr[data-camera=\"1\"] button') === null", session: page) as? Bool

@@ -56,7 +56,8 @@ import Testing
     @Test func anOpenStreamEndsWithinFiveSecondsOfItsViewerLosingTheRight() async throws {
         try await ServerHarness.with(.socket) { h in
             let admin = try await h.signIn(.admin)
-            for (n, cause) in ["sign-out", "disabled", "grant removed"].enumerated() {
+            // The camera's removal comes last: it ends every stream of the camera for good.
+            for (n, cause) in ["sign-out", "disabled", "grant removed", "camera removed"].enumerated() {
                 let (id, session) = try await Self.viewer(h, "viewer-\(n)")
                 let connection = try await Self.openLive(h, session)
                 try await Task.sleep(for: .milliseconds(300))
@@ -64,6 +65,7 @@ import Testing
                     switch cause {
                     case "sign-out": try await h.request("DELETE", "/api/session", session: session).status
                     case "disabled": try await h.request("PATCH", "/api/users/\(id)", session: admin, json: ["disabled": true]).status
+                    case "camera removed": try await h.request("DELETE", "/api/cameras/\(h.cameraID)", session: admin).status
                     default:
                         try await h.request(
                             "DELETE", "/api/users/\(id)/grants", session: admin, json: ["permission": "live", "camera": h.cameraID]

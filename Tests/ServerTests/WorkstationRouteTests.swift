@@ -1,5 +1,6 @@
 import Access
 import Foundation
+import Records
 import Testing
 
 /// The video wall's saved views over the API: a user's own views stay theirs, a shared one
@@ -87,6 +88,15 @@ struct WorkstationRouteTests {
             let path = "/api/cameras/\(h.cameraID)"
             #expect(try await h.request("PATCH", path, session: admin, json: ["password": "gate pass"]).status == 200)
             let liveBefore = try await h.request("GET", path + "/live", session: op).status
+            // A steerable camera with a tour: the tour stops with the camera.
+            _ = try await h.env.cameras.update(id: h.cameraID) {
+                $0.onvifURL = "http://192.0.2.1/onvif/device_service"
+                $0.ptzProfile = "main"
+            }
+            let tour = try await h.env.tours.add(
+                PTZTourRecord(
+                    id: 0, cameraID: h.cameraID, name: "round", steps: [.init(preset: "Gate", dwellSeconds: 10)], schedule: [],
+                    enabled: true))
             #expect(try await h.request("DELETE", path, session: op).status == 403)
             let before = await h.env.audit.size
             let removed = try await h.request("DELETE", path, session: admin)
@@ -108,6 +118,14 @@ struct WorkstationRouteTests {
             let name = try #require(seen.json?["name"] as? String)
             let readd = try await h.request("POST", "/api/cameras", session: admin, json: ["name": name, "url": "rtsp://127.0.0.1:9/x"])
             #expect(readd.status == 409 && String(decoding: readd.body, as: UTF8.self).contains("was removed on"))
+            let steer = try await h.request("POST", path + "/ptz/stop", session: op)
+            #expect(steer.status == 404 && String(decoding: steer.body, as: UTF8.self).contains("was removed"))
+            #expect(try await h.env.tours.tour(id: tour.id).enabled == false)
+            // Its footage is still asked for as any other's.
+            let now = Date()
+            let coverage = try await h.request(
+                "GET", path + "/recordings?from=\((now - 600).ISO8601Format())&to=\(now.ISO8601Format())", session: op)
+            #expect(coverage.status == 200)
             let stored = try await h.env.cameras.camera(id: h.cameraID)
             #expect(stored?.sealedPassword == nil && stored?.removedMicros != nil)
         }
