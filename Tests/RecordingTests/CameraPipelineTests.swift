@@ -44,6 +44,15 @@ import Testing
                 headWhileRecording = try await catalog.latestChainHead(cameraID: camera.id)
             }
             #expect(headWhileRecording != nil, "no chain head signed while recording")
+            // A link closed after that head, so the stop has something new to sign (on a
+            // loaded machine the first head can already cover every link written so far).
+            var linkAfterHead = false
+            for _ in 0..<150 where !linkAfterHead {
+                let position = try await catalog.lastChainLink(cameraID: camera.id)?.position
+                linkAfterHead = (position ?? .min) > (headWhileRecording?.position ?? .max)
+                if !linkAfterHead { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(linkAfterHead, "no segment closed after the head signed while recording")
             running.cancel()
             try await running.value
             // Signed at the end: the latest head covers the last link, which the stop wrote.
