@@ -199,9 +199,10 @@ function closeEvents() {
 // on or off is read again in full (what the user may do with it comes with the list).
 async function applyStatuses(list) {
   const known = new Map(state.cameras.map((c) => [c.id, c]));
-  const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled && known.get(x.id).removed === x.removed);
+  const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled && known.get(x.id).removed === x.removed
+    && known.get(x.id).subStream === x.subStream);
   if (same) {
-    for (const x of list) Object.assign(known.get(x.id), { status: x.status, location: x.location, area: x.area });
+    for (const x of list) Object.assign(known.get(x.id), { status: x.status, location: x.location, area: x.area, width: x.width ?? known.get(x.id).width });
   } else {
     const me = state.me;
     try {
@@ -326,6 +327,7 @@ $('camera-form').addEventListener('submit', async (e) => {
   const body = { name: $('camera-name').value.trim(), location: $('camera-location').value.trim() || undefined, area: $('camera-area').value.trim() || undefined };
   if ($('camera-user').value) body.username = $('camera-user').value;
   if ($('camera-password').value) body.password = $('camera-password').value;
+  if ($('camera-sub').value.trim()) body.subStream = $('camera-sub').value.trim();
   if (/^https?:\/\//i.test(address)) body.onvif = address;
   else if (/^rtsp:\/\//i.test(address)) body.url = address;
   else { $('camera-error').textContent = 'The address starts with http:// (the camera\'s ONVIF device service) or rtsp:// (its stream).'; return; }
@@ -343,7 +345,7 @@ $('camera-form').addEventListener('submit', async (e) => {
   } finally { $('camera-add-button').disabled = false; }
   if (state.me !== me) return;
   $('camera-form').reset();
-  $('camera-added').textContent = `Added ${added.name}${added.ptz ? ', with PTZ' : ''}; recording starts within a few seconds.`;
+  $('camera-added').textContent = `Added ${added.name}${added.ptz ? ', with PTZ' : ''}${added.subStream ? ', with a sub-stream for small tiles' : ''}; recording starts within a few seconds.`;
   try {
     state.cameras = await api('GET', '/api/cameras');
     if (state.me === me) renderCameras();
@@ -365,6 +367,7 @@ function editCamera(c) {
   $('edit-password').placeholder = c.hasPassword ? 'unchanged' : 'none';
   $('edit-location').value = c.location;
   $('edit-area').value = c.area;
+  $('edit-sub').value = c.subStreamURL || '';
   $('edit-retention').value = String(c.retentionDays);
   $('edit-enabled').checked = c.enabled;
   $('camera-edit-error').textContent = '';
@@ -434,6 +437,7 @@ $('camera-edit-form').addEventListener('submit', async (e) => {
   if ($('edit-password').value) body.password = $('edit-password').value;
   if (text('edit-location') !== c.location) body.location = text('edit-location');
   if (text('edit-area') !== c.area) body.area = text('edit-area');
+  if (text('edit-sub') !== (c.subStreamURL || '')) body.subStream = text('edit-sub');
   if (Number($('edit-retention').value) !== c.retentionDays) body.retentionDays = Number($('edit-retention').value);
   if ($('edit-enabled').checked !== c.enabled) body.enabled = $('edit-enabled').checked;
   if (!Object.keys(body).length) { $('camera-edit-error').textContent = 'Nothing was changed.'; return; }
@@ -686,7 +690,10 @@ function readPrft(bytes) {
   return { size, media: media / 90000, utc };
 }
 
-function livePlayer(video, camera, report) {
+// `options.sub`: ask for the camera's sub-stream (a small tile); `options.onStream(stream,
+// reason)` hears which stream comes ('sub' or 'main') and, when the main one came instead,
+// why.
+function livePlayer(video, camera, report, options = {}) {
   const source = new MediaSource();
   video.src = URL.createObjectURL(source);
   const queue = [], times = [];
@@ -747,7 +754,7 @@ function livePlayer(video, camera, report) {
   const ticking = setInterval(() => { if (!closed && started) report(frameTime()); }, 250);
   source.addEventListener('sourceopen', () => {
     if (closed) return;
-    socket = openSocket(`/api/cameras/${camera.id}/live`);
+    socket = openSocket(`/api/cameras/${camera.id}/live${options.sub ? '?stream=sub' : ''}`);
     socket.binaryType = 'arraybuffer';
     state.liveStreams++;
     // The server ends a stream whose viewer may no longer watch (signed out elsewhere, account
@@ -768,7 +775,9 @@ function livePlayer(video, camera, report) {
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') {
         const message = JSON.parse(event.data);
+        if (message.type === 'stream' && options.onStream) options.onStream(message.stream, message.reason);
         if (message.type !== 'init') return;
+        if (options.onStream) options.onStream(message.stream || 'main', null);
         const type = `video/mp4; codecs="${message.codec}"`;
         if (!MediaSource.isTypeSupported(type)) {
           // e.g. H.265 in a browser without an HEVC decoder: say so instead of a black tile.
@@ -925,9 +934,24 @@ function fillCell(cell, id) {
     video.dataset.camera = String(c.id);
     cell.picture.append(video);
     cell.el.setAttribute('aria-label', `Tile ${cell.index + 1}: ${c.name}. M maximises, Delete empties`);
+    // A tile narrower than the main stream's picture shows the sub-stream, where the camera
+    // has one (the picture's size not known yet: a tile under 640 pixels, the smallest main
+    // stream there is).
+    const wide = cell.picture.clientWidth * (window.devicePixelRatio || 1);
+    const sub = !!c.subStream && wide < (c.width || 640);
+    cell.stream = { name: sub ? 'sub' : 'main', reason: null };
+    video.dataset.stream = cell.stream.name;
     cell.player = livePlayer(video, c, (frameMillis, ended) => {
       if (ended) { cell.notice = ended; cell.frame = null; } else { cell.frame = frameMillis; }
       drawHead(cell);
+    }, {
+      sub,
+      onStream: (name, reason) => {
+        if (name === 'main' && !reason && cell.stream.reason) return; // the main stream's init after a fallback
+        cell.stream = { name, reason: reason || null };
+        video.dataset.stream = name;
+        drawHead(cell);
+      },
     });
     if (c.ptz && c.mayPTZ) cell.ptz = ptzControl(cell.el, video, c);
   }
@@ -958,10 +982,11 @@ function drawHead(cell) {
         b.addEventListener('click', () => replayLast(c));
         parts.push(b);
       }
+      cell.streamEl = span('tile-stream', '');
       cell.recEl = span('rec', '');
     } else {
       span('cam-name', `Tile ${cell.index + 1}`);
-      cell.timeEl = cell.recEl = null;
+      cell.timeEl = cell.recEl = cell.streamEl = null;
     }
     cell.head.replaceChildren(...parts);
   }
@@ -969,6 +994,15 @@ function drawHead(cell) {
     const delay = cell.frame ? Math.max(0, (Date.now() - cell.frame) / 1000) : null;
     const text = cell.frame ? `${clock(cell.frame)} · ${delay.toFixed(2)} s` : '';
     if (cell.timeEl.textContent !== text) cell.timeEl.textContent = text;
+  }
+  if (cell.streamEl) {
+    // Which of the camera's streams the tile shows: the sub-stream is marked, and so is a
+    // fallback to the main one (with why, on hover).
+    const s = cell.player && cell.stream;
+    const text = !s ? '' : s.name === 'sub' ? 'SUB' : s.reason ? 'MAIN' : '';
+    if (cell.streamEl.textContent !== text) cell.streamEl.textContent = text;
+    cell.streamEl.title = !s ? '' : s.name === 'sub' ? 'The camera\'s sub-stream: a smaller picture for this tile size (M maximises it in the main stream)'
+      : s.reason ? `The main stream: the sub-stream is not available (${s.reason})` : '';
   }
   if (cell.recEl) {
     const known = !c.missing && c.status, rec = known && c.enabled && c.status.recording;

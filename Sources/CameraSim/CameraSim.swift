@@ -155,6 +155,8 @@ public struct SimulatorConfiguration: Sendable {
     public var framesPerSecond = 25
     /// When set, every request must carry Digest credentials for this user.
     public var credentials: (user: String, password: String)?
+    /// When set, each camera that loops the clip has a sub-stream, `/camNsub`, looping this one.
+    public var subClip: SimulatedClip?
 
     public init() {}
 }
@@ -170,9 +172,9 @@ public final class CameraSimulator: Sendable {
     }
 
     /// Serves the cameras: each loops `clip`, but those in `live` (by camera number, from
-    /// 1), whose picture is their dome's.
+    /// 1), whose picture is their dome's; `subLive` are the domes' sub-streams (`/camNsub`).
     public static func start(
-        clip: SimulatedClip, configuration: SimulatorConfiguration, live: [Int: LiveDome] = [:]
+        clip: SimulatedClip, configuration: SimulatorConfiguration, live: [Int: LiveDome] = [:], subLive: [Int: LiveDome] = [:]
     ) async throws -> CameraSimulator {
         let nonce = randomHex(bytes: 16)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -182,7 +184,7 @@ public final class CameraSimulator: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        SimulatedCameraHandler(clip: clip, configuration: configuration, nonce: nonce, live: live))
+                        SimulatedCameraHandler(clip: clip, configuration: configuration, nonce: nonce, live: live, subLive: subLive))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

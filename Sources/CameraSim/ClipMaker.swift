@@ -21,6 +21,16 @@ public enum ClipMaker {
         return path
     }
 
+    /// The same test card at 320×180 and 200 kb/s: a camera's sub-stream, for small tiles.
+    public static func ensureSubStream(codec: VideoCodec) async throws -> String {
+        let dir = defaultDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = "\(dir)/sim-180p25-\(codec == .h264 ? "h264.h264" : "h265.h265")"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        try await make(codec: codec, width: 320, height: 180, fps: 25, seconds: 10, bitrateKbps: 200, out: path)
+        return path
+    }
+
     public static func make(codec: VideoCodec, width: Int, height: Int, fps: Int, seconds: Int, bitrateKbps: Int, out: String) async throws
     {
         guard let ffmpeg = ChildProcess.which("ffmpeg") else {
@@ -33,14 +43,20 @@ public enum ClipMaker {
                 "-c:v", "libx265", "-preset", "veryfast", "-x265-params",
                 "keyint=\(fps * 2):min-keyint=\(fps * 2):bframes=0:repeat-headers=1:log-level=error", "-f", "hevc"
             ]
+        let scratch = "\(out).\(getpid()).\(UUID().uuidString).tmp"
         let args =
             [
                 "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=\(fps)", "-t", "\(seconds)",
                 "-pix_fmt", "yuv420p", "-b:v", "\(bitrateKbps)k", "-maxrate", "\(bitrateKbps)k", "-bufsize", "\(bitrateKbps)k"
             ]
-            + codecArgs + [out + ".tmp"]
+            + codecArgs + [scratch]
+        // Made under a name of its own and renamed into place: two simulators starting at
+        // once on a fresh cache each make it, and neither reads the other's half-written file.
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         let result = try await ChildProcess.run(ffmpeg, args)
         guard result.status == 0 else { throw VigilError(.failure, "ffmpeg failed making \(out): \(result.stderr)") }
-        try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
+        guard rename(scratch, out) == 0 else {
+            throw VigilError(.failure, "the clip could not be put at \(out): \(String(cString: strerror(errno)))")
+        }
     }
 }

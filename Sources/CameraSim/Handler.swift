@@ -9,11 +9,14 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let clip: SimulatedClip
+    /// The clip this session loops: the main one, or the sub-stream's (`/camNsub`).
+    private var clip: SimulatedClip
     let configuration: SimulatorConfiguration
     let nonce: String
     /// The domes whose picture is live, by camera number (`/camN`); others loop the clip.
     let live: [Int: LiveDome]
+    /// The domes' smaller pictures, their sub-streams (`/camNsub`).
+    let subLive: [Int: LiveDome]
     /// This session's live dome, once SETUP named one.
     private var dome: LiveDome?
     /// The live pictures sent: the last, and the first (a key frame) for the timestamps.
@@ -30,18 +33,28 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
     private var startDeadline = NIODeadline.now()
     private var framesSkipped = 0
 
-    init(clip: SimulatedClip, configuration: SimulatorConfiguration, nonce: String, live: [Int: LiveDome] = [:]) {
+    init(
+        clip: SimulatedClip, configuration: SimulatorConfiguration, nonce: String, live: [Int: LiveDome] = [:],
+        subLive: [Int: LiveDome] = [:]
+    ) {
         self.clip = clip
         self.configuration = configuration
         self.nonce = nonce
         self.live = live
+        self.subLive = subLive
     }
 
-    /// The live dome a request's URL names (`…/camN` or `…/camN/trackID=0`), if any.
-    private func liveDome(_ url: String) -> LiveDome? {
-        guard let range = url.range(of: "/cam", options: .backwards) else { return nil }
-        let digits = url[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
-        return Int(digits).flatMap { live[$0] }
+    /// What a request's URL names (`…/camN`, `…/camNsub`, either with `/trackID=0`): a live
+    /// dome's picture or a looped clip; nil for a sub-stream this simulator does not serve.
+    private func source(_ url: String) -> (dome: LiveDome?, clip: SimulatedClip)? {
+        guard let range = url.range(of: "/cam", options: .backwards) else { return (nil, clip) }
+        let rest = url[range.upperBound...]
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        let number = Int(digits)
+        guard rest.dropFirst(digits.count).hasPrefix("sub") else { return (number.flatMap { live[$0] }, clip) }
+        if let dome = number.flatMap({ subLive[$0] }) { return (dome, dome.parameters) }
+        if number.flatMap({ live[$0] }) == nil, let sub = configuration.subClip { return (nil, sub) }
+        return nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -95,11 +108,12 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
         case "OPTIONS", "GET_PARAMETER", "SET_PARAMETER":
             reply(context, 200, "OK", cseq: cseq, extra: [("Public", "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER")])
         case "DESCRIBE":
+            guard let named = source(url) else { return reply(context, 404, "Not Found", cseq: cseq) }
             let sdp =
                 ([
                     "v=0", "o=- \(ssrc) 1 IN IP4 127.0.0.1", "s=Vigil CameraSim", "t=0 0", "a=control:*",
                     "m=video 0 RTP/AVP 96", "c=IN IP4 0.0.0.0"
-                ] + (liveDome(url)?.parameters.sdpMediaLines ?? clip.sdpMediaLines) + ["a=control:trackID=0"])
+                ] + (named.dome?.parameters.sdpMediaLines ?? named.clip.sdpMediaLines) + ["a=control:trackID=0"])
                 .joined(separator: "\r\n") + "\r\n"
             reply(
                 context, 200, "OK", cseq: cseq,
@@ -108,9 +122,11 @@ final class SimulatedCameraHandler: ChannelInboundHandler {
             guard let transport = headers["transport"], transport.uppercased().contains("RTP/AVP/TCP") else {
                 return reply(context, 461, "Unsupported Transport", cseq: cseq)
             }
+            guard let named = source(url) else { return reply(context, 404, "Not Found", cseq: cseq) }
             let id = sessionID ?? randomHex(bytes: 6)
             sessionID = id
-            dome = liveDome(url)
+            dome = named.dome
+            clip = named.clip
             reply(
                 context, 200, "OK", cseq: cseq,
                 extra: [

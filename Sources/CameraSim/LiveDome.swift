@@ -239,8 +239,10 @@ public final class LiveDome: Sendable {
     public var ended: Bool { newest.ended.withLock { $0 } }
 
     /// A live picture for each of `responder`'s cameras (numbered from 1), following where
-    /// it points.
-    public static func forEach(of responder: OnvifResponder, cameras: Int, framesPerSecond: Int) async throws -> [Int: LiveDome] {
+    /// it points: 640×360, or the size given (320×180 for the sub-streams).
+    public static func forEach(
+        of responder: OnvifResponder, cameras: Int, framesPerSecond: Int, width: Int = 640, height: Int = 360
+    ) async throws -> [Int: LiveDome] {
         let scene = try await DomeScene.ensureDefault()
         var domes: [Int: LiveDome] = [:]
         do {
@@ -248,7 +250,7 @@ public final class LiveDome: Sendable {
                 let mirror = responder.mirror
                 domes[n] = try await LiveDome.start(
                     scene: scene, position: { mirror.position(camera: n - 1) ?? PTZPoint(pan: 0, tilt: 0, zoom: 0) },
-                    framesPerSecond: framesPerSecond)
+                    width: width, height: height, framesPerSecond: framesPerSecond)
             }
         } catch {
             for dome in domes.values { dome.close() }

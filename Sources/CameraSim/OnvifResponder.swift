@@ -19,6 +19,9 @@ public actor OnvifResponder {
         public var account: UsernameToken?
         /// The camera's clock minus the real one, in seconds.
         public var clockSkewSeconds: Int64 = 0
+        /// Each camera also has a smaller profile, `sub`, whose stream is `/camNsub` (the RTSP
+        /// simulator must serve it: `CameraSimulator.start(…, subLive:)` or a `subClip`).
+        public var subStreams = false
         public init() {}
     }
 
@@ -197,13 +200,22 @@ public actor OnvifResponder {
                     + #"<tt:VideoEncoderConfiguration token="enc0"><tt:Name>enc0</tt:Name><tt:UseCount>1</tt:UseCount>"#
                     + "<tt:Encoding>H264</tt:Encoding><tt:Resolution><tt:Width>1280</tt:Width><tt:Height>720</tt:Height></tt:Resolution>"
                     + #"</tt:VideoEncoderConfiguration><tt:PTZConfiguration token="ptz0"><tt:Name>ptz0</tt:Name><tt:UseCount>1</tt:UseCount>"#
-                    + "<tt:NodeToken>node0</tt:NodeToken></tt:PTZConfiguration></trt:Profiles></trt:GetProfilesResponse>")
+                    + "<tt:NodeToken>node0</tt:NodeToken></tt:PTZConfiguration></trt:Profiles>"
+                    + (settings.subStreams
+                        ? #"<trt:Profiles token="sub" fixed="true"><tt:Name>sub</tt:Name>"#
+                            + #"<tt:VideoEncoderConfiguration token="enc1"><tt:Name>enc1</tt:Name><tt:UseCount>1</tt:UseCount>"#
+                            + "<tt:Encoding>H264</tt:Encoding><tt:Resolution><tt:Width>320</tt:Width><tt:Height>180</tt:Height></tt:Resolution>"
+                            + "</tt:VideoEncoderConfiguration></trt:Profiles>" : "")
+                    + "</trt:GetProfilesResponse>")
         case "GetStreamUri", "GetSnapshotUri":
-            guard profile == "main" else { return fault(sender: true, subcode: "NoProfile", "no such profile") }
+            guard profile == "main" || (settings.subStreams && profile == "sub") else {
+                return fault(sender: true, subcode: "NoProfile", "no such profile")
+            }
+            let suffix = profile == "sub" ? "sub" : ""
             let uri =
                 name == "GetStreamUri"
-                ? "rtsp://\(settings.rtspHost):\(settings.rtspPort)/cam\(camera + 1)"
-                : "http://\(settings.rtspHost)/snapshot/cam\(camera + 1).jpg"
+                ? "rtsp://\(settings.rtspHost):\(settings.rtspPort)/cam\(camera + 1)\(suffix)"
+                : "http://\(settings.rtspHost)/snapshot/cam\(camera + 1)\(suffix).jpg"
             return reply(
                 "<trt:\(name)Response><trt:MediaUri><tt:Uri>\(Soap.escape(uri))</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
                     + "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:\(name)Response>"

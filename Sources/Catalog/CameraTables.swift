@@ -60,11 +60,11 @@ extension Catalog {
             try await database.raw(
                 """
                 INSERT INTO cameras (name, url, retention_days, location, latitude, longitude, username, sealed_password,
-                                     segment_seconds, enabled, onvif_url, ptz_profile, area, removed_micros)
+                                     segment_seconds, enabled, onvif_url, ptz_profile, area, removed_micros, sub_url)
                 VALUES (\(bind: c.name), \(bind: c.url), \(bind: c.retentionDays), \(bind: c.location), \(bind: c.latitude),
                         \(bind: c.longitude), \(bind: c.username), \(bind: c.sealedPassword.map { Data($0) }),
                         \(bind: c.segmentSeconds), \(bind: c.enabled ? 1 : 0), \(bind: c.onvifURL), \(bind: c.ptzProfile),
-                        \(bind: c.area), \(bind: c.removedMicros))
+                        \(bind: c.area), \(bind: c.removedMicros), \(bind: c.subStreamURL))
                 RETURNING id
                 """
             ).all()
@@ -87,7 +87,7 @@ extension Catalog {
                        username = \(bind: c.username), sealed_password = \(bind: c.sealedPassword.map { Data($0) }),
                        segment_seconds = \(bind: c.segmentSeconds), enabled = \(bind: c.enabled ? 1 : 0),
                        onvif_url = \(bind: c.onvifURL), ptz_profile = \(bind: c.ptzProfile), area = \(bind: c.area),
-                       removed_micros = \(bind: c.removedMicros)
+                       removed_micros = \(bind: c.removedMicros), sub_url = \(bind: c.subStreamURL)
                 WHERE id = \(bind: c.id)
                 """
             ).run()
@@ -109,6 +109,7 @@ extension Catalog {
         c.ptzProfile = try row.decode(column: "ptz_profile", as: String?.self)
         c.area = try row.decode(column: "area", as: String.self)
         c.removedMicros = try row.decode(column: "removed_micros", as: Int64?.self)
+        c.subStreamURL = try row.decode(column: "sub_url", as: String?.self)
         return c
     }
 }

@@ -135,7 +135,9 @@ extension Catalog {
         (7, migrateToPTZ),
         (8, migrateToWorkstation),
         // When a camera was removed (`CameraRecord.removedMicros`): its row stays.
-        (9, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN removed_micros BIGINT").run() })
+        (9, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN removed_micros BIGINT").run() }),
+        // A camera's sub-stream for viewing only (`CameraRecord.subStreamURL`).
+        (10, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN sub_url TEXT").run() })
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

@@ -31,6 +31,17 @@ public enum CameraRules {
         guard lengths.contains(c.segmentSeconds) else {
             throw VigilError(.invalid, "segment length must be \(lengths.lowerBound)...\(lengths.upperBound) seconds")
         }
+        if let sub = c.subStreamURL {
+            guard sub.utf8.count <= 2048 else { throw VigilError(.invalid, "a sub-stream URL is at most 2048 bytes") }
+            let parsed: RTSPURL
+            do { parsed = try RTSPURL(sub) } catch { throw VigilError(.invalid, "sub-stream URL: \(error)") }
+            guard parsed.user == nil, parsed.password == nil else {
+                throw VigilError(.invalid, "a sub-stream is opened with the camera's own account: give no credentials in its URL")
+            }
+            guard parsed.requestURL != url.requestURL else {
+                throw VigilError(.invalid, "the sub-stream is the recorded stream itself: give the camera's second stream, or none")
+            }
+        }
         if let onvif = c.onvifURL {
             guard onvif.utf8.count <= 2048, let parts = URLComponents(string: onvif),
                 ["http", "https"].contains(parts.scheme?.lowercased() ?? ""),
@@ -56,6 +67,21 @@ public enum CameraRules {
         c.url = url.requestURL
         if let user = url.user { c.username = user }
         if let password = url.password { c.sealedPassword = try keys.seal(password) }
+    }
+
+    /// Sets or, with an empty text, clears the camera's sub-stream (viewing only); it is
+    /// stored without credentials, and any in the text are refused (`validate`).
+    public static func setSubStream(_ text: String, on c: inout CameraRecord) throws {
+        guard !text.isEmpty else {
+            c.subStreamURL = nil
+            return
+        }
+        let url: RTSPURL
+        do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "sub-stream URL: \(error)") }
+        guard url.user == nil, url.password == nil else {
+            throw VigilError(.invalid, "a sub-stream is opened with the camera's own account: give no credentials in its URL")
+        }
+        c.subStreamURL = url.requestURL
     }
 }
 

@@ -9,7 +9,8 @@
 //   fleet that records every enabled camera (`RecorderFleet`, in Fleet.swift);
 // - what was recorded as the server shows and serves it (`Footage`: a range's coverage
 //   and gaps, its MP4 assembled on the fly, the recording volume's free space);
-// - live fan-out to viewers and its fragmented MP4 (`LiveHub`, `LiveMuxer`, in Live.swift);
+// - live fan-out to viewers and its fragmented MP4 (`LiveHub`, `LiveMuxer`, in Live.swift),
+//   and the cameras' sub-streams pulled for small tiles while watched (`SubStreams`);
 // - the operator's video wall: its layouts and the views users save (`WallLayout`,
 //   `WallViews`, in Workstation.swift);
 // - the evidence register: exhibits, holds, custody, sharing, signed exports

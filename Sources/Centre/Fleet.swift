@@ -55,6 +55,8 @@ public actor RecorderFleet {
     let catalog: Catalog
     let store: SampleStore
     public let live: LiveHub
+    /// The cameras' sub-streams, pulled while someone watches them (never recorded).
+    public let subStreams: SubStreams
     private let keys: SiteKeys
     private let logger: Logger
     private let policy: RetentionPolicy
@@ -81,6 +83,7 @@ public actor RecorderFleet {
         self.store = store
         self.keys = keys
         self.live = live
+        subStreams = SubStreams(keys: keys, logger: logger, clock: clock)
         self.policy = policy
         self.logger = logger
         committer = ProgressCommitter(catalog: catalog)
@@ -109,6 +112,7 @@ public actor RecorderFleet {
         for r in running.values { r.task.cancel() }
         for r in running.values { await r.task.value }
         running = [:]
+        await subStreams.close()
     }
 
     /// Re-reads the registry now instead of at the next poll.
@@ -152,6 +156,7 @@ public actor RecorderFleet {
             running[id] = nil
             meters.withLock { $0[id] = nil }
             live.reset(camera: id)
+            if wanted[id] == nil { await subStreams.drop(camera: id, reason: "the camera was switched off or removed") }
             logger.info("recorder of \(r.camera.name) stopped (\(wanted[id] == nil ? "disabled or removed" : "settings changed"))")
         }
         for (id, camera) in wanted where running[id] == nil {

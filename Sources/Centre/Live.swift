@@ -42,6 +42,7 @@ public final class LiveViewer: Sendable {
         var waiter: CheckedContinuation<LiveFrame?, Never>?
         var closed = false
         var skips = 0
+        var reason: String?
     }
 
     private let state = Mutex(State())
@@ -110,8 +111,13 @@ public final class LiveViewer: Sendable {
         }
     }
 
-    public func close() {
+    /// Why the feed ended this viewer (`LiveHub.end`), once it did; nil while it runs or
+    /// when its own side closed it.
+    public var endReason: String? { state.withLock { $0.reason } }
+
+    public func close(reason: String? = nil) {
         let waiter = state.withLock { s -> CheckedContinuation<LiveFrame?, Never>? in
+            if !s.closed { s.reason = reason }
             s.closed = true
             s.frames = []
             s.head = 0
@@ -177,6 +183,17 @@ public final class LiveHub: Sendable {
         }
     }
 
+    /// The feed itself ended (a sub-stream that failed): each viewer is closed with
+    /// `reason`, and new viewers wait for a fresh key frame.
+    public func end(camera: Int64, reason: String) {
+        let viewers = feeds.withLock { feeds -> [LiveViewer] in
+            let ended = feeds[camera].map { Array($0.viewers.values) } ?? []
+            feeds[camera] = nil
+            return ended
+        }
+        for v in viewers { v.close(reason: reason) }
+    }
+
     /// A new viewer of `camera`, primed with the current group of pictures.
     public func subscribe(camera: Int64) -> LiveViewer {
         let viewer = LiveViewer(limits: limits)
@@ -190,6 +207,11 @@ public final class LiveHub: Sendable {
     public func unsubscribe(camera: Int64, _ viewer: LiveViewer) {
         viewer.close()
         _ = feeds.withLock { $0[camera]?.viewers.removeValue(forKey: viewer.id) }
+    }
+
+    /// The stream's picture size as of its latest key frame (nil before one came).
+    public func pictureSize(camera: Int64) -> (width: Int, height: Int)? {
+        feeds.withLock { $0[camera]?.gop.first.map { ($0.parameters.width, $0.parameters.height) } }
     }
 
     public func viewerCount(camera: Int64) -> Int {

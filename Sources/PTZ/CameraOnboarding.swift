@@ -2,6 +2,8 @@
 // it. The main profile is the H.264 or H.265 one with the most pixels (a camera's first
 // profile is usually that, but not always); its RTSP URI is the stream recorded, and when
 // that profile steers a PTZ node and the device has a PTZ service, the camera is steerable.
+// Another H.264 or H.265 profile with fewer pixels (the smallest) is its sub-stream, which
+// small tiles of the video wall show and nothing records.
 
 import Base
 import Centre
@@ -21,12 +23,16 @@ public struct OnboardedCamera: Sendable, Equatable {
     /// The host the camera named for its stream, when it was not the device's own (the
     /// stream is recorded from the device's host all the same).
     public var namedStreamHost: String?
+    /// The smaller stream for viewing only, and its profile, when the camera has one.
+    public var subStreamURL: String?
+    public var subProfile: String?
 
     /// The device as it named itself (`Vigil Simulated PTZ dome, profile main, PTZ`), and
     /// the host it named for its stream when that was not its own.
     public var summary: String {
         "\(Soap.clip(device.manufacturer, 64)) \(Soap.clip(device.model, 64)), profile \(Soap.clip(profile, 64))"
             + (ptzProfile == nil ? ", no PTZ" : ", PTZ")
+            + (subProfile.map { ", sub-stream profile \(Soap.clip($0, 64))" } ?? "")
             + (namedStreamHost.map { "; it named \(Soap.clip($0, 64)) for its stream, recorded from its own address instead" } ?? "")
     }
 
@@ -35,6 +41,7 @@ public struct OnboardedCamera: Sendable, Equatable {
         var c = CameraRecord(id: 0, name: name, url: streamURL, retentionDays: retentionDays)
         c.onvifURL = onvifURL
         c.ptzProfile = ptzProfile
+        c.subStreamURL = subStreamURL
         c.username = username
         c.sealedPassword = try password.map { try keys.seal($0) }
         return c
@@ -79,9 +86,28 @@ public enum CameraOnboarding {
         } else if let steering = profiles.first(where: { $0.ptzNode != nil }), try await device.services().ptz != nil {
             ptzProfile = steering.token
         }
-        return OnboardedCamera(
+        var found = OnboardedCamera(
             streamURL: stream, onvifURL: endpoint.description, username: account?.username, password: account?.password,
             profile: main.token, ptzProfile: ptzProfile, device: information, namedStreamHost: namedHost)
+        // The sub-stream is a convenience: a profile whose URI the camera will not give, or
+        // gives badly, leaves the camera without one rather than unadded.
+        let pixels = { (p: MediaProfile) in (p.width ?? 0) * (p.height ?? 0) }
+        if let sub = video.filter({ $0.token != main.token && pixels($0) > 0 && pixels($0) < pixels(main) }).min(by: {
+            pixels($0) < pixels($1)
+        }),
+            let uri = try? await device.streamURI(profile: sub.token), let (subStream, _) = try? Self.onDeviceHost(uri, endpoint: endpoint)
+        {
+            // Kept only as `CameraRules` would store it: an RTSP URL without credentials
+            // that is not the recorded stream itself.
+            var checked = CameraRecord(id: 0, name: "sub-stream", url: stream, retentionDays: 1)
+            if (try? CameraRules.setSubStream(subStream, on: &checked)) != nil, let url = checked.subStreamURL,
+                (try? CameraRules.validate(checked)) != nil
+            {
+                found.subStreamURL = url
+                found.subProfile = sub.token
+            }
+        }
+        return found
     }
 
     /// The stream's URI with the host the operator gave for the device: the recorder will

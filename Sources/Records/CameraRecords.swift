@@ -29,6 +29,10 @@ public struct CameraRecord: Sendable, Equatable {
     /// its footage kept to its retention (and holds) like any other. The row stays so that
     /// the audit log, chain heads and exhibits keep naming what camera `id` was. Nil: in use.
     public var removedMicros: Int64?
+    /// A second RTSP stream of the camera's, for viewing only: a smaller picture that a small
+    /// tile of the video wall shows instead of the main stream. Never recorded. Without
+    /// credentials: it is opened with the camera's account. Nil: the camera has none.
+    public var subStreamURL: String?
 
     public init(id: Int64, name: String, url: String, retentionDays: Int) {
         self.id = id

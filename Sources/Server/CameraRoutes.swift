@@ -38,6 +38,14 @@ struct CameraRoutes {
         /// its footage is kept (held footage longer); absent for a camera in use.
         var removed: String?
         var footageUntil: String?
+        /// The camera has a second stream for viewing only, which small tiles show
+        /// (`/live?stream=sub`); its address only to those who manage cameras.
+        var subStream: Bool
+        var subStreamURL: String?
+        /// The main stream's picture size as last received (absent before its first key frame):
+        /// a tile narrower than this shows the sub-stream, where there is one.
+        var width: Int?
+        var height: Int?
     }
 
     struct CameraInput: Decodable {
@@ -55,6 +63,9 @@ struct CameraRoutes {
         var retentionDays: Int?
         var segmentSeconds: Int?
         var enabled: Bool?
+        /// The camera's second RTSP stream, for viewing only (no credentials: the camera's
+        /// account opens it); "" removes it.
+        var subStream: String?
 
         /// Names of the fields given (never their values: a password stays out of the log).
         var changedFields: [String] {
@@ -62,7 +73,8 @@ struct CameraRoutes {
                 ("name", name != nil), ("url", url != nil), ("onvif", onvif != nil), ("username", username != nil),
                 ("password", password != nil),
                 ("location", location != nil), ("area", area != nil), ("latitude", latitude != nil), ("longitude", longitude != nil),
-                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil)
+                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("enabled", enabled != nil),
+                ("subStream", subStream != nil)
             ]
             return given.filter(\.1).map(\.0)
         }
@@ -87,7 +99,9 @@ struct CameraRoutes {
             mayRegisterEvidence: p.may(.registerEvidence, camera: c.id), ptz: c.removedMicros == nil && c.ptzProfile != nil,
             mayPTZ: c.removedMicros == nil && p.may(.ptz, camera: c.id), onvifURL: manager ? c.onvifURL : nil,
             removed: c.removedMicros.map { iso8601(micros: $0) },
-            footageUntil: c.removedMicros.map { iso8601(micros: $0 + Int64(c.retentionDays) * 86_400_000_000) })
+            footageUntil: c.removedMicros.map { iso8601(micros: $0 + Int64(c.retentionDays) * 86_400_000_000) },
+            subStream: c.subStreamURL != nil, subStreamURL: manager ? c.subStreamURL : nil,
+            width: env.live.pictureSize(camera: c.id)?.width, height: env.live.pictureSize(camera: c.id)?.height)
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {
@@ -105,6 +119,7 @@ struct CameraRoutes {
         if let days = input.retentionDays { c.retentionDays = days }
         if let seconds = input.segmentSeconds { c.segmentSeconds = seconds }
         if let enabled = input.enabled { c.enabled = enabled }
+        if let sub = input.subStream { try CameraRules.setSubStream(sub, on: &c) }
     }
 
     func register(_ t: inout RouteTable) {

@@ -35,12 +35,17 @@ struct EventRoutes {
         /// When the camera was removed; absent for one in use.
         var removed: String?
         var status: CameraStatus
+        /// Whether it has a sub-stream for small tiles, and its main picture's width as last
+        /// received (a tile narrower than it asks for the sub-stream).
+        var subStream: Bool
+        var width: Int?
 
         /// What a person reads of the state; a new frame's time alone is no news.
         var shown: String {
             let s = status
             return [
-                "\(id)", name, location, area, "\(enabled)", removed ?? "", "\(s.recording)", "\(s.connected)", s.lastError ?? "",
+                "\(id)", name, location, area, "\(enabled)", removed ?? "", "\(subStream)", "\(s.recording)", "\(s.connected)",
+                s.lastError ?? "",
                 "\(s.downSinceMicros ?? 0)", "\(Int(s.framesPerSecond.rounded()))", "\(Int((s.bitsPerSecond / 100_000).rounded()))"
             ].joined(separator: "\u{1F}")
         }
@@ -97,7 +102,8 @@ struct EventRoutes {
                                 let states = cameras.map {
                                     CameraState(
                                         id: $0.id, name: $0.name, location: $0.location, area: $0.area, enabled: $0.enabled,
-                                        removed: $0.removedMicros.map { iso8601(micros: $0) }, status: env.fleet.status(camera: $0.id))
+                                        removed: $0.removedMicros.map { iso8601(micros: $0) }, status: env.fleet.status(camera: $0.id),
+                                        subStream: $0.subStreamURL != nil, width: env.live.pictureSize(camera: $0.id)?.width)
                                 }
                                 let shown = states.map(\.shown)
                                 if shown != sent, let data = try? JSONEncoder().encode(Message(cameras: states)) {

@@ -10,9 +10,12 @@ import Records
 import Synchronization
 
 /// Live view: a WebSocket per camera carrying an MSE byte stream. Text messages announce
-/// the codec (`{"type":"init","codec":…}`) before each init segment; binary messages are the
-/// init segment and then one `prft`+`moof`+`mdat` per frame (the `prft` gives the frame's
-/// arrival at Vigil in UTC), starting at the latest key frame.
+/// the codec (`{"type":"init","codec":…,"stream":"main"|"sub"}`) before each init segment;
+/// binary messages are the init segment and then one `prft`+`moof`+`mdat` per frame (the
+/// `prft` gives the frame's arrival at Vigil in UTC), starting at the latest key frame.
+/// `?stream=sub` asks for the camera's sub-stream (a small tile); where there is none, or it
+/// fails, the main stream comes instead, announced by `{"type":"stream","stream":"main",
+/// "reason":…}`.
 struct LiveRoutes {
     let env: ServerEnvironment
     static let path = "/api/cameras/{id}/live"
@@ -120,10 +123,29 @@ struct LiveRoutes {
                 guard let principal = context.authenticated?.principal, let id = context.parameters.get("id", as: Int64.self),
                     let c = try await env.cameras.camera(id: id)
                 else { return }
-                try await env.audit.append(
-                    AuditEntry(.liveStart, .ok, principal: principal, request: ws.request, context: context, camera: c))
+                // A small tile asks for the sub-stream; why the main stream comes instead, if it does.
+                let slot: ViewerSlot
+                let fallback: String?
+                if ws.request.uri.queryParameters.get("stream") == "sub" {
+                    switch await env.fleet.subStreams.subscribe(c) {
+                    case let .viewer(v):
+                        (slot, fallback) = (ViewerSlot(v, sub: true), nil)
+                    case let .unavailable(why):
+                        (slot, fallback) = (ViewerSlot(env.live.subscribe(camera: c.id), sub: false), why)
+                    }
+                } else {
+                    (slot, fallback) = (ViewerSlot(env.live.subscribe(camera: c.id), sub: false), nil)
+                }
+                do {
+                    try await env.audit.append(
+                        AuditEntry(
+                            .liveStart, .ok, principal: principal, request: ws.request, context: context, camera: c,
+                            detail: slot.current.sub ? "sub-stream" : fallback.map { "main stream (sub-stream: \($0))" }))
+                } catch {
+                    await slot.release(env, camera: c.id)
+                    throw error
+                }
                 let started = ContinuousClock.now
-                let viewer = env.live.subscribe(camera: c.id)
                 env.metrics.viewers(camera: c, delta: 1)
                 var sent = 0
                 var withdrawn: String?
@@ -148,13 +170,26 @@ struct LiveRoutes {
                     group.addTask {
                         var muxer = LiveMuxer()
                         var frames = 0
-                        while let f = await viewer.next() {
+                        if let fallback { try? await outbound.write(.text(Self.streamMessage(reason: fallback))) }
+                        while true {
+                            let viewer = slot.current.viewer
+                            guard let f = await viewer.next() else {
+                                // The sub-stream ended under the viewer (it failed, or the camera
+                                // was switched off): carry on with the main stream, saying why.
+                                guard slot.current.sub, let why = viewer.endReason, !Task.isCancelled else { break }
+                                await slot.switchToMain(env, camera: c.id)
+                                try? await outbound.write(.text(Self.streamMessage(reason: why)))
+                                continue
+                            }
                             do {
                                 for output in muxer.mux(f) {
                                     switch output {
                                     case let .initialization(codec, width, height, segment):
+                                        let stream = slot.current.sub ? "sub" : "main"
                                         try await outbound.write(
-                                            .text("{\"type\":\"init\",\"codec\":\"\(codec)\",\"width\":\(width),\"height\":\(height)}"))
+                                            .text(
+                                                "{\"type\":\"init\",\"codec\":\"\(codec)\",\"width\":\(width),\"height\":\(height),\"stream\":\"\(stream)\"}"
+                                            ))
                                         try await outbound.write(.binary(ByteBuffer(bytes: segment)))
                                     case let .media(bytes):
                                         try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
@@ -174,19 +209,62 @@ struct LiveRoutes {
                         case let .withdrawn(why): withdrawn = why
                         case .clientLeft: break
                         }
-                        viewer.close()
+                        slot.current.viewer.close()
                         group.cancelAll()
                     }
                 }
-                env.live.unsubscribe(camera: c.id, viewer)
+                let skips = slot.skips
+                await slot.release(env, camera: c.id)
                 env.metrics.viewers(camera: c, delta: -1)
                 let seconds = (ContinuousClock.now - started).components.seconds
                 _ = try? await env.audit.append(
                     AuditEntry(
                         .liveStop, .ok, principal: principal, request: ws.request, context: context, camera: c,
-                        detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(viewer.skips) times"
+                        detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(skips) times"
                             + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
             })
+    }
+}
+
+extension LiveRoutes {
+    /// The text message that says the main stream comes instead of the sub-stream, and why.
+    static func streamMessage(reason: String) -> String {
+        let object = ["type": "stream", "stream": "main", "reason": reason]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The viewer a live stream reads now: the sub-stream's, until that ends and the main
+/// stream's takes over. Shared by the stream's tasks (the frame loop switches it, the
+/// ending closes it).
+final class ViewerSlot: Sendable {
+    private let state: Mutex<(viewer: LiveViewer, sub: Bool, earlierSkips: Int)>
+
+    init(_ viewer: LiveViewer, sub: Bool) {
+        state = Mutex((viewer, sub, 0))
+    }
+
+    var current: (viewer: LiveViewer, sub: Bool) { state.withLock { ($0.viewer, $0.sub) } }
+
+    /// Times the stream was skipped to a key frame, on both streams.
+    var skips: Int { state.withLock { $0.earlierSkips + $0.viewer.skips } }
+
+    func switchToMain(_ env: ServerEnvironment, camera: Int64) async {
+        let old = current
+        guard old.sub else { return }
+        await env.fleet.subStreams.unsubscribe(camera: camera, old.viewer)
+        let main = env.live.subscribe(camera: camera)
+        state.withLock { $0 = (main, false, $0.earlierSkips + old.viewer.skips) }
+    }
+
+    func release(_ env: ServerEnvironment, camera: Int64) async {
+        let now = current
+        if now.sub {
+            await env.fleet.subStreams.unsubscribe(camera: camera, now.viewer)
+        } else {
+            env.live.unsubscribe(camera: camera, now.viewer)
+        }
     }
 }
 

@@ -61,20 +61,28 @@ struct CameraCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The area it watches over.") var area: String?
         @Option(name: .long, help: "Keep recordings this many days (at most 90).") var retentionDays: Int?
         @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int?
+        @Option(
+            name: .long,
+            help:
+                "The camera's second RTSP stream, for viewing on small tiles only (no credentials: the camera's own open it); \"\" removes it."
+        )
+        var subStream: String?
 
         func validate() throws {
-            guard [name, url, location, area].contains(where: { $0 != nil }) || retentionDays != nil || segmentSeconds != nil else {
-                throw ValidationError("say what to change: --name, --url, --location, --area, --retention-days or --segment-seconds")
+            guard [name, url, location, area, subStream].contains(where: { $0 != nil }) || retentionDays != nil || segmentSeconds != nil
+            else {
+                throw ValidationError(
+                    "say what to change: --name, --url, --location, --area, --retention-days, --segment-seconds or --sub-stream")
             }
         }
 
         func run() async throws {
             let given: [(String, Bool)] = [
                 ("name", name != nil), ("url", url != nil), ("location", location != nil), ("area", area != nil),
-                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil)
+                ("retentionDays", retentionDays != nil), ("segmentSeconds", segmentSeconds != nil), ("subStream", subStream != nil)
             ]
             let address = try url.map(Add.withPassword)
-            let name = self.name, location = self.location, area = self.area
+            let name = self.name, location = self.location, area = self.area, subStream = self.subStream
             let retentionDays = self.retentionDays, segmentSeconds = self.segmentSeconds
             let changed = try await CameraCommand.edit(
                 dataOptions, camera, detail: "changed: " + given.filter(\.1).map(\.0).joined(separator: ", ") + " (command line)"
@@ -85,8 +93,9 @@ struct CameraCommand: AsyncParsableCommand {
                 if let area { c.area = area }
                 if let retentionDays { c.retentionDays = retentionDays }
                 if let segmentSeconds { c.segmentSeconds = segmentSeconds }
+                if let subStream { try CameraRules.setSubStream(subStream, on: &c) }
             }
-            say("camera \(changed.id) \(changed.name) \(changed.url)")
+            say("camera \(changed.id) \(changed.name) \(changed.url)" + (changed.subStreamURL.map { " (sub-stream \($0))" } ?? ""))
         }
     }
 
@@ -150,6 +159,12 @@ struct CameraCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Keep recordings this many days (at most 90).") var retentionDays: Int = RetentionPolicy.defaultDays
         @Option(name: .long, help: "Segment length in seconds.") var segmentSeconds: Int = 60
         @Flag(name: .long, help: "Register without recording yet.") var disabled = false
+        @Option(
+            name: .long,
+            help:
+                "The camera's second RTSP stream, for viewing on small tiles only (no credentials: the camera's own open it); over ONVIF the smallest other profile's is found unless given."
+        )
+        var subStream: String?
 
         /// An address with a user and no password gets the password from standard input (a
         /// password on the command line shows in `ps` and the shell's history).
@@ -191,6 +206,7 @@ struct CameraCommand: AsyncParsableCommand {
                 record.area = area
                 record.segmentSeconds = segmentSeconds
                 record.enabled = !disabled
+                if let subStream { try CameraRules.setSubStream(subStream, on: &record) }
                 added = try await site.registerCamera(
                     record, detail: onboarded == nil ? "from the command line" : "from the command line, over ONVIF")
             } catch let error as VigilError {
@@ -198,7 +214,7 @@ struct CameraCommand: AsyncParsableCommand {
                 throw ValidationError(error.message)
             }
             await site.catalog.close()
-            say("camera \(added.id) \(added.name) \(added.url)")
+            say("camera \(added.id) \(added.name) \(added.url)" + (added.subStreamURL.map { " (sub-stream \($0))" } ?? ""))
             if let onboarded {
                 say(
                     "  \(onboarded.device.manufacturer) \(onboarded.device.model), profile \(onboarded.profile); PTZ: \(onboarded.ptzProfile == nil ? "none" : "yes")"

@@ -40,9 +40,13 @@ struct Demo: AsyncParsableCommand {
         onvifSettings.cameras = cameras + 1
         onvifSettings.rtspPort = port
         onvifSettings.account = UsernameToken(username: "demo", password: password)
+        // Each also has a 320x180 sub-stream (a second ONVIF profile), which the wall's small
+        // tiles show.
+        onvifSettings.subStreams = true
         let responder = OnvifResponder(settings: onvifSettings)
         let domes = try await LiveDome.forEach(of: responder, cameras: cameras + 1, framesPerSecond: 25)
-        let simulator = try await CameraSimulator.start(clip: clip, configuration: config, live: domes)
+        let subDomes = try await LiveDome.forEach(of: responder, cameras: cameras + 1, framesPerSecond: 25, width: 320, height: 180)
+        let simulator = try await CameraSimulator.start(clip: clip, configuration: config, live: domes, subLive: subDomes)
         await responder.useRTSPPort(simulator.port)
         let onvif = try await OnvifSimulator.start(responder: responder)
         // They answer WS-Discovery probes on loopback (not on the site's network: the demo
@@ -69,6 +73,7 @@ struct Demo: AsyncParsableCommand {
                     record.sealedPassword = fresh.sealedPassword
                     record.onvifURL = fresh.onvifURL
                     record.ptzProfile = fresh.ptzProfile
+                    record.subStreamURL = fresh.subStreamURL
                     record.segmentSeconds = segmentSeconds
                     record.location = "simulated camera \(i)"
                     // Two areas, so that the wall's camera tree shows its grouping.
@@ -94,7 +99,7 @@ struct Demo: AsyncParsableCommand {
                 say(
                     """
 
-                    Vigil demo: \(cameras) simulated PTZ domes (a live 640x360 H.264 picture that follows where each points, Digest auth; ONVIF PTZ) recorded into \(absolute)
+                    Vigil demo: \(cameras) simulated PTZ domes (a live 640x360 H.264 picture that follows where each points, and a 320x180 sub-stream for small tiles; Digest auth; ONVIF PTZ) recorded into \(absolute)
                     Console: \(url)
                     \(logins.text.isEmpty ? "Accounts exist already (vigil user passwd --data \(absolute) NAME resets one)." : "First logins:\n" + logins.text)
                     The administrator has no imagery rights; the operator sees live video and playback, and steers the cameras from their live tiles.
@@ -111,6 +116,7 @@ struct Demo: AsyncParsableCommand {
         await onvif.close()
         await simulator.close()
         for dome in domes.values { dome.close() }
+        for dome in subDomes.values { dome.close() }
     }
 }
 

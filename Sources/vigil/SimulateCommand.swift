@@ -41,6 +41,12 @@ struct Simulate: AsyncParsableCommand {
             "With --onvif-port, loop the clip instead of giving each dome a live picture that follows where it points (an ffmpeg encoder per camera)."
     )
     var stillPicture = false
+    @Flag(
+        name: .long,
+        help:
+            "Give each camera a smaller sub-stream for viewing, rtsp://HOST:PORT/camNsub (a generated 320x180 clip, or a dome's 320x180 live picture), and with --onvif-port a second profile, sub, for it."
+    )
+    var subStreams = false
 
     func validate() throws {
         guard cameras >= 1 else { throw ValidationError("--cameras must be at least 1") }
@@ -66,21 +72,28 @@ struct Simulate: AsyncParsableCommand {
         config.cameras = cameras
         config.framesPerSecond = fps
         if let user, let password { config.credentials = (user, password) }
+        if subStreams { config.subClip = try SimulatedClip.load(path: try await ClipMaker.ensureSubStream(codec: clip.codec)) }
         let auth = user.map { "\($0):***@" } ?? ""
         // As ONVIF PTZ domes, each camera's picture is live and follows where it points.
         var responder: OnvifResponder?
-        var domes: [Int: LiveDome] = [:]
+        var domes: [Int: LiveDome] = [:], subDomes: [Int: LiveDome] = [:]
         if onvifPort != nil {
             var settings = OnvifResponder.Settings()
             settings.cameras = cameras
             settings.rtspHost = host
             settings.rtspPort = port
             if let user, let password { settings.account = UsernameToken(username: user, password: password) }
+            settings.subStreams = subStreams
             let ptz = OnvifResponder(settings: settings)
             responder = ptz
-            if !stillPicture { domes = try await LiveDome.forEach(of: ptz, cameras: cameras, framesPerSecond: fps) }
+            if !stillPicture {
+                domes = try await LiveDome.forEach(of: ptz, cameras: cameras, framesPerSecond: fps)
+                if subStreams {
+                    subDomes = try await LiveDome.forEach(of: ptz, cameras: cameras, framesPerSecond: fps, width: 320, height: 180)
+                }
+            }
         }
-        let simulator = try await CameraSimulator.start(clip: clip, configuration: config, live: domes)
+        let simulator = try await CameraSimulator.start(clip: clip, configuration: config, live: domes, subLive: subDomes)
         if let first = domes[1] {
             say(
                 "simulating \(cameras) PTZ domes (H264, a live \(first.width)x\(first.height) picture at \(fps) fps that follows where each points):"
@@ -90,7 +103,9 @@ struct Simulate: AsyncParsableCommand {
                 "simulating \(cameras) \(clip.codec.rawValue) cameras (\(clip.parameters.width)x\(clip.parameters.height), \(fps) fps, clip \(clipPath)):"
             )
         }
-        for i in 1...cameras { say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)") }
+        for i in 1...cameras {
+            say("  rtsp://\(auth)\(host):\(simulator.port)/cam\(i)" + (subStreams ? "  (sub-stream …/cam\(i)sub)" : ""))
+        }
         var onvif: OnvifSimulator?
         var discovery: DiscoveryResponder?
         if let onvifPort, let responder {
@@ -114,6 +129,7 @@ struct Simulate: AsyncParsableCommand {
         await onvif?.close()
         await simulator.close()
         for dome in domes.values { dome.close() }
+        for dome in subDomes.values { dome.close() }
     }
 }
 

@@ -6,7 +6,8 @@ import Testing
 /// simulated cameras and one that cannot be reached: every layout fits the window exactly
 /// at the centre's two screen sizes; cameras go into tiles from the tree, by number as on a
 /// CCTV keyboard, and page by page; a tile maximises and returns; a down camera says why
-/// and since when; a shared view reaches another operator; live view plays within 0.2 s of
+/// and since when; a small tile shows the camera's sub-stream and a large one its main
+/// stream; a shared view reaches another operator; live view plays within 0.2 s of
 /// the newest frame received, each tile showing Vigil's time of its frame; a hidden tab
 /// stops every stream.
 extension EndToEndTests {
@@ -18,7 +19,8 @@ extension EndToEndTests {
         let cameraPort = TestSupport.freePort(), webPort = TestSupport.freePort(), deadPort = TestSupport.freePort()
 
         let clip = try await TestSupport.clip(codec: .h264, seconds: 4)
-        let sim = try Peer(vigil, ["simulate", "--cameras", "3", "--port", "\(cameraPort)", "--file", clip], log: dir + "/sim.log")
+        let sim = try Peer(
+            vigil, ["simulate", "--cameras", "3", "--port", "\(cameraPort)", "--file", clip, "--sub-streams"], log: dir + "/sim.log")
         try await sim.waitFor("/cam3", seconds: 10)
         for (n, area) in [(1, "Old Town"), (2, "Old Town"), (3, "Station district")] {
             let added = try await TestSupport.run(
@@ -26,7 +28,7 @@ extension EndToEndTests {
                 [
                     "camera", "add", "--data", data, "street-\(n)", "rtsp://127.0.0.1:\(cameraPort)/cam\(n)", "--area", area,
                     "--location", "Street \(n)"
-                ])
+                ] + (n == 1 ? ["--sub-stream", "rtsp://127.0.0.1:\(cameraPort)/cam1sub"] : []))
             #expect(added.status == 0, "\(added.stderr)")
         }
         let dead = try await TestSupport.run(
@@ -114,6 +116,15 @@ extension EndToEndTests {
         _ = try browser.evaluate("document.querySelectorAll('#grid .tile')[5].focus(); true", session: page)
         _ = try browser.evaluate("document.querySelector('#camera-tree [data-camera=\"1\"]').click(); true", session: page)
         try await browser.waitUntil("\(cameraOf)[1] === 3 && \(cameraOf)[5] === 1", session: page, seconds: 5, describe: cameraOf)
+        // Camera 1 has a sub-stream: the small tile 6 shows it (320×180, marked SUB), the large
+        // tile 1 its main stream (640×360); camera 3, without one, the main stream everywhere.
+        let streams = """
+            [...document.querySelectorAll('#grid .tile')].map(t => { const v = t.querySelector('video');
+              return v ? `${v.dataset.camera}:${v.dataset.stream}:${v.videoWidth}:${t.querySelector('.tile-stream').textContent}` : null; })
+            """
+        try await browser.waitUntil(
+            "(s => s[0] === '1:main:640:' && s[1] === '3:main:640:' && s[5] === '1:sub:320:SUB')(\(streams))", session: page, seconds: 15,
+            describe: streams)
         // A number that is no camera is said in words.
         for key in ["9", "9", "Enter"] {
             _ = try browser.evaluate(
