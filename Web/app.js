@@ -202,7 +202,10 @@ async function applyStatuses(list) {
   const same = list.length === state.cameras.length && list.every((x) => known.has(x.id) && known.get(x.id).name === x.name && known.get(x.id).enabled === x.enabled && known.get(x.id).removed === x.removed
     && known.get(x.id).subStream === x.subStream);
   if (same) {
-    for (const x of list) Object.assign(known.get(x.id), { status: x.status, location: x.location, area: x.area, width: x.width ?? known.get(x.id).width });
+    for (const x of list) {
+      const c = known.get(x.id);
+      Object.assign(c, { status: x.status, location: x.location, area: x.area, width: x.width ?? c.width, subWidth: x.subWidth ?? c.subWidth });
+    }
   } else {
     const me = state.me;
     try {
@@ -934,12 +937,8 @@ function fillCell(cell, id) {
     video.dataset.camera = String(c.id);
     cell.picture.append(video);
     cell.el.setAttribute('aria-label', `Tile ${cell.index + 1}: ${c.name}. M maximises, Delete empties`);
-    // A tile narrower than the main stream's picture shows the sub-stream, where the camera
-    // has one (the picture's size not known yet: a tile under 640 pixels, the smallest main
-    // stream there is).
-    const wide = cell.picture.clientWidth * (window.devicePixelRatio || 1);
-    const sub = !!c.subStream && wide < (c.width || 640);
-    cell.stream = { name: sub ? 'sub' : 'main', reason: null };
+    const sub = wantsSub(cell, c);
+    cell.stream = { name: sub ? 'sub' : 'main', reason: null, asked: sub };
     video.dataset.stream = cell.stream.name;
     cell.player = livePlayer(video, c, (frameMillis, ended) => {
       if (ended) { cell.notice = ended; cell.frame = null; } else { cell.frame = frameMillis; }
@@ -948,7 +947,7 @@ function fillCell(cell, id) {
       sub,
       onStream: (name, reason) => {
         if (name === 'main' && !reason && cell.stream.reason) return; // the main stream's init after a fallback
-        cell.stream = { name, reason: reason || null };
+        cell.stream = { name, reason: reason || null, asked: sub };
         video.dataset.stream = name;
         drawHead(cell);
       },
@@ -958,6 +957,28 @@ function fillCell(cell, id) {
   if (!cell.player) cell.el.setAttribute('aria-label', c ? `Tile ${cell.index + 1}: ${c.name}` : `Tile ${cell.index + 1}: empty`);
   drawHead(cell);
 }
+
+// Whether a tile shows its camera's sub-stream: where it has one, when the tile is at most
+// half again as wide as the sub-stream's picture (its width once seen, else 640, a common
+// sub-stream) and narrower than the main one. Larger tiles, a maximised one among them,
+// show the main stream.
+function wantsSub(cell, c) {
+  if (!c.subStream) return false;
+  const wide = cell.picture.clientWidth * (window.devicePixelRatio || 1);
+  return wide <= 1.5 * (c.subWidth || 640) && (!c.width || wide < c.width);
+}
+
+// Tiles whose size no longer suits the stream they asked for (maximised, returned, the
+// window resized) open the other one.
+function restream() {
+  for (const cell of wall.cells) {
+    const c = cell.camera && cameraById(cell.camera.id);
+    // Tiles hidden behind a maximised one keep what they have.
+    if (cell.player && c && cell.stream && cell.picture.clientWidth > 0 && wantsSub(cell, c) !== cell.stream.asked) fillCell(cell, c.id);
+  }
+}
+let restreamTimer = null;
+window.addEventListener('resize', () => { clearTimeout(restreamTimer); restreamTimer = setTimeout(() => { if (wall.open) restream(); }, 500); });
 
 // The tile's line above its picture: number and name, place, Vigil's time of the frame
 // on screen with its delay to the screen, and whether the camera records.
@@ -1001,7 +1022,7 @@ function drawHead(cell) {
     const s = cell.player && cell.stream;
     const text = !s ? '' : s.name === 'sub' ? 'SUB' : s.reason ? 'MAIN' : '';
     if (cell.streamEl.textContent !== text) cell.streamEl.textContent = text;
-    cell.streamEl.title = !s ? '' : s.name === 'sub' ? 'The camera\'s sub-stream: a smaller picture for this tile size (M maximises it in the main stream)'
+    cell.streamEl.title = !s ? '' : s.name === 'sub' ? 'The camera\'s sub-stream: a smaller picture for this tile size (M maximises the tile, in the main stream)'
       : s.reason ? `The main stream: the sub-stream is not available (${s.reason})` : '';
   }
   if (cell.recEl) {
@@ -1045,6 +1066,7 @@ function toggleMax(index) {
   wall.max = wall.max === index ? null : index;
   wall.cells.forEach((cell) => cell.el.classList.toggle('max', cell.index === wall.max));
   $('grid').classList.toggle('maximised', wall.max !== null);
+  restream();
 }
 
 // Page `p` of every camera the user may watch, in number order, as many as the layout holds.

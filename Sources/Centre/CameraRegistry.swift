@@ -34,12 +34,18 @@ public enum CameraRules {
         if let sub = c.subStreamURL {
             guard sub.utf8.count <= 2048 else { throw VigilError(.invalid, "a sub-stream URL is at most 2048 bytes") }
             let parsed: RTSPURL
-            do { parsed = try RTSPURL(sub) } catch { throw VigilError(.invalid, "sub-stream URL: \(error)") }
+            do { parsed = try RTSPURL(sub) } catch { throw VigilError(.invalid, "sub-stream URL: \(Self.reason(error))") }
             guard parsed.user == nil, parsed.password == nil else {
                 throw VigilError(.invalid, "a sub-stream is opened with the camera's own account: give no credentials in its URL")
             }
             guard parsed.requestURL != url.requestURL else {
                 throw VigilError(.invalid, "the sub-stream is the recorded stream itself: give the camera's second stream, or none")
+            }
+            // The camera's own second stream, on its own address: small tiles never show
+            // another device's picture under this camera's name (nor is its account sent there).
+            guard parsed.host.lowercased() == url.host.lowercased() else {
+                throw VigilError(
+                    .invalid, "the sub-stream must come from the camera's own address (\(url.host)), not \(parsed.host)")
             }
         }
         if let onvif = c.onvifURL {
@@ -64,10 +70,16 @@ public enum CameraRules {
     public static func setURL(_ text: String, on c: inout CameraRecord, keys: SiteKeys) throws {
         let url: RTSPURL
         do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "camera URL: \(error)") }
+        // New hardware at another address: its old sub-stream is no longer the camera's
+        // (one given in the same change is set after this).
+        if let sub = c.subStreamURL, (try? RTSPURL(sub))?.host.lowercased() != url.host.lowercased() { c.subStreamURL = nil }
         c.url = url.requestURL
         if let user = url.user { c.username = user }
         if let password = url.password { c.sealedPassword = try keys.seal(password) }
     }
+
+    /// An RTSP URL's fault in words.
+    static func reason(_ error: any Error) -> String { (error as? RTSPError)?.reason ?? "\(error)" }
 
     /// Sets or, with an empty text, clears the camera's sub-stream (viewing only); it is
     /// stored without credentials, and any in the text are refused (`validate`).
@@ -77,7 +89,7 @@ public enum CameraRules {
             return
         }
         let url: RTSPURL
-        do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "sub-stream URL: \(error)") }
+        do { url = try RTSPURL(text) } catch { throw VigilError(.invalid, "sub-stream URL: \(reason(error))") }
         guard url.user == nil, url.password == nil else {
             throw VigilError(.invalid, "a sub-stream is opened with the camera's own account: give no credentials in its URL")
         }

@@ -56,7 +56,7 @@ public actor RecorderFleet {
     let store: SampleStore
     public let live: LiveHub
     /// The cameras' sub-streams, pulled while someone watches them (never recorded).
-    public let subStreams: SubStreams
+    public nonisolated let subStreams: SubStreams
     private let keys: SiteKeys
     private let logger: Logger
     private let policy: RetentionPolicy
@@ -145,6 +145,8 @@ public actor RecorderFleet {
             return
         }
         let wanted = Dictionary(uniqueKeysWithValues: cameras.filter { $0.enabled && $0.removedMicros == nil }.map { ($0.id, $0) })
+        // Sub-streams being watched follow the registry too (switched off, removed, changed).
+        await subStreams.follow(cameras)
         // A change the recorder does not use (a place, an area, the retention, PTZ) keeps it
         // running: a restart would cut the recording for nothing.
         for (id, r) in running where wanted[id].map(Self.recordsTheSame(r.camera)) == true {
@@ -156,7 +158,6 @@ public actor RecorderFleet {
             running[id] = nil
             meters.withLock { $0[id] = nil }
             live.reset(camera: id)
-            if wanted[id] == nil { await subStreams.drop(camera: id, reason: "the camera was switched off or removed") }
             logger.info("recorder of \(r.camera.name) stopped (\(wanted[id] == nil ? "disabled or removed" : "settings changed"))")
         }
         for (id, camera) in wanted where running[id] == nil {

@@ -2,8 +2,9 @@
 // it. The main profile is the H.264 or H.265 one with the most pixels (a camera's first
 // profile is usually that, but not always); its RTSP URI is the stream recorded, and when
 // that profile steers a PTZ node and the device has a PTZ service, the camera is steerable.
-// Another H.264 or H.265 profile with fewer pixels (the smallest) is its sub-stream, which
-// small tiles of the video wall show and nothing records.
+// Another H.264 or H.265 profile with fewer pixels is its sub-stream, which small tiles of
+// the video wall show and nothing records: the largest up to 1280 pixels wide (a camera's
+// second stream, not a CIF third one), or else the smallest.
 
 import Base
 import Centre
@@ -92,9 +93,9 @@ public enum CameraOnboarding {
         // The sub-stream is a convenience: a profile whose URI the camera will not give, or
         // gives badly, leaves the camera without one rather than unadded.
         let pixels = { (p: MediaProfile) in (p.width ?? 0) * (p.height ?? 0) }
-        if let sub = video.filter({ $0.token != main.token && pixels($0) > 0 && pixels($0) < pixels(main) }).min(by: {
-            pixels($0) < pixels($1)
-        }),
+        let smaller = video.filter { $0.token != main.token && pixels($0) > 0 && pixels($0) < pixels(main) }
+        let viewing = smaller.filter { ($0.width ?? 0) <= 1280 }.max { pixels($0) < pixels($1) }
+        if let sub = viewing ?? smaller.min(by: { pixels($0) < pixels($1) }),
             let uri = try? await device.streamURI(profile: sub.token), let (subStream, _) = try? Self.onDeviceHost(uri, endpoint: endpoint)
         {
             // Kept only as `CameraRules` would store it: an RTSP URL without credentials

@@ -46,6 +46,8 @@ struct CameraRoutes {
         /// a tile narrower than this shows the sub-stream, where there is one.
         var width: Int?
         var height: Int?
+        /// The sub-stream's picture width as last received (absent before it was first watched).
+        var subWidth: Int?
     }
 
     struct CameraInput: Decodable {
@@ -101,7 +103,8 @@ struct CameraRoutes {
             removed: c.removedMicros.map { iso8601(micros: $0) },
             footageUntil: c.removedMicros.map { iso8601(micros: $0 + Int64(c.retentionDays) * 86_400_000_000) },
             subStream: c.subStreamURL != nil, subStreamURL: manager ? c.subStreamURL : nil,
-            width: env.live.pictureSize(camera: c.id)?.width, height: env.live.pictureSize(camera: c.id)?.height)
+            width: env.live.pictureSize(camera: c.id)?.width, height: env.live.pictureSize(camera: c.id)?.height,
+            subWidth: c.subStreamURL == nil ? nil : env.fleet.subStreams.width(camera: c.id))
     }
 
     func apply(_ input: CameraInput, to c: inout CameraRecord) throws {

@@ -39,12 +39,14 @@ struct EventRoutes {
         /// received (a tile narrower than it asks for the sub-stream).
         var subStream: Bool
         var width: Int?
+        var subWidth: Int?
 
         /// What a person reads of the state; a new frame's time alone is no news.
         var shown: String {
             let s = status
             return [
-                "\(id)", name, location, area, "\(enabled)", removed ?? "", "\(subStream)", "\(s.recording)", "\(s.connected)",
+                "\(id)", name, location, area, "\(enabled)", removed ?? "", "\(subStream)", "\(width ?? 0)", "\(subWidth ?? 0)",
+                "\(s.recording)", "\(s.connected)",
                 s.lastError ?? "",
                 "\(s.downSinceMicros ?? 0)", "\(Int(s.framesPerSecond.rounded()))", "\(Int((s.bitsPerSecond / 100_000).rounded()))"
             ].joined(separator: "\u{1F}")
@@ -103,7 +105,8 @@ struct EventRoutes {
                                     CameraState(
                                         id: $0.id, name: $0.name, location: $0.location, area: $0.area, enabled: $0.enabled,
                                         removed: $0.removedMicros.map { iso8601(micros: $0) }, status: env.fleet.status(camera: $0.id),
-                                        subStream: $0.subStreamURL != nil, width: env.live.pictureSize(camera: $0.id)?.width)
+                                        subStream: $0.subStreamURL != nil, width: env.live.pictureSize(camera: $0.id)?.width,
+                                        subWidth: $0.subStreamURL == nil ? nil : env.fleet.subStreams.width(camera: $0.id))
                                 }
                                 let shown = states.map(\.shown)
                                 if shown != sent, let data = try? JSONEncoder().encode(Message(cameras: states)) {

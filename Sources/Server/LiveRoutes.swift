@@ -131,7 +131,7 @@ struct LiveRoutes {
                     case let .viewer(v):
                         (slot, fallback) = (ViewerSlot(v, sub: true), nil)
                     case let .unavailable(why):
-                        (slot, fallback) = (ViewerSlot(env.live.subscribe(camera: c.id), sub: false), why)
+                        (slot, fallback) = (ViewerSlot(env.live.subscribe(camera: c.id), sub: false, fellBack: why), why)
                     }
                 } else {
                     (slot, fallback) = (ViewerSlot(env.live.subscribe(camera: c.id), sub: false), nil)
@@ -170,16 +170,41 @@ struct LiveRoutes {
                     group.addTask {
                         var muxer = LiveMuxer()
                         var frames = 0
+                        let wantsSub = ws.request.uri.queryParameters.get("stream") == "sub"
+                        // On the main stream in the sub-stream's place since when: asked again
+                        // once its cool-off is over.
+                        var onMainSince: ContinuousClock.Instant? = fallback == nil ? nil : .now
                         if let fallback { try? await outbound.write(.text(Self.streamMessage(reason: fallback))) }
                         while true {
                             let viewer = slot.current.viewer
                             guard let f = await viewer.next() else {
-                                // The sub-stream ended under the viewer (it failed, or the camera
-                                // was switched off): carry on with the main stream, saying why.
-                                guard slot.current.sub, let why = viewer.endReason, !Task.isCancelled else { break }
-                                await slot.switchToMain(env, camera: c.id)
+                                // The sub-stream ended under the viewer (it failed, its settings
+                                // changed, the camera was switched off): a new pull of it if it
+                                // can have one, else the main stream, saying why.
+                                guard slot.current.sub, let why = viewer.endReason, why != SubStreams.stopping, !Task.isCancelled
+                                else { break }
+                                if let camera = try? await env.cameras.camera(id: c.id),
+                                    case let .viewer(again) = await env.fleet.subStreams.subscribe(camera)
+                                {
+                                    await slot.switchTo(again, sub: true, env, camera: c.id)
+                                    continue
+                                }
+                                await slot.switchTo(env.live.subscribe(camera: c.id), sub: false, env, camera: c.id, because: why)
+                                onMainSince = .now
                                 try? await outbound.write(.text(Self.streamMessage(reason: why)))
                                 continue
+                            }
+                            if wantsSub, let since = onMainSince, ContinuousClock.now - since >= Self.subStreamRetry {
+                                onMainSince = .now
+                                if let camera = try? await env.cameras.camera(id: c.id),
+                                    case let .viewer(again) = await env.fleet.subStreams.subscribe(camera)
+                                {
+                                    // Back on the sub-stream from its latest key frame; its init
+                                    // segment comes with its first frame.
+                                    await slot.switchTo(again, sub: true, env, camera: c.id)
+                                    onMainSince = nil
+                                    continue
+                                }
                             }
                             do {
                                 for output in muxer.mux(f) {
@@ -213,7 +238,7 @@ struct LiveRoutes {
                         group.cancelAll()
                     }
                 }
-                let skips = slot.skips
+                let skips = slot.skips, fellBack = slot.fellBack
                 await slot.release(env, camera: c.id)
                 env.metrics.viewers(camera: c, delta: -1)
                 let seconds = (ContinuousClock.now - started).components.seconds
@@ -221,12 +246,17 @@ struct LiveRoutes {
                     AuditEntry(
                         .liveStop, .ok, principal: principal, request: ws.request, context: context, camera: c,
                         detail: "\(seconds) s, \(sent) frames, skipped to a key frame \(skips) times"
+                            + (fellBack.map { "; on the main stream in the sub-stream's place: \($0)" } ?? "")
                             + (withdrawn.map { "; ended by the server: \($0)" } ?? "")))
             })
     }
 }
 
 extension LiveRoutes {
+    /// How long a viewer moved to the main stream waits before the sub-stream is asked for
+    /// again (the sub-streams' cool-off after a failure).
+    static let subStreamRetry: Duration = .seconds(60)
+
     /// The text message that says the main stream comes instead of the sub-stream, and why.
     static func streamMessage(reason: String) -> String {
         let object = ["type": "stream", "stream": "main", "reason": reason]
@@ -239,10 +269,10 @@ extension LiveRoutes {
 /// stream's takes over. Shared by the stream's tasks (the frame loop switches it, the
 /// ending closes it).
 final class ViewerSlot: Sendable {
-    private let state: Mutex<(viewer: LiveViewer, sub: Bool, earlierSkips: Int)>
+    private let state: Mutex<(viewer: LiveViewer, sub: Bool, earlierSkips: Int, fellBack: String?)>
 
-    init(_ viewer: LiveViewer, sub: Bool) {
-        state = Mutex((viewer, sub, 0))
+    init(_ viewer: LiveViewer, sub: Bool, fellBack: String? = nil) {
+        state = Mutex((viewer, sub, 0, fellBack))
     }
 
     var current: (viewer: LiveViewer, sub: Bool) { state.withLock { ($0.viewer, $0.sub) } }
@@ -250,12 +280,14 @@ final class ViewerSlot: Sendable {
     /// Times the stream was skipped to a key frame, on both streams.
     var skips: Int { state.withLock { $0.earlierSkips + $0.viewer.skips } }
 
-    func switchToMain(_ env: ServerEnvironment, camera: Int64) async {
-        let old = current
-        guard old.sub else { return }
-        await env.fleet.subStreams.unsubscribe(camera: camera, old.viewer)
-        let main = env.live.subscribe(camera: camera)
-        state.withLock { $0 = (main, false, $0.earlierSkips + old.viewer.skips) }
+    /// Why the main stream was last shown in the sub-stream's place, if it ever was.
+    var fellBack: String? { state.withLock { $0.fellBack } }
+
+    /// Reads `viewer` from now on (a new pull of the sub-stream, or the main stream
+    /// `because` the sub-stream is not to be had); the one before is let go.
+    func switchTo(_ viewer: LiveViewer, sub: Bool, _ env: ServerEnvironment, camera: Int64, because: String? = nil) async {
+        await release(env, camera: camera)
+        state.withLock { $0 = (viewer, sub, $0.earlierSkips + $0.viewer.skips, because ?? $0.fellBack) }
     }
 
     func release(_ env: ServerEnvironment, camera: Int64) async {

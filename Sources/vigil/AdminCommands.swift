@@ -64,7 +64,7 @@ struct CameraCommand: AsyncParsableCommand {
         @Option(
             name: .long,
             help:
-                "The camera's second RTSP stream, for viewing on small tiles only (no credentials: the camera's own open it); \"\" removes it."
+                "The camera's second RTSP stream, on its own address, for viewing on small tiles only (no credentials: the camera's own account opens it); \"\" removes it."
         )
         var subStream: String?
 
@@ -162,7 +162,7 @@ struct CameraCommand: AsyncParsableCommand {
         @Option(
             name: .long,
             help:
-                "The camera's second RTSP stream, for viewing on small tiles only (no credentials: the camera's own open it); over ONVIF the smallest other profile's is found unless given."
+                "The camera's second RTSP stream, on its own address, for viewing on small tiles only (no credentials: the camera's own account opens it); over ONVIF another, smaller profile's is found unless given (\"\" for none)."
         )
         var subStream: String?
 

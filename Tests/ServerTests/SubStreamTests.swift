@@ -1,5 +1,6 @@
 import Access
 import Audit
+import Base
 import CameraSim
 import Catalog
 import Centre
@@ -90,8 +91,64 @@ import Testing
         #expect(await old.next() == nil)
         #expect(old.endReason?.contains("settings changed") == true, "\(String(describing: old.endReason))")
         #expect(await Self.frame(new, within: 10) != nil)
+        #expect(streams.width(camera: 1) == 320, "the sub-stream's width is known for the console's choice")
+        // The registry is followed: a camera relieved of its sub-stream stops its pull.
+        var relieved = moved
+        relieved.subStreamURL = nil
+        await streams.follow([relieved])
+        #expect(await new.next() == nil)
+        #expect(new.endReason?.contains("relieved of its sub-stream") == true, "\(String(describing: new.endReason))")
+        #expect(await streams.pulling.isEmpty)
+        // The linger counts from the last viewer's leaving: one that came and went meanwhile
+        // does not cut it short.
+        guard case let .viewer(a) = await streams.subscribe(c) else {
+            Issue.record("no viewer")
+            return
+        }
+        await streams.unsubscribe(camera: 1, a)
+        try await Task.sleep(for: .milliseconds(200))
+        guard case let .viewer(b) = await streams.subscribe(c) else {
+            Issue.record("no viewer")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        await streams.unsubscribe(camera: 1, b)
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(await streams.pulling == [1], "the first leave's linger stopped the pull under the second")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await streams.pulling.isEmpty)
         await streams.close()
         #expect(await streams.pulling.isEmpty)
+        guard case let .unavailable(why) = await streams.subscribe(c) else {
+            Issue.record("offered while stopping")
+            return
+        }
+        #expect(why == SubStreams.stopping)
+    }
+
+    /// A sub-stream is the camera's own: on its host, without credentials, not the main
+    /// stream; new hardware at another address drops the old one.
+    @Test func aSubStreamIsOnTheCamerasOwnAddress() throws {
+        let keys = try Self.keys()
+        var c = CameraRecord(id: 1, name: "gate", url: "rtsp://10.0.0.21:554/stream1", retentionDays: 30)
+        try CameraRules.setSubStream("rtsp://10.0.0.21:554/stream2", on: &c)
+        try CameraRules.validate(c)
+        for (bad, why) in [
+            ("rtsp://10.0.0.99:554/stream2", "camera's own address"), ("rtsp://10.0.0.21:554/stream1", "recorded stream itself"),
+            ("http://10.0.0.21/stream2", "rtsp://")
+        ] {
+            var other = c
+            other.subStreamURL = bad
+            let error = #expect(throws: VigilError.self, "\(bad)") { try CameraRules.validate(other) }
+            #expect(error?.message.contains(why) == true, "\(bad): \(String(describing: error))")
+        }
+        #expect(throws: VigilError.self) { try CameraRules.setSubStream("rtsp://u:p@10.0.0.21/stream2", on: &c) }
+        try CameraRules.setURL("rtsp://10.0.0.21:554/main", on: &c, keys: keys)
+        #expect(c.subStreamURL == "rtsp://10.0.0.21:554/stream2", "the same camera keeps its sub-stream")
+        try CameraRules.setURL("rtsp://10.0.0.40:554/stream1", on: &c, keys: keys)
+        #expect(c.subStreamURL == nil, "new hardware at another address drops the old sub-stream")
+        try CameraRules.setSubStream("", on: &c)
+        #expect(c.subStreamURL == nil)
     }
 
     @Test func aSubStreamThatFailsEndsItsViewersSayingWhyAndIsNotOfferedForAWhile() async throws {
@@ -117,6 +174,13 @@ import Testing
             return
         }
         #expect(missing.contains("no sub-stream"))
+        // The cool-off is the failed settings': a corrected sub-stream is tried at once.
+        var corrected = c
+        corrected.subStreamURL = "rtsp://127.0.0.1:9/cam3sub-corrected"
+        guard case .viewer = await streams.subscribe(corrected) else {
+            Issue.record("a corrected sub-stream waited out the cool-off")
+            return
+        }
         await streams.close()
     }
 
