@@ -124,6 +124,7 @@ let package = Package(
         ),
         .target(
             name: "PTZ", dependencies: ["Base", "Access", "Catalog", "Records", "Centre", "Onvif"], swiftSettings: strict),
+        .target(name: "Incidents", dependencies: ["Base", "Catalog", "Records"], swiftSettings: strict),
         .target(
             name: "Evidence",
             dependencies: [
@@ -141,7 +142,7 @@ let package = Package(
             // ServerTests' `serverImportsNoStorage`); member import visibility keeps their
             // members out of reach through the modules that do import them.
             dependencies: [
-                "Base", "Access", "Centre", "Audit", "Records", "Media", "PTZ",
+                "Base", "Access", "Centre", "Audit", "Records", "Media", "PTZ", "Incidents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -168,7 +169,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "Base", "Access", "RTSP", "Media", "Catalog", "Records", "Recording", "CameraSim", "ChildProcess", "Centre", "Server",
-                "PTZ",
+                "PTZ", "Incidents",
                 "Onvif",
                 "Audit",
                 "Evidence", "CommandSupport",
@@ -197,6 +198,8 @@ let package = Package(
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(
+            name: "IncidentsTests", dependencies: ["Incidents", "Base", "Catalog", "Records", "TestSupport"], swiftSettings: strict),
+        .testTarget(
             name: "PTZTests",
             dependencies: ["PTZ", "Access", "Base", "Centre", "Catalog", "Records", "Onvif", "CameraSim", "TestSupport"],
             swiftSettings: strict),
@@ -222,7 +225,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Base", "Access", "Server", "Centre", "Catalog", "Records", "Recording", "Audit", "Evidence", "RTSP", "Media",
-                "TestSupport", "PTZ", "CameraSim", "Onvif",
+                "TestSupport", "PTZ", "CameraSim", "Onvif", "Incidents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -24,6 +24,11 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     /// Create, change and delete the tours the server runs (their routes are confidential
     /// too): the supervisor only.
     case manageTours = "manage-tours"
+    /// Report incidents, read the register and follow them up: personal data, for the
+    /// operator team, the duty officers and supervisors.
+    case incidents
+    /// Add, rename and retire the incident categories (the list is data).
+    case manageIncidentCategories = "manage-incident-categories"
 
     public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
 
@@ -43,15 +48,18 @@ public enum Role: String, Sendable, CaseIterable, Codable {
 
     public var permissions: Set<Permission> {
         switch self {
-        case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz]
+        case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz, .incidents]
         // Footage through their exhibits only; registering one needs `register-evidence`
         // granted on its cameras (EvidenceRegister.create).
         case .investigator: [.manageEvidence, .viewEvidence]
         case .prosecutor, .court: [.viewEvidence]
         case .mediaOfficer: [.mediaRelease]
         case .supervisor:
-            [.live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease]
-        case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics]
+            [
+                .live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease,
+                .incidents
+            ]
+        case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics, .manageIncidentCategories]
         }
     }
 

@@ -137,7 +137,8 @@ extension Catalog {
         // When a camera was removed (`CameraRecord.removedMicros`): its row stays.
         (9, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN removed_micros BIGINT").run() }),
         // A camera's sub-stream for viewing only (`CameraRecord.subStreamURL`).
-        (10, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN sub_url TEXT").run() })
+        (10, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN sub_url TEXT").run() }),
+        (11, migrateToIncidents)
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

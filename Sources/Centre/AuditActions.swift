@@ -79,6 +79,16 @@ public enum AuditAction: String, CaseIterable, Sendable {
     /// A bundle download refused or failed (no custody event: nothing was handed over).
     case evidenceDownload = "evidence.download"
 
+    // MARK: Incidents (personal data: every read and change)
+    /// An incident reported (its number and category; never its description).
+    case incidentReport = "incident.report"
+    /// The register read: a list (how many), or one incident.
+    case incidentView = "incident.view"
+    /// An incident's status, details or a note changed (which fields; never their text).
+    case incidentUpdate = "incident.update"
+    /// A category added, changed, retired or deleted.
+    case incidentCategoryChange = "incident.category-change"
+
     // MARK: Administration
     /// The server started (where it listens).
     case serverStart = "server.start"

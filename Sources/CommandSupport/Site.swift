@@ -122,7 +122,8 @@ public struct Site {
             .1
     }
 
-    private func commandLineEntry(_ action: AuditAction, camera: CameraRecord?, detail: String) -> AuditEntry {
+    /// An entry for the person at the command line (`cli:` and their login name).
+    public func commandLineEntry(_ action: AuditAction, camera: CameraRecord?, detail: String) -> AuditEntry {
         let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
         return AuditEntry(
             action: action, result: .ok, user: "cli:\(who)", address: "localhost", userAgent: "vigil command line",

@@ -69,6 +69,14 @@ public actor CameraControl {
         self.wallMicros = wallMicros
     }
 
+    /// Where the camera points now, as it says (nil axes where it does not say). Takes no
+    /// control: an incident's report records it (confidential, like the history).
+    public func position(camera id: Int64) async throws -> (pan: Double?, tilt: Double?, zoom: Double?) {
+        let (_, device, profile) = try await session(id)
+        let p = try await device.status(profile: profile).position
+        return (p?.pan, p?.tilt, p?.zoom)
+    }
+
     /// Position, who holds control, and the presets.
     public func view(camera id: Int64, for user: Principal) async throws -> PTZView {
         let (camera, device, profile) = try await session(id)

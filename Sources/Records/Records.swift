@@ -1,6 +1,6 @@
 // Records — the catalog's rows as plain values: cameras, segments and gaps, accounts,
 // grants, sessions and tokens, audit entries and checkpoints, chain links and heads,
-// exhibits and their custody, the workstation's saved wall views.
+// exhibits and their custody, the workstation's saved wall views, the incident register.
 //
 // What belongs here: the row structs and nothing that reads or writes them. They sit below
 // Catalog so that the modules above the domain (the HTTP server, the command line) can

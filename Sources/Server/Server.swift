@@ -17,6 +17,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
+import Incidents
 import Logging
 import NIOSSL
 import PTZ
@@ -39,6 +40,8 @@ public struct ServerEnvironment: Sendable {
     /// PTZ control of the cameras added over ONVIF, and the tours the server runs.
     public var ptz: CameraControl
     public var tours: TourRegister
+    /// The incident register.
+    public var incidents: IncidentRegister
     public var metrics: VigilMetrics
     /// Directory of the browser console's static files.
     public var webRoot: String
@@ -81,7 +84,9 @@ public struct ServerEnvironment: Sendable {
 
     public init(
         cameras: CameraRegistry, footage: Footage, accounts: Accounts, audit: AuditTrail, fleet: RecorderFleet, live: LiveHub,
-        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, tours: TourRegister, metrics: VigilMetrics,
+        keys: SiteKeys, evidence: EvidenceRegister, exports: ExportShelf, ptz: CameraControl, tours: TourRegister,
+        incidents: IncidentRegister,
+        metrics: VigilMetrics,
         webRoot: String,
         openAPIPath: String,
         secureCookies: Bool, logger: Logger
@@ -97,6 +102,7 @@ public struct ServerEnvironment: Sendable {
         self.exports = exports
         self.ptz = ptz
         self.tours = tours
+        self.incidents = incidents
         self.metrics = metrics
         self.webRoot = webRoot
         self.openAPIPath = openAPIPath
@@ -142,6 +148,7 @@ public struct VigilServer {
         EvidenceRoutes(env: env).register(&table)
         PtzRoutes(env: env).register(&table)
         TourRoutes(env: env).register(&table)
+        IncidentRoutes(env: env).register(&table)
         ViewRoutes(env: env).register(&table)
         EventRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)

@@ -5,6 +5,7 @@ import Catalog
 import Centre
 import CommandSupport
 import Foundation
+import Incidents
 import Logging
 import NIOCore
 import Onvif
@@ -214,7 +215,7 @@ struct CentreRunner {
                 cameras: CameraRegistry(catalog: site.catalog), footage: Footage(catalog: site.catalog, store: site.store),
                 accounts: site.accounts, audit: site.audit, fleet: fleet, live: live,
                 keys: site.keys, evidence: site.evidence, exports: shelf,
-                ptz: control, tours: TourRegister(catalog: site.catalog),
+                ptz: control, tours: TourRegister(catalog: site.catalog), incidents: IncidentRegister(catalog: site.catalog),
                 metrics: VigilMetrics(), webRoot: webRoot,
                 openAPIPath: URL(fileURLWithPath: webRoot).deletingLastPathComponent().appendingPathComponent("docs/openapi.json").path,
                 secureCookies: settings.servedOverTLS, logger: logger)

@@ -8,6 +8,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Incidents
 import Logging
 import NIOCore
 import PTZ
@@ -78,7 +79,7 @@ final class ServerHarness: Sendable {
             fleet: fleet, live: live, keys: keys,
             evidence: evidence, exports: ExportShelf(root: "\(dir)/exports"),
             ptz: CameraControl(cameras: CameraRegistry(catalog: catalog), keys: keys, catalog: catalog),
-            tours: TourRegister(catalog: catalog),
+            tours: TourRegister(catalog: catalog), incidents: IncidentRegister(catalog: catalog),
             metrics: VigilMetrics(), webRoot: "\(TestSupport.packageRoot)/Web",
             openAPIPath: "\(TestSupport.packageRoot)/docs/openapi.json", secureCookies: false, logger: logger)
         env.newCameraDefaults = cameraDefaults

@@ -1,0 +1,321 @@
+// The incident register (migration 11): the city's categories (seeded here; data from then
+// on), the incidents, the cameras and time ranges that show each, and each incident's
+// timeline of updates.
+
+import Base
+import Foundation
+import Records
+import SQLKit
+
+extension Catalog {
+    /// The categories as the city's page lists them (../shared/mission): safety, public
+    /// order, and other.
+    static let cityCategories: [(key: String, name: String, group: String)] = [
+        ("violence", "Physical violence or other aggression", "safety"),
+        ("unsupervised-minor", "Minor without supervision", "safety"),
+        ("person-in-need", "Person lying, or needing help", "safety"),
+        ("theft-or-damage", "Theft or destruction of property", "safety"),
+        ("road-hazard", "Hazard to road users", "safety"),
+        ("public-place-rules", "Breach of rules in public places (alcohol, animals)", "public-order"),
+        ("littering", "Littering or polluting a public place", "public-order"),
+        ("cleanliness-neglect", "Neglect of order and cleanliness by municipal services or others", "public-order"),
+        ("infrastructure", "Infrastructure failure, road-sign fault, traffic incident", "public-order"),
+        ("other", "Other", "other")
+    ]
+
+    static func migrateToIncidents(_ db: any SQLDatabase) async throws {
+        try await db.create(table: "incident_categories")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("key", type: .text, .notNull, .unique)
+            .column("name", type: .text, .notNull)
+            .column("grp", type: .text, .notNull)
+            .column("retired", type: .int, .notNull, .default(0))
+            .run()
+        for c in cityCategories {
+            try await db.raw("INSERT INTO incident_categories (key, name, grp) VALUES (\(bind: c.key), \(bind: c.name), \(bind: c.group))")
+                .run()
+        }
+        try await db.create(table: "incidents")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("number", type: .text, .notNull, .unique)
+            .column("category_id", type: .bigint, .notNull, .references("incident_categories", "id"))
+            .column("priority", type: .int, .notNull)
+            .column("observed_micros", type: .bigint, .notNull)
+            .column("reported_micros", type: .bigint, .notNull)
+            .column("reporter_id", type: .bigint, .references("users", "id"))
+            .column("reporter_name", type: .text, .notNull)
+            .column("location", type: .text, .notNull, .default(""))
+            .column("address", type: .text, .notNull, .default(""))
+            .column("latitude", type: .real)
+            .column("longitude", type: .real)
+            .column("description", type: .text, .notNull)
+            .column("status", type: .text, .notNull)
+            .column("status_micros", type: .bigint, .notNull)
+            .run()
+        try await db.create(index: "incidents_by_observed").on("incidents").column("observed_micros").run()
+        try await db.create(table: "incident_cameras")
+            .column("incident_id", type: .bigint, .notNull, .references("incidents", "id"))
+            .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+            .column("from_micros", type: .bigint, .notNull)
+            .column("to_micros", type: .bigint, .notNull)
+            .column("pan", type: .real)
+            .column("tilt", type: .real)
+            .column("zoom", type: .real)
+            .run()
+        try await db.create(index: "incident_cameras_by_incident").on("incident_cameras").column("incident_id").run()
+        try await db.create(index: "incident_cameras_by_camera").on("incident_cameras").column("camera_id").column("from_micros").run()
+        try await db.create(table: "incident_updates")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("incident_id", type: .bigint, .notNull, .references("incidents", "id"))
+            .column("at_micros", type: .bigint, .notNull)
+            .column("user_id", type: .bigint, .references("users", "id"))
+            .column("user_name", type: .text, .notNull)
+            .column("kind", type: .text, .notNull)
+            .column("status", type: .text)
+            .column("text", type: .text, .notNull)
+            .run()
+        try await db.create(index: "incident_updates_by_incident").on("incident_updates").column("incident_id").run()
+    }
+
+    // MARK: Categories
+
+    public func incidentCategories() async throws -> [IncidentCategoryRecord] {
+        let rows = try await run("read incident categories") {
+            try await database.raw("SELECT * FROM incident_categories ORDER BY id").all()
+        }
+        return try rows.map {
+            IncidentCategoryRecord(
+                id: try $0.decode(column: "id", as: Int64.self), key: try $0.decode(column: "key", as: String.self),
+                name: try $0.decode(column: "name", as: String.self), group: try $0.decode(column: "grp", as: String.self),
+                retired: try $0.decode(column: "retired", as: Int.self) != 0)
+        }
+    }
+
+    public func addIncidentCategory(_ c: IncidentCategoryRecord) async throws -> IncidentCategoryRecord {
+        let rows = try await run("insert incident category \(c.key)") {
+            try await database.raw(
+                """
+                INSERT INTO incident_categories (key, name, grp, retired)
+                VALUES (\(bind: c.key), \(bind: c.name), \(bind: c.group), \(bind: c.retired ? 1 : 0)) RETURNING id
+                """
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert incident category returned no id")
+        }
+        var added = c
+        added.id = id
+        return added
+    }
+
+    /// Renames, regroups or retires category `c.id` (its key stays).
+    public func updateIncidentCategory(_ c: IncidentCategoryRecord) async throws {
+        try await run("update incident category \(c.id)") {
+            try await database.raw(
+                """
+                UPDATE incident_categories SET name = \(bind: c.name), grp = \(bind: c.group), retired = \(bind: c.retired ? 1 : 0)
+                WHERE id = \(bind: c.id)
+                """
+            ).run()
+        }
+    }
+
+    /// How many incidents are filed under category `id`.
+    public func incidentCount(categoryID id: Int64) async throws -> Int {
+        let rows = try await run("count incidents of category \(id)") {
+            try await database.raw("SELECT COUNT(*) AS n FROM incidents WHERE category_id = \(bind: id)").all()
+        }
+        return try rows.first?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Deletes category `id` if no incident is filed under it; true when it was deleted.
+    public func deleteUnusedIncidentCategory(id: Int64) async throws -> Bool {
+        try await transaction("delete incident category \(id)") {
+            guard try await incidentCount(categoryID: id) == 0 else { return false }
+            let rows = try await run("delete incident category \(id)") {
+                try await database.raw("DELETE FROM incident_categories WHERE id = \(bind: id) RETURNING id").all()
+            }
+            return !rows.isEmpty
+        }
+    }
+
+    // MARK: Incidents
+
+    /// Files `i` (its id and number are given here: the year of its report and the next
+    /// number of that year) with its cameras and the first line of its timeline, in one
+    /// transaction.
+    public func addIncident(_ i: IncidentRecord, firstUpdate: IncidentUpdateRecord) async throws -> IncidentRecord {
+        try await transaction("insert incident") {
+            let year =
+                Calendar(identifier: .gregorian).dateComponents(
+                    in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: Double(i.reportedMicros) / 1e6)
+                ).year ?? 1970
+            let prefix = "\(year)/"
+            let counted = try await run("count incidents of \(year)") {
+                try await database.raw(
+                    "SELECT COUNT(*) AS n FROM incidents WHERE number LIKE \(bind: prefix + "%")"
+                ).all()
+            }
+            var added = i
+            added.number = prefix + String((try counted.first?.decode(column: "n", as: Int.self) ?? 0) + 1)
+            let rows = try await run("insert incident") {
+                try await database.raw(
+                    """
+                    INSERT INTO incidents (number, category_id, priority, observed_micros, reported_micros, reporter_id, reporter_name,
+                                           location, address, latitude, longitude, description, status, status_micros)
+                    VALUES (\(bind: added.number), \(bind: i.categoryID), \(bind: i.priority), \(bind: i.observedMicros),
+                            \(bind: i.reportedMicros), \(bind: i.reporterID), \(bind: i.reporterName), \(bind: i.location),
+                            \(bind: i.address), \(bind: i.latitude), \(bind: i.longitude), \(bind: i.description), \(bind: i.status),
+                            \(bind: i.statusMicros))
+                    RETURNING id
+                    """
+                ).all()
+            }
+            guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+                throw CatalogError.invalid("insert incident returned no id")
+            }
+            added.id = id
+            for c in i.cameras {
+                try await run("insert incident \(id)'s camera") {
+                    try await database.raw(
+                        """
+                        INSERT INTO incident_cameras (incident_id, camera_id, from_micros, to_micros, pan, tilt, zoom)
+                        VALUES (\(bind: id), \(bind: c.cameraID), \(bind: c.fromMicros), \(bind: c.toMicros), \(bind: c.pan),
+                                \(bind: c.tilt), \(bind: c.zoom))
+                        """
+                    ).run()
+                }
+            }
+            var update = firstUpdate
+            update.incidentID = id
+            _ = try await addIncidentUpdate(update)
+            return added
+        }
+    }
+
+    public func incident(number: String) async throws -> IncidentRecord? {
+        let rows = try await run("read incident \(number)") {
+            try await database.raw("SELECT * FROM incidents WHERE number = \(bind: number)").all()
+        }
+        return try await withCameras(try rows.map(Self.incidentRow)).first
+    }
+
+    public func incident(id: Int64) async throws -> IncidentRecord? {
+        let rows = try await run("read incident \(id)") {
+            try await database.raw("SELECT * FROM incidents WHERE id = \(bind: id)").all()
+        }
+        return try await withCameras(try rows.map(Self.incidentRow)).first
+    }
+
+    /// Incidents observed in `from..<to` (newest first, at most `limit`), optionally only
+    /// those in `status` or showing `cameraID` at some time in the range.
+    public func incidents(from: Int64, to: Int64, status: String? = nil, cameraID: Int64? = nil, limit: Int = 1000) async throws
+        -> [IncidentRecord]
+    {
+        let rows = try await run("read incidents") {
+            var query: SQLQueryString
+            if let cameraID {
+                // Those with a range on the camera that overlaps the period.
+                query =
+                    "SELECT * FROM incidents WHERE id IN (SELECT incident_id FROM incident_cameras WHERE camera_id = \(bind: cameraID) "
+                    + "AND from_micros < \(bind: to) AND to_micros > \(bind: from)) AND "
+            } else {
+                query = "SELECT * FROM incidents WHERE observed_micros >= \(bind: from) AND observed_micros < \(bind: to) AND "
+            }
+            if let status { query = query + "status = \(bind: status) AND " }
+            query = query + "1 = 1 ORDER BY observed_micros DESC, id DESC LIMIT \(bind: limit)"
+            return try await database.raw(query).all()
+        }
+        return try await withCameras(try rows.map(Self.incidentRow))
+    }
+
+    /// Replaces incident `i.id`'s status, category, priority, place and description (its
+    /// number, report and cameras stay).
+    public func updateIncident(_ i: IncidentRecord) async throws {
+        try await run("update incident \(i.id)") {
+            try await database.raw(
+                """
+                UPDATE incidents SET category_id = \(bind: i.categoryID), priority = \(bind: i.priority), location = \(bind: i.location),
+                       address = \(bind: i.address), latitude = \(bind: i.latitude), longitude = \(bind: i.longitude),
+                       description = \(bind: i.description), status = \(bind: i.status), status_micros = \(bind: i.statusMicros)
+                WHERE id = \(bind: i.id)
+                """
+            ).run()
+        }
+    }
+
+    @discardableResult
+    public func addIncidentUpdate(_ u: IncidentUpdateRecord) async throws -> IncidentUpdateRecord {
+        let rows = try await run("insert incident \(u.incidentID)'s update") {
+            try await database.raw(
+                """
+                INSERT INTO incident_updates (incident_id, at_micros, user_id, user_name, kind, status, text)
+                VALUES (\(bind: u.incidentID), \(bind: u.atMicros), \(bind: u.userID), \(bind: u.userName), \(bind: u.kind),
+                        \(bind: u.status), \(bind: u.text))
+                RETURNING id
+                """
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert incident update returned no id")
+        }
+        var added = u
+        added.id = id
+        return added
+    }
+
+    /// Incident `id`'s timeline, oldest first.
+    public func incidentUpdates(incidentID id: Int64) async throws -> [IncidentUpdateRecord] {
+        let rows = try await run("read incident \(id)'s updates") {
+            try await database.raw("SELECT * FROM incident_updates WHERE incident_id = \(bind: id) ORDER BY id").all()
+        }
+        return try rows.map {
+            IncidentUpdateRecord(
+                id: try $0.decode(column: "id", as: Int64.self), incidentID: try $0.decode(column: "incident_id", as: Int64.self),
+                atMicros: try $0.decode(column: "at_micros", as: Int64.self), userID: try $0.decode(column: "user_id", as: Int64?.self),
+                userName: try $0.decode(column: "user_name", as: String.self), kind: try $0.decode(column: "kind", as: String.self),
+                status: try $0.decode(column: "status", as: String?.self), text: try $0.decode(column: "text", as: String.self))
+        }
+    }
+
+    private func withCameras(_ incidents: [IncidentRecord]) async throws -> [IncidentRecord] {
+        guard !incidents.isEmpty else { return [] }
+        let ids = incidents.map(\.id)
+        let rows = try await run("read incidents' cameras") {
+            try await database.raw(
+                "SELECT * FROM incident_cameras WHERE incident_id IN (\(binds: ids)) ORDER BY incident_id, camera_id, from_micros"
+            ).all()
+        }
+        var byIncident: [Int64: [IncidentCameraRecord]] = [:]
+        for row in rows {
+            byIncident[try row.decode(column: "incident_id", as: Int64.self), default: []].append(
+                IncidentCameraRecord(
+                    cameraID: try row.decode(column: "camera_id", as: Int64.self),
+                    fromMicros: try row.decode(column: "from_micros", as: Int64.self),
+                    toMicros: try row.decode(column: "to_micros", as: Int64.self), pan: try row.decode(column: "pan", as: Double?.self),
+                    tilt: try row.decode(column: "tilt", as: Double?.self), zoom: try row.decode(column: "zoom", as: Double?.self)))
+        }
+        return incidents.map {
+            var i = $0
+            i.cameras = byIncident[i.id] ?? []
+            return i
+        }
+    }
+
+    private static func incidentRow(_ row: any SQLRow) throws -> IncidentRecord {
+        var i = IncidentRecord(
+            id: try row.decode(column: "id", as: Int64.self), number: try row.decode(column: "number", as: String.self),
+            categoryID: try row.decode(column: "category_id", as: Int64.self), priority: try row.decode(column: "priority", as: Int.self),
+            observedMicros: try row.decode(column: "observed_micros", as: Int64.self),
+            reportedMicros: try row.decode(column: "reported_micros", as: Int64.self),
+            reporterID: try row.decode(column: "reporter_id", as: Int64?.self),
+            reporterName: try row.decode(column: "reporter_name", as: String.self),
+            description: try row.decode(column: "description", as: String.self), status: try row.decode(column: "status", as: String.self))
+        i.location = try row.decode(column: "location", as: String.self)
+        i.address = try row.decode(column: "address", as: String.self)
+        i.latitude = try row.decode(column: "latitude", as: Double?.self)
+        i.longitude = try row.decode(column: "longitude", as: Double?.self)
+        i.statusMicros = try row.decode(column: "status_micros", as: Int64.self)
+        return i
+    }
+}

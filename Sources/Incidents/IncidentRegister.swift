@@ -1,0 +1,304 @@
+import Base
+import Catalog
+import Foundation
+import Records
+
+/// Where an incident stands. It moves forward only (a step may be skipped: a patrol that
+/// is already there is on scene at once), and any status but closed may be closed.
+public enum IncidentStatus: String, CaseIterable, Sendable, Codable {
+    case open, notified, acknowledged
+    case onScene = "on-scene"
+    case closed
+
+    /// Whether an incident in this status may move to `next`.
+    public func mayMove(to next: IncidentStatus) -> Bool {
+        guard self != .closed, next != self else { return false }
+        return next == .closed || Self.allCases.firstIndex(of: next)! > Self.allCases.firstIndex(of: self)!
+    }
+
+    public var words: String {
+        switch self {
+        case .open: "open"
+        case .notified: "services notified"
+        case .acknowledged: "acknowledged by the service"
+        case .onScene: "service on scene"
+        case .closed: "closed"
+        }
+    }
+}
+
+/// Who writes to the register.
+public struct IncidentAuthor: Sendable {
+    public var userID: Int64?
+    public var name: String
+
+    public init(userID: Int64?, name: String) {
+        self.userID = userID
+        self.name = name
+    }
+}
+
+/// What an operator reports.
+public struct IncidentReport: Sendable {
+    public var categoryID: Int64
+    public var priority: Int
+    public var observedMicros: Int64
+    public var cameras: [IncidentCameraRecord]
+    public var location: String?
+    public var address: String
+    public var latitude: Double?
+    public var longitude: Double?
+    public var description: String
+
+    public init(
+        categoryID: Int64, priority: Int = 3, observedMicros: Int64, cameras: [IncidentCameraRecord] = [], location: String? = nil,
+        address: String = "", latitude: Double? = nil, longitude: Double? = nil, description: String
+    ) {
+        self.categoryID = categoryID
+        self.priority = priority
+        self.observedMicros = observedMicros
+        self.cameras = cameras
+        self.location = location
+        self.address = address
+        self.latitude = latitude
+        self.longitude = longitude
+        self.description = description
+    }
+}
+
+/// A change to an incident: any of its details, its status, and a note for its timeline.
+public struct IncidentChange: Sendable {
+    public var categoryID: Int64?
+    public var priority: Int?
+    public var location: String?
+    public var address: String?
+    public var description: String?
+    public var status: IncidentStatus?
+    public var note: String?
+
+    public init(
+        categoryID: Int64? = nil, priority: Int? = nil, location: String? = nil, address: String? = nil, description: String? = nil,
+        status: IncidentStatus? = nil, note: String? = nil
+    ) {
+        self.categoryID = categoryID
+        self.priority = priority
+        self.location = location
+        self.address = address
+        self.description = description
+        self.status = status
+        self.note = note
+    }
+
+    /// Names of the fields given (never their text: the audit entry names only these).
+    public var fields: [String] {
+        [
+            ("category", categoryID != nil), ("priority", priority != nil), ("location", location != nil), ("address", address != nil),
+            ("description", description != nil), ("status", status != nil), ("note", note != nil)
+        ].filter(\.1).map(\.0)
+    }
+}
+
+/// The register's limits.
+public enum IncidentRules {
+    /// Cameras one incident may name, and the longest range on one.
+    public static let maximumCameras = 16
+    public static let longestRangeMicros: Int64 = 24 * 3_600_000_000
+    /// How far back an incident may be reported as observed (the footage's legal retention),
+    /// and how far ahead of the server's clock a station's may run.
+    public static let oldestObservedMicros: Int64 = 90 * 86_400_000_000
+    public static let clockSkewMicros: Int64 = 5 * 60_000_000
+    public static let priorities = 1...3
+    public static let groups = ["safety", "public-order", "other"]
+
+    static func checkText(location: String?, address: String?, description: String?, note: String?) throws {
+        if let description { try TextField.check(description, "an incident's description", maximum: 4000, multiline: true) }
+        if let location { try TextField.check(location, "an incident's place", maximum: 200, required: false) }
+        if let address { try TextField.check(address, "an incident's address", maximum: 200, required: false) }
+        if let note { try TextField.check(note, "a note", maximum: 4000, multiline: true) }
+    }
+
+    static func checkPriority(_ p: Int) throws {
+        guard priorities.contains(p) else { throw VigilError(.invalid, "priority is 1 (urgent), 2 (high) or 3 (normal), not \(p)") }
+    }
+}
+
+/// The incident register. Its writes are catalog writes only: the server and `vigil
+/// incident` run each inside `AuditTrail.append(with:entry:)`, stored with its entry.
+public struct IncidentRegister: Sendable {
+    let catalog: Catalog
+
+    public init(catalog: Catalog) {
+        self.catalog = catalog
+    }
+
+    // MARK: Categories
+
+    public func categories() async throws -> [IncidentCategoryRecord] { try await catalog.incidentCategories() }
+
+    public func addCategory(key: String, name: String, group: String) async throws -> IncidentCategoryRecord {
+        guard (1...40).contains(key.utf8.count),
+            key.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D })
+        else { throw VigilError(.invalid, "a category's key is 1-40 lower-case letters, digits and '-'") }
+        try TextField.check(name, "a category's name", maximum: 100)
+        guard IncidentRules.groups.contains(group) else {
+            throw VigilError(.invalid, "a category's group is one of \(IncidentRules.groups.joined(separator: ", "))")
+        }
+        let existing = try await catalog.incidentCategories()
+        if let same = existing.first(where: { $0.key == key }) {
+            throw VigilError(.conflict, "category \(key) exists already (\(same.name)\(same.retired ? ", retired" : ""))")
+        }
+        return try await catalog.addIncidentCategory(IncidentCategoryRecord(id: 0, key: key, name: name, group: group))
+    }
+
+    /// Renames, regroups, retires (no longer offered for new incidents) or brings back category `id`.
+    public func changeCategory(id: Int64, name: String?, group: String?, retired: Bool?) async throws -> IncidentCategoryRecord {
+        guard var c = try await catalog.incidentCategories().first(where: { $0.id == id }) else {
+            throw VigilError(.notFound, "no such incident category")
+        }
+        if let name {
+            try TextField.check(name, "a category's name", maximum: 100)
+            c.name = name
+        }
+        if let group {
+            guard IncidentRules.groups.contains(group) else {
+                throw VigilError(.invalid, "a category's group is one of \(IncidentRules.groups.joined(separator: ", "))")
+            }
+            c.group = group
+        }
+        if let retired { c.retired = retired }
+        try await catalog.updateIncidentCategory(c)
+        return c
+    }
+
+    /// Deletes category `id`, which no incident may use: one in use is retired instead.
+    public func deleteCategory(id: Int64) async throws -> IncidentCategoryRecord {
+        guard let c = try await catalog.incidentCategories().first(where: { $0.id == id }) else {
+            throw VigilError(.notFound, "no such incident category")
+        }
+        let used = try await catalog.incidentCount(categoryID: id)
+        guard used == 0, try await catalog.deleteUnusedIncidentCategory(id: id) else {
+            throw VigilError(.conflict, "category \(c.key) is used by \(used) incidents: retire it instead (it is never deleted)")
+        }
+        return c
+    }
+
+    // MARK: Incidents
+
+    /// Files a report: checked against the rules, its place the first camera's location
+    /// unless given, status open.
+    public func report(_ r: IncidentReport, by author: IncidentAuthor, nowMicros: Int64) async throws -> IncidentRecord {
+        try IncidentRules.checkPriority(r.priority)
+        try IncidentRules.checkText(location: r.location, address: r.address, description: r.description, note: nil)
+        guard r.observedMicros <= nowMicros + IncidentRules.clockSkewMicros else {
+            throw VigilError(.invalid, "an incident cannot be observed in the future (\(iso8601(micros: r.observedMicros)))")
+        }
+        guard r.observedMicros >= nowMicros - IncidentRules.oldestObservedMicros else {
+            throw VigilError(.invalid, "an incident observed more than 90 days ago cannot be reported: its footage is gone")
+        }
+        if let lat = r.latitude, !(-90...90).contains(lat) { throw VigilError(.invalid, "latitude must be -90...90") }
+        if let lon = r.longitude, !(-180...180).contains(lon) { throw VigilError(.invalid, "longitude must be -180...180") }
+        guard let category = try await catalog.incidentCategories().first(where: { $0.id == r.categoryID }) else {
+            throw VigilError(.invalid, "there is no incident category \(r.categoryID)")
+        }
+        guard !category.retired else { throw VigilError(.invalid, "category \(category.name) is retired: choose another") }
+        guard r.cameras.count <= IncidentRules.maximumCameras else {
+            throw VigilError(.invalid, "an incident names at most \(IncidentRules.maximumCameras) cameras")
+        }
+        var firstLocation: String?
+        for c in r.cameras {
+            guard c.fromMicros < c.toMicros, c.toMicros - c.fromMicros <= IncidentRules.longestRangeMicros else {
+                throw VigilError(.invalid, "a camera's range must start before it ends and last at most 24 hours")
+            }
+            guard let camera = try await catalog.camera(id: c.cameraID), camera.removedMicros == nil else {
+                throw VigilError(.invalid, "there is no camera \(c.cameraID) in use")
+            }
+            firstLocation = firstLocation ?? camera.location
+        }
+        var incident = IncidentRecord(
+            id: 0, number: "", categoryID: category.id, priority: r.priority, observedMicros: r.observedMicros, reportedMicros: nowMicros,
+            reporterID: author.userID, reporterName: author.name, description: r.description, status: IncidentStatus.open.rawValue,
+            cameras: r.cameras)
+        incident.location = r.location ?? firstLocation ?? ""
+        incident.address = r.address
+        incident.latitude = r.latitude
+        incident.longitude = r.longitude
+        let first = IncidentUpdateRecord(
+            id: 0, incidentID: 0, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "reported",
+            status: IncidentStatus.open.rawValue, text: "reported as \(category.name)")
+        return try await catalog.addIncident(incident, firstUpdate: first)
+    }
+
+    public func incident(id: Int64) async throws -> IncidentRecord {
+        guard let i = try await catalog.incident(id: id) else { throw VigilError(.notFound, "no such incident") }
+        return i
+    }
+
+    /// An incident by its id, or by its number (`2026/17`).
+    public func incident(_ reference: String) async throws -> IncidentRecord {
+        if reference.contains("/") {
+            guard let i = try await catalog.incident(number: reference) else { throw VigilError(.notFound, "no incident \(reference)") }
+            return i
+        }
+        guard let id = Int64(reference) else { throw VigilError(.invalid, "an incident is named by its id or its number (2026/17)") }
+        return try await incident(id: id)
+    }
+
+    public func updates(incidentID id: Int64) async throws -> [IncidentUpdateRecord] { try await catalog.incidentUpdates(incidentID: id) }
+
+    public func list(from: Int64, to: Int64, status: IncidentStatus? = nil, cameraID: Int64? = nil, limit: Int = 1000) async throws
+        -> [IncidentRecord]
+    {
+        guard from < to else { throw VigilError(.invalid, "the period must start before it ends") }
+        return try await catalog.incidents(from: from, to: to, status: status?.rawValue, cameraID: cameraID, limit: limit)
+    }
+
+    /// Applies `change` to incident `id` as it is now: each field changed, the status moved
+    /// forward (or closed), and a line on its timeline for each.
+    public func update(id: Int64, _ change: IncidentChange, by author: IncidentAuthor, nowMicros: Int64) async throws -> IncidentRecord {
+        guard !change.fields.isEmpty else { throw VigilError(.invalid, "say what changes: a status, a note or a detail") }
+        try IncidentRules.checkText(location: change.location, address: change.address, description: change.description, note: change.note)
+        if let p = change.priority { try IncidentRules.checkPriority(p) }
+        var i = try await incident(id: id)
+        let current = IncidentStatus(rawValue: i.status) ?? .open
+        let details = change.fields.filter { !["status", "note"].contains($0) }
+        if current == .closed, !details.isEmpty || change.status != nil {
+            throw VigilError(.conflict, "incident \(i.number) is closed: only notes may be added")
+        }
+        if let categoryID = change.categoryID, categoryID != i.categoryID {
+            guard let category = try await catalog.incidentCategories().first(where: { $0.id == categoryID }), !category.retired else {
+                throw VigilError(.invalid, "there is no incident category \(categoryID) in use")
+            }
+            i.categoryID = categoryID
+        }
+        if let p = change.priority { i.priority = p }
+        if let location = change.location { i.location = location }
+        if let address = change.address { i.address = address }
+        if let description = change.description { i.description = description }
+        if let next = change.status {
+            guard current.mayMove(to: next) else {
+                throw VigilError(.conflict, "incident \(i.number) is \(current.words): it cannot become \(next.words)")
+            }
+            i.status = next.rawValue
+            i.statusMicros = nowMicros
+        }
+        try await catalog.updateIncident(i)
+        if !details.isEmpty {
+            try await catalog.addIncidentUpdate(
+                IncidentUpdateRecord(
+                    id: 0, incidentID: id, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "edit",
+                    text: "changed " + details.joined(separator: ", ")))
+        }
+        if let next = change.status {
+            try await catalog.addIncidentUpdate(
+                IncidentUpdateRecord(
+                    id: 0, incidentID: id, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "status",
+                    status: next.rawValue, text: next.words))
+        }
+        if let note = change.note {
+            try await catalog.addIncidentUpdate(
+                IncidentUpdateRecord(
+                    id: 0, incidentID: id, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "note", text: note))
+        }
+        return i
+    }
+}

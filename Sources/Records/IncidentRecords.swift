@@ -1,0 +1,117 @@
+// The incident register's rows (Catalog's IncidentTables; the Incidents module's
+// `IncidentRegister` writes them): the city's categories, each incident with the cameras
+// and time ranges that show it, and the timeline of what happened to it. Personal data:
+// kept for the site's period, every read and change audited.
+
+/// A category of incident, as the city lists them. Data, not code: administrators add
+/// categories, and one in use is retired (no longer offered), never deleted.
+public struct IncidentCategoryRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    /// A stable name for scripts and statistics (`violence`, `littering`).
+    public var key: String
+    public var name: String
+    /// `safety`, `public-order` or `other`: the city's two goals, and the rest.
+    public var group: String
+    public var retired: Bool
+
+    public init(id: Int64, key: String, name: String, group: String, retired: Bool = false) {
+        self.id = id
+        self.key = key
+        self.name = name
+        self.group = group
+        self.retired = retired
+    }
+}
+
+/// A camera that shows an incident, over a time range (a bookmark on its timeline), with
+/// where the camera pointed when the incident was reported (confidential like every
+/// position: supervisors only).
+public struct IncidentCameraRecord: Sendable, Equatable, Codable {
+    public var cameraID: Int64
+    public var fromMicros: Int64
+    public var toMicros: Int64
+    public var pan: Double?
+    public var tilt: Double?
+    public var zoom: Double?
+
+    public init(cameraID: Int64, fromMicros: Int64, toMicros: Int64, pan: Double? = nil, tilt: Double? = nil, zoom: Double? = nil) {
+        self.cameraID = cameraID
+        self.fromMicros = fromMicros
+        self.toMicros = toMicros
+        self.pan = pan
+        self.tilt = tilt
+        self.zoom = zoom
+    }
+}
+
+public struct IncidentRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    /// `YYYY/N`: the year it was reported and its place among that year's incidents.
+    public var number: String
+    public var categoryID: Int64
+    /// 1 urgent, 2 high, 3 normal.
+    public var priority: Int
+    /// When the operator saw it happen, and when it was reported.
+    public var observedMicros: Int64
+    public var reportedMicros: Int64
+    public var reporterID: Int64?
+    public var reporterName: String
+    /// The place: the camera's location by default, an address, a map point.
+    public var location: String
+    public var address: String
+    public var latitude: Double?
+    public var longitude: Double?
+    public var description: String
+    /// `open`, `notified`, `acknowledged`, `on-scene`, `closed`, and since when.
+    public var status: String
+    public var statusMicros: Int64
+    public var cameras: [IncidentCameraRecord]
+
+    public init(
+        id: Int64, number: String, categoryID: Int64, priority: Int, observedMicros: Int64, reportedMicros: Int64, reporterID: Int64?,
+        reporterName: String, description: String, status: String, cameras: [IncidentCameraRecord] = []
+    ) {
+        self.id = id
+        self.number = number
+        self.categoryID = categoryID
+        self.priority = priority
+        self.observedMicros = observedMicros
+        self.reportedMicros = reportedMicros
+        self.reporterID = reporterID
+        self.reporterName = reporterName
+        self.location = ""
+        self.address = ""
+        self.description = description
+        self.status = status
+        self.statusMicros = reportedMicros
+        self.cameras = cameras
+    }
+}
+
+/// One line of an incident's timeline: its report, each change of status, each note.
+public struct IncidentUpdateRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var incidentID: Int64
+    public var atMicros: Int64
+    public var userID: Int64?
+    public var userName: String
+    /// `reported`, `edit` (which details changed), `status` or `note`.
+    public var kind: String
+    /// The status it moved to (kind `status`).
+    public var status: String?
+    public var text: String
+
+    public init(
+        id: Int64, incidentID: Int64, atMicros: Int64, userID: Int64?, userName: String, kind: String, status: String? = nil,
+        text: String
+    ) {
+        self.id = id
+        self.incidentID = incidentID
+        self.atMicros = atMicros
+        self.userID = userID
+        self.userName = userName
+        self.kind = kind
+        self.status = status
+        self.text = text
+    }
+}

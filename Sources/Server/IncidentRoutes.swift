@@ -1,0 +1,334 @@
+import Access
+import Base
+import Centre
+import Foundation
+import Hummingbird
+import Incidents
+import PTZ
+import Records
+
+/// The incident register: reported, read and followed up by those with the `incidents`
+/// permission (the operator team, the duty officers, supervisors), each camera named also
+/// needing live or playback on it; categories changed by administrators. Incidents are
+/// personal data: every read and change is one audit entry (a list's entry says how many,
+/// a change names its fields, never their text), a refusal too.
+struct IncidentRoutes {
+    let env: ServerEnvironment
+
+    struct CameraInput: Decodable {
+        var camera: Int64
+        var from: String
+        var to: String
+    }
+
+    struct ReportInput: Decodable {
+        /// A category's id or key.
+        var category: CategoryReference
+        var priority: Int?
+        var observed: String
+        var cameras: [CameraInput]?
+        var location: String?
+        var address: String?
+        var latitude: Double?
+        var longitude: Double?
+        var description: String
+    }
+
+    struct ChangeInput: Decodable {
+        var category: CategoryReference?
+        var priority: Int?
+        var location: String?
+        var address: String?
+        var description: String?
+        var status: String?
+        var note: String?
+    }
+
+    /// A category by id (a number) or by key (a string).
+    enum CategoryReference: Decodable {
+        case id(Int64)
+        case key(String)
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let id = try? c.decode(Int64.self) { self = .id(id) } else { self = .key(try c.decode(String.self)) }
+        }
+    }
+
+    struct CategoryInput: Decodable {
+        var key: String?
+        var name: String?
+        var group: String?
+        var retired: Bool?
+    }
+
+    struct CameraView: Encodable {
+        var camera: Int64
+        var name: String
+        var from: String
+        var to: String
+        /// Where the camera pointed when it was reported: to those who may read PTZ history only.
+        var pan: Double?
+        var tilt: Double?
+        var zoom: Double?
+    }
+
+    struct UpdateView: Encodable {
+        var at: String
+        var user: String
+        var kind: String
+        var status: String?
+        var text: String
+    }
+
+    struct IncidentView: Encodable {
+        var id: Int64
+        var number: String
+        var category: IncidentCategoryRecord?
+        var priority: Int
+        var observed: String
+        var reported: String
+        var reporter: String
+        var location: String
+        var address: String
+        var latitude: Double?
+        var longitude: Double?
+        var description: String
+        var status: String
+        var statusSince: String
+        var cameras: [CameraView]
+        var updates: [UpdateView]?
+    }
+
+    func view(
+        _ i: IncidentRecord, _ p: Principal, categories: [IncidentCategoryRecord], names: [Int64: String],
+        updates: [IncidentUpdateRecord]? = nil
+    ) -> IncidentView {
+        let positions = p.may(.ptzHistory)
+        return IncidentView(
+            id: i.id, number: i.number, category: categories.first { $0.id == i.categoryID }, priority: i.priority,
+            observed: iso8601(micros: i.observedMicros), reported: iso8601(micros: i.reportedMicros), reporter: i.reporterName,
+            location: i.location, address: i.address, latitude: i.latitude, longitude: i.longitude, description: i.description,
+            status: i.status, statusSince: iso8601(micros: i.statusMicros),
+            cameras: i.cameras.map {
+                CameraView(
+                    camera: $0.cameraID, name: names[$0.cameraID] ?? "camera \($0.cameraID)", from: iso8601(micros: $0.fromMicros),
+                    to: iso8601(micros: $0.toMicros), pan: positions ? $0.pan : nil, tilt: positions ? $0.tilt : nil,
+                    zoom: positions ? $0.zoom : nil)
+            },
+            updates: updates?.map {
+                UpdateView(at: iso8601(micros: $0.atMicros), user: $0.userName, kind: $0.kind, status: $0.status, text: $0.text)
+            }
+        )
+    }
+
+    func categoryID(_ reference: CategoryReference) async throws -> Int64 {
+        switch reference {
+        case let .id(id): return id
+        case let .key(key):
+            guard let c = try await env.incidents.categories().first(where: { $0.key == key }) else {
+                throw APIError(status: .badRequest, message: "there is no incident category \(String(key.prefix(40)))")
+            }
+            return c.id
+        }
+    }
+
+    func register(_ t: inout RouteTable) {
+        let env = self.env
+        t.add(.get, "/api/incident-categories", nil) { _, _, _ in
+            try json(try await env.incidents.categories())
+        }
+        t.add(.post, "/api/incident-categories", .manageIncidentCategories, onDenied: denied(.incidentCategoryChange)) {
+            request, context, principal in
+            let input = try await request.decode(as: CategoryInput.self, context: context)
+            guard let key = input.key, let name = input.name else {
+                throw APIError(status: .badRequest, message: "a category needs its key and name")
+            }
+            let added = try await mapErrors {
+                try await env.audit.append(
+                    with: { try await env.incidents.addCategory(key: key, name: name, group: input.group ?? "other") },
+                    entry: {
+                        AuditEntry(
+                            .incidentCategoryChange, .ok, principal: principal, request: request, context: context,
+                            detail: "added category \($0.id) \($0.key)")
+                    }
+                ).1
+            }
+            return try json(added, status: .created)
+        }
+        t.add(.patch, "/api/incident-categories/{cid}", .manageIncidentCategories, onDenied: denied(.incidentCategoryChange)) {
+            request, context, principal in
+            let id = try pathID(context, "cid", "a category id")
+            let input = try await request.decode(as: CategoryInput.self, context: context)
+            guard input.key == nil else { throw APIError(status: .badRequest, message: "a category's key never changes") }
+            let fields = [("name", input.name != nil), ("group", input.group != nil), ("retired", input.retired != nil)].filter(\.1).map(
+                \.0)
+            guard !fields.isEmpty else { throw APIError(status: .badRequest, message: "say what changes: name, group or retired") }
+            let changed = try await mapErrors {
+                try await env.audit.append(
+                    AuditEntry(
+                        .incidentCategoryChange, .ok, principal: principal, request: request, context: context,
+                        detail: "changed category \(id): " + fields.joined(separator: ", ")
+                            + (input.retired.map { $0 ? " (retired)" : " (in use again)" } ?? ""))
+                ) { try await env.incidents.changeCategory(id: id, name: input.name, group: input.group, retired: input.retired) }.1
+            }
+            return try json(changed)
+        }
+        t.add(.delete, "/api/incident-categories/{cid}", .manageIncidentCategories, onDenied: denied(.incidentCategoryChange)) {
+            request, context, principal in
+            let id = try pathID(context, "cid", "a category id")
+            try await mapErrors {
+                _ = try await env.audit.append(
+                    with: { try await env.incidents.deleteCategory(id: id) },
+                    entry: {
+                        AuditEntry(
+                            .incidentCategoryChange, .ok, principal: principal, request: request, context: context,
+                            detail: "deleted unused category \($0.id) \($0.key)")
+                    })
+            }
+            return Response(status: .noContent)
+        }
+
+        t.add(.get, "/api/incidents", .incidents, onDenied: denied(.incidentView)) { request, context, principal in
+            let now = env.clock.nowMicros()
+            let from = request.uri.queryParameters.get("from") == nil ? now - 7 * 86_400_000_000 : try timeParameter(request, "from")
+            let to = request.uri.queryParameters.get("to") == nil ? now + 60_000_000 : try timeParameter(request, "to")
+            let status = try request.uri.queryParameters.get("status").map { text in
+                guard let s = IncidentStatus(rawValue: text) else {
+                    throw APIError(
+                        status: .badRequest, message: "status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return s
+            }
+            let cameraID = try request.uri.queryParameters.get("camera").map { text in
+                guard let id = Int64(text), id >= 0 else { throw APIError(status: .badRequest, message: "camera is a camera's number") }
+                return id
+            }
+            let list = try await mapErrors { try await env.incidents.list(from: from, to: to, status: status, cameraID: cameraID) }
+            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
+            try await env.audit.append(
+                AuditEntry(
+                    .incidentView, .ok, principal: principal, request: request, context: context,
+                    detail: "list of \(list.count) incidents, \(iso8601(micros: from)) to \(iso8601(micros: to))"
+                        + (cameraID.map { " on camera \($0)" } ?? "") + (status.map { ", \($0.rawValue)" } ?? "")))
+            return try json(list.map { view($0, principal, categories: categories, names: names) })
+        }
+        t.add(.post, "/api/incidents", .incidents, onDenied: denied(.incidentReport)) { request, context, principal in
+            let input = try await request.decode(as: ReportInput.self, context: context)
+            guard let observed = parseISO8601(input.observed) else {
+                throw APIError(status: .badRequest, message: "observed is an ISO 8601 time")
+            }
+            var cameras: [IncidentCameraRecord] = []
+            for c in input.cameras ?? [] {
+                guard let from = parseISO8601(c.from), let to = parseISO8601(c.to) else {
+                    throw APIError(status: .badRequest, message: "each camera's from and to are ISO 8601 times")
+                }
+                // An incident may name only cameras its reporter may see.
+                guard principal.may(.live, camera: c.camera) || principal.may(.playback, camera: c.camera) else {
+                    try await env.audit.append(
+                        AuditEntry(
+                            .incidentReport, .denied, principal: principal, request: request, context: context,
+                            detail: "camera \(c.camera): neither live nor playback permission"))
+                    throw APIError(status: .forbidden, message: "you may neither watch nor play back camera \(c.camera)")
+                }
+                // Where a steerable camera points as it is reported (confidential); a camera
+                // that does not say within 2 s leaves it out, never the report.
+                let p = await Self.position(env, camera: c.camera)
+                cameras.append(
+                    IncidentCameraRecord(cameraID: c.camera, fromMicros: from, toMicros: to, pan: p?.pan, tilt: p?.tilt, zoom: p?.zoom))
+            }
+            let report = IncidentReport(
+                categoryID: try await categoryID(input.category), priority: input.priority ?? 3, observedMicros: observed,
+                cameras: cameras, location: input.location, address: input.address ?? "", latitude: input.latitude,
+                longitude: input.longitude, description: input.description)
+            let author = IncidentAuthor(userID: principal.userID, name: principal.name)
+            let now = env.clock.nowMicros()
+            let filed = try await mapErrors {
+                try await env.audit.append(
+                    with: { try await env.incidents.report(report, by: author, nowMicros: now) },
+                    entry: {
+                        var e = AuditEntry(
+                            .incidentReport, .ok, principal: principal, request: request, context: context,
+                            detail: "incident \($0.number) (id \($0.id)), category \($0.categoryID), priority \($0.priority), "
+                                + "\($0.cameras.count) cameras")
+                        e.camera = $0.cameras.first?.cameraID
+                        return e
+                    }
+                ).1
+            }
+            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
+            return try json(
+                view(
+                    filed, principal, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: filed.id)),
+                status: .created)
+        }
+        t.add(.get, "/api/incidents/{iid}", .incidents, onDenied: denied(.incidentView)) { request, context, principal in
+            let id = try pathID(context, "iid", "an incident id")
+            let incident = try await mapErrors { try await env.incidents.incident(id: id) }
+            let updates = try await env.incidents.updates(incidentID: id)
+            try await env.audit.append(
+                AuditEntry(
+                    .incidentView, .ok, principal: principal, request: request, context: context,
+                    detail: "incident \(incident.number) (id \(id))"))
+            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
+            return try json(view(incident, principal, categories: categories, names: names, updates: updates))
+        }
+        t.add(.patch, "/api/incidents/{iid}", .incidents, onDenied: denied(.incidentUpdate)) { request, context, principal in
+            let id = try pathID(context, "iid", "an incident id")
+            let input = try await request.decode(as: ChangeInput.self, context: context)
+            let status = try input.status.map { text in
+                guard let s = IncidentStatus(rawValue: text) else {
+                    throw APIError(
+                        status: .badRequest, message: "status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return s
+            }
+            var newCategory: Int64?
+            if let reference = input.category { newCategory = try await categoryID(reference) }
+            let change = IncidentChange(
+                categoryID: newCategory, priority: input.priority,
+                location: input.location, address: input.address, description: input.description, status: status, note: input.note)
+            let author = IncidentAuthor(userID: principal.userID, name: principal.name)
+            let now = env.clock.nowMicros()
+            let changed = try await mapErrors {
+                try await env.audit.append(
+                    with: { try await env.incidents.update(id: id, change, by: author, nowMicros: now) },
+                    entry: {
+                        AuditEntry(
+                            .incidentUpdate, .ok, principal: principal, request: request, context: context,
+                            detail: "incident \($0.number) (id \($0.id)): " + change.fields.joined(separator: ", ")
+                                + (status.map { " → \($0.rawValue)" } ?? ""))
+                    }
+                ).1
+            }
+            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
+            return try json(
+                view(changed, principal, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: id)))
+        }
+    }
+
+    /// Where camera `id` points, if it has PTZ and says so within 2 s.
+    static func position(_ env: ServerEnvironment, camera id: Int64) async -> (pan: Double?, tilt: Double?, zoom: Double?)? {
+        guard let camera = try? await env.cameras.camera(id: id), camera.ptzProfile != nil, camera.removedMicros == nil else { return nil }
+        let control = env.ptz
+        return await withTaskGroup(of: (pan: Double?, tilt: Double?, zoom: Double?)?.self) { group in
+            group.addTask { try? await control.position(camera: id) }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// A refused read or change of the register, audited.
+    func denied(_ action: AuditAction) -> @Sendable (Request, VigilContext, Principal) async throws -> Void {
+        let env = self.env
+        return { request, context, principal in
+            try await env.audit.append(
+                AuditEntry(action, .denied, principal: principal, request: request, context: context, detail: "role lacks the permission"))
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import ArgumentParser
+import Base
+import Catalog
+import Centre
+import CommandSupport
+import Foundation
+import Incidents
+import Records
+
+// The incident register from the command line: the same rules as the API, each report,
+// change and read audited as the person at the command line (`cli:` and their login).
+
+struct IncidentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "incident", abstract: "Report, list, show, update and close incidents; list the categories.",
+        subcommands: [Create.self, List.self, Show.self, Update.self, Close.self, Categories.self])
+
+    static func author() -> IncidentAuthor {
+        IncidentAuthor(
+            userID: nil,
+            name: "cli:" + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"))
+    }
+
+    static func time(_ text: String, _ what: String) throws -> Int64 {
+        guard let micros = parseISO8601(text) else {
+            throw ValidationError("\(what) is an ISO 8601 time (2026-12-03T14:05:00Z), not \(text)")
+        }
+        return micros
+    }
+
+    static func line(_ i: IncidentRecord, _ categories: [IncidentCategoryRecord]) -> String {
+        let category = categories.first { $0.id == i.categoryID }?.key ?? "category \(i.categoryID)"
+        return "\(i.number)\t\(i.status)\tP\(i.priority)\t\(category)\t\(iso8601(micros: i.observedMicros))\t\(i.location)"
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Report an incident; prints its number.")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(name: .long, help: "The category's key (vigil incident categories).") var category: String
+        @Option(name: .long, help: "What was seen.") var description: String
+        @Option(name: .long, help: "1 urgent, 2 high, 3 normal.") var priority: Int = 3
+        @Option(name: .long, help: "When it was seen (ISO 8601); now when left out.") var observed: String?
+        @Option(name: .long, help: "A camera that shows it (its name).") var camera: String?
+        @Option(name: .long, help: "With --camera: the start of its footage of it (ISO 8601).") var from: String?
+        @Option(name: .long, help: "With --camera: the end of its footage of it (ISO 8601).") var to: String?
+        @Option(name: .long, help: "The place; the camera's location when left out.") var location: String?
+        @Option(name: .long, help: "A street address.") var address: String = ""
+
+        func validate() throws {
+            guard (camera == nil) == (from == nil), (camera == nil) == (to == nil) else {
+                throw ValidationError("--camera, --from and --to go together")
+            }
+        }
+
+        func run() async throws {
+            let now = WallClock.system.nowMicros()
+            let observedMicros = try observed.map { try IncidentCommand.time($0, "--observed") } ?? now
+            let filed = try await CameraCommand.onSite(dataOptions) { site in
+                let register = IncidentRegister(catalog: site.catalog)
+                guard let c = try await register.categories().first(where: { $0.key == category }) else {
+                    throw VigilError(.invalid, "there is no incident category \(category) (vigil incident categories lists them)")
+                }
+                var cameras: [IncidentCameraRecord] = []
+                if let camera, let from, let to {
+                    guard let record = try await site.catalog.camera(named: camera) else {
+                        throw VigilError(.notFound, "no camera named \(camera)")
+                    }
+                    cameras.append(
+                        IncidentCameraRecord(
+                            cameraID: record.id, fromMicros: try IncidentCommand.time(from, "--from"),
+                            toMicros: try IncidentCommand.time(to, "--to")))
+                }
+                let report = IncidentReport(
+                    categoryID: c.id, priority: priority, observedMicros: observedMicros, cameras: cameras, location: location,
+                    address: address, description: description)
+                let author = IncidentCommand.author()
+                let who = site.commandLineEntry(.incidentReport, camera: nil, detail: "")
+                return try await site.audit.append(
+                    with: { try await register.report(report, by: author, nowMicros: now) },
+                    entry: {
+                        var e = who
+                        e.camera = $0.cameras.first?.cameraID
+                        e.detail =
+                            "incident \($0.number) (id \($0.id)), category \($0.categoryID), priority \($0.priority), \($0.cameras.count) cameras"
+                        return e
+                    }
+                ).1
+            }
+            say("incident \(filed.number) (id \(filed.id)) reported, open")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List incidents observed in a period (the last 7 days by default).")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(name: .long, help: "From (ISO 8601).") var from: String?
+        @Option(name: .long, help: "To (ISO 8601).") var to: String?
+        @Option(name: .long, help: "Only those in this status (open, notified, acknowledged, on-scene, closed).") var status: String?
+
+        func run() async throws {
+            let now = WallClock.system.nowMicros()
+            let fromMicros = try from.map { try IncidentCommand.time($0, "--from") } ?? now - 7 * 86_400_000_000
+            let toMicros = try to.map { try IncidentCommand.time($0, "--to") } ?? now + 60_000_000
+            let wanted = try status.map { text in
+                guard let s = IncidentStatus(rawValue: text) else {
+                    throw ValidationError("--status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return s
+            }
+            let (list, categories) = try await CameraCommand.onSite(dataOptions) { site in
+                let register = IncidentRegister(catalog: site.catalog)
+                let list = try await register.list(from: fromMicros, to: toMicros, status: wanted)
+                try await site.auditCommandLine(
+                    .incidentView, detail: "list of \(list.count) incidents, \(iso8601(micros: fromMicros)) to \(iso8601(micros: toMicros))"
+                )
+                return (list, try await register.categories())
+            }
+            for i in list { say(IncidentCommand.line(i, categories)) }
+            if list.isEmpty { say("no incidents in that period") }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an incident and its timeline.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Its number (2026/17) or id.") var incident: String
+
+        func run() async throws {
+            let (i, updates, categories, names) = try await CameraCommand.onSite(dataOptions) { site in
+                let register = IncidentRegister(catalog: site.catalog)
+                let i = try await register.incident(incident)
+                try await site.auditCommandLine(.incidentView, detail: "incident \(i.number) (id \(i.id))")
+                return (
+                    i, try await register.updates(incidentID: i.id), try await register.categories(),
+                    try await CameraRegistry(catalog: site.catalog).names()
+                )
+            }
+            say(IncidentCommand.line(i, categories))
+            say("  reported \(iso8601(micros: i.reportedMicros)) by \(i.reporterName)")
+            if !i.address.isEmpty { say("  address: \(i.address)") }
+            for c in i.cameras {
+                say("  camera \(names[c.cameraID] ?? "\(c.cameraID)"): \(iso8601(micros: c.fromMicros)) to \(iso8601(micros: c.toMicros))")
+            }
+            say("  \(i.description)")
+            for u in updates { say("  \(iso8601(micros: u.atMicros))  \(u.userName)  \(u.kind): \(u.text)") }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move an incident's status forward, add a note, or change its details.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Its number (2026/17) or id.") var incident: String
+        @Option(name: .long, help: "notified, acknowledged, on-scene or closed.") var status: String?
+        @Option(name: .long, help: "A note for its timeline.") var note: String?
+        @Option(name: .long, help: "1 urgent, 2 high, 3 normal.") var priority: Int?
+        @Option(name: .long, help: "A corrected description.") var description: String?
+
+        func run() async throws {
+            let next = try status.map { text in
+                guard let s = IncidentStatus(rawValue: text) else {
+                    throw ValidationError("--status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return s
+            }
+            let changed = try await IncidentCommand.change(
+                dataOptions, incident, IncidentChange(priority: priority, description: description, status: next, note: note))
+            say("incident \(changed.number): \(changed.status)")
+        }
+    }
+
+    struct Close: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close an incident.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Its number (2026/17) or id.") var incident: String
+        @Option(name: .long, help: "A closing note.") var note: String?
+
+        func run() async throws {
+            let changed = try await IncidentCommand.change(dataOptions, incident, IncidentChange(status: .closed, note: note))
+            say("incident \(changed.number): \(changed.status)")
+        }
+    }
+
+    struct Categories: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the incident categories (key, group, name).")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() async throws {
+            let list = try await CameraCommand.onSite(dataOptions) { try await IncidentRegister(catalog: $0.catalog).categories() }
+            for c in list { say("\(c.key)\t\(c.group)\t\(c.name)\(c.retired ? " (retired)" : "")") }
+        }
+    }
+
+    static func change(_ dataOptions: DataOptions, _ reference: String, _ change: IncidentChange) async throws -> IncidentRecord {
+        let author = Self.author(), now = WallClock.system.nowMicros()
+        return try await CameraCommand.onSite(dataOptions) { site in
+            let register = IncidentRegister(catalog: site.catalog)
+            let i = try await register.incident(reference)
+            let entry = site.commandLineEntry(
+                .incidentUpdate, camera: nil,
+                detail: "incident \(i.number) (id \(i.id)): " + change.fields.joined(separator: ", ")
+                    + (change.status.map { " → \($0.rawValue)" } ?? ""))
+            return try await site.audit.append(entry) { try await register.update(id: i.id, change, by: author, nowMicros: now) }.1
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The incident register from the command line: the same rules as the API, each step audited
+/// as the person at the command line.
+extension EndToEndTests {
+    @Test func theCommandLineReportsFollowsUpAndClosesAnIncident() async throws {
+        let dir = try TestSupport.temporaryDirectory("incident-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        let vigil = TestSupport.vigilBinary
+        func run(_ arguments: [String]) async throws -> TestSupport.Result {
+            try await TestSupport.run(vigil, ["incident"] + [arguments[0], "--data", data] + arguments.dropFirst())
+        }
+        let added = try await TestSupport.run(
+            vigil, ["camera", "add", "--data", data, "gate", "rtsp://127.0.0.1:9/a", "--location", "Main gate"])
+        try #require(added.status == 0, "\(added.stderr)")
+        let categories = try await run(["categories"])
+        #expect(categories.stdout.split(separator: "\n").count == 10 && categories.stdout.contains("littering\tpublic-order\t"))
+        let now = Date()
+        let iso = ISO8601DateFormatter()
+        let created = try await run([
+            "create", "--category", "littering", "--description", "bags by the bins", "--priority", "2", "--camera", "gate", "--from",
+            iso.string(from: now.addingTimeInterval(-60)), "--to", iso.string(from: now)
+        ])
+        #expect(created.status == 0, "\(created.stderr)")
+        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now).year!
+        #expect(created.stdout.hasPrefix("incident \(year)/1 (id 1) reported, open"), "\(created.stdout)")
+        #expect(try await run(["update", "\(year)/1", "--status", "on-scene", "--note", "patrol 3 there"]).status == 0)
+        let back = try await run(["update", "1", "--status", "notified"])
+        #expect(back.status != 0 && back.stderr.contains("cannot become services notified"), "\(back.stderr)")
+        #expect(try await run(["close", "1", "--note", "cleaned up"]).stdout.contains("closed"))
+        let listed = try await run(["list", "--status", "closed"])
+        #expect(listed.stdout.hasPrefix("\(year)/1\tclosed\tP2\tlittering\t") && listed.stdout.contains("\tMain gate"), "\(listed.stdout)")
+        let shown = try await run(["show", "\(year)/1"])
+        for line in ["camera gate:", "bags by the bins", "status: service on scene", "note: patrol 3 there", "status: closed"] {
+            #expect(shown.stdout.contains(line), "\(line) missing from \(shown.stdout)")
+        }
+        let unknown = try await run(["create", "--category", "nope", "--description", "x"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no incident category nope"))
+        // Audited: the report, two changes, the list and the reading; never the words.
+        let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data]).stdout
+        let actions = log.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["action"] as? String
+        }
+        #expect(
+            actions.filter { $0.hasPrefix("incident.") } == [
+                "incident.report", "incident.update", "incident.update", "incident.view", "incident.view"
+            ])
+        #expect(!log.contains("bins") && !log.contains("patrol 3"))
+    }
+}

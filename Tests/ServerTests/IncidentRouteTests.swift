@@ -1,0 +1,137 @@
+import Access
+import Audit
+import Base
+import Catalog
+import Centre
+import Foundation
+import Records
+import Server
+import TestSupport
+import Testing
+
+/// The incident register over the API: the operator team reports and follows up, each
+/// camera named needing live or playback on it; others are refused; administrators keep the
+/// categories; every read and change is audited without the incident's words.
+@Suite struct IncidentRouteTests {
+    static func entries(_ h: ServerHarness, _ action: String) async throws -> [AuditEntry] {
+        try await h.catalog.latestAuditEntries(limit: 50, before: nil).map { try AuditEntry.decode($0.body) }.filter { $0.action == action }
+    }
+
+    @Test func anOperatorReportsAndFollowsUpAnIncidentAndEachStepIsAudited() async throws {
+        try await ServerHarness.with { h in
+            let op = try await h.signIn(.operator)
+            let now = Date()
+            let observed = iso8601(micros: Int64(now.timeIntervalSince1970 * 1e6) - 30_000_000)
+            let report: [String: Any] = [
+                "category": "person-in-need", "priority": 1, "observed": observed,
+                "cameras": [["camera": h.cameraID, "from": observed, "to": iso8601(micros: Int64(now.timeIntervalSince1970 * 1e6))]],
+                "description": "a man lying on the bench, not moving"
+            ]
+            let filed = try await h.request("POST", "/api/incidents", session: op, json: report)
+            #expect(filed.status == 201, "\(String(decoding: filed.body, as: UTF8.self))")
+            let id = try #require(filed.json?["id"] as? Int)
+            #expect((filed.json?["number"] as? String)?.hasSuffix("/1") == true)
+            #expect((filed.json?["category"] as? [String: Any])?["key"] as? String == "person-in-need")
+            #expect(filed.json?["status"] as? String == "open" && filed.json?["reporter"] as? String == "u-operator")
+            let cameras = try #require(filed.json?["cameras"] as? [[String: Any]])
+            #expect(cameras.first?["name"] as? String == "gate" && cameras.first?["pan"] == nil)
+
+            let moved = try await h.request(
+                "PATCH", "/api/incidents/\(id)", session: op, json: ["status": "notified", "note": "ambulance called at 12:01"])
+            #expect(moved.status == 200 && moved.json?["status"] as? String == "notified", "\(String(decoding: moved.body, as: UTF8.self))")
+            let back = try await h.request("PATCH", "/api/incidents/\(id)", session: op, json: ["status": "open"])
+            #expect(back.status == 409, "\(String(decoding: back.body, as: UTF8.self))")
+            let one = try await h.request("GET", "/api/incidents/\(id)", session: op)
+            let timeline = try #require(one.json?["updates"] as? [[String: Any]])
+            #expect(timeline.compactMap { $0["kind"] as? String } == ["reported", "status", "note"])
+            let list = try await h.request("GET", "/api/incidents?status=notified", session: op)
+            #expect((try JSONSerialization.jsonObject(with: list.body) as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [id])
+            #expect(try await h.request("GET", "/api/incidents?status=lost", session: op).status == 400)
+
+            // Audited, each step, and never with the incident's words.
+            let reported = try await Self.entries(h, "incident.report")
+            #expect(reported.count == 1 && reported[0].camera == h.cameraID && reported[0].detail?.contains("priority 1") == true)
+            #expect(try await Self.entries(h, "incident.view").count == 2)
+            let updates = try await Self.entries(h, "incident.update")
+            #expect(updates.first?.detail?.contains("status, note → notified") == true, "\(updates)")
+            let all = try await h.catalog.latestAuditEntries(limit: 50, before: nil).map { try AuditEntry.decode($0.body) }
+            #expect(!all.contains { ($0.detail ?? "").contains("bench") || ($0.detail ?? "").contains("ambulance") })
+        }
+    }
+
+    @Test func onlyTheOperatorTeamMayAndOnlyOnCamerasTheyMaySee() async throws {
+        try await ServerHarness.with { h in
+            for role in [Role.admin, .investigator, .mediaOfficer, .court] {
+                let s = try await h.signIn(role)
+                #expect(try await h.request("GET", "/api/incidents", session: s).status == 403, "\(role)")
+            }
+            #expect(try await Self.entries(h, "incident.view").filter { $0.result == "denied" }.count == 4)
+            // Granted the register but not the camera: it cannot name the camera.
+            let user = try await h.env.accounts.addUser(name: "clerk", role: .mediaOfficer, password: ServerHarness.password)
+            try await h.env.accounts.setGrant(GrantRecord(userID: user.id, permission: "incidents", cameraID: nil), granted: true, by: nil)
+            let clerk = try await h.signIn(name: "clerk")
+            let observed = iso8601(micros: Int64(Date().timeIntervalSince1970 * 1e6))
+            let named = try await h.request(
+                "POST", "/api/incidents", session: clerk,
+                json: [
+                    "category": "littering", "observed": observed, "cameras": [["camera": h.cameraID, "from": observed, "to": observed]],
+                    "description": "x"
+                ])
+            #expect(named.status == 403, "\(String(decoding: named.body, as: UTF8.self))")
+            let unnamed = try await h.request(
+                "POST", "/api/incidents", session: clerk, json: ["category": "littering", "observed": observed, "description": "bags"])
+            #expect(unnamed.status == 201, "\(String(decoding: unnamed.body, as: UTF8.self))")
+            #expect(try await Self.entries(h, "incident.report").map(\.result) == ["ok", "denied"])
+        }
+    }
+
+    @Test func administratorsKeepTheCategories() async throws {
+        try await ServerHarness.with { h in
+            let admin = try await h.signIn(.admin), op = try await h.signIn(.operator)
+            let added = try await h.request(
+                "POST", "/api/incident-categories", session: admin, json: ["key": "graffiti", "name": "Graffiti", "group": "public-order"])
+            #expect(added.status == 201, "\(String(decoding: added.body, as: UTF8.self))")
+            let cid = try #require(added.json?["id"] as? Int)
+            #expect(
+                try await h.request("POST", "/api/incident-categories", session: op, json: ["key": "k", "name": "n"]).status == 403)
+            let observed = iso8601(micros: Int64(Date().timeIntervalSince1970 * 1e6))
+            let filed = try await h.request(
+                "POST", "/api/incidents", session: op, json: ["category": cid, "observed": observed, "description": "a tag"])
+            #expect(filed.status == 201)
+            let delete = try await h.request("DELETE", "/api/incident-categories/\(cid)", session: admin)
+            #expect(delete.status == 409 && (delete.json?["error"] as? String)?.contains("retire it instead") == true)
+            let retired = try await h.request("PATCH", "/api/incident-categories/\(cid)", session: admin, json: ["retired": true])
+            #expect(retired.status == 200 && retired.json?["retired"] as? Bool == true)
+            let refused = try await h.request(
+                "POST", "/api/incidents", session: op, json: ["category": "graffiti", "observed": observed, "description": "another"])
+            #expect(refused.status == 400 && (refused.json?["error"] as? String)?.contains("retired") == true)
+            #expect(try await Self.entries(h, "incident.category-change").filter { $0.result == "ok" }.count == 2)
+        }
+    }
+}
+
+extension IncidentRouteTests {
+    /// Where a dome pointed when an incident was reported is kept, and shown to those who may
+    /// read steering history only.
+    @Test func aDomesPositionIsKeptWithTheReportForSupervisorsOnly() async throws {
+        try await PtzRouteTests.withDome { h, dome, _ in
+            let op = try await h.signIn(.operator), supervisor = try await h.signIn(.supervisor)
+            let micros = Int64(Date().timeIntervalSince1970 * 1e6)
+            let now = iso8601(micros: micros), before = iso8601(micros: micros - 10_000_000)
+            let filed = try await h.request(
+                "POST", "/api/incidents", session: op,
+                json: [
+                    "category": "road-hazard", "observed": now, "cameras": [["camera": dome, "from": before, "to": now]],
+                    "description": "a fallen sign"
+                ])
+            #expect(filed.status == 201, "\(String(decoding: filed.body, as: UTF8.self))")
+            let id = try #require(filed.json?["id"] as? Int)
+            let asOperator = try await h.request("GET", "/api/incidents/\(id)", session: op)
+            let seen = try #require((asOperator.json?["cameras"] as? [[String: Any]])?.first)
+            #expect(seen["pan"] == nil && seen["zoom"] == nil, "\(seen)")
+            let asSupervisor = try await h.request("GET", "/api/incidents/\(id)", session: supervisor)
+            let kept = try #require((asSupervisor.json?["cameras"] as? [[String: Any]])?.first)
+            #expect(kept["pan"] is Double && kept["tilt"] is Double && kept["zoom"] is Double, "\(kept)")
+        }
+    }
+}
