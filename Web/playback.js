@@ -365,10 +365,34 @@ function drawLanes() {
       ...t.recorded.map((s) => piece('rec', s.from, s.to, `${t.camera.name}: recorded ${clock(s.from)}–${clock(s.to)}`)),
       ...t.gaps.map((g) => piece('gap', g.from, g.to, `${t.camera.name}, ${clock(g.from)}–${clock(g.to)}: ${g.reason}`)),
       ...t.held.map((h) => piece('held', h.from, h.to, `${t.camera.name}: held as evidence ${clockDate(h.from)}–${clock(h.to)}`)),
+      ...t.incidents.map((i) => piece('incident', i.from, i.to, `Incident ${i.number}: ${i.category} (${i.status}), ${clock(i.from)}–${clock(i.to)}`)),
     ].filter(Boolean));
     lane.append(name, bar);
     return lane;
   }));
+}
+
+// The incidents reported on each camera over the range, as marks along the top of its lane
+// (for those who may read the register; each reading is audited).
+async function markIncidents(t0, t1, run) {
+  if (!may('incidents')) return;
+  const me = state.me;
+  const clip = (ms) => Math.max(t0, Math.min(t1, ms));
+  try {
+    const lists = await Promise.all(pb.tracks.map((t) => api('GET', `/api/incidents?camera=${t.camera.id}&${rangeQuery(t0, t1)}`)));
+    if (state.me !== me || run !== pb.run) return;
+    pb.tracks.forEach((t, n) => {
+      t.incidents = lists[n].flatMap((i) => i.cameras.filter((c) => c.camera === t.camera.id).map((c) => ({
+        number: i.number, category: i.category ? i.category.name : '', status: i.status, from: clip(Date.parse(c.from)), to: clip(Date.parse(c.to)),
+      })));
+    });
+  } catch (err) {
+    if (state.me === me && run === pb.run) $('coverage-text').textContent += ` The incidents could not be read: ${err.message}.`;
+    return;
+  }
+  const count = pb.tracks.reduce((n, t) => n + t.incidents.length, 0);
+  if (count) $('coverage-text').textContent += ` ${count} incident mark(s) (violet).`;
+  drawTimeline();
 }
 
 function drawTimeline() {
@@ -540,7 +564,7 @@ function makeTrack(camera, index) {
   if (index === 0) video.id = 'playback-video';
   video.dataset.camera = String(camera.id);
   el.append(head, video);
-  const track = { camera, el, video, note, win: null, loading: false, inGap: false, ended: false, failed: null, retryAt: 0, recorded: [], gaps: [], held: [] };
+  const track = { camera, el, video, note, win: null, loading: false, inGap: false, ended: false, failed: null, retryAt: 0, recorded: [], gaps: [], held: [], incidents: [] };
   video.addEventListener('error', () => {
     if (!video.getAttribute('src')) return;
     const why = { 1: 'loading was stopped', 2: 'the network failed', 3: 'the footage could not be decoded', 4: 'the server refused it or sent no playable video' }[video.error && video.error.code] || 'it failed';
@@ -608,6 +632,7 @@ $('playback-form').addEventListener('submit', async (e) => {
     return li;
   })));
   drawTimeline();
+  markIncidents(t0, t1, run);
   if (!pb.tracks.some((t) => t.recorded.length)) {
     const names = pb.tracks.map((t) => t.camera.name).join(', ');
     stopPlayback();

@@ -11,7 +11,7 @@ const roleTitles = {
 };
 // Permissions a grant may give (tour routes and steering history stay the supervisor's).
 const grantable = ['live', 'playback', 'export', 'ptz', 'register-evidence', 'manage-evidence', 'view-evidence', 'release-hold',
-  'media-release', 'manage-cameras', 'manage-users', 'view-audit', 'view-metrics'];
+  'media-release', 'incidents', 'manage-cameras', 'manage-users', 'manage-incident-categories', 'view-audit', 'view-metrics'];
 const people = { list: [], editing: null };
 
 for (const select of [$('user-role'), $('new-user-role')]) {
