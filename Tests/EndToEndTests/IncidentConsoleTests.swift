@@ -105,9 +105,10 @@ extension EndToEndTests {
         // Nothing of the register stays on a signed-out page.
         _ = try browser.evaluate("$('sign-out').click(); true", session: page)
         try await browser.waitUntil("!document.getElementById('sign-in').hidden", session: page, seconds: 10)
-        let left = try browser.evaluate(
-            "[$('incident-rows').children.length, $('incident-timeline').children.length, $('incident-said').textContent, inc.list.length]",
-            session: page) as? [Any]
+        let left =
+            try browser.evaluate(
+                "[$('incident-rows').children.length, $('incident-timeline').children.length, $('incident-said').textContent, inc.list.length]",
+                session: page) as? [Any]
         #expect(left?.map { "\($0)" } == ["0", "0", "", "0"], "\(String(describing: left))")
     }
 }
