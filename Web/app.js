@@ -9,7 +9,7 @@
 // `replay`: a live tile's "replay the last 30 s" on its way to the playback page; `secure`: a
 // playback selection on its way to the evidence register's form.
 // `events`: the server's push of camera statuses (`/api/events`); `pushes` counts what it sent.
-const state = { me: null, cameras: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, secure: null, events: null, pushes: 0, quickReport: null };
+const state = { me: null, cameras: [], csrf: null, exhibit: null, shown: 0, opening: 0, ptzFocus: null, liveStreams: 0, replay: null, secure: null, events: null, pushes: 0 };
 const $ = (id) => document.getElementById(id);
 // A WebSocket to this server's `path`, over TLS when the page is.
 const openSocket = (path) => new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`);
@@ -39,7 +39,7 @@ function signedIn(me) {
   $('who').textContent = `${me.user} (${me.roleTitle})`;
   if (me.mustChangePassword) { show('password'); return; }
   for (const b of document.querySelectorAll('nav [data-view]')) {
-    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'], users: ['manage-users'], incidents: ['incidents'] }[b.dataset.view];
+    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'], users: ['manage-users'], incidents: ['incidents', 'incident-statistics'] }[b.dataset.view];
     b.hidden = needs !== undefined && !needs.some(may);
   }
   openEvents();
@@ -126,8 +126,12 @@ function forgetUserData() {
   Object.assign(inc, { list: [], categories: [], open: null });
   for (const id of ['incident-rows', 'incident-timeline', 'incident-category', 'incident-camera']) $(id).replaceChildren();
   for (const id of ['incident-said', 'incident-error', 'incident-detail-error', 'incident-detail-title', 'incident-detail-text', 'incident-detail-description', 'incident-filled']) $(id).textContent = '';
-  $('incident-form').hidden = $('incident-detail').hidden = true;
-  state.quickReport = null;
+  $('incident-detail').hidden = true;
+  if ($('incident-dialog').open) $('incident-dialog').close();
+  $('report-said').hidden = true;
+  for (const id of ['stats-charts']) $(id).replaceChildren();
+  for (const id of ['stats-summary', 'stats-error']) $(id).textContent = '';
+  $('stats-year').value = '';
 }
 
 for (const b of document.querySelectorAll('nav [data-view]')) b.addEventListener('click', () => openView(b.dataset.view));
@@ -138,9 +142,6 @@ async function openView(view) {
   // A replay asked from a live tile is for this opening only, never a later visit.
   const replay = view === 'playback' ? state.replay : null;
   state.replay = null;
-  // A quick report from a live tile: its camera and the frame's time, filled in once.
-  const quick = view === 'incidents' ? state.quickReport : null;
-  state.quickReport = null;
   // A selection from playback on its way to the evidence register's form, likewise.
   const secure = view === 'evidence' ? state.secure : null;
   state.secure = null;
@@ -163,7 +164,7 @@ async function openView(view) {
     }
   }
   if (view === 'users') await openUsers();
-  if (view === 'incidents') await openIncidents(quick);
+  if (view === 'incidents') await openIncidents();
   if (view === 'evidence') {
     await openEvidence(state.exhibit);
     if (secure && state.me === me && opening === state.opening) secureFromPlayback(secure);
@@ -911,7 +912,9 @@ function makeCell(index) {
     if (e.target !== el) return;
     if (e.key === 'm' || e.key === 'M') { e.preventDefault(); toggleMax(index); }
     if ((e.key === 'r' || e.key === 'R') && cell.camera && cell.camera.mayPlayback) { e.preventDefault(); replayLast(cell.camera); }
-    if ((e.key === 'i' || e.key === 'I') && cell.camera && !cell.camera.missing && may('incidents')) { e.preventDefault(); quickReport(cell); }
+    if ((e.key === 'i' || e.key === 'I') && cell.camera && !cell.camera.missing && may('incidents') && (cell.camera.mayLive || cell.camera.mayPlayback)) {
+      e.preventDefault(); quickReport(cell);
+    }
     if (e.key === 'Delete') { e.preventDefault(); assign(index, null); }
   });
   el.addEventListener('dragover', (e) => { if (e.dataTransfer.types.includes('application/x-vigil-camera')) { e.preventDefault(); el.classList.add('drop'); } });
@@ -1014,7 +1017,7 @@ function drawHead(cell) {
         b.addEventListener('click', () => replayLast(c));
         parts.push(b);
       }
-      if (may('incidents') && !c.missing) {
+      if (may('incidents') && !c.missing && (c.mayLive || c.mayPlayback)) {
         const b = document.createElement('button');
         b.type = 'button'; b.className = 'replay report'; b.textContent = '⚠ Report';
         b.title = 'Report an incident seen here (I)'; b.setAttribute('aria-label', `Report an incident seen on ${c.name}`);
@@ -1061,11 +1064,11 @@ function drawHead(cell) {
   cell.el.dataset.notice = text || '';
 }
 
-// "Report an incident" from a live tile: the incidents page's form, filled in with the
-// tile's camera and Vigil's time of the frame on screen (now, when none is shown).
+// "Report an incident" from a live tile: the report's dialog over the wall (which plays on),
+// filled in with the tile's camera and Vigil's time of the frame on screen (now, when none
+// is shown).
 function quickReport(cell) {
-  state.quickReport = { camera: cell.camera.id, at: cell.frame || Date.now() };
-  openView('incidents');
+  openReport({ camera: cell.camera.id, at: cell.frame || Date.now() });
 }
 
 function replayLast(camera) {

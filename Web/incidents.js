@@ -10,19 +10,25 @@ const statusWords = { open: 'open', notified: 'services notified', acknowledged:
 const statusOrder = ['open', 'notified', 'acknowledged', 'on-scene', 'closed'];
 const priorityWords = { 1: '1 · urgent', 2: '2 · high', 3: '3 · normal' };
 
-async function openIncidents(quick) {
-  const me = state.me;
+async function openIncidents() {
+  // The register is for the operator team; the figures for them and the administrators.
+  $('incident-register').hidden = !may('incidents');
+  openFigures();
+  if (!may('incidents')) return;
   $('incident-zone').textContent = timeZone;
-  $('incident-error').textContent = $('incident-said').textContent = '';
-  try {
-    inc.categories = await api('GET', '/api/incident-categories');
-  } catch (err) {
-    if (state.me === me) $('incident-said').textContent = `The categories could not be read: ${err.message}`;
-    return;
-  }
-  if (state.me !== me) return;
+  $('incident-said').textContent = '';
+  await loadIncidents();
+}
+
+// The report's choices: the categories in use by group, after an empty "choose" that the form
+// refuses (no category is picked by default), and the cameras the user may see.
+async function fillReportChoices() {
+  const me = state.me;
+  const categories = await api('GET', '/api/incident-categories');
+  if (state.me !== me) return false;
+  inc.categories = categories;
   const groups = { safety: 'Safety', 'public-order': 'Public order', other: 'Other' };
-  $('incident-category').replaceChildren(...Object.entries(groups).map(([key, label]) => {
+  $('incident-category').replaceChildren(new Option('choose…', ''), ...Object.entries(groups).map(([key, label]) => {
     const g = document.createElement('optgroup');
     g.label = label;
     g.append(...inc.categories.filter((c) => c.group === key && !c.retired).map((c) => new Option(c.name, String(c.id))));
@@ -30,27 +36,42 @@ async function openIncidents(quick) {
   }));
   const seeable = state.cameras.filter((c) => c.mayLive || c.mayPlayback);
   $('incident-camera').replaceChildren(new Option('none', ''), ...seeable.map((c) => new Option(`${c.id} · ${c.name}`, String(c.id))));
-  if (quick) reportForm(quick); else $('incident-form').hidden = true;
-  await loadIncidents();
+  return true;
 }
 
-// The report form, empty or filled in from a live tile; the category is focused, so a quick
-// report is a category, Tab, a few words and Enter.
-function reportForm(quick) {
-  const f = $('incident-form');
-  f.reset();
-  f.hidden = false;
+// The report, a dialog over whatever page is open (the live wall goes on playing under it),
+// empty or filled in from a live tile. The category is focused and the description follows
+// it: a category, Tab, a few words and Enter file it.
+async function openReport(quick) {
+  const me = state.me;
+  try {
+    if (!await fillReportChoices()) return;
+  } catch (err) {
+    if (state.me === me) say(`The incident form could not be opened: the categories could not be read (${err.message})`);
+    return;
+  }
+  $('incident-form').reset();
   $('incident-error').textContent = '';
   const at = quick ? quick.at : Date.now();
   $('incident-observed').value = localInput(new Date(at));
   $('incident-camera').value = quick ? String(quick.camera) : '';
   const c = quick && cameraById(quick.camera);
   $('incident-filled').textContent = c ? `From the live tile of ${c.name}: its footage from 30 s before to 30 s after ${clock(at)} is marked on its timeline.` : '';
+  if (!$('incident-dialog').open) $('incident-dialog').showModal();
   $('incident-category').focus();
 }
 
-$('incident-new').addEventListener('click', () => reportForm(null));
-$('incident-cancel').addEventListener('click', () => { $('incident-form').hidden = true; });
+// A word that outlives the dialog: shown for a few seconds over any page.
+let sayTimer = null;
+function say(text) {
+  $('report-said').textContent = text;
+  $('report-said').hidden = false;
+  clearTimeout(sayTimer);
+  sayTimer = setTimeout(() => { $('report-said').hidden = true; }, 6000);
+}
+
+$('incident-new').addEventListener('click', () => openReport(null));
+$('incident-cancel').addEventListener('click', () => $('incident-dialog').close());
 $('incident-filter').addEventListener('change', () => loadIncidents());
 $('incident-description').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('incident-form').requestSubmit(); }
@@ -62,6 +83,7 @@ $('incident-form').addEventListener('submit', async (e) => {
   $('incident-error').textContent = '';
   const observed = new Date($('incident-observed').value);
   const description = $('incident-description').value.trim();
+  if (!$('incident-category').value) { $('incident-error').textContent = 'Choose the category.'; $('incident-category').focus(); return; }
   if (Number.isNaN(observed.getTime())) { $('incident-error').textContent = 'Say when it was seen.'; return; }
   if (!description) { $('incident-error').textContent = 'Say what is seen, in a few words.'; $('incident-description').focus(); return; }
   const body = { category: Number($('incident-category').value), priority: Number($('incident-priority').value), observed: observed.toISOString(), description };
@@ -78,20 +100,24 @@ $('incident-form').addEventListener('submit', async (e) => {
     return;
   } finally { $('incident-submit').disabled = false; }
   if (state.me !== me) return;
-  $('incident-form').hidden = true;
-  $('incident-said').textContent = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open.`;
-  await loadIncidents();
+  $('incident-dialog').close();
+  const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open.`;
+  say(words);
+  if (!$('incidents').hidden) { $('incident-said').textContent = words; await loadIncidents(); }
 });
 
 async function loadIncidents() {
   const me = state.me, status = $('incident-filter').value;
+  let list;
   try {
-    inc.list = await api('GET', `/api/incidents${status ? `?status=${encodeURIComponent(status)}` : ''}`);
+    list = await api('GET', `/api/incidents${status ? `?status=${encodeURIComponent(status)}` : ''}`);
   } catch (err) {
     if (state.me === me) $('incident-said').textContent = `The incidents could not be read: ${err.message}`;
     return;
   }
+  // Signed out meanwhile: the reply is dropped, never kept on the page.
   if (state.me !== me) return;
+  inc.list = list;
   $('incident-none').hidden = inc.list.length > 0;
   $('incident-rows').replaceChildren(...inc.list.map((i) => {
     const tr = document.createElement('tr');
@@ -153,3 +179,91 @@ $('incident-update-form').addEventListener('submit', async (e) => {
   await loadIncidents();
 });
 $('incident-close-detail').addEventListener('click', () => { inc.open = null; $('incident-detail').hidden = true; });
+
+// ---- The city's figures: counts and times only, drawn here as SVG bar charts ----
+
+const monthNames = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+$('stats-month').append(...monthNames.map((m, i) => new Option(m, String(i + 1))));
+
+function openFigures() {
+  $('incident-stats').hidden = !may('incident-statistics');
+  if ($('incident-stats').hidden) return;
+  const now = new Date();
+  if (!$('stats-year').value) { $('stats-year').value = String(now.getFullYear()); $('stats-month').value = String(now.getMonth() + 1); }
+  showFigures();
+}
+
+function figuresQuery() {
+  const month = $('stats-month').value;
+  return `year=${encodeURIComponent($('stats-year').value)}${month ? `&month=${month}` : ''}`;
+}
+
+async function showFigures() {
+  const me = state.me;
+  $('stats-error').textContent = '';
+  let f;
+  try { f = await api('GET', `/api/incident-statistics?${figuresQuery()}`); } catch (err) {
+    if (state.me === me) $('stats-error').textContent = `The figures could not be read: ${err.message}`;
+    return;
+  }
+  if (state.me !== me) return;
+  const month = $('stats-month').value;
+  $('stats-title').textContent = `Incidents in ${month ? `${monthNames[Number(month) - 1]} ` : ''}${$('stats-year').value}`;
+  $('stats-csv').href = `/api/incident-statistics?${figuresQuery()}&format=csv`;
+  const seconds = (s) => s == null ? '—' : s < 120 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+  $('stats-summary').textContent = `${f.total} incident(s), hours and months in ${f.timeZone}. ` +
+    `Report to the services' notification: median ${seconds(f.toNotification.medianSeconds)}, 90 % within ${seconds(f.toNotification.p90Seconds)} (${f.toNotification.count} notified); ` +
+    `to their acknowledgement: median ${seconds(f.toAcknowledgement.medianSeconds)}, 90 % within ${seconds(f.toAcknowledgement.p90Seconds)} (${f.toAcknowledgement.count} acknowledged).`;
+  const charts = [
+    barChart('By category', f.byCategory.map((c) => [c.name, c.count])),
+    barChart('By area (the first camera\'s)', f.byArea.map((c) => [c.name, c.count])),
+    barChart('By hour of the day', f.byHour.map((n, h) => [`${String(h).padStart(2, '0')}`, n]), true),
+    barChart('By status', f.byStatus.map((c) => [c.name, c.count])),
+    barChart('By priority', f.byPriority.map((c) => [c.name, c.count])),
+  ];
+  if (f.byMonth.length === 12) charts.splice(3, 0, barChart('By month', f.byMonth.map((n, m) => [monthNames[m].slice(0, 3), n]), true));
+  $('stats-charts').replaceChildren(...charts);
+}
+
+// A bar chart of [label, count] pairs: horizontal bars with their labels and counts, or
+// columns (`columns`) for the hours and months. Drawn with the page's own SVG, nothing fetched.
+function barChart(title, items, columns = false) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const most = Math.max(1, ...items.map(([, n]) => n));
+  const figure = document.createElement('figure');
+  figure.className = 'chart';
+  const caption = document.createElement('figcaption');
+  caption.textContent = title;
+  figure.append(caption);
+  if (!items.length) { const p = document.createElement('p'); p.className = 'muted'; p.textContent = 'None.'; figure.append(p); return figure; }
+  let svg;
+  if (columns) {
+    const w = 22, h = 120;
+    svg = el('svg', { viewBox: `0 0 ${items.length * w} ${h + 30}`, width: items.length * w, height: h + 30, role: 'img', 'aria-label': title });
+    items.forEach(([label, n], i) => {
+      const bh = Math.round((n / most) * h);
+      svg.append(el('rect', { x: i * w + 3, y: h - bh + 12, width: w - 6, height: Math.max(bh, n ? 1 : 0), class: 'bar' }));
+      if (n) svg.append(el('text', { x: i * w + w / 2, y: h - bh + 9, 'text-anchor': 'middle', class: 'count' }, n));
+      svg.append(el('text', { x: i * w + w / 2, y: h + 26, 'text-anchor': 'middle', class: 'label' }, label));
+    });
+  } else {
+    const row = 20, labelW = 330, barW = 260;
+    svg = el('svg', { viewBox: `0 0 ${labelW + barW + 50} ${items.length * row}`, width: labelW + barW + 50, height: items.length * row, role: 'img', 'aria-label': title });
+    items.forEach(([label, n], i) => {
+      svg.append(el('text', { x: labelW - 8, y: i * row + 14, 'text-anchor': 'end', class: 'label' }, label.length > 52 ? `${label.slice(0, 51)}…` : label));
+      svg.append(el('rect', { x: labelW, y: i * row + 3, width: Math.max(1, Math.round((n / most) * barW)), height: row - 6, class: 'bar' }));
+      svg.append(el('text', { x: labelW + Math.round((n / most) * barW) + 6, y: i * row + 14, class: 'count' }, n));
+    });
+  }
+  figure.append(svg);
+  return figure;
+}
+
+$('stats-show').addEventListener('click', () => showFigures());
+$('stats-print').addEventListener('click', () => { document.body.classList.add('printing-report'); window.print(); document.body.classList.remove('printing-report'); });

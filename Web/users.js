@@ -9,9 +9,10 @@ const roleTitles = {
   investigator: 'investigator', prosecutor: 'prosecutor', court: 'court', 'media-officer': 'media officer',
   supervisor: 'supervisor', admin: 'administrator',
 };
-// Permissions a grant may give (tour routes and steering history stay the supervisor's).
+// Permissions a grant may give (tour routes, steering history and the incident register stay
+// with their roles).
 const grantable = ['live', 'playback', 'export', 'ptz', 'register-evidence', 'manage-evidence', 'view-evidence', 'release-hold',
-  'media-release', 'incidents', 'manage-cameras', 'manage-users', 'manage-incident-categories', 'view-audit', 'view-metrics'];
+  'media-release', 'manage-cameras', 'manage-users', 'manage-incident-categories', 'view-audit', 'view-metrics'];
 const people = { list: [], editing: null };
 
 for (const select of [$('user-role'), $('new-user-role')]) {

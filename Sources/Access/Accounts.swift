@@ -197,11 +197,10 @@ public actor Accounts {
             throw VigilError(.invalid, "unknown permission \(grant.permission)")
         }
         guard try await catalog.user(id: grant.userID) != nil else { throw VigilError(.notFound, "no user \(grant.userID)") }
-        // Tour routes and the history of steering are the supervisor role's by the city's
-        // rules: no grant gives them (a supervisor has them already; a stored grant can
-        // still be withdrawn).
-        if granted, permission.isSupervisorsOnly {
-            throw VigilError(.invalid, "\(permission.rawValue) belongs to the supervisor role and is not granted")
+        // Tour routes, the history of steering and the incident register belong to roles by
+        // the city's rules: no grant gives them (a stored grant can still be withdrawn).
+        if granted, permission.isRoleOnly {
+            throw VigilError(.invalid, "\(permission.rawValue) belongs to roles (\(permission.holders)) and is not granted")
         }
         if let camera = grant.cameraID, try await catalog.camera(id: camera) == nil { throw VigilError(.notFound, "no camera \(camera)") }
         return .grant(grant, granted: granted)

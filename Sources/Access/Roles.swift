@@ -29,12 +29,25 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case incidents
     /// Add, rename and retire the incident categories (the list is data).
     case manageIncidentCategories = "manage-incident-categories"
+    /// The city's figures of incidents: counts and times only, no personal data.
+    case incidentStatistics = "incident-statistics"
 
     public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
 
     /// Tour routes and the history of steering: the supervisor role's by the city's rules,
     /// never granted to another.
     public var isSupervisorsOnly: Bool { self == .ptzHistory || self == .manageTours }
+
+    /// Held by roles only, never granted: the supervisors' own, and the incident register
+    /// (personal data, for the operator team, the duty officers and supervisors by the
+    /// city's rules).
+    public var isRoleOnly: Bool { isSupervisorsOnly || self == .incidents }
+
+    /// The roles that hold it, in words, for a refused grant.
+    public var holders: String {
+        let roles = Role.allCases.filter { $0.permissions.contains(self) }.map(\.title)
+        return roles.isEmpty ? "no role" : roles.joined(separator: ", ")
+    }
 }
 
 public enum Role: String, Sendable, CaseIterable, Codable {
@@ -48,7 +61,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
 
     public var permissions: Set<Permission> {
         switch self {
-        case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz, .incidents]
+        case .operator, .guardDuty, .policeDuty: [.live, .playback, .ptz, .incidents, .incidentStatistics]
         // Footage through their exhibits only; registering one needs `register-evidence`
         // granted on its cameras (EvidenceRegister.create).
         case .investigator: [.manageEvidence, .viewEvidence]
@@ -57,9 +70,9 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         case .supervisor:
             [
                 .live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease,
-                .incidents
+                .incidents, .incidentStatistics
             ]
-        case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics, .manageIncidentCategories]
+        case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics, .manageIncidentCategories, .incidentStatistics]
         }
     }
 
@@ -101,7 +114,7 @@ public struct Principal: Sendable, Equatable {
         if role.permissions.contains(permission) { return true }
         // The supervisors' own: a grant stored before that rule, or kept through a change
         // of role, counts for nothing.
-        if permission.isSupervisorsOnly { return false }
+        if permission.isRoleOnly { return false }
         guard let granted = grants[permission] else { return false }
         guard let cameras = granted else { return true }
         return camera.map(cameras.contains) ?? false

@@ -53,6 +53,12 @@ extension Catalog {
             .column("status_micros", type: .bigint, .notNull)
             .run()
         try await db.create(index: "incidents_by_observed").on("incidents").column("observed_micros").run()
+        // Each year's last number, taken and raised in one statement: a number is never
+        // given twice, by two processes or after an incident was deleted.
+        try await db.create(table: "incident_numbers")
+            .column("year", type: .int, .primaryKey(autoIncrement: false))
+            .column("last", type: .int, .notNull)
+            .run()
         try await db.create(table: "incident_cameras")
             .column("incident_id", type: .bigint, .notNull, .references("incidents", "id"))
             .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
@@ -76,6 +82,10 @@ extension Catalog {
             .run()
         try await db.create(index: "incident_updates_by_incident").on("incident_updates").column("incident_id").run()
     }
+
+    /// The longest range an incident gives a camera (`IncidentRules.longestRangeMicros`):
+    /// the camera query looks no further back than this before the period.
+    static let longestIncidentRange: Int64 = 24 * 3_600_000_000
 
     // MARK: Categories
 
@@ -150,14 +160,19 @@ extension Catalog {
                 Calendar(identifier: .gregorian).dateComponents(
                     in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: Double(i.reportedMicros) / 1e6)
                 ).year ?? 1970
-            let prefix = "\(year)/"
-            let counted = try await run("count incidents of \(year)") {
+            let taken = try await run("number an incident of \(year)") {
                 try await database.raw(
-                    "SELECT COUNT(*) AS n FROM incidents WHERE number LIKE \(bind: prefix + "%")"
+                    """
+                    INSERT INTO incident_numbers (year, last) VALUES (\(bind: year), 1)
+                    ON CONFLICT (year) DO UPDATE SET last = incident_numbers.last + 1 RETURNING last
+                    """
                 ).all()
             }
+            guard let last = try taken.first?.decode(column: "last", as: Int.self) else {
+                throw CatalogError.invalid("numbering an incident returned no number")
+            }
             var added = i
-            added.number = prefix + String((try counted.first?.decode(column: "n", as: Int.self) ?? 0) + 1)
+            added.number = "\(year)/\(last)"
             let rows = try await run("insert incident") {
                 try await database.raw(
                     """
@@ -218,7 +233,8 @@ extension Catalog {
                 // Those with a range on the camera that overlaps the period.
                 query =
                     "SELECT * FROM incidents WHERE id IN (SELECT incident_id FROM incident_cameras WHERE camera_id = \(bind: cameraID) "
-                    + "AND from_micros < \(bind: to) AND to_micros > \(bind: from)) AND "
+                    + "AND from_micros < \(bind: to) AND from_micros > \(bind: from - Self.longestIncidentRange) "
+                    + "AND to_micros > \(bind: from)) AND "
             } else {
                 query = "SELECT * FROM incidents WHERE observed_micros >= \(bind: from) AND observed_micros < \(bind: to) AND "
             }
@@ -241,6 +257,33 @@ extension Catalog {
                 WHERE id = \(bind: i.id)
                 """
             ).run()
+        }
+    }
+
+    /// The figures of the incidents observed in `from..<to` (`IncidentFigureRow`).
+    public func incidentFigures(from: Int64, to: Int64) async throws -> [IncidentFigureRow] {
+        let rows = try await run("read incident figures") {
+            try await database.raw(
+                """
+                SELECT i.category_id, i.priority, i.observed_micros, i.reported_micros, i.status,
+                  (SELECT c.area FROM incident_cameras ic JOIN cameras c ON c.id = ic.camera_id
+                   WHERE ic.incident_id = i.id ORDER BY ic.from_micros, ic.camera_id LIMIT 1) AS area,
+                  (SELECT MIN(u.at_micros) FROM incident_updates u WHERE u.incident_id = i.id AND u.kind = 'status'
+                   AND u.status IN ('notified', 'acknowledged', 'on-scene')) AS notified_micros,
+                  (SELECT MIN(u.at_micros) FROM incident_updates u WHERE u.incident_id = i.id AND u.kind = 'status'
+                   AND u.status IN ('acknowledged', 'on-scene')) AS acknowledged_micros
+                FROM incidents i WHERE i.observed_micros >= \(bind: from) AND i.observed_micros < \(bind: to)
+                """
+            ).all()
+        }
+        return try rows.map {
+            IncidentFigureRow(
+                categoryID: try $0.decode(column: "category_id", as: Int64.self), priority: try $0.decode(column: "priority", as: Int.self),
+                observedMicros: try $0.decode(column: "observed_micros", as: Int64.self),
+                reportedMicros: try $0.decode(column: "reported_micros", as: Int64.self),
+                status: try $0.decode(column: "status", as: String.self), area: try $0.decode(column: "area", as: String?.self),
+                notifiedMicros: try $0.decode(column: "notified_micros", as: Int64?.self),
+                acknowledgedMicros: try $0.decode(column: "acknowledged_micros", as: Int64?.self))
         }
     }
 

@@ -273,6 +273,9 @@ public struct IncidentRegister: Sendable {
         if let p = change.priority { i.priority = p }
         if let location = change.location { i.location = location }
         if let address = change.address { i.address = address }
+        // A description replaced keeps the words it replaced on the timeline (in the register,
+        // never in the audit log): one operator's report is not rewritten unseen.
+        let replaced = change.description.flatMap { $0 == i.description ? nil : i.description }
         if let description = change.description { i.description = description }
         if let next = change.status {
             guard current.mayMove(to: next) else {
@@ -286,7 +289,7 @@ public struct IncidentRegister: Sendable {
             try await catalog.addIncidentUpdate(
                 IncidentUpdateRecord(
                     id: 0, incidentID: id, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "edit",
-                    text: "changed " + details.joined(separator: ", ")))
+                    text: "changed " + details.joined(separator: ", ") + (replaced.map { "; the description was: \($0)" } ?? "")))
         }
         if let next = change.status {
             try await catalog.addIncidentUpdate(

@@ -115,3 +115,31 @@ public struct IncidentUpdateRecord: Sendable, Equatable, Codable {
         self.text = text
     }
 }
+
+/// What the city's figures need of one incident, and nothing personal: its category,
+/// priority, times, status, the area of its first camera, and when the services were first
+/// notified and first acknowledged it (its first status change to those or beyond).
+public struct IncidentFigureRow: Sendable, Equatable {
+    public var categoryID: Int64
+    public var priority: Int
+    public var observedMicros: Int64
+    public var reportedMicros: Int64
+    public var status: String
+    public var area: String?
+    public var notifiedMicros: Int64?
+    public var acknowledgedMicros: Int64?
+
+    public init(
+        categoryID: Int64, priority: Int, observedMicros: Int64, reportedMicros: Int64, status: String, area: String? = nil,
+        notifiedMicros: Int64? = nil, acknowledgedMicros: Int64? = nil
+    ) {
+        self.categoryID = categoryID
+        self.priority = priority
+        self.observedMicros = observedMicros
+        self.reportedMicros = reportedMicros
+        self.status = status
+        self.area = area
+        self.notifiedMicros = notifiedMicros
+        self.acknowledgedMicros = acknowledgedMicros
+    }
+}

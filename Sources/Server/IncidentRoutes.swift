@@ -4,14 +4,16 @@ import Centre
 import Foundation
 import Hummingbird
 import Incidents
+import NIOCore
 import PTZ
 import Records
 
 /// The incident register: reported, read and followed up by those with the `incidents`
 /// permission (the operator team, the duty officers, supervisors), each camera named also
 /// needing live or playback on it; categories changed by administrators. Incidents are
-/// personal data: every read and change is one audit entry (a list's entry says how many,
-/// a change names its fields, never their text), a refusal too.
+/// personal data: every read and change is one audit entry (a list's entry names the
+/// incidents listed, a change its fields, never their text), as is a refusal for want of
+/// the permission or of a camera's.
 struct IncidentRoutes {
     let env: ServerEnvironment
 
@@ -93,7 +95,8 @@ struct IncidentRoutes {
         var address: String
         var latitude: Double?
         var longitude: Double?
-        var description: String
+        /// Absent from lists: read one incident at a time.
+        var description: String?
         var status: String
         var statusSince: String
         var cameras: [CameraView]
@@ -189,10 +192,30 @@ struct IncidentRoutes {
             return Response(status: .noContent)
         }
 
+        // The city's figures: counts and times only, in the server's time zone (no audit
+        // entry: nothing personal is read out).
+        t.add(.get, "/api/incident-statistics", .incidentStatistics) { request, _, _ in
+            let query = request.uri.queryParameters
+            guard let year = query.get("year").flatMap({ Int($0) }) else {
+                throw APIError(status: .badRequest, message: "year is required (2026), month optional (1-12)")
+            }
+            var month: Int?
+            if let text = query.get("month") {
+                guard let m = Int(text) else { throw APIError(status: .badRequest, message: "month is 1-12") }
+                month = m
+            }
+            let figures = try await mapErrors { try await env.incidents.statistics(year: year, month: month, timeZone: .current) }
+            guard query.get("format") == "csv" else { return try json(figures) }
+            let name = "vigil-incidents-\(year)\(month.map { String(format: "-%02d", $0) } ?? "").csv"
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name)\""],
+                body: .init(byteBuffer: ByteBuffer(string: figures.csv)))
+        }
         t.add(.get, "/api/incidents", .incidents, onDenied: denied(.incidentView)) { request, context, principal in
             let now = env.clock.nowMicros()
             let from = request.uri.queryParameters.get("from") == nil ? now - 7 * 86_400_000_000 : try timeParameter(request, "from")
-            let to = request.uri.queryParameters.get("to") == nil ? now + 60_000_000 : try timeParameter(request, "to")
+            let to = request.uri.queryParameters.get("to") == nil ? now + IncidentRules.clockSkewMicros : try timeParameter(request, "to")
             let status = try request.uri.queryParameters.get("status").map { text in
                 guard let s = IncidentStatus(rawValue: text) else {
                     throw APIError(
@@ -210,8 +233,16 @@ struct IncidentRoutes {
                 AuditEntry(
                     .incidentView, .ok, principal: principal, request: request, context: context,
                     detail: "list of \(list.count) incidents, \(iso8601(micros: from)) to \(iso8601(micros: to))"
-                        + (cameraID.map { " on camera \($0)" } ?? "") + (status.map { ", \($0.rawValue)" } ?? "")))
-            return try json(list.map { view($0, principal, categories: categories, names: names) })
+                        + (cameraID.map { " on camera \($0)" } ?? "") + (status.map { ", \($0.rawValue)" } ?? "")
+                        + (list.isEmpty ? "" : ": " + list.prefix(50).map(\.number).joined(separator: " ") + (list.count > 50 ? " …" : "")))
+            )
+            // A list carries no description: the words are read one incident at a time, each audited.
+            return try json(
+                list.map {
+                    var v = view($0, principal, categories: categories, names: names)
+                    v.description = nil
+                    return v
+                })
         }
         t.add(.post, "/api/incidents", .incidents, onDenied: denied(.incidentReport)) { request, context, principal in
             let input = try await request.decode(as: ReportInput.self, context: context)
@@ -219,7 +250,12 @@ struct IncidentRoutes {
                 throw APIError(status: .badRequest, message: "observed is an ISO 8601 time")
             }
             var cameras: [IncidentCameraRecord] = []
-            for c in input.cameras ?? [] {
+            // Checked before any camera is asked anything: the count, and each at most once.
+            let named = input.cameras ?? []
+            guard named.count <= IncidentRules.maximumCameras, Set(named.map(\.camera)).count == named.count else {
+                throw APIError(status: .badRequest, message: "an incident names at most \(IncidentRules.maximumCameras) cameras, each once")
+            }
+            for c in named {
                 guard let from = parseISO8601(c.from), let to = parseISO8601(c.to) else {
                     throw APIError(status: .badRequest, message: "each camera's from and to are ISO 8601 times")
                 }
@@ -231,18 +267,22 @@ struct IncidentRoutes {
                             detail: "camera \(c.camera): neither live nor playback permission"))
                     throw APIError(status: .forbidden, message: "you may neither watch nor play back camera \(c.camera)")
                 }
-                // Where a steerable camera points as it is reported (confidential); a camera
-                // that does not say within 2 s leaves it out, never the report.
-                let p = await Self.position(env, camera: c.camera)
-                cameras.append(
-                    IncidentCameraRecord(cameraID: c.camera, fromMicros: from, toMicros: to, pan: p?.pan, tilt: p?.tilt, zoom: p?.zoom))
+                cameras.append(IncidentCameraRecord(cameraID: c.camera, fromMicros: from, toMicros: to))
+            }
+            // Where each steerable camera points as it is reported (confidential), for a range
+            // that reaches the present (a report from playback does not take today's position
+            // for then); the cameras asked at once, those that do not say within 2 s left out.
+            let now = env.clock.nowMicros()
+            let current = cameras.filter { $0.toMicros >= now - 60_000_000 }.map(\.cameraID)
+            let positions = await Self.positions(env, cameras: current)
+            for n in cameras.indices {
+                if let p = positions[cameras[n].cameraID] { (cameras[n].pan, cameras[n].tilt, cameras[n].zoom) = (p.pan, p.tilt, p.zoom) }
             }
             let report = IncidentReport(
                 categoryID: try await categoryID(input.category), priority: input.priority ?? 3, observedMicros: observed,
                 cameras: cameras, location: input.location, address: input.address ?? "", latitude: input.latitude,
                 longitude: input.longitude, description: input.description)
             let author = IncidentAuthor(userID: principal.userID, name: principal.name)
-            let now = env.clock.nowMicros()
             let filed = try await mapErrors {
                 try await env.audit.append(
                     with: { try await env.incidents.report(report, by: author, nowMicros: now) },
@@ -307,19 +347,33 @@ struct IncidentRoutes {
         }
     }
 
-    /// Where camera `id` points, if it has PTZ and says so within 2 s.
-    static func position(_ env: ServerEnvironment, camera id: Int64) async -> (pan: Double?, tilt: Double?, zoom: Double?)? {
-        guard let camera = try? await env.cameras.camera(id: id), camera.ptzProfile != nil, camera.removedMicros == nil else { return nil }
+    typealias Position = (pan: Double?, tilt: Double?, zoom: Double?)
+
+    /// Where each of `cameras` with PTZ points, asked at once; those that do not say within
+    /// 2 s in all are left out.
+    static func positions(_ env: ServerEnvironment, cameras ids: [Int64]) async -> [Int64: Position] {
+        var steerable: [Int64] = []
+        for id in ids {
+            if let c = try? await env.cameras.camera(id: id), c.ptzProfile != nil, c.removedMicros == nil { steerable.append(id) }
+        }
+        guard !steerable.isEmpty else { return [:] }
         let control = env.ptz
-        return await withTaskGroup(of: (pan: Double?, tilt: Double?, zoom: Double?)?.self) { group in
-            group.addTask { try? await control.position(camera: id) }
+        // Each camera's answer (nil: it could not say), or nil itself at the deadline.
+        return await withTaskGroup(of: (id: Int64, position: Position?)?.self) { group in
+            for id in steerable { group.addTask { (id, try? await control.position(camera: id)) } }
             group.addTask {
                 try? await Task.sleep(for: .seconds(2))
                 return nil
             }
-            let first = await group.next() ?? nil
+            var found: [Int64: Position] = [:]
+            var answered = 0
+            while answered < steerable.count, let next = await group.next() {
+                guard let answer = next else { break } // the deadline: the rest are left out
+                answered += 1
+                if let p = answer.position { found[answer.id] = p }
+            }
             group.cancelAll()
-            return first
+            return found
         }
     }
 

@@ -100,7 +100,7 @@ struct IncidentCommand: AsyncParsableCommand {
         func run() async throws {
             let now = WallClock.system.nowMicros()
             let fromMicros = try from.map { try IncidentCommand.time($0, "--from") } ?? now - 7 * 86_400_000_000
-            let toMicros = try to.map { try IncidentCommand.time($0, "--to") } ?? now + 60_000_000
+            let toMicros = try to.map { try IncidentCommand.time($0, "--to") } ?? now + IncidentRules.clockSkewMicros
             let wanted = try status.map { text in
                 guard let s = IncidentStatus(rawValue: text) else {
                     throw ValidationError("--status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")

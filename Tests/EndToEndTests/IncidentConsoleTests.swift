@@ -5,7 +5,8 @@ import Testing
 /// The incident register in a real browser: an operator reports what a live tile shows in one
 /// key (the camera and the frame's time filled in) and files it within 10 s of the key, the
 /// incident is listed, followed up to "on scene" with a note on its timeline, marked on the
-/// camera's playback lane, and nothing of it stays on the page after signing out.
+/// camera's playback lane, counted in the month's figures (SVG charts drawn by the page), and
+/// nothing of it stays on the page after signing out.
 extension EndToEndTests {
     @Test func anOperatorReportsAnIncidentFromALiveTileAndFollowsItUp() async throws {
         let dir = try TestSupport.temporaryDirectory("incident-console")
@@ -34,35 +35,52 @@ extension EndToEndTests {
         // The tile shows Vigil's time of its frame: what the report will say was seen.
         try await browser.waitUntil("wall.cells.length > 0 && wall.cells[0].frame > 0", session: page, seconds: 20)
 
-        // I on the focused tile: the form opens with the camera and the frame's time, the
-        // category focused; a category, a few words and Enter file it.
+        // I on the focused tile: the report opens over the wall, which plays on, with the
+        // camera and the frame's time filled in and the category focused; a category, Tab, a
+        // few words and Enter file it (the keys as a keyboard sends them).
+        func key(_ name: String, code: Int) throws {
+            for type in ["keyDown", "keyUp"] {
+                _ = try browser.call(
+                    "Input.dispatchKeyEvent", ["type": type, "key": name, "code": name, "windowsVirtualKeyCode": code], session: page)
+            }
+        }
         let pressed = Date()
-        _ = try browser.evaluate(
-            """
-            wall.cells[0].el.focus();
-            wall.cells[0].el.dispatchEvent(new KeyboardEvent('keydown', { key: 'i', bubbles: true, cancelable: true })); true
-            """, session: page)
+        _ = try browser.evaluate("wall.cells[0].el.focus(); true", session: page)
+        try key("i", code: 73)
         try await browser.waitUntil(
-            "!$('incident-form').hidden && $('incident-camera').value === '1' && document.activeElement === $('incident-category')",
-            session: page, seconds: 5, describe: "[$('incident-form').hidden, $('incident-camera').value, document.activeElement.id]")
-        let seen = try #require(try browser.evaluate("$('incident-observed').value", session: page) as? String)
-        #expect(seen.count == 19, "the frame's time to the second: \(seen)")
+            "$('incident-dialog').open && $('incident-camera').value === '1' && document.activeElement === $('incident-category')",
+            session: page, seconds: 5, describe: "[$('incident-dialog').open, $('incident-camera').value, document.activeElement.id]")
+        #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 1, "the wall plays on under the report")
+        // The frame's time to the second (the field leaves out ":00").
+        let seen = try #require(
+            try browser.evaluate("[$('incident-observed').value, Math.abs(new Date($('incident-observed').value) - wall.cells[0].frame)]", session: page)
+                as? [Any])
+        #expect((seen[1] as? Double ?? 1e9) < 61_000 && "\(seen[0])".count >= 16, "the tile's frame time: \(seen)")
+        try await browser.screenshotPage("live-incident-report", session: page)
+        _ = try browser.evaluate("$('incident-category').focus(); true", session: page)
+        // No category is chosen for the operator: Enter without one is refused in words.
+        try key("Tab", code: 9)
+        try key("Enter", code: 13)
+        #expect(try browser.evaluate("$('incident-error').textContent", session: page) as? String == "Choose the category.")
         _ = try browser.evaluate(
-            """
-            $('incident-category').value = [...$('incident-category').options].find((o) => o.text.startsWith('Person lying')).value;
-            $('incident-description').focus(); true
-            """, session: page)
-        _ = try browser.call("Input.insertText", ["text": "a man lying on the bench, not moving"], session: page)
-        _ = try browser.evaluate(
-            "$('incident-description').dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true })); true",
+            "$('incident-category').value = [...$('incident-category').options].find((o) => o.text.startsWith('Person lying')).value; true",
             session: page)
+        try key("Tab", code: 9)
+        #expect(try browser.evaluate("document.activeElement.id", session: page) as? String == "incident-description")
+        _ = try browser.call("Input.insertText", ["text": "a man lying on the bench, not moving"], session: page)
+        try key("Enter", code: 13)
         try await browser.waitUntil(
-            "$('incident-said').textContent.startsWith('Incident ')", session: page, seconds: 10,
-            describe: "[$('incident-said').textContent, $('incident-error').textContent]")
+            "!$('incident-dialog').open && $('report-said').textContent.startsWith('Incident ')", session: page, seconds: 10,
+            describe: "[$('report-said').textContent, $('incident-error').textContent]")
         let filedIn = Date().timeIntervalSince(pressed)
         #expect(filedIn < 10, "from the key to the filed report took \(filedIn) s")
-        let said = try #require(try browser.evaluate("$('incident-said').textContent", session: page) as? String)
+        let said = try #require(try browser.evaluate("$('report-said').textContent", session: page) as? String)
         #expect(said.contains("reported (Person lying, or needing help), open"), "\(said)")
+        #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 1)
+
+        // Listed on the Incidents page.
+        _ = try browser.evaluate("document.querySelector('nav [data-view=incidents]').click(); true", session: page)
+        try await browser.waitUntil("$('incident-rows').rows.length === 1", session: page, seconds: 10)
         let row = try #require(
             try browser.evaluate("[...$('incident-rows').rows[0].cells].map((c) => c.textContent)", session: page) as? [String])
         #expect(row.count == 8 && row[0].hasSuffix("/1") && row[4] == "Market Square" && row[5] == "square" && row[6] == "open", "\(row)")
@@ -84,6 +102,16 @@ extension EndToEndTests {
         let offered = try #require(
             try browser.evaluate("[...$('incident-next').options].map((o) => o.value)", session: page) as? [String])
         #expect(offered == ["", "closed"], "\(offered)")
+        // The month's figures for the city, drawn by the page: the incident counted, no name.
+        try await browser.waitUntil(
+            "$('stats-summary').textContent.startsWith('1 incident(s)') && $('stats-charts').querySelectorAll('svg').length === 5",
+            session: page, seconds: 10, describe: "[$('stats-summary').textContent, $('stats-error').textContent]")
+        let bars = try #require(
+            try browser.evaluate(
+                "[...$('stats-charts').querySelectorAll('figure')[0].querySelectorAll('text')].map((t) => t.textContent)", session: page)
+                as? [String])
+        #expect(bars == ["Person lying, or needing help", "1"], "\(bars)")
+        #expect(try browser.evaluate("$('stats-csv').getAttribute('href')", session: page) as? String != "#")
         try await browser.screenshotPage("incidents", session: page)
 
         // The camera's playback lane marks the incident.

@@ -59,29 +59,29 @@ import Testing
         }
     }
 
-    @Test func onlyTheOperatorTeamMayAndOnlyOnCamerasTheyMaySee() async throws {
+    @Test func onlyTheOperatorTeamMayByRoleNeverByGrant() async throws {
         try await ServerHarness.with { h in
             for role in [Role.admin, .investigator, .mediaOfficer, .court] {
                 let s = try await h.signIn(role)
                 #expect(try await h.request("GET", "/api/incidents", session: s).status == 403, "\(role)")
             }
             #expect(try await Self.entries(h, "incident.view").filter { $0.result == "denied" }.count == 4)
-            // Granted the register but not the camera: it cannot name the camera.
+            // The register is the operator team's by role: no grant gives it to another.
             let user = try await h.env.accounts.addUser(name: "clerk", role: .mediaOfficer, password: ServerHarness.password)
-            try await h.env.accounts.setGrant(GrantRecord(userID: user.id, permission: "incidents", cameraID: nil), granted: true, by: nil)
+            let admin = try await h.signIn(.admin)
+            let granted = try await h.request(
+                "POST", "/api/users/\(user.id)/grants", session: admin, json: ["permission": "incidents"])
+            #expect(
+                granted.status == 400 && (granted.json?["error"] as? String)?.contains("belongs to roles (operator") == true,
+                "\(String(decoding: granted.body, as: UTF8.self))")
+            // A grant stored before this rule counts for nothing.
+            try await h.catalog.addGrant(GrantRecord(userID: user.id, permission: "incidents", cameraID: nil))
             let clerk = try await h.signIn(name: "clerk")
             let observed = iso8601(micros: Int64(Date().timeIntervalSince1970 * 1e6))
-            let named = try await h.request(
-                "POST", "/api/incidents", session: clerk,
-                json: [
-                    "category": "littering", "observed": observed, "cameras": [["camera": h.cameraID, "from": observed, "to": observed]],
-                    "description": "x"
-                ])
-            #expect(named.status == 403, "\(String(decoding: named.body, as: UTF8.self))")
-            let unnamed = try await h.request(
+            let refused = try await h.request(
                 "POST", "/api/incidents", session: clerk, json: ["category": "littering", "observed": observed, "description": "bags"])
-            #expect(unnamed.status == 201, "\(String(decoding: unnamed.body, as: UTF8.self))")
-            #expect(try await Self.entries(h, "incident.report").map(\.result) == ["ok", "denied"])
+            #expect(refused.status == 403, "\(String(decoding: refused.body, as: UTF8.self))")
+            #expect(try await Self.entries(h, "incident.report").map(\.result) == ["denied"])
         }
     }
 
@@ -132,6 +132,31 @@ extension IncidentRouteTests {
             let asSupervisor = try await h.request("GET", "/api/incidents/\(id)", session: supervisor)
             let kept = try #require((asSupervisor.json?["cameras"] as? [[String: Any]])?.first)
             #expect(kept["pan"] is Double && kept["tilt"] is Double && kept["zoom"] is Double, "\(kept)")
+        }
+    }
+}
+
+extension IncidentRouteTests {
+    /// The figures: for the operator team and the administrators, JSON or CSV, nothing personal.
+    @Test func theCitysFiguresAreCountsOnly() async throws {
+        try await ServerHarness.with { h in
+            let op = try await h.signIn(.operator), admin = try await h.signIn(.admin), media = try await h.signIn(.mediaOfficer)
+            let observed = iso8601(micros: Int64(Date().timeIntervalSince1970 * 1e6))
+            let filed = try await h.request(
+                "POST", "/api/incidents", session: op,
+                json: ["category": "littering", "observed": observed, "location": "Secret Street 5", "description": "Jan Kowalski again"])
+            #expect(filed.status == 201)
+            let year = Calendar(identifier: .gregorian).dateComponents(in: .current, from: Date()).year!
+            let figures = try await h.request("GET", "/api/incident-statistics?year=\(year)", session: admin)
+            #expect(figures.status == 200 && figures.json?["total"] as? Int == 1, "\(String(decoding: figures.body, as: UTF8.self))")
+            let text = String(decoding: figures.body, as: UTF8.self)
+            #expect(!text.contains("Kowalski") && !text.contains("Secret Street") && !text.contains("u-operator"))
+            let csv = try await h.request("GET", "/api/incident-statistics?year=\(year)&format=csv", session: op)
+            #expect(csv.status == 200 && csv.headers["content-type"]?.hasPrefix("text/csv") == true)
+            #expect(String(decoding: csv.body, as: UTF8.self).contains("category,littering,"))
+            #expect(try await h.request("GET", "/api/incident-statistics?year=\(year)", session: media).status == 403)
+            #expect(try await h.request("GET", "/api/incident-statistics?year=\(year)&month=13", session: op).status == 400)
+            #expect(try await h.request("GET", "/api/incident-statistics", session: op).status == 400)
         }
     }
 }
