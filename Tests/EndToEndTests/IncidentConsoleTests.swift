@@ -53,7 +53,8 @@ extension EndToEndTests {
         #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 1, "the wall plays on under the report")
         // The frame's time to the second (the field leaves out ":00").
         let seen = try #require(
-            try browser.evaluate("[$('incident-observed').value, Math.abs(new Date($('incident-observed').value) - wall.cells[0].frame)]", session: page)
+            try browser.evaluate(
+                "[$('incident-observed').value, Math.abs(new Date($('incident-observed').value) - wall.cells[0].frame)]", session: page)
                 as? [Any])
         #expect((seen[1] as? Double ?? 1e9) < 61_000 && "\(seen[0])".count >= 16, "the tile's frame time: \(seen)")
         try await browser.screenshotPage("live-incident-report", session: page)

@@ -377,6 +377,17 @@ final class ServerHarness: Sendable {
             let token = try await h.env.accounts.issueAPIToken(userID: user.id, name: "wall").token
             let bearer = try await h.request("GET", live, headers: foreign.merging(["Authorization": "Bearer \(token)"]) { a, _ in a })
             #expect(bearer.status == 426)
+            // The console's push of camera statuses likewise: a foreign page's handshake is refused.
+            let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
+            for (origin, expected) in [("https://evil.example", "HTTP/1.1 403"), (h.base, "HTTP/1.1 101")] {
+                let connection = try RawConnection(port: port)
+                connection.send(
+                    "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(origin)\r\n"
+                        + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+                let head = await connection.received(limit: 5) { $0.count >= 12 }
+                #expect(String(decoding: head.prefix(12), as: UTF8.self) == expected, "\(origin): \(String(decoding: head, as: UTF8.self))")
+            }
         }
     }
 
