@@ -128,7 +128,9 @@ function forgetUserData() {
   for (const id of ['incident-said', 'incident-error', 'incident-detail-error', 'incident-detail-title', 'incident-detail-text', 'incident-detail-description', 'incident-filled']) $(id).textContent = '';
   $('incident-detail').hidden = true;
   if ($('incident-dialog').open) $('incident-dialog').close();
-  $('report-said').hidden = true;
+  $('incident-form').reset();
+  inc.sending = false;
+  unsay();
   for (const id of ['stats-charts']) $(id).replaceChildren();
   for (const id of ['stats-summary', 'stats-error']) $(id).textContent = '';
   $('stats-year').value = '';

@@ -5,7 +5,7 @@
 // read and change. Loaded after app.js, whose helpers it uses.
 'use strict';
 
-const inc = { list: [], categories: [], open: null };
+const inc = { list: [], categories: [], open: null, sending: false };
 const statusWords = { open: 'open', notified: 'services notified', acknowledged: 'acknowledged', 'on-scene': 'service on scene', closed: 'closed' };
 const statusOrder = ['open', 'notified', 'acknowledged', 'on-scene', 'closed'];
 const priorityWords = { 1: '1 · urgent', 2: '2 · high', 3: '3 · normal' };
@@ -61,24 +61,39 @@ async function openReport(quick) {
   $('incident-category').focus();
 }
 
-// A word that outlives the dialog: shown for a few seconds over any page.
+// A word that outlives the dialog: shown for a few seconds over any page, the full-screen
+// wall too (a popover is drawn in the top layer).
 let sayTimer = null;
 function say(text) {
-  $('report-said').textContent = text;
-  $('report-said').hidden = false;
+  const toast = $('report-said');
+  toast.textContent = text;
+  if (toast.matches(':popover-open')) toast.hidePopover();
+  toast.showPopover();
   clearTimeout(sayTimer);
-  sayTimer = setTimeout(() => { $('report-said').hidden = true; }, 6000);
+  sayTimer = setTimeout(unsay, 6000);
+}
+function unsay() {
+  clearTimeout(sayTimer);
+  const toast = $('report-said');
+  if (toast.matches(':popover-open')) toast.hidePopover();
+  toast.textContent = '';
 }
 
 $('incident-new').addEventListener('click', () => openReport(null));
 $('incident-cancel').addEventListener('click', () => $('incident-dialog').close());
+// Closed (filed, Cancel or Escape): nothing typed stays in the page for the next person.
+$('incident-dialog').addEventListener('close', () => { if (!inc.sending) $('incident-form').reset(); });
 $('incident-filter').addEventListener('change', () => loadIncidents());
 $('incident-description').addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('incident-form').requestSubmit(); }
+  if (e.key !== 'Enter' || e.shiftKey || e.isComposing) return;
+  e.preventDefault();
+  if (!e.repeat) $('incident-form').requestSubmit();
 });
 
 $('incident-form').addEventListener('submit', async (e) => {
   e.preventDefault();
+  // One report at a time: Enter pressed twice files it once.
+  if (inc.sending) return;
   const me = state.me;
   $('incident-error').textContent = '';
   const observed = new Date($('incident-observed').value);
@@ -92,15 +107,20 @@ $('incident-form').addEventListener('submit', async (e) => {
   if ($('incident-location').value.trim()) body.location = $('incident-location').value.trim();
   if ($('incident-address').value.trim()) body.address = $('incident-address').value.trim();
   $('incident-submit').disabled = true;
+  inc.sending = true;
   let filed;
   try {
     filed = await api('POST', '/api/incidents', body);
   } catch (err) {
-    if (state.me === me) $('incident-error').textContent = `The incident was not reported: ${err.message}`;
+    if (state.me !== me) return;
+    const words = `The incident was not reported: ${err.message}`;
+    // Said where it is seen: in the dialog, or over the page when the dialog was closed meanwhile.
+    if ($('incident-dialog').open) $('incident-error').textContent = words; else say(words);
     return;
-  } finally { $('incident-submit').disabled = false; }
+  } finally { $('incident-submit').disabled = false; inc.sending = false; }
   if (state.me !== me) return;
   $('incident-dialog').close();
+  $('incident-form').reset();
   const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open.`;
   say(words);
   if (!$('incidents').hidden) { $('incident-said').textContent = words; await loadIncidents(); }
@@ -266,4 +286,7 @@ function barChart(title, items, columns = false) {
 }
 
 $('stats-show').addEventListener('click', () => showFigures());
-$('stats-print').addEventListener('click', () => { document.body.classList.add('printing-report'); window.print(); document.body.classList.remove('printing-report'); });
+// Printed alone while the report is asked for; the class goes when printing is over, whether
+// or not the browser's print() waits for it.
+$('stats-print').addEventListener('click', () => { document.body.classList.add('printing-report'); window.print(); });
+window.addEventListener('afterprint', () => document.body.classList.remove('printing-report'));

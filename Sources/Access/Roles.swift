@@ -122,6 +122,6 @@ public struct Principal: Sendable, Equatable {
 
     /// Whether any camera at all is reachable with `permission`.
     public func mayOnSomeCamera(_ permission: Permission) -> Bool {
-        role.permissions.contains(permission) || grants[permission] != nil
+        role.permissions.contains(permission) || (!permission.isRoleOnly && grants[permission] != nil)
     }
 }

@@ -83,9 +83,9 @@ extension Catalog {
         try await db.create(index: "incident_updates_by_incident").on("incident_updates").column("incident_id").run()
     }
 
-    /// The longest range an incident gives a camera (`IncidentRules.longestRangeMicros`):
-    /// the camera query looks no further back than this before the period.
-    static let longestIncidentRange: Int64 = 24 * 3_600_000_000
+    /// The longest range an incident gives a camera (`IncidentRules.longestRangeMicros` is
+    /// this): the camera query looks no further back than this before the period.
+    public static let longestIncidentRange: Int64 = 24 * 3_600_000_000
 
     // MARK: Categories
 

@@ -102,7 +102,7 @@ public struct IncidentChange: Sendable {
 public enum IncidentRules {
     /// Cameras one incident may name, and the longest range on one.
     public static let maximumCameras = 16
-    public static let longestRangeMicros: Int64 = 24 * 3_600_000_000
+    public static let longestRangeMicros: Int64 = Catalog.longestIncidentRange
     /// How far back an incident may be reported as observed (the footage's legal retention),
     /// and how far ahead of the server's clock a station's may run.
     public static let oldestObservedMicros: Int64 = 90 * 86_400_000_000
@@ -273,9 +273,8 @@ public struct IncidentRegister: Sendable {
         if let p = change.priority { i.priority = p }
         if let location = change.location { i.location = location }
         if let address = change.address { i.address = address }
-        // A description replaced keeps the words it replaced on the timeline (in the register,
-        // never in the audit log): one operator's report is not rewritten unseen.
-        let replaced = change.description.flatMap { $0 == i.description ? nil : i.description }
+        // A description replaced is gone: correcting personal data (a name written by mistake)
+        // must not keep it. The timeline says that it was changed, by whom and when.
         if let description = change.description { i.description = description }
         if let next = change.status {
             guard current.mayMove(to: next) else {
@@ -289,7 +288,7 @@ public struct IncidentRegister: Sendable {
             try await catalog.addIncidentUpdate(
                 IncidentUpdateRecord(
                     id: 0, incidentID: id, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "edit",
-                    text: "changed " + details.joined(separator: ", ") + (replaced.map { "; the description was: \($0)" } ?? "")))
+                    text: "changed " + details.joined(separator: ", ")))
         }
         if let next = change.status {
             try await catalog.addIncidentUpdate(

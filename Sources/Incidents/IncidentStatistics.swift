@@ -4,10 +4,12 @@ import Foundation
 import Records
 
 /// The city's figures of its incidents over a month or a year: how many, by category, area
-/// (the first camera's), hour of the day and month (in the site's time zone), status and
+/// (the first camera's), hour of the day and month (in the server's time zone, which should
+/// be the city's), status and
 /// priority, and how long from report to the services' notification and acknowledgement
-/// (median and 90th percentile). Counts and durations only: no person, place, description or
-/// number, so the figures may go to whoever the city reports to.
+/// (median and 90th percentile). Counts and durations only, by the cameras' areas as they are
+/// now: no person, address, description or number (a single incident in a small area and
+/// month is still one incident, which the reader of the figures should bear in mind).
 public struct IncidentStatistics: Sendable, Encodable, Equatable {
     public struct Count: Sendable, Encodable, Equatable {
         public var key: String
@@ -110,7 +112,7 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
     public var csv: String {
         func field(_ s: String) -> String {
             // A cell that a spreadsheet would read as a formula is quoted with a leading '.
-            let safe = s.first.map { "=+-@".contains($0) } == true ? "'" + s : s
+            let safe = s.first.map { "=+-@\t\r".contains($0) } == true ? "'" + s : s
             return safe.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : safe
         }
         var lines = [

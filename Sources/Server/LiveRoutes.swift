@@ -40,6 +40,9 @@ struct LiveRoutes {
     /// missing sign-in is audited (`live.start` denied) and thrown as an `APIError`.
     func admit(_ request: Request, _ context: VigilContext) async throws -> CameraRecord {
         let principal = try context.principal()
+        if let stream = request.uri.queryParameters.get("stream"), stream != "main", stream != "sub" {
+            throw APIError(status: .badRequest, message: "stream is main or sub")
+        }
         let playback = PlaybackRoutes(env: env)
         guard principal.mayOnSomeCamera(.live) else {
             try await playback.denied(.liveStart)(request, context, principal)

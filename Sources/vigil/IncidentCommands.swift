@@ -111,8 +111,9 @@ struct IncidentCommand: AsyncParsableCommand {
                 let register = IncidentRegister(catalog: site.catalog)
                 let list = try await register.list(from: fromMicros, to: toMicros, status: wanted)
                 try await site.auditCommandLine(
-                    .incidentView, detail: "list of \(list.count) incidents, \(iso8601(micros: fromMicros)) to \(iso8601(micros: toMicros))"
-                )
+                    .incidentView,
+                    detail: "list of \(list.count) incidents, \(iso8601(micros: fromMicros)) to \(iso8601(micros: toMicros))"
+                        + (list.isEmpty ? "" : ": " + list.prefix(50).map(\.number).joined(separator: " ") + (list.count > 50 ? " …" : "")))
                 return (list, try await register.categories())
             }
             for i in list { say(IncidentCommand.line(i, categories)) }

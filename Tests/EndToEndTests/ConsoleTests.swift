@@ -89,7 +89,10 @@ extension EndToEndTests {
                 "[document.getElementById('playback-camera').value, (new Date(document.getElementById('playback-to').value) - new Date(document.getElementById('playback-from').value)) / 1000]",
                 session: page) as? [Any])
         #expect(replayed[0] as? String == "2" && replayed[1] as? Int == 30, "\(replayed)")
-        // Backward at 2×, then a frame forward.
+        // Backward at 2×, then a frame forward: from at least 2.5 s in, so that going back 0.8 s
+        // at 2× does not meet the footage's start (CI once reversed from 0.42 s and stopped at
+        // its first frame, 0.02 s).
+        try await browser.waitUntil("\(player).currentTime > 2.5", session: page, seconds: 10, describe: "\(player).currentTime")
         _ = try browser.evaluate(
             "document.getElementById('playback-speed').value = '-2'; document.getElementById('playback-speed').dispatchEvent(new Event('change')); true",
             session: page)

@@ -77,6 +77,9 @@ import Testing
             // A grant stored before this rule counts for nothing.
             try await h.catalog.addGrant(GrantRecord(userID: user.id, permission: "incidents", cameraID: nil))
             let clerk = try await h.signIn(name: "clerk")
+            // Nor does the console offer it: the session's permissions leave it out.
+            let me = try await h.request("GET", "/api/session", session: clerk)
+            #expect((me.json?["permissions"] as? [String])?.contains("incidents") == false, "\(String(decoding: me.body, as: UTF8.self))")
             let observed = iso8601(micros: Int64(Date().timeIntervalSince1970 * 1e6))
             let refused = try await h.request(
                 "POST", "/api/incidents", session: clerk, json: ["category": "littering", "observed": observed, "description": "bags"])
