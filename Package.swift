@@ -126,6 +126,21 @@ let package = Package(
             name: "PTZ", dependencies: ["Base", "Access", "Catalog", "Records", "Centre", "Onvif"], swiftSettings: strict),
         .target(name: "Incidents", dependencies: ["Base", "Catalog", "Records"], swiftSettings: strict),
         .target(
+            name: "Dispatching",
+            dependencies: [
+                "Base", "Access", "Catalog", "Records", "Centre", "Incidents",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log")
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Evidence",
             dependencies: [
                 "Base", "Media", "Audit", "Integrity",
@@ -142,7 +157,7 @@ let package = Package(
             // ServerTests' `serverImportsNoStorage`); member import visibility keeps their
             // members out of reach through the modules that do import them.
             dependencies: [
-                "Base", "Access", "Centre", "Audit", "Records", "Media", "PTZ", "Incidents",
+                "Base", "Access", "Centre", "Audit", "Records", "Media", "PTZ", "Incidents", "Dispatching",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -169,7 +184,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "Base", "Access", "RTSP", "Media", "Catalog", "Records", "Recording", "CameraSim", "ChildProcess", "Centre", "Server",
-                "PTZ", "Incidents",
+                "PTZ", "Incidents", "Dispatching",
                 "Onvif",
                 "Audit",
                 "Evidence", "CommandSupport",
@@ -198,6 +213,13 @@ let package = Package(
         ),
         .testTarget(name: "BaseTests", dependencies: ["Base"], swiftSettings: strict),
         .testTarget(
+            name: "DispatchingTests",
+            dependencies: [
+                "Dispatching", "Incidents", "Base", "Catalog", "Records", "Centre", "Audit", "TestSupport", "ChildProcess",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio")
+            ], swiftSettings: strict),
+        .testTarget(
             name: "IncidentsTests", dependencies: ["Incidents", "Base", "Catalog", "Records", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PTZTests",
@@ -225,7 +247,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Base", "Access", "Server", "Centre", "Catalog", "Records", "Recording", "Audit", "Evidence", "RTSP", "Media",
-                "TestSupport", "PTZ", "CameraSim", "Onvif", "Incidents",
+                "TestSupport", "PTZ", "CameraSim", "Onvif", "Incidents", "Dispatching",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

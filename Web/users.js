@@ -12,7 +12,7 @@ const roleTitles = {
 // Permissions a grant may give (tour routes, steering history and the incident register stay
 // with their roles).
 const grantable = ['live', 'playback', 'export', 'ptz', 'register-evidence', 'manage-evidence', 'view-evidence', 'release-hold',
-  'media-release', 'manage-cameras', 'manage-users', 'manage-incident-categories', 'incident-statistics', 'view-audit', 'view-metrics'];
+  'media-release', 'manage-cameras', 'manage-users', 'manage-incident-categories', 'manage-dispatch', 'incident-statistics', 'view-audit', 'view-metrics'];
 const people = { list: [], editing: null };
 
 for (const select of [$('user-role'), $('new-user-role')]) {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs beyond the Swift toolchain: ffmpeg (clips for simulated
 # cameras, strict decoding in tests), GStreamer's RTSP server (the third-party camera
-# the tests record from), Chromium (the browser the console test drives headless) and
-# libxml2 (Foundation's XML parser, which reads ONVIF replies, links it).
+# the tests record from), Chromium (the browser the console test drives headless),
+# libxml2 (Foundation's XML parser, which reads ONVIF replies, links it), aiosmtpd (the
+# mail relay that dispatch's e-mail is tested against) and openssl (its test certificates).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  ffmpeg chromium systemd python3-venv libxml2 iproute2 util-linux
+  ffmpeg chromium systemd python3-venv libxml2 iproute2 util-linux openssl python3-aiosmtpd
   gstreamer1.0-tools gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gst-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
 )

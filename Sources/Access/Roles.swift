@@ -31,6 +31,9 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case manageIncidentCategories = "manage-incident-categories"
     /// The city's figures of incidents: counts and times only, no personal data.
     case incidentStatistics = "incident-statistics"
+    /// Set up dispatch: the services told of incidents, their addresses and secrets, which
+    /// categories go to whom, the mail relay.
+    case manageDispatch = "manage-dispatch"
 
     public var isImagery: Bool { [.live, .playback, .export, .ptz, .registerEvidence].contains(self) }
 
@@ -72,7 +75,8 @@ public enum Role: String, Sendable, CaseIterable, Codable {
                 .live, .playback, .export, .ptz, .ptzHistory, .manageTours, .viewAudit, .viewEvidence, .releaseHold, .mediaRelease,
                 .incidents, .incidentStatistics
             ]
-        case .admin: [.manageCameras, .manageUsers, .viewAudit, .viewMetrics, .manageIncidentCategories, .incidentStatistics]
+        case .admin:
+            [.manageCameras, .manageUsers, .viewAudit, .viewMetrics, .manageIncidentCategories, .manageDispatch, .incidentStatistics]
         }
     }
 

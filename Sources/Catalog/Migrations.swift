@@ -138,7 +138,8 @@ extension Catalog {
         (9, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN removed_micros BIGINT").run() }),
         // A camera's sub-stream for viewing only (`CameraRecord.subStreamURL`).
         (10, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN sub_url TEXT").run() }),
-        (11, migrateToIncidents)
+        (11, migrateToIncidents),
+        (12, migrateToDispatch)
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

@@ -88,6 +88,16 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case incidentUpdate = "incident.update"
     /// A category added, changed, retired or deleted.
     case incidentCategoryChange = "incident.category-change"
+    /// A notification handed to its recipient (console, e-mail, webhook), by Vigil dispatch.
+    case dispatchDeliver = "dispatch.deliver"
+    /// A notification acknowledged: by the duty officer on the console, by a receiver's
+    /// signed call, or recorded from a telephone call.
+    case dispatchAcknowledge = "dispatch.acknowledge"
+    /// A delivered notification left unacknowledged past its recipient's wait.
+    case dispatchEscalate = "dispatch.escalate"
+    /// Dispatch set up: a recipient added or changed (never its secret), a category's
+    /// routes, the mail relay.
+    case dispatchChange = "dispatch.change"
 
     // MARK: Administration
     /// The server started (where it listens).

@@ -125,7 +125,8 @@ public enum IncidentRules {
 /// The incident register. Its writes are catalog writes only: the server and `vigil
 /// incident` run each inside `AuditTrail.append(with:entry:)`, stored with its entry.
 public struct IncidentRegister: Sendable {
-    let catalog: Catalog
+    /// Package-wide, for Dispatching, whose outbox rows are written beside the register's.
+    package let catalog: Catalog
 
     public init(catalog: Catalog) {
         self.catalog = catalog

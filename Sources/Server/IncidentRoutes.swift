@@ -1,6 +1,7 @@
 import Access
 import Base
 import Centre
+import Dispatching
 import Foundation
 import Hummingbird
 import Incidents
@@ -101,6 +102,16 @@ struct IncidentRoutes {
         var statusSince: String
         var cameras: [CameraView]
         var updates: [UpdateView]?
+        /// Who was told, when, and who acknowledged (one incident at a time).
+        var notifications: [DispatchRoutes.NotificationView]?
+    }
+
+    /// One incident as a single read shows it: its timeline and its notifications too.
+    func full(_ i: IncidentRecord, _ p: Principal) async throws -> IncidentView {
+        let categories = try await env.incidents.categories(), names = try await env.cameras.names()
+        var v = view(i, p, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: i.id))
+        v.notifications = try await DispatchRoutes(env: env).views(try await env.dispatch.notifications(incidentID: i.id))
+        return v
     }
 
     func view(
@@ -285,7 +296,7 @@ struct IncidentRoutes {
             let author = IncidentAuthor(userID: principal.userID, name: principal.name)
             let filed = try await mapErrors {
                 try await env.audit.append(
-                    with: { try await env.incidents.report(report, by: author, nowMicros: now) },
+                    with: { try await env.dispatch.report(report, by: author, nowMicros: now) },
                     entry: {
                         var e = AuditEntry(
                             .incidentReport, .ok, principal: principal, request: request, context: context,
@@ -296,22 +307,16 @@ struct IncidentRoutes {
                     }
                 ).1
             }
-            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
-            return try json(
-                view(
-                    filed, principal, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: filed.id)),
-                status: .created)
+            return try json(try await full(filed, principal), status: .created)
         }
         t.add(.get, "/api/incidents/{iid}", .incidents, onDenied: denied(.incidentView)) { request, context, principal in
             let id = try pathID(context, "iid", "an incident id")
             let incident = try await mapErrors { try await env.incidents.incident(id: id) }
-            let updates = try await env.incidents.updates(incidentID: id)
             try await env.audit.append(
                 AuditEntry(
                     .incidentView, .ok, principal: principal, request: request, context: context,
                     detail: "incident \(incident.number) (id \(id))"))
-            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
-            return try json(view(incident, principal, categories: categories, names: names, updates: updates))
+            return try json(try await full(incident, principal))
         }
         t.add(.patch, "/api/incidents/{iid}", .incidents, onDenied: denied(.incidentUpdate)) { request, context, principal in
             let id = try pathID(context, "iid", "an incident id")
@@ -332,7 +337,7 @@ struct IncidentRoutes {
             let now = env.clock.nowMicros()
             let changed = try await mapErrors {
                 try await env.audit.append(
-                    with: { try await env.incidents.update(id: id, change, by: author, nowMicros: now) },
+                    with: { try await env.dispatch.update(id: id, change, by: author, nowMicros: now) },
                     entry: {
                         AuditEntry(
                             .incidentUpdate, .ok, principal: principal, request: request, context: context,
@@ -341,9 +346,7 @@ struct IncidentRoutes {
                     }
                 ).1
             }
-            let categories = try await env.incidents.categories(), names = try await env.cameras.names()
-            return try json(
-                view(changed, principal, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: id)))
+            return try json(try await full(changed, principal))
         }
     }
 

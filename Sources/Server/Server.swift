@@ -11,6 +11,7 @@ import Access
 import Audit
 import Base
 import Centre
+import Dispatching
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -42,6 +43,8 @@ public struct ServerEnvironment: Sendable {
     public var tours: TourRegister
     /// The incident register.
     public var incidents: IncidentRegister
+    /// Dispatch's configuration and outbox, on the register's catalog.
+    public var dispatch: DispatchDesk
     public var metrics: VigilMetrics
     /// Directory of the browser console's static files.
     public var webRoot: String
@@ -103,6 +106,7 @@ public struct ServerEnvironment: Sendable {
         self.ptz = ptz
         self.tours = tours
         self.incidents = incidents
+        self.dispatch = DispatchDesk(register: incidents, keys: keys)
         self.metrics = metrics
         self.webRoot = webRoot
         self.openAPIPath = openAPIPath
@@ -149,6 +153,7 @@ public struct VigilServer {
         PtzRoutes(env: env).register(&table)
         TourRoutes(env: env).register(&table)
         IncidentRoutes(env: env).register(&table)
+        DispatchRoutes(env: env).register(&table)
         ViewRoutes(env: env).register(&table)
         EventRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)

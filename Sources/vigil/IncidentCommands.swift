@@ -3,6 +3,7 @@ import Base
 import Catalog
 import Centre
 import CommandSupport
+import Dispatching
 import Foundation
 import Incidents
 import Records
@@ -75,8 +76,9 @@ struct IncidentCommand: AsyncParsableCommand {
                     address: address, description: description)
                 let author = IncidentCommand.author()
                 let who = site.commandLineEntry(.incidentReport, camera: nil, detail: "")
+                let desk = DispatchDesk(catalog: site.catalog, keys: site.keys)
                 return try await site.audit.append(
-                    with: { try await register.report(report, by: author, nowMicros: now) },
+                    with: { try await desk.report(report, by: author, nowMicros: now) },
                     entry: {
                         var e = who
                         e.camera = $0.cameras.first?.cameraID
@@ -127,13 +129,15 @@ struct IncidentCommand: AsyncParsableCommand {
         @Argument(help: "Its number (2026/17) or id.") var incident: String
 
         func run() async throws {
-            let (i, updates, categories, names) = try await CameraCommand.onSite(dataOptions) { site in
+            let (i, updates, categories, names, notifications) = try await CameraCommand.onSite(dataOptions) { site in
                 let register = IncidentRegister(catalog: site.catalog)
                 let i = try await register.incident(incident)
                 try await site.auditCommandLine(.incidentView, detail: "incident \(i.number) (id \(i.id))")
+                let desk = DispatchDesk(catalog: site.catalog, keys: site.keys)
                 return (
                     i, try await register.updates(incidentID: i.id), try await register.categories(),
-                    try await CameraRegistry(catalog: site.catalog).names()
+                    try await CameraRegistry(catalog: site.catalog).names(),
+                    DispatchCommand.lines(try await desk.notifications(incidentID: i.id), try await desk.recipients())
                 )
             }
             say(IncidentCommand.line(i, categories))
@@ -144,6 +148,8 @@ struct IncidentCommand: AsyncParsableCommand {
             }
             say("  \(i.description)")
             for u in updates { say("  \(iso8601(micros: u.atMicros))  \(u.userName)  \(u.kind): \(u.text)") }
+            if !notifications.isEmpty { say("  notifications:") }
+            for n in notifications { say("    " + n) }
         }
     }
 
@@ -200,7 +206,8 @@ struct IncidentCommand: AsyncParsableCommand {
                 .incidentUpdate, camera: nil,
                 detail: "incident \(i.number) (id \(i.id)): " + change.fields.joined(separator: ", ")
                     + (change.status.map { " → \($0.rawValue)" } ?? ""))
-            return try await site.audit.append(entry) { try await register.update(id: i.id, change, by: author, nowMicros: now) }.1
+            let desk = DispatchDesk(catalog: site.catalog, keys: site.keys)
+            return try await site.audit.append(entry) { try await desk.update(id: i.id, change, by: author, nowMicros: now) }.1
         }
     }
 }

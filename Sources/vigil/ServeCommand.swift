@@ -4,6 +4,7 @@ import Base
 import Catalog
 import Centre
 import CommandSupport
+import Dispatching
 import Foundation
 import Incidents
 import Logging
@@ -244,6 +245,7 @@ struct CentreRunner {
                     TourService(runner: tours),
                     ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
                     CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
+                    DispatchService(dispatcher: Dispatcher(catalog: site.catalog, audit: audit, keys: site.keys, logger: logger)),
                     WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)
                 ],
                 limits: ConnectionLimits(total: httpConnectionBudget(logger: logger), exempt: Set(settings.trustedProxies)),
@@ -286,6 +288,14 @@ extension CentreRunner {
             try await site.auditCommandLine(.witnessMismatchAccepted, detail: problems.joined(separator: "; "))
         }
         try await site.audit.setWitnesses(witnesses, force: !problems.isEmpty)
+    }
+}
+
+/// Delivers the outbox of notifications (docs/design/dispatch.md).
+struct DispatchService: Service {
+    let dispatcher: Dispatcher
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await dispatcher.run() }
     }
 }
 

@@ -11,7 +11,8 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Video management for a city's monitoring centre: record, play back, export, verify.",
         subcommands: [
-            Serve.self, CameraCommand.self, IncidentCommand.self, UserCommand.self, AuditCommand.self, Record.self, Recordings.self,
+            Serve.self, CameraCommand.self, IncidentCommand.self, DispatchCommand.self, UserCommand.self, AuditCommand.self, Record.self,
+            Recordings.self,
             Export.self, Check.self,
             QuarantineCommand.self, EvidenceCommand.self, VerifyCommand.self, SiteCertificateCommand.self, Simulate.self, Demo.self,
             Bench.self, MakeClip.self

@@ -138,6 +138,14 @@ public enum TestSupport {
         }
     }
 
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return withLoopback(port: port, { connect(fd, $0, $1) }) == 0
+    }
+
     public static func freePort() -> Int {
         for _ in 0..<100 {
             let port = Int.random(in: 20_000...32_000)
