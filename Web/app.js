@@ -42,6 +42,7 @@ function signedIn(me) {
     const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'], users: ['manage-users'], incidents: ['incidents', 'incident-statistics'] }[b.dataset.view];
     b.hidden = needs !== undefined && !needs.some(may);
   }
+  resetNotifications();
   openEvents();
   openView('cameras');
 }
@@ -86,6 +87,7 @@ function forgetUserData() {
   // The wall's streams, PTZ controls and the push close first: none may go on in the last user's name.
   stopLive();
   closeEvents();
+  resetNotifications();
   state.ptzFocus = null;
   for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();
@@ -184,6 +186,7 @@ function openEvents() {
     if (state.me !== me) return;
     const message = JSON.parse(event.data);
     if (message.type === 'cameras') { state.pushes++; applyStatuses(message.cameras); }
+    else if (message.type === 'notifications') loadNotifications();
   };
   // Lost (a restart, the network): opened again after a pause while the same user is signed in.
   socket.onclose = (event) => {

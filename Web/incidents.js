@@ -175,6 +175,7 @@ async function showIncident(id, focus = true) {
     li.textContent = `${clockDate(Date.parse(u.at))} · ${u.user} · ${u.kind === 'note' ? 'note: ' : ''}${u.text}`;
     return li;
   }));
+  drawIncidentNotifications(i.notifications);
   // Forward only: the statuses after this one, and closed.
   const later = i.status === 'closed' ? [] : statusOrder.slice(statusOrder.indexOf(i.status) + 1);
   $('incident-next').replaceChildren(new Option(i.status === 'closed' ? 'closed: notes only' : 'no change', ''), ...later.map((s) => new Option(statusWords[s], s)));

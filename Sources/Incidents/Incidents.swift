@@ -10,5 +10,4 @@
 // the audit trail's transaction with the entry that records it.
 // What does not: who may report or read (Access's `incidents` permission, checked by the
 // routes with each camera's live or playback permission), HTTP (Server), SQL (Catalog's
-// IncidentTables), notifying the services (the Dispatch module, to come: issue 17),
-// statistics (to come).
+// IncidentTables), notifying the services (Dispatching).

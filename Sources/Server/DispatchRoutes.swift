@@ -50,21 +50,42 @@ struct DispatchRoutes {
         var acknowledged: String?
         var acknowledgedBy: String?
         var escalated: String?
+        /// Addressed to the viewer's own duty console.
+        var mine: Bool
+        /// What the viewer may do with it now: `console` (acknowledge it as its duty
+        /// console), `telephone` (record that the service confirmed by phone).
+        var actions: [String]
     }
 
-    func views(_ rows: [OutboxRecord]) async throws -> [NotificationView] {
+    /// The rows as `p` sees them, with what `p` may do with each.
+    func views(_ rows: [OutboxRecord], for p: Principal) async throws -> [NotificationView] {
         let recipients = Dictionary(uniqueKeysWithValues: try await env.dispatch.recipients().map { ($0.id, $0) })
         return rows.map { row in
             let payload = try? DispatchPayload.decode(row.payload)
             let r = recipients[row.recipientID]
+            let console = r?.channel == "console"
+            let mine = console && r?.address == p.role.rawValue
+            var actions: [String] = []
+            if row.deliveredMicros != nil, row.acknowledgedMicros == nil {
+                if console && (mine || p.role == .supervisor) { actions.append("console") }
+                if !console || !mine { actions.append("telephone") }
+            }
             return NotificationView(
                 id: row.id, incident: row.incidentID, number: payload?.incident.number ?? "", subject: payload?.subject ?? "",
                 priority: payload?.incident.priority ?? 3, recipient: r?.key ?? "", recipientName: r?.name ?? "", channel: r?.channel ?? "",
                 event: row.event, created: iso8601(micros: row.createdMicros), attempts: row.attempts, lastError: row.lastError,
                 delivered: row.deliveredMicros.map { iso8601(micros: $0) },
                 acknowledged: row.acknowledgedMicros.map { iso8601(micros: $0) },
-                acknowledgedBy: row.acknowledgedBy, escalated: row.escalatedMicros.map { iso8601(micros: $0) })
+                acknowledgedBy: row.acknowledgedBy, escalated: row.escalatedMicros.map { iso8601(micros: $0) }, mine: mine,
+                actions: actions)
         }
+    }
+
+    /// What a console's list looks like now, to tell whether it changed (the push).
+    func digest(for p: Principal) async throws -> String {
+        try await notifications(for: p).map {
+            "\($0.id):\($0.deliveredMicros ?? 0):\($0.acknowledgedMicros ?? 0):\($0.escalatedMicros ?? 0)"
+        }.joined(separator: ",")
     }
 
     static func view(_ r: DispatchRecipientRecord) -> RecipientView {
@@ -107,7 +128,7 @@ struct DispatchRoutes {
         let env = self.env
         let denied = IncidentRoutes(env: env).denied
         t.add(.get, "/api/notifications", .incidents, onDenied: denied(.incidentView)) { _, _, principal in
-            try json(try await views(try await notifications(for: principal)))
+            try json(try await views(try await notifications(for: principal), for: principal))
         }
         t.add(.post, "/api/notifications/{nid}/ack", .incidents, onDenied: denied(.dispatchAcknowledge)) { request, context, principal in
             let id = try pathID(context, "nid", "a notification id")
@@ -145,7 +166,7 @@ struct DispatchRoutes {
                     }
                 ).1
             }
-            return try json(try await views([done]).first)
+            return try json(try await views([done], for: principal).first)
         }
         t.add(.get, "/api/dispatch/recipients", .manageDispatch, onDenied: denied(.dispatchChange)) { _, _, _ in
             struct Answer: Encodable {

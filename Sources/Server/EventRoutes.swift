@@ -18,6 +18,9 @@ import Records
 /// cameras were added, removed, renamed or switched on or off. Statuses are no imagery:
 /// any signed-in user sees them, as `GET /api/cameras` shows them. The stream ends when its
 /// session does (closed with "the session ended"); a check that fails skips a round.
+/// For the operator team it also says `{"type":"notifications"}` when their notifications
+/// change (one written, delivered, acknowledged, escalated), and at once when it opens: the
+/// page reads `GET /api/notifications` then.
 struct EventRoutes {
     let env: ServerEnvironment
     static let path = "/api/events"
@@ -86,6 +89,7 @@ struct EventRoutes {
                     }
                     group.addTask {
                         var sent: [String]?
+                        var notified: String?
                         while !Task.isCancelled {
                             // An open page is not a user at work: the check never counts as
                             // activity, so an unattended console's session still times out
@@ -93,13 +97,22 @@ struct EventRoutes {
                             // database) is no verdict: the round is skipped.
                             guard let credential else { return }
                             var checked = false
+                            var principal: Principal?
                             do {
-                                guard try await env.accounts.authenticate(credential, touchAfterSeconds: Self.neverTouch) != nil else {
+                                guard let who = try await env.accounts.authenticate(credential, touchAfterSeconds: Self.neverTouch) else {
                                     try? await outbound.close(.policyViolation, reason: "the session ended")
                                     return
                                 }
                                 checked = true
+                                principal = who.principal
                             } catch {}
+                            // The team's notifications: the page is told to read them again when they change.
+                            if let principal, principal.may(.incidents),
+                                let digest = try? await DispatchRoutes(env: env).digest(for: principal), digest != notified
+                            {
+                                do { try await outbound.write(.text(#"{"type":"notifications"}"#)) } catch { return }
+                                notified = digest
+                            }
                             if checked, let cameras = try? await env.cameras.all() {
                                 let states = cameras.map {
                                     CameraState(

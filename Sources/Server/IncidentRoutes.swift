@@ -110,7 +110,7 @@ struct IncidentRoutes {
     func full(_ i: IncidentRecord, _ p: Principal) async throws -> IncidentView {
         let categories = try await env.incidents.categories(), names = try await env.cameras.names()
         var v = view(i, p, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: i.id))
-        v.notifications = try await DispatchRoutes(env: env).views(try await env.dispatch.notifications(incidentID: i.id))
+        v.notifications = try await DispatchRoutes(env: env).views(try await env.dispatch.notifications(incidentID: i.id), for: p)
         return v
     }
 
