@@ -234,13 +234,15 @@ async function showFigures() {
   const seconds = (s) => s == null ? '—' : s < 120 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
   $('stats-summary').textContent = `${f.total} incident(s), hours and months in ${f.timeZone}. ` +
     `Report to the services' notification: median ${seconds(f.toNotification.medianSeconds)}, 90 % within ${seconds(f.toNotification.p90Seconds)} (${f.toNotification.count} notified); ` +
-    `to their acknowledgement: median ${seconds(f.toAcknowledgement.medianSeconds)}, 90 % within ${seconds(f.toAcknowledgement.p90Seconds)} (${f.toAcknowledgement.count} acknowledged).`;
+    `to their acknowledgement: median ${seconds(f.toAcknowledgement.medianSeconds)}, 90 % within ${seconds(f.toAcknowledgement.p90Seconds)} (${f.toAcknowledgement.count} acknowledged).` +
+    f.byRecipient.map((r) => ` ${r.name}: ${r.count} sent, acknowledged ${r.toAcknowledgement.count}, median ${seconds(r.toAcknowledgement.medianSeconds)}.`).join('');
   const charts = [
     barChart('By category', f.byCategory.map((c) => [c.name, c.count])),
     barChart('By area (the first camera\'s)', f.byArea.map((c) => [c.name, c.count])),
     barChart('By hour of the day', f.byHour.map((n, h) => [`${String(h).padStart(2, '0')}`, n]), true),
     barChart('By status', f.byStatus.map((c) => [c.name, c.count])),
     barChart('By priority', f.byPriority.map((c) => [c.name, c.count])),
+    barChart('By service told', f.byRecipient.map((r) => [r.name, r.count])),
   ];
   if (f.byMonth.length === 12) charts.splice(3, 0, barChart('By month', f.byMonth.map((n, m) => [monthNames[m].slice(0, 3), n]), true));
   $('stats-charts').replaceChildren(...charts);

@@ -287,6 +287,28 @@ extension Catalog {
         }
     }
 
+    /// Each recipient told of the report of an incident observed in `from..<to`, with when
+    /// it was delivered and acknowledged (dispatch's outbox).
+    public func incidentRecipientFigures(from: Int64, to: Int64) async throws -> [IncidentRecipientFigureRow] {
+        let rows = try await run("read incident figures by recipient") {
+            try await database.raw(
+                """
+                SELECT r.key, r.name, i.reported_micros, o.delivered_micros, o.acknowledged_micros
+                FROM dispatch_outbox o JOIN incidents i ON i.id = o.incident_id JOIN dispatch_recipients r ON r.id = o.recipient_id
+                WHERE o.event = 'reported' AND i.observed_micros >= \(bind: from) AND i.observed_micros < \(bind: to)
+                ORDER BY r.id, i.id
+                """
+            ).all()
+        }
+        return try rows.map {
+            IncidentRecipientFigureRow(
+                key: try $0.decode(column: "key", as: String.self), name: try $0.decode(column: "name", as: String.self),
+                reportedMicros: try $0.decode(column: "reported_micros", as: Int64.self),
+                deliveredMicros: try $0.decode(column: "delivered_micros", as: Int64?.self),
+                acknowledgedMicros: try $0.decode(column: "acknowledged_micros", as: Int64?.self))
+        }
+    }
+
     @discardableResult
     public func addIncidentUpdate(_ u: IncidentUpdateRecord) async throws -> IncidentUpdateRecord {
         let rows = try await run("insert incident \(u.incidentID)'s update") {

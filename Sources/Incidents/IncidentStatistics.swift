@@ -5,9 +5,9 @@ import Records
 
 /// The city's figures of its incidents over a month or a year: how many, by category, area
 /// (the first camera's), hour of the day and month (in the server's time zone, which should
-/// be the city's), status and
-/// priority, and how long from report to the services' notification and acknowledgement
-/// (median and 90th percentile). Counts and durations only, by the cameras' areas as they are
+/// be the city's), status, priority and recipient, and how long from report to the
+/// services' notification and acknowledgement (median and 90th percentile), overall and
+/// for each recipient. Counts and durations only, by the cameras' areas as they are
 /// now: no person, address, description or number (a single incident in a small area and
 /// month is still one incident, which the reader of the figures should bear in mind).
 public struct IncidentStatistics: Sendable, Encodable, Equatable {
@@ -15,6 +15,16 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
         public var key: String
         public var name: String
         public var count: Int
+    }
+
+    /// The incidents one recipient was told of, and how long from report to its delivery
+    /// and to its acknowledgement.
+    public struct RecipientFigure: Sendable, Encodable, Equatable {
+        public var key: String
+        public var name: String
+        public var count: Int
+        public var toDelivery: Delay
+        public var toAcknowledgement: Delay
     }
 
     public struct Delay: Sendable, Encodable, Equatable {
@@ -39,6 +49,9 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
     public var byPriority: [Count]
     public var toNotification: Delay
     public var toAcknowledgement: Delay
+    /// By recipient: the reports each service was sent (dispatch's outbox), in the order
+    /// the recipients were set up.
+    public var byRecipient: [RecipientFigure]
 
     /// A calendar month (1–12) of `year`, or the whole year, in `timeZone`: the period's
     /// bounds in UTC µs.
@@ -55,7 +68,8 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
 
     /// The figures of `rows`, observed in `from..<to`.
     public static func compute(
-        _ rows: [IncidentFigureRow], categories: [IncidentCategoryRecord], from: Int64, to: Int64, timeZone: TimeZone, wholeYear: Bool
+        _ rows: [IncidentFigureRow], categories: [IncidentCategoryRecord], recipients: [IncidentRecipientFigureRow] = [], from: Int64,
+        to: Int64, timeZone: TimeZone, wholeYear: Bool
     ) -> IncidentStatistics {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -94,7 +108,24 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
             byPriority: counted(
                 rows.map { String($0.priority) }, names: ["1": "urgent", "2": "high", "3": "normal"], order: ["1", "2", "3"]),
             toNotification: delay(rows.compactMap { r in r.notifiedMicros.map { $0 - r.reportedMicros } }),
-            toAcknowledgement: delay(rows.compactMap { r in r.acknowledgedMicros.map { $0 - r.reportedMicros } }))
+            toAcknowledgement: delay(rows.compactMap { r in r.acknowledgedMicros.map { $0 - r.reportedMicros } }),
+            byRecipient: byRecipient(recipients))
+    }
+
+    static func byRecipient(_ rows: [IncidentRecipientFigureRow]) -> [RecipientFigure] {
+        var order: [String] = []
+        var grouped: [String: [IncidentRecipientFigureRow]] = [:]
+        for r in rows {
+            if grouped[r.key] == nil { order.append(r.key) }
+            grouped[r.key, default: []].append(r)
+        }
+        return order.map { key in
+            let told = grouped[key]!
+            return RecipientFigure(
+                key: key, name: told[0].name, count: told.count,
+                toDelivery: delay(told.compactMap { r in r.deliveredMicros.map { $0 - r.reportedMicros } }),
+                toAcknowledgement: delay(told.compactMap { r in r.acknowledgedMicros.map { $0 - r.reportedMicros } }))
+        }
     }
 
     /// Median and 90th percentile (nearest rank) of durations in µs, in seconds.
@@ -125,10 +156,18 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
         }
         lines += byHour.enumerated().map { "hour,\($0.offset),\(String(format: "%02d:00-%02d:59", $0.offset, $0.offset)),\($0.element)" }
         if byMonth.count == 12 { lines += byMonth.enumerated().map { "month,\($0.offset + 1),,\($0.element)" } }
-        for (name, d) in [("to notification", toNotification), ("to acknowledgement", toAcknowledgement)] {
-            lines.append("delay,\(name),count,\(d.count)")
-            lines.append("delay,\(name),median seconds,\(d.medianSeconds.map { String(format: "%.0f", $0) } ?? "")")
-            lines.append("delay,\(name),p90 seconds,\(d.p90Seconds.map { String(format: "%.0f", $0) } ?? "")")
+        func delays(_ section: String, _ name: String, _ d: Delay) -> [String] {
+            [
+                "\(section),\(name),count,\(d.count)",
+                "\(section),\(name),median seconds,\(d.medianSeconds.map { String(format: "%.0f", $0) } ?? "")",
+                "\(section),\(name),p90 seconds,\(d.p90Seconds.map { String(format: "%.0f", $0) } ?? "")"
+            ]
+        }
+        lines += delays("delay", "to notification", toNotification) + delays("delay", "to acknowledgement", toAcknowledgement)
+        for r in byRecipient {
+            lines.append("recipient,\(field(r.key)),\(field(r.name)),\(r.count)")
+            lines += delays("recipient \(field(r.key))", "to delivery", r.toDelivery)
+                + delays("recipient \(field(r.key))", "to acknowledgement", r.toAcknowledgement)
         }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
@@ -139,7 +178,8 @@ extension IncidentRegister {
     public func statistics(year: Int, month: Int?, timeZone: TimeZone) async throws -> IncidentStatistics {
         let (from, to) = try IncidentStatistics.period(year: year, month: month, timeZone: timeZone)
         return IncidentStatistics.compute(
-            try await catalog.incidentFigures(from: from, to: to), categories: try await categories(), from: from, to: to,
-            timeZone: timeZone, wholeYear: month == nil)
+            try await catalog.incidentFigures(from: from, to: to), categories: try await categories(),
+            recipients: try await catalog.incidentRecipientFigures(from: from, to: to), from: from, to: to, timeZone: timeZone,
+            wholeYear: month == nil)
     }
 }

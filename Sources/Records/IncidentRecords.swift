@@ -143,3 +143,21 @@ public struct IncidentFigureRow: Sendable, Equatable {
         self.acknowledgedMicros = acknowledgedMicros
     }
 }
+
+/// One recipient told of one incident's report, for the figures: when the report was filed,
+/// delivered to it and acknowledged by it. No person, no words.
+public struct IncidentRecipientFigureRow: Sendable, Equatable {
+    public var key: String
+    public var name: String
+    public var reportedMicros: Int64
+    public var deliveredMicros: Int64?
+    public var acknowledgedMicros: Int64?
+
+    public init(key: String, name: String, reportedMicros: Int64, deliveredMicros: Int64? = nil, acknowledgedMicros: Int64? = nil) {
+        self.key = key
+        self.name = name
+        self.reportedMicros = reportedMicros
+        self.deliveredMicros = deliveredMicros
+        self.acknowledgedMicros = acknowledgedMicros
+    }
+}

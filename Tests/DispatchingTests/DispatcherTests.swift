@@ -233,3 +233,37 @@ import Testing
         return ((try? FileManager.default.contentsOfDirectory(atPath: new)) ?? []).map { new + "/" + $0 }
     }
 }
+
+/// The city's figures by recipient come from the outbox: how many reports each service was
+/// sent, and how long from report to its delivery and its acknowledgement.
+@Suite struct DispatchFiguresTests {
+    @Test func figuresCountTheReportsEachServiceWasSentAndTimeItsAcknowledgement() async throws {
+        try await DispatchSite.with("dispatch-figures") { site in
+            let first = try await site.report("violence"), second = try await site.report("littering")
+            site.clock.advance(seconds: 5)
+            #expect(try await site.dispatcher().round() == 3) // not to cleaning, which has no address
+            let police = try #require(try await site.desk.notifications(incidentID: first.id).first { $0.recipientID == 1 })
+            site.clock.advance(seconds: 60)
+            let desk = site.desk, now = site.clock.now
+            _ = try await site.audit.append(AuditEntry(action: .dispatchAcknowledge, result: .ok, user: "duty-1")) {
+                try await desk.acknowledge(id: police.id, by: "duty-1", how: "console", nowMicros: now)
+            }
+            let year = Calendar(identifier: .gregorian).dateComponents(
+                in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: Double(first.observedMicros) / 1e6)
+            ).year!
+            let figures = try await IncidentRegister(catalog: site.catalog).statistics(
+                year: year, month: nil, timeZone: TimeZone(identifier: "UTC")!)
+            #expect(figures.byRecipient.map(\.key) == ["police", "guard", "cleaning"], "\(figures.byRecipient)")
+            #expect(figures.byRecipient.map(\.count) == [1, 2, 1])
+            let policeFigure = figures.byRecipient[0]
+            #expect(policeFigure.toDelivery.count == 1 && policeFigure.toDelivery.medianSeconds == 5)
+            #expect(policeFigure.toAcknowledgement.count == 1 && policeFigure.toAcknowledgement.medianSeconds == 65)
+            #expect(figures.byRecipient[1].toAcknowledgement.count == 0 && figures.byRecipient[1].toDelivery.count == 2)
+            // The cleaning service has no address: told of nothing yet, though sent the report.
+            #expect(figures.byRecipient[2].toDelivery.count == 0)
+            #expect(figures.csv.contains("recipient,police,City police duty station,1\r\n"))
+            #expect(figures.csv.contains("recipient police,to acknowledgement,median seconds,65\r\n"))
+            _ = second
+        }
+    }
+}
