@@ -169,7 +169,9 @@ async function showIncident(id, focus = true) {
   $('incident-detail-text').textContent = `Seen ${clockDate(Date.parse(i.observed))}${i.location ? ` at ${i.location}` : ''}${i.address ? `, ${i.address}` : ''}; ` +
     `priority ${priorityWords[i.priority]}; reported by ${i.reporter}` +
     (i.cameras.length ? `; on ${i.cameras.map((c) => `${c.name} ${clock(Date.parse(c.from))}–${clock(Date.parse(c.to))}`).join(', ')}.` : '.');
-  $('incident-detail-description').textContent = i.description;
+  $('incident-detail-description').textContent = i.anonymised
+    ? `Its personal data (description, reporter, address, notes) was removed on ${clockDate(Date.parse(i.anonymised))} at the end of its retention.`
+    : i.description;
   $('incident-timeline').replaceChildren(...(i.updates || []).map((u) => {
     const li = document.createElement('li');
     li.textContent = `${clockDate(Date.parse(u.at))} · ${u.user} · ${u.kind === 'note' ? 'note: ' : ''}${u.text}`;

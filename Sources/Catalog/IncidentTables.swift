@@ -287,6 +287,67 @@ extension Catalog {
         }
     }
 
+    /// How many incidents observed before `cutoffMicros` still hold personal data.
+    public func incidentsHoldingPersonalData(observedBefore cutoffMicros: Int64) async throws -> Int {
+        let rows = try await run("count incidents past their retention") {
+            try await database.raw(
+                "SELECT COUNT(*) AS n FROM incidents WHERE observed_micros < \(bind: cutoffMicros) AND anonymised_micros IS NULL"
+            ).all()
+        }
+        return try rows.first?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    static let withdrawnWords = "withdrawn: the incident's personal data was removed at the end of its retention"
+
+    /// Removes the personal data of every incident observed before `cutoffMicros` that still
+    /// has it, in one transaction: its description, reporter, address and map point, the
+    /// words and names on its timeline, the payloads of its notifications (those not yet
+    /// delivered are withdrawn: never sent, saying why). What the figures count stays:
+    /// category, priority, times, status, cameras. Returns the incidents' ids.
+    public func anonymiseIncidents(observedBefore cutoffMicros: Int64, nowMicros: Int64) async throws -> [Int64] {
+        try await transaction("remove incidents' personal data") {
+            let rows = try await run("find incidents past their retention") {
+                try await database.raw(
+                    "SELECT id FROM incidents WHERE observed_micros < \(bind: cutoffMicros) AND anonymised_micros IS NULL ORDER BY id LIMIT 10000"
+                ).all()
+            }
+            let ids = try rows.map { try $0.decode(column: "id", as: Int64.self) }
+            guard !ids.isEmpty else { return [] }
+            let list = SQLList(ids.map { SQLBind($0) })
+            try await run("remove incidents' personal data") {
+                try await database.raw(
+                    """
+                    UPDATE incidents SET description = '', reporter_name = '', reporter_id = NULL, address = '', latitude = NULL,
+                           longitude = NULL, anonymised_micros = \(bind: nowMicros)
+                    WHERE id IN (\(list))
+                    """
+                ).run()
+            }
+            try await run("remove incidents' timeline words") {
+                try await database.raw(
+                    """
+                    UPDATE incident_updates SET user_name = '', user_id = NULL,
+                           text = CASE WHEN kind = 'note' THEN '' ELSE text END
+                    WHERE incident_id IN (\(list))
+                    """
+                ).run()
+            }
+            try await run("withdraw incidents' notifications") {
+                try await database.raw(
+                    """
+                    UPDATE dispatch_outbox SET payload = '{}', acknowledged_by = CASE WHEN acknowledged_by IS NULL THEN NULL ELSE '' END,
+                           next_micros = CASE WHEN delivered_micros IS NULL THEN \(bind: Int64.max) ELSE next_micros END,
+                           last_error = CASE WHEN delivered_micros IS NULL
+                                        THEN \(bind: Self.withdrawnWords)
+                                        ELSE last_error END
+                    WHERE incident_id IN (\(list))
+                    """
+                ).run()
+            }
+            return ids
+        }
+    }
+
     /// Each recipient told of the report of an incident observed in `from..<to`, with when
     /// it was delivered and acknowledged (dispatch's outbox).
     public func incidentRecipientFigures(from: Int64, to: Int64) async throws -> [IncidentRecipientFigureRow] {
@@ -381,6 +442,7 @@ extension Catalog {
         i.latitude = try row.decode(column: "latitude", as: Double?.self)
         i.longitude = try row.decode(column: "longitude", as: Double?.self)
         i.statusMicros = try row.decode(column: "status_micros", as: Int64.self)
+        i.anonymisedMicros = try row.decode(column: "anonymised_micros", as: Int64?.self)
         return i
     }
 }

@@ -139,7 +139,9 @@ extension Catalog {
         // A camera's sub-stream for viewing only (`CameraRecord.subStreamURL`).
         (10, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN sub_url TEXT").run() }),
         (11, migrateToIncidents),
-        (12, migrateToDispatch)
+        (12, migrateToDispatch),
+        // When an incident's personal data was removed at the end of its retention.
+        (13, { db in try await db.raw("ALTER TABLE incidents ADD COLUMN anonymised_micros BIGINT").run() })
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

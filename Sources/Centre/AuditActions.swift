@@ -88,6 +88,9 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case incidentUpdate = "incident.update"
     /// A category added, changed, retired or deleted.
     case incidentCategoryChange = "incident.category-change"
+    /// Incidents' personal data removed at the end of their retention (how many, and the
+    /// cutoff), by Vigil or from the command line.
+    case incidentRetention = "incident.retention"
     /// A notification handed to its recipient (console, e-mail, webhook), by Vigil dispatch.
     case dispatchDeliver = "dispatch.deliver"
     /// A notification acknowledged: by the duty officer on the console, by a receiver's

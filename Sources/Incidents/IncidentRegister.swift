@@ -108,6 +108,10 @@ public enum IncidentRules {
     public static let oldestObservedMicros: Int64 = 90 * 86_400_000_000
     public static let clockSkewMicros: Int64 = 5 * 60_000_000
     public static let priorities = 1...3
+    /// How long an incident keeps its personal data (`vigil serve`'s `incidentRetentionDays`):
+    /// a year by default, enough for the year's report; the figures outlive it.
+    public static let defaultRetentionDays = 365
+    public static let retentionDays = 30...3650
     public static let groups = ["safety", "public-order", "other"]
 
     static func checkText(location: String?, address: String?, description: String?, note: String?) throws {
@@ -260,6 +264,12 @@ public struct IncidentRegister: Sendable {
         try IncidentRules.checkText(location: change.location, address: change.address, description: change.description, note: change.note)
         if let p = change.priority { try IncidentRules.checkPriority(p) }
         var i = try await incident(id: id)
+        if let removed = i.anonymisedMicros {
+            throw VigilError(
+                .conflict,
+                "incident \(i.number)'s personal data was removed on \(iso8601(micros: removed)) at the end of its retention: it takes no changes"
+            )
+        }
         let current = IncidentStatus(rawValue: i.status) ?? .open
         let details = change.fields.filter { !["status", "note"].contains($0) }
         if current == .closed, !details.isEmpty || change.status != nil {
@@ -303,5 +313,21 @@ public struct IncidentRegister: Sendable {
                     id: 0, incidentID: id, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "note", text: note))
         }
         return i
+    }
+
+    /// Removes the personal data of the incidents observed more than `retentionDays` ago
+    /// (`Catalog.anonymiseIncidents`); returns their ids. Catalog writes only: run it inside
+    /// the audit trail's transaction with the entry that records it.
+    public func removePersonalData(retentionDays: Int, nowMicros: Int64) async throws -> [Int64] {
+        guard IncidentRules.retentionDays.contains(retentionDays) else {
+            throw VigilError(.invalid, "incidents keep their personal data 30 to 3650 days, not \(retentionDays)")
+        }
+        return try await catalog.anonymiseIncidents(
+            observedBefore: nowMicros - Int64(retentionDays) * 86_400_000_000, nowMicros: nowMicros)
+    }
+
+    /// Whether any incident observed more than `retentionDays` ago still holds personal data.
+    public func personalDataIsDue(retentionDays: Int, nowMicros: Int64) async throws -> Bool {
+        try await catalog.incidentsHoldingPersonalData(observedBefore: nowMicros - Int64(retentionDays) * 86_400_000_000) > 0
     }
 }

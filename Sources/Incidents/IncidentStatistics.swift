@@ -166,7 +166,8 @@ public struct IncidentStatistics: Sendable, Encodable, Equatable {
         lines += delays("delay", "to notification", toNotification) + delays("delay", "to acknowledgement", toAcknowledgement)
         for r in byRecipient {
             lines.append("recipient,\(field(r.key)),\(field(r.name)),\(r.count)")
-            lines += delays("recipient \(field(r.key))", "to delivery", r.toDelivery)
+            lines +=
+                delays("recipient \(field(r.key))", "to delivery", r.toDelivery)
                 + delays("recipient \(field(r.key))", "to acknowledgement", r.toAcknowledgement)
         }
         return lines.joined(separator: "\r\n") + "\r\n"

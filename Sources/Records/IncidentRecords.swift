@@ -65,6 +65,9 @@ public struct IncidentRecord: Sendable, Equatable, Codable {
     /// `open`, `notified`, `acknowledged`, `on-scene`, `closed`, and since when.
     public var status: String
     public var statusMicros: Int64
+    /// When its personal data (description, reporter, address, map point, notes) was removed
+    /// at the end of its retention; the rest stays for the city's figures.
+    public var anonymisedMicros: Int64?
     public var cameras: [IncidentCameraRecord]
 
     public init(

@@ -100,6 +100,8 @@ struct IncidentRoutes {
         var description: String?
         var status: String
         var statusSince: String
+        /// When its personal data was removed at the end of its retention.
+        var anonymised: String?
         var cameras: [CameraView]
         var updates: [UpdateView]?
         /// Who was told, when, and who acknowledged (one incident at a time).
@@ -123,7 +125,7 @@ struct IncidentRoutes {
             id: i.id, number: i.number, category: categories.first { $0.id == i.categoryID }, priority: i.priority,
             observed: iso8601(micros: i.observedMicros), reported: iso8601(micros: i.reportedMicros), reporter: i.reporterName,
             location: i.location, address: i.address, latitude: i.latitude, longitude: i.longitude, description: i.description,
-            status: i.status, statusSince: iso8601(micros: i.statusMicros),
+            status: i.status, statusSince: iso8601(micros: i.statusMicros), anonymised: i.anonymisedMicros.map { iso8601(micros: $0) },
             cameras: i.cameras.map {
                 CameraView(
                     camera: $0.cameraID, name: names[$0.cameraID] ?? "camera \($0.cameraID)", from: iso8601(micros: $0.fromMicros),

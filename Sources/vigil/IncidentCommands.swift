@@ -14,7 +14,7 @@ import Records
 struct IncidentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "incident", abstract: "Report, list, show, update and close incidents; list the categories.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Close.self, Categories.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Close.self, Categories.self, Retention.self])
 
     static func author() -> IncidentAuthor {
         IncidentAuthor(
@@ -146,7 +146,11 @@ struct IncidentCommand: AsyncParsableCommand {
             for c in i.cameras {
                 say("  camera \(names[c.cameraID] ?? "\(c.cameraID)"): \(iso8601(micros: c.fromMicros)) to \(iso8601(micros: c.toMicros))")
             }
-            say("  \(i.description)")
+            if let removed = i.anonymisedMicros {
+                say("  personal data removed \(iso8601(micros: removed)) at the end of its retention")
+            } else {
+                say("  \(i.description)")
+            }
             for u in updates { say("  \(iso8601(micros: u.atMicros))  \(u.userName)  \(u.kind): \(u.text)") }
             if !notifications.isEmpty { say("  notifications:") }
             for n in notifications { say("    " + n) }
@@ -185,6 +189,44 @@ struct IncidentCommand: AsyncParsableCommand {
             let changed = try await IncidentCommand.change(dataOptions, incident, IncidentChange(status: .closed, note: note))
             say("incident \(changed.number): \(changed.status)")
         }
+    }
+
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the personal data of incidents past their retention now (vigil serve does it hourly).")
+        @OptionGroup var dataOptions: DataOptions
+        @Option(name: .long, help: "Days an incident keeps its personal data (the server's incidentRetentionDays).")
+        var days: Int = IncidentRules.defaultRetentionDays
+
+        func validate() throws {
+            guard IncidentRules.retentionDays.contains(days) else { throw ValidationError("--days is 30 to 3650") }
+        }
+
+        func run() async throws {
+            let days = self.days, who = IncidentCommand.author().name
+            let removed = try await CameraCommand.onSite(dataOptions) { site in
+                try await IncidentCommand.removePersonalData(
+                    audit: site.audit, register: IncidentRegister(catalog: site.catalog), days: days, by: who)
+            }
+            say("personal data removed from \(removed.count) incident(s) observed more than \(days) days ago")
+        }
+    }
+
+    /// Removes the personal data of incidents past `days`, if any, in one transaction with
+    /// its audit entry (none is written when there is nothing to remove).
+    static func removePersonalData(audit: AuditTrail, register: IncidentRegister, days: Int, by who: String) async throws -> [Int64] {
+        let now = WallClock.system.nowMicros()
+        guard try await register.personalDataIsDue(retentionDays: days, nowMicros: now) else { return [] }
+        return try await audit.append(
+            with: { try await register.removePersonalData(retentionDays: days, nowMicros: now) },
+            entry: { ids in
+                AuditEntry(
+                    action: .incidentRetention, result: .ok, user: who,
+                    detail: "personal data removed from \(ids.count) incident(s) observed before "
+                        + "\(iso8601(micros: now - Int64(days) * 86_400_000_000)) (retention \(days) days): ids "
+                        + ids.prefix(50).map(String.init).joined(separator: ", ") + (ids.count > 50 ? ", …" : ""))
+            }
+        ).1
     }
 
     struct Categories: AsyncParsableCommand {

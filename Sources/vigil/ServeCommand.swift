@@ -59,6 +59,9 @@ struct ServerSettings: Codable {
     var checkpointSeconds: Int = 60
     /// Days an export stays on the server for download (the bundle, not the footage).
     var exportKeepDays: Int = 30
+    /// Days an incident keeps its personal data (description, reporter, address, notes); its
+    /// category, times and status stay for the city's figures.
+    var incidentRetentionDays: Int = IncidentRules.defaultRetentionDays
     /// Signed bundles one user may have the server export in 24 hours.
     var exportsPerUserPerDay: Int = EvidenceRegister.defaultExportsPerDay
     /// Where browsers reach the console besides this server's own address (a reverse proxy
@@ -82,7 +85,7 @@ struct ServerSettings: Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, listen, siteName, tls, retentionDays, segmentSeconds, diskFloorMB, checkpointSeconds, exportKeepDays,
-            exportsPerUserPerDay, publicOrigins, trustedProxies, discoveryTargets, web, witnessDirs
+            incidentRetentionDays, exportsPerUserPerDay, publicOrigins, trustedProxies, discoveryTargets, web, witnessDirs
     }
 
     init() {}
@@ -113,6 +116,7 @@ struct ServerSettings: Codable {
         diskFloorMB = try value(.diskFloorMB, diskFloorMB)
         checkpointSeconds = try value(.checkpointSeconds, checkpointSeconds)
         exportKeepDays = try value(.exportKeepDays, exportKeepDays)
+        incidentRetentionDays = try value(.incidentRetentionDays, incidentRetentionDays)
         exportsPerUserPerDay = try value(.exportsPerUserPerDay, exportsPerUserPerDay)
         publicOrigins = try value(.publicOrigins, publicOrigins)
         trustedProxies = try value(.trustedProxies, trustedProxies)
@@ -141,6 +145,7 @@ struct ServerSettings: Codable {
         try check("segmentSeconds", segmentSeconds, RecorderConfiguration.allowedSegmentSeconds)
         try check("checkpointSeconds", checkpointSeconds, 1...3600)
         try check("exportKeepDays", exportKeepDays, 1...3650)
+        try check("incidentRetentionDays", incidentRetentionDays, IncidentRules.retentionDays)
         try check("exportsPerUserPerDay", exportsPerUserPerDay, 1...1000)
         for origin in publicOrigins where WebOrigin.normalised(origin) == nil {
             throw ValidationError("publicOrigins: \(origin) is not an origin (scheme://host[:port], http or https, no path)")
@@ -245,6 +250,9 @@ struct CentreRunner {
                     TourService(runner: tours),
                     ShelfService(evidence: site.evidence, shelf: shelf, keepDays: settings.exportKeepDays, logger: logger),
                     CheckpointService(audit: audit, every: .seconds(settings.checkpointSeconds)),
+                    IncidentRetentionService(
+                        audit: audit, register: IncidentRegister(catalog: site.catalog), days: settings.incidentRetentionDays,
+                        logger: logger),
                     DispatchService(dispatcher: Dispatcher(catalog: site.catalog, audit: audit, keys: site.keys, logger: logger)),
                     WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)
                 ],
@@ -288,6 +296,28 @@ extension CentreRunner {
             try await site.auditCommandLine(.witnessMismatchAccepted, detail: problems.joined(separator: "; "))
         }
         try await site.audit.setWitnesses(witnesses, force: !problems.isEmpty)
+    }
+}
+
+/// Removes incidents' personal data at the end of their retention, hourly, each removal one
+/// audited transaction (docs/server.md, "Incidents").
+struct IncidentRetentionService: Service {
+    let audit: AuditTrail
+    let register: IncidentRegister
+    let days: Int
+    let logger: Logger
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let removed = try await IncidentCommand.removePersonalData(audit: audit, register: register, days: days, by: "Vigil")
+                    if !removed.isEmpty { logger.info("incidents: personal data removed from \(removed.count) past \(days) days") }
+                } catch {
+                    logger.error("incidents: removing personal data past its retention failed: \(error)")
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
     }
 }
 

@@ -112,3 +112,65 @@ import Testing
         )
     }
 }
+
+/// Personal data does not outlive its period: an incident past its retention keeps what the
+/// figures count and loses its words, its people and what its notifications carried.
+@Suite struct IncidentRetentionTests {
+    @Test func anIncidentPastItsRetentionKeepsItsFiguresAndLosesItsPersonalData() async throws {
+        try await DispatchSite.with("incident-retention") { site in
+            let register = IncidentRegister(catalog: site.catalog)
+            let old = try await site.report("violence", description: "Jan Kowalski hit a man by the fountain")
+            #expect(try await site.dispatcher().round() == 2) // the report, to the police and the guard
+            // The police are told by e-mail from now on, with no relay set up: their update waits.
+            _ = try await site.desk.changeRecipient("police", .init(channel: "email", address: "duty@police.example"))
+            let desk = site.desk, now = site.clock.now
+            _ = try await site.audit.append(AuditEntry(action: .incidentUpdate, result: .ok, user: "op-1")) {
+                try await desk.update(
+                    id: old.id, IncidentChange(address: "ul. Długa 5", note: "his wife Anna called"),
+                    by: IncidentAuthor(userID: nil, name: "op-1"), nowMicros: now)
+            }
+            #expect(try await site.dispatcher().round() == 1) // the guard's update
+            site.clock.advance(seconds: 40 * 86_400)
+            let recent = try await site.report("littering", description: "Piotr dumped bags")
+            let yearOf = { (micros: Int64) in
+                Calendar(identifier: .gregorian).dateComponents(
+                    in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: Double(micros) / 1e6)
+                ).year!
+            }
+            let utc = TimeZone(identifier: "UTC")!
+            let before = try await register.statistics(year: yearOf(old.observedMicros), month: nil, timeZone: utc)
+
+            await #expect(throws: VigilError.self) { try await register.removePersonalData(retentionDays: 10, nowMicros: site.clock.now) }
+            #expect(try await register.personalDataIsDue(retentionDays: 30, nowMicros: site.clock.now))
+            let removed = try await register.removePersonalData(retentionDays: 30, nowMicros: site.clock.now)
+            #expect(removed == [old.id])
+            #expect(try await register.personalDataIsDue(retentionDays: 30, nowMicros: site.clock.now) == false)
+            #expect(try await register.removePersonalData(retentionDays: 30, nowMicros: site.clock.now).isEmpty)
+
+            let cleared = try await register.incident(id: old.id)
+            #expect(cleared.description.isEmpty && cleared.reporterName.isEmpty && cleared.address.isEmpty)
+            #expect(cleared.anonymisedMicros == site.clock.now && cleared.categoryID == old.categoryID && cleared.priority == 1)
+            let timeline = try await register.updates(incidentID: old.id)
+            #expect(timeline.allSatisfy { $0.userName.isEmpty } && timeline.filter { $0.kind == "note" }.allSatisfy { $0.text.isEmpty })
+            #expect(timeline.contains { $0.kind == "status" && $0.status == "notified" })
+            // Its notifications carry nothing now; one not yet delivered is withdrawn, never sent.
+            let rows = try await site.desk.notifications(incidentID: old.id)
+            #expect(rows.allSatisfy { $0.payload == "{}" } && rows.count == 4)
+            let withdrawn = rows.filter { $0.deliveredMicros == nil }
+            #expect(withdrawn.count == 1 && withdrawn.allSatisfy { $0.lastError?.hasPrefix("withdrawn") == true })
+            #expect(
+                try await site.catalog.dueOutbox(nowMicros: site.clock.now + 86_400_000_000, limit: 10).allSatisfy {
+                    $0.incidentID != old.id
+                })
+            // What the figures count is unchanged; the recent incident is untouched.
+            #expect(
+                try await register.statistics(year: yearOf(old.observedMicros), month: nil, timeZone: utc).byCategory == before.byCategory)
+            #expect(try await register.incident(id: recent.id).description == "Piotr dumped bags")
+            let refused = await #expect(throws: VigilError.self) {
+                try await register.update(
+                    id: old.id, IncidentChange(note: "again"), by: IncidentAuthor(userID: nil, name: "op-1"), nowMicros: site.clock.now)
+            }
+            #expect(refused?.code == .conflict)
+        }
+    }
+}

@@ -51,3 +51,35 @@ extension EndToEndTests {
         #expect(!log.contains("bins") && !log.contains("patrol 3"))
     }
 }
+
+extension EndToEndTests {
+    @Test func theCommandLineRemovesPersonalDataPastItsRetention() async throws {
+        let dir = try TestSupport.temporaryDirectory("incident-retention-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data", vigil = TestSupport.vigilBinary
+        func run(_ arguments: [String]) async throws -> TestSupport.Result {
+            try await TestSupport.run(vigil, ["incident", arguments[0], "--data", data] + arguments.dropFirst())
+        }
+        let iso = ISO8601DateFormatter()
+        let old = try await run([
+            "create", "--category", "littering", "--description", "Jan K. dumped bags", "--observed",
+            iso.string(from: Date().addingTimeInterval(-40 * 86_400))
+        ])
+        try #require(old.status == 0, "\(old.stderr)")
+        #expect(try await run(["create", "--category", "littering", "--description", "bags again"]).status == 0)
+        #expect(try await run(["retention", "--days", "10"]).status != 0)
+        let removed = try await run(["retention", "--days", "30"])
+        #expect(removed.stdout.contains("personal data removed from 1 incident(s) observed more than 30 days ago"), "\(removed.stdout)")
+        let shown = try await run(["show", "1"])
+        #expect(shown.stdout.contains("personal data removed") && !shown.stdout.contains("Jan K."), "\(shown.stdout)")
+        #expect(try await run(["show", "2"]).stdout.contains("bags again"))
+        let refused = try await run(["update", "1", "--note", "more"])
+        #expect(refused.status != 0 && refused.stderr.contains("at the end of its retention"), "\(refused.stderr)")
+        let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data]).stdout
+        #expect(log.contains("\"incident.retention\"") && log.contains("personal data removed from 1 incident(s)"))
+        // Nothing more to remove: no entry is written for nothing.
+        #expect(try await run(["retention", "--days", "30"]).stdout.contains("from 0 incident(s)"))
+        let again = try await TestSupport.run(vigil, ["audit", "list", "--data", data]).stdout
+        #expect(again.components(separatedBy: "\"incident.retention\"").count == 2)
+    }
+}
