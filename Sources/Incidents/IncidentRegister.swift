@@ -10,6 +10,14 @@ public enum IncidentStatus: String, CaseIterable, Sendable, Codable {
     case onScene = "on-scene"
     case closed
 
+    /// The status named `text`, or an error that lists them.
+    public init(parsing text: String) throws {
+        guard let s = IncidentStatus(rawValue: text) else {
+            throw VigilError(.invalid, "status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = s
+    }
+
     /// Whether an incident in this status may move to `next`.
     public func mayMove(to next: IncidentStatus) -> Bool {
         guard self != .closed, next != self else { return false }
@@ -140,6 +148,9 @@ public struct IncidentRegister: Sendable {
 
     public func categories() async throws -> [IncidentCategoryRecord] { try await catalog.incidentCategories() }
 
+    /// Category `id`, retired or not; nil if there is none.
+    public func category(id: Int64) async throws -> IncidentCategoryRecord? { try await categories().first { $0.id == id } }
+
     public func addCategory(key: String, name: String, group: String) async throws -> IncidentCategoryRecord {
         guard (1...40).contains(key.utf8.count),
             key.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D })
@@ -157,7 +168,7 @@ public struct IncidentRegister: Sendable {
 
     /// Renames, regroups, retires (no longer offered for new incidents) or brings back category `id`.
     public func changeCategory(id: Int64, name: String?, group: String?, retired: Bool?) async throws -> IncidentCategoryRecord {
-        guard var c = try await catalog.incidentCategories().first(where: { $0.id == id }) else {
+        guard var c = try await category(id: id) else {
             throw VigilError(.notFound, "no such incident category")
         }
         if let name {
@@ -177,7 +188,7 @@ public struct IncidentRegister: Sendable {
 
     /// Deletes category `id`, which no incident may use: one in use is retired instead.
     public func deleteCategory(id: Int64) async throws -> IncidentCategoryRecord {
-        guard let c = try await catalog.incidentCategories().first(where: { $0.id == id }) else {
+        guard let c = try await category(id: id) else {
             throw VigilError(.notFound, "no such incident category")
         }
         let used = try await catalog.incidentCount(categoryID: id)
@@ -202,7 +213,7 @@ public struct IncidentRegister: Sendable {
         }
         if let lat = r.latitude, !(-90...90).contains(lat) { throw VigilError(.invalid, "latitude must be -90...90") }
         if let lon = r.longitude, !(-180...180).contains(lon) { throw VigilError(.invalid, "longitude must be -180...180") }
-        guard let category = try await catalog.incidentCategories().first(where: { $0.id == r.categoryID }) else {
+        guard let category = try await category(id: r.categoryID) else {
             throw VigilError(.invalid, "there is no incident category \(r.categoryID)")
         }
         guard !category.retired else { throw VigilError(.invalid, "category \(category.name) is retired: choose another") }
@@ -276,7 +287,7 @@ public struct IncidentRegister: Sendable {
             throw VigilError(.conflict, "incident \(i.number) is closed: only notes may be added")
         }
         if let categoryID = change.categoryID, categoryID != i.categoryID {
-            guard let category = try await catalog.incidentCategories().first(where: { $0.id == categoryID }), !category.retired else {
+            guard let category = try await category(id: categoryID), !category.retired else {
                 throw VigilError(.invalid, "there is no incident category \(categoryID) in use")
             }
             i.categoryID = categoryID

@@ -229,13 +229,7 @@ struct IncidentRoutes {
             let now = env.clock.nowMicros()
             let from = request.uri.queryParameters.get("from") == nil ? now - 7 * 86_400_000_000 : try timeParameter(request, "from")
             let to = request.uri.queryParameters.get("to") == nil ? now + IncidentRules.clockSkewMicros : try timeParameter(request, "to")
-            let status = try request.uri.queryParameters.get("status").map { text in
-                guard let s = IncidentStatus(rawValue: text) else {
-                    throw APIError(
-                        status: .badRequest, message: "status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return s
-            }
+            let status = try await mapErrors { try request.uri.queryParameters.get("status").map { try IncidentStatus(parsing: $0) } }
             let cameraID = try request.uri.queryParameters.get("camera").map { text in
                 guard let id = Int64(text), id >= 0 else { throw APIError(status: .badRequest, message: "camera is a camera's number") }
                 return id
@@ -323,13 +317,7 @@ struct IncidentRoutes {
         t.add(.patch, "/api/incidents/{iid}", .incidents, onDenied: denied(.incidentUpdate)) { request, context, principal in
             let id = try pathID(context, "iid", "an incident id")
             let input = try await request.decode(as: ChangeInput.self, context: context)
-            let status = try input.status.map { text in
-                guard let s = IncidentStatus(rawValue: text) else {
-                    throw APIError(
-                        status: .badRequest, message: "status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return s
-            }
+            let status = try await mapErrors { try input.status.map { try IncidentStatus(parsing: $0) } }
             var newCategory: Int64?
             if let reference = input.category { newCategory = try await categoryID(reference) }
             let change = IncidentChange(

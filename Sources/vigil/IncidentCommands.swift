@@ -103,12 +103,7 @@ struct IncidentCommand: AsyncParsableCommand {
             let now = WallClock.system.nowMicros()
             let fromMicros = try from.map { try IncidentCommand.time($0, "--from") } ?? now - 7 * 86_400_000_000
             let toMicros = try to.map { try IncidentCommand.time($0, "--to") } ?? now + IncidentRules.clockSkewMicros
-            let wanted = try status.map { text in
-                guard let s = IncidentStatus(rawValue: text) else {
-                    throw ValidationError("--status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return s
-            }
+            let wanted = try status.map { try IncidentStatus(parsing: $0) }
             let (list, categories) = try await CameraCommand.onSite(dataOptions) { site in
                 let register = IncidentRegister(catalog: site.catalog)
                 let list = try await register.list(from: fromMicros, to: toMicros, status: wanted)
@@ -167,12 +162,7 @@ struct IncidentCommand: AsyncParsableCommand {
         @Option(name: .long, help: "A corrected description.") var description: String?
 
         func run() async throws {
-            let next = try status.map { text in
-                guard let s = IncidentStatus(rawValue: text) else {
-                    throw ValidationError("--status is one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return s
-            }
+            let next = try status.map { try IncidentStatus(parsing: $0) }
             let changed = try await IncidentCommand.change(
                 dataOptions, incident, IncidentChange(priority: priority, description: description, status: next, note: note))
             say("incident \(changed.number): \(changed.status)")

@@ -83,22 +83,32 @@ extension EndToEndTests {
         // Listed on the Incidents page.
         _ = try browser.evaluate("document.querySelector('nav [data-view=incidents]').click(); true", session: page)
         try await browser.waitUntil("$('incident-rows').rows.length === 1", session: page, seconds: 10)
+        // Vigil dispatch tells the police and the guard duty consoles within a second or two,
+        // and the incident says so (the list read again until it does).
+        try await browser.waitUntil(
+            "loadIncidents() && $('incident-rows').rows.length === 1 && $('incident-rows').rows[0].cells[6].textContent === 'services notified'",
+            session: page, seconds: 10, describe: "$('incident-rows').innerText")
         let row = try #require(
             try browser.evaluate("[...$('incident-rows').rows[0].cells].map((c) => c.textContent)", session: page) as? [String])
-        #expect(row.count == 8 && row[0].hasSuffix("/1") && row[4] == "Market Square" && row[5] == "square" && row[6] == "open", "\(row)")
+        #expect(
+            row.count == 8 && row[0].hasSuffix("/1") && row[4] == "Market Square" && row[5] == "square" && row[6] == "services notified",
+            "\(row)")
 
         // Followed up: on scene with a note; the timeline says who and when.
         _ = try browser.evaluate("$('incident-rows').rows[0].click(); true", session: page)
-        try await browser.waitUntil("!$('incident-detail').hidden && $('incident-next').options.length === 5", session: page, seconds: 5)
+        try await browser.waitUntil("!$('incident-detail').hidden && $('incident-next').options.length === 4", session: page, seconds: 5)
         _ = try browser.evaluate(
             "$('incident-next').value = 'on-scene'; $('incident-note').value = 'patrol 3 is there'; $('incident-update-form').requestSubmit(); true",
             session: page)
         try await browser.waitUntil(
-            "$('incident-timeline').children.length === 3", session: page, seconds: 5,
+            "$('incident-timeline').children.length === 4", session: page, seconds: 5,
             describe: "[$('incident-timeline').innerText, $('incident-detail-error').textContent]")
         let timeline = try #require(try browser.evaluate("$('incident-timeline').innerText", session: page) as? String)
         #expect(timeline.contains("watcher · reported as Person lying") && timeline.contains("service on scene"), "\(timeline)")
-        #expect(timeline.contains("note: patrol 3 is there"), "\(timeline)")
+        #expect(timeline.contains("note: patrol 3 is there") && timeline.contains("Vigil dispatch · services notified"), "\(timeline)")
+        // Who was told: the two duty consoles, and the ambulance, not set up, still waiting.
+        let told = try #require(try browser.evaluate("$('incident-notified').innerText", session: page) as? String)
+        #expect(told.contains("City police duty station") && told.contains("Ambulance service") && told.contains("not set up"), "\(told)")
         #expect(try browser.evaluate("$('incident-rows').rows[0].cells[6].textContent", session: page) as? String == "service on scene")
         // Going back is not offered: the statuses after "on scene" only.
         let offered = try #require(
@@ -106,7 +116,7 @@ extension EndToEndTests {
         #expect(offered == ["", "closed"], "\(offered)")
         // The month's figures for the city, drawn by the page: the incident counted, no name.
         try await browser.waitUntil(
-            "$('stats-summary').textContent.startsWith('1 incident(s)') && $('stats-charts').querySelectorAll('svg').length === 5",
+            "$('stats-summary').textContent.startsWith('1 incident(s)') && $('stats-charts').querySelectorAll('svg').length === 6",
             session: page, seconds: 10, describe: "[$('stats-summary').textContent, $('stats-error').textContent]")
         let bars = try #require(
             try browser.evaluate(
