@@ -121,7 +121,12 @@ $('incident-form').addEventListener('submit', async (e) => {
   if (state.me !== me) return;
   $('incident-dialog').close();
   $('incident-form').reset();
-  const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open.`;
+  // Who Vigil tells, and who it cannot (a service not set up): those are for the telephone.
+  const told = (filed.notifications || []).filter((n) => n.ready).map((n) => n.recipientName);
+  const phone = (filed.notifications || []).filter((n) => !n.ready).map((n) => n.recipientName);
+  const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open. ` +
+    (told.length ? `Vigil tells ${told.join(', ')}.` : 'Vigil tells no service of this category.') +
+    (phone.length ? ` Not set up in Vigil, telephone them: ${phone.join(', ')}.` : '');
   say(words);
   if (!$('incidents').hidden) { $('incident-said').textContent = words; await loadIncidents(); }
 });

@@ -11,22 +11,27 @@
 // `heard`: what already sounded (a notification's id and whether escalated); `chimes`
 // counts the sounds played, for the tests; `audio` is made on the sign-in click, since
 // browsers start sound only after one.
-const notes = { list: [], heard: new Set(), audio: null, chimes: 0, seq: 0 };
+const notes = { list: [], heard: new Set(), audio: null, chimes: 0, played: 0, seq: 0 };
 
 function noteAudio() {
   try {
     if (!notes.audio) notes.audio = new AudioContext();
-    if (notes.audio.state === 'suspended') notes.audio.resume().catch(() => {});
+    if (notes.audio.state === 'suspended') notes.audio.resume().then(() => { $('notify-sound').hidden = true; }, () => {});
+    else $('notify-sound').hidden = true;
   } catch { notes.audio = null; }
 }
 document.addEventListener('pointerdown', noteAudio, { once: true });
 document.addEventListener('keydown', noteAudio, { once: true });
 
 // Two short tones, or three higher and louder for an escalation; generated, nothing fetched.
+// `chimes` counts the calls, `played` those the browser let sound; the panel says when it
+// did not (no click or key on the page yet).
 function chime(loud) {
   notes.chimes += 1;
   const ctx = notes.audio;
-  if (!ctx) return;
+  $('notify-sound').hidden = !!ctx && ctx.state === 'running';
+  if (!ctx || ctx.state !== 'running') return;
+  notes.played += 1;
   for (let i = 0; i < (loud ? 3 : 2); i++) {
     const o = ctx.createOscillator(), g = ctx.createGain(), t = ctx.currentTime + i * 0.3;
     o.frequency.value = loud ? 1320 : 880;
@@ -39,13 +44,14 @@ function chime(loud) {
   }
 }
 
-// Whether this console should be called to a notification: a report or update delivered
-// to its own duty role and not yet acknowledged; an escalation on the duty console, the
-// supervisors' and the operators' (who telephone the service).
+// Whether this console should be called to a notification: a report delivered to its own
+// duty role and not yet acknowledged; an escalation (a report unacknowledged past its wait,
+// or never delivered) on the duty console, the supervisors' and the operators' (who
+// telephone the service).
 function calls(n) {
-  if (n.acknowledged || !n.delivered) return false;
+  if (n.acknowledged || n.event !== 'reported') return false;
   if (n.escalated) return n.mine || state.me.role === 'supervisor' || state.me.role === 'operator';
-  return n.mine && n.event !== 'reminder';
+  return n.mine && !!n.delivered;
 }
 
 async function loadNotifications() {
@@ -65,17 +71,23 @@ async function loadNotifications() {
   if (fresh.length) {
     chime(fresh.some((n) => n.escalated));
     if (!$('notify-panel').matches(':popover-open')) $('notify-panel').showPopover();
-    // The newest call first within reach of the keyboard.
-    const first = $('notify-list').querySelector('li.due button, li.escalated button');
-    if (first) first.focus();
+    // The duty console's Acknowledge within reach of the keyboard, unless the user is typing
+    // or in a dialog: a key meant for a field must never acknowledge (nor is a telephone
+    // confirmation ever focused by itself: it records a call someone must have taken).
+    const busy = document.activeElement && document.activeElement.closest('input, textarea, select, [contenteditable], dialog');
+    const ack = [...$('notify-list').querySelectorAll('li.due button, li.escalated button')].find((b) => b.dataset.how === 'console');
+    if (ack && !busy) ack.focus();
   }
 }
 
 function notificationState(n) {
   if (n.acknowledged) return `acknowledged ${clock(Date.parse(n.acknowledged))} by ${n.acknowledgedBy}`;
-  if (n.escalated) return `NOT ACKNOWLEDGED: escalated ${clock(Date.parse(n.escalated))}`;
-  if (n.delivered) return `delivered ${clock(Date.parse(n.delivered))}, waiting for acknowledgement`;
-  return `not delivered yet (${n.attempts} attempts)${n.lastError ? `: ${n.lastError}` : ''}`;
+  if (n.escalated && n.delivered) return `NOT ACKNOWLEDGED: escalated ${clock(Date.parse(n.escalated))}`;
+  if (n.delivered) return n.event === 'reported' ? `delivered ${clock(Date.parse(n.delivered))}, waiting for acknowledgement` : `delivered ${clock(Date.parse(n.delivered))}`;
+  const why = `${n.attempts} attempts${n.lastError ? `: ${n.lastError}` : ''}`;
+  if (n.escalated) return `NOT DELIVERED: escalated ${clock(Date.parse(n.escalated))} (${why}); telephone the service`;
+  if (!n.ready) return `NOT SET UP in Vigil: telephone the service (${why})`;
+  return `not delivered yet (${why})`;
 }
 
 const channelWords = { console: 'duty console', email: 'e-mail', webhook: 'webhook' };
@@ -111,6 +123,7 @@ function ackButton(n, how, label) {
   const b = document.createElement('button');
   b.type = 'button';
   b.textContent = label;
+  b.dataset.how = how;
   b.addEventListener('click', async () => {
     const me = state.me;
     b.disabled = true;

@@ -4,9 +4,9 @@
 It checks every request as docs/design/dispatch.md tells a receiver to: the timestamp
 within 5 minutes, and X-Vigil-Signature = sha256=HMAC-SHA256(secret, timestamp + "." +
 body), compared in constant time. It records each request as one JSON line in --log
-(the idempotency key, whether the signature held, whether the key was seen before, the
-event and the incident's number), and drops a repeat: the key was seen, so nothing is done
-twice. Written from the design, not from Vigil's code: the standard library only.
+(the idempotency key of the header and of the signed body, whether the signature held,
+whether the key was seen before, the event and the incident's number), and drops a repeat
+by the body's key (the header is not signed): the key was seen, so nothing is done twice. Written from the design, not from Vigil's code: the standard library only.
 
 --fail N answers 503 to the first N requests (not acted on); --hang-first acts on the first
 and never answers it (the test kills Vigil while it waits). Prints READY when it listens.
@@ -43,7 +43,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         stamp = self.headers.get("X-Vigil-Timestamp", "")
         given = self.headers.get("X-Vigil-Signature", "")
-        key = self.headers.get("Idempotency-Key", "")
+        header_key = self.headers.get("Idempotency-Key", "")
         expected = "sha256=" + hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         fresh = stamp.isdigit() and abs(time.time() - int(stamp)) < 300
         valid = fresh and hmac.compare_digest(expected, given)
@@ -51,6 +51,8 @@ class Handler(BaseHTTPRequestHandler):
             payload = json.loads(body)
         except ValueError:
             payload = {}
+        # Repeats are dropped by the key inside the signed body: the header is not signed.
+        key = payload.get("idempotencyKey", "") if valid else ""
         with lock:
             count += 1
             n = count
@@ -59,7 +61,7 @@ class Handler(BaseHTTPRequestHandler):
             if valid and n > args.fail:
                 seen.add(key)
             line = {
-                "n": n, "key": key, "valid": valid, "repeat": repeat, "event": payload.get("event"),
+                "n": n, "key": header_key, "valid": valid, "repeat": repeat, "event": payload.get("event"),
                 "number": payload.get("incident", {}).get("number"), "bodyKey": payload.get("idempotencyKey"),
                 "path": self.path,
             }

@@ -10,16 +10,19 @@ import SQLKit
 extension Catalog {
     /// The city's recipients. The duty officers' consoles work at once; a service without
     /// an address is not set up, and its notifications wait, failing in words, until it is.
-    static let cityRecipients: [(key: String, name: String, channel: String, address: String)] = [
-        ("police", "City police duty station", "console", "police-duty"),
-        ("guard", "Municipal guard duty officer", "console", "guard-duty"),
-        ("guard-patrols", "Municipal guard patrols", "email", ""),
-        ("ambulance", "Ambulance service", "email", ""),
-        ("fire", "Fire service", "email", ""),
-        ("roads", "Municipal services: roads and signs", "email", ""),
-        ("cleaning", "Municipal services: cleaning", "email", ""),
-        ("green", "Municipal services: green areas", "email", ""),
-        ("other", "Other", "email", "")
+    /// Each with the wait before an unacknowledged report escalates: 3 minutes for the
+    /// emergency services, 5 for the patrols, an hour for the municipal services (whose
+    /// reports are seldom urgent, and an alarm every three minutes would be noise).
+    static let cityRecipients: [(key: String, name: String, channel: String, address: String, wait: Int)] = [
+        ("police", "City police duty station", "console", "police-duty", 180),
+        ("guard", "Municipal guard duty officer", "console", "guard-duty", 180),
+        ("guard-patrols", "Municipal guard patrols", "email", "", 300),
+        ("ambulance", "Ambulance service", "email", "", 180),
+        ("fire", "Fire service", "email", "", 180),
+        ("roads", "Municipal services: roads and signs", "email", "", 3600),
+        ("cleaning", "Municipal services: cleaning", "email", "", 3600),
+        ("green", "Municipal services: green areas", "email", "", 3600),
+        ("other", "Other", "email", "", 3600)
     ]
 
     /// Default routing: safety to the police and the guard (a person in need to the
@@ -45,7 +48,10 @@ extension Catalog {
             .run()
         for r in cityRecipients {
             try await db.raw(
-                "INSERT INTO dispatch_recipients (key, name, channel, address) VALUES (\(bind: r.key), \(bind: r.name), \(bind: r.channel), \(bind: r.address))"
+                """
+                INSERT INTO dispatch_recipients (key, name, channel, address, escalate_after_s)
+                VALUES (\(bind: r.key), \(bind: r.name), \(bind: r.channel), \(bind: r.address), \(bind: r.wait))
+                """
             ).run()
         }
         try await db.create(table: "dispatch_routes")
@@ -82,6 +88,12 @@ extension Catalog {
         try await db.raw("CREATE INDEX dispatch_outbox_due ON dispatch_outbox (next_micros) WHERE delivered_micros IS NULL").run()
         try await db.create(index: "dispatch_outbox_by_incident").on("dispatch_outbox").column("incident_id").run()
         try await db.create(index: "dispatch_outbox_by_created").on("dispatch_outbox").column("created_micros").run()
+        try await db.raw(
+            """
+            CREATE INDEX dispatch_outbox_open ON dispatch_outbox (created_micros)
+            WHERE event = 'reported' AND acknowledged_micros IS NULL AND escalated_micros IS NULL
+            """
+        ).run()
         try await db.create(table: "dispatch_mail_relay")
             .column("id", type: .int, .primaryKey(autoIncrement: false))
             .column("host", type: .text, .notNull)
@@ -215,11 +227,19 @@ extension Catalog {
         }
     }
 
-    /// Notifications not yet delivered whose next attempt is due, oldest first.
-    public func dueOutbox(nowMicros: Int64, limit: Int) async throws -> [OutboxRecord] {
-        try await outbox(
+    /// Notifications not yet delivered nor acknowledged (by telephone) whose next attempt is
+    /// due: those never tried first, then the oldest. `console`: only the duty consoles'
+    /// (true), only the others' (false), or all (nil).
+    public func dueOutbox(nowMicros: Int64, limit: Int, console: Bool? = nil) async throws -> [OutboxRecord] {
+        var lane: SQLQueryString = ""
+        if let console {
+            lane =
+                "AND recipient_id \(unsafeRaw: console ? "IN" : "NOT IN") (SELECT id FROM dispatch_recipients WHERE channel = 'console') "
+        }
+        return try await outbox(
             "read due notifications",
-            where: "delivered_micros IS NULL AND next_micros <= \(bind: nowMicros) ORDER BY next_micros, id LIMIT \(bind: limit)")
+            where: "delivered_micros IS NULL AND acknowledged_micros IS NULL AND next_micros <= \(bind: nowMicros) " + lane
+                + "ORDER BY attempts > 0, next_micros, id LIMIT \(bind: limit)")
     }
 
     public func outbox(incidentID: Int64) async throws -> [OutboxRecord] {
@@ -230,24 +250,34 @@ extension Catalog {
         try await outbox("read notification \(id)", where: "id = \(bind: id)").first
     }
 
-    /// Notifications written since `sinceMicros` to any of `recipientIDs`, newest first.
+    /// Notifications to any of `recipientIDs` written since `sinceMicros`, and, whatever
+    /// their age, the reports still waiting for an acknowledgement of an incident not closed;
+    /// newest first.
     public func outbox(recipientIDs: [Int64], sinceMicros: Int64, limit: Int) async throws -> [OutboxRecord] {
         guard !recipientIDs.isEmpty else { return [] }
         let list = SQLList(recipientIDs.map { SQLBind($0) })
         return try await outbox(
             "read notifications",
-            where: "recipient_id IN (\(list)) AND created_micros >= \(bind: sinceMicros) ORDER BY id DESC LIMIT \(bind: limit)")
+            where: """
+                recipient_id IN (\(list)) AND (created_micros >= \(bind: sinceMicros)
+                  OR (event = 'reported' AND acknowledged_micros IS NULL AND next_micros < \(bind: Int64.max)
+                      AND incident_id IN (SELECT id FROM incidents WHERE status <> 'closed')))
+                ORDER BY id DESC LIMIT \(bind: limit)
+                """)
     }
 
-    /// Delivered notifications of the `reported` event, unacknowledged and not yet
-    /// escalated, whose recipient's wait has passed.
+    /// Reports unacknowledged and not yet escalated, of incidents not closed, whose
+    /// recipient's wait has passed since their delivery, or since they were written when
+    /// they could not be delivered (a service not set up, a relay down, a withdrawn one
+    /// aside).
     public func outboxToEscalate(nowMicros: Int64) async throws -> [OutboxRecord] {
         try await outbox(
             "read notifications to escalate",
             where: """
-                event = 'reported' AND delivered_micros IS NOT NULL AND acknowledged_micros IS NULL AND escalated_micros IS NULL
-                AND delivered_micros + 1000000 * (SELECT escalate_after_s FROM dispatch_recipients r WHERE r.id = recipient_id)
-                    <= \(bind: nowMicros)
+                event = 'reported' AND acknowledged_micros IS NULL AND escalated_micros IS NULL AND next_micros < \(bind: Int64.max)
+                AND COALESCE(delivered_micros, created_micros)
+                    + 1000000 * (SELECT escalate_after_s FROM dispatch_recipients r WHERE r.id = recipient_id) <= \(bind: nowMicros)
+                AND incident_id IN (SELECT id FROM incidents WHERE status <> 'closed')
                 ORDER BY id LIMIT 100
                 """)
     }

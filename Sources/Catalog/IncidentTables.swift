@@ -138,10 +138,15 @@ extension Catalog {
         return try rows.first?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    /// Deletes category `id` if no incident is filed under it; true when it was deleted.
+    /// Deletes category `id`, and its dispatch routes, if no incident is filed under it; true
+    /// when it was deleted.
     public func deleteUnusedIncidentCategory(id: Int64) async throws -> Bool {
         try await transaction("delete incident category \(id)") {
             guard try await incidentCount(categoryID: id) == 0 else { return false }
+            // Its routes go with it (dispatch: who is told of the category).
+            try await run("delete incident category \(id)'s routes") {
+                try await database.raw("DELETE FROM dispatch_routes WHERE category_id = \(bind: id)").run()
+            }
             let rows = try await run("delete incident category \(id)") {
                 try await database.raw("DELETE FROM incident_categories WHERE id = \(bind: id) RETURNING id").all()
             }

@@ -93,8 +93,8 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case incidentRetention = "incident.retention"
     /// A notification handed to its recipient (console, e-mail, webhook), by Vigil dispatch.
     case dispatchDeliver = "dispatch.deliver"
-    /// A notification acknowledged: by the duty officer on the console, by a receiver's
-    /// signed call, or recorded from a telephone call.
+    /// A notification acknowledged: by the duty officer on the console, or recorded from a
+    /// telephone call by an operator or supervisor.
     case dispatchAcknowledge = "dispatch.acknowledge"
     /// A delivered notification left unacknowledged past its recipient's wait.
     case dispatchEscalate = "dispatch.escalate"

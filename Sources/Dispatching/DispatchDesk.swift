@@ -287,13 +287,14 @@ public struct DispatchDesk: Sendable {
         return rows.count
     }
 
-    /// A reminder of a notification left unacknowledged: the same incident, a new key.
+    /// A reminder of a report left unacknowledged: the incident as it is now, a new key.
     func enqueueReminder(of row: OutboxRecord, nowMicros: Int64) async throws {
-        var payload = try DispatchPayload.decode(row.payload)
+        let incident = try await IncidentRegister(catalog: catalog).incident(id: row.incidentID)
+        let recipient = try await recipients().first { $0.id == row.recipientID }
         let key = Self.newKey()
-        payload.event = "reminder"
-        payload.idempotencyKey = key
-        payload.change = "not acknowledged since \(iso8601(micros: row.deliveredMicros ?? row.createdMicros))"
+        let payload = DispatchPayload(
+            event: "reminder", idempotencyKey: key, recipient: recipient?.name ?? "", incident: try await summary(incident),
+            change: "not acknowledged since \(iso8601(micros: row.deliveredMicros ?? row.createdMicros))")
         try await catalog.addOutboxRows([
             OutboxRecord(
                 id: 0, incidentID: row.incidentID, recipientID: row.recipientID, event: "reminder", idempotencyKey: key,

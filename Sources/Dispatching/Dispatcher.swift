@@ -42,12 +42,20 @@ public struct Dispatcher: Sendable {
         self.onChange = onChange
     }
 
-    /// Rounds every second until cancelled.
+    /// Rounds every second until cancelled, in two lanes: the duty consoles' notifications
+    /// and the escalations, which take no network and so are never held up, and the e-mails
+    /// and webhooks, whose round waits for its slowest delivery (20 s at most each).
     public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.loop { try await self.consoleRound() } }
+            group.addTask { await self.loop { try await self.networkRound() } }
+        }
+    }
+
+    private func loop(_ round: @Sendable () async throws -> Int) async {
         while !Task.isCancelled {
             do {
-                let changed = try await round()
-                if changed > 0 { onChange() }
+                if try await round() > 0 { onChange() }
             } catch {
                 logger.error("dispatch: a round failed: \(error)")
             }
@@ -55,28 +63,39 @@ public struct Dispatcher: Sendable {
         }
     }
 
-    /// One round: the due notifications delivered (at most `DispatchRules.batch`, a few at a
-    /// time), then the escalations. Returns how many notifications changed.
+    /// One round of both lanes, one after the other (what `run` does each second, for
+    /// tests and tools). Returns how many notifications changed.
     @discardableResult
     public func round() async throws -> Int {
-        let due = try await catalog.dueOutbox(nowMicros: clock.nowMicros(), limit: DispatchRules.batch)
-        var changed = 0
-        if !due.isEmpty {
-            let recipients = Dictionary(uniqueKeysWithValues: try await catalog.dispatchRecipients().map { ($0.id, $0) })
-            let relay = try await catalog.mailRelay()
-            changed += await withTaskGroup(of: Int.self) { group in
-                var started = 0, delivered = 0
-                for row in due {
-                    if started >= DispatchRules.concurrentDeliveries, let done = await group.next() { delivered += done }
-                    group.addTask { await self.deliver(row, to: recipients[row.recipientID], relay: relay) ? 1 : 0 }
-                    started += 1
-                }
-                for await done in group { delivered += done }
-                return delivered
+        try await consoleRound() + networkRound()
+    }
+
+    /// The duty consoles' due notifications delivered (recorded: the consoles read them),
+    /// then the escalations.
+    func consoleRound() async throws -> Int {
+        try await deliverDue(console: true) + escalate()
+    }
+
+    /// The e-mails and webhooks due, a few at a time.
+    func networkRound() async throws -> Int {
+        try await deliverDue(console: false)
+    }
+
+    private func deliverDue(console: Bool) async throws -> Int {
+        let due = try await catalog.dueOutbox(nowMicros: clock.nowMicros(), limit: DispatchRules.batch, console: console)
+        guard !due.isEmpty else { return 0 }
+        let recipients = Dictionary(uniqueKeysWithValues: try await catalog.dispatchRecipients().map { ($0.id, $0) })
+        let relay = console ? nil : try await catalog.mailRelay()
+        return await withTaskGroup(of: Int.self) { group in
+            var started = 0, delivered = 0
+            for row in due {
+                if started >= DispatchRules.concurrentDeliveries, let done = await group.next() { delivered += done }
+                group.addTask { await self.deliver(row, to: recipients[row.recipientID], relay: relay) ? 1 : 0 }
+                started += 1
             }
+            for await done in group { delivered += done }
+            return delivered
         }
-        changed += try await escalate()
-        return changed
     }
 
     /// Delivers one notification and records the outcome; true when it was delivered.
@@ -135,21 +154,26 @@ public struct Dispatcher: Sendable {
         let now = clock.nowMicros()
         let catalog = self.catalog, desk = self.desk
         _ = try await audit.append(
-            AuditEntry(
-                action: .dispatchDeliver, result: .ok, user: DispatchRules.author,
-                detail: "notification \(row.id) (\(row.event), incident id \(row.incidentID)) to \(recipient.key) by \(recipient.channel), "
-                    + "attempt \(row.attempts + 1), key \(row.idempotencyKey)"),
-            with: {
-                guard try await catalog.recordOutboxDelivery(id: row.id, atMicros: now) else { return }
+            with: { () async throws -> Bool in
+                guard try await catalog.recordOutboxDelivery(id: row.id, atMicros: now) else { return false }
                 if row.event == "reported" {
                     try await desk.advance(incidentID: row.incidentID, to: .notified, note: nil, nowMicros: now)
                 }
+                return true
+            },
+            entry: { first in
+                AuditEntry(
+                    action: .dispatchDeliver, result: .ok, user: DispatchRules.author,
+                    detail:
+                        "notification \(row.id) (\(row.event), incident id \(row.incidentID)) \(first ? "delivered" : "delivered again") "
+                        + "to \(recipient.key) by \(recipient.channel), attempt \(row.attempts + 1), key \(row.idempotencyKey)")
             })
     }
 
-    /// Marks the notifications left unacknowledged past their recipient's wait as
-    /// escalated (the consoles show them to the duty officers and supervisors, louder) and
-    /// sends an e-mail or webhook recipient a reminder.
+    /// Marks the reports left unacknowledged past their recipient's wait (since delivery, or
+    /// since written when they could not be delivered) as escalated: the consoles sound them
+    /// louder to the duty officers, operators and supervisors, and an e-mail or webhook
+    /// recipient that had the report is sent a reminder.
     func escalate() async throws -> Int {
         let now = clock.nowMicros()
         let rows = try await catalog.outboxToEscalate(nowMicros: now)
@@ -158,7 +182,9 @@ public struct Dispatcher: Sendable {
         let catalog = self.catalog, desk = self.desk
         for row in rows {
             let recipient = recipients[row.recipientID]
-            let remind = recipient.map { $0.channel != "console" && !$0.retired } ?? false
+            // A reminder goes only where the report went; one never delivered escalates on
+            // the consoles alone (the operators telephone the service).
+            let remind = row.deliveredMicros != nil && (recipient.map { $0.channel != "console" && !$0.retired } ?? false)
             _ = try await audit.append(
                 with: { () async throws -> Bool in
                     guard try await catalog.markOutboxEscalated(id: row.id, atMicros: now) else { return false }
@@ -168,11 +194,14 @@ public struct Dispatcher: Sendable {
                 entry: { escalated in
                     AuditEntry(
                         action: .dispatchEscalate, result: escalated ? .ok : .failed, user: DispatchRules.author,
-                        detail: "notification \(row.id) (incident id \(row.incidentID)) to \(recipient?.key ?? "?") unacknowledged since "
+                        detail: "notification \(row.id) (incident id \(row.incidentID)) to \(recipient?.key ?? "?") "
+                            + (row.deliveredMicros == nil ? "not delivered since " : "unacknowledged since ")
                             + iso8601(micros: row.deliveredMicros ?? row.createdMicros)
                             + (escalated ? (remind ? "; a reminder is sent" : "") : "; acknowledged meanwhile, not escalated"))
                 })
-            logger.warning("dispatch: notification \(row.id) to \(recipient?.key ?? "?") unacknowledged: escalated")
+            logger.warning(
+                "dispatch: notification \(row.id) to \(recipient?.key ?? "?") \(row.deliveredMicros == nil ? "not delivered" : "unacknowledged"): escalated"
+            )
         }
         return rows.count
     }

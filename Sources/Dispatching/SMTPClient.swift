@@ -75,7 +75,9 @@ public struct MailMessage: Sendable {
         var chunk: [UInt8] = []
         for ch in clean.prefix(300) {
             let bytes = Array(String(ch).utf8)
-            if chunk.count + bytes.count > 45 {
+            // 39 bytes are 52 in base64: with "=?UTF-8?B?", "?=" and "Subject: " a line of
+            // at most 73 characters (RFC 2047 §2: an encoded word in a line of at most 76).
+            if chunk.count + bytes.count > 39 {
                 words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
                 chunk = []
             }
@@ -186,14 +188,20 @@ public struct SMTPClient: Sendable {
     public func send(_ message: MailMessage, via settings: MailSettings, timeout: TimeAmount = .seconds(20)) async throws {
         try DispatchRules.checkEmail(message.to)
         try DispatchRules.checkEmail(settings.from)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .connect(host: settings.host, port: settings.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        // One deadline for the whole exchange, the connection included.
         let deadline = NIODeadline.now() + timeout
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(min(timeout, .seconds(10)))
+                .connect(host: settings.host, port: settings.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw SMTPError("cannot connect to the relay \(settings.host):\(settings.port): \(String(describing: error).prefix(200))")
+        }
         let underlying = channel.channel
         // The deadline closes the connection, which ends any read or write waiting on it.
         let timer = underlying.eventLoop.scheduleTask(deadline: deadline) { underlying.close(promise: nil) }
@@ -294,11 +302,16 @@ public struct SMTPClient: Sendable {
             // Nothing is written until the handshake is done: its failure (an untrusted
             // certificate) is then the error reported, not a write on the closed channel.
             let handshake = channel.eventLoop.makePromise(of: Void.self)
-            try await channel.eventLoop.submit {
-                let handler = try NIOSSLClientHandler(context: context, serverHostname: hostname)
-                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
-                try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: handshake), position: .after(handler))
-            }.get()
+            do {
+                try await channel.eventLoop.submit {
+                    let handler = try NIOSSLClientHandler(context: context, serverHostname: hostname)
+                    try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                    try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: handshake), position: .after(handler))
+                }.get()
+            } catch {
+                handshake.fail(error) // never left pending
+                throw error
+            }
             try await handshake.futureResult.get()
         }
     }

@@ -52,6 +52,9 @@ struct DispatchRoutes {
         var escalated: String?
         /// Addressed to the viewer's own duty console.
         var mine: Bool
+        /// Whether its recipient is set up (an address, not retired): one that is not must be
+        /// told by telephone.
+        var ready: Bool
         /// What the viewer may do with it now: `console` (acknowledge it as its duty
         /// console), `telephone` (record that the service confirmed by phone).
         var actions: [String]
@@ -66,10 +69,11 @@ struct DispatchRoutes {
             let console = r?.channel == "console"
             let mine = console && r?.address == p.role.rawValue
             var actions: [String] = []
-            if row.deliveredMicros != nil, row.acknowledgedMicros == nil {
-                if console && (mine || p.role == .supervisor) { actions.append("console") }
-                if !console || !mine { actions.append("telephone") }
-            }
+            let open = row.acknowledgedMicros == nil && row.event == "reported" && row.nextMicros < Int64.max
+            if open, console, row.deliveredMicros != nil, mine || p.role == .supervisor { actions.append("console") }
+            // A telephone confirmation is recorded by the operator team's desk (operators and
+            // supervisors), delivered or not: a service not set up is told by telephone.
+            if open, !mine, Self.recordsTelephone(p) { actions.append("telephone") }
             return NotificationView(
                 id: row.id, incident: row.incidentID, number: payload?.incident.number ?? "", subject: payload?.subject ?? "",
                 priority: payload?.incident.priority ?? 3, recipient: r?.key ?? "", recipientName: r?.name ?? "", channel: r?.channel ?? "",
@@ -77,7 +81,7 @@ struct DispatchRoutes {
                 delivered: row.deliveredMicros.map { iso8601(micros: $0) },
                 acknowledged: row.acknowledgedMicros.map { iso8601(micros: $0) },
                 acknowledgedBy: row.acknowledgedBy, escalated: row.escalatedMicros.map { iso8601(micros: $0) }, mine: mine,
-                actions: actions)
+                ready: r.map { !$0.address.isEmpty && !$0.retired } ?? false, actions: actions)
         }
     }
 
@@ -93,6 +97,9 @@ struct DispatchRoutes {
             id: r.id, key: r.key, name: r.name, channel: r.channel, address: r.address, hasSecret: r.sealedSecret != nil,
             escalateAfter: r.escalateAfterSeconds, retired: r.retired, ready: !r.address.isEmpty && !r.retired)
     }
+
+    /// Operators and supervisors record a service's confirmation taken by telephone.
+    static func recordsTelephone(_ p: Principal) -> Bool { p.role == .operator || p.role == .supervisor }
 
     /// The notifications a principal's console shows: its role's (a duty officer's), or every
     /// recipient's (a supervisor's, and an operator's, who files the reports).
@@ -140,7 +147,17 @@ struct DispatchRoutes {
             let row = try await mapErrors { try await env.dispatch.notification(id: id) }
             let recipient = try await env.dispatch.recipients().first { $0.id == row.recipientID }
             // A console's notification is acknowledged by its own duty role (or a supervisor);
-            // another channel's is recorded from the telephone by anyone on the team.
+            // a telephone confirmation, of any, is recorded by operators and supervisors.
+            if how == "telephone", !Self.recordsTelephone(principal) {
+                try await env.audit.append(
+                    AuditEntry(
+                        .dispatchAcknowledge, .denied, principal: principal, request: request, context: context,
+                        detail: "notification \(id): a telephone confirmation is recorded by operators and supervisors"))
+                throw APIError(status: .forbidden, message: "a telephone confirmation is recorded by operators and supervisors")
+            }
+            guard row.event == "reported" else {
+                throw APIError(status: .badRequest, message: "only a report is acknowledged, not an update or a reminder")
+            }
             if recipient?.channel == "console", how == "console" {
                 guard principal.role.rawValue == recipient?.address || principal.role == .supervisor else {
                     try await env.audit.append(

@@ -145,7 +145,9 @@ struct DispatchCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The sender's address on every message.") var from: String
         @Option(name: .long, help: "A user name, if the relay wants one (sent over TLS only).") var username: String?
         @Option(name: .long, help: "A file holding the password.") var passwordFile: String?
-        @Option(name: .long, help: "when-offered (STARTTLS if the relay offers it) or required.") var tls: String = "when-offered"
+        @Option(
+            name: .long, help: "required (never in clear: the default) or when-offered (STARTTLS if the relay offers it, else in clear).")
+        var tls: String = "required"
         @Option(name: .long, help: "A PEM file of certificate authorities trusted besides the system's.") var caFile: String?
 
         func run() async throws {

@@ -103,6 +103,12 @@ import Testing
             #expect(try await desk.recipients().last == added)
             await #expect(throws: VigilError.self) { try await desk.addRecipient(key: "tram-operator", .init(name: "x", channel: "email")) }
             await #expect(throws: VigilError.self) { try await desk.setRoutes(categoryID: 1, recipients: ["nobody"]) }
+            // A category routed to recipients, never used, is deleted with its routes.
+            let register = IncidentRegister(catalog: site.catalog)
+            let graffiti = try await register.addCategory(key: "graffiti", name: "Graffiti", group: "public-order")
+            _ = try await desk.setRoutes(categoryID: graffiti.id, recipients: ["guard", "cleaning"])
+            #expect(try await register.deleteCategory(id: graffiti.id).key == "graffiti")
+            #expect(try await desk.routes()[graffiti.id] == nil)
         }
     }
 

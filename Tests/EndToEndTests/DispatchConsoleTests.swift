@@ -23,6 +23,12 @@ extension EndToEndTests {
         try await browser.signIn("duty", password: "a long passphrase 7", session: page)
         try await browser.waitUntil("!$('notify-button').hidden && state.events !== null", session: page, seconds: 10)
         #expect(try browser.evaluate("notes.chimes", session: page) as? Int == 0)
+        // A click on the page (the officer at work): the browser lets it play sound from now on.
+        for type in ["mousePressed", "mouseReleased"] {
+            _ = try browser.call(
+                "Input.dispatchMouseEvent", ["type": type, "x": 600, "y": 400, "button": "left", "clickCount": 1], session: page)
+        }
+        try await browser.waitUntil("notes.audio !== null && notes.audio.state === 'running'", session: page, seconds: 5)
 
         let filed = try await TestSupport.run(
             vigil,
@@ -33,6 +39,12 @@ extension EndToEndTests {
         try await browser.waitUntil(
             "notes.chimes === 1 && $('notify-panel').matches(':popover-open') && document.activeElement.textContent === 'Acknowledge'",
             session: page, seconds: 15, describe: "[notes.chimes, notes.list.length, document.activeElement.outerHTML]")
+        // Sounded: the keys typed at sign-in let the page play (the browser's rule), and the
+        // tones were played, not only asked for.
+        let sound =
+            try browser.evaluate(
+                "JSON.stringify([notes.played, notes.audio && notes.audio.state, +$('notify-sound').hidden])", session: page) as? String
+        #expect(sound == "[1,\"running\",1]", "\(sound ?? "")")
         let item = try browser.evaluate("$('notify-list').querySelector('li.due').textContent", session: page) as? String ?? ""
         #expect(item.contains("priority 1: Physical violence") && item.contains("City police duty station (duty console)"), "\(item)")
         #expect(try browser.evaluate("$('notify-count').textContent", session: page) as? String == "1")

@@ -67,10 +67,14 @@ import Testing
             #expect(notifications.count == 2 && notifications.contains { $0["acknowledgedBy"] as? String == "u-police-duty (console)" })
             // The guard's console is acknowledged by telephone, recorded by the operator.
             let guardID = try #require(notifications.first { $0["recipient"] as? String == "guard" }?["id"] as? Int)
+            // Not by another duty console, by telephone either: the desk records calls.
+            let byPolice = try await h.request("POST", "/api/notifications/\(guardID)/ack", session: police, json: ["how": "telephone"])
+            #expect(byPolice.status == 403, "\(String(decoding: byPolice.body, as: UTF8.self))")
             let phoned = try await h.request("POST", "/api/notifications/\(guardID)/ack", session: op, json: ["how": "telephone"])
+
             #expect(phoned.status == 200 && phoned.json?["acknowledgedBy"] as? String == "u-operator (telephone)")
             let acks = try await IncidentRouteTests.entries(h, "dispatch.acknowledge")
-            #expect(acks.map(\.result).sorted() == ["denied", "ok", "ok"], "\(acks)")
+            #expect(acks.map(\.result).sorted() == ["denied", "denied", "ok", "ok"], "\(acks)")
             for role in [Role.admin, .investigator] {
                 #expect(try await h.request("GET", "/api/notifications", session: try await h.signIn(role)).status == 403)
             }
