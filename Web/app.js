@@ -39,7 +39,7 @@ function signedIn(me) {
   $('who').textContent = `${me.user} (${me.roleTitle})`;
   if (me.mustChangePassword) { show('password'); return; }
   for (const b of document.querySelectorAll('nav [data-view]')) {
-    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'], users: ['manage-users'], incidents: ['incidents', 'incident-statistics'] }[b.dataset.view];
+    const needs = { live: ['live'], playback: ['playback'], evidence: ['view-evidence', 'manage-evidence'], users: ['manage-users'], incidents: ['incidents', 'incident-statistics', 'manage-dispatch'] }[b.dataset.view];
     b.hidden = needs !== undefined && !needs.some(may);
   }
   resetNotifications();
@@ -88,6 +88,7 @@ function forgetUserData() {
   stopLive();
   closeEvents();
   resetNotifications();
+  resetDispatchSetup();
   state.ptzFocus = null;
   for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();

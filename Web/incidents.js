@@ -14,6 +14,7 @@ async function openIncidents() {
   // The register is for the operator team; the figures for them and the administrators.
   $('incident-register').hidden = !may('incidents');
   openFigures();
+  openDispatchSetup();
   if (!may('incidents')) return;
   $('incident-zone').textContent = timeZone;
   $('incident-said').textContent = '';

@@ -73,3 +73,75 @@ extension EndToEndTests {
         #expect(left?.map { "\($0)" } == ["0", "0", "1", "0"], "\(String(describing: left))")
     }
 }
+
+extension EndToEndTests {
+    /// An administrator sets dispatch up in the console: the ambulance's address (a wrong one
+    /// refused in words), a webhook's secret written and never shown, a category's routes
+    /// by their boxes; the command line sees the same.
+    @Test func anAdministratorSetsUpWhoIsToldInTheConsole() async throws {
+        let dir = try TestSupport.temporaryDirectory("dispatch-setup")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data", vigil = TestSupport.vigilBinary, webPort = TestSupport.freePort()
+        let user = try await TestSupport.run(
+            vigil, ["user", "add", "--data", data, "keeper", "--role", "admin"], input: "a long passphrase 7\n")
+        try #require(user.status == 0, "\(user.stderr)")
+        let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
+        try await server.waitFor("Vigil console:", seconds: 30)
+        let browser = try Chromium(directory: dir)
+        defer { browser.close() }
+        let page = try browser.open("http://127.0.0.1:\(webPort)/")
+        try browser.setViewport(width: 1600, height: 900, session: page)
+        try await browser.signIn("keeper", password: "a long passphrase 7", session: page)
+        try await browser.waitUntil("!document.querySelector('nav [data-view=incidents]').hidden", session: page, seconds: 10)
+        _ = try browser.evaluate("document.querySelector('nav [data-view=incidents]').click(); true", session: page)
+        try await browser.waitUntil(
+            "$('dispatch-rows').rows.length === 9 && $('route-rows').rows.length === 10", session: page, seconds: 10,
+            describe: "$('dispatch-said').textContent")
+        #expect(try browser.evaluate("+$('incident-register').hidden", session: page) as? Int == 1, "the register is the operators'")
+        func row(_ name: String) throws -> String {
+            try browser.evaluate(
+                "[...$('dispatch-rows').rows].find((r) => r.cells[0].textContent === '\(name)').innerText", session: page) as? String ?? ""
+        }
+        #expect(try row("Ambulance service").contains("NOT SET UP"))
+        _ = try browser.evaluate(
+            "[...$('dispatch-rows').rows].find((r) => r.cells[0].textContent === 'Ambulance service').querySelector('button').click(); true",
+            session: page)
+        try await browser.waitUntil(
+            "!$('dispatch-edit').hidden && document.activeElement === $('dispatch-address')", session: page, seconds: 5)
+        _ = try browser.evaluate("$('dispatch-address').value = 'not an address'; $('dispatch-edit').requestSubmit(); true", session: page)
+        try await browser.waitUntil(
+            "$('dispatch-error').textContent.includes('e-mail address')", session: page, seconds: 5,
+            describe: "$('dispatch-error').textContent")
+        _ = try browser.evaluate(
+            "$('dispatch-address').value = 'dyspozytor@ambulans.example'; $('dispatch-edit').requestSubmit(); true", session: page)
+        try await browser.waitUntil("$('dispatch-said').textContent === 'Ambulance service: saved.'", session: page, seconds: 5)
+        #expect(try row("Ambulance service").contains("dyspozytor@ambulans.example") && row("Ambulance service").contains("ready"))
+        // The police to a webhook with a secret: the secret is written, never shown again.
+        _ = try browser.evaluate(
+            """
+            [...$('dispatch-rows').rows].find((r) => r.cells[0].textContent === 'City police duty station').querySelector('button').click();
+            $('dispatch-channel').value = 'webhook'; $('dispatch-address').value = 'https://police.city.example/vigil';
+            $('dispatch-secret').value = 'a secret of the police system'; $('dispatch-edit').requestSubmit(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "$('dispatch-said').textContent === 'City police duty station: saved.'", session: page, seconds: 5,
+            describe: "$('dispatch-error').textContent")
+        #expect(try browser.evaluate("document.body.innerHTML.includes('a secret of the police system')", session: page) as? Bool == false)
+        // Littering no longer goes to cleaning: its box unticked.
+        _ = try browser.evaluate(
+            """
+            const box = [...$('route-rows').rows].find((r) => r.cells[0].textContent.startsWith('Littering')).querySelector('input[data-key=cleaning]');
+            box.click(); true
+            """, session: page)
+        try await browser.waitUntil(
+            "$('dispatch-said').textContent.startsWith('Littering or polluting a public place goes to guard')", session: page,
+            seconds: 5, describe: "$('dispatch-said').textContent")
+        try await browser.screenshotPage("dispatch-setup", session: page)
+        let listed = try await TestSupport.run(vigil, ["dispatch", "recipients", "--data", data])
+        #expect(listed.stdout.contains("ambulance\temail\tdyspozytor@ambulans.example"), "\(listed.stdout)")
+        #expect(listed.stdout.contains("police\twebhook\thttps://police.city.example/vigil"))
+        #expect(listed.stdout.split(separator: "\n").first { $0.hasPrefix("cleaning\t") }?.contains("littering") == false)
+        let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data]).stdout
+        #expect(log.components(separatedBy: "\"dispatch.change\"").count == 4 && !log.contains("a secret of the police system"))
+    }
+}
