@@ -220,7 +220,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio")
             ], swiftSettings: strict),
         .testTarget(
-            name: "IncidentsTests", dependencies: ["Incidents", "Base", "Catalog", "Records", "TestSupport"], swiftSettings: strict),
+            name: "IncidentsTests", dependencies: ["Incidents", "Base", "Catalog", "Records", "Recording", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "PTZTests",
             dependencies: ["PTZ", "Access", "Base", "Centre", "Catalog", "Records", "Onvif", "CameraSim", "TestSupport"],

@@ -90,6 +90,9 @@ function forgetUserData() {
   resetNotifications();
   resetDispatchSetup();
   state.ptzFocus = null;
+  state.exhibitRequest = null;
+  for (const id of ['request-rows', 'incident-requests']) $(id).replaceChildren();
+  $('request-error').textContent = '';
   for (const id of ['camera-rows', 'found-rows', 'tour-rows', 'tour-steps', 'tour-windows', 'tour-presets', 'tour-camera', 'evidence-rows', 'exhibit-facts', 'custody-rows', 'exhibit-exports', 'evidence-cameras', 'playback-camera']) {
     $(id).replaceChildren();
   }
@@ -1511,6 +1514,7 @@ async function openEvidence(selected) {
     return tr;
   }));
   $('evidence-new').hidden = !may('manage-evidence');
+  loadExhibitRequests();
   if (may('manage-evidence')) {
     const exportable = state.cameras.filter((c) => c.mayRegisterEvidence);
     $('evidence-cameras').replaceChildren(...exportable.map((c) => new Option(c.name, c.id)));
@@ -1524,6 +1528,57 @@ async function openEvidence(selected) {
   }
   if (request !== state.shown) return; // a row clicked meanwhile is what to show
   if (selected) await showExhibit(selected); else $('exhibit').hidden = true;
+}
+
+// Footage asked for from incidents, for investigators: fill the evidence form from one (its
+// cameras, from the first range's start to the last one's end), or refuse it with a reason.
+async function loadExhibitRequests() {
+  $('request-list').hidden = !may('manage-evidence');
+  if (!may('manage-evidence')) return;
+  const me = state.me;
+  let list;
+  try { list = await api('GET', '/api/exhibit-requests'); } catch (err) {
+    if (state.me === me) $('request-error').textContent = `The requests could not be read: ${err.message}`;
+    return;
+  }
+  if (state.me !== me) return;
+  $('request-error').textContent = '';
+  $('request-list').hidden = list.length === 0;
+  $('request-rows').replaceChildren(...list.map((q) => {
+    const tr = document.createElement('tr');
+    const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
+    tr.append(cell(`${q.number} · ${q.category}`),
+      cell(q.cameras.map((c) => `${c.name} ${clockDate(Date.parse(c.from))}–${clock(Date.parse(c.to))}`).join('; ')),
+      cell(q.reason), cell(`${q.requestedBy}, ${clockDate(Date.parse(q.requested))}`));
+    const td = document.createElement('td');
+    const fill = document.createElement('button');
+    fill.type = 'button';
+    fill.textContent = 'Register the exhibit';
+    fill.addEventListener('click', () => {
+      const from = Math.min(...q.cameras.map((c) => Date.parse(c.from))), to = Math.max(...q.cameras.map((c) => Date.parse(c.to)));
+      state.exhibitRequest = q.id;
+      secureFromPlayback({ cameras: q.cameras.map((c) => c.camera), from, to });
+      $('evidence-filled').textContent = `Filled in from incident ${q.number}'s request: ${$('evidence-filled').textContent.replace(/^Filled in from playback: /, '')}`;
+    });
+    const reason = document.createElement('input');
+    reason.maxLength = 1000;
+    reason.placeholder = 'why it is refused';
+    reason.setAttribute('aria-label', `Why incident ${q.number}'s request is refused`);
+    const refuse = document.createElement('button');
+    refuse.type = 'button';
+    refuse.textContent = 'Refuse';
+    refuse.addEventListener('click', async () => {
+      if (!reason.value.trim()) { $('request-error').textContent = 'Say why the request is refused.'; reason.focus(); return; }
+      try { await api('POST', `/api/exhibit-requests/${q.id}/decide`, { refusal: reason.value.trim() }); } catch (err) {
+        if (state.me === me) $('request-error').textContent = `Not refused: ${err.message}`;
+        return;
+      }
+      if (state.me === me) await loadExhibitRequests();
+    });
+    td.append(fill, reason, refuse);
+    tr.append(td);
+    return tr;
+  }));
 }
 
 // The evidence form, filled in from a selection on the playback page: its cameras (those
@@ -1606,6 +1661,14 @@ $('evidence-form').addEventListener('submit', async (e) => {
   try {
     const created = await api('POST', '/api/evidence', { ranges, requestingBody: $('evidence-body').value, caseReference: $('evidence-case').value,
       legalBasis: $('evidence-basis').value || undefined, purpose: $('evidence-purpose').value });
+    // Registered for an incident's request: the request is decided with it.
+    const asked = state.exhibitRequest;
+    state.exhibitRequest = null;
+    if (asked) {
+      try { await api('POST', `/api/exhibit-requests/${asked}/decide`, { exhibit: created.exhibit }); } catch (err) {
+        $('evidence-error').textContent = `Exhibit ${created.exhibit} registered, but its request was not marked: ${err.message}`;
+      }
+    }
     $('evidence-form').reset(); $('evidence-new').open = false; $('evidence-filled').textContent = '';
     await openEvidence(created.exhibit);
   } catch (err) { $('evidence-error').textContent = err.message; }

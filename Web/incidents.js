@@ -184,6 +184,7 @@ async function showIncident(id, focus = true) {
     return li;
   }));
   drawIncidentNotifications(i.notifications);
+  drawIncidentRequests(i);
   // Forward only: the statuses after this one, and closed.
   const later = i.status === 'closed' ? [] : statusOrder.slice(statusOrder.indexOf(i.status) + 1);
   $('incident-next').replaceChildren(new Option(i.status === 'closed' ? 'closed: notes only' : 'no change', ''), ...later.map((s) => new Option(statusWords[s], s)));
@@ -301,3 +302,32 @@ $('stats-show').addEventListener('click', () => showFigures());
 // or not the browser's print() waits for it.
 $('stats-print').addEventListener('click', () => { document.body.classList.add('printing-report'); window.print(); });
 window.addEventListener('afterprint', () => document.body.classList.remove('printing-report'));
+
+// ---- Securing an incident's footage as an exhibit: asked here, decided by an investigator ----
+
+function requestWords(q) {
+  const asked = `asked by ${q.requestedBy} ${clockDate(Date.parse(q.requested))}: ${q.reason}`;
+  if (q.pending) return `${asked} · held, waiting for an investigator`;
+  if (q.outcome === 'registered') return `${asked} · registered as exhibit ${q.exhibit} by ${q.decidedBy}`;
+  return `${asked} · refused by ${q.decidedBy}: ${q.refusal}`;
+}
+
+function drawIncidentRequests(i) {
+  const list = i.exhibitRequests || [];
+  $('incident-requests').replaceChildren(...list.map((q) => { const li = document.createElement('li'); li.textContent = requestWords(q); return li; }));
+  // One request at a time, for an incident that names a camera and still holds its data.
+  $('incident-request-form').hidden = !i.cameras.length || !!i.anonymised || list.some((q) => q.pending);
+}
+
+$('incident-request-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const me = state.me, id = inc.open, reason = $('incident-request-reason').value.trim();
+  if (!reason) { $('incident-detail-error').textContent = 'Say why the footage is wanted.'; return; }
+  try { await api('POST', `/api/incidents/${id}/exhibit-request`, { reason }); } catch (err) {
+    if (state.me === me) $('incident-detail-error').textContent = `Not asked: ${err.message}`;
+    return;
+  }
+  if (state.me !== me) return;
+  $('incident-request-reason').value = '';
+  await showIncident(id, false);
+});

@@ -9,12 +9,18 @@ import SQLKit
 
 extension Catalog {
     /// SQL that is true when a segment (aliased `segments`) overlaps a range of an exhibit
-    /// whose hold has not been released: such a segment is never deleted.
+    /// whose hold has not been released, or a range of an incident whose request for an
+    /// exhibit is not yet decided (the footage waits for the investigator, whatever its
+    /// age): such a segment is never deleted.
     static let underEvidenceHold = """
-        EXISTS (SELECT 1 FROM evidence_ranges r JOIN evidence_items e ON e.id = r.evidence_id
-                WHERE e.released_micros IS NULL AND r.camera_id = segments.camera_id
-                  AND r.from_micros < segments.start_micros + segments.duration_90k * 100 / 9
-                  AND r.to_micros > segments.start_micros)
+        (EXISTS (SELECT 1 FROM evidence_ranges r JOIN evidence_items e ON e.id = r.evidence_id
+                 WHERE e.released_micros IS NULL AND r.camera_id = segments.camera_id
+                   AND r.from_micros < segments.start_micros + segments.duration_90k * 100 / 9
+                   AND r.to_micros > segments.start_micros)
+         OR EXISTS (SELECT 1 FROM incident_exhibit_requests q JOIN incident_cameras ic ON ic.incident_id = q.incident_id
+                    WHERE q.decided_micros IS NULL AND ic.camera_id = segments.camera_id
+                      AND ic.from_micros < segments.start_micros + segments.duration_90k * 100 / 9
+                      AND ic.to_micros > segments.start_micros))
         """
 
     // MARK: Evidence register

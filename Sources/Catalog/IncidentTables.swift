@@ -23,6 +23,27 @@ extension Catalog {
         ("other", "Other", "other")
     ]
 
+    static func migrateToIncidentRetentionAndRequests(_ db: any SQLDatabase) async throws {
+        try await db.raw("ALTER TABLE incidents ADD COLUMN anonymised_micros BIGINT").run()
+        try await db.create(table: "incident_exhibit_requests")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("incident_id", type: .bigint, .notNull, .references("incidents", "id"))
+            .column("requested_micros", type: .bigint, .notNull)
+            .column("requested_by", type: .text, .notNull)
+            .column("requested_by_user_id", type: .bigint, .references("users", "id"))
+            .column("reason", type: .text, .notNull)
+            .column("decided_micros", type: .bigint)
+            .column("decided_by", type: .text)
+            .column("outcome", type: .text)
+            .column("exhibit", type: .text)
+            .column("refusal", type: .text)
+            .run()
+        try await db.raw(
+            "CREATE INDEX incident_exhibit_requests_pending ON incident_exhibit_requests (incident_id) WHERE decided_micros IS NULL"
+        )
+        .run()
+    }
+
     static func migrateToIncidents(_ db: any SQLDatabase) async throws {
         try await db.create(table: "incident_categories")
             .column("id", type: .bigint, .primaryKey(autoIncrement: true))
@@ -337,6 +358,15 @@ extension Catalog {
                     """
                 ).run()
             }
+            try await run("remove incidents' exhibit requests' words") {
+                try await database.raw(
+                    """
+                    UPDATE incident_exhibit_requests SET reason = '', requested_by = '', requested_by_user_id = NULL,
+                           decided_by = CASE WHEN decided_by IS NULL THEN NULL ELSE '' END
+                    WHERE incident_id IN (\(list))
+                    """
+                ).run()
+            }
             try await run("withdraw incidents' notifications") {
                 try await database.raw(
                     """
@@ -449,5 +479,70 @@ extension Catalog {
         i.statusMicros = try row.decode(column: "status_micros", as: Int64.self)
         i.anonymisedMicros = try row.decode(column: "anonymised_micros", as: Int64?.self)
         return i
+    }
+
+    // MARK: Exhibit requests
+
+    public func addExhibitRequest(_ q: ExhibitRequestRecord) async throws -> ExhibitRequestRecord {
+        let rows = try await run("insert exhibit request of incident \(q.incidentID)") {
+            try await database.raw(
+                """
+                INSERT INTO incident_exhibit_requests (incident_id, requested_micros, requested_by, requested_by_user_id, reason)
+                VALUES (\(bind: q.incidentID), \(bind: q.requestedMicros), \(bind: q.requestedBy), \(bind: q.requestedByUserID),
+                        \(bind: q.reason))
+                RETURNING id
+                """
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert exhibit request returned no id")
+        }
+        var added = q
+        added.id = id
+        return added
+    }
+
+    /// Request `id`, the requests of one incident, or those not yet decided; oldest first.
+    public func exhibitRequests(id: Int64? = nil, incidentID: Int64? = nil, pendingOnly: Bool = false) async throws
+        -> [ExhibitRequestRecord]
+    {
+        let rows = try await run("read exhibit requests") {
+            var query: SQLQueryString = "SELECT * FROM incident_exhibit_requests WHERE 1 = 1 "
+            if let id { query = query + "AND id = \(bind: id) " }
+            if let incidentID { query = query + "AND incident_id = \(bind: incidentID) " }
+            if pendingOnly { query = query + "AND decided_micros IS NULL " }
+            return try await database.raw(query + "ORDER BY id LIMIT 1000").all()
+        }
+        return try rows.map { row in
+            var q = ExhibitRequestRecord(
+                id: try row.decode(column: "id", as: Int64.self), incidentID: try row.decode(column: "incident_id", as: Int64.self),
+                requestedMicros: try row.decode(column: "requested_micros", as: Int64.self),
+                requestedBy: try row.decode(column: "requested_by", as: String.self),
+                requestedByUserID: try row.decode(column: "requested_by_user_id", as: Int64?.self),
+                reason: try row.decode(column: "reason", as: String.self))
+            q.decidedMicros = try row.decode(column: "decided_micros", as: Int64?.self)
+            q.decidedBy = try row.decode(column: "decided_by", as: String?.self)
+            q.outcome = try row.decode(column: "outcome", as: String?.self)
+            q.exhibit = try row.decode(column: "exhibit", as: String?.self)
+            q.refusal = try row.decode(column: "refusal", as: String?.self)
+            return q
+        }
+    }
+
+    /// Records request `id`'s decision; false if it was decided already.
+    public func decideExhibitRequest(id: Int64, outcome: String, exhibit: String?, refusal: String?, by: String, atMicros: Int64)
+        async throws
+        -> Bool
+    {
+        let rows = try await run("decide exhibit request \(id)") {
+            try await database.raw(
+                """
+                UPDATE incident_exhibit_requests SET decided_micros = \(bind: atMicros), decided_by = \(bind: by), outcome = \(bind: outcome),
+                       exhibit = \(bind: exhibit), refusal = \(bind: refusal)
+                WHERE id = \(bind: id) AND decided_micros IS NULL RETURNING id
+                """
+            ).all()
+        }
+        return !rows.isEmpty
     }
 }

@@ -140,8 +140,9 @@ extension Catalog {
         (10, { db in try await db.raw("ALTER TABLE cameras ADD COLUMN sub_url TEXT").run() }),
         (11, migrateToIncidents),
         (12, migrateToDispatch),
-        // When an incident's personal data was removed at the end of its retention.
-        (13, { db in try await db.raw("ALTER TABLE incidents ADD COLUMN anonymised_micros BIGINT").run() })
+        // When an incident's personal data was removed at the end of its retention; requests
+        // to secure an incident's footage as an exhibit.
+        (13, migrateToIncidentRetentionAndRequests)
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

@@ -88,6 +88,9 @@ public enum AuditAction: String, CaseIterable, Sendable {
     case incidentUpdate = "incident.update"
     /// A category added, changed, retired or deleted.
     case incidentCategoryChange = "incident.category-change"
+    /// A request to secure an incident's footage as an exhibit: made (the incident, its
+    /// cameras held), listed by an investigator, or decided (the exhibit, or refused).
+    case incidentExhibitRequest = "incident.exhibit-request"
     /// Incidents' personal data removed at the end of their retention (how many, and the
     /// cutoff), by Vigil or from the command line.
     case incidentRetention = "incident.retention"

@@ -268,6 +268,16 @@ public struct IncidentRegister: Sendable {
         return try await catalog.incidents(from: from, to: to, status: status?.rawValue, cameraID: cameraID, limit: limit)
     }
 
+    /// A list's audit detail: how many, the period, what it was filtered by, and the first 50
+    /// numbers (never a word of them).
+    public static func listDetail(_ list: [IncidentRecord], from: Int64, to: Int64, cameraID: Int64? = nil, status: IncidentStatus? = nil)
+        -> String
+    {
+        "list of \(list.count) incidents, \(iso8601(micros: from)) to \(iso8601(micros: to))"
+            + (cameraID.map { " on camera \($0)" } ?? "") + (status.map { ", \($0.rawValue)" } ?? "")
+            + (list.isEmpty ? "" : ": " + list.prefix(50).map(\.number).joined(separator: " ") + (list.count > 50 ? " …" : ""))
+    }
+
     /// Applies `change` to incident `id` as it is now: each field changed, the status moved
     /// forward (or closed), and a line on its timeline for each.
     public func update(id: Int64, _ change: IncidentChange, by author: IncidentAuthor, nowMicros: Int64) async throws -> IncidentRecord {
@@ -340,5 +350,62 @@ public struct IncidentRegister: Sendable {
     /// Whether any incident observed more than `retentionDays` ago still holds personal data.
     public func personalDataIsDue(retentionDays: Int, nowMicros: Int64) async throws -> Bool {
         try await catalog.incidentsHoldingPersonalData(observedBefore: nowMicros - Int64(retentionDays) * 86_400_000_000) > 0
+    }
+
+    // MARK: Exhibit requests
+
+    /// Asks that incident `id`'s footage (its cameras and ranges) be secured as an exhibit:
+    /// held from now on like an exhibit's until an investigator decides. One request at a
+    /// time per incident. Catalog writes only: run it inside the audit trail's transaction.
+    public func requestExhibit(incidentID id: Int64, reason: String, by author: IncidentAuthor, nowMicros: Int64) async throws
+        -> ExhibitRequestRecord
+    {
+        try TextField.check(reason, "a request's reason", maximum: 1000)
+        let i = try await incident(id: id)
+        guard i.anonymisedMicros == nil else {
+            throw VigilError(.conflict, "incident \(i.number)'s personal data was removed at the end of its retention: it takes no request")
+        }
+        guard !i.cameras.isEmpty else {
+            throw VigilError(.invalid, "incident \(i.number) names no camera: there is no footage to secure")
+        }
+        if let pending = try await catalog.exhibitRequests(incidentID: id, pendingOnly: true).first {
+            throw VigilError(
+                .conflict,
+                "incident \(i.number)'s footage was asked for by \(pending.requestedBy) at \(iso8601(micros: pending.requestedMicros)) already"
+            )
+        }
+        return try await catalog.addExhibitRequest(
+            ExhibitRequestRecord(
+                id: 0, incidentID: id, requestedMicros: nowMicros, requestedBy: author.name, requestedByUserID: author.userID,
+                reason: reason))
+    }
+
+    public func exhibitRequests(incidentID: Int64) async throws -> [ExhibitRequestRecord] {
+        try await catalog.exhibitRequests(incidentID: incidentID)
+    }
+
+    public func exhibitRequest(id: Int64) async throws -> ExhibitRequestRecord? { try await catalog.exhibitRequests(id: id).first }
+
+    /// The requests not yet decided, oldest first.
+    public func pendingExhibitRequests() async throws -> [ExhibitRequestRecord] { try await catalog.exhibitRequests(pendingOnly: true) }
+
+    /// Decides request `id`: registered as `exhibit` (which the caller has checked exists), or
+    /// refused for `refusal`. Either way its own hold ends (an exhibit holds by itself).
+    public func decideExhibitRequest(id: Int64, exhibit: String?, refusal: String?, by who: String, nowMicros: Int64) async throws
+        -> ExhibitRequestRecord
+    {
+        guard (exhibit == nil) != (refusal == nil) else { throw VigilError(.invalid, "give either the exhibit registered or a refusal") }
+        if let refusal { try TextField.check(refusal, "a refusal's reason", maximum: 1000) }
+        guard let q = try await catalog.exhibitRequests(id: id).first else {
+            throw VigilError(.notFound, "no such exhibit request")
+        }
+        guard
+            try await catalog.decideExhibitRequest(
+                id: id, outcome: exhibit == nil ? "refused" : "registered", exhibit: exhibit, refusal: refusal, by: who, atMicros: nowMicros
+            )
+        else {
+            throw VigilError(.conflict, "the request was decided already by \(q.decidedBy ?? "someone") (\(q.outcome ?? "?"))")
+        }
+        return try await catalog.exhibitRequests(id: id).first ?? q
     }
 }

@@ -164,3 +164,33 @@ public struct IncidentRecipientFigureRow: Sendable, Equatable {
         self.acknowledgedMicros = acknowledgedMicros
     }
 }
+
+/// A request, from an incident, to secure its footage as an exhibit: made by the operator
+/// team, decided by an investigator (registered as an exhibit under the evidence register's
+/// rules, or refused with a reason). Until it is decided, the footage of the incident's
+/// cameras and ranges is held like an exhibit's.
+public struct ExhibitRequestRecord: Sendable, Equatable {
+    public var id: Int64
+    public var incidentID: Int64
+    public var requestedMicros: Int64
+    public var requestedBy: String
+    public var requestedByUserID: Int64?
+    public var reason: String
+    public var decidedMicros: Int64?
+    public var decidedBy: String?
+    /// `registered` or `refused`.
+    public var outcome: String?
+    /// The exhibit's number, when registered.
+    public var exhibit: String?
+    /// Why it was refused.
+    public var refusal: String?
+
+    public init(id: Int64, incidentID: Int64, requestedMicros: Int64, requestedBy: String, requestedByUserID: Int64?, reason: String) {
+        self.id = id
+        self.incidentID = incidentID
+        self.requestedMicros = requestedMicros
+        self.requestedBy = requestedBy
+        self.requestedByUserID = requestedByUserID
+        self.reason = reason
+    }
+}

@@ -92,6 +92,8 @@ struct CameraRoutes {
         let today = Date(timeIntervalSince1970: Double(env.clock.nowMicros()) / 1_000_000)
         let midnight = Int64(Calendar(identifier: .gregorian).startOfDay(for: today).timeIntervalSince1970 * 1_000_000)
         let gaps = try await env.footage.gaps(cameraID: c.id, from: midnight, to: Int64.max / 2).count
+        // One read of the picture's size: its width and height from the same frame.
+        let size = env.live.pictureSize(camera: c.id)
         return CameraView(
             id: c.id, name: c.name, location: c.location, area: c.area, latitude: c.latitude, longitude: c.longitude,
             url: manager ? c.url : nil, username: manager ? c.username : nil, hasPassword: c.sealedPassword != nil,
@@ -103,7 +105,7 @@ struct CameraRoutes {
             removed: c.removedMicros.map { iso8601(micros: $0) },
             footageUntil: c.removedMicros.map { iso8601(micros: $0 + Int64(c.retentionDays) * 86_400_000_000) },
             subStream: c.subStreamURL != nil, subStreamURL: manager ? c.subStreamURL : nil,
-            width: env.live.pictureSize(camera: c.id)?.width, height: env.live.pictureSize(camera: c.id)?.height,
+            width: size?.width, height: size?.height,
             subWidth: c.subStreamURL == nil ? nil : env.fleet.subStreams.width(camera: c.id))
     }
 

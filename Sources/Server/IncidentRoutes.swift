@@ -106,6 +106,8 @@ struct IncidentRoutes {
         var updates: [UpdateView]?
         /// Who was told, when, and who acknowledged (one incident at a time).
         var notifications: [DispatchRoutes.NotificationView]?
+        /// Its requests to secure its footage as an exhibit (one incident at a time).
+        var exhibitRequests: [ExhibitRequestRoutes.RequestView]?
     }
 
     /// One incident as a single read shows it: its timeline and its notifications too.
@@ -113,6 +115,7 @@ struct IncidentRoutes {
         let categories = try await env.incidents.categories(), names = try await env.cameras.names()
         var v = view(i, p, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: i.id))
         v.notifications = try await DispatchRoutes(env: env).views(try await env.dispatch.notifications(incidentID: i.id), for: p)
+        v.exhibitRequests = try await ExhibitRequestRoutes(env: env).views(try await env.incidents.exhibitRequests(incidentID: i.id))
         return v
     }
 
@@ -239,9 +242,7 @@ struct IncidentRoutes {
             try await env.audit.append(
                 AuditEntry(
                     .incidentView, .ok, principal: principal, request: request, context: context,
-                    detail: "list of \(list.count) incidents, \(iso8601(micros: from)) to \(iso8601(micros: to))"
-                        + (cameraID.map { " on camera \($0)" } ?? "") + (status.map { ", \($0.rawValue)" } ?? "")
-                        + (list.isEmpty ? "" : ": " + list.prefix(50).map(\.number).joined(separator: " ") + (list.count > 50 ? " …" : "")))
+                    detail: IncidentRegister.listDetail(list, from: from, to: to, cameraID: cameraID, status: status))
             )
             // A list carries no description: the words are read one incident at a time, each audited.
             return try json(

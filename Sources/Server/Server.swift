@@ -154,6 +154,7 @@ public struct VigilServer {
         TourRoutes(env: env).register(&table)
         IncidentRoutes(env: env).register(&table)
         DispatchRoutes(env: env).register(&table)
+        ExhibitRequestRoutes(env: env).register(&table)
         ViewRoutes(env: env).register(&table)
         EventRoutes(env: env).register(&table)
         MetaRoutes(env: env).register(&table)

@@ -14,7 +14,7 @@ import Records
 struct IncidentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "incident", abstract: "Report, list, show, update and close incidents; list the categories.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Close.self, Categories.self, Retention.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Close.self, Secure.self, Categories.self, Retention.self])
 
     static func author() -> IncidentAuthor {
         IncidentAuthor(
@@ -109,8 +109,7 @@ struct IncidentCommand: AsyncParsableCommand {
                 let list = try await register.list(from: fromMicros, to: toMicros, status: wanted)
                 try await site.auditCommandLine(
                     .incidentView,
-                    detail: "list of \(list.count) incidents, \(iso8601(micros: fromMicros)) to \(iso8601(micros: toMicros))"
-                        + (list.isEmpty ? "" : ": " + list.prefix(50).map(\.number).joined(separator: " ") + (list.count > 50 ? " …" : "")))
+                    detail: IncidentRegister.listDetail(list, from: fromMicros, to: toMicros, status: wanted))
                 return (list, try await register.categories())
             }
             for i in list { say(IncidentCommand.line(i, categories)) }
@@ -178,6 +177,29 @@ struct IncidentCommand: AsyncParsableCommand {
         func run() async throws {
             let changed = try await IncidentCommand.change(dataOptions, incident, IncidentChange(status: .closed, note: note))
             say("incident \(changed.number): \(changed.status)")
+        }
+    }
+
+    struct Secure: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask that an incident's footage be secured as an exhibit: held until an investigator decides.")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Its number (2026/17) or id.") var incident: String
+        @Option(name: .long, help: "Why the footage is wanted.") var reason: String
+
+        func run() async throws {
+            let reference = incident, reason = self.reason, author = IncidentCommand.author(), now = WallClock.system.nowMicros()
+            let made = try await CameraCommand.onSite(dataOptions) { site in
+                let register = IncidentRegister(catalog: site.catalog)
+                let i = try await register.incident(reference)
+                let entry = site.commandLineEntry(
+                    .incidentExhibitRequest, camera: nil,
+                    detail: "to secure incident \(i.number) (id \(i.id))'s footage; held until an investigator decides")
+                return try await site.audit.append(entry) {
+                    try await register.requestExhibit(incidentID: i.id, reason: reason, by: author, nowMicros: now)
+                }.1
+            }
+            say("request \(made.id): the incident's footage is held until an investigator decides (the Evidence page)")
         }
     }
 

@@ -126,3 +126,63 @@ import Testing
         }
     }
 }
+
+/// Footage asked for from an incident, over the API: the operator asks, an investigator
+/// lists, refuses or records the exhibit registered, each step audited.
+@Suite struct ExhibitRequestRouteTests {
+    @Test func anOperatorAsksAndAnInvestigatorDecides() async throws {
+        try await ServerHarness.with { h in
+            let op = try await h.signIn(.operator), investigator = try await h.signIn(.investigator)
+            let now = Int64(Date().timeIntervalSince1970 * 1e6)
+            let filed = try await h.request(
+                "POST", "/api/incidents", session: op,
+                json: [
+                    "category": "theft-or-damage", "observed": iso8601(micros: now - 60_000_000), "description": "a bike stolen",
+                    "cameras": [["camera": h.cameraID, "from": iso8601(micros: now - 120_000_000), "to": iso8601(micros: now - 1_000_000)]]
+                ])
+            let id = try #require(filed.json?["id"] as? Int)
+            let asked = try await h.request(
+                "POST", "/api/incidents/\(id)/exhibit-request", session: op, json: ["reason": "the owner went to the police"])
+            #expect(asked.status == 201 && asked.json?["pending"] as? Bool == true, "\(String(decoding: asked.body, as: UTF8.self))")
+            let qid = try #require(asked.json?["id"] as? Int)
+            #expect(
+                try await h.request("POST", "/api/incidents/\(id)/exhibit-request", session: op, json: ["reason": "again"]).status == 409)
+            #expect(try await h.request("GET", "/api/exhibit-requests", session: op).status == 403)
+            let list = try await h.request("GET", "/api/exhibit-requests", session: investigator)
+            let pending = (try JSONSerialization.jsonObject(with: list.body) as? [[String: Any]]) ?? []
+            #expect(pending.count == 1 && pending.first?["reason"] as? String == "the owner went to the police")
+            #expect((pending.first?["cameras"] as? [[String: Any]])?.first?["name"] as? String == "gate")
+            // Decided with an exhibit that does not exist: refused; with both: refused.
+            #expect(
+                try await h.request("POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": "2026/E-99"])
+                    .status == 404)
+            #expect(
+                try await h.request(
+                    "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": "x", "refusal": "y"]
+                ).status == 404)
+            // The exhibit registered by the investigator under the register's own rules, then
+            // recorded against the request.
+            let investigatorID = try #require(try await h.catalog.user(named: "u-investigator")?.id)
+            let exhibit = try await h.env.evidence.create(
+                ranges: [EvidenceRecord.Range(cameraID: h.cameraID, fromMicros: now - 120_000_000, toMicros: now - 1_000_000)],
+                requestingBody: "police", caseReference: "RSD-1/26", legalBasis: "", purpose: "a stolen bike",
+                by: EvidenceRegister.Agent(
+                    user: "u-investigator", userID: investigatorID, role: "investigator", address: nil, userAgent: nil),
+                actor: nil)
+            let decided = try await h.request(
+                "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": exhibit.exhibit])
+            #expect(
+                decided.status == 200 && decided.json?["outcome"] as? String == "registered",
+                "\(String(decoding: decided.body, as: UTF8.self))")
+            #expect(
+                try await h.request("POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["refusal": "late"]).status
+                    == 409)
+            let shown = try await h.request("GET", "/api/incidents/\(id)", session: op)
+            #expect((shown.json?["exhibitRequests"] as? [[String: Any]])?.first?["exhibit"] as? String == exhibit.exhibit)
+            let entries = try await IncidentRouteTests.entries(h, "incident.exhibit-request")
+            #expect(
+                entries.filter { $0.result == "ok" }.count == 3 && entries.contains { $0.detail?.contains("registered as exhibit") == true }
+            )
+        }
+    }
+}

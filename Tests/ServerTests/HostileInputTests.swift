@@ -32,6 +32,15 @@ final class RawConnection: Sendable {
 
     func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
 
+    /// Sends a WebSocket handshake for `path` (RFC 6455 §4.1) as a browser would: `host`, an
+    /// `origin` if any, and the session's cookie.
+    func sendHandshake(_ path: String, host: String, origin: String?, cookie: String) {
+        send(
+            "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                + (origin.map { "Origin: \($0)\r\n" } ?? "") + "Cookie: vigil_session=\(cookie)\r\n\r\n")
+    }
+
     /// Seconds until the server closes the connection (reads until end of stream), or nil
     /// if it is still open after `limit` seconds.
     func secondsUntilClosed(limit: Double) -> Double? {

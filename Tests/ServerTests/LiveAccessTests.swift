@@ -32,10 +32,7 @@ import Testing
     static func openLive(_ h: ServerHarness, _ session: ServerHarness.Session) async throws -> RawConnection {
         let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
         let connection = try RawConnection(port: port)
-        connection.send(
-            "GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(h.base)\r\n"
-                + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+        connection.sendHandshake("/api/cameras/\(h.cameraID)/live", host: "127.0.0.1:\(port)", origin: h.base, cookie: session.cookie)
         let head = await connection.received(limit: 5) { $0.count >= 4 && $0.suffix(4) == [13, 10, 13, 10] }
         try #require(String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101"), "\(String(decoding: head, as: UTF8.self))")
         return connection
@@ -113,10 +110,7 @@ import Testing
             ] as [(String?, Bool)] {
                 let before = await h.env.audit.size
                 let connection = try RawConnection(port: port)
-                connection.send(
-                    "GET /api/cameras/\(h.cameraID)/live HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                        + (origin.map { "Origin: \($0)\r\n" } ?? "") + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+                connection.sendHandshake("/api/cameras/\(h.cameraID)/live", host: host, origin: origin, cookie: session.cookie)
                 let reply = String(decoding: await connection.received(limit: 1.5), as: UTF8.self)
                 let status = reply.split(separator: "\r\n").first.map(String.init) ?? ""
                 if allowed {

@@ -381,10 +381,7 @@ final class ServerHarness: Sendable {
             let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
             for (origin, expected) in [("https://evil.example", "HTTP/1.1 403"), (h.base, "HTTP/1.1 101")] {
                 let connection = try RawConnection(port: port)
-                connection.send(
-                    "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(origin)\r\n"
-                        + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+                connection.sendHandshake("/api/events", host: "127.0.0.1:\(port)", origin: origin, cookie: session.cookie)
                 let head = await connection.received(limit: 5) { $0.count >= 12 }
                 #expect(String(decoding: head.prefix(12), as: UTF8.self) == expected, "\(origin): \(String(decoding: head, as: UTF8.self))")
             }

@@ -216,10 +216,7 @@ import Testing
     {
         let port = try #require(Int(h.base.split(separator: ":").last ?? ""))
         let connection = try RawConnection(port: port)
-        connection.send(
-            "GET /api/cameras/\(id)/live\(query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(h.base)\r\n"
-                + "Cookie: vigil_session=\(session.cookie)\r\n\r\n")
+        connection.sendHandshake("/api/cameras/\(id)/live\(query)", host: "127.0.0.1:\(port)", origin: h.base, cookie: session.cookie)
         let bytes = await connection.received(limit: limit) { messages($0).contains { $0.contains("\"init\"") } }
         #expect(String(decoding: bytes.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
         return messages(bytes)
