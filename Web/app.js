@@ -1556,9 +1556,11 @@ async function loadExhibitRequests() {
     fill.textContent = 'Register the exhibit';
     fill.addEventListener('click', () => {
       const from = Math.min(...q.cameras.map((c) => Date.parse(c.from))), to = Math.max(...q.cameras.map((c) => Date.parse(c.to)));
-      state.exhibitRequest = q.id;
       secureFromPlayback({ cameras: q.cameras.map((c) => c.camera), from, to });
-      $('evidence-filled').textContent = `Filled in from incident ${q.number}'s request: ${$('evidence-filled').textContent.replace(/^Filled in from playback: /, '')}`;
+      state.exhibitRequest = q.id;
+      const barred = q.cameras.filter((c) => !(cameraById(c.camera) || {}).mayRegisterEvidence).map((c) => c.name);
+      $('evidence-filled').textContent = `Filled in from incident ${q.number}'s request: ${$('evidence-filled').textContent.replace(/^Filled in from playback: /, '')}` +
+        (barred.length ? ` You may not register evidence over ${barred.join(', ')}: ask an administrator for register-evidence on them first, or the request cannot be marked.` : '');
     });
     const reason = document.createElement('input');
     reason.maxLength = 1000;
@@ -1585,6 +1587,7 @@ async function loadExhibitRequests() {
 // the user may register), its start and end; the case and purpose are the user's to give.
 function secureFromPlayback(secure) {
   if ($('evidence-new').hidden) return;
+  state.exhibitRequest = null; // filled from elsewhere: no incident's request goes with it
   for (const o of $('evidence-cameras').options) o.selected = secure.cameras.includes(Number(o.value));
   $('evidence-from').value = localInput(new Date(secure.from));
   $('evidence-to').value = localInput(new Date(secure.to));
@@ -1652,6 +1655,10 @@ async function exhibitAction(action) {
   try { await action(state.exhibit); await openEvidence(state.exhibit); }
   catch (err) { $('exhibit-error').textContent = err.message; }
 }
+
+// Closed or reset: the form no longer stands for an incident's request.
+$('evidence-new').addEventListener('toggle', () => { if (!$('evidence-new').open) state.exhibitRequest = null; });
+$('evidence-form').addEventListener('reset', () => { state.exhibitRequest = null; });
 
 $('evidence-form').addEventListener('submit', async (e) => {
   e.preventDefault();

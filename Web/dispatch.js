@@ -106,8 +106,19 @@ $('dispatch-edit').addEventListener('submit', async (e) => {
   disp.editing = null;
   $('dispatch-said').textContent = `${r.name}: saved.`;
   await loadDispatch();
+  focusEdit(r);
 });
-$('dispatch-cancel').addEventListener('click', () => { $('dispatch-edit').hidden = true; $('dispatch-secret').value = ''; disp.editing = null; });
+$('dispatch-cancel').addEventListener('click', () => {
+  const r = disp.editing;
+  $('dispatch-edit').hidden = true; $('dispatch-secret').value = ''; disp.editing = null;
+  if (r) focusEdit(r);
+});
+
+// Back to the service's Edit button: the keyboard goes on from where it was.
+function focusEdit(r) {
+  const b = $('dispatch-rows').querySelector(`button[aria-label="Edit ${CSS.escape(r.name)}"]`);
+  if (b) b.focus();
+}
 
 async function saveRoute(category, tr) {
   const me = state.me;

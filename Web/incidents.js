@@ -169,6 +169,7 @@ async function showIncident(id, focus = true) {
     return;
   }
   if (state.me !== me) return;
+  if (inc.open !== id) $('incident-request-reason').value = ''; // a reason is for the incident it was typed on
   inc.open = id;
   $('incident-detail').hidden = false;
   $('incident-detail-title').textContent = `Incident ${i.number} · ${i.category ? i.category.name : ''} · ${statusWords[i.status] || i.status}`;

@@ -261,7 +261,7 @@ extension Catalog {
             where: """
                 recipient_id IN (\(list)) AND (created_micros >= \(bind: sinceMicros)
                   OR (event = 'reported' AND acknowledged_micros IS NULL AND next_micros < \(bind: Int64.max)
-                      AND incident_id IN (SELECT id FROM incidents WHERE status <> 'closed')))
+                      AND incident_id IN (SELECT id FROM incidents WHERE status <> 'closed' AND anonymised_micros IS NULL)))
                 ORDER BY id DESC LIMIT \(bind: limit)
                 """)
     }
@@ -277,7 +277,7 @@ extension Catalog {
                 event = 'reported' AND acknowledged_micros IS NULL AND escalated_micros IS NULL AND next_micros < \(bind: Int64.max)
                 AND COALESCE(delivered_micros, created_micros)
                     + 1000000 * (SELECT escalate_after_s FROM dispatch_recipients r WHERE r.id = recipient_id) <= \(bind: nowMicros)
-                AND incident_id IN (SELECT id FROM incidents WHERE status <> 'closed')
+                AND incident_id IN (SELECT id FROM incidents WHERE status <> 'closed' AND anonymised_micros IS NULL)
                 ORDER BY id LIMIT 100
                 """)
     }
@@ -311,7 +311,7 @@ extension Catalog {
             try await database.raw(
                 """
                 UPDATE dispatch_outbox SET attempts = attempts + 1, last_error = \(bind: error), next_micros = \(bind: nextMicros)
-                WHERE id = \(bind: id) AND delivered_micros IS NULL
+                WHERE id = \(bind: id) AND delivered_micros IS NULL AND next_micros < \(bind: Int64.max)
                 """
             ).run()
         }

@@ -317,7 +317,10 @@ extension Catalog {
     public func incidentsHoldingPersonalData(observedBefore cutoffMicros: Int64) async throws -> Int {
         let rows = try await run("count incidents past their retention") {
             try await database.raw(
-                "SELECT COUNT(*) AS n FROM incidents WHERE observed_micros < \(bind: cutoffMicros) AND anonymised_micros IS NULL"
+                """
+                SELECT COUNT(*) AS n FROM incidents WHERE observed_micros < \(bind: cutoffMicros) AND anonymised_micros IS NULL
+                  AND id NOT IN (SELECT incident_id FROM incident_exhibit_requests WHERE decided_micros IS NULL)
+                """
             ).all()
         }
         return try rows.first?.decode(column: "n", as: Int.self) ?? 0
@@ -326,7 +329,9 @@ extension Catalog {
     static let withdrawnWords = "withdrawn: the incident's personal data was removed at the end of its retention"
 
     /// Removes the personal data of every incident observed before `cutoffMicros` that still
-    /// has it, in one transaction: its description, reporter, address and map point, the
+    /// has it (but one whose footage an investigator has yet to decide on: its words are
+    /// the request's context), in one transaction: its description, reporter, place, address
+    /// and map point, the
     /// words and names on its timeline, the payloads of its notifications (those not yet
     /// delivered are withdrawn: never sent, saying why). What the figures count stays:
     /// category, priority, times, status, cameras. Returns the incidents' ids.
@@ -334,7 +339,11 @@ extension Catalog {
         try await transaction("remove incidents' personal data") {
             let rows = try await run("find incidents past their retention") {
                 try await database.raw(
-                    "SELECT id FROM incidents WHERE observed_micros < \(bind: cutoffMicros) AND anonymised_micros IS NULL ORDER BY id LIMIT 10000"
+                    """
+                    SELECT id FROM incidents WHERE observed_micros < \(bind: cutoffMicros) AND anonymised_micros IS NULL
+                      AND id NOT IN (SELECT incident_id FROM incident_exhibit_requests WHERE decided_micros IS NULL)
+                    ORDER BY id LIMIT 10000
+                    """
                 ).all()
             }
             let ids = try rows.map { try $0.decode(column: "id", as: Int64.self) }
@@ -343,7 +352,7 @@ extension Catalog {
             try await run("remove incidents' personal data") {
                 try await database.raw(
                     """
-                    UPDATE incidents SET description = '', reporter_name = '', reporter_id = NULL, address = '', latitude = NULL,
+                    UPDATE incidents SET description = '', reporter_name = '', reporter_id = NULL, address = '', location = '', latitude = NULL,
                            longitude = NULL, anonymised_micros = \(bind: nowMicros)
                     WHERE id IN (\(list))
                     """
@@ -362,7 +371,8 @@ extension Catalog {
                 try await database.raw(
                     """
                     UPDATE incident_exhibit_requests SET reason = '', requested_by = '', requested_by_user_id = NULL,
-                           decided_by = CASE WHEN decided_by IS NULL THEN NULL ELSE '' END
+                           decided_by = CASE WHEN decided_by IS NULL THEN NULL ELSE '' END,
+                           refusal = CASE WHEN refusal IS NULL THEN NULL ELSE '' END
                     WHERE incident_id IN (\(list))
                     """
                 ).run()
@@ -371,6 +381,7 @@ extension Catalog {
                 try await database.raw(
                     """
                     UPDATE dispatch_outbox SET payload = '{}', acknowledged_by = CASE WHEN acknowledged_by IS NULL THEN NULL ELSE '' END,
+                           escalated_micros = COALESCE(escalated_micros, \(bind: nowMicros)),
                            next_micros = CASE WHEN delivered_micros IS NULL THEN \(bind: Int64.max) ELSE next_micros END,
                            last_error = CASE WHEN delivered_micros IS NULL
                                         THEN \(bind: Self.withdrawnWords)

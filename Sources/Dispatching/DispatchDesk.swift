@@ -360,6 +360,9 @@ public struct DispatchDesk: Sendable {
     func advance(incidentID: Int64, to status: IncidentStatus, note: String?, nowMicros: Int64) async throws {
         let register = IncidentRegister(catalog: catalog)
         let incident = try await register.incident(id: incidentID)
+        // An incident past its retention takes no more lines: its report stays delivered or
+        // acknowledged in the outbox, the incident as it was.
+        guard incident.anonymisedMicros == nil else { return }
         let current = IncidentStatus(rawValue: incident.status) ?? .open
         let author = IncidentAuthor(userID: nil, name: DispatchRules.author)
         if current.mayMove(to: status), status != .closed {

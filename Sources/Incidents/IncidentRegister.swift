@@ -120,6 +120,9 @@ public enum IncidentRules {
     /// a year by default, enough for the year's report; the figures outlive it.
     public static let defaultRetentionDays = 365
     public static let retentionDays = 30...3650
+    /// Requests to secure footage one person may have waiting at once (each holds up to
+    /// 16 cameras × 24 hours until an investigator decides).
+    public static let pendingRequestsPerPerson = 20
     public static let groups = ["safety", "public-order", "other"]
 
     static func checkText(location: String?, address: String?, description: String?, note: String?) throws {
@@ -367,6 +370,18 @@ public struct IncidentRegister: Sendable {
         }
         guard !i.cameras.isEmpty else {
             throw VigilError(.invalid, "incident \(i.number) names no camera: there is no footage to secure")
+        }
+        let earlier = try await catalog.exhibitRequests(incidentID: id)
+        if let refused = earlier.last(where: { $0.outcome == "refused" }) {
+            throw VigilError(
+                .conflict,
+                "incident \(i.number)'s request was refused by \(refused.decidedBy ?? "an investigator"): \(refused.refusal ?? ""); "
+                    + "a second request is not the way to overrule it")
+        }
+        let mine = try await catalog.exhibitRequests(pendingOnly: true).filter { $0.requestedBy == author.name }
+        guard mine.count < IncidentRules.pendingRequestsPerPerson else {
+            throw VigilError(
+                .conflict, "you have \(mine.count) requests waiting for an investigator already: the footage they hold is enough for now")
         }
         if let pending = try await catalog.exhibitRequests(incidentID: id, pendingOnly: true).first {
             throw VigilError(

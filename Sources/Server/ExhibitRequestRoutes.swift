@@ -49,7 +49,9 @@ struct ExhibitRequestRoutes {
         var refusal: String?
     }
 
-    func views(_ requests: [ExhibitRequestRecord]) async throws -> [RequestView] {
+    /// The requests as `p` sees them: the exhibit's number only to those who see the
+    /// evidence register (numbers are not to be probed), "registered" to the others.
+    func views(_ requests: [ExhibitRequestRecord], for p: Principal) async throws -> [RequestView] {
         let categories = try await env.incidents.categories(), names = try await env.cameras.names()
         var out: [RequestView] = []
         for q in requests {
@@ -63,7 +65,7 @@ struct ExhibitRequestRoutes {
                             to: iso8601(micros: $0.toMicros))
                     }, reason: q.reason, requested: iso8601(micros: q.requestedMicros), requestedBy: q.requestedBy,
                     pending: q.decidedMicros == nil, decided: q.decidedMicros.map { iso8601(micros: $0) }, decidedBy: q.decidedBy,
-                    outcome: q.outcome, exhibit: q.exhibit, refusal: q.refusal))
+                    outcome: q.outcome, exhibit: p.may(.viewEvidence) || p.may(.manageEvidence) ? q.exhibit : nil, refusal: q.refusal))
         }
         return out
     }
@@ -87,7 +89,7 @@ struct ExhibitRequestRoutes {
                     }
                 ).1
             }
-            return try json(try await views([made]).first, status: .created)
+            return try json(try await views([made], for: principal).first, status: .created)
         }
         t.add(.get, "/api/exhibit-requests", .manageEvidence, onDenied: denied(.incidentExhibitRequest)) { request, context, principal in
             let pending = try await env.incidents.pendingExhibitRequests()
@@ -96,33 +98,45 @@ struct ExhibitRequestRoutes {
                     .incidentExhibitRequest, .ok, principal: principal, request: request, context: context,
                     detail: "list of \(pending.count) pending request(s)"
                         + (pending.isEmpty ? "" : ": " + pending.prefix(50).map { String($0.id) }.joined(separator: " "))))
-            return try json(try await views(pending))
+            return try json(try await views(pending, for: principal))
         }
         t.add(.post, "/api/exhibit-requests/{qid}/decide", .manageEvidence, onDenied: denied(.incidentExhibitRequest)) {
             request, context, principal in
             let id = try pathID(context, "qid", "a request id")
             let input = try await request.decode(as: DecisionInput.self, context: context)
-            if let exhibit = input.exhibit {
-                // The exhibit must exist, be one this investigator may see, and cover each of
-                // the incident's cameras.
-                let item = try await mapErrors { try await env.evidence.find(exhibit, for: principal) }
-                guard let q = try await env.incidents.exhibitRequest(id: id) else {
-                    throw APIError(status: .notFound, message: "no such exhibit request")
-                }
-                let incident = try await env.incidents.incident(id: q.incidentID)
-                let missing = Set(incident.cameras.map(\.cameraID)).subtracting(item.ranges.map(\.cameraID))
-                guard missing.isEmpty else {
-                    let names = try await env.cameras.names()
-                    throw APIError(
-                        status: .badRequest,
-                        message: "exhibit \(exhibit) does not cover "
-                            + missing.sorted().map { names[$0] ?? "camera \($0)" }.joined(separator: ", "))
-                }
-            }
             let decided = try await mapErrors {
                 try await env.audit.append(
                     with: {
-                        try await env.incidents.decideExhibitRequest(
+                        // Checked in the decision's own transaction: the exhibit exists, is one
+                        // this investigator may see, still holds, and covers each of the
+                        // incident's ranges in time (to the second: the form's precision).
+                        if let exhibit = input.exhibit {
+                            let item = try await env.evidence.find(exhibit, for: principal)
+                            guard item.isHeld else {
+                                throw VigilError(.invalid, "exhibit \(exhibit)'s hold was released: it keeps nothing")
+                            }
+                            guard let q = try await env.incidents.exhibitRequest(id: id) else {
+                                throw VigilError(.notFound, "no such exhibit request")
+                            }
+                            let incident = try await env.incidents.incident(id: q.incidentID)
+                            let uncovered = incident.cameras.filter { c in
+                                !item.ranges.contains {
+                                    $0.cameraID == c.cameraID && $0.fromMicros <= c.fromMicros + 1_000_000
+                                        && $0.toMicros >= c.toMicros - 1_000_000
+                                }
+                            }
+                            guard uncovered.isEmpty else {
+                                let names = try await env.cameras.names()
+                                throw VigilError(
+                                    .invalid,
+                                    "exhibit \(exhibit) does not cover "
+                                        + uncovered.map {
+                                            "\(names[$0.cameraID] ?? "camera \($0.cameraID)") \(iso8601(micros: $0.fromMicros))–\(iso8601(micros: $0.toMicros))"
+                                        }
+                                        .joined(separator: ", "))
+                            }
+                        }
+                        return try await env.incidents.decideExhibitRequest(
                             id: id, exhibit: input.exhibit, refusal: input.refusal, by: principal.name, nowMicros: env.clock.nowMicros())
                     },
                     entry: {
@@ -133,7 +147,7 @@ struct ExhibitRequestRoutes {
                     }
                 ).1
             }
-            return try json(try await views([decided]).first)
+            return try json(try await views([decided], for: principal).first)
         }
     }
 }

@@ -115,7 +115,8 @@ struct IncidentRoutes {
         let categories = try await env.incidents.categories(), names = try await env.cameras.names()
         var v = view(i, p, categories: categories, names: names, updates: try await env.incidents.updates(incidentID: i.id))
         v.notifications = try await DispatchRoutes(env: env).views(try await env.dispatch.notifications(incidentID: i.id), for: p)
-        v.exhibitRequests = try await ExhibitRequestRoutes(env: env).views(try await env.incidents.exhibitRequests(incidentID: i.id))
+        v.exhibitRequests = try await ExhibitRequestRoutes(env: env).views(
+            try await env.incidents.exhibitRequests(incidentID: i.id), for: p)
         return v
     }
 

@@ -207,8 +207,8 @@ struct IncidentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove the personal data of incidents past their retention now (vigil serve does it hourly).")
         @OptionGroup var dataOptions: DataOptions
-        @Option(name: .long, help: "Days an incident keeps its personal data (the server's incidentRetentionDays).")
-        var days: Int = IncidentRules.defaultRetentionDays
+        @Option(name: .long, help: "Days an incident keeps its personal data: give the server's incidentRetentionDays (default 365).")
+        var days: Int
 
         func validate() throws {
             guard IncidentRules.retentionDays.contains(days) else { throw ValidationError("--days is 30 to 3650") }

@@ -47,6 +47,24 @@ import Testing
                 try await register.decideExhibitRequest(id: request.id, exhibit: nil, refusal: "twice", by: "inv-1", nowMicros: now)
             }
             #expect(again?.code == .conflict)
+            // A refusal is not overruled by asking again.
+            let reasked = await #expect(throws: VigilError.self) {
+                try await register.requestExhibit(incidentID: incident.id, reason: "please", by: author, nowMicros: now)
+            }
+            #expect(reasked?.message.contains("refused by inv-1") == true)
+            // An incident whose footage waits for an investigator keeps its words past its
+            // retention: they are the request's context.
+            let old = try await register.report(
+                IncidentReport(
+                    categoryID: category.id, observedMicros: now - 40 * 86_400_000_000,
+                    cameras: [
+                        IncidentCameraRecord(
+                            cameraID: camera.id, fromMicros: now - 40 * 86_400_000_000, toMicros: now - 39 * 86_400_000_000)
+                    ],
+                    description: "a man hit a car"), by: author, nowMicros: now)
+            _ = try await register.requestExhibit(incidentID: old.id, reason: "for the insurer's court case", by: author, nowMicros: now)
+            #expect(try await register.removePersonalData(retentionDays: 30, nowMicros: now).isEmpty)
+            #expect(try await register.incident(id: old.id).description == "a man hit a car")
             // An incident that names no camera has no footage to ask for.
             let bare = try await register.report(
                 IncidentReport(categoryID: category.id, observedMicros: now, description: "seen by a patrol"), by: author, nowMicros: now)

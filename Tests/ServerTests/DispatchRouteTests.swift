@@ -152,14 +152,10 @@ import Testing
             let pending = (try JSONSerialization.jsonObject(with: list.body) as? [[String: Any]]) ?? []
             #expect(pending.count == 1 && pending.first?["reason"] as? String == "the owner went to the police")
             #expect((pending.first?["cameras"] as? [[String: Any]])?.first?["name"] as? String == "gate")
-            // Decided with an exhibit that does not exist: refused; with both: refused.
+            // Decided with an exhibit that does not exist: not found.
             #expect(
                 try await h.request("POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": "2026/E-99"])
                     .status == 404)
-            #expect(
-                try await h.request(
-                    "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": "x", "refusal": "y"]
-                ).status == 404)
             // The exhibit registered by the investigator under the register's own rules, then
             // recorded against the request.
             let investigatorID = try #require(try await h.catalog.user(named: "u-investigator")?.id)
@@ -169,6 +165,29 @@ import Testing
                 by: EvidenceRegister.Agent(
                     user: "u-investigator", userID: investigatorID, role: "investigator", address: nil, userAgent: nil),
                 actor: nil)
+            // Both an exhibit and a refusal: refused. An exhibit of other times, or one whose hold
+            // was released, keeps nothing of the incident: refused, and the request stays.
+            let both = try await h.request(
+                "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": exhibit.exhibit, "refusal": "y"])
+            #expect(both.status == 400)
+            let agent = EvidenceRegister.Agent(
+                user: "u-investigator", userID: investigatorID, role: "investigator", address: nil, userAgent: nil)
+            let elsewhen = try await h.env.evidence.create(
+                ranges: [EvidenceRecord.Range(cameraID: h.cameraID, fromMicros: now - 7_200_000_000, toMicros: now - 3_600_000_000)],
+                requestingBody: "police", caseReference: "RSD-2/26", legalBasis: "", purpose: "another matter", by: agent, actor: nil)
+            let wrong = try await h.request(
+                "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": elsewhen.exhibit])
+            #expect(
+                wrong.status == 400 && (wrong.json?["error"] as? String)?.contains("does not cover gate") == true,
+                "\(String(decoding: wrong.body, as: UTF8.self))")
+            let released = try await h.env.evidence.create(
+                ranges: [EvidenceRecord.Range(cameraID: h.cameraID, fromMicros: now - 120_000_000, toMicros: now - 1_000_000)],
+                requestingBody: "police", caseReference: "RSD-3/26", legalBasis: "", purpose: "released", by: agent, actor: nil)
+            try await h.env.evidence.release(exhibit: released.exhibit, reason: "no longer needed", by: agent)
+            #expect(
+                try await h.request(
+                    "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": released.exhibit]
+                ).status == 400)
             let decided = try await h.request(
                 "POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["exhibit": exhibit.exhibit])
             #expect(
@@ -177,8 +196,10 @@ import Testing
             #expect(
                 try await h.request("POST", "/api/exhibit-requests/\(qid)/decide", session: investigator, json: ["refusal": "late"]).status
                     == 409)
+            // The operator sees it registered, not the exhibit's number (numbers are not probed).
             let shown = try await h.request("GET", "/api/incidents/\(id)", session: op)
-            #expect((shown.json?["exhibitRequests"] as? [[String: Any]])?.first?["exhibit"] as? String == exhibit.exhibit)
+            let seen = (shown.json?["exhibitRequests"] as? [[String: Any]])?.first
+            #expect(seen?["outcome"] as? String == "registered" && seen?["exhibit"] == nil, "\(String(describing: seen))")
             let entries = try await IncidentRouteTests.entries(h, "incident.exhibit-request")
             #expect(
                 entries.filter { $0.result == "ok" }.count == 3 && entries.contains { $0.detail?.contains("registered as exhibit") == true }
