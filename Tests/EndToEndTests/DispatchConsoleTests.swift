@@ -16,6 +16,9 @@ extension EndToEndTests {
         try #require(user.status == 0, "\(user.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)
+        // Held to the end (an object unused after its last reference may be released early,
+        // and a Peer's deinit kills its process): stopped cleanly at the end of the test.
+        defer { #expect(server.interrupt() == 0, "vigil serve stops cleanly") }
         let browser = try Chromium(directory: dir)
         defer { browser.close() }
         let page = try browser.open("http://127.0.0.1:\(webPort)/")
@@ -87,6 +90,9 @@ extension EndToEndTests {
         try #require(user.status == 0, "\(user.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)
+        // Held to the end (an object unused after its last reference may be released early,
+        // and a Peer's deinit kills its process): stopped cleanly at the end of the test.
+        defer { #expect(server.interrupt() == 0, "vigil serve stops cleanly") }
         let browser = try Chromium(directory: dir)
         defer { browser.close() }
         let page = try browser.open("http://127.0.0.1:\(webPort)/")

@@ -26,6 +26,7 @@ extension EndToEndTests {
         try #require(user.status == 0, "\(user.stderr)")
         let server = try Peer(vigil, ["serve", "--data", data, "--listen", "127.0.0.1:\(webPort)"], log: dir + "/serve.log")
         try await server.waitFor("Vigil console:", seconds: 30)
+        defer { withExtendedLifetime(server) {} } // its deinit would stop it: held to the end
 
         let browser = try Chromium(directory: dir)
         defer { browser.close() }

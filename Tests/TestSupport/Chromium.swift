@@ -179,7 +179,11 @@ public final class Chromium {
 
     /// Signs in through the console's form as `name` and waits for its menu.
     public func signIn(_ name: String, password: String, session: String) async throws {
-        try await waitUntil("!document.getElementById('sign-in').hidden", session: session, seconds: 20)
+        // Where the page stands if it is not there: a page that could not reach the server
+        // says so in its text (a server stopped early, say).
+        try await waitUntil(
+            "document.getElementById('sign-in') !== null && !document.getElementById('sign-in').hidden", session: session, seconds: 20,
+            describe: "[location.href, document.readyState, document.body ? document.body.innerText.slice(0, 300) : 'no body']")
         _ = try evaluate(
             """
             document.getElementById('username').value = '\(name)';
