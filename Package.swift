@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "Centre",
             dependencies: [
-                "Base", "Access", "Audit", "Catalog", "Records", "Recording", "RTSP", "Media", "Evidence",
+                "Base", "Access", "Audit", "Catalog", "ChildProcess", "Records", "Recording", "RTSP", "Media", "Evidence",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log")
             ],
@@ -259,7 +259,7 @@ let package = Package(
         .testTarget(
             name: "CentreTests",
             dependencies: [
-                "Base", "Access", "Centre", "Media", "Catalog", "Records", "TestSupport",
+                "Base", "Access", "Centre", "ChildProcess", "Media", "Catalog", "Records", "Recording", "TestSupport",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")
             ], swiftSettings: strict),
         .testTarget(

@@ -129,8 +129,9 @@ function forgetUserData() {
   $('gap-list').replaceChildren();
   for (const id of ['playback-error', 'playback-clock']) $(id).textContent = '';
   // The incident register is personal data: nothing of it stays on a signed-out page.
-  Object.assign(inc, { list: [], categories: [], open: null });
-  for (const id of ['incident-rows', 'incident-timeline', 'incident-category', 'incident-camera']) $(id).replaceChildren();
+  Object.assign(inc, { list: [], categories: [], open: null, quick: null, pictureFor: null });
+  for (const id of ['incident-rows', 'incident-timeline', 'incident-category', 'incident-camera', 'incident-pictures', 'incident-picture-camera']) $(id).replaceChildren();
+  $('incident-picture-at').value = '';
   for (const id of ['incident-said', 'incident-error', 'incident-detail-error', 'incident-detail-title', 'incident-detail-text', 'incident-detail-description', 'incident-filled']) $(id).textContent = '';
   $('incident-detail').hidden = true;
   if ($('incident-dialog').open) $('incident-dialog').close();
@@ -1077,7 +1078,7 @@ function drawHead(cell) {
 // filled in with the tile's camera and Vigil's time of the frame on screen (now, when none
 // is shown).
 function quickReport(cell) {
-  openReport({ camera: cell.camera.id, at: cell.frame || Date.now() });
+  openReport({ camera: cell.camera.id, at: cell.frame || Date.now(), video: cell.el.querySelector('video') });
 }
 
 function replayLast(camera) {

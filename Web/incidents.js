@@ -5,7 +5,7 @@
 // read and change. Loaded after app.js, whose helpers it uses.
 'use strict';
 
-const inc = { list: [], categories: [], open: null, sending: false };
+const inc = { list: [], categories: [], open: null, sending: false, quick: null, pictureFor: null };
 const statusWords = { open: 'open', notified: 'services notified', acknowledged: 'acknowledged', 'on-scene': 'service on scene', closed: 'closed' };
 const statusOrder = ['open', 'notified', 'acknowledged', 'on-scene', 'closed'];
 const priorityWords = { 1: '1 · urgent', 2: '2 · high', 3: '3 · normal' };
@@ -56,10 +56,37 @@ async function openReport(quick) {
   const at = quick ? quick.at : Date.now();
   $('incident-observed').value = localInput(new Date(at));
   $('incident-camera').value = quick ? String(quick.camera) : '';
+  // The picture is made by Vigil from the recording at this moment (to the millisecond while
+  // the time and camera stay as filled in); the preview is the tile's frame on screen.
+  inc.quick = quick ? { camera: quick.camera, at, observed: $('incident-observed').value } : null;
+  drawPreview(quick && quick.video);
   const c = quick && cameraById(quick.camera);
   $('incident-filled').textContent = c ? `From the live tile of ${c.name}: its footage from 30 s before to 30 s after ${clock(at)} is marked on its timeline.` : '';
   if (!$('incident-dialog').open) $('incident-dialog').showModal();
   $('incident-category').focus();
+}
+
+// The tile's frame on screen as the report opens: a preview only (the picture kept is
+// Vigil's own, from the recording). Nothing to show when the tile plays nothing yet.
+function drawPreview(video) {
+  const canvas = $('incident-picture-preview');
+  canvas.hidden = true;
+  if (!video || video.readyState < 2 || !video.videoWidth) return;
+  canvas.width = 320;
+  canvas.height = Math.max(1, Math.round(320 * video.videoHeight / video.videoWidth));
+  try {
+    canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
+    canvas.hidden = false;
+  } catch { /* a frame the browser will not hand over: no preview, the picture is still made */ }
+}
+
+// When the report's picture is of: the tile's moment while the time and camera are as filled
+// in, else the time typed; nil without a camera or when not asked for.
+function pictureAsked(camera, observed) {
+  if (!camera || !$('incident-picture').checked) return null;
+  const q = inc.quick;
+  const at = q && q.camera === camera && q.observed === $('incident-observed').value ? q.at : observed.getTime();
+  return { camera, at: new Date(at).toISOString() };
 }
 
 // A word that outlives the dialog: shown for a few seconds over any page, the full-screen
@@ -83,7 +110,13 @@ function unsay() {
 $('incident-new').addEventListener('click', () => openReport(null));
 $('incident-cancel').addEventListener('click', () => $('incident-dialog').close());
 // Closed (filed, Cancel or Escape): nothing typed stays in the page for the next person.
-$('incident-dialog').addEventListener('close', () => { if (!inc.sending) $('incident-form').reset(); });
+$('incident-dialog').addEventListener('close', () => {
+  if (!inc.sending) $('incident-form').reset();
+  // The tile's frame goes with it.
+  const canvas = $('incident-picture-preview');
+  canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+  canvas.hidden = true;
+});
 $('incident-filter').addEventListener('change', () => loadIncidents());
 $('incident-description').addEventListener('keydown', (e) => {
   if (e.key !== 'Enter' || e.shiftKey || e.isComposing) return;
@@ -105,6 +138,8 @@ $('incident-form').addEventListener('submit', async (e) => {
   const body = { category: Number($('incident-category').value), priority: Number($('incident-priority').value), observed: observed.toISOString(), description };
   const camera = Number($('incident-camera').value);
   if (camera) body.cameras = [{ camera, from: new Date(observed.getTime() - 30000).toISOString(), to: new Date(observed.getTime() + 30000).toISOString() }];
+  const picture = pictureAsked(camera, observed);
+  if (picture) body.snapshots = [picture];
   if ($('incident-location').value.trim()) body.location = $('incident-location').value.trim();
   if ($('incident-address').value.trim()) body.address = $('incident-address').value.trim();
   $('incident-submit').disabled = true;
@@ -127,7 +162,8 @@ $('incident-form').addEventListener('submit', async (e) => {
   const phone = (filed.notifications || []).filter((n) => !n.ready).map((n) => n.recipientName);
   const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open. ` +
     (told.length ? `Vigil tells ${told.join(', ')}.` : 'Vigil tells no service of this category.') +
-    (phone.length ? ` Not set up in Vigil, telephone them: ${phone.join(', ')}.` : '');
+    (phone.length ? ` Not set up in Vigil, telephone them: ${phone.join(', ')}.` : '') +
+    ((filed.snapshotErrors || []).length ? ` Its picture could not be made: ${filed.snapshotErrors.join('; ')}.` : '');
   say(words);
   if (!$('incidents').hidden) { $('incident-said').textContent = words; await loadIncidents(); }
 });
@@ -184,6 +220,7 @@ async function showIncident(id, focus = true) {
     li.textContent = `${clockDate(Date.parse(u.at))} · ${u.user} · ${u.kind === 'note' ? 'note: ' : ''}${u.text}`;
     return li;
   }));
+  drawIncidentPictures(i);
   drawIncidentNotifications(i.notifications);
   drawIncidentRequests(i);
   // Forward only: the statuses after this one, and closed.
@@ -210,6 +247,58 @@ $('incident-update-form').addEventListener('submit', async (e) => {
   await loadIncidents();
 });
 $('incident-close-detail').addEventListener('click', () => { inc.open = null; $('incident-detail').hidden = true; });
+
+// ---- An incident's pictures: made by Vigil from the recordings, each look audited ----
+
+function drawIncidentPictures(i) {
+  const pictures = i.snapshots || [];
+  $('incident-pictures-none').hidden = pictures.length > 0;
+  $('incident-pictures').replaceChildren(...pictures.map((p) => {
+    const li = document.createElement('li');
+    const figure = document.createElement('figure');
+    const link = document.createElement('a');
+    link.href = p.url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.title = 'Open the picture full size';
+    const img = document.createElement('img');
+    img.src = p.url;
+    img.alt = `${p.name} at ${clockDate(Date.parse(p.at))}`;
+    img.width = 240;
+    img.height = Math.round(240 * p.height / p.width);
+    img.addEventListener('error', () => { figure.querySelector('figcaption').textContent += ' — the picture could not be loaded.'; }, { once: true });
+    link.append(img);
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${p.name} · ${clockDate(Date.parse(p.at))} · ${p.width}×${p.height} · by ${p.takenBy || 'a removed name'}`;
+    figure.append(link, caption);
+    li.append(figure);
+    return li;
+  }));
+  // Another picture: of one of its cameras, while its personal data is kept.
+  const form = $('incident-picture-form');
+  form.hidden = Boolean(i.anonymised) || !i.cameras.length;
+  if (inc.pictureFor !== i.id) {
+    inc.pictureFor = i.id;
+    $('incident-picture-camera').replaceChildren(...i.cameras.map((c) => new Option(`${c.name} (${clock(Date.parse(c.from))}–${clock(Date.parse(c.to))})`, String(c.camera))));
+    $('incident-picture-at').value = localInput(new Date(Date.parse(i.observed)));
+  }
+}
+
+$('incident-picture-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const me = state.me, id = inc.open;
+  const at = new Date($('incident-picture-at').value);
+  $('incident-detail-error').textContent = '';
+  if (Number.isNaN(at.getTime())) { $('incident-detail-error').textContent = 'Say the moment of the picture.'; $('incident-picture-at').focus(); return; }
+  $('incident-picture-button').disabled = true;
+  try {
+    await api('POST', `/api/incidents/${id}/snapshots`, { camera: Number($('incident-picture-camera').value), at: at.toISOString() });
+  } catch (err) {
+    if (state.me === me) $('incident-detail-error').textContent = `No picture was added: ${err.message}`;
+    return;
+  } finally { $('incident-picture-button').disabled = false; }
+  if (state.me === me && inc.open === id) await showIncident(id, false);
+});
 
 // ---- The city's figures: counts and times only, drawn here as SVG bar charts ----
 

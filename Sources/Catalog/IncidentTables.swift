@@ -44,6 +44,25 @@ extension Catalog {
         .run()
     }
 
+    static func migrateToIncidentSnapshots(_ db: any SQLDatabase) async throws {
+        try await db.create(table: "incident_snapshots")
+            .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+            .column("incident_id", type: .bigint, .notNull, .references("incidents", "id"))
+            .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
+            .column("asked_micros", type: .bigint, .notNull)
+            .column("frame_micros", type: .bigint, .notNull)
+            .column("taken_micros", type: .bigint, .notNull)
+            .column("taken_by", type: .text, .notNull)
+            .column("taken_by_user_id", type: .bigint, .references("users", "id"))
+            .column("width", type: .int, .notNull)
+            .column("height", type: .int, .notNull)
+            .column("bytes", type: .int, .notNull)
+            .column("sha256", type: .text, .notNull)
+            .column("jpeg", type: .blob, .notNull)
+            .run()
+        try await db.create(index: "incident_snapshots_by_incident").on("incident_snapshots").column("incident_id").run()
+    }
+
     static func migrateToIncidents(_ db: any SQLDatabase) async throws {
         try await db.create(table: "incident_categories")
             .column("id", type: .bigint, .primaryKey(autoIncrement: true))
@@ -367,6 +386,10 @@ extension Catalog {
                     """
                 ).run()
             }
+            // The pictures are of people: they go whole (a blob's pages are reused by the catalog).
+            try await run("remove incidents' snapshots") {
+                try await database.raw("DELETE FROM incident_snapshots WHERE incident_id IN (\(list))").run()
+            }
             try await run("remove incidents' exhibit requests' words") {
                 try await database.raw(
                     """
@@ -434,6 +457,66 @@ extension Catalog {
         var added = u
         added.id = id
         return added
+    }
+
+    // MARK: Snapshots
+
+    /// Stores a snapshot's JPEG with its row, and returns the row with its id.
+    public func addIncidentSnapshot(_ r: IncidentSnapshotRecord, jpeg: [UInt8]) async throws -> IncidentSnapshotRecord {
+        let rows = try await run("insert incident \(r.incidentID)'s snapshot") {
+            try await database.raw(
+                """
+                INSERT INTO incident_snapshots (incident_id, camera_id, asked_micros, frame_micros, taken_micros, taken_by,
+                                                taken_by_user_id, width, height, bytes, sha256, jpeg)
+                VALUES (\(bind: r.incidentID), \(bind: r.cameraID), \(bind: r.askedMicros), \(bind: r.frameMicros), \(bind: r.takenMicros),
+                        \(bind: r.takenBy), \(bind: r.takenByUserID), \(bind: r.width), \(bind: r.height), \(bind: r.bytes),
+                        \(bind: r.sha256), \(bind: Data(jpeg)))
+                RETURNING id
+                """
+            ).all()
+        }
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw CatalogError.invalid("insert incident snapshot returned no id")
+        }
+        var added = r
+        added.id = id
+        return added
+    }
+
+    /// Incident `id`'s snapshots, oldest first, without their pictures.
+    public func incidentSnapshots(incidentID id: Int64) async throws -> [IncidentSnapshotRecord] {
+        let rows = try await run("read incident \(id)'s snapshots") {
+            try await database.raw(
+                """
+                SELECT id, incident_id, camera_id, asked_micros, frame_micros, taken_micros, taken_by, taken_by_user_id, width, height,
+                       bytes, sha256
+                FROM incident_snapshots WHERE incident_id = \(bind: id) ORDER BY id
+                """
+            ).all()
+        }
+        return try rows.map {
+            IncidentSnapshotRecord(
+                id: try $0.decode(column: "id", as: Int64.self), incidentID: try $0.decode(column: "incident_id", as: Int64.self),
+                cameraID: try $0.decode(column: "camera_id", as: Int64.self),
+                askedMicros: try $0.decode(column: "asked_micros", as: Int64.self),
+                frameMicros: try $0.decode(column: "frame_micros", as: Int64.self),
+                takenMicros: try $0.decode(column: "taken_micros", as: Int64.self),
+                takenBy: try $0.decode(column: "taken_by", as: String.self),
+                takenByUserID: try $0.decode(column: "taken_by_user_id", as: Int64?.self),
+                width: try $0.decode(column: "width", as: Int.self),
+                height: try $0.decode(column: "height", as: Int.self), bytes: try $0.decode(column: "bytes", as: Int.self),
+                sha256: try $0.decode(column: "sha256", as: String.self))
+        }
+    }
+
+    /// Snapshot `id`'s picture, if incident `incidentID` has it.
+    public func incidentSnapshotJPEG(id: Int64, incidentID: Int64) async throws -> [UInt8]? {
+        let rows = try await run("read incident snapshot \(id)") {
+            try await database.raw(
+                "SELECT jpeg FROM incident_snapshots WHERE id = \(bind: id) AND incident_id = \(bind: incidentID)"
+            ).all()
+        }
+        return try rows.first.map { [UInt8](try $0.decode(column: "jpeg", as: Data.self)) }
     }
 
     /// Incident `id`'s timeline, oldest first.

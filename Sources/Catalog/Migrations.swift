@@ -142,7 +142,9 @@ extension Catalog {
         (12, migrateToDispatch),
         // When an incident's personal data was removed at the end of its retention; requests
         // to secure an incident's footage as an exhibit.
-        (13, migrateToIncidentRetentionAndRequests)
+        (13, migrateToIncidentRetentionAndRequests),
+        // Pictures of an incident's cameras taken from their recordings.
+        (14, migrateToIncidentSnapshots)
     ]
 
     static func migrateToCentre(_ db: any SQLDatabase) async throws {

@@ -91,6 +91,9 @@ public enum AuditAction: String, CaseIterable, Sendable {
     /// A request to secure an incident's footage as an exhibit: made (the incident, its
     /// cameras held), listed by an investigator, or decided (the exhibit, or refused).
     case incidentExhibitRequest = "incident.exhibit-request"
+    /// A picture of an incident's camera: made from its recording (the camera, the frame's
+    /// time and the JPEG's SHA-256) or not (why), or looked at (which picture).
+    case incidentSnapshot = "incident.snapshot"
     /// Incidents' personal data removed at the end of their retention (how many, and the
     /// cutoff), by Vigil or from the command line.
     case incidentRetention = "incident.retention"

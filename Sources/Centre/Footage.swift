@@ -13,10 +13,13 @@ import Records
 public struct Footage: Sendable {
     let catalog: Catalog
     let store: SampleStore
+    /// Pictures of recorded frames (an incident's snapshots), made by ffmpeg two at a time.
+    public let stills: Stills
 
     public init(catalog: Catalog, store: SampleStore) {
         self.catalog = catalog
         self.store = store
+        self.stills = Stills(catalog: catalog, store: store)
     }
 
     /// The most frames one served file may hold (`Exporter.maximumServedFrames`).

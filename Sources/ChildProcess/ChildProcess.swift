@@ -63,12 +63,17 @@ public enum ChildProcess {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// Stopped at `run`'s timeout (SIGTERM, then SIGKILL): its output is what it had written.
+        public var timedOut = false
     }
 
     /// Runs a program to completion and returns its exit status and output; `input`, when
     /// given, is its standard input. Input and output go through temporary files, so a
-    /// chatty child can never block on a full pipe.
-    public static func run(_ path: String, _ arguments: [String], input: String? = nil) async throws -> Output {
+    /// chatty child can never block on a full pipe. A child still running after `timeout`
+    /// seconds is stopped and its output comes back marked `timedOut`.
+    public static func run(_ path: String, _ arguments: [String], input: String? = nil, timeout: Double = .infinity) async throws
+        -> Output
+    {
         let base = NSTemporaryDirectory() + "vigil-child-\(UUID().uuidString)"
         let outPath = base + ".out", errPath = base + ".err", inPath = base + ".in"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -86,15 +91,23 @@ public enum ChildProcess {
         p.standardError = FileHandle(forWritingAtPath: errPath)
         p.standardInput = input == nil ? FileHandle.nullDevice : FileHandle(forReadingAtPath: inPath)
         try launch(p)
-        await exited(p)
+        await exited(p, timeout: timeout)
+        var timedOut = false
         if p.isRunning {
-            // Cancelled while waiting: the child must not outlive its caller.
+            // Cancelled while waiting, or past its time: the child must not outlive its caller.
             p.terminate()
-            waitForExit(p, timeout: 5)
-            throw CancellationError()
+            if Task.isCancelled {
+                waitForExit(p, timeout: 5)
+                throw CancellationError()
+            }
+            if !(await exited(p, timeout: 2)) {
+                kill(p.processIdentifier, SIGKILL)
+                await exited(p, timeout: 5)
+            }
+            timedOut = true
         }
         func read(_ file: String) -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
-        return Output(status: p.terminationStatus, stdout: read(outPath), stderr: read(errPath))
+        return Output(status: p.terminationStatus, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut)
     }
 
     /// The path of a program on PATH, if any.

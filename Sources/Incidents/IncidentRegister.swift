@@ -124,6 +124,10 @@ public enum IncidentRules {
     /// 16 cameras × 24 hours until an investigator decides).
     public static let pendingRequestsPerPerson = 20
     public static let groups = ["safety", "public-order", "other"]
+    /// Pictures one incident may keep, and how many a report may ask for at once.
+    public static let maximumSnapshots = 8
+    public static let snapshotsInAReport = 4
+    public static let largestSnapshotBytes = 4 << 20
 
     static func checkText(location: String?, address: String?, description: String?, note: String?) throws {
         if let description { try TextField.check(description, "an incident's description", maximum: 4000, multiline: true) }
@@ -353,6 +357,80 @@ public struct IncidentRegister: Sendable {
     /// Whether any incident observed more than `retentionDays` ago still holds personal data.
     public func personalDataIsDue(retentionDays: Int, nowMicros: Int64) async throws -> Bool {
         try await catalog.incidentsHoldingPersonalData(observedBefore: nowMicros - Int64(retentionDays) * 86_400_000_000) > 0
+    }
+
+    // MARK: Snapshots
+
+    /// The incident a picture of camera `cameraID` at `atMicros` may be added to: one whose
+    /// personal data is kept, that names the camera for a range holding the moment, and that
+    /// has room for another. Checked before a picture is made, and again as it is stored.
+    public func snapshotTarget(incidentID: Int64, cameraID: Int64, atMicros: Int64) async throws -> IncidentRecord {
+        let i = try await incident(id: incidentID)
+        guard i.anonymisedMicros == nil else {
+            throw VigilError(
+                .conflict, "incident \(i.number)'s personal data was removed at the end of its retention: it takes no pictures")
+        }
+        let ranges = i.cameras.filter { $0.cameraID == cameraID }
+        guard !ranges.isEmpty else {
+            throw VigilError(.invalid, "incident \(i.number) does not name camera \(cameraID): a picture is of one of its cameras")
+        }
+        guard ranges.contains(where: { $0.fromMicros <= atMicros && atMicros < $0.toMicros }) else {
+            throw VigilError(
+                .invalid,
+                "\(iso8601(micros: atMicros)) is outside incident \(i.number)'s range on camera \(cameraID) "
+                    + ranges.map { "(\(iso8601(micros: $0.fromMicros)) to \(iso8601(micros: $0.toMicros)))" }.joined(separator: ", "))
+        }
+        let kept = try await catalog.incidentSnapshots(incidentID: incidentID).count
+        guard kept < IncidentRules.maximumSnapshots else {
+            throw VigilError(.conflict, "incident \(i.number) has \(kept) pictures: at most \(IncidentRules.maximumSnapshots)")
+        }
+        return i
+    }
+
+    /// Stores a picture made from camera `cameraID`'s recording (Centre's `Stills`) with the
+    /// incident, and a line on its timeline. Catalog writes only: run it inside the audit
+    /// trail's transaction with the entry that records it.
+    public func addSnapshot(
+        incidentID: Int64, cameraID: Int64, askedMicros: Int64, frameMicros: Int64, jpeg: [UInt8], width: Int, height: Int, sha256: String,
+        by author: IncidentAuthor, nowMicros: Int64
+    ) async throws -> IncidentSnapshotRecord {
+        _ = try await snapshotTarget(incidentID: incidentID, cameraID: cameraID, atMicros: askedMicros)
+        guard !jpeg.isEmpty, jpeg.count <= IncidentRules.largestSnapshotBytes, width > 0, height > 0 else {
+            throw VigilError(.invalid, "a picture is a JPEG of at most \(IncidentRules.largestSnapshotBytes) bytes")
+        }
+        let added = try await catalog.addIncidentSnapshot(
+            IncidentSnapshotRecord(
+                id: 0, incidentID: incidentID, cameraID: cameraID, askedMicros: askedMicros, frameMicros: frameMicros,
+                takenMicros: nowMicros,
+                takenBy: author.name, takenByUserID: author.userID, width: width, height: height, bytes: jpeg.count, sha256: sha256),
+            jpeg: jpeg)
+        let name = try await catalog.camera(id: cameraID)?.name ?? "camera \(cameraID)"
+        try await catalog.addIncidentUpdate(
+            IncidentUpdateRecord(
+                id: 0, incidentID: incidentID, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "snapshot",
+                text: "picture \(added.id) of \(name) at \(iso8601(micros: frameMicros)) from its recording"))
+        return added
+    }
+
+    /// Records on the timeline that a picture asked for could not be made (the report stands).
+    public func noteSnapshotMissing(
+        incidentID: Int64, cameraID: Int64, atMicros: Int64, reason: String, by author: IncidentAuthor, nowMicros: Int64
+    )
+        async throws
+    {
+        let name = try await catalog.camera(id: cameraID)?.name ?? "camera \(cameraID)"
+        _ = try await catalog.addIncidentUpdate(
+            IncidentUpdateRecord(
+                id: 0, incidentID: incidentID, atMicros: nowMicros, userID: author.userID, userName: author.name, kind: "snapshot",
+                text: "no picture of \(name) at \(iso8601(micros: atMicros)): \(String(reason.prefix(300)))"))
+    }
+
+    public func snapshots(incidentID: Int64) async throws -> [IncidentSnapshotRecord] {
+        try await catalog.incidentSnapshots(incidentID: incidentID)
+    }
+
+    public func snapshotJPEG(id: Int64, incidentID: Int64) async throws -> [UInt8]? {
+        try await catalog.incidentSnapshotJPEG(id: id, incidentID: incidentID)
     }
 
     // MARK: Exhibit requests

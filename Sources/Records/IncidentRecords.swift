@@ -98,7 +98,8 @@ public struct IncidentUpdateRecord: Sendable, Equatable, Codable {
     public var atMicros: Int64
     public var userID: Int64?
     public var userName: String
-    /// `reported`, `edit` (which details changed), `status` or `note`.
+    /// `reported`, `edit` (which details changed), `status`, `note` or `snapshot` (a picture
+    /// added, or one asked for that could not be made).
     public var kind: String
     /// The status it moved to (kind `status`).
     public var status: String?
@@ -192,5 +193,44 @@ public struct ExhibitRequestRecord: Sendable, Equatable {
         self.requestedBy = requestedBy
         self.requestedByUserID = requestedByUserID
         self.reason = reason
+    }
+}
+
+/// A picture of one of an incident's cameras, decoded by ffmpeg from the camera's own
+/// recording at `frameMicros` (the recorded frame shown, at or just before the moment asked
+/// for): its JPEG lives in the catalog beside the incident and goes with it at the end of
+/// its retention.
+public struct IncidentSnapshotRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var incidentID: Int64
+    public var cameraID: Int64
+    /// The moment asked for, and the recorded frame's own start (UTC µs).
+    public var askedMicros: Int64
+    public var frameMicros: Int64
+    public var takenMicros: Int64
+    public var takenBy: String
+    public var takenByUserID: Int64?
+    public var width: Int
+    public var height: Int
+    public var bytes: Int
+    /// The JPEG's SHA-256 (hex), as its audit entry names it.
+    public var sha256: String
+
+    public init(
+        id: Int64, incidentID: Int64, cameraID: Int64, askedMicros: Int64, frameMicros: Int64, takenMicros: Int64, takenBy: String,
+        takenByUserID: Int64?, width: Int, height: Int, bytes: Int, sha256: String
+    ) {
+        self.id = id
+        self.incidentID = incidentID
+        self.cameraID = cameraID
+        self.askedMicros = askedMicros
+        self.frameMicros = frameMicros
+        self.takenMicros = takenMicros
+        self.takenBy = takenBy
+        self.takenByUserID = takenByUserID
+        self.width = width
+        self.height = height
+        self.bytes = bytes
+        self.sha256 = sha256
     }
 }

@@ -35,6 +35,14 @@ struct IncidentRoutes {
         var latitude: Double?
         var longitude: Double?
         var description: String
+        /// Pictures to take from the recording once it is filed: each of a camera of the report,
+        /// at a moment in its range.
+        var snapshots: [SnapshotInput]?
+    }
+
+    struct SnapshotInput: Decodable {
+        var camera: Int64
+        var at: String
     }
 
     struct ChangeInput: Decodable {
@@ -76,6 +84,23 @@ struct IncidentRoutes {
         var zoom: Double?
     }
 
+    /// A picture as a list shows it (its JPEG at `url`).
+    struct SnapshotView: Encodable {
+        var id: Int64
+        var camera: Int64
+        var name: String
+        /// When the frame shown starts, and the moment asked for.
+        var at: String
+        var asked: String
+        var taken: String
+        var takenBy: String
+        var width: Int
+        var height: Int
+        var bytes: Int
+        var sha256: String
+        var url: String
+    }
+
     struct UpdateView: Encodable {
         var at: String
         var user: String
@@ -108,6 +133,10 @@ struct IncidentRoutes {
         var notifications: [DispatchRoutes.NotificationView]?
         /// Its requests to secure its footage as an exhibit (one incident at a time).
         var exhibitRequests: [ExhibitRequestRoutes.RequestView]?
+        /// Its pictures that the reader may see (one incident at a time).
+        var snapshots: [SnapshotView]?
+        /// The pictures a report asked for that could not be made, in words.
+        var snapshotErrors: [String]?
     }
 
     /// One incident as a single read shows it: its timeline and its notifications too.
@@ -117,7 +146,89 @@ struct IncidentRoutes {
         v.notifications = try await DispatchRoutes(env: env).views(try await env.dispatch.notifications(incidentID: i.id), for: p)
         v.exhibitRequests = try await ExhibitRequestRoutes(env: env).views(
             try await env.incidents.exhibitRequests(incidentID: i.id), for: p)
+        v.snapshots = try await env.incidents.snapshots(incidentID: i.id).filter {
+            Self.mayPicture(p, camera: $0.cameraID, frameMicros: $0.frameMicros, nowMicros: $0.takenMicros)
+        }.map { snapshotView($0, names: names) }
         return v
+    }
+
+    func snapshotView(_ r: IncidentSnapshotRecord, names: [Int64: String]) -> SnapshotView {
+        SnapshotView(
+            id: r.id, camera: r.cameraID, name: names[r.cameraID] ?? "camera \(r.cameraID)", at: iso8601(micros: r.frameMicros),
+            asked: iso8601(micros: r.askedMicros), taken: iso8601(micros: r.takenMicros), takenBy: r.takenBy, width: r.width,
+            height: r.height, bytes: r.bytes, sha256: r.sha256, url: "/api/incidents/\(r.incidentID)/snapshots/\(r.id)")
+    }
+
+    /// Whether `p` may see (or take) a picture of `camera` whose frame is at `frameMicros`,
+    /// seen (or asked) at `nowMicros`: with playback on the camera, or with live view when
+    /// the frame was live then (the last minute: a report from a live tile).
+    static func mayPicture(_ p: Principal, camera: Int64, frameMicros: Int64, nowMicros: Int64) -> Bool {
+        p.may(.playback, camera: camera) || (p.may(.live, camera: camera) && frameMicros >= nowMicros - 60_000_000)
+    }
+
+    /// Makes a picture of camera `cameraID` at `atMicros` from its recording and stores it
+    /// with incident `incidentID`, one audit entry either way. `noteMissing`: a picture that
+    /// cannot be made is also said on the incident's timeline (a report's, which stands).
+    func takeSnapshot(
+        incidentID: Int64, cameraID: Int64, atMicros: Int64, noteMissing: Bool, _ request: Request, _ context: VigilContext,
+        _ principal: Principal
+    ) async throws -> IncidentSnapshotRecord {
+        let env = self.env
+        let now = env.clock.nowMicros()
+        let incident: IncidentRecord
+        do {
+            incident = try await env.incidents.snapshotTarget(incidentID: incidentID, cameraID: cameraID, atMicros: atMicros)
+        } catch let error as any CodedError where error.code != .failure {
+            var e = AuditEntry(
+                .incidentSnapshot, .denied, principal: principal, request: request, context: context,
+                detail:
+                    "incident id \(incidentID): no picture of camera \(cameraID) at \(iso8601(micros: atMicros)): \(error.description.prefix(300))"
+            )
+            e.camera = cameraID
+            try await env.audit.append(e)
+            throw APIError.from(error)
+        }
+        let author = IncidentAuthor(userID: principal.userID, name: principal.name)
+        let still: Still
+        do {
+            still = try await env.footage.stills.still(cameraID: cameraID, atMicros: atMicros, nowMicros: now)
+        } catch {
+            let words =
+                (error as? any CodedError).map { $0.code == .failure ? "the server could not make it (\($0.description))" : $0.description }
+                ?? "the server could not make it (\(error))"
+            var entry = AuditEntry(
+                .incidentSnapshot, .failed, principal: principal, request: request, context: context,
+                detail:
+                    "incident \(incident.number) (id \(incidentID)): no picture of camera \(cameraID) at \(iso8601(micros: atMicros)): \(words.prefix(300))"
+            )
+            entry.camera = cameraID
+            _ = try await env.audit.append(entry) {
+                if noteMissing {
+                    try await env.incidents.noteSnapshotMissing(
+                        incidentID: incidentID, cameraID: cameraID, atMicros: atMicros, reason: words, by: author, nowMicros: now)
+                }
+            }
+            if let coded = error as? any CodedError, coded.code != .failure { throw APIError.from(coded) }
+            throw APIError(status: .internalServerError, message: "the picture could not be made: \(words.prefix(300))")
+        }
+        return try await mapErrors {
+            try await env.audit.append(
+                with: {
+                    try await env.incidents.addSnapshot(
+                        incidentID: incidentID, cameraID: cameraID, askedMicros: atMicros, frameMicros: still.frameMicros, jpeg: still.jpeg,
+                        width: still.width, height: still.height, sha256: still.sha256, by: author, nowMicros: now)
+                },
+                entry: {
+                    var e = AuditEntry(
+                        .incidentSnapshot, .ok, principal: principal, request: request, context: context,
+                        detail: "incident \(incident.number) (id \(incidentID)): picture \($0.id) of camera \(cameraID), frame at "
+                            + "\(iso8601(micros: $0.frameMicros)) (asked \(iso8601(micros: atMicros))), \($0.width)x\($0.height), sha256 \($0.sha256)"
+                    )
+                    e.camera = cameraID
+                    return e
+                }
+            ).1
+        }
     }
 
     func view(
@@ -278,10 +389,35 @@ struct IncidentRoutes {
                 }
                 cameras.append(IncidentCameraRecord(cameraID: c.camera, fromMicros: from, toMicros: to))
             }
+            // The pictures asked for: each of a camera of the report, in its range, and one the
+            // reporter may see then.
+            let now = env.clock.nowMicros()
+            let pictures = input.snapshots ?? []
+            guard pictures.count <= IncidentRules.snapshotsInAReport else {
+                throw APIError(status: .badRequest, message: "a report asks for at most \(IncidentRules.snapshotsInAReport) pictures")
+            }
+            var stills: [(camera: Int64, at: Int64)] = []
+            for p in pictures {
+                guard let at = parseISO8601(p.at) else {
+                    throw APIError(status: .badRequest, message: "each picture's at is an ISO 8601 time")
+                }
+                guard cameras.contains(where: { $0.cameraID == p.camera && $0.fromMicros <= at && at < $0.toMicros }) else {
+                    throw APIError(status: .badRequest, message: "a picture is of one of the report's cameras, at a moment in its range")
+                }
+                guard Self.mayPicture(principal, camera: p.camera, frameMicros: at, nowMicros: now) else {
+                    try await env.audit.append(
+                        AuditEntry(
+                            .incidentReport, .denied, principal: principal, request: request, context: context,
+                            detail: "camera \(p.camera): a picture from before the last minute needs playback permission"))
+                    throw APIError(
+                        status: .forbidden, message: "a picture of camera \(p.camera) from before the last minute needs playback permission"
+                    )
+                }
+                stills.append((p.camera, at))
+            }
             // Where each steerable camera points as it is reported (confidential), for a range
             // that reaches the present (a report from playback does not take today's position
             // for then); the cameras asked at once, those that do not say within 2 s left out.
-            let now = env.clock.nowMicros()
             let current = cameras.filter { $0.toMicros >= now - 60_000_000 }.map(\.cameraID)
             let positions = await Self.positions(env, cameras: current)
             for n in cameras.indices {
@@ -305,7 +441,91 @@ struct IncidentRoutes {
                     }
                 ).1
             }
-            return try json(try await full(filed, principal), status: .created)
+            // The report stands whatever becomes of its pictures: each missing one is said on
+            // its timeline and in the answer.
+            var missing: [String] = []
+            for still in stills {
+                do {
+                    _ = try await takeSnapshot(
+                        incidentID: filed.id, cameraID: still.camera, atMicros: still.at, noteMissing: true, request, context, principal)
+                } catch {
+                    let words = (error as? APIError)?.message ?? "the server could not store it"
+                    missing.append("no picture of camera \(still.camera) at \(iso8601(micros: still.at)): \(words)")
+                }
+            }
+            var v = try await full(filed, principal)
+            v.snapshotErrors = missing.isEmpty ? nil : missing
+            return try json(v, status: .created)
+        }
+        t.add(.post, "/api/incidents/{iid}/snapshots", .incidents, onDenied: denied(.incidentSnapshot)) { request, context, principal in
+            let id = try pathID(context, "iid", "an incident id")
+            let input = try await request.decode(as: SnapshotInput.self, context: context)
+            guard let at = parseISO8601(input.at) else { throw APIError(status: .badRequest, message: "at is an ISO 8601 time") }
+            guard Self.mayPicture(principal, camera: input.camera, frameMicros: at, nowMicros: env.clock.nowMicros()) else {
+                var e = AuditEntry(
+                    .incidentSnapshot, .denied, principal: principal, request: request, context: context,
+                    detail: "incident id \(id): camera \(input.camera) at \(iso8601(micros: at)) needs playback permission")
+                e.camera = input.camera
+                try await env.audit.append(e)
+                throw APIError(
+                    status: .forbidden, message: "a picture of camera \(input.camera) from before the last minute needs playback permission"
+                )
+            }
+            let added = try await takeSnapshot(
+                incidentID: id, cameraID: input.camera, atMicros: at, noteMissing: false, request, context, principal)
+            return try json(snapshotView(added, names: try await env.cameras.names()), status: .created)
+        }
+        // A picture is imagery: each asking is one audit entry, whatever its answer.
+        t.add(.get, "/api/incidents/{iid}/snapshots/{sid}", .incidents, imagery: true, onDenied: denied(.incidentSnapshot)) {
+            request, context, principal in
+            var camera: Int64?
+            func refuse(_ result: AuditResult, _ status: HTTPResponse.Status, _ message: String, detail: String) async throws -> Never {
+                var e = AuditEntry(.incidentSnapshot, result, principal: principal, request: request, context: context, detail: detail)
+                e.camera = camera
+                try await env.audit.append(e)
+                throw APIError(status: status, message: message)
+            }
+            let iidText = context.parameters.get("iid") ?? "", sidText = context.parameters.get("sid") ?? ""
+            guard let iid = Int64(iidText), let sid = Int64(sidText) else {
+                try await refuse(
+                    .failed, .badRequest, "an incident and a picture are numbers",
+                    detail: "picture \(sidText.prefix(20)) of incident \(iidText.prefix(20))")
+            }
+            let snapshot: IncidentSnapshotRecord?, jpeg: [UInt8]?, number: String?
+            do {
+                number = try? await env.incidents.incident(id: iid).number
+                snapshot = number == nil ? nil : try await env.incidents.snapshots(incidentID: iid).first { $0.id == sid }
+                jpeg = snapshot == nil ? nil : try await env.incidents.snapshotJPEG(id: sid, incidentID: iid)
+            } catch {
+                try await refuse(
+                    .failed, .internalServerError, "the picture could not be read", detail: "picture \(sid) of incident id \(iid): \(error)"
+                )
+            }
+            guard let snapshot, let jpeg, let number else {
+                try await refuse(.failed, .notFound, "no such picture", detail: "no picture \(sid) of incident id \(iid)")
+            }
+            camera = snapshot.cameraID
+            guard Self.mayPicture(principal, camera: snapshot.cameraID, frameMicros: snapshot.frameMicros, nowMicros: snapshot.takenMicros)
+            else {
+                try await refuse(
+                    .denied, .forbidden, "this picture of camera \(snapshot.cameraID) needs playback permission on it",
+                    detail: "picture \(sid) of incident \(number): neither playback nor live at the time on camera \(snapshot.cameraID)")
+            }
+            var e = AuditEntry(
+                .incidentSnapshot, .ok, principal: principal, request: request, context: context,
+                detail:
+                    "viewed picture \(sid) of incident \(number) (id \(iid)), frame at \(iso8601(micros: snapshot.frameMicros)), sha256 \(snapshot.sha256)"
+            )
+            e.camera = snapshot.cameraID
+            try await env.audit.append(e)
+            let name = "incident-\(number.replacingOccurrences(of: "/", with: "-"))-picture-\(sid).jpg"
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "image/jpeg", .contentLength: String(jpeg.count), .cacheControl: "private, no-store",
+                    .contentDisposition: "inline; filename=\"\(name)\""
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
         }
         t.add(.get, "/api/incidents/{iid}", .incidents, onDenied: denied(.incidentView)) { request, context, principal in
             let id = try pathID(context, "iid", "an incident id")

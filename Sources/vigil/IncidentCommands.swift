@@ -13,8 +13,11 @@ import Records
 
 struct IncidentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "incident", abstract: "Report, list, show, update and close incidents; list the categories.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Close.self, Secure.self, Categories.self, Retention.self])
+        commandName: "incident",
+        abstract: "Report, list, show, update and close incidents; their pictures; list the categories.",
+        subcommands: [
+            Create.self, List.self, Show.self, Update.self, Close.self, Secure.self, Picture.self, Categories.self, Retention.self
+        ])
 
     static func author() -> IncidentAuthor {
         IncidentAuthor(
@@ -123,7 +126,7 @@ struct IncidentCommand: AsyncParsableCommand {
         @Argument(help: "Its number (2026/17) or id.") var incident: String
 
         func run() async throws {
-            let (i, updates, categories, names, notifications) = try await CameraCommand.onSite(dataOptions) { site in
+            let (i, updates, categories, names, notifications, pictures) = try await CameraCommand.onSite(dataOptions) { site in
                 let register = IncidentRegister(catalog: site.catalog)
                 let i = try await register.incident(incident)
                 try await site.auditCommandLine(.incidentView, detail: "incident \(i.number) (id \(i.id))")
@@ -131,7 +134,8 @@ struct IncidentCommand: AsyncParsableCommand {
                 return (
                     i, try await register.updates(incidentID: i.id), try await register.categories(),
                     try await CameraRegistry(catalog: site.catalog).names(),
-                    DispatchCommand.lines(try await desk.notifications(incidentID: i.id), try await desk.recipients())
+                    DispatchCommand.lines(try await desk.notifications(incidentID: i.id), try await desk.recipients()),
+                    try await register.snapshots(incidentID: i.id)
                 )
             }
             say(IncidentCommand.line(i, categories))
@@ -146,6 +150,11 @@ struct IncidentCommand: AsyncParsableCommand {
                 say("  \(i.description)")
             }
             for u in updates { say("  \(iso8601(micros: u.atMicros))  \(u.userName)  \(u.kind): \(u.text)") }
+            for p in pictures {
+                say(
+                    "  picture \(p.id): \(names[p.cameraID] ?? "\(p.cameraID)") at \(iso8601(micros: p.frameMicros)), \(p.width)x\(p.height), "
+                        + "sha256 \(p.sha256) (vigil incident picture \(i.number) --get \(p.id) --out FILE)")
+            }
             if !notifications.isEmpty { say("  notifications:") }
             for n in notifications { say("    " + n) }
         }
@@ -200,6 +209,75 @@ struct IncidentCommand: AsyncParsableCommand {
                 }.1
             }
             say("request \(made.id): the incident's footage is held until an investigator decides (the Evidence page)")
+        }
+    }
+
+    struct Picture: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a picture of one of an incident's cameras, made from its recording; or write one out (--get).")
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Its number (2026/17) or id.") var incident: String
+        @Option(name: .long, help: "The camera (its name): one the incident names.") var camera: String?
+        @Option(name: .long, help: "The moment (ISO 8601), in the camera's range; the time observed when left out.") var at: String?
+        @Option(name: .long, help: "The picture to write out (its number, as vigil incident show lists them).") var get: Int64?
+        @Option(name: .long, help: "With --get: the JPEG file to write.") var out: String?
+
+        func validate() throws {
+            guard (get == nil) == (out == nil) else { throw ValidationError("--get and --out go together") }
+            guard (get == nil) != (camera == nil) else { throw ValidationError("give --camera to add a picture, or --get and --out") }
+        }
+
+        func run() async throws {
+            let reference = incident, author = IncidentCommand.author(), now = WallClock.system.nowMicros()
+            if let get, let out {
+                guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists: give a new file") }
+                let (jpeg, number) = try await CameraCommand.onSite(dataOptions) { site in
+                    let register = IncidentRegister(catalog: site.catalog)
+                    let i = try await register.incident(reference)
+                    guard let p = try await register.snapshots(incidentID: i.id).first(where: { $0.id == get }),
+                        let jpeg = try await register.snapshotJPEG(id: get, incidentID: i.id)
+                    else { throw VigilError(.notFound, "incident \(i.number) has no picture \(get)") }
+                    let camera = try await site.catalog.camera(id: p.cameraID)
+                    try await site.audit.append(
+                        site.commandLineEntry(
+                            .incidentSnapshot, camera: camera,
+                            detail: "viewed picture \(get) of incident \(i.number) (id \(i.id)), written to a file, sha256 \(p.sha256)"))
+                    return (jpeg, i.number)
+                }
+                try Data(jpeg).write(to: URL(fileURLWithPath: out), options: .withoutOverwriting)
+                say("picture \(get) of incident \(number): \(jpeg.count) bytes written to \(out)")
+                return
+            }
+            guard let cameraName = camera else { return }
+            let added = try await CameraCommand.onSite(dataOptions) { site in
+                let register = IncidentRegister(catalog: site.catalog)
+                let i = try await register.incident(reference)
+                guard let c = try await site.catalog.camera(named: cameraName) else {
+                    throw VigilError(.notFound, "no camera named \(cameraName)")
+                }
+                let atMicros = try at.map { try IncidentCommand.time($0, "--at") } ?? i.observedMicros
+                _ = try await register.snapshotTarget(incidentID: i.id, cameraID: c.id, atMicros: atMicros)
+                let still = try await Stills(catalog: site.catalog, store: site.store).still(
+                    cameraID: c.id, atMicros: atMicros, nowMicros: now)
+                let who = site.commandLineEntry(.incidentSnapshot, camera: c, detail: "")
+                return try await site.audit.append(
+                    with: {
+                        try await register.addSnapshot(
+                            incidentID: i.id, cameraID: c.id, askedMicros: atMicros, frameMicros: still.frameMicros, jpeg: still.jpeg,
+                            width: still.width, height: still.height, sha256: still.sha256, by: author, nowMicros: now)
+                    },
+                    entry: {
+                        var e = who
+                        e.detail =
+                            "incident \(i.number) (id \(i.id)): picture \($0.id) of camera \(c.id), frame at "
+                            + "\(iso8601(micros: $0.frameMicros)) (asked \(iso8601(micros: atMicros))), \($0.width)x\($0.height), sha256 \($0.sha256)"
+                        return e
+                    }
+                ).1
+            }
+            say(
+                "picture \(added.id): \(cameraName) at \(iso8601(micros: added.frameMicros)), \(added.width)x\(added.height), sha256 \(added.sha256)"
+            )
         }
     }
 

@@ -83,3 +83,63 @@ extension EndToEndTests {
         #expect(again.components(separatedBy: "\"incident.retention\"").count == 2)
     }
 }
+
+extension EndToEndTests {
+    /// A picture from the command line: made from what `vigil record` wrote while it goes on
+    /// recording, listed by `show`, written out whole, and a JPEG ffprobe reads.
+    @Test func theCommandLineAddsAPictureFromTheRecordingAndWritesItOut() async throws {
+        let dir = try TestSupport.temporaryDirectory("incident-picture-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data", vigil = TestSupport.vigilBinary
+        let clip = try await TestSupport.clip(codec: .h264, seconds: 4)
+        let port = TestSupport.freePort()
+        let sim = try Peer(vigil, ["simulate", "--cameras", "1", "--port", "\(port)", "--file", clip], log: dir + "/sim.log")
+        try await sim.waitFor("/cam1", seconds: 10)
+        let recorder = try Peer(
+            vigil, ["record", "--data", data, "--camera", "gate=rtsp://127.0.0.1:\(port)/cam1", "--segment-seconds", "2"],
+            log: dir + "/record.log")
+        try await recorder.waitFor("recording gate", seconds: 10)
+        try await Task.sleep(for: .seconds(4))
+        func run(_ arguments: [String]) async throws -> TestSupport.Result {
+            try await TestSupport.run(vigil, ["incident", arguments[0], "--data", data] + arguments.dropFirst())
+        }
+        let iso = ISO8601DateFormatter()
+        let now = Date()
+        let created = try await run([
+            "create", "--category", "road-hazard", "--description", "a fallen sign", "--camera", "gate",
+            "--from", iso.string(from: now.addingTimeInterval(-60)), "--to", iso.string(from: now.addingTimeInterval(1)),
+            "--observed", iso.string(from: now.addingTimeInterval(-2))
+        ])
+        try #require(created.status == 0, "\(created.stderr)")
+        // At the time observed (two seconds ago), while recording goes on.
+        let added = try await run(["picture", "1", "--camera", "gate"])
+        #expect(
+            added.status == 0 && added.stdout.hasPrefix("picture 1: gate at ") && added.stdout.contains("640x360"),
+            "\(added.stdout)\(added.stderr)")
+        let before = try await run(["picture", "1", "--camera", "gate", "--at", iso.string(from: now.addingTimeInterval(-50))])
+        #expect(before.status != 0 && before.stderr.contains("recorded nothing"), "\(before.stderr)")
+        let elsewhere = try await run(["picture", "1", "--camera", "gate", "--at", iso.string(from: now.addingTimeInterval(-120))])
+        #expect(elsewhere.status != 0 && elsewhere.stderr.contains("outside incident"), "\(elsewhere.stderr)")
+        #expect(recorder.interrupt() == 0, "\(recorder.output.suffix(2000))")
+        _ = sim.interrupt()
+
+        let shown = try await run(["show", "1"])
+        #expect(
+            shown.stdout.contains("  picture 1: gate at ") && shown.stdout.contains("snapshot: picture 1 of gate at "), "\(shown.stdout)")
+        let out = dir + "/picture.jpg"
+        let written = try await run(["picture", "1", "--get", "1", "--out", out])
+        #expect(written.status == 0, "\(written.stderr)")
+        let probed = try await TestSupport.run(
+            try TestSupport.require("ffprobe"),
+            ["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", out])
+        #expect(probed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "mjpeg,640,360", "\(probed.stdout)\(probed.stderr)")
+        // Never over a file: refused before the picture is read (and so not audited as looked at).
+        let again = try await run(["picture", "1", "--get", "1", "--out", out])
+        #expect(again.status != 0 && again.stderr.contains("exists"), "\(again.stderr)")
+        let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data]).stdout
+        let pictures = log.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }.filter { $0["action"] as? String == "incident.snapshot" }
+        #expect(pictures.count == 2, "one made, one written out: \(pictures)")
+    }
+}

@@ -52,6 +52,16 @@ extension EndToEndTests {
             "$('incident-dialog').open && $('incident-camera').value === '1' && document.activeElement === $('incident-category')",
             session: page, seconds: 5, describe: "[$('incident-dialog').open, $('incident-camera').value, document.activeElement.id]")
         #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 1, "the wall plays on under the report")
+        // A picture is asked for by default, previewed from the tile's frame on screen (not blank).
+        let preview = try #require(
+            try browser.evaluate(
+                """
+                (() => { const c = $('incident-picture-preview'); if (c.hidden) return [false, 0];
+                  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let lit = 0;
+                  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 60) lit++;
+                  return [$('incident-picture').checked, lit / (d.length / 4)]; })()
+                """, session: page) as? [Any])
+        #expect(preview.first as? Bool == true && (preview.last as? Double ?? 0) > 0.2, "the preview: \(preview)")
         // The frame's time to the second (the field leaves out ":00").
         let seen = try #require(
             try browser.evaluate(
@@ -78,7 +88,7 @@ extension EndToEndTests {
         let filedIn = Date().timeIntervalSince(pressed)
         #expect(filedIn < 10, "from the key to the filed report took \(filedIn) s")
         let said = try #require(try browser.evaluate("$('report-said').textContent", session: page) as? String)
-        #expect(said.contains("reported (Person lying, or needing help), open"), "\(said)")
+        #expect(said.contains("reported (Person lying, or needing help), open") && !said.contains("picture"), "\(said)")
         #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 1)
 
         // Listed on the Incidents page.
@@ -102,11 +112,21 @@ extension EndToEndTests {
             "$('incident-next').value = 'on-scene'; $('incident-note').value = 'patrol 3 is there'; $('incident-update-form').requestSubmit(); true",
             session: page)
         try await browser.waitUntil(
-            "$('incident-timeline').children.length === 4", session: page, seconds: 5,
+            "$('incident-timeline').children.length === 5", session: page, seconds: 5,
             describe: "[$('incident-timeline').innerText, $('incident-detail-error').textContent]")
         let timeline = try #require(try browser.evaluate("$('incident-timeline').innerText", session: page) as? String)
         #expect(timeline.contains("watcher · reported as Person lying") && timeline.contains("service on scene"), "\(timeline)")
         #expect(timeline.contains("note: patrol 3 is there") && timeline.contains("Vigil dispatch · services notified"), "\(timeline)")
+        #expect(timeline.contains("watcher · picture 1 of square at "), "\(timeline)")
+        // The picture Vigil made from the recording at the tile's moment, shown whole.
+        try await browser.waitUntil(
+            "(() => { const i = $('incident-pictures').querySelector('img'); return i && i.complete && i.naturalWidth === 640; })()",
+            session: page, seconds: 10, describe: "$('incident-pictures').innerHTML")
+        let caption = try browser.evaluate("$('incident-pictures').querySelector('figcaption').textContent", session: page) as? String
+        #expect(caption?.hasPrefix("square · ") == true && caption?.contains("640×360 · by watcher") == true, "\(caption ?? "")")
+        #expect(try browser.evaluate("$('incident-pictures-none').hidden", session: page) as? Bool == true)
+        _ = try browser.evaluate("$('incident-detail-title').scrollIntoView(); true", session: page)
+        try await browser.screenshotPage("incident-picture", session: page)
         // Who was told: the two duty consoles, and the ambulance, not set up, still waiting.
         let told = try #require(try browser.evaluate("$('incident-notified').innerText", session: page) as? String)
         #expect(told.contains("City police duty station") && told.contains("Ambulance service") && told.contains("not set up"), "\(told)")
@@ -150,9 +170,10 @@ extension EndToEndTests {
             try browser.evaluate(
                 """
                 [$('incident-rows').children.length, $('incident-timeline').children.length, $('incident-said').textContent, inc.list.length,
-                 $('incident-description').value, $('report-said').textContent, $('stats-charts').children.length, $('stats-summary').textContent]
+                 $('incident-description').value, $('report-said').textContent, $('stats-charts').children.length, $('stats-summary').textContent,
+                 $('incident-pictures').children.length]
                 """,
                 session: page) as? [Any]
-        #expect(left?.map { "\($0)" } == ["0", "0", "", "0", "", "", "0", ""], "\(String(describing: left))")
+        #expect(left?.map { "\($0)" } == ["0", "0", "", "0", "", "", "0", "", "0"], "\(String(describing: left))")
     }
 }

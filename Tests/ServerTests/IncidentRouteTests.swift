@@ -59,6 +59,61 @@ import Testing
         }
     }
 
+    @Test func aReportsPictureIsMadeFromTheRecordingAndEachLookIsAudited() async throws {
+        try await ServerHarness.with { h in
+            let camera = try #require(try await h.catalog.camera(id: h.cameraID))
+            try await TestSupport.recordFootage(camera: camera, catalog: h.catalog, store: h.store)
+            let now = WallClock.system.nowMicros()
+            let start = try #require(
+                try await h.catalog.segments(cameraID: h.cameraID, from: now - 3_600_000_000, to: now).first?.startMicros)
+            let at = start + 2_000_000
+            let op = try await h.signIn(.operator), admin = try await h.signIn(.admin)
+            let report: [String: Any] = [
+                "category": "theft-or-damage", "observed": iso8601(micros: at), "description": "a car window broken",
+                "cameras": [["camera": h.cameraID, "from": iso8601(micros: at - 30_000_000), "to": iso8601(micros: at + 30_000_000)]],
+                // The second is of a moment before anything was recorded.
+                "snapshots": [
+                    ["camera": h.cameraID, "at": iso8601(micros: at)], ["camera": h.cameraID, "at": iso8601(micros: at - 20_000_000)]
+                ]
+            ]
+            let filed = try await h.request("POST", "/api/incidents", session: op, json: report)
+            #expect(filed.status == 201, "\(String(decoding: filed.body, as: UTF8.self))")
+            let id = try #require(filed.json?["id"] as? Int)
+            let pictures = try #require(filed.json?["snapshots"] as? [[String: Any]])
+            try #require(pictures.count == 1)
+            #expect(pictures[0]["width"] as? Int == 640 && pictures[0]["takenBy"] as? String == "u-operator")
+            let errors = try #require(filed.json?["snapshotErrors"] as? [String])
+            #expect(errors.count == 1 && errors[0].contains("recorded nothing"), "\(errors)")
+            let timeline = try #require(filed.json?["updates"] as? [[String: Any]])
+            #expect(timeline.filter { $0["kind"] as? String == "snapshot" }.count == 2)
+
+            let url = try #require(pictures[0]["url"] as? String)
+            let picture = try await h.request("GET", url, session: op)
+            #expect(picture.status == 200 && picture.headers["content-type"] == "image/jpeg")
+            #expect(picture.body.count == pictures[0]["bytes"] as? Int)
+            #expect(JPEGSize.read([UInt8](picture.body))! == (640, 360))
+            #expect(try await h.request("GET", "/api/incidents/\(id)/snapshots/999", session: op).status == 404)
+            #expect(try await h.request("GET", url, session: admin).status == 403)
+
+            // A later picture: of the incident's camera in its range only.
+            let outside = try await h.request(
+                "POST", "/api/incidents/\(id)/snapshots", session: op, json: ["camera": h.cameraID, "at": iso8601(micros: at + 40_000_000)])
+            #expect(outside.status == 400, "\(String(decoding: outside.body, as: UTF8.self))")
+            let later = try await h.request(
+                "POST", "/api/incidents/\(id)/snapshots", session: op, json: ["camera": h.cameraID, "at": iso8601(micros: at + 1_000_000)])
+            #expect(later.status == 201, "\(String(decoding: later.body, as: UTF8.self))")
+
+            // Each picture made, missed, looked at or refused is one entry on the camera.
+            let entries = try await Self.entries(h, "incident.snapshot")
+            #expect(entries.map(\.result).sorted() == ["denied", "denied", "failed", "failed", "ok", "ok", "ok"].sorted(), "\(entries)")
+            #expect(entries.filter { $0.detail?.hasPrefix("viewed picture") == true }.count == 1)
+            #expect(
+                entries.filter { $0.result != "denied" && $0.detail?.contains("no picture 999") != true }.allSatisfy {
+                    $0.camera == h.cameraID
+                })
+        }
+    }
+
     @Test func onlyTheOperatorTeamMayByRoleNeverByGrant() async throws {
         try await ServerHarness.with { h in
             for role in [Role.admin, .investigator, .mediaOfficer, .court] {

@@ -255,7 +255,8 @@ final class ServerHarness: Sendable {
         p = p.replacingOccurrences(of: "{tid}", with: "1").replacingOccurrences(of: ":tid", with: "1")
         p = p.replacingOccurrences(of: "{vid}", with: "1").replacingOccurrences(of: ":vid", with: "1")
         for (name, value) in [
-            ("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4"), ("name", "entrance")
+            ("exhibit", "EV-2026-000001"), ("export", "20261124T100000Z"), ("file", "EV-2026-000001-1-gate.mp4"), ("name", "entrance"),
+            ("iid", "1"), ("sid", "1")
         ] {
             p = p.replacingOccurrences(of: "{\(name)}", with: value).replacingOccurrences(of: ":\(name)", with: value)
         }
@@ -338,7 +339,7 @@ final class ServerHarness: Sendable {
             #expect(
                 Set(imagery.map(\.path)) == [
                     "/api/cameras/{id}/live", "/api/cameras/{id}/recordings", "/api/cameras/{id}/view.mp4", "/api/cameras/{id}/export.mp4",
-                    "/api/evidence/{exhibit}/exports/{export}/{file}"
+                    "/api/evidence/{exhibit}/exports/{export}/{file}", "/api/incidents/{iid}/snapshots/{sid}"
                 ])
             for route in imagery {
                 for (who, session) in [("supervisor", supervisor), ("operator", operatorSession)] {
@@ -351,6 +352,8 @@ final class ServerHarness: Sendable {
                     #expect(entry.user == "u-\(who == "supervisor" ? "supervisor" : "operator")")
                     if route.path.contains("{id}") {
                         #expect(entry.camera == h.cameraID)
+                    } else if route.path.hasPrefix("/api/incidents/") {
+                        #expect(entry.action == "incident.snapshot")
                     } else {
                         #expect(entry.action.hasPrefix("evidence."))
                     }
