@@ -129,9 +129,14 @@ function forgetUserData() {
   $('gap-list').replaceChildren();
   for (const id of ['playback-error', 'playback-clock']) $(id).textContent = '';
   // The incident register is personal data: nothing of it stays on a signed-out page.
-  Object.assign(inc, { list: [], categories: [], open: null, quick: null, pictureFor: null });
+  Object.assign(inc, { list: [], categories: [], open: null, quick: null, pictureFor: null, picturing: false });
   for (const id of ['incident-rows', 'incident-timeline', 'incident-category', 'incident-camera', 'incident-pictures', 'incident-picture-camera']) $(id).replaceChildren();
   $('incident-picture-at').value = '';
+  $('incident-picture-said').textContent = '';
+  delete $('incident-pictures').dataset.key;
+  const preview = $('incident-picture-preview');
+  preview.getContext('2d').clearRect(0, 0, preview.width, preview.height);
+  preview.hidden = true;
   for (const id of ['incident-said', 'incident-error', 'incident-detail-error', 'incident-detail-title', 'incident-detail-text', 'incident-detail-description', 'incident-filled']) $(id).textContent = '';
   $('incident-detail').hidden = true;
   if ($('incident-dialog').open) $('incident-dialog').close();

@@ -5,7 +5,7 @@
 // read and change. Loaded after app.js, whose helpers it uses.
 'use strict';
 
-const inc = { list: [], categories: [], open: null, sending: false, quick: null, pictureFor: null };
+const inc = { list: [], categories: [], open: null, sending: false, quick: null, pictureFor: null, picturing: false };
 const statusWords = { open: 'open', notified: 'services notified', acknowledged: 'acknowledged', 'on-scene': 'service on scene', closed: 'closed' };
 const statusOrder = ['open', 'notified', 'acknowledged', 'on-scene', 'closed'];
 const priorityWords = { 1: '1 · urgent', 2: '2 · high', 3: '3 · normal' };
@@ -78,6 +78,17 @@ function drawPreview(video) {
     canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
     canvas.hidden = false;
   } catch { /* a frame the browser will not hand over: no preview, the picture is still made */ }
+}
+
+// The preview shows the tile's frame: once the camera or the time is changed, or no picture
+// is asked for, it is no longer the picture that will be made.
+for (const id of ['incident-camera', 'incident-observed', 'incident-picture']) {
+  $(id).addEventListener('change', () => {
+    const q = inc.quick;
+    if (!q || !$('incident-picture').checked || Number($('incident-camera').value) !== q.camera || $('incident-observed').value !== q.observed) {
+      $('incident-picture-preview').hidden = true;
+    }
+  });
 }
 
 // When the report's picture is of: the tile's moment while the time and camera are as filled
@@ -163,7 +174,7 @@ $('incident-form').addEventListener('submit', async (e) => {
   const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open. ` +
     (told.length ? `Vigil tells ${told.join(', ')}.` : 'Vigil tells no service of this category.') +
     (phone.length ? ` Not set up in Vigil, telephone them: ${phone.join(', ')}.` : '') +
-    ((filed.snapshotErrors || []).length ? ` Its picture could not be made: ${filed.snapshotErrors.join('; ')}.` : '');
+    (filed.snapshotsPending ? ' Its picture is being made from the recording: it shows on the incident in a moment.' : '');
   say(words);
   if (!$('incidents').hidden) { $('incident-said').textContent = words; await loadIncidents(); }
 });
@@ -253,6 +264,25 @@ $('incident-close-detail').addEventListener('click', () => { inc.open = null; $(
 function drawIncidentPictures(i) {
   const pictures = i.snapshots || [];
   $('incident-pictures-none').hidden = pictures.length > 0;
+  // Each look at a picture is audited: the same pictures are not fetched again when the
+  // incident is redrawn (another's note, a status).
+  const key = `${i.id}:${pictures.map((p) => p.id).join(',')}`;
+  if ($('incident-pictures').dataset.key !== key) {
+    $('incident-pictures').dataset.key = key;
+    drawPictureList(pictures);
+  }
+  // Another picture: of one of its cameras, while its personal data is kept.
+  const form = $('incident-picture-form');
+  form.hidden = Boolean(i.anonymised) || !i.cameras.length;
+  if (inc.pictureFor !== i.id) {
+    inc.pictureFor = i.id;
+    $('incident-picture-said').textContent = '';
+    $('incident-picture-camera').replaceChildren(...i.cameras.map((c) => new Option(`${c.name} (${clock(Date.parse(c.from))}–${clock(Date.parse(c.to))})`, String(c.camera))));
+    $('incident-picture-at').value = localInput(new Date(Date.parse(i.observed)));
+  }
+}
+
+function drawPictureList(pictures) {
   $('incident-pictures').replaceChildren(...pictures.map((p) => {
     const li = document.createElement('li');
     const figure = document.createElement('figure');
@@ -266,7 +296,9 @@ function drawIncidentPictures(i) {
     img.alt = `${p.name} at ${clockDate(Date.parse(p.at))}`;
     img.width = 240;
     img.height = Math.round(240 * p.height / p.width);
-    img.addEventListener('error', () => { figure.querySelector('figcaption').textContent += ' — the picture could not be loaded.'; }, { once: true });
+    img.addEventListener('error', () => {
+      figure.querySelector('figcaption').textContent += ' — the picture could not be loaded (open it for the server\'s words).';
+    }, { once: true });
     link.append(img);
     const caption = document.createElement('figcaption');
     caption.textContent = `${p.name} · ${clockDate(Date.parse(p.at))} · ${p.width}×${p.height} · by ${p.takenBy || 'a removed name'}`;
@@ -274,30 +306,32 @@ function drawIncidentPictures(i) {
     li.append(figure);
     return li;
   }));
-  // Another picture: of one of its cameras, while its personal data is kept.
-  const form = $('incident-picture-form');
-  form.hidden = Boolean(i.anonymised) || !i.cameras.length;
-  if (inc.pictureFor !== i.id) {
-    inc.pictureFor = i.id;
-    $('incident-picture-camera').replaceChildren(...i.cameras.map((c) => new Option(`${c.name} (${clock(Date.parse(c.from))}–${clock(Date.parse(c.to))})`, String(c.camera))));
-    $('incident-picture-at').value = localInput(new Date(Date.parse(i.observed)));
-  }
 }
 
 $('incident-picture-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const me = state.me, id = inc.open;
+  // One at a time; the button keeps its focus (a disabled button would drop it).
+  if (inc.picturing) return;
   const at = new Date($('incident-picture-at').value);
   $('incident-detail-error').textContent = '';
   if (Number.isNaN(at.getTime())) { $('incident-detail-error').textContent = 'Say the moment of the picture.'; $('incident-picture-at').focus(); return; }
-  $('incident-picture-button').disabled = true;
+  inc.picturing = true;
+  $('incident-picture-button').setAttribute('aria-busy', 'true');
+  $('incident-picture-said').textContent = 'Making the picture from the recording…';
+  let words = '';
   try {
     await api('POST', `/api/incidents/${id}/snapshots`, { camera: Number($('incident-picture-camera').value), at: at.toISOString() });
   } catch (err) {
-    if (state.me === me) $('incident-detail-error').textContent = `No picture was added: ${err.message}`;
-    return;
-  } finally { $('incident-picture-button').disabled = false; }
-  if (state.me === me && inc.open === id) await showIncident(id, false);
+    words = `No picture was added: ${err.message}`;
+  } finally {
+    inc.picturing = false;
+    $('incident-picture-button').removeAttribute('aria-busy');
+  }
+  // Said on the incident it was asked for only, and not to the next person signed in.
+  if (state.me !== me || inc.open !== id) return;
+  $('incident-picture-said').textContent = words;
+  if (!words) await showIncident(id, false);
 });
 
 // ---- The city's figures: counts and times only, drawn here as SVG bar charts ----

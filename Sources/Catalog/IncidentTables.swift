@@ -355,6 +355,18 @@ extension Catalog {
     /// delivered are withdrawn: never sent, saying why). What the figures count stays:
     /// category, priority, times, status, cameras. Returns the incidents' ids.
     public func anonymiseIncidents(observedBefore cutoffMicros: Int64, nowMicros: Int64) async throws -> [Int64] {
+        let ids = try await removePersonalData(observedBefore: cutoffMicros, nowMicros: nowMicros)
+        // SQLite overwrites what it deletes (`secure_delete`), but its write-ahead log still
+        // holds the pages as they were until it is next written over: it is checkpointed and
+        // emptied now, so the pictures and words are gone from the files as well. Best effort
+        // (a long read elsewhere may keep it), and PostgreSQL's own vacuum does its part.
+        if !ids.isEmpty, database.dialect.name == "sqlite" {
+            _ = try? await run("checkpoint the write-ahead log") { try await database.raw("PRAGMA wal_checkpoint(TRUNCATE)").all() }
+        }
+        return ids
+    }
+
+    private func removePersonalData(observedBefore cutoffMicros: Int64, nowMicros: Int64) async throws -> [Int64] {
         try await transaction("remove incidents' personal data") {
             let rows = try await run("find incidents past their retention") {
                 try await database.raw(

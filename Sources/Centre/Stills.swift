@@ -25,8 +25,12 @@ public struct Still: Sendable {
     public var sha256: String
 }
 
-/// Makes stills with ffmpeg, two at a time: each decodes a group of pictures (up to a
-/// minute of frames) on one core, and the recorders must keep theirs.
+/// Makes stills with ffmpeg (5.1 or later, for `-fps_mode`), two at a time: each decodes a
+/// group of pictures (up to a minute of frames) on one thread, and the recorders must keep
+/// their cores. The frame is chosen by its place in the recording, which keeps frames in the
+/// order they arrived: for a camera that sends B-frames (whose display order differs, and
+/// which Vigil records without composition offsets) the picture may be a frame or two from
+/// the moment asked.
 public struct Stills: Sendable {
     let catalog: Catalog
     let store: SampleStore
@@ -40,6 +44,9 @@ public struct Stills: Sendable {
     /// The largest picture kept: pictures wider are scaled to this width.
     public static let maximumWidth = 1920
     public static let maximumJPEGBytes = 4 << 20
+    /// How long ffmpeg may take over one picture before it is stopped (SIGTERM, then SIGKILL
+    /// two seconds later).
+    public static let decodeSeconds = 20.0
     /// How long a still of the last seconds waits for the recording to reach the moment (it
     /// is made durable each second).
     public static let recordingLagMicros: Int64 = 4_000_000
@@ -103,13 +110,15 @@ public struct Stills: Sendable {
     }
 
     func decode(_ file: VirtualMP4, frame index: Int, ffmpeg: String, frameMicros: Int64) async throws -> Still {
-        // Footage is imagery: the file is the server's own, readable by it alone, and gone after.
-        let base = NSTemporaryDirectory() + "vigil-still-\(UUID().uuidString)"
-        let input = base + ".mp4", output = base + ".jpg"
-        defer {
-            try? FileManager.default.removeItem(atPath: input)
-            try? FileManager.default.removeItem(atPath: output)
+        // Footage is imagery: its working files sit in a directory of the server's own (0700),
+        // removed with them after.
+        var template = Array((NSTemporaryDirectory() + "vigil-still-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw VigilError(.failure, "a picture's working directory could not be made in \(NSTemporaryDirectory()) (errno \(errno))")
         }
+        let directory = String(cString: made)
+        let input = directory + "/frames.mp4", output = directory + "/picture.jpg"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try await NIOThreadPool.singleton.runIfActive {
             let fd = open(input, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw VigilError(.failure, "a picture's working file could not be made in \(NSTemporaryDirectory())") }
@@ -121,10 +130,13 @@ public struct Stills: Sendable {
         let result = try await ChildProcess.run(
             ffmpeg,
             [
-                "-nostdin", "-v", "error", "-threads", "1", "-i", input, "-map", "0:v:0", "-vf", filter, "-fps_mode", "passthrough",
-                "-frames:v", "1", "-pix_fmt", "yuvj420p", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-y", output
-            ], timeout: 20)
-        guard !result.timedOut else { throw VigilError(.failure, "ffmpeg took more than 20 s to decode the picture") }
+                "-nostdin", "-v", "error", "-threads", "1", "-i", input, "-map", "0:v:0", "-filter_threads", "1", "-vf", filter,
+                "-fps_mode", "passthrough", "-frames:v", "1", "-threads", "1", "-pix_fmt", "yuvj420p", "-c:v", "mjpeg", "-q:v", "3",
+                "-f", "image2", "-y", output
+            ], timeout: Self.decodeSeconds)
+        guard !result.timedOut else {
+            throw VigilError(.failure, "ffmpeg took more than \(Int(Self.decodeSeconds)) s to decode the picture and was stopped")
+        }
         guard result.status == 0 else {
             throw VigilError(
                 .failure, "ffmpeg could not decode the recorded frame (exit \(result.status)): \(result.stderr.suffix(300))")

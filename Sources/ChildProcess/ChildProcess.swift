@@ -97,7 +97,11 @@ public enum ChildProcess {
             // Cancelled while waiting, or past its time: the child must not outlive its caller.
             p.terminate()
             if Task.isCancelled {
-                waitForExit(p, timeout: 5)
+                // No sleeping in a cancelled task: a bounded wait on this thread, then SIGKILL.
+                if !waitForExit(p, timeout: 2) {
+                    kill(p.processIdentifier, SIGKILL)
+                    waitForExit(p, timeout: 2)
+                }
                 throw CancellationError()
             }
             if !(await exited(p, timeout: 2)) {
@@ -107,7 +111,10 @@ public enum ChildProcess {
             timedOut = true
         }
         func read(_ file: String) -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
-        return Output(status: p.terminationStatus, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut)
+        // A child that outlives even SIGKILL (stuck in the kernel on a hung disk) has no status
+        // yet: Foundation traps on reading one.
+        let status = p.isRunning ? -1 : p.terminationStatus
+        return Output(status: status, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut)
     }
 
     /// The path of a program on PATH, if any.

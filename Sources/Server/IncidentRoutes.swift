@@ -5,6 +5,7 @@ import Dispatching
 import Foundation
 import Hummingbird
 import Incidents
+import Logging
 import NIOCore
 import PTZ
 import Records
@@ -17,6 +18,8 @@ import Records
 /// the permission or of a camera's.
 struct IncidentRoutes {
     let env: ServerEnvironment
+    /// What a person is not told: why ffmpeg or the catalog failed a picture.
+    static let logger = Logger(label: "vigil.incidents")
 
     struct CameraInput: Decodable {
         var camera: Int64
@@ -135,8 +138,9 @@ struct IncidentRoutes {
         var exhibitRequests: [ExhibitRequestRoutes.RequestView]?
         /// Its pictures that the reader may see (one incident at a time).
         var snapshots: [SnapshotView]?
-        /// The pictures a report asked for that could not be made, in words.
-        var snapshotErrors: [String]?
+        /// A report's answer: how many of the pictures it asked for are being made (each then
+        /// listed with the incident, or said on its timeline when it cannot be made).
+        var snapshotsPending: Int?
     }
 
     /// One incident as a single read shows it: its timeline and its notifications too.
@@ -147,7 +151,7 @@ struct IncidentRoutes {
         v.exhibitRequests = try await ExhibitRequestRoutes(env: env).views(
             try await env.incidents.exhibitRequests(incidentID: i.id), for: p)
         v.snapshots = try await env.incidents.snapshots(incidentID: i.id).filter {
-            Self.mayPicture(p, camera: $0.cameraID, frameMicros: $0.frameMicros, nowMicros: $0.takenMicros)
+            Self.mayPicture(p, camera: $0.cameraID, askedMicros: $0.askedMicros, takenMicros: $0.takenMicros)
         }.map { snapshotView($0, names: names) }
         return v
     }
@@ -159,75 +163,87 @@ struct IncidentRoutes {
             height: r.height, bytes: r.bytes, sha256: r.sha256, url: "/api/incidents/\(r.incidentID)/snapshots/\(r.id)")
     }
 
-    /// Whether `p` may see (or take) a picture of `camera` whose frame is at `frameMicros`,
-    /// seen (or asked) at `nowMicros`: with playback on the camera, or with live view when
-    /// the frame was live then (the last minute: a report from a live tile).
-    static func mayPicture(_ p: Principal, camera: Int64, frameMicros: Int64, nowMicros: Int64) -> Bool {
-        p.may(.playback, camera: camera) || (p.may(.live, camera: camera) && frameMicros >= nowMicros - 60_000_000)
+    /// Whether `p` may see (or take) a picture of `camera` of the moment `askedMicros`, asked
+    /// for at `takenMicros`: with playback on the camera, or with live view for a moment of
+    /// the last minute before it was asked (a report from a live tile). The same two times
+    /// decide both, so whoever may take a picture may see it.
+    static func mayPicture(_ p: Principal, camera: Int64, askedMicros: Int64, takenMicros: Int64) -> Bool {
+        p.may(.playback, camera: camera) || (p.may(.live, camera: camera) && askedMicros >= takenMicros &- 60_000_000)
     }
 
     /// Makes a picture of camera `cameraID` at `atMicros` from its recording and stores it
-    /// with incident `incidentID`, one audit entry either way. `noteMissing`: a picture that
-    /// cannot be made is also said on the incident's timeline (a report's, which stands).
+    /// with incident `incidentID`, asked for at `askedAt`; one audit entry (`entry`, the
+    /// request's, completed here) whatever becomes of it. `noteMissing`: a picture that is
+    /// not made or not kept is also said on the incident's timeline (a report's, which
+    /// stands). Takes no request: a report's pictures are made after its answer has gone.
     func takeSnapshot(
-        incidentID: Int64, cameraID: Int64, atMicros: Int64, noteMissing: Bool, _ request: Request, _ context: VigilContext,
-        _ principal: Principal
+        incidentID: Int64, cameraID: Int64, atMicros: Int64, askedAt: Int64, noteMissing: Bool, entry: AuditEntry, by principal: Principal
     ) async throws -> IncidentSnapshotRecord {
         let env = self.env
-        let now = env.clock.nowMicros()
+        let author = IncidentAuthor(userID: principal.userID, name: principal.name)
+        let moment = "camera \(cameraID) at \(iso8601(micros: atMicros))"
+        /// One entry for a picture not made or not kept, with the words on the timeline too.
+        func missed(_ result: AuditResult, _ words: String, number: String?) async throws {
+            var e = entry
+            e.result = result.rawValue
+            e.camera = cameraID
+            e.detail = "incident \(number ?? "id \(incidentID)") (id \(incidentID)): no picture of \(moment): \(words.prefix(300))"
+            _ = try await env.audit.append(e) {
+                if noteMissing, number != nil {
+                    try await env.incidents.noteSnapshotMissing(
+                        incidentID: incidentID, cameraID: cameraID, atMicros: atMicros, reason: words, by: author,
+                        nowMicros: env.clock.nowMicros())
+                }
+            }
+        }
+        /// What a person reads of a refusal or failure: the rule's words, or the server's own in general terms.
+        func words(_ error: any Error) -> String {
+            if let coded = error as? any CodedError, coded.code != .failure { return coded.description }
+            return "the server could not make it (see its log)"
+        }
+        func thrown(_ error: any Error) -> any Error {
+            if let coded = error as? any CodedError, coded.code != .failure { return APIError.from(coded) }
+            return APIError(status: .internalServerError, message: "the picture could not be made: \(words(error))")
+        }
         let incident: IncidentRecord
         do {
             incident = try await env.incidents.snapshotTarget(incidentID: incidentID, cameraID: cameraID, atMicros: atMicros)
-        } catch let error as any CodedError where error.code != .failure {
-            var e = AuditEntry(
-                .incidentSnapshot, .denied, principal: principal, request: request, context: context,
-                detail:
-                    "incident id \(incidentID): no picture of camera \(cameraID) at \(iso8601(micros: atMicros)): \(error.description.prefix(300))"
-            )
-            e.camera = cameraID
-            try await env.audit.append(e)
-            throw APIError.from(error)
+        } catch {
+            let number = try? await env.incidents.incident(id: incidentID).number
+            try await missed(.denied, words(error), number: number)
+            throw thrown(error)
         }
-        let author = IncidentAuthor(userID: principal.userID, name: principal.name)
         let still: Still
         do {
-            still = try await env.footage.stills.still(cameraID: cameraID, atMicros: atMicros, nowMicros: now)
+            still = try await env.footage.stills.still(cameraID: cameraID, atMicros: atMicros, nowMicros: env.clock.nowMicros())
         } catch {
-            let words =
-                (error as? any CodedError).map { $0.code == .failure ? "the server could not make it (\($0.description))" : $0.description }
-                ?? "the server could not make it (\(error))"
-            var entry = AuditEntry(
-                .incidentSnapshot, .failed, principal: principal, request: request, context: context,
-                detail:
-                    "incident \(incident.number) (id \(incidentID)): no picture of camera \(cameraID) at \(iso8601(micros: atMicros)): \(words.prefix(300))"
-            )
-            entry.camera = cameraID
-            _ = try await env.audit.append(entry) {
-                if noteMissing {
-                    try await env.incidents.noteSnapshotMissing(
-                        incidentID: incidentID, cameraID: cameraID, atMicros: atMicros, reason: words, by: author, nowMicros: now)
-                }
-            }
-            if let coded = error as? any CodedError, coded.code != .failure { throw APIError.from(coded) }
-            throw APIError(status: .internalServerError, message: "the picture could not be made: \(words.prefix(300))")
+            Self.logger.warning("incident \(incident.number): no picture of \(moment): \(error)")
+            try await missed(.failed, words(error), number: incident.number)
+            throw thrown(error)
         }
-        return try await mapErrors {
-            try await env.audit.append(
+        do {
+            return try await env.audit.append(
                 with: {
                     try await env.incidents.addSnapshot(
                         incidentID: incidentID, cameraID: cameraID, askedMicros: atMicros, frameMicros: still.frameMicros, jpeg: still.jpeg,
-                        width: still.width, height: still.height, sha256: still.sha256, by: author, nowMicros: now)
+                        width: still.width, height: still.height, sha256: still.sha256, by: author, nowMicros: askedAt)
                 },
                 entry: {
-                    var e = AuditEntry(
-                        .incidentSnapshot, .ok, principal: principal, request: request, context: context,
-                        detail: "incident \(incident.number) (id \(incidentID)): picture \($0.id) of camera \(cameraID), frame at "
-                            + "\(iso8601(micros: $0.frameMicros)) (asked \(iso8601(micros: atMicros))), \($0.width)x\($0.height), sha256 \($0.sha256)"
-                    )
+                    var e = entry
                     e.camera = cameraID
+                    e.detail =
+                        "incident \(incident.number) (id \(incidentID)): picture \($0.id) of camera \(cameraID), frame at "
+                        + "\(iso8601(micros: $0.frameMicros)) (asked \(iso8601(micros: atMicros))), \($0.width)x\($0.height), sha256 \($0.sha256)"
                     return e
                 }
             ).1
+        } catch {
+            // Made but not kept (the incident filled up or was anonymised meanwhile, the catalog failed).
+            if (error as? any CodedError)?.code ?? .failure == .failure {
+                Self.logger.error("incident \(incident.number): picture not kept: \(error)")
+            }
+            try await missed(.failed, words(error), number: incident.number)
+            throw thrown(error)
         }
     }
 
@@ -397,6 +413,7 @@ struct IncidentRoutes {
                 throw APIError(status: .badRequest, message: "a report asks for at most \(IncidentRules.snapshotsInAReport) pictures")
             }
             var stills: [(camera: Int64, at: Int64)] = []
+            var refusedPictures: [String] = []
             for p in pictures {
                 guard let at = parseISO8601(p.at) else {
                     throw APIError(status: .badRequest, message: "each picture's at is an ISO 8601 time")
@@ -404,14 +421,10 @@ struct IncidentRoutes {
                 guard cameras.contains(where: { $0.cameraID == p.camera && $0.fromMicros <= at && at < $0.toMicros }) else {
                     throw APIError(status: .badRequest, message: "a picture is of one of the report's cameras, at a moment in its range")
                 }
-                guard Self.mayPicture(principal, camera: p.camera, frameMicros: at, nowMicros: now) else {
-                    try await env.audit.append(
-                        AuditEntry(
-                            .incidentReport, .denied, principal: principal, request: request, context: context,
-                            detail: "camera \(p.camera): a picture from before the last minute needs playback permission"))
-                    throw APIError(
-                        status: .forbidden, message: "a picture of camera \(p.camera) from before the last minute needs playback permission"
-                    )
+                // A picture the reporter may not take is left out; the report stands.
+                guard Self.mayPicture(principal, camera: p.camera, askedMicros: at, takenMicros: now) else {
+                    refusedPictures.append("camera \(p.camera) at \(iso8601(micros: at))")
+                    continue
                 }
                 stills.append((p.camera, at))
             }
@@ -441,27 +454,37 @@ struct IncidentRoutes {
                     }
                 ).1
             }
-            // The report stands whatever becomes of its pictures: each missing one is said on
-            // its timeline and in the answer.
-            var missing: [String] = []
-            for still in stills {
-                do {
-                    _ = try await takeSnapshot(
-                        incidentID: filed.id, cameraID: still.camera, atMicros: still.at, noteMissing: true, request, context, principal)
-                } catch {
-                    let words = (error as? APIError)?.message ?? "the server could not store it"
-                    missing.append("no picture of camera \(still.camera) at \(iso8601(micros: still.at)): \(words)")
+            // The report is answered at once, its pictures made after: a slow decode never holds
+            // up the operator, and each one missed is said on its timeline and audited.
+            let base = AuditEntry(.incidentSnapshot, .ok, principal: principal, request: request, context: context, detail: "")
+            for refused in refusedPictures {
+                var e = base
+                e.result = AuditResult.denied.rawValue
+                e.detail =
+                    "incident \(filed.number) (id \(filed.id)): no picture of \(refused): before the last minute, and no playback permission"
+                try await env.audit.append(e)
+            }
+            if !stills.isEmpty {
+                let routes = self, incidentID = filed.id
+                Task {
+                    for still in stills {
+                        _ = try? await routes.takeSnapshot(
+                            incidentID: incidentID, cameraID: still.camera, atMicros: still.at, askedAt: now, noteMissing: true,
+                            entry: base,
+                            by: principal)
+                    }
                 }
             }
             var v = try await full(filed, principal)
-            v.snapshotErrors = missing.isEmpty ? nil : missing
+            v.snapshotsPending = stills.count
             return try json(v, status: .created)
         }
         t.add(.post, "/api/incidents/{iid}/snapshots", .incidents, onDenied: denied(.incidentSnapshot)) { request, context, principal in
             let id = try pathID(context, "iid", "an incident id")
             let input = try await request.decode(as: SnapshotInput.self, context: context)
             guard let at = parseISO8601(input.at) else { throw APIError(status: .badRequest, message: "at is an ISO 8601 time") }
-            guard Self.mayPicture(principal, camera: input.camera, frameMicros: at, nowMicros: env.clock.nowMicros()) else {
+            let now = env.clock.nowMicros()
+            guard Self.mayPicture(principal, camera: input.camera, askedMicros: at, takenMicros: now) else {
                 var e = AuditEntry(
                     .incidentSnapshot, .denied, principal: principal, request: request, context: context,
                     detail: "incident id \(id): camera \(input.camera) at \(iso8601(micros: at)) needs playback permission")
@@ -472,7 +495,9 @@ struct IncidentRoutes {
                 )
             }
             let added = try await takeSnapshot(
-                incidentID: id, cameraID: input.camera, atMicros: at, noteMissing: false, request, context, principal)
+                incidentID: id, cameraID: input.camera, atMicros: at, askedAt: now, noteMissing: false,
+                entry: AuditEntry(.incidentSnapshot, .ok, principal: principal, request: request, context: context, detail: ""),
+                by: principal)
             return try json(snapshotView(added, names: try await env.cameras.names()), status: .created)
         }
         // A picture is imagery: each asking is one audit entry, whatever its answer.
@@ -493,19 +518,25 @@ struct IncidentRoutes {
             }
             let snapshot: IncidentSnapshotRecord?, jpeg: [UInt8]?, number: String?
             do {
-                number = try? await env.incidents.incident(id: iid).number
+                do {
+                    number = try await env.incidents.incident(id: iid).number
+                } catch let error as any CodedError where error.code == .notFound {
+                    number = nil
+                }
                 snapshot = number == nil ? nil : try await env.incidents.snapshots(incidentID: iid).first { $0.id == sid }
                 jpeg = snapshot == nil ? nil : try await env.incidents.snapshotJPEG(id: sid, incidentID: iid)
             } catch {
+                Self.logger.error("picture \(sid) of incident \(iid) could not be read: \(error)")
                 try await refuse(
-                    .failed, .internalServerError, "the picture could not be read", detail: "picture \(sid) of incident id \(iid): \(error)"
-                )
+                    .failed, .internalServerError, "the picture could not be read",
+                    detail: "picture \(sid) of incident id \(iid): the server could not read it")
             }
             guard let snapshot, let jpeg, let number else {
                 try await refuse(.failed, .notFound, "no such picture", detail: "no picture \(sid) of incident id \(iid)")
             }
             camera = snapshot.cameraID
-            guard Self.mayPicture(principal, camera: snapshot.cameraID, frameMicros: snapshot.frameMicros, nowMicros: snapshot.takenMicros)
+            guard
+                Self.mayPicture(principal, camera: snapshot.cameraID, askedMicros: snapshot.askedMicros, takenMicros: snapshot.takenMicros)
             else {
                 try await refuse(
                     .denied, .forbidden, "this picture of camera \(snapshot.cameraID) needs playback permission on it",

@@ -225,6 +225,7 @@ struct IncidentCommand: AsyncParsableCommand {
         func validate() throws {
             guard (get == nil) == (out == nil) else { throw ValidationError("--get and --out go together") }
             guard (get == nil) != (camera == nil) else { throw ValidationError("give --camera to add a picture, or --get and --out") }
+            guard get == nil || at == nil else { throw ValidationError("--at is for a picture to add (with --camera), not with --get") }
         }
 
         func run() async throws {
@@ -237,14 +238,26 @@ struct IncidentCommand: AsyncParsableCommand {
                     guard let p = try await register.snapshots(incidentID: i.id).first(where: { $0.id == get }),
                         let jpeg = try await register.snapshotJPEG(id: get, incidentID: i.id)
                     else { throw VigilError(.notFound, "incident \(i.number) has no picture \(get)") }
-                    let camera = try await site.catalog.camera(id: p.cameraID)
-                    try await site.audit.append(
-                        site.commandLineEntry(
-                            .incidentSnapshot, camera: camera,
-                            detail: "viewed picture \(get) of incident \(i.number) (id \(i.id)), written to a file, sha256 \(p.sha256)"))
+                    // Written first (readable by its owner alone, never over another file), then
+                    // audited: a picture that never reached the file is not recorded as looked at.
+                    let fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                    guard fd >= 0 else { throw VigilError(.invalid, "\(out) cannot be made (errno \(errno))") }
+                    do {
+                        defer { close(fd) }
+                        try FileHandle(fileDescriptor: fd, closeOnDealloc: false).write(contentsOf: Data(jpeg))
+                        guard fsync(fd) == 0 else { throw VigilError(.failure, "\(out) could not be written (errno \(errno))") }
+                        let camera = try await site.catalog.camera(id: p.cameraID)
+                        try await site.audit.append(
+                            site.commandLineEntry(
+                                .incidentSnapshot, camera: camera,
+                                detail: "viewed picture \(get) of incident \(i.number) (id \(i.id)), written to a file, sha256 \(p.sha256)")
+                        )
+                    } catch {
+                        try? FileManager.default.removeItem(atPath: out)
+                        throw error
+                    }
                     return (jpeg, i.number)
                 }
-                try Data(jpeg).write(to: URL(fileURLWithPath: out), options: .withoutOverwriting)
                 say("picture \(get) of incident \(number): \(jpeg.count) bytes written to \(out)")
                 return
             }

@@ -10,7 +10,7 @@ import Testing
 /// timeline, and gone whole at the end of its retention.
 @Suite struct IncidentSnapshotTests {
     @Test func picturesAreOfTheIncidentsCamerasAndGoWithItsPersonalData() async throws {
-        try await TestSupport.withCatalog("incident-snapshots") { _, catalog in
+        try await TestSupport.withCatalog("incident-snapshots") { dir, catalog in
             let square = try await catalog.upsertCamera(name: "square", url: "rtsp://127.0.0.1:9/a", retentionDays: 30)
             let park = try await catalog.upsertCamera(name: "park", url: "rtsp://127.0.0.1:9/b", retentionDays: 30)
             let register = IncidentRegister(catalog: catalog)
@@ -22,7 +22,9 @@ import Testing
                     categoryID: category.id, observedMicros: old,
                     cameras: [IncidentCameraRecord(cameraID: square.id, fromMicros: old - 30_000_000, toMicros: old + 30_000_000)],
                     description: "a fight"), by: author, nowMicros: old)
-            let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xD9]
+            // A picture with bytes found nowhere else, to look for in the files after.
+            let marker = Array("picture of a face 7f3a9c".utf8)
+            let jpeg: [UInt8] = [0xFF, 0xD8] + Array(repeating: marker, count: 200).flatMap { $0 } + [0xFF, 0xD9]
             func add(_ camera: Int64, _ at: Int64) async throws -> IncidentSnapshotRecord {
                 try await register.addSnapshot(
                     incidentID: incident.id, cameraID: camera, askedMicros: at, frameMicros: at - 10_000, jpeg: jpeg, width: 640,
@@ -30,7 +32,7 @@ import Testing
                     sha256: String(repeating: "0", count: 64), by: author, nowMicros: old + 60_000_000)
             }
             let first = try await add(square.id, old)
-            #expect(first.takenBy == "op-1" && first.bytes == 4)
+            #expect(first.takenBy == "op-1" && first.bytes == jpeg.count)
             #expect(try await register.snapshotJPEG(id: first.id, incidentID: incident.id) == jpeg)
             #expect(try await register.snapshotJPEG(id: first.id, incidentID: incident.id + 1) == nil)
             #expect(try await register.updates(incidentID: incident.id).last?.text.hasPrefix("picture \(first.id) of square at ") == true)
@@ -52,6 +54,12 @@ import Testing
             #expect(try await register.removePersonalData(retentionDays: 30, nowMicros: now) == [incident.id])
             #expect(try await register.snapshots(incidentID: incident.id).isEmpty)
             #expect(try await register.snapshotJPEG(id: first.id, incidentID: incident.id) == nil)
+            // Gone from the catalog's files too, not left in free pages or the write-ahead log.
+            for file in ["catalog.sqlite", "catalog.sqlite-wal"] {
+                let bytes = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: dir + "/" + file))) ?? Data())
+                #expect(!bytes.isEmpty || file.hasSuffix("-wal"))
+                #expect(bytes.firstRange(of: marker) == nil, "a picture's bytes remain in \(file)")
+            }
             let gone = await #expect(throws: VigilError.self) { try await add(square.id, old) }
             #expect(gone?.code == .conflict)
         }
