@@ -134,6 +134,7 @@ function forgetUserData() {
   $('incident-picture-at').value = '';
   $('incident-picture-said').textContent = '';
   delete $('incident-pictures').dataset.key;
+  inc.pictureNodes = new Map();
   const preview = $('incident-picture-preview');
   preview.getContext('2d').clearRect(0, 0, preview.width, preview.height);
   preview.hidden = true;
@@ -197,6 +198,7 @@ function openEvents() {
     const message = JSON.parse(event.data);
     if (message.type === 'cameras') { state.pushes++; applyStatuses(message.cameras); }
     else if (message.type === 'notifications') loadNotifications();
+    else if (message.type === 'picture') pictureOutcome(message);
   };
   // Lost (a restart, the network): opened again after a pause while the same user is signed in.
   socket.onclose = (event) => {

@@ -5,7 +5,7 @@
 // read and change. Loaded after app.js, whose helpers it uses.
 'use strict';
 
-const inc = { list: [], categories: [], open: null, sending: false, quick: null, pictureFor: null, picturing: false };
+const inc = { list: [], categories: [], open: null, sending: false, quick: null, pictureFor: null, picturing: false, pictureNodes: new Map(), showing: 0 };
 const statusWords = { open: 'open', notified: 'services notified', acknowledged: 'acknowledged', 'on-scene': 'service on scene', closed: 'closed' };
 const statusOrder = ['open', 'notified', 'acknowledged', 'on-scene', 'closed'];
 const priorityWords = { 1: '1 · urgent', 2: '2 · high', 3: '3 · normal' };
@@ -174,7 +174,8 @@ $('incident-form').addEventListener('submit', async (e) => {
   const words = `Incident ${filed.number} reported (${filed.category ? filed.category.name : 'no category'}), open. ` +
     (told.length ? `Vigil tells ${told.join(', ')}.` : 'Vigil tells no service of this category.') +
     (phone.length ? ` Not set up in Vigil, telephone them: ${phone.join(', ')}.` : '') +
-    (filed.snapshotsPending ? ' Its picture is being made from the recording: it shows on the incident in a moment.' : '');
+    (filed.snapshotsPending ? ' Its picture is being made from the recording; you are told when it is done.' : '') +
+    ((filed.snapshotsLeftOut || []).length ? ` Left out: ${filed.snapshotsLeftOut.join('; ')}.` : '');
   say(words);
   if (!$('incidents').hidden) { $('incident-said').textContent = words; await loadIncidents(); }
 });
@@ -208,14 +209,15 @@ async function loadIncidents() {
 }
 
 async function showIncident(id, focus = true) {
-  const me = state.me;
+  const me = state.me, asked = ++inc.showing;
   $('incident-detail-error').textContent = '';
   let i;
   try { i = await api('GET', `/api/incidents/${id}`); } catch (err) {
-    if (state.me === me) $('incident-said').textContent = `Incident ${id} could not be read: ${err.message}`;
+    if (state.me === me && asked === inc.showing) $('incident-said').textContent = `Incident ${id} could not be read: ${err.message}`;
     return;
   }
-  if (state.me !== me) return;
+  // Only the latest reading is drawn: an older one answered late never replaces it.
+  if (state.me !== me || asked !== inc.showing) return;
   if (inc.open !== id) $('incident-request-reason').value = ''; // a reason is for the incident it was typed on
   inc.open = id;
   $('incident-detail').hidden = false;
@@ -257,7 +259,22 @@ $('incident-update-form').addEventListener('submit', async (e) => {
   $('incident-note').value = '';
   await loadIncidents();
 });
-$('incident-close-detail').addEventListener('click', () => { inc.open = null; $('incident-detail').hidden = true; });
+$('incident-close-detail').addEventListener('click', () => {
+  inc.open = null;
+  $('incident-detail').hidden = true;
+  // Its pictures go with it: opened again, they are fetched (and the look audited) again.
+  $('incident-pictures').replaceChildren();
+  delete $('incident-pictures').dataset.key;
+  inc.pictureNodes = new Map();
+});
+
+// What became of a picture a report of this user asked for (pushed): said over the page,
+// after what the report's own words said, and shown on the incident when it is open.
+function pictureOutcome(m) {
+  const toast = $('report-said');
+  say(toast.matches(':popover-open') && toast.textContent ? `${toast.textContent} ${m.text}` : m.text);
+  if (inc.open === m.incident) showIncident(m.incident, false);
+}
 
 // ---- An incident's pictures: made by Vigil from the recordings, each look audited ----
 
@@ -268,6 +285,8 @@ function drawIncidentPictures(i) {
   // incident is redrawn (another's note, a status).
   const key = `${i.id}:${pictures.map((p) => p.id).join(',')}`;
   if ($('incident-pictures').dataset.key !== key) {
+    // Another incident: none of the drawn pictures is kept.
+    if (!($('incident-pictures').dataset.key || '').startsWith(`${i.id}:`)) inc.pictureNodes = new Map();
     $('incident-pictures').dataset.key = key;
     drawPictureList(pictures);
   }
@@ -282,37 +301,46 @@ function drawIncidentPictures(i) {
   }
 }
 
+// Each picture already drawn keeps its element (and so is not fetched again); new ones are added.
 function drawPictureList(pictures) {
+  const nodes = new Map();
   $('incident-pictures').replaceChildren(...pictures.map((p) => {
-    const li = document.createElement('li');
-    const figure = document.createElement('figure');
-    const link = document.createElement('a');
-    link.href = p.url;
-    link.target = '_blank';
-    link.rel = 'noopener';
-    link.title = 'Open the picture full size';
-    const img = document.createElement('img');
-    img.src = p.url;
-    img.alt = `${p.name} at ${clockDate(Date.parse(p.at))}`;
-    img.width = 240;
-    img.height = Math.round(240 * p.height / p.width);
-    img.addEventListener('error', () => {
-      figure.querySelector('figcaption').textContent += ' — the picture could not be loaded (open it for the server\'s words).';
-    }, { once: true });
-    link.append(img);
-    const caption = document.createElement('figcaption');
-    caption.textContent = `${p.name} · ${clockDate(Date.parse(p.at))} · ${p.width}×${p.height} · by ${p.takenBy || 'a removed name'}`;
-    figure.append(link, caption);
-    li.append(figure);
+    const li = inc.pictureNodes.get(p.id) || pictureItem(p);
+    nodes.set(p.id, li);
     return li;
   }));
+  inc.pictureNodes = nodes;
+}
+
+function pictureItem(p) {
+  const li = document.createElement('li');
+  const figure = document.createElement('figure');
+  const link = document.createElement('a');
+  link.href = p.url;
+  link.target = '_blank';
+  link.rel = 'noopener';
+  link.title = 'Open the picture full size';
+  const img = document.createElement('img');
+  img.src = p.url;
+  img.alt = `${p.name} at ${clockDate(Date.parse(p.at))}`;
+  img.width = 240;
+  img.height = Math.round(240 * p.height / p.width);
+  img.addEventListener('error', () => {
+    figure.querySelector('figcaption').textContent += ' — the picture could not be loaded (open it for the server\'s words).';
+  }, { once: true });
+  link.append(img);
+  const caption = document.createElement('figcaption');
+  caption.textContent = `${p.name} · ${clockDate(Date.parse(p.at))} · ${p.width}×${p.height} · by ${p.takenBy || 'a removed name'}`;
+  figure.append(link, caption);
+  li.append(figure);
+  return li;
 }
 
 $('incident-picture-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const me = state.me, id = inc.open;
   // One at a time; the button keeps its focus (a disabled button would drop it).
-  if (inc.picturing) return;
+  if (inc.picturing) { $('incident-picture-said').textContent = 'A picture is still being made: wait for it.'; return; }
   const at = new Date($('incident-picture-at').value);
   $('incident-detail-error').textContent = '';
   if (Number.isNaN(at.getTime())) { $('incident-detail-error').textContent = 'Say the moment of the picture.'; $('incident-picture-at').focus(); return; }

@@ -51,6 +51,7 @@ extension Catalog {
             .column("camera_id", type: .bigint, .notNull, .references("cameras", "id"))
             .column("asked_micros", type: .bigint, .notNull)
             .column("frame_micros", type: .bigint, .notNull)
+            .column("requested_micros", type: .bigint, .notNull)
             .column("taken_micros", type: .bigint, .notNull)
             .column("taken_by", type: .text, .notNull)
             .column("taken_by_user_id", type: .bigint, .references("users", "id"))
@@ -358,10 +359,19 @@ extension Catalog {
         let ids = try await removePersonalData(observedBefore: cutoffMicros, nowMicros: nowMicros)
         // SQLite overwrites what it deletes (`secure_delete`), but its write-ahead log still
         // holds the pages as they were until it is next written over: it is checkpointed and
-        // emptied now, so the pictures and words are gone from the files as well. Best effort
-        // (a long read elsewhere may keep it), and PostgreSQL's own vacuum does its part.
+        // emptied now, so the pictures and words are gone from the files as well. Best effort:
+        // a read held open by another process (a backup) keeps it, and the maintenance log
+        // says so. PostgreSQL's own vacuum does its part there.
         if !ids.isEmpty, database.dialect.name == "sqlite" {
-            _ = try? await run("checkpoint the write-ahead log") { try await database.raw("PRAGMA wal_checkpoint(TRUNCATE)").all() }
+            let busy = try? await run("checkpoint the write-ahead log") {
+                try await database.raw("PRAGMA wal_checkpoint(TRUNCATE)").all().first?.decode(column: "busy", as: Int.self)
+            }
+            if busy != 0 {
+                try? await log(
+                    action: "incident-retention",
+                    detail: "the write-ahead log could not be emptied (another process was reading): "
+                        + "removed pictures and words stay in it until it is written over")
+            }
         }
         return ids
     }
@@ -478,9 +488,10 @@ extension Catalog {
         let rows = try await run("insert incident \(r.incidentID)'s snapshot") {
             try await database.raw(
                 """
-                INSERT INTO incident_snapshots (incident_id, camera_id, asked_micros, frame_micros, taken_micros, taken_by,
+                INSERT INTO incident_snapshots (incident_id, camera_id, asked_micros, frame_micros, requested_micros, taken_micros, taken_by,
                                                 taken_by_user_id, width, height, bytes, sha256, jpeg)
-                VALUES (\(bind: r.incidentID), \(bind: r.cameraID), \(bind: r.askedMicros), \(bind: r.frameMicros), \(bind: r.takenMicros),
+                VALUES (\(bind: r.incidentID), \(bind: r.cameraID), \(bind: r.askedMicros), \(bind: r.frameMicros),
+                        \(bind: r.requestedMicros), \(bind: r.takenMicros),
                         \(bind: r.takenBy), \(bind: r.takenByUserID), \(bind: r.width), \(bind: r.height), \(bind: r.bytes),
                         \(bind: r.sha256), \(bind: Data(jpeg)))
                 RETURNING id
@@ -500,7 +511,8 @@ extension Catalog {
         let rows = try await run("read incident \(id)'s snapshots") {
             try await database.raw(
                 """
-                SELECT id, incident_id, camera_id, asked_micros, frame_micros, taken_micros, taken_by, taken_by_user_id, width, height,
+                SELECT id, incident_id, camera_id, asked_micros, frame_micros, requested_micros, taken_micros, taken_by, taken_by_user_id,
+                       width, height,
                        bytes, sha256
                 FROM incident_snapshots WHERE incident_id = \(bind: id) ORDER BY id
                 """
@@ -512,6 +524,7 @@ extension Catalog {
                 cameraID: try $0.decode(column: "camera_id", as: Int64.self),
                 askedMicros: try $0.decode(column: "asked_micros", as: Int64.self),
                 frameMicros: try $0.decode(column: "frame_micros", as: Int64.self),
+                requestedMicros: try $0.decode(column: "requested_micros", as: Int64.self),
                 takenMicros: try $0.decode(column: "taken_micros", as: Int64.self),
                 takenBy: try $0.decode(column: "taken_by", as: String.self),
                 takenByUserID: try $0.decode(column: "taken_by_user_id", as: Int64?.self),

@@ -112,11 +112,14 @@ public struct Stills: Sendable {
     func decode(_ file: VirtualMP4, frame index: Int, ffmpeg: String, frameMicros: Int64) async throws -> Still {
         // Footage is imagery: its working files sit in a directory of the server's own (0700),
         // removed with them after.
-        var template = Array((NSTemporaryDirectory() + "vigil-still-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw VigilError(.failure, "a picture's working directory could not be made in \(NSTemporaryDirectory()) (errno \(errno))")
+        let temporary = NSTemporaryDirectory()
+        var template = Array((temporary + "vigil-still-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        guard made else {
+            let error = errno
+            throw VigilError(.failure, "a picture's working directory could not be made in \(temporary) (errno \(error))")
         }
-        let directory = String(cString: made)
+        let directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let input = directory + "/frames.mp4", output = directory + "/picture.jpg"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await NIOThreadPool.singleton.runIfActive {

@@ -97,11 +97,15 @@ public enum ChildProcess {
             // Cancelled while waiting, or past its time: the child must not outlive its caller.
             p.terminate()
             if Task.isCancelled {
-                // No sleeping in a cancelled task: a bounded wait on this thread, then SIGKILL.
-                if !waitForExit(p, timeout: 2) {
-                    kill(p.processIdentifier, SIGKILL)
-                    waitForExit(p, timeout: 2)
-                }
+                // A cancelled task cannot sleep: the wait (then SIGKILL) runs in a task of its own,
+                // holding no thread of the pool.
+                let pid = p.processIdentifier
+                await Task.detached {
+                    if !(await exited(p, timeout: 2)) {
+                        kill(pid, SIGKILL)
+                        await exited(p, timeout: 2)
+                    }
+                }.value
                 throw CancellationError()
             }
             if !(await exited(p, timeout: 2)) {

@@ -391,8 +391,8 @@ public struct IncidentRegister: Sendable {
     /// incident, and a line on its timeline. Catalog writes only: run it inside the audit
     /// trail's transaction with the entry that records it.
     public func addSnapshot(
-        incidentID: Int64, cameraID: Int64, askedMicros: Int64, frameMicros: Int64, jpeg: [UInt8], width: Int, height: Int, sha256: String,
-        by author: IncidentAuthor, nowMicros: Int64
+        incidentID: Int64, cameraID: Int64, askedMicros: Int64, requestedMicros: Int64, frameMicros: Int64, jpeg: [UInt8], width: Int,
+        height: Int, sha256: String, by author: IncidentAuthor, nowMicros: Int64
     ) async throws -> IncidentSnapshotRecord {
         _ = try await snapshotTarget(incidentID: incidentID, cameraID: cameraID, atMicros: askedMicros)
         guard !jpeg.isEmpty, jpeg.count <= IncidentRules.largestSnapshotBytes, width > 0, height > 0 else {
@@ -401,7 +401,7 @@ public struct IncidentRegister: Sendable {
         let added = try await catalog.addIncidentSnapshot(
             IncidentSnapshotRecord(
                 id: 0, incidentID: incidentID, cameraID: cameraID, askedMicros: askedMicros, frameMicros: frameMicros,
-                takenMicros: nowMicros,
+                requestedMicros: requestedMicros, takenMicros: nowMicros,
                 takenBy: author.name, takenByUserID: author.userID, width: width, height: height, bytes: jpeg.count, sha256: sha256),
             jpeg: jpeg)
         let name = try await catalog.camera(id: cameraID)?.name ?? "camera \(cameraID)"

@@ -207,6 +207,8 @@ public struct IncidentSnapshotRecord: Sendable, Equatable, Codable {
     /// The moment asked for, and the recorded frame's own start (UTC µs).
     public var askedMicros: Int64
     public var frameMicros: Int64
+    /// When it was asked for (which decides who may see it), and when it was made.
+    public var requestedMicros: Int64
     public var takenMicros: Int64
     public var takenBy: String
     public var takenByUserID: Int64?
@@ -217,14 +219,15 @@ public struct IncidentSnapshotRecord: Sendable, Equatable, Codable {
     public var sha256: String
 
     public init(
-        id: Int64, incidentID: Int64, cameraID: Int64, askedMicros: Int64, frameMicros: Int64, takenMicros: Int64, takenBy: String,
-        takenByUserID: Int64?, width: Int, height: Int, bytes: Int, sha256: String
+        id: Int64, incidentID: Int64, cameraID: Int64, askedMicros: Int64, frameMicros: Int64, requestedMicros: Int64, takenMicros: Int64,
+        takenBy: String, takenByUserID: Int64?, width: Int, height: Int, bytes: Int, sha256: String
     ) {
         self.id = id
         self.incidentID = incidentID
         self.cameraID = cameraID
         self.askedMicros = askedMicros
         self.frameMicros = frameMicros
+        self.requestedMicros = requestedMicros
         self.takenMicros = takenMicros
         self.takenBy = takenBy
         self.takenByUserID = takenByUserID

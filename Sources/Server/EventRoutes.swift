@@ -18,6 +18,8 @@ import Records
 /// cameras were added, removed, renamed or switched on or off. Statuses are no imagery:
 /// any signed-in user sees them, as `GET /api/cameras` shows them. The stream ends when its
 /// session does (closed with "the session ended"); a check that fails skips a round.
+/// For the operator team it also says `{"type":"picture","incident":…,"made":…,"text":…}` when
+/// a picture one of their reports asked for is made or cannot be (`PictureQueue`).
 /// For the operator team it also says `{"type":"notifications"}` when their notifications
 /// change (one written, delivered, acknowledged, escalated), and at once when it opens: the
 /// page reads `GET /api/notifications` then.
@@ -90,6 +92,7 @@ struct EventRoutes {
                     group.addTask {
                         var sent: [String]?
                         var notified: String?
+                        var pictures: Int?
                         while !Task.isCancelled {
                             // An open page is not a user at work: the check never counts as
                             // activity, so an unattended console's session still times out
@@ -112,6 +115,15 @@ struct EventRoutes {
                             {
                                 do { try await outbound.write(.text(#"{"type":"notifications"}"#)) } catch { return }
                                 notified = digest
+                            }
+                            // What became of the pictures this user's reports asked for (made after the answer).
+                            if let principal, principal.may(.incidents) {
+                                let (latest, outcomes) = await env.pictures.outcomes(for: principal.userID, after: pictures)
+                                for outcome in outcomes {
+                                    guard let data = try? JSONEncoder().encode(outcome) else { continue }
+                                    do { try await outbound.write(.text(String(decoding: data, as: UTF8.self))) } catch { return }
+                                }
+                                pictures = latest
                             }
                             if checked, let cameras = try? await env.cameras.all() {
                                 let states = cameras.map {

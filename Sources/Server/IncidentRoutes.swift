@@ -95,6 +95,7 @@ struct IncidentRoutes {
         /// When the frame shown starts, and the moment asked for.
         var at: String
         var asked: String
+        var requested: String
         var taken: String
         var takenBy: String
         var width: Int
@@ -141,6 +142,8 @@ struct IncidentRoutes {
         /// A report's answer: how many of the pictures it asked for are being made (each then
         /// listed with the incident, or said on its timeline when it cannot be made).
         var snapshotsPending: Int?
+        /// A report's answer: the pictures it asked for that are left out, in words.
+        var snapshotsLeftOut: [String]?
     }
 
     /// One incident as a single read shows it: its timeline and its notifications too.
@@ -151,7 +154,7 @@ struct IncidentRoutes {
         v.exhibitRequests = try await ExhibitRequestRoutes(env: env).views(
             try await env.incidents.exhibitRequests(incidentID: i.id), for: p)
         v.snapshots = try await env.incidents.snapshots(incidentID: i.id).filter {
-            Self.mayPicture(p, camera: $0.cameraID, askedMicros: $0.askedMicros, takenMicros: $0.takenMicros)
+            Self.mayPicture(p, camera: $0.cameraID, askedMicros: $0.askedMicros, requestedMicros: $0.requestedMicros)
         }.map { snapshotView($0, names: names) }
         return v
     }
@@ -159,91 +162,121 @@ struct IncidentRoutes {
     func snapshotView(_ r: IncidentSnapshotRecord, names: [Int64: String]) -> SnapshotView {
         SnapshotView(
             id: r.id, camera: r.cameraID, name: names[r.cameraID] ?? "camera \(r.cameraID)", at: iso8601(micros: r.frameMicros),
-            asked: iso8601(micros: r.askedMicros), taken: iso8601(micros: r.takenMicros), takenBy: r.takenBy, width: r.width,
+            asked: iso8601(micros: r.askedMicros), requested: iso8601(micros: r.requestedMicros), taken: iso8601(micros: r.takenMicros),
+            takenBy: r.takenBy, width: r.width,
             height: r.height, bytes: r.bytes, sha256: r.sha256, url: "/api/incidents/\(r.incidentID)/snapshots/\(r.id)")
     }
 
-    /// Whether `p` may see (or take) a picture of `camera` of the moment `askedMicros`, asked
-    /// for at `takenMicros`: with playback on the camera, or with live view for a moment of
-    /// the last minute before it was asked (a report from a live tile). The same two times
-    /// decide both, so whoever may take a picture may see it.
-    static func mayPicture(_ p: Principal, camera: Int64, askedMicros: Int64, takenMicros: Int64) -> Bool {
-        p.may(.playback, camera: camera) || (p.may(.live, camera: camera) && askedMicros >= takenMicros &- 60_000_000)
+    /// Whether `p` may see (or take) a picture of `camera` of the moment `askedMicros`,
+    /// requested at `requestedMicros`: with playback on the camera, or with live view for a
+    /// moment of the last minute before it was requested (a report from a live tile). The
+    /// same two times decide both, so whoever may take a picture may see it.
+    static func mayPicture(_ p: Principal, camera: Int64, askedMicros: Int64, requestedMicros: Int64) -> Bool {
+        p.may(.playback, camera: camera) || (p.may(.live, camera: camera) && askedMicros >= requestedMicros &- 60_000_000)
     }
 
-    /// Makes a picture of camera `cameraID` at `atMicros` from its recording and stores it
-    /// with incident `incidentID`, asked for at `askedAt`; one audit entry (`entry`, the
-    /// request's, completed here) whatever becomes of it. `noteMissing`: a picture that is
-    /// not made or not kept is also said on the incident's timeline (a report's, which
-    /// stands). Takes no request: a report's pictures are made after its answer has gone.
-    func takeSnapshot(
-        incidentID: Int64, cameraID: Int64, atMicros: Int64, askedAt: Int64, noteMissing: Bool, entry: AuditEntry, by principal: Principal
-    ) async throws -> IncidentSnapshotRecord {
+    /// What a person reads of a picture's refusal or failure: the rule's words, or the
+    /// server's own in general terms (why ffmpeg or the catalog failed is for the log).
+    static func words(_ error: any Error) -> String {
+        if let coded = error as? any CodedError, coded.code != .failure { return coded.description }
+        if let api = error as? APIError { return api.message }
+        return "the server could not make it (see its log)"
+    }
+
+    /// One audit entry for a picture not made or not kept, said on its incident's timeline
+    /// too when `onTimeline` (a report's pictures: the reporter is not waiting for them).
+    func noteMissed(_ job: PictureQueue.Job, _ result: AuditResult, _ words: String, onTimeline: Bool = true) async throws {
         let env = self.env
-        let author = IncidentAuthor(userID: principal.userID, name: principal.name)
-        let moment = "camera \(cameraID) at \(iso8601(micros: atMicros))"
-        /// One entry for a picture not made or not kept, with the words on the timeline too.
-        func missed(_ result: AuditResult, _ words: String, number: String?) async throws {
-            var e = entry
-            e.result = result.rawValue
-            e.camera = cameraID
-            e.detail = "incident \(number ?? "id \(incidentID)") (id \(incidentID)): no picture of \(moment): \(words.prefix(300))"
-            _ = try await env.audit.append(e) {
-                if noteMissing, number != nil {
-                    try await env.incidents.noteSnapshotMissing(
-                        incidentID: incidentID, cameraID: cameraID, atMicros: atMicros, reason: words, by: author,
-                        nowMicros: env.clock.nowMicros())
-                }
+        let incident = try? await env.incidents.incident(id: job.incidentID)
+        var e = job.entry
+        e.result = result.rawValue
+        e.camera = job.cameraID
+        e.detail =
+            "incident \(incident?.number ?? "?") (id \(job.incidentID)): no picture of camera \(job.cameraID) at "
+            + "\(iso8601(micros: job.atMicros)): \(words.prefix(300))"
+        let author = IncidentAuthor(userID: job.principal.userID, name: job.principal.name)
+        let timeline = onTimeline && incident != nil && incident?.anonymisedMicros == nil
+        _ = try await env.audit.append(e) {
+            if timeline {
+                try await env.incidents.noteSnapshotMissing(
+                    incidentID: job.incidentID, cameraID: job.cameraID, atMicros: job.atMicros, reason: words, by: author,
+                    nowMicros: env.clock.nowMicros())
             }
         }
-        /// What a person reads of a refusal or failure: the rule's words, or the server's own in general terms.
-        func words(_ error: any Error) -> String {
-            if let coded = error as? any CodedError, coded.code != .failure { return coded.description }
-            return "the server could not make it (see its log)"
-        }
+    }
+
+    /// Makes the picture `job` asks for from the camera's recording and stores it with the
+    /// incident; one audit entry (the job's, completed here) whatever becomes of it.
+    /// `onTimeline`: one not made or not kept is also said on the incident's timeline.
+    func takeSnapshot(_ job: PictureQueue.Job, onTimeline: Bool) async throws -> IncidentSnapshotRecord {
+        let env = self.env
+        let author = IncidentAuthor(userID: job.principal.userID, name: job.principal.name)
+        let moment = "camera \(job.cameraID) at \(iso8601(micros: job.atMicros))"
         func thrown(_ error: any Error) -> any Error {
             if let coded = error as? any CodedError, coded.code != .failure { return APIError.from(coded) }
-            return APIError(status: .internalServerError, message: "the picture could not be made: \(words(error))")
+            return APIError(status: .internalServerError, message: "the picture could not be made: \(Self.words(error))")
+        }
+        func failed(_ error: any Error) async throws -> Never {
+            let refused = (error as? any CodedError).map { $0.code != .failure } ?? false
+            if !refused { Self.logger.error("incident id \(job.incidentID): no picture of \(moment): \(error)") }
+            try await noteMissed(job, refused ? .denied : .failed, Self.words(error), onTimeline: onTimeline)
+            throw thrown(error)
         }
         let incident: IncidentRecord
         do {
-            incident = try await env.incidents.snapshotTarget(incidentID: incidentID, cameraID: cameraID, atMicros: atMicros)
+            incident = try await env.incidents.snapshotTarget(incidentID: job.incidentID, cameraID: job.cameraID, atMicros: job.atMicros)
         } catch {
-            let number = try? await env.incidents.incident(id: incidentID).number
-            try await missed(.denied, words(error), number: number)
-            throw thrown(error)
+            try await failed(error)
         }
         let still: Still
         do {
-            still = try await env.footage.stills.still(cameraID: cameraID, atMicros: atMicros, nowMicros: env.clock.nowMicros())
+            still = try await env.footage.stills.still(cameraID: job.cameraID, atMicros: job.atMicros, nowMicros: env.clock.nowMicros())
+        } catch let error as any CodedError where error.code != .failure {
+            // Nothing recorded then, or too busy: said as it is, and a failure of the picture.
+            try await noteMissed(job, .failed, error.description, onTimeline: onTimeline)
+            throw APIError.from(error)
         } catch {
-            Self.logger.warning("incident \(incident.number): no picture of \(moment): \(error)")
-            try await missed(.failed, words(error), number: incident.number)
-            throw thrown(error)
+            try await failed(error)
         }
         do {
             return try await env.audit.append(
                 with: {
                     try await env.incidents.addSnapshot(
-                        incidentID: incidentID, cameraID: cameraID, askedMicros: atMicros, frameMicros: still.frameMicros, jpeg: still.jpeg,
-                        width: still.width, height: still.height, sha256: still.sha256, by: author, nowMicros: askedAt)
+                        incidentID: job.incidentID, cameraID: job.cameraID, askedMicros: job.atMicros, requestedMicros: job.requestedMicros,
+                        frameMicros: still.frameMicros, jpeg: still.jpeg, width: still.width, height: still.height, sha256: still.sha256,
+                        by: author, nowMicros: env.clock.nowMicros())
                 },
                 entry: {
-                    var e = entry
-                    e.camera = cameraID
+                    var e = job.entry
+                    e.camera = job.cameraID
                     e.detail =
-                        "incident \(incident.number) (id \(incidentID)): picture \($0.id) of camera \(cameraID), frame at "
-                        + "\(iso8601(micros: $0.frameMicros)) (asked \(iso8601(micros: atMicros))), \($0.width)x\($0.height), sha256 \($0.sha256)"
+                        "incident \(incident.number) (id \(job.incidentID)): picture \($0.id) of camera \(job.cameraID), frame at "
+                        + "\(iso8601(micros: $0.frameMicros)) (asked \(iso8601(micros: job.atMicros))), \($0.width)x\($0.height), sha256 \($0.sha256)"
                     return e
                 }
             ).1
         } catch {
-            // Made but not kept (the incident filled up or was anonymised meanwhile, the catalog failed).
-            if (error as? any CodedError)?.code ?? .failure == .failure {
-                Self.logger.error("incident \(incident.number): picture not kept: \(error)")
-            }
-            try await missed(.failed, words(error), number: incident.number)
-            throw thrown(error)
+            // Made but not kept: the incident filled up or was anonymised meanwhile, or the catalog failed.
+            try await failed(error)
+        }
+    }
+
+    /// Makes a report's picture after its answer, and keeps what became of it for the
+    /// requester's console.
+    func makeQueued(_ job: PictureQueue.Job) async {
+        let names = (try? await env.cameras.names()) ?? [:]
+        let name = names[job.cameraID] ?? "camera \(job.cameraID)"
+        let number = (try? await env.incidents.incident(id: job.incidentID).number) ?? "\(job.incidentID)"
+        do {
+            let made = try await takeSnapshot(job, onTimeline: true)
+            await env.pictures.record(
+                userID: job.principal.userID, incident: job.incidentID, made: true,
+                text: "The picture of \(name) for incident \(number) is made (\(made.width)×\(made.height)).",
+                nowMicros: env.clock.nowMicros())
+        } catch {
+            await env.pictures.record(
+                userID: job.principal.userID, incident: job.incidentID, made: false,
+                text: "No picture of \(name) for incident \(number): \(Self.words(error)).", nowMicros: env.clock.nowMicros())
         }
     }
 
@@ -413,7 +446,7 @@ struct IncidentRoutes {
                 throw APIError(status: .badRequest, message: "a report asks for at most \(IncidentRules.snapshotsInAReport) pictures")
             }
             var stills: [(camera: Int64, at: Int64)] = []
-            var refusedPictures: [String] = []
+            var refusedPictures: [(camera: Int64, at: Int64)] = []
             for p in pictures {
                 guard let at = parseISO8601(p.at) else {
                     throw APIError(status: .badRequest, message: "each picture's at is an ISO 8601 time")
@@ -422,8 +455,8 @@ struct IncidentRoutes {
                     throw APIError(status: .badRequest, message: "a picture is of one of the report's cameras, at a moment in its range")
                 }
                 // A picture the reporter may not take is left out; the report stands.
-                guard Self.mayPicture(principal, camera: p.camera, askedMicros: at, takenMicros: now) else {
-                    refusedPictures.append("camera \(p.camera) at \(iso8601(micros: at))")
+                guard Self.mayPicture(principal, camera: p.camera, askedMicros: at, requestedMicros: now) else {
+                    refusedPictures.append((p.camera, at))
                     continue
                 }
                 stills.append((p.camera, at))
@@ -455,28 +488,34 @@ struct IncidentRoutes {
                 ).1
             }
             // The report is answered at once, its pictures made after: a slow decode never holds
-            // up the operator, and each one missed is said on its timeline and audited.
+            // up the operator. Each one left out or missed is audited and said, and nothing
+            // about a picture fails the report's answer.
             let base = AuditEntry(.incidentSnapshot, .ok, principal: principal, request: request, context: context, detail: "")
-            for refused in refusedPictures {
-                var e = base
-                e.result = AuditResult.denied.rawValue
-                e.detail =
-                    "incident \(filed.number) (id \(filed.id)): no picture of \(refused): before the last minute, and no playback permission"
-                try await env.audit.append(e)
+            let jobs = stills.map {
+                PictureQueue.Job(
+                    incidentID: filed.id, cameraID: $0.camera, atMicros: $0.at, requestedMicros: now, entry: base, principal: principal)
             }
-            if !stills.isEmpty {
-                let routes = self, incidentID = filed.id
-                Task {
-                    for still in stills {
-                        _ = try? await routes.takeSnapshot(
-                            incidentID: incidentID, cameraID: still.camera, atMicros: still.at, askedAt: now, noteMissing: true,
-                            entry: base,
-                            by: principal)
-                    }
+            let routes = self
+            let queued = jobs.isEmpty ? 0 : await env.pictures.enqueue(jobs) { await routes.makeQueued($0) }
+            var left: [String] = []
+            for refused in refusedPictures {
+                left.append("no picture of camera \(refused.camera) at \(iso8601(micros: refused.at)): it needs playback permission")
+                let job = PictureQueue.Job(
+                    incidentID: filed.id, cameraID: refused.camera, atMicros: refused.at, requestedMicros: now, entry: base,
+                    principal: principal)
+                do { try await noteMissed(job, .denied, "before the last minute, and no playback permission", onTimeline: false) } catch {
+                    Self.logger.error("incident \(filed.number): a refused picture could not be audited: \(error)")
+                }
+            }
+            for job in jobs.dropFirst(queued) {
+                left.append("no picture of camera \(job.cameraID) at \(iso8601(micros: job.atMicros)): too many pictures are being made")
+                do { try await noteMissed(job, .failed, "too many pictures were being made") } catch {
+                    Self.logger.error("incident \(filed.number): a picture left out could not be audited: \(error)")
                 }
             }
             var v = try await full(filed, principal)
-            v.snapshotsPending = stills.count
+            v.snapshotsPending = queued
+            v.snapshotsLeftOut = left.isEmpty ? nil : left
             return try json(v, status: .created)
         }
         t.add(.post, "/api/incidents/{iid}/snapshots", .incidents, onDenied: denied(.incidentSnapshot)) { request, context, principal in
@@ -484,7 +523,7 @@ struct IncidentRoutes {
             let input = try await request.decode(as: SnapshotInput.self, context: context)
             guard let at = parseISO8601(input.at) else { throw APIError(status: .badRequest, message: "at is an ISO 8601 time") }
             let now = env.clock.nowMicros()
-            guard Self.mayPicture(principal, camera: input.camera, askedMicros: at, takenMicros: now) else {
+            guard Self.mayPicture(principal, camera: input.camera, askedMicros: at, requestedMicros: now) else {
                 var e = AuditEntry(
                     .incidentSnapshot, .denied, principal: principal, request: request, context: context,
                     detail: "incident id \(id): camera \(input.camera) at \(iso8601(micros: at)) needs playback permission")
@@ -494,10 +533,11 @@ struct IncidentRoutes {
                     status: .forbidden, message: "a picture of camera \(input.camera) from before the last minute needs playback permission"
                 )
             }
-            let added = try await takeSnapshot(
-                incidentID: id, cameraID: input.camera, atMicros: at, askedAt: now, noteMissing: false,
+            let job = PictureQueue.Job(
+                incidentID: id, cameraID: input.camera, atMicros: at, requestedMicros: now,
                 entry: AuditEntry(.incidentSnapshot, .ok, principal: principal, request: request, context: context, detail: ""),
-                by: principal)
+                principal: principal)
+            let added = try await takeSnapshot(job, onTimeline: false)
             return try json(snapshotView(added, names: try await env.cameras.names()), status: .created)
         }
         // A picture is imagery: each asking is one audit entry, whatever its answer.
@@ -536,7 +576,8 @@ struct IncidentRoutes {
             }
             camera = snapshot.cameraID
             guard
-                Self.mayPicture(principal, camera: snapshot.cameraID, askedMicros: snapshot.askedMicros, takenMicros: snapshot.takenMicros)
+                Self.mayPicture(
+                    principal, camera: snapshot.cameraID, askedMicros: snapshot.askedMicros, requestedMicros: snapshot.requestedMicros)
             else {
                 try await refuse(
                     .denied, .forbidden, "this picture of camera \(snapshot.cameraID) needs playback permission on it",

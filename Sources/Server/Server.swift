@@ -45,6 +45,8 @@ public struct ServerEnvironment: Sendable {
     public var incidents: IncidentRegister
     /// Dispatch's configuration and outbox, on the register's catalog.
     public var dispatch: DispatchDesk
+    /// The pictures reports ask for, made after their answers (`PictureService` at shutdown).
+    public let pictures = PictureQueue()
     public var metrics: VigilMetrics
     /// Directory of the browser console's static files.
     public var webRoot: String

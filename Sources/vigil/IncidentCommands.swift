@@ -276,7 +276,8 @@ struct IncidentCommand: AsyncParsableCommand {
                 return try await site.audit.append(
                     with: {
                         try await register.addSnapshot(
-                            incidentID: i.id, cameraID: c.id, askedMicros: atMicros, frameMicros: still.frameMicros, jpeg: still.jpeg,
+                            incidentID: i.id, cameraID: c.id, askedMicros: atMicros, requestedMicros: now, frameMicros: still.frameMicros,
+                            jpeg: still.jpeg,
                             width: still.width, height: still.height, sha256: still.sha256, by: author, nowMicros: now)
                     },
                     entry: {

@@ -254,6 +254,7 @@ struct CentreRunner {
                         audit: audit, register: IncidentRegister(catalog: site.catalog), days: settings.incidentRetentionDays,
                         logger: logger),
                     DispatchService(dispatcher: Dispatcher(catalog: site.catalog, audit: audit, keys: site.keys, logger: logger)),
+                    PictureService(environment: env),
                     WatchdogService(notifier: systemd, catalog: site.catalog, logger: logger)
                 ],
                 limits: ConnectionLimits(total: httpConnectionBudget(logger: logger), exempt: Set(settings.trustedProxies)),

@@ -134,6 +134,10 @@ extension EndToEndTests {
             ["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", out])
         #expect(probed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "mjpeg,640,360", "\(probed.stdout)\(probed.stderr)")
         // Never over a file: refused before the picture is read (and so not audited as looked at).
+        let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the picture is written for its owner alone: \(String(mode ?? 0, radix: 8))")
+        let both = try await run(["picture", "1", "--get", "1", "--out", dir + "/other.jpg", "--at", iso.string(from: now)])
+        #expect(both.status != 0 && both.stderr.contains("--at is for a picture to add"), "\(both.stderr)")
         let again = try await run(["picture", "1", "--get", "1", "--out", out])
         #expect(again.status != 0 && again.stderr.contains("exists"), "\(again.stderr)")
         let log = try await TestSupport.run(vigil, ["audit", "list", "--data", data]).stdout

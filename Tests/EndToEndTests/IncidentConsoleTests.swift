@@ -90,6 +90,10 @@ extension EndToEndTests {
         let said = try #require(try browser.evaluate("$('report-said').textContent", session: page) as? String)
         #expect(said.contains("reported (Person lying, or needing help), open"), "\(said)")
         #expect(said.contains("Its picture is being made from the recording"), "\(said)")
+        // The push says when it is made, after the report's own words.
+        try await browser.waitUntil(
+            "$('report-said').textContent.includes('The picture of square for incident ')", session: page, seconds: 20,
+            describe: "$('report-said').textContent")
         #expect(try browser.evaluate("state.liveStreams", session: page) as? Int == 1)
 
         // Listed on the Incidents page.
@@ -113,8 +117,9 @@ extension EndToEndTests {
             "$('incident-next').value = 'on-scene'; $('incident-note').value = 'patrol 3 is there'; $('incident-update-form').requestSubmit(); true",
             session: page)
         try await browser.waitUntil(
-            // Read again until it does: the picture is made after the report's answer.
-            "$('incident-timeline').children.length === 5 || (loadIncidents(), false)", session: page, seconds: 15,
+            // The picture is made after the report's answer; the push says when, and the open
+            // incident is read again.
+            "$('incident-timeline').children.length === 5", session: page, seconds: 20,
             describe: "[$('incident-timeline').innerText, $('incident-detail-error').textContent]")
         let timeline = try #require(try browser.evaluate("$('incident-timeline').innerText", session: page) as? String)
         #expect(timeline.contains("watcher · reported as Person lying") && timeline.contains("service on scene"), "\(timeline)")
@@ -122,7 +127,7 @@ extension EndToEndTests {
         #expect(timeline.contains("watcher · picture 1 of square at "), "\(timeline)")
         // The picture Vigil made from the recording at the tile's moment, shown whole.
         try await browser.waitUntil(
-            "(() => { const i = $('incident-pictures').querySelector('img'); if (!i) loadIncidents(); return i && i.complete && i.naturalWidth === 640; })()",
+            "(() => { const i = $('incident-pictures').querySelector('img'); return i && i.complete && i.naturalWidth === 640; })()",
             session: page, seconds: 10, describe: "$('incident-pictures').innerHTML")
         let caption = try browser.evaluate("$('incident-pictures').querySelector('figcaption').textContent", session: page) as? String
         #expect(caption?.hasPrefix("square · ") == true && caption?.contains("640×360 · by watcher") == true, "\(caption ?? "")")

@@ -27,7 +27,8 @@ import Testing
             let jpeg: [UInt8] = [0xFF, 0xD8] + Array(repeating: marker, count: 200).flatMap { $0 } + [0xFF, 0xD9]
             func add(_ camera: Int64, _ at: Int64) async throws -> IncidentSnapshotRecord {
                 try await register.addSnapshot(
-                    incidentID: incident.id, cameraID: camera, askedMicros: at, frameMicros: at - 10_000, jpeg: jpeg, width: 640,
+                    incidentID: incident.id, cameraID: camera, askedMicros: at, requestedMicros: old + 60_000_000, frameMicros: at - 10_000,
+                    jpeg: jpeg, width: 640,
                     height: 360,
                     sha256: String(repeating: "0", count: 64), by: author, nowMicros: old + 60_000_000)
             }
