@@ -7,6 +7,8 @@ import Testing
 final class Peer {
     let process: Process
     let log: String
+    /// Whether the test stopped it (a peer that exits on its own is reported at the end).
+    var stopped = false
     init(_ path: String, _ args: [String], log: String) throws {
         self.log = log
         process = try TestSupport.spawn(path, args, log: log)
@@ -24,6 +26,7 @@ final class Peer {
     /// Sends SIGINT and waits up to `seconds` for a clean exit; a peer that does not exit
     /// is killed and the failure reported with its signal dispositions.
     func interrupt(seconds: Double = 15) -> Int32 {
+        stopped = true
         let masks = signalMasks()
         kill(process.processIdentifier, SIGINT)
         if !waitForExit(seconds: seconds) {
@@ -34,6 +37,7 @@ final class Peer {
         return process.terminationStatus
     }
     func kill9() {
+        stopped = true
         kill(process.processIdentifier, SIGKILL)
         _ = waitForExit(seconds: 10)
     }
@@ -45,7 +49,15 @@ final class Peer {
             .split(separator: "\n").filter { $0.hasPrefix("SigBlk") || $0.hasPrefix("SigIgn") }.joined(separator: " ")
     }
     deinit {
-        if process.isRunning { kill9() }
+        if process.isRunning {
+            kill9()
+        } else if !stopped {
+            // Not a verdict (some peers finish by design), but what a flaky failure needs.
+            print(
+                "peer \(process.executableURL!.lastPathComponent) \(process.arguments?.first ?? "") exited on its own "
+                    + "(status \(process.terminationStatus), \(process.terminationReason == .uncaughtSignal ? "signal" : "exit")): "
+                    + "\(output.suffix(3000))")
+        }
     }
 }
 

@@ -129,7 +129,17 @@ public final class Chromium {
         guard let session = attached["sessionId"] as? String else { throw Failure("no session: \(attached)") }
         try call("Page.enable", session: session)
         try call("Runtime.enable", session: session)
-        try call("Page.navigate", ["url": url], session: session)
+        let navigated = try call("Page.navigate", ["url": url], session: session)
+        if let error = navigated["errorText"] as? String, !error.isEmpty {
+            // Said at once, with whether the server's port takes a connection now: a server
+            // that went away and one the browser could not reach for a moment differ.
+            let port = URL(string: url)?.port
+            let listening = port.map { TestSupport.canConnect(port: $0) } ?? false
+            guard listening else { throw Failure("\(url) did not load (\(error)); nothing takes connections on its port now") }
+            print("chromium: \(url) did not load (\(error)) though its port takes connections now: loading it again")
+            let again = try call("Page.navigate", ["url": url], session: session)
+            if let error = again["errorText"] as? String, !error.isEmpty { throw Failure("\(url) did not load twice (\(error))") }
+        }
         return session
     }
 
