@@ -52,11 +52,14 @@ final class Peer {
         if process.isRunning {
             kill9()
         } else if !stopped {
-            // Not a verdict (some peers finish by design), but what a flaky failure needs.
+            // Not a verdict (some peers finish by design), but what a flaky failure needs: a
+            // crash's own thread (Swift's backtrace names it "crashed"), else the log's end.
+            let text = output
+            let crash = text.range(of: "*** Program crashed").map { String(text[$0.lowerBound...].prefix(12_000)) }
             print(
                 "peer \(process.executableURL!.lastPathComponent) \(process.arguments?.first ?? "") exited on its own "
                     + "(status \(process.terminationStatus), \(process.terminationReason == .uncaughtSignal ? "signal" : "exit")): "
-                    + "\(output.suffix(3000))")
+                    + (crash ?? String(text.suffix(3000))))
         }
     }
 }
