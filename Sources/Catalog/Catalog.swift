@@ -66,10 +66,7 @@ public actor Catalog {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let db = connection.sql()
             for pragma in [
-                "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000",
-                // What is deleted is overwritten, not left in free pages: an incident's pictures
-                // and words removed at the end of its retention must be gone from the file.
-                "PRAGMA secure_delete = ON"
+                "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"
             ] {
                 try await db.raw(SQLQueryString(pragma)).run()
             }

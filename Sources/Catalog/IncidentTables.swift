@@ -356,7 +356,20 @@ extension Catalog {
     /// delivered are withdrawn: never sent, saying why). What the figures count stays:
     /// category, priority, times, status, cameras. Returns the incidents' ids.
     public func anonymiseIncidents(observedBefore cutoffMicros: Int64, nowMicros: Int64) async throws -> [Int64] {
-        let ids = try await removePersonalData(observedBefore: cutoffMicros, nowMicros: nowMicros)
+        // What is removed is overwritten, not left in free pages: an incident's pictures and
+        // words must be gone from the file. Only here: the recorders' continual deletes on a
+        // nearly full disk must not write freed pages over too (SQLite's flag is the
+        // connection's; a statement of another task run meanwhile is merely overwritten too).
+        let sqlite = database.dialect.name == "sqlite"
+        if sqlite { try await run("overwrite what is deleted") { try await database.raw("PRAGMA secure_delete = ON").run() } }
+        let ids: [Int64]
+        do {
+            ids = try await removePersonalData(observedBefore: cutoffMicros, nowMicros: nowMicros)
+        } catch {
+            if sqlite { _ = try? await run("stop overwriting") { try await database.raw("PRAGMA secure_delete = OFF").run() } }
+            throw error
+        }
+        if sqlite { _ = try? await run("stop overwriting") { try await database.raw("PRAGMA secure_delete = OFF").run() } }
         // SQLite overwrites what it deletes (`secure_delete`), but its write-ahead log still
         // holds the pages as they were until it is next written over: it is checkpointed and
         // emptied now, so the pictures and words are gone from the files as well. Best effort:
